@@ -1,0 +1,153 @@
+import { MR, NR, type GemmKernel, loadSimdGemm } from './gemm-simd.js';
+
+/**
+ * C[m,n] = op(A) · op(B), with op(A) = A or Aᵀ (A stored [k,m]) and likewise for B.
+ *
+ * GotoBLAS structure: B is packed in KC-row slabs into NR-column panels, A in MC×KC
+ * blocks into MR-row panels, and a register-blocked micro-kernel walks them
+ * contiguously (the B panel stays in L1, the A block in L2). Transposes are absorbed
+ * by the packing, never materialized. C accumulates in a padded scratch matrix, so the
+ * micro-kernel never handles ragged edges.
+ */
+const KC = 256;
+const MC = MR * 16;
+
+/** A micro-kernel plus the scratch memory it addresses (byte addresses into `heap`). */
+export interface GemmEngine {
+  readonly name: string;
+  heap(bytes: number): Float32Array;
+  gemm: GemmKernel;
+}
+
+function simdEngine(): GemmEngine | string {
+  const simd = loadSimdGemm();
+  if (typeof simd === 'string') return simd;
+  let view = new Float32Array(simd.memory.buffer);
+  return {
+    name: 'wasm-simd',
+    heap(bytes) {
+      const missing = bytes - simd.memory.buffer.byteLength;
+      if (missing > 0) simd.memory.grow(Math.ceil(missing / 65536));
+      if (view.buffer !== simd.memory.buffer) view = new Float32Array(simd.memory.buffer);
+      return view;
+    },
+    gemm: simd.gemm,
+  };
+}
+
+/** The portable micro-kernel: the same contract in plain JavaScript, 4×4 half-tiles. */
+export function jsEngine(): GemmEngine {
+  let view = new Float32Array(0);
+  return {
+    name: 'js',
+    heap(bytes) {
+      if (view.byteLength < bytes) view = new Float32Array(Math.ceil(bytes / 4));
+      return view;
+    },
+    gemm(pa, pb, c, kc, mPanels, nPanels, ldcBytes) {
+      const ldc = ldcBytes >> 2;
+      for (let jp = 0; jp < nPanels; jp++) {
+        for (let ip = 0; ip < mPanels; ip++) {
+          const ao = (pa >> 2) + ip * kc * MR;
+          const bo = (pb >> 2) + jp * kc * NR;
+          const co = (c >> 2) + ip * MR * ldc + jp * NR;
+          jsTile(view, ao, bo, kc, co, ldc);
+          jsTile(view, ao, bo + 4, kc, co + 4, ldc);
+        }
+      }
+    },
+  };
+}
+
+function jsTile(h: Float32Array, ao: number, bo: number, kc: number, co: number, ldc: number): void {
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+  let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+  const mr = MR, nr = NR; // locals: V8 does not constant-fold imported bindings in hot loops
+  for (let p = 0; p < kc; p++, ao += mr, bo += nr) {
+    const a0 = h[ao], a1 = h[ao + 1], a2 = h[ao + 2], a3 = h[ao + 3];
+    const b0 = h[bo], b1 = h[bo + 1], b2 = h[bo + 2], b3 = h[bo + 3];
+    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+  }
+  h[co] += c00; h[co + 1] += c01; h[co + 2] += c02; h[co + 3] += c03; co += ldc;
+  h[co] += c10; h[co + 1] += c11; h[co + 2] += c12; h[co + 3] += c13; co += ldc;
+  h[co] += c20; h[co + 1] += c21; h[co + 2] += c22; h[co + 3] += c23; co += ldc;
+  h[co] += c30; h[co + 1] += c31; h[co + 2] += c32; h[co + 3] += c33;
+}
+
+const simd = simdEngine();
+/** The engine `matmul` uses unless told otherwise, and why (for getBackend()). */
+export const defaultGemm: GemmEngine = typeof simd === 'string' ? jsEngine() : simd;
+export const gemmFallbackReason: string | null = typeof simd === 'string' ? simd : null;
+
+const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
+
+export function matmul(
+  a: Float32Array, b: Float32Array, m: number, k: number, n: number,
+  transA = false, transB = false, out = new Float32Array(m * n), engine = defaultGemm,
+): Float32Array {
+  if (m === 0 || n === 0) return out;
+  if (k === 0) return out.fill(0);
+  const mPad = roundUp(m, MR);
+  const nPad = roundUp(n, NR);
+  const kcMax = Math.min(KC, k);
+  // Scratch layout, in floats: [A block | B slab | padded C].
+  const aOff = 0;
+  const bOff = Math.min(MC, mPad) * kcMax;
+  const cOff = bOff + kcMax * nPad;
+  const heap = engine.heap((cOff + mPad * nPad) * 4);
+  heap.fill(0, cOff, cOff + mPad * nPad);
+  for (let pc = 0; pc < k; pc += KC) {
+    const kc = Math.min(KC, k - pc);
+    packB(b, k, n, transB, pc, kc, heap, bOff, nPad);
+    for (let ic = 0; ic < mPad; ic += MC) {
+      const mc = Math.min(MC, mPad - ic);
+      packA(a, m, k, transA, ic, mc, pc, kc, heap, aOff);
+      engine.gemm(aOff * 4, bOff * 4, (cOff + ic * nPad) * 4, kc, mc / MR, nPad / NR, nPad * 4);
+    }
+  }
+  for (let i = 0; i < m; i++) out.set(heap.subarray(cOff + i * nPad, cOff + i * nPad + n), i * n);
+  return out;
+}
+
+/** Packs rows [ic, ic+mc) × cols [pc, pc+kc) of op(A) as MR-row panels (rows ≥ m are zero). */
+function packA(a: Float32Array, m: number, k: number, trans: boolean, ic: number, mc: number,
+  pc: number, kc: number, dst: Float32Array, off: number): void {
+  const rowStride = trans ? 1 : k; // op(A)[i][p] = trans ? a[p*m + i] : a[i*k + p]
+  const colStride = trans ? m : 1;
+  const mr = MR;
+  for (let ir = 0; ir < mc; ir += mr) {
+    for (let r = 0; r < mr; r++) {
+      const row = ic + ir + r;
+      let d = off + ir * kc + r;
+      if (row >= m) {
+        for (let p = 0; p < kc; p++, d += mr) dst[d] = 0;
+        continue;
+      }
+      let src = row * rowStride + pc * colStride;
+      for (let p = 0; p < kc; p++, d += mr, src += colStride) dst[d] = a[src];
+    }
+  }
+}
+
+/** Packs rows [pc, pc+kc) of op(B) as NR-column panels (columns ≥ n are zero). */
+function packB(b: Float32Array, k: number, n: number, trans: boolean, pc: number, kc: number,
+  dst: Float32Array, off: number, nPad: number): void {
+  const rowStride = trans ? 1 : n; // op(B)[p][j] = trans ? b[j*k + p] : b[p*n + j]
+  const colStride = trans ? k : 1;
+  const nr = NR;
+  for (let jr = 0; jr < nPad; jr += nr) {
+    for (let c = 0; c < nr; c++) {
+      const col = jr + c;
+      let d = off + jr * kc + c;
+      if (col >= n) {
+        for (let p = 0; p < kc; p++, d += nr) dst[d] = 0;
+        continue;
+      }
+      let src = pc * rowStride + col * colStride;
+      for (let p = 0; p < kc; p++, d += nr, src += rowStride) dst[d] = b[src];
+    }
+  }
+}

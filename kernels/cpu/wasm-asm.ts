@@ -1,0 +1,79 @@
+/**
+ * Just enough of a WebAssembly binary encoder to emit one SIMD micro-kernel from
+ * TypeScript, with no C toolchain. Spec: https://webassembly.github.io/spec/core/binary/
+ */
+export const I32 = 0x7f;
+export const V128 = 0x7b;
+
+/** Unsigned LEB128. */
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 (for i32.const). */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
+const name = (s: string): number[] => [...uleb(s.length), ...new TextEncoder().encode(s)];
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+
+/** Instruction helpers: each returns the bytes of one instruction. */
+export const op = {
+  get: (i: number) => [0x20, ...uleb(i)],
+  set: (i: number) => [0x21, ...uleb(i)],
+  tee: (i: number) => [0x22, ...uleb(i)],
+  i32: (v: number) => [0x41, ...sleb(v)],
+  add: [0x6a], sub: [0x6b], mul: [0x6c], shl: [0x74], geU: [0x4f],
+  block: [0x02, 0x40], loop: [0x03, 0x40], end: [0x0b],
+  br: (depth: number) => [0x0c, ...uleb(depth)],
+  brIf: (depth: number) => [0x0d, ...uleb(depth)],
+  // SIMD (prefix 0xfd); memarg = log2(alignment), byte offset.
+  v128Load: (offset: number) => [0xfd, 0x00, 4, ...uleb(offset)],
+  v128Store: (offset: number) => [0xfd, 0x0b, 4, ...uleb(offset)],
+  load32Splat: (offset: number) => [0xfd, 0x09, 2, ...uleb(offset)],
+  f32x4Add: [0xfd, ...uleb(0xe4)],
+  f32x4Mul: [0xfd, ...uleb(0xe6)],
+};
+
+export interface WasmFunction {
+  exportName: string;
+  params: number[];
+  /** Extra locals, as [count, type] groups. */
+  locals: Array<[number, number]>;
+  body: number[][];
+}
+
+/** A module that imports its memory as env.memory and exports the given functions. */
+export function encodeModule(functions: WasmFunction[]): Uint8Array<ArrayBuffer> {
+  const types = functions.map((f) => [0x60, ...vec(f.params.map((p) => [p])), 0]);
+  const imports = [[...name('env'), ...name('memory'), 0x02, 0x00, 1]];
+  const exports = functions.map((f, i) => [...name(f.exportName), 0x00, ...uleb(i)]);
+  const bodies = functions.map((f) => {
+    const body = [...vec(f.locals.map(([n, t]) => [...uleb(n), t])), ...f.body.flat(), 0x0b];
+    return [...uleb(body.length), ...body];
+  });
+  return Uint8Array.from([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(types)),
+    ...section(2, vec(imports)),
+    ...section(3, vec(functions.map((_, i) => uleb(i)))),
+    ...section(7, vec(exports)),
+    ...section(10, vec(bodies)),
+  ]);
+}

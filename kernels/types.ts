@@ -1,0 +1,23 @@
+/**
+ * Geometry of a 2-D convolution or pooling window over an NHWC tensor. The op computes it
+ * (and validates the shapes); kernels trust it.
+ */
+export interface Window2d {
+  batch: number;
+  inH: number;
+  inW: number;
+  channels: number;
+  kH: number;
+  kW: number;
+  strideH: number;
+  strideW: number;
+  padTop: number;
+  padLeft: number;
+  outH: number;
+  outW: number;
+}
+
+/** A convolution window plus its number of output channels (filter shape [kH, kW, channels, outC]). */
+export interface Conv2dInfo extends Window2d {
+  outC: number;
+}

@@ -1,0 +1,19 @@
+import type { Backend } from './backend.js';
+import { matmul, defaultGemm, gemmFallbackReason } from '../../kernels/cpu/matmul.js';
+import { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from '../../kernels/cpu/conv2d.js';
+import { maxPool2d, maxPool2dBackward } from '../../kernels/cpu/pool.js';
+
+export const cpuBackend: Backend = {
+  name: 'cpu',
+  matmul: (a, b, m, k, n, transA, transB) => matmul(a, b, m, k, n, transA, transB),
+  conv2d,
+  conv2dBackpropInput,
+  conv2dBackpropFilter,
+  maxPool2d,
+  maxPool2dBackward,
+};
+
+export function cpuDetail(): string {
+  const kernel = defaultGemm.name === 'wasm-simd' ? 'WebAssembly SIMD micro-kernel' : 'JavaScript micro-kernel';
+  return `cpu: packed matmul with a ${kernel}${gemmFallbackReason ? ` (${gemmFallbackReason})` : ''}; im2col convolution`;
+}

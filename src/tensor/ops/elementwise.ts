@@ -1,0 +1,138 @@
+import { Tensor, type TensorLike } from '../tensor.js';
+import { broadcastShapes, broadcastStrides, sameShape, sizeOf, sumToShape, type Shape } from '../shape.js';
+
+type F32 = Float32Array;
+type Grads = [F32 | null, F32 | null];
+
+const asTensor = (v: TensorLike): Tensor => (v instanceof Tensor ? v : new Tensor(Float32Array.of(v), []));
+
+/** Copies `data` of `shape` out to the broadcast shape `to` (returns it unchanged when equal). */
+export function broadcastData(data: F32, shape: Shape, to: Shape): F32 {
+  if (sameShape(shape, to)) return data;
+  if (data.length === 1) return new Float32Array(sizeOf(to)).fill(data[0]);
+  const out = new Float32Array(sizeOf(to));
+  const strides = broadcastStrides(shape, to);
+  const index = new Array<number>(to.length).fill(0);
+  let src = 0;
+  for (let i = 0; i < out.length; i++) {
+    out[i] = data[src];
+    for (let d = to.length - 1; d >= 0; d--) {
+      index[d]++;
+      src += strides[d];
+      if (index[d] < to[d]) break;
+      src -= strides[d] * to[d];
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * A broadcasting binary op. Operands are expanded to the output shape first, so each op's
+ * forward and backward are plain same-shape loops; gradients are summed back down to
+ * each operand's own shape.
+ */
+function binary(op: string, aIn: TensorLike, bIn: TensorLike,
+  forward: (x: F32, y: F32, out: F32) => void,
+  backward: (g: F32, x: F32, y: F32, out: F32, needA: boolean, needB: boolean) => Grads): Tensor {
+  const a = asTensor(aIn);
+  const b = asTensor(bIn);
+  const shape = broadcastShapes(op, a.shape, b.shape);
+  const x = broadcastData(a.data, a.shape, shape);
+  const y = broadcastData(b.data, b.shape, shape);
+  const out = new Float32Array(sizeOf(shape));
+  forward(x, y, out);
+  return Tensor.record(new Tensor(out, shape), [a, b], (g) => {
+    const [ga, gb] = backward(g, x, y, out, a.requiresGrad, b.requiresGrad);
+    return [ga && sumToShape(ga, shape, a.shape), gb && sumToShape(gb, shape, b.shape)];
+  });
+}
+
+/** An elementwise unary op: forward fills `out`; backward maps the output gradient to the input's. */
+function unary(x: Tensor, forward: (x: F32, out: F32) => void, backward: (g: F32, x: F32, out: F32) => F32): Tensor {
+  const out = new Float32Array(x.size);
+  forward(x.data, out);
+  return Tensor.record(new Tensor(out, x.shape), [x], (g) => [backward(g, x.data, out)]);
+}
+
+const map2 = (n: number, f: (i: number) => number): F32 => {
+  const r = new Float32Array(n);
+  for (let i = 0; i < n; i++) r[i] = f(i);
+  return r;
+};
+
+export function add(a: TensorLike, b: TensorLike): Tensor {
+  return binary('add', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] + y[i]; },
+    (g) => [g, g]);
+}
+
+export function sub(a: TensorLike, b: TensorLike): Tensor {
+  return binary('sub', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] - y[i]; },
+    (g, _x, _y, _o, _na, needB) => [g, needB ? map2(g.length, (i) => -g[i]) : null]);
+}
+
+export function mul(a: TensorLike, b: TensorLike): Tensor {
+  return binary('mul', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] * y[i]; },
+    (g, x, y, _o, needA, needB) => [
+      needA ? map2(g.length, (i) => g[i] * y[i]) : null,
+      needB ? map2(g.length, (i) => g[i] * x[i]) : null,
+    ]);
+}
+
+export function div(a: TensorLike, b: TensorLike): Tensor {
+  return binary('div', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] / y[i]; },
+    (g, _x, y, o, needA, needB) => [
+      needA ? map2(g.length, (i) => g[i] / y[i]) : null,
+      needB ? map2(g.length, (i) => (-g[i] * o[i]) / y[i]) : null,
+    ]);
+}
+
+/** a^b elementwise; d/da = b·a^(b−1), d/db = a^b·ln a. */
+export function pow(a: TensorLike, b: TensorLike): Tensor {
+  return binary('pow', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.pow(x[i], y[i]); },
+    (g, x, y, o, needA, needB) => [
+      needA ? map2(g.length, (i) => g[i] * y[i] * Math.pow(x[i], y[i] - 1)) : null,
+      needB ? map2(g.length, (i) => g[i] * o[i] * Math.log(x[i])) : null,
+    ]);
+}
+
+export function neg(x: Tensor): Tensor {
+  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = -x[i]; },
+    (g) => map2(g.length, (i) => -g[i]));
+}
+
+export function exp(x: Tensor): Tensor {
+  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.exp(x[i]); },
+    (g, _x, o) => map2(g.length, (i) => g[i] * o[i]));
+}
+
+export function log(x: Tensor): Tensor {
+  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.log(x[i]); },
+    (g, x) => map2(g.length, (i) => g[i] / x[i]));
+}
+
+export function sqrt(x: Tensor): Tensor {
+  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.sqrt(x[i]); },
+    (g, _x, o) => map2(g.length, (i) => g[i] / (2 * o[i])));
+}
+
+export function relu(x: Tensor): Tensor {
+  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] > 0 ? x[i] : 0; },
+    (g, x) => map2(g.length, (i) => (x[i] > 0 ? g[i] : 0)));
+}
+
+export function sigmoid(x: Tensor): Tensor {
+  // Split by sign so exp never overflows: σ(x) = 1/(1+e^−x) = e^x/(1+e^x).
+  return unary(x, (x, o) => {
+    for (let i = 0; i < o.length; i++) {
+      const v = x[i];
+      if (v >= 0) o[i] = 1 / (1 + Math.exp(-v));
+      else { const e = Math.exp(v); o[i] = e / (1 + e); }
+    }
+  }, (g, _x, o) => map2(g.length, (i) => g[i] * o[i] * (1 - o[i])));
+}
+
+export function tanh(x: Tensor): Tensor {
+  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.tanh(x[i]); },
+    (g, _x, o) => map2(g.length, (i) => g[i] * (1 - o[i] * o[i])));
+}

@@ -1,0 +1,96 @@
+import { ShapeError, fmtShape, ArgumentError } from '../../errors.js';
+import { Tensor } from '../tensor.js';
+import { sizeOf, stridesOf } from '../shape.js';
+
+/** Same values, new shape (one dimension may be -1 and is inferred). Shares the data. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const unknown = shape.indexOf(-1);
+  const known = sizeOf(shape.filter((d) => d !== -1));
+  const resolved = shape.map((d) => (d === -1 ? (known === 0 ? 0 : x.size / known) : d));
+  if (shape.lastIndexOf(-1) !== unknown || sizeOf(resolved) !== x.size || !resolved.every(Number.isInteger)) {
+    throw new ShapeError('reshape', `cannot reshape ${fmtShape(x.shape)} (${x.size} values) to ${fmtShape(shape)}`);
+  }
+  return Tensor.record(new Tensor(x.data, resolved), [x], (g) => [g]);
+}
+
+/** Permutes dimensions (default: reverses them). */
+export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
+  const p = perm ?? x.shape.map((_, i) => x.rank - 1 - i);
+  if (p.length !== x.rank || [...p].sort((a, b) => a - b).some((v, i) => v !== i)) {
+    throw new ShapeError('transpose', `perm [${p.join(',')}] is not a permutation of the ${x.rank} dims of ${fmtShape(x.shape)}`);
+  }
+  const shape = p.map((d) => x.shape[d]);
+  const out = permute(x.data, x.shape, p);
+  const inverse = new Array<number>(p.length);
+  p.forEach((d, i) => (inverse[d] = i));
+  return Tensor.record(new Tensor(out, shape), [x], (g) => [permute(g, shape, inverse)]);
+}
+
+function permute(data: Float32Array, shape: readonly number[], perm: readonly number[]): Float32Array {
+  const rank = shape.length;
+  const srcStrides = stridesOf(shape);
+  const outShape = perm.map((d) => shape[d]);
+  const step = perm.map((d) => srcStrides[d]); // source stride of each output dim
+  const out = new Float32Array(data.length);
+  const index = new Array<number>(rank).fill(0);
+  let src = 0;
+  for (let i = 0; i < out.length; i++) {
+    out[i] = data[src];
+    for (let d = rank - 1; d >= 0; d--) {
+      index[d]++;
+      src += step[d];
+      if (index[d] < outShape[d]) break;
+      src -= step[d] * outShape[d];
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** Picks slices along `axis` by index (rows of an embedding table, say); backward scatters. */
+export function gather(x: Tensor, indices: ArrayLike<number>, axis = 0): Tensor {
+  if (axis < 0) axis += x.rank;
+  if (axis < 0 || axis >= x.rank) throw new ShapeError('gather', `axis ${axis} is out of range for ${fmtShape(x.shape)}`);
+  const len = x.shape[axis];
+  const inner = sizeOf(x.shape.slice(axis + 1));
+  const outer = sizeOf(x.shape.slice(0, axis));
+  const n = indices.length;
+  for (let j = 0; j < n; j++) {
+    const v = indices[j];
+    if (!Number.isInteger(v) || v < 0 || v >= len) {
+      throw new ArgumentError(`gather: index ${v} at position ${j} is out of range [0, ${len}) for ${fmtShape(x.shape)} axis ${axis}`);
+    }
+  }
+  const out = new Float32Array(outer * n * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < n; j++) {
+      const src = (o * len + indices[j]) * inner;
+      out.set(x.data.subarray(src, src + inner), (o * n + j) * inner);
+    }
+  }
+  const shape = [...x.shape.slice(0, axis), n, ...x.shape.slice(axis + 1)];
+  return Tensor.record(new Tensor(out, shape), [x], (g) => {
+    const gx = new Float32Array(x.size);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < n; j++) {
+        const dst = (o * len + indices[j]) * inner;
+        const src = (o * n + j) * inner;
+        for (let i = 0; i < inner; i++) gx[dst + i] += g[src + i];
+      }
+    }
+    return [gx];
+  });
+}
+
+/** One-hot rows: [indices.length, depth], 1 at each index. */
+export function oneHot(indices: ArrayLike<number>, depth: number): Tensor {
+  const out = new Float32Array(indices.length * depth);
+  for (let j = 0; j < indices.length; j++) {
+    const v = indices[j];
+    if (!Number.isInteger(v) || v < 0 || v >= depth) {
+      throw new ArgumentError(`oneHot: index ${v} at position ${j} is out of range [0, ${depth})`);
+    }
+    out[j * depth + v] = 1;
+  }
+  return new Tensor(out, [indices.length, depth]);
+}

@@ -1,0 +1,142 @@
+import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
+import type { Conv2dInfo, Window2d } from '../../../kernels/types.js';
+import { backend } from '../../backend/index.js';
+import type { Random } from '../../data/random.js';
+import { Tensor } from '../tensor.js';
+import { normalizeAxis } from '../shape.js';
+import { exp, mul } from './elementwise.js';
+
+/** [m,k] · [k,n] → [m,n]. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.rank !== 2 || b.rank !== 2) {
+    throw new ShapeError('matmul', `expects two matrices (rank 2), got ${fmtShape(a.shape)} x ${fmtShape(b.shape)}`);
+  }
+  const [m, k] = a.shape;
+  const [k2, n] = b.shape;
+  if (k !== k2) throw new ShapeError('matmul', `inner dimensions differ: ${fmtShape(a.shape)} x ${fmtShape(b.shape)}`);
+  const out = backend().matmul(a.data, b.data, m, k, n, false, false);
+  return Tensor.record(new Tensor(out, [m, n]), [a, b], (g) => [
+    a.requiresGrad ? backend().matmul(g, b.data, m, n, k, false, true) : null, // dA = dC · Bᵀ
+    b.requiresGrad ? backend().matmul(a.data, g, k, m, n, true, false) : null, // dB = Aᵀ · dC
+  ]);
+}
+
+export type Padding = 'same' | 'valid';
+
+export interface Conv2dOptions {
+  strides?: number | [number, number];
+  padding?: Padding;
+}
+
+function pair(op: string, name: string, v: number | [number, number]): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : v;
+  if (p.length !== 2 || !p.every((s) => Number.isInteger(s) && s >= 1)) {
+    throw new ArgumentError(`${op}: ${name} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
+  }
+  return p;
+}
+
+/** Output size and leading padding of one spatial dim, as TensorFlow computes them. */
+function outDim(op: string, size: number, k: number, s: number, padding: Padding): [number, number] {
+  if (padding === 'same') {
+    const out = Math.ceil(size / s);
+    return [out, Math.floor(Math.max((out - 1) * s + k - size, 0) / 2)];
+  }
+  if (padding !== 'valid') throw new ArgumentError(`${op}: padding must be 'same' or 'valid', got '${String(padding)}'`);
+  if (size < k) throw new ShapeError(op, `window ${k} is larger than the input size ${size} with 'valid' padding`);
+  return [Math.floor((size - k) / s) + 1, 0];
+}
+
+function window2d(op: string, xShape: number[], kH: number, kW: number, strides: [number, number], padding: Padding): Window2d {
+  const [batch, inH, inW, channels] = xShape;
+  const [outH, padTop] = outDim(op, inH, kH, strides[0], padding);
+  const [outW, padLeft] = outDim(op, inW, kW, strides[1], padding);
+  return { batch, inH, inW, channels, kH, kW, strideH: strides[0], strideW: strides[1], padTop, padLeft, outH, outW };
+}
+
+/** 2-D convolution: x NHWC [batch,h,w,inC], filter [kh,kw,inC,outC] → [batch,outH,outW,outC]. */
+export function conv2d(x: Tensor, filter: Tensor, options: Conv2dOptions = {}): Tensor {
+  if (x.rank !== 4) throw new ShapeError('conv2d', `input must be rank 4 NHWC, got ${fmtShape(x.shape)}`);
+  if (filter.rank !== 4) throw new ShapeError('conv2d', `filter must be rank 4 [kh,kw,inC,outC], got ${fmtShape(filter.shape)}`);
+  const [kH, kW, inC, outC] = filter.shape;
+  if (inC !== x.shape[3]) {
+    throw new ShapeError('conv2d', `depth of input ${fmtShape(x.shape)} (${x.shape[3]}) must match input depth of filter ${fmtShape(filter.shape)} (${inC})`);
+  }
+  const info: Conv2dInfo = { ...window2d('conv2d', x.shape, kH, kW, pair('conv2d', 'strides', options.strides ?? 1), options.padding ?? 'valid'), outC };
+  const out = backend().conv2d(x.data, filter.data, info);
+  return Tensor.record(new Tensor(out, [info.batch, info.outH, info.outW, outC]), [x, filter], (g) => [
+    x.requiresGrad ? backend().conv2dBackpropInput(g, filter.data, info) : null,
+    filter.requiresGrad ? backend().conv2dBackpropFilter(x.data, g, info) : null,
+  ]);
+}
+
+export interface Pool2dOptions {
+  poolSize?: number | [number, number];
+  strides?: number | [number, number];
+  padding?: Padding;
+}
+
+/** Max pooling over NHWC; strides default to the pool size, padding to 'valid'. */
+export function maxPool2d(x: Tensor, options: Pool2dOptions = {}): Tensor {
+  if (x.rank !== 4) throw new ShapeError('maxPool2d', `input must be rank 4 NHWC, got ${fmtShape(x.shape)}`);
+  const [kH, kW] = pair('maxPool2d', 'poolSize', options.poolSize ?? 2);
+  const strides = pair('maxPool2d', 'strides', options.strides ?? [kH, kW]);
+  const info = window2d('maxPool2d', x.shape, kH, kW, strides, options.padding ?? 'valid');
+  const { out, argmax } = backend().maxPool2d(x.data, info);
+  return Tensor.record(new Tensor(out, [info.batch, info.outH, info.outW, info.channels]), [x],
+    (g) => [backend().maxPool2dBackward(g, argmax, x.size)]);
+}
+
+/**
+ * log(softmax(x)) along `axis`, stable: x − max − log Σ exp(x − max).
+ * Backward: g − softmax · Σg (fused; composing it from primitives would lose precision).
+ */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  const ax = normalizeAxis('logSoftmax', axis, x.rank);
+  const len = x.shape[ax];
+  let inner = 1;
+  for (let d = ax + 1; d < x.rank; d++) inner *= x.shape[d];
+  const outer = x.size / Math.max(len * inner, 1);
+  const out = new Float32Array(x.size);
+  const src = x.data;
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      const base = o * len * inner + i;
+      let m = -Infinity;
+      for (let l = 0; l < len; l++) m = Math.max(m, src[base + l * inner]);
+      let s = 0;
+      for (let l = 0; l < len; l++) s += Math.exp(src[base + l * inner] - m);
+      const shift = m + Math.log(s);
+      for (let l = 0; l < len; l++) out[base + l * inner] = src[base + l * inner] - shift;
+    }
+  }
+  return Tensor.record(new Tensor(out, x.shape), [x], (g) => {
+    const gx = new Float32Array(x.size);
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        const base = o * len * inner + i;
+        let gs = 0;
+        for (let l = 0; l < len; l++) gs += g[base + l * inner];
+        for (let l = 0; l < len; l++) {
+          const at = base + l * inner;
+          gx[at] = g[at] - Math.exp(out[at]) * gs;
+        }
+      }
+    }
+    return [gx];
+  });
+}
+
+export function softmax(x: Tensor, axis = -1): Tensor {
+  return exp(logSoftmax(x, axis));
+}
+
+/** Inverted dropout: zeroes each value with probability `rate`, scales the rest by 1/(1−rate). */
+export function dropout(x: Tensor, rate: number, rng: Random): Tensor {
+  if (!(rate >= 0 && rate < 1)) throw new ArgumentError(`dropout: rate must be in [0, 1), got ${rate}`);
+  if (rate === 0) return x;
+  const mask = new Float32Array(x.size);
+  const keep = 1 / (1 - rate);
+  for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() < rate ? 0 : keep;
+  return mul(x, new Tensor(mask, x.shape));
+}

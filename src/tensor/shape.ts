@@ -1,0 +1,85 @@
+import { ShapeError, fmtShape } from '../errors.js';
+
+export type Shape = readonly number[];
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function stridesOf(shape: Shape): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** NumPy broadcasting: align trailing dims; each pair must be equal or contain a 1. */
+export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out = new Array<number>(rank);
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new ShapeError(op, `shapes cannot be broadcast: ${fmtShape(a)} and ${fmtShape(b)}`);
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** Strides of `shape` seen through the broadcast `outShape`: 0 on broadcast dimensions. */
+export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
+  const own = stridesOf(shape);
+  const offset = outShape.length - shape.length;
+  return outShape.map((_, i) => {
+    const d = i - offset;
+    return d < 0 || shape[d] === 1 ? 0 : own[d];
+  });
+}
+
+/** Resolves a possibly negative axis against a rank, or throws naming the op. */
+export function normalizeAxis(op: string, axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= rank) {
+    throw new ShapeError(op, `axis ${axis} is out of range for rank ${rank}`);
+  }
+  return a;
+}
+
+/** Sums `grad` (of shape `from`) down to `to`, undoing a broadcast in the backward pass. */
+export function sumToShape(grad: Float32Array, from: Shape, to: Shape): Float32Array {
+  if (sameShape(from, to)) return grad;
+  const out = new Float32Array(sizeOf(to));
+  const strides = broadcastStrides(to, from);
+  const rank = from.length;
+  const index = new Array<number>(rank).fill(0);
+  let target = 0;
+  for (let i = 0; i < grad.length; i++) {
+    out[target] += grad[i];
+    // Odometer increment over `from`, tracking the flat index into `to`.
+    for (let d = rank - 1; d >= 0; d--) {
+      index[d]++;
+      target += strides[d];
+      if (index[d] < from[d]) break;
+      target -= strides[d] * from[d];
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+export function checkShape(op: string, shape: Shape): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new ShapeError(op, `invalid shape ${fmtShape(shape)}`);
+  }
+}
