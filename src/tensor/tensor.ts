@@ -220,20 +220,22 @@ export function tensor(values: NestedArray | ArrayLike<number>, shape?: Shape, r
   return new Tensor(Float32Array.from(flat as number[]), inferred, requiresGrad);
 }
 
+export function full(shape: Shape, value: number, requiresGrad = false): Tensor {
+  checkShape('full', shape);
+  return new Tensor(new Float32Array(sizeOf(shape)).fill(value), shape, requiresGrad);
+}
+
 export function zeros(shape: Shape, requiresGrad = false): Tensor {
-  return new Tensor(new Float32Array(sizeOf(shape)), shape, requiresGrad);
+  return full(shape, 0, requiresGrad);
 }
 
 export function ones(shape: Shape, requiresGrad = false): Tensor {
-  return new Tensor(new Float32Array(sizeOf(shape)).fill(1), shape, requiresGrad);
-}
-
-export function full(shape: Shape, value: number, requiresGrad = false): Tensor {
-  return new Tensor(new Float32Array(sizeOf(shape)).fill(value), shape, requiresGrad);
+  return full(shape, 1, requiresGrad);
 }
 
 /** Standard-normal values; draws from `rng`, or from a fixed-seed generator when none is given. */
 export function randn(shape: Shape, rng?: Random, requiresGrad = false): Tensor {
+  checkShape('randn', shape);
   const gen = rng ?? defaultRandom();
   const data = new Float32Array(sizeOf(shape));
   gen.fillNormal(data);
