@@ -7,69 +7,80 @@ import { matmul } from './matmul.js';
  * so forward and both gradients are single matmuls on the packed CPU kernel.
  */
 export function im2col(x: Float32Array, w: Window2d, cols = new Float32Array(w.batch * w.outH * w.outW * w.kH * w.kW * w.channels)): Float32Array {
-  const { batch, inH, inW, channels: c, kH, kW, strideH, strideW, padTop, padLeft, outH, outW } = w;
-  let d = 0;
-  for (let b = 0; b < batch; b++) {
-    for (let oy = 0; oy < outH; oy++) {
-      for (let ox = 0; ox < outW; ox++) {
-        for (let ky = 0; ky < kH; ky++) {
-          const iy = oy * strideH - padTop + ky;
-          for (let kx = 0; kx < kW; kx++, d += c) {
-            const ix = ox * strideW - padLeft + kx;
-            if (iy < 0 || iy >= inH || ix < 0 || ix >= inW) {
-              cols.fill(0, d, d + c);
-              continue;
-            }
-            const src = ((b * inH + iy) * inW + ix) * c;
-            for (let ch = 0; ch < c; ch++) cols[d + ch] = x[src + ch];
-          }
-        }
-      }
-    }
-  }
+  transfer(x, cols, w, false);
   return cols;
 }
 
 /** The adjoint of im2col: adds every row of `cols` back onto the pixels it was read from. */
 export function col2im(cols: Float32Array, w: Window2d, x = new Float32Array(w.batch * w.inH * w.inW * w.channels)): Float32Array {
+  transfer(x, cols, w, true);
+  return x;
+}
+
+/**
+ * Moves values between the image and its im2col matrix: gathers (im2col) or scatter-adds
+ * (col2im). For window row ky of an output pixel the kW·C values are contiguous in NHWC,
+ * so an interior window is kH straight runs; only border windows go tap by tap.
+ */
+function transfer(x: Float32Array, cols: Float32Array, w: Window2d, scatter: boolean): void {
   const { batch, inH, inW, channels: c, kH, kW, strideH, strideW, padTop, padLeft, outH, outW } = w;
-  let s = 0;
+  const run = kW * c;
+  let d = 0;
   for (let b = 0; b < batch; b++) {
     for (let oy = 0; oy < outH; oy++) {
       for (let ox = 0; ox < outW; ox++) {
+        const x0 = ox * strideW - padLeft;
+        const interior = x0 >= 0 && x0 + kW <= inW;
         for (let ky = 0; ky < kH; ky++) {
           const iy = oy * strideH - padTop + ky;
-          for (let kx = 0; kx < kW; kx++, s += c) {
-            const ix = ox * strideW - padLeft + kx;
-            if (iy < 0 || iy >= inH || ix < 0 || ix >= inW) continue;
-            const dst = ((b * inH + iy) * inW + ix) * c;
-            for (let ch = 0; ch < c; ch++) x[dst + ch] += cols[s + ch];
+          const rowStart = (b * inH + iy) * inW;
+          for (let kx = 0; kx < kW; ) {
+            // One contiguous run: the whole window row if interior, else one tap.
+            const n = interior ? run : c;
+            const ix = x0 + kx;
+            if (iy < 0 || iy >= inH || ix < 0 || ix >= inW) {
+              if (!scatter) cols.fill(0, d, d + n);
+            } else {
+              const src = (rowStart + ix) * c;
+              if (scatter) for (let t = 0; t < n; t++) x[src + t] += cols[d + t];
+              else for (let t = 0; t < n; t++) cols[d + t] = x[src + t];
+            }
+            d += n;
+            kx += interior ? kW : 1;
           }
         }
       }
     }
   }
-  return x;
 }
 
 const rowsOf = (w: Conv2dInfo) => w.batch * w.outH * w.outW;
 const patchOf = (w: Conv2dInfo) => w.kH * w.kW * w.channels;
 
+// The im2col matrix is consumed at once by matmul's packing, so one buffer is reused
+// across calls: fresh multi-megabyte arrays cost a page fault per 4 KiB on first touch.
+let scratch = new Float32Array(0);
+function colsBuffer(w: Conv2dInfo): Float32Array<ArrayBuffer> {
+  const n = rowsOf(w) * patchOf(w);
+  if (scratch.length < n) scratch = new Float32Array(n);
+  return scratch.subarray(0, n);
+}
+
 /** y[b,oy,ox,o] = Σ x[b, oy·s+ky−pad, ox·s+kx−pad, c] · f[ky,kx,c,o] (NHWC, filter HWIO). */
 export function conv2d(x: Float32Array, filter: Float32Array, info: Conv2dInfo): Float32Array {
   if (is1x1(info)) return matmul(x, filter, rowsOf(info), info.channels, info.outC);
-  return matmul(im2col(x, info), filter, rowsOf(info), patchOf(info), info.outC);
+  return matmul(im2col(x, info, colsBuffer(info)), filter, rowsOf(info), patchOf(info), info.outC);
 }
 
 /** dL/dx from dL/dy: dy · fᵀ, scattered back through the windows. */
 export function conv2dBackpropInput(dy: Float32Array, filter: Float32Array, info: Conv2dInfo): Float32Array {
   if (is1x1(info)) return matmul(dy, filter, rowsOf(info), info.outC, info.channels, false, true);
-  return col2im(matmul(dy, filter, rowsOf(info), info.outC, patchOf(info), false, true), info);
+  return col2im(matmul(dy, filter, rowsOf(info), info.outC, patchOf(info), false, true, colsBuffer(info)), info);
 }
 
 /** dL/df from x and dL/dy: colsᵀ · dy. */
 export function conv2dBackpropFilter(x: Float32Array, dy: Float32Array, info: Conv2dInfo): Float32Array {
-  const cols = is1x1(info) ? x : im2col(x, info);
+  const cols = is1x1(info) ? x : im2col(x, info, colsBuffer(info));
   return matmul(cols, dy, patchOf(info), rowsOf(info), info.outC, true, false);
 }
 

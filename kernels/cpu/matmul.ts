@@ -108,7 +108,12 @@ export function matmul(
       engine.gemm(aOff * 4, bOff * 4, (cOff + ic * nPad) * 4, kc, mc / MR, nPad / NR, nPad * 4);
     }
   }
-  for (let i = 0; i < m; i++) out.set(heap.subarray(cOff + i * nPad, cOff + i * nPad + n), i * n);
+  if (n === nPad) {
+    out.set(heap.subarray(cOff, cOff + m * n));
+  } else {
+    // Row by row, without a subarray per row: narrow outputs (conv filters) have many rows.
+    for (let i = 0, o = 0; i < m; i++) for (let j = 0, h = cOff + i * nPad; j < n; j++) out[o++] = heap[h + j];
+  }
   return out;
 }
 

@@ -48,18 +48,16 @@ function binary(op: string, aIn: TensorLike, bIn: TensorLike,
   });
 }
 
-/** An elementwise unary op: forward fills `out`; backward maps the output gradient to the input's. */
-function unary(x: Tensor, forward: (x: F32, out: F32) => void, backward: (g: F32, x: F32, out: F32) => F32): Tensor {
+/** An elementwise unary op: forward fills `out`; backward fills `gx` from the output gradient. */
+function unary(x: Tensor, forward: (x: F32, out: F32) => void, backward: (g: F32, x: F32, out: F32, gx: F32) => void): Tensor {
   const out = new Float32Array(x.size);
   forward(x.data, out);
-  return Tensor.record(new Tensor(out, x.shape), [x], (g) => [backward(g, x.data, out)]);
+  return Tensor.record(new Tensor(out, x.shape), [x], (g) => {
+    const gx = new Float32Array(g.length);
+    backward(g, x.data, out, gx);
+    return [gx];
+  });
 }
-
-const map2 = (n: number, f: (i: number) => number): F32 => {
-  const r = new Float32Array(n);
-  for (let i = 0; i < n; i++) r[i] = f(i);
-  return r;
-};
 
 export function add(a: TensorLike, b: TensorLike): Tensor {
   return binary('add', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] + y[i]; },
@@ -68,57 +66,75 @@ export function add(a: TensorLike, b: TensorLike): Tensor {
 
 export function sub(a: TensorLike, b: TensorLike): Tensor {
   return binary('sub', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] - y[i]; },
-    (g, _x, _y, _o, _na, needB) => [g, needB ? map2(g.length, (i) => -g[i]) : null]);
+    (g, _x, _y, _o, _needA, needB) => {
+      if (!needB) return [g, null];
+      const gb = new Float32Array(g.length);
+      for (let i = 0; i < g.length; i++) gb[i] = -g[i];
+      return [g, gb];
+    });
 }
 
 export function mul(a: TensorLike, b: TensorLike): Tensor {
   return binary('mul', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] * y[i]; },
-    (g, x, y, _o, needA, needB) => [
-      needA ? map2(g.length, (i) => g[i] * y[i]) : null,
-      needB ? map2(g.length, (i) => g[i] * x[i]) : null,
-    ]);
+    (g, x, y, _o, needA, needB) => {
+      const ga = needA ? new Float32Array(g.length) : null;
+      const gb = needB ? new Float32Array(g.length) : null;
+      if (ga) for (let i = 0; i < g.length; i++) ga[i] = g[i] * y[i];
+      if (gb) for (let i = 0; i < g.length; i++) gb[i] = g[i] * x[i];
+      return [ga, gb];
+    });
 }
 
 export function div(a: TensorLike, b: TensorLike): Tensor {
   return binary('div', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] / y[i]; },
-    (g, _x, y, o, needA, needB) => [
-      needA ? map2(g.length, (i) => g[i] / y[i]) : null,
-      needB ? map2(g.length, (i) => (-g[i] * o[i]) / y[i]) : null,
-    ]);
+    (g, _x, y, o, needA, needB) => {
+      const ga = needA ? new Float32Array(g.length) : null;
+      const gb = needB ? new Float32Array(g.length) : null;
+      if (ga) for (let i = 0; i < g.length; i++) ga[i] = g[i] / y[i];
+      if (gb) for (let i = 0; i < g.length; i++) gb[i] = (-g[i] * o[i]) / y[i];
+      return [ga, gb];
+    });
 }
 
 /** a^b elementwise; d/da = b·a^(b−1), d/db = a^b·ln a. */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
   return binary('pow', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.pow(x[i], y[i]); },
-    (g, x, y, o, needA, needB) => [
-      needA ? map2(g.length, (i) => g[i] * y[i] * Math.pow(x[i], y[i] - 1)) : null,
-      needB ? map2(g.length, (i) => g[i] * o[i] * Math.log(x[i])) : null,
-    ]);
+    (g, x, y, o, needA, needB) => {
+      const ga = needA ? new Float32Array(g.length) : null;
+      const gb = needB ? new Float32Array(g.length) : null;
+      if (ga) for (let i = 0; i < g.length; i++) ga[i] = g[i] * y[i] * Math.pow(x[i], y[i] - 1);
+      if (gb) for (let i = 0; i < g.length; i++) gb[i] = g[i] * o[i] * Math.log(x[i]);
+      return [ga, gb];
+    });
 }
 
+/*
+ * Unary ops: `forward(x, out)` and `backward(g, x, out, gx)` each own one plain loop, so
+ * V8 compiles every op's arithmetic inline (a shared per-element callback would not be).
+ */
 export function neg(x: Tensor): Tensor {
   return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = -x[i]; },
-    (g) => map2(g.length, (i) => -g[i]));
+    (g, _x, _o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = -g[i]; });
 }
 
 export function exp(x: Tensor): Tensor {
   return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.exp(x[i]); },
-    (g, _x, o) => map2(g.length, (i) => g[i] * o[i]));
+    (g, _x, o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = g[i] * o[i]; });
 }
 
 export function log(x: Tensor): Tensor {
   return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.log(x[i]); },
-    (g, x) => map2(g.length, (i) => g[i] / x[i]));
+    (g, x, _o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = g[i] / x[i]; });
 }
 
 export function sqrt(x: Tensor): Tensor {
   return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.sqrt(x[i]); },
-    (g, _x, o) => map2(g.length, (i) => g[i] / (2 * o[i])));
+    (g, _x, o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = g[i] / (2 * o[i]); });
 }
 
 export function relu(x: Tensor): Tensor {
   return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] > 0 ? x[i] : 0; },
-    (g, x) => map2(g.length, (i) => (x[i] > 0 ? g[i] : 0)));
+    (g, x, _o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = x[i] > 0 ? g[i] : 0; });
 }
 
 export function sigmoid(x: Tensor): Tensor {
@@ -129,10 +145,10 @@ export function sigmoid(x: Tensor): Tensor {
       if (v >= 0) o[i] = 1 / (1 + Math.exp(-v));
       else { const e = Math.exp(v); o[i] = e / (1 + e); }
     }
-  }, (g, _x, o) => map2(g.length, (i) => g[i] * o[i] * (1 - o[i])));
+  }, (g, _x, o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = g[i] * o[i] * (1 - o[i]); });
 }
 
 export function tanh(x: Tensor): Tensor {
   return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.tanh(x[i]); },
-    (g, _x, o) => map2(g.length, (i) => g[i] * (1 - o[i] * o[i])));
+    (g, _x, o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = g[i] * (1 - o[i] * o[i]); });
 }

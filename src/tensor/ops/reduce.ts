@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor.js';
-import { normalizeAxis } from '../shape.js';
-import { mul } from './elementwise.js';
+import { normalizeAxis, sumToShape } from '../shape.js';
+import { broadcastData, mul } from './elementwise.js';
 import { reshape } from './layout.js';
 
 /** A tensor seen as [outer, len, inner] around `axis`. */
@@ -23,32 +23,14 @@ function axesOf(op: string, x: Tensor, axis: number | number[] | undefined): num
   return [...new Set(list)].sort((p, q) => p - q);
 }
 
-function sumAxis(x: Tensor, axis: number, keepDims: boolean): Tensor {
-  const { outer, len, inner } = around(x.shape, axis);
-  const out = new Float32Array(outer * inner);
-  const src = x.data;
-  for (let o = 0; o < outer; o++) {
-    for (let l = 0; l < len; l++) {
-      const base = (o * len + l) * inner;
-      for (let i = 0; i < inner; i++) out[o * inner + i] += src[base + i];
-    }
-  }
-  return Tensor.record(new Tensor(out, reducedShape(x.shape, axis, keepDims)), [x], (g) => {
-    const gx = new Float32Array(x.size);
-    for (let o = 0; o < outer; o++) {
-      for (let l = 0; l < len; l++) gx.set(g.subarray(o * inner, (o + 1) * inner), (o * len + l) * inner);
-    }
-    return [gx];
-  });
-}
-
-/** Sum over `axis` (a number, a list, or all when omitted). */
+/** Sum over `axis` (a number, a list, or all when omitted), in one pass over the input. */
 export function sum(x: Tensor, axis?: number | number[], keepDims = false): Tensor {
   const axes = axesOf('sum', x, axis);
-  let out = x;
-  for (const a of axes) out = sumAxis(out, a, true);
-  if (!keepDims) out = reshape(out, x.shape.filter((_, i) => !axes.includes(i)));
-  return out === x ? reshape(x, x.shape) : out;
+  const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const out = sumToShape(x.data, x.shape, kept);
+  const shape = keepDims ? kept : x.shape.filter((_, i) => !axes.includes(i));
+  return Tensor.record(new Tensor(out === x.data ? out.slice() : out, shape), [x],
+    (g) => [broadcastData(g, kept, x.shape)]);
 }
 
 export function mean(x: Tensor, axis?: number | number[], keepDims = false): Tensor {

@@ -1,0 +1,52 @@
+/** Shared benchmark helpers: medians after warm-up, and tables with side-by-side ratios. */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Median wall time in ms of `fn` over `runs` runs after `warmup` untimed ones. */
+export async function timeMedian(fn: () => unknown, { warmup = 2, runs = 5 } = {}): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+export function table(headers: string[], rows: Array<Array<string | number>>): string {
+  const cells = [headers, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => String(r[i]).length)));
+  const line = (r: Array<string | number>) => r.map((c, i) => String(c).padStart(widths[i])).join('  ');
+  return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+export function fmt(x: number): string {
+  if (!Number.isFinite(x)) return 'n/a';
+  return Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
+}
+
+export type Tf = typeof import('@tensorflow/tfjs');
+
+/** TensorFlow.js with the requested backend, or the reason it could not be loaded. */
+export async function loadTf(backend: 'cpu' | 'wasm'): Promise<Tf | string> {
+  try {
+    const tf = await import('@tensorflow/tfjs');
+    if (backend === 'wasm') {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      const pkg = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json');
+      wasm.setWasmPaths(join(dirname(pkg), 'dist') + '/');
+    }
+    if (!(await tf.setBackend(backend))) return `tfjs backend '${backend}' did not initialize`;
+    await tf.ready();
+    return tf;
+  } catch (e) {
+    return `tfjs unavailable: ${(e as Error).message}`;
+  }
+}
