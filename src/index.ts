@@ -6,3 +6,4 @@ export { Random, defaultRandom, setGlobalSeed } from './data/random.js';
 export type { RandomState } from './data/random.js';
 export { setBackend, getBackend, BackendError } from './backend/index.js';
 export type { BackendChoice, BackendInfo, BackendName } from './backend/index.js';
+export * from './checkpoint/index.js';

@@ -1,0 +1,150 @@
+/**
+ * A Checkpoint saves and restores a named group of trackables and values in one .wpt file,
+ * as tf.train.Checkpoint: `new Checkpoint({ generator, discriminator, optimizer, step })`.
+ */
+import { Tensor } from '../tensor/tensor.js';
+import { fmtShape } from '../errors.js';
+import { CheckpointError } from './errors.js';
+import type { FileKind } from './format.js';
+import { type Deflater, deflateRawInBackground } from './deflate.js';
+import { type FlatLeaf, type JsonValue, type StateDict, type StateLeaf, flattenState, unflattenState } from './state.js';
+import { type LoadOptions, type Trackable, isTrackable } from './trackable.js';
+import { type WriteOptions, type WriteResult, writeWpt } from './writer.js';
+import { WptReader } from './reader.js';
+
+export type Checkpointable = Trackable | Tensor | JsonValue;
+
+export interface CheckpointWriteOptions extends Omit<WriteOptions, 'kind' | 'deflate'> {
+  kind?: FileKind;
+}
+
+/** A background write: `durable` resolves once the file is on disk (or rejects with why not). */
+export interface PendingWrite {
+  path: string;
+  durable: Promise<WriteResult>;
+}
+
+export interface ReadReport {
+  /** Keys this checkpoint expected but the file lacks (restored: none of them). */
+  missing: string[];
+  /** Keys in the file that nothing here expects. */
+  unexpected: string[];
+  /** Keys present on both sides whose shape or kind differs (non-strict reads skip them). */
+  mismatched: string[];
+}
+
+export class Checkpoint {
+  private inFlight = new Map<string, Promise<unknown>>();
+
+  constructor(readonly objects: Record<string, Checkpointable>) {}
+
+  /** The current value of a tracked name (plain values are replaced by `read`). */
+  get(name: string): Checkpointable {
+    return this.objects[name];
+  }
+
+  stateDict(): StateDict {
+    const tree: StateDict = {};
+    for (const [name, obj] of Object.entries(this.objects)) tree[name] = isTrackable(obj) ? obj.stateDict() : obj as StateLeaf;
+    return tree;
+  }
+
+  /** Writes every tracked object to `path` (atomically), and resolves when it is durable. */
+  async write(path: string, options: CheckpointWriteOptions = {}): Promise<WriteResult> {
+    return this.enqueue(path, flattenState(this.stateDict()), options);
+  }
+
+  /**
+   * Copies the state now (so training may mutate weights right after), then encodes and
+   * writes in the background. Resolves as soon as the copy is taken, unless a write to
+   * the same path is still in flight: then it first waits for that one (backpressure).
+   */
+  async writeInBackground(path: string, options: CheckpointWriteOptions = {}): Promise<PendingWrite> {
+    const snapshot = flattenState(this.stateDict()).map(copyLeaf);
+    const previous = this.inFlight.get(path);
+    if (previous) await previous.catch(() => undefined);
+    return { path, durable: this.enqueue(path, snapshot, options, deflateRawInBackground) };
+  }
+
+  /** Waits for every background write; rejects with the first failure. */
+  async flush(): Promise<void> {
+    await Promise.all([...this.inFlight.values()]);
+  }
+
+  private enqueue(path: string, leaves: FlatLeaf[], options: CheckpointWriteOptions, deflate?: Deflater): Promise<WriteResult> {
+    const previous = this.inFlight.get(path) ?? Promise.resolve();
+    const write = previous.catch(() => undefined).then(() => writeWpt(path, leaves, { ...options, kind: options.kind ?? 'checkpoint', deflate }));
+    this.inFlight.set(path, write);
+    const settle = () => {
+      if (this.inFlight.get(path) === write) this.inFlight.delete(path);
+    };
+    write.then(settle, settle);
+    return write;
+  }
+
+  /**
+   * Restores every tracked object from `path`. Strict (the default) refuses a file whose keys
+   * or shapes differ from what is tracked, listing every difference; non-strict restores
+   * what matches and reports the rest.
+   */
+  async read(path: string, options: LoadOptions = {}): Promise<ReadReport> {
+    const strict = options.strict ?? true;
+    const reader = await WptReader.open(path);
+    try {
+      const expected = new Map(flattenState(this.stateDict()).map((leaf) => [leaf.key, leaf]));
+      const inFile = new Map(reader.entries.map((e) => [e.key, e]));
+      const report: ReadReport = {
+        missing: [...expected.keys()].filter((k) => !inFile.has(k)),
+        unexpected: [...inFile.keys()].filter((k) => !expected.has(k)),
+        mismatched: [],
+      };
+      const shapeProblems: string[] = [];
+      for (const [key, leaf] of expected) {
+        const e = inFile.get(key);
+        if (e === undefined) continue;
+        const fileIsTensor = e.dtype !== 'json';
+        if (leaf.kind === 'tensor' && fileIsTensor && !sameShape(leaf.value.shape, e.shape)) {
+          shapeProblems.push(`${key}: expected ${fmtShape(leaf.value.shape)}, file has ${fmtShape(e.shape)}`);
+        } else if ((leaf.kind === 'tensor') !== fileIsTensor) {
+          shapeProblems.push(`${key}: expected a ${leaf.kind === 'tensor' ? 'tensor' : 'JSON value'}, file has ${fileIsTensor ? 'a tensor' : 'a JSON value'}`);
+        } else continue;
+        report.mismatched.push(key);
+      }
+      if (strict) {
+        if (report.missing.length + report.unexpected.length > 0) {
+          const parts = [
+            report.missing.length ? `missing from the file: ${report.missing.join(', ')}` : '',
+            report.unexpected.length ? `not expected: ${report.unexpected.join(', ')}` : '',
+          ].filter(Boolean);
+          throw new CheckpointError(report.missing.length ? 'MISSING_KEYS' : 'UNEXPECTED_KEYS', `${parts.join('; ')} (read with { strict: false } to restore what matches)`, { file: path });
+        }
+        if (shapeProblems.length) throw new CheckpointError('SHAPE_MISMATCH', shapeProblems.join('; '), { file: path });
+      }
+      const leaves: Array<{ key: string; value: StateLeaf }> = [];
+      for (const key of expected.keys()) {
+        if (!inFile.has(key) || report.mismatched.includes(key)) continue;
+        leaves.push({ key, value: (await reader.read(key)) as StateLeaf });
+      }
+      this.restore(unflattenState(leaves), strict);
+      return report;
+    } finally {
+      await reader.close();
+    }
+  }
+
+  private restore(tree: StateDict, strict: boolean): void {
+    for (const [name, obj] of Object.entries(this.objects)) {
+      if (!(name in tree)) continue;
+      if (isTrackable(obj)) obj.loadStateDict(tree[name] as StateDict, { strict });
+      else if (obj instanceof Tensor) obj.data.set((tree[name] as Tensor).data);
+      else this.objects[name] = tree[name] as JsonValue;
+    }
+  }
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+function copyLeaf(leaf: FlatLeaf): FlatLeaf {
+  if (leaf.kind === 'tensor') return { ...leaf, value: new Tensor(leaf.value.data.slice(), leaf.value.shape) };
+  return { ...leaf, value: structuredClone(leaf.value) };
+}

@@ -1,0 +1,132 @@
+/**
+ * Entry codecs. `raw` stores the little-endian bytes; `deflate` is raw DEFLATE of them;
+ * `shuffle-deflate` splits the elements into byte planes (byte k of every element, then
+ * byte k+1, ...) and stores each plane raw or deflated, whichever is smaller. Sign and
+ * exponent bytes of trained weights repeat a lot and compress well; low mantissa bytes are
+ * noise, and deflating them would cost time for nothing.
+ */
+import { CheckpointError } from './errors.js';
+import { type Codec, type EntryHeader, type PlaneMethod, DTYPE_SIZE, decodedByteLength } from './format.js';
+import { type Deflater, inflateRaw } from './deflate.js';
+import { crc32 } from './crc32.js';
+
+export interface EncodedPayload {
+  parts: Uint8Array[];
+  length: number;
+  crc32: number;
+  planes?: PlaneMethod[];
+  planeLengths?: number[];
+}
+
+export async function encodePayload(bytes: Uint8Array, codec: Codec, elementSize: number, deflate: Deflater, level: number): Promise<EncodedPayload> {
+  if (codec === 'raw') return finish([bytes]);
+  if (codec === 'deflate' || elementSize === 1) return finish([await deflate(bytes, { level })]);
+  const planes = shuffle(bytes, elementSize);
+  const planeLength = bytes.length / elementSize;
+  const methods: PlaneMethod[] = [];
+  const parts: Uint8Array[] = [];
+  for (let k = 0; k < elementSize; k++) {
+    const plane = planes.subarray(k * planeLength, (k + 1) * planeLength);
+    const packed = worthDeflating(plane) ? await deflate(plane, { level, rle: true }) : plane;
+    const useDeflate = packed.length < plane.length;
+    methods.push(useDeflate ? 'deflate' : 'raw');
+    parts.push(useDeflate ? packed : plane);
+  }
+  return { ...finish(parts), planes: methods, planeLengths: parts.map((p) => p.length) };
+}
+
+function finish(parts: Uint8Array[]): EncodedPayload {
+  let crc = 0;
+  let length = 0;
+  for (const p of parts) {
+    crc = crc32(p, crc);
+    length += p.length;
+  }
+  return { parts, length, crc32: crc };
+}
+
+/**
+ * Estimates from a sample whether a plane's bytes are skewed enough for Huffman coding to
+ * save at least 3 %: the Shannon entropy of the sampled byte histogram, in bits per byte.
+ */
+function worthDeflating(plane: Uint8Array): boolean {
+  if (plane.length < 64) return plane.length > 0;
+  const counts = new Uint32Array(256);
+  const step = Math.max(1, Math.floor(plane.length / 65536));
+  let n = 0;
+  for (let i = 0; i < plane.length; i += step, n++) counts[plane[i]]++;
+  let bits = 0;
+  for (const c of counts) if (c > 0) bits -= c * Math.log2(c / n);
+  return bits / n < 8 * 0.97;
+}
+
+/** Verifies the stored bytes and decodes them to exactly the entry's decoded size. */
+export function decodePayload(payload: Uint8Array, e: EntryHeader, file: string): Uint8Array {
+  const ctx = { file, entry: e.key, offset: e.offset };
+  const actual = crc32(payload);
+  if (actual !== e.crc32) {
+    throw new CheckpointError('CHECKSUM_MISMATCH', `stored CRC-32 ${hex(e.crc32)}, computed ${hex(actual)}`, ctx);
+  }
+  const expected = decodedByteLength(e);
+  const inflate = (bytes: Uint8Array, length: number, at: number) => {
+    let out: Uint8Array;
+    try {
+      out = inflateRaw(bytes, length);
+    } catch (cause) {
+      throw new CheckpointError('DECOMPRESSED_SIZE_MISMATCH', `DEFLATE stream is invalid or inflates past ${length} bytes: ${(cause as Error).message}`, { ...ctx, offset: at, cause });
+    }
+    if (out.length !== length) {
+      throw new CheckpointError('DECOMPRESSED_SIZE_MISMATCH', `inflated to ${out.length} bytes, expected ${length}`, { ...ctx, offset: at });
+    }
+    return out;
+  };
+  if (e.codec === 'raw') return payload.slice(); // a copy: aligned, and detached from the file buffer
+  if (e.codec === 'deflate' || DTYPE_SIZE[e.dtype] === 1) return inflate(payload, expected, e.offset);
+  const size = DTYPE_SIZE[e.dtype];
+  const planeLength = expected / size;
+  const planes: Uint8Array[] = [];
+  let at = 0;
+  for (let k = 0; k < size; k++) {
+    const stored = payload.subarray(at, at + (e.planeLengths as number[])[k]);
+    planes.push((e.planes as PlaneMethod[])[k] === 'raw' ? stored : inflate(stored, planeLength, e.offset + at));
+    at += stored.length;
+  }
+  return unshuffle(planes, planeLength);
+}
+
+const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
+
+/** Byte k of element i goes to planes[k·n + i]. */
+export function shuffle(bytes: Uint8Array, elementSize: number): Uint8Array {
+  const n = bytes.length / elementSize;
+  const out = new Uint8Array(bytes.length);
+  if (elementSize === 4 && bytes.byteOffset % 4 === 0) {
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, n);
+    for (let i = 0; i < n; i++) {
+      const w = words[i];
+      out[i] = w;
+      out[n + i] = w >>> 8;
+      out[2 * n + i] = w >>> 16;
+      out[3 * n + i] = w >>> 24;
+    }
+    return out;
+  }
+  for (let k = 0; k < elementSize; k++) for (let i = 0; i < n; i++) out[k * n + i] = bytes[i * elementSize + k];
+  return out;
+}
+
+export function unshuffle(planes: Uint8Array[], n: number): Uint8Array {
+  const size = planes.length;
+  if (size === 4) {
+    const [p0, p1, p2, p3] = planes;
+    const words = new Uint32Array(n);
+    for (let i = 0; i < n; i++) words[i] = p0[i] | (p1[i] << 8) | (p2[i] << 16) | (p3[i] << 24);
+    return new Uint8Array(words.buffer);
+  }
+  const out = new Uint8Array(n * size);
+  for (let k = 0; k < size; k++) {
+    const plane = planes[k];
+    for (let i = 0; i < n; i++) out[i * size + k] = plane[i];
+  }
+  return out;
+}

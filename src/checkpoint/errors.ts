@@ -1,0 +1,51 @@
+import { WaypointError } from '../errors.js';
+
+/** Why a checkpoint could not be read or written; one code per failure (docs/FORMAT.md §8). */
+export type CheckpointErrorCode =
+  | 'BAD_MAGIC'
+  | 'UNSUPPORTED_VERSION'
+  | 'TRUNCATED'
+  | 'HEADER_TOO_LARGE'
+  | 'MALFORMED_HEADER'
+  | 'OFFSET_OUT_OF_RANGE'
+  | 'OVERLAPPING_ENTRIES'
+  | 'CHECKSUM_MISMATCH'
+  | 'DECOMPRESSED_SIZE_MISMATCH'
+  | 'UNKNOWN_CODEC'
+  | 'UNKNOWN_DTYPE'
+  | 'ENTRY_TOO_LARGE'
+  | 'MISSING_KEYS'
+  | 'UNEXPECTED_KEYS'
+  | 'SHAPE_MISMATCH'
+  | 'INVALID_STATE'
+  | 'IO';
+
+export interface CheckpointErrorContext {
+  file?: string;
+  entry?: string;
+  offset?: number;
+  cause?: unknown;
+}
+
+/**
+ * Every failure to read or write a checkpoint. The message names the file, the entry and
+ * the byte offset where they are known, so a damaged file can be located with a hex editor.
+ */
+export class CheckpointError extends WaypointError {
+  readonly file?: string;
+  readonly entry?: string;
+  readonly offset?: number;
+
+  constructor(readonly code: CheckpointErrorCode, detail: string, context: CheckpointErrorContext = {}) {
+    const where = [
+      context.file !== undefined ? `file ${context.file}` : null,
+      context.entry !== undefined ? `entry '${context.entry}'` : null,
+      context.offset !== undefined ? `offset ${context.offset}` : null,
+    ].filter(Boolean).join(', ');
+    super(`${code}: ${detail}${where ? ` (${where})` : ''}`);
+    this.file = context.file;
+    this.entry = context.entry;
+    this.offset = context.offset;
+    if (context.cause !== undefined) this.cause = context.cause;
+  }
+}

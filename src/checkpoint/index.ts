@@ -1,0 +1,15 @@
+export { CheckpointError } from './errors.js';
+export type { CheckpointErrorCode } from './errors.js';
+export { Checkpoint } from './checkpoint.js';
+export type { Checkpointable, CheckpointWriteOptions, PendingWrite, ReadReport } from './checkpoint.js';
+export { Variable } from './variable.js';
+export { isTrackable } from './trackable.js';
+export type { Trackable, LoadOptions } from './trackable.js';
+export type { StateDict, StateLeaf, JsonValue } from './state.js';
+export { WptReader, readWpt } from './reader.js';
+export type { EntryValue } from './reader.js';
+export { writeWpt, TEMP_SUFFIX } from './writer.js';
+export type { WriteOptions, WriteResult } from './writer.js';
+export type { FileHeader, EntryHeader, Codec, DType, FileKind } from './format.js';
+export { fsStorage } from './storage.js';
+export type { Storage, ReadHandle, WriteHandle } from './storage.js';

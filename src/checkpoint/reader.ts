@@ -1,0 +1,170 @@
+/**
+ * Reads .wpt files defensively: every length and offset is checked against the file size
+ * before anything is allocated, the header and each payload are checksummed, and any
+ * failure is a CheckpointError naming file, entry and offset. Opening reads only the
+ * prologue, trailer and header; an entry is read (and verified) when asked for.
+ */
+import { Tensor } from '../tensor/tensor.js';
+import { CheckpointError } from './errors.js';
+import {
+  type EntryHeader, type FileHeader, FORMAT_MAJOR, MAGIC, MAX_HEADER_BYTES, PROLOGUE_SIZE, TRAILER_MAGIC, TRAILER_SIZE,
+  validateHeader, assertLittleEndianHost,
+} from './format.js';
+import { decodePayload } from './codecs.js';
+import { crc32 } from './crc32.js';
+import { float16ToFloat32 } from './float16.js';
+import { type JsonValue, parseJson } from './state.js';
+import { type ReadHandle, type Storage, fsStorage } from './storage.js';
+
+export type EntryValue = Tensor | JsonValue;
+
+export class WptReader {
+  private constructor(
+    readonly path: string,
+    readonly header: FileHeader,
+    readonly size: number,
+    private handle: ReadHandle,
+  ) {}
+
+  get entries(): EntryHeader[] {
+    return this.header.entries;
+  }
+
+  static async open(path: string, storage: Storage = fsStorage): Promise<WptReader> {
+    assertLittleEndianHost();
+    let handle: ReadHandle;
+    try {
+      handle = await storage.openRead(path);
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code;
+      throw new CheckpointError('IO', `cannot open: ${code ?? (cause as Error).message}`, { file: path, cause });
+    }
+    try {
+      return new WptReader(path, await readHeader(handle, path), handle.size, handle);
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+  }
+
+  entry(key: string): EntryHeader {
+    const e = this.entries.find((x) => x.key === key);
+    if (e === undefined) throw new CheckpointError('MISSING_KEYS', 'no such entry', { file: this.path, entry: key });
+    return e;
+  }
+
+  /** Reads, verifies and decodes one entry: a Tensor (float32 or float16 stored) or a JSON value. */
+  async read(key: string | EntryHeader): Promise<EntryValue> {
+    const e = typeof key === 'string' ? this.entry(key) : key;
+    const payload = await this.handle.read(e.offset, e.length);
+    if (payload.length !== e.length) {
+      throw new CheckpointError('TRUNCATED', `payload needs ${e.length} bytes, file has ${payload.length}`, { file: this.path, entry: e.key, offset: e.offset });
+    }
+    return decodeValue(decodePayload(payload, e, this.path), e, this.path);
+  }
+
+  /** Every entry, in file order. */
+  async readAll(): Promise<Map<string, EntryValue>> {
+    const out = new Map<string, EntryValue>();
+    for (const e of this.entries) out.set(e.key, await this.read(e));
+    return out;
+  }
+
+  /** Checks every checksum and decoded size; returns the problems found (empty when sound). */
+  async verify(): Promise<CheckpointError[]> {
+    const problems: CheckpointError[] = [];
+    for (const e of this.entries) {
+      try {
+        await this.read(e);
+      } catch (err) {
+        if (!(err instanceof CheckpointError)) throw err;
+        problems.push(err);
+      }
+    }
+    return problems;
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+/** Opens, reads everything, closes. */
+export async function readWpt(path: string, storage?: Storage): Promise<{ header: FileHeader; values: Map<string, EntryValue> }> {
+  const reader = await WptReader.open(path, storage);
+  try {
+    return { header: reader.header, values: await reader.readAll() };
+  } finally {
+    await reader.close();
+  }
+}
+
+async function readHeader(h: ReadHandle, file: string): Promise<FileHeader> {
+  if (h.size === 0) throw new CheckpointError('TRUNCATED', 'file is empty', { file, offset: 0 });
+  const prologue = await h.read(0, Math.min(PROLOGUE_SIZE, h.size));
+  if (!startsWith(prologue, MAGIC.subarray(0, Math.min(prologue.length, MAGIC.length)))) {
+    throw new CheckpointError('BAD_MAGIC', 'not a .wpt file (magic bytes differ)', { file, offset: 0 });
+  }
+  if (h.size < PROLOGUE_SIZE + TRAILER_SIZE) {
+    throw new CheckpointError('TRUNCATED', `file is ${h.size} bytes, smaller than prologue + trailer`, { file, offset: h.size });
+  }
+  const pv = new DataView(prologue.buffer, prologue.byteOffset, PROLOGUE_SIZE);
+  const major = pv.getUint16(8, true), minor = pv.getUint16(10, true), flags = pv.getUint32(12, true);
+  if (major !== FORMAT_MAJOR) throw new CheckpointError('UNSUPPORTED_VERSION', `format version ${major}.${minor}; this reader reads ${FORMAT_MAJOR}.x`, { file, offset: 8 });
+  if (flags !== 0) throw new CheckpointError('UNSUPPORTED_VERSION', `reserved flags 0x${flags.toString(16)} are set`, { file, offset: 12 });
+
+  const trailerAt = h.size - TRAILER_SIZE;
+  const trailer = await h.read(trailerAt, TRAILER_SIZE);
+  if (!startsWith(trailer.subarray(16), TRAILER_MAGIC)) {
+    throw new CheckpointError('TRUNCATED', 'no trailer at the end of the file (cut short, or never finished)', { file, offset: trailerAt });
+  }
+  const tv = new DataView(trailer.buffer, trailer.byteOffset, TRAILER_SIZE);
+  const headerOffset = Number(tv.getBigUint64(0, true));
+  const headerLength = tv.getUint32(8, true);
+  const headerCrc = tv.getUint32(12, true);
+  if (headerLength > MAX_HEADER_BYTES) {
+    throw new CheckpointError('HEADER_TOO_LARGE', `header is ${headerLength} bytes, over the ${MAX_HEADER_BYTES}-byte cap`, { file, offset: trailerAt + 8 });
+  }
+  if (headerOffset < PROLOGUE_SIZE || headerOffset + headerLength !== trailerAt) {
+    throw new CheckpointError('OFFSET_OUT_OF_RANGE', `header at [${headerOffset}, ${headerOffset + headerLength}) does not end where the trailer starts (${trailerAt})`, { file, offset: trailerAt });
+  }
+  const headerBytes = await h.read(headerOffset, headerLength);
+  const actual = crc32(headerBytes);
+  if (actual !== headerCrc) {
+    throw new CheckpointError('CHECKSUM_MISMATCH', `header CRC-32 is 0x${actual.toString(16)}, trailer says 0x${headerCrc.toString(16)}`, { file, entry: '(header)', offset: headerOffset });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+  } catch (cause) {
+    throw new CheckpointError('MALFORMED_HEADER', `header is not UTF-8 JSON: ${(cause as Error).message}`, { file, offset: headerOffset, cause });
+  }
+  const header = validateHeader(parsed, file, headerOffset);
+  if (header.version[0] !== major || header.version[1] !== minor) {
+    throw new CheckpointError('MALFORMED_HEADER', `header says version ${header.version.join('.')}, prologue ${major}.${minor}`, { file, offset: 8 });
+  }
+  return header;
+}
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
+}
+
+function decodeValue(bytes: Uint8Array, e: EntryHeader, file: string): EntryValue {
+  if (e.dtype === 'json') {
+    try {
+      return parseJson(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    } catch (cause) {
+      throw new CheckpointError('MALFORMED_HEADER', `JSON entry does not parse: ${(cause as Error).message}`, { file, entry: e.key, offset: e.offset, cause });
+    }
+  }
+  // Typed-array views need alignment and must not alias a pooled buffer (zlib output can be
+  // a slice of one): view only a buffer the bytes own outright, else copy.
+  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+  const data = e.dtype === 'float16'
+    ? float16ToFloat32(new Uint16Array(own.buffer, 0, own.length / 2))
+    : new Float32Array(own.buffer, 0, own.length / 4);
+  return new Tensor(data, e.shape);
+}

@@ -1,0 +1,99 @@
+/**
+ * Where checkpoint bytes go. The writer and reader see only this interface, so tests can
+ * swap in memory or fault-injecting storage; the default is the real filesystem.
+ */
+import { promises as fsp, constants as fsConstants } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface WriteHandle {
+  /** Writes the buffers in order, at the end of what was written before. */
+  write(buffers: Uint8Array[]): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ReadHandle {
+  readonly size: number;
+  /** Reads exactly `length` bytes at `offset` (fewer only if the file ends first). */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export interface Storage {
+  createExclusive(path: string): Promise<WriteHandle>;
+  openRead(path: string): Promise<ReadHandle>;
+  /** Atomically replaces `to` with `from`. */
+  rename(from: string, to: string): Promise<void>;
+  /** Makes a rename in `dir` durable (fsync of the directory). */
+  syncDir(dir: string): Promise<void>;
+  remove(path: string): Promise<void>;
+  list(dir: string): Promise<string[]>;
+  mkdirp(dir: string): Promise<void>;
+}
+
+export const fsStorage: Storage = {
+  async createExclusive(path) {
+    const fh = await fsp.open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
+    return {
+      async write(buffers) {
+        let pending = buffers;
+        // writev may write fewer bytes than asked (a short write): continue where it stopped.
+        while (pending.length > 0) {
+          const total = pending.reduce((n, b) => n + b.length, 0);
+          const { bytesWritten } = await fh.writev(pending);
+          if (bytesWritten === total) return;
+          pending = dropPrefix(pending, bytesWritten);
+        }
+      },
+      sync: () => fh.sync(),
+      close: () => fh.close(),
+    };
+  },
+  async openRead(path) {
+    const fh = await fsp.open(path, 'r');
+    const { size } = await fh.stat();
+    return {
+      size,
+      async read(offset, length) {
+        const out = new Uint8Array(length);
+        let got = 0;
+        while (got < length) {
+          const { bytesRead } = await fh.read(out, got, length - got, offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        return got === length ? out : out.subarray(0, got);
+      },
+      close: () => fh.close(),
+    };
+  },
+  rename: (from, to) => fsp.rename(from, to),
+  async syncDir(dir) {
+    const fh = await fsp.open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  },
+  remove: (path) => fsp.rm(path, { force: true }),
+  list: (dir) => fsp.readdir(dir),
+  mkdirp: async (dir) => {
+    await fsp.mkdir(dir, { recursive: true });
+  },
+};
+
+function dropPrefix(buffers: Uint8Array[], bytes: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const b of buffers) {
+    if (bytes >= b.length) {
+      bytes -= b.length;
+      continue;
+    }
+    out.push(bytes > 0 ? b.subarray(bytes) : b);
+    bytes = 0;
+  }
+  return out;
+}
+
+export const parentDir = (path: string) => dirname(path);

@@ -1,0 +1,21 @@
+import type { StateDict } from './state.js';
+
+export interface LoadOptions {
+  /** Fail on missing or unexpected keys (default true). */
+  strict?: boolean;
+}
+
+/**
+ * Anything whose state can be saved and restored: layers, models, optimizers, the RNG,
+ * History, counters. State is keyed by path, never by position or object identity, so a
+ * fresh process can restore it.
+ */
+export interface Trackable {
+  stateDict(): StateDict;
+  loadStateDict(state: StateDict, options?: LoadOptions): void;
+}
+
+export function isTrackable(x: unknown): x is Trackable {
+  return typeof x === 'object' && x !== null &&
+    typeof (x as Trackable).stateDict === 'function' && typeof (x as Trackable).loadStateDict === 'function';
+}
