@@ -110,15 +110,14 @@ export class Checkpoint {
         } else continue;
         report.mismatched.push(key);
       }
-      if (strict) {
-        if (report.missing.length + report.unexpected.length > 0) {
-          const parts = [
-            report.missing.length ? `missing from the file: ${report.missing.join(', ')}` : '',
-            report.unexpected.length ? `not expected: ${report.unexpected.join(', ')}` : '',
-          ].filter(Boolean);
-          throw new CheckpointError(report.missing.length ? 'MISSING_KEYS' : 'UNEXPECTED_KEYS', `${parts.join('; ')} (read with { strict: false } to restore what matches)`, { file: path });
-        }
-        if (shapeProblems.length) throw new CheckpointError('SHAPE_MISMATCH', shapeProblems.join('; '), { file: path });
+      if (strict && report.missing.length + report.unexpected.length + shapeProblems.length > 0) {
+        const parts = [
+          report.missing.length ? `missing from the file: ${report.missing.join(', ')}` : '',
+          report.unexpected.length ? `not expected: ${report.unexpected.join(', ')}` : '',
+          shapeProblems.length ? `different shape or kind: ${shapeProblems.join('; ')}` : '',
+        ].filter(Boolean);
+        const code = report.missing.length ? 'MISSING_KEYS' : report.unexpected.length ? 'UNEXPECTED_KEYS' : 'SHAPE_MISMATCH';
+        throw new CheckpointError(code, `${parts.join('; ')} (read with { strict: false } to restore what matches)`, { file: path });
       }
       const leaves: Array<{ key: string; value: StateLeaf }> = [];
       for (const key of expected.keys()) {

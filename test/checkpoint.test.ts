@@ -1,0 +1,180 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import fc from 'fast-check';
+import { mkdtempSync, rmSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  Checkpoint, CheckpointError, Variable, Random, Tensor, randn, tensor, WptReader, readWpt, writeWpt,
+  type StateDict, type Trackable,
+} from '../src/index.js';
+import { TEMP_SUFFIX } from '../src/checkpoint/writer.js';
+import type { Storage } from '../src/index.js';
+import { MemoryStorage } from './helpers/memory-storage.js';
+
+let dir: string;
+beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'wpt-')); });
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A minimal trackable: named tensors plus a JSON config. */
+class Params implements Trackable {
+  constructor(public tensors: Record<string, Tensor>, public config: Record<string, number> = {}) {}
+  stateDict(): StateDict {
+    return { ...this.tensors, config: this.config };
+  }
+  loadStateDict(state: StateDict): void {
+    for (const [k, t] of Object.entries(this.tensors)) if (state[k]) t.data.set((state[k] as Tensor).data);
+    this.config = (state.config as Record<string, number>) ?? this.config;
+  }
+}
+
+const params = (seed: number, shape = [3, 4]) => new Params({ kernel: randn(shape, new Random(seed)), bias: randn([shape[1]], new Random(seed + 1)) }, { units: shape[1] });
+
+describe('Checkpoint', () => {
+  it('restores a group of trackables and values into fresh objects', async () => {
+    const gen = params(1), disc = params(2, [4, 2]);
+    const step = new Variable<number>(41);
+    const path = join(dir, 'ckpt.wpt');
+    await new Checkpoint({ generator: gen, discriminator: disc, step, note: 'hello' }).write(path);
+
+    const gen2 = params(10), disc2 = params(20, [4, 2]), step2 = new Variable<number>(0);
+    const again = new Checkpoint({ generator: gen2, discriminator: disc2, step: step2, note: null });
+    const report = await again.read(path);
+    expect(report).toEqual({ missing: [], unexpected: [], mismatched: [] });
+    expect(gen2.tensors.kernel.data).toEqual(gen.tensors.kernel.data);
+    expect(disc2.tensors.bias.data).toEqual(disc.tensors.bias.data);
+    expect(step2.value).toBe(41);
+    expect(again.get('note')).toBe('hello');
+  });
+
+  it('strict read lists every missing and unexpected key and restores nothing', async () => {
+    const path = join(dir, 'c.wpt');
+    await new Checkpoint({ a: params(1), b: params(2) }).write(path);
+    const target = params(5);
+    const before = target.tensors.kernel.data.slice();
+    const err = await new Checkpoint({ a: target, c: params(3) }).read(path).catch((e) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect(err.code).toBe('MISSING_KEYS');
+    expect(err.message).toContain('missing from the file: c/kernel, c/bias, c/config');
+    expect(err.message).toContain('not expected: b/kernel, b/bias, b/config');
+    expect(target.tensors.kernel.data).toEqual(before);
+  });
+
+  it('a shape mismatch names the key and both shapes; non-strict restores the rest and reports it', async () => {
+    const path = join(dir, 'c.wpt');
+    await new Checkpoint({ a: params(1, [3, 4]), extra: params(9) }).write(path);
+    const wrong = params(2, [5, 4]);
+    const err = await new Checkpoint({ a: wrong }).read(path).catch((e) => e);
+    expect(err.message).toContain('a/kernel: expected [5,4], file has [3,4]');
+    const report = await new Checkpoint({ a: wrong }).read(path, { strict: false });
+    expect(report.mismatched).toEqual(['a/kernel']);
+    expect(report.unexpected).toEqual(['extra/kernel', 'extra/bias', 'extra/config']);
+  });
+
+  it('restores plain tensors in place', async () => {
+    const path = join(dir, 't.wpt');
+    await new Checkpoint({ w: tensor([1, 2, 3]) }).write(path);
+    const w = tensor([0, 0, 0]);
+    await new Checkpoint({ w }).read(path);
+    expect(Array.from(w.data)).toEqual([1, 2, 3]);
+  });
+
+  it('a background write snapshots the state when called, not when it lands', async () => {
+    const p = params(1, [64, 64]);
+    const original = p.tensors.kernel.data.slice();
+    const ckpt = new Checkpoint({ p });
+    const pending = await ckpt.writeInBackground(join(dir, 'bg.wpt'));
+    p.tensors.kernel.data.fill(7); // training goes on and mutates the weights
+    await pending.durable;
+    const { values } = await readWpt(join(dir, 'bg.wpt'));
+    expect((values.get('p/kernel') as Tensor).data).toEqual(original);
+  });
+
+  it('background writes to one target land in order, one at a time', async () => {
+    const v = new Variable<number>(0);
+    const ckpt = new Checkpoint({ v });
+    const path = join(dir, 'seq.wpt');
+    const handles = [];
+    for (let i = 1; i <= 5; i++) {
+      v.assign(i);
+      handles.push(await ckpt.writeInBackground(path));
+    }
+    await ckpt.flush();
+    await Promise.all(handles.map((h) => h.durable));
+    const again = new Variable<number>(0);
+    await new Checkpoint({ v: again }).read(path);
+    expect(again.value).toBe(5);
+  });
+
+  it('lists entries from the header alone and reads one entry by its bytes alone', async () => {
+    const storage = new MemoryStorage();
+    const big = randn([100, 100], new Random(1));
+    await writeWpt('/m/x.wpt', [
+      { key: 'big', kind: 'tensor', value: big },
+      { key: 'small', kind: 'tensor', value: tensor([1, 2]) },
+    ], { kind: 'weights', storage });
+    const reader = await WptReader.open('/m/x.wpt', storage);
+    const headerReads = storage.reads.reduce((n, r) => n + r.length, 0);
+    expect(headerReads).toBeLessThan(1000);
+    expect(reader.entries.map((e) => e.key)).toEqual(['big', 'small']);
+    storage.reads = [];
+    const small = await reader.read('small');
+    expect(Array.from((small as Tensor).data)).toEqual([1, 2]);
+    expect(storage.reads).toEqual([{ path: '/m/x.wpt', offset: reader.entry('small').offset, length: reader.entry('small').length }]);
+    await reader.close();
+  });
+});
+
+describe('crash-safe writes', () => {
+  /** Storage that fails the n-th call of one operation. */
+  function failing(base: Storage, op: keyof Storage, code = 'EIO'): Storage {
+    return new Proxy(base, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop === op) return async () => { throw Object.assign(new Error(`${code}: injected`), { code }); };
+        if (prop === 'createExclusive') {
+          return async (path: string) => {
+            const h = await target.createExclusive(path);
+            if (op === ('write' as keyof Storage)) return { ...h, write: async () => { throw Object.assign(new Error(`${code}: injected`), { code }); } };
+            if (op === ('sync' as keyof Storage)) return { ...h, sync: async () => { throw Object.assign(new Error(`${code}: injected`), { code }); } };
+            return h;
+          };
+        }
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  for (const op of ['write', 'sync', 'rename'] as const) {
+    it(`a failed ${op} leaves the previous file intact and no temporary file behind`, async () => {
+      const storage = new MemoryStorage();
+      const leaf = (v: number) => [{ key: 'v', kind: 'json' as const, value: v }];
+      await writeWpt('/m/c.wpt', leaf(1), { kind: 'checkpoint', storage });
+      const err = await writeWpt('/m/c.wpt', leaf(2), { kind: 'checkpoint', storage: failing(storage, op as keyof Storage, 'ENOSPC') }).catch((e) => e);
+      expect(err).toBeInstanceOf(CheckpointError);
+      expect(err.code).toBe('IO');
+      expect(err.message).toContain('ENOSPC');
+      expect([...storage.files.keys()]).toEqual(['/m/c.wpt']);
+      expect((await readWpt('/m/c.wpt', storage)).values.get('v')).toBe(1);
+    });
+  }
+
+  it('writes through a temporary file in the same directory, renamed over the target', async () => {
+    const path = join(dir, 'x.wpt');
+    writeFileSync(path, 'old');
+    await writeWpt(path, [{ key: 'k', kind: 'json', value: 1 }], { kind: 'weights' });
+    expect(readdirSync(dir)).toEqual(['x.wpt']);
+    expect(readFileSync(path).subarray(1, 4).toString()).toBe('WPT');
+    expect(readdirSync(dir).some((f) => f.endsWith(TEMP_SUFFIX))).toBe(false);
+  });
+
+  it('round-trips through the real filesystem for random states', async () => {
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 50 }), fc.nat(), async (r, c, seed) => {
+      const p = params(seed, [r, c]);
+      const path = join(dir, 'fs.wpt');
+      await new Checkpoint({ p }).write(path);
+      const q = params(seed + 100, [r, c]);
+      await new Checkpoint({ p: q }).read(path);
+      expect(q.tensors.kernel.data).toEqual(p.tensors.kernel.data);
+    }), { numRuns: 20 });
+  });
+});

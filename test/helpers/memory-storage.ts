@@ -1,0 +1,56 @@
+import type { Storage } from '../../src/index.js';
+
+/**
+ * An in-memory Storage for tests: whole files as byte arrays, renames atomic by
+ * construction, and a log of every read so tests can bound what a reader asks for.
+ */
+export class MemoryStorage implements Storage {
+  files = new Map<string, Uint8Array>();
+  reads: Array<{ path: string; offset: number; length: number }> = [];
+
+  async createExclusive(path: string) {
+    if (this.files.has(path)) throw Object.assign(new Error(`EEXIST: ${path}`), { code: 'EEXIST' });
+    const chunks: Uint8Array[] = [];
+    this.files.set(path, new Uint8Array(0));
+    return {
+      write: async (buffers: Uint8Array[]) => { chunks.push(...buffers.map((b) => b.slice())); },
+      sync: async () => { this.files.set(path, concat(chunks)); },
+      close: async () => { this.files.set(path, concat(chunks)); },
+    };
+  }
+
+  async openRead(path: string) {
+    const bytes = this.files.get(path);
+    if (bytes === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+    return {
+      size: bytes.length,
+      read: async (offset: number, length: number) => {
+        this.reads.push({ path, offset, length });
+        return bytes.slice(offset, offset + length);
+      },
+      close: async () => undefined,
+    };
+  }
+
+  async rename(from: string, to: string) {
+    const bytes = this.files.get(from);
+    if (bytes === undefined) throw Object.assign(new Error(`ENOENT: ${from}`), { code: 'ENOENT' });
+    this.files.delete(from);
+    this.files.set(to, bytes);
+  }
+
+  async syncDir() {}
+  async remove(path: string) { this.files.delete(path); }
+  async list(dir: string) {
+    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+    return [...this.files.keys()].filter((p) => p.startsWith(prefix) && !p.slice(prefix.length).includes('/')).map((p) => p.slice(prefix.length));
+  }
+  async mkdirp() {}
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) { out.set(c, at); at += c.length; }
+  return out;
+}
