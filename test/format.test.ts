@@ -200,3 +200,22 @@ describe('one fixture per error code', () => {
     await expectCheckpointError(file, 'DECOMPRESSED_SIZE_MISMATCH');
   });
 });
+
+describe('docs/header.schema.json', () => {
+  it('every header the writer produces validates against the published schema', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { validateSchema } = await import('./helpers/json-schema.js');
+    const schema = JSON.parse(readFileSync(new URL('../docs/header.schema.json', import.meta.url), 'utf8'));
+    await fc.assert(fc.asyncProperty(leavesArb, fc.constantFrom<Codec>('raw', 'deflate', 'shuffle-deflate'), fc.boolean(), async (leaves, codec, half) => {
+      const { header } = await roundTrip(leaves, codec, half);
+      expect(validateSchema(header, schema)).toEqual([]);
+    }), { numRuns: 40 });
+    expect(validateSchema({ format: 'zip' }, schema).length).toBeGreaterThan(0);
+  });
+
+  it('the engine version written into files matches package.json', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { ENGINE_VERSION } = await import('../src/version.js');
+    expect(ENGINE_VERSION).toBe(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
+  });
+});
