@@ -1,4 +1,4 @@
-export { add, sub, mul, div, pow, neg, exp, log, sqrt, relu, sigmoid, tanh, broadcastData } from './ops/elementwise.js';
+export { add, sub, mul, div, pow, neg, exp, log, sqrt, relu, sigmoid, tanh, clip, broadcastData } from './ops/elementwise.js';
 export { sum, mean, max } from './ops/reduce.js';
 export { reshape, transpose, gather, oneHot } from './ops/layout.js';
 export { matmul, conv2d, maxPool2d, logSoftmax, softmax, dropout } from './ops/nn.js';

@@ -152,3 +152,9 @@ export function tanh(x: Tensor): Tensor {
   return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.tanh(x[i]); },
     (g, _x, o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = g[i] * (1 - o[i] * o[i]); });
 }
+
+/** Clamps into [lo, hi]; the gradient flows only where the value was inside. */
+export function clip(x: Tensor, lo: number, hi: number): Tensor {
+  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.min(Math.max(x[i], lo), hi); },
+    (g, x, _o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = x[i] >= lo && x[i] <= hi ? g[i] : 0; });
+}

@@ -1,0 +1,16 @@
+export { Layer } from './layer.js';
+export type { LayerConfig, CallContext, SampleShape } from './layer.js';
+export { Dense } from './layers/dense.js';
+export type { DenseConfig } from './layers/dense.js';
+export { Conv2D } from './layers/conv2d.js';
+export type { Conv2DConfig } from './layers/conv2d.js';
+export { MaxPool2D, Flatten, Dropout, Activation } from './layers/simple.js';
+export type { MaxPool2DConfig, DropoutConfig, ActivationConfig } from './layers/simple.js';
+export { registerLayer, layerFromConfig, serializeLayer } from './registry.js';
+export type { SerializedLayer } from './registry.js';
+export { Sequential } from './sequential.js';
+export type { SequentialOptions, CompileOptions, SequentialConfig } from './sequential.js';
+export { LOSSES, getLoss } from './losses.js';
+export type { LossName, LossFn } from './losses.js';
+export type { ActivationName } from './activations.js';
+export type { InitializerName } from './initializers.js';

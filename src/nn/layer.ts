@@ -1,0 +1,107 @@
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { Random } from '../data/random.js';
+import type { StateDict } from '../checkpoint/state.js';
+import type { LoadOptions, Trackable } from '../checkpoint/trackable.js';
+import { CheckpointError } from '../checkpoint/errors.js';
+
+/** Per-sample shape (no batch dimension). */
+export type SampleShape = number[];
+
+export interface CallContext {
+  training: boolean;
+  /** Randomness for this call (dropout); derived per batch so a resumed run replays it. */
+  rng: Random;
+  /** The last layer returns pre-activation logits when the loss wants to fuse them. */
+  logits?: boolean;
+}
+
+export interface LayerConfig {
+  name?: string;
+  inputShape?: SampleShape;
+  trainable?: boolean;
+}
+
+/**
+ * A layer: its weights (by name), how it builds them for an input shape, and its forward
+ * pass. Backward comes from autograd. Weights are trackable by name (`kernel`, `bias`).
+ */
+export abstract class Layer implements Trackable {
+  abstract readonly className: string;
+  readonly name: string;
+  readonly inputShape?: SampleShape;
+  trainable: boolean;
+  protected weights = new Map<string, Tensor>();
+  private builtFor: SampleShape | null = null;
+
+  constructor(config: LayerConfig = {}) {
+    this.name = config.name ?? '';
+    this.inputShape = config.inputShape;
+    this.trainable = config.trainable ?? true;
+  }
+
+  get built(): boolean {
+    return this.builtFor !== null;
+  }
+
+  /** Creates the weights for inputs of `inputShape`; returns the output shape. */
+  build(inputShape: SampleShape, rng: Random): SampleShape {
+    if (this.builtFor === null) {
+      this.createWeights(inputShape, rng);
+      this.builtFor = [...inputShape];
+    } else if (fmtShape(this.builtFor) !== fmtShape(inputShape)) {
+      throw new ShapeError(this.describe(), `was built for input ${fmtShape(this.builtFor)}, now given ${fmtShape(inputShape)}`);
+    }
+    return this.outputShape(inputShape);
+  }
+
+  protected createWeights(_inputShape: SampleShape, _rng: Random): void {}
+  abstract outputShape(inputShape: SampleShape): SampleShape;
+  abstract call(x: Tensor, ctx: CallContext): Tensor;
+  abstract getConfig(): Record<string, unknown>;
+
+  describe(): string {
+    return `${this.className}${this.name ? ` '${this.name}'` : ''}`;
+  }
+
+  /** Weights in creation order (kernel before bias). */
+  namedWeights(): Array<[string, Tensor]> {
+    return [...this.weights.entries()];
+  }
+
+  countParams(): number {
+    let n = 0;
+    for (const w of this.weights.values()) n += w.size;
+    return n;
+  }
+
+  protected addWeight(name: string, data: Float32Array, shape: number[]): Tensor {
+    const t = new Tensor(data, shape, this.trainable);
+    this.weights.set(name, t);
+    return t;
+  }
+
+  protected weight(name: string): Tensor {
+    const w = this.weights.get(name);
+    if (w === undefined) throw new ArgumentError(`${this.describe()}: weight '${name}' does not exist (is the layer built?)`);
+    return w;
+  }
+
+  stateDict(): StateDict {
+    return Object.fromEntries(this.weights);
+  }
+
+  loadStateDict(state: StateDict, options: LoadOptions = {}): void {
+    for (const [name, w] of this.weights) {
+      const v = state[name];
+      if (v === undefined) {
+        if (options.strict ?? true) throw new CheckpointError('MISSING_KEYS', `${this.describe()} has no saved '${name}'`, { entry: name });
+        continue;
+      }
+      if (!(v instanceof Tensor) || fmtShape(v.shape) !== fmtShape(w.shape)) {
+        throw new CheckpointError('SHAPE_MISMATCH', `${this.describe()} '${name}': expected ${fmtShape(w.shape)}, got ${v instanceof Tensor ? fmtShape(v.shape) : typeof v}`, { entry: name });
+      }
+      w.data.set(v.data);
+    }
+  }
+}

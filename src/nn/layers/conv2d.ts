@@ -1,0 +1,83 @@
+import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { Random } from '../../data/random.js';
+import { add, conv2d, type Padding } from '../../tensor/ops.js';
+import { type ActivationName, activation } from '../activations.js';
+import { type InitializerName, initialize } from '../initializers.js';
+import { type CallContext, Layer, type LayerConfig, type SampleShape } from '../layer.js';
+
+export interface Conv2DConfig extends LayerConfig {
+  filters: number;
+  kernelSize: number | [number, number];
+  strides?: number | [number, number];
+  padding?: Padding;
+  activation?: ActivationName;
+  useBias?: boolean;
+  kernelInitializer?: InitializerName;
+  biasInitializer?: InitializerName;
+}
+
+export const pairOf = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+
+/** Output size of one spatial dim, as the conv2d op computes it. */
+export function convOutDim(size: number, k: number, s: number, padding: Padding): number {
+  return padding === 'same' ? Math.ceil(size / s) : Math.floor((size - k) / s) + 1;
+}
+
+/** 2-D convolution over NHWC inputs with an [kh, kw, inC, filters] kernel. */
+export class Conv2D extends Layer {
+  readonly className = 'Conv2D';
+  readonly filters: number;
+  readonly kernelSize: [number, number];
+  readonly strides: [number, number];
+  readonly padding: Padding;
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  readonly kernelInitializer: InitializerName;
+  readonly biasInitializer: InitializerName;
+  private readonly act: (x: Tensor) => Tensor;
+
+  constructor(config: Conv2DConfig) {
+    super(config);
+    if (!Number.isInteger(config.filters) || config.filters < 1) throw new ArgumentError(`Conv2D: filters must be a positive integer, got ${config.filters}`);
+    this.filters = config.filters;
+    this.kernelSize = pairOf(config.kernelSize);
+    this.strides = pairOf(config.strides ?? 1);
+    this.padding = config.padding ?? 'valid';
+    if (this.padding !== 'same' && this.padding !== 'valid') throw new ArgumentError(`Conv2D: padding must be 'same' or 'valid', got '${String(this.padding)}'`);
+    this.activation = config.activation ?? 'linear';
+    this.act = activation(this.activation, 'Conv2D');
+    this.useBias = config.useBias ?? true;
+    this.kernelInitializer = config.kernelInitializer ?? 'glorotUniform';
+    this.biasInitializer = config.biasInitializer ?? 'zeros';
+  }
+
+  protected override createWeights(inputShape: SampleShape, rng: Random): void {
+    if (inputShape.length !== 3) throw new ShapeError(this.describe(), `expects NHWC inputs [batch, h, w, c], got per-sample shape ${fmtShape(inputShape)}`);
+    const [kh, kw] = this.kernelSize;
+    const inC = inputShape[2];
+    const fanIn = kh * kw * inC, fanOut = kh * kw * this.filters;
+    this.addWeight('kernel', initialize(this.kernelInitializer, fanIn * this.filters, fanIn, fanOut, rng), [kh, kw, inC, this.filters]);
+    if (this.useBias) this.addWeight('bias', initialize(this.biasInitializer, this.filters, fanIn, fanOut, rng), [this.filters]);
+  }
+
+  outputShape(inputShape: SampleShape): SampleShape {
+    const [h, w] = inputShape;
+    const outH = convOutDim(h, this.kernelSize[0], this.strides[0], this.padding);
+    const outW = convOutDim(w, this.kernelSize[1], this.strides[1], this.padding);
+    if (outH < 1 || outW < 1) throw new ShapeError(this.describe(), `kernel ${fmtShape(this.kernelSize)} does not fit input ${fmtShape(inputShape)} with '${this.padding}' padding`);
+    return [outH, outW, this.filters];
+  }
+
+  call(x: Tensor, ctx: CallContext): Tensor {
+    let y = conv2d(x, this.weight('kernel'), { strides: this.strides, padding: this.padding });
+    if (this.useBias) y = add(y, this.weight('bias'));
+    return ctx.logits ? y : this.act(y);
+  }
+
+  getConfig() {
+    return { name: this.name, inputShape: this.inputShape, trainable: this.trainable, filters: this.filters, kernelSize: this.kernelSize,
+      strides: this.strides, padding: this.padding, activation: this.activation, useBias: this.useBias,
+      kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer };
+  }
+}

@@ -1,0 +1,32 @@
+import { ArgumentError } from '../errors.js';
+import type { Layer } from './layer.js';
+import { Dense } from './layers/dense.js';
+import { Conv2D } from './layers/conv2d.js';
+import { Activation, Dropout, Flatten, MaxPool2D } from './layers/simple.js';
+
+export interface SerializedLayer {
+  className: string;
+  config: Record<string, unknown>;
+}
+
+type LayerClass = new (config: never) => Layer;
+const registry = new Map<string, LayerClass>([
+  ['Dense', Dense], ['Conv2D', Conv2D], ['MaxPool2D', MaxPool2D], ['Flatten', Flatten], ['Dropout', Dropout], ['Activation', Activation],
+]);
+
+/** Makes a custom layer class rebuildable from a saved config. */
+export function registerLayer(className: string, cls: LayerClass): void {
+  registry.set(className, cls);
+}
+
+export function serializeLayer(layer: Layer): SerializedLayer {
+  return { className: layer.className, config: layer.getConfig() };
+}
+
+export function layerFromConfig(s: SerializedLayer): Layer {
+  const cls = registry.get(s.className);
+  if (cls === undefined) {
+    throw new ArgumentError(`unknown layer class '${s.className}' (registered: ${[...registry.keys()].join(', ')}; use registerLayer for custom layers)`);
+  }
+  return new cls(s.config as never);
+}

@@ -1,0 +1,104 @@
+import { ArgumentError } from '../errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { StateDict } from '../checkpoint/state.js';
+import type { LoadOptions, Trackable } from '../checkpoint/trackable.js';
+import { CheckpointError } from '../checkpoint/errors.js';
+
+export type NamedParams = ReadonlyArray<readonly [path: string, param: Tensor]>;
+
+/**
+ * Base of SGD and Adam. Per-parameter slots (momentum, m, v) are keyed by the parameter's
+ * path (`layers/0/kernel`), never by object identity or position, and exist from `build`
+ * on, so a fresh optimizer has the same state keys as a trained one.
+ */
+export abstract class Optimizer implements Trackable {
+  abstract readonly className: string;
+  iterations = 0;
+  protected slots = new Map<string, Map<string, Float32Array>>();
+
+  protected abstract slotNames(): string[];
+  protected abstract update(param: Float32Array, grad: Float32Array, slots: Float32Array[], t: number): void;
+  abstract getConfig(): Record<string, number | boolean>;
+
+  /** Creates zeroed slots for every parameter (idempotent). */
+  build(params: NamedParams): void {
+    for (const name of this.slotNames()) {
+      const bySlot = this.slots.get(name) ?? new Map<string, Float32Array>();
+      for (const [path, p] of params) if (!bySlot.has(path)) bySlot.set(path, new Float32Array(p.size));
+      this.slots.set(name, bySlot);
+    }
+  }
+
+  /** One update of every parameter that has a gradient, in place. */
+  applyGradients(params: NamedParams): void {
+    this.build(params);
+    const t = ++this.iterations;
+    const names = this.slotNames();
+    for (const [path, p] of params) {
+      if (p.grad === null) continue;
+      this.update(p.data, p.grad.data, names.map((n) => this.slots.get(n)!.get(path)!), t);
+    }
+  }
+
+  stateDict(): StateDict {
+    const state: StateDict = { className: this.className, config: this.getConfig(), iterations: this.iterations };
+    for (const [name, bySlot] of this.slots) state[name] = nest(bySlot);
+    return state;
+  }
+
+  loadStateDict(state: StateDict, options: LoadOptions = {}): void {
+    const strict = options.strict ?? true;
+    if (strict) this.checkConfig(state);
+    if (typeof state.iterations === 'number') this.iterations = state.iterations;
+    for (const [name, bySlot] of this.slots) {
+      for (const [path, arr] of bySlot) {
+        const saved = lookup(state[name], path);
+        if (saved === undefined) {
+          if (strict) throw new CheckpointError('MISSING_KEYS', `${this.className} has no saved '${name}' for ${path}`, { entry: `${name}/${path}` });
+          continue;
+        }
+        const data = saved instanceof Float32Array ? saved : (saved as Tensor).data;
+        if (data.length !== arr.length) throw new CheckpointError('SHAPE_MISMATCH', `${this.className} slot '${name}' for ${path}: ${arr.length} values expected, ${data.length} saved`, { entry: `${name}/${path}` });
+        arr.set(data);
+      }
+    }
+  }
+
+  /** Refuses state saved by another optimizer type or with other hyperparameters, saying what differs. */
+  private checkConfig(state: StateDict): void {
+    const diffs: string[] = [];
+    if (state.className !== undefined && state.className !== this.className) diffs.push(`type: saved ${String(state.className)}, this is ${this.className}`);
+    const saved = (state.config ?? {}) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(this.getConfig())) {
+      if (k in saved && saved[k] !== v) diffs.push(`${k}: saved ${String(saved[k])}, this is ${String(v)}`);
+    }
+    if (diffs.length) throw new CheckpointError('SHAPE_MISMATCH', `optimizer config differs — ${diffs.join('; ')} (load with { strict: false } to keep this config)`);
+  }
+}
+
+function nest(bySlot: Map<string, Float32Array>): StateDict {
+  const root: StateDict = {};
+  for (const [path, arr] of bySlot) {
+    const parts = path.split('/');
+    let node = root;
+    for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as StateDict;
+    node[parts[parts.length - 1]] = arr;
+  }
+  return root;
+}
+
+function lookup(tree: unknown, path: string): unknown {
+  let node = tree;
+  for (const part of path.split('/')) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+export function checkRate(owner: string, name: string, value: number, { min = 0, max = Infinity, open = false } = {}): number {
+  if (!(typeof value === 'number' && (open ? value > min : value >= min) && value <= max)) {
+    throw new ArgumentError(`${owner}: ${name} must be in ${open ? '(' : '['}${min}, ${max}${max === Infinity ? ')' : ']'}, got ${value}`);
+  }
+  return value;
+}

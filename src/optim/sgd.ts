@@ -1,0 +1,46 @@
+import { Optimizer, checkRate } from './optimizer.js';
+
+export interface SGDConfig {
+  learningRate?: number;
+  momentum?: number;
+  nesterov?: boolean;
+}
+
+/**
+ * Stochastic gradient descent, as Keras: v ← μv − ηg; p ← p + v (or, with Nesterov,
+ * p ← p + μv − ηg). Without momentum, p ← p − ηg.
+ */
+export class SGD extends Optimizer {
+  readonly className = 'SGD';
+  readonly learningRate: number;
+  readonly momentum: number;
+  readonly nesterov: boolean;
+
+  constructor(config: SGDConfig = {}) {
+    super();
+    this.learningRate = checkRate('SGD', 'learningRate', config.learningRate ?? 0.01, { open: true });
+    this.momentum = checkRate('SGD', 'momentum', config.momentum ?? 0, { max: 1 });
+    this.nesterov = config.nesterov ?? false;
+  }
+
+  protected slotNames(): string[] {
+    return this.momentum > 0 ? ['momentum'] : [];
+  }
+
+  protected update(p: Float32Array, g: Float32Array, slots: Float32Array[]): void {
+    const lr = this.learningRate, mu = this.momentum;
+    if (mu === 0) {
+      for (let i = 0; i < p.length; i++) p[i] -= lr * g[i];
+      return;
+    }
+    const v = slots[0];
+    for (let i = 0; i < p.length; i++) {
+      v[i] = mu * v[i] - lr * g[i];
+      p[i] += this.nesterov ? mu * v[i] - lr * g[i] : v[i];
+    }
+  }
+
+  getConfig() {
+    return { learningRate: this.learningRate, momentum: this.momentum, nesterov: this.nesterov };
+  }
+}
