@@ -10,7 +10,7 @@ const model = new Sequential([
   new MaxPool2D({ poolSize: 2 }),
   new Flatten(),
   new Dense({ units: 10, activation: 'softmax' }),
-], { seed: 42 });
+], { seed: Number(process.env.SEED ?? 42) });
 model.compile({ optimizer: new Adam({ learningRate: 1e-3 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
 model.summary();
 await model.fit(xTrain, yTrain, { epochs, batchSize: 32, validationData: [xTest, yTest] });

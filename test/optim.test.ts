@@ -1,0 +1,92 @@
+import { describe, it, expect } from 'vitest';
+import { Adam, SGD, Tensor, tensor, CheckpointError } from '../src/index.js';
+
+const param = (values: number[], grad: number[]) => {
+  const p = tensor(values, undefined, true);
+  p.grad = tensor(grad);
+  return p;
+};
+
+describe('SGD', () => {
+  it('plain: p ← p − ηg', () => {
+    const p = param([1, 2], [0.5, -1]);
+    new SGD({ learningRate: 0.1 }).applyGradients([['w', p]]);
+    expect(p.data[0]).toBeCloseTo(0.95, 6);
+    expect(p.data[1]).toBeCloseTo(2.1, 6);
+  });
+
+  it('momentum: v ← μv − ηg, p ← p + v, over two steps', () => {
+    const p = param([1], [1]);
+    const opt = new SGD({ learningRate: 0.1, momentum: 0.9 });
+    opt.applyGradients([['w', p]]); // v = −0.1, p = 0.9
+    p.grad = tensor([2]);
+    opt.applyGradients([['w', p]]); // v = −0.09 − 0.2 = −0.29, p = 0.61
+    expect(p.data[0]).toBeCloseTo(0.61, 6);
+  });
+
+  it('nesterov: p ← p + μv − ηg', () => {
+    const p = param([1], [1]);
+    const opt = new SGD({ learningRate: 0.1, momentum: 0.9, nesterov: true });
+    opt.applyGradients([['w', p]]); // v = −0.1, p = 1 + (−0.09 − 0.1) = 0.81
+    expect(p.data[0]).toBeCloseTo(0.81, 6);
+  });
+});
+
+describe('Adam', () => {
+  it('matches hand-computed Keras-style updates for three steps', () => {
+    const lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-7;
+    const grads = [0.3, -1.2, 0.05];
+    const p = param([0.5], [grads[0]]);
+    const opt = new Adam({ learningRate: lr, beta1: b1, beta2: b2, epsilon: eps });
+    let m = 0, v = 0, w = 0.5;
+    grads.forEach((g, i) => {
+      const t = i + 1;
+      p.grad = tensor([g]);
+      opt.applyGradients([['w', p]]);
+      m += (g - m) * (1 - b1);
+      v += (g * g - v) * (1 - b2);
+      w -= (lr * Math.sqrt(1 - b2 ** t) / (1 - b1 ** t)) * m / (Math.sqrt(v) + eps);
+      expect(p.data[0]).toBeCloseTo(w, 6);
+    });
+    expect(opt.iterations).toBe(3);
+  });
+
+  it('keys its state by parameter path and restores into a fresh optimizer', () => {
+    const mk = () => [['layers/0/kernel', param([1, 2, 3], [0.1, 0.2, 0.3])], ['layers/1/bias', param([4], [-1])]] as Array<[string, Tensor]>;
+    const a = mk();
+    const opt = new Adam();
+    opt.applyGradients(a);
+    const state = opt.stateDict();
+    expect(Object.keys(state).sort()).toEqual(['className', 'config', 'iterations', 'm', 'v']);
+    expect(((state.m as Record<string, any>).layers['0'].kernel as Float32Array).length).toBe(3);
+
+    // Restore, then both take the same next step: identical results.
+    const b = mk();
+    b.forEach(([, t], i) => t.data.set(a[i][1].data));
+    const restored = new Adam();
+    restored.build(b);
+    restored.loadStateDict(state);
+    opt.applyGradients(a);
+    restored.applyGradients(b);
+    b.forEach(([, t], i) => expect(t.data).toEqual(a[i][1].data));
+    expect(restored.iterations).toBe(2);
+  });
+
+  it('refuses state from another optimizer or other hyperparameters, saying what differs', () => {
+    const p: Array<[string, Tensor]> = [['w', param([1], [1])]];
+    const adam = new Adam({ learningRate: 0.01 });
+    adam.applyGradients(p);
+    const other = new Adam({ learningRate: 0.001 });
+    other.build(p);
+    expect(() => other.loadStateDict(adam.stateDict())).toThrow(/learningRate: saved 0.01, this is 0.001/);
+    const sgd = new SGD({ momentum: 0.9 });
+    sgd.build(p);
+    expect(() => sgd.loadStateDict(adam.stateDict())).toThrow(CheckpointError);
+    expect(() => sgd.loadStateDict(adam.stateDict())).toThrow(/type: saved Adam, this is SGD/);
+  });
+
+  it('validates hyperparameters', () => {
+    expect(() => new Adam({ learningRate: 0 })).toThrow(/learningRate must be in \(0/);
+    expect(() => new SGD({ momentum: 1.5 })).toThrow(/momentum must be in \[0, 1\]/);
+  });
+});
