@@ -16,3 +16,4 @@ export { ProgressBar } from './train/progress.js';
 export type { FitOptions, EvaluateOptions, FitState, EpochTotals } from './train/fit.js';
 export { loadMnist } from './data/mnist.js';
 export type { MnistData, MnistOptions } from './data/mnist.js';
+export { loadModel, restoreModel, trainingCheckpoint } from './train/persistence.js';

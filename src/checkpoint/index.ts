@@ -13,3 +13,5 @@ export type { WriteOptions, WriteResult } from './writer.js';
 export type { FileHeader, EntryHeader, Codec, DType, FileKind } from './format.js';
 export { fsStorage } from './storage.js';
 export type { Storage, ReadHandle, WriteHandle } from './storage.js';
+export { CheckpointManager, MANIFEST_NAME, resolveMode } from './manager.js';
+export type { CheckpointManagerOptions, ManifestEntry, Manifest, RetentionPolicy, BestOf, Mode, SaveOptions } from './manager.js';

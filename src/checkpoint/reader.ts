@@ -22,6 +22,8 @@ export class WptReader {
   private constructor(
     readonly path: string,
     readonly header: FileHeader,
+    /** CRC-32 of the header bytes, from the trailer: identifies this exact file. */
+    readonly headerCrc32: number,
     readonly size: number,
     private handle: ReadHandle,
   ) {}
@@ -40,7 +42,8 @@ export class WptReader {
       throw new CheckpointError('IO', `cannot open: ${code ?? (cause as Error).message}`, { file: path, cause });
     }
     try {
-      return new WptReader(path, await readHeader(handle, path), handle.size, handle);
+      const { header, headerCrc32 } = await readHeader(handle, path);
+      return new WptReader(path, header, headerCrc32, handle.size, handle);
     } catch (e) {
       await handle.close();
       throw e;
@@ -99,7 +102,7 @@ export async function readWpt(path: string, storage?: Storage): Promise<{ header
   }
 }
 
-async function readHeader(h: ReadHandle, file: string): Promise<FileHeader> {
+async function readHeader(h: ReadHandle, file: string): Promise<{ header: FileHeader; headerCrc32: number }> {
   if (h.size === 0) throw new CheckpointError('TRUNCATED', 'file is empty', { file, offset: 0 });
   const prologue = await h.read(0, Math.min(PROLOGUE_SIZE, h.size));
   if (!startsWith(prologue, MAGIC.subarray(0, Math.min(prologue.length, MAGIC.length)))) {
@@ -143,7 +146,7 @@ async function readHeader(h: ReadHandle, file: string): Promise<FileHeader> {
   if (header.version[0] !== major || header.version[1] !== minor) {
     throw new CheckpointError('MALFORMED_HEADER', `header says version ${header.version.join('.')}, prologue ${major}.${minor}`, { file, offset: 8 });
   }
-  return header;
+  return { header, headerCrc32: headerCrc };
 }
 
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {

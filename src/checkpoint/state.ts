@@ -46,7 +46,8 @@ function checkJson(value: unknown, key: string): JsonValue {
   if (value === null || t === 'boolean' || t === 'number' || t === 'string') return value as JsonValue;
   if (Array.isArray(value)) return value.map((v, i) => checkJson(v, `${key}[${i}]`));
   if (isPlainObject(value)) {
-    for (const [k, v] of Object.entries(value)) checkJson(v, `${key}.${k}`);
+    // As JSON.stringify does, a property whose value is undefined is left out.
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) checkJson(v, `${key}.${k}`);
     return value as JsonValue;
   }
   throw new CheckpointError('INVALID_STATE', `value of type ${value === undefined ? 'undefined' : (value as object).constructor?.name ?? t} is neither a tensor nor JSON`, { entry: key });

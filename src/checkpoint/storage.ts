@@ -97,3 +97,40 @@ function dropPrefix(buffers: Uint8Array[], bytes: number): Uint8Array[] {
 }
 
 export const parentDir = (path: string) => dirname(path);
+
+/** Writes a small file crash-safely: temporary file, fsync, rename, directory fsync. */
+export async function writeFileAtomic(storage: Storage, path: string, bytes: Uint8Array, tempPath: string): Promise<void> {
+  const handle = await storage.createExclusive(tempPath);
+  try {
+    await handle.write([bytes]);
+    await handle.sync();
+    await handle.close();
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    await storage.remove(tempPath).catch(() => undefined);
+    throw e;
+  }
+  try {
+    await storage.rename(tempPath, path);
+  } catch (e) {
+    await storage.remove(tempPath).catch(() => undefined);
+    throw e;
+  }
+  await storage.syncDir(dirname(path));
+}
+
+/** Reads a whole (small) file, or null when it does not exist. */
+export async function readFileIfExists(storage: Storage, path: string): Promise<Uint8Array | null> {
+  let handle: ReadHandle;
+  try {
+    handle = await storage.openRead(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  try {
+    return await handle.read(0, handle.size);
+  } finally {
+    await handle.close();
+  }
+}

@@ -36,6 +36,8 @@ export interface WriteResult {
   path: string;
   bytes: number;
   header: FileHeader;
+  /** CRC-32 of the header bytes (as in the trailer): identifies this exact file. */
+  headerCrc32: number;
 }
 
 /** Suffix of in-progress files; a CheckpointManager deletes leftovers with it on start. */
@@ -89,14 +91,15 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
       metadata: options.metadata ?? {}, entries,
     };
     const headerBytes = new TextEncoder().encode(JSON.stringify(header));
-    pending.push(headerBytes, encodeTrailer(offset, headerBytes.length, crc32(headerBytes)));
+    const headerCrc32 = crc32(headerBytes);
+    pending.push(headerBytes, encodeTrailer(offset, headerBytes.length, headerCrc32));
     await handle.write(pending);
     await handle.sync();
     await handle.close();
     handle = undefined;
     await storage.rename(tmp, path);
     await storage.syncDir(dirname(path));
-    return { path, bytes: offset + headerBytes.length + 24, header };
+    return { path, bytes: offset + headerBytes.length + 24, header, headerCrc32 };
   } catch (cause) {
     await handle?.close().catch(() => undefined);
     await storage.remove(tmp).catch(() => undefined);

@@ -111,6 +111,15 @@ export class Random {
     return { algorithm: 'xoshiro128**', state: [this.s[0], this.s[1], this.s[2], this.s[3]] };
   }
 
+  /** Trackable: the generator's state as a JSON leaf, so checkpoints restore the stream. */
+  stateDict(): { state: RandomState } {
+    return { state: this.getState() };
+  }
+
+  loadStateDict(dict: { [key: string]: unknown }): void {
+    this.setState(dict.state as RandomState);
+  }
+
   setState(state: RandomState): void {
     const words = state?.state;
     if (state?.algorithm !== 'xoshiro128**' || !Array.isArray(words) || words.length !== 4 ||

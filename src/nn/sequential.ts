@@ -7,6 +7,8 @@ import { CheckpointError } from '../checkpoint/errors.js';
 import { type Optimizer, getOptimizer } from '../optim/index.js';
 import { History, type Logs } from '../train/history.js';
 import { type FitOptions, type FitState, type EvaluateOptions, evaluateModel, fitModel } from '../train/fit.js';
+import { loadWeights, saveModel, saveWeights } from '../train/persistence.js';
+import type { WriteResult } from '../checkpoint/writer.js';
 import { type Layer, type SampleShape } from './layer.js';
 import { FUSABLE_ACTIVATION, type LossFn, type LossName, getLoss } from './losses.js';
 import { type ResolvedMetric, resolveMetric } from './metrics.js';
@@ -93,6 +95,12 @@ export class Sequential implements Trackable {
     return s;
   }
 
+  /** Per-sample input shape the model was built for. */
+  inputShapeOf(): SampleShape {
+    if (this.inputShape === null) throw new ShapeError(this.name, 'is not built yet');
+    return [...this.inputShape];
+  }
+
   private outputShapes(): SampleShape[] {
     const shapes: SampleShape[] = [];
     let s = this.inputShape as SampleShape;
@@ -169,6 +177,20 @@ export class Sequential implements Trackable {
     write(`Total params: ${total.toLocaleString('en-US')}`);
     write(`Trainable params: ${trainable.toLocaleString('en-US')}`);
     write(`Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`);
+  }
+
+  /** Architecture, weights, optimizer state, history and RNG in one file (see `loadModel`). */
+  save(path: string, metadata: Record<string, unknown> = {}): Promise<WriteResult> {
+    return saveModel(this, path, metadata);
+  }
+
+  saveWeights(path: string): Promise<WriteResult> {
+    return saveWeights(this, path);
+  }
+
+  /** Loads weights saved by `saveWeights` or `save`; a different architecture is refused with a diff. */
+  loadWeights(path: string, options: LoadOptions = {}): Promise<void> {
+    return loadWeights(this, path, options);
   }
 
   countParams(): number {

@@ -1,0 +1,318 @@
+/**
+ * CheckpointManager, as tf.train.CheckpointManager: numbered checkpoints in one directory,
+ * a manifest (written atomically) that records each one, and retention policies that
+ * decide which files stay. The manifest, not file times, says which checkpoint is latest.
+ */
+import { join } from 'node:path';
+import { ArgumentError } from '../errors.js';
+import type { Checkpoint } from './checkpoint.js';
+import { CheckpointError } from './errors.js';
+import { WptReader } from './reader.js';
+import { type Storage, fsStorage, readFileIfExists, writeFileAtomic } from './storage.js';
+import { TEMP_SUFFIX, tempPathFor } from './writer.js';
+
+export type Mode = 'min' | 'max' | 'auto';
+
+export interface BestOf {
+  monitor: string;
+  mode?: Mode;
+  /** How many of the best to keep (default 1). */
+  keep?: number;
+}
+
+export interface RetentionPolicy {
+  /** Keep the newest N (default 5); null keeps every checkpoint. */
+  maxToKeep: number | null;
+  /** Also keep one checkpoint every N hours, for good. */
+  keepEveryNHours: number | null;
+  /** Also keep the best `keep` by a metric. */
+  bestOf: BestOf | null;
+  /** Delete the oldest (never the newest) until the files fit in this many bytes. */
+  maxBytes: number | null;
+}
+
+export interface CheckpointManagerOptions extends Partial<RetentionPolicy> {
+  checkpointName?: string;
+  /** With `stepCounter`: save only when the step advanced this much since the last save. */
+  checkpointInterval?: number;
+  stepCounter?: { value: number };
+  /** Write in the background (`save` returns after the state snapshot; see `flush`). */
+  async?: boolean;
+  storage?: Storage;
+  warn?: (message: string) => void;
+}
+
+export interface ManifestEntry {
+  file: string;
+  step: number;
+  epoch?: number;
+  metrics: Record<string, number>;
+  time: string;
+  size: number;
+  /** CRC-32 of the file's header (from its trailer): identifies this exact file. */
+  headerCrc32: number;
+  /** Kept for good by keepEveryNHours. */
+  preserved?: boolean;
+}
+
+export interface Manifest {
+  format: 'waypoint-manifest';
+  version: 1;
+  checkpointName: string;
+  policy: RetentionPolicy;
+  lastPreservedTime: string | null;
+  checkpoints: ManifestEntry[];
+}
+
+export interface SaveOptions {
+  step?: number;
+  epoch?: number;
+  metrics?: Record<string, number>;
+  /** Save even if `checkpointInterval` says it is too soon. */
+  force?: boolean;
+}
+
+export const MANIFEST_NAME = 'manifest.json';
+
+/** Keras's rule: accuracy-like metrics are maximized, everything else minimized. */
+export function resolveMode(mode: Mode, monitor: string): 'min' | 'max' {
+  if (mode !== 'auto') return mode;
+  return /acc|auc|precision|recall|f1/i.test(monitor) ? 'max' : 'min';
+}
+
+export class CheckpointManager {
+  readonly directory: string;
+  readonly checkpointName: string;
+  /** Resolves once leftovers are cleaned and the manifest is loaded; every async method awaits it. */
+  readonly ready: Promise<void>;
+  private manifest: Manifest | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly storage: Storage;
+  private readonly warn: (message: string) => void;
+
+  constructor(readonly checkpoint: Checkpoint, directory: string, private readonly options: CheckpointManagerOptions = {}) {
+    this.directory = directory;
+    this.checkpointName = options.checkpointName ?? 'ckpt';
+    if (!/^[\w.-]+$/.test(this.checkpointName)) throw new ArgumentError(`CheckpointManager: checkpointName '${this.checkpointName}' must be letters, digits, '_', '-' or '.'`);
+    if (options.maxToKeep !== undefined && options.maxToKeep !== null && !(Number.isInteger(options.maxToKeep) && options.maxToKeep >= 1)) {
+      throw new ArgumentError(`CheckpointManager: maxToKeep must be a positive integer or null, got ${options.maxToKeep}`);
+    }
+    this.storage = options.storage ?? fsStorage;
+    this.warn = options.warn ?? ((m) => console.warn(`waypoint: ${m}`));
+    this.ready = this.load();
+    this.ready.catch(() => undefined); // surfaced by the first awaiting method
+  }
+
+  private get loaded(): Manifest {
+    if (this.manifest === null) throw new ArgumentError('CheckpointManager: not loaded yet — await manager.ready (or any async method) first');
+    return this.manifest;
+  }
+
+  /** Manifest entries, oldest first. */
+  get entries(): readonly ManifestEntry[] {
+    return this.loaded.checkpoints;
+  }
+
+  /** Paths of the kept checkpoints, oldest first. */
+  get checkpoints(): string[] {
+    return this.loaded.checkpoints.map((e) => join(this.directory, e.file));
+  }
+
+  get latestCheckpoint(): string | null {
+    const last = this.loaded.checkpoints.at(-1);
+    return last ? join(this.directory, last.file) : null;
+  }
+
+  private policy(saved?: RetentionPolicy): RetentionPolicy {
+    const o = this.options;
+    const explicit = o.maxToKeep !== undefined || o.keepEveryNHours !== undefined || o.bestOf !== undefined || o.maxBytes !== undefined;
+    if (!explicit && saved) return saved; // a restarted manager applies the rules recorded before
+    return { maxToKeep: o.maxToKeep === undefined ? 5 : o.maxToKeep, keepEveryNHours: o.keepEveryNHours ?? null, bestOf: o.bestOf ?? null, maxBytes: o.maxBytes ?? null };
+  }
+
+  private async load(): Promise<void> {
+    await this.storage.mkdirp(this.directory);
+    const names = await this.storage.list(this.directory);
+    for (const name of names) if (name.endsWith(TEMP_SUFFIX)) await this.storage.remove(join(this.directory, name));
+    const bytes = await readFileIfExists(this.storage, join(this.directory, MANIFEST_NAME));
+    let manifest: Manifest | null = null;
+    if (bytes) {
+      try {
+        manifest = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
+        if (manifest.format !== 'waypoint-manifest' || !Array.isArray(manifest.checkpoints)) throw new Error('not a waypoint manifest');
+      } catch (e) {
+        this.warn(`${join(this.directory, MANIFEST_NAME)} is unreadable (${(e as Error).message}); rebuilding it from the checkpoint files`);
+        manifest = null;
+      }
+    }
+    this.manifest = manifest ?? { format: 'waypoint-manifest', version: 1, checkpointName: this.checkpointName, policy: this.policy(), lastPreservedTime: null, checkpoints: [] };
+    this.manifest.policy = this.policy(manifest?.policy);
+    await this.adoptOrphans(names.filter((n) => !n.endsWith(TEMP_SUFFIX)));
+  }
+
+  /**
+   * Checkpoint files the manifest does not list — written just before a crash, or meant to be
+   * deleted just before one — are taken back in if they verify, and deleted if they do not.
+   */
+  private async adoptOrphans(names: string[]): Promise<void> {
+    const m = this.loaded;
+    const pattern = new RegExp(`^${this.checkpointName.replace(/[.]/g, '\\.')}-(\\d+)\\.wpt$`);
+    const listed = new Set(m.checkpoints.map((e) => e.file));
+    let changed = false;
+    for (const name of names) {
+      if (!pattern.test(name) || listed.has(name)) continue;
+      const path = join(this.directory, name);
+      const entry = await this.describe(path, name).catch(() => null);
+      if (entry === null) {
+        this.warn(`deleting ${path}: not in the manifest and it does not verify`);
+        await this.storage.remove(path);
+      } else {
+        m.checkpoints.push(entry);
+      }
+      changed = true;
+    }
+    m.checkpoints = m.checkpoints.filter((e) => names.includes(e.file));
+    if (changed) {
+      m.checkpoints.sort((a, b) => a.step - b.step);
+      await this.writeManifest();
+    }
+  }
+
+  /** Verifies a checkpoint file and reads its manifest entry from its own header metadata. */
+  private async describe(path: string, file: string): Promise<ManifestEntry> {
+    const reader = await WptReader.open(path, this.storage);
+    try {
+      const problems = await reader.verify();
+      if (problems.length) throw problems[0];
+      const meta = reader.header.metadata as { step?: number; epoch?: number; metrics?: Record<string, number> };
+      return { file, step: meta.step ?? Number(/-(\d+)\.wpt$/.exec(file)?.[1] ?? 0), epoch: meta.epoch, metrics: meta.metrics ?? {},
+        time: reader.header.created, size: reader.size, headerCrc32: reader.headerCrc32 };
+    } finally {
+      await reader.close();
+    }
+  }
+
+  private async writeManifest(): Promise<void> {
+    const path = join(this.directory, MANIFEST_NAME);
+    await writeFileAtomic(this.storage, path, new TextEncoder().encode(`${JSON.stringify(this.loaded, null, 1)}\n`), tempPathFor(path));
+  }
+
+  /**
+   * Writes checkpoint `{checkpointName}-{step}.wpt`, records it, and applies retention.
+   * Returns its path, or null when `checkpointInterval` says it is too soon.
+   */
+  async save(options: SaveOptions = {}): Promise<string | null> {
+    await this.ready;
+    const m = this.loaded;
+    const last = m.checkpoints.at(-1);
+    const step = options.step ?? this.options.stepCounter?.value ?? (last ? last.step + 1 : 0);
+    if (!Number.isSafeInteger(step) || step < 0) throw new ArgumentError(`CheckpointManager.save: step must be a non-negative integer, got ${step}`);
+    const interval = this.options.checkpointInterval;
+    if (!options.force && interval !== undefined && last !== undefined && step - last.step < interval) return null;
+    const file = `${this.checkpointName}-${step}.wpt`;
+    const path = join(this.directory, file);
+    const metadata = { step, ...(options.epoch !== undefined ? { epoch: options.epoch } : {}), metrics: options.metrics ?? {} };
+    const record = async (size: number, crc: number) => {
+      const entry: ManifestEntry = { file, step, epoch: options.epoch, metrics: options.metrics ?? {}, time: new Date().toISOString(), size, headerCrc32: crc };
+      m.checkpoints = m.checkpoints.filter((e) => e.file !== file);
+      m.checkpoints.push(entry);
+      await this.applyRetention(entry);
+    };
+    if (this.options.async) {
+      const pending = await this.checkpoint.writeInBackground(path, { metadata, storage: this.storage });
+      this.enqueue(async () => {
+        const result = await pending.durable;
+        await record(result.bytes, result.headerCrc32);
+      });
+      return path;
+    }
+    await this.enqueue(async () => {
+      const result = await this.checkpoint.write(path, { metadata, storage: this.storage });
+      await record(result.bytes, result.headerCrc32);
+    });
+    return path;
+  }
+
+  /** Serializes manifest updates: saves land in order, one manifest write at a time. */
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Waits for background saves and their manifest updates; rejects with the first failure. */
+  async flush(): Promise<void> {
+    await this.ready;
+    await this.checkpoint.flush();
+    await this.queue;
+  }
+
+  private async applyRetention(newest: ManifestEntry): Promise<void> {
+    const m = this.loaded;
+    const { maxToKeep, keepEveryNHours, bestOf, maxBytes } = m.policy;
+    if (keepEveryNHours !== null) {
+      const lastTime = m.lastPreservedTime ? Date.parse(m.lastPreservedTime) : null;
+      if (lastTime === null || Date.parse(newest.time) - lastTime >= keepEveryNHours * 3_600_000) {
+        newest.preserved = true;
+        m.lastPreservedTime = newest.time;
+      }
+    }
+    const all = m.checkpoints;
+    const keep = new Set<ManifestEntry>([newest]);
+    for (const e of maxToKeep === null ? all : all.slice(-maxToKeep)) keep.add(e);
+    for (const e of all) if (e.preserved) keep.add(e);
+    if (bestOf !== null) for (const e of bestEntries(all, bestOf)) keep.add(e);
+    if (maxBytes !== null) {
+      let total = [...keep].reduce((s, e) => s + e.size, 0);
+      for (const e of all) {
+        if (total <= maxBytes) break;
+        if (e === newest || !keep.has(e)) continue;
+        keep.delete(e);
+        total -= e.size;
+      }
+    }
+    const removed = all.filter((e) => !keep.has(e));
+    m.checkpoints = all.filter((e) => keep.has(e));
+    // Manifest first: a crash before the deletions leaves orphans, which the next start adopts
+    // or deletes; the other order could leave the manifest naming files that are gone.
+    await this.writeManifest();
+    for (const e of removed) await this.storage.remove(join(this.directory, e.file));
+  }
+
+  /** The newest checkpoint that verifies; damaged newer ones are reported through `warn`. */
+  async latestVerified(): Promise<string | null> {
+    await this.ready;
+    const entries = this.loaded.checkpoints;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const path = join(this.directory, entries[i].file);
+      try {
+        await this.describe(path, entries[i].file);
+        return path;
+      } catch (e) {
+        const reason = e instanceof CheckpointError ? e.message : String(e);
+        const older = i > 0 ? `falling back to ${join(this.directory, entries[i - 1].file)}` : 'no older checkpoint to fall back to';
+        this.warn(`checkpoint ${path} is damaged (${reason}); ${older}`);
+      }
+    }
+    return null;
+  }
+
+  /** Restores the newest checkpoint that verifies, or runs `initialize` when there is none. Returns the path restored. */
+  async restoreOrInitialize(initialize?: () => void | Promise<void>): Promise<string | null> {
+    const path = await this.latestVerified();
+    if (path === null) {
+      await initialize?.();
+      return null;
+    }
+    await this.checkpoint.read(path);
+    return path;
+  }
+}
+
+function bestEntries(entries: ManifestEntry[], bestOf: BestOf): ManifestEntry[] {
+  const mode = resolveMode(bestOf.mode ?? 'auto', bestOf.monitor);
+  const scored = entries.filter((e) => Number.isFinite(e.metrics[bestOf.monitor]));
+  scored.sort((a, b) => (mode === 'min' ? a.metrics[bestOf.monitor] - b.metrics[bestOf.monitor] : b.metrics[bestOf.monitor] - a.metrics[bestOf.monitor]) || b.step - a.step);
+  return scored.slice(0, bestOf.keep ?? 1);
+}
+
