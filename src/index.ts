@@ -17,3 +17,15 @@ export type { FitOptions, EvaluateOptions, FitState, EpochTotals } from './train
 export { loadMnist } from './data/mnist.js';
 export type { MnistData, MnistOptions } from './data/mnist.js';
 export { loadModel, restoreModel, trainingCheckpoint } from './train/persistence.js';
+export { ModelCheckpoint } from './train/callbacks/model-checkpoint.js';
+export type { ModelCheckpointOptions } from './train/callbacks/model-checkpoint.js';
+export { BackupAndRestore } from './train/callbacks/backup-and-restore.js';
+export type { BackupAndRestoreOptions } from './train/callbacks/backup-and-restore.js';
+export { EarlyStopping } from './train/callbacks/early-stopping.js';
+export type { EarlyStoppingOptions } from './train/callbacks/early-stopping.js';
+export { CSVLogger } from './train/callbacks/csv-logger.js';
+export type { CSVLoggerOptions } from './train/callbacks/csv-logger.js';
+export { TerminateOnNaN } from './train/callbacks/terminate-on-nan.js';
+export { selectBest } from './train/select.js';
+export type { RankedCheckpoint } from './train/select.js';
+export { formatTemplate } from './train/callbacks/template.js';

@@ -87,7 +87,7 @@ export class Checkpoint {
    * or shapes differ from what is tracked, listing every difference; non-strict restores
    * what matches and reports the rest.
    */
-  async read(path: string, options: LoadOptions = {}): Promise<ReadReport> {
+  async read(path: string, options: LoadOptions & { ignoreUnexpected?: (key: string) => boolean } = {}): Promise<ReadReport> {
     const strict = options.strict ?? true;
     const reader = await WptReader.open(path);
     try {
@@ -95,7 +95,7 @@ export class Checkpoint {
       const inFile = new Map(reader.entries.map((e) => [e.key, e]));
       const report: ReadReport = {
         missing: [...expected.keys()].filter((k) => !inFile.has(k)),
-        unexpected: [...inFile.keys()].filter((k) => !expected.has(k)),
+        unexpected: [...inFile.keys()].filter((k) => !expected.has(k) && !options.ignoreUnexpected?.(k)),
         mismatched: [],
       };
       const shapeProblems: string[] = [];

@@ -7,6 +7,8 @@ import type { Sequential } from '../nn/sequential.js';
  */
 export class Callback {
   model!: Sequential;
+  /** Every callback of the running fit (BackupAndRestore saves and restores their state). */
+  peers: readonly Callback[] = [];
 
   setModel(model: Sequential): void {
     this.model = model;
@@ -25,7 +27,10 @@ export class CallbackList {
   constructor(readonly callbacks: Callback[]) {}
 
   setModel(model: Sequential): void {
-    for (const c of this.callbacks) c.setModel(model);
+    for (const c of this.callbacks) {
+      c.setModel(model);
+      c.peers = this.callbacks;
+    }
   }
 
   async trainBegin(logs?: Logs) { for (const c of this.callbacks) await c.onTrainBegin(logs); }

@@ -53,6 +53,9 @@ export interface FitState {
   batch: number;
   batchesPerEpoch: number;
   currentTotals: EpochTotals;
+  /** Log keys that exist at the end of each epoch, and at the end of each batch. */
+  epochLogKeys: string[];
+  batchLogKeys: string[];
 }
 
 const emptyTotals = (): EpochTotals => ({ samples: 0, sums: {}, counts: {} });
@@ -116,7 +119,10 @@ export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, op
   ]);
   callbacks.setModel(model);
   model.stopTraining = false;
-  const state: FitState = { initialEpoch, initialBatch: 0, totals: null, epoch: initialEpoch, batch: 0, batchesPerEpoch: batches, currentTotals: emptyTotals() };
+  const batchLogKeys = ['loss', ...compiled.metrics.map((m) => m.name)];
+  const epochLogKeys = validation ? [...batchLogKeys, ...batchLogKeys.map((k) => `val_${k}`)] : batchLogKeys;
+  const state: FitState = { initialEpoch, initialBatch: 0, totals: null, epoch: initialEpoch, batch: 0, batchesPerEpoch: batches,
+    currentTotals: emptyTotals(), epochLogKeys, batchLogKeys };
   model.fitState = state;
   await callbacks.trainBegin();
   model.history.truncate(state.initialEpoch);
@@ -127,7 +133,7 @@ export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, op
     const totals = resuming && state.totals ? structuredClone(state.totals) : emptyTotals();
     state.epoch = epoch;
     state.currentTotals = totals;
-    if (!resuming) await callbacks.epochBegin(epoch);
+    await callbacks.epochBegin(epoch);
     const order = options.shuffle ?? true ? Random.derive(model.seed, STREAM.shuffle, epoch).permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
     for (let b = resuming ? state.initialBatch : 0; b < batches; b++) {
       state.batch = b;
@@ -135,6 +141,7 @@ export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, op
       await callbacks.batchBegin(b, { batch: b, size: end - start });
       trainBatch(model, gatherRows(x, order, start, end), gatherRows(y, order, start, end), Random.derive(model.seed, STREAM.dropout, epoch, b), totals);
       await callbacks.batchEnd(b, { batch: b, size: end - start, ...averages(totals) });
+      if (model.stopTraining) break; // as Keras: a callback may stop mid-epoch (TerminateOnNaN)
     }
     const logs = averages(totals);
     if (validation) {

@@ -87,7 +87,8 @@ export async function loadWeights(model: Sequential, path: string, options: Load
   const saved = await readConfig(path);
   checkArchitecture(path, saved, model, strict);
   if (!model.built && saved.inputShape) model.build(saved.inputShape);
-  await new Checkpoint({ config: null, model }).read(path, { strict });
+  // A model file also holds optimizer, history and RNG: only the weights matter here.
+  await new Checkpoint({ config: null, model }).read(path, { strict, ignoreUnexpected: (k) => !k.startsWith('model/') });
 }
 
 /** Restores weights, optimizer, history and RNG saved by `model.save` into this model. */

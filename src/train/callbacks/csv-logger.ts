@@ -1,0 +1,63 @@
+import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Callback } from '../callback.js';
+import type { Logs } from '../history.js';
+
+export interface CSVLoggerOptions {
+  separator?: string;
+  /** Continue an existing file instead of starting a new one. */
+  append?: boolean;
+}
+
+/**
+ * Writes one row per epoch (epoch, then the log keys sorted), as Keras's CSVLogger. When a
+ * run resumes (append, or a fit starting past epoch 0), rows for epochs at or after the
+ * starting epoch are dropped, so the file always matches the model's history. Each write
+ * replaces the file atomically.
+ */
+export class CSVLogger extends Callback {
+  private readonly separator: string;
+  private readonly append: boolean;
+  private header: string[] | null = null;
+  private rows: string[][] = [];
+
+  constructor(readonly path: string, options: CSVLoggerOptions = {}) {
+    super();
+    this.separator = options.separator ?? ',';
+    this.append = options.append ?? false;
+  }
+
+  override async onTrainBegin(): Promise<void> {
+    this.header = null;
+    this.rows = [];
+  }
+
+  /** Reads what to keep from an earlier run once the starting epoch is final (after restores). */
+  private async loadPrevious(): Promise<void> {
+    const start = this.model.fitState?.initialEpoch ?? 0;
+    if (!this.append && start === 0) return;
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch {
+      return;
+    }
+    const lines = text.split('\n').filter((l) => l.length > 0).map((l) => l.split(this.separator));
+    if (lines.length === 0) return;
+    this.header = lines[0];
+    this.rows = lines.slice(1).filter((r) => Number(r[0]) < start);
+  }
+
+  override async onEpochEnd(epoch: number, logs: Logs = {}): Promise<void> {
+    if (this.header === null) {
+      await this.loadPrevious();
+      this.header ??= ['epoch', ...Object.keys(logs).sort()];
+    }
+    this.rows.push(this.header.map((k) => (k === 'epoch' ? String(epoch) : logs[k] === undefined ? '' : String(logs[k]))));
+    const text = [this.header, ...this.rows].map((r) => r.join(this.separator)).join('\n') + '\n';
+    await mkdir(dirname(this.path), { recursive: true });
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    await writeFile(tmp, text);
+    await rename(tmp, this.path);
+  }
+}

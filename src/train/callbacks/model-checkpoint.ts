@@ -1,0 +1,134 @@
+import { dirname } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { ArgumentError } from '../../errors.js';
+import type { StateDict } from '../../checkpoint/state.js';
+import type { Trackable } from '../../checkpoint/trackable.js';
+import { type Mode, resolveMode } from '../../checkpoint/manager.js';
+import { Callback } from '../callback.js';
+import type { Logs } from '../history.js';
+import { formatTemplate, templateKeys } from './template.js';
+
+export interface ModelCheckpointOptions {
+  /** Path template: `ckpt/{epoch:02d}-{val_loss:.4f}.wpt`; `{epoch}` and `{batch}` are 1-based. */
+  filepath: string;
+  monitor?: string;
+  mode?: Mode;
+  saveBestOnly?: boolean;
+  saveWeightsOnly?: boolean;
+  /** 'epoch', or save every N batches (counted across epochs). */
+  saveFreq?: 'epoch' | number;
+  /** With saveBestOnly: only values better than this count as improvements. */
+  initialValueThreshold?: number;
+  /** Also save the final model here when training ends, whatever the result. */
+  saveLast?: string;
+  verbose?: 0 | 1;
+  write?: (line: string) => void;
+}
+
+/** Saves the model (or its weights) during training, as Keras's ModelCheckpoint. */
+export class ModelCheckpoint extends Callback implements Trackable {
+  readonly filepath: string;
+  readonly monitor: string;
+  readonly mode: Mode;
+  readonly saveBestOnly: boolean;
+  readonly saveWeightsOnly: boolean;
+  readonly saveFreq: 'epoch' | number;
+  readonly saveLast?: string;
+  private readonly verbose: 0 | 1;
+  private readonly write: (line: string) => void;
+  private readonly threshold: number | undefined;
+  best: number;
+  /** Batches trained since training began (batch-level saveFreq counts across epochs). */
+  batchesSeen = 0;
+  /** Every path written, in order (for tools and tests). */
+  readonly saved: string[] = [];
+
+  constructor(options: ModelCheckpointOptions) {
+    super();
+    this.filepath = options.filepath;
+    this.monitor = options.monitor ?? 'val_loss';
+    this.mode = options.mode ?? 'auto';
+    if (!['min', 'max', 'auto'].includes(this.mode)) throw new ArgumentError(`ModelCheckpoint: mode must be 'min', 'max' or 'auto', got '${String(this.mode)}'`);
+    this.saveBestOnly = options.saveBestOnly ?? false;
+    this.saveWeightsOnly = options.saveWeightsOnly ?? false;
+    this.saveFreq = options.saveFreq ?? 'epoch';
+    if (this.saveFreq !== 'epoch' && !(Number.isInteger(this.saveFreq) && this.saveFreq > 0)) {
+      throw new ArgumentError(`ModelCheckpoint: saveFreq must be 'epoch' or a positive integer of batches, got ${String(this.saveFreq)}`);
+    }
+    this.saveLast = options.saveLast;
+    this.verbose = options.verbose ?? 0;
+    this.write = options.write ?? ((l) => console.log(l));
+    this.threshold = options.initialValueThreshold;
+    this.best = this.initialBest();
+  }
+
+  private get direction(): 'min' | 'max' {
+    return resolveMode(this.mode, this.monitor);
+  }
+
+  private initialBest(): number {
+    return this.threshold ?? (this.direction === 'min' ? Infinity : -Infinity);
+  }
+
+  /** Refuses settings that would silently never save: keys that will not exist at the save points. */
+  override async onTrainBegin(): Promise<void> {
+    const state = this.model.fitState!;
+    const available = this.saveFreq === 'epoch' ? state.epochLogKeys : state.batchLogKeys;
+    const where = this.saveFreq === 'epoch' ? 'at the end of each epoch' : `every ${this.saveFreq} batches`;
+    const unknown = templateKeys(this.filepath).filter((k) => k !== 'epoch' && k !== 'batch' && !available.includes(k));
+    if (this.saveFreq === 'epoch' && templateKeys(this.filepath).includes('batch')) unknown.push('batch');
+    if (this.saveBestOnly && !available.includes(this.monitor)) unknown.push(this.monitor);
+    if (unknown.length) {
+      throw new ArgumentError(`ModelCheckpoint: ${[...new Set(unknown)].map((k) => `'${k}'`).join(', ')} will not exist ${where} (available: ${available.join(', ')})`
+        + (unknown.some((k) => k.startsWith('val_')) ? '; validation metrics exist only at epoch ends, and only with validation data' : ''));
+    }
+  }
+
+  override async onBatchEnd(batch: number, logs?: Logs): Promise<void> {
+    this.batchesSeen++;
+    if (this.saveFreq !== 'epoch' && this.batchesSeen % this.saveFreq === 0) {
+      await this.maybeSave({ ...logs, epoch: this.model.fitState!.epoch + 1, batch: batch + 1 });
+    }
+  }
+
+  override async onEpochEnd(epoch: number, logs?: Logs): Promise<void> {
+    if (this.saveFreq === 'epoch') await this.maybeSave({ ...logs, epoch: epoch + 1 });
+  }
+
+  override async onTrainEnd(): Promise<void> {
+    if (this.saveLast) await this.saveTo(this.saveLast);
+  }
+
+  private async maybeSave(values: Record<string, number>): Promise<void> {
+    const path = formatTemplate(this.filepath, values);
+    if (this.saveBestOnly) {
+      const current = values[this.monitor];
+      const improved = this.direction === 'min' ? current < this.best : current > this.best;
+      if (!improved) {
+        if (this.verbose) this.write(`Epoch ${values.epoch}: ${this.monitor} did not improve from ${this.best.toFixed(5)}`);
+        return;
+      }
+      if (this.verbose) this.write(`Epoch ${values.epoch}: ${this.monitor} improved from ${this.best.toFixed(5)} to ${current.toFixed(5)}, saving model to ${path}`);
+      this.best = current;
+    } else if (this.verbose) {
+      this.write(`Epoch ${values.epoch}: saving model to ${path}`);
+    }
+    await this.saveTo(path);
+  }
+
+  private async saveTo(path: string): Promise<void> {
+    await mkdir(dirname(path), { recursive: true });
+    if (this.saveWeightsOnly) await this.model.saveWeights(path);
+    else await this.model.save(path);
+    this.saved.push(path);
+  }
+
+  stateDict(): StateDict {
+    return { best: this.best, batchesSeen: this.batchesSeen };
+  }
+
+  loadStateDict(state: StateDict): void {
+    this.best = state.best as number;
+    this.batchesSeen = state.batchesSeen as number;
+  }
+}

@@ -1,0 +1,57 @@
+import { ArgumentError } from '../errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { CheckpointManager, type Mode, resolveMode } from '../checkpoint/manager.js';
+import { CheckpointError } from '../checkpoint/errors.js';
+import { WptReader } from '../checkpoint/reader.js';
+import { Sequential } from '../nn/sequential.js';
+import { Adam } from '../optim/index.js';
+import type { Logs } from './history.js';
+import type { ModelFileConfig } from './persistence.js';
+
+export interface RankedCheckpoint {
+  path: string;
+  metrics: Logs;
+  rank: number;
+}
+
+/**
+ * Evaluates several checkpoints (model or weights files) on held-out data and returns them
+ * best first: the "pick the checkpoint that does best on the test data" workflow.
+ */
+export async function selectBest(
+  source: string[] | CheckpointManager, data: { x: Tensor; y: Tensor }, options: { metric?: string; mode?: Mode; batchSize?: number } = {},
+): Promise<RankedCheckpoint[]> {
+  const paths = Array.isArray(source) ? source : (await source.ready, source.checkpoints);
+  if (paths.length === 0) throw new ArgumentError('selectBest: no checkpoints to compare');
+  const metric = options.metric ?? 'accuracy';
+  const direction = resolveMode(options.mode ?? 'auto', metric);
+  const scored: Array<{ path: string; metrics: Logs }> = [];
+  for (const path of paths) {
+    const model = await modelForEvaluation(path);
+    const metrics = await model.evaluate(data.x, data.y, { batchSize: options.batchSize ?? 256 });
+    if (!(metric in metrics)) throw new ArgumentError(`selectBest: ${path} does not report '${metric}' (it reports ${Object.keys(metrics).join(', ')})`);
+    scored.push({ path, metrics });
+  }
+  scored.sort((a, b) => (direction === 'max' ? b.metrics[metric] - a.metrics[metric] : a.metrics[metric] - b.metrics[metric]));
+  return scored.map((s, i) => ({ ...s, rank: i + 1 }));
+}
+
+/** A model rebuilt from a file's config, compiled with its loss and metrics, holding its weights. */
+async function modelForEvaluation(path: string): Promise<Sequential> {
+  const reader = await WptReader.open(path);
+  let config: ModelFileConfig;
+  try {
+    config = (await reader.read('config').catch(() => {
+      throw new CheckpointError('MISSING_KEYS', 'no model config in this file: selectBest needs files written by model.save, saveWeights or ModelCheckpoint', { file: path, entry: 'config' });
+    })) as unknown as ModelFileConfig;
+  } finally {
+    await reader.close();
+  }
+  if (!config.compile) throw new CheckpointError('INVALID_STATE', 'the saved model was never compiled: no loss to evaluate with', { file: path });
+  const model = Sequential.fromConfig(config.model);
+  if (config.inputShape) model.build(config.inputShape);
+  // The optimizer is irrelevant to evaluation; the loss and metrics come from the file.
+  model.compile({ optimizer: new Adam(), loss: config.compile.loss, metrics: config.compile.metrics });
+  await model.loadWeights(path);
+  return model;
+}
