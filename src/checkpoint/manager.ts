@@ -40,6 +40,8 @@ export interface CheckpointManagerOptions extends Partial<RetentionPolicy> {
   async?: boolean;
   storage?: Storage;
   warn?: (message: string) => void;
+  /** The clock for manifest times and keepEveryNHours (tests pass a fake one). */
+  now?: () => Date;
 }
 
 export interface ManifestEntry {
@@ -146,15 +148,18 @@ export class CheckpointManager {
       }
     }
     this.manifest = manifest ?? { format: 'waypoint-manifest', version: 1, checkpointName: this.checkpointName, policy: this.policy(), lastPreservedTime: null, checkpoints: [] };
-    this.manifest.policy = this.policy(manifest?.policy);
-    await this.adoptOrphans(names.filter((n) => !n.endsWith(TEMP_SUFFIX)));
+    const policy = this.policy(manifest?.policy);
+    const policyChanged = JSON.stringify(policy) !== JSON.stringify(manifest?.policy);
+    this.manifest.policy = policy;
+    // Record the policy at once, so a manager restarted without options applies the same rules.
+    if (!(await this.adoptOrphans(names.filter((n) => !n.endsWith(TEMP_SUFFIX)))) && policyChanged) await this.writeManifest();
   }
 
   /**
    * Checkpoint files the manifest does not list — written just before a crash, or meant to be
    * deleted just before one — are taken back in if they verify, and deleted if they do not.
    */
-  private async adoptOrphans(names: string[]): Promise<void> {
+  private async adoptOrphans(names: string[]): Promise<boolean> {
     const m = this.loaded;
     const pattern = new RegExp(`^${this.checkpointName.replace(/[.]/g, '\\.')}-(\\d+)\\.wpt$`);
     const listed = new Set(m.checkpoints.map((e) => e.file));
@@ -176,6 +181,7 @@ export class CheckpointManager {
       m.checkpoints.sort((a, b) => a.step - b.step);
       await this.writeManifest();
     }
+    return changed;
   }
 
   /** Verifies a checkpoint file and reads its manifest entry from its own header metadata. */
@@ -213,7 +219,7 @@ export class CheckpointManager {
     const path = join(this.directory, file);
     const metadata = { step, ...(options.epoch !== undefined ? { epoch: options.epoch } : {}), metrics: options.metrics ?? {} };
     const record = async (size: number, crc: number) => {
-      const entry: ManifestEntry = { file, step, epoch: options.epoch, metrics: options.metrics ?? {}, time: new Date().toISOString(), size, headerCrc32: crc };
+      const entry: ManifestEntry = { file, step, epoch: options.epoch, metrics: options.metrics ?? {}, time: (this.options.now?.() ?? new Date()).toISOString(), size, headerCrc32: crc };
       m.checkpoints = m.checkpoints.filter((e) => e.file !== file);
       m.checkpoints.push(entry);
       await this.applyRetention(entry);

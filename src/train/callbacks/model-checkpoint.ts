@@ -96,7 +96,11 @@ export class ModelCheckpoint extends Callback implements Trackable {
   }
 
   override async onTrainEnd(): Promise<void> {
-    if (this.saveLast) await this.saveTo(this.saveLast);
+    if (this.saveLast) {
+      await mkdir(dirname(this.saveLast), { recursive: true });
+      await this.model.save(this.saveLast); // the whole model, even with saveWeightsOnly
+      this.saved.push(this.saveLast);
+    }
   }
 
   private async maybeSave(values: Record<string, number>): Promise<void> {
