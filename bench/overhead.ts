@@ -1,0 +1,72 @@
+/**
+ * What checkpointing costs a training run: MNIST MLP (784-128-10, Adam, batch 32) with a
+ * backup every epoch or every 50 batches, written synchronously or in the background,
+ * against no checkpointing, in the same run (medians of repeated runs).
+ * `npm run bench -- overhead [--quick]`
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BackupAndRestore, Callback, loadMnist, type Logs } from '../src/index.js';
+import { median, table } from './common.js';
+import { mnistMlp } from './fixtures.js';
+
+const quick = process.argv.includes('--quick');
+const EPOCHS = quick ? 1 : 3;
+const REPEATS = quick ? 1 : 5;
+
+/** Wraps a callback and measures how long its hooks hold up the training loop. */
+class Timed extends Callback {
+  blockedMs = 0;
+  constructor(private readonly inner: Callback) { super(); }
+  override setModel(model: Parameters<Callback['setModel']>[0]) { super.setModel(model); this.inner.setModel(model); }
+  private async time(fn: () => Promise<void>) {
+    const t = performance.now();
+    await fn();
+    this.blockedMs += performance.now() - t;
+  }
+  override async onTrainBegin(logs?: Logs) { this.inner.peers = this.peers; await this.inner.onTrainBegin(logs); }
+  override async onTrainEnd(logs?: Logs) { await this.inner.onTrainEnd(logs); } // after training: not overhead
+  override async onEpochEnd(e: number, logs?: Logs) { await this.time(() => this.inner.onEpochEnd(e, logs)); }
+  override async onBatchEnd(b: number, logs?: Logs) { await this.time(() => this.inner.onBatchEnd(b, logs)); }
+}
+
+export async function run(): Promise<void> {
+  const { xTrain, yTrain } = loadMnist({ shape: 'flat' });
+  const dir = mkdtempSync(join(tmpdir(), 'wpt-overhead-'));
+  const configs: Array<{ name: string; freq?: 'epoch' | number; async?: boolean }> = [
+    { name: 'no checkpointing' },
+    { name: 'every epoch, sync', freq: 'epoch' },
+    { name: 'every epoch, async', freq: 'epoch', async: true },
+    { name: 'every 50 batches, sync', freq: 50 },
+    { name: 'every 50 batches, async', freq: 50, async: true },
+  ];
+  const results = new Map<string, { seconds: number[]; blocked: number[]; saves: number }>();
+  try {
+    for (let r = 0; r < REPEATS; r++) {
+      for (const c of configs) {
+        const model = mnistMlp();
+        const saves = c.freq === undefined ? 0 : c.freq === 'epoch' ? EPOCHS : Math.floor((EPOCHS * 250) / c.freq);
+        const timed = c.freq === undefined ? null : new Timed(new BackupAndRestore({ backupDir: join(dir, `${c.name}-${r}`), saveFreq: c.freq, async: c.async }));
+        const t = performance.now();
+        await model.fit(xTrain, yTrain, { epochs: EPOCHS, batchSize: 32, verbose: 0, callbacks: timed ? [timed] : [] });
+        const entry = results.get(c.name) ?? { seconds: [], blocked: [], saves };
+        entry.seconds.push((performance.now() - t) / 1000);
+        entry.blocked.push(timed?.blockedMs ?? 0);
+        results.set(c.name, entry);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const base = median(results.get('no checkpointing')!.seconds);
+  const rows = configs.map((c) => {
+    const r = results.get(c.name)!;
+    const s = median(r.seconds);
+    const blocked = median(r.blocked);
+    return [c.name, s, r.saves, `${(((s - base) / base) * 100).toFixed(1)}%`, r.saves ? blocked / r.saves : NaN, `${((blocked / 1000 / base) * 100).toFixed(2)}%`];
+  });
+  console.log(`\nMNIST MLP, ${EPOCHS} epochs × 250 batches, BackupAndRestore (weights + Adam state + history + RNG), median of ${REPEATS}`);
+  console.log(table(['checkpointing', 'train s', 'saves', 'wall vs none (noisy)', 'ms blocked per save', 'blocked / train time'], rows));
+  console.log('blocked = time the training loop waits inside the checkpoint callback; wall = difference of medians, which machine noise dominates at this size');
+}
