@@ -4,69 +4,23 @@
  * TensorFlow.js-style model.json + weights.bin save; file size per codec; how long a
  * background save blocks the caller. `npm run bench -- checkpoint-io [--quick]`
  */
-import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Checkpoint, Random, Tensor, readWpt, type Codec, type StateDict } from '../src/index.js';
+import { Checkpoint, Random, type StateDict } from '../src/index.js';
+import { measureCodecs, rawBytesOf, syntheticState, tensorsOf } from '../src/cli/bench.js';
 import { loadTf, median, table, timeMedian } from './common.js';
 import { trainedMlpState } from './fixtures.js';
 
 const quick = process.argv.includes('--quick');
 const RUNS = quick ? 3 : 5;
 
-function syntheticState(params: number, rng: Random): StateDict {
-  const layers: StateDict = {};
-  const width = 1000;
-  for (let i = 0; params > 0; i++) {
-    const rows = Math.min(width, Math.ceil(params / width));
-    layers[`dense_${i}`] = { kernel: new Tensor(rng.fillNormal(new Float32Array(rows * width), 0, Math.sqrt(2 / width)), [rows, width]) };
-    params -= rows * width;
-  }
-  return layers;
-}
-
-function tensorsOf(state: StateDict, prefix = ''): Array<[string, Tensor]> {
-  return Object.entries(state).flatMap(([k, v]) => (v instanceof Tensor ? [[prefix + k, v] as [string, Tensor]] :
-    typeof v === 'object' && v !== null && !Array.isArray(v) ? tensorsOf(v as StateDict, `${prefix}${k}/`) : []));
-}
-
-function rawBytesOf(state: StateDict): Uint8Array {
-  const ts = tensorsOf(state);
-  const out = new Uint8Array(ts.reduce((n, [, t]) => n + t.data.byteLength, 0));
-  let at = 0;
-  for (const [, t] of ts) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
-  }
-  return out;
-}
-
-function writeAndSync(path: string, bytes: Uint8Array): void {
-  const fd = openSync(path, 'w');
-  writeSync(fd, bytes);
-  fsyncSync(fd);
-  closeSync(fd);
-}
-
 async function measure(name: string, state: StateDict, dir: string): Promise<void> {
   const raw = rawBytesOf(state);
   const mb = raw.length / 1e6;
-  const rows: Array<Array<string | number>> = [];
-  const refPath = join(dir, 'ref.bin');
-  const refSave = await timeMedian(() => writeAndSync(refPath, raw), { warmup: 1, runs: RUNS });
-  const refLoad = await timeMedian(() => readFileSync(refPath), { warmup: 1, runs: RUNS });
-  rows.push(['fs write+fsync / read (reference)', mb / (refSave / 1e3), mb / (refLoad / 1e3), 1, 1, 1]);
-
-  const codecs: Array<[string, Codec, number]> = [['raw', 'raw', 1], ['deflate level 1', 'deflate', 1], ['shuffle-deflate level 1', 'shuffle-deflate', 1],
-    ['shuffle-deflate level 6', 'shuffle-deflate', 6], ['shuffle-deflate level 9', 'shuffle-deflate', 9]];
-  for (const [label, codec, level] of codecs) {
-    const path = join(dir, `${codec}-${level}.wpt`);
-    const ckpt = new Checkpoint({ model: { stateDict: () => state, loadStateDict: () => undefined } });
-    const save = await timeMedian(() => ckpt.write(path, { codec, level }), { warmup: 1, runs: RUNS });
-    const load = await timeMedian(() => readWpt(path), { warmup: 1, runs: RUNS });
-    const size = statSync(path).size / raw.length;
-    rows.push([label, mb / (save / 1e3), mb / (load / 1e3), size, refSave / save, refLoad / load]);
-  }
+  const ioRows = await measureCodecs(state, dir, RUNS);
+  const rows: Array<Array<string | number>> = ioRows.map((r) => [r.method, r.saveMBs, r.loadMBs, r.sizeRatio, r.saveVsRef, r.loadVsRef]);
+  const [refSave, refLoad] = [mb / ioRows[0].saveMBs * 1e3, mb / ioRows[0].loadMBs * 1e3];
 
   const jsonPath = join(dir, 'weights.json');
   const ts = tensorsOf(state);

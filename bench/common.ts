@@ -1,23 +1,13 @@
 /** Shared benchmark helpers: medians after warm-up, and tables with side-by-side ratios. */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { timeMedian as cliTimeMedian } from '../src/cli/bench.js';
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
+export { median } from '../src/cli/bench.js';
 
 /** Median wall time in ms of `fn` over `runs` runs after `warmup` untimed ones. */
-export async function timeMedian(fn: () => unknown, { warmup = 2, runs = 5 } = {}): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  return median(times);
+export function timeMedian(fn: () => unknown, { warmup = 2, runs = 5 } = {}): Promise<number> {
+  return cliTimeMedian(fn, runs, warmup);
 }
 
 export function table(headers: string[], rows: Array<Array<string | number>>): string {

@@ -3,23 +3,15 @@
  * architecture, optimizer and batch size, in the same run: seconds per epoch and test
  * accuracy after each epoch. `npm run bench -- train [--quick]`
  */
-import { Adam, Conv2D, Dense, Flatten, MaxPool2D, Sequential, loadMnist, Callback, type Tensor } from '../src/index.js';
+import { loadMnist, Callback, type Tensor } from '../src/index.js';
+import { mnistModel } from '../src/cli/models.js';
 import { loadTf, median, table, type Tf } from './common.js';
 
 const quick = process.argv.includes('--quick');
 type Arch = 'mlp' | 'cnn';
 const EPOCHS: Record<Arch, number> = { mlp: quick ? 1 : 5, cnn: quick ? 1 : 2 };
 
-function waypointModel(arch: Arch, seed: number): Sequential {
-  const layers = arch === 'mlp'
-    ? [new Dense({ units: 128, activation: 'relu', inputShape: [784] }), new Dense({ units: 10, activation: 'softmax' })]
-    : [new Conv2D({ filters: 8, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }), new MaxPool2D({ poolSize: 2 }),
-      new Conv2D({ filters: 16, kernelSize: 3, activation: 'relu' }), new MaxPool2D({ poolSize: 2 }), new Flatten(),
-      new Dense({ units: 10, activation: 'softmax' })];
-  const model = new Sequential(layers, { seed });
-  model.compile({ optimizer: new Adam({ learningRate: 1e-3 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  return model;
-}
+const waypointModel = (arch: Arch, seed: number) => mnistModel(arch, seed);
 
 interface Result { seconds: number[]; accuracy: number[] }
 

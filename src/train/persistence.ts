@@ -115,3 +115,17 @@ export async function loadModel(path: string): Promise<Sequential> {
   await trainingCheckpoint(model).read(path);
   return model;
 }
+
+/**
+ * A model for inference or evaluation from any file with a config (model or weights): rebuilt
+ * from its config, compiled with its loss and metrics when it has them, holding its weights.
+ */
+export async function modelFromFile(path: string): Promise<Sequential> {
+  const saved = await readConfig(path);
+  const model = Sequential.fromConfig(saved.model);
+  if (saved.inputShape) model.build(saved.inputShape);
+  // The optimizer does not matter for evaluation; loss and metrics come from the file.
+  if (saved.compile) model.compile({ optimizer: new Adam(), loss: saved.compile.loss, metrics: saved.compile.metrics });
+  await model.loadWeights(path);
+  return model;
+}

@@ -1,12 +1,8 @@
 import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { CheckpointManager, type Mode, resolveMode } from '../checkpoint/manager.js';
-import { CheckpointError } from '../checkpoint/errors.js';
-import { WptReader } from '../checkpoint/reader.js';
-import { Sequential } from '../nn/sequential.js';
-import { Adam } from '../optim/index.js';
 import type { Logs } from './history.js';
-import type { ModelFileConfig } from './persistence.js';
+import { modelFromFile } from './persistence.js';
 
 export interface RankedCheckpoint {
   path: string;
@@ -27,7 +23,7 @@ export async function selectBest(
   const direction = resolveMode(options.mode ?? 'auto', metric);
   const scored: Array<{ path: string; metrics: Logs }> = [];
   for (const path of paths) {
-    const model = await modelForEvaluation(path);
+    const model = await modelFromFile(path);
     const metrics = await model.evaluate(data.x, data.y, { batchSize: options.batchSize ?? 256 });
     if (!(metric in metrics)) throw new ArgumentError(`selectBest: ${path} does not report '${metric}' (it reports ${Object.keys(metrics).join(', ')})`);
     scored.push({ path, metrics });
@@ -36,22 +32,3 @@ export async function selectBest(
   return scored.map((s, i) => ({ ...s, rank: i + 1 }));
 }
 
-/** A model rebuilt from a file's config, compiled with its loss and metrics, holding its weights. */
-async function modelForEvaluation(path: string): Promise<Sequential> {
-  const reader = await WptReader.open(path);
-  let config: ModelFileConfig;
-  try {
-    config = (await reader.read('config').catch(() => {
-      throw new CheckpointError('MISSING_KEYS', 'no model config in this file: selectBest needs files written by model.save, saveWeights or ModelCheckpoint', { file: path, entry: 'config' });
-    })) as unknown as ModelFileConfig;
-  } finally {
-    await reader.close();
-  }
-  if (!config.compile) throw new CheckpointError('INVALID_STATE', 'the saved model was never compiled: no loss to evaluate with', { file: path });
-  const model = Sequential.fromConfig(config.model);
-  if (config.inputShape) model.build(config.inputShape);
-  // The optimizer is irrelevant to evaluation; the loss and metrics come from the file.
-  model.compile({ optimizer: new Adam(), loss: config.compile.loss, metrics: config.compile.metrics });
-  await model.loadWeights(path);
-  return model;
-}

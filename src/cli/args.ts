@@ -1,0 +1,46 @@
+import { parseArgs } from 'node:util';
+import { WaypointError } from '../errors.js';
+
+/** A command-line mistake: printed as one line, exit code 2. */
+export class UsageError extends WaypointError {}
+
+export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean; help: string }>;
+
+export interface Command {
+  name: string;
+  /** One line for the command list. */
+  title: string;
+  summary: string;
+  usage: string;
+  options: OptionSpec;
+  run(positionals: string[], values: Record<string, string | boolean | undefined>): Promise<void>;
+}
+
+export function helpText(cmd: Command): string {
+  const lines = [`usage: waypoint ${cmd.usage}`, '', cmd.summary, ''];
+  const opts = Object.entries(cmd.options);
+  if (opts.length) {
+    lines.push('options:');
+    for (const [name, o] of opts) {
+      const flag = `--${name}${o.type === 'string' ? ' VALUE' : ''}`;
+      lines.push(`  ${flag.padEnd(24)} ${o.help}${o.default !== undefined && o.default !== false ? ` (default ${String(o.default)})` : ''}`);
+    }
+  }
+  lines.push(`  ${'--help'.padEnd(24)} show this help`);
+  return lines.join('\n');
+}
+
+export function parse(cmd: Command, argv: string[]) {
+  const options = Object.fromEntries(Object.entries(cmd.options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.default !== undefined ? { default: o.default } : {}) }]));
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } } as never, allowPositionals: true, strict: true }) as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.split(/\. |\n/)[0]} (see waypoint ${cmd.name} --help)`);
+  }
+}
+
+export function intOption(cmd: string, name: string, v: unknown, min = 1): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${cmd}: --${name} must be an integer ≥ ${min}, got '${String(v)}'`);
+  return n;
+}

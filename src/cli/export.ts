@@ -1,0 +1,102 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { ENGINE_VERSION } from '../version.js';
+import type { Layer } from '../nn/layer.js';
+import type { Sequential } from '../nn/sequential.js';
+import { modelFromFile } from '../train/persistence.js';
+import { type Command, UsageError } from './args.js';
+
+const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+const INITIALIZER: Record<string, string> = { glorotUniform: 'GlorotUniform', heNormal: 'HeNormal', zeros: 'Zeros', ones: 'Ones' };
+const init = (name: string) => ({ class_name: INITIALIZER[name], config: {} });
+
+/** A layer in TensorFlow.js / Keras layers-model JSON (snake_case config). */
+function kerasLayer(layer: Layer, name: string, batchInputShape: number[] | null): { class_name: string; config: Record<string, unknown> } {
+  const c = layer.getConfig() as Record<string, unknown>;
+  const base: Record<string, unknown> = { name, trainable: layer.trainable, dtype: 'float32', ...(batchInputShape ? { batch_input_shape: [null, ...batchInputShape] } : {}) };
+  const withWeights = () => ({ use_bias: c.useBias, kernel_initializer: init(c.kernelInitializer as string), bias_initializer: init(c.biasInitializer as string),
+    kernel_regularizer: null, bias_regularizer: null, activity_regularizer: null, kernel_constraint: null, bias_constraint: null });
+  switch (layer.className) {
+    case 'Dense': return { class_name: 'Dense', config: { ...base, units: c.units, activation: c.activation, ...withWeights() } };
+    case 'Conv2D': return { class_name: 'Conv2D', config: { ...base, filters: c.filters, kernel_size: c.kernelSize, strides: c.strides, padding: c.padding,
+      data_format: 'channels_last', dilation_rate: [1, 1], activation: c.activation, ...withWeights() } };
+    case 'MaxPool2D': return { class_name: 'MaxPooling2D', config: { ...base, pool_size: c.poolSize, strides: c.strides, padding: c.padding, data_format: 'channels_last' } };
+    case 'Flatten': return { class_name: 'Flatten', config: base };
+    case 'Dropout': return { class_name: 'Dropout', config: { ...base, rate: c.rate } };
+    case 'Activation': return { class_name: 'Activation', config: { ...base, activation: c.activation } };
+    default: throw new UsageError(`export: layer class ${layer.className} has no TensorFlow.js equivalent here`);
+  }
+}
+
+function layerNames(model: Sequential): string[] {
+  const used = new Set<string>();
+  return model.layers.map((l, i) => {
+    let name = l.name || `${snake(l.className)}_${i + 1}`;
+    while (used.has(name)) name = `${name}_`;
+    used.add(name);
+    return name;
+  });
+}
+
+function concat(parts: Float32Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) { out.set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), at); at += p.byteLength; }
+  return out;
+}
+
+/** model.json + weights.bin that `tf.loadLayersModel` loads. Returns the written paths. */
+export function exportTfjs(model: Sequential, outDir: string): string[] {
+  const names = layerNames(model);
+  const inputShape = model.inputShapeOf();
+  const layers = model.layers.map((l, i) => kerasLayer(l, names[i], i === 0 ? inputShape : null));
+  const weights = model.layers.flatMap((l, i) => l.namedWeights().map(([w, t]) => ({ spec: { name: `${names[i]}/${w}`, shape: t.shape, dtype: 'float32' }, data: t.data })));
+  const modelJson = {
+    format: 'layers-model', generatedBy: `waypoint ${ENGINE_VERSION}`, convertedBy: null,
+    modelTopology: { class_name: 'Sequential', config: { name: model.name, layers }, keras_version: 'tfjs-layers 4.22.0', backend: 'tensor_flow.js' },
+    weightsManifest: [{ paths: ['weights.bin'], weights: weights.map((w) => w.spec) }],
+  };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'model.json'), JSON.stringify(modelJson));
+  writeFileSync(join(outDir, 'weights.bin'), concat(weights.map((w) => w.data)));
+  return [join(outDir, 'model.json'), join(outDir, 'weights.bin')];
+}
+
+/** A safetensors file: u64 LE header length, JSON header (dtype, shape, data_offsets), raw bytes. */
+export function exportSafetensors(model: Sequential, path: string): string {
+  const tensors = model.layers.flatMap((l, i) => l.namedWeights().map(([w, t]) => ({ key: `layers.${i}.${w}`, t })));
+  const header: Record<string, unknown> = { __metadata__: { format: 'waypoint', engine: `waypoint ${ENGINE_VERSION}`, model: model.name } };
+  let offset = 0;
+  for (const { key, t } of tensors) {
+    header[key] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // data starts 8-byte aligned
+  const headerBytes = Buffer.from(json, 'utf8');
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(headerBytes.length));
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, Buffer.concat([size, headerBytes, concat(tensors.map(({ t }) => t.data))]));
+  return path;
+}
+
+export const exportCommand: Command = {
+  name: 'export',
+  title: 'export to TensorFlow.js or safetensors',
+  summary: 'Export a model (or weights) file to a TensorFlow.js layers model (model.json + weights.bin) or a safetensors file.',
+  usage: 'export FILE --to tfjs|safetensors [--out PATH]',
+  options: {
+    to: { type: 'string', help: 'tfjs or safetensors' },
+    out: { type: 'string', help: 'output directory (tfjs) or file (safetensors); default next to FILE' },
+  },
+  async run(positionals, v) {
+    if (positionals.length !== 1) throw new UsageError('export: give exactly one FILE');
+    const file = positionals[0];
+    if (v.to !== 'tfjs' && v.to !== 'safetensors') throw new UsageError(`export: --to must be tfjs or safetensors, got '${String(v.to ?? '')}'`);
+    const model = await modelFromFile(file);
+    const stem = join(dirname(file), basename(file, '.wpt'));
+    const written = v.to === 'tfjs' ? exportTfjs(model, (v.out as string) ?? `${stem}-tfjs`) : [exportSafetensors(model, (v.out as string) ?? `${stem}.safetensors`)];
+    console.log(`wrote ${written.join(', ')}`);
+  },
+};

@@ -1,0 +1,101 @@
+import { WptReader } from '../checkpoint/reader.js';
+import { decodedByteLength } from '../checkpoint/format.js';
+import { Tensor } from '../tensor/tensor.js';
+import { fmtShape } from '../errors.js';
+import { type Command, UsageError } from './args.js';
+import { bytes, num, table } from './format.js';
+
+interface SavedHistory { epoch: number[]; history: Record<string, number[]> }
+
+export function historyTable(h: SavedHistory): string {
+  const keys = Object.keys(h.history).sort();
+  return table(['epoch', ...keys], h.epoch.map((e, i) => [String(e + 1), ...keys.map((k) => num(h.history[k][i]))]), [true, ...keys.map(() => true)]);
+}
+
+export const inspect: Command = {
+  name: 'inspect',
+  title: 'show entries, sizes, metadata, history and checksums of a .wpt file',
+  summary: 'Show what a .wpt file holds: kind, versions, entries (dtype, shape, codec, sizes), metadata, training history, and whether every checksum verifies.',
+  usage: 'inspect FILE',
+  options: {},
+  async run(positionals) {
+    if (positionals.length !== 1) throw new UsageError('inspect: give exactly one FILE');
+    const reader = await WptReader.open(positionals[0]);
+    try {
+      const h = reader.header;
+      console.log(`${positionals[0]}: ${h.kind}, format ${h.version.join('.')}, written by ${h.engine.name} ${h.engine.version} at ${h.created}, ${bytes(reader.size)}`);
+      let stored = 0, raw = 0;
+      const rows = reader.entries.map((e) => {
+        const decoded = decodedByteLength(e);
+        stored += e.length;
+        raw += decoded;
+        const codec = e.planes ? `${e.codec} [${e.planes.map((p) => (p === 'raw' ? 'r' : 'd')).join('')}]` : e.codec;
+        return [e.key, e.dtype, e.dtype === 'json' ? '' : fmtShape(e.shape), codec, String(e.length), String(decoded), decoded ? (e.length / decoded).toFixed(3) : '-'];
+      });
+      console.log(`\n${table(['entry', 'dtype', 'shape', 'codec', 'stored B', 'raw B', 'ratio'], rows, [false, false, false, false, true, true, true])}`);
+      console.log(`total: ${bytes(stored)} stored for ${bytes(raw)} raw (${raw ? (stored / raw).toFixed(3) : '-'}); ${reader.entries.filter((e) => e.dtype !== 'json').reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0).toLocaleString('en-US')} tensor values`);
+      if (Object.keys(h.metadata).length) console.log(`\nmetadata: ${JSON.stringify(h.metadata)}`);
+      if (reader.entries.some((e) => e.key === 'history')) {
+        const history = (await reader.read('history')) as unknown as SavedHistory;
+        if (history.epoch.length) console.log(`\nhistory (${history.epoch.length} epochs):\n${historyTable(history)}`);
+      }
+      const problems = await reader.verify();
+      if (problems.length === 0) console.log(`\nchecksums: all ${reader.entries.length} entries and the header verify`);
+      else {
+        console.log(`\nchecksums: ${problems.length} entr${problems.length === 1 ? 'y fails' : 'ies fail'}:`);
+        for (const p of problems) console.log(`  ${p.message}`);
+        process.exitCode = 1;
+      }
+    } finally {
+      await reader.close();
+    }
+  },
+};
+
+export const diff: Command = {
+  name: 'diff',
+  title: 'compare two .wpt files entry by entry',
+  summary: 'Compare two .wpt files entry by entry: max abs difference, shape changes, entries only on one side, metadata and history differences.',
+  usage: 'diff A B',
+  options: {},
+  async run(positionals) {
+    if (positionals.length !== 2) throw new UsageError('diff: give two files, A and B');
+    const [a, b] = await Promise.all(positionals.map((p) => WptReader.open(p)));
+    try {
+      const keys = [...new Set([...a.entries.map((e) => e.key), ...b.entries.map((e) => e.key)])];
+      const rows: string[][] = [];
+      let same = 0;
+      for (const key of keys) {
+        const ea = a.entries.find((e) => e.key === key), eb = b.entries.find((e) => e.key === key);
+        if (!ea || !eb) { rows.push([key, ea ? 'only in A' : 'only in B', '']); continue; }
+        const [va, vb] = [await a.read(ea), await b.read(eb)];
+        if (va instanceof Tensor && vb instanceof Tensor) {
+          if (fmtShape(va.shape) !== fmtShape(vb.shape)) { rows.push([key, `shape ${fmtShape(va.shape)} → ${fmtShape(vb.shape)}`, '']); continue; }
+          let max = 0;
+          for (let i = 0; i < va.size; i++) max = Math.max(max, Math.abs(va.data[i] - vb.data[i]) || (Object.is(va.data[i], vb.data[i]) ? 0 : Infinity));
+          if (max === 0) same++;
+          else rows.push([key, 'values differ', `max |a-b| = ${max.toPrecision(4)}`]);
+        } else if (JSON.stringify(va) === JSON.stringify(vb)) same++;
+        else rows.push([key, 'JSON differs', key === 'history' ? historyDelta(va as unknown as SavedHistory, vb as unknown as SavedHistory) : '']);
+      }
+      console.log(`A: ${positionals[0]} (${a.header.kind}, ${a.header.created})\nB: ${positionals[1]} (${b.header.kind}, ${b.header.created})`);
+      if (JSON.stringify(a.header.metadata) !== JSON.stringify(b.header.metadata)) {
+        console.log(`metadata: A ${JSON.stringify(a.header.metadata)}\n          B ${JSON.stringify(b.header.metadata)}`);
+      }
+      console.log(rows.length ? `\n${table(['entry', 'difference', 'detail'], rows)}` : '\nno differences in any entry');
+      console.log(`\n${same} of ${keys.length} entries identical`);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  },
+};
+
+function historyDelta(a: SavedHistory, b: SavedHistory): string {
+  const la = a.epoch.length, lb = b.epoch.length;
+  const common = Math.min(la, lb);
+  let firstDiff = -1;
+  for (let i = 0; i < common && firstDiff < 0; i++) {
+    for (const k of Object.keys(a.history)) if (a.history[k][i] !== b.history[k]?.[i]) { firstDiff = i; break; }
+  }
+  return `${la} vs ${lb} epochs${firstDiff >= 0 ? `; first differs at epoch ${firstDiff + 1}` : la !== lb ? '; one continues the other' : ''}`;
+}

@@ -1,0 +1,44 @@
+/** The `waypoint` command: dispatches to a subcommand; any failure is one line on stderr and a non-zero exit. */
+import { WaypointError } from '../errors.js';
+import { ENGINE_VERSION } from '../version.js';
+import { type Command, UsageError, helpText, parse } from './args.js';
+import { train } from './train.js';
+import { diff, inspect } from './inspect.js';
+import { select } from './select.js';
+import { plot } from './plot.js';
+import { exportCommand } from './export.js';
+import { bench } from './bench.js';
+
+const COMMANDS: Command[] = [train, inspect, diff, select, plot, exportCommand, bench];
+
+function usage(): string {
+  return [`waypoint ${ENGINE_VERSION}: train, checkpoint and inspect small models`, '', 'commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.title}`), '', 'waypoint COMMAND --help for its options'].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version') {
+    console.log(ENGINE_VERSION);
+    return 0;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  try {
+    if (!cmd) throw new UsageError(`unknown command '${name}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
+    const { values, positionals } = parse(cmd, rest);
+    if (values.help) {
+      console.log(helpText(cmd));
+      return 0;
+    }
+    await cmd.run(positionals, values);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    const message = e instanceof WaypointError ? e.message : (e as NodeJS.ErrnoException).code === 'ENOENT' ? `no such file: ${(e as NodeJS.ErrnoException).path}` : `unexpected error: ${(e as Error).stack ?? String(e)}`;
+    console.error(`waypoint ${name}: ${message.split('\n')[0]}`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}

@@ -1,0 +1,94 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setBackend, type BackendChoice, getBackend } from '../backend/index.js';
+import { loadMnist } from '../data/mnist.js';
+import { WptReader } from '../checkpoint/reader.js';
+import { Callback } from '../train/callback.js';
+import { BackupAndRestore } from '../train/callbacks/backup-and-restore.js';
+import { CSVLogger } from '../train/callbacks/csv-logger.js';
+import { ModelCheckpoint } from '../train/callbacks/model-checkpoint.js';
+import { loadModel } from '../train/persistence.js';
+import { type Command, UsageError, intOption } from './args.js';
+import { type MnistModelKind, mnistModel } from './models.js';
+
+/** Tells the user where a resumed run picks up (placed after BackupAndRestore). */
+class ResumeNotice extends Callback {
+  constructor(private readonly backup: BackupAndRestore, private readonly say: (s: string) => void) { super(); }
+  override async onTrainBegin(): Promise<void> {
+    const s = this.model.fitState!;
+    if (this.backup.restoredFrom) this.say(`resuming from epoch ${s.initialEpoch + 1}, batch ${s.initialBatch} (backup ${this.backup.restoredFrom})`);
+  }
+}
+
+export const train: Command = {
+  name: 'train',
+  title: 'train the built-in MNIST model with checkpoints; rerun to resume',
+  summary: 'Train the built-in MNIST model with checkpoints. Interrupt it (Ctrl-C, kill) and run the same command again: it resumes exactly where it stopped.',
+  usage: 'train [--model mlp|cnn] [--epochs N] [--run DIR] [--backend cpu|gpu|auto] [--seed N] [--every-batches N]',
+  options: {
+    model: { type: 'string', default: 'cnn', help: 'mlp (784-128-10) or cnn (conv 8, pool, conv 16, pool, dense 10)' },
+    epochs: { type: 'string', default: '4', help: 'total epochs; more than a finished run has continues it' },
+    run: { type: 'string', help: 'run directory (default runs/<model>)' },
+    backend: { type: 'string', default: 'auto', help: 'cpu, gpu or auto' },
+    seed: { type: 'string', default: '42', help: 'seed of initialization, shuffling and dropout' },
+    'every-batches': { type: 'string', help: 'back up every N batches (default: every epoch)' },
+  },
+  async run(positionals, v) {
+    if (positionals.length) throw new UsageError(`train: unexpected argument '${positionals[0]}'`);
+    const kind = v.model as string;
+    if (kind !== 'mlp' && kind !== 'cnn') throw new UsageError(`train: --model must be mlp or cnn, got '${kind}'`);
+    const epochs = intOption('train', 'epochs', v.epochs);
+    const seed = intOption('train', 'seed', v.seed, 0);
+    const every = v['every-batches'] === undefined ? 'epoch' : intOption('train', 'every-batches', v['every-batches']);
+    const backend = v.backend as BackendChoice;
+    if (!['cpu', 'gpu', 'auto'].includes(backend)) throw new UsageError(`train: --backend must be cpu, gpu or auto, got '${backend}'`);
+    setBackend(backend);
+    const dir = (v.run as string | undefined) ?? join('runs', kind);
+    const paths = { backup: join(dir, 'backup'), best: join(dir, 'best.wpt'), last: join(dir, 'last.wpt'), csv: join(dir, 'log.csv') };
+    const say = (s: string) => console.log(s);
+
+    // A finished run (final model saved, no backup pending) is continued from its last model.
+    let model = mnistModel(kind as MnistModelKind, seed);
+    if (existsSync(paths.last) && !existsSync(paths.backup)) {
+      model = await loadModel(paths.last);
+      if (model.currentEpoch >= epochs) {
+        say(`run ${dir} is complete: ${model.currentEpoch} epochs trained.`);
+        say(`best model: ${paths.best}${await bestNote(paths.best)}`);
+        say(`last model: ${paths.last}`);
+        return;
+      }
+      say(`continuing the finished run ${dir} from epoch ${model.currentEpoch + 1} to ${epochs}`);
+    }
+    const data = loadMnist({ shape: kind === 'mlp' ? 'flat' : 'image' });
+    say(`backend: ${getBackend().detail}`);
+    say(`training ${kind} on MNIST (8,000 train / 1,756 test) for ${epochs} epochs; run directory ${dir}`);
+    const backup = new BackupAndRestore({ backupDir: paths.backup, saveFreq: every });
+    process.once('SIGINT', () => {
+      console.error(`\ninterrupted: run the same command again to resume from the last backup in ${paths.backup}`);
+      process.exit(130);
+    });
+    await model.fit(data.xTrain, data.yTrain, {
+      epochs, batchSize: 32, validationData: [data.xTest, data.yTest], initialEpoch: model.currentEpoch,
+      callbacks: [
+        backup, new ResumeNotice(backup, say),
+        new ModelCheckpoint({ filepath: paths.best, monitor: 'val_accuracy', saveBestOnly: true, saveLast: paths.last }),
+        new CSVLogger(paths.csv, { append: true }),
+      ],
+    });
+    say(`run complete: ${model.currentEpoch} epochs; final test accuracy ${(model.history.history.val_accuracy.at(-1)! * 100).toFixed(2)}%`);
+    say(`best model: ${paths.best}${await bestNote(paths.best)}`);
+    say(`last model: ${paths.last}`);
+  },
+};
+
+async function bestNote(path: string): Promise<string> {
+  if (!existsSync(path)) return '';
+  const reader = await WptReader.open(path);
+  try {
+    const history = (await reader.read('history')) as { history: Record<string, number[]> };
+    const acc = history.history.val_accuracy ?? [];
+    return acc.length ? ` (val_accuracy ${(Math.max(...acc.filter(Number.isFinite)) * 100).toFixed(2)}%)` : '';
+  } finally {
+    await reader.close();
+  }
+}
