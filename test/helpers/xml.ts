@@ -1,0 +1,33 @@
+/** A small XML well-formedness check for the SVG test: balanced tags, quoted attributes. */
+export interface XmlElement { name: string; attributes: Record<string, string>; children: XmlElement[] }
+
+export function parseXml(text: string): XmlElement {
+  const body = text.replace(/^<\?xml[^?]*\?>\s*/, '');
+  const root: XmlElement = { name: '#document', attributes: {}, children: [] };
+  const stack = [root];
+  const tag = /<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>|([^<]+)/gy;
+  let m: RegExpExecArray | null;
+  let at = 0;
+  while (at < body.length && (m = tag.exec(body)) !== null) {
+    at = tag.lastIndex;
+    if (m[5] !== undefined) continue; // text
+    const [, closing, name, attrs, selfClosing] = m;
+    if (closing) {
+      const open = stack.pop();
+      if (!open || open.name !== name) throw new Error(`</${name}> closes <${open?.name}>`);
+      continue;
+    }
+    const attributes = Object.fromEntries([...attrs.matchAll(/([\w:-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]]));
+    const el: XmlElement = { name, attributes, children: [] };
+    stack[stack.length - 1].children.push(el);
+    if (!selfClosing) stack.push(el);
+  }
+  if (at !== body.length) throw new Error(`unparseable XML at offset ${at}: ${body.slice(at, at + 40)}`);
+  if (stack.length !== 1) throw new Error(`unclosed <${stack[stack.length - 1].name}>`);
+  if (root.children.length !== 1) throw new Error('expected one root element');
+  return root.children[0];
+}
+
+export function findAll(el: XmlElement, name: string): XmlElement[] {
+  return [...(el.name === name ? [el] : []), ...el.children.flatMap((c) => findAll(c, name))];
+}
