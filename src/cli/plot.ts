@@ -32,7 +32,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 /** One panel: axes, ticks, a polyline path per series, a legend. */
 function panel(title: string, epochs: number[], series: Series[], x0: number, width: number, height: number): string {
-  const pad = { l: 56, r: 12, t: 28, b: 36 };
+  const pad = { l: 56, r: 100, t: 28, b: 36 }; // the legend sits in the right margin
   const values = series.flatMap((s) => s.values).filter(Number.isFinite);
   let [lo, hi] = [Math.min(...values), Math.max(...values)];
   if (!(hi > lo)) [lo, hi] = [lo - 0.5, hi + 0.5];
@@ -52,7 +52,7 @@ function panel(title: string, epochs: number[], series: Series[], x0: number, wi
   series.forEach((s, i) => {
     const pts = s.values.map((v, j) => (Number.isFinite(v) ? `${sx(epochs[j] + 1).toFixed(1)},${sy(v).toFixed(1)}` : null)).filter(Boolean);
     parts.push(`<path data-series="${esc(s.name)}" d="M${pts.join(' L')}" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"/>`);
-    parts.push(`<text x="${x0 + width - pad.r - 4}" y="${pad.t + 14 * (i + 1)}" text-anchor="end" font-size="11" fill="${COLORS[i % COLORS.length]}">${esc(s.name)}</text>`);
+    parts.push(`<text x="${x0 + width - pad.r + 8}" y="${pad.t + 14 * (i + 1)}" font-size="11" fill="${COLORS[i % COLORS.length]}">${esc(s.name)}</text>`);
   });
   return parts.join('\n');
 }
@@ -61,7 +61,7 @@ export function historySvg(epochs: number[], series: Series[]): string {
   const losses = series.filter((s) => /loss/.test(s.name));
   const metrics = series.filter((s) => !/loss/.test(s.name));
   const panels = [['loss', losses], ['metrics', metrics]].filter(([, s]) => (s as Series[]).length) as Array<[string, Series[]]>;
-  const w = 420, h = 300;
+  const w = 480, h = 300;
   const body = panels.map(([title, s], i) => panel(title, epochs, s, i * w, w, h)).join('\n');
   return `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="${w * panels.length}" height="${h}" viewBox="0 0 ${w * panels.length} ${h}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${body}\n</svg>\n`;
 }
