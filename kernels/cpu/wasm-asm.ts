@@ -47,6 +47,8 @@ export const op = {
   v128Load: (offset: number) => [0xfd, 0x00, 4, ...uleb(offset)],
   v128Store: (offset: number) => [0xfd, 0x0b, 4, ...uleb(offset)],
   load32Splat: (offset: number) => [0xfd, 0x09, 2, ...uleb(offset)],
+  /** i8x16.shuffle: 16 lane indices into the 32 bytes of its two operands. */
+  i8x16Shuffle: (lanes: number[]) => [0xfd, 0x0d, ...lanes],
   f32x4Add: [0xfd, ...uleb(0xe4)],
   f32x4Mul: [0xfd, ...uleb(0xe6)],
 };

@@ -6,7 +6,6 @@ import { Tensor } from '../tensor/tensor.js';
 import { fmtShape } from '../errors.js';
 import { CheckpointError } from './errors.js';
 import type { FileKind } from './format.js';
-import { type Deflater, deflateRawInBackground } from './deflate.js';
 import { type FlatLeaf, type JsonValue, type StateDict, type StateLeaf, flattenState, unflattenState } from './state.js';
 import { type LoadOptions, type Trackable, isTrackable } from './trackable.js';
 import { type WriteOptions, type WriteResult, writeWpt } from './writer.js';
@@ -14,7 +13,7 @@ import { WptReader } from './reader.js';
 
 export type Checkpointable = Trackable | Tensor | JsonValue;
 
-export interface CheckpointWriteOptions extends Omit<WriteOptions, 'kind' | 'deflate'> {
+export interface CheckpointWriteOptions extends Omit<WriteOptions, 'kind'> {
   kind?: FileKind;
 }
 
@@ -63,7 +62,7 @@ export class Checkpoint {
     const snapshot = flattenState(this.stateDict()).map(copyLeaf);
     const previous = this.inFlight.get(path);
     if (previous) await previous.catch(() => undefined);
-    return { path, durable: this.enqueue(path, snapshot, options, deflateRawInBackground) };
+    return { path, durable: this.enqueue(path, snapshot, options) };
   }
 
   /** Waits for every background write; rejects with the first failure. */
@@ -71,9 +70,9 @@ export class Checkpoint {
     await Promise.all([...this.inFlight.values()]);
   }
 
-  private enqueue(path: string, leaves: FlatLeaf[], options: CheckpointWriteOptions, deflate?: Deflater): Promise<WriteResult> {
+  private enqueue(path: string, leaves: FlatLeaf[], options: CheckpointWriteOptions): Promise<WriteResult> {
     const previous = this.inFlight.get(path) ?? Promise.resolve();
-    const write = previous.catch(() => undefined).then(() => writeWpt(path, leaves, { ...options, kind: options.kind ?? 'checkpoint', deflate }));
+    const write = previous.catch(() => undefined).then(() => writeWpt(path, leaves, { ...options, kind: options.kind ?? 'checkpoint' }));
     this.inFlight.set(path, write);
     const settle = () => {
       if (this.inFlight.get(path) === write) this.inFlight.delete(path);

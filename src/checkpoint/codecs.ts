@@ -7,8 +7,9 @@
  */
 import { CheckpointError } from './errors.js';
 import { type Codec, type EntryHeader, type PlaneMethod, DTYPE_SIZE, decodedByteLength } from './format.js';
-import { type Deflater, inflateRaw } from './deflate.js';
+import { deflateRaw, inflateRaw } from './deflate.js';
 import { crc32 } from './crc32.js';
+import { shuffle, unshuffle } from './byte-planes.js';
 
 export interface EncodedPayload {
   parts: Uint8Array[];
@@ -18,20 +19,19 @@ export interface EncodedPayload {
   planeLengths?: number[];
 }
 
-export async function encodePayload(bytes: Uint8Array, codec: Codec, elementSize: number, deflate: Deflater, level: number): Promise<EncodedPayload> {
+export async function encodePayload(bytes: Uint8Array, codec: Codec, elementSize: number, level: number): Promise<EncodedPayload> {
   if (codec === 'raw') return finish([bytes]);
-  if (codec === 'deflate' || elementSize === 1) return finish([await deflate(bytes, { level })]);
+  if (codec === 'deflate' || elementSize === 1) return finish([await deflateRaw(bytes, { level })]);
   const planes = shuffle(bytes, elementSize);
   const planeLength = bytes.length / elementSize;
-  const methods: PlaneMethod[] = [];
-  const parts: Uint8Array[] = [];
-  for (let k = 0; k < elementSize; k++) {
+  // Each plane: deflated if that makes it smaller, else stored raw. Planes compress in parallel.
+  const chosen = await Promise.all(Array.from({ length: elementSize }, async (_, k) => {
     const plane = planes.subarray(k * planeLength, (k + 1) * planeLength);
-    const packed = worthDeflating(plane) ? await deflate(plane, { level, rle: true }) : plane;
-    const useDeflate = packed.length < plane.length;
-    methods.push(useDeflate ? 'deflate' : 'raw');
-    parts.push(useDeflate ? packed : plane);
-  }
+    const packed = worthDeflating(plane) ? await deflateRaw(plane, { level, rle: true }) : null;
+    return packed !== null && packed.length < plane.length ? { method: 'deflate' as const, bytes: packed } : { method: 'raw' as const, bytes: plane };
+  }));
+  const methods: PlaneMethod[] = chosen.map((c) => c.method);
+  const parts = chosen.map((c) => c.bytes);
   return { ...finish(parts), planes: methods, planeLengths: parts.map((p) => p.length) };
 }
 
@@ -61,17 +61,17 @@ function worthDeflating(plane: Uint8Array): boolean {
 }
 
 /** Verifies the stored bytes and decodes them to exactly the entry's decoded size. */
-export function decodePayload(payload: Uint8Array, e: EntryHeader, file: string): Uint8Array {
+export async function decodePayload(payload: Uint8Array, e: EntryHeader, file: string): Promise<Uint8Array> {
   const ctx = { file, entry: e.key, offset: e.offset };
   const actual = crc32(payload);
   if (actual !== e.crc32) {
     throw new CheckpointError('CHECKSUM_MISMATCH', `stored CRC-32 ${hex(e.crc32)}, computed ${hex(actual)}`, ctx);
   }
   const expected = decodedByteLength(e);
-  const inflate = (bytes: Uint8Array, length: number, at: number) => {
+  const inflate = async (bytes: Uint8Array, length: number, at: number) => {
     let out: Uint8Array;
     try {
-      out = inflateRaw(bytes, length);
+      out = await inflateRaw(bytes, length);
     } catch (cause) {
       throw new CheckpointError('DECOMPRESSED_SIZE_MISMATCH', `DEFLATE stream is invalid or inflates past ${length} bytes: ${(cause as Error).message}`, { ...ctx, offset: at, cause });
     }
@@ -80,53 +80,18 @@ export function decodePayload(payload: Uint8Array, e: EntryHeader, file: string)
     }
     return out;
   };
-  if (e.codec === 'raw') return payload.slice(); // a copy: aligned, and detached from the file buffer
+  if (e.codec === 'raw') return payload;
   if (e.codec === 'deflate' || DTYPE_SIZE[e.dtype] === 1) return inflate(payload, expected, e.offset);
   const size = DTYPE_SIZE[e.dtype];
   const planeLength = expected / size;
-  const planes: Uint8Array[] = [];
+  const planes: Array<Uint8Array | Promise<Uint8Array>> = [];
   let at = 0;
   for (let k = 0; k < size; k++) {
     const stored = payload.subarray(at, at + (e.planeLengths as number[])[k]);
     planes.push((e.planes as PlaneMethod[])[k] === 'raw' ? stored : inflate(stored, planeLength, e.offset + at));
     at += stored.length;
   }
-  return unshuffle(planes, planeLength);
+  return unshuffle(await Promise.all(planes), planeLength);
 }
 
 const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
-
-/** Byte k of element i goes to planes[k·n + i]. */
-export function shuffle(bytes: Uint8Array, elementSize: number): Uint8Array {
-  const n = bytes.length / elementSize;
-  const out = new Uint8Array(bytes.length);
-  if (elementSize === 4 && bytes.byteOffset % 4 === 0) {
-    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, n);
-    for (let i = 0; i < n; i++) {
-      const w = words[i];
-      out[i] = w;
-      out[n + i] = w >>> 8;
-      out[2 * n + i] = w >>> 16;
-      out[3 * n + i] = w >>> 24;
-    }
-    return out;
-  }
-  for (let k = 0; k < elementSize; k++) for (let i = 0; i < n; i++) out[k * n + i] = bytes[i * elementSize + k];
-  return out;
-}
-
-export function unshuffle(planes: Uint8Array[], n: number): Uint8Array {
-  const size = planes.length;
-  if (size === 4) {
-    const [p0, p1, p2, p3] = planes;
-    const words = new Uint32Array(n);
-    for (let i = 0; i < n; i++) words[i] = p0[i] | (p1[i] << 8) | (p2[i] << 16) | (p3[i] << 24);
-    return new Uint8Array(words.buffer);
-  }
-  const out = new Uint8Array(n * size);
-  for (let k = 0; k < size; k++) {
-    const plane = planes[k];
-    for (let i = 0; i < n; i++) out[i * size + k] = plane[i];
-  }
-  return out;
-}

@@ -1,7 +1,7 @@
 /**
- * Raw DEFLATE (RFC 1951) both ways: Node's native zlib where it exists (several times
- * faster, and it can run on the libuv thread pool), fflate elsewhere (browsers). Both read
- * and write the same streams.
+ * Raw DEFLATE (RFC 1951) both ways: Node's native zlib where it exists, on the libuv thread
+ * pool and in parallel pieces; fflate elsewhere (browsers). Both read and write the same
+ * streams.
  */
 import { deflateSync, inflateSync } from 'fflate';
 import { nodeZlib } from './node.js';
@@ -17,36 +17,48 @@ export interface DeflateOptions {
   rle?: boolean;
 }
 
-export type Deflater = (bytes: Uint8Array, options: DeflateOptions) => Promise<Uint8Array>;
-
-/** Compresses on the calling thread. */
-export const deflateRaw: Deflater = async (bytes, { level, rle = false }) => {
-  if (!zlib) return deflateSync(bytes, { level: level as 1 });
-  const strategy = rle ? zlib.constants.Z_RLE : zlib.constants.Z_DEFAULT_STRATEGY;
-  return zlib.deflateRawSync(bytes, { level, strategy, chunkSize: chunkFor(bytes.length) });
-};
-
-/** Compresses on Node's thread pool, so the calling thread stays free for training. */
-export const deflateRawInBackground: Deflater = (bytes, options) => {
-  if (!zlib) return deflateRaw(bytes, options);
-  const strategy = options.rle ? zlib.constants.Z_RLE : zlib.constants.Z_DEFAULT_STRATEGY;
-  return new Promise((resolve, reject) => {
-    zlib.deflateRaw(bytes, { level: options.level, strategy, chunkSize: chunkFor(bytes.length) },
-      (err, out) => (err ? reject(err) : resolve(out)));
-  });
-};
+/** Inputs are compressed in pieces of this size, in parallel on the thread pool. */
+const PIECE = 1 << 18;
 
 /**
- * Inflates into exactly `expectedLength` bytes. Output is capped at that length (a stream
- * that would inflate further is rejected, never allocated): the zip-bomb guard. Returns
- * the bytes produced, whose length the caller compares with the expectation.
+ * Compresses off the calling thread. Large inputs are cut into 256 KiB pieces compressed in
+ * parallel, as pigz does: every piece but the last ends with a sync flush (an empty stored
+ * block, byte-aligned, not final), so the pieces concatenate into one valid DEFLATE stream.
  */
-export function inflateRaw(bytes: Uint8Array, expectedLength: number): Uint8Array {
-  if (zlib) {
-    return zlib.inflateRawSync(bytes, { maxOutputLength: Math.max(expectedLength, 1), chunkSize: chunkFor(expectedLength) });
+export async function deflateRaw(bytes: Uint8Array, { level, rle = false }: DeflateOptions): Promise<Uint8Array> {
+  if (!zlib) return deflateSync(bytes, { level: level as 1 });
+  const strategy = rle ? zlib.constants.Z_RLE : zlib.constants.Z_DEFAULT_STRATEGY;
+  const piece = (start: number, last: boolean) => new Promise<Uint8Array>((resolve, reject) => {
+    const input = bytes.subarray(start, last ? bytes.length : start + PIECE);
+    const finishFlush = last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH;
+    zlib.deflateRaw(input, { level, strategy, finishFlush, chunkSize: chunkFor(input.length) }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+  const starts: number[] = [];
+  for (let s = 0; s === 0 || s < bytes.length; s += PIECE) starts.push(s);
+  const pieces = await Promise.all(starts.map((s, i) => piece(s, i === starts.length - 1)));
+  return pieces.length === 1 ? pieces[0] : concat(pieces);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
   }
-  const out = new Uint8Array(expectedLength);
-  return inflateSync(bytes, { out });
+  return out;
+}
+
+/**
+ * Inflates into exactly `expectedLength` bytes, off the calling thread. Output is capped at
+ * that length (a stream that would inflate further is rejected, never allocated): the
+ * zip-bomb guard. Returns the bytes produced, whose length the caller checks.
+ */
+export function inflateRaw(bytes: Uint8Array, expectedLength: number): Promise<Uint8Array> {
+  if (!zlib) return Promise.resolve().then(() => inflateSync(bytes, { out: new Uint8Array(expectedLength) }));
+  return new Promise((resolve, reject) => {
+    zlib.inflateRaw(bytes, { maxOutputLength: Math.max(expectedLength, 1), chunkSize: chunkFor(expectedLength) }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
 }
 
 /** One output chunk for the whole result avoids zlib concatenating 16 KiB pieces. */

@@ -55,7 +55,9 @@ export const fsStorage: Storage = {
     return {
       size,
       async read(offset, length) {
-        const out = new Uint8Array(length);
+        // Uninitialized: every byte is overwritten (or the short read is reported), and
+        // zero-filling megabytes first costs as much as the checksum.
+        const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
         let got = 0;
         while (got < length) {
           const { bytesRead } = await fh.read(out, got, length - got, offset + got);

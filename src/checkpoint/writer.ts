@@ -12,7 +12,6 @@ import {
   encodePrologue, encodeTrailer, DTYPE_SIZE, assertLittleEndianHost,
 } from './format.js';
 import { encodePayload } from './codecs.js';
-import { type Deflater, deflateRaw } from './deflate.js';
 import { crc32 } from './crc32.js';
 import { float32ToFloat16 } from './float16.js';
 import { type FlatLeaf, stringifyJson } from './state.js';
@@ -28,8 +27,6 @@ export interface WriteOptions {
   /** Store tensors as float16: lossy, for export only. */
   float16?: boolean;
   storage?: Storage;
-  /** Which thread compresses: deflateRaw (this one) or deflateRawInBackground. */
-  deflate?: Deflater;
 }
 
 export interface WriteResult {
@@ -51,14 +48,17 @@ export function tempPathFor(path: string): string {
 
 /** Writes are buffered into batches of this many bytes (one writev each). */
 const BATCH_BYTES = 4 * 1024 * 1024;
+/** Entries being encoded at once (bounds the extra memory to a few entries). */
+const ENCODE_AHEAD = 3;
 
 export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteOptions): Promise<WriteResult> {
   assertLittleEndianHost();
   const storage = options.storage ?? fsStorage;
-  const deflate = options.deflate ?? deflateRaw;
   const level = options.level ?? 1;
   const tmp = tempPathFor(path);
   let handle;
+  // One write in flight while the next entries encode: I/O overlaps compression.
+  let writing: Promise<void> = Promise.resolve();
   try {
     handle = await storage.createExclusive(tmp);
   } catch (cause) {
@@ -69,9 +69,28 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     let offset = PROLOGUE_SIZE;
     let pending: Uint8Array[] = [encodePrologue()];
     let pendingBytes = PROLOGUE_SIZE;
-    for (const leaf of leaves) {
-      const { dtype, shape, bytes, codec } = entryBytes(leaf, options);
-      const encoded = await encodePayload(bytes, codec, DTYPE_SIZE[dtype], deflate, level);
+    const flush = async () => {
+      const batch = pending;
+      pending = [];
+      pendingBytes = 0;
+      await writing;
+      writing = handle!.write(batch);
+      writing.catch(() => undefined); // handled where awaited; never an unhandled rejection meanwhile
+    };
+    // Entries encode a few at a time, so one's shuffling here overlaps another's compression
+    // on the thread pool; they are written strictly in order.
+    const encoding: Array<Promise<{ meta: ReturnType<typeof entryBytes>; encoded: Awaited<ReturnType<typeof encodePayload>> }> | undefined> = [];
+    const startEncoding = (i: number) => {
+      if (i >= leaves.length || encoding[i]) return;
+      const meta = entryBytes(leaves[i], options);
+      encoding[i] = encodePayload(meta.bytes, meta.codec, DTYPE_SIZE[meta.dtype], level).then((encoded) => ({ meta, encoded }));
+      encoding[i]!.catch(() => undefined); // awaited below, in order
+    };
+    for (let i = 0; i < leaves.length; i++) {
+      for (let j = i; j < i + ENCODE_AHEAD; j++) startEncoding(j);
+      const { meta: { dtype, shape, codec }, encoded } = await encoding[i]!;
+      encoding[i] = undefined;
+      const leaf = leaves[i];
       entries.push({
         key: leaf.key, dtype, shape, codec, offset, length: encoded.length, crc32: encoded.crc32,
         ...(encoded.planes ? { planes: encoded.planes, planeLengths: encoded.planeLengths } : {}),
@@ -79,11 +98,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
       offset += encoded.length;
       pending.push(...encoded.parts);
       pendingBytes += encoded.length;
-      if (pendingBytes >= BATCH_BYTES) {
-        await handle.write(pending);
-        pending = [];
-        pendingBytes = 0;
-      }
+      if (pendingBytes >= BATCH_BYTES) await flush();
     }
     const header: FileHeader = {
       format: 'wpt', version: [FORMAT_MAJOR, FORMAT_MINOR], kind: options.kind,
@@ -93,7 +108,8 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     const headerBytes = new TextEncoder().encode(JSON.stringify(header));
     const headerCrc32 = crc32(headerBytes);
     pending.push(headerBytes, encodeTrailer(offset, headerBytes.length, headerCrc32));
-    await handle.write(pending);
+    await flush();
+    await writing;
     await handle.sync();
     await handle.close();
     handle = undefined;
@@ -101,6 +117,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     await storage.syncDir(dirname(path));
     return { path, bytes: offset + headerBytes.length + 24, header, headerCrc32 };
   } catch (cause) {
+    await writing.catch(() => undefined);
     await handle?.close().catch(() => undefined);
     await storage.remove(tmp).catch(() => undefined);
     if (cause instanceof CheckpointError) throw cause;
