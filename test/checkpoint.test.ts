@@ -9,7 +9,7 @@ import {
 } from '../src/index.js';
 import { TEMP_SUFFIX } from '../src/checkpoint/writer.js';
 import type { Storage } from '../src/index.js';
-import { MemoryStorage } from './helpers/memory-storage.js';
+import { MemoryStorage } from '../src/index.js';
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'wpt-')); });

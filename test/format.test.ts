@@ -6,7 +6,7 @@ import { crc32 } from '../src/checkpoint/crc32.js';
 import { crc32Portable } from '../src/checkpoint/crc32.js';
 import { encodePrologue, encodeTrailer, MAX_HEADER_BYTES } from '../src/checkpoint/format.js';
 import { toFloat16Bits, fromFloat16Bits } from '../src/checkpoint/float16.js';
-import { MemoryStorage } from './helpers/memory-storage.js';
+import { MemoryStorage } from '../src/index.js';
 
 const CODECS: Codec[] = ['raw', 'deflate', 'shuffle-deflate'];
 

@@ -28,6 +28,7 @@ describe('CheckpointManager retention', () => {
         let next = 0;
         for (const op of ops) {
           if ('restart' in op) {
+            await manager.close();
             manager = new CheckpointManager(new Checkpoint({ step }), d); // no options: the manifest's policy applies
             await manager.ready;
             continue;
@@ -90,6 +91,7 @@ describe('CheckpointManager recovery', () => {
       await manager.save({ step: i });
     }
     expect(manager.latestCheckpoint).toBe(join(dir, 'ckpt-3.wpt'));
+    await manager.close();
     const damaged = readFileSync(join(dir, 'ckpt-3.wpt'));
     damaged[20] ^= 0x40;
     writeFileSync(join(dir, 'ckpt-3.wpt'), damaged);
@@ -111,6 +113,7 @@ describe('CheckpointManager recovery', () => {
     const v = new Variable<number>(7);
     const first = new CheckpointManager(new Checkpoint({ v }), dir);
     await first.save({ step: 1, metrics: { loss: 0.5 } });
+    await first.close();
     // A crash between writing ckpt-2 and updating the manifest, a half-written temp file, a truncated orphan.
     await new Checkpoint({ v }).write(join(dir, 'ckpt-2.wpt'), { metadata: { step: 2, metrics: { loss: 0.25 } } });
     writeFileSync(join(dir, '.ckpt-3.wpt.123-abc-0.wpt-tmp'), 'partial');
@@ -118,7 +121,7 @@ describe('CheckpointManager recovery', () => {
     const warnings: string[] = [];
     const again = new CheckpointManager(new Checkpoint({ v }), dir, { warn: (m) => warnings.push(m) });
     await again.ready;
-    expect(readdirSync(dir).sort()).toEqual(['ckpt-1.wpt', 'ckpt-2.wpt', MANIFEST_NAME]);
+    expect(readdirSync(dir).sort()).toEqual(['ckpt-1.wpt', 'ckpt-2.wpt', MANIFEST_NAME, 'manager.lock'].sort());
     expect(again.entries.map((e) => [e.step, e.metrics.loss])).toEqual([[1, 0.5], [2, 0.25]]);
     expect(warnings.join()).toMatch(/ckpt-4\.wpt: not in the manifest and it does not verify/);
   });
@@ -130,7 +133,7 @@ describe('CheckpointManager recovery', () => {
       v.value = i;
       await manager.save({ step: i });
     }
-    await manager.flush();
+    await manager.close();
     expect(manager.entries.map((e) => e.step)).toEqual([2, 3]);
     const r = new Variable<number>(-1);
     await new CheckpointManager(new Checkpoint({ v: r }), dir).restoreOrInitialize();

@@ -18,6 +18,8 @@ export type CheckpointErrorCode =
   | 'UNEXPECTED_KEYS'
   | 'SHAPE_MISMATCH'
   | 'INVALID_STATE'
+  | 'NO_SPACE'
+  | 'LOCKED'
   | 'IO';
 
 export interface CheckpointErrorContext {

@@ -8,8 +8,9 @@ import { ArgumentError } from '../errors.js';
 import type { Checkpoint } from './checkpoint.js';
 import { CheckpointError } from './errors.js';
 import { WptReader } from './reader.js';
-import { type Storage, fsStorage, readFileIfExists, writeFileAtomic } from './storage.js';
+import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } from './storage.js';
 import { TEMP_SUFFIX, tempPathFor } from './writer.js';
+import { LOCK_NAME, acquireLock } from './lock.js';
 
 export type Mode = 'min' | 'max' | 'auto';
 
@@ -91,6 +92,7 @@ export class CheckpointManager {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly storage: Storage;
   private readonly warn: (message: string) => void;
+  private release: (() => Promise<void>) | null = null;
 
   constructor(readonly checkpoint: Checkpoint, directory: string, private readonly options: CheckpointManagerOptions = {}) {
     this.directory = directory;
@@ -99,7 +101,7 @@ export class CheckpointManager {
     if (options.maxToKeep !== undefined && options.maxToKeep !== null && !(Number.isInteger(options.maxToKeep) && options.maxToKeep >= 1)) {
       throw new ArgumentError(`CheckpointManager: maxToKeep must be a positive integer or null, got ${options.maxToKeep}`);
     }
-    this.storage = options.storage ?? fsStorage;
+    this.storage = options.storage ?? getDefaultStorage();
     this.warn = options.warn ?? ((m) => console.warn(`waypoint: ${m}`));
     this.ready = this.load();
     this.ready.catch(() => undefined); // surfaced by the first awaiting method
@@ -134,7 +136,9 @@ export class CheckpointManager {
 
   private async load(): Promise<void> {
     await this.storage.mkdirp(this.directory);
-    const names = await this.storage.list(this.directory);
+    // Only the lock holder may clean up: another writer's temporary file is not debris.
+    this.release = await acquireLock(this.storage, this.directory, this.warn);
+    const names = (await this.storage.list(this.directory)).filter((n) => n !== LOCK_NAME);
     for (const name of names) if (name.endsWith(TEMP_SUFFIX)) await this.storage.remove(join(this.directory, name));
     const bytes = await readFileIfExists(this.storage, join(this.directory, MANIFEST_NAME));
     let manifest: Manifest | null = null;
@@ -251,6 +255,17 @@ export class CheckpointManager {
     await this.ready;
     await this.checkpoint.flush();
     await this.queue;
+  }
+
+  /** Waits for pending saves, then releases the directory for another manager. */
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      const release = this.release;
+      this.release = null;
+      await release?.();
+    }
   }
 
   private async applyRetention(newest: ManifestEntry): Promise<void> {

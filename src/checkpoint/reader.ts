@@ -14,7 +14,7 @@ import { decodePayload } from './codecs.js';
 import { crc32 } from './crc32.js';
 import { float16ToFloat32 } from './float16.js';
 import { type JsonValue, parseJson } from './state.js';
-import { type ReadHandle, type Storage, fsStorage } from './storage.js';
+import { type ReadHandle, type Storage, getDefaultStorage } from './storage.js';
 
 export type EntryValue = Tensor | JsonValue;
 
@@ -32,7 +32,7 @@ export class WptReader {
     return this.header.entries;
   }
 
-  static async open(path: string, storage: Storage = fsStorage): Promise<WptReader> {
+  static async open(path: string, storage: Storage = getDefaultStorage()): Promise<WptReader> {
     assertLittleEndianHost();
     let handle: ReadHandle;
     try {

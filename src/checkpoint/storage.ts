@@ -29,22 +29,30 @@ export interface Storage {
   remove(path: string): Promise<void>;
   list(dir: string): Promise<string[]>;
   mkdirp(dir: string): Promise<void>;
+  /** Bytes free for this user on the volume holding `dir`, where the storage can tell. */
+  freeBytes?(dir: string): Promise<number>;
+}
+
+/**
+ * Writes every byte of `buffers` through a writev-like call that may write fewer bytes
+ * than asked (a short write), continuing where it stopped.
+ */
+export async function writeFully(writev: (buffers: Uint8Array[]) => Promise<number>, buffers: Uint8Array[]): Promise<void> {
+  let pending = buffers.filter((b) => b.length > 0);
+  while (pending.length > 0) {
+    const total = pending.reduce((n, b) => n + b.length, 0);
+    const written = await writev(pending);
+    if (written === total) return;
+    if (!(written > 0)) throw Object.assign(new Error(`write made no progress (${written} of ${total} bytes)`), { code: 'EIO' });
+    pending = dropPrefix(pending, written);
+  }
 }
 
 export const fsStorage: Storage = {
   async createExclusive(path) {
     const fh = await fsp.open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
     return {
-      async write(buffers) {
-        let pending = buffers;
-        // writev may write fewer bytes than asked (a short write): continue where it stopped.
-        while (pending.length > 0) {
-          const total = pending.reduce((n, b) => n + b.length, 0);
-          const { bytesWritten } = await fh.writev(pending);
-          if (bytesWritten === total) return;
-          pending = dropPrefix(pending, bytesWritten);
-        }
-      },
+      write: (buffers) => writeFully(async (b) => (await fh.writev(b)).bytesWritten, buffers),
       sync: () => fh.sync(),
       close: () => fh.close(),
     };
@@ -83,7 +91,23 @@ export const fsStorage: Storage = {
   mkdirp: async (dir) => {
     await fsp.mkdir(dir, { recursive: true });
   },
+  async freeBytes(dir) {
+    const st = await fsp.statfs(dir);
+    return Number(st.bavail) * Number(st.bsize);
+  },
 };
+
+let defaultStorage: Storage = fsStorage;
+
+/** The storage used when an API is given none (the real filesystem unless replaced). */
+export function getDefaultStorage(): Storage {
+  return defaultStorage;
+}
+
+/** Replaces the process-wide default storage (a browser store, a fault injector in tests). */
+export function setDefaultStorage(storage: Storage): void {
+  defaultStorage = storage;
+}
 
 function dropPrefix(buffers: Uint8Array[], bytes: number): Uint8Array[] {
   const out: Uint8Array[] = [];

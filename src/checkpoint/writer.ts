@@ -15,7 +15,7 @@ import { encodePayload } from './codecs.js';
 import { crc32 } from './crc32.js';
 import { float32ToFloat16 } from './float16.js';
 import { type FlatLeaf, stringifyJson } from './state.js';
-import { type Storage, fsStorage } from './storage.js';
+import { type Storage, getDefaultStorage } from './storage.js';
 
 export interface WriteOptions {
   kind: FileKind;
@@ -53,8 +53,9 @@ const ENCODE_AHEAD = 3;
 
 export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteOptions): Promise<WriteResult> {
   assertLittleEndianHost();
-  const storage = options.storage ?? fsStorage;
+  const storage = options.storage ?? getDefaultStorage();
   const level = options.level ?? 1;
+  await checkFreeSpace(storage, path, leaves, options);
   const tmp = tempPathFor(path);
   let handle;
   // One write in flight while the next entries encode: I/O overlaps compression.
@@ -124,6 +125,27 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     throw ioError(`writing ${path} failed`, path, cause);
   }
 }
+
+/**
+ * Refuses, before writing anything, a save that cannot fit: the uncompressed size is an upper
+ * bound of what the file needs (compression only shrinks it), plus room for the header.
+ */
+async function checkFreeSpace(storage: Storage, path: string, leaves: FlatLeaf[], options: WriteOptions): Promise<void> {
+  if (!storage.freeBytes) return;
+  const bytesPerValue = options.float16 ? 2 : 4;
+  const needed = leaves.reduce((n, l) => n + (l.kind === 'tensor' ? l.value.size * bytesPerValue : stringifyJson(l.value).length * 3), 0) + 256 * leaves.length + 65536;
+  let free: number;
+  try {
+    free = await storage.freeBytes(dirname(path));
+  } catch (cause) {
+    throw ioError(`cannot check the free space next to ${path}`, path, cause);
+  }
+  if (free < needed) {
+    throw new CheckpointError('NO_SPACE', `the save needs up to ${mib(needed)} but ${mib(free)} are free on the volume of ${dirname(path)}; nothing was written`, { file: path });
+  }
+}
+
+const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
 function ioError(what: string, file: string, cause: unknown): CheckpointError {
   const code = (cause as NodeJS.ErrnoException)?.code;

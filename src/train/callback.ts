@@ -16,6 +16,8 @@ export class Callback {
 
   async onTrainBegin(_logs?: Logs): Promise<void> {}
   async onTrainEnd(_logs?: Logs): Promise<void> {}
+  /** Not in Keras: training failed with `error` (a callback threw, a save failed); release resources. */
+  async onTrainAbort(_error: unknown): Promise<void> {}
   async onEpochBegin(_epoch: number, _logs?: Logs): Promise<void> {}
   async onEpochEnd(_epoch: number, _logs?: Logs): Promise<void> {}
   async onBatchBegin(_batch: number, _logs?: Logs): Promise<void> {}
@@ -35,6 +37,7 @@ export class CallbackList {
 
   async trainBegin(logs?: Logs) { for (const c of this.callbacks) await c.onTrainBegin(logs); }
   async trainEnd(logs?: Logs) { for (const c of this.callbacks) await c.onTrainEnd(logs); }
+  async trainAbort(error: unknown) { for (const c of this.callbacks) await c.onTrainAbort(error).catch(() => undefined); }
   async epochBegin(epoch: number, logs?: Logs) { for (const c of this.callbacks) await c.onEpochBegin(epoch, logs); }
   async epochEnd(epoch: number, logs?: Logs) { for (const c of this.callbacks) await c.onEpochEnd(epoch, logs); }
   async batchBegin(batch: number, logs?: Logs) { for (const c of this.callbacks) await c.onBatchBegin(batch, logs); }

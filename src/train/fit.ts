@@ -124,6 +124,18 @@ export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, op
   const state: FitState = { initialEpoch, initialBatch: 0, totals: null, epoch: initialEpoch, batch: 0, batchesPerEpoch: batches,
     currentTotals: emptyTotals(), epochLogKeys, batchLogKeys };
   model.fitState = state;
+  try {
+    return await runEpochs(model, x, y, validation, callbacks, state, { epochs, batchSize, batches, n, shuffle: options.shuffle ?? true });
+  } catch (error) {
+    await callbacks.trainAbort(error);
+    throw error;
+  }
+}
+
+interface LoopSettings { epochs: number; batchSize: number; batches: number; n: number; shuffle: boolean }
+
+async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [Tensor, Tensor] | undefined, callbacks: CallbackList,
+  state: FitState, { epochs, batchSize, batches, n, shuffle }: LoopSettings): Promise<History> {
   await callbacks.trainBegin();
   model.history.truncate(state.initialEpoch);
 
@@ -134,7 +146,7 @@ export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, op
     state.epoch = epoch;
     state.currentTotals = totals;
     await callbacks.epochBegin(epoch);
-    const order = options.shuffle ?? true ? Random.derive(model.seed, STREAM.shuffle, epoch).permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
+    const order = shuffle ? Random.derive(model.seed, STREAM.shuffle, epoch).permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
     for (let b = resuming ? state.initialBatch : 0; b < batches; b++) {
       state.batch = b;
       const start = b * batchSize, end = Math.min(n, start + batchSize);

@@ -15,6 +15,9 @@ export interface BackupAndRestoreOptions {
   deleteCheckpoint?: boolean;
   /** Write backups in the background (the next one waits for the last). */
   async?: boolean;
+  /** A failed backup stops training ('raise', the default) or is reported and skipped ('warn'). */
+  onSaveError?: 'raise' | 'warn';
+  warn?: (message: string) => void;
 }
 
 /** Where a resumed fit continues: the next batch to train and that epoch's running totals. */
@@ -98,11 +101,23 @@ export class BackupAndRestore extends Callback {
   }
 
   private async backup(step: number): Promise<void> {
-    await this.manager!.save({ step, epoch: this.progress.epoch, force: true });
+    try {
+      await this.manager!.save({ step, epoch: this.progress.epoch, force: true });
+    } catch (e) {
+      if ((this.options.onSaveError ?? 'raise') === 'raise') throw e;
+      (this.options.warn ?? ((m) => console.warn(`waypoint: ${m}`)))(`backup at step ${step} failed, training goes on: ${(e as Error).message}`);
+    }
   }
 
   override async onTrainEnd(): Promise<void> {
-    await this.manager?.flush();
+    await this.manager?.close();
+    this.manager = null;
     if (this.deleteCheckpoint) await rm(this.backupDir, { recursive: true, force: true });
+  }
+
+  /** A failed fit keeps its backup (that is the point) but frees the directory's lock. */
+  override async onTrainAbort(): Promise<void> {
+    await this.manager?.close().catch(() => undefined);
+    this.manager = null;
   }
 }

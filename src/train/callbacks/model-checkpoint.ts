@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { ArgumentError } from '../../errors.js';
 import type { StateDict } from '../../checkpoint/state.js';
 import type { Trackable } from '../../checkpoint/trackable.js';
@@ -22,6 +22,10 @@ export interface ModelCheckpointOptions {
   /** Also save the final model here when training ends, whatever the result. */
   saveLast?: string;
   verbose?: 0 | 1;
+  /** Keep only the newest N files this callback wrote (deleting older ones); default all. */
+  maxToKeep?: number;
+  /** A failed save stops training ('raise', the default) or is reported and skipped ('warn'). */
+  onSaveError?: 'raise' | 'warn';
   write?: (line: string) => void;
 }
 
@@ -42,6 +46,10 @@ export class ModelCheckpoint extends Callback implements Trackable {
   batchesSeen = 0;
   /** Every path written, in order (for tools and tests). */
   readonly saved: string[] = [];
+  /** The files still on disk that maxToKeep counts (restored with the callback's state). */
+  private kept: string[] = [];
+  private readonly maxToKeep?: number;
+  private readonly onSaveError: 'raise' | 'warn';
 
   constructor(options: ModelCheckpointOptions) {
     super();
@@ -59,6 +67,11 @@ export class ModelCheckpoint extends Callback implements Trackable {
     this.verbose = options.verbose ?? 0;
     this.write = options.write ?? ((l) => console.log(l));
     this.threshold = options.initialValueThreshold;
+    if (options.maxToKeep !== undefined && !(Number.isInteger(options.maxToKeep) && options.maxToKeep >= 1)) {
+      throw new ArgumentError(`ModelCheckpoint: maxToKeep must be a positive integer, got ${options.maxToKeep}`);
+    }
+    this.maxToKeep = options.maxToKeep;
+    this.onSaveError = options.onSaveError ?? 'raise';
     this.best = this.initialBest();
   }
 
@@ -121,18 +134,27 @@ export class ModelCheckpoint extends Callback implements Trackable {
   }
 
   private async saveTo(path: string): Promise<void> {
-    await mkdir(dirname(path), { recursive: true });
-    if (this.saveWeightsOnly) await this.model.saveWeights(path);
-    else await this.model.save(path);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      if (this.saveWeightsOnly) await this.model.saveWeights(path);
+      else await this.model.save(path);
+    } catch (e) {
+      if (this.onSaveError === 'raise') throw e;
+      this.write(`waypoint: saving ${path} failed, training goes on: ${(e as Error).message}`);
+      return;
+    }
     this.saved.push(path);
+    this.kept = [...this.kept.filter((p) => p !== path), path];
+    while (this.maxToKeep !== undefined && this.kept.length > this.maxToKeep) await rm(this.kept.shift()!, { force: true });
   }
 
   stateDict(): StateDict {
-    return { best: this.best, batchesSeen: this.batchesSeen };
+    return { best: this.best, batchesSeen: this.batchesSeen, kept: [...this.kept] };
   }
 
   loadStateDict(state: StateDict): void {
     this.best = state.best as number;
     this.batchesSeen = state.batchesSeen as number;
+    this.kept = [...((state.kept as string[] | undefined) ?? [])];
   }
 }

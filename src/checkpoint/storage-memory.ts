@@ -1,15 +1,16 @@
-import type { Storage } from '../../src/index.js';
+import type { Storage } from './storage.js';
 
 /**
- * An in-memory Storage for tests: whole files as byte arrays, renames atomic by
- * construction, and a log of every read so tests can bound what a reader asks for.
+ * Storage in memory: whole files as byte arrays, renames atomic by construction, and a log
+ * of every read (tests use it to bound what a reader asks for). Also a start for browser use.
  */
 export class MemoryStorage implements Storage {
   files = new Map<string, Uint8Array>();
   reads: Array<{ path: string; offset: number; length: number }> = [];
 
   async createExclusive(path: string) {
-    if (this.files.has(path)) throw Object.assign(new Error(`EEXIST: ${path}`), { code: 'EEXIST' });
+    const errno = (code: string) => Object.assign(new Error(`${code}: ${path}`), { code });
+    if (this.files.has(path)) throw errno('EEXIST');
     const chunks: Uint8Array[] = [];
     this.files.set(path, new Uint8Array(0));
     return {
@@ -46,6 +47,7 @@ export class MemoryStorage implements Storage {
     return [...this.files.keys()].filter((p) => p.startsWith(prefix) && !p.slice(prefix.length).includes('/')).map((p) => p.slice(prefix.length));
   }
   async mkdirp() {}
+  async freeBytes() { return Number.MAX_SAFE_INTEGER; }
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {
