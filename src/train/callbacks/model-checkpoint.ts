@@ -7,6 +7,8 @@ import { type Mode, resolveMode } from '../../checkpoint/manager.js';
 import { Callback } from '../callback.js';
 import type { Logs } from '../history.js';
 import { formatTemplate, templateKeys } from './template.js';
+import { TEMP_SUFFIX } from '../../checkpoint/writer.js';
+import { readdir } from 'node:fs/promises';
 
 export interface ModelCheckpointOptions {
   /** Path template: `ckpt/{epoch:02d}-{val_loss:.4f}.wpt`; `{epoch}` and `{batch}` are 1-based. */
@@ -85,6 +87,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
 
   /** Refuses settings that would silently never save: keys that will not exist at the save points. */
   override async onTrainBegin(): Promise<void> {
+    await removeLeftovers(this.filepath);
     const state = this.model.fitState!;
     const available = this.saveFreq === 'epoch' ? state.epochLogKeys : state.batchLogKeys;
     const where = this.saveFreq === 'epoch' ? 'at the end of each epoch' : `every ${this.saveFreq} batches`;
@@ -157,4 +160,12 @@ export class ModelCheckpoint extends Callback implements Trackable {
     this.batchesSeen = state.batchesSeen as number;
     this.kept = [...((state.kept as string[] | undefined) ?? [])];
   }
+}
+
+/** Deletes temporary files that a killed save left in the directory the template writes to. */
+async function removeLeftovers(template: string): Promise<void> {
+  const dir = dirname(template);
+  if (dir.includes('{')) return; // the directory itself varies: nothing fixed to clean
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.endsWith(TEMP_SUFFIX)).map((n) => rm(`${dir}/${n}`, { force: true })));
 }
