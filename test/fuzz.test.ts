@@ -1,0 +1,47 @@
+import { describe, it, expect } from 'vitest';
+import { CheckpointError, MemoryStorage, Random, Tensor, readWpt, writeWpt } from '../src/index.js';
+import { mutate } from './helpers/fuzz.js';
+
+async function seedFile(): Promise<{ file: Uint8Array; values: Map<string, unknown> }> {
+  const storage = new MemoryStorage();
+  const rng = new Random(4);
+  await writeWpt('/f/seed.wpt', [
+    { key: 'w', kind: 'tensor', value: new Tensor(rng.fillNormal(new Float32Array(96), 0, 0.1), [8, 12]) },
+    { key: 'b', kind: 'tensor', value: new Tensor(new Float32Array(8), [8]) },
+    { key: 'raw', kind: 'tensor', value: new Tensor(rng.fillNormal(new Float32Array(6)), [2, 3]) },
+    { key: 'h', kind: 'json', value: { loss: [1, 0.5, NaN], note: 'x'.repeat(300) } },
+  ], { kind: 'checkpoint', storage });
+  const file = storage.files.get('/f/seed.wpt')!;
+  return { file, values: (await readWpt('/f/seed.wpt', storage)).values };
+}
+
+describe('decoder fuzzing', () => {
+  it('10,000 mutations: only CheckpointErrors, never wrong data, reads within the file, no hang', async () => {
+    const { file, values } = await seedFile();
+    const rng = new Random(20261126);
+    const counts = { rejected: 0, loaded: 0 };
+    for (let i = 0; i < 10_000; i++) {
+      const m = mutate(file, rng);
+      const storage = new MemoryStorage();
+      storage.files.set('/f/m.wpt', m.bytes);
+      const t = performance.now();
+      const result = await readWpt('/f/m.wpt', storage).then((r) => r, (e: unknown) => e);
+      expect(performance.now() - t).toBeLessThan(2000);
+      for (const r of storage.reads) expect(r.offset + r.length).toBeLessThanOrEqual(m.bytes.length);
+      if (result instanceof CheckpointError) { counts.rejected++; continue; }
+      if (result instanceof Error) expect.fail(`${m.what}: ${result.constructor.name} ${result.message}`);
+      counts.loaded++;
+      // Raw damage is always caught: every byte is covered by a check.
+      if (!m.structural) expect.fail(`${m.what} loaded without error`);
+      // A structural edit with valid checksums may describe a different but well-formed file;
+      // whatever it loads must be exactly the bytes it declares, never garbage beyond them.
+      for (const [key, v] of (result as { values: Map<string, unknown> }).values) {
+        if (v instanceof Tensor && values.get(key) instanceof Tensor) {
+          const original = values.get(key) as Tensor;
+          if (v.size === original.size) expect(v.data).toEqual(original.data);
+        }
+      }
+    }
+    expect(counts.rejected).toBeGreaterThan(9000);
+  }, 120_000);
+});
