@@ -10,6 +10,7 @@ import { type FlatLeaf, type JsonValue, type StateDict, type StateLeaf, flattenS
 import { type LoadOptions, type Trackable, isTrackable } from './trackable.js';
 import { type WriteOptions, type WriteResult, writeWpt } from './writer.js';
 import { WptReader } from './reader.js';
+import type { Storage } from './storage.js';
 
 export type Checkpointable = Trackable | Tensor | JsonValue;
 
@@ -86,9 +87,9 @@ export class Checkpoint {
    * or shapes differ from what is tracked, listing every difference; non-strict restores
    * what matches and reports the rest.
    */
-  async read(path: string, options: LoadOptions & { ignoreUnexpected?: (key: string) => boolean } = {}): Promise<ReadReport> {
+  async read(path: string, options: LoadOptions & { ignoreUnexpected?: (key: string) => boolean; storage?: Storage } = {}): Promise<ReadReport> {
     const strict = options.strict ?? true;
-    const reader = await WptReader.open(path);
+    const reader = await WptReader.open(path, options.storage);
     try {
       const expected = new Map(flattenState(this.stateDict()).map((leaf) => [leaf.key, leaf]));
       const inFile = new Map(reader.entries.map((e) => [e.key, e]));

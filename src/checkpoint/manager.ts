@@ -156,7 +156,7 @@ export class CheckpointManager {
     const policyChanged = JSON.stringify(policy) !== JSON.stringify(manifest?.policy);
     this.manifest.policy = policy;
     // Record the policy at once, so a manager restarted without options applies the same rules.
-    if (!(await this.adoptOrphans(names.filter((n) => !n.endsWith(TEMP_SUFFIX)))) && policyChanged) await this.writeManifest();
+    if (!(await this.adoptOrphans(names.filter((n) => !n.endsWith(TEMP_SUFFIX)))) && policyChanged) await this.writeManifestSoon();
   }
 
   /**
@@ -183,7 +183,7 @@ export class CheckpointManager {
     m.checkpoints = m.checkpoints.filter((e) => names.includes(e.file));
     if (changed) {
       m.checkpoints.sort((a, b) => a.step - b.step);
-      await this.writeManifest();
+      await this.writeManifestSoon();
     }
     return changed;
   }
@@ -204,7 +204,17 @@ export class CheckpointManager {
 
   private async writeManifest(): Promise<void> {
     const path = join(this.directory, MANIFEST_NAME);
-    await writeFileAtomic(this.storage, path, new TextEncoder().encode(`${JSON.stringify(this.loaded, null, 1)}\n`), tempPathFor(path));
+    try {
+      await writeFileAtomic(this.storage, path, new TextEncoder().encode(`${JSON.stringify(this.loaded, null, 1)}\n`), tempPathFor(path));
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code;
+      throw new CheckpointError('IO', `writing the manifest failed: ${code ? `${code} ` : ''}${(cause as Error).message}`, { file: path, cause });
+    }
+  }
+
+  /** At start, the manifest is rewritten only to record things the next save records too: a failure there is a warning. */
+  private async writeManifestSoon(): Promise<void> {
+    await this.writeManifest().catch((e: Error) => this.warn(`${e.message}; it will be written with the next save`));
   }
 
   /**
@@ -325,7 +335,7 @@ export class CheckpointManager {
       await initialize?.();
       return null;
     }
-    await this.checkpoint.read(path);
+    await this.checkpoint.read(path, { storage: this.storage });
     return path;
   }
 }

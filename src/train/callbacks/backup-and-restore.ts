@@ -75,7 +75,7 @@ export class BackupAndRestore extends Callback {
       loadStateDict: (s: StateDict) => { this.progress = s.position as unknown as Progress; },
     };
     const checkpoint = trainingCheckpoint(this.model, { progress, callbacks: this.peerStates() });
-    this.manager = new CheckpointManager(checkpoint, this.backupDir, { maxToKeep: 1, checkpointName: 'backup', async: this.options.async });
+    this.manager = new CheckpointManager(checkpoint, this.backupDir, { maxToKeep: 1, checkpointName: 'backup', async: this.options.async, warn: this.options.warn });
     this.progress = { epoch: this.model.fitState!.initialEpoch, batch: 0, totals: null, batchesSeen: 0 };
     this.restoredFrom = await this.manager.restoreOrInitialize();
     if (this.restoredFrom) {

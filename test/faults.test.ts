@@ -1,0 +1,137 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import fc from 'fast-check';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir, hostname } from 'node:os';
+import { join } from 'node:path';
+import {
+  Checkpoint, CheckpointError, CheckpointManager, FaultyStorage, MemoryStorage, Variable, BackupAndRestore, ModelCheckpoint,
+  setDefaultStorage, fsStorage, writeFully, writeWpt, tensor, type Storage,
+} from '../src/index.js';
+import { dataFor, makeModel } from './helpers/training.js';
+
+let dir: string;
+beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'wpt-faults-')); });
+afterEach(() => {
+  setDefaultStorage(fsStorage);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('injected I/O faults never lose a checkpoint', () => {
+  it('a fault at any point of a save rejects it with a typed error naming the cause; earlier state stays loadable; the next save succeeds', async () => {
+    await fc.assert(fc.asyncProperty(fc.nat(40), fc.constantFrom('ENOSPC', 'EIO', 'EACCES') as fc.Arbitrary<'EIO'>, fc.boolean(), async (failAt, code, background) => {
+      const memory = new MemoryStorage();
+      const faulty = new FaultyStorage(memory, { failAt: null });
+      const value = new Variable<number>(1);
+      const manager = new CheckpointManager(new Checkpoint({ value, w: tensor([1, 2, 3]) }), '/run', { storage: faulty, maxToKeep: 2, async: background });
+      await manager.save({ step: 1 });
+      await manager.flush();
+      faulty.count = 0;
+      faulty.plan = { failAt, code };
+      value.value = 2;
+      const outcome = await manager.save({ step: 2 }).then(() => manager.flush()).then(() => 'saved', (e: unknown) => e);
+      if (outcome !== 'saved') {
+        expect(outcome).toBeInstanceOf(CheckpointError);
+        expect((outcome as CheckpointError).code).toBe('IO');
+        expect((outcome as Error).message).toContain(code);
+        expect(faulty.injected).toHaveLength(1);
+      }
+      // Whatever happened, what is on "disk" restores to a value that was saved, through the manifest.
+      faulty.plan = { failAt: null };
+      await manager.close();
+      const restored = new Variable<number>(0);
+      const reopened = new CheckpointManager(new Checkpoint({ value: restored, w: tensor([0, 0, 0]) }), '/run', { storage: memory });
+      await reopened.restoreOrInitialize();
+      expect([1, 2]).toContain(restored.value);
+      if (outcome === 'saved') expect(restored.value).toBe(2);
+      // The fault has cleared: the next save works and becomes the latest.
+      restored.value = 3;
+      await reopened.save({ step: 3 });
+      await reopened.close();
+      const last = new Variable<number>(0);
+      const third = new CheckpointManager(new Checkpoint({ value: last, w: tensor([0, 0, 0]) }), '/run', { storage: memory });
+      await third.restoreOrInitialize();
+      expect(last.value).toBe(3);
+      expect([...memory.files.keys()].some((k) => k.endsWith('.wpt-tmp'))).toBe(false);
+      await third.close();
+    }), { numRuns: 60 });
+  });
+
+  it('short writes are continued where they stopped', async () => {
+    const written: number[] = [];
+    const chunks = [Uint8Array.of(1, 2, 3), Uint8Array.of(4, 5), Uint8Array.of(6)];
+    await writeFully(async (buffers) => {
+      const first = buffers[0];
+      written.push(...first.subarray(0, 2)); // never more than 2 bytes at a time
+      return Math.min(2, first.length);
+    }, chunks);
+    expect(written).toEqual([1, 2, 3, 4, 5, 6]);
+    await expect(writeFully(async () => 0, chunks)).rejects.toThrow(/no progress/);
+  });
+
+  it('a save that cannot fit is refused before anything is written', async () => {
+    const memory = new MemoryStorage();
+    const tiny: Storage = Object.assign(Object.create(memory), { freeBytes: async () => 1000 });
+    const err = await writeWpt('/d/big.wpt', [{ key: 'w', kind: 'tensor', value: tensor(new Float32Array(10_000), [10_000]) }], { kind: 'weights', storage: tiny }).catch((e) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect(err.code).toBe('NO_SPACE');
+    expect(err.message).toMatch(/needs up to .* MiB but 0\.0 MiB are free.*nothing was written/);
+    expect(memory.files.size).toBe(0);
+  });
+
+  it("fit stops on a failed save by default, and goes on with onSaveError: 'warn'", async () => {
+    const [x, y] = dataFor('mlp');
+    const faulty = new FaultyStorage(fsStorage, { failAt: null });
+    setDefaultStorage(faulty);
+    const arm = () => { faulty.count = 0; faulty.plan = { failAt: 1, code: 'ENOSPC', ops: ['write'] }; };
+    arm();
+    const strict = makeModel('mlp', 1);
+    await expect(strict.fit(x, y, { epochs: 3, verbose: 0, callbacks: [new ModelCheckpoint({ filepath: join(dir, 'a-{epoch}.wpt'), monitor: 'loss' })] }))
+      .rejects.toThrow(/IO: .*ENOSPC/);
+    faulty.count = 0;
+    faulty.plan = { failAt: 3, code: 'ENOSPC', ops: ['write'] }; // past the lock and the policy manifest: a backup's manifest
+    const warnings: string[] = [];
+    const lenient = makeModel('mlp', 1);
+    await lenient.fit(x, y, {
+      epochs: 3, verbose: 0, callbacks: [
+        new BackupAndRestore({ backupDir: join(dir, 'backup'), onSaveError: 'warn', warn: (m) => warnings.push(m) }),
+        new ModelCheckpoint({ filepath: join(dir, 'b-{epoch}.wpt'), monitor: 'loss', onSaveError: 'warn', write: (m) => warnings.push(m) }),
+      ],
+    });
+    expect(lenient.currentEpoch).toBe(3);
+    expect(warnings.join('\n')).toMatch(/failed, training goes on: IO: .*ENOSPC/);
+  });
+});
+
+describe('one writer per directory', () => {
+  const script = (d: string) => `
+    import { Checkpoint, CheckpointManager, Variable } from '${join(import.meta.dirname, '..', 'src', 'index.ts')}';
+    const m = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), ${JSON.stringify(d)});
+    await m.ready; console.log('locked'); setTimeout(() => process.exit(0), 20000);`;
+
+  it('a second manager gets a clear error naming the holder; a stale lock of a dead process is taken over', async () => {
+    writeFileSync(join(dir, 'holder.mts'), script(join(dir, 'run')));
+    const holder = spawn(process.execPath, ['--import', 'tsx', join(dir, 'holder.mts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => { if (d.toString().includes('locked')) resolve(); }));
+    const err = await new CheckpointManager(new Checkpoint({ v: 1 }), join(dir, 'run')).ready.catch((e) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect(err.code).toBe('LOCKED');
+    expect(err.message).toContain(`is being written by pid ${holder.pid} on ${hostname()}`);
+
+    holder.kill('SIGKILL'); // dies holding the lock
+    await new Promise((r) => holder.on('exit', r));
+    const warnings: string[] = [];
+    const taker = new CheckpointManager(new Checkpoint({ v: 1 }), join(dir, 'run'), { warn: (m) => warnings.push(m) });
+    await taker.ready;
+    expect(warnings.join()).toMatch(new RegExp(`taking over the stale lock .*pid ${holder.pid} .* is gone`));
+    await taker.close();
+    expect(existsSync(join(dir, 'run', 'manager.lock'))).toBe(false);
+  }, 30_000);
+
+  it('a process that exits normally leaves no lock behind', () => {
+    writeFileSync(join(dir, 'quick.mts'), script(join(dir, 'quick')).replace('setTimeout(() => process.exit(0), 20000)', 'process.exit(0)'));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(dir, 'quick.mts')], { encoding: 'utf8' });
+    expect(r.stdout).toContain('locked');
+    expect(readdirSync(join(dir, 'quick'))).not.toContain('manager.lock');
+  });
+});
