@@ -135,3 +135,26 @@ describe('one writer per directory', () => {
     expect(readdirSync(join(dir, 'quick'))).not.toContain('manager.lock');
   });
 });
+
+describe('the crash-safe write protocol', () => {
+  it('writes a temporary file in the target directory, fsyncs it, renames it over the target, then fsyncs the directory', async () => {
+    const memory = new MemoryStorage();
+    const log: string[] = [];
+    const recording: Storage = {
+      ...memory,
+      list: (d) => memory.list(d), mkdirp: () => memory.mkdirp(), openRead: (p) => memory.openRead(p), remove: (p) => memory.remove(p),
+      freeBytes: () => memory.freeBytes(),
+      createExclusive: async (p) => {
+        log.push(`create ${p}`);
+        const h = await memory.createExclusive(p);
+        return { write: async (b) => { log.push('write'); await h.write(b); }, sync: async () => { log.push('fsync file'); await h.sync(); }, close: async () => { log.push('close'); await h.close(); } };
+      },
+      rename: async (a, b) => { log.push(`rename ${a} -> ${b}`); await memory.rename(a, b); },
+      syncDir: async (d) => { log.push(`fsync dir ${d}`); },
+    };
+    await writeWpt('/d/x.wpt', [{ key: 'w', kind: 'tensor', value: tensor([1, 2]) }], { kind: 'weights', storage: recording });
+    const tmp = log[0].slice('create '.length);
+    expect(tmp).toMatch(/^\/d\/\.x\.wpt\..*\.wpt-tmp$/);
+    expect(log).toEqual([`create ${tmp}`, 'write', 'fsync file', 'close', `rename ${tmp} -> /d/x.wpt`, 'fsync dir /d']);
+  });
+});
