@@ -4,6 +4,7 @@ import {
   Sequential, Dense, Conv2D, MaxPool2D, Flatten, Dropout, Activation, Adam, SGD, Random, Tensor, tensor, randn,
   mul, sum, ArgumentError, ShapeError, Callback, type Layer, type Logs, LOSSES, oneHot, softmax,
 } from '../src/index.js';
+import { blobs } from './helpers/training.js';
 
 /**
  * Layer gradients by finite differences: L = Σ layer(x)·V, differentiated in float32
@@ -91,18 +92,6 @@ describe('losses', () => {
     expect(LOSSES.mse(tensor([1, 2]), tensor([2, 4]), false).item()).toBeCloseTo(2.5);
   });
 });
-
-/** A small classification problem: two Gaussian blobs per class in 6-D. */
-function blobs(n: number, seed: number): [Tensor, Tensor] {
-  const rng = new Random(seed);
-  const x = new Float32Array(n * 6), labels: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = i % 3;
-    labels.push(c);
-    for (let j = 0; j < 6; j++) x[i * 6 + j] = rng.normal(j % 3 === c ? 1.5 : 0, 0.7);
-  }
-  return [new Tensor(x, [n, 6]), oneHot(labels, 3)];
-}
 
 function mlp(seed: number, dropout = 0): Sequential {
   const model = new Sequential([
