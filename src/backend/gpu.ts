@@ -39,6 +39,8 @@ export function loadGpuJs(): GpuJs | string {
 }
 
 const SOFTWARE_RENDERERS = /llvmpipe|softpipe|swiftshader|software/i;
+/** A renderer string must name graphics hardware: headless-gl's bare "ANGLE" may sit on Mesa's rasterizer. */
+const HARDWARE_RENDERERS = /nvidia|geforce|quadro|tesla|rtx|radeon|amd|intel|apple|mali|adreno|powervr/i;
 
 export class GpuBackend implements Backend {
   readonly name = 'gpu' as const;
@@ -47,7 +49,7 @@ export class GpuBackend implements Backend {
   mode: string;
   renderer: string | null = null;
 
-  private constructor(private readonly gpu: GPUInstance, requested: GpuModeRequest) {
+  private constructor(private readonly lib: GpuJs, private readonly gpu: GPUInstance, requested: GpuModeRequest) {
     this.mode = requested;
   }
 
@@ -64,27 +66,37 @@ export class GpuBackend implements Backend {
     } catch (e) {
       throw new GpuUnavailableError(`gpu.js refused mode '${mode}': ${(e as Error).message.split('\n')[0]}`);
     }
-    const backend = new GpuBackend(gpu, mode);
+    const backend = new GpuBackend(lib, gpu, mode);
     backend.probe();
     return backend;
   }
 
   /** True when gpu.js drives real graphics hardware (not a software rasterizer, not the CPU). */
   get onRealGpu(): boolean {
-    return ['headlessgl', 'webgl', 'webgl2', 'webgpu'].includes(this.mode) && !SOFTWARE_RENDERERS.test(this.renderer ?? 'software');
+    const renderer = this.renderer ?? '';
+    return ['headlessgl', 'webgl', 'webgl2', 'webgpu'].includes(this.mode) && HARDWARE_RENDERERS.test(renderer) && !SOFTWARE_RENDERERS.test(renderer);
   }
 
   /** Builds a tiny kernel to learn what gpu.js chose, its renderer, and that it computes in float32. */
   private probe(): void {
     const k = this.kernel('probe', matmulKernel, [1, 1], { M: 1, K: 1, N: 1, transA: 0, transB: 0 });
     const out = this.flatten(k(Float32Array.of(1.5), Float32Array.of(2)), 1, 1);
-    this.mode = k.kernel.constructor.mode ?? this.mode;
+    this.mode = this.modeOf(k.kernel);
     const gl = k.kernel.context;
     if (gl && typeof gl.getParameter === 'function') {
       const info = gl.getExtension('WEBGL_debug_renderer_info');
       this.renderer = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
     }
     if (out[0] !== 3) throw new GpuUnavailableError(`gpu.js mode '${this.mode}' computed 1.5 × 2 = ${out[0]}: refusing a backend that gets arithmetic wrong`);
+  }
+
+  /** gpu.js reports every GL kernel as mode 'gpu': name the flavor from its class. */
+  private modeOf(kernel: object): string {
+    const { HeadlessGLKernel, WebGL2Kernel, WebGLKernel } = this.lib;
+    if (kernel instanceof HeadlessGLKernel) return 'headlessgl';
+    if (kernel instanceof WebGL2Kernel) return 'webgl2';
+    if (kernel instanceof WebGLKernel) return 'webgl';
+    return (kernel.constructor as { mode?: string }).mode ?? this.mode;
   }
 
   private kernel(name: string, fn: KernelFn, output: [number, number], constants: Record<string, number>): Runnable {
@@ -137,6 +149,6 @@ export class GpuBackend implements Backend {
   maxPool2dBackward = maxPool2dBackward;
 
   describe(): string {
-    return `gpu: gpu.js mode '${this.mode}'${this.renderer ? ` on ${this.renderer}` : ''}${this.onRealGpu ? '' : ' (no GPU hardware: gpu.js runs on the CPU or a software rasterizer)'}`;
+    return `gpu: gpu.js mode '${this.mode}'${this.renderer ? ` on ${this.renderer}` : ''}${this.onRealGpu ? '' : ' (no GPU hardware identified: gpu.js runs on the CPU or, for GL, possibly a software rasterizer)'}`;
   }
 }
