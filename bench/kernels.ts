@@ -8,6 +8,8 @@ import { cpuBackend } from '../src/backend/cpu.js';
 import type { Backend } from '../src/backend/index.js';
 import type { Conv2dInfo } from '../kernels/types.js';
 import { table, timeMedian } from './common.js';
+import { loadGpuJs } from '../src/backend/gpu.js';
+import { matmulKernel } from '../kernels/gpu/kernels.js';
 
 const quick = process.argv.includes('--quick');
 const rng = new Random(3);
@@ -61,4 +63,35 @@ export async function run(): Promise<void> {
   console.log(crossover === null
     ? `\nno real-GPU mode beat the cpu kernels here: 'auto' keeps every op on the cpu (its threshold, ${AUTO_MIN_MULTIPLY_ADDS} multiply-adds, applies only on GPU hardware)`
     : `\ncrossover on this machine: the GPU wins from ${crossover} multiply-adds; 'auto' uses ${AUTO_MIN_MULTIPLY_ADDS}`);
+  await pipelineComparison();
+}
+
+/**
+ * Two matmuls in a row, (A·B)·C, on a GL mode: reading the intermediate back to the CPU and
+ * uploading it again, against gpu.js pipeline mode (the intermediate stays a texture on the
+ * device). Waypoint's tensors hold Float32Arrays (the backend owns every GPU resource), so
+ * ops read back today; this measures what keeping intermediates on the device would save.
+ */
+async function pipelineComparison(): Promise<void> {
+  const lib = loadGpuJs();
+  if (typeof lib === 'string' || !lib.GPU.isHeadlessGLSupported) {
+    console.log('\npipeline vs read-back: needs a GL mode (headlessgl under xvfb-run, or a browser)');
+    return;
+  }
+  const gpu = new lib.GPU({ mode: 'headlessgl' });
+  const rows: Array<Array<string | number>> = [];
+  for (const n of quick ? [128] : [128, 256, 512]) {
+    const settings = (pipeline: boolean) => ({ output: [n, n] as [number, number], constants: { M: n, K: n, N: n, transA: 0, transB: 0 }, precision: 'single' as const, pipeline });
+    const first = gpu.createKernel(matmulKernel as never, settings(false));
+    const second = gpu.createKernel(matmulKernel as never, settings(false));
+    const firstOnDevice = gpu.createKernel(matmulKernel as never, settings(true));
+    const a = rand(n * n), b = rand(n * n), c = rand(n * n);
+    const flat = (rowsOut: Float32Array[]) => { const o = new Float32Array(n * n); rowsOut.forEach((r, i) => o.set(r, i * n)); return o; };
+    const readBack = await timeMedian(() => second(flat(first(a, b) as Float32Array[]), c), { warmup: 1, runs: 5 });
+    const onDevice = await timeMedian(() => second(firstOnDevice(a, b) as never, c), { warmup: 1, runs: 5 });
+    rows.push([n, readBack, onDevice, readBack / onDevice]);
+  }
+  gpu.destroy();
+  console.log('\n(A·B)·C on gpu.js headlessgl: intermediate read back vs kept on the device (pipeline mode), ms');
+  console.log(table(['n', 'read back', 'pipeline', 'ratio'], rows));
 }

@@ -203,3 +203,19 @@ describe('CSVLogger', () => {
     expect(rows.map((r) => Number(r.split(',')[2]))).toEqual(model.history.history.loss);
   });
 });
+
+describe('TerminateOnNaN', () => {
+  it('stops within the batch where the loss stops being finite', async () => {
+    const { TerminateOnNaN, Sequential, Dense, SGD } = await import('../src/index.js');
+    const [x, y] = dataFor('mlp', 64);
+    const model = new Sequential([new Dense({ units: 8, activation: 'relu', inputShape: [6] }), new Dense({ units: 3 })], { seed: 1 });
+    model.compile({ optimizer: new SGD({ learningRate: 1e12 }), loss: 'mse' });
+    const lines: string[] = [];
+    let batches = 0;
+    class Count extends Callback { override async onBatchEnd() { batches++; } }
+    await model.fit(x, y, { epochs: 50, batchSize: 8, verbose: 0, callbacks: [new Count(), new TerminateOnNaN((l) => lines.push(l))] });
+    expect(lines[0]).toMatch(/^Batch \d+: invalid loss (NaN|Infinity), terminating training$/);
+    expect(batches).toBeLessThan(50 * 8);
+    expect(model.history.epoch.length).toBeLessThanOrEqual(Math.ceil(batches / 8));
+  });
+});
