@@ -26,7 +26,8 @@ export interface StormResult {
 function runChild(dir: string, out: string, slowMs: number, delayMs: number | null): Promise<boolean> {
   return new Promise((resolve, reject) => {
     // node --import tsx: one process (the tsx CLI would put a wrapper in front, and SIGKILL would only hit the wrapper).
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, out, String(slowMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // WAYPOINT_BACKEND=cpu: under an X display 'auto' would first probe GL, and kills would land there instead of in saves.
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, out, String(slowMs)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WAYPOINT_BACKEND: 'cpu' } });
     let stderr = '';
     child.stderr.on('data', (d) => { stderr += d; });
     child.stdout.on('data', (d: Buffer) => {
