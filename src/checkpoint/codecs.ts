@@ -27,7 +27,9 @@ export async function encodePayload(bytes: Uint8Array, codec: Codec, elementSize
   // Each plane: deflated if that makes it smaller, else stored raw. Planes compress in parallel.
   const chosen = await Promise.all(Array.from({ length: elementSize }, async (_, k) => {
     const plane = planes.subarray(k * planeLength, (k + 1) * planeLength);
-    const packed = worthDeflating(plane) ? await deflateRaw(plane, { level, rle: true }) : null;
+    const bits = entropyBitsPerByte(plane);
+    // Mostly one value (zeros, constant exponents): runs pay; otherwise Huffman coding alone does.
+    const packed = bits < 8 * 0.97 ? await deflateRaw(plane, { level, strategy: bits < 1 ? 'rle' : 'huffman' }) : null;
     return packed !== null && packed.length < plane.length ? { method: 'deflate' as const, bytes: packed } : { method: 'raw' as const, bytes: plane };
   }));
   const methods: PlaneMethod[] = chosen.map((c) => c.method);
@@ -46,18 +48,18 @@ function finish(parts: Uint8Array[]): EncodedPayload {
 }
 
 /**
- * Estimates from a sample whether a plane's bytes are skewed enough for Huffman coding to
- * save at least 3 %: the Shannon entropy of the sampled byte histogram, in bits per byte.
+ * The Shannon entropy of a plane's byte histogram, in bits per byte, from a sample: planes
+ * under 7.76 bits (a 3 % saving) are worth deflating.
  */
-function worthDeflating(plane: Uint8Array): boolean {
-  if (plane.length < 64) return plane.length > 0;
+function entropyBitsPerByte(plane: Uint8Array): number {
+  if (plane.length < 64) return plane.length > 0 ? 0 : 8;
   const counts = new Uint32Array(256);
-  const step = Math.max(1, Math.floor(plane.length / 65536));
+  const step = Math.max(1, Math.floor(plane.length / 8192)); // 8K samples estimate 256 bins well enough
   let n = 0;
   for (let i = 0; i < plane.length; i += step, n++) counts[plane[i]]++;
   let bits = 0;
   for (const c of counts) if (c > 0) bits -= c * Math.log2(c / n);
-  return bits / n < 8 * 0.97;
+  return bits / n;
 }
 
 /** Verifies the stored bytes and decodes them to exactly the entry's decoded size. */

@@ -11,10 +11,11 @@ const zlib = nodeZlib();
 export interface DeflateOptions {
   level: number;
   /**
-   * Run-length + Huffman only (zlib's Z_RLE): for byte planes of floats, whose bytes repeat
-   * in runs or not at all, it compresses as well as full LZ77 at several times the speed.
+   * For byte planes of floats, whose bytes repeat in runs or not at all, full LZ77 finds
+   * nothing more than 'huffman' (Huffman coding only, zlib's Z_HUFFMAN_ONLY) or 'rle' (runs
+   * plus Huffman, Z_RLE, best for planes that are mostly one value), at several times the cost.
    */
-  rle?: boolean;
+  strategy?: 'default' | 'huffman' | 'rle';
 }
 
 /** Inputs are compressed in pieces of this size, in parallel on the thread pool. */
@@ -25,13 +26,15 @@ const PIECE = 1 << 18;
  * parallel, as pigz does: every piece but the last ends with a sync flush (an empty stored
  * block, byte-aligned, not final), so the pieces concatenate into one valid DEFLATE stream.
  */
-export async function deflateRaw(bytes: Uint8Array, { level, rle = false }: DeflateOptions): Promise<Uint8Array> {
+export async function deflateRaw(bytes: Uint8Array, { level, strategy: kind = 'default' }: DeflateOptions): Promise<Uint8Array> {
   if (!zlib) return deflateSync(bytes, { level: level as 1 });
-  const strategy = rle ? zlib.constants.Z_RLE : zlib.constants.Z_DEFAULT_STRATEGY;
+  const strategy = { default: zlib.constants.Z_DEFAULT_STRATEGY, huffman: zlib.constants.Z_HUFFMAN_ONLY, rle: zlib.constants.Z_RLE }[kind];
+  // Without LZ77 matches beyond one byte, a 512-byte window suffices and the stream is cheaper to set up.
+  const memory = kind === 'default' ? {} : { windowBits: 9 };
   const piece = (start: number, last: boolean) => new Promise<Uint8Array>((resolve, reject) => {
     const input = bytes.subarray(start, last ? bytes.length : start + PIECE);
     const finishFlush = last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH;
-    zlib.deflateRaw(input, { level, strategy, finishFlush, chunkSize: chunkFor(input.length) }, (err, out) => (err ? reject(err) : resolve(out)));
+    zlib.deflateRaw(input, { level, strategy, finishFlush, chunkSize: chunkFor(input.length), ...memory }, (err, out) => (err ? reject(err) : resolve(out)));
   });
   const starts: number[] = [];
   for (let s = 0; s === 0 || s < bytes.length; s += PIECE) starts.push(s);
