@@ -39,6 +39,18 @@ for (const mode of modes) {
   });
   kernelSuite(`gpu backend, gpu.js mode '${mode}'`, backend);
 
+  describe(`gpu.js mode '${mode}' at training sizes`, () => {
+    it('a conv2d with more output rows than a GL texture has pixels per side (32×28×28 > 16,384) matches the cpu', async () => {
+      const { cpuBackend } = await import('../src/backend/cpu.js');
+      const info = { batch: 32, inH: 28, inW: 28, channels: 1, kH: 3, kW: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, outH: 28, outW: 28, outC: 16 };
+      const rng = new Random(5);
+      const x = rng.fillUniform(new Float32Array(32 * 28 * 28), -1, 1), f = rng.fillUniform(new Float32Array(144), -1, 1);
+      const want = cpuBackend.conv2d(x, f, info), got = backend!.conv2d(x, f, info);
+      expect(got.length).toBe(want.length);
+      for (let i = 0; i < want.length; i += 97) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(want[i])));
+    });
+  });
+
   describe(`training on gpu.js mode '${mode}'`, () => {
     it('a full training step (forward, loss, backward, Adam) matches the cpu backend within float32 tolerance', async () => {
       const run = async (kind: Kind) => {

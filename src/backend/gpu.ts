@@ -79,8 +79,8 @@ export class GpuBackend implements Backend {
 
   /** Builds a tiny kernel to learn what gpu.js chose, its renderer, and that it computes in float32. */
   private probe(): void {
-    const k = this.kernel('probe', matmulKernel, [1, 1], { M: 1, K: 1, N: 1, transA: 0, transB: 0 });
-    const out = this.flatten(k(Float32Array.of(1.5), Float32Array.of(2)), 1, 1);
+    const k = this.kernel('probe', matmulKernel, 1, { M: 1, K: 1, N: 1, transA: 0, transB: 0 });
+    const out = this.result(k(Float32Array.of(1.5), Float32Array.of(2)), 1);
     this.mode = this.modeOf(k.kernel);
     const gl = k.kernel.context;
     if (gl && typeof gl.getParameter === 'function') {
@@ -99,31 +99,38 @@ export class GpuBackend implements Backend {
     return (kernel.constructor as { mode?: string }).mode ?? this.mode;
   }
 
-  private kernel(name: string, fn: KernelFn, output: [number, number], constants: Record<string, number>): Runnable {
-    const key = `${name}|${output.join('x')}|${Object.entries(constants).map(([k, v]) => `${k}=${v}`).join(',')}`;
+  /** The kernel for these sizes (flat output of `size` values), built on first use and cached. */
+  private kernel(name: string, fn: KernelFn, size: number, constants: Record<string, number>): Runnable {
+    const key = `${name}|${size}|${Object.entries(constants).map(([k, v]) => `${k}=${v}`).join(',')}`;
     let k = this.kernels.get(key);
     if (k === undefined) {
-      k = this.gpu.createKernel(fn as never, { output, constants, precision: 'single', tactic: 'precision', dynamicOutput: false }) as unknown as Runnable;
+      k = this.gpu.createKernel(fn as never, { output: [size], constants, precision: 'single', tactic: 'precision', dynamicOutput: false }) as unknown as Runnable;
       this.kernels.set(key, k);
     }
     return k;
   }
 
-  /** gpu.js returns rows (Float32Arrays); the engine wants one flat row-major array. */
-  private flatten(result: unknown, rows: number, cols: number): Float32Array {
-    const precision = (this.kernels.values().next().value as Runnable | undefined)?.kernel.precision;
-    if (precision !== undefined && precision !== 'single') {
-      throw new GpuUnavailableError(`gpu.js mode '${this.mode}' only offers '${precision}' precision; Waypoint refuses quantized float textures`);
+  /** Runs a kernel; a gpu.js failure (texture too large, shader error) becomes one clear error. */
+  private run(op: string, k: Runnable, ...args: Float32Array[]): Float32Array {
+    let result: unknown;
+    try {
+      result = k(...args);
+    } catch (e) {
+      throw new GpuUnavailableError(`gpu backend: ${op} failed in gpu.js mode '${this.mode}': ${(e as Error).message.split('\n')[0]}`);
     }
-    if (result instanceof Float32Array && result.length === rows * cols) return result;
-    const out = new Float32Array(rows * cols);
-    (result as ArrayLike<number>[]).forEach((row, i) => out.set(row as ArrayLike<number>, i * cols));
-    return out;
+    if (k.kernel.precision !== undefined && k.kernel.precision !== 'single') {
+      throw new GpuUnavailableError(`gpu.js mode '${this.mode}' only offers '${k.kernel.precision}' precision; Waypoint refuses quantized float textures`);
+    }
+    return result as Float32Array;
+  }
+
+  private result(result: unknown, size: number): Float32Array {
+    return result instanceof Float32Array && result.length === size ? result : Float32Array.from(result as ArrayLike<number>);
   }
 
   matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean): Float32Array {
-    const kernel = this.kernel('matmul', matmulKernel, [n, m], { M: m, K: k, N: n, transA: transA ? 1 : 0, transB: transB ? 1 : 0 });
-    return this.flatten(kernel(a, b), m, n);
+    const kernel = this.kernel('matmul', matmulKernel, m * n, { M: m, K: k, N: n, transA: transA ? 1 : 0, transB: transB ? 1 : 0 });
+    return this.result(this.run(`matmul [${m},${k}]x[${k},${n}]`, kernel, a, b), m * n);
   }
 
   private convConstants(w: Conv2dInfo): Record<string, number> {
@@ -131,18 +138,18 @@ export class GpuBackend implements Backend {
   }
 
   conv2d(x: Float32Array, filter: Float32Array, info: Conv2dInfo): Float32Array {
-    const rows = info.batch * info.outH * info.outW;
-    return this.flatten(this.kernel('conv2d', conv2dForwardKernel, [info.outC, rows], this.convConstants(info))(x, filter), rows, info.outC);
+    const size = info.batch * info.outH * info.outW * info.outC;
+    return this.result(this.run('conv2d', this.kernel('conv2d', conv2dForwardKernel, size, this.convConstants(info)), x, filter), size);
   }
 
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, info: Conv2dInfo): Float32Array {
-    const rows = info.batch * info.inH * info.inW;
-    return this.flatten(this.kernel('conv2dInputGrad', conv2dInputGradKernel, [info.channels, rows], this.convConstants(info))(dy, filter), rows, info.channels);
+    const size = info.batch * info.inH * info.inW * info.channels;
+    return this.result(this.run('conv2d input gradient', this.kernel('conv2dInputGrad', conv2dInputGradKernel, size, this.convConstants(info)), dy, filter), size);
   }
 
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, info: Conv2dInfo): Float32Array {
-    const rows = info.kH * info.kW * info.channels;
-    return this.flatten(this.kernel('conv2dFilterGrad', conv2dFilterGradKernel, [info.outC, rows], this.convConstants(info))(x, dy), rows, info.outC);
+    const size = info.kH * info.kW * info.channels * info.outC;
+    return this.result(this.run('conv2d filter gradient', this.kernel('conv2dFilterGrad', conv2dFilterGradKernel, size, this.convConstants(info)), x, dy), size);
   }
 
   maxPool2d = maxPool2d;
