@@ -41,7 +41,7 @@ export async function run(): Promise<void> {
   for (const mode of ['cpu', 'webasm', 'headlessgl', 'gpu'] as Array<GpuMode | 'gpu'>) {
     try {
       const g = GpuBackend.create(mode);
-      if (mode === 'gpu' && backends.some(([n]) => n === `gpu.js ${g.mode}`)) continue;
+      if (mode === 'gpu' && backends.some(([n]) => n.startsWith(`gpu.js ${g.mode}`))) continue; // 'gpu' picked a mode already listed
       backends.push([`gpu.js ${g.mode}${g.renderer ? ` (${g.renderer})` : ''}`, g, g.onRealGpu]);
     } catch (e) {
       if (!(e instanceof GpuUnavailableError)) throw e;
