@@ -44,7 +44,8 @@ export async function run(): Promise<void> {
   const results = new Map<string, { seconds: number[]; blocked: number[]; saves: number }>();
   try {
     for (let r = 0; r < REPEATS; r++) {
-      for (const c of configs) {
+      // Rotate the order each repeat, so no configuration always runs first (warm-up, GC state).
+      for (const c of [...configs.slice(r % configs.length), ...configs.slice(0, r % configs.length)]) {
         const model = mnistMlp();
         const saves = c.freq === undefined ? 0 : c.freq === 'epoch' ? EPOCHS : Math.floor((EPOCHS * 250) / c.freq);
         const timed = c.freq === undefined ? null : new Timed(new BackupAndRestore({ backupDir: join(dir, `${c.name}-${r}`), saveFreq: c.freq, async: c.async }));
