@@ -1,4 +1,4 @@
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
 import { ArgumentError } from '../../errors.js';
 import type { StateDict } from '../../checkpoint/state.js';
@@ -167,5 +167,5 @@ async function removeLeftovers(template: string): Promise<void> {
   const dir = dirname(template);
   if (dir.includes('{')) return; // the directory itself varies: nothing fixed to clean
   const names = await readdir(dir).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.endsWith(TEMP_SUFFIX)).map((n) => rm(`${dir}/${n}`, { force: true })));
+  await Promise.all(names.filter((n) => n.endsWith(TEMP_SUFFIX)).map((n) => rm(join(dir, n), { force: true })));
 }
