@@ -56,10 +56,26 @@ export function normalizeAxis(op: string, axis: number, rank: number): number {
   return a;
 }
 
+/**
+ * When `inner` (leading 1s aside) is the trailing part of `outer` — a bias against a batch —
+ * the length of that trailing block; else 0. Broadcasts of this kind get plain-loop fast paths.
+ */
+export function trailingBlock(inner: Shape, outer: Shape): number {
+  const dims = inner.slice(inner.findIndex((d) => d !== 1));
+  if (inner.every((d) => d === 1) || dims.length > outer.length) return 0;
+  const tail = outer.slice(outer.length - dims.length);
+  return dims.every((d, i) => d === tail[i]) ? sizeOf(dims) : 0;
+}
+
 /** Sums `grad` (of shape `from`) down to `to`, undoing a broadcast in the backward pass. */
 export function sumToShape(grad: Float32Array, from: Shape, to: Shape): Float32Array {
   if (sameShape(from, to)) return grad;
   const out = new Float32Array(sizeOf(to));
+  const block = trailingBlock(to, from);
+  if (block > 0) {
+    for (let start = 0; start < grad.length; start += block) for (let j = 0; j < block; j++) out[j] += grad[start + j];
+    return out;
+  }
   const strides = broadcastStrides(to, from);
   const rank = from.length;
   const index = new Array<number>(rank).fill(0);

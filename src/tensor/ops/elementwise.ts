@@ -1,5 +1,5 @@
 import { Tensor, type TensorLike } from '../tensor.js';
-import { broadcastShapes, broadcastStrides, sameShape, sizeOf, sumToShape, type Shape } from '../shape.js';
+import { broadcastShapes, broadcastStrides, sameShape, sizeOf, sumToShape, trailingBlock, type Shape } from '../shape.js';
 
 type F32 = Float32Array;
 type Grads = [F32 | null, F32 | null];
@@ -11,6 +11,11 @@ export function broadcastData(data: F32, shape: Shape, to: Shape): F32 {
   if (sameShape(shape, to)) return data;
   if (data.length === 1) return new Float32Array(sizeOf(to)).fill(data[0]);
   const out = new Float32Array(sizeOf(to));
+  const block = trailingBlock(shape, to);
+  if (block > 0) {
+    for (let start = 0; start < out.length; start += block) for (let j = 0; j < block; j++) out[start + j] = data[j];
+    return out;
+  }
   const strides = broadcastStrides(shape, to);
   const index = new Array<number>(to.length).fill(0);
   let src = 0;
