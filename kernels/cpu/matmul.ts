@@ -86,7 +86,7 @@ const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
 
 export function matmul(
   a: Float32Array, b: Float32Array, m: number, k: number, n: number,
-  transA = false, transB = false, out = new Float32Array(m * n), engine = defaultGemm,
+  transA = false, transB = false, out: Float32Array = new Float32Array(m * n), engine = defaultGemm,
 ): Float32Array {
   if (m === 0 || n === 0) return out;
   if (k === 0) return out.fill(0);
