@@ -82,7 +82,7 @@ describe('Checkpoint', () => {
     const p = params(1, [64, 64]);
     const original = p.tensors.kernel.data.slice();
     const ckpt = new Checkpoint({ p });
-    const pending = await ckpt.writeInBackground(join(dir, 'bg.wpt'));
+    const pending = await ckpt.write(join(dir, 'bg.wpt'), { async: true });
     p.tensors.kernel.data.fill(7); // training goes on and mutates the weights
     await pending.durable;
     const { values } = await readWpt(join(dir, 'bg.wpt'));

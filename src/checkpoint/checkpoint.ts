@@ -49,9 +49,17 @@ export class Checkpoint {
     return tree;
   }
 
-  /** Writes every tracked object to `path` (atomically), and resolves when it is durable. */
-  async write(path: string, options: CheckpointWriteOptions = {}): Promise<WriteResult> {
-    return this.enqueue(path, flattenState(this.stateDict()), options);
+  /**
+   * Writes every tracked object to `path` (atomically) and resolves when it is durable; with
+   * `{ async: true }`, resolves once the state is copied, with a handle whose `durable`
+   * settles when the file is on disk (see `writeInBackground`).
+   */
+  write(path: string, options: CheckpointWriteOptions & { async: true }): Promise<PendingWrite>;
+  write(path: string, options?: CheckpointWriteOptions & { async?: false }): Promise<WriteResult>;
+  async write(path: string, options: CheckpointWriteOptions & { async?: boolean } = {}): Promise<WriteResult | PendingWrite> {
+    const { async: background, ...rest } = options;
+    if (background) return this.writeInBackground(path, rest);
+    return this.enqueue(path, flattenState(this.stateDict()), rest);
   }
 
   /**
