@@ -6,7 +6,7 @@ export const I32 = 0x7f;
 export const V128 = 0x7b;
 
 /** Unsigned LEB128. */
-export function uleb(n: number): number[] {
+function uleb(n: number): number[] {
   const out: number[] = [];
   do {
     let byte = n & 0x7f;
@@ -18,7 +18,7 @@ export function uleb(n: number): number[] {
 }
 
 /** Signed LEB128 (for i32.const). */
-export function sleb(n: number): number[] {
+function sleb(n: number): number[] {
   const out: number[] = [];
   for (;;) {
     const byte = n & 0x7f;

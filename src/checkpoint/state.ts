@@ -24,8 +24,8 @@ function holdsTensor(v: unknown): boolean {
 }
 
 /** Escapes a key segment so '/' can only ever be a separator ('~' → '~0', '/' → '~1'). */
-export const escapeSegment = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
-export const unescapeSegment = (s: string) => s.replace(/~1/g, '/').replace(/~0/g, '~');
+const escapeSegment = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+const unescapeSegment = (s: string) => s.replace(/~1/g, '/').replace(/~0/g, '~');
 
 export function flattenState(tree: StateDict, prefix = ''): FlatLeaf[] {
   const out: FlatLeaf[] = [];

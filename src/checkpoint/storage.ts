@@ -122,7 +122,6 @@ function dropPrefix(buffers: Uint8Array[], bytes: number): Uint8Array[] {
   return out;
 }
 
-export const parentDir = (path: string) => dirname(path);
 
 /** Writes a small file crash-safely: temporary file, fsync, rename, directory fsync. */
 export async function writeFileAtomic(storage: Storage, path: string, bytes: Uint8Array, tempPath: string): Promise<void> {

@@ -7,7 +7,7 @@ import { bytes, num, table } from './format.js';
 
 interface SavedHistory { epoch: number[]; history: Record<string, number[]> }
 
-export function historyTable(h: SavedHistory): string {
+function historyTable(h: SavedHistory): string {
   const keys = Object.keys(h.history).sort();
   return table(['epoch', ...keys], h.epoch.map((e, i) => [String(e + 1), ...keys.map((k) => num(h.history[k][i]))]), [true, ...keys.map(() => true)]);
 }

@@ -57,7 +57,7 @@ function panel(title: string, epochs: number[], series: Series[], x0: number, wi
   return parts.join('\n');
 }
 
-export function historySvg(epochs: number[], series: Series[]): string {
+function historySvg(epochs: number[], series: Series[]): string {
   const losses = series.filter((s) => /loss/.test(s.name));
   const metrics = series.filter((s) => !/loss/.test(s.name));
   const panels = [['loss', losses], ['metrics', metrics]].filter(([, s]) => (s as Series[]).length) as Array<[string, Series[]]>;

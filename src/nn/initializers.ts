@@ -2,7 +2,7 @@ import { ArgumentError } from '../errors.js';
 import type { Random } from '../data/random.js';
 
 export type InitializerName = 'glorotUniform' | 'heNormal' | 'zeros' | 'ones';
-export const INITIALIZERS: readonly InitializerName[] = ['glorotUniform', 'heNormal', 'zeros', 'ones'];
+const INITIALIZERS: readonly InitializerName[] = ['glorotUniform', 'heNormal', 'zeros', 'ones'];
 
 /** Fills a new weight of `size` values; fanIn/fanOut as Keras computes them for the layer. */
 export function initialize(name: InitializerName, size: number, fanIn: number, fanOut: number, rng: Random): Float32Array {

@@ -14,7 +14,7 @@ export type LossFn = (yTrue: Tensor, output: Tensor, fromLogits: boolean) => Ten
 const EPSILON = 1e-7;
 
 /** Integer labels [batch] or [batch, 1] → one-hot rows of width `depth`. */
-export function labelsToOneHot(yTrue: Tensor, depth: number): Tensor {
+function labelsToOneHot(yTrue: Tensor, depth: number): Tensor {
   if (yTrue.size !== yTrue.shape[0] || (yTrue.rank !== 1 && yTrue.rank !== 2)) {
     throw new ShapeError('sparseCategoricalCrossentropy', `labels must be [batch] or [batch,1] integers, got ${fmtShape(yTrue.shape)}`);
   }

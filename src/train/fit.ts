@@ -12,6 +12,7 @@ import { sliceRows } from '../nn/sequential.js';
 import { type Callback, CallbackList } from './callback.js';
 import type { History, Logs } from './history.js';
 import { ProgressBar } from './progress.js';
+import type { NamedParams } from '../optim/optimizer.js';
 
 export interface FitOptions {
   epochs?: number;
@@ -125,17 +126,18 @@ export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, op
     currentTotals: emptyTotals(), epochLogKeys, batchLogKeys };
   model.fitState = state;
   try {
-    return await runEpochs(model, x, y, validation, callbacks, state, { epochs, batchSize, batches, n, shuffle: options.shuffle ?? true });
+    return await runEpochs(model, x, y, validation, callbacks, state, { epochs, batchSize, batches, n, shuffle: options.shuffle ?? true, params });
   } catch (error) {
     await callbacks.trainAbort(error);
     throw error;
   }
 }
 
-interface LoopSettings { epochs: number; batchSize: number; batches: number; n: number; shuffle: boolean }
+/** `params` is computed once per fit: the same tensors are updated in place every batch. */
+interface LoopSettings { epochs: number; batchSize: number; batches: number; n: number; shuffle: boolean; params: NamedParams }
 
 async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [Tensor, Tensor] | undefined, callbacks: CallbackList,
-  state: FitState, { epochs, batchSize, batches, n, shuffle }: LoopSettings): Promise<History> {
+  state: FitState, { epochs, batchSize, batches, n, shuffle, params }: LoopSettings): Promise<History> {
   await callbacks.trainBegin();
   model.history.truncate(state.initialEpoch);
 
@@ -151,7 +153,7 @@ async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [T
       state.batch = b;
       const start = b * batchSize, end = Math.min(n, start + batchSize);
       await callbacks.batchBegin(b, { batch: b, size: end - start });
-      trainBatch(model, gatherRows(x, order, start, end), gatherRows(y, order, start, end), Random.derive(model.seed, STREAM.dropout, epoch, b), totals);
+      trainBatch(model, params, gatherRows(x, order, start, end), gatherRows(y, order, start, end), Random.derive(model.seed, STREAM.dropout, epoch, b), totals);
       await callbacks.batchEnd(b, { batch: b, size: end - start, ...averages(totals) });
       if (model.stopTraining) break; // as Keras: a callback may stop mid-epoch (TerminateOnNaN)
     }
@@ -168,9 +170,8 @@ async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [T
   return model.history;
 }
 
-function trainBatch(model: Sequential, x: Tensor, y: Tensor, rng: Random, totals: EpochTotals): void {
+function trainBatch(model: Sequential, params: NamedParams, x: Tensor, y: Tensor, rng: Random, totals: EpochTotals): void {
   const compiled = model.compiled!;
-  const params = model.namedParams();
   const output = model.forward(x, { training: true, rng, logits: compiled.fromLogits });
   const loss = compiled.loss(y, output, compiled.fromLogits);
   for (const [, p] of params) p.zeroGrad();
