@@ -9,7 +9,8 @@ import { CheckpointError } from './errors.js';
 import { type Codec, type EntryHeader, type PlaneMethod, DTYPE_SIZE, decodedByteLength } from './format.js';
 import { deflateRaw, inflateRaw } from './deflate.js';
 import { crc32 } from './crc32.js';
-import { shuffle, unshuffle } from './byte-planes.js';
+import { shuffle, unshuffleInto } from './byte-planes.js';
+import { allocUninitialized } from './node.js';
 
 export interface EncodedPayload {
   parts: Uint8Array[];
@@ -62,18 +63,22 @@ function entropyBitsPerByte(plane: Uint8Array): number {
   return bits / n;
 }
 
-/** Verifies the stored bytes and decodes them to exactly the entry's decoded size. */
-export async function decodePayload(payload: Uint8Array, e: EntryHeader, file: string): Promise<Uint8Array> {
+/**
+ * Verifies the stored bytes and decodes them to exactly the entry's decoded size. With
+ * `into` (room for the decoded bytes; the payload may have been read into its start), the
+ * decoded bytes land there.
+ */
+export async function decodePayload(payload: Uint8Array, e: EntryHeader, file: string, into?: Uint8Array): Promise<Uint8Array> {
   const ctx = { file, entry: e.key, offset: e.offset };
   const actual = crc32(payload);
   if (actual !== e.crc32) {
     throw new CheckpointError('CHECKSUM_MISMATCH', `stored CRC-32 ${hex(e.crc32)}, computed ${hex(actual)}`, ctx);
   }
   const expected = decodedByteLength(e);
-  const inflate = async (bytes: Uint8Array, length: number, at: number) => {
+  const inflate = async (bytes: Uint8Array, length: number, at: number, literalsMostly: boolean) => {
     let out: Uint8Array;
     try {
-      out = await inflateRaw(bytes, length);
+      out = await inflateRaw(bytes, length, { literalsMostly });
     } catch (cause) {
       throw new CheckpointError('DECOMPRESSED_SIZE_MISMATCH', `DEFLATE stream is invalid or inflates past ${length} bytes: ${(cause as Error).message}`, { ...ctx, offset: at, cause });
     }
@@ -83,17 +88,40 @@ export async function decodePayload(payload: Uint8Array, e: EntryHeader, file: s
     return out;
   };
   if (e.codec === 'raw') return payload;
-  if (e.codec === 'deflate' || DTYPE_SIZE[e.dtype] === 1) return inflate(payload, expected, e.offset);
+  if (e.codec === 'deflate' || DTYPE_SIZE[e.dtype] === 1) return inflate(payload, expected, e.offset, false);
   const size = DTYPE_SIZE[e.dtype];
   const planeLength = expected / size;
   const planes: Array<Uint8Array | Promise<Uint8Array>> = [];
   let at = 0;
   for (let k = 0; k < size; k++) {
     const stored = payload.subarray(at, at + (e.planeLengths as number[])[k]);
-    planes.push((e.planes as PlaneMethod[])[k] === 'raw' ? stored : inflate(stored, planeLength, e.offset + at));
+    planes.push((e.planes as PlaneMethod[])[k] === 'raw' ? stored : inflate(stored, planeLength, e.offset + at, true));
     at += stored.length;
   }
-  return unshuffle(await Promise.all(planes), planeLength);
+  const ready = await Promise.all(planes);
+  const out = into ? into.subarray(0, expected) : allocUninitialized(expected);
+  // Interleaving into the array that holds the stored planes would overwrite planes not yet
+  // read: those move to a reused scratch array first (a copy costs a fraction of the page
+  // faults a fresh array would).
+  if (into && payload.buffer === into.buffer) {
+    const spare = scratchFor(size * planeLength);
+    ready.forEach((plane, k) => {
+      if (plane.buffer !== into.buffer) return;
+      ready[k] = spare.subarray(k * planeLength, (k + 1) * planeLength);
+      ready[k].set(plane);
+    });
+  }
+  unshuffleInto(ready, planeLength, out);
+  if (scratch.length > MAX_KEPT_SCRATCH) scratch = new Uint8Array(0);
+  return out;
+}
+
+/** Kept between entries (and loads) up to this size; larger ones are let go after use. */
+const MAX_KEPT_SCRATCH = 64 << 20;
+let scratch: Uint8Array = new Uint8Array(0);
+function scratchFor(length: number): Uint8Array {
+  if (scratch.length < length) scratch = allocUninitialized(length);
+  return scratch;
 }
 
 const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;

@@ -1,10 +1,12 @@
 /**
- * Raw DEFLATE (RFC 1951) both ways: Node's native zlib where it exists, on the libuv thread
- * pool and in parallel pieces; fflate elsewhere (browsers). Both read and write the same
- * streams.
+ * Raw DEFLATE (RFC 1951) both ways. Compression: Node's native zlib where it exists, on the
+ * libuv thread pool and in parallel pieces; fflate elsewhere (browsers). Decompression:
+ * zlib on the thread pool and this package's own decoder (inflate.ts) on the calling thread,
+ * sharing the work. All read and write the same streams.
  */
-import { deflateSync, inflateSync } from 'fflate';
-import { nodeZlib } from './node.js';
+import { deflateSync } from 'fflate';
+import { inflateInto } from './inflate.js';
+import { allocUninitialized, nodeCores, nodeZlib } from './node.js';
 
 const zlib = nodeZlib();
 
@@ -52,16 +54,38 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Inflates running on the thread pool now, and how many may: the cores but this one. */
+let poolInflates = 0;
+const POOL_INFLATES = Math.max(1, (nodeCores() ?? 2) - 1);
+
+export interface InflateOptions {
+  /**
+   * Whether the stream may be decoded on the calling thread. Byte planes (Huffman-coded
+   * literals and runs) decode there several times faster than zlib; streams full of LZ77
+   * matches decode faster in zlib, which copies matches natively.
+   */
+  literalsMostly: boolean;
+}
+
 /**
- * Inflates into exactly `expectedLength` bytes, off the calling thread. Output is capped at
- * that length (a stream that would inflate further is rejected, never allocated): the
- * zip-bomb guard. Returns the bytes produced, whose length the caller checks.
+ * Inflates into exactly `expectedLength` bytes. Output is capped at that length (a stream
+ * that would inflate further is rejected, never allocated): the zip-bomb guard. Returns the
+ * bytes produced, whose length the caller checks. In Node, streams go to the thread pool
+ * while it has a free core; the rest decode here, so both cores work on a checkpoint's planes.
  */
-export function inflateRaw(bytes: Uint8Array, expectedLength: number): Promise<Uint8Array> {
-  if (!zlib) return Promise.resolve().then(() => inflateSync(bytes, { out: new Uint8Array(expectedLength) }));
-  return new Promise((resolve, reject) => {
-    zlib.inflateRaw(bytes, { maxOutputLength: Math.max(expectedLength, 1), chunkSize: chunkFor(expectedLength) }, (err, out) => (err ? reject(err) : resolve(out)));
-  });
+export async function inflateRaw(bytes: Uint8Array, expectedLength: number, { literalsMostly }: InflateOptions): Promise<Uint8Array> {
+  if (zlib && (poolInflates < POOL_INFLATES || !literalsMostly)) {
+    poolInflates++;
+    try {
+      return await new Promise<Uint8Array>((resolve, reject) => {
+        zlib.inflateRaw(bytes, { maxOutputLength: Math.max(expectedLength, 1), chunkSize: chunkFor(expectedLength) }, (err, out) => (err ? reject(err) : resolve(out)));
+      });
+    } finally {
+      poolInflates--;
+    }
+  }
+  const out = allocUninitialized(expectedLength);
+  return out.subarray(0, inflateInto(bytes, out));
 }
 
 /** One output chunk for the whole result avoids zlib concatenating 16 KiB pieces. */

@@ -8,8 +8,9 @@ import { Tensor } from '../tensor/tensor.js';
 import { CheckpointError } from './errors.js';
 import {
   type EntryHeader, type FileHeader, FORMAT_MAJOR, MAGIC, MAX_HEADER_BYTES, PROLOGUE_SIZE, TRAILER_MAGIC, TRAILER_SIZE,
-  validateHeader, assertLittleEndianHost,
+  validateHeader, assertLittleEndianHost, decodedByteLength,
 } from './format.js';
+import { allocUninitialized } from './node.js';
 import { decodePayload } from './codecs.js';
 import { crc32 } from './crc32.js';
 import { float16ToFloat32 } from './float16.js';
@@ -59,11 +60,16 @@ export class WptReader {
   /** Reads, verifies and decodes one entry: a Tensor (float32 or float16 stored) or a JSON value. */
   async read(key: string | EntryHeader): Promise<EntryValue> {
     const e = typeof key === 'string' ? this.entry(key) : key;
-    const payload = await this.handle.read(e.offset, e.length);
+    // Raw and byte-plane payloads are read straight into the array the tensor will own, so
+    // the I/O thread, not this one, takes the page faults of that fresh memory.
+    const decoded = decodedByteLength(e);
+    const inPlace = e.dtype !== 'json' && (e.codec === 'raw' || e.codec === 'shuffle-deflate') && e.length <= decoded;
+    const into = inPlace ? allocUninitialized(decoded) : undefined;
+    const payload = await this.handle.read(e.offset, e.length, into);
     if (payload.length !== e.length) {
       throw new CheckpointError('TRUNCATED', `payload needs ${e.length} bytes, file has ${payload.length}`, { file: this.path, entry: e.key, offset: e.offset });
     }
-    return decodeValue(await decodePayload(payload, e, this.path), e, this.path);
+    return decodeValue(await decodePayload(payload, e, this.path, into), e, this.path);
   }
 
   /**

@@ -25,9 +25,12 @@ export class MemoryStorage implements Storage {
     if (bytes === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
     return {
       size: bytes.length,
-      read: async (offset: number, length: number) => {
+      read: async (offset: number, length: number, into?: Uint8Array) => {
         this.reads.push({ path, offset, length });
-        return bytes.slice(offset, offset + length);
+        const found = bytes.subarray(offset, offset + length);
+        if (!into) return found.slice();
+        into.set(found);
+        return into.subarray(0, found.length);
       },
       close: async () => undefined,
     };

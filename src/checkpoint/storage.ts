@@ -14,8 +14,11 @@ export interface WriteHandle {
 
 export interface ReadHandle {
   readonly size: number;
-  /** Reads exactly `length` bytes at `offset` (fewer only if the file ends first). */
-  read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Reads exactly `length` bytes at `offset` (fewer only if the file ends first), into the
+   * start of `into` when given (which must have room), else into a new array.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -62,10 +65,10 @@ export const fsStorage: Storage = {
     const { size } = await fh.stat();
     return {
       size,
-      async read(offset, length) {
+      async read(offset, length, into) {
         // Uninitialized: every byte is overwritten (or the short read is reported), and
         // zero-filling megabytes first costs as much as the checksum.
-        const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+        const out = into ? into.subarray(0, length) : new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
         let got = 0;
         while (got < length) {
           const { bytesRead } = await fh.read(out, got, length - got, offset + got);
