@@ -71,7 +71,7 @@ export class Checkpoint {
     const snapshot = flattenState(this.stateDict()).map(copyLeaf);
     const previous = this.inFlight.get(path);
     if (previous) await previous.catch(() => undefined);
-    return { path, durable: this.enqueue(path, snapshot, options) };
+    return { path, durable: this.enqueue(path, snapshot, { ...options, background: true }) };
   }
 
   /** Waits for every background write; rejects with the first failure. */
@@ -79,7 +79,7 @@ export class Checkpoint {
     await Promise.all([...this.inFlight.values()]);
   }
 
-  private enqueue(path: string, leaves: FlatLeaf[], options: CheckpointWriteOptions): Promise<WriteResult> {
+  private enqueue(path: string, leaves: FlatLeaf[], options: CheckpointWriteOptions & { background?: boolean }): Promise<WriteResult> {
     const previous = this.inFlight.get(path) ?? Promise.resolve();
     const write = previous.catch(() => undefined).then(() => writeWpt(path, leaves, { ...options, kind: options.kind ?? 'checkpoint' }));
     this.inFlight.set(path, write);

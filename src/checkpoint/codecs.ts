@@ -7,7 +7,9 @@
  */
 import { CheckpointError } from './errors.js';
 import { type Codec, type EntryHeader, type PlaneMethod, DTYPE_SIZE, decodedByteLength } from './format.js';
-import { deflateRaw, inflateRaw } from './deflate.js';
+import { deflateRaw, inflateRaw, poolBudget, poolCanDeflate } from './deflate.js';
+import { deflateLiterals } from './huffman-deflate.js';
+import { inflateInto } from './inflate.js';
 import { crc32 } from './crc32.js';
 import { shuffle, unshuffleInto } from './byte-planes.js';
 import { allocUninitialized } from './node.js';
@@ -20,17 +22,30 @@ export interface EncodedPayload {
   planeLengths?: number[];
 }
 
-export async function encodePayload(bytes: Uint8Array, codec: Codec, elementSize: number, level: number): Promise<EncodedPayload> {
+export interface EncodeOptions {
+  /** DEFLATE level, for the deflate codec and run-length planes (Huffman-coded planes have no matches to search). */
+  level: number;
+  /**
+   * Keep this thread free: Huffman-coded planes go to zlib on the thread pool (where Node
+   * has it) instead of this package's encoder here, which is faster and writes planes that
+   * decode faster, but runs on this thread. Background saves set it.
+   */
+  background: boolean;
+}
+
+export async function encodePayload(bytes: Uint8Array, codec: Codec, elementSize: number, { level, background }: EncodeOptions): Promise<EncodedPayload> {
   if (codec === 'raw') return finish([bytes]);
   if (codec === 'deflate' || elementSize === 1) return finish([await deflateRaw(bytes, { level })]);
   const planes = shuffle(bytes, elementSize);
   const planeLength = bytes.length / elementSize;
-  // Each plane: deflated if that makes it smaller, else stored raw. Planes compress in parallel.
+  // Each plane: deflated if that makes it smaller, else stored raw.
   const chosen = await Promise.all(Array.from({ length: elementSize }, async (_, k) => {
     const plane = planes.subarray(k * planeLength, (k + 1) * planeLength);
     const bits = entropyBitsPerByte(plane);
     // Mostly one value (zeros, constant exponents): runs pay; otherwise Huffman coding alone does.
-    const packed = bits < 8 * 0.97 ? await deflateRaw(plane, { level, strategy: bits < 1 ? 'rle' : 'huffman' }) : null;
+    const packed = bits >= 8 * 0.97 ? null
+      : bits < 1 ? await deflateRaw(plane, { level, strategy: 'rle' })
+        : background && poolCanDeflate() ? await deflateRaw(plane, { level, strategy: 'huffman' }) : deflateLiterals(plane);
     return packed !== null && packed.length < plane.length ? { method: 'deflate' as const, bytes: packed } : { method: 'raw' as const, bytes: plane };
   }));
   const methods: PlaneMethod[] = chosen.map((c) => c.method);
@@ -63,55 +78,89 @@ function entropyBitsPerByte(plane: Uint8Array): number {
   return bits / n;
 }
 
-/**
- * Verifies the stored bytes and decodes them to exactly the entry's decoded size. With
- * `into` (room for the decoded bytes; the payload may have been read into its start), the
- * decoded bytes land there.
- */
-export async function decodePayload(payload: Uint8Array, e: EntryHeader, file: string, into?: Uint8Array): Promise<Uint8Array> {
+export interface DecodeOptions {
+  /** Room for the decoded bytes; the payload may have been read into its start. The decoded bytes land there. */
+  into?: Uint8Array;
+  /** Whether a deflated plane of this many stored bytes inflates on the thread pool (see poolBudget); default: the entry's own share. */
+  onPool?: (bytes: number) => boolean;
+  /** The payload's CRC-32, when the caller computed it while reading. */
+  payloadCrc32?: number;
+}
+
+/** The stored bytes of an entry's deflated planes: what a load hands the thread pool a share of. */
+export function deflatedPlaneBytes(e: EntryHeader): number {
+  return e.codec !== 'shuffle-deflate' || !e.planes ? 0 : e.planes.reduce((n, m, k) => n + (m === 'deflate' ? (e.planeLengths as number[])[k] : 0), 0);
+}
+
+/** Verifies the stored bytes and decodes them to exactly the entry's decoded size. */
+export async function decodePayload(payload: Uint8Array, e: EntryHeader, file: string, { into, onPool = poolBudget(deflatedPlaneBytes(e)), payloadCrc32 }: DecodeOptions = {}): Promise<Uint8Array> {
   const ctx = { file, entry: e.key, offset: e.offset };
-  const actual = crc32(payload);
-  if (actual !== e.crc32) {
-    throw new CheckpointError('CHECKSUM_MISMATCH', `stored CRC-32 ${hex(e.crc32)}, computed ${hex(actual)}`, ctx);
-  }
   const expected = decodedByteLength(e);
-  const inflate = async (bytes: Uint8Array, length: number, at: number, literalsMostly: boolean) => {
-    let out: Uint8Array;
-    try {
-      out = await inflateRaw(bytes, length, { literalsMostly });
-    } catch (cause) {
-      throw new CheckpointError('DECOMPRESSED_SIZE_MISMATCH', `DEFLATE stream is invalid or inflates past ${length} bytes: ${(cause as Error).message}`, { ...ctx, offset: at, cause });
-    }
-    if (out.length !== length) {
-      throw new CheckpointError('DECOMPRESSED_SIZE_MISMATCH', `inflated to ${out.length} bytes, expected ${length}`, { ...ctx, offset: at });
-    }
+  const failed = (at: number, cause: unknown) => new CheckpointError('DECOMPRESSED_SIZE_MISMATCH',
+    `DEFLATE stream is invalid or inflates past its size: ${(cause as Error).message}`, { ...ctx, offset: at, cause });
+  const checkLength = (produced: number, length: number, at: number) => {
+    if (produced !== length) throw new CheckpointError('DECOMPRESSED_SIZE_MISMATCH', `inflated to ${produced} bytes, expected ${length}`, { ...ctx, offset: at });
+  };
+  const inflateOnPool = async (bytes: Uint8Array, length: number, at: number) => {
+    const out = await inflateRaw(bytes, length).catch((cause: unknown) => { throw failed(at, cause); });
+    checkLength(out.length, length, at);
     return out;
   };
-  if (e.codec === 'raw') return payload;
-  if (e.codec === 'deflate' || DTYPE_SIZE[e.dtype] === 1) return inflate(payload, expected, e.offset, false);
+  const checkCrc = () => {
+    const actual = payloadCrc32 ?? crc32(payload);
+    if (actual !== e.crc32) throw new CheckpointError('CHECKSUM_MISMATCH', `stored CRC-32 ${hex(e.crc32)}, computed ${hex(actual)}`, ctx);
+  };
+  if (e.codec === 'raw') {
+    checkCrc();
+    return payload;
+  }
+  if (e.codec === 'deflate' || DTYPE_SIZE[e.dtype] === 1) {
+    checkCrc();
+    return inflateOnPool(payload, expected, e.offset);
+  }
+
   const size = DTYPE_SIZE[e.dtype];
-  const planeLength = expected / size;
-  const planes: Array<Uint8Array | Promise<Uint8Array>> = [];
-  let at = 0;
-  for (let k = 0; k < size; k++) {
-    const stored = payload.subarray(at, at + (e.planeLengths as number[])[k]);
-    planes.push((e.planes as PlaneMethod[])[k] === 'raw' ? stored : inflate(stored, planeLength, e.offset + at, true));
-    at += stored.length;
+  const n = expected / size;
+  const starts = [0];
+  for (const length of e.planeLengths as number[]) starts.push(starts[starts.length - 1] + length);
+  const stored = starts.slice(0, size).map((at, k) => payload.subarray(at, starts[k + 1]));
+  const deflated = (e.planes as PlaneMethod[]).map((m) => m === 'deflate');
+  // Planes for the thread pool start before the checksum, so the pool works while this
+  // thread checks (zlib reads any bytes safely; a mismatch still rejects the entry).
+  const pooling = stored.map((s, k) => (deflated[k] && onPool(s.length) ? inflateOnPool(s, n, e.offset + starts[k]) : undefined));
+  try {
+    checkCrc();
+  } catch (err) {
+    for (const p of pooling) p?.catch(() => undefined);
+    throw err;
   }
-  const ready = await Promise.all(planes);
+  const pooled = await Promise.all(pooling);
+
+  // From here on synchronous, so the scratch array is this entry's alone. Planes decoded
+  // here land in it, and so do raw planes stored in the array the entry decodes into
+  // (interleaving there would overwrite planes not yet read): copying them costs a
+  // fraction of the page faults a fresh array would.
   const out = into ? into.subarray(0, expected) : allocUninitialized(expected);
-  // Interleaving into the array that holds the stored planes would overwrite planes not yet
-  // read: those move to a reused scratch array first (a copy costs a fraction of the page
-  // faults a fresh array would).
-  if (into && payload.buffer === into.buffer) {
-    const spare = scratchFor(size * planeLength);
-    ready.forEach((plane, k) => {
-      if (plane.buffer !== into.buffer) return;
-      ready[k] = spare.subarray(k * planeLength, (k + 1) * planeLength);
-      ready[k].set(plane);
-    });
-  }
-  unshuffleInto(ready, planeLength, out);
+  const spare = scratchFor(expected);
+  const planes = stored.map((s, k) => {
+    const pooledPlane = pooled[k];
+    if (pooledPlane) return pooledPlane;
+    const region = spare.subarray(k * n, (k + 1) * n);
+    if (deflated[k]) {
+      let produced: number;
+      try {
+        produced = inflateInto(s, region);
+      } catch (cause) {
+        throw failed(e.offset + starts[k], cause);
+      }
+      checkLength(produced, n, e.offset + starts[k]);
+      return region;
+    }
+    if (s.buffer !== out.buffer) return s;
+    region.set(s);
+    return region;
+  });
+  unshuffleInto(planes, n, out);
   if (scratch.length > MAX_KEPT_SCRATCH) scratch = new Uint8Array(0);
   return out;
 }

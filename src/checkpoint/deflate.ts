@@ -1,12 +1,12 @@
 /**
  * Raw DEFLATE (RFC 1951) both ways. Compression: Node's native zlib where it exists, on the
- * libuv thread pool and in parallel pieces; fflate elsewhere (browsers). Decompression:
- * zlib on the thread pool and this package's own decoder (inflate.ts) on the calling thread,
- * sharing the work. All read and write the same streams.
+ * libuv thread pool and in parallel pieces; fflate elsewhere (browsers). Decompression: zlib
+ * on the thread pool, and this package's own decoder (inflate.ts) on the calling thread.
+ * All read and write the same streams.
  */
 import { deflateSync } from 'fflate';
 import { inflateInto } from './inflate.js';
-import { allocUninitialized, nodeCores, nodeZlib } from './node.js';
+import { nodeCores, nodeZlib } from './node.js';
 
 const zlib = nodeZlib();
 
@@ -18,6 +18,11 @@ export interface DeflateOptions {
    * plus Huffman, Z_RLE, best for planes that are mostly one value), at several times the cost.
    */
   strategy?: 'default' | 'huffman' | 'rle';
+}
+
+/** Whether compression can run on a thread pool here (Node's zlib), not on this thread. */
+export function poolCanDeflate(): boolean {
+  return zlib !== undefined;
 }
 
 /** Inputs are compressed in pieces of this size, in parallel on the thread pool. */
@@ -54,38 +59,55 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Inflates running on the thread pool now, and how many may: the cores but this one. */
-let poolInflates = 0;
-const POOL_INFLATES = Math.max(1, (nodeCores() ?? 2) - 1);
+/**
+ * Inflation on the thread pool runs in lanes, one stream at a time each: one lane per core
+ * but this one, so the pool never crowds out the thread that checks and interleaves.
+ */
+const lanes = Array.from({ length: Math.max(1, (nodeCores() ?? 2) - 1) }, () => ({ tail: Promise.resolve() as Promise<unknown>, pending: 0 }));
 
-export interface InflateOptions {
-  /**
-   * Whether the stream may be decoded on the calling thread. Byte planes (Huffman-coded
-   * literals and runs) decode there several times faster than zlib; streams full of LZ77
-   * matches decode faster in zlib, which copies matches natively.
-   */
-  literalsMostly: boolean;
+/**
+ * The share of byte planes the thread pool inflates. Planes decode on the calling thread
+ * (inflate.ts) faster than zlib decodes them, but that thread also checksums and
+ * interleaves every entry, so with one lane the pool takes three planes in five.
+ */
+const POOL_SHARE = lanes.length / (lanes.length + 2 / 3);
+
+/**
+ * Decides, plane by plane, which inflate on zlib's thread pool (true) and which here, for
+ * a load of `totalBytes` of deflated planes: the first ones, up to the pool's share, so
+ * the pool starts on the first payload read and the two threads finish together.
+ */
+export function poolBudget(totalBytes: number): (bytes: number) => boolean {
+  let left = zlib ? POOL_SHARE * totalBytes : 0;
+  return (bytes) => {
+    if (bytes > left) return false;
+    left -= bytes;
+    return true;
+  };
+}
+
+function onPool<T>(job: () => Promise<T>): Promise<T> {
+  const lane = lanes.reduce((a, b) => (b.pending < a.pending ? b : a));
+  lane.pending++;
+  const run = lane.tail.then(job, job);
+  lane.tail = run.catch(() => undefined);
+  return run.finally(() => lane.pending--);
 }
 
 /**
- * Inflates into exactly `expectedLength` bytes. Output is capped at that length (a stream
- * that would inflate further is rejected, never allocated): the zip-bomb guard. Returns the
- * bytes produced, whose length the caller checks. In Node, streams go to the thread pool
- * while it has a free core; the rest decode here, so both cores work on a checkpoint's planes.
+ * Inflates into exactly `expectedLength` bytes: on zlib's thread pool in Node (zlib copies
+ * LZ77 matches natively, faster than any JavaScript), here elsewhere. Output is capped at
+ * that length (a stream that would inflate further is rejected, never allocated): the
+ * zip-bomb guard. Returns the bytes produced, whose length the caller checks.
  */
-export async function inflateRaw(bytes: Uint8Array, expectedLength: number, { literalsMostly }: InflateOptions): Promise<Uint8Array> {
-  if (zlib && (poolInflates < POOL_INFLATES || !literalsMostly)) {
-    poolInflates++;
-    try {
-      return await new Promise<Uint8Array>((resolve, reject) => {
-        zlib.inflateRaw(bytes, { maxOutputLength: Math.max(expectedLength, 1), chunkSize: chunkFor(expectedLength) }, (err, out) => (err ? reject(err) : resolve(out)));
-      });
-    } finally {
-      poolInflates--;
-    }
+export async function inflateRaw(bytes: Uint8Array, expectedLength: number): Promise<Uint8Array> {
+  if (!zlib) {
+    const out = new Uint8Array(expectedLength);
+    return out.subarray(0, inflateInto(bytes, out));
   }
-  const out = allocUninitialized(expectedLength);
-  return out.subarray(0, inflateInto(bytes, out));
+  return onPool(() => new Promise<Uint8Array>((resolve, reject) => {
+    zlib.inflateRaw(bytes, { maxOutputLength: Math.max(expectedLength, 1), chunkSize: chunkFor(expectedLength) }, (err, out) => (err ? reject(err) : resolve(out)));
+  }));
 }
 
 /** One output chunk for the whole result avoids zlib concatenating 16 KiB pieces. */

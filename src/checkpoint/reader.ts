@@ -11,7 +11,8 @@ import {
   validateHeader, assertLittleEndianHost, decodedByteLength,
 } from './format.js';
 import { allocUninitialized } from './node.js';
-import { decodePayload } from './codecs.js';
+import { decodePayload, deflatedPlaneBytes } from './codecs.js';
+import { poolBudget } from './deflate.js';
 import { crc32 } from './crc32.js';
 import { float16ToFloat32 } from './float16.js';
 import { type JsonValue, parseJson } from './state.js';
@@ -19,7 +20,18 @@ import { type ReadHandle, type Storage, getDefaultStorage } from './storage.js';
 
 export type EntryValue = Tensor | JsonValue;
 
+/**
+ * Reads in flight at once, of at most READ_PIECE bytes each. Checksumming and decoding
+ * start as pieces land, so a few in flight keep the I/O threads and this thread both busy;
+ * issuing every read at once would make the first entry wait for them all (they share the
+ * disk and the cores).
+ */
+const READS_IN_FLIGHT = 3;
+const READ_PIECE = 1 << 20;
+
 export class WptReader {
+  private readonly readSlots = new Slots(READS_IN_FLIGHT);
+
   private constructor(
     readonly path: string,
     readonly header: FileHeader,
@@ -58,27 +70,59 @@ export class WptReader {
   }
 
   /** Reads, verifies and decodes one entry: a Tensor (float32 or float16 stored) or a JSON value. */
-  async read(key: string | EntryHeader): Promise<EntryValue> {
-    const e = typeof key === 'string' ? this.entry(key) : key;
+  read(key: string | EntryHeader): Promise<EntryValue> {
+    return this.readEntry(typeof key === 'string' ? this.entry(key) : key);
+  }
+
+  /** `onPool` shares the deflated planes of a whole load between the thread pool and this thread (see poolBudget). */
+  private async readEntry(e: EntryHeader, onPool?: (bytes: number) => boolean): Promise<EntryValue> {
     // Raw and byte-plane payloads are read straight into the array the tensor will own, so
     // the I/O thread, not this one, takes the page faults of that fresh memory.
     const decoded = decodedByteLength(e);
     const inPlace = e.dtype !== 'json' && (e.codec === 'raw' || e.codec === 'shuffle-deflate') && e.length <= decoded;
     const into = inPlace ? allocUninitialized(decoded) : undefined;
-    const payload = await this.handle.read(e.offset, e.length, into);
+    const { payload, crc32: payloadCrc32 } = await this.readChecksummed(e, into);
     if (payload.length !== e.length) {
       throw new CheckpointError('TRUNCATED', `payload needs ${e.length} bytes, file has ${payload.length}`, { file: this.path, entry: e.key, offset: e.offset });
     }
-    return decodeValue(await decodePayload(payload, e, this.path, into), e, this.path);
+    return decodeValue(await decodePayload(payload, e, this.path, { into, onPool, payloadCrc32 }), e, this.path);
   }
 
   /**
-   * Every entry, read and decoded concurrently: each payload lands in its own buffer (the
-   * decoded arrays own their memory), and inflating on the thread pool overlaps the
-   * checksums and unshuffling done here.
+   * Reads an entry's payload in pieces, a few in flight, and checksums each piece as it
+   * lands while the next ones are read: the checksum overlaps the reading instead of
+   * following it.
+   */
+  private async readChecksummed(e: EntryHeader, into: Uint8Array | undefined): Promise<{ payload: Uint8Array; crc32: number }> {
+    const target = into ?? allocUninitialized(e.length);
+    const pieces: Array<Promise<Uint8Array>> = [];
+    for (let at = 0; at === 0 || at < e.length; at += READ_PIECE) {
+      const length = Math.min(READ_PIECE, e.length - at);
+      pieces.push(this.readSlots.acquire().then(() => this.handle.read(e.offset + at, length, target.subarray(at))).finally(() => this.readSlots.release()));
+    }
+    let crc = 0;
+    let got = 0;
+    for (const piece of pieces) {
+      const bytes = await piece.catch((cause: unknown) => {
+        for (const p of pieces) p.catch(() => undefined);
+        throw cause;
+      });
+      crc = crc32(bytes, crc);
+      got += bytes.length;
+      if (bytes.length < READ_PIECE) break; // the file ended
+    }
+    for (const p of pieces) p.catch(() => undefined);
+    return { payload: target.subarray(0, got), crc32: crc };
+  }
+
+  /**
+   * Every entry, read and decoded concurrently: reads go in file order, a few in flight,
+   * each payload into the array its tensor will own, and each entry decodes as it lands
+   * (planes inflating on the thread pool overlap the checksums and interleaving done here).
    */
   async readAll(): Promise<Map<string, EntryValue>> {
-    return new Map(await Promise.all(this.entries.map(async (e) => [e.key, await this.read(e)] as const)));
+    const onPool = poolBudget(this.entries.reduce((n, e) => n + deflatedPlaneBytes(e), 0));
+    return new Map(await Promise.all(this.entries.map(async (e) => [e.key, await this.readEntry(e, onPool)] as const)));
   }
 
   /** Checks every checksum and decoded size; returns the problems found (empty when sound). */
@@ -97,6 +141,26 @@ export class WptReader {
 
   close(): Promise<void> {
     return this.handle.close();
+  }
+}
+
+/** A counting semaphore: acquire waits (first come, first served) while `free` is zero. */
+class Slots {
+  private waiting: Array<() => void> = [];
+  constructor(private free: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
   }
 }
 

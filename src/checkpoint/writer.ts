@@ -26,6 +26,11 @@ export interface WriteOptions {
   level?: number;
   /** Store tensors as float16: lossy, for export only. */
   float16?: boolean;
+  /**
+   * Keep this thread free: compression runs on the thread pool where it can, even where
+   * this thread would be faster. Set by background saves.
+   */
+  background?: boolean;
   storage?: Storage;
 }
 
@@ -84,7 +89,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     const startEncoding = (i: number) => {
       if (i >= leaves.length || encoding[i]) return;
       const meta = entryBytes(leaves[i], options);
-      encoding[i] = encodePayload(meta.bytes, meta.codec, DTYPE_SIZE[meta.dtype], level).then((encoded) => ({ meta, encoded }));
+      encoding[i] = encodePayload(meta.bytes, meta.codec, DTYPE_SIZE[meta.dtype], { level, background: options.background ?? false }).then((encoded) => ({ meta, encoded }));
       encoding[i]!.catch(() => undefined); // awaited below, in order
     };
     for (let i = 0; i < leaves.length; i++) {

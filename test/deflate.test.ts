@@ -1,8 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import zlib from 'node:zlib';
-import { deflateSync } from 'fflate';
+import { deflateSync, inflateSync } from 'fflate';
 import { InflateError, inflateInto } from '../src/checkpoint/inflate.js';
+import { MAX_CODE_BITS, codeLengths, deflateLiterals } from '../src/checkpoint/huffman-deflate.js';
 import { shuffle, unshuffleInto } from '../src/checkpoint/byte-planes.js';
 import { Random } from '../src/index.js';
 
@@ -126,6 +127,59 @@ describe('inflate (the DEFLATE decoder)', () => {
       // zlib also stops at the final block and ignores what follows; it rejects incomplete codes this decoder accepts.
       if (theirs && !(ours instanceof InflateError)) expect(Buffer.compare(ours, theirs)).toBe(0);
     }), { numRuns: 3000 });
+  });
+});
+
+/** The cost (Σ freq · length) of an optimal unlimited Huffman code, by repeatedly merging the two lightest. */
+function optimalCost(freq: number[]): number {
+  const w = freq.filter((f) => f > 0);
+  if (w.length < 2) return w.reduce((a, b) => a + b, 0);
+  let cost = 0;
+  while (w.length > 1) {
+    w.sort((a, b) => a - b);
+    const merged = w.shift()! + w.shift()!;
+    cost += merged;
+    w.push(merged);
+  }
+  return cost;
+}
+
+describe('the literal encoder (huffman-deflate)', () => {
+  it('writes streams that zlib, fflate and this package inflate to the input', () => {
+    fc.assert(fc.property(bytesArb, (bytes) => {
+      const stream = deflateLiterals(bytes);
+      expect(new Uint8Array(zlib.inflateRawSync(stream))).toEqual(bytes);
+      expect(inflateSync(stream, { out: new Uint8Array(bytes.length) })).toEqual(bytes);
+      expect(inflated(stream, bytes.length)).toEqual(bytes);
+    }), { numRuns: 300 });
+  });
+
+  it('across block boundaries, and on a real exponent plane as small as zlib makes it', () => {
+    const n = 600_000; // three blocks of 256 KiB
+    const planes = shuffle(new Uint8Array(new Random(5).fillNormal(new Float32Array(n), 0, 0.05).buffer), 4);
+    const exponents = planes.subarray(3 * n);
+    const stream = deflateLiterals(exponents);
+    expect(Buffer.compare(zlib.inflateRawSync(stream), exponents)).toBe(0);
+    expect(Buffer.compare(inflated(stream, n), exponents)).toBe(0);
+    const zlibSize = zlib.deflateRawSync(exponents, { level: 1, strategy: Z.Z_HUFFMAN_ONLY }).length;
+    expect(stream.length).toBeLessThan(zlibSize * 1.01);
+  });
+
+  it('builds complete codes no longer than the limit, optimal when the limit does not bind', () => {
+    fc.assert(fc.property(fc.array(fc.nat({ max: 1 << 20 }), { minLength: 2, maxLength: 290 }), fc.integer({ min: 7, max: 15 }), (freq, maxBits) => {
+      const lengths = codeLengths(freq, maxBits);
+      const used = freq.filter((f) => f > 0).length;
+      freq.forEach((f, s) => expect(lengths[s] > 0).toBe(f > 0));
+      if (used < 2) return;
+      expect(Math.max(...lengths)).toBeLessThanOrEqual(maxBits);
+      const kraft = Array.from(lengths).reduce((sum, l) => sum + (l ? 2 ** -l : 0), 0);
+      expect(kraft).toBeCloseTo(1, 12);
+      const cost = freq.reduce((sum, f, s) => sum + f * lengths[s], 0);
+      const best = optimalCost(freq);
+      expect(cost).toBeGreaterThanOrEqual(best);
+      if (maxBits === 15 && used <= 16) expect(cost).toBe(best); // 16 symbols never need more than 15 bits
+    }), { numRuns: 500 });
+    expect(MAX_CODE_BITS).toBe(10);
   });
 });
 

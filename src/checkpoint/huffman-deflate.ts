@@ -1,0 +1,220 @@
+/**
+ * A DEFLATE (RFC 1951) encoder for the byte planes of shuffle-deflate: literals only, one
+ * dynamic Huffman block per 256 KiB, codes at most 10 bits long. Any inflater reads the
+ * result; this package's own (inflate.ts) reads it fastest, because every code fits its
+ * one-lookup table and a block's tables are built once per 256 KiB, where zlib's
+ * Huffman-only mode starts a new block (and table) every 16K bytes. Byte planes have no
+ * repeats for LZ77 to find, so this loses nothing against zlib's compression, at several
+ * times zlib's speed (bench/checkpoint-io.ts).
+ */
+
+import { allocUninitialized } from './node.js';
+
+/** Longest code emitted: the decoder's table width, so every literal decodes in one lookup. */
+export const MAX_CODE_BITS = 10;
+/** Bytes per block: each gets its own code, so planes whose statistics drift still compress. */
+const BLOCK = 1 << 18;
+const END_OF_BLOCK = 256;
+/** The order in which a dynamic block lists the code lengths of the code-length alphabet. */
+const CODE_LENGTH_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+
+/**
+ * Huffman code lengths for `freq` (symbols of frequency 0 get none), no longer than
+ * `maxBits`: an optimal code from the two-queue construction, then, if too deep, the
+ * lengths redistributed as in JPEG (ITU T.81 K.3), which keeps the code complete.
+ */
+export function codeLengths(freq: ArrayLike<number>, maxBits: number): Uint8Array {
+  const n = freq.length;
+  const lengths = new Uint8Array(n);
+  const used = Array.from({ length: n }, (_, s) => s).filter((s) => freq[s] > 0).sort((a, b) => freq[a] - freq[b] || a - b);
+  if (used.length === 0) return lengths;
+  if (used.length === 1) {
+    lengths[used[0]] = 1;
+    return lengths;
+  }
+  // Two queues: leaves by frequency, merged nodes in creation order (also by frequency).
+  const weight: number[] = used.map((s) => freq[s]);
+  const parent: number[] = new Array(2 * used.length - 1).fill(-1);
+  let leaf = 0;
+  let node = used.length;
+  let merged = used.length;
+  const smallest = () => (leaf < used.length && (merged >= node || weight[leaf] <= weight[merged]) ? leaf++ : merged++);
+  for (; node < 2 * used.length - 1; node++) {
+    const a = smallest();
+    const b = smallest();
+    weight[node] = weight[a] + weight[b];
+    parent[a] = parent[b] = node;
+  }
+  const depth = new Array(2 * used.length - 1).fill(0);
+  for (let i = 2 * used.length - 3; i >= 0; i--) depth[i] = depth[parent[i]] + 1;
+  const deepest = Math.max(...depth.slice(0, used.length));
+  const count = new Array(Math.max(deepest, maxBits) + 1).fill(0);
+  for (let i = 0; i < used.length; i++) count[depth[i]]++;
+  for (let len = deepest; len > maxBits; len--) {
+    while (count[len] > 0) {
+      // Two leaves at `len` become one at len - 1 and its sibling moves under a shallower leaf.
+      let j = len - 2;
+      while (count[j] === 0) j--;
+      count[len] -= 2;
+      count[len - 1] += 1;
+      count[j + 1] += 2;
+      count[j] -= 1;
+    }
+  }
+  // Shortest codes to the most frequent symbols (`used` is in ascending frequency).
+  let i = used.length - 1;
+  for (let len = 1; len <= maxBits; len++) for (let k = 0; k < count[len]; k++) lengths[used[i--]] = len;
+  return lengths;
+}
+
+/** Canonical codes for `lengths`, bit-reversed: DEFLATE sends a code's most significant bit first. */
+function reversedCodes(lengths: Uint8Array): Uint16Array {
+  const count = new Uint16Array(16);
+  for (const l of lengths) count[l]++;
+  count[0] = 0;
+  const next = new Uint16Array(16);
+  for (let len = 1, code = 0; len < 16; len++) {
+    code = (code + count[len - 1]) << 1;
+    next[len] = code;
+  }
+  const codes = new Uint16Array(lengths.length);
+  for (let s = 0; s < lengths.length; s++) {
+    const len = lengths[s];
+    if (len === 0) continue;
+    let c = next[len]++;
+    let r = 0;
+    for (let b = 0; b < len; b++, c >>= 1) r = (r << 1) | (c & 1);
+    codes[s] = r;
+  }
+  return codes;
+}
+
+class BitWriter {
+  acc = 0;
+  count = 0;
+  at = 0;
+  constructor(readonly out: Uint8Array) {}
+
+  /** Appends the low `n` (≤ 16) bits of `value`. */
+  put(value: number, n: number): void {
+    this.acc |= value << this.count;
+    this.count += n;
+    while (this.count >= 8) {
+      this.out[this.at++] = this.acc;
+      this.acc >>>= 8;
+      this.count -= 8;
+    }
+  }
+
+  flush(): void {
+    if (this.count > 0) this.out[this.at++] = this.acc;
+    this.acc = 0;
+    this.count = 0;
+  }
+}
+
+/**
+ * Code lengths as the code-length alphabet sends them: 0–15 literally, 16 = repeat the
+ * previous 3–6 times, 17 = 3–10 zeros, 18 = 11–138 zeros. Returns [symbol, extra] pairs.
+ */
+function runLengthCode(lengths: Uint8Array): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < lengths.length;) {
+    const v = lengths[i];
+    let run = 1;
+    while (i + run < lengths.length && lengths[i + run] === v) run++;
+    i += run;
+    if (v === 0) {
+      while (run >= 11) { const r = Math.min(run, 138); out.push([18, r - 11]); run -= r; }
+      if (run >= 3) { out.push([17, run - 3]); run = 0; }
+    } else {
+      out.push([v, 0]);
+      run--;
+      while (run >= 3) { const r = Math.min(run, 6); out.push([16, r - 3]); run -= r; }
+    }
+    for (; run > 0; run--) out.push([v, 0]);
+  }
+  return out;
+}
+
+const EXTRA_BITS: Record<number, number> = { 16: 2, 17: 3, 18: 7 };
+
+/** Byte counts (and one end-of-block), in four interleaved tables: repeats of one value would otherwise wait on each other's increments. */
+function histogram(bytes: Uint8Array): Uint32Array {
+  const t = new Uint32Array(4 * 256);
+  const end = bytes.length & ~3;
+  for (let i = 0; i < end; i += 4) {
+    t[bytes[i]]++;
+    t[256 + bytes[i + 1]]++;
+    t[512 + bytes[i + 2]]++;
+    t[768 + bytes[i + 3]]++;
+  }
+  for (let i = end; i < bytes.length; i++) t[bytes[i]]++;
+  const freq = new Uint32Array(257);
+  for (let v = 0; v < 256; v++) freq[v] = t[v] + t[256 + v] + t[512 + v] + t[768 + v];
+  freq[END_OF_BLOCK] = 1;
+  return freq;
+}
+
+function writeBlock(w: BitWriter, bytes: Uint8Array, final: boolean): void {
+  const freq = histogram(bytes);
+  const literalLengths = codeLengths(freq, MAX_CODE_BITS);
+  const literalCount = 257; // literals and end-of-block: no length symbols
+  // No matches, but two one-bit distance codes, as zlib sends: some inflaters reject none.
+  const all = new Uint8Array(literalCount + 2);
+  all.set(literalLengths.subarray(0, literalCount));
+  all[literalCount] = all[literalCount + 1] = 1;
+  const rle = runLengthCode(all);
+  const clFreq = new Uint32Array(19);
+  for (const [s] of rle) clFreq[s]++;
+  if (clFreq.filter((f) => f > 0).length < 2) clFreq[clFreq[0] > 0 ? 1 : 0] = 1; // a one-symbol code is incomplete; zlib rejects it here
+  const clLengths = codeLengths(clFreq, 7);
+  const clCodes = reversedCodes(clLengths);
+  let clCount = 19;
+  while (clCount > 4 && clLengths[CODE_LENGTH_ORDER[clCount - 1]] === 0) clCount--;
+
+  w.put(final ? 1 : 0, 1);
+  w.put(2, 2);
+  w.put(literalCount - 257, 5);
+  w.put(2 - 1, 5);
+  w.put(clCount - 4, 4);
+  for (let i = 0; i < clCount; i++) w.put(clLengths[CODE_LENGTH_ORDER[i]], 3);
+  for (const [s, extra] of rle) {
+    w.put(clCodes[s], clLengths[s]);
+    if (s >= 16) w.put(extra, EXTRA_BITS[s]);
+  }
+
+  // The literals: code | length << 16 per byte value, one lookup each. The bit buffer is
+  // flushed two bytes at a time without a branch (whether to flush is a coin toss the
+  // branch predictor loses), so it never passes 26 bits.
+  const codes = reversedCodes(literalLengths);
+  const table = new Int32Array(256);
+  for (let v = 0; v < 256; v++) table[v] = codes[v] | (literalLengths[v] << 16);
+  const out = w.out;
+  let acc = w.acc, count = w.count, at = w.at;
+  for (let i = 0; i < bytes.length; i++) {
+    const e = table[bytes[i]];
+    acc |= (e & 0xffff) << count;
+    count += e >> 16;
+    out[at] = acc;
+    out[at + 1] = acc >> 8;
+    const full = count >> 4; // 1 when 16 bits or more are pending
+    at += full << 1;
+    acc >>= full << 4;
+    count -= full << 4;
+  }
+  w.acc = acc;
+  w.count = count;
+  w.at = at;
+  w.put(codes[END_OF_BLOCK], literalLengths[END_OF_BLOCK]);
+}
+
+/** `bytes` as a raw DEFLATE stream of Huffman-coded literals. */
+export function deflateLiterals(bytes: Uint8Array): Uint8Array {
+  const blocks = Math.max(1, Math.ceil(bytes.length / BLOCK));
+  // Worst case: every literal at the longest code, plus each block's header (under 300 bytes).
+  const w = new BitWriter(allocUninitialized(Math.ceil((bytes.length * MAX_CODE_BITS) / 8) + 320 * blocks + 8));
+  for (let b = 0; b < blocks; b++) writeBlock(w, bytes.subarray(b * BLOCK, (b + 1) * BLOCK), b === blocks - 1);
+  w.flush();
+  return w.out.subarray(0, w.at);
+}
