@@ -4,7 +4,7 @@ import zlib from 'node:zlib';
 import { deflateSync, inflateSync } from 'fflate';
 import { InflateError, inflateInto } from '../src/checkpoint/inflate.js';
 import { MAX_CODE_BITS, codeLengths, deflateLiterals } from '../src/checkpoint/huffman-deflate.js';
-import { shuffle, unshuffleInto } from '../src/checkpoint/byte-planes.js';
+import { shuffleInto, unshuffleInto } from '../src/checkpoint/byte-planes.js';
 import { Random } from '../src/index.js';
 
 const Z = zlib.constants;
@@ -17,6 +17,12 @@ const ZLIB_SETTINGS: Array<[string, zlib.ZlibOptions]> = [
   ['level 1', { level: 1 }],
   ['level 9', { level: 9, memLevel: 9 }],
 ];
+
+function shuffle(bytes: Uint8Array, size: number): Uint8Array {
+  const planes = new Uint8Array(bytes.length);
+  shuffleInto(bytes, size, planes);
+  return planes;
+}
 
 /** Writes a DEFLATE bit stream by hand: fields least significant bit first, Huffman codes most significant first. */
 class BitWriter {

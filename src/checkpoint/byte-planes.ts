@@ -4,7 +4,6 @@
  * a plain loop covers the tail and runtimes without WebAssembly SIMD.
  */
 import { I32, V128, encodeModule, op } from '../../kernels/cpu/wasm-asm.js';
-import { allocUninitialized } from './node.js';
 
 const [SRC, DST, N, BLOCKS, I] = [0, 1, 2, 3, 4];
 const X = [5, 6, 7, 8];
@@ -76,9 +75,8 @@ function memoryOf(s: Simd): Uint8Array {
 }
 
 /** Byte k of element i goes to out[k·n + i]. */
-export function shuffle(bytes: Uint8Array, elementSize: number): Uint8Array {
+export function shuffleInto(bytes: Uint8Array, elementSize: number, out: Uint8Array): void {
   const n = bytes.length / elementSize;
-  const out = allocUninitialized(bytes.length);
   let done = 0;
   if (elementSize === 4 && simd) {
     const mem = memoryOf(simd);
@@ -94,7 +92,6 @@ export function shuffle(bytes: Uint8Array, elementSize: number): Uint8Array {
     }
   }
   for (let k = 0; k < elementSize; k++) for (let i = done; i < n; i++) out[k * n + i] = bytes[i * elementSize + k];
-  return out;
 }
 
 /** The inverse: planes (each n bytes) interleaved back into `out` (n · planes.length bytes). */

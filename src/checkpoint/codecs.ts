@@ -7,60 +7,74 @@
  */
 import { CheckpointError } from './errors.js';
 import { type Codec, type EntryHeader, type PlaneMethod, DTYPE_SIZE, decodedByteLength } from './format.js';
-import { deflateRaw, inflateRaw, poolBudget, poolCanDeflate } from './deflate.js';
-import { deflateLiterals } from './huffman-deflate.js';
-import { inflateInto } from './inflate.js';
+import { deflateRaw, inflateHere, inflateRaw, poolBudget, poolShouldDeflate } from './deflate.js';
+import { deflateLiterals, deflateLiteralsBound } from './huffman-deflate.js';
 import { crc32 } from './crc32.js';
-import { shuffle, unshuffleInto } from './byte-planes.js';
+import { shuffleInto, unshuffleInto } from './byte-planes.js';
+import { takeScratch } from './recycler.js';
 import { allocUninitialized } from './node.js';
 
 export interface EncodedPayload {
   parts: Uint8Array[];
+  /** Scratch buffers the parts live in: hand them to `recycle` once the parts are written. */
+  scratch: Uint8Array[];
   length: number;
   crc32: number;
   planes?: PlaneMethod[];
   planeLengths?: number[];
 }
 
+/** Planes smaller than this are stored raw: deflating them would save a few hundred bytes at most. */
+const MIN_DEFLATED_PLANE = 4096;
+
 export interface EncodeOptions {
   /** DEFLATE level, for the deflate codec and run-length planes (Huffman-coded planes have no matches to search). */
   level: number;
   /**
-   * Keep this thread free: Huffman-coded planes go to zlib on the thread pool (where Node
-   * has it) instead of this package's encoder here, which is faster and writes planes that
-   * decode faster, but runs on this thread. Background saves set it.
+   * Keep this thread free: Huffman-coded planes all go to zlib on the thread pool (where
+   * Node has it). Otherwise the pool takes them while idle and this package's encoder
+   * (faster, and its planes decode faster) takes the rest here. Background saves set it.
    */
   background: boolean;
 }
 
 export async function encodePayload(bytes: Uint8Array, codec: Codec, elementSize: number, { level, background }: EncodeOptions): Promise<EncodedPayload> {
-  if (codec === 'raw') return finish([bytes]);
-  if (codec === 'deflate' || elementSize === 1) return finish([await deflateRaw(bytes, { level })]);
-  const planes = shuffle(bytes, elementSize);
+  if (codec === 'raw') return finish([bytes], []);
+  if (codec === 'deflate' || elementSize === 1) return finish([await deflateRaw(bytes, { level })], []);
+  const planes = takeScratch(bytes.length);
+  const scratch = [planes];
+  shuffleInto(bytes, elementSize, planes);
   const planeLength = bytes.length / elementSize;
   // Each plane: deflated if that makes it smaller, else stored raw.
   const chosen = await Promise.all(Array.from({ length: elementSize }, async (_, k) => {
     const plane = planes.subarray(k * planeLength, (k + 1) * planeLength);
     const bits = entropyBitsPerByte(plane);
     // Mostly one value (zeros, constant exponents): runs pay; otherwise Huffman coding alone does.
-    const packed = bits >= 8 * 0.97 ? null
-      : bits < 1 ? await deflateRaw(plane, { level, strategy: 'rle' })
-        : background && poolCanDeflate() ? await deflateRaw(plane, { level, strategy: 'huffman' }) : deflateLiterals(plane);
-    return packed !== null && packed.length < plane.length ? { method: 'deflate' as const, bytes: packed } : { method: 'raw' as const, bytes: plane };
+    const packed = bits >= 8 * 0.97 || plane.length < MIN_DEFLATED_PLANE ? null
+      : bits < 1 ? await deflateRaw(plane, { level, strategy: 'rle', background })
+        : poolShouldDeflate(background) ? await deflateRaw(plane, { level, strategy: 'huffman', background }) : deflateHere(plane);
+    // Deflated only where that saves 3 %: each deflated plane costs time on every load.
+    return packed !== null && packed.length < 0.97 * plane.length ? { method: 'deflate' as const, bytes: packed } : { method: 'raw' as const, bytes: plane };
   }));
   const methods: PlaneMethod[] = chosen.map((c) => c.method);
   const parts = chosen.map((c) => c.bytes);
-  return { ...finish(parts), planes: methods, planeLengths: parts.map((p) => p.length) };
+  return { ...finish(parts, scratch), planes: methods, planeLengths: parts.map((p) => p.length) };
+
+  function deflateHere(plane: Uint8Array): Uint8Array {
+    const out = takeScratch(deflateLiteralsBound(plane.length));
+    scratch.push(out);
+    return deflateLiterals(plane, out);
+  }
 }
 
-function finish(parts: Uint8Array[]): EncodedPayload {
+function finish(parts: Uint8Array[], scratch: Uint8Array[]): EncodedPayload {
   let crc = 0;
   let length = 0;
   for (const p of parts) {
     crc = crc32(p, crc);
     length += p.length;
   }
-  return { parts, length, crc32: crc };
+  return { parts, scratch, length, crc32: crc };
 }
 
 /**
@@ -69,10 +83,13 @@ function finish(parts: Uint8Array[]): EncodedPayload {
  */
 function entropyBitsPerByte(plane: Uint8Array): number {
   if (plane.length < 64) return plane.length > 0 ? 0 : 8;
+  // 8K samples estimate 256 bins well enough; taken as 64 runs of 128 bytes spread over the
+  // plane, since a byte here and there would each cost a trip to memory.
   const counts = new Uint32Array(256);
-  const step = Math.max(1, Math.floor(plane.length / 8192)); // 8K samples estimate 256 bins well enough
+  const run = Math.min(128, Math.floor(plane.length / 64));
+  const stride = Math.floor(plane.length / 64);
   let n = 0;
-  for (let i = 0; i < plane.length; i += step, n++) counts[plane[i]]++;
+  for (let r = 0; r < 64; r++) for (let i = r * stride, end = i + run; i < end; i++, n++) counts[plane[i]]++;
   let bits = 0;
   for (const c of counts) if (c > 0) bits -= c * Math.log2(c / n);
   return bits / n;
@@ -149,7 +166,7 @@ export async function decodePayload(payload: Uint8Array, e: EntryHeader, file: s
     if (deflated[k]) {
       let produced: number;
       try {
-        produced = inflateInto(s, region);
+        produced = inflateHere(s, region);
       } catch (cause) {
         throw failed(e.offset + starts[k], cause);
       }

@@ -5,7 +5,7 @@
  * All read and write the same streams.
  */
 import { deflateSync } from 'fflate';
-import { inflateInto } from './inflate.js';
+import { inflateInto, literalsOnly } from './inflate.js';
 import { nodeCores, nodeZlib } from './node.js';
 
 const zlib = nodeZlib();
@@ -18,11 +18,23 @@ export interface DeflateOptions {
    * plus Huffman, Z_RLE, best for planes that are mostly one value), at several times the cost.
    */
   strategy?: 'default' | 'huffman' | 'rle';
+  /** Keep this thread free even for small inputs (see EncodeOptions.background). */
+  background?: boolean;
 }
 
-/** Whether compression can run on a thread pool here (Node's zlib), not on this thread. */
-export function poolCanDeflate(): boolean {
-  return zlib !== undefined;
+/** Inputs under this size compress and decompress on the calling thread. */
+const SMALL = 64 * 1024;
+
+/** Compressions running on the thread pool now. */
+let poolDeflates = 0;
+
+/**
+ * Whether a plane should compress on zlib's thread pool rather than this thread: always
+ * for a background save (keep this thread free), otherwise while the pool is idle, so
+ * both cores work on a save (this thread also shuffles and checksums every entry).
+ */
+export function poolShouldDeflate(background: boolean): boolean {
+  return zlib !== undefined && (background || poolDeflates === 0);
 }
 
 /** Inputs are compressed in pieces of this size, in parallel on the thread pool. */
@@ -33,11 +45,13 @@ const PIECE = 1 << 18;
  * parallel, as pigz does: every piece but the last ends with a sync flush (an empty stored
  * block, byte-aligned, not final), so the pieces concatenate into one valid DEFLATE stream.
  */
-export async function deflateRaw(bytes: Uint8Array, { level, strategy: kind = 'default' }: DeflateOptions): Promise<Uint8Array> {
+export async function deflateRaw(bytes: Uint8Array, { level, strategy: kind = 'default', background = false }: DeflateOptions): Promise<Uint8Array> {
   if (!zlib) return deflateSync(bytes, { level: level as 1 });
   const strategy = { default: zlib.constants.Z_DEFAULT_STRATEGY, huffman: zlib.constants.Z_HUFFMAN_ONLY, rle: zlib.constants.Z_RLE }[kind];
   // Without LZ77 matches beyond one byte, a 512-byte window suffices and the stream is cheaper to set up.
   const memory = kind === 'default' ? {} : { windowBits: 9 };
+  // A small input compresses here in less time than a round trip to the pool takes.
+  if (bytes.length < SMALL && !background) return zlib.deflateRawSync(bytes, { level, strategy, ...memory });
   const piece = (start: number, last: boolean) => new Promise<Uint8Array>((resolve, reject) => {
     const input = bytes.subarray(start, last ? bytes.length : start + PIECE);
     const finishFlush = last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH;
@@ -45,8 +59,13 @@ export async function deflateRaw(bytes: Uint8Array, { level, strategy: kind = 'd
   });
   const starts: number[] = [];
   for (let s = 0; s === 0 || s < bytes.length; s += PIECE) starts.push(s);
-  const pieces = await Promise.all(starts.map((s, i) => piece(s, i === starts.length - 1)));
-  return pieces.length === 1 ? pieces[0] : concat(pieces);
+  poolDeflates++;
+  try {
+    const pieces = await Promise.all(starts.map((s, i) => piece(s, i === starts.length - 1)));
+    return pieces.length === 1 ? pieces[0] : concat(pieces);
+  } finally {
+    poolDeflates--;
+  }
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -71,6 +90,7 @@ const lanes = Array.from({ length: Math.max(1, (nodeCores() ?? 2) - 1) }, () => 
  * interleaves every entry, so with one lane the pool takes three planes in five.
  */
 const POOL_SHARE = lanes.length / (lanes.length + 2 / 3);
+const POOL_MIN_BYTES = 2 << 20;
 
 /**
  * Decides, plane by plane, which inflate on zlib's thread pool (true) and which here, for
@@ -78,7 +98,8 @@ const POOL_SHARE = lanes.length / (lanes.length + 2 / 3);
  * the pool starts on the first payload read and the two threads finish together.
  */
 export function poolBudget(totalBytes: number): (bytes: number) => boolean {
-  let left = zlib ? POOL_SHARE * totalBytes : 0;
+  // Handing a plane over costs a thread round trip: for small loads, this thread alone is faster.
+  let left = zlib && totalBytes >= POOL_MIN_BYTES ? POOL_SHARE * totalBytes : 0;
   return (bytes) => {
     if (bytes > left) return false;
     left -= bytes;
@@ -101,13 +122,26 @@ function onPool<T>(job: () => Promise<T>): Promise<T> {
  * zip-bomb guard. Returns the bytes produced, whose length the caller checks.
  */
 export async function inflateRaw(bytes: Uint8Array, expectedLength: number): Promise<Uint8Array> {
-  if (!zlib) {
+  if (!zlib || expectedLength < SMALL) {
     const out = new Uint8Array(expectedLength);
-    return out.subarray(0, inflateInto(bytes, out));
+    return out.subarray(0, inflateHere(bytes, out));
   }
   return onPool(() => new Promise<Uint8Array>((resolve, reject) => {
     zlib.inflateRaw(bytes, { maxOutputLength: Math.max(expectedLength, 1), chunkSize: chunkFor(expectedLength) }, (err, out) => (err ? reject(err) : resolve(out)));
   }));
+}
+
+/**
+ * Inflates on this thread into `out`; returns the bytes written. Streams of literals coded
+ * in under 4 bits each (exponent planes) go to this package's decoder, which decodes
+ * several per table lookup; the rest (LZ77 matches, or one literal per lookup anyway) go to
+ * zlib's native decoder where Node has it, which is then twice as fast.
+ */
+export function inflateHere(bytes: Uint8Array, out: Uint8Array): number {
+  if (!zlib || (bytes.length * 2 <= out.length && literalsOnly(bytes))) return inflateInto(bytes, out);
+  const inflated = zlib.inflateRawSync(bytes, { maxOutputLength: Math.max(out.length, 1) });
+  out.set(inflated);
+  return inflated.length;
 }
 
 /** One output chunk for the whole result avoids zlib concatenating 16 KiB pieces. */

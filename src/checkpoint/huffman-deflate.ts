@@ -8,8 +8,6 @@
  * times zlib's speed (bench/checkpoint-io.ts).
  */
 
-import { allocUninitialized } from './node.js';
-
 /** Longest code emitted: the decoder's table width, so every literal decodes in one lookup. */
 export const MAX_CODE_BITS = 10;
 /** Bytes per block: each gets its own code, so planes whose statistics drift still compress. */
@@ -209,11 +207,15 @@ function writeBlock(w: BitWriter, bytes: Uint8Array, final: boolean): void {
   w.put(codes[END_OF_BLOCK], literalLengths[END_OF_BLOCK]);
 }
 
-/** `bytes` as a raw DEFLATE stream of Huffman-coded literals. */
-export function deflateLiterals(bytes: Uint8Array): Uint8Array {
+/** The most bytes deflateLiterals writes for `length` input bytes: every literal at the longest code, plus each block's header (under 300 bytes). */
+export function deflateLiteralsBound(length: number): number {
+  return Math.ceil((length * MAX_CODE_BITS) / 8) + 320 * Math.max(1, Math.ceil(length / BLOCK)) + 8;
+}
+
+/** `bytes` as a raw DEFLATE stream of Huffman-coded literals, written into `out` (deflateLiteralsBound bytes at least). */
+export function deflateLiterals(bytes: Uint8Array, out: Uint8Array = new Uint8Array(deflateLiteralsBound(bytes.length))): Uint8Array {
   const blocks = Math.max(1, Math.ceil(bytes.length / BLOCK));
-  // Worst case: every literal at the longest code, plus each block's header (under 300 bytes).
-  const w = new BitWriter(allocUninitialized(Math.ceil((bytes.length * MAX_CODE_BITS) / 8) + 320 * blocks + 8));
+  const w = new BitWriter(out);
   for (let b = 0; b < blocks; b++) writeBlock(w, bytes.subarray(b * BLOCK, (b + 1) * BLOCK), b === blocks - 1);
   w.flush();
   return w.out.subarray(0, w.at);

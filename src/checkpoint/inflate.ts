@@ -41,6 +41,9 @@ class Code {
   /** Codes per length and symbols in canonical order, for codes longer than TABLE_BITS. */
   readonly counts = new Uint16Array(MAX_BITS + 1);
   readonly symbols = new Uint16Array(288);
+  /** Per length: the first canonical code of that length, and where its symbols start in `symbols`. */
+  readonly firstCode = new Int32Array(MAX_BITS + 1);
+  readonly firstIndex = new Int32Array(MAX_BITS + 1);
   private readonly offsets = new Uint16Array(MAX_BITS + 2);
 
   build(lengths: Uint8Array, at: number): this {
@@ -57,6 +60,11 @@ class Code {
     // patterns they leave unused decode to an error.
     offsets[1] = 0;
     for (let len = 1; len <= MAX_BITS; len++) offsets[len + 1] = offsets[len] + counts[len];
+    for (let len = 1, first = 0; len <= MAX_BITS; len++) {
+      first = (first + counts[len - 1]) << 1;
+      this.firstCode[len] = first;
+      this.firstIndex[len] = offsets[len];
+    }
     for (let s = 0; s < lengths.length; s++) if (lengths[s] !== 0) symbols[offsets[lengths[s]]++] = s;
 
     single.fill(0);
@@ -180,6 +188,9 @@ function buildLiteralRuns(single: Int32Array, runs: LiteralRuns): LiteralRuns {
   return runs;
 }
 
+/** Each TABLE_BITS-bit value with its bits in reverse order: the first bits of a code, as a number. */
+const REVERSED = Int32Array.from({ length: 1 << TABLE_BITS }, (_, x) => reverseBits(x, TABLE_BITS));
+
 function reverseBits(code: number, len: number): number {
   let r = 0;
   for (let i = 0; i < len; i++, code >>= 1) r = (r << 1) | (code & 1);
@@ -240,8 +251,9 @@ function readDynamicCodes(r: BitReader): BlockCodes {
  * of either buffer comes near. Returns the new output position. The reader's state is
  * copied into locals, which V8 keeps in registers.
  */
-function decodeLiteralRuns(r: BitReader, out: Uint8Array, o: number, runs: LiteralRuns): number {
+function decodeLiteralRuns(r: BitReader, out: Uint8Array, o: number, runs: LiteralRuns, code: Code): number {
   const input = r.input;
+  const { single, counts, symbols, firstCode, firstIndex } = code;
   let bits = r.bits | 0, count = r.count | 0, i = r.position | 0;
   o |= 0;
   const outEnd = out.length - 3;
@@ -253,7 +265,29 @@ function decodeLiteralRuns(r: BitReader, out: Uint8Array, o: number, runs: Liter
       count += 16;
     }
     const e = runs[bits & TABLE_MASK];
-    if (e === 0) break;
+    if (e === 0) {
+      // A symbol that is not a literal (end of block, a match) is the caller's to decode;
+      // a literal with a code longer than the table (zlib writes up to 15 bits) is walked
+      // here, bit by bit from the table's width (RFC 1951 §3.2.2).
+      if (single[bits & TABLE_MASK] !== 0) break;
+      let value = REVERSED[bits & TABLE_MASK];
+      let symbol = -1;
+      let len = TABLE_BITS;
+      while (len < MAX_BITS) {
+        len++;
+        value = (value << 1) | ((bits >> (len - 1)) & 1);
+        const k = value - firstCode[len];
+        if (k >= 0 && k < counts[len]) {
+          symbol = symbols[firstIndex[len] + k];
+          break;
+        }
+      }
+      if (symbol < 0 || symbol > 255) break;
+      out[o++] = symbol;
+      bits >>= len;
+      count -= len;
+      continue;
+    }
     out[o] = e;
     out[o + 1] = e >> 8;
     out[o + 2] = e >> 16;
@@ -275,7 +309,7 @@ function decodeBlock(r: BitReader, out: Uint8Array, op: number, { literals, runs
     return new InflateError(`output would exceed ${out.length} bytes`, r.byteOffset);
   };
   for (;;) {
-    op = decodeLiteralRuns(r, out, op, runs);
+    op = decodeLiteralRuns(r, out, op, runs, literals);
     const symbol = r.decode(literals);
     if (symbol < 256) {
       if (op >= out.length) throw overflow();
@@ -293,7 +327,8 @@ function decodeBlock(r: BitReader, out: Uint8Array, op: number, { literals, runs
     if (distance > op) throw new InflateError(`match reaches ${distance} bytes back, only ${op} written`, r.byteOffset);
     if (op + length > out.length) throw overflow();
     const from = op - distance;
-    if (distance >= length && length >= 32) out.copyWithin(op, from, from + length);
+    if (distance === 1) out.fill(out[from], op, op + length); // a run of one byte: what run-length coding writes
+    else if (distance >= length && length >= 32) out.copyWithin(op, from, from + length);
     else for (let k = 0; k < length; k++) out[op + k] = out[from + k]; // an overlapping copy repeats the pattern
     op += length;
   }
@@ -313,6 +348,23 @@ function copyStoredBlock(r: BitReader, out: Uint8Array, op: number): number {
   out.set(input.subarray(at, at + len), op);
   r.position = at + len;
   return op + len;
+}
+
+/**
+ * Whether the stream's first block is Huffman-coded with no length codes at all, as
+ * Huffman-only encoders write it (this package's and zlib's): a stream of literals, which
+ * this decoder takes fastest. Anything else (or anything malformed) answers false.
+ */
+export function literalsOnly(input: Uint8Array): boolean {
+  try {
+    const r = new BitReader(input);
+    r.take(1);
+    if (r.take(2) !== 2) return false;
+    const literalCount = r.take(5) + 257;
+    return literalCount === 257;
+  } catch {
+    return false;
+  }
 }
 
 /**

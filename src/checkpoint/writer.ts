@@ -12,6 +12,7 @@ import {
   encodePrologue, encodeTrailer, DTYPE_SIZE, assertLittleEndianHost,
 } from './format.js';
 import { encodePayload } from './codecs.js';
+import { recycle } from './recycler.js';
 import { crc32 } from './crc32.js';
 import { float32ToFloat16 } from './float16.js';
 import { type FlatLeaf, stringifyJson } from './state.js';
@@ -53,6 +54,8 @@ export function tempPathFor(path: string): string {
 
 /** Writes are buffered into batches of this many bytes (one writev each). */
 const BATCH_BYTES = 4 * 1024 * 1024;
+/** Bytes written between fsyncs of the temporary file (see flush in writeWpt). */
+const SYNC_EVERY_BYTES = 8 * 1024 * 1024;
 /** Entries being encoded at once (bounds the extra memory to a few entries). */
 const ENCODE_AHEAD = 3;
 
@@ -75,12 +78,24 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     let offset = PROLOGUE_SIZE;
     let pending: Uint8Array[] = [encodePrologue()];
     let pendingBytes = PROLOGUE_SIZE;
+    let pendingScratch: Uint8Array[] = [];
+    let unsynced = 0;
     const flush = async () => {
       const batch = pending;
+      const scratch = pendingScratch;
+      unsynced += pendingBytes;
       pending = [];
       pendingBytes = 0;
+      pendingScratch = [];
       await writing;
-      writing = handle!.write(batch);
+      // Syncing as the file grows lets the disk write it back while later entries still
+      // encode, so the final fsync waits only for the tail.
+      const syncNow = unsynced >= SYNC_EVERY_BYTES;
+      if (syncNow) unsynced = 0;
+      writing = handle!.write(batch).then(() => {
+        recycle(scratch);
+        return syncNow ? handle!.sync() : undefined;
+      });
       writing.catch(() => undefined); // handled where awaited; never an unhandled rejection meanwhile
     };
     // Entries encode a few at a time, so one's shuffling here overlaps another's compression
@@ -103,6 +118,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
       });
       offset += encoded.length;
       pending.push(...encoded.parts);
+      pendingScratch.push(...encoded.scratch);
       pendingBytes += encoded.length;
       if (pendingBytes >= BATCH_BYTES) await flush();
     }
