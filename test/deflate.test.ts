@@ -115,6 +115,19 @@ describe('inflate (the DEFLATE decoder)', () => {
     expect(() => inflated(new BitWriter().bits(1, 1).bits(2, 2).bits(31, 5).bits(0, 5).bits(0, 4).bytes(), 10)).toThrow(/too many length or distance symbols/);
   });
 
+  it('on damaged streams (one byte changed): only InflateError or output within the capacity, never a hang', () => {
+    fc.assert(fc.property(bytesArb, fc.boolean(), fc.nat(), fc.integer({ min: 1, max: 255 }), (bytes, ours, where, flip) => {
+      const stream = ours ? deflateLiterals(bytes) : zlib.deflateRawSync(bytes, { level: 1, strategy: Z.Z_RLE });
+      const damaged = stream.slice();
+      damaged[where % damaged.length] ^= flip;
+      try {
+        expect(inflated(damaged, bytes.length).length).toBeLessThanOrEqual(bytes.length);
+      } catch (e) {
+        expect(e).toBeInstanceOf(InflateError);
+      }
+    }), { numRuns: 2000 });
+  });
+
   it('on random bytes: only InflateError, and whatever zlib decodes it decodes the same', () => {
     fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 200 }), (junk) => {
       let ours: Uint8Array | InflateError;
