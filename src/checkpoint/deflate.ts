@@ -141,7 +141,7 @@ export async function inflateRaw(bytes: Uint8Array, expectedLength: number): Pro
  */
 export function inflateHere(bytes: Uint8Array, out: Uint8Array): number {
   if (!zlib || (bytes.length * 2 <= out.length && literalsOnly(bytes))) return inflateInto(bytes, out);
-  const inflated = zlib.inflateRawSync(bytes, { maxOutputLength: Math.max(out.length, 1) });
+  const inflated = zlib.inflateRawSync(bytes, { maxOutputLength: Math.max(out.length, 1), chunkSize: chunkFor(out.length) });
   out.set(inflated);
   return inflated.length;
 }
