@@ -7,11 +7,12 @@
  */
 import { CheckpointError } from './errors.js';
 import { type Codec, type EntryHeader, type PlaneMethod, DTYPE_SIZE, decodedByteLength } from './format.js';
-import { deflateRaw, inflateHere, inflateRaw, poolBudget, poolShouldDeflate } from './deflate.js';
+import { deflateRaw, inflateRaw, poolShouldDeflate } from './deflate.js';
+import { PlaneInflater } from './plane-inflater.js';
 import { deflateLiterals, deflateLiteralsBound } from './huffman-deflate.js';
 import { crc32 } from './crc32.js';
 import { shuffleInto, unshuffleInto } from './byte-planes.js';
-import { takeScratch } from './recycler.js';
+import { recycle, takeScratch } from './recycler.js';
 import { allocUninitialized } from './node.js';
 
 export interface EncodedPayload {
@@ -98,42 +99,33 @@ function entropyBitsPerByte(plane: Uint8Array): number {
 export interface DecodeOptions {
   /** Room for the decoded bytes; the payload may have been read into its start. The decoded bytes land there. */
   into?: Uint8Array;
-  /** Whether a deflated plane of this many stored bytes inflates on the thread pool (see poolBudget); default: the entry's own share. */
-  onPool?: (bytes: number) => boolean;
+  /** Inflates the deflated planes (one per load, shared by its entries); default: one for this entry. */
+  inflater?: PlaneInflater;
   /** The payload's CRC-32, when the caller computed it while reading. */
   payloadCrc32?: number;
 }
 
-/** The stored bytes of an entry's deflated planes: what a load hands the thread pool a share of. */
+/** The stored bytes of an entry's deflated planes: what sizes a load's PlaneInflater. */
 export function deflatedPlaneBytes(e: EntryHeader): number {
   return e.codec !== 'shuffle-deflate' || !e.planes ? 0 : e.planes.reduce((n, m, k) => n + (m === 'deflate' ? (e.planeLengths as number[])[k] : 0), 0);
 }
 
 /** Verifies the stored bytes and decodes them to exactly the entry's decoded size. */
-export async function decodePayload(payload: Uint8Array, e: EntryHeader, file: string, { into, onPool = poolBudget(deflatedPlaneBytes(e)), payloadCrc32 }: DecodeOptions = {}): Promise<Uint8Array> {
+export async function decodePayload(payload: Uint8Array, e: EntryHeader, file: string, { into, inflater, payloadCrc32 }: DecodeOptions = {}): Promise<Uint8Array> {
   const ctx = { file, entry: e.key, offset: e.offset };
+  const actual = payloadCrc32 ?? crc32(payload);
+  if (actual !== e.crc32) throw new CheckpointError('CHECKSUM_MISMATCH', `stored CRC-32 ${hex(e.crc32)}, computed ${hex(actual)}`, ctx);
   const expected = decodedByteLength(e);
   const failed = (at: number, cause: unknown) => new CheckpointError('DECOMPRESSED_SIZE_MISMATCH',
     `DEFLATE stream is invalid or inflates past its size: ${(cause as Error).message}`, { ...ctx, offset: at, cause });
   const checkLength = (produced: number, length: number, at: number) => {
     if (produced !== length) throw new CheckpointError('DECOMPRESSED_SIZE_MISMATCH', `inflated to ${produced} bytes, expected ${length}`, { ...ctx, offset: at });
   };
-  const inflateOnPool = async (bytes: Uint8Array, length: number, at: number) => {
-    const out = await inflateRaw(bytes, length).catch((cause: unknown) => { throw failed(at, cause); });
-    checkLength(out.length, length, at);
-    return out;
-  };
-  const checkCrc = () => {
-    const actual = payloadCrc32 ?? crc32(payload);
-    if (actual !== e.crc32) throw new CheckpointError('CHECKSUM_MISMATCH', `stored CRC-32 ${hex(e.crc32)}, computed ${hex(actual)}`, ctx);
-  };
-  if (e.codec === 'raw') {
-    checkCrc();
-    return payload;
-  }
+  if (e.codec === 'raw') return payload;
   if (e.codec === 'deflate' || DTYPE_SIZE[e.dtype] === 1) {
-    checkCrc();
-    return inflateOnPool(payload, expected, e.offset);
+    const out = await inflateRaw(payload, expected).catch((cause: unknown) => { throw failed(e.offset, cause); });
+    checkLength(out.length, expected, e.offset);
+    return out;
   }
 
   const size = DTYPE_SIZE[e.dtype];
@@ -141,45 +133,38 @@ export async function decodePayload(payload: Uint8Array, e: EntryHeader, file: s
   const starts = [0];
   for (const length of e.planeLengths as number[]) starts.push(starts[starts.length - 1] + length);
   const stored = starts.slice(0, size).map((at, k) => payload.subarray(at, starts[k + 1]));
-  const deflated = (e.planes as PlaneMethod[]).map((m) => m === 'deflate');
-  // Planes for the thread pool start before the checksum, so the pool works while this
-  // thread checks (zlib reads any bytes safely; a mismatch still rejects the entry).
-  const pooling = stored.map((s, k) => (deflated[k] && onPool(s.length) ? inflateOnPool(s, n, e.offset + starts[k]) : undefined));
-  try {
-    checkCrc();
-  } catch (err) {
-    for (const p of pooling) p?.catch(() => undefined);
+  const planeInflater = inflater ?? new PlaneInflater(deflatedPlaneBytes(e));
+  const inflating = stored.map((s, k) => ((e.planes as PlaneMethod[])[k] === 'deflate'
+    ? planeInflater.inflate(s, n).catch((cause: unknown) => { throw failed(e.offset + starts[k], cause); })
+    : undefined));
+  const inflated = await Promise.all(inflating).catch((err: unknown) => {
+    for (const p of inflating) p?.then((plane) => plane.scratch && recycle([plane.bytes]), () => undefined);
     throw err;
-  }
-  const pooled = await Promise.all(pooling);
-
-  // From here on synchronous, so the scratch array is this entry's alone. Planes decoded
-  // here land in it, and so do raw planes stored in the array the entry decodes into
-  // (interleaving there would overwrite planes not yet read): copying them costs a
-  // fraction of the page faults a fresh array would.
-  const out = into ? into.subarray(0, expected) : allocUninitialized(expected);
-  const spare = scratchFor(expected);
-  const planes = stored.map((s, k) => {
-    const pooledPlane = pooled[k];
-    if (pooledPlane) return pooledPlane;
-    const region = spare.subarray(k * n, (k + 1) * n);
-    if (deflated[k]) {
-      let produced: number;
-      try {
-        produced = inflateHere(s, region);
-      } catch (cause) {
-        throw failed(e.offset + starts[k], cause);
-      }
-      checkLength(produced, n, e.offset + starts[k]);
-      return region;
-    }
-    if (s.buffer !== out.buffer) return s;
-    region.set(s);
-    return region;
   });
-  unshuffleInto(planes, n, out);
-  if (scratch.length > MAX_KEPT_SCRATCH) scratch = new Uint8Array(0);
-  return out;
+  const decodedHere = inflated.flatMap((p) => (p?.scratch ? [p.bytes] : []));
+  try {
+    inflated.forEach((p, k) => p && checkLength(p.bytes.length, n, e.offset + starts[k]));
+
+    // From here on synchronous, so the scratch array is this entry's alone. Raw planes
+    // stored in the array the entry decodes into move there first (interleaving in place
+    // would overwrite planes not yet read): copying them costs a fraction of the page
+    // faults a fresh array would.
+    const out = into ? into.subarray(0, expected) : allocUninitialized(expected);
+    const spare = scratchFor(expected);
+    const planes = stored.map((s, k) => {
+      const plane = inflated[k];
+      if (plane) return plane.bytes;
+      if (s.buffer !== out.buffer) return s;
+      const region = spare.subarray(k * n, (k + 1) * n);
+      region.set(s);
+      return region;
+    });
+    unshuffleInto(planes, n, out);
+    if (scratch.length > MAX_KEPT_SCRATCH) scratch = new Uint8Array(0);
+    return out;
+  } finally {
+    recycle(decodedHere);
+  }
 }
 
 /** Kept between entries (and loads) up to this size; larger ones are let go after use. */

@@ -78,59 +78,31 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/**
- * Inflation on the thread pool runs in lanes, one stream at a time each: one lane per core
- * but this one, so the pool never crowds out the thread that checks and interleaves.
- */
-const lanes = Array.from({ length: Math.max(1, (nodeCores() ?? 2) - 1) }, () => ({ tail: Promise.resolve() as Promise<unknown>, pending: 0 }));
+/** Streams inflating on the thread pool at once per load: the cores but this one. */
+export const POOL_LANES = Math.max(1, (nodeCores() ?? 2) - 1);
 
-/**
- * The share of byte planes the thread pool inflates. Planes decode on the calling thread
- * (inflate.ts) faster than zlib decodes them, but that thread also checksums and
- * interleaves every entry; with one lane, loads of 10M parameters were fastest with the
- * pool taking four planes in five (0, 0.3, 0.6, 0.7, 0.8, 0.9, 1 measured: 92, 93, 77, 82,
- * 71-77, 78, 78 ms, medians of five processes).
- */
-const POOL_SHARE = lanes.length / (lanes.length + 0.25);
-const POOL_MIN_BYTES = 2 << 20;
-
-/**
- * Decides, plane by plane, which inflate on zlib's thread pool (true) and which here, for
- * a load of `totalBytes` of deflated planes: the first ones, up to the pool's share, so
- * the pool starts on the first payload read and the two threads finish together.
- */
-export function poolBudget(totalBytes: number): (bytes: number) => boolean {
-  // Handing a plane over costs a thread round trip: for small loads, this thread alone is faster.
-  let left = zlib && totalBytes >= POOL_MIN_BYTES ? POOL_SHARE * totalBytes : 0;
-  return (bytes) => {
-    if (bytes > left) return false;
-    left -= bytes;
-    return true;
-  };
-}
-
-function onPool<T>(job: () => Promise<T>): Promise<T> {
-  const lane = lanes.reduce((a, b) => (b.pending < a.pending ? b : a));
-  lane.pending++;
-  const run = lane.tail.then(job, job);
-  lane.tail = run.catch(() => undefined);
-  return run.finally(() => lane.pending--);
+/** Whether there is a thread pool to inflate on (Node's zlib). */
+export function havePool(): boolean {
+  return zlib !== undefined;
 }
 
 /**
  * Inflates into exactly `expectedLength` bytes: on zlib's thread pool in Node (zlib copies
- * LZ77 matches natively, faster than any JavaScript), here elsewhere. Output is capped at
- * that length (a stream that would inflate further is rejected, never allocated): the
- * zip-bomb guard. Returns the bytes produced, whose length the caller checks.
+ * LZ77 matches natively, faster than any JavaScript; small inputs stay here), here
+ * elsewhere. Output is capped at that length (a stream that would inflate further is
+ * rejected, never allocated): the zip-bomb guard. Returns the bytes produced, whose length
+ * the caller checks.
  */
-export async function inflateRaw(bytes: Uint8Array, expectedLength: number): Promise<Uint8Array> {
+export function inflateRaw(bytes: Uint8Array, expectedLength: number): Promise<Uint8Array> {
   if (!zlib || expectedLength < SMALL) {
-    const out = new Uint8Array(expectedLength);
-    return out.subarray(0, inflateHere(bytes, out));
+    return Promise.resolve().then(() => {
+      const out = new Uint8Array(expectedLength);
+      return out.subarray(0, inflateHere(bytes, out));
+    });
   }
-  return onPool(() => new Promise<Uint8Array>((resolve, reject) => {
+  return new Promise<Uint8Array>((resolve, reject) => {
     zlib.inflateRaw(bytes, { maxOutputLength: Math.max(expectedLength, 1), chunkSize: chunkFor(expectedLength) }, (err, out) => (err ? reject(err) : resolve(out)));
-  }));
+  });
 }
 
 /**

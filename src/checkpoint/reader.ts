@@ -12,7 +12,7 @@ import {
 } from './format.js';
 import { allocUninitialized } from './node.js';
 import { decodePayload, deflatedPlaneBytes } from './codecs.js';
-import { poolBudget } from './deflate.js';
+import { PlaneInflater } from './plane-inflater.js';
 import { crc32 } from './crc32.js';
 import { float16ToFloat32 } from './float16.js';
 import { type JsonValue, parseJson } from './state.js';
@@ -74,8 +74,8 @@ export class WptReader {
     return this.readEntry(typeof key === 'string' ? this.entry(key) : key);
   }
 
-  /** `onPool` shares the deflated planes of a whole load between the thread pool and this thread (see poolBudget). */
-  private async readEntry(e: EntryHeader, onPool?: (bytes: number) => boolean): Promise<EntryValue> {
+  /** `inflater` shares the deflated planes of a whole load between the thread pool and this thread. */
+  private async readEntry(e: EntryHeader, inflater?: PlaneInflater): Promise<EntryValue> {
     // Raw and byte-plane payloads are read straight into the array the tensor will own, so
     // the I/O thread, not this one, takes the page faults of that fresh memory.
     const decoded = decodedByteLength(e);
@@ -85,7 +85,7 @@ export class WptReader {
     if (payload.length !== e.length) {
       throw new CheckpointError('TRUNCATED', `payload needs ${e.length} bytes, file has ${payload.length}`, { file: this.path, entry: e.key, offset: e.offset });
     }
-    return decodeValue(await decodePayload(payload, e, this.path, { into, onPool, payloadCrc32 }), e, this.path);
+    return decodeValue(await decodePayload(payload, e, this.path, { into, inflater, payloadCrc32 }), e, this.path);
   }
 
   /**
@@ -121,8 +121,8 @@ export class WptReader {
    * (planes inflating on the thread pool overlap the checksums and interleaving done here).
    */
   async readAll(): Promise<Map<string, EntryValue>> {
-    const onPool = poolBudget(this.entries.reduce((n, e) => n + deflatedPlaneBytes(e), 0));
-    return new Map(await Promise.all(this.entries.map(async (e) => [e.key, await this.readEntry(e, onPool)] as const)));
+    const inflater = new PlaneInflater(this.entries.reduce((n, e) => n + deflatedPlaneBytes(e), 0));
+    return new Map(await Promise.all(this.entries.map(async (e) => [e.key, await this.readEntry(e, inflater)] as const)));
   }
 
   /** Checks every checksum and decoded size; returns the problems found (empty when sound). */
