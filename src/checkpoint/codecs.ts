@@ -25,8 +25,8 @@ export interface EncodedPayload {
   planeLengths?: number[];
 }
 
-/** Planes smaller than this are stored raw: deflating them would save a few hundred bytes at most. */
-const MIN_DEFLATED_PLANE = 4096;
+/** Planes smaller than this are stored raw: deflating them saves a few hundred bytes at most, for a fixed cost per plane at every save and load. */
+const MIN_DEFLATED_PLANE = 1024;
 
 export interface EncodeOptions {
   /** DEFLATE level, for the deflate codec and run-length planes (Huffman-coded planes have no matches to search). */
