@@ -46,7 +46,7 @@ export async function encodePayload(bytes: Uint8Array, codec: Codec, elementSize
   const scratch = [planes];
   shuffleInto(bytes, elementSize, planes);
   const planeLength = bytes.length / elementSize;
-  // Each plane: deflated if that makes it smaller, else stored raw.
+  // Each plane: deflated where that saves 3 % (see below), else stored raw.
   const chosen = await Promise.all(Array.from({ length: elementSize }, async (_, k) => {
     const plane = planes.subarray(k * planeLength, (k + 1) * planeLength);
     const bits = entropyBitsPerByte(plane);
@@ -141,38 +141,29 @@ export async function decodePayload(payload: Uint8Array, e: EntryHeader, file: s
     for (const p of inflating) p?.then((plane) => plane.scratch && recycle([plane.bytes]), () => undefined);
     throw err;
   });
-  const decodedHere = inflated.flatMap((p) => (p?.scratch ? [p.bytes] : []));
+  // Scratch to hand back once interleaved: planes decoded here, and the copies below.
+  const done = inflated.flatMap((p) => (p?.scratch ? [p.bytes] : []));
   try {
     inflated.forEach((p, k) => p && checkLength(p.bytes.length, n, e.offset + starts[k]));
 
-    // From here on synchronous, so the scratch array is this entry's alone. Raw planes
-    // stored in the array the entry decodes into move there first (interleaving in place
-    // would overwrite planes not yet read): copying them costs a fraction of the page
-    // faults a fresh array would.
+    // Raw planes stored in the array the entry decodes into move to scratch first
+    // (interleaving in place would overwrite planes not yet read): copying them costs a
+    // fraction of the page faults a fresh array would.
     const out = into ? into.subarray(0, expected) : allocUninitialized(expected);
-    const spare = scratchFor(expected);
     const planes = stored.map((s, k) => {
       const plane = inflated[k];
       if (plane) return plane.bytes;
       if (s.buffer !== out.buffer) return s;
-      const region = spare.subarray(k * n, (k + 1) * n);
-      region.set(s);
-      return region;
+      const copy = takeScratch(n);
+      copy.set(s);
+      done.push(copy);
+      return copy;
     });
     unshuffleInto(planes, n, out);
-    if (scratch.length > MAX_KEPT_SCRATCH) scratch = new Uint8Array(0);
     return out;
   } finally {
-    recycle(decodedHere);
+    recycle(done);
   }
-}
-
-/** Kept between entries (and loads) up to this size; larger ones are let go after use. */
-const MAX_KEPT_SCRATCH = 64 << 20;
-let scratch: Uint8Array = new Uint8Array(0);
-function scratchFor(length: number): Uint8Array {
-  if (scratch.length < length) scratch = allocUninitialized(length);
-  return scratch;
 }
 
 const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
