@@ -137,6 +137,9 @@ function runLengthCode(lengths: Uint8Array): Array<[number, number]> {
 
 const EXTRA_BITS: Record<number, number> = { 16: 2, 17: 3, 18: 7 };
 
+/** Two literals' codes per byte pair, `codes | length << 20`, refilled for each block's used bytes. */
+const PAIRS = new Int32Array(1 << 16);
+
 /** Byte counts (and one end-of-block), in four interleaved tables: repeats of one value would otherwise wait on each other's increments. */
 function histogram(bytes: Uint8Array): Uint32Array {
   const t = new Uint32Array(4 * 256);
@@ -182,28 +185,36 @@ function writeBlock(w: BitWriter, bytes: Uint8Array, final: boolean): void {
     if (s >= 16) w.put(extra, EXTRA_BITS[s]);
   }
 
-  // The literals: code | length << 16 per byte value, one lookup each. The bit buffer is
-  // flushed two bytes at a time without a branch (whether to flush is a coin toss the
-  // branch predictor loses), so it never passes 26 bits.
+  // The literals, two per lookup: PAIRS holds both codes of a byte pair, concatenated (at
+  // most 20 bits), with their total length above. Only pairs of bytes this block uses are
+  // filled in; the others are never looked up. The bit buffer starts each step under 8 bits,
+  // so a pair keeps it under 28; three bytes are stored every step and the whole ones kept
+  // (no branch: whether to flush is a coin toss the branch predictor loses).
   const codes = reversedCodes(literalLengths);
-  const table = new Int32Array(256);
-  for (let v = 0; v < 256; v++) table[v] = codes[v] | (literalLengths[v] << 16);
+  const used: number[] = [];
+  for (let v = 0; v < 256; v++) if (literalLengths[v] > 0) used.push(v);
+  for (const a of used) {
+    for (const b of used) PAIRS[a | (b << 8)] = (codes[a] | (codes[b] << literalLengths[a])) | ((literalLengths[a] + literalLengths[b]) << 20);
+  }
   const out = w.out;
   let acc = w.acc, count = w.count, at = w.at;
-  for (let i = 0; i < bytes.length; i++) {
-    const e = table[bytes[i]];
-    acc |= (e & 0xffff) << count;
-    count += e >> 16;
+  const pairsEnd = bytes.length & ~1;
+  for (let i = 0; i < pairsEnd; i += 2) {
+    const e = PAIRS[bytes[i] | (bytes[i + 1] << 8)];
+    acc |= (e & 0xfffff) << count;
+    count += e >> 20;
     out[at] = acc;
     out[at + 1] = acc >> 8;
-    const full = count >> 4; // 1 when 16 bits or more are pending
-    at += full << 1;
-    acc >>= full << 4;
-    count -= full << 4;
+    out[at + 2] = acc >> 16;
+    const whole = count >> 3;
+    at += whole;
+    acc >>= whole << 3;
+    count &= 7;
   }
   w.acc = acc;
   w.count = count;
   w.at = at;
+  if (pairsEnd < bytes.length) w.put(codes[bytes[pairsEnd]], literalLengths[bytes[pairsEnd]]);
   w.put(codes[END_OF_BLOCK], literalLengths[END_OF_BLOCK]);
 }
 
