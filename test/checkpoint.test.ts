@@ -78,6 +78,61 @@ describe('Checkpoint', () => {
     expect(Array.from(w.data)).toEqual([1, 2, 3]);
   });
 
+  it('restores into the arrays stateDict() exposes; a trackable that hands out copies gets the values through loadStateDict', async () => {
+    const path = join(dir, 'live.wpt');
+    const saved = params(1, [8, 8]);
+    await new Checkpoint({ a: saved, b: params(2, [8, 8]) }).write(path, { codec: 'shuffle-deflate' });
+    const live = params(3, [8, 8]);
+    const kernel = live.tensors.kernel.data;
+    class Copies extends Params {
+      override stateDict(): StateDict {
+        return { kernel: this.tensors.kernel.clone(), bias: this.tensors.bias.clone(), config: this.config };
+      }
+    }
+    const copies = new Copies(params(4, [8, 8]).tensors);
+    await new Checkpoint({ a: live, b: copies }).read(path);
+    expect(live.tensors.kernel.data).toBe(kernel);
+    expect(kernel).toEqual(saved.tensors.kernel.data);
+    expect(copies.tensors.kernel.data).toEqual(params(2, [8, 8]).tensors.kernel.data);
+  });
+
+  it('a damaged entry anywhere in the file leaves every tracked array as it was', async () => {
+    const path = join(dir, 'damaged.wpt');
+    const shapes = [[64, 32], [32], [32, 16], [16]];
+    const source = Object.fromEntries(shapes.map((s, i) => [`t${i}`, randn(s, new Random(i + 1))]));
+    await new Checkpoint(source).write(path);
+    const file = readFileSync(path);
+    const { entries } = (await WptReader.open(path).then(async (r) => { await r.close(); return r; })).header;
+    await fc.assert(fc.asyncProperty(fc.nat({ max: entries.length - 1 }), fc.double({ min: 0, max: 1, maxExcluded: true }), async (which, where) => {
+      const e = entries[which];
+      const damaged = Buffer.from(file);
+      damaged[e.offset + Math.floor(where * e.length)] ^= 0x5a;
+      writeFileSync(path, damaged);
+      const targets = Object.fromEntries(shapes.map((s, i) => [`t${i}`, randn(s, new Random(100 + i))]));
+      const before = Object.values(targets).map((t) => t.data.slice());
+      const err = await new Checkpoint(targets).read(path).catch((x: unknown) => x);
+      expect(err).toBeInstanceOf(CheckpointError);
+      expect(['CHECKSUM_MISMATCH', 'DECOMPRESSED_SIZE_MISMATCH']).toContain((err as CheckpointError).code);
+      Object.values(targets).forEach((t, i) => expect(t.data).toEqual(before[i]));
+    }), { numRuns: 40 });
+  });
+
+  it('restores float16 exports into float32 arrays, and refuses an array of the wrong size by name', async () => {
+    const path = join(dir, 'half.wpt');
+    const w = randn([5, 7], new Random(3));
+    await new Checkpoint({ w }).write(path, { float16: true });
+    const into = tensor(new Array(35).fill(0), [5, 7]);
+    await new Checkpoint({ w: into }).read(path);
+    const { values } = await readWpt(path);
+    expect(into.data).toEqual((values.get('w') as Tensor).data);
+    expect(Math.max(...into.data.map((v, i) => Math.abs(v - w.data[i])))).toBeLessThan(2e-3 * Math.max(...w.data.map(Math.abs)));
+    const reader = await WptReader.open(path);
+    const err = await reader.stage([{ key: 'w', into: new Float32Array(34) }]).catch((x: unknown) => x);
+    await reader.close();
+    expect(err).toMatchObject({ code: 'SHAPE_MISMATCH', entry: 'w' });
+    expect((err as Error).message).toContain('holds 34 values, the file has 35');
+  });
+
   it('a background write snapshots the state when called, not when it lands', async () => {
     const p = params(1, [64, 64]);
     const original = p.tensors.kernel.data.slice();

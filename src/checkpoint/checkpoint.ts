@@ -7,7 +7,7 @@ import { fmtShape } from '../errors.js';
 import { CheckpointError } from './errors.js';
 import type { FileKind } from './format.js';
 import { type FlatLeaf, type JsonValue, type StateDict, type StateLeaf, flattenState, unflattenState } from './state.js';
-import { type LoadOptions, type Trackable, isTrackable } from './trackable.js';
+import { type LoadOptions, type Trackable, copyUnlessSame, isTrackable } from './trackable.js';
 import { type WriteOptions, type WriteResult, writeWpt } from './writer.js';
 import { recycle, takeScratch } from './recycler.js';
 import { WptReader } from './reader.js';
@@ -134,11 +134,25 @@ export class Checkpoint {
         const code = report.missing.length ? 'MISSING_KEYS' : report.unexpected.length ? 'UNEXPECTED_KEYS' : 'SHAPE_MISMATCH';
         throw new CheckpointError(code, `${parts.join('; ')} (read with { strict: false } to restore what matches)`, { file: path });
       }
-      const leaves: Array<{ key: string; value: StateLeaf }> = [];
-      for (const key of expected.keys()) {
-        if (!inFile.has(key) || report.mismatched.includes(key)) continue;
-        leaves.push({ key, value: (await reader.read(key)) as StateLeaf });
+      const restorable = [...expected.values()].filter((leaf) => inFile.has(leaf.key) && !report.mismatched.includes(leaf.key));
+      const tensors = restorable.filter((leaf) => leaf.kind === 'tensor');
+      const json = restorable.filter((leaf) => leaf.kind === 'json');
+      // Tensors decode straight into the arrays stateDict() handed out (the live weights,
+      // for this package's trackables), but only once every one of them has verified and
+      // every JSON value has parsed: a damaged file changes nothing.
+      const [staged, values] = await Promise.allSettled([
+        reader.stage(tensors.map((leaf) => ({ key: leaf.key, into: leaf.value.data }))),
+        Promise.all(json.map((leaf) => reader.read(leaf.key))),
+      ]);
+      if (staged.status === 'rejected' || values.status === 'rejected') {
+        if (staged.status === 'fulfilled') staged.value.discard();
+        throw staged.status === 'rejected' ? staged.reason : (values as PromiseRejectedResult).reason;
       }
+      staged.value.commit();
+      const leaves: Array<{ key: string; value: StateLeaf }> = [
+        ...tensors.map((leaf) => ({ key: leaf.key, value: leaf.value })),
+        ...json.map((leaf, i) => ({ key: leaf.key, value: values.value[i] as StateLeaf })),
+      ];
       this.restore(unflattenState(leaves), strict);
       return report;
     } finally {
@@ -150,7 +164,7 @@ export class Checkpoint {
     for (const [name, obj] of Object.entries(this.objects)) {
       if (!(name in tree)) continue;
       if (isTrackable(obj)) obj.loadStateDict(tree[name] as StateDict, { strict });
-      else if (obj instanceof Tensor) obj.data.set((tree[name] as Tensor).data);
+      else if (obj instanceof Tensor) copyUnlessSame((tree[name] as Tensor).data, obj.data);
       else this.objects[name] = tree[name] as JsonValue;
     }
   }

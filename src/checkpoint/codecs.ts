@@ -13,7 +13,6 @@ import { deflateLiterals, deflateLiteralsBound } from './huffman-deflate.js';
 import { crc32 } from './crc32.js';
 import { shuffleInto, unshuffleInto } from './byte-planes.js';
 import { recycle, takeScratch } from './recycler.js';
-import { allocUninitialized } from './node.js';
 
 export interface EncodedPayload {
   parts: Uint8Array[];
@@ -96,13 +95,25 @@ function entropyBitsPerByte(plane: Uint8Array): number {
   return bits / n;
 }
 
-export interface DecodeOptions {
-  /** Room for the decoded bytes; the payload may have been read into its start. The decoded bytes land there. */
-  into?: Uint8Array;
+export interface VerifyOptions {
   /** Inflates the deflated planes (one per load, shared by its entries); default: one for this entry. */
   inflater?: PlaneInflater;
   /** The payload's CRC-32, when the caller computed it while reading. */
   payloadCrc32?: number;
+}
+
+/**
+ * An entry's stored bytes, checksummed, with every deflated part inflated and its size
+ * checked: everything that can fail about a payload has been checked, and decoding it can
+ * no longer fail. A load can so verify every entry before it writes into any array.
+ */
+export interface VerifiedPayload {
+  /** Writes the decoded bytes (exactly the entry's decoded size) into `out`, which may be where a raw payload was read. */
+  decodeInto(out: Uint8Array): void;
+  /** Hands the scratch memory it holds back; nothing may use it afterwards. */
+  release(): void;
+  /** The decoded bytes, where they already exist in memory of their own (an entry inflated whole): take them instead of a copy. */
+  decoded?: Uint8Array;
 }
 
 /** The stored bytes of an entry's deflated planes: what sizes a load's PlaneInflater. */
@@ -110,60 +121,59 @@ export function deflatedPlaneBytes(e: EntryHeader): number {
   return e.codec !== 'shuffle-deflate' || !e.planes ? 0 : e.planes.reduce((n, m, k) => n + (m === 'deflate' ? (e.planeLengths as number[])[k] : 0), 0);
 }
 
-/** Verifies the stored bytes and decodes them to exactly the entry's decoded size. */
-export async function decodePayload(payload: Uint8Array, e: EntryHeader, file: string, { into, inflater, payloadCrc32 }: DecodeOptions = {}): Promise<Uint8Array> {
+/**
+ * Checks the stored bytes of `e` (checksum, then every deflated part inflated to its exact
+ * size). `scratch` are buffers the result holds and releases: the payload's, if the caller
+ * read it into scratch.
+ */
+export async function verifyPayload(payload: Uint8Array, e: EntryHeader, file: string, { inflater, payloadCrc32 }: VerifyOptions = {}, scratch: Uint8Array[] = []): Promise<VerifiedPayload> {
   const ctx = { file, entry: e.key, offset: e.offset };
-  const actual = payloadCrc32 ?? crc32(payload);
-  if (actual !== e.crc32) throw new CheckpointError('CHECKSUM_MISMATCH', `stored CRC-32 ${hex(e.crc32)}, computed ${hex(actual)}`, ctx);
-  const expected = decodedByteLength(e);
-  const failed = (at: number, cause: unknown) => new CheckpointError('DECOMPRESSED_SIZE_MISMATCH',
-    `DEFLATE stream is invalid or inflates past its size: ${(cause as Error).message}`, { ...ctx, offset: at, cause });
-  const checkLength = (produced: number, length: number, at: number) => {
-    if (produced !== length) throw new CheckpointError('DECOMPRESSED_SIZE_MISMATCH', `inflated to ${produced} bytes, expected ${length}`, { ...ctx, offset: at });
-  };
-  if (e.codec === 'raw') return payload;
-  if (e.codec === 'deflate' || DTYPE_SIZE[e.dtype] === 1) {
-    const out = await inflateRaw(payload, expected).catch((cause: unknown) => { throw failed(e.offset, cause); });
-    checkLength(out.length, expected, e.offset);
-    return out;
-  }
-
-  const size = DTYPE_SIZE[e.dtype];
-  const n = expected / size;
-  const starts = [0];
-  for (const length of e.planeLengths as number[]) starts.push(starts[starts.length - 1] + length);
-  const stored = starts.slice(0, size).map((at, k) => payload.subarray(at, starts[k + 1]));
-  const planeInflater = inflater ?? new PlaneInflater(deflatedPlaneBytes(e));
-  const inflating = stored.map((s, k) => ((e.planes as PlaneMethod[])[k] === 'deflate'
-    ? planeInflater.inflate(s, n).catch((cause: unknown) => { throw failed(e.offset + starts[k], cause); })
-    : undefined));
-  const inflated = await Promise.all(inflating).catch((err: unknown) => {
-    for (const p of inflating) p?.then((plane) => plane.scratch && recycle([plane.bytes]), () => undefined);
-    throw err;
-  });
-  // Scratch to hand back once interleaved: planes decoded here, and the copies below.
-  const done = inflated.flatMap((p) => (p?.scratch ? [p.bytes] : []));
+  const held = [...scratch];
+  const release = () => recycle(held.splice(0));
   try {
-    inflated.forEach((p, k) => p && checkLength(p.bytes.length, n, e.offset + starts[k]));
+    const actual = payloadCrc32 ?? crc32(payload);
+    if (actual !== e.crc32) throw new CheckpointError('CHECKSUM_MISMATCH', `stored CRC-32 ${hex(e.crc32)}, computed ${hex(actual)}`, ctx);
+    const expected = decodedByteLength(e);
+    const failed = (at: number, cause: unknown) => new CheckpointError('DECOMPRESSED_SIZE_MISMATCH',
+      `DEFLATE stream is invalid or inflates past its size: ${(cause as Error).message}`, { ...ctx, offset: at, cause });
+    const checkLength = (produced: number, length: number, at: number) => {
+      if (produced !== length) throw new CheckpointError('DECOMPRESSED_SIZE_MISMATCH', `inflated to ${produced} bytes, expected ${length}`, { ...ctx, offset: at });
+    };
+    if (e.codec === 'raw') return { decodeInto: (out) => copyInto(payload, out), release };
+    if (e.codec === 'deflate' || DTYPE_SIZE[e.dtype] === 1) {
+      const inflated = await inflateRaw(payload, expected).catch((cause: unknown) => { throw failed(e.offset, cause); });
+      checkLength(inflated.length, expected, e.offset);
+      return { decodeInto: (out) => out.set(inflated), release, decoded: inflated };
+    }
 
-    // Raw planes stored in the array the entry decodes into move to scratch first
-    // (interleaving in place would overwrite planes not yet read): copying them costs a
-    // fraction of the page faults a fresh array would.
-    const out = into ? into.subarray(0, expected) : allocUninitialized(expected);
-    const planes = stored.map((s, k) => {
-      const plane = inflated[k];
-      if (plane) return plane.bytes;
-      if (s.buffer !== out.buffer) return s;
-      const copy = takeScratch(n);
-      copy.set(s);
-      done.push(copy);
-      return copy;
+    const size = DTYPE_SIZE[e.dtype];
+    const n = expected / size;
+    const starts = [0];
+    for (const length of e.planeLengths as number[]) starts.push(starts[starts.length - 1] + length);
+    const stored = starts.slice(0, size).map((at, k) => payload.subarray(at, starts[k + 1]));
+    const planeInflater = inflater ?? new PlaneInflater(deflatedPlaneBytes(e));
+    const inflating = stored.map((s, k) => ((e.planes as PlaneMethod[])[k] === 'deflate'
+      ? planeInflater.inflate(s, n).catch((cause: unknown) => { throw failed(e.offset + starts[k], cause); })
+      : undefined));
+    const inflated = await Promise.all(inflating).catch((err: unknown) => {
+      for (const p of inflating) p?.then((plane) => plane.scratch && recycle([plane.bytes]), () => undefined);
+      throw err;
     });
-    unshuffleInto(planes, n, out);
-    return out;
-  } finally {
-    recycle(done);
+    for (const p of inflated) if (p?.scratch) held.push(p.bytes);
+    inflated.forEach((p, k) => p && checkLength(p.bytes.length, n, e.offset + starts[k]));
+    return {
+      decodeInto: (out) => unshuffleInto(stored.map((s, k) => inflated[k]?.bytes ?? s), n, out.subarray(0, expected)),
+      release,
+    };
+  } catch (err) {
+    release();
+    throw err;
   }
+}
+
+/** `bytes` into `out`, unless they are already there (read in place). */
+function copyInto(bytes: Uint8Array, out: Uint8Array): void {
+  if (bytes.buffer !== out.buffer || bytes.byteOffset !== out.byteOffset) out.set(bytes);
 }
 
 const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;

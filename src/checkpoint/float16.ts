@@ -42,8 +42,7 @@ export function float32ToFloat16(src: Float32Array): Uint16Array {
   return out;
 }
 
-export function float16ToFloat32(src: Uint16Array): Float32Array {
-  const out = new Float32Array(src.length);
+export function float16ToFloat32(src: Uint16Array, out: Float32Array = new Float32Array(src.length)): Float32Array {
   for (let i = 0; i < src.length; i++) out[i] = fromFloat16Bits(src[i]);
   return out;
 }

@@ -11,10 +11,12 @@ import {
   validateHeader, assertLittleEndianHost, decodedByteLength,
 } from './format.js';
 import { allocUninitialized } from './node.js';
-import { decodePayload, deflatedPlaneBytes } from './codecs.js';
+import { type VerifiedPayload, deflatedPlaneBytes, verifyPayload } from './codecs.js';
+import { recycle, takeScratch } from './recycler.js';
 import { PlaneInflater } from './plane-inflater.js';
 import { crc32 } from './crc32.js';
 import { float16ToFloat32 } from './float16.js';
+import { DTYPE_SIZE } from './format.js';
 import { type JsonValue, parseJson } from './state.js';
 import { type ReadHandle, type Storage, getDefaultStorage } from './storage.js';
 
@@ -76,29 +78,87 @@ export class WptReader {
 
   /** `inflater` shares the deflated planes of a whole load between the thread pool and this thread. */
   private async readEntry(e: EntryHeader, inflater?: PlaneInflater): Promise<EntryValue> {
-    // Raw and byte-plane payloads are read straight into the array the tensor will own, so
-    // the I/O thread, not this one, takes the page faults of that fresh memory.
-    const decoded = decodedByteLength(e);
-    const inPlace = e.dtype !== 'json' && (e.codec === 'raw' || e.codec === 'shuffle-deflate') && e.length <= decoded;
-    const into = inPlace ? allocUninitialized(decoded) : undefined;
-    const { payload, crc32: payloadCrc32 } = await this.readChecksummed(e, into);
-    if (payload.length !== e.length) {
-      throw new CheckpointError('TRUNCATED', `payload needs ${e.length} bytes, file has ${payload.length}`, { file: this.path, entry: e.key, offset: e.offset });
+    // A raw tensor is read straight into the array it will own, so the I/O thread, not
+    // this one, takes the page faults of that fresh memory. Other payloads go to scratch
+    // memory (already paged in) and decode from there into the fresh array.
+    const into = e.dtype !== 'json' && e.codec === 'raw' ? allocUninitialized(e.length) : undefined;
+    const verified = await this.readVerified(e, inflater, into);
+    try {
+      let bytes = verified.decoded ?? into;
+      if (bytes === undefined) {
+        bytes = allocUninitialized(decodedByteLength(e));
+        verified.decodeInto(bytes);
+      }
+      return decodeValue(bytes, e, this.path);
+    } finally {
+      verified.release();
     }
-    return decodeValue(await decodePayload(payload, e, this.path, { into, inflater, payloadCrc32 }), e, this.path);
+  }
+
+  /**
+   * An entry's payload, read (into `into`, else scratch memory) and verified: checksummed
+   * as its pieces land, its deflated parts inflated and their sizes checked. Scratch is
+   * taken when the entry's first piece starts to read, so a load holds scratch only for
+   * the entries in flight.
+   */
+  private async readVerified(e: EntryHeader, inflater: PlaneInflater | undefined, into?: Uint8Array): Promise<VerifiedPayload> {
+    let scratch: Uint8Array | undefined;
+    let read;
+    try {
+      read = await this.readChecksummed(e, () => into ?? (scratch = takeScratch(e.length)));
+    } catch (err) {
+      if (scratch) recycle([scratch]);
+      throw err;
+    }
+    return verifyPayload(read.payload, e, this.path, { inflater, payloadCrc32: read.crc32 }, scratch ? [scratch] : []);
+  }
+
+  /**
+   * Reads tensor entries into existing arrays (a built model being restored), all or none.
+   * Every payload is read into scratch memory and verified (checksums, inflated sizes)
+   * before `commit` writes the first array, so a damaged file leaves every array as it was.
+   * Scratch memory is recycled: a process that restores again (BackupAndRestore, the best
+   * weights of EarlyStopping, a benchmark) reads into memory already paged in, and the
+   * restore allocates nothing the garbage collector has to chase.
+   */
+  async stage(targets: Array<{ key: string; into: Float32Array }>): Promise<StagedRead> {
+    const entries = targets.map(({ key, into }) => {
+      const e = this.entry(key);
+      const values = e.dtype === 'json' ? -1 : decodedByteLength(e) / DTYPE_SIZE[e.dtype];
+      if (values !== into.length) {
+        throw new CheckpointError('SHAPE_MISMATCH', `the array to restore holds ${into.length} values, the file has ${e.dtype === 'json' ? 'a JSON value' : `${values}`}`, { file: this.path, entry: key, offset: e.offset });
+      }
+      return e;
+    });
+    const inflater = new PlaneInflater(entries.reduce((n, e) => n + deflatedPlaneBytes(e), 0));
+    const settled = await Promise.allSettled(entries.map((e) => this.readVerified(e, inflater)));
+    const verified = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const discard = () => verified.forEach((v) => v.release());
+    if (failure) {
+      discard();
+      throw failure.reason;
+    }
+    return {
+      commit() {
+        verified.forEach((v, i) => decodeTensorInto(v, entries[i], targets[i].into));
+        discard();
+      },
+      discard,
+    };
   }
 
   /**
    * Reads an entry's payload in pieces, a few in flight, and checksums each piece as it
    * lands while the next ones are read: the checksum overlaps the reading instead of
-   * following it.
+   * following it. A file that ends first is TRUNCATED.
    */
-  private async readChecksummed(e: EntryHeader, into: Uint8Array | undefined): Promise<{ payload: Uint8Array; crc32: number }> {
-    const target = into ?? allocUninitialized(e.length);
+  private async readChecksummed(e: EntryHeader, target: () => Uint8Array): Promise<{ payload: Uint8Array; crc32: number }> {
+    let buffer: Uint8Array | undefined;
     const pieces: Array<Promise<Uint8Array>> = [];
     for (let at = 0; at === 0 || at < e.length; at += READ_PIECE) {
       const length = Math.min(READ_PIECE, e.length - at);
-      pieces.push(this.readSlots.acquire().then(() => this.handle.read(e.offset + at, length, target.subarray(at))).finally(() => this.readSlots.release()));
+      pieces.push(this.readSlots.acquire().then(() => this.handle.read(e.offset + at, length, (buffer ??= target()).subarray(at))).finally(() => this.readSlots.release()));
     }
     let crc = 0;
     let got = 0;
@@ -112,7 +172,10 @@ export class WptReader {
       if (bytes.length < READ_PIECE) break; // the file ended
     }
     for (const p of pieces) p.catch(() => undefined);
-    return { payload: target.subarray(0, got), crc32: crc };
+    if (got !== e.length) {
+      throw new CheckpointError('TRUNCATED', `payload needs ${e.length} bytes, file has ${got}`, { file: this.path, entry: e.key, offset: e.offset });
+    }
+    return { payload: (buffer as Uint8Array).subarray(0, got), crc32: crc };
   }
 
   /**
@@ -142,6 +205,26 @@ export class WptReader {
   close(): Promise<void> {
     return this.handle.close();
   }
+}
+
+/** Verified entries waiting to be written into their arrays (WptReader.stage). */
+export interface StagedRead {
+  /** Decodes every entry into its array and frees the scratch memory; cannot fail. */
+  commit(): void;
+  /** Frees the scratch memory, leaving every array as it was. */
+  discard(): void;
+}
+
+/** Decodes a verified tensor entry into `into` (float16 entries widened to float32). */
+function decodeTensorInto(v: VerifiedPayload, e: EntryHeader, into: Float32Array): void {
+  if (e.dtype === 'float32') {
+    v.decodeInto(new Uint8Array(into.buffer, into.byteOffset, into.byteLength));
+    return;
+  }
+  const half = takeScratch(into.length * 2);
+  v.decodeInto(half);
+  float16ToFloat32(new Uint16Array(half.buffer, half.byteOffset, into.length), into);
+  recycle([half]);
 }
 
 /** A counting semaphore: acquire waits (first come, first served) while `free` is zero. */

@@ -19,3 +19,8 @@ export function isTrackable(x: unknown): x is Trackable {
   return typeof x === 'object' && x !== null &&
     typeof (x as Trackable).stateDict === 'function' && typeof (x as Trackable).loadStateDict === 'function';
 }
+
+/** Copies `from` into `to`, unless they are one array (restored in place by Checkpoint.read). */
+export function copyUnlessSame(from: Float32Array, to: Float32Array): void {
+  if (from !== to) to.set(from);
+}

@@ -2,7 +2,7 @@ import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Random } from '../data/random.js';
 import type { StateDict } from '../checkpoint/state.js';
-import type { LoadOptions, Trackable } from '../checkpoint/trackable.js';
+import { type LoadOptions, type Trackable, copyUnlessSame } from '../checkpoint/trackable.js';
 import { CheckpointError } from '../checkpoint/errors.js';
 
 /** Per-sample shape (no batch dimension). */
@@ -101,7 +101,7 @@ export abstract class Layer implements Trackable {
       if (!(v instanceof Tensor) || fmtShape(v.shape) !== fmtShape(w.shape)) {
         throw new CheckpointError('SHAPE_MISMATCH', `${this.describe()} '${name}': expected ${fmtShape(w.shape)}, got ${v instanceof Tensor ? fmtShape(v.shape) : typeof v}`, { entry: name });
       }
-      w.data.set(v.data);
+      copyUnlessSame(v.data, w.data);
     }
   }
 }

@@ -1,7 +1,7 @@
 import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { StateDict } from '../checkpoint/state.js';
-import type { LoadOptions, Trackable } from '../checkpoint/trackable.js';
+import { type LoadOptions, type Trackable, copyUnlessSame } from '../checkpoint/trackable.js';
 import { CheckpointError } from '../checkpoint/errors.js';
 
 export type NamedParams = ReadonlyArray<readonly [path: string, param: Tensor]>;
@@ -59,7 +59,7 @@ export abstract class Optimizer implements Trackable {
         }
         const data = saved instanceof Float32Array ? saved : (saved as Tensor).data;
         if (data.length !== arr.length) throw new CheckpointError('SHAPE_MISMATCH', `${this.className} slot '${name}' for ${path}: ${arr.length} values expected, ${data.length} saved`, { entry: `${name}/${path}` });
-        arr.set(data);
+        copyUnlessSame(data, arr);
       }
     }
   }
