@@ -1,6 +1,8 @@
 /**
- * Checkpoint I/O: save and load MB/s per codec beside the physical reference (writeFileSync
- * + fsync, readFileSync of the same raw bytes), JSON.stringify of the weights, and a
+ * Checkpoint I/O: save, load and restore MB/s per codec beside the physical reference
+ * (writeFileSync + fsync; readFileSync of the same raw bytes into new memory for a load,
+ * which makes new tensors; a read into memory already paged in for a restore, which fills
+ * a built model's arrays as resuming does), JSON.stringify of the weights, and a
  * TensorFlow.js-style model.json + weights.bin save; file size per codec; how long a
  * background save blocks the caller. `npm run bench -- checkpoint-io [--quick]`
  */
@@ -28,7 +30,7 @@ interface Case {
 async function measureOwn(c: Case, dir: string): Promise<void> {
   const ioRows = await measureCodecs(c.state, dir, RUNS);
   const mb = rawBytesOf(c.state).length / 1e6;
-  c.rows.push(...ioRows.map((r) => [r.method, r.saveMBs, r.loadMBs, r.sizeRatio, r.saveVsRef, r.loadVsRef]));
+  c.rows.push(...ioRows.map((r) => [r.method, r.saveMBs, r.loadMBs, r.restoreMBs, r.sizeRatio, r.saveVsRef, r.loadVsRef, r.restoreVsRef]));
   c.ref = [mb / ioRows[0].saveMBs * 1e3, mb / ioRows[0].loadMBs * 1e3];
 
   // How long the caller is blocked by a background save: from the call until it returns.
@@ -55,7 +57,7 @@ async function measurePeers(c: Case, dir: string): Promise<void> {
   const ts = tensorsOf(c.state);
   const jsonSave = await timeMedian(() => writeFileSync(jsonPath, JSON.stringify(Object.fromEntries(ts.map(([k, t]) => [k, Array.from(t.data)])))), { warmup: 0, runs: quick ? 1 : 3 });
   const jsonLoad = await timeMedian(() => JSON.parse(readFileSync(jsonPath, 'utf8')), { warmup: 0, runs: quick ? 1 : 3 });
-  c.rows.push(['JSON.stringify (no fsync)', mb / (jsonSave / 1e3), mb / (jsonLoad / 1e3), statSync(jsonPath).size / raw.length, refSave / jsonSave, refLoad / jsonLoad]);
+  c.rows.push(['JSON.stringify (no fsync)', mb / (jsonSave / 1e3), mb / (jsonLoad / 1e3), '—', statSync(jsonPath).size / raw.length, refSave / jsonSave, refLoad / jsonLoad, '—']);
 
   const tf = await loadTf('cpu');
   if (typeof tf === 'string') return;
@@ -70,7 +72,7 @@ async function measurePeers(c: Case, dir: string): Promise<void> {
     const bin = readFileSync(join(dir, 'weights.bin'));
     return tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length), manifest.weightsManifest[0].weights);
   }, { warmup: 1, runs: RUNS });
-  c.rows.push(['tfjs model.json + weights.bin (no fsync)', mb / (save / 1e3), mb / (load / 1e3), statSync(join(dir, 'weights.bin')).size / raw.length, refSave / save, refLoad / load]);
+  c.rows.push(['tfjs model.json + weights.bin (no fsync)', mb / (save / 1e3), mb / (load / 1e3), '—', statSync(join(dir, 'weights.bin')).size / raw.length, refSave / save, refLoad / load, '—']);
   named.forEach(({ tensor }) => tensor.dispose());
 }
 
@@ -91,7 +93,7 @@ export async function run(): Promise<void> {
   for (const c of cases) {
     const mb = rawBytesOf(c.state).length / 1e6;
     console.log(`\n${c.name}: ${(mb / 4).toFixed(2)}M float32 parameters (${mb.toFixed(1)} MB), median of ${RUNS}`);
-    console.log(table(['method', 'save MB/s', 'load MB/s', 'size / raw', 'save × ref', 'load × ref'], c.rows));
+    console.log(table(['method', 'save MB/s', 'load MB/s', 'restore MB/s', 'size / raw', 'save × ref', 'load × ref', 'restore × ref'], c.rows));
     console.log(c.background);
   }
 }

@@ -1,13 +1,14 @@
 /**
- * `waypoint bench`: what checkpoint I/O costs on this machine. Save and load MB/s per codec
- * beside the physical reference (write + fsync, read of the same raw bytes), file size per
+ * `waypoint bench`: what checkpoint I/O costs on this machine. Save, load and restore MB/s per
+ * codec beside the physical reference (write + fsync, reads of the same raw bytes), file size per
  * codec, and the overhead of a checkpoint per epoch on a real MNIST MLP run.
  */
-import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Checkpoint } from '../checkpoint/checkpoint.js';
 import { readWpt } from '../checkpoint/reader.js';
+import { copyUnlessSame } from '../checkpoint/trackable.js';
 import type { Codec } from '../checkpoint/format.js';
 import type { StateDict } from '../checkpoint/state.js';
 import { Random } from '../data/random.js';
@@ -63,9 +64,17 @@ export function rawBytesOf(state: StateDict): Uint8Array {
   return out;
 }
 
-export interface IoRow { method: string; saveMBs: number; loadMBs: number; sizeRatio: number; saveVsRef: number; loadVsRef: number }
+export interface IoRow {
+  method: string; saveMBs: number; loadMBs: number; restoreMBs: number; sizeRatio: number;
+  saveVsRef: number; loadVsRef: number; restoreVsRef: number;
+}
 
-/** Save/load throughput per codec and the fs reference, all on the same bytes, in one run. */
+/**
+ * Save/load throughput per codec and the fs reference, all on the same bytes, in one run.
+ * A load makes new tensors (readWpt), beside readFileSync into new memory; a restore
+ * fills the arrays of a model already built (Checkpoint.read, what resuming does), beside
+ * a read into a buffer already paged in.
+ */
 export async function measureCodecs(state: StateDict, dir: string, runs: number): Promise<IoRow[]> {
   const raw = rawBytesOf(state);
   const mb = raw.length / 1e6;
@@ -77,21 +86,38 @@ export async function measureCodecs(state: StateDict, dir: string, runs: number)
     closeSync(fd);
   }, runs);
   const refLoad = await timeMedian(() => readFileSync(refPath), runs);
-  const rows: IoRow[] = [{ method: 'fs write+fsync / read (reference)', saveMBs: mb / (refSave / 1e3), loadMBs: mb / (refLoad / 1e3), sizeRatio: 1, saveVsRef: 1, loadVsRef: 1 }];
+  const existing = new Uint8Array(raw.length).fill(1);
+  const refRestore = await timeMedian(() => {
+    const fd = openSync(refPath, 'r');
+    readSync(fd, existing, 0, existing.length, 0);
+    closeSync(fd);
+  }, runs);
+  const rows: IoRow[] = [{
+    method: 'fs write+fsync / read (reference)', saveMBs: mb / (refSave / 1e3), loadMBs: mb / (refLoad / 1e3), restoreMBs: mb / (refRestore / 1e3),
+    sizeRatio: 1, saveVsRef: 1, loadVsRef: 1, restoreVsRef: 1,
+  }];
   const codecs: Array<[string, Codec, number]> = [['raw', 'raw', 1], ['deflate level 1', 'deflate', 1], ['shuffle-deflate level 1 (default)', 'shuffle-deflate', 1],
     ['shuffle-deflate level 6', 'shuffle-deflate', 6], ['shuffle-deflate level 9', 'shuffle-deflate', 9]];
-  const ckpt = new Checkpoint({ model: { stateDict: () => state, loadStateDict: () => undefined } });
+  const live = tensorsOf(state);
+  const ckpt = new Checkpoint({
+    model: { stateDict: () => state, loadStateDict: (s: StateDict) => tensorsOf(s).forEach(([, t], i) => copyUnlessSame(t.data, live[i][1].data)) },
+  });
   for (const [method, codec, level] of codecs) {
     const path = join(dir, `${codec}-${level}.wpt`);
     const save = await timeMedian(() => ckpt.write(path, { codec, level }), runs);
     const load = await timeMedian(() => readWpt(path), runs);
-    rows.push({ method, saveMBs: mb / (save / 1e3), loadMBs: mb / (load / 1e3), sizeRatio: statSync(path).size / raw.length, saveVsRef: refSave / save, loadVsRef: refLoad / load });
+    const restore = await timeMedian(() => ckpt.read(path), runs);
+    rows.push({
+      method, saveMBs: mb / (save / 1e3), loadMBs: mb / (load / 1e3), restoreMBs: mb / (restore / 1e3), sizeRatio: statSync(path).size / raw.length,
+      saveVsRef: refSave / save, loadVsRef: refLoad / load, restoreVsRef: refRestore / restore,
+    });
   }
   return rows;
 }
 
-export const ioTable = (rows: IoRow[]) => table(['method', 'save MB/s', 'load MB/s', 'size / raw', 'save × ref', 'load × ref'],
-  rows.map((r) => [r.method, r.saveMBs.toFixed(0), r.loadMBs.toFixed(0), r.sizeRatio.toFixed(3), r.saveVsRef.toFixed(2), r.loadVsRef.toFixed(2)]), [false, true, true, true, true, true]);
+export const ioTable = (rows: IoRow[]) => table(['method', 'save MB/s', 'load MB/s', 'restore MB/s', 'size / raw', 'save × ref', 'load × ref', 'restore × ref'],
+  rows.map((r) => [r.method, r.saveMBs.toFixed(0), r.loadMBs.toFixed(0), r.restoreMBs.toFixed(0), r.sizeRatio.toFixed(3), r.saveVsRef.toFixed(2), r.loadVsRef.toFixed(2), r.restoreVsRef.toFixed(2)]),
+  [false, true, true, true, true, true, true, true]);
 
 export const bench: Command = {
   name: 'bench',
