@@ -3,7 +3,7 @@ export type { CheckpointErrorCode } from './errors.js';
 export { Checkpoint } from './checkpoint.js';
 export type { Checkpointable, CheckpointWriteOptions, PendingWrite, ReadReport } from './checkpoint.js';
 export { Variable } from './variable.js';
-export { isTrackable } from './trackable.js';
+export { copyUnlessSame, isTrackable } from './trackable.js';
 export type { Trackable, LoadOptions } from './trackable.js';
 export type { StateDict, StateLeaf, JsonValue } from './state.js';
 export { WptReader, readWpt } from './reader.js';
