@@ -7,9 +7,9 @@ import {
   Checkpoint, CheckpointError, Variable, Random, Tensor, randn, tensor, WptReader, readWpt, writeWpt,
   type StateDict, type Trackable,
 } from '../src/index.js';
-import { TEMP_SUFFIX } from '../src/checkpoint/writer.js';
+import { TEMP_SUFFIX, replacedFilesReleased } from '../src/checkpoint/writer.js';
 import type { Storage } from '../src/index.js';
-import { MemoryStorage } from '../src/index.js';
+import { FaultyStorage, MemoryStorage } from '../src/index.js';
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'wpt-')); });
@@ -103,7 +103,7 @@ describe('Checkpoint', () => {
     await new Checkpoint(source).write(path);
     const file = readFileSync(path);
     const { entries } = (await WptReader.open(path).then(async (r) => { await r.close(); return r; })).header;
-    await fc.assert(fc.asyncProperty(fc.nat({ max: entries.length - 1 }), fc.double({ min: 0, max: 1, maxExcluded: true }), async (which, where) => {
+    await fc.assert(fc.asyncProperty(fc.nat({ max: entries.length - 1 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), async (which, where) => {
       const e = entries[which];
       const damaged = Buffer.from(file);
       damaged[e.offset + Math.floor(where * e.length)] ^= 0x5a;
@@ -217,9 +217,35 @@ describe('crash-safe writes', () => {
     const path = join(dir, 'x.wpt');
     writeFileSync(path, 'old');
     await writeWpt(path, [{ key: 'k', kind: 'json', value: 1 }], { kind: 'weights' });
-    expect(readdirSync(dir)).toEqual(['x.wpt']);
     expect(readFileSync(path).subarray(1, 4).toString()).toBe('WPT');
-    expect(readdirSync(dir).some((f) => f.endsWith(TEMP_SUFFIX))).toBe(false);
+    await replacedFilesReleased();
+    expect(readdirSync(dir)).toEqual(['x.wpt']);
+  });
+
+  it('deletes the replaced file only once the new one is durable, and without hard links still replaces it', async () => {
+    const memory = new MemoryStorage();
+    const leaf = (v: number) => [{ key: 'v', kind: 'json' as const, value: v }];
+    await writeWpt('/m/c.wpt', leaf(1), { kind: 'checkpoint', storage: memory });
+    const log: string[] = [];
+    const logged: Storage = {
+      ...Object.fromEntries(['createExclusive', 'openRead', 'list', 'mkdirp', 'freeBytes'].map((k) => [k, (memory as any)[k].bind(memory)])) as unknown as Storage,
+      link: async (a, b) => { log.push(`link ${a} ${b.endsWith(TEMP_SUFFIX) ? 'temp' : b}`); await memory.link(a, b); },
+      rename: async (a, b) => { log.push(`rename to ${b}`); await memory.rename(a, b); },
+      syncDir: async (d) => { log.push(`syncDir ${d}`); },
+      remove: async (p) => { log.push(`remove ${p.endsWith(TEMP_SUFFIX) ? 'temp' : p}`); await memory.remove(p); },
+    };
+    await writeWpt('/m/c.wpt', leaf(2), { kind: 'checkpoint', storage: logged });
+    await replacedFilesReleased();
+    expect(log).toEqual(['link /m/c.wpt temp', 'rename to /m/c.wpt', 'syncDir /m', 'remove temp']);
+    expect([...memory.files.keys()]).toEqual(['/m/c.wpt']);
+    expect((await readWpt('/m/c.wpt', memory)).values.get('v')).toBe(2);
+
+    const noLinks = new FaultyStorage(memory, { failAt: 0, code: 'EACCES', ops: ['link'] });
+    await writeWpt('/m/c.wpt', leaf(3), { kind: 'checkpoint', storage: noLinks });
+    await replacedFilesReleased();
+    expect(noLinks.injected).toHaveLength(1);
+    expect([...memory.files.keys()]).toEqual(['/m/c.wpt']);
+    expect((await readWpt('/m/c.wpt', memory)).values.get('v')).toBe(3);
   });
 
   it('round-trips through the real filesystem for random states', async () => {

@@ -8,7 +8,7 @@ import { CheckpointError } from './errors.js';
 import type { FileKind } from './format.js';
 import { type FlatLeaf, type JsonValue, type StateDict, type StateLeaf, flattenState, unflattenState } from './state.js';
 import { type LoadOptions, type Trackable, copyUnlessSame, isTrackable } from './trackable.js';
-import { type WriteOptions, type WriteResult, writeWpt } from './writer.js';
+import { type WriteOptions, type WriteResult, replacedFilesReleased, writeWpt } from './writer.js';
 import { recycle, takeScratch } from './recycler.js';
 import { WptReader } from './reader.js';
 import type { Storage } from './storage.js';
@@ -81,9 +81,10 @@ export class Checkpoint {
     return { path, durable };
   }
 
-  /** Waits for every background write; rejects with the first failure. */
+  /** Waits for every background write, and for the files they replaced to be deleted; rejects with the first failure. */
   async flush(): Promise<void> {
     await Promise.all([...this.inFlight.values()]);
+    await replacedFilesReleased();
   }
 
   private enqueue(path: string, leaves: FlatLeaf[], options: CheckpointWriteOptions & { background?: boolean }): Promise<WriteResult> {

@@ -5,7 +5,7 @@
  */
 import type { ReadHandle, Storage, WriteHandle } from './storage.js';
 
-export type StorageOp = 'create' | 'write' | 'sync' | 'close' | 'rename' | 'syncDir' | 'remove';
+export type StorageOp = 'create' | 'write' | 'sync' | 'close' | 'rename' | 'link' | 'syncDir' | 'remove';
 
 export interface FaultPlan {
   /** Fail the operation with this index (0-based, counting only `ops`); null = no fault. */
@@ -20,10 +20,16 @@ export class FaultyStorage implements Storage {
   /** Faults injected so far. */
   injected: string[] = [];
 
-  constructor(private readonly base: Storage, public plan: FaultPlan) {}
+  /** Present where the base storage has hard links. */
+  readonly link?: (existing: string, newPath: string) => Promise<void>;
+
+  constructor(private readonly base: Storage, public plan: FaultPlan) {
+    const link = base.link?.bind(base);
+    if (link) this.link = async (existing, newPath) => { this.check('link', newPath); await link(existing, newPath); };
+  }
 
   private check(op: StorageOp, path: string): void {
-    const ops = this.plan.ops ?? ['create', 'write', 'sync', 'close', 'rename', 'syncDir', 'remove'];
+    const ops = this.plan.ops ?? ['create', 'write', 'sync', 'close', 'rename', 'link', 'syncDir', 'remove'];
     if (!ops.includes(op)) return;
     if (this.count++ !== this.plan.failAt) return;
     const code = this.plan.code ?? 'EIO';

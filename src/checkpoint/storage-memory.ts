@@ -1,7 +1,8 @@
 import type { Storage } from './storage.js';
 
 /**
- * Storage in memory: whole files as byte arrays, renames atomic by construction, and a log
+ * Storage in memory: whole files as byte arrays, renames atomic by construction, hard links
+ * as two names for one array, and a log
  * of every read (tests use it to bound what a reader asks for). Also a start for browser use.
  */
 export class MemoryStorage implements Storage {
@@ -41,6 +42,13 @@ export class MemoryStorage implements Storage {
     if (bytes === undefined) throw Object.assign(new Error(`ENOENT: ${from}`), { code: 'ENOENT' });
     this.files.delete(from);
     this.files.set(to, bytes);
+  }
+
+  async link(existing: string, newPath: string) {
+    const bytes = this.files.get(existing);
+    if (bytes === undefined) throw Object.assign(new Error(`ENOENT: ${existing}`), { code: 'ENOENT' });
+    if (this.files.has(newPath)) throw Object.assign(new Error(`EEXIST: ${newPath}`), { code: 'EEXIST' });
+    this.files.set(newPath, bytes);
   }
 
   async syncDir() {}

@@ -27,6 +27,8 @@ export interface Storage {
   openRead(path: string): Promise<ReadHandle>;
   /** Atomically replaces `to` with `from`. */
   rename(from: string, to: string): Promise<void>;
+  /** Gives the file `existing` a second name, `newPath` (a hard link), where the storage has them. */
+  link?(existing: string, newPath: string): Promise<void>;
   /** Makes a rename in `dir` durable (fsync of the directory). */
   syncDir(dir: string): Promise<void>;
   remove(path: string): Promise<void>;
@@ -81,6 +83,7 @@ export const fsStorage: Storage = {
     };
   },
   rename: (from, to) => fsp.rename(from, to),
+  link: (existing, newPath) => fsp.link(existing, newPath),
   async syncDir(dir) {
     const fh = await fsp.open(dir, 'r');
     try {

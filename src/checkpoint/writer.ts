@@ -135,8 +135,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     await handle.sync();
     await handle.close();
     handle = undefined;
-    await storage.rename(tmp, path);
-    await storage.syncDir(dirname(path));
+    await publish(storage, tmp, path);
     return { path, bytes: offset + headerBytes.length + 24, header, headerCrc32 };
   } catch (cause) {
     await writing.catch(() => undefined);
@@ -145,6 +144,40 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     if (cause instanceof CheckpointError) throw cause;
     throw ioError(`writing ${path} failed`, path, cause);
   }
+}
+
+/**
+ * Puts the finished temporary file in place of `path`, durably: rename, then fsync of the
+ * directory. Where the storage has hard links, the file being replaced first gets a second,
+ * temporary name, so that the rename does not delete it: deleting a file of tens of
+ * megabytes (dropping its cached pages, freeing its blocks) took 10 ms of a 50 ms save here.
+ * It is deleted once the new file is durable, in the background; a leftover after a crash
+ * has the temporary suffix, which CheckpointManager sweeps.
+ */
+async function publish(storage: Storage, tmp: string, path: string): Promise<void> {
+  let retired: string | null = storage.link ? tempPathFor(path) : null;
+  // No file to replace yet (ENOENT), or no hard links on this volume: a plain rename.
+  if (retired) await storage.link!(path, retired).catch(() => { retired = null; });
+  try {
+    await storage.rename(tmp, path);
+    await storage.syncDir(dirname(path));
+  } catch (cause) {
+    if (retired) await storage.remove(retired).catch(() => undefined);
+    throw cause;
+  }
+  if (retired) releaseInBackground(storage.remove(retired));
+}
+
+const releasing = new Set<Promise<void>>();
+
+function releaseInBackground(removal: Promise<void>): void {
+  const done = removal.catch(() => undefined).finally(() => releasing.delete(done));
+  releasing.add(done);
+}
+
+/** Resolves once every file that saves replaced is deleted (see `publish`); Checkpoint.flush waits for it. */
+export async function replacedFilesReleased(): Promise<void> {
+  await Promise.all([...releasing]);
 }
 
 /**
