@@ -8,7 +8,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { CheckpointError } from './errors.js';
 import {
   type EntryHeader, type FileHeader, FORMAT_MAJOR, MAGIC, MAX_HEADER_BYTES, PROLOGUE_SIZE, TRAILER_MAGIC, TRAILER_SIZE,
-  validateHeader, assertLittleEndianHost, decodedByteLength,
+  validateHeader, assertLittleEndianHost, decodedByteLength, DTYPE_SIZE,
 } from './format.js';
 import { allocUninitialized } from './node.js';
 import { type VerifiedPayload, deflatedPlaneBytes, verifyPayload } from './codecs.js';
@@ -16,7 +16,6 @@ import { recycle, takeScratch } from './recycler.js';
 import { PlaneInflater } from './plane-inflater.js';
 import { crc32 } from './crc32.js';
 import { float16ToFloat32 } from './float16.js';
-import { DTYPE_SIZE } from './format.js';
 import { type JsonValue, parseJson } from './state.js';
 import { type ReadHandle, type Storage, getDefaultStorage } from './storage.js';
 
@@ -163,16 +162,19 @@ export class WptReader {
     let crc = 0;
     let got = 0;
     for (const piece of pieces) {
-      const bytes = await piece.catch((cause: unknown) => {
-        for (const p of pieces) p.catch(() => undefined);
+      // On failure, every read still in flight lands before this returns: the buffer may be
+      // scratch that goes back to the recycler, and another load or save must not find
+      // bytes of this one appearing in it later.
+      const bytes = await piece.catch(async (cause: unknown) => {
+        await Promise.allSettled(pieces);
         throw cause;
       });
       crc = crc32(bytes, crc);
       got += bytes.length;
       if (bytes.length < READ_PIECE) break; // the file ended
     }
-    for (const p of pieces) p.catch(() => undefined);
     if (got !== e.length) {
+      await Promise.allSettled(pieces);
       throw new CheckpointError('TRUNCATED', `payload needs ${e.length} bytes, file has ${got}`, { file: this.path, entry: e.key, offset: e.offset });
     }
     return { payload: (buffer as Uint8Array).subarray(0, got), crc32: crc };
