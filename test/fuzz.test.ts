@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { CheckpointError, MemoryStorage, Random, Tensor, readWpt, writeWpt } from '../src/index.js';
+import { Checkpoint, CheckpointError, MemoryStorage, Random, Tensor, readWpt, writeWpt } from '../src/index.js';
 import { mutate } from './helpers/fuzz.js';
 
 async function seedFile(): Promise<{ file: Uint8Array; values: Map<string, unknown> }> {
@@ -43,5 +43,31 @@ describe('decoder fuzzing', () => {
       }
     }
     expect(counts.rejected).toBeGreaterThan(9000);
+  }, 120_000);
+
+  it('the same mutations restored into a model: the same verdict as a load, and a rejected file leaves every array as it was', async () => {
+    const { file } = await seedFile();
+    const rng = new Random(20261127);
+    const sentinel = (n: number, shape: number[]) => new Tensor(new Float32Array(n).fill(-7), shape);
+    let restored = 0;
+    for (let i = 0; i < 5_000; i++) {
+      const m = mutate(file, rng);
+      const storage = new MemoryStorage();
+      storage.files.set('/f/m.wpt', m.bytes);
+      const loaded = await readWpt('/f/m.wpt', storage).then((r) => r.values, (e: unknown) => e);
+      const model = { w: sentinel(96, [8, 12]), b: sentinel(8, [8]), raw: sentinel(6, [2, 3]) };
+      const result = await new Checkpoint({ ...model, h: null }).read('/f/m.wpt', { storage }).then((r) => r, (e: unknown) => e);
+      if (result instanceof Error) {
+        if (!(result instanceof CheckpointError)) expect.fail(`${m.what}: ${result.constructor.name} ${result.message}`);
+        for (const t of Object.values(model)) expect(t.data.every((v) => v === -7)).toBe(true);
+        continue;
+      }
+      // A restore succeeds only where a load does, and puts exactly the loaded values in place.
+      if (!(loaded instanceof Map)) expect.fail(`${m.what}: restored, but a load rejects it`);
+      for (const [key, t] of Object.entries(model)) expect(t.data).toEqual((loaded.get(key) as Tensor).data);
+      restored++;
+    }
+    expect(restored).toBeGreaterThan(0); // structural edits with valid checksums that still describe a sound file
+    expect(restored).toBeLessThan(500);
   }, 120_000);
 });
