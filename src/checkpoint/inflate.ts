@@ -3,13 +3,15 @@
  * Huffman-coded literals at 2–3 bits per byte, where zlib decodes one literal per table
  * lookup. Here one lookup into a 2^10-entry table yields up to three literals at once (the
  * trick of libdeflate's and zstd's Huffman decoders), so a plane decodes faster than zlib
- * inflates it. Every other part of the format (stored and fixed blocks, matches, codes
- * longer than the table) takes a plain path, so any valid stream decodes.
+ * inflates it. The loop over those lookups runs as WebAssembly (literal-runs-wasm.ts) where
+ * the stream fits its memory, else here. Every other part of the format (stored and fixed
+ * blocks, matches, codes longer than the table) takes a plain path, so any valid stream decodes.
  *
  * Safety: the output is a caller-sized array that is never written past (a longer stream is
  * an error, not an allocation), reads past the input are detected, and every malformed
  * construct raises InflateError naming the input byte where decoding stopped.
  */
+import { DATA_AT, type LiteralRunsKernel, RUNS_AT, STATE_AT, literalRunsKernel } from './literal-runs-wasm.js';
 
 export class InflateError extends Error {
   constructor(message: string, readonly byteOffset: number) {
@@ -302,14 +304,24 @@ function decodeLiteralRuns(r: BitReader, out: Uint8Array, o: number, runs: Liter
   return o;
 }
 
+/** Decodes runs of literals from `o` on and returns the new output position (see decodeLiteralRuns). */
+interface FastPath {
+  /** Called as a block starts, with its table. */
+  startBlock(runs: LiteralRuns): void;
+  decode(r: BitReader, out: Uint8Array, o: number, runs: LiteralRuns, code: Code): number;
+}
+
+const javascriptPath: FastPath = { startBlock: () => undefined, decode: decodeLiteralRuns };
+
 /** Decodes one Huffman-coded block's symbols into `out` from `op` on; returns the new position. */
-function decodeBlock(r: BitReader, out: Uint8Array, op: number, { literals, runs, distances }: BlockCodes): number {
+function decodeBlock(r: BitReader, out: Uint8Array, op: number, { literals, runs, distances }: BlockCodes, fast: FastPath): number {
   const overflow = () => {
     r.checkEnd();
     return new InflateError(`output would exceed ${out.length} bytes`, r.byteOffset);
   };
+  fast.startBlock(runs);
   for (;;) {
-    op = decodeLiteralRuns(r, out, op, runs, literals);
+    op = fast.decode(r, out, op, runs, literals);
     const symbol = r.decode(literals);
     if (symbol < 256) {
       if (op >= out.length) throw overflow();
@@ -373,6 +385,63 @@ export function literalsOnly(input: Uint8Array): boolean {
  * stream, for bytes left after the final block, and for output that would not fit.
  */
 export function inflateInto(input: Uint8Array, out: Uint8Array): number {
+  const kernel = literalRunsKernel;
+  if (kernel && input.length + out.length <= WASM_MAX_BYTES) return inflateInWasm(kernel, input, out);
+  return inflateWith(input, out, javascriptPath);
+}
+
+/**
+ * Streams whose input and output together fit in this many bytes decode in the memory of
+ * the WebAssembly kernel (which keeps its size: planes of tensors up to 16M values).
+ */
+const WASM_MAX_BYTES = 16 << 20;
+
+/**
+ * Decodes with the WebAssembly literal-run kernel: the input is copied into its memory, the
+ * output decoded there (the JavaScript paths work on the same bytes) and copied out.
+ */
+function inflateInWasm(kernel: LiteralRunsKernel, input: Uint8Array, out: Uint8Array): number {
+  const inAt = DATA_AT;
+  const outAt = inAt + ((input.length + 15) & ~7);
+  const needed = outAt + out.length + 8;
+  const { memory } = kernel;
+  if (memory.buffer.byteLength < needed) {
+    try {
+      memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65536));
+    } catch {
+      return inflateWith(input, out, javascriptPath); // no memory to grow into: decode in place, in JavaScript
+    }
+  }
+  const bytes = new Uint8Array(memory.buffer);
+  bytes.set(input, inAt);
+  const table = new Int32Array(memory.buffer, RUNS_AT, 1 << TABLE_BITS);
+  const state = new Int32Array(memory.buffer, STATE_AT, 4);
+  const inLast = inAt + input.length - 4;
+  const outLast = outAt + out.length - 4;
+  const wasmPath: FastPath = {
+    startBlock: (runs) => table.set(runs),
+    decode(r, _out, o) {
+      // The kernel starts on a byte boundary: whole bytes buffered here go back to the input.
+      r.position -= r.count >> 3;
+      r.count &= 7;
+      r.bits &= (1 << r.count) - 1;
+      state[0] = r.bits;
+      state[1] = r.count;
+      state[2] = inAt + r.position;
+      state[3] = outAt + o;
+      kernel.runs(inLast, outLast);
+      r.bits = state[0];
+      r.count = state[1];
+      r.position = state[2] - inAt;
+      return state[3] - outAt;
+    },
+  };
+  const produced = inflateWith(bytes.subarray(inAt, inAt + input.length), bytes.subarray(outAt, outAt + out.length), wasmPath);
+  out.set(bytes.subarray(outAt, outAt + produced));
+  return produced;
+}
+
+function inflateWith(input: Uint8Array, out: Uint8Array, fast: FastPath): number {
   const r = new BitReader(input);
   let op = 0;
   let final = 0;
@@ -382,7 +451,7 @@ export function inflateInto(input: Uint8Array, out: Uint8Array): number {
     const type = r.take(2);
     if (type === 0) op = copyStoredBlock(r, out, op);
     else if (type === 3) throw new InflateError('invalid block type 3', r.byteOffset);
-    else op = decodeBlock(r, out, op, type === 1 ? fixedCodes() : readDynamicCodes(r));
+    else op = decodeBlock(r, out, op, type === 1 ? fixedCodes() : readDynamicCodes(r), fast);
   }
   r.checkEnd();
   if (r.byteOffset < input.length) throw new InflateError(`${input.length - r.byteOffset} bytes follow the final block`, r.byteOffset);
