@@ -45,6 +45,7 @@ export const op = {
   // memarg = log2(alignment) (0: any), byte offset.
   load: (offset: number) => [0x28, 0, ...uleb(offset)],
   store: (offset: number) => [0x36, 0, ...uleb(offset)],
+  i64Store: (offset: number) => [0x37, 0, ...uleb(offset)],
   i64ExtendI32U: [0xad], i32WrapI64: [0xa7], i64Or: [0x84], i64Shl: [0x86], i64ShrU: [0x88],
   block: [0x02, 0x40], loop: [0x03, 0x40], if: [0x04, 0x40], end: [0x0b],
   br: (depth: number) => [0x0c, ...uleb(depth)],

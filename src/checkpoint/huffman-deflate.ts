@@ -5,8 +5,10 @@
  * one-lookup table and a block's tables are built once per 256 KiB, where zlib's
  * Huffman-only mode starts a new block (and table) every 16K bytes. Byte planes have no
  * repeats for LZ77 to find, so this loses nothing against zlib's compression, at several
- * times zlib's speed (bench/checkpoint-io.ts).
+ * times zlib's speed (bench/checkpoint-io.ts). The loop over a block's literals runs as
+ * WebAssembly (huffman-wasm.ts) for planes up to 4 MiB, else here.
  */
+import { DATA_AT, PAIRS_AT, STATE_AT, huffmanKernels, reserve } from './huffman-wasm.js';
 
 /** Longest code emitted: the decoder's table width, so every literal decodes in one lookup. */
 export const MAX_CODE_BITS = 10;
@@ -137,7 +139,7 @@ function runLengthCode(lengths: Uint8Array): Array<[number, number]> {
 
 const EXTRA_BITS: Record<number, number> = { 16: 2, 17: 3, 18: 7 };
 
-/** Two literals' codes per byte pair, `codes | length << 20`, refilled for each block's used bytes. */
+/** Two literals' codes per byte pair, `codes | length << 20`, refilled for each block's used bytes (see fillPairs). */
 const PAIRS = new Int32Array(1 << 16);
 
 /** Byte counts (and one end-of-block), in four interleaved tables: repeats of one value would otherwise wait on each other's increments. */
@@ -157,7 +159,7 @@ function histogram(bytes: Uint8Array): Uint32Array {
   return freq;
 }
 
-function writeBlock(w: BitWriter, bytes: Uint8Array, final: boolean): void {
+function writeBlock(w: BitWriter, bytes: Uint8Array, final: boolean, emit: LiteralEmitter): void {
   const freq = histogram(bytes);
   const literalLengths = codeLengths(freq, MAX_CODE_BITS);
   const literalCount = 257; // literals and end-of-block: no length symbols
@@ -185,49 +187,100 @@ function writeBlock(w: BitWriter, bytes: Uint8Array, final: boolean): void {
     if (s >= 16) w.put(extra, EXTRA_BITS[s]);
   }
 
-  // The literals, two per lookup: PAIRS holds both codes of a byte pair, concatenated (at
-  // most 20 bits), with their total length above. Only pairs of bytes this block uses are
-  // filled in; the others are never looked up. The bit buffer starts each step under 8 bits,
-  // so a pair keeps it under 28; three bytes are stored every step and the whole ones kept
-  // (no branch: whether to flush is a coin toss the branch predictor loses).
   const codes = reversedCodes(literalLengths);
-  const used: number[] = [];
-  for (let v = 0; v < 256; v++) if (literalLengths[v] > 0) used.push(v);
-  for (const a of used) {
-    for (const b of used) PAIRS[a | (b << 8)] = (codes[a] | (codes[b] << literalLengths[a])) | ((literalLengths[a] + literalLengths[b]) << 20);
-  }
-  const out = w.out;
-  let acc = w.acc, count = w.count, at = w.at;
-  const pairsEnd = bytes.length & ~1;
-  for (let i = 0; i < pairsEnd; i += 2) {
-    const e = PAIRS[bytes[i] | (bytes[i + 1] << 8)];
-    acc |= (e & 0xfffff) << count;
-    count += e >> 20;
-    out[at] = acc;
-    out[at + 1] = acc >> 8;
-    out[at + 2] = acc >> 16;
-    const whole = count >> 3;
-    at += whole;
-    acc >>= whole << 3;
-    count &= 7;
-  }
-  w.acc = acc;
-  w.count = count;
-  w.at = at;
-  if (pairsEnd < bytes.length) w.put(codes[bytes[pairsEnd]], literalLengths[bytes[pairsEnd]]);
+  emit.literals(w, bytes, codes, literalLengths);
   w.put(codes[END_OF_BLOCK], literalLengths[END_OF_BLOCK]);
 }
+
+/**
+ * Writes a block's literals, two per lookup: `pairs` gets both codes of each byte pair,
+ * concatenated (at most 20 bits), with their total length above. Only the pairs of bytes
+ * this block uses are filled in; the others are never looked up.
+ */
+function fillPairs(pairs: Int32Array, codes: Uint16Array, lengths: Uint8Array): void {
+  const used: number[] = [];
+  for (let v = 0; v < 256; v++) if (lengths[v] > 0) used.push(v);
+  for (const a of used) for (const b of used) pairs[a | (b << 8)] = (codes[a] | (codes[b] << lengths[a])) | ((lengths[a] + lengths[b]) << 20);
+}
+
+interface LiteralEmitter {
+  literals(w: BitWriter, bytes: Uint8Array, codes: Uint16Array, lengths: Uint8Array): void;
+}
+
+/**
+ * In JavaScript: the bit buffer starts each step under 8 bits, so a pair keeps it under 28;
+ * three bytes are stored every step and the whole ones kept (no branch: whether to flush
+ * is a coin toss the branch predictor loses).
+ */
+const javascriptEmitter: LiteralEmitter = {
+  literals(w, bytes, codes, lengths) {
+    fillPairs(PAIRS, codes, lengths);
+    const out = w.out;
+    let acc = w.acc, count = w.count, at = w.at;
+    const pairsEnd = bytes.length & ~1;
+    for (let i = 0; i < pairsEnd; i += 2) {
+      const e = PAIRS[bytes[i] | (bytes[i + 1] << 8)];
+      acc |= (e & 0xfffff) << count;
+      count += e >> 20;
+      out[at] = acc;
+      out[at + 1] = acc >> 8;
+      out[at + 2] = acc >> 16;
+      const whole = count >> 3;
+      at += whole;
+      acc >>= whole << 3;
+      count &= 7;
+    }
+    w.acc = acc;
+    w.count = count;
+    w.at = at;
+    if (pairsEnd < bytes.length) w.put(codes[bytes[pairsEnd]], lengths[bytes[pairsEnd]]);
+  },
+};
 
 /** The most bytes deflateLiterals writes for `length` input bytes: every literal at the longest code, plus each block's header (under 300 bytes). */
 export function deflateLiteralsBound(length: number): number {
   return Math.ceil((length * MAX_CODE_BITS) / 8) + 320 * Math.max(1, Math.ceil(length / BLOCK)) + 8;
 }
 
+/** Planes up to this many bytes are coded in the memory of the WebAssembly kernels (which keeps its size). */
+const WASM_MAX_BYTES = 4 << 20;
+
 /** `bytes` as a raw DEFLATE stream of Huffman-coded literals, written into `out` (deflateLiteralsBound bytes at least). */
 export function deflateLiterals(bytes: Uint8Array, out: Uint8Array = new Uint8Array(deflateLiteralsBound(bytes.length))): Uint8Array {
+  const kernels = huffmanKernels;
+  const inAt = DATA_AT;
+  const outAt = inAt + ((bytes.length + 15) & ~7);
+  const bound = deflateLiteralsBound(bytes.length);
+  // The kernel stores 8 bytes at a time: room for them past the bound.
+  if (!kernels || bytes.length > WASM_MAX_BYTES || !reserve(kernels, outAt + bound + 16)) return deflateWith(bytes, out, javascriptEmitter);
+  const memory = new Uint8Array(kernels.memory.buffer);
+  memory.set(bytes, inAt);
+  const pairs = new Int32Array(kernels.memory.buffer, PAIRS_AT, 1 << 16);
+  const state = new Int32Array(kernels.memory.buffer, STATE_AT, 4);
+  // Addresses in the kernels' memory are the byte offsets of these views.
+  const wasmEmitter: LiteralEmitter = {
+    literals(w, block, codes, lengths) {
+      fillPairs(pairs, codes, lengths);
+      state[0] = w.acc;
+      state[1] = w.count;
+      state[2] = block.byteOffset;
+      state[3] = w.out.byteOffset + w.at;
+      kernels.emit(block.byteOffset + block.length);
+      w.acc = state[0];
+      w.count = state[1];
+      w.at = state[3] - w.out.byteOffset;
+      for (let i = state[2] - block.byteOffset; i < block.length; i++) w.put(codes[block[i]], lengths[block[i]]);
+    },
+  };
+  const written = deflateWith(memory.subarray(inAt, inAt + bytes.length), memory.subarray(outAt, outAt + bound), wasmEmitter);
+  out.set(written);
+  return out.subarray(0, written.length);
+}
+
+function deflateWith(bytes: Uint8Array, out: Uint8Array, emit: LiteralEmitter): Uint8Array {
   const blocks = Math.max(1, Math.ceil(bytes.length / BLOCK));
   const w = new BitWriter(out);
-  for (let b = 0; b < blocks; b++) writeBlock(w, bytes.subarray(b * BLOCK, (b + 1) * BLOCK), b === blocks - 1);
+  for (let b = 0; b < blocks; b++) writeBlock(w, bytes.subarray(b * BLOCK, (b + 1) * BLOCK), b === blocks - 1, emit);
   w.flush();
   return w.out.subarray(0, w.at);
 }

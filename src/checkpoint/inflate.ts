@@ -3,7 +3,7 @@
  * Huffman-coded literals at 2–3 bits per byte, where zlib decodes one literal per table
  * lookup. Here one lookup into a 2^10-entry table yields up to three literals at once (the
  * trick of libdeflate's and zstd's Huffman decoders), so a plane decodes faster than zlib
- * inflates it. The loop over those lookups runs as WebAssembly (literal-runs-wasm.ts) where
+ * inflates it. The loop over those lookups runs as WebAssembly (huffman-wasm.ts) where
  * the stream fits its memory, else here. Every other part of the format (stored and fixed
  * blocks, matches, codes longer than the table) takes a plain path, so any valid stream decodes.
  *
@@ -11,7 +11,7 @@
  * an error, not an allocation), reads past the input are detected, and every malformed
  * construct raises InflateError naming the input byte where decoding stopped.
  */
-import { DATA_AT, type LiteralRunsKernel, RUNS_AT, STATE_AT, literalRunsKernel } from './literal-runs-wasm.js';
+import { DATA_AT, type HuffmanKernels, RUNS_AT, STATE_AT, huffmanKernels, reserve } from './huffman-wasm.js';
 
 export class InflateError extends Error {
   constructor(message: string, readonly byteOffset: number) {
@@ -385,14 +385,14 @@ export function literalsOnly(input: Uint8Array): boolean {
  * stream, for bytes left after the final block, and for output that would not fit.
  */
 export function inflateInto(input: Uint8Array, out: Uint8Array): number {
-  const kernel = literalRunsKernel;
-  if (kernel && input.length + out.length <= WASM_MAX_BYTES) return inflateInWasm(kernel, input, out);
+  const kernels = huffmanKernels;
+  if (kernels && input.length + out.length <= WASM_MAX_BYTES) return inflateInWasm(kernels, input, out);
   return inflateWith(input, out, javascriptPath);
 }
 
 /**
  * Streams whose input and output together fit in this many bytes decode in the memory of
- * the WebAssembly kernel (which keeps its size: planes of tensors up to 16M values).
+ * the WebAssembly kernels (which keeps its size: planes of tensors up to 16M values).
  */
 const WASM_MAX_BYTES = 16 << 20;
 
@@ -400,18 +400,12 @@ const WASM_MAX_BYTES = 16 << 20;
  * Decodes with the WebAssembly literal-run kernel: the input is copied into its memory, the
  * output decoded there (the JavaScript paths work on the same bytes) and copied out.
  */
-function inflateInWasm(kernel: LiteralRunsKernel, input: Uint8Array, out: Uint8Array): number {
+function inflateInWasm(kernels: HuffmanKernels, input: Uint8Array, out: Uint8Array): number {
   const inAt = DATA_AT;
   const outAt = inAt + ((input.length + 15) & ~7);
-  const needed = outAt + out.length + 8;
-  const { memory } = kernel;
-  if (memory.buffer.byteLength < needed) {
-    try {
-      memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65536));
-    } catch {
-      return inflateWith(input, out, javascriptPath); // no memory to grow into: decode in place, in JavaScript
-    }
-  }
+  // No memory to grow into: decode in place, in JavaScript.
+  if (!reserve(kernels, outAt + out.length + 8)) return inflateWith(input, out, javascriptPath);
+  const { memory } = kernels;
   const bytes = new Uint8Array(memory.buffer);
   bytes.set(input, inAt);
   const table = new Int32Array(memory.buffer, RUNS_AT, 1 << TABLE_BITS);
@@ -429,7 +423,7 @@ function inflateInWasm(kernel: LiteralRunsKernel, input: Uint8Array, out: Uint8A
       state[1] = r.count;
       state[2] = inAt + r.position;
       state[3] = outAt + o;
-      kernel.runs(inLast, outLast);
+      kernels.runs(inLast, outLast);
       r.bits = state[0];
       r.count = state[1];
       r.position = state[2] - inAt;

@@ -1,0 +1,140 @@
+/**
+ * The two hot loops of the byte-plane Huffman codec as WebAssembly functions, sharing one
+ * memory (they never run at once):
+ * - `runs`, the literal-run loop of inflate.ts: the same table (up to three literals per
+ *   lookup, see LiteralRuns there), a 64-bit bit buffer refilled four bytes at a time, and
+ *   one 32-bit store per lookup;
+ * - `emit`, the literal loop of huffman-deflate.ts: two byte pairs' codes (see PAIRS there)
+ *   per step into a 64-bit bit buffer, flushed with one 64-bit store.
+ * Tables, input and output live in the memory: the callers copy the input in and the
+ * output out, and keep everything else (block headers, matches, codes longer than the
+ * table, the last bytes of either buffer) in JavaScript.
+ */
+import { I32, I64, encodeModule, op } from '../../kernels/cpu/wasm-asm.js';
+
+/** Where a block's table of literal runs goes (1024 int32). */
+export const RUNS_AT = 0;
+/** The bit reader's or writer's state, handed over both ways: bits, bit count, input address, output address. */
+export const STATE_AT = 4096;
+/** Where the encoder's table of byte-pair codes goes (65536 int32). */
+export const PAIRS_AT = 8192;
+/** Where the input, then the output, go. */
+export const DATA_AT = PAIRS_AT + (4 << 16);
+
+// Parameters: the last input address a 4-byte load may start at, the last output address a
+// 4-byte store may start at. Locals: the bit count, the input and output addresses, the
+// table entry, the bits it uses, and the bit buffer.
+const [IN_LAST, OUT_LAST, COUNT, IN, OUT, ENTRY, USED, BITS] = [0, 1, 2, 3, 4, 5, 6, 7];
+const get = op.get;
+const state = (k: number) => [op.i32(STATE_AT), op.load(4 * k)];
+
+function runsBody(): number[][] {
+  return [
+    ...state(0), op.i64ExtendI32U, op.set(BITS),
+    ...state(1), op.set(COUNT),
+    ...state(2), op.set(IN),
+    ...state(3), op.set(OUT),
+    op.block, op.loop,
+    get(OUT), get(OUT_LAST), op.gtS, op.brIf(1),
+    // Fewer than 32 bits buffered: four more bytes, unless the input is nearly done.
+    get(COUNT), op.i32(32), op.ltS, op.if,
+    get(IN), get(IN_LAST), op.gtS, op.brIf(2),
+    get(BITS), get(IN), op.load(0), op.i64ExtendI32U, get(COUNT), op.i64ExtendI32U, op.i64Shl, op.i64Or, op.set(BITS),
+    get(IN), op.i32(4), op.add, op.set(IN),
+    get(COUNT), op.i32(32), op.add, op.set(COUNT),
+    op.end,
+    // entry = runs[bits & 1023]; 0: not a run of literals, JavaScript decodes it.
+    get(BITS), op.i32WrapI64, op.i32(1023), op.and, op.i32(2), op.shl, op.load(RUNS_AT), op.tee(ENTRY), op.eqz, op.brIf(1),
+    // The literals in bytes 0-2; the store's fourth byte is overwritten by what follows.
+    get(OUT), get(ENTRY), op.store(0),
+    get(OUT), get(ENTRY), op.i32(24), op.shrU, op.i32(3), op.and, op.add, op.set(OUT),
+    get(ENTRY), op.i32(26), op.shrU, op.set(USED),
+    get(BITS), get(USED), op.i64ExtendI32U, op.i64ShrU, op.set(BITS),
+    get(COUNT), get(USED), op.sub, op.set(COUNT),
+    op.br(0),
+    op.end, op.end,
+    // Whole bytes still buffered go back to the input, so the JavaScript reader holds < 8 bits.
+    op.i32(STATE_AT), get(BITS), op.i32WrapI64, op.i32(1), get(COUNT), op.i32(7), op.and, op.shl, op.i32(1), op.sub, op.and, op.store(0),
+    op.i32(STATE_AT), get(COUNT), op.i32(7), op.and, op.store(4),
+    op.i32(STATE_AT), get(IN), get(COUNT), op.i32(3), op.shrU, op.sub, op.store(8),
+    op.i32(STATE_AT), get(OUT), op.store(12),
+  ];
+}
+
+// emit: parameters the input's end address; locals the bit count, the input and output
+// addresses, four input bytes, a pair's code, and the bit buffer.
+const [IN_END, E_COUNT, E_IN, E_OUT, WORD, CODE, ACC] = [0, 1, 2, 3, 4, 5, 6];
+
+/** acc |= (code & 0xfffff) << count; count += code >> 20, for the pair at PAIRS[index]. */
+const addPair = (index: number[][]) => [
+  ...index, op.i32(2), op.shl, op.load(PAIRS_AT), op.set(CODE),
+  get(ACC), get(CODE), op.i32(0xfffff), op.and, op.i64ExtendI32U, get(E_COUNT), op.i64ExtendI32U, op.i64Shl, op.i64Or, op.set(ACC),
+  get(E_COUNT), get(CODE), op.i32(20), op.shrU, op.add, op.set(E_COUNT),
+];
+
+function emitBody(): number[][] {
+  return [
+    ...state(0), op.i64ExtendI32U, op.set(ACC),
+    ...state(1), op.set(E_COUNT),
+    ...state(2), op.set(E_IN),
+    ...state(3), op.set(E_OUT),
+    op.block, op.loop,
+    // Four input bytes a step: two pairs, at most 40 bits on top of the < 8 left over.
+    get(E_IN), op.i32(4), op.add, get(IN_END), op.gtS, op.brIf(1),
+    get(E_IN), op.load(0), op.set(WORD),
+    ...addPair([get(WORD), op.i32(0xffff), op.and]),
+    ...addPair([get(WORD), op.i32(16), op.shrU]),
+    // Store eight bytes, keep the whole ones: no branch on whether a byte is full.
+    get(E_OUT), get(ACC), op.i64Store(0),
+    get(E_OUT), get(E_COUNT), op.i32(3), op.shrU, op.add, op.set(E_OUT),
+    get(ACC), get(E_COUNT), op.i32(-8), op.and, op.i64ExtendI32U, op.i64ShrU, op.set(ACC),
+    get(E_COUNT), op.i32(7), op.and, op.set(E_COUNT),
+    get(E_IN), op.i32(4), op.add, op.set(E_IN),
+    op.br(0),
+    op.end, op.end,
+    op.i32(STATE_AT), get(ACC), op.i32WrapI64, op.store(0),
+    op.i32(STATE_AT), get(E_COUNT), op.store(4),
+    op.i32(STATE_AT), get(E_IN), op.store(8),
+    op.i32(STATE_AT), get(E_OUT), op.store(12),
+  ];
+}
+
+function buildModule(): Uint8Array<ArrayBuffer> {
+  return encodeModule([
+    { exportName: 'runs', params: [I32, I32], locals: [[5, I32], [1, I64]], body: runsBody() },
+    { exportName: 'emit', params: [I32], locals: [[5, I32], [1, I64]], body: emitBody() },
+  ]);
+}
+
+export interface HuffmanKernels {
+  memory: WebAssembly.Memory;
+  /** Decodes runs of literals from the state at STATE_AT until one of the limits, or a symbol that is not a run. */
+  runs(inLast: number, outLast: number): void;
+  /**
+   * Codes input bytes from the state at STATE_AT, four at a time, while four remain before
+   * `inEnd`; leaves fewer than 8 bits in the state. Writes up to 8 bytes past its output.
+   */
+  emit(inEnd: number): void;
+}
+
+/** The kernels, or null where WebAssembly is missing. */
+export const huffmanKernels: HuffmanKernels | null = (() => {
+  if (typeof WebAssembly === 'undefined') return null;
+  const bytes = buildModule();
+  if (!WebAssembly.validate(bytes)) return null;
+  const memory = new WebAssembly.Memory({ initial: Math.ceil(DATA_AT / 65536) });
+  const { runs, emit } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+  return { memory, runs: runs as HuffmanKernels['runs'], emit: emit as HuffmanKernels['emit'] };
+})();
+
+/** The kernels' memory as bytes, grown to at least `bytes` (false where it cannot grow). */
+export function reserve(kernels: HuffmanKernels, bytes: number): boolean {
+  const { memory } = kernels;
+  if (memory.buffer.byteLength >= bytes) return true;
+  try {
+    memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
+    return true;
+  } catch {
+    return false;
+  }
+}
