@@ -56,6 +56,8 @@ export function tempPathFor(path: string): string {
 const BATCH_BYTES = 4 * 1024 * 1024;
 /** Bytes written between fsyncs of the temporary file (see flush in writeWpt). */
 const SYNC_EVERY_BYTES = 8 * 1024 * 1024;
+/** Batches waiting to be written while encoding goes on (see flush in writeWpt). */
+const WRITES_QUEUED = 2;
 /** Entries being encoded at once (bounds the extra memory to a few entries). */
 const ENCODE_AHEAD = 3;
 
@@ -80,6 +82,8 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     let pendingBytes = PROLOGUE_SIZE;
     let pendingScratch: Uint8Array[] = [];
     let unsynced = 0;
+    // Batches queued behind the one being written; each waits for the one before it.
+    const queued: Array<Promise<void>> = [];
     const flush = async () => {
       const batch = pending;
       const scratch = pendingScratch;
@@ -87,16 +91,19 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
       pending = [];
       pendingBytes = 0;
       pendingScratch = [];
-      await writing;
       // Syncing as the file grows lets the disk write it back while later entries still
       // encode, so the final fsync waits only for the tail.
       const syncNow = unsynced >= SYNC_EVERY_BYTES;
       if (syncNow) unsynced = 0;
-      writing = handle!.write(batch).then(() => {
+      writing = writing.then(() => handle!.write(batch)).then(() => {
         recycle(scratch);
         return syncNow ? handle!.sync() : undefined;
       });
       writing.catch(() => undefined); // handled where awaited; never an unhandled rejection meanwhile
+      // Encoding goes on while a write or a sync is in flight, but at most WRITES_QUEUED
+      // batches wait behind it: that bounds the memory a slow disk makes a save hold.
+      queued.push(writing);
+      if (queued.length > WRITES_QUEUED) await queued.shift();
     };
     // Entries encode a few at a time, so one's shuffling here overlaps another's compression
     // on the thread pool; they are written strictly in order.
