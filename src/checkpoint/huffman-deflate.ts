@@ -6,9 +6,9 @@
  * Huffman-only mode starts a new block (and table) every 16K bytes. Byte planes have no
  * repeats for LZ77 to find, so this loses nothing against zlib's compression, at several
  * times zlib's speed (bench/checkpoint-io.ts). The loop over a block's literals runs as
- * WebAssembly (huffman-wasm.ts) for planes up to 4 MiB, else here.
+ * WebAssembly (huffman-wasm.ts) for planes up to 4 MiB, as does the count of its bytes, else here.
  */
-import { DATA_AT, PAIRS_AT, STATE_AT, huffmanKernels, reserve } from './huffman-wasm.js';
+import { DATA_AT, HIST_AT, PAIRS_AT, STATE_AT, huffmanKernels, reserve } from './huffman-wasm.js';
 
 /** Longest code emitted: the decoder's table width, so every literal decodes in one lookup. */
 export const MAX_CODE_BITS = 10;
@@ -142,25 +142,16 @@ const EXTRA_BITS: Record<number, number> = { 16: 2, 17: 3, 18: 7 };
 /** Two literals' codes per byte pair, `codes | length << 20`, refilled for each block's used bytes (see fillPairs). */
 const PAIRS = new Int32Array(1 << 16);
 
-/** Byte counts (and one end-of-block), in four interleaved tables: repeats of one value would otherwise wait on each other's increments. */
-function histogram(bytes: Uint8Array): Uint32Array {
-  const t = new Uint32Array(4 * 256);
-  const end = bytes.length & ~3;
-  for (let i = 0; i < end; i += 4) {
-    t[bytes[i]]++;
-    t[256 + bytes[i + 1]]++;
-    t[512 + bytes[i + 2]]++;
-    t[768 + bytes[i + 3]]++;
-  }
-  for (let i = end; i < bytes.length; i++) t[bytes[i]]++;
+/** Byte counts (and one end-of-block) from four tables of 256, one per byte of a 4-byte step. */
+function sumTables(t: Uint32Array | Int32Array): Uint32Array {
   const freq = new Uint32Array(257);
   for (let v = 0; v < 256; v++) freq[v] = t[v] + t[256 + v] + t[512 + v] + t[768 + v];
   freq[END_OF_BLOCK] = 1;
   return freq;
 }
 
-function writeBlock(w: BitWriter, bytes: Uint8Array, final: boolean, emit: LiteralEmitter): void {
-  const freq = histogram(bytes);
+function writeBlock(w: BitWriter, bytes: Uint8Array, final: boolean, coder: BlockCoder): void {
+  const freq = coder.histogram(bytes);
   const literalLengths = codeLengths(freq, MAX_CODE_BITS);
   const literalCount = 257; // literals and end-of-block: no length symbols
   // No matches, but two one-bit distance codes, as zlib sends: some inflaters reject none.
@@ -188,7 +179,7 @@ function writeBlock(w: BitWriter, bytes: Uint8Array, final: boolean, emit: Liter
   }
 
   const codes = reversedCodes(literalLengths);
-  emit.literals(w, bytes, codes, literalLengths);
+  coder.literals(w, bytes, codes, literalLengths);
   w.put(codes[END_OF_BLOCK], literalLengths[END_OF_BLOCK]);
 }
 
@@ -203,16 +194,31 @@ function fillPairs(pairs: Int32Array, codes: Uint16Array, lengths: Uint8Array): 
   for (const a of used) for (const b of used) pairs[a | (b << 8)] = (codes[a] | (codes[b] << lengths[a])) | ((lengths[a] + lengths[b]) << 20);
 }
 
-interface LiteralEmitter {
+/** The two loops over a block's bytes: counting them, and writing their codes. */
+interface BlockCoder {
+  histogram(bytes: Uint8Array): Uint32Array;
   literals(w: BitWriter, bytes: Uint8Array, codes: Uint16Array, lengths: Uint8Array): void;
 }
 
 /**
- * In JavaScript: the bit buffer starts each step under 8 bits, so a pair keeps it under 28;
- * three bytes are stored every step and the whole ones kept (no branch: whether to flush
- * is a coin toss the branch predictor loses).
+ * In JavaScript. Counts go to four interleaved tables: repeats of one value would otherwise
+ * wait on each other's increments. For the codes, the bit buffer starts each step under 8
+ * bits, so a pair keeps it under 28; three bytes are stored every step and the whole ones
+ * kept (no branch: whether to flush is a coin toss the branch predictor loses).
  */
-const javascriptEmitter: LiteralEmitter = {
+const javascriptCoder: BlockCoder = {
+  histogram(bytes) {
+    const t = new Uint32Array(4 * 256);
+    const end = bytes.length & ~3;
+    for (let i = 0; i < end; i += 4) {
+      t[bytes[i]]++;
+      t[256 + bytes[i + 1]]++;
+      t[512 + bytes[i + 2]]++;
+      t[768 + bytes[i + 3]]++;
+    }
+    for (let i = end; i < bytes.length; i++) t[bytes[i]]++;
+    return sumTables(t);
+  },
   literals(w, bytes, codes, lengths) {
     fillPairs(PAIRS, codes, lengths);
     const out = w.out;
@@ -252,13 +258,20 @@ export function deflateLiterals(bytes: Uint8Array, out: Uint8Array = new Uint8Ar
   const outAt = inAt + ((bytes.length + 15) & ~7);
   const bound = deflateLiteralsBound(bytes.length);
   // The kernel stores 8 bytes at a time: room for them past the bound.
-  if (!kernels || bytes.length > WASM_MAX_BYTES || !reserve(kernels, outAt + bound + 16)) return deflateWith(bytes, out, javascriptEmitter);
+  if (!kernels || bytes.length > WASM_MAX_BYTES || !reserve(kernels, outAt + bound + 16)) return deflateWith(bytes, out, javascriptCoder);
   const memory = new Uint8Array(kernels.memory.buffer);
   memory.set(bytes, inAt);
   const pairs = new Int32Array(kernels.memory.buffer, PAIRS_AT, 1 << 16);
+  const tables = new Int32Array(kernels.memory.buffer, HIST_AT, 4 * 256);
   const state = new Int32Array(kernels.memory.buffer, STATE_AT, 4);
   // Addresses in the kernels' memory are the byte offsets of these views.
-  const wasmEmitter: LiteralEmitter = {
+  const wasmCoder: BlockCoder = {
+    histogram(block) {
+      tables.fill(0);
+      kernels.histogram(block.byteOffset, block.byteOffset + block.length);
+      for (let i = state[2] - block.byteOffset; i < block.length; i++) tables[block[i]]++;
+      return sumTables(tables);
+    },
     literals(w, block, codes, lengths) {
       fillPairs(pairs, codes, lengths);
       state[0] = w.acc;
@@ -272,15 +285,15 @@ export function deflateLiterals(bytes: Uint8Array, out: Uint8Array = new Uint8Ar
       for (let i = state[2] - block.byteOffset; i < block.length; i++) w.put(codes[block[i]], lengths[block[i]]);
     },
   };
-  const written = deflateWith(memory.subarray(inAt, inAt + bytes.length), memory.subarray(outAt, outAt + bound), wasmEmitter);
+  const written = deflateWith(memory.subarray(inAt, inAt + bytes.length), memory.subarray(outAt, outAt + bound), wasmCoder);
   out.set(written);
   return out.subarray(0, written.length);
 }
 
-function deflateWith(bytes: Uint8Array, out: Uint8Array, emit: LiteralEmitter): Uint8Array {
+function deflateWith(bytes: Uint8Array, out: Uint8Array, coder: BlockCoder): Uint8Array {
   const blocks = Math.max(1, Math.ceil(bytes.length / BLOCK));
   const w = new BitWriter(out);
-  for (let b = 0; b < blocks; b++) writeBlock(w, bytes.subarray(b * BLOCK, (b + 1) * BLOCK), b === blocks - 1, emit);
+  for (let b = 0; b < blocks; b++) writeBlock(w, bytes.subarray(b * BLOCK, (b + 1) * BLOCK), b === blocks - 1, coder);
   w.flush();
   return w.out.subarray(0, w.at);
 }

@@ -5,7 +5,9 @@
  *   lookup, see LiteralRuns there), a 64-bit bit buffer refilled four bytes at a time, and
  *   one 32-bit store per lookup;
  * - `emit`, the literal loop of huffman-deflate.ts: two byte pairs' codes (see PAIRS there)
- *   per step into a 64-bit bit buffer, flushed with one 64-bit store.
+ *   per step into a 64-bit bit buffer, flushed with one 64-bit store;
+ * - `histogram`, the byte counts a block's code is built from, in four interleaved tables
+ *   (repeats of one value would otherwise wait on each other's increments).
  * Tables, input and output live in the memory: the callers copy the input in and the
  * output out, and keep everything else (block headers, matches, codes longer than the
  * table, the last bytes of either buffer) in JavaScript.
@@ -14,10 +16,12 @@ import { I32, I64, encodeModule, op } from '../../kernels/cpu/wasm-asm.js';
 
 /** Where a block's table of literal runs goes (1024 int32). */
 export const RUNS_AT = 0;
+/** Where `histogram` counts: four tables of 256 int32, one for each byte of a 4-byte word. */
+export const HIST_AT = 4096;
 /** The bit reader's or writer's state, handed over both ways: bits, bit count, input address, output address. */
-export const STATE_AT = 4096;
+export const STATE_AT = 8192;
 /** Where the encoder's table of byte-pair codes goes (65536 int32). */
-export const PAIRS_AT = 8192;
+export const PAIRS_AT = 12288;
 /** Where the input, then the output, go. */
 export const DATA_AT = PAIRS_AT + (4 << 16);
 
@@ -99,8 +103,29 @@ function emitBody(): number[][] {
   ];
 }
 
+// histogram: parameters the input's start and end addresses; locals four input bytes and a counter's address.
+const [H_AT, H_END, H_WORD, H_COUNTER] = [0, 1, 2, 3];
+
+function histogramBody(): number[][] {
+  const count = (table: number, shift: number) => [
+    get(H_WORD), ...(shift ? [op.i32(shift), op.shrU] : []), op.i32(255), op.and, op.i32(2), op.shl, op.tee(H_COUNTER),
+    get(H_COUNTER), op.load(HIST_AT + 1024 * table), op.i32(1), op.add, op.store(HIST_AT + 1024 * table),
+  ];
+  return [
+    op.block, op.loop,
+    get(H_AT), op.i32(4), op.add, get(H_END), op.gtS, op.brIf(1),
+    get(H_AT), op.load(0), op.set(H_WORD),
+    ...count(0, 0), ...count(1, 8), ...count(2, 16), ...count(3, 24),
+    get(H_AT), op.i32(4), op.add, op.set(H_AT),
+    op.br(0),
+    op.end, op.end,
+    op.i32(STATE_AT), get(H_AT), op.store(8),
+  ];
+}
+
 function buildModule(): Uint8Array<ArrayBuffer> {
   return encodeModule([
+    { exportName: 'histogram', params: [I32, I32], locals: [[2, I32]], body: histogramBody() },
     { exportName: 'runs', params: [I32, I32], locals: [[5, I32], [1, I64]], body: runsBody() },
     { exportName: 'emit', params: [I32], locals: [[5, I32], [1, I64]], body: emitBody() },
   ]);
@@ -115,6 +140,8 @@ export interface HuffmanKernels {
    * `inEnd`; leaves fewer than 8 bits in the state. Writes up to 8 bytes past its output.
    */
   emit(inEnd: number): void;
+  /** Adds the bytes in [at, end), four at a time while four remain, to the tables at HIST_AT; leaves where it stopped at STATE_AT + 8. */
+  histogram(at: number, end: number): void;
 }
 
 /** The kernels, or null where WebAssembly is missing. */
@@ -123,8 +150,8 @@ export const huffmanKernels: HuffmanKernels | null = (() => {
   const bytes = buildModule();
   if (!WebAssembly.validate(bytes)) return null;
   const memory = new WebAssembly.Memory({ initial: Math.ceil(DATA_AT / 65536) });
-  const { runs, emit } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
-  return { memory, runs: runs as HuffmanKernels['runs'], emit: emit as HuffmanKernels['emit'] };
+  const { runs, emit, histogram } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+  return { memory, runs: runs as HuffmanKernels['runs'], emit: emit as HuffmanKernels['emit'], histogram: histogram as HuffmanKernels['histogram'] };
 })();
 
 /** The kernels' memory as bytes, grown to at least `bytes` (false where it cannot grow). */
