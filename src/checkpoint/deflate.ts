@@ -25,18 +25,6 @@ export interface DeflateOptions {
 /** Inputs under this size compress and decompress on the calling thread. */
 const SMALL = 64 * 1024;
 
-/** Compressions running on the thread pool now. */
-let poolDeflates = 0;
-
-/**
- * Whether a plane should compress on zlib's thread pool rather than this thread: always
- * for a background save (keep this thread free), otherwise while the pool is idle, so
- * both cores work on a save (this thread also shuffles and checksums every entry).
- */
-export function poolShouldDeflate(background: boolean): boolean {
-  return zlib !== undefined && (background || poolDeflates === 0);
-}
-
 /** Inputs are compressed in pieces of this size, in parallel on the thread pool. */
 const PIECE = 1 << 18;
 
@@ -59,13 +47,8 @@ export async function deflateRaw(bytes: Uint8Array, { level, strategy: kind = 'd
   });
   const starts: number[] = [];
   for (let s = 0; s === 0 || s < bytes.length; s += PIECE) starts.push(s);
-  poolDeflates++;
-  try {
-    const pieces = await Promise.all(starts.map((s, i) => piece(s, i === starts.length - 1)));
-    return pieces.length === 1 ? pieces[0] : concat(pieces);
-  } finally {
-    poolDeflates--;
-  }
+  const pieces = await Promise.all(starts.map((s, i) => piece(s, i === starts.length - 1)));
+  return pieces.length === 1 ? pieces[0] : concat(pieces);
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -81,7 +64,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
 /** Streams inflating on the thread pool at once per load: the cores but this one. */
 export const POOL_LANES = Math.max(1, (nodeCores() ?? 2) - 1);
 
-/** Whether there is a thread pool to inflate on (Node's zlib). */
+/** Whether there is a thread pool to deflate and inflate on (Node's zlib). */
 export function havePool(): boolean {
   return zlib !== undefined;
 }
