@@ -82,7 +82,7 @@ describe('inflate (the DEFLATE decoder)', () => {
     }
   });
 
-  it('codes and decodes planes too large for the WebAssembly kernels in JavaScript, the same', () => {
+  it('codes planes of any size, and decodes streams too large for the WebAssembly decoder (over 16 MiB) in JavaScript, the same', () => {
     const n = 17 << 20;
     const exponents = Uint8Array.from({ length: n }, (_, i) => [0x3c, 0x3d, 0xbc, 0xbd][Math.imul(i, 2654435761) >>> 30]);
     const ours = deflateLiterals(exponents);

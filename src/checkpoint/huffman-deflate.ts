@@ -5,10 +5,10 @@
  * one-lookup table and a block's tables are built once per 256 KiB, where zlib's
  * Huffman-only mode starts a new block (and table) every 16K bytes. Byte planes have no
  * repeats for LZ77 to find, so this loses nothing against zlib's compression, at several
- * times zlib's speed (bench/checkpoint-io.ts). The loop over a block's literals runs as
- * WebAssembly (huffman-wasm.ts) for planes up to 4 MiB, as does the count of its bytes, else here.
+ * times zlib's speed (bench/checkpoint-io.ts). The loops over a block's bytes (counting
+ * them, writing their codes) run as WebAssembly (huffman-wasm.ts) where there is WebAssembly.
  */
-import { DATA_AT, HIST_AT, PAIRS_AT, STATE_AT, huffmanKernels, reserve } from './huffman-wasm.js';
+import { DATA_AT, HIST_AT, type HuffmanKernels, PAIRS_AT, STATE_AT, huffmanKernels, reserve } from './huffman-wasm.js';
 
 /** Longest code emitted: the decoder's table width, so every literal decodes in one lookup. */
 export const MAX_CODE_BITS = 10;
@@ -248,46 +248,58 @@ export function deflateLiteralsBound(length: number): number {
   return Math.ceil((length * MAX_CODE_BITS) / 8) + 320 * Math.max(1, Math.ceil(length / BLOCK)) + 8;
 }
 
-/** Planes up to this many bytes are coded in the memory of the WebAssembly kernels (which keeps its size). */
-const WASM_MAX_BYTES = 4 << 20;
-
 /** `bytes` as a raw DEFLATE stream of Huffman-coded literals, written into `out` (deflateLiteralsBound bytes at least). */
 export function deflateLiterals(bytes: Uint8Array, out: Uint8Array = new Uint8Array(deflateLiteralsBound(bytes.length))): Uint8Array {
-  const kernels = huffmanKernels;
+  const coder = huffmanKernels ? wasmCoder(huffmanKernels) : null;
+  return deflateWith(bytes, out, coder ?? javascriptCoder);
+}
+
+/**
+ * The WebAssembly loops, one block at a time: the block is copied into the kernels' memory,
+ * its codes written there and copied out after the bytes the header left in `w.out`. So
+ * planes of any size take this path, in under a megabyte of the kernels' memory. Null
+ * when that memory cannot grow by as much.
+ */
+function wasmCoder(kernels: HuffmanKernels): BlockCoder | null {
   const inAt = DATA_AT;
-  const outAt = inAt + ((bytes.length + 15) & ~7);
-  const bound = deflateLiteralsBound(bytes.length);
-  // The kernel stores 8 bytes at a time: room for them past the bound.
-  if (!kernels || bytes.length > WASM_MAX_BYTES || !reserve(kernels, outAt + bound + 16)) return deflateWith(bytes, out, javascriptCoder);
-  const memory = new Uint8Array(kernels.memory.buffer);
-  memory.set(bytes, inAt);
-  const pairs = new Int32Array(kernels.memory.buffer, PAIRS_AT, 1 << 16);
-  const tables = new Int32Array(kernels.memory.buffer, HIST_AT, 4 * 256);
-  const state = new Int32Array(kernels.memory.buffer, STATE_AT, 4);
-  // Addresses in the kernels' memory are the byte offsets of these views.
-  const wasmCoder: BlockCoder = {
+  const outAt = inAt + BLOCK;
+  // The kernel stores 8 bytes at a time: room for them past a block's longest codes.
+  if (!reserve(kernels, outAt + deflateLiteralsBound(BLOCK) + 16)) return null;
+  const { buffer } = kernels.memory;
+  const memory = new Uint8Array(buffer);
+  const pairs = new Int32Array(buffer, PAIRS_AT, 1 << 16);
+  const tables = new Int32Array(buffer, HIST_AT, 4 * 256);
+  const state = new Int32Array(buffer, STATE_AT, 4);
+  let loaded: Uint8Array | null = null;
+  const load = (block: Uint8Array) => {
+    if (loaded !== block) memory.set(block, inAt);
+    loaded = block;
+  };
+  return {
     histogram(block) {
+      load(block);
       tables.fill(0);
-      kernels.histogram(block.byteOffset, block.byteOffset + block.length);
-      for (let i = state[2] - block.byteOffset; i < block.length; i++) tables[block[i]]++;
+      kernels.histogram(inAt, inAt + block.length);
+      for (let i = state[2] - inAt; i < block.length; i++) tables[block[i]]++;
       return sumTables(tables);
     },
     literals(w, block, codes, lengths) {
+      load(block);
       fillPairs(pairs, codes, lengths);
       state[0] = w.acc;
       state[1] = w.count;
-      state[2] = block.byteOffset;
-      state[3] = w.out.byteOffset + w.at;
-      kernels.emit(block.byteOffset + block.length);
+      state[2] = inAt;
+      state[3] = outAt;
+      kernels.emit(inAt + block.length);
+      // The whole bytes it wrote follow those in w.out; the bits of a partial one stay in the buffer.
+      const written = state[3] - outAt;
+      w.out.set(memory.subarray(outAt, outAt + written), w.at);
+      w.at += written;
       w.acc = state[0];
       w.count = state[1];
-      w.at = state[3] - w.out.byteOffset;
-      for (let i = state[2] - block.byteOffset; i < block.length; i++) w.put(codes[block[i]], lengths[block[i]]);
+      for (let i = state[2] - inAt; i < block.length; i++) w.put(codes[block[i]], lengths[block[i]]);
     },
   };
-  const written = deflateWith(memory.subarray(inAt, inAt + bytes.length), memory.subarray(outAt, outAt + bound), wasmCoder);
-  out.set(written);
-  return out.subarray(0, written.length);
 }
 
 function deflateWith(bytes: Uint8Array, out: Uint8Array, coder: BlockCoder): Uint8Array {
