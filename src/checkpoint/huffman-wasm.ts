@@ -31,13 +31,14 @@ export const DATA_AT = PAIRS_AT + (4 << 16);
 const [IN_LAST, OUT_LAST, COUNT, IN, OUT, ENTRY, USED, BITS] = [0, 1, 2, 3, 4, 5, 6, 7];
 const get = op.get;
 const state = (k: number) => [op.i32(STATE_AT), op.load(4 * k)];
+/** The state at STATE_AT into locals: the bit buffer (64-bit), the bit count, the input and output addresses. */
+const loadState = (bits: number, count: number, input: number, output: number) => [
+  ...state(0), op.i64ExtendI32U, op.set(bits), ...state(1), op.set(count), ...state(2), op.set(input), ...state(3), op.set(output),
+];
 
 function runsBody(): number[][] {
   return [
-    ...state(0), op.i64ExtendI32U, op.set(BITS),
-    ...state(1), op.set(COUNT),
-    ...state(2), op.set(IN),
-    ...state(3), op.set(OUT),
+    ...loadState(BITS, COUNT, IN, OUT),
     op.block, op.loop,
     get(OUT), get(OUT_LAST), op.gtS, op.brIf(1),
     // Fewer than 32 bits buffered: four more bytes, unless the input is nearly done.
@@ -78,10 +79,7 @@ const addPair = (index: number[][]) => [
 
 function emitBody(): number[][] {
   return [
-    ...state(0), op.i64ExtendI32U, op.set(ACC),
-    ...state(1), op.set(E_COUNT),
-    ...state(2), op.set(E_IN),
-    ...state(3), op.set(E_OUT),
+    ...loadState(ACC, E_COUNT, E_IN, E_OUT),
     op.block, op.loop,
     // Four input bytes a step: two pairs, at most 40 bits on top of the < 8 left over.
     get(E_IN), op.i32(4), op.add, get(IN_END), op.gtS, op.brIf(1),
