@@ -1,5 +1,5 @@
 /**
- * The two hot loops of the byte-plane Huffman codec as WebAssembly functions, sharing one
+ * The hot loops of the byte-plane Huffman codec as WebAssembly functions, sharing one
  * memory (they never run at once):
  * - `runs`, the literal-run loop of inflate.ts: the same table (up to three literals per
  *   lookup, see LiteralRuns there), a 64-bit bit buffer refilled four bytes at a time, and
