@@ -34,8 +34,8 @@ export interface EncodeOptions {
    * Keep this thread free: Huffman-coded planes go to zlib on the thread pool (where Node
    * has it). Otherwise this package's encoder codes them here: 4–6× zlib's speed, and its
    * planes decode faster. A plane handed to the pool came back last and held up the
-   * writes, which go in order: saves of 10M parameters took 99–120 ms with the pool taking
-   * planes while idle and 72–108 ms without. Background saves set it.
+   * writes, which go in order: saves of 10M parameters took 105–122 ms with the pool taking
+   * planes while idle and 70–95 ms without. Background saves set it.
    */
   background: boolean;
 }
@@ -100,8 +100,8 @@ function entropyBitsPerByte(plane: Uint8Array): number {
 export interface VerifyOptions {
   /** Inflates the deflated planes (one per load, shared by its entries); default: one for this entry. */
   inflater?: PlaneInflater;
-  /** The payload's CRC-32, when the caller computed it while reading. */
-  payloadCrc32?: number;
+  /** The payload's CRC-32, computed by the caller as the pieces landed. */
+  payloadCrc32: number;
 }
 
 /**
@@ -128,13 +128,12 @@ export function deflatedPlaneBytes(e: EntryHeader): number {
  * size). `scratch` are buffers the result holds and releases: the payload's, if the caller
  * read it into scratch.
  */
-export async function verifyPayload(payload: Uint8Array, e: EntryHeader, file: string, { inflater, payloadCrc32 }: VerifyOptions = {}, scratch: Uint8Array[] = []): Promise<VerifiedPayload> {
+export async function verifyPayload(payload: Uint8Array, e: EntryHeader, file: string, { inflater, payloadCrc32 }: VerifyOptions, scratch: Uint8Array[] = []): Promise<VerifiedPayload> {
   const ctx = { file, entry: e.key, offset: e.offset };
   const held = [...scratch];
   const release = () => recycle(held.splice(0));
   try {
-    const actual = payloadCrc32 ?? crc32(payload);
-    if (actual !== e.crc32) throw new CheckpointError('CHECKSUM_MISMATCH', `stored CRC-32 ${hex(e.crc32)}, computed ${hex(actual)}`, ctx);
+    if (payloadCrc32 !== e.crc32) throw new CheckpointError('CHECKSUM_MISMATCH', `stored CRC-32 ${hex(e.crc32)}, computed ${hex(payloadCrc32)}`, ctx);
     const expected = decodedByteLength(e);
     const failed = (at: number, cause: unknown) => new CheckpointError('DECOMPRESSED_SIZE_MISMATCH',
       `DEFLATE stream is invalid or inflates past its size: ${(cause as Error).message}`, { ...ctx, offset: at, cause });
