@@ -184,7 +184,7 @@ function writeBlock(w: BitWriter, bytes: Uint8Array, final: boolean, coder: Bloc
 }
 
 /**
- * Writes a block's literals, two per lookup: `pairs` gets both codes of each byte pair,
+ * Fills `pairs` for a block's literals, coded two per lookup: both codes of each byte pair,
  * concatenated (at most 20 bits), with their total length above. Only the pairs of bytes
  * this block uses are filled in; the others are never looked up.
  */
