@@ -118,11 +118,6 @@ export interface VerifiedPayload {
   decoded?: Uint8Array;
 }
 
-/** The stored bytes of an entry's deflated planes: what sizes a load's PlaneInflater. */
-export function deflatedPlaneBytes(e: EntryHeader): number {
-  return e.codec !== 'shuffle-deflate' || !e.planes ? 0 : e.planes.reduce((n, m, k) => n + (m === 'deflate' ? (e.planeLengths as number[])[k] : 0), 0);
-}
-
 /**
  * Checks the stored bytes of `e` (checksum, then every deflated part inflated to its exact
  * size). `scratch` are buffers the result holds and releases: the payload's, if the caller
@@ -152,7 +147,7 @@ export async function verifyPayload(payload: Uint8Array, e: EntryHeader, file: s
     const starts = [0];
     for (const length of e.planeLengths as number[]) starts.push(starts[starts.length - 1] + length);
     const stored = starts.slice(0, size).map((at, k) => payload.subarray(at, starts[k + 1]));
-    const planeInflater = inflater ?? new PlaneInflater(deflatedPlaneBytes(e));
+    const planeInflater = inflater ?? new PlaneInflater([e]);
     const inflating = stored.map((s, k) => ((e.planes as PlaneMethod[])[k] === 'deflate'
       ? planeInflater.inflate(s, n).catch((cause: unknown) => { throw failed(e.offset + starts[k], cause); })
       : undefined));

@@ -8,6 +8,7 @@
  * handled the reads that landed, so the checksums that unblock later entries come first.
  */
 import { POOL_LANES, havePool, inflateHere, inflateRaw } from './deflate.js';
+import type { EntryHeader } from './format.js';
 import { takeScratch } from './recycler.js';
 
 /** Below this many stored bytes of planes, handing planes to the pool costs more in thread round trips than it saves. */
@@ -32,9 +33,9 @@ export class PlaneInflater {
   private onPool = 0;
   private turnScheduled = false;
 
-  /** For a load whose deflated planes hold `storedBytes` in all. */
-  constructor(storedBytes: number) {
-    this.usePool = havePool() && storedBytes >= POOL_MIN_BYTES;
+  /** For a load of `entries`, sized by the stored bytes of their deflated planes. */
+  constructor(entries: EntryHeader[]) {
+    this.usePool = havePool() && entries.reduce((n, e) => n + deflatedPlaneBytes(e), 0) >= POOL_MIN_BYTES;
   }
 
   /** Inflates a plane; the caller checks that it came out `length` bytes long. */
@@ -76,6 +77,10 @@ export class PlaneInflater {
     }
     this.dispatch();
   }
+}
+
+function deflatedPlaneBytes(e: EntryHeader): number {
+  return e.codec !== 'shuffle-deflate' || !e.planes ? 0 : e.planes.reduce((n, m, k) => n + (m === 'deflate' ? (e.planeLengths as number[])[k] : 0), 0);
 }
 
 function decodeHere(stored: Uint8Array, length: number): InflatedPlane {

@@ -11,7 +11,7 @@ import {
   validateHeader, assertLittleEndianHost, decodedByteLength, DTYPE_SIZE,
 } from './format.js';
 import { allocUninitialized } from './node.js';
-import { type VerifiedPayload, deflatedPlaneBytes, verifyPayload } from './codecs.js';
+import { type VerifiedPayload, verifyPayload } from './codecs.js';
 import { recycle, takeScratch } from './recycler.js';
 import { PlaneInflater } from './plane-inflater.js';
 import { crc32 } from './crc32.js';
@@ -129,7 +129,7 @@ export class WptReader {
       }
       return e;
     });
-    const inflater = new PlaneInflater(entries.reduce((n, e) => n + deflatedPlaneBytes(e), 0));
+    const inflater = new PlaneInflater(entries);
     const settled = await Promise.allSettled(entries.map((e) => this.readVerified(e, inflater)));
     const verified = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -182,11 +182,11 @@ export class WptReader {
 
   /**
    * Every entry, read and decoded concurrently: reads go in file order, a few in flight,
-   * each payload into the array its tensor will own, and each entry decodes as it lands
-   * (planes inflating on the thread pool overlap the checksums and interleaving done here).
+   * and each entry decodes into its new array as it lands (planes inflating on the thread
+   * pool overlap the checksums and interleaving done here).
    */
   async readAll(): Promise<Map<string, EntryValue>> {
-    const inflater = new PlaneInflater(this.entries.reduce((n, e) => n + deflatedPlaneBytes(e), 0));
+    const inflater = new PlaneInflater(this.entries);
     return new Map(await Promise.all(this.entries.map(async (e) => [e.key, await this.readEntry(e, inflater)] as const)));
   }
 

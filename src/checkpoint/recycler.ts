@@ -1,14 +1,15 @@
 /**
- * Scratch buffers for the writer, handed back once their bytes are on their way to disk
- * and reused by the next entries (and the next save). Fresh memory is the expensive kind
- * on a virtual machine: each new page faults on first write, which for the shuffled copy
- * of a 4 MB tensor costs twice the shuffle itself (bench/checkpoint-io.ts).
+ * Scratch buffers for saves and loads (shuffled planes, encoded planes, snapshots, payloads
+ * read for verification), handed back once done with and reused by the next entries, saves
+ * and loads. Fresh memory is the expensive kind on a virtual machine: each new page faults
+ * on first write, which for the shuffled copy of a 4 MB tensor costs twice the shuffle
+ * itself (bench/checkpoint-io.ts).
  */
 import { allocUninitialized } from './node.js';
 
 /**
  * Buffers kept for reuse, in bytes at most: a background save's snapshot of a model of up
- * to about 100 MB plus the entries in flight. Only what saves used is kept.
+ * to about 100 MB plus the entries in flight. Only what was used is kept.
  */
 const KEEP_BYTES = 128 << 20;
 
