@@ -38,7 +38,8 @@ export class CheckpointError extends WaypointError {
   readonly entry?: string;
   readonly offset?: number;
 
-  constructor(readonly code: CheckpointErrorCode, detail: string, context: CheckpointErrorContext = {}) {
+  /** `detail` is what went wrong, without the code and the location (which the message adds). */
+  constructor(readonly code: CheckpointErrorCode, readonly detail: string, context: CheckpointErrorContext = {}) {
     const where = [
       context.file !== undefined ? `file ${context.file}` : null,
       context.entry !== undefined ? `entry '${context.entry}'` : null,

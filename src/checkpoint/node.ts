@@ -13,6 +13,11 @@ export function nodeZlib(): Zlib | undefined {
   return proc?.getBuiltinModule?.('node:zlib') as Zlib | undefined;
 }
 
+export function nodeWorkerThreads(): typeof import('node:worker_threads') | undefined {
+  const proc = (globalThis as { process?: ProcessWithBuiltins }).process;
+  return proc?.getBuiltinModule?.('node:worker_threads') as typeof import('node:worker_threads') | undefined;
+}
+
 /** Cores this process may use (Node's os.availableParallelism), or undefined outside Node. */
 export function nodeCores(): number | undefined {
   const proc = (globalThis as { process?: ProcessWithBuiltins }).process;

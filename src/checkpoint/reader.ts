@@ -10,28 +10,24 @@ import {
   type EntryHeader, type FileHeader, FORMAT_MAJOR, MAGIC, MAX_HEADER_BYTES, PROLOGUE_SIZE, TRAILER_MAGIC, TRAILER_SIZE,
   validateHeader, assertLittleEndianHost, decodedByteLength, DTYPE_SIZE,
 } from './format.js';
-import { allocUninitialized } from './node.js';
-import { type VerifiedPayload, verifyPayload } from './codecs.js';
-import { recycle, takeScratch } from './recycler.js';
+import type { VerifiedPayload } from './codecs.js';
 import { PlaneInflater } from './plane-inflater.js';
 import { crc32 } from './crc32.js';
-import { float16ToFloat32 } from './float16.js';
-import { type JsonValue, parseJson } from './state.js';
+import { type EntryValue, EntryReader, decodeTensorInto } from './entry-reader.js';
+import { type Lane, type LoadThread, loadThreadsFor, shareOut, useCallingThread } from './load-threads.js';
 import { type ReadHandle, type Storage, getDefaultStorage } from './storage.js';
 
-export type EntryValue = Tensor | JsonValue;
+export type { EntryValue } from './entry-reader.js';
 
 /**
- * Reads in flight at once, of at most READ_PIECE bytes each. Checksumming and decoding
- * start as pieces land, so a few in flight keep the I/O threads and this thread both busy;
- * issuing every read at once would make the first entry wait for them all (they share the
- * disk and the cores).
+ * Entries in progress at once on this thread and on each load thread, when a load is
+ * shared: one decoding while the next one's pieces are read.
  */
-const READS_IN_FLIGHT = 3;
-const READ_PIECE = 1 << 20;
+const HERE_SLOTS = 2;
+const THREAD_SLOTS = 2;
 
 export class WptReader {
-  private readonly readSlots = new Slots(READS_IN_FLIGHT);
+  private readonly payloads: EntryReader;
 
   private constructor(
     readonly path: string,
@@ -40,7 +36,9 @@ export class WptReader {
     readonly headerCrc32: number,
     readonly size: number,
     private handle: ReadHandle,
-  ) {}
+  ) {
+    this.payloads = new EntryReader(path, handle);
+  }
 
   get entries(): EntryHeader[] {
     return this.header.entries;
@@ -72,44 +70,7 @@ export class WptReader {
 
   /** Reads, verifies and decodes one entry: a Tensor (float32 or float16 stored) or a JSON value. */
   read(key: string | EntryHeader): Promise<EntryValue> {
-    return this.readEntry(typeof key === 'string' ? this.entry(key) : key);
-  }
-
-  /** `inflater` shares the deflated planes of a whole load between the thread pool and this thread. */
-  private async readEntry(e: EntryHeader, inflater?: PlaneInflater): Promise<EntryValue> {
-    // A raw tensor is read straight into the array it will own, so the I/O thread, not
-    // this one, takes the page faults of that fresh memory. Other payloads go to scratch
-    // memory (already paged in) and decode from there into the fresh array.
-    const into = e.dtype !== 'json' && e.codec === 'raw' ? allocUninitialized(e.length) : undefined;
-    const verified = await this.readVerified(e, inflater, into);
-    try {
-      let bytes = verified.decoded ?? into;
-      if (bytes === undefined) {
-        bytes = allocUninitialized(decodedByteLength(e));
-        verified.decodeInto(bytes);
-      }
-      return decodeValue(bytes, e, this.path);
-    } finally {
-      verified.release();
-    }
-  }
-
-  /**
-   * An entry's payload, read (into `into`, else scratch memory) and verified: checksummed
-   * as its pieces land, its deflated parts inflated and their sizes checked. Scratch is
-   * taken when the entry's first piece starts to read, so a load holds scratch only for
-   * the entries in flight.
-   */
-  private async readVerified(e: EntryHeader, inflater: PlaneInflater | undefined, into?: Uint8Array): Promise<VerifiedPayload> {
-    let scratch: Uint8Array | undefined;
-    let read;
-    try {
-      read = await this.readChecksummed(e, () => into ?? (scratch = takeScratch(e.length)));
-    } catch (err) {
-      if (scratch) recycle([scratch]);
-      throw err;
-    }
-    return verifyPayload(read.payload, e, this.path, { inflater, payloadCrc32: read.crc32 }, scratch ? [scratch] : []);
+    return this.payloads.read(typeof key === 'string' ? this.entry(key) : key);
   }
 
   /**
@@ -129,65 +90,68 @@ export class WptReader {
       }
       return e;
     });
-    const inflater = new PlaneInflater(entries);
-    const settled = await Promise.allSettled(entries.map((e) => this.readVerified(e, inflater)));
-    const verified = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    const discard = () => verified.forEach((v) => v.release());
-    if (failure) {
+    const verified: VerifiedPayload[] = [];
+    const commits: Array<() => void> = [];
+    const discard = () => verified.splice(0).forEach((v) => v.release());
+    try {
+      await this.shareEntries(entries, async (i, inflater) => {
+        const v = await this.payloads.readVerified(entries[i], inflater);
+        verified.push(v);
+        commits[i] = () => decodeTensorInto(v, entries[i], targets[i].into);
+      }, (i, data) => {
+        commits[i] = () => targets[i].into.set(data);
+      });
+    } catch (err) {
       discard();
-      throw failure.reason;
+      throw err;
     }
     return {
       commit() {
-        verified.forEach((v, i) => decodeTensorInto(v, entries[i], targets[i].into));
+        commits.forEach((write) => write());
         discard();
       },
       discard,
     };
   }
 
-  /**
-   * Reads an entry's payload in pieces, a few in flight, and checksums each piece as it
-   * lands while the next ones are read: the checksum overlaps the reading instead of
-   * following it. A file that ends first is TRUNCATED.
-   */
-  private async readChecksummed(e: EntryHeader, target: () => Uint8Array): Promise<{ payload: Uint8Array; crc32: number }> {
-    let buffer: Uint8Array | undefined;
-    const pieces: Array<Promise<Uint8Array>> = [];
-    for (let at = 0; at === 0 || at < e.length; at += READ_PIECE) {
-      const length = Math.min(READ_PIECE, e.length - at);
-      pieces.push(this.readSlots.acquire().then(() => this.handle.read(e.offset + at, length, (buffer ??= target()).subarray(at))).finally(() => this.readSlots.release()));
-    }
-    let crc = 0;
-    let got = 0;
-    for (const piece of pieces) {
-      // On failure, every read still in flight lands before this returns: the buffer may be
-      // scratch that goes back to the recycler, and another load or save must not find
-      // bytes of this one appearing in it later.
-      const bytes = await piece.catch(async (cause: unknown) => {
-        await Promise.allSettled(pieces);
-        throw cause;
-      });
-      crc = crc32(bytes, crc);
-      got += bytes.length;
-      if (bytes.length < READ_PIECE) break; // the file ended
-    }
-    if (got !== e.length) {
-      await Promise.allSettled(pieces);
-      throw new CheckpointError('TRUNCATED', `payload needs ${e.length} bytes, file has ${got}`, { file: this.path, entry: e.key, offset: e.offset });
-    }
-    return { payload: (buffer as Uint8Array).subarray(0, got), crc32: crc };
+  /** Every entry, read, verified and decoded; the map keeps the file's order. */
+  async readAll(): Promise<Map<string, EntryValue>> {
+    const values = new Map<string, EntryValue>(this.entries.map((e) => [e.key, null]));
+    await this.shareEntries(this.entries, async (i, inflater) => {
+      values.set(this.entries[i].key, await this.payloads.read(this.entries[i], inflater));
+    }, (i, data) => {
+      values.set(this.entries[i].key, new Tensor(data, this.entries[i].shape));
+    });
+    return values;
   }
 
   /**
-   * Every entry, read and decoded concurrently: reads go in file order, a few in flight,
-   * and each entry decodes into its new array as it lands (planes inflating on the thread
-   * pool overlap the checksums and interleaving done here).
+   * Runs `here` for every entry (by index) on this thread, except that a large load of a
+   * file with a descriptor shares its tensor entries with load threads, whose decoded
+   * arrays go to `there`. Reads go in file order, a few in flight, and each entry decodes
+   * as it lands. Everything started settles before a failure is thrown.
    */
-  async readAll(): Promise<Map<string, EntryValue>> {
-    const inflater = new PlaneInflater(this.entries);
-    return new Map(await Promise.all(this.entries.map(async (e) => [e.key, await this.readEntry(e, inflater)] as const)));
+  private async shareEntries(entries: EntryHeader[], here: (i: number, inflater: PlaneInflater) => Promise<void>, there: (i: number, data: Float32Array) => void): Promise<void> {
+    const fd = this.handle.fd;
+    const tensorBytes = entries.reduce((n, e) => n + (e.dtype === 'json' ? 0 : e.length), 0);
+    const threads: LoadThread[] = fd === undefined ? [] : loadThreadsFor(tensorBytes);
+    const inflater = new PlaneInflater(entries);
+    const indices = entries.map((_, i) => i);
+    const hereLane: Lane<number> = {
+      slots: threads.length > 0 ? HERE_SLOTS : entries.length,
+      ready: threads.length === 0 || useCallingThread() ? undefined : Promise.all(threads.map((t) => t.ready)).then((started) => !started.includes(true)),
+      run: (i) => here(i, inflater),
+    };
+    const threadLanes = threads.map((thread): Lane<number> => ({
+      slots: THREAD_SLOTS,
+      ready: thread.ready,
+      run: async (i) => {
+        const e = entries[i];
+        if (e.dtype === 'json') return here(i, inflater);
+        there(i, await thread.decode({ file: this.path, fd: fd as number, size: this.size, entry: e }));
+      },
+    }));
+    await shareOut(indices, [hereLane, ...threadLanes]);
   }
 
   /** Checks every checksum and decoded size; returns the problems found (empty when sound). */
@@ -215,38 +179,6 @@ export interface StagedRead {
   commit(): void;
   /** Frees the scratch memory, leaving every array as it was. */
   discard(): void;
-}
-
-/** Decodes a verified tensor entry into `into` (float16 entries widened to float32). */
-function decodeTensorInto(v: VerifiedPayload, e: EntryHeader, into: Float32Array): void {
-  if (e.dtype === 'float32') {
-    v.decodeInto(new Uint8Array(into.buffer, into.byteOffset, into.byteLength));
-    return;
-  }
-  const half = takeScratch(into.length * 2);
-  v.decodeInto(half);
-  float16ToFloat32(new Uint16Array(half.buffer, half.byteOffset, into.length), into);
-  recycle([half]);
-}
-
-/** A counting semaphore: acquire waits (first come, first served) while `free` is zero. */
-class Slots {
-  private waiting: Array<() => void> = [];
-  constructor(private free: number) {}
-
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
-  }
 }
 
 /** Opens, reads everything, closes. */
@@ -310,21 +242,4 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   if (bytes.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
   return true;
-}
-
-function decodeValue(bytes: Uint8Array, e: EntryHeader, file: string): EntryValue {
-  if (e.dtype === 'json') {
-    try {
-      return parseJson(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-    } catch (cause) {
-      throw new CheckpointError('MALFORMED_HEADER', `JSON entry does not parse: ${(cause as Error).message}`, { file, entry: e.key, offset: e.offset, cause });
-    }
-  }
-  // Typed-array views need alignment and must not alias a pooled buffer (zlib output can be
-  // a slice of one): view only a buffer the bytes own outright, else copy.
-  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
-  const data = e.dtype === 'float16'
-    ? float16ToFloat32(new Uint16Array(own.buffer, 0, own.length / 2))
-    : new Float32Array(own.buffer, 0, own.length / 4);
-  return new Tensor(data, e.shape);
 }

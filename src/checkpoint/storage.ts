@@ -2,7 +2,7 @@
  * Where checkpoint bytes go. The writer and reader see only this interface, so tests can
  * swap in memory or fault-injecting storage; the default is the real filesystem.
  */
-import { promises as fsp, constants as fsConstants } from 'node:fs';
+import { read as fsRead, promises as fsp, constants as fsConstants } from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface WriteHandle {
@@ -20,6 +20,11 @@ export interface ReadHandle {
    */
   read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
+  /**
+   * The open file's descriptor, where the storage is the operating system's: worker
+   * threads of this process can read the same open file through it (load-threads.ts).
+   */
+  readonly fd?: number;
 }
 
 export interface Storage {
@@ -65,22 +70,7 @@ export const fsStorage: Storage = {
   async openRead(path) {
     const fh = await fsp.open(path, 'r');
     const { size } = await fh.stat();
-    return {
-      size,
-      async read(offset, length, into) {
-        // Uninitialized: every byte is overwritten (or the short read is reported), and
-        // zero-filling megabytes first costs as much as the checksum.
-        const out = into ? into.subarray(0, length) : new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
-        let got = 0;
-        while (got < length) {
-          const { bytesRead } = await fh.read(out, got, length - got, offset + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
-        return got === length ? out : out.subarray(0, got);
-      },
-      close: () => fh.close(),
-    };
+    return { ...readHandleOver(fh.fd, size), close: () => fh.close() };
   },
   rename: (from, to) => fsp.rename(from, to),
   link: (existing, newPath) => fsp.link(existing, newPath),
@@ -102,6 +92,34 @@ export const fsStorage: Storage = {
     return Number(st.bavail) * Number(st.bsize);
   },
 };
+
+/**
+ * Reads through an open file descriptor, which this handle does not own: `close` leaves it
+ * open. The fs storage's handles are built on it, and so are a worker thread's reads of a
+ * file the main thread opened.
+ */
+export function readHandleOver(fd: number, size: number): ReadHandle {
+  const readAt = (out: Uint8Array, at: number, length: number, position: number) => new Promise<number>((resolve, reject) => {
+    fsRead(fd, out, at, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
+  });
+  return {
+    size,
+    fd,
+    async read(offset, length, into) {
+      // Uninitialized: every byte is overwritten (or the short read is reported), and
+      // zero-filling megabytes first costs as much as the checksum.
+      const out = into ? into.subarray(0, length) : new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+      let got = 0;
+      while (got < length) {
+        const bytesRead = await readAt(out, got, length - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got === length ? out : out.subarray(0, got);
+    },
+    close: async () => undefined,
+  };
+}
 
 let defaultStorage: Storage = fsStorage;
 

@@ -1,0 +1,175 @@
+/**
+ * Worker threads that share large loads with the calling thread. Each tensor entry is read,
+ * checksummed, inflated and interleaved on one thread, into memory that thread allocates and
+ * then transfers (no copy), so entries decode in parallel: the page faults of the new
+ * arrays, the checksums and the decoding all spread over the cores. Threads start on the
+ * first large load and stay, unreferenced, for the next. The calling thread takes entries
+ * as well, from the same queue, so a load never waits for a thread to start.
+ */
+import type { Worker } from 'node:worker_threads';
+import { CheckpointError, type CheckpointErrorCode } from './errors.js';
+import type { EntryHeader } from './format.js';
+import { nodeCores, nodeWorkerThreads } from './node.js';
+
+/** One tensor entry of an open file, for a load thread to decode. */
+export interface LoadJob {
+  id: number;
+  /** Names the file in errors. */
+  file: string;
+  fd: number;
+  size: number;
+  entry: EntryHeader;
+}
+
+type SerializedError = { code: CheckpointErrorCode; detail: string; file?: string; entry?: string; offset?: number } | { message: string; errno?: string };
+
+export type LoadReply = { id: number; data: Float32Array } | { id: number; error: SerializedError };
+
+export interface LoadThreadOptions {
+  /** Worker threads besides the calling one; 0 keeps every load on the calling thread. Default: the cores but one, at most 7. */
+  threads: number;
+  /** Loads of fewer bytes of tensor payloads stay on the calling thread (a round trip to a thread costs about 0.1 ms). */
+  minBytes: number;
+  /**
+   * Whether the calling thread decodes entries too (the fastest load), or leaves them all to
+   * the load threads and stays free for its event loop (a UI thread). Where no thread
+   * starts, the calling thread decodes anyway.
+   */
+  useCallingThread: boolean;
+}
+
+const settings: LoadThreadOptions = { threads: Math.min(7, Math.max(0, (nodeCores() ?? 1) - 1)), minBytes: 4 << 20, useCallingThread: true };
+
+/** Whether loads that use threads also decode on the calling thread (see LoadThreadOptions). */
+export const useCallingThread = () => settings.useCallingThread;
+
+/** Changes how many load threads there are and which loads use them; threads beyond the new count stop. */
+export function configureLoadThreads(options: Partial<LoadThreadOptions>): void {
+  Object.assign(settings, options);
+  for (const t of running.splice(settings.threads)) t.stop();
+}
+
+/** The load threads to share a load of `payloadBytes` with: none for small loads, outside Node, or where threads cannot start. */
+export function loadThreadsFor(payloadBytes: number): LoadThread[] {
+  if (payloadBytes < settings.minBytes || startFailed) return [];
+  const Worker = nodeWorkerThreads()?.Worker;
+  if (!Worker) return [];
+  while (running.length < settings.threads) running.push(new LoadThread(spawn(Worker)));
+  return [...running];
+}
+
+const running: LoadThread[] = [];
+/** A thread that failed to start would fail again: loads stay on the calling thread from then on. */
+let startFailed = false;
+let nextId = 0;
+
+export class LoadThread {
+  /** Resolves true once the thread can take work, false if it failed to start. */
+  readonly ready: Promise<boolean>;
+  private markReady: (ok: boolean) => void = () => undefined;
+  private readonly pending = new Map<number, { resolve(data: Float32Array): void; reject(cause: unknown): void }>();
+  private started = false;
+  private stopped = false;
+
+  constructor(private readonly worker: Worker) {
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
+    // Idle threads must not keep the process alive; busy ones must (see decode).
+    worker.unref();
+    worker.on('message', (reply: LoadReply | 'ready') => (reply === 'ready' ? this.start() : this.settle(reply)));
+    worker.on('error', (cause) => this.fail(cause));
+    worker.on('exit', (code) => this.fail(new Error(`load thread exited (code ${code})`)));
+  }
+
+  /** Reads, verifies and decodes one tensor entry of an open file on this thread: its values as float32. */
+  decode(job: Omit<LoadJob, 'id'>): Promise<Float32Array> {
+    if (this.stopped) return Promise.reject(new Error('load thread has stopped'));
+    const id = nextId++;
+    if (this.pending.size === 0) this.worker.ref();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...job, id } satisfies LoadJob);
+    });
+  }
+
+  stop(): void {
+    this.fail(new Error('load thread was stopped'), true);
+    void this.worker.terminate();
+  }
+
+  private start(): void {
+    this.started = true;
+    this.markReady(true);
+  }
+
+  private settle(reply: LoadReply): void {
+    const waiting = this.pending.get(reply.id);
+    if (!waiting) return;
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.worker.unref();
+    if ('data' in reply) waiting.resolve(reply.data);
+    else waiting.reject(rebuild(reply.error));
+  }
+
+  private fail(cause: unknown, deliberate = false): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    // A thread that failed before it was ready would fail again.
+    if (!this.started && !deliberate) startFailed = true;
+    this.markReady(false);
+    const index = running.indexOf(this);
+    if (index >= 0) running.splice(index, 1);
+    for (const { reject } of this.pending.values()) reject(cause);
+    this.pending.clear();
+  }
+}
+
+function spawn(WorkerClass: typeof Worker): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new WorkerClass(new URL('./load-worker.js', here));
+  // Running from the TypeScript sources (tests, tsx): a worker thread gets no loader of its
+  // own, so it registers tsx (a dev dependency, there) before it loads the worker module.
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const worker = JSON.stringify(new URL('./load-worker.ts', here).href);
+  return new WorkerClass(`import(${tsx}).then((api) => { api.register(); return import(${worker}); })`, { eval: true });
+}
+
+function rebuild(error: SerializedError): Error {
+  if ('code' in error) return new CheckpointError(error.code, error.detail, { file: error.file, entry: error.entry, offset: error.offset });
+  return Object.assign(new Error(error.message), error.errno === undefined ? {} : { code: error.errno });
+}
+
+/** Takes items in order; `run` them; `ready` (if given) must resolve true before the lane takes any. */
+export interface Lane<T> {
+  slots: number;
+  ready?: Promise<boolean>;
+  run(item: T): Promise<void>;
+}
+
+/**
+ * Runs every item on whichever lane has a free slot, in order: a slow or late lane takes
+ * fewer. After a failure no new item starts; everything started settles before this
+ * throws the first failure (reads of the file must end before the caller closes it).
+ */
+export async function shareOut<T>(items: T[], lanes: Array<Lane<T>>): Promise<void> {
+  let next = 0;
+  let failure: { reason: unknown } | undefined;
+  // A lane still starting stops waiting once every item is taken.
+  let allTaken = () => {};
+  const taken = new Promise<boolean>((resolve) => (allTaken = () => resolve(false)));
+  const work = async (lane: Lane<T>) => {
+    if (lane.ready && !(await Promise.race([lane.ready, taken]))) return;
+    while (failure === undefined && next < items.length) {
+      const item = items[next++];
+      if (next === items.length) allTaken();
+      try {
+        await lane.run(item);
+      } catch (reason) {
+        failure ??= { reason };
+        allTaken();
+      }
+    }
+  };
+  await Promise.all(lanes.flatMap((lane) => Array.from({ length: lane.slots }, () => work(lane))));
+  allTaken();
+  if (failure) throw failure.reason;
+}
