@@ -7,6 +7,7 @@ import { Tensor, Random, CheckpointError, Checkpoint, configureLoadThreads, read
 import { type FlatLeaf } from '../src/checkpoint/state.js';
 import { type Lane, loadThreadsFor, shareOut } from '../src/checkpoint/load-threads.js';
 import { WptReader } from '../src/checkpoint/reader.js';
+import { fromFloat16Bits, toFloat16Bits } from '../src/checkpoint/float16.js';
 
 let dir: string;
 beforeAll(() => {
@@ -93,19 +94,28 @@ describe('load threads', () => {
     for (const a of live) expect(a.every((x) => x === 7)).toBe(true);
   });
 
-  it('restore into live arrays exactly what a load returns', async () => {
-    const path = join(dir, 'restore-ok.wpt');
+  it('restore into live arrays exactly what was saved, again and again (the threads reuse their buffers)', async () => {
     const rng = new Random(4);
-    const state = { a: new Tensor(rng.fillNormal(new Float32Array(30_000)), [30_000]), b: new Tensor(rng.fillNormal(new Float32Array(20_000)), [100, 200]) };
-    const saved = { a: state.a.data.slice(), b: state.b.data.slice() };
+    const state = { a: new Tensor(new Float32Array(30_000), [30_000]), b: new Tensor(new Float32Array(20_000), [100, 200]) };
     const ckpt = new Checkpoint({ model: { stateDict: () => state, loadStateDict: () => undefined } });
-    await ckpt.write(path);
-    state.a.data.fill(0);
-    state.b.data.fill(0);
-    configureLoadThreads({ minBytes: 0, threads: 1, useCallingThread: false });
-    await ckpt.read(path);
-    expect(state.a.data).toEqual(saved.a);
-    expect(state.b.data).toEqual(saved.b);
+    const saved: Array<{ a: Float32Array; b: Float32Array }> = [];
+    for (const [k, codec] of (['raw', 'shuffle-deflate', 'deflate'] as Codec[]).entries()) {
+      rng.fillNormal(state.a.data);
+      rng.fillNormal(state.b.data);
+      saved.push({ a: state.a.data.slice(), b: state.b.data.slice() });
+      await ckpt.write(join(dir, `restore-${k}.wpt`), { codec, float16: k === 2 });
+    }
+    for (const useCallingThread of [false, true]) {
+      configureLoadThreads({ minBytes: 0, threads: 1, useCallingThread });
+      for (const k of [0, 1, 2, 1, 0, 2]) {
+        state.a.data.fill(0);
+        state.b.data.fill(0);
+        await ckpt.read(join(dir, `restore-${k}.wpt`));
+        const round = (x: Float32Array) => (k === 2 ? x.map((v) => Math.fround(fromFloat16Bits(toFloat16Bits(v)))) : x);
+        expect(state.a.data).toEqual(round(saved[k].a));
+        expect(state.b.data).toEqual(round(saved[k].b));
+      }
+    }
   });
 });
 

@@ -51,6 +51,17 @@ export class EntryReader {
     }
   }
 
+  /** Reads, verifies and decodes a tensor entry into `out` (float16 widened); a raw float32 one is read straight into it. */
+  async readTensorInto(e: EntryHeader, out: Float32Array, inflater?: PlaneInflater): Promise<void> {
+    const direct = e.codec === 'raw' && e.dtype === 'float32' ? new Uint8Array(out.buffer, out.byteOffset, out.byteLength) : undefined;
+    const verified = await this.readVerified(e, inflater, direct);
+    try {
+      decodeTensorInto(verified, e, out);
+    } finally {
+      verified.release();
+    }
+  }
+
   /**
    * An entry's payload, read (into `into`, else scratch memory) and verified: checksummed
    * as its pieces land, its deflated parts inflated and their sizes checked. Scratch is

@@ -19,9 +19,14 @@ export interface LoadJob {
   fd: number;
   size: number;
   entry: EntryHeader;
+  /** Decode into the thread's scratch memory, which comes back through `LoadThread.recycle` (a restore copies out of it). */
+  reuse: boolean;
 }
 
 type SerializedError = { code: CheckpointErrorCode; detail: string; file?: string; entry?: string; offset?: number } | { message: string; errno?: string };
+
+/** What a load thread is sent: a job, or a buffer to recycle. */
+export type LoadMessage = LoadJob | { recycle: ArrayBuffer };
 
 export type LoadReply = { id: number; data: Float32Array } | { id: number; error: SerializedError };
 
@@ -89,6 +94,11 @@ export class LoadThread {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ ...job, id } satisfies LoadJob);
     });
+  }
+
+  /** Hands back the buffer of an array this thread decoded with `reuse`, for its next ones. */
+  recycle(buffer: ArrayBuffer): void {
+    if (!this.stopped) this.worker.postMessage({ recycle: buffer }, [buffer]);
   }
 
   stop(): void {

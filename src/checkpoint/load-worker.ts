@@ -8,16 +8,22 @@ import { Tensor } from '../tensor/tensor.js';
 import { CheckpointError } from './errors.js';
 import { EntryReader } from './entry-reader.js';
 import { readHandleOver } from './storage.js';
-import type { LoadJob, LoadReply } from './load-threads.js';
+import { recycle, takeScratch } from './recycler.js';
+import { decodedByteLength, DTYPE_SIZE } from './format.js';
+import type { LoadJob, LoadMessage, LoadReply } from './load-threads.js';
 
 const port = parentPort;
 if (port === null) throw new Error('load-worker.ts runs as a worker thread (load-threads.ts starts it)');
 
-port.on('message', async ({ id, file, fd, size, entry }: LoadJob) => {
+port.on('message', async (message: LoadMessage) => {
+  if ('recycle' in message) {
+    recycle([new Uint8Array(message.recycle)]);
+    return;
+  }
+  const { id } = message;
   try {
-    const value = await new EntryReader(file, readHandleOver(fd, size)).read(entry);
-    if (!(value instanceof Tensor)) throw new Error(`load threads decode tensors; entry '${entry.key}' is ${entry.dtype}`);
-    port.postMessage({ id, data: value.data } satisfies LoadReply, [value.data.buffer as ArrayBuffer]);
+    const data = await decode(message);
+    port.postMessage({ id, data } satisfies LoadReply, [data.buffer as ArrayBuffer]);
   } catch (err) {
     const error = err instanceof CheckpointError
       ? { code: err.code, detail: err.detail, file: err.file, entry: err.entry, offset: err.offset }
@@ -26,3 +32,18 @@ port.on('message', async ({ id, file, fd, size, entry }: LoadJob) => {
   }
 });
 port.postMessage('ready');
+
+async function decode({ file, fd, size, entry, reuse }: LoadJob): Promise<Float32Array> {
+  if (entry.dtype === 'json') throw new Error(`load threads decode tensors; entry '${entry.key}' is JSON`);
+  const reader = new EntryReader(file, readHandleOver(fd, size));
+  if (!reuse) return ((await reader.read(entry)) as Tensor).data;
+  const values = decodedByteLength(entry) / DTYPE_SIZE[entry.dtype];
+  const out = takeScratch(values * 4);
+  try {
+    await reader.readTensorInto(entry, new Float32Array(out.buffer, 0, values));
+  } catch (err) {
+    recycle([out]);
+    throw err;
+  }
+  return new Float32Array(out.buffer, 0, values);
+}

@@ -34,8 +34,8 @@ export class PlaneInflater {
   private turnScheduled = false;
 
   /** For a load of `entries`, sized by the stored bytes of their deflated planes. */
-  constructor(entries: EntryHeader[]) {
-    this.usePool = havePool() && entries.reduce((n, e) => n + deflatedPlaneBytes(e), 0) >= POOL_MIN_BYTES;
+  constructor(entries: EntryHeader[], pool = true) {
+    this.usePool = pool && havePool() && entries.reduce((n, e) => n + deflatedPlaneBytes(e), 0) >= POOL_MIN_BYTES;
   }
 
   /** Inflates a plane; the caller checks that it came out `length` bytes long. */

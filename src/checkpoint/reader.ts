@@ -10,7 +10,7 @@ import {
   type EntryHeader, type FileHeader, FORMAT_MAJOR, MAGIC, MAX_HEADER_BYTES, PROLOGUE_SIZE, TRAILER_MAGIC, TRAILER_SIZE,
   validateHeader, assertLittleEndianHost, decodedByteLength, DTYPE_SIZE,
 } from './format.js';
-import type { VerifiedPayload } from './codecs.js';
+import { recycle, takeScratch } from './recycler.js';
 import { PlaneInflater } from './plane-inflater.js';
 import { crc32 } from './crc32.js';
 import { type EntryValue, EntryReader, decodeTensorInto } from './entry-reader.js';
@@ -90,16 +90,31 @@ export class WptReader {
       }
       return e;
     });
-    const verified: VerifiedPayload[] = [];
+    // What the read holds until commit or discard: scratch here, buffers of load threads.
+    const held: Array<() => void> = [];
     const commits: Array<() => void> = [];
-    const discard = () => verified.splice(0).forEach((v) => v.release());
+    const discard = () => held.splice(0).forEach((release) => release());
     try {
-      await this.shareEntries(entries, async (i, inflater) => {
-        const v = await this.payloads.readVerified(entries[i], inflater);
-        verified.push(v);
-        commits[i] = () => decodeTensorInto(v, entries[i], targets[i].into);
-      }, (i, data) => {
-        commits[i] = () => targets[i].into.set(data);
+      await this.shareEntries(entries, {
+        reuse: true,
+        here: async (i, inflater, shared) => {
+          const v = await this.payloads.readVerified(entries[i], inflater);
+          held.push(() => v.release());
+          if (!shared) {
+            commits[i] = () => decodeTensorInto(v, entries[i], targets[i].into);
+            return;
+          }
+          // Decoded now, while the load threads decode theirs; commit only copies.
+          const decoded = takeScratch(targets[i].into.byteLength);
+          held.push(() => recycle([decoded]));
+          decodeTensorInto(v, entries[i], new Float32Array(decoded.buffer, decoded.byteOffset, targets[i].into.length));
+          v.release();
+          commits[i] = () => new Uint8Array(targets[i].into.buffer, targets[i].into.byteOffset, decoded.length).set(decoded);
+        },
+        there: (i, data, thread) => {
+          held.push(() => thread.recycle(data.buffer as ArrayBuffer));
+          commits[i] = () => targets[i].into.set(data);
+        },
       });
     } catch (err) {
       discard();
@@ -117,41 +132,45 @@ export class WptReader {
   /** Every entry, read, verified and decoded; the map keeps the file's order. */
   async readAll(): Promise<Map<string, EntryValue>> {
     const values = new Map<string, EntryValue>(this.entries.map((e) => [e.key, null]));
-    await this.shareEntries(this.entries, async (i, inflater) => {
-      values.set(this.entries[i].key, await this.payloads.read(this.entries[i], inflater));
-    }, (i, data) => {
-      values.set(this.entries[i].key, new Tensor(data, this.entries[i].shape));
+    await this.shareEntries(this.entries, {
+      reuse: false,
+      here: async (i, inflater) => {
+        values.set(this.entries[i].key, await this.payloads.read(this.entries[i], inflater));
+      },
+      there: (i, data) => {
+        values.set(this.entries[i].key, new Tensor(data, this.entries[i].shape));
+      },
     });
     return values;
   }
 
   /**
-   * Runs `here` for every entry (by index) on this thread, except that a large load of a
-   * file with a descriptor shares its tensor entries with load threads, whose decoded
-   * arrays go to `there`. Reads go in file order, a few in flight, and each entry decodes
-   * as it lands. Everything started settles before a failure is thrown.
+   * Runs `sink.here` for every entry (by index) on this thread, except that a large load of
+   * a file with a descriptor shares its tensor entries with load threads, whose decoded
+   * arrays go to `sink.there`. Reads go in file order, a few in flight, and each entry
+   * decodes as it lands. Everything started settles before a failure is thrown.
    */
-  private async shareEntries(entries: EntryHeader[], here: (i: number, inflater: PlaneInflater) => Promise<void>, there: (i: number, data: Float32Array) => void): Promise<void> {
+  private async shareEntries(entries: EntryHeader[], sink: EntrySink): Promise<void> {
     const fd = this.handle.fd;
     const tensorBytes = entries.reduce((n, e) => n + (e.dtype === 'json' ? 0 : e.length), 0);
     const threads: LoadThread[] = fd === undefined ? [] : loadThreadsFor(tensorBytes);
-    const inflater = new PlaneInflater(entries);
-    const indices = entries.map((_, i) => i);
+    const shared = threads.length > 0;
+    const inflater = new PlaneInflater(entries, !shared);
     const hereLane: Lane<number> = {
-      slots: threads.length > 0 ? HERE_SLOTS : entries.length,
-      ready: threads.length === 0 || useCallingThread() ? undefined : Promise.all(threads.map((t) => t.ready)).then((started) => !started.includes(true)),
-      run: (i) => here(i, inflater),
+      slots: shared ? HERE_SLOTS : entries.length,
+      ready: !shared || useCallingThread() ? undefined : Promise.all(threads.map((t) => t.ready)).then((started) => !started.includes(true)),
+      run: (i) => sink.here(i, inflater, shared),
     };
     const threadLanes = threads.map((thread): Lane<number> => ({
       slots: THREAD_SLOTS,
       ready: thread.ready,
       run: async (i) => {
         const e = entries[i];
-        if (e.dtype === 'json') return here(i, inflater);
-        there(i, await thread.decode({ file: this.path, fd: fd as number, size: this.size, entry: e }));
+        if (e.dtype === 'json') return sink.here(i, inflater, shared);
+        sink.there(i, await thread.decode({ file: this.path, fd: fd as number, size: this.size, entry: e, reuse: sink.reuse }), thread);
       },
     }));
-    await shareOut(indices, [hereLane, ...threadLanes]);
+    await shareOut(entries.map((_, i) => i), [hereLane, ...threadLanes]);
   }
 
   /** Checks every checksum and decoded size; returns the problems found (empty when sound). */
@@ -171,6 +190,16 @@ export class WptReader {
   close(): Promise<void> {
     return this.handle.close();
   }
+}
+
+/** Where the entries of a load go (WptReader.shareEntries). */
+interface EntrySink {
+  /** Load threads decode into buffers they get back (`LoadThread.recycle`) rather than ones the values keep. */
+  reuse: boolean;
+  /** Reads entry `i` on this thread; `shared` tells whether load threads take part. */
+  here(i: number, inflater: PlaneInflater, shared: boolean): Promise<void>;
+  /** Tensor entry `i`, decoded by `thread`. */
+  there(i: number, data: Float32Array, thread: LoadThread): void;
 }
 
 /** Verified entries waiting to be written into their arrays (WptReader.stage). */
