@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Checkpoint, Random, type StateDict } from '../src/index.js';
-import { measureCodecs, rawBytesOf, syntheticState, tensorsOf } from '../src/cli/bench.js';
+import { measureCodecs, rawBytesOf, startThreadsForBench, syntheticState, tensorsOf } from '../src/cli/bench.js';
 import { loadTf, median, table, timeMedian } from './common.js';
 import { trainedMlpState } from './fixtures.js';
 
@@ -85,6 +85,7 @@ export async function run(): Promise<void> {
   try {
     // Waypoint's own rows first, for both cases: with TensorFlow.js in the heap (and the
     // strings of JSON.stringify), every load here measured a quarter slower.
+    await startThreadsForBench();
     for (const c of cases) await measureOwn(c, dir);
     for (const c of cases) await measurePeers(c, dir);
   } finally {

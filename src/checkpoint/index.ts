@@ -7,7 +7,7 @@ export { copyUnlessSame, isTrackable } from './trackable.js';
 export type { Trackable, LoadOptions } from './trackable.js';
 export type { StateDict, StateLeaf, JsonValue } from './state.js';
 export { WptReader, readWpt } from './reader.js';
-export { configureLoadThreads } from './load-threads.js';
+export { configureLoadThreads, startLoadThreads } from './load-threads.js';
 export type { LoadThreadOptions } from './load-threads.js';
 export type { EntryValue } from './reader.js';
 export { writeWpt, TEMP_SUFFIX } from './writer.js';

@@ -48,17 +48,30 @@ const settings: LoadThreadOptions = { threads: Math.min(7, Math.max(0, (nodeCore
 /** Whether loads that use threads also decode on the calling thread (see LoadThreadOptions). */
 export const useCallingThread = () => settings.useCallingThread;
 
-/** Changes how many load threads there are and which loads use them; threads beyond the new count stop. */
-export function configureLoadThreads(options: Partial<LoadThreadOptions>): void {
+/** Changes how many load threads there are and which loads use them (threads beyond the new count stop); returns the settings it replaced. */
+export function configureLoadThreads(options: Partial<LoadThreadOptions>): LoadThreadOptions {
+  const before = { ...settings };
   Object.assign(settings, options);
   for (const t of running.splice(settings.threads)) t.stop();
+  return before;
 }
 
 /** The load threads to share a load of `payloadBytes` with: none for small loads, outside Node, or where threads cannot start. */
 export function loadThreadsFor(payloadBytes: number): LoadThread[] {
-  if (payloadBytes < settings.minBytes || startFailed) return [];
+  return payloadBytes < settings.minBytes ? [] : threads();
+}
+
+/**
+ * Starts the load threads now (they otherwise start with the first large load, and share
+ * the cores with it while they do); resolves to how many are ready.
+ */
+export async function startLoadThreads(): Promise<number> {
+  return (await Promise.all(threads().map((t) => t.ready))).filter(Boolean).length;
+}
+
+function threads(): LoadThread[] {
   const Worker = nodeWorkerThreads()?.Worker;
-  if (!Worker) return [];
+  if (!Worker || startFailed) return [];
   while (running.length < settings.threads) running.push(new LoadThread(spawn(Worker)));
   return [...running];
 }

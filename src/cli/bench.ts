@@ -5,9 +5,12 @@
  */
 import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { join } from 'node:path';
 import { Checkpoint } from '../checkpoint/checkpoint.js';
 import { readWpt } from '../checkpoint/reader.js';
+import { configureLoadThreads, startLoadThreads } from '../checkpoint/load-threads.js';
 import { copyUnlessSame } from '../checkpoint/trackable.js';
 import type { Codec } from '../checkpoint/format.js';
 import type { StateDict } from '../checkpoint/state.js';
@@ -70,49 +73,105 @@ export interface IoRow {
 }
 
 /**
+ * Starts the load threads before anything is timed (a process pays that once, and it would
+ * otherwise share the cores with the first loads measured); prints how long it took.
+ */
+export async function startThreadsForBench(): Promise<void> {
+  const t = performance.now();
+  const ready = await startLoadThreads();
+  console.log(`load threads: ${ready}, started in ${(performance.now() - t).toFixed(0)} ms`);
+}
+
+/**
+ * A full garbage collection, where it can be had: sampled operations start from a
+ * collected heap, so none inherits another's garbage. Without it, loads and readFileSync
+ * alternated between fresh memory (page faults: 25 ms for 40 MB here) and memory the
+ * allocator recycled from the previous sample's garbage (7 ms), by chance.
+ */
+const collectGarbage: () => void = (() => {
+  if (typeof globalThis.gc === 'function') return globalThis.gc;
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+})();
+
+/**
+ * Times `a` and `b` alternately, `runs` times each after a warm-up of both, so both see
+ * the same moments of a noisy machine; returns the samples of each.
+ */
+async function timeAlternately(a: () => unknown, b: () => unknown, runs: number): Promise<[number[], number[]]> {
+  const times: [number[], number[]] = [[], []];
+  for (let i = -1; i < runs; i++) {
+    for (const [k, fn] of [a, b].entries()) {
+      collectGarbage();
+      const t = performance.now();
+      await fn();
+      if (i >= 0) times[k].push(performance.now() - t);
+    }
+  }
+  return times;
+}
+
+/**
  * Save/load throughput per codec and the fs reference, all on the same bytes, in one run.
  * A load makes new tensors (readWpt), beside readFileSync into new memory; a restore
  * fills the arrays of a model already built (Checkpoint.read, what resuming does), beside
- * a read into a buffer already paged in.
+ * a read into a buffer already paged in. Each operation is timed alternately with its
+ * reference, and its ratio is against those reference samples (medians of each); the
+ * reference row gives the median of all of its samples.
  */
 export async function measureCodecs(state: StateDict, dir: string, runs: number): Promise<IoRow[]> {
   const raw = rawBytesOf(state);
   const mb = raw.length / 1e6;
   const refPath = join(dir, 'reference.bin');
-  const refSave = await timeMedian(() => {
-    const fd = openSync(refPath, 'w');
-    writeSync(fd, raw);
-    fsyncSync(fd);
-    closeSync(fd);
-  }, runs);
-  const refLoad = await timeMedian(() => readFileSync(refPath), runs);
   const existing = new Uint8Array(raw.length).fill(1);
-  const refRestore = await timeMedian(() => {
-    const fd = openSync(refPath, 'r');
-    readSync(fd, existing, 0, existing.length, 0);
-    closeSync(fd);
-  }, runs);
-  const rows: IoRow[] = [{
-    method: 'fs write+fsync / read (reference)', saveMBs: mb / (refSave / 1e3), loadMBs: mb / (refLoad / 1e3), restoreMBs: mb / (refRestore / 1e3),
-    sizeRatio: 1, saveVsRef: 1, loadVsRef: 1, restoreVsRef: 1,
-  }];
-  const codecs: Array<[string, Codec, number]> = [['raw', 'raw', 1], ['deflate level 1', 'deflate', 1], ['shuffle-deflate level 1 (default)', 'shuffle-deflate', 1],
-    ['shuffle-deflate level 6', 'shuffle-deflate', 6], ['shuffle-deflate level 9', 'shuffle-deflate', 9]];
+  const reference = {
+    save: () => {
+      const fd = openSync(refPath, 'w');
+      writeSync(fd, raw);
+      fsyncSync(fd);
+      closeSync(fd);
+    },
+    load: () => readFileSync(refPath),
+    restore: () => {
+      const fd = openSync(refPath, 'r');
+      readSync(fd, existing, 0, existing.length, 0);
+      closeSync(fd);
+    },
+  };
+  reference.save();
+  const refSamples = { save: [] as number[], load: [] as number[], restore: [] as number[] };
+  // The last two rows load without load threads: the baseline for what they bring.
+  const codecs: Array<[string, Codec, number, boolean]> = [['raw', 'raw', 1, true], ['deflate level 1', 'deflate', 1, true],
+    ['shuffle-deflate level 1 (default)', 'shuffle-deflate', 1, true], ['shuffle-deflate level 6', 'shuffle-deflate', 6, true],
+    ['shuffle-deflate level 9', 'shuffle-deflate', 9, true], ['raw, calling thread only', 'raw', 1, false],
+    ['default, calling thread only', 'shuffle-deflate', 1, false]];
   const live = tensorsOf(state);
   const ckpt = new Checkpoint({
     model: { stateDict: () => state, loadStateDict: (s: StateDict) => tensorsOf(s).forEach(([, t], i) => copyUnlessSame(t.data, live[i][1].data)) },
   });
-  for (const [method, codec, level] of codecs) {
+  const rows: IoRow[] = [];
+  for (const [method, codec, level, threads] of codecs) {
     const path = join(dir, `${codec}-${level}.wpt`);
-    const save = await timeMedian(() => ckpt.write(path, { codec, level }), runs);
-    const load = await timeMedian(() => readWpt(path), runs);
-    const restore = await timeMedian(() => ckpt.read(path), runs);
+    const measure = async (kind: 'save' | 'load' | 'restore', ours: () => unknown) => {
+      const [ref, own] = await timeAlternately(reference[kind], ours, runs);
+      refSamples[kind].push(...ref);
+      return { mbs: mb / (median(own) / 1e3), vsRef: median(ref) / median(own) };
+    };
+    const save = await measure('save', () => ckpt.write(path, { codec, level }));
+    const before = configureLoadThreads(threads ? {} : { minBytes: Infinity });
+    const load = await measure('load', () => readWpt(path));
+    const restore = await measure('restore', () => ckpt.read(path));
+    configureLoadThreads(before);
     rows.push({
-      method, saveMBs: mb / (save / 1e3), loadMBs: mb / (load / 1e3), restoreMBs: mb / (restore / 1e3), sizeRatio: statSync(path).size / raw.length,
-      saveVsRef: refSave / save, loadVsRef: refLoad / load, restoreVsRef: refRestore / restore,
+      method, saveMBs: save.mbs, loadMBs: load.mbs, restoreMBs: restore.mbs, sizeRatio: statSync(path).size / raw.length,
+      saveVsRef: save.vsRef, loadVsRef: load.vsRef, restoreVsRef: restore.vsRef,
     });
   }
-  return rows;
+  const refMBs = (samples: number[]) => mb / (median(samples) / 1e3);
+  return [{
+    method: 'fs write+fsync / read (reference)', saveMBs: refMBs(refSamples.save), loadMBs: refMBs(refSamples.load), restoreMBs: refMBs(refSamples.restore),
+    sizeRatio: 1, saveVsRef: 1, loadVsRef: 1, restoreVsRef: 1,
+  }, ...rows];
 }
 
 export const ioTable = (rows: IoRow[]) => table(['method', 'save MB/s', 'load MB/s', 'restore MB/s', 'size / raw', 'save × ref', 'load × ref', 'restore × ref'],
@@ -133,6 +192,7 @@ export const bench: Command = {
     try {
       const params = large ? 10_000_000 : 1_000_000;
       console.log(`checkpoint I/O, ${params.toLocaleString('en-US')} float32 parameters, median of ${large ? 5 : 3}:`);
+      await startThreadsForBench();
       console.log(ioTable(await measureCodecs(syntheticState(params, new Random(1)), dir, large ? 5 : 3)));
       const { xTrain, yTrain } = loadMnist({ shape: 'flat' });
       const seconds = async (backup: boolean) => {
