@@ -6,7 +6,7 @@ import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
 import {
   Checkpoint, CheckpointError, CheckpointManager, FaultyStorage, MemoryStorage, Variable, BackupAndRestore, ModelCheckpoint,
-  setDefaultStorage, fsStorage, writeFully, writeWpt, tensor, type Storage,
+  setDefaultStorage, fsStorage, writeFully, writeWpt, readWpt, tensor, type Storage,
 } from '../src/index.js';
 import { dataFor, makeModel } from './helpers/training.js';
 
@@ -55,6 +55,42 @@ describe('injected I/O faults never lose a checkpoint', () => {
       expect([...memory.files.keys()].some((k) => k.endsWith('.wpt-tmp'))).toBe(false);
       await third.close();
     }), { numRuns: 60 });
+  });
+
+  it('a fault at any operation of a large save (fsyncs in flight beside later writes) rejects it and leaves the old file whole', async () => {
+    const memory = new MemoryStorage();
+    const faulty = new FaultyStorage(memory, { failAt: null });
+    const big = (fill: number) => [{ key: 'w', kind: 'tensor' as const, value: tensor(new Float32Array(5_000_000).fill(fill)) }];
+    await writeWpt('/m/big.wpt', big(1), { kind: 'weights', codec: 'raw', storage: faulty });
+    faulty.count = 0;
+    await writeWpt('/m/big.wpt', big(1), { kind: 'weights', codec: 'raw', storage: faulty });
+    const operations = faulty.count;
+    expect(faulty.injected).toHaveLength(0);
+    for (let failAt = 0; failAt < operations; failAt++) {
+      faulty.count = 0;
+      faulty.plan = { failAt, code: 'EIO' };
+      const outcome = await writeWpt('/m/big.wpt', big(2), { kind: 'weights', codec: 'raw', storage: faulty }).then(() => 'saved', (e: unknown) => e);
+      faulty.plan = { failAt: null };
+      const { values } = await readWpt('/m/big.wpt', memory);
+      const first = (values.get('w') as { data: Float32Array }).data[0];
+      const fault = faulty.injected[faulty.injected.length - 1];
+      // A failed write or fsync, the mid-file ones included, fails the save.
+      if (fault.startsWith('sync ') || fault.startsWith('write ')) expect(outcome, fault).not.toBe('saved');
+      if (outcome === 'saved') {
+        expect(first).toBe(2); // the fault hit the cleanup of the replaced file, after the save was durable
+      } else {
+        expect(outcome).toMatchObject({ code: 'IO' });
+        // Until the rename the old file stays; a failed directory fsync after it leaves the new
+        // file in place (whole, but not known to be durable).
+        expect(fault.startsWith('syncDir') ? [1, 2] : [1], fault).toContain(first);
+      }
+      // A leftover only where deleting it was what failed (a CheckpointManager sweeps those).
+      const leftovers = [...memory.files.keys()].filter((k) => k.endsWith('.wpt-tmp'));
+      expect(leftovers.length === 0 || fault.startsWith('remove'), fault).toBe(true);
+      leftovers.forEach((k) => memory.files.delete(k));
+      await writeWpt('/m/big.wpt', big(1), { kind: 'weights', codec: 'raw', storage: memory });
+    }
+    expect(operations).toBeGreaterThan(8); // several writes and a mid-file fsync
   });
 
   it('short writes are continued where they stopped', async () => {

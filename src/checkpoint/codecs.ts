@@ -19,7 +19,11 @@ export interface EncodedPayload {
   /** Scratch buffers the parts live in: hand them to `recycle` once the parts are written. */
   scratch: Uint8Array[];
   length: number;
-  crc32: number;
+  /**
+   * CRC-32 of the parts; absent for `raw`, whose one part is the caller's own bytes: the
+   * writer checksums them while they are being written instead of before.
+   */
+  crc32?: number;
   planes?: PlaneMethod[];
   planeLengths?: number[];
 }
@@ -41,7 +45,7 @@ export interface EncodeOptions {
 }
 
 export async function encodePayload(bytes: Uint8Array, codec: Codec, elementSize: number, { level, background }: EncodeOptions): Promise<EncodedPayload> {
-  if (codec === 'raw') return finish([bytes], []);
+  if (codec === 'raw') return { parts: [bytes], scratch: [], length: bytes.length };
   if (codec === 'deflate' || elementSize === 1) return finish([await deflateRaw(bytes, { level })], []);
   const planes = takeScratch(bytes.length);
   const scratch = [planes];

@@ -70,6 +70,8 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
   let handle;
   // One write in flight while the next entries encode: I/O overlaps compression.
   let writing: Promise<void> = Promise.resolve();
+  // Mid-file fsyncs (see flush below), awaited before the final one.
+  const syncs: Array<Promise<void>> = [];
   try {
     handle = await storage.createExclusive(tmp);
   } catch (cause) {
@@ -84,6 +86,8 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     let unsynced = 0;
     // Batches queued behind the one being written; each waits for the one before it.
     const queued: Array<Promise<void>> = [];
+    // At most one fsync of the growing file in flight; writes do not wait for it.
+    let syncing: Promise<void> | null = null;
     const flush = async () => {
       const batch = pending;
       const scratch = pendingScratch;
@@ -91,17 +95,22 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
       pending = [];
       pendingBytes = 0;
       pendingScratch = [];
-      // Syncing as the file grows lets the disk write it back while later entries still
-      // encode, so the final fsync waits only for the tail.
-      const syncNow = unsynced >= SYNC_EVERY_BYTES;
-      if (syncNow) unsynced = 0;
-      writing = writing.then(() => handle!.write(batch)).then(() => {
-        recycle(scratch);
-        return syncNow ? handle!.sync() : undefined;
-      });
+      writing = writing.then(() => handle!.write(batch)).then(() => recycle(scratch));
       writing.catch(() => undefined); // handled where awaited; never an unhandled rejection meanwhile
-      // Encoding goes on while a write or a sync is in flight, but at most WRITES_QUEUED
-      // batches wait behind it: that bounds the memory a slow disk makes a save hold.
+      // Syncing as the file grows lets the disk write it back while later entries still
+      // encode and write, so the final fsync waits only for the tail. The next writes go on
+      // meanwhile: waiting for each sync made raw saves 5 syncs' latency slower.
+      if (unsynced >= SYNC_EVERY_BYTES && syncing === null) {
+        unsynced = 0;
+        const sync: Promise<void> = writing.then(() => handle!.sync()).finally(() => {
+          if (syncing === sync) syncing = null;
+        });
+        syncing = sync;
+        syncs.push(sync);
+        sync.catch(() => undefined); // awaited at the end
+      }
+      // Encoding goes on while writes are in flight, but at most WRITES_QUEUED batches wait
+      // behind the one being written: that bounds the memory a slow disk makes a save hold.
       queued.push(writing);
       if (queued.length > WRITES_QUEUED) await queued.shift();
     };
@@ -119,15 +128,18 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
       const { meta: { dtype, shape, codec }, encoded } = await encoding[i]!;
       encoding[i] = undefined;
       const leaf = leaves[i];
-      entries.push({
-        key: leaf.key, dtype, shape, codec, offset, length: encoded.length, crc32: encoded.crc32,
+      const entry: EntryHeader = {
+        key: leaf.key, dtype, shape, codec, offset, length: encoded.length, crc32: encoded.crc32 ?? 0,
         ...(encoded.planes ? { planes: encoded.planes, planeLengths: encoded.planeLengths } : {}),
-      });
+      };
+      entries.push(entry);
       offset += encoded.length;
       pending.push(...encoded.parts);
       pendingScratch.push(...encoded.scratch);
       pendingBytes += encoded.length;
       if (pendingBytes >= BATCH_BYTES) await flush();
+      // Raw bytes are checksummed here, while the write just started copies them.
+      if (encoded.crc32 === undefined) entry.crc32 = encoded.parts.reduce((crc, part) => crc32(part, crc), 0);
     }
     const header: FileHeader = {
       format: 'wpt', version: [FORMAT_MAJOR, FORMAT_MINOR], kind: options.kind,
@@ -139,6 +151,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     pending.push(headerBytes, encodeTrailer(offset, headerBytes.length, headerCrc32));
     await flush();
     await writing;
+    await Promise.all(syncs);
     await handle.sync();
     await handle.close();
     handle = undefined;
@@ -146,6 +159,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     return { path, bytes: offset + headerBytes.length + 24, header, headerCrc32 };
   } catch (cause) {
     await writing.catch(() => undefined);
+    await Promise.allSettled(syncs);
     await handle?.close().catch(() => undefined);
     await storage.remove(tmp).catch(() => undefined);
     if (cause instanceof CheckpointError) throw cause;
