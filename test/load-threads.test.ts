@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor, Random, CheckpointError, Checkpoint, configureLoadThreads, readWpt, writeWpt, type Codec } from '../src/index.js';
@@ -116,6 +118,27 @@ describe('load threads', () => {
         expect(state.b.data).toEqual(round(saved[k].b));
       }
     }
+  });
+});
+
+describe('load threads and the process', () => {
+  const src = (file: string) => JSON.stringify(fileURLToPath(new URL(`../src/checkpoint/${file}`, import.meta.url)));
+  const run = (body: string) => {
+    const script = join(dir, `child-${Math.random().toString(36).slice(2)}.mts`);
+    writeFileSync(script, `import { configureLoadThreads, startLoadThreads } from ${src('load-threads.ts')};\nimport { readWpt, WptReader } from ${src('reader.ts')};\n${body}\n`);
+    return spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 });
+  };
+
+  it('an idle load thread does not keep the process alive, and one starting or decoding does', async () => {
+    const path = join(dir, 'child.wpt');
+    await writeWpt(path, leaves(new Random(5), [50_000, 50_000]), { kind: 'checkpoint' });
+    const started = run(`console.log('started', await startLoadThreads());`);
+    expect([started.status, started.stdout.trim()], started.stderr).toEqual([0, 'started 1']);
+    // Every tensor decoded on the thread, the last awaited at top level: nothing else holds the process.
+    const loaded = run(`configureLoadThreads({ minBytes: 0, useCallingThread: false });
+      const { values } = await readWpt(${JSON.stringify(path)});
+      console.log('loaded', values.size);`);
+    expect([loaded.status, loaded.stdout.trim()], loaded.stderr).toEqual([0, 'loaded 3']);
   });
 });
 

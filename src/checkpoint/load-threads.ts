@@ -91,11 +91,11 @@ export class LoadThread {
 
   constructor(private readonly worker: Worker) {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
-    // Idle threads must not keep the process alive; busy ones must (see decode).
-    worker.unref();
     worker.on('message', (reply: LoadReply | 'ready') => (reply === 'ready' ? this.start() : this.settle(reply)));
     worker.on('error', (cause) => this.fail(cause));
     worker.on('exit', (code) => this.fail(new Error(`load thread exited (code ${code})`)));
+    // A thread keeps the process alive while it starts (a load or startLoadThreads may be
+    // waiting for it) and while it decodes (see decode), never while idle (see start).
   }
 
   /** Reads, verifies and decodes one tensor entry of an open file on this thread: its values as float32. */
@@ -121,6 +121,7 @@ export class LoadThread {
 
   private start(): void {
     this.started = true;
+    if (this.pending.size === 0) this.worker.unref();
     this.markReady(true);
   }
 
