@@ -5,19 +5,21 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Tensor, Random, CheckpointError, Checkpoint, configureLoadThreads, readWpt, writeWpt, type Codec } from '../src/index.js';
+import { Tensor, Random, CheckpointError, Checkpoint, ArgumentError, configureLoadThreads, readWpt, writeWpt, type Codec } from '../src/index.js';
 import { type FlatLeaf } from '../src/checkpoint/state.js';
 import { type Lane, loadThreadsFor, shareOut } from '../src/checkpoint/load-threads.js';
 import { WptReader } from '../src/checkpoint/reader.js';
 import { fromFloat16Bits, toFloat16Bits } from '../src/checkpoint/float16.js';
 
 let dir: string;
+let defaults: ReturnType<typeof configureLoadThreads>;
 beforeAll(() => {
+  defaults = configureLoadThreads({});
   dir = mkdtempSync(join(tmpdir(), 'waypoint-threads-'));
 });
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
-  configureLoadThreads({ minBytes: 4 << 20, useCallingThread: true });
+  configureLoadThreads(defaults);
 });
 
 /** Loads `path` on this thread alone and shared with a load thread (every load, however small). */
@@ -118,6 +120,15 @@ describe('load threads', () => {
         expect(state.b.data).toEqual(round(saved[k].b));
       }
     }
+  });
+});
+
+describe('configureLoadThreads', () => {
+  it('refuses a thread count or a size that is not one, by name', () => {
+    for (const bad of [-1, 1.5, NaN]) expect(() => configureLoadThreads({ threads: bad })).toThrow(ArgumentError);
+    expect(() => configureLoadThreads({ threads: -1 })).toThrow(/threads must be a whole number >= 0, got -1/);
+    expect(() => configureLoadThreads({ minBytes: -5 })).toThrow(/minBytes must be >= 0/);
+    expect(() => configureLoadThreads({ minBytes: NaN })).toThrow(ArgumentError);
   });
 });
 
