@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Tensor, Random, CheckpointError, Checkpoint, ArgumentError, configureLoadThreads, readWpt, writeWpt, type Codec } from '../src/index.js';
+import { Tensor, Random, CheckpointError, Checkpoint, ArgumentError, configureLoadThreads, startLoadThreads, readWpt, writeWpt, type Codec } from '../src/index.js';
 import { type FlatLeaf } from '../src/checkpoint/state.js';
 import { type Lane, loadThreadsFor, shareOut } from '../src/checkpoint/load-threads.js';
 import { WptReader } from '../src/checkpoint/reader.js';
@@ -27,6 +27,7 @@ async function bothWays<T>(load: () => Promise<T>): Promise<[PromiseSettledResul
   configureLoadThreads({ minBytes: Infinity });
   const [here] = await Promise.allSettled([load()]);
   configureLoadThreads({ minBytes: 0, threads: 1, useCallingThread: false });
+  await startLoadThreads();
   const [shared] = await Promise.allSettled([load()]);
   expect(await loadThreadsFor(0)[0].ready).toBe(true); // the thread, not this one, decoded the tensors
   return [here, shared];
@@ -94,6 +95,7 @@ describe('load threads', () => {
     const live = Object.values(state).map((t) => (t as Tensor).data);
     live.forEach((a) => a.fill(7));
     configureLoadThreads({ minBytes: 0, threads: 1, useCallingThread: false });
+    await startLoadThreads();
     await expect(ckpt.read(path)).rejects.toMatchObject({ code: 'CHECKSUM_MISMATCH', entry: last.key });
     for (const a of live) expect(a.every((x) => x === 7)).toBe(true);
   });
@@ -111,6 +113,7 @@ describe('load threads', () => {
     }
     for (const useCallingThread of [false, true]) {
       configureLoadThreads({ minBytes: 0, threads: 1, useCallingThread });
+      await startLoadThreads();
       for (const k of [0, 1, 2, 1, 0, 2]) {
         state.a.data.fill(0);
         state.b.data.fill(0);
@@ -140,16 +143,22 @@ describe('load threads and the process', () => {
     return spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 });
   };
 
-  it('an idle load thread does not keep the process alive, and one starting or decoding does', async () => {
+  it('a load thread keeps the process alive while it decodes or startLoadThreads waits for it, never when idle or starting after a load', async () => {
     const path = join(dir, 'child.wpt');
     await writeWpt(path, leaves(new Random(5), [50_000, 50_000]), { kind: 'checkpoint' });
     const started = run(`console.log('started', await startLoadThreads());`);
     expect([started.status, started.stdout.trim()], started.stderr).toEqual([0, 'started 1']);
     // Every tensor decoded on the thread, the last awaited at top level: nothing else holds the process.
     const loaded = run(`configureLoadThreads({ minBytes: 0, useCallingThread: false });
+      await startLoadThreads();
       const { values } = await readWpt(${JSON.stringify(path)});
       console.log('loaded', values.size);`);
     expect([loaded.status, loaded.stdout.trim()], loaded.stderr).toEqual([0, 'loaded 3']);
+    // A large load in a fresh process starts the threads after it, in the background: the process still ends.
+    const once = run(`configureLoadThreads({ minBytes: 0 });
+      const { values } = await readWpt(${JSON.stringify(path)});
+      console.log('loaded', values.size);`);
+    expect([once.status, once.stdout.trim()], once.stderr).toEqual([0, 'loaded 3']);
   });
 });
 

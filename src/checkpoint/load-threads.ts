@@ -2,9 +2,9 @@
  * Worker threads that share large loads with the calling thread. Each tensor entry is read,
  * checksummed, inflated and interleaved on one thread, into memory that thread allocates and
  * then transfers (no copy), so entries decode in parallel: the page faults of the new
- * arrays, the checksums and the decoding all spread over the cores. Threads start on the
- * first large load and stay, unreferenced, for the next. The calling thread takes entries
- * as well, from the same queue, so a load never waits for a thread to start.
+ * arrays, the checksums and the decoding all spread over the cores. Threads start after the
+ * first large load (or with startLoadThreads) and stay, unreferenced, for the next ones.
+ * The calling thread takes entries as well, from the same queue.
  */
 import type { Worker } from 'node:worker_threads';
 import { ArgumentError } from '../errors.js';
@@ -64,17 +64,33 @@ export function configureLoadThreads(options: Partial<LoadThreadOptions>): LoadT
   return before;
 }
 
-/** The load threads to share a load of `payloadBytes` with: none for small loads, outside Node, or where threads cannot start. */
+/**
+ * The load threads to share a load of `payloadBytes` with: none for small loads, outside
+ * Node, or where threads cannot start. Only threads already started take part. One starting
+ * competes for the cores with the very load it would help: the first load of 10M parameters
+ * in a fresh process (what resuming does) took 117–169 ms with a thread starting beside it,
+ * 88–126 ms without. A large load starts them after it is done (`loadDone`), for the next.
+ * Loads of SHARE_WHILE_STARTING bytes and more take them as they come: there a start
+ * (70 ms from dist/, 250 ms under tsx) is small beside the load.
+ */
 export function loadThreadsFor(payloadBytes: number): LoadThread[] {
-  return payloadBytes < settings.minBytes ? [] : threads();
+  if (payloadBytes < settings.minBytes) return [];
+  if (payloadBytes >= SHARE_WHILE_STARTING) return threads();
+  return running.filter((t) => t.isReady);
 }
 
-/**
- * Starts the load threads now (they otherwise start with the first large load, and share
- * the cores with it while they do); resolves to how many are ready.
- */
+const SHARE_WHILE_STARTING = 128 << 20;
+
+/** Starts the load threads, in the background, after a load of `payloadBytes` that could have used them (see loadThreadsFor). */
+export function loadDone(payloadBytes: number): void {
+  if (payloadBytes >= settings.minBytes) threads();
+}
+
+/** Starts the load threads now, so the next large load can use them; resolves to how many are ready. */
 export async function startLoadThreads(): Promise<number> {
-  return (await Promise.all(threads().map((t) => t.ready))).filter(Boolean).length;
+  const all = threads();
+  all.forEach((t) => t.keepProcessUntilReady());
+  return (await Promise.all(all.map((t) => t.ready))).filter(Boolean).length;
 }
 
 function threads(): LoadThread[] {
@@ -102,8 +118,19 @@ export class LoadThread {
     worker.on('message', (reply: LoadReply | 'ready') => (reply === 'ready' ? this.start() : this.settle(reply)));
     worker.on('error', (cause) => this.fail(cause));
     worker.on('exit', (code) => this.fail(new Error(`load thread exited (code ${code})`)));
-    // A thread keeps the process alive while it starts (a load or startLoadThreads may be
-    // waiting for it) and while it decodes (see decode), never while idle (see start).
+    // A thread keeps the process alive while it decodes (see decode), and while it starts
+    // only for startLoadThreads; an idle one never. After the listeners: attaching a
+    // 'message' listener refs the thread again.
+    worker.unref();
+  }
+
+  /** Whether it has started and takes work. */
+  get isReady(): boolean {
+    return this.started && !this.stopped;
+  }
+
+  keepProcessUntilReady(): void {
+    if (!this.started && !this.stopped) this.worker.ref();
   }
 
   /** Reads, verifies and decodes one tensor entry of an open file on this thread: its values as float32. */

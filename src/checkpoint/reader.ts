@@ -14,7 +14,7 @@ import { recycle, takeScratch } from './recycler.js';
 import { PlaneInflater } from './plane-inflater.js';
 import { crc32 } from './crc32.js';
 import { type EntryValue, EntryReader, decodeTensorInto } from './entry-reader.js';
-import { type Lane, type LoadThread, loadThreadsFor, shareOut, useCallingThread } from './load-threads.js';
+import { type Lane, type LoadThread, loadDone, loadThreadsFor, shareOut, useCallingThread } from './load-threads.js';
 import { type ReadHandle, type Storage, getDefaultStorage } from './storage.js';
 
 export type { EntryValue } from './entry-reader.js';
@@ -155,7 +155,8 @@ export class WptReader {
     const tensorBytes = entries.reduce((n, e) => n + (e.dtype === 'json' ? 0 : e.length), 0);
     const threads: LoadThread[] = fd === undefined ? [] : loadThreadsFor(tensorBytes);
     const shared = threads.length > 0;
-    const inflater = new PlaneInflater(entries, !shared);
+    // zlib on the libuv pool helps a load on one thread; beside a load thread it is a third busy thread.
+    const inflater = new PlaneInflater(entries, !threads.some((t) => t.isReady));
     const hereLane: Lane<number> = {
       slots: shared ? HERE_SLOTS : entries.length,
       ready: !shared || useCallingThread() ? undefined : Promise.all(threads.map((t) => t.ready)).then((started) => !started.includes(true)),
@@ -170,7 +171,11 @@ export class WptReader {
         sink.there(i, await thread.decode({ file: this.path, fd: fd as number, size: this.size, entry: e, reuse: sink.reuse }), thread);
       },
     }));
-    await shareOut(entries.map((_, i) => i), [hereLane, ...threadLanes]);
+    try {
+      await shareOut(entries.map((_, i) => i), [hereLane, ...threadLanes]);
+    } finally {
+      if (fd !== undefined) loadDone(tensorBytes);
+    }
   }
 
   /** Checks every checksum and decoded size; returns the problems found (empty when sound). */
