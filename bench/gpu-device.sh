@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the gpu.js kernel checks and the kernel benchmark on a machine with a real NVIDIA GPU
 # (Linux x86-64, Node 20 and this repository with its node_modules carried in; no network).
-# Prints the correctness results and one table of every kernel in every gpu.js mode.
+# Prints the correctness results, one table of every kernel in every gpu.js mode, and the
+# WebGPU check (bench/webgpu-device.ts).
 #
 #   bash bench/gpu-device.sh            # from the repository root
 #
@@ -31,3 +32,10 @@ node node_modules/vitest/vitest.mjs run test/gpu.test.ts --reporter=dot 2>&1 | t
 
 echo "== speed: every kernel in every mode beside the cpu kernels (ms, GFLOP/s, medians)"
 node --import tsx bench/run.ts kernels
+
+# WebGPU through Dawn needs the Vulkan loader (libvulkan1) and the driver's ICD file.
+for f in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+  [ -f "$f" ] && { export VK_DRIVER_FILES="${VK_DRIVER_FILES:-$f}"; break; }
+done
+echo "== webgpu: the same kernels through gpu.js's webgpu mode, checked against the cpu kernels"
+node --import tsx bench/run.ts webgpu-device
