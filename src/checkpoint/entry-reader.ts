@@ -154,9 +154,10 @@ function decodeValue(bytes: Uint8Array, e: EntryHeader, file: string): EntryValu
       throw new CheckpointError('MALFORMED_HEADER', `JSON entry does not parse: ${(cause as Error).message}`, { file, entry: e.key, offset: e.offset, cause });
     }
   }
-  // Typed-array views need alignment and must not alias a pooled buffer (zlib output can be
-  // a slice of one): view only a buffer the bytes own outright, else copy.
-  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+  // Typed-array views need alignment and memory of their own: the bytes here start a buffer
+  // that nothing else uses (fresh, or zlib's output, which can run 64 bytes past them), else
+  // they are copied (with a copy constructor: a Node Buffer's slice() is another view).
+  const own = bytes.byteOffset === 0 ? bytes : new Uint8Array(bytes);
   const data = e.dtype === 'float16'
     ? float16ToFloat32(new Uint16Array(own.buffer, 0, own.length / 2))
     : new Float32Array(own.buffer, 0, own.length / 4);
