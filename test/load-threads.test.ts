@@ -81,6 +81,24 @@ describe('load threads', () => {
     expect(rejected).toBeGreaterThan(1000);
   });
 
+  it('finish a load on the calling thread when their thread stops in the middle of it', async () => {
+    const path = join(dir, 'stopped.wpt');
+    await writeWpt(path, leaves(new Random(6), [40_000, 40_000, 40_000, 40_000, 40_000, 40_000]), { kind: 'checkpoint' });
+    configureLoadThreads({ minBytes: Infinity });
+    const expected = outcome({ status: 'fulfilled', value: await readWpt(path) });
+    for (const delayMs of [-1, 0, 1, 3]) {
+      configureLoadThreads({ minBytes: 0, threads: 1, useCallingThread: false });
+      await startLoadThreads();
+      const loading = readWpt(path);
+      // Stopped before the first job is sent, or with jobs in flight.
+      if (delayMs < 0) configureLoadThreads({ threads: 0 });
+      else setTimeout(() => configureLoadThreads({ threads: 0 }), delayMs);
+      const [got] = await Promise.allSettled([loading]);
+      expect(outcome(got)).toEqual(expected);
+    }
+    configureLoadThreads({ threads: 1 });
+  });
+
   it('leave every array unchanged when a restore through them meets a damaged entry', async () => {
     const path = join(dir, 'restore.wpt');
     const state = Object.fromEntries(leaves(new Random(3), [5000, 7000, 9000]).filter((l) => l.kind === 'tensor').map((l) => [l.key.split('/')[0], l.value]));

@@ -168,7 +168,15 @@ export class WptReader {
       run: async (i) => {
         const e = entries[i];
         if (e.dtype === 'json') return sink.here(i, inflater, shared);
-        sink.there(i, await thread.decode({ file: this.path, fd: fd as number, size: this.size, entry: e, reuse: sink.reuse }), thread);
+        let data: Float32Array;
+        try {
+          data = await thread.decode({ file: this.path, fd: fd as number, size: this.size, entry: e, reuse: sink.reuse });
+        } catch (err) {
+          // A thread that stopped (it crashed, or configureLoadThreads took it away) leaves its entries to this one.
+          if (thread.isReady) throw err;
+          return sink.here(i, inflater, shared);
+        }
+        sink.there(i, data, thread);
       },
     }));
     try {
