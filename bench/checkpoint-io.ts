@@ -4,7 +4,10 @@
  * which makes new tensors; a read into memory already paged in for a restore, which fills
  * a built model's arrays as resuming does), JSON.stringify of the weights, and a
  * TensorFlow.js-style model.json + weights.bin save; file size per codec; how long a
- * background save blocks the caller. `npm run bench -- checkpoint-io [--quick]`
+ * background save blocks the caller. Each operation is timed alternately with its
+ * reference, every sample from a collected heap (measureCodecs); the load threads start
+ * before anything is timed, and two rows load without them, as their baseline.
+ * `npm run bench -- checkpoint-io [--quick]`
  */
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
