@@ -96,6 +96,10 @@ function cases(): Case[] {
   return out;
 }
 
+/**
+ * Medians and the table are done here rather than with bench/common.ts, whose helpers pull in
+ * the CLI and the mnist package: a device run carries only this file's imports.
+ */
 async function medianMs(fn: () => unknown): Promise<number> {
   for (let i = 0; i < 2; i++) await fn();
   const times: number[] = [];

@@ -99,16 +99,19 @@ export class WptReader {
         reuse: true,
         here: async (i, inflater, shared) => {
           const v = await this.payloads.readVerified(entries[i], inflater);
-          held.push(() => v.release());
           if (!shared) {
+            held.push(() => v.release());
             commits[i] = () => decodeTensorInto(v, entries[i], targets[i].into);
             return;
           }
           // Decoded now, while the load threads decode theirs; commit only copies.
           const decoded = takeScratch(targets[i].into.byteLength);
           held.push(() => recycle([decoded]));
-          decodeTensorInto(v, entries[i], new Float32Array(decoded.buffer, decoded.byteOffset, targets[i].into.length));
-          v.release();
+          try {
+            decodeTensorInto(v, entries[i], new Float32Array(decoded.buffer, decoded.byteOffset, targets[i].into.length));
+          } finally {
+            v.release();
+          }
           commits[i] = () => new Uint8Array(targets[i].into.buffer, targets[i].into.byteOffset, decoded.length).set(decoded);
         },
         there: (i, data, thread) => {

@@ -4,6 +4,7 @@
  */
 import { read as fsRead, promises as fsp, constants as fsConstants } from 'node:fs';
 import { dirname } from 'node:path';
+import { allocUninitialized } from './node.js';
 
 export interface WriteHandle {
   /** Writes the buffers in order, at the end of what was written before. */
@@ -106,9 +107,8 @@ export function readHandleOver(fd: number, size: number): ReadHandle {
     size,
     fd,
     async read(offset, length, into) {
-      // Uninitialized: every byte is overwritten (or the short read is reported), and
-      // zero-filling megabytes first costs as much as the checksum.
-      const out = into ? into.subarray(0, length) : new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+      // Uninitialized: every byte is overwritten (or the short read is reported).
+      const out = into ? into.subarray(0, length) : allocUninitialized(length);
       let got = 0;
       while (got < length) {
         const bytesRead = await readAt(out, got, length - got, offset + got);
