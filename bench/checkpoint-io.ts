@@ -96,7 +96,7 @@ export async function run(): Promise<void> {
   }
   for (const c of cases) {
     const mb = rawBytesOf(c.state).length / 1e6;
-    console.log(`\n${c.name}: ${(mb / 4).toFixed(2)}M float32 parameters (${mb.toFixed(1)} MB), median of ${RUNS}`);
+    console.log(`\n${c.name}: ${(mb / 4).toFixed(2)}M float32 parameters (${mb.toFixed(1)} MB), median of ${RUNS} saves and ${3 * RUNS} loads and restores`);
     console.log(table(['method', 'save MB/s', 'load MB/s', 'restore MB/s', 'size / raw', 'save × ref', 'load × ref', 'restore × ref'], c.rows));
     console.log(c.background);
   }

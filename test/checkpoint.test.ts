@@ -177,6 +177,31 @@ describe('Checkpoint', () => {
     expect(storage.reads).toEqual([{ path: '/m/x.wpt', offset: reader.entry('small').offset, length: reader.entry('small').length }]);
     await reader.close();
   });
+
+  it('reads prologue and trailer together, and closes the file only after both reads settle when one fails', async () => {
+    const storage = new MemoryStorage();
+    await writeWpt('/m/x.wpt', [{ key: 'a', kind: 'tensor', value: tensor([1, 2]) }], { kind: 'weights', storage });
+    const size = (storage.files.get('/m/x.wpt') as Uint8Array).length;
+    const events: string[] = [];
+    const slowPrologue: Storage = Object.assign(Object.create(storage) as Storage, {
+      async openRead(path: string) {
+        const h = await storage.openRead(path);
+        return {
+          ...h,
+          read: async (offset: number, length: number) => {
+            events.push(`start ${offset}`);
+            if (offset !== 0) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            events.push('prologue landed');
+            return h.read(offset, length);
+          },
+          close: async () => { events.push('close'); },
+        };
+      },
+    });
+    await expect(WptReader.open('/m/x.wpt', slowPrologue)).rejects.toThrow('EIO: injected');
+    expect(events).toEqual(['start 0', `start ${size - 24}`, 'prologue landed', 'close']);
+  });
 });
 
 describe('crash-safe writes', () => {

@@ -238,7 +238,10 @@ export async function readWpt(path: string, storage?: Storage): Promise<{ header
 
 async function readHeader(h: ReadHandle, file: string): Promise<{ header: FileHeader; headerCrc32: number }> {
   if (h.size === 0) throw new CheckpointError('TRUNCATED', 'file is empty', { file, offset: 0 });
-  const prologue = await h.read(0, Math.min(PROLOGUE_SIZE, h.size));
+  // Prologue and trailer are read at once: one round trip through the I/O threads, not two.
+  // Both settle before either failure is thrown: the caller closes the file then.
+  const trailerAt = Math.max(0, h.size - TRAILER_SIZE);
+  const [prologue, trailer] = await bothSettled(h.read(0, Math.min(PROLOGUE_SIZE, h.size)), h.read(trailerAt, h.size - trailerAt));
   if (!startsWith(prologue, MAGIC.subarray(0, Math.min(prologue.length, MAGIC.length)))) {
     throw new CheckpointError('BAD_MAGIC', 'not a .wpt file (magic bytes differ)', { file, offset: 0 });
   }
@@ -250,8 +253,6 @@ async function readHeader(h: ReadHandle, file: string): Promise<{ header: FileHe
   if (major !== FORMAT_MAJOR) throw new CheckpointError('UNSUPPORTED_VERSION', `format version ${major}.${minor}; this reader reads ${FORMAT_MAJOR}.x`, { file, offset: 8 });
   if (flags !== 0) throw new CheckpointError('UNSUPPORTED_VERSION', `reserved flags 0x${flags.toString(16)} are set`, { file, offset: 12 });
 
-  const trailerAt = h.size - TRAILER_SIZE;
-  const trailer = await h.read(trailerAt, TRAILER_SIZE);
   if (!startsWith(trailer.subarray(16), TRAILER_MAGIC)) {
     throw new CheckpointError('TRUNCATED', 'no trailer at the end of the file (cut short, or never finished)', { file, offset: trailerAt });
   }
@@ -281,6 +282,13 @@ async function readHeader(h: ReadHandle, file: string): Promise<{ header: FileHe
     throw new CheckpointError('MALFORMED_HEADER', `header says version ${header.version.join('.')}, prologue ${major}.${minor}`, { file, offset: 8 });
   }
   return { header, headerCrc32: headerCrc };
+}
+
+async function bothSettled<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
 }
 
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {

@@ -117,9 +117,11 @@ async function timeAlternately(a: () => unknown, b: () => unknown, runs: number)
  * fills the arrays of a model already built (Checkpoint.read, what resuming does), beside
  * a read into a buffer already paged in. Each operation is timed alternately with its
  * reference, and its ratio is against those reference samples (medians of each); the
- * reference row gives the median of all of its samples.
+ * reference row gives the median of all of its samples. Loads and restores take `loadRuns`
+ * samples: they are short, and the page faults of fresh memory make them the noisiest
+ * (a 40 MB readFileSync took 18–62 ms within one run here).
  */
-export async function measureCodecs(state: StateDict, dir: string, runs: number): Promise<IoRow[]> {
+export async function measureCodecs(state: StateDict, dir: string, runs: number, loadRuns = 3 * runs): Promise<IoRow[]> {
   const raw = rawBytesOf(state);
   const mb = raw.length / 1e6;
   const refPath = join(dir, 'reference.bin');
@@ -153,7 +155,7 @@ export async function measureCodecs(state: StateDict, dir: string, runs: number)
   for (const [method, codec, level, threads] of codecs) {
     const path = join(dir, `${codec}-${level}.wpt`);
     const measure = async (kind: 'save' | 'load' | 'restore', ours: () => unknown) => {
-      const [ref, own] = await timeAlternately(reference[kind], ours, runs);
+      const [ref, own] = await timeAlternately(reference[kind], ours, kind === 'save' ? runs : loadRuns);
       refSamples[kind].push(...ref);
       return { mbs: mb / (median(own) / 1e3), vsRef: median(ref) / median(own) };
     };
@@ -191,7 +193,7 @@ export const bench: Command = {
     const dir = mkdtempSync(join(tmpdir(), 'waypoint-bench-'));
     try {
       const params = large ? 10_000_000 : 1_000_000;
-      console.log(`checkpoint I/O, ${params.toLocaleString('en-US')} float32 parameters, median of ${large ? 5 : 3}:`);
+      console.log(`checkpoint I/O, ${params.toLocaleString('en-US')} float32 parameters, median of ${large ? 5 : 3} saves and ${large ? 15 : 9} loads:`);
       await startThreadsForBench();
       console.log(ioTable(await measureCodecs(syntheticState(params, new Random(1)), dir, large ? 5 : 3)));
       const { xTrain, yTrain } = loadMnist({ shape: 'flat' });
