@@ -10,16 +10,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Checkpoint, Random, configureLoadThreads, readWpt } from '../src/index.js';
-import { rawBytesOf, startThreadsForBench, syntheticState } from '../src/cli/bench.js';
+import { fromCollectedHeap, rawBytesOf, startThreadsForBench, syntheticState } from '../src/cli/bench.js';
 import { median, table } from './common.js';
 
 const SAMPLES = process.argv.includes('--quick') ? 7 : 21;
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'waypoint-load-fresh-'));
@@ -43,8 +38,7 @@ export async function run(): Promise<void> {
     const samples = ops.map(() => ({ ms: [] as number[], faults: [] as number[] }));
     for (let i = -1; i < SAMPLES; i++) {
       for (const [k, [, op]] of ops.entries()) {
-        gc();
-        await new Promise((resolve) => setTimeout(resolve, 20)); // as checkpoint-io: see SETTLE_MS there
+        await fromCollectedHeap();
         const faults = process.resourceUsage().minorPageFault;
         const t = performance.now();
         await op();

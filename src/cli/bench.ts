@@ -103,17 +103,22 @@ const collectGarbage: () => void = (() => {
  */
 const SETTLE_MS = 20;
 
+/** Collects garbage and waits SETTLE_MS: where every timed sample starts. */
+export async function fromCollectedHeap(): Promise<void> {
+  collectGarbage();
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+}
+
 /**
  * Times `a` and `b` alternately, `runs` times each after a warm-up of both, so both see
- * the same moments of a noisy machine; each sample starts from a collected heap (see
- * SETTLE_MS). Returns the samples of each.
+ * the same moments of a noisy machine; each sample starts fromCollectedHeap. Returns the
+ * samples of each.
  */
 async function timeAlternately(a: () => unknown, b: () => unknown, runs: number): Promise<[number[], number[]]> {
   const times: [number[], number[]] = [[], []];
   for (let i = -1; i < runs; i++) {
     for (const [k, fn] of [a, b].entries()) {
-      collectGarbage();
-      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      await fromCollectedHeap();
       const t = performance.now();
       await fn();
       if (i >= 0) times[k].push(performance.now() - t);
