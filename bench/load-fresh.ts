@@ -25,33 +25,36 @@ export async function run(): Promise<void> {
     writeFileSync(refPath, rawBytesOf(state));
     await new Checkpoint({ model: { stateDict: () => state, loadStateDict: () => undefined } }).write(wptPath, { codec: 'raw' });
     await startThreadsForBench();
-    const ops: Array<[string, () => unknown]> = [
-      ['readFileSync (reference)', () => readFileSync(refPath)],
+    // Each load alternates with a readFileSync, so both see the same moments of the machine.
+    const reference = () => readFileSync(refPath);
+    const loads: Array<[string, () => unknown]> = [
       ['raw load, load threads', () => readWpt(wptPath)],
-      ['readFileSync (reference) ', () => readFileSync(refPath)],
       ['raw load, calling thread only', async () => {
         const before = configureLoadThreads({ minBytes: Infinity });
         await readWpt(wptPath);
         configureLoadThreads(before);
       }],
     ];
-    const samples = ops.map(() => ({ ms: [] as number[], faults: [] as number[] }));
+    const sampled = (fn: () => unknown) => ({ fn, ms: [] as number[], faults: [] as number[] });
+    const ref = sampled(reference);
+    const own = loads.map(([, fn]) => sampled(fn));
     for (let i = -1; i < SAMPLES; i++) {
-      for (const [k, [, op]] of ops.entries()) {
+      for (const s of own.flatMap((o) => [ref, o])) {
         await fromCollectedHeap();
         const faults = process.resourceUsage().minorPageFault;
         const t = performance.now();
-        await op();
+        await s.fn();
         if (i < 0) continue;
-        samples[k].ms.push(performance.now() - t);
-        samples[k].faults.push(process.resourceUsage().minorPageFault - faults);
+        s.ms.push(performance.now() - t);
+        s.faults.push(process.resourceUsage().minorPageFault - faults);
       }
     }
-    const reference = median([...samples[0].ms, ...samples[2].ms]);
+    const refMs = median(ref.ms);
     console.log(`\n10M float32 parameters (40 MB), fresh memory, median of ${SAMPLES} (page faults: whole process, load threads included)`);
-    console.log(table(['operation', 'ms', 'page faults', '× reference'], [1, 3].map((k) => [
-      ops[k][0], median(samples[k].ms).toFixed(1), median(samples[k].faults).toFixed(0), (reference / median(samples[k].ms)).toFixed(2),
-    ]).concat([['readFileSync (reference)', reference.toFixed(1), median(samples[0].faults).toFixed(0), '1.00']])));
+    console.log(table(['operation', 'ms', 'page faults', '× reference'], [
+      ...own.map((o, k) => [loads[k][0], median(o.ms).toFixed(1), median(o.faults).toFixed(0), (refMs / median(o.ms)).toFixed(2)]),
+      ['readFileSync (reference)', refMs.toFixed(1), median(ref.faults).toFixed(0), '1.00'],
+    ]));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
