@@ -41,10 +41,11 @@ export const op = {
   tee: (i: number) => [0x22, ...uleb(i)],
   i32: (v: number) => [0x41, ...sleb(v)],
   add: [0x6a], sub: [0x6b], mul: [0x6c], shl: [0x74], geU: [0x4f],
-  and: [0x71], shrU: [0x76], eqz: [0x45], ltS: [0x48], gtS: [0x4a],
+  and: [0x71], or: [0x72], shrU: [0x76], eqz: [0x45], ltS: [0x48], gtS: [0x4a],
   // memarg = log2(alignment) (0: any), byte offset.
   load: (offset: number) => [0x28, 0, ...uleb(offset)],
   store: (offset: number) => [0x36, 0, ...uleb(offset)],
+  i64Load: (offset: number) => [0x29, 0, ...uleb(offset)],
   i64Store: (offset: number) => [0x37, 0, ...uleb(offset)],
   i64ExtendI32U: [0xad], i32WrapI64: [0xa7], i64Or: [0x84], i64Shl: [0x86], i64ShrU: [0x88],
   block: [0x02, 0x40], loop: [0x03, 0x40], if: [0x04, 0x40], end: [0x0b],

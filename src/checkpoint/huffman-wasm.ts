@@ -2,8 +2,8 @@
  * The hot loops of the byte-plane Huffman codec as WebAssembly functions, sharing one
  * memory (they never run at once):
  * - `runs`, the literal-run loop of inflate.ts: the same table (up to three literals per
- *   lookup, see LiteralRuns there), a 64-bit bit buffer refilled four bytes at a time, and
- *   one 32-bit store per lookup;
+ *   lookup, see LiteralRuns there), a 64-bit bit buffer refilled without a branch once
+ *   every five lookups, and one 32-bit store per lookup;
  * - `emit`, the literal loop of huffman-deflate.ts: two byte pairs' codes (see PAIRS there)
  *   per step into a 64-bit bit buffer, flushed with one 64-bit store;
  * - `histogram`, the byte counts a block's code is built from, in four interleaved tables
@@ -36,26 +36,36 @@ const loadState = (bits: number, count: number, input: number, output: number) =
   ...state(0), op.i64ExtendI32U, op.set(bits), ...state(1), op.set(count), ...state(2), op.set(input), ...state(3), op.set(output),
 ];
 
+/**
+ * Lookups per refill: a refill leaves at least 56 bits buffered, and a run uses at most
+ * TABLE_BITS (10) of them, so five runs decode before the next refill is needed.
+ */
+export const RUNS_PER_REFILL = 5;
+
 function runsBody(): number[][] {
-  return [
-    ...loadState(BITS, COUNT, IN, OUT),
-    op.block, op.loop,
-    get(OUT), get(OUT_LAST), op.gtS, op.brIf(1),
-    // Fewer than 32 bits buffered: four more bytes, unless the input is nearly done.
-    get(COUNT), op.i32(32), op.ltS, op.if,
-    get(IN), get(IN_LAST), op.gtS, op.brIf(2),
-    get(BITS), get(IN), op.load(0), op.i64ExtendI32U, get(COUNT), op.i64ExtendI32U, op.i64Shl, op.i64Or, op.set(BITS),
-    get(IN), op.i32(4), op.add, op.set(IN),
-    get(COUNT), op.i32(32), op.add, op.set(COUNT),
-    op.end,
-    // entry = runs[bits & 1023]; 0: not a run of literals, JavaScript decodes it.
+  // One lookup: entry = runs[bits & 1023]; 0 (not a run of literals) leaves the loop for
+  // JavaScript to decode the symbol. The literals are in bytes 0-2; the store's fourth
+  // byte is overwritten by what follows.
+  const lookup = [
     get(BITS), op.i32WrapI64, op.i32(1023), op.and, op.i32(2), op.shl, op.load(RUNS_AT), op.tee(ENTRY), op.eqz, op.brIf(1),
-    // The literals in bytes 0-2; the store's fourth byte is overwritten by what follows.
     get(OUT), get(ENTRY), op.store(0),
     get(OUT), get(ENTRY), op.i32(24), op.shrU, op.i32(3), op.and, op.add, op.set(OUT),
     get(ENTRY), op.i32(26), op.shrU, op.set(USED),
     get(BITS), get(USED), op.i64ExtendI32U, op.i64ShrU, op.set(BITS),
     get(COUNT), get(USED), op.sub, op.set(COUNT),
+  ];
+  return [
+    ...loadState(BITS, COUNT, IN, OUT),
+    op.block, op.loop,
+    get(OUT), get(OUT_LAST), op.gtS, op.brIf(1),
+    get(IN), get(IN_LAST), op.gtS, op.brIf(1),
+    // Branch-free refill (libdeflate's): eight bytes go in above the buffered bits; the
+    // whole bytes among them are counted, and the partial one is loaded again next time.
+    // Bits above the count are always the input's next bits, so loading them twice is harmless.
+    get(BITS), get(IN), op.i64Load(0), get(COUNT), op.i64ExtendI32U, op.i64Shl, op.i64Or, op.set(BITS),
+    get(IN), op.i32(63), get(COUNT), op.sub, op.i32(3), op.shrU, op.add, op.set(IN),
+    get(COUNT), op.i32(56), op.or, op.set(COUNT),
+    ...Array.from({ length: RUNS_PER_REFILL }, () => lookup).flat(),
     op.br(0),
     op.end, op.end,
     // Whole bytes still buffered go back to the input, so the JavaScript reader holds < 8 bits.

@@ -11,7 +11,7 @@
  * an error, not an allocation), reads past the input are detected, and every malformed
  * construct raises InflateError naming the input byte where decoding stopped.
  */
-import { DATA_AT, type HuffmanKernels, RUNS_AT, STATE_AT, huffmanKernels, reserve } from './huffman-wasm.js';
+import { DATA_AT, type HuffmanKernels, RUNS_AT, RUNS_PER_REFILL, STATE_AT, huffmanKernels, reserve } from './huffman-wasm.js';
 
 export class InflateError extends Error {
   constructor(message: string, readonly byteOffset: number) {
@@ -410,8 +410,10 @@ function inflateInWasm(kernels: HuffmanKernels, input: Uint8Array, out: Uint8Arr
   bytes.set(input, inAt);
   const table = new Int32Array(memory.buffer, RUNS_AT, 1 << TABLE_BITS);
   const state = new Int32Array(memory.buffer, STATE_AT, 4);
-  const inLast = inAt + input.length - 4;
-  const outLast = outAt + out.length - 4;
+  // The kernel loads eight input bytes at a time, and stores four output bytes per lookup
+  // (three literals at most), RUNS_PER_REFILL lookups between its checks of the limits.
+  const inLast = inAt + input.length - 8;
+  const outLast = outAt + out.length - (3 * RUNS_PER_REFILL + 1);
   const wasmPath: FastPath = {
     startBlock: (runs) => table.set(runs),
     decode(r, _out, o) {
