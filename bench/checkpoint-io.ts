@@ -19,8 +19,13 @@ import { trainedMlpState } from './fixtures.js';
 
 const quick = process.argv.includes('--quick');
 const RUNS = quick ? 3 : 5;
-/** Loads and restores: short and the noisiest rows (see measureCodecs). */
-const LOAD_RUNS = 3 * RUNS;
+/**
+ * Samples of each codec's saves, loads and restores, each beside its own reference sample.
+ * Loads are short and the noisiest rows (see measureCodecs); a run's first raw saves are
+ * its slowest (56–73 ms against 31–40 ms later, fresh memory and a new file), so a median
+ * of 5 swung between 0.76× and 1.2× the reference from run to run.
+ */
+const CODEC_RUNS = 3 * RUNS;
 
 interface Case {
   name: string;
@@ -33,7 +38,7 @@ interface Case {
 
 /** Every codec, and the background save, beside the fs reference. */
 async function measureOwn(c: Case, dir: string): Promise<void> {
-  const ioRows = await measureCodecs(c.state, dir, RUNS, LOAD_RUNS);
+  const ioRows = await measureCodecs(c.state, dir, CODEC_RUNS, CODEC_RUNS);
   const mb = rawBytesOf(c.state).length / 1e6;
   c.rows.push(...ioRows.map((r) => [r.method, r.saveMBs, r.loadMBs, r.restoreMBs, r.sizeRatio, r.saveVsRef, r.loadVsRef, r.restoreVsRef]));
   c.ref = [mb / ioRows[0].saveMBs * 1e3, mb / ioRows[0].loadMBs * 1e3];
@@ -98,7 +103,7 @@ export async function run(): Promise<void> {
   }
   for (const c of cases) {
     const mb = rawBytesOf(c.state).length / 1e6;
-    console.log(`\n${c.name}: ${(mb / 4).toFixed(2)}M float32 parameters (${mb.toFixed(1)} MB), median of ${RUNS} saves and ${LOAD_RUNS} loads and restores`);
+    console.log(`\n${c.name}: ${(mb / 4).toFixed(2)}M float32 parameters (${mb.toFixed(1)} MB), median of ${CODEC_RUNS} saves, loads and restores per codec`);
     console.log(table(['method', 'save MB/s', 'load MB/s', 'restore MB/s', 'size / raw', 'save × ref', 'load × ref', 'restore × ref'], c.rows));
     console.log(c.background);
   }
