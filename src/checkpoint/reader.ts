@@ -99,7 +99,8 @@ export class WptReader {
         reuse: true,
         here: async (i, inflater, shared) => {
           const v = await this.payloads.readVerified(entries[i], inflater);
-          if (!shared) {
+          // Held until commit, which decodes: alone, or where decoding is only a copy (raw).
+          if (!shared || (entries[i].codec === 'raw' && entries[i].dtype === 'float32')) {
             held.push(() => v.release());
             commits[i] = () => decodeTensorInto(v, entries[i], targets[i].into);
             return;
