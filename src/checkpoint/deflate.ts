@@ -6,7 +6,7 @@
  */
 import { deflateSync } from 'fflate';
 import { inflateInto, literalsOnly } from './inflate.js';
-import { nodeCores, nodeZlib } from './node.js';
+import { allocUninitialized, nodeCores, nodeZlib } from './node.js';
 
 const zlib = nodeZlib();
 
@@ -79,7 +79,7 @@ export function havePool(): boolean {
 export function inflateRaw(bytes: Uint8Array, expectedLength: number): Promise<Uint8Array> {
   if (!zlib || expectedLength < SMALL) {
     return Promise.resolve().then(() => {
-      const out = new Uint8Array(expectedLength);
+      const out = allocUninitialized(expectedLength);
       return out.subarray(0, inflateHere(bytes, out));
     });
   }

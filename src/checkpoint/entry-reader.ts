@@ -156,10 +156,17 @@ function decodeValue(bytes: Uint8Array, e: EntryHeader, file: string): EntryValu
   }
   // Typed-array views need alignment and memory of their own: the bytes here start a buffer
   // that nothing else uses (fresh, or zlib's output, which can run 64 bytes past them), else
-  // they are copied (with a copy constructor: a Node Buffer's slice() is another view).
-  const own = bytes.byteOffset === 0 ? bytes : new Uint8Array(bytes);
+  // they are copied into memory of their own (a Node Buffer's slice() would be another view).
+  const own = bytes.byteOffset === 0 ? bytes : copyOf(bytes);
   const data = e.dtype === 'float16'
-    ? float16ToFloat32(new Uint16Array(own.buffer, 0, own.length / 2))
+    ? float16ToFloat32(new Uint16Array(own.buffer, 0, own.length / 2), new Float32Array(allocUninitialized(own.length * 2).buffer, 0, own.length / 2))
     : new Float32Array(own.buffer, 0, own.length / 4);
   return new Tensor(data, e.shape);
+}
+
+/** A copy in memory of its own (every allocation for a file's contents goes through allocUninitialized). */
+function copyOf(bytes: Uint8Array): Uint8Array {
+  const out = allocUninitialized(bytes.length);
+  out.set(bytes);
+  return out;
 }
