@@ -44,6 +44,7 @@ export const op = {
   and: [0x71], or: [0x72], shrU: [0x76], eqz: [0x45], ltS: [0x48], gtS: [0x4a],
   // memarg = log2(alignment) (0: any), byte offset.
   load: (offset: number) => [0x28, 0, ...uleb(offset)],
+  load8U: (offset: number) => [0x2d, 0, ...uleb(offset)],
   store: (offset: number) => [0x36, 0, ...uleb(offset)],
   i64Load: (offset: number) => [0x29, 0, ...uleb(offset)],
   i64Store: (offset: number) => [0x37, 0, ...uleb(offset)],

@@ -90,8 +90,8 @@ export function inflateRaw(bytes: Uint8Array, expectedLength: number): Promise<U
 
 /**
  * Inflates on this thread into `out`; returns the bytes written. Streams of literals only
- * (byte planes) go to this package's decoder, which decodes them 1.15× (high-entropy
- * planes) to 2.3–3.2× (exponent planes) as fast as zlib (bench/deflate.ts); streams with LZ77
+ * (byte planes) go to this package's decoder, which decodes them 1.2–1.4× (high-entropy
+ * planes) to 2.9–3.9× (exponent planes) as fast as zlib (bench/deflate.ts); streams with LZ77
  * matches go to zlib's native decoder where Node has it, which copies matches faster.
  */
 export function inflateHere(bytes: Uint8Array, out: Uint8Array): number {

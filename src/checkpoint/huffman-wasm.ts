@@ -1,9 +1,10 @@
 /**
  * The hot loops of the byte-plane Huffman codec as WebAssembly functions, sharing one
  * memory (they never run at once):
- * - `runs`, the literal-run loop of inflate.ts: the same table (up to three literals per
- *   lookup, see LiteralRuns there), a 64-bit bit buffer refilled without a branch once
- *   every five lookups, and one 32-bit store per lookup;
+ * - `runs`, the literal-run loop of inflate.ts: a table indexed by the next 12 bits that
+ *   yields up to four literals per lookup (wider than the JavaScript loop's, see
+ *   buildWideRuns), a 64-bit bit buffer refilled without a branch once every four
+ *   lookups, and one 32-bit store per lookup;
  * - `emit`, the literal loop of huffman-deflate.ts: two byte pairs' codes (see PAIRS there)
  *   per step into a 64-bit bit buffer, flushed with one 64-bit store;
  * - `histogram`, the byte counts a block's code is built from, in four interleaved tables
@@ -14,21 +15,26 @@
  */
 import { I32, I64, encodeModule, op } from '../../kernels/cpu/wasm-asm.js';
 
-/** Where a block's table of literal runs goes (1024 int32). */
+/** Bits indexed by the decoder's table of literal runs. */
+export const RUN_BITS = 12;
+/** Where a block's table of literal runs goes: the literals, four bytes per entry (2^RUN_BITS int32). */
 export const RUNS_AT = 0;
+/** Beside it, per entry: how many literals (bits 0-2; 0: not a run) and the bits they use (bits 3-6). */
+export const RUN_META_AT = 4 << RUN_BITS;
 /** Where `histogram` counts: four tables of 256 int32, one for each byte of a 4-byte word. */
-export const HIST_AT = 4096;
+export const HIST_AT = RUN_META_AT + (1 << RUN_BITS);
 /** The bit reader's or writer's state, handed over both ways: bits, bit count, input address, output address. */
-export const STATE_AT = 8192;
+export const STATE_AT = HIST_AT + 4096;
 /** Where the encoder's table of byte-pair codes goes (65536 int32). */
-export const PAIRS_AT = 12288;
+export const PAIRS_AT = STATE_AT + 4096;
 /** Where the input, then the output, go. */
 export const DATA_AT = PAIRS_AT + (4 << 16);
 
-// Parameters: the last input address a 4-byte load may start at, the last output address a
-// 4-byte store may start at. Locals: the bit count, the input and output addresses, the
-// table entry, the bits it uses, and the bit buffer.
-const [IN_LAST, OUT_LAST, COUNT, IN, OUT, ENTRY, USED, BITS] = [0, 1, 2, 3, 4, 5, 6, 7];
+// Parameters: the last input address an 8-byte load may start at, the last output address
+// a group of RUNS_PER_REFILL 4-byte stores may start at. Locals: the bit count, the input
+// and output addresses, the table index, the entry's count and bits, the bits it uses, and
+// the bit buffer.
+const [IN_LAST, OUT_LAST, COUNT, IN, OUT, INDEX, META, USED, BITS] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
 const get = op.get;
 const state = (k: number) => [op.i32(STATE_AT), op.load(4 * k)];
 /** The state at STATE_AT into locals: the bit buffer (64-bit), the bit count, the input and output addresses. */
@@ -38,19 +44,20 @@ const loadState = (bits: number, count: number, input: number, output: number) =
 
 /**
  * Lookups per refill: a refill leaves at least 56 bits buffered, and a run uses at most
- * TABLE_BITS (10) of them, so five runs decode before the next refill is needed.
+ * RUN_BITS (12) of them, so four runs decode before the next refill is needed.
  */
-export const RUNS_PER_REFILL = 5;
+export const RUNS_PER_REFILL = 4;
 
 function runsBody(): number[][] {
-  // One lookup: entry = runs[bits & 1023]; 0 (not a run of literals) leaves the loop for
-  // JavaScript to decode the symbol. The literals are in bytes 0-2; the store's fourth
-  // byte is overwritten by what follows.
+  // One lookup. A count of 0 (not a run of literals) leaves the loop for JavaScript to
+  // decode the symbol. The entry's four literal bytes are stored whole; those past its
+  // count are overwritten by what follows.
   const lookup = [
-    get(BITS), op.i32WrapI64, op.i32(1023), op.and, op.i32(2), op.shl, op.load(RUNS_AT), op.tee(ENTRY), op.eqz, op.brIf(1),
-    get(OUT), get(ENTRY), op.store(0),
-    get(OUT), get(ENTRY), op.i32(24), op.shrU, op.i32(3), op.and, op.add, op.set(OUT),
-    get(ENTRY), op.i32(26), op.shrU, op.set(USED),
+    get(BITS), op.i32WrapI64, op.i32((1 << RUN_BITS) - 1), op.and, op.tee(INDEX),
+    op.load8U(RUN_META_AT), op.tee(META), op.eqz, op.brIf(1),
+    get(OUT), get(INDEX), op.i32(2), op.shl, op.load(RUNS_AT), op.store(0),
+    get(OUT), get(META), op.i32(7), op.and, op.add, op.set(OUT),
+    get(META), op.i32(3), op.shrU, op.set(USED),
     get(BITS), get(USED), op.i64ExtendI32U, op.i64ShrU, op.set(BITS),
     get(COUNT), get(USED), op.sub, op.set(COUNT),
   ];
@@ -134,7 +141,7 @@ function histogramBody(): number[][] {
 function buildModule(): Uint8Array<ArrayBuffer> {
   return encodeModule([
     { exportName: 'histogram', params: [I32, I32], locals: [[2, I32]], body: histogramBody() },
-    { exportName: 'runs', params: [I32, I32], locals: [[5, I32], [1, I64]], body: runsBody() },
+    { exportName: 'runs', params: [I32, I32], locals: [[6, I32], [1, I64]], body: runsBody() },
     { exportName: 'emit', params: [I32], locals: [[5, I32], [1, I64]], body: emitBody() },
   ]);
 }
