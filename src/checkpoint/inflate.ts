@@ -93,7 +93,6 @@ type LiteralRuns = Int32Array;
 
 interface BlockCodes {
   literals: Code;
-  runs: LiteralRuns;
   distances: Code;
 }
 
@@ -229,13 +228,13 @@ let fixed: BlockCodes | undefined;
 function fixedCodes(): BlockCodes {
   if (!fixed) {
     const literals = new Code().build(new Uint8Array(288).fill(8, 0, 144).fill(9, 144, 256).fill(7, 256, 280).fill(8, 280, 288), 0);
-    fixed = { literals, runs: buildLiteralRuns(literals.single, new Int32Array(1 << TABLE_BITS)), distances: new Code().build(new Uint8Array(30).fill(5), 0) };
+    fixed = { literals, distances: new Code().build(new Uint8Array(30).fill(5), 0) };
   }
   return fixed;
 }
 
 /** The codes of dynamic blocks, rebuilt for each (decoding is synchronous: one set serves every call). */
-const dynamic: BlockCodes = { literals: new Code(), runs: new Int32Array(1 << TABLE_BITS), distances: new Code() };
+const dynamic: BlockCodes = { literals: new Code(), distances: new Code() };
 const codeLengthCode = new Code();
 const lengths = new Uint8Array(286 + 30);
 const codeLengthLengths = new Uint8Array(19);
@@ -268,7 +267,6 @@ function readDynamicCodes(r: BitReader): BlockCodes {
   }
   if (lengths[END_OF_BLOCK] === 0) throw new InflateError('no end-of-block code', r.byteOffset);
   dynamic.literals.build(lengths.subarray(0, literalCount), r.byteOffset);
-  buildLiteralRuns(dynamic.literals.single, dynamic.runs);
   dynamic.distances.build(lengths.subarray(literalCount, total), r.byteOffset);
   return dynamic;
 }
@@ -332,22 +330,27 @@ function decodeLiteralRuns(r: BitReader, out: Uint8Array, o: number, runs: Liter
 
 /** Decodes runs of literals from `o` on and returns the new output position (see decodeLiteralRuns). */
 interface FastPath {
-  /** Called as a block starts, with its literal/length code. */
+  /** Called as a block starts, with its literal/length code: builds the path's table of runs. */
   startBlock(code: Code): void;
-  decode(r: BitReader, out: Uint8Array, o: number, runs: LiteralRuns, code: Code): number;
+  decode(r: BitReader, out: Uint8Array, o: number, code: Code): number;
 }
 
-const javascriptPath: FastPath = { startBlock: () => undefined, decode: decodeLiteralRuns };
+/** The JavaScript path's table, rebuilt for each block (decoding is synchronous: one table serves every call). */
+const javascriptRuns: LiteralRuns = new Int32Array(1 << TABLE_BITS);
+const javascriptPath: FastPath = {
+  startBlock: (code) => buildLiteralRuns(code.single, javascriptRuns),
+  decode: (r, out, o, code) => decodeLiteralRuns(r, out, o, javascriptRuns, code),
+};
 
 /** Decodes one Huffman-coded block's symbols into `out` from `op` on; returns the new position. */
-function decodeBlock(r: BitReader, out: Uint8Array, op: number, { literals, runs, distances }: BlockCodes, fast: FastPath): number {
+function decodeBlock(r: BitReader, out: Uint8Array, op: number, { literals, distances }: BlockCodes, fast: FastPath): number {
   const overflow = () => {
     r.checkEnd();
     return new InflateError(`output would exceed ${out.length} bytes`, r.byteOffset);
   };
   fast.startBlock(literals);
   for (;;) {
-    op = fast.decode(r, out, op, runs, literals);
+    op = fast.decode(r, out, op, literals);
     const symbol = r.decode(literals);
     if (symbol < 256) {
       if (op >= out.length) throw overflow();
