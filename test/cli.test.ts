@@ -56,6 +56,30 @@ describe('waypoint train', () => {
   }, 120_000);
 });
 
+describe('waypoint train, stopped', () => {
+  it('by SIGTERM (kill, docker stop): says how to resume, leaves no lock, and the next run resumes', async () => {
+    const run = join(dir, 'terminated');
+    const args = ['train', '--model', 'mlp', '--epochs', '2', '--every-batches', '40', '--run', run];
+    const child = spawn('node', [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    const manifest = join(run, 'backup', 'manifest.json');
+    const poll = setInterval(() => {
+      if (existsSync(manifest) && readFileSync(manifest, 'utf8').includes('backup-')) child.kill('SIGTERM');
+    }, 20);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    clearInterval(poll);
+    expect(code).toBe(143);
+    expect(stderr).toMatch(/interrupted: run the same command again/);
+    expect(existsSync(join(run, 'backup', 'manager.lock'))).toBe(false);
+
+    const resumed = cli(...args);
+    expect(resumed.status).toBe(0);
+    expect(resumed.stdout + resumed.stderr).not.toMatch(/stale lock/);
+    expect(resumed.stdout).toMatch(/resuming from epoch 1, batch \d+/);
+  }, 120_000);
+});
+
 describe('inspect, diff, select, plot', () => {
   const run = () => join(dir, 'straight');
 

@@ -63,10 +63,14 @@ export const train: Command = {
     say(`backend: ${getBackend().detail}`);
     say(`training ${kind} on MNIST (8,000 train / 1,756 test) for ${epochs} epochs; run directory ${dir}`);
     const backup = new BackupAndRestore({ backupDir: paths.backup, saveFreq: every });
-    process.once('SIGINT', () => {
-      console.error(`\ninterrupted: run the same command again to resume from the last backup in ${paths.backup}`);
-      process.exit(130);
-    });
+    // Ctrl-C, and kill or `docker stop` (SIGTERM): exiting through process.exit releases the
+    // backup directory's lock, so the next run resumes without finding a lock to take over.
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+      process.once(signal, () => {
+        console.error(`\ninterrupted: run the same command again to resume from the last backup in ${paths.backup}`);
+        process.exit(code);
+      });
+    }
     await model.fit(data.xTrain, data.yTrain, {
       epochs, batchSize: 32, validationData: [data.xTest, data.yTest], initialEpoch: model.currentEpoch,
       callbacks: [
