@@ -64,8 +64,13 @@ describe('waypoint train, stopped', () => {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => { stderr += d; });
     const manifest = join(run, 'backup', 'manifest.json');
+    // One SIGTERM, as `kill` sends: a second one, arriving while the first is handled, would
+    // take the default action (what a second Ctrl-C is for).
     const poll = setInterval(() => {
-      if (existsSync(manifest) && readFileSync(manifest, 'utf8').includes('backup-')) child.kill('SIGTERM');
+      if (existsSync(manifest) && readFileSync(manifest, 'utf8').includes('backup-')) {
+        clearInterval(poll);
+        child.kill('SIGTERM');
+      }
     }, 20);
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     clearInterval(poll);
