@@ -4,8 +4,9 @@
  * lookup. Here one lookup yields several literals at once (the trick of libdeflate's and
  * zstd's Huffman decoders), so a plane decodes faster than zlib inflates it. The loop over
  * those lookups runs as WebAssembly (huffman-wasm.ts: a 2^12-entry table, up to four
- * literals per lookup) where the stream fits its memory, else here (2^10 entries, up to three). Every other part of the format (stored and fixed
- * blocks, matches, codes longer than the table) takes a plain path, so any valid stream decodes.
+ * literals per lookup) where the stream fits its memory, else here (2^10 entries, up to
+ * three). Every other part of the format (stored and fixed blocks, matches, codes longer
+ * than the table) takes a plain path, so any valid stream decodes.
  *
  * Safety: the output is a caller-sized array that is never written past (a longer stream is
  * an error, not an allocation), reads past the input are detected, and every malformed
