@@ -2,27 +2,21 @@
  * Node's built-in modules, loaded only where they exist, so the format code also runs in a
  * browser (which gets fflate and the portable CRC instead).
  */
-type Zlib = typeof import('node:zlib');
-
 interface ProcessWithBuiltins {
   getBuiltinModule?: (id: string) => unknown;
 }
 
-export function nodeZlib(): Zlib | undefined {
-  const proc = (globalThis as { process?: ProcessWithBuiltins }).process;
-  return proc?.getBuiltinModule?.('node:zlib') as Zlib | undefined;
+/** A built-in module of Node, or undefined outside Node. */
+function builtin<T>(id: string): T | undefined {
+  return (globalThis as { process?: ProcessWithBuiltins }).process?.getBuiltinModule?.(id) as T | undefined;
 }
 
-export function nodeWorkerThreads(): typeof import('node:worker_threads') | undefined {
-  const proc = (globalThis as { process?: ProcessWithBuiltins }).process;
-  return proc?.getBuiltinModule?.('node:worker_threads') as typeof import('node:worker_threads') | undefined;
-}
+export const nodeZlib = () => builtin<typeof import('node:zlib')>('node:zlib');
+
+export const nodeWorkerThreads = () => builtin<typeof import('node:worker_threads')>('node:worker_threads');
 
 /** Cores this process may use (Node's os.availableParallelism), or undefined outside Node. */
-export function nodeCores(): number | undefined {
-  const proc = (globalThis as { process?: ProcessWithBuiltins }).process;
-  return (proc?.getBuiltinModule?.('node:os') as typeof import('node:os') | undefined)?.availableParallelism();
-}
+export const nodeCores = (): number | undefined => builtin<typeof import('node:os')>('node:os')?.availableParallelism();
 
 type BufferClass = { allocUnsafeSlow(size: number): Uint8Array };
 
