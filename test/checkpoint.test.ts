@@ -231,7 +231,7 @@ describe('crash-safe writes', () => {
       await writeWpt('/m/c.wpt', leaf(1), { kind: 'checkpoint', storage });
       const err = await writeWpt('/m/c.wpt', leaf(2), { kind: 'checkpoint', storage: failing(storage, op as keyof Storage, 'ENOSPC') }).catch((e) => e);
       expect(err).toBeInstanceOf(CheckpointError);
-      expect(err.code).toBe('IO');
+      expect(err.code).toBe('NO_SPACE');
       expect(err.message).toContain('ENOSPC');
       expect([...storage.files.keys()]).toEqual(['/m/c.wpt']);
       expect((await readWpt('/m/c.wpt', storage)).values.get('v')).toBe(1);

@@ -17,6 +17,9 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** What each errno becomes (the rule of src/checkpoint/os-errors.ts, stated independently). */
+const ERRNO_CODES: Record<string, string> = { ENOSPC: 'NO_SPACE', EIO: 'IO', EACCES: 'PERMISSION_DENIED' };
+
 describe('injected I/O faults never lose a checkpoint', () => {
   it('a fault at any point of a save rejects it with a typed error naming the cause; earlier state stays loadable; the next save succeeds', async () => {
     await fc.assert(fc.asyncProperty(fc.nat(40), fc.constantFrom('ENOSPC', 'EIO', 'EACCES') as fc.Arbitrary<'EIO'>, fc.boolean(), async (failAt, code, background) => {
@@ -32,7 +35,7 @@ describe('injected I/O faults never lose a checkpoint', () => {
       const outcome = await manager.save({ step: 2 }).then(() => manager.flush()).then(() => 'saved', (e: unknown) => e);
       if (outcome !== 'saved') {
         expect(outcome).toBeInstanceOf(CheckpointError);
-        expect((outcome as CheckpointError).code).toBe('IO');
+        expect((outcome as CheckpointError).code).toBe(ERRNO_CODES[code]);
         expect((outcome as Error).message).toContain(code);
         expect(faulty.injected).toHaveLength(1);
       }
@@ -79,7 +82,7 @@ describe('injected I/O faults never lose a checkpoint', () => {
       if (outcome === 'saved') {
         expect(first).toBe(2); // the fault hit the cleanup of the replaced file, after the save was durable
       } else {
-        expect(outcome).toMatchObject({ code: 'IO' });
+        expect((outcome as CheckpointError).code).toMatch(/^(IO|NO_SPACE|PERMISSION_DENIED)$/);
         // Until the rename the old file stays; a failed directory fsync after it leaves the new
         // file in place (whole, but not known to be durable).
         expect(fault.startsWith('syncDir') ? [1, 2] : [1], fault).toContain(first);
@@ -111,7 +114,7 @@ describe('injected I/O faults never lose a checkpoint', () => {
     const err = await writeWpt('/d/big.wpt', [{ key: 'w', kind: 'tensor', value: tensor(new Float32Array(10_000), [10_000]) }], { kind: 'weights', storage: tiny }).catch((e) => e);
     expect(err).toBeInstanceOf(CheckpointError);
     expect(err.code).toBe('NO_SPACE');
-    expect(err.message).toMatch(/needs up to .* MiB but 0\.0 MiB are free.*nothing was written/);
+    expect(err.message).toMatch(/needs up to [\d.]+ KiB but 1\.0 KiB are free.*nothing was written/);
     expect(memory.files.size).toBe(0);
   });
 
@@ -123,7 +126,7 @@ describe('injected I/O faults never lose a checkpoint', () => {
     arm();
     const strict = makeModel('mlp', 1);
     await expect(strict.fit(x, y, { epochs: 3, verbose: 0, callbacks: [new ModelCheckpoint({ filepath: join(dir, 'a-{epoch}.wpt'), monitor: 'loss' })] }))
-      .rejects.toThrow(/IO: .*ENOSPC/);
+      .rejects.toThrow(/NO_SPACE: .*ENOSPC/);
     faulty.count = 0;
     faulty.plan = { failAt: 3, code: 'ENOSPC', ops: ['write'] }; // past the lock and the policy manifest: a backup's manifest
     const warnings: string[] = [];
@@ -135,7 +138,7 @@ describe('injected I/O faults never lose a checkpoint', () => {
       ],
     });
     expect(lenient.currentEpoch).toBe(3);
-    expect(warnings.join('\n')).toMatch(/failed, training goes on: IO: .*ENOSPC/);
+    expect(warnings.join('\n')).toMatch(/failed, training goes on: NO_SPACE: .*ENOSPC/);
   });
 });
 

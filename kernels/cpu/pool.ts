@@ -3,7 +3,7 @@ import type { Window2d } from '../types.js';
 /**
  * Max pooling over NHWC windows. Returns the pooled values and, per output, the flat
  * index of the input it came from (the first maximum), which is all backward needs.
- * Window cells in the padding never win.
+ * Window cells in the padding never win; a NaN does (the first one), as in PyTorch.
  */
 export function maxPool2d(x: Float32Array, w: Window2d): { out: Float32Array; argmax: Int32Array } {
   const { batch, inH, inW, channels: c, kH, kW, strideH, strideW, padTop, padLeft, outH, outW } = w;
@@ -24,8 +24,8 @@ export function maxPool2d(x: Float32Array, w: Window2d): { out: Float32Array; ar
             for (let ix = x0; ix < x1; ix++) {
               const at = ((b * inH + iy) * inW + ix) * c + ch;
               const v = x[at];
-              // `bestAt < 0` keeps a window of NaNs or -Infinity from pointing nowhere.
-              if (v > best || bestAt < 0) {
+              // `bestAt < 0` keeps a window of -Infinity from pointing nowhere.
+              if (v > best || bestAt < 0 || (v !== v && best === best)) {
                 best = v;
                 bestAt = at;
               }

@@ -19,6 +19,13 @@ export type CheckpointErrorCode =
   | 'SHAPE_MISMATCH'
   | 'INVALID_STATE'
   | 'NO_SPACE'
+  | 'READ_ONLY'
+  | 'PERMISSION_DENIED'
+  | 'IS_A_DIRECTORY'
+  | 'NOT_A_DIRECTORY'
+  | 'ALREADY_EXISTS'
+  | 'NOT_FOUND'
+  | 'NON_FINITE'
   | 'LOCKED'
   | 'IO';
 

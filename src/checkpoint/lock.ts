@@ -1,66 +1,209 @@
 /**
- * One writer per checkpoint directory: an exclusive lock file naming its holder (pid, host,
- * time). A lock left by a process that died on this host is stale and is taken over.
+ * One writer per checkpoint directory: an exclusive lock file naming its holder. A holder is
+ * identified by (host, boot id, pid, start time), so a restarted container whose new process
+ * has the old pid, a pid the kernel reused, or an unreaped zombie are all recognised as gone.
+ * Locks this process holds are known from memory, never inferred from pid equality.
+ *
+ * The holder also refreshes a heartbeat in the file (a lease). A lock from another host (a
+ * shared filesystem), or from this host where processes cannot be told apart (no /proc),
+ * is stale once its heartbeat is older than its lease. Rules in docs/FORMAT.md §10.
  */
-import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
 import { CheckpointError } from './errors.js';
-import { type Storage, fsStorage, readFileIfExists } from './storage.js';
+import { type ProcessIdentity, currentProcess, processState } from './process-identity.js';
+import { type Storage, fsStorage, readFileIfExists, writeFileAtomic } from './storage.js';
+import { tempPathFor } from './writer.js';
+import { builtin } from './node.js';
 
 export const LOCK_NAME = 'manager.lock';
 
-interface LockInfo { pid: number; host: string; time: string }
+/** A lock whose heartbeat is older than this is stale where liveness cannot be checked directly. */
+export const DEFAULT_LEASE_MS = 60_000;
 
-const held = new Set<string>();
+export interface LockRecord extends ProcessIdentity {
+  format: 'waypoint-lock';
+  /** Random: tells this acquisition from any other, even of the same process. */
+  token: string;
+  acquired: string;
+  heartbeat: string;
+  leaseMs: number;
+}
+
+export interface LockOptions {
+  warn: (message: string) => void;
+  /** Take the lock even from a holder that looks alive (after making sure it is not). */
+  takeOver?: boolean;
+  leaseMs?: number;
+  now?: () => number;
+}
+
+export interface HeldLock {
+  /** Throws LOCKED if another process took the lock over since it was acquired. */
+  verify(): Promise<void>;
+  release(): Promise<void>;
+}
+
+/** Lock paths held by this process, per storage. */
+const held = new WeakMap<Storage, Map<string, string>>();
 let exitHookInstalled = false;
 
-function isAlive(pid: number): boolean {
+const heldIn = (storage: Storage) => {
+  let paths = held.get(storage);
+  if (!paths) held.set(storage, (paths = new Map()));
+  return paths;
+};
+
+function randomToken(): string {
+  const bytes = new Uint8Array(12);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** A lock file's holder, or null when the file is not a lock (torn, or foreign). Old locks had only pid, host, time. */
+function parseLock(bytes: Uint8Array | null): LockRecord | null {
+  if (bytes === null) return null;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+    const v = JSON.parse(new TextDecoder().decode(bytes)) as Partial<LockRecord> & { time?: string };
+    if (typeof v.pid !== 'number' || typeof v.host !== 'string') return null;
+    const heartbeat = v.heartbeat ?? v.time ?? new Date(0).toISOString();
+    return { format: 'waypoint-lock', token: v.token ?? '', bootId: v.bootId ?? null, startTime: v.startTime ?? null,
+      acquired: v.acquired ?? heartbeat, heartbeat, leaseMs: v.leaseMs ?? DEFAULT_LEASE_MS, pid: v.pid, host: v.host };
+  } catch {
+    return null;
   }
 }
 
-/** Takes the lock of `dir`, or throws LOCKED naming the holder. Returns a release function. */
-export async function acquireLock(storage: Storage, dir: string, warn: (message: string) => void): Promise<() => Promise<void>> {
-  const path = join(dir, LOCK_NAME);
-  const me: LockInfo = { pid: process.pid, host: hostname(), time: new Date().toISOString() };
-  for (let attempt = 0; attempt < 2; attempt++) {
+/** Why the holder of a lock is gone, or null if it may still be writing. */
+export function whyStale(holder: LockRecord, me: ProcessIdentity, now: number, heldHere: boolean): string | null {
+  const age = now - Date.parse(holder.heartbeat);
+  const leaseExpired = !(age <= holder.leaseMs);
+  const expired = `its lease expired ${Math.round(age / 1000)} s ago (heartbeat ${holder.heartbeat}, lease ${holder.leaseMs / 1000} s)`;
+  if (holder.host !== me.host) return leaseExpired ? `pid ${holder.pid} on ${holder.host}: ${expired}` : null;
+  const who = `pid ${holder.pid} on ${holder.host}`;
+  if (holder.bootId !== null && me.bootId !== null && holder.bootId !== me.bootId) return `${who} ran before this machine rebooted`;
+  const sameProcess = holder.pid === me.pid && (holder.startTime === null || holder.startTime === me.startTime);
+  if (sameProcess) return heldHere ? null : `${who} is this process, which does not hold it (left by an earlier process with the same pid)`;
+  const state = processState(holder.pid);
+  if (state.kind === 'missing') return `${who} is gone`;
+  if (state.kind === 'zombie') return `${who} is gone (a zombie: exited, never reaped by its parent)`;
+  if (state.kind === 'running' && holder.startTime !== null && state.startTime !== null) {
+    return state.startTime === holder.startTime ? null : `${who} is gone (pid ${holder.pid} is now another process)`;
+  }
+  // No start times to compare: pid reuse cannot be ruled out, so the lease decides.
+  return leaseExpired ? `${who}: ${expired}` : null;
+}
+
+const encode = (r: LockRecord) => new TextEncoder().encode(`${JSON.stringify(r)}\n`);
+
+async function tryCreate(storage: Storage, path: string, record: LockRecord): Promise<boolean> {
+  try {
+    const h = await storage.createExclusive(path);
     try {
-      const h = await storage.createExclusive(path);
-      await h.write([new TextEncoder().encode(JSON.stringify(me))]);
+      await h.write([encode(record)]);
       await h.sync();
+    } finally {
       await h.close();
-      held.add(path);
-      if (storage === fsStorage && !exitHookInstalled) {
-        // A process that exits normally (or on Ctrl-C through process.exit) leaves no lock behind.
-        process.on('exit', () => { for (const p of held) rmSync(p, { force: true }); });
-        exitHookInstalled = true;
-      }
-      return async () => {
-        held.delete(path);
-        await storage.remove(path);
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
+    return true;
+  } catch (e) {
+    if ((e as { code?: string }).code === 'EEXIST') return false;
+    throw e;
+  }
+}
+
+/** Reads the holder; a file with no parsable holder is read again after a moment (its writer may be mid-write). */
+async function readHolder(storage: Storage, path: string): Promise<{ exists: boolean; holder: LockRecord | null }> {
+  for (let attempt = 0; ; attempt++) {
     const bytes = await readFileIfExists(storage, path);
-    let holder: LockInfo | null = null;
-    try {
-      holder = bytes ? (JSON.parse(new TextDecoder().decode(bytes)) as LockInfo) : null;
-    } catch {
-      holder = null; // a torn lock file: its writer died while writing it
+    const holder = parseLock(bytes);
+    if (bytes === null || holder !== null || attempt === 1) return { exists: bytes !== null, holder };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // A process that exits through process.exit (or the end of its event loop) leaves no lock behind.
+  const proc = (globalThis as { process?: NodeJS.Process }).process;
+  const fs = builtin<typeof import('node:fs')>('node:fs');
+  proc?.on?.('exit', () => {
+    for (const [path, token] of heldIn(fsStorage)) {
+      try {
+        if (parseLock(fs!.readFileSync(path))?.token === token) fs!.rmSync(path, { force: true });
+      } catch { /* already gone */ }
     }
-    const stale = holder === null || (holder.host === me.host && holder.pid !== me.pid && !isAlive(holder.pid));
-    if (!stale) {
-      const who = holder!.pid === me.pid && holder!.host === me.host ? 'another CheckpointManager in this process (close() it first)' : `pid ${holder!.pid} on ${holder!.host}`;
-      throw new CheckpointError('LOCKED', `${dir} is being written by ${who} since ${holder!.time}`, { file: path });
+  });
+}
+
+/** Takes the lock of `dir`, or throws LOCKED naming the holder and how to take over. */
+export async function acquireLock(storage: Storage, dir: string, options: LockOptions): Promise<HeldLock> {
+  const path = join(dir, LOCK_NAME);
+  const now = options.now ?? Date.now;
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const me = currentProcess();
+  const stamp = () => new Date(now()).toISOString();
+  const record: LockRecord = { format: 'waypoint-lock', ...me, token: randomToken(), acquired: stamp(), heartbeat: stamp(), leaseMs };
+  const mine = heldIn(storage);
+  let acquired = false;
+  for (let attempt = 0; attempt < 3 && !acquired; attempt++) {
+    if (await tryCreate(storage, path, record)) {
+      acquired = true;
+      break;
     }
-    warn(`taking over the stale lock of ${dir}${holder ? ` (pid ${holder.pid} on ${holder.host} is gone)` : ' (unreadable lock file)'}`);
+    const { exists, holder } = await readHolder(storage, path);
+    if (!exists) continue; // released meanwhile
+    const stale = holder === null ? 'unreadable lock file' : whyStale(holder, me, now(), mine.has(path));
+    if (stale === null && !options.takeOver) {
+      const who = holder!.pid === me.pid && holder!.host === me.host && mine.has(path)
+        ? 'another CheckpointManager in this process (close() it first)'
+        : `pid ${holder!.pid} on ${holder!.host} (since ${holder!.acquired}, heartbeat ${holder!.heartbeat})`;
+      throw new CheckpointError('LOCKED', `${dir} is being written by ${who}; if that writer is gone, take the lock over explicitly `
+        + `(takeOverLock: true, or waypoint train --take-over-lock)`, { file: path });
+    }
+    options.warn(stale === null ? `taking over the lock of ${dir} from pid ${holder!.pid} on ${holder!.host}, as asked (takeOverLock)`
+      : `taking over the stale lock of ${dir} (${stale})`);
+    if (mine.has(path)) mine.delete(path); // taken from a manager of this process: it learns so at its next verify
     await storage.remove(path);
   }
-  throw new CheckpointError('LOCKED', `could not take the lock of ${dir}`, { file: path });
+  if (!acquired) throw new CheckpointError('LOCKED', `could not take the lock of ${dir}: other processes keep taking it`, { file: path });
+  mine.set(path, record.token);
+  if (storage === fsStorage) installExitHook();
+
+  let lost: string | null = null;
+  const check = async () => {
+    if (lost !== null) return;
+    const { holder } = await readHolder(storage, path);
+    if (holder?.token !== record.token) {
+      lost = holder ? `pid ${holder.pid} on ${holder.host} took it over at ${holder.acquired}` : 'the lock file was deleted';
+      if (mine.get(path) === record.token) mine.delete(path);
+    }
+  };
+  const refresh = async () => {
+    await check();
+    if (lost !== null) return;
+    record.heartbeat = stamp();
+    await writeFileAtomic(storage, path, encode(record), tempPathFor(path));
+  };
+  // The lease's heartbeat: a quarter of the lease, so three missed beats still leave it valid.
+  let refreshing: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    refreshing = refresh().catch((e: Error) => options.warn(`could not refresh the lock of ${dir}: ${e.message}`));
+  }, leaseMs / 4);
+  (timer as { unref?: () => void }).unref?.();
+
+  return {
+    async verify() {
+      await check();
+      if (lost !== null) throw new CheckpointError('LOCKED', `${dir} is no longer this manager's: ${lost}; nothing was written`, { file: path });
+    },
+    async release() {
+      clearInterval(timer);
+      await refreshing; // a heartbeat in flight would otherwise write the lock back
+      await check();
+      if (lost !== null) return;
+      mine.delete(path);
+      await storage.remove(path);
+    },
+  };
 }

@@ -10,7 +10,8 @@ import { CheckpointError } from './errors.js';
 import { WptReader } from './reader.js';
 import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } from './storage.js';
 import { TEMP_SUFFIX, tempPathFor } from './writer.js';
-import { LOCK_NAME, acquireLock } from './lock.js';
+import { type HeldLock, LOCK_NAME, acquireLock } from './lock.js';
+import { osError } from './os-errors.js';
 
 export type Mode = 'min' | 'max' | 'auto';
 
@@ -43,6 +44,15 @@ export interface CheckpointManagerOptions extends Partial<RetentionPolicy> {
   warn?: (message: string) => void;
   /** The clock for manifest times and keepEveryNHours (tests pass a fake one). */
   now?: () => Date;
+  /**
+   * Take the directory's lock even from a holder that looks alive. Only for when you know it
+   * is not (a host that died with a shared filesystem mounted); its next save fails with LOCKED.
+   */
+  takeOverLock?: boolean;
+  /** How long the lock's heartbeat stays valid where the holder's liveness cannot be checked directly (default 60 s). */
+  lockLeaseMs?: number;
+  /** What a save of NaN or infinite values does (see WriteOptions.onNonFinite). */
+  onNonFinite?: 'warn' | 'error' | 'allow';
 }
 
 export interface ManifestEntry {
@@ -92,15 +102,14 @@ export class CheckpointManager {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly storage: Storage;
   private readonly warn: (message: string) => void;
-  private release: (() => Promise<void>) | null = null;
+  private lock: HeldLock | null = null;
 
   constructor(readonly checkpoint: Checkpoint, directory: string, private readonly options: CheckpointManagerOptions = {}) {
+    if (typeof directory !== 'string' || directory === '') throw new ArgumentError(`CheckpointManager: directory must be a non-empty path, got ${JSON.stringify(directory)}`);
     this.directory = directory;
     this.checkpointName = options.checkpointName ?? 'ckpt';
     if (!/^[\w.-]+$/.test(this.checkpointName)) throw new ArgumentError(`CheckpointManager: checkpointName '${this.checkpointName}' must be letters, digits, '_', '-' or '.'`);
-    if (options.maxToKeep !== undefined && options.maxToKeep !== null && !(Number.isInteger(options.maxToKeep) && options.maxToKeep >= 1)) {
-      throw new ArgumentError(`CheckpointManager: maxToKeep must be a positive integer or null, got ${options.maxToKeep}`);
-    }
+    validateOptions(options);
     this.storage = options.storage ?? getDefaultStorage();
     this.warn = options.warn ?? ((m) => console.warn(`waypoint: ${m}`));
     this.ready = this.load();
@@ -137,9 +146,9 @@ export class CheckpointManager {
   private async load(): Promise<void> {
     await this.storage.mkdirp(this.directory);
     // Only the lock holder may clean up: another writer's temporary file is not debris.
-    this.release = await acquireLock(this.storage, this.directory, this.warn);
+    this.lock = await acquireLock(this.storage, this.directory, { warn: this.warn, takeOver: this.options.takeOverLock, leaseMs: this.options.lockLeaseMs });
     const names = (await this.storage.list(this.directory)).filter((n) => n !== LOCK_NAME);
-    for (const name of names) if (name.endsWith(TEMP_SUFFIX)) await this.storage.remove(join(this.directory, name));
+    for (const name of names) if (this.isOwnTemporary(name)) await this.storage.remove(join(this.directory, name));
     const bytes = await readFileIfExists(this.storage, join(this.directory, MANIFEST_NAME));
     let manifest: Manifest | null = null;
     if (bytes) {
@@ -159,13 +168,25 @@ export class CheckpointManager {
     if (!(await this.adoptOrphans(names.filter((n) => !n.endsWith(TEMP_SUFFIX)))) && policyChanged) await this.writeManifestSoon();
   }
 
+  /** `{checkpointName}-{N}.wpt`: the names this manager gives its checkpoints. */
+  private get checkpointPattern(): RegExp {
+    return new RegExp(`^${escapeRegExp(this.checkpointName)}-(\\d+)\\.wpt$`);
+  }
+
+  /** A temporary file of one of this manager's writes (a checkpoint, the manifest, the lock's heartbeat). */
+  private isOwnTemporary(name: string): boolean {
+    if (!name.endsWith(TEMP_SUFFIX) || !name.startsWith('.')) return false;
+    const target = name.slice(1).split('.').slice(0, -2).join('.'); // `.${target}.${unique}.wpt-tmp`, unique has no dots
+    return target === MANIFEST_NAME || target === LOCK_NAME || this.checkpointPattern.test(target);
+  }
+
   /**
    * Checkpoint files the manifest does not list — written just before a crash, or meant to be
    * deleted just before one — are taken back in if they verify, and deleted if they do not.
    */
   private async adoptOrphans(names: string[]): Promise<boolean> {
     const m = this.loaded;
-    const pattern = new RegExp(`^${this.checkpointName.replace(/[.]/g, '\\.')}-(\\d+)\\.wpt$`);
+    const pattern = this.checkpointPattern;
     const listed = new Set(m.checkpoints.map((e) => e.file));
     let changed = false;
     for (const name of names) {
@@ -207,8 +228,7 @@ export class CheckpointManager {
     try {
       await writeFileAtomic(this.storage, path, new TextEncoder().encode(`${JSON.stringify(this.loaded, null, 1)}\n`), tempPathFor(path));
     } catch (cause) {
-      const code = (cause as NodeJS.ErrnoException).code;
-      throw new CheckpointError('IO', `writing the manifest failed: ${code ? `${code} ` : ''}${(cause as Error).message}`, { file: path, cause });
+      throw osError('writing the manifest failed', path, cause);
     }
   }
 
@@ -231,7 +251,9 @@ export class CheckpointManager {
     if (!options.force && interval !== undefined && last !== undefined && step - last.step < interval) return null;
     const file = `${this.checkpointName}-${step}.wpt`;
     const path = join(this.directory, file);
+    await this.lock!.verify(); // never write into a directory another process took over
     const metadata = { step, ...(options.epoch !== undefined ? { epoch: options.epoch } : {}), metrics: options.metrics ?? {} };
+    const writeOptions = { metadata, storage: this.storage, onNonFinite: this.options.onNonFinite, warn: this.warn };
     const record = async (size: number, crc: number) => {
       const entry: ManifestEntry = { file, step, epoch: options.epoch, metrics: options.metrics ?? {}, time: (this.options.now?.() ?? new Date()).toISOString(), size, headerCrc32: crc };
       m.checkpoints = m.checkpoints.filter((e) => e.file !== file);
@@ -239,7 +261,7 @@ export class CheckpointManager {
       await this.applyRetention(entry);
     };
     if (this.options.async) {
-      const pending = await this.checkpoint.writeInBackground(path, { metadata, storage: this.storage });
+      const pending = await this.checkpoint.writeInBackground(path, writeOptions);
       this.enqueue(async () => {
         const result = await pending.durable;
         await record(result.bytes, result.headerCrc32);
@@ -247,7 +269,7 @@ export class CheckpointManager {
       return path;
     }
     await this.enqueue(async () => {
-      const result = await this.checkpoint.write(path, { metadata, storage: this.storage });
+      const result = await this.checkpoint.write(path, writeOptions);
       await record(result.bytes, result.headerCrc32);
     });
     return path;
@@ -272,10 +294,25 @@ export class CheckpointManager {
     try {
       await this.flush();
     } finally {
-      const release = this.release;
-      this.release = null;
-      await release?.();
+      const lock = this.lock;
+      this.lock = null;
+      await lock?.release();
     }
+  }
+
+  /**
+   * Closes the manager and deletes every file it wrote in its directory — its checkpoints,
+   * the manifest, temporary files, the lock — and nothing else: the directory itself goes
+   * only if that leaves it empty.
+   */
+  async deleteAll(): Promise<void> {
+    await this.ready;
+    await this.flush().catch(() => undefined); // a failed background save is moot: its file goes too
+    const own = (name: string) => name === MANIFEST_NAME || this.checkpointPattern.test(name) || this.isOwnTemporary(name);
+    for (const name of await this.storage.list(this.directory)) if (own(name)) await this.storage.remove(join(this.directory, name));
+    this.manifest = { ...this.loaded, checkpoints: [] };
+    await this.close();
+    if ((await this.storage.list(this.directory)).length === 0) await this.storage.removeEmptyDir?.(this.directory);
   }
 
   private async applyRetention(newest: ManifestEntry): Promise<void> {
@@ -337,6 +374,31 @@ export class CheckpointManager {
     }
     await this.checkpoint.read(path, { storage: this.storage });
     return path;
+  }
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Refuses, by name and rule, every option that would otherwise be accepted and misbehave later. */
+function validateOptions(o: CheckpointManagerOptions): void {
+  const fail = (name: string, rule: string, value: unknown) => {
+    throw new ArgumentError(`CheckpointManager: ${name} must be ${rule}, got ${typeof value === 'string' ? `'${value}'` : String(value)}`);
+  };
+  if (o.maxToKeep !== undefined && o.maxToKeep !== null && !(Number.isInteger(o.maxToKeep) && o.maxToKeep >= 1)) fail('maxToKeep', 'a positive integer or null', o.maxToKeep);
+  if (o.keepEveryNHours !== undefined && o.keepEveryNHours !== null && !(Number.isFinite(o.keepEveryNHours) && o.keepEveryNHours > 0)) {
+    fail('keepEveryNHours', 'a positive number of hours or null', o.keepEveryNHours);
+  }
+  if (o.maxBytes !== undefined && o.maxBytes !== null && !(Number.isFinite(o.maxBytes) && o.maxBytes > 0)) fail('maxBytes', 'a positive number of bytes or null', o.maxBytes);
+  if (o.checkpointInterval !== undefined && !(Number.isSafeInteger(o.checkpointInterval) && o.checkpointInterval >= 0)) {
+    fail('checkpointInterval', 'a non-negative integer of steps', o.checkpointInterval);
+  }
+  if (o.lockLeaseMs !== undefined && !(Number.isFinite(o.lockLeaseMs) && o.lockLeaseMs >= 1000)) fail('lockLeaseMs', 'at least 1000 (milliseconds)', o.lockLeaseMs);
+  if (o.onNonFinite !== undefined && !['warn', 'error', 'allow'].includes(o.onNonFinite)) fail('onNonFinite', "'warn', 'error' or 'allow'", o.onNonFinite);
+  if (o.bestOf !== undefined && o.bestOf !== null) {
+    const { monitor, mode, keep } = o.bestOf;
+    if (typeof monitor !== 'string' || monitor === '') fail('bestOf.monitor', 'the name of a metric', monitor);
+    if (mode !== undefined && !['min', 'max', 'auto'].includes(mode)) fail('bestOf.mode', "'min', 'max' or 'auto'", mode);
+    if (keep !== undefined && !(Number.isInteger(keep) && keep >= 1)) fail('bestOf.keep', 'a positive integer', keep);
   }
 }
 

@@ -7,7 +7,7 @@ interface ProcessWithBuiltins {
 }
 
 /** A built-in module of Node, or undefined outside Node. */
-function builtin<T>(id: string): T | undefined {
+export function builtin<T>(id: string): T | undefined {
   return (globalThis as { process?: ProcessWithBuiltins }).process?.getBuiltinModule?.(id) as T | undefined;
 }
 

@@ -6,6 +6,7 @@
  */
 import { Tensor } from '../tensor/tensor.js';
 import { CheckpointError } from './errors.js';
+import { osError } from './os-errors.js';
 import {
   type EntryHeader, type FileHeader, FORMAT_MAJOR, MAGIC, MAX_HEADER_BYTES, PROLOGUE_SIZE, TRAILER_MAGIC, TRAILER_SIZE,
   validateHeader, assertLittleEndianHost, decodedByteLength, DTYPE_SIZE,
@@ -50,8 +51,7 @@ export class WptReader {
     try {
       handle = await storage.openRead(path);
     } catch (cause) {
-      const code = (cause as NodeJS.ErrnoException).code;
-      throw new CheckpointError('IO', `cannot open: ${code ?? (cause as Error).message}`, { file: path, cause });
+      throw osError('cannot open the file', path, cause);
     }
     try {
       const { header, headerCrc32 } = await readHeader(handle, path);

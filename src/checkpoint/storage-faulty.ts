@@ -61,5 +61,6 @@ export class FaultyStorage implements Storage {
   async remove(path: string) { this.check('remove', path); await this.base.remove(path); }
   list(dir: string) { return this.base.list(dir); }
   mkdirp(dir: string) { return this.base.mkdirp(dir); }
+  async removeEmptyDir(dir: string) { await this.base.removeEmptyDir?.(dir); }
   freeBytes(dir: string) { return this.base.freeBytes?.(dir) ?? Promise.resolve(Number.MAX_SAFE_INTEGER); }
 }

@@ -40,6 +40,8 @@ export interface Storage {
   remove(path: string): Promise<void>;
   list(dir: string): Promise<string[]>;
   mkdirp(dir: string): Promise<void>;
+  /** Removes `dir` if it is an empty directory; leaves it (no error) otherwise. Storages without directories omit it. */
+  removeEmptyDir?(dir: string): Promise<void>;
   /** Bytes free for this user on the volume holding `dir`, where the storage can tell. */
   freeBytes?(dir: string): Promise<number>;
 }
@@ -87,6 +89,11 @@ export const fsStorage: Storage = {
   list: (dir) => fsp.readdir(dir),
   mkdirp: async (dir) => {
     await fsp.mkdir(dir, { recursive: true });
+  },
+  async removeEmptyDir(dir) {
+    await fsp.rmdir(dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST' && e.code !== 'ENOENT') throw e;
+    });
   },
   async freeBytes(dir) {
     const st = await fsp.statfs(dir);

@@ -6,7 +6,9 @@
 import { basename, dirname, join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import { ENGINE_VERSION } from '../version.js';
+import { ArgumentError } from '../errors.js';
 import { CheckpointError } from './errors.js';
+import { osError } from './os-errors.js';
 import {
   type Codec, type EntryHeader, type FileHeader, type FileKind, FORMAT_MAJOR, FORMAT_MINOR, PROLOGUE_SIZE,
   encodePrologue, encodeTrailer, DTYPE_SIZE, assertLittleEndianHost,
@@ -33,6 +35,14 @@ export interface WriteOptions {
    */
   background?: boolean;
   storage?: Storage;
+  /**
+   * What a tensor holding NaN or Infinity does to the save: 'warn' (the default) saves it and
+   * says which entries, 'error' refuses with NON_FINITE before anything is written, 'allow'
+   * saves it silently.
+   */
+  onNonFinite?: 'warn' | 'error' | 'allow';
+  /** Where 'warn' reports (default console.warn). */
+  warn?: (message: string) => void;
 }
 
 export interface WriteResult {
@@ -65,6 +75,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
   assertLittleEndianHost();
   const storage = options.storage ?? getDefaultStorage();
   const level = options.level ?? 1;
+  checkFinite(path, leaves, options);
   await checkFreeSpace(storage, path, leaves, options);
   const tmp = tempPathFor(path);
   let handle;
@@ -75,7 +86,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
   try {
     handle = await storage.createExclusive(tmp);
   } catch (cause) {
-    throw ioError(`cannot create a temporary file next to ${path}`, path, cause);
+    throw osError(`cannot create a temporary file next to ${path}`, path, cause);
   }
   try {
     const entries: EntryHeader[] = [];
@@ -162,8 +173,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     await Promise.allSettled(syncs);
     await handle?.close().catch(() => undefined);
     await storage.remove(tmp).catch(() => undefined);
-    if (cause instanceof CheckpointError) throw cause;
-    throw ioError(`writing ${path} failed`, path, cause);
+    throw osError(`writing ${path} failed`, path, cause);
   }
 }
 
@@ -213,18 +223,54 @@ async function checkFreeSpace(storage: Storage, path: string, leaves: FlatLeaf[]
   try {
     free = await storage.freeBytes(dirname(path));
   } catch (cause) {
-    throw ioError(`cannot check the free space next to ${path}`, path, cause);
+    throw osError(`cannot check the free space next to ${path}`, path, cause);
   }
   if (free < needed) {
-    throw new CheckpointError('NO_SPACE', `the save needs up to ${mib(needed)} but ${mib(free)} are free on the volume of ${dirname(path)}; nothing was written`, { file: path });
+    const [need, have] = sizesThatDiffer(needed, free);
+    throw new CheckpointError('NO_SPACE', `the save needs up to ${need} but ${have} are free on the volume of ${dirname(path)}; nothing was written`, { file: path });
   }
 }
 
-const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+/** Counts of the NaN and infinite values of a float array. */
+export function countNonFinite(values: Float32Array): { nan: number; inf: number } {
+  let nan = 0, inf = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v - v !== 0) { // false for every finite value; NaN for NaN and both infinities
+      if (v !== v) nan++;
+      else inf++;
+    }
+  }
+  return { nan, inf };
+}
 
-function ioError(what: string, file: string, cause: unknown): CheckpointError {
-  const code = (cause as NodeJS.ErrnoException)?.code;
-  return new CheckpointError('IO', `${what}: ${code ? `${code} ` : ''}${(cause as Error)?.message ?? String(cause)}`, { file, cause });
+function checkFinite(path: string, leaves: FlatLeaf[], options: WriteOptions): void {
+  const policy = options.onNonFinite ?? 'warn';
+  if (!['warn', 'error', 'allow'].includes(policy)) throw new ArgumentError(`save: onNonFinite must be 'warn', 'error' or 'allow', got '${String(policy)}'`);
+  if (policy === 'allow') return;
+  const found: string[] = [];
+  for (const leaf of leaves) {
+    if (leaf.kind !== 'tensor') continue;
+    const { nan, inf } = countNonFinite(leaf.value.data);
+    if (nan + inf > 0) found.push(`'${leaf.key}' (${[nan ? `${nan} NaN` : '', inf ? `${inf} infinite` : ''].filter(Boolean).join(', ')} of ${leaf.value.size})`);
+  }
+  if (found.length === 0) return;
+  const what = `non-finite values in ${found.length} entr${found.length === 1 ? 'y' : 'ies'}: ${found.slice(0, 5).join('; ')}${found.length > 5 ? `; and ${found.length - 5} more` : ''}`;
+  if (policy === 'error') throw new CheckpointError('NON_FINITE', `${what}; nothing was written (onNonFinite: 'allow' saves them)`, { file: path });
+  (options.warn ?? ((m) => console.warn(`waypoint: ${m}`)))(`saving ${path} with ${what}`);
+}
+
+/** Two byte counts in one unit, with as many decimals as it takes for them to read differently. */
+export function sizesThatDiffer(a: number, b: number): [string, string] {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let u = 0;
+  while (u < units.length - 1 && Math.max(a, b) >= 1024 ** (u + 1)) u++;
+  if (u === 0) return [`${a} bytes`, `${b} bytes`];
+  for (let decimals = 1; decimals <= 4; decimals++) {
+    const [x, y] = [(a / 1024 ** u).toFixed(decimals), (b / 1024 ** u).toFixed(decimals)];
+    if (x !== y) return [`${x} ${units[u]}`, `${y} ${units[u]}`];
+  }
+  return [`${a} bytes`, `${b} bytes`];
 }
 
 function entryBytes(leaf: FlatLeaf, options: WriteOptions) {

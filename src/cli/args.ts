@@ -30,7 +30,30 @@ export function helpText(cmd: Command): string {
   return lines.join('\n');
 }
 
+/**
+ * `--epochs -1` as `--epochs=-1`: node's parser reads a value that starts with '-' as an
+ * option, so a negative number reached the user as "argument is ambiguous" instead of the
+ * rule it breaks.
+ */
+function joinNegativeValues(cmd: Command, argv: string[]): string[] {
+  const optionOf = (token: string) => (token.startsWith('--') ? token.slice(2)
+    : Object.entries(cmd.options).find(([, o]) => o.short !== undefined && `-${o.short}` === token)?.[0]);
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].includes('=') ? undefined : optionOf(argv[i]);
+    const next = argv[i + 1];
+    if (name !== undefined && cmd.options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(argv[i]);
+    }
+  }
+  return out;
+}
+
 export function parse(cmd: Command, argv: string[]) {
+  argv = joinNegativeValues(cmd, argv);
   const options = Object.fromEntries(Object.entries(cmd.options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.default !== undefined ? { default: o.default } : {}) }]));
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } } as never, allowPositionals: true, strict: true }) as { values: Record<string, string | boolean | undefined>; positionals: string[] };

@@ -12,6 +12,23 @@ function historyTable(h: SavedHistory): string {
   return table(['epoch', ...keys], h.epoch.map((e, i) => [String(e + 1), ...keys.map((k) => num(h.history[k][i]))]), [true, ...keys.map(() => true)]);
 }
 
+/** Min, max and mean of the finite values, and counts of the others. */
+export function tensorStats(values: Float32Array): { min: number; max: number; mean: number; nan: number; inf: number } {
+  let min = Infinity, max = -Infinity, sum = 0, finite = 0, nan = 0, inf = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v !== v) nan++;
+    else if (v === Infinity || v === -Infinity) inf++;
+    else {
+      if (v < min) min = v;
+      if (v > max) max = v;
+      sum += v;
+      finite++;
+    }
+  }
+  return finite ? { min, max, mean: sum / finite, nan, inf } : { min: NaN, max: NaN, mean: NaN, nan, inf };
+}
+
 export const inspect: Command = {
   name: 'inspect',
   title: 'show entries, sizes, metadata, history and checksums of a .wpt file',
@@ -25,14 +42,23 @@ export const inspect: Command = {
       const h = reader.header;
       console.log(`${positionals[0]}: ${h.kind}, format ${h.version.join('.')}, written by ${h.engine.name} ${h.engine.version} at ${h.created}, ${bytes(reader.size)}`);
       let stored = 0, raw = 0;
-      const rows = reader.entries.map((e) => {
+      const nonFinite: string[] = [];
+      const rows: string[][] = [];
+      for (const e of reader.entries) {
         const decoded = decodedByteLength(e);
         stored += e.length;
         raw += decoded;
         const codec = e.planes ? `${e.codec} [${e.planes.map((p) => (p === 'raw' ? 'r' : 'd')).join('')}]` : e.codec;
-        return [e.key, e.dtype, e.dtype === 'json' ? '' : fmtShape(e.shape), codec, String(e.length), String(decoded), decoded ? (e.length / decoded).toFixed(3) : '-'];
-      });
-      console.log(`\n${table(['entry', 'dtype', 'shape', 'codec', 'stored B', 'raw B', 'ratio'], rows, [false, false, false, false, true, true, true])}`);
+        const stats = e.dtype === 'json' ? null : await reader.read(e.key).then((t) => tensorStats((t as Tensor).data), () => 'unreadable' as const);
+        if (stats && stats !== 'unreadable' && stats.nan + stats.inf > 0) nonFinite.push(`${e.key} (${stats.nan} NaN, ${stats.inf} Inf)`);
+        const statCells = stats === null ? ['', '', '', '', ''] : stats === 'unreadable' ? ['?', '?', '?', '?', '?']
+          : [num(stats.min), num(stats.max), num(stats.mean), String(stats.nan), String(stats.inf)];
+        rows.push([e.key, e.dtype, e.dtype === 'json' ? '' : fmtShape(e.shape), codec, String(e.length), String(decoded), decoded ? (e.length / decoded).toFixed(3) : '-', ...statCells]);
+      }
+      console.log(`\n${table(['entry', 'dtype', 'shape', 'codec', 'stored B', 'raw B', 'ratio', 'min', 'max', 'mean', 'NaN', 'Inf'], rows,
+        [false, false, false, false, true, true, true, true, true, true, true, true])}`);
+      // min, max and mean are over the finite values; the NaN and Inf columns count the rest.
+      if (nonFinite.length) console.log(`\nwarning: non-finite values in ${nonFinite.length} entr${nonFinite.length === 1 ? 'y' : 'ies'}: ${nonFinite.join('; ')}`);
       console.log(`total: ${bytes(stored)} stored for ${bytes(raw)} raw (${raw ? (stored / raw).toFixed(3) : '-'}); ${reader.entries.filter((e) => e.dtype !== 'json').reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0).toLocaleString('en-US')} tensor values`);
       if (Object.keys(h.metadata).length) console.log(`\nmetadata: ${JSON.stringify(h.metadata)}`);
       if (reader.entries.some((e) => e.key === 'history')) {

@@ -8,6 +8,7 @@ import { select } from './select.js';
 import { plot } from './plot.js';
 import { exportCommand } from './export.js';
 import { bench } from './bench.js';
+import { errnoOf, osError } from '../checkpoint/os-errors.js';
 
 const COMMANDS: Command[] = [train, inspect, diff, select, plot, exportCommand, bench];
 
@@ -37,7 +38,9 @@ export async function main(argv: string[]): Promise<number> {
     await cmd.run(positionals, values);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
-    const message = e instanceof WaypointError ? e.message : (e as NodeJS.ErrnoException).code === 'ENOENT' ? `no such file: ${(e as NodeJS.ErrnoException).path}` : `unexpected error: ${(e as Error).stack ?? String(e)}`;
+    const message = e instanceof WaypointError ? e.message
+      : errnoOf(e) !== undefined ? osError('failed', (e as NodeJS.ErrnoException).path ?? '?', e).message
+        : `unexpected error: ${(e as Error).stack ?? String(e)}`;
     console.error(`waypoint ${name}: ${message.split('\n')[0]}`);
     return e instanceof UsageError ? 2 : 1;
   }

@@ -8,6 +8,7 @@ import { BackupAndRestore } from '../train/callbacks/backup-and-restore.js';
 import { CSVLogger } from '../train/callbacks/csv-logger.js';
 import { ModelCheckpoint } from '../train/callbacks/model-checkpoint.js';
 import { loadModel } from '../train/persistence.js';
+import { TrainingInterruptedError, exitCodeFor, interruptOnSignals } from '../train/interrupt.js';
 import { type Command, UsageError, intOption } from './args.js';
 import { type MnistModelKind, mnistModel } from './models.js';
 
@@ -32,6 +33,7 @@ export const train: Command = {
     backend: { type: 'string', default: 'auto', help: 'cpu, gpu or auto' },
     seed: { type: 'string', default: '42', help: 'seed of initialization, shuffling and dropout' },
     'every-batches': { type: 'string', help: 'back up every N batches (default: every epoch)' },
+    'take-over-lock': { type: 'boolean', help: 'take over the backup lock even if its holder looks alive (make sure it is not)' },
   },
   async run(positionals, v) {
     if (positionals.length) throw new UsageError(`train: unexpected argument '${positionals[0]}'`);
@@ -62,23 +64,27 @@ export const train: Command = {
     const data = loadMnist({ shape: kind === 'mlp' ? 'flat' : 'image' });
     say(`backend: ${getBackend().detail}`);
     say(`training ${kind} on MNIST (8,000 train / 1,756 test) for ${epochs} epochs; run directory ${dir}`);
-    const backup = new BackupAndRestore({ backupDir: paths.backup, saveFreq: every });
-    // Ctrl-C, and kill or `docker stop` (SIGTERM): exiting through process.exit releases the
-    // backup directory's lock, so the next run resumes without finding a lock to take over.
-    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-      process.once(signal, () => {
-        console.error(`\ninterrupted: run the same command again to resume from the last backup in ${paths.backup}`);
-        process.exit(code);
+    const backup = new BackupAndRestore({ backupDir: paths.backup, saveFreq: every, takeOverLock: v['take-over-lock'] === true });
+    // Ctrl-C, and kill or `docker stop` (SIGTERM): the batch in flight finishes, a backup of
+    // that exact position is written and the lock released; a second signal exits at once.
+    const stopSignals = interruptOnSignals(model, { exit: false });
+    try {
+      await model.fit(data.xTrain, data.yTrain, {
+        epochs, batchSize: 32, validationData: [data.xTest, data.yTest], initialEpoch: model.currentEpoch,
+        callbacks: [
+          backup, new ResumeNotice(backup, say),
+          new ModelCheckpoint({ filepath: paths.best, monitor: 'val_accuracy', saveBestOnly: true, saveLast: paths.last }),
+          new CSVLogger(paths.csv, { append: true }),
+        ],
       });
+    } catch (e) {
+      if (!(e instanceof TrainingInterruptedError)) throw e;
+      console.error(`interrupted (${e.reason}) at epoch ${e.epoch + 1}, batch ${e.batch}: backed up to ${paths.backup}; run the same command again to resume`);
+      process.exitCode = exitCodeFor(e.reason as 'SIGINT' | 'SIGTERM');
+      return;
+    } finally {
+      stopSignals();
     }
-    await model.fit(data.xTrain, data.yTrain, {
-      epochs, batchSize: 32, validationData: [data.xTest, data.yTest], initialEpoch: model.currentEpoch,
-      callbacks: [
-        backup, new ResumeNotice(backup, say),
-        new ModelCheckpoint({ filepath: paths.best, monitor: 'val_accuracy', saveBestOnly: true, saveLast: paths.last }),
-        new CSVLogger(paths.csv, { append: true }),
-      ],
-    });
     say(`run complete: ${model.currentEpoch} epochs; final test accuracy ${(model.history.history.val_accuracy.at(-1)! * 100).toFixed(2)}%`);
     say(`best model: ${paths.best}${await bestNote(paths.best)}`);
     say(`last model: ${paths.last}`);

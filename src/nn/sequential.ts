@@ -7,7 +7,8 @@ import { CheckpointError } from '../checkpoint/errors.js';
 import { type Optimizer, getOptimizer } from '../optim/index.js';
 import { History, type Logs } from '../train/history.js';
 import { type FitOptions, type FitState, type EvaluateOptions, evaluateModel, fitModel } from '../train/fit.js';
-import { loadWeights, saveModel, saveWeights } from '../train/persistence.js';
+import { type ModelLoadOptions, type ModelSaveOptions, loadWeights, saveModel, saveWeights } from '../train/persistence.js';
+import { InterruptSwitch } from '../train/interrupt.js';
 import type { WriteResult } from '../checkpoint/writer.js';
 import { type Layer, type SampleShape } from './layer.js';
 import { FUSABLE_ACTIVATION, type LossFn, type LossName, getLoss } from './losses.js';
@@ -54,6 +55,8 @@ export class Sequential implements Trackable {
   compiled: Compiled | null = null;
   /** Where the running (or last) fit is; callbacks read and, on train begin, may set it. */
   fitState: FitState | null = null;
+  /** Whether a fit runs and was asked to stop (see `interrupt`). */
+  readonly interruption = new InterruptSwitch();
   private inputShape: SampleShape | null = null;
 
   constructor(layers: Layer[] = [], options: SequentialOptions = {}) {
@@ -179,17 +182,26 @@ export class Sequential implements Trackable {
     write(`Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`);
   }
 
-  /** Architecture, weights, optimizer state, history and RNG in one file (see `loadModel`). */
-  save(path: string, metadata: Record<string, unknown> = {}): Promise<WriteResult> {
-    return saveModel(this, path, metadata);
+  /**
+   * Asks the running fit to stop at the end of the batch in flight: callbacks get
+   * `onTrainAbort` with a TrainingInterruptedError (BackupAndRestore backs up that batch) and
+   * `fit` rejects with it. Resolves true once the fit has stopped, false at once if none runs.
+   */
+  interrupt(reason = 'interrupt'): Promise<boolean> {
+    return this.interruption.request(reason);
   }
 
-  saveWeights(path: string): Promise<WriteResult> {
-    return saveWeights(this, path);
+  /** Architecture, weights, optimizer state, history and RNG in one file (see `loadModel`). */
+  save(path: string, options: ModelSaveOptions = {}): Promise<WriteResult> {
+    return saveModel(this, path, options);
+  }
+
+  saveWeights(path: string, options: ModelSaveOptions = {}): Promise<WriteResult> {
+    return saveWeights(this, path, options);
   }
 
   /** Loads weights saved by `saveWeights` or `save`; a different architecture is refused with a diff. */
-  loadWeights(path: string, options: LoadOptions = {}): Promise<void> {
+  loadWeights(path: string, options: ModelLoadOptions = {}): Promise<void> {
     return loadWeights(this, path, options);
   }
 

@@ -13,6 +13,8 @@ import { type Callback, CallbackList } from './callback.js';
 import type { History, Logs } from './history.js';
 import { ProgressBar } from './progress.js';
 import type { NamedParams } from '../optim/optimizer.js';
+import { Yielder } from './event-loop.js';
+import { TrainingInterruptedError } from './interrupt.js';
 
 export interface FitOptions {
   epochs?: number;
@@ -125,12 +127,22 @@ export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, op
   const state: FitState = { initialEpoch, initialBatch: 0, totals: null, epoch: initialEpoch, batch: 0, batchesPerEpoch: batches,
     currentTotals: emptyTotals(), epochLogKeys, batchLogKeys };
   model.fitState = state;
+  model.interruption.begin();
   try {
     return await runEpochs(model, x, y, validation, callbacks, state, { epochs, batchSize, batches, n, shuffle: options.shuffle ?? true, params });
   } catch (error) {
     await callbacks.trainAbort(error);
     throw error;
+  } finally {
+    // Before the rejection reaches the caller: whoever waits in interrupt() acts first.
+    model.interruption.end();
   }
+}
+
+/** Stops the fit here if `model.interrupt()` was called: at a batch boundary, after its callbacks. */
+function checkInterrupt(model: Sequential, epoch: number, nextBatch: number): void {
+  const reason = model.interruption.requested;
+  if (reason !== null) throw new TrainingInterruptedError(reason, epoch, nextBatch);
 }
 
 /** `params` is computed once per fit: the same tensors are updated in place every batch. */
@@ -140,6 +152,10 @@ async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [T
   state: FitState, { epochs, batchSize, batches, n, shuffle, params }: LoopSettings): Promise<History> {
   await callbacks.trainBegin();
   model.history.truncate(state.initialEpoch);
+  // Every ~50 ms of work the event loop gets a turn: signals, timers and a page's input are
+  // not kept waiting for the epoch's next I/O (bench/interrupt.ts measures what it costs).
+  const yielder = new Yielder();
+  checkInterrupt(model, state.initialEpoch, state.initialBatch);
 
   let lastLogs: Logs = {};
   for (let epoch = state.initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {
@@ -155,16 +171,19 @@ async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [T
       await callbacks.batchBegin(b, { batch: b, size: end - start });
       trainBatch(model, params, gatherRows(x, order, start, end), gatherRows(y, order, start, end), Random.derive(model.seed, STREAM.dropout, epoch, b), totals);
       await callbacks.batchEnd(b, { batch: b, size: end - start, ...averages(totals) });
+      await yielder.maybeYield();
+      checkInterrupt(model, epoch, b + 1);
       if (model.stopTraining) break; // as Keras: a callback may stop mid-epoch (TerminateOnNaN)
     }
     const logs = averages(totals);
     if (validation) {
-      const val = await evaluateModel(model, validation[0], validation[1], { batchSize });
+      const val = await evaluateLoop(model, validation[0], validation[1], batchSize, yielder);
       for (const [k, v] of Object.entries(val)) logs[`val_${k}`] = v;
     }
     model.history.record(epoch, logs);
     lastLogs = logs;
     await callbacks.epochEnd(epoch, logs);
+    checkInterrupt(model, epoch + 1, 0);
   }
   await callbacks.trainEnd(lastLogs);
   return model.history;
@@ -196,11 +215,17 @@ export async function evaluateModel(model: Sequential, x: Tensor, y: Tensor, opt
   if (compiled === null) throw new ArgumentError('evaluate: compile the model first');
   validateXY('evaluate', x, y);
   const batchSize = positiveInt('evaluate', 'batchSize', options.batchSize ?? 32);
+  return evaluateLoop(model, x, y, batchSize, new Yielder());
+}
+
+/** Loss and metrics over (x, y) in batches, giving the event loop a turn as fit does. */
+async function evaluateLoop(model: Sequential, x: Tensor, y: Tensor, batchSize: number, yielder: Yielder): Promise<Logs> {
+  const compiled = model.compiled!;
   const totals = emptyTotals();
   const rng = new Random(model.seed);
-  noGrad(() => {
-    for (let start = 0; start < x.shape[0]; start += batchSize) {
-      const end = Math.min(x.shape[0], start + batchSize);
+  for (let start = 0; start < x.shape[0]; start += batchSize) {
+    const end = Math.min(x.shape[0], start + batchSize);
+    noGrad(() => {
       const xb = sliceRows(x, start, end), yb = sliceRows(y, start, end);
       const output = model.forward(xb, { training: false, rng, logits: compiled.fromLogits });
       add(totals, 'loss', compiled.loss(yb, output, compiled.fromLogits).item() * (end - start), end - start);
@@ -208,7 +233,8 @@ export async function evaluateModel(model: Sequential, x: Tensor, y: Tensor, opt
         const { total, count } = m.fn(yb, output, compiled.fromLogits);
         add(totals, m.name, total, count);
       }
-    }
-  });
+    });
+    await yielder.maybeYield();
+  }
   return averages(totals);
 }

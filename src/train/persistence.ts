@@ -9,6 +9,7 @@ import { WptReader } from '../checkpoint/reader.js';
 import type { JsonValue, StateDict } from '../checkpoint/state.js';
 import type { LoadOptions, Trackable } from '../checkpoint/trackable.js';
 import type { WriteResult } from '../checkpoint/writer.js';
+import type { Storage } from '../checkpoint/storage.js';
 import { Sequential, type SequentialConfig } from '../nn/sequential.js';
 import type { LossName } from '../nn/losses.js';
 import { Adam, SGD, type Optimizer } from '../optim/index.js';
@@ -52,17 +53,30 @@ export function trainingCheckpoint(model: Sequential, extra: Record<string, Trac
   return new Checkpoint(objects);
 }
 
-export async function saveModel(model: Sequential, path: string, metadata: Record<string, unknown> = {}): Promise<WriteResult> {
-  return trainingCheckpoint(model).write(path, { kind: 'model', metadata });
+/** How `model.save` and `saveWeights` write: user metadata, the storage, what NaN weights do. */
+export interface ModelSaveOptions {
+  metadata?: Record<string, unknown>;
+  storage?: Storage;
+  onNonFinite?: 'warn' | 'error' | 'allow';
+  warn?: (message: string) => void;
 }
 
-export async function saveWeights(model: Sequential, path: string): Promise<WriteResult> {
+/** Where a model file is read from (default: the default storage). */
+export interface ModelLoadOptions extends LoadOptions {
+  storage?: Storage;
+}
+
+export async function saveModel(model: Sequential, path: string, options: ModelSaveOptions = {}): Promise<WriteResult> {
+  return trainingCheckpoint(model).write(path, { kind: 'model', ...options, metadata: options.metadata ?? {} });
+}
+
+export async function saveWeights(model: Sequential, path: string, options: ModelSaveOptions = {}): Promise<WriteResult> {
   if (!model.built) model.build();
-  return new Checkpoint({ config: modelFileConfig(model) as unknown as JsonValue, model }).write(path, { kind: 'weights' });
+  return new Checkpoint({ config: modelFileConfig(model) as unknown as JsonValue, model }).write(path, { kind: 'weights', ...options });
 }
 
-async function readConfig(path: string): Promise<ModelFileConfig> {
-  const reader = await WptReader.open(path);
+async function readConfig(path: string, storage?: Storage): Promise<ModelFileConfig> {
+  const reader = await WptReader.open(path, storage);
   try {
     if (!reader.entries.some((e) => e.key === 'config')) {
       throw new CheckpointError('MISSING_KEYS', 'no model config in this file (was it written by model.save or saveWeights?)', { file: path, entry: 'config' });
@@ -82,22 +96,22 @@ function checkArchitecture(path: string, saved: ModelFileConfig, model: Sequenti
   }
 }
 
-export async function loadWeights(model: Sequential, path: string, options: LoadOptions = {}): Promise<void> {
+export async function loadWeights(model: Sequential, path: string, options: ModelLoadOptions = {}): Promise<void> {
   const strict = options.strict ?? true;
-  const saved = await readConfig(path);
+  const saved = await readConfig(path, options.storage);
   checkArchitecture(path, saved, model, strict);
   if (!model.built && saved.inputShape) model.build(saved.inputShape);
   // A model file also holds optimizer, history and RNG: only the weights matter here.
-  await new Checkpoint({ config: null, model }).read(path, { strict, ignoreUnexpected: (k) => !k.startsWith('model/') });
+  await new Checkpoint({ config: null, model }).read(path, { strict, ignoreUnexpected: (k) => !k.startsWith('model/'), storage: options.storage });
 }
 
 /** Restores weights, optimizer, history and RNG saved by `model.save` into this model. */
-export async function restoreModel(model: Sequential, path: string, options: LoadOptions = {}): Promise<void> {
+export async function restoreModel(model: Sequential, path: string, options: ModelLoadOptions = {}): Promise<void> {
   const strict = options.strict ?? true;
-  const saved = await readConfig(path);
+  const saved = await readConfig(path, options.storage);
   checkArchitecture(path, saved, model, strict);
   if (!model.built && saved.inputShape) model.build(saved.inputShape);
-  await trainingCheckpoint(model).read(path, { strict });
+  await trainingCheckpoint(model).read(path, { strict, storage: options.storage });
 }
 
 function optimizerFrom(spec: { className: string; config: Record<string, number | boolean> }): Optimizer {
@@ -107,12 +121,12 @@ function optimizerFrom(spec: { className: string; config: Record<string, number 
 }
 
 /** Rebuilds a model saved by `model.save` from its config, recompiles it, and restores its state. */
-export async function loadModel(path: string): Promise<Sequential> {
-  const saved = await readConfig(path);
+export async function loadModel(path: string, options: { storage?: Storage } = {}): Promise<Sequential> {
+  const saved = await readConfig(path, options.storage);
   const model = Sequential.fromConfig(saved.model);
   if (saved.inputShape) model.build(saved.inputShape);
   if (saved.compile) model.compile({ optimizer: optimizerFrom(saved.compile.optimizer), loss: saved.compile.loss, metrics: saved.compile.metrics });
-  await trainingCheckpoint(model).read(path);
+  await trainingCheckpoint(model).read(path, { storage: options.storage });
   return model;
 }
 
@@ -120,12 +134,12 @@ export async function loadModel(path: string): Promise<Sequential> {
  * A model for inference or evaluation from any file with a config (model or weights): rebuilt
  * from its config, compiled with its loss and metrics when it has them, holding its weights.
  */
-export async function modelFromFile(path: string): Promise<Sequential> {
-  const saved = await readConfig(path);
+export async function modelFromFile(path: string, options: { storage?: Storage } = {}): Promise<Sequential> {
+  const saved = await readConfig(path, options.storage);
   const model = Sequential.fromConfig(saved.model);
   if (saved.inputShape) model.build(saved.inputShape);
   // The optimizer does not matter for evaluation; loss and metrics come from the file.
   if (saved.compile) model.compile({ optimizer: new Adam(), loss: saved.compile.loss, metrics: saved.compile.metrics });
-  await model.loadWeights(path);
+  await model.loadWeights(path, { storage: options.storage });
   return model;
 }

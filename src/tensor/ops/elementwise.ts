@@ -137,9 +137,10 @@ export function sqrt(x: Tensor): Tensor {
     (g, _x, o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = g[i] / (2 * o[i]); });
 }
 
+/** max(x, 0), except that NaN stays NaN (as in PyTorch and TensorFlow): `<=` is false for NaN. */
 export function relu(x: Tensor): Tensor {
-  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] > 0 ? x[i] : 0; },
-    (g, x, _o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = x[i] > 0 ? g[i] : 0; });
+  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] <= 0 ? 0 : x[i]; },
+    (g, x, _o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = x[i] <= 0 ? 0 : g[i]; });
 }
 
 export function sigmoid(x: Tensor): Tensor {
@@ -158,7 +159,7 @@ export function tanh(x: Tensor): Tensor {
     (g, _x, o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = g[i] * (1 - o[i] * o[i]); });
 }
 
-/** Clamps into [lo, hi]; the gradient flows only where the value was inside. */
+/** Clamps into [lo, hi] (NaN stays NaN); the gradient flows only where the value was inside. */
 export function clip(x: Tensor, lo: number, hi: number): Tensor {
   return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.min(Math.max(x[i], lo), hi); },
     (g, x, _o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = x[i] >= lo && x[i] <= hi ? g[i] : 0; });

@@ -38,7 +38,7 @@ export function mean(x: Tensor, axis?: number | number[], keepDims = false): Ten
   return mul(sum(x, axis, keepDims), 1 / count);
 }
 
-/** Maximum over one axis (or all); the gradient goes to the first maximal element. */
+/** Maximum over one axis (or all), NaN if any element is; the gradient goes to the first maximal (or NaN) element. */
 export function max(x: Tensor, axis?: number, keepDims = false): Tensor {
   if (axis === undefined) return max(reshape(x, [x.size]), 0, false).reshape(keepDims ? x.shape.map(() => 1) : []);
   const ax = normalizeAxis('max', axis, x.rank);
@@ -49,8 +49,8 @@ export function max(x: Tensor, axis?: number, keepDims = false): Tensor {
     for (let l = 0; l < len; l++) {
       for (let i = 0; i < inner; i++) {
         const at = (o * len + l) * inner + i;
-        const v = x.data[at];
-        if (v > out[o * inner + i] || l === 0) {
+        const v = x.data[at], best = out[o * inner + i];
+        if (v > best || l === 0 || (v !== v && best === best)) {
           out[o * inner + i] = v;
           argmax[o * inner + i] = at;
         }

@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { ArgumentError } from '../../errors.js';
 import { CheckpointManager } from '../../checkpoint/manager.js';
 import type { JsonValue, StateDict } from '../../checkpoint/state.js';
@@ -6,13 +5,26 @@ import { type LoadOptions, type Trackable, isTrackable } from '../../checkpoint/
 import { Callback } from '../callback.js';
 import type { EpochTotals } from '../fit.js';
 import { trainingCheckpoint } from '../persistence.js';
+import type { Storage } from '../../checkpoint/storage.js';
+import { TrainingInterruptedError } from '../interrupt.js';
 
 export interface BackupAndRestoreOptions {
   backupDir: string;
   /** 'epoch', or back up every N batches (counted across epochs). */
   saveFreq?: 'epoch' | number;
-  /** Remove the backup once training ends normally. */
+  /** Remove the backup once training ends normally (only the files the backup wrote). */
   deleteCheckpoint?: boolean;
+  /**
+   * When the fit is interrupted (`model.interrupt()`, `interruptOnSignals`), back up the
+   * exact batch position before it stops, whatever `saveFreq` says. Default true.
+   */
+  saveOnInterrupt?: boolean;
+  /** Where the backups go (default: the default storage). */
+  storage?: Storage;
+  /** Take over the backup directory's lock even from a holder that looks alive (see CheckpointManager). */
+  takeOverLock?: boolean;
+  /** What a backup of NaN or infinite weights does (default 'warn'). */
+  onNonFinite?: 'warn' | 'error' | 'allow';
   /** Write backups in the background (the next one waits for the last). */
   async?: boolean;
   /** A failed backup stops training ('raise', the default) or is reported and skipped ('warn'). */
@@ -40,11 +52,16 @@ export class BackupAndRestore extends Callback {
   readonly deleteCheckpoint: boolean;
   private manager: CheckpointManager | null = null;
   private progress: Progress = { epoch: 0, batch: 0, totals: null, batchesSeen: 0 };
+  /** The position after the last batch trained (progress is the last one backed up). */
+  private trained = { epoch: 0, batch: 0 };
   /** The path restored from on train begin, if any. */
   restoredFrom: string | null = null;
 
   constructor(private readonly options: BackupAndRestoreOptions) {
     super();
+    if (typeof options?.backupDir !== 'string' || options.backupDir === '') {
+      throw new ArgumentError(`BackupAndRestore: backupDir must be a non-empty directory path, got ${JSON.stringify(options?.backupDir)}`);
+    }
     this.backupDir = options.backupDir;
     this.saveFreq = options.saveFreq ?? 'epoch';
     if (this.saveFreq !== 'epoch' && !(Number.isInteger(this.saveFreq) && this.saveFreq > 0)) {
@@ -75,7 +92,9 @@ export class BackupAndRestore extends Callback {
       loadStateDict: (s: StateDict) => { this.progress = s.position as unknown as Progress; },
     };
     const checkpoint = trainingCheckpoint(this.model, { progress, callbacks: this.peerStates() });
-    this.manager = new CheckpointManager(checkpoint, this.backupDir, { maxToKeep: 1, checkpointName: 'backup', async: this.options.async, warn: this.options.warn });
+    const o = this.options;
+    this.manager = new CheckpointManager(checkpoint, this.backupDir, { maxToKeep: 1, checkpointName: 'backup', async: o.async, warn: o.warn,
+      storage: o.storage, takeOverLock: o.takeOverLock, onNonFinite: o.onNonFinite });
     this.progress = { epoch: this.model.fitState!.initialEpoch, batch: 0, totals: null, batchesSeen: 0 };
     this.restoredFrom = await this.manager.restoreOrInitialize();
     if (this.restoredFrom) {
@@ -84,20 +103,28 @@ export class BackupAndRestore extends Callback {
       state.initialBatch = this.progress.batch;
       state.totals = this.progress.totals;
     }
+    this.trained = { epoch: this.progress.epoch, batch: this.progress.batch };
   }
 
   override async onBatchEnd(batch: number): Promise<void> {
     this.progress.batchesSeen++;
+    this.trained = { epoch: this.model.fitState!.epoch, batch: batch + 1 };
     if (this.saveFreq === 'epoch' || this.progress.batchesSeen % this.saveFreq !== 0) return;
-    const state = this.model.fitState!;
-    this.progress = { epoch: state.epoch, batch: batch + 1, totals: structuredClone(state.currentTotals), batchesSeen: this.progress.batchesSeen };
-    await this.backup(state.epoch * state.batchesPerEpoch + batch + 1);
+    await this.backupHere();
   }
 
   override async onEpochEnd(epoch: number): Promise<void> {
+    this.trained = { epoch: epoch + 1, batch: 0 };
     if (this.saveFreq !== 'epoch') return;
-    this.progress = { epoch: epoch + 1, batch: 0, totals: null, batchesSeen: this.progress.batchesSeen };
-    await this.backup((epoch + 1) * this.model.fitState!.batchesPerEpoch);
+    await this.backupHere();
+  }
+
+  /** Backs up the position after the last batch trained (mid-epoch: with the epoch's running totals). */
+  private async backupHere(): Promise<void> {
+    const state = this.model.fitState!;
+    const { epoch, batch } = this.trained;
+    this.progress = { epoch, batch, totals: batch > 0 ? structuredClone(state.currentTotals) : null, batchesSeen: this.progress.batchesSeen };
+    await this.backup(epoch * state.batchesPerEpoch + batch);
   }
 
   private async backup(step: number): Promise<void> {
@@ -105,19 +132,34 @@ export class BackupAndRestore extends Callback {
       await this.manager!.save({ step, epoch: this.progress.epoch, force: true });
     } catch (e) {
       if ((this.options.onSaveError ?? 'raise') === 'raise') throw e;
-      (this.options.warn ?? ((m) => console.warn(`waypoint: ${m}`)))(`backup at step ${step} failed, training goes on: ${(e as Error).message}`);
+      this.warnOf(`backup at step ${step} failed, training goes on: ${(e as Error).message}`);
     }
   }
 
   override async onTrainEnd(): Promise<void> {
-    await this.manager?.close();
+    const manager = this.manager;
     this.manager = null;
-    if (this.deleteCheckpoint) await rm(this.backupDir, { recursive: true, force: true });
+    if (this.deleteCheckpoint) await manager?.deleteAll();
+    else await manager?.close();
   }
 
-  /** A failed fit keeps its backup (that is the point) but frees the directory's lock. */
-  override async onTrainAbort(): Promise<void> {
-    await this.manager?.close().catch(() => undefined);
+  /**
+   * A failed fit keeps its backup (that is the point) but frees the directory's lock. An
+   * interrupted one first backs up the batch it stopped at, unless that is the last backup.
+   */
+  override async onTrainAbort(error: unknown): Promise<void> {
+    const manager = this.manager;
+    if (manager === null) return;
+    const { epoch, batch } = this.trained;
+    const unsaved = epoch !== this.progress.epoch || batch !== this.progress.batch;
+    if (error instanceof TrainingInterruptedError && (this.options.saveOnInterrupt ?? true) && unsaved) {
+      await this.backupHere().catch((e: Error) => this.warnOf(`the backup at the interruption failed: ${e.message}`));
+    }
     this.manager = null;
+    await manager.close().catch((e: Error) => this.warnOf(`closing the backup failed: ${e.message}`));
+  }
+
+  private warnOf(message: string): void {
+    (this.options.warn ?? ((m) => console.warn(`waypoint: ${m}`)))(message);
   }
 }

@@ -1,5 +1,8 @@
-import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { ArgumentError } from '../../errors.js';
+import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } from '../../checkpoint/storage.js';
+import { tempPathFor } from '../../checkpoint/writer.js';
+import { osError } from '../../checkpoint/os-errors.js';
 import { Callback } from '../callback.js';
 import type { Logs } from '../history.js';
 
@@ -7,6 +10,8 @@ export interface CSVLoggerOptions {
   separator?: string;
   /** Continue an existing file instead of starting a new one. */
   append?: boolean;
+  /** Where the file goes (default: the default storage). */
+  storage?: Storage;
 }
 
 /**
@@ -21,10 +26,15 @@ export class CSVLogger extends Callback {
   private header: string[] | null = null;
   private rows: string[][] = [];
 
-  constructor(readonly path: string, options: CSVLoggerOptions = {}) {
+  constructor(readonly path: string, private readonly options: CSVLoggerOptions = {}) {
     super();
+    if (typeof path !== 'string' || path === '') throw new ArgumentError(`CSVLogger: path must be a non-empty file path, got ${JSON.stringify(path)}`);
     this.separator = options.separator ?? ',';
     this.append = options.append ?? false;
+  }
+
+  private get storage(): Storage {
+    return this.options.storage ?? getDefaultStorage();
   }
 
   override async onTrainBegin(): Promise<void> {
@@ -36,13 +46,14 @@ export class CSVLogger extends Callback {
   private async loadPrevious(): Promise<void> {
     const start = this.model.fitState?.initialEpoch ?? 0;
     if (!this.append && start === 0) return;
-    let text: string;
+    let bytes: Uint8Array | null;
     try {
-      text = await readFile(this.path, 'utf8');
-    } catch {
-      return;
+      bytes = await readFileIfExists(this.storage, this.path);
+    } catch (cause) {
+      throw osError('CSVLogger cannot read the log', this.path, cause);
     }
-    const lines = text.split('\n').filter((l) => l.length > 0).map((l) => l.split(this.separator));
+    if (bytes === null) return;
+    const lines = new TextDecoder().decode(bytes).split('\n').filter((l) => l.length > 0).map((l) => l.split(this.separator));
     if (lines.length === 0) return;
     this.header = lines[0];
     this.rows = lines.slice(1).filter((r) => Number(r[0]) < start);
@@ -55,9 +66,11 @@ export class CSVLogger extends Callback {
     }
     this.rows.push(this.header.map((k) => (k === 'epoch' ? String(epoch) : logs[k] === undefined ? '' : String(logs[k]))));
     const text = [this.header, ...this.rows].map((r) => r.join(this.separator)).join('\n') + '\n';
-    await mkdir(dirname(this.path), { recursive: true });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    await writeFile(tmp, text);
-    await rename(tmp, this.path);
+    try {
+      await this.storage.mkdirp(dirname(this.path));
+      await writeFileAtomic(this.storage, this.path, new TextEncoder().encode(text), tempPathFor(this.path));
+    } catch (cause) {
+      throw osError('CSVLogger cannot write the log', this.path, cause);
+    }
   }
 }

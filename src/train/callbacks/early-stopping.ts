@@ -45,10 +45,16 @@ export class EarlyStopping extends Callback implements Trackable {
     if (!['min', 'max', 'auto'].includes(mode)) throw new ArgumentError(`EarlyStopping: mode must be 'min', 'max' or 'auto', got '${String(mode)}'`);
     this.direction = resolveMode(mode, this.monitor);
     this.patience = options.patience ?? 0;
+    if (!(Number.isInteger(this.patience) && this.patience >= 0)) throw new ArgumentError(`EarlyStopping: patience must be a non-negative integer of epochs, got ${this.patience}`);
     this.minDelta = Math.abs(options.minDelta ?? 0);
+    if (!Number.isFinite(this.minDelta)) throw new ArgumentError(`EarlyStopping: minDelta must be a finite number, got ${options.minDelta}`);
     this.baseline = options.baseline;
+    if (this.baseline !== undefined && Number.isNaN(this.baseline)) throw new ArgumentError('EarlyStopping: baseline must be a number, got NaN');
     this.restoreBestWeights = options.restoreBestWeights ?? false;
     this.startFromEpoch = options.startFromEpoch ?? 0;
+    if (!(Number.isInteger(this.startFromEpoch) && this.startFromEpoch >= 0)) {
+      throw new ArgumentError(`EarlyStopping: startFromEpoch must be a non-negative integer, got ${this.startFromEpoch}`);
+    }
     this.warn = options.warn ?? ((m) => console.warn(`waypoint: ${m}`));
     this.best = this.direction === 'min' ? Infinity : -Infinity;
   }

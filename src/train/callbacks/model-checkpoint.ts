@@ -1,5 +1,4 @@
 import { dirname, join } from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
 import { ArgumentError } from '../../errors.js';
 import type { StateDict } from '../../checkpoint/state.js';
 import type { Trackable } from '../../checkpoint/trackable.js';
@@ -8,7 +7,7 @@ import { Callback } from '../callback.js';
 import type { Logs } from '../history.js';
 import { formatTemplate, templateKeys } from './template.js';
 import { TEMP_SUFFIX } from '../../checkpoint/writer.js';
-import { readdir } from 'node:fs/promises';
+import { type Storage, getDefaultStorage } from '../../checkpoint/storage.js';
 
 export interface ModelCheckpointOptions {
   /** Path template: `ckpt/{epoch:02d}-{val_loss:.4f}.wpt`; `{epoch}` and `{batch}` are 1-based. */
@@ -29,6 +28,10 @@ export interface ModelCheckpointOptions {
   /** A failed save stops training ('raise', the default) or is reported and skipped ('warn'). */
   onSaveError?: 'raise' | 'warn';
   write?: (line: string) => void;
+  /** Where the files go (default: the default storage). */
+  storage?: Storage;
+  /** What a save of NaN or infinite weights does (default 'warn'). */
+  onNonFinite?: 'warn' | 'error' | 'allow';
 }
 
 /** Saves the model (or its weights) during training, as Keras's ModelCheckpoint. */
@@ -52,9 +55,14 @@ export class ModelCheckpoint extends Callback implements Trackable {
   private kept: string[] = [];
   private readonly maxToKeep?: number;
   private readonly onSaveError: 'raise' | 'warn';
+  private readonly options: ModelCheckpointOptions;
 
   constructor(options: ModelCheckpointOptions) {
     super();
+    if (typeof options?.filepath !== 'string' || options.filepath === '') {
+      throw new ArgumentError(`ModelCheckpoint: filepath must be a non-empty path template, got ${JSON.stringify(options?.filepath)}`);
+    }
+    this.options = options;
     this.filepath = options.filepath;
     this.monitor = options.monitor ?? 'val_loss';
     this.mode = options.mode ?? 'auto';
@@ -77,6 +85,14 @@ export class ModelCheckpoint extends Callback implements Trackable {
     this.best = this.initialBest();
   }
 
+  private get storage(): Storage {
+    return this.options.storage ?? getDefaultStorage();
+  }
+
+  private saveOptions() {
+    return { storage: this.storage, onNonFinite: this.options.onNonFinite, warn: (m: string) => this.write(`waypoint: ${m}`) };
+  }
+
   private get direction(): 'min' | 'max' {
     return resolveMode(this.mode, this.monitor);
   }
@@ -87,7 +103,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
 
   /** Refuses settings that would silently never save: keys that will not exist at the save points. */
   override async onTrainBegin(): Promise<void> {
-    await removeLeftovers(this.filepath);
+    await removeLeftovers(this.storage, this.filepath);
     const state = this.model.fitState!;
     const available = this.saveFreq === 'epoch' ? state.epochLogKeys : state.batchLogKeys;
     const where = this.saveFreq === 'epoch' ? 'at the end of each epoch' : `every ${this.saveFreq} batches`;
@@ -113,8 +129,8 @@ export class ModelCheckpoint extends Callback implements Trackable {
 
   override async onTrainEnd(): Promise<void> {
     if (this.saveLast) {
-      await mkdir(dirname(this.saveLast), { recursive: true });
-      await this.model.save(this.saveLast); // the whole model, even with saveWeightsOnly
+      await this.storage.mkdirp(dirname(this.saveLast));
+      await this.model.save(this.saveLast, this.saveOptions()); // the whole model, even with saveWeightsOnly
       this.saved.push(this.saveLast);
     }
   }
@@ -138,9 +154,9 @@ export class ModelCheckpoint extends Callback implements Trackable {
 
   private async saveTo(path: string): Promise<void> {
     try {
-      await mkdir(dirname(path), { recursive: true });
-      if (this.saveWeightsOnly) await this.model.saveWeights(path);
-      else await this.model.save(path);
+      await this.storage.mkdirp(dirname(path));
+      if (this.saveWeightsOnly) await this.model.saveWeights(path, this.saveOptions());
+      else await this.model.save(path, this.saveOptions());
     } catch (e) {
       if (this.onSaveError === 'raise') throw e;
       this.write(`waypoint: saving ${path} failed, training goes on: ${(e as Error).message}`);
@@ -148,7 +164,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
     }
     this.saved.push(path);
     this.kept = [...this.kept.filter((p) => p !== path), path];
-    while (this.maxToKeep !== undefined && this.kept.length > this.maxToKeep) await rm(this.kept.shift()!, { force: true });
+    while (this.maxToKeep !== undefined && this.kept.length > this.maxToKeep) await this.storage.remove(this.kept.shift()!);
   }
 
   stateDict(): StateDict {
@@ -162,10 +178,12 @@ export class ModelCheckpoint extends Callback implements Trackable {
   }
 }
 
-/** Deletes temporary files that a killed save left in the directory the template writes to. */
-async function removeLeftovers(template: string): Promise<void> {
+/** Deletes temporary files that a killed save of this process's kind left in the directory the template writes to. */
+async function removeLeftovers(storage: Storage, template: string): Promise<void> {
   const dir = dirname(template);
   if (dir.includes('{')) return; // the directory itself varies: nothing fixed to clean
-  const names = await readdir(dir).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.endsWith(TEMP_SUFFIX)).map((n) => rm(join(dir, n), { force: true })));
+  const names = await storage.list(dir).catch(() => [] as string[]);
+  // `.{name}.wpt.{unique}.wpt-tmp`: only temporary files of .wpt saves, never anything else there.
+  const leftovers = names.filter((n) => n.startsWith('.') && n.endsWith(TEMP_SUFFIX) && /\.wpt\.[\w-]+\.wpt-tmp$/.test(n));
+  await Promise.all(leftovers.map((n) => storage.remove(join(dir, n))));
 }
