@@ -19,4 +19,8 @@ export { FaultyStorage } from './storage-faulty.js';
 export type { StorageOp, FaultPlan } from './storage-faulty.js';
 export type { Storage, ReadHandle, WriteHandle } from './storage.js';
 export { CheckpointManager, MANIFEST_NAME, resolveMode } from './manager.js';
+export { LOCK_NAME, DEFAULT_LEASE_MS } from './lock.js';
+export type { LockRecord } from './lock.js';
+export { osError } from './os-errors.js';
+export { countNonFinite } from './writer.js';
 export type { CheckpointManagerOptions, ManifestEntry, Manifest, RetentionPolicy, BestOf, Mode, SaveOptions } from './manager.js';

@@ -13,7 +13,7 @@ import { type Callback, CallbackList } from './callback.js';
 import type { History, Logs } from './history.js';
 import { ProgressBar } from './progress.js';
 import type { NamedParams } from '../optim/optimizer.js';
-import { Yielder } from './event-loop.js';
+import { YIELD_EVERY_MS, Yielder } from './event-loop.js';
 import { TrainingInterruptedError } from './interrupt.js';
 
 export interface FitOptions {
@@ -27,6 +27,11 @@ export interface FitOptions {
   initialEpoch?: number;
   callbacks?: Callback[];
   verbose?: 0 | 1 | 2;
+  /**
+   * The longest stretch of batches, in milliseconds, before the event loop gets a turn
+   * (signals, timers, a page's input). Default 50; Infinity never yields between batches.
+   */
+  yieldEveryMs?: number;
 }
 
 export interface EvaluateOptions {
@@ -99,6 +104,8 @@ export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, op
   const split = options.validationSplit ?? 0;
   if (!(split >= 0 && split < 1)) throw new ArgumentError(`fit: validationSplit must be in [0, 1), got ${split}`);
   if (options.validationData && split > 0) throw new ArgumentError('fit: give validationData or validationSplit, not both');
+  const yieldEveryMs = options.yieldEveryMs ?? YIELD_EVERY_MS;
+  if (!(yieldEveryMs >= 0)) throw new ArgumentError(`fit: yieldEveryMs must be a non-negative number of milliseconds (or Infinity), got ${yieldEveryMs}`);
 
   let [x, y] = [xAll, yAll];
   let validation = options.validationData;
@@ -129,7 +136,7 @@ export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, op
   model.fitState = state;
   model.interruption.begin();
   try {
-    return await runEpochs(model, x, y, validation, callbacks, state, { epochs, batchSize, batches, n, shuffle: options.shuffle ?? true, params });
+    return await runEpochs(model, x, y, validation, callbacks, state, { epochs, batchSize, batches, n, shuffle: options.shuffle ?? true, params, yieldEveryMs });
   } catch (error) {
     await callbacks.trainAbort(error);
     throw error;
@@ -146,15 +153,15 @@ function checkInterrupt(model: Sequential, epoch: number, nextBatch: number): vo
 }
 
 /** `params` is computed once per fit: the same tensors are updated in place every batch. */
-interface LoopSettings { epochs: number; batchSize: number; batches: number; n: number; shuffle: boolean; params: NamedParams }
+interface LoopSettings { epochs: number; batchSize: number; batches: number; n: number; shuffle: boolean; params: NamedParams; yieldEveryMs: number }
 
 async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [Tensor, Tensor] | undefined, callbacks: CallbackList,
-  state: FitState, { epochs, batchSize, batches, n, shuffle, params }: LoopSettings): Promise<History> {
+  state: FitState, { epochs, batchSize, batches, n, shuffle, params, yieldEveryMs }: LoopSettings): Promise<History> {
   await callbacks.trainBegin();
   model.history.truncate(state.initialEpoch);
   // Every ~50 ms of work the event loop gets a turn: signals, timers and a page's input are
   // not kept waiting for the epoch's next I/O (bench/interrupt.ts measures what it costs).
-  const yielder = new Yielder();
+  const yielder = new Yielder(yieldEveryMs);
   checkInterrupt(model, state.initialEpoch, state.initialBatch);
 
   let lastLogs: Logs = {};
