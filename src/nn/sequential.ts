@@ -185,7 +185,8 @@ export class Sequential implements Trackable {
   /**
    * Asks the running fit to stop at the end of the batch in flight: callbacks get
    * `onTrainAbort` with a TrainingInterruptedError (BackupAndRestore backs up that batch) and
-   * `fit` rejects with it. Resolves true once the fit has stopped, false at once if none runs.
+   * `fit` rejects with it. Resolves true once the fit has stopped, false at once if none runs
+   * (so a callback that calls it must not await it: the fit waits for that callback).
    */
   interrupt(reason = 'interrupt'): Promise<boolean> {
     return this.interruption.request(reason);
