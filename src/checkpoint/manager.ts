@@ -144,7 +144,7 @@ export class CheckpointManager {
   }
 
   private async load(): Promise<void> {
-    await this.storage.mkdirp(this.directory);
+    await this.storage.mkdirp(this.directory).catch((cause) => { throw osError('cannot create the checkpoint directory', this.directory, cause); });
     // Only the lock holder may clean up: another writer's temporary file is not debris.
     this.lock = await acquireLock(this.storage, this.directory, { warn: this.warn, takeOver: this.options.takeOverLock, leaseMs: this.options.lockLeaseMs });
     const names = (await this.storage.list(this.directory)).filter((n) => n !== LOCK_NAME);
@@ -291,6 +291,7 @@ export class CheckpointManager {
 
   /** Waits for pending saves, then releases the directory for another manager. */
   async close(): Promise<void> {
+    if (!(await this.ready.then(() => true, () => false))) return; // never opened: nothing to flush or release
     try {
       await this.flush();
     } finally {

@@ -58,7 +58,7 @@ export class WptReader {
       return new WptReader(path, header, headerCrc32, handle.size, handle);
     } catch (e) {
       await handle.close();
-      throw e;
+      throw osError('cannot read the file', path, e);
     }
   }
 

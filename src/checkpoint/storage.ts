@@ -88,7 +88,15 @@ export const fsStorage: Storage = {
   remove: (path) => fsp.rm(path, { force: true }),
   list: (dir) => fsp.readdir(dir),
   mkdirp: async (dir) => {
-    await fsp.mkdir(dir, { recursive: true });
+    await fsp.mkdir(dir, { recursive: true }).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+      // Node reports ENOENT when a missing parent cannot be created (a read-only volume, no
+      // permission): creating the first missing ancestor on its own gives the real reason.
+      let missing = dir;
+      while (dirname(missing) !== missing && !(await fsp.stat(dirname(missing)).then(() => true, () => false))) missing = dirname(missing);
+      await fsp.mkdir(missing);
+      await fsp.mkdir(dir, { recursive: true });
+    });
   },
   async removeEmptyDir(dir) {
     await fsp.rmdir(dir).catch((e: NodeJS.ErrnoException) => {

@@ -39,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     const message = e instanceof WaypointError ? e.message
-      : errnoOf(e) !== undefined ? osError('failed', (e as NodeJS.ErrnoException).path ?? '?', e).message
+      : errnoOf(e) !== undefined ? osError(`${name} failed`, (e as NodeJS.ErrnoException).path ?? '?', e).message
         : `unexpected error: ${(e as Error).stack ?? String(e)}`;
     console.error(`waypoint ${name}: ${message.split('\n')[0]}`);
     return e instanceof UsageError ? 2 : 1;

@@ -8,6 +8,7 @@ import type { Logs } from '../history.js';
 import { formatTemplate, templateKeys } from './template.js';
 import { TEMP_SUFFIX } from '../../checkpoint/writer.js';
 import { type Storage, getDefaultStorage } from '../../checkpoint/storage.js';
+import { osError } from '../../checkpoint/os-errors.js';
 
 export interface ModelCheckpointOptions {
   /** Path template: `ckpt/{epoch:02d}-{val_loss:.4f}.wpt`; `{epoch}` and `{batch}` are 1-based. */
@@ -129,7 +130,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
 
   override async onTrainEnd(): Promise<void> {
     if (this.saveLast) {
-      await this.storage.mkdirp(dirname(this.saveLast));
+      await this.storage.mkdirp(dirname(this.saveLast)).catch((cause) => { throw osError('ModelCheckpoint cannot create the directory', dirname(this.saveLast!), cause); });
       await this.model.save(this.saveLast, this.saveOptions()); // the whole model, even with saveWeightsOnly
       this.saved.push(this.saveLast);
     }
@@ -154,7 +155,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
 
   private async saveTo(path: string): Promise<void> {
     try {
-      await this.storage.mkdirp(dirname(path));
+      await this.storage.mkdirp(dirname(path)).catch((cause) => { throw osError('ModelCheckpoint cannot create the directory', dirname(path), cause); });
       if (this.saveWeightsOnly) await this.model.saveWeights(path, this.saveOptions());
       else await this.model.save(path, this.saveOptions());
     } catch (e) {
