@@ -75,7 +75,7 @@ describe('waypoint train, stopped', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     clearInterval(poll);
     expect(code).toBe(143);
-    expect(stderr).toMatch(/interrupted: run the same command again/);
+    expect(stderr).toMatch(/interrupted \(SIGTERM\) at epoch \d+, batch \d+: backed up to .*backup; run the same command again to resume/);
     expect(existsSync(join(run, 'backup', 'manager.lock'))).toBe(false);
 
     const resumed = cli(...args);
@@ -204,7 +204,7 @@ describe('bad input: one clear line, non-zero exit', () => {
     [['train', '--model', 'rnn'], /--model must be mlp or cnn, got 'rnn'/, 2],
     [['train', '--epochs', '0'], /--epochs must be an integer ≥ 1/, 2],
     [['inspect'], /give exactly one FILE/, 2],
-    [['inspect', '/no/such/file.wpt'], /IO: cannot open: ENOENT \(file \/no\/such\/file\.wpt\)/, 1],
+    [['inspect', '/no/such/file.wpt'], /NOT_FOUND: cannot open the file: no such file or directory \(ENOENT\) \(file \/no\/such\/file\.wpt\)/, 1],
     [['diff', 'only-one.wpt'], /give two files/, 2],
     [['select', '/no/such/dir'], /does not exist/, 2],
     [['plot', '/no/such/file.wpt'], /cannot open/, 1],
