@@ -4,7 +4,7 @@
  * the dead one's pid (a pid namespace: pid 1 both times), and an unreaped (zombie) lock holder.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,4 +151,30 @@ describe('a zombie lock holder (killed, never reaped by its parent)', () => {
       parent.kill('SIGKILL'); // the zombie's parent: init adopts and reaps it
     }
   }, 30_000);
+});
+
+describe('waypoint train --take-over-lock', () => {
+  it('refuses a live holder by name and says how to take over; with the flag it takes over and trains', async () => {
+    const run = join(root, 'takeover');
+    const holder = join(root, 'live-holder.mts');
+    writeFileSync(holder, `
+      import { Checkpoint, CheckpointManager, Variable } from ${JSON.stringify(join(import.meta.dirname, '..', 'src', 'index.ts'))};
+      const m = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), ${JSON.stringify(join(run, 'backup'))});
+      await m.ready; console.log('locked'); setInterval(() => {}, 1000);`);
+    const live = spawn(process.execPath, ['--import', 'tsx', holder], { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(import.meta.dirname, '..') });
+    try {
+      await new Promise<void>((resolve) => live.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('locked')) resolve(); }));
+      const bin = join(import.meta.dirname, '..', 'bin', 'waypoint.js');
+      const train = (...extra: string[]) => spawnSync(process.execPath, [bin, 'train', '--model', 'mlp', '--epochs', '1', '--run', run, ...extra], { encoding: 'utf8', env: { ...process.env, WAYPOINT_BACKEND: 'cpu' } });
+      const refused = train();
+      expect(refused.status).toBe(1);
+      expect(refused.stderr.trim()).toMatch(new RegExp(`^waypoint train: LOCKED: .* is being written by pid ${live.pid} on ${hostname()} .*takeOverLock: true, or waypoint train --take-over-lock`));
+      const taken = train('--take-over-lock');
+      expect(taken.status, taken.stderr).toBe(0);
+      expect(taken.stderr).toMatch(new RegExp(`taking over the lock of .* from pid ${live.pid} .* as asked`));
+      expect(taken.stdout).toMatch(/run complete: 1 epochs/);
+    } finally {
+      live.kill('SIGKILL');
+    }
+  }, 60_000);
 });
