@@ -7,9 +7,9 @@
 import zlib from 'node:zlib';
 import { deflateSync as fflateDeflate, inflateSync as fflateInflate } from 'fflate';
 import { Random } from '../src/index.js';
-import { shuffleInto } from '../src/checkpoint/byte-planes.js';
-import { deflateLiterals } from '../src/checkpoint/huffman-deflate.js';
-import { inflateInto } from '../src/checkpoint/inflate.js';
+import { shuffleInto } from '../src/checkpoint/codec/byte-planes.js';
+import { deflateLiterals } from '../src/checkpoint/codec/huffman-deflate.js';
+import { inflateInto } from '../src/checkpoint/codec/inflate.js';
 import { table, timeMedian } from './common.js';
 
 const quick = process.argv.includes('--quick');

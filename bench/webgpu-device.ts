@@ -12,7 +12,7 @@ import { conv2dFilterGradKernel, conv2dForwardKernel, conv2dInputGradKernel, mat
 import { matmul } from '../kernels/cpu/matmul.js';
 import { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from '../kernels/cpu/conv2d.js';
 import type { Conv2dInfo } from '../kernels/types.js';
-import { Random } from '../src/data/random.js';
+import { Random } from '../src/tensor/random.js';
 
 /** What the check needs of gpu.js in webgpu mode: kernels whose calls resolve to their output. */
 interface AsyncGpu {

@@ -1,12 +1,16 @@
 /**
  * Counts lines of code (no blank lines, no comments) per folder, and fails when the core
- * (src/tensor + kernels/cpu) outgrows the budget that keeps it readable in an afternoon.
+ * (src/tensor + kernels/cpu) outgrows the budget that keeps it readable in an afternoon,
+ * when src/checkpoint outgrows its own, or when an import leaves the folder graph
+ * (scripts/architecture.ts).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { violations } from './architecture.js';
 
 const CORE = ['src/tensor', 'kernels/cpu'];
 const CORE_BUDGET = 2000;
+const CHECKPOINT_BUDGET = 3000;
 const root = new URL('..', import.meta.url).pathname;
 
 function files(dir: string): string[] {
@@ -22,9 +26,9 @@ export function codeLines(source: string): number {
   return withoutBlocks.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('//')).length;
 }
 
-const folders = ['src/tensor', 'kernels/cpu', 'kernels/gpu', 'src/backend', 'src/nn', 'src/optim', 'src/train',
-  'src/checkpoint', 'src/data', 'src/cli'];
-let core = 0;
+const folders = ['src/tensor', 'kernels/cpu', 'kernels/gpu', 'src/backend', 'src/state', 'src/nn', 'src/optim', 'src/model',
+  'src/callbacks', 'src/checkpoint', 'src/data', 'src/cli'];
+let core = 0, checkpoint = 0;
 console.log('lines of code per folder (comments and blank lines excluded)');
 for (const folder of folders) {
   let n = 0;
@@ -34,10 +38,15 @@ for (const folder of folders) {
     continue; // folder not there yet
   }
   if (CORE.includes(folder)) core += n;
+  if (folder === 'src/checkpoint') checkpoint = n;
   console.log(`  ${folder.padEnd(16)} ${String(n).padStart(6)}`);
 }
 console.log(`core (${CORE.join(' + ')}): ${core} / ${CORE_BUDGET}`);
-if (core > CORE_BUDGET) {
-  console.error(`size: the core is ${core} lines, over its ${CORE_BUDGET}-line budget`);
-  process.exit(1);
-}
+console.log(`src/checkpoint: ${checkpoint} / ${CHECKPOINT_BUDGET}`);
+const failures = [
+  ...(core > CORE_BUDGET ? [`the core is ${core} lines, over its ${CORE_BUDGET}-line budget`] : []),
+  ...(checkpoint > CHECKPOINT_BUDGET ? [`src/checkpoint is ${checkpoint} lines, over its ${CHECKPOINT_BUDGET}-line budget`] : []),
+  ...violations().map((v) => `import outside the folder graph (docs/ARCHITECTURE.md): ${v}`),
+];
+for (const f of failures) console.error(`size: ${f}`);
+if (failures.length) process.exit(1);

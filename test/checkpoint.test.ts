@@ -7,9 +7,10 @@ import {
   Checkpoint, CheckpointError, Variable, Random, Tensor, randn, tensor, WptReader, readWpt, writeWpt,
   type StateDict, type Trackable,
 } from '../src/index.js';
-import { TEMP_SUFFIX, replacedFilesReleased } from '../src/checkpoint/writer.js';
+import { TEMP_SUFFIX, replacedFilesReleased } from '../src/checkpoint/format/writer.js';
 import type { Storage } from '../src/index.js';
-import { FaultyStorage, MemoryStorage } from '../src/index.js';
+import { MemoryStorage } from '../src/index.js';
+import { FaultyStorage } from './helpers/faulty-storage.js';
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'wpt-')); });

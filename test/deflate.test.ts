@@ -2,9 +2,9 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import zlib from 'node:zlib';
 import { deflateSync, inflateSync } from 'fflate';
-import { InflateError, inflateInto } from '../src/checkpoint/inflate.js';
-import { MAX_CODE_BITS, codeLengths, deflateLiterals } from '../src/checkpoint/huffman-deflate.js';
-import { shuffleInto, unshuffleInto } from '../src/checkpoint/byte-planes.js';
+import { InflateError, inflateInto } from '../src/checkpoint/codec/inflate.js';
+import { MAX_CODE_BITS, codeLengths, deflateLiterals } from '../src/checkpoint/codec/huffman-deflate.js';
+import { shuffleInto, unshuffleInto } from '../src/checkpoint/codec/byte-planes.js';
 import { Random } from '../src/index.js';
 
 const Z = zlib.constants;

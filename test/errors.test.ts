@@ -8,7 +8,7 @@ import {
   ArgumentError, BackupAndRestore, CSVLogger, Checkpoint, CheckpointError, CheckpointManager, EarlyStopping, MemoryStorage,
   ModelCheckpoint, Variable, osError,
 } from '../src/index.js';
-import { sizesThatDiffer } from '../src/checkpoint/writer.js';
+import { sizesThatDiffer } from '../src/checkpoint/format/writer.js';
 import { dataFor, makeModel } from './helpers/training.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'waypoint.js');

@@ -5,9 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync, readdirSync } from 'nod
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
 import {
-  Checkpoint, CheckpointError, CheckpointManager, FaultyStorage, MemoryStorage, Variable, BackupAndRestore, ModelCheckpoint,
+  Checkpoint, CheckpointError, CheckpointManager, MemoryStorage, Variable, BackupAndRestore, ModelCheckpoint,
   setDefaultStorage, fsStorage, writeFully, writeWpt, readWpt, tensor, type Storage,
 } from '../src/index.js';
+import { FaultyStorage } from './helpers/faulty-storage.js';
 import { dataFor, makeModel } from './helpers/training.js';
 
 let dir: string;

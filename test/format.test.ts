@@ -1,11 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Tensor, Random, CheckpointError, writeWpt, readWpt, type JsonValue, type Codec } from '../src/index.js';
-import { type FlatLeaf } from '../src/checkpoint/state.js';
-import { crc32 } from '../src/checkpoint/crc32.js';
-import { crc32Portable } from '../src/checkpoint/crc32.js';
-import { encodePrologue, encodeTrailer, MAX_HEADER_BYTES } from '../src/checkpoint/format.js';
-import { toFloat16Bits, fromFloat16Bits } from '../src/checkpoint/float16.js';
+import { type FlatLeaf } from '../src/state/tree.js';
+import { crc32 } from '../src/checkpoint/format/crc32.js';
+import { crc32Portable } from '../src/checkpoint/format/crc32.js';
+import { encodePrologue, encodeTrailer, MAX_HEADER_BYTES } from '../src/checkpoint/format/format.js';
+import { toFloat16Bits, fromFloat16Bits } from '../src/checkpoint/format/float16.js';
 import { MemoryStorage } from '../src/index.js';
 
 const CODECS: Codec[] = ['raw', 'deflate', 'shuffle-deflate'];

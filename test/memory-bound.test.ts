@@ -15,7 +15,7 @@ vi.mock('../src/checkpoint/node.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../src/checkpoint/node.js')>();
   return { ...real, allocUninitialized: (n: number) => { requested.bytes += n; return real.allocUninitialized(n); } };
 });
-vi.mock('../src/checkpoint/recycler.js', () => ({
+vi.mock('../src/checkpoint/format/recycler.js', () => ({
   takeScratch: (n: number) => { requested.bytes += n; return new Uint8Array(n); },
   recycle: () => undefined,
 }));

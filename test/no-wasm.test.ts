@@ -3,15 +3,15 @@ import fc from 'fast-check';
 import zlib from 'node:zlib';
 
 // A runtime without WebAssembly: the plane codec's loops run in JavaScript.
-vi.mock('../src/checkpoint/huffman-wasm.js', async (importOriginal) => ({
-  ...(await importOriginal<typeof import('../src/checkpoint/huffman-wasm.js')>()),
+vi.mock('../src/checkpoint/codec/huffman-wasm.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../src/checkpoint/codec/huffman-wasm.js')>()),
   huffmanKernels: null,
 }));
 
-const { deflateLiterals } = await import('../src/checkpoint/huffman-deflate.js');
-const { inflateInto } = await import('../src/checkpoint/inflate.js');
+const { deflateLiterals } = await import('../src/checkpoint/codec/huffman-deflate.js');
+const { inflateInto } = await import('../src/checkpoint/codec/inflate.js');
 const { Random } = await import('../src/index.js');
-const { huffmanKernels } = await import('../src/checkpoint/huffman-wasm.js');
+const { huffmanKernels } = await import('../src/checkpoint/codec/huffman-wasm.js');
 
 const planeArb = fc.oneof(
   fc.uint8Array({ maxLength: 3000 }),

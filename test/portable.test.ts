@@ -9,8 +9,8 @@ vi.mock('../src/checkpoint/node.js', () => ({
 }));
 
 const { MemoryStorage, Random, Tensor, readWpt, writeWpt } = await import('../src/index.js');
-const { crc32, crc32Portable } = await import('../src/checkpoint/crc32.js');
-const { havePool } = await import('../src/checkpoint/deflate.js');
+const { crc32, crc32Portable } = await import('../src/checkpoint/format/crc32.js');
+const { havePool } = await import('../src/checkpoint/codec/deflate.js');
 
 describe('without Node zlib (the browser path)', () => {
   it('round-trips every codec bit-exactly: weights, zeros, a mostly-constant tensor, JSON', async () => {

@@ -4,14 +4,14 @@
  */
 import { Tensor } from '../tensor/tensor.js';
 import { fmtShape } from '../errors.js';
-import { CheckpointError } from './errors.js';
-import type { FileKind } from './format.js';
-import { type FlatLeaf, type JsonValue, type StateDict, type StateLeaf, flattenState, unflattenState } from './state.js';
-import { type LoadOptions, type Trackable, copyUnlessSame, isTrackable } from './trackable.js';
-import { type WriteOptions, type WriteResult, replacedFilesReleased, writeWpt } from './writer.js';
-import { recycle, takeScratch } from './recycler.js';
-import { WptReader } from './reader.js';
-import type { Storage } from './storage.js';
+import { CheckpointError } from '../state/errors.js';
+import type { FileKind } from './format/format.js';
+import { type FlatLeaf, type JsonValue, type StateDict, type StateLeaf, flattenState, unflattenState } from '../state/tree.js';
+import { type LoadOptions, type Trackable, copyUnlessSame, isTrackable } from '../state/trackable.js';
+import { type WriteOptions, type WriteResult, replacedFilesReleased, writeWpt } from './format/writer.js';
+import { recycle, takeScratch } from './format/recycler.js';
+import { WptReader } from './format/reader.js';
+import type { Storage } from './storage/storage.js';
 
 export type Checkpointable = Trackable | Tensor | JsonValue;
 

@@ -9,10 +9,10 @@
  * is stale once its heartbeat is older than its lease. Rules in docs/FORMAT.md §10.
  */
 import { join } from 'node:path';
-import { CheckpointError } from './errors.js';
+import { CheckpointError } from '../state/errors.js';
 import { type ProcessIdentity, currentProcess, processState } from './process-identity.js';
-import { type Storage, fsStorage, readFileIfExists, writeFileAtomic } from './storage.js';
-import { tempPathFor } from './writer.js';
+import { type Storage, fsStorage, readFileIfExists, writeFileAtomic } from './storage/storage.js';
+import { tempPathFor } from './format/writer.js';
 import { builtin } from './node.js';
 
 export const LOCK_NAME = 'manager.lock';

@@ -5,15 +5,15 @@
  */
 import { join } from 'node:path';
 import { ArgumentError } from '../errors.js';
+import { type Mode, resolveMode } from '../state/mode.js';
 import type { Checkpoint } from './checkpoint.js';
-import { CheckpointError } from './errors.js';
-import { WptReader } from './reader.js';
-import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } from './storage.js';
-import { TEMP_SUFFIX, tempPathFor } from './writer.js';
+import { CheckpointError } from '../state/errors.js';
+import { WptReader } from './format/reader.js';
+import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } from './storage/storage.js';
+import { TEMP_SUFFIX, tempPathFor } from './format/writer.js';
 import { type HeldLock, LOCK_NAME, acquireLock } from './lock.js';
-import { osError } from './os-errors.js';
+import { osError } from './storage/os-errors.js';
 
-export type Mode = 'min' | 'max' | 'auto';
 
 export interface BestOf {
   monitor: string;
@@ -87,11 +87,6 @@ export interface SaveOptions {
 
 export const MANIFEST_NAME = 'manifest.json';
 
-/** Keras's rule: accuracy-like metrics are maximized, everything else minimized. */
-export function resolveMode(mode: Mode, monitor: string): 'min' | 'max' {
-  if (mode !== 'auto') return mode;
-  return /acc|auc|precision|recall|f1/i.test(monitor) ? 'max' : 'min';
-}
 
 export class CheckpointManager {
   readonly directory: string;

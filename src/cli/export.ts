@@ -2,8 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ENGINE_VERSION } from '../version.js';
 import type { Layer } from '../nn/layer.js';
-import type { Sequential } from '../nn/sequential.js';
-import { modelFromFile } from '../train/persistence.js';
+import type { Sequential } from '../model/sequential.js';
+import { modelFromFile } from '../model/persistence.js';
 import { type Command, UsageError } from './args.js';
 
 const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();

@@ -1,5 +1,5 @@
-import { WptReader } from '../checkpoint/reader.js';
-import { decodedByteLength } from '../checkpoint/format.js';
+import { WptReader } from '../checkpoint/format/reader.js';
+import { decodedByteLength } from '../checkpoint/format/format.js';
 import { Tensor } from '../tensor/tensor.js';
 import { fmtShape } from '../errors.js';
 import { type Command, UsageError } from './args.js';

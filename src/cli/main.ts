@@ -8,7 +8,7 @@ import { select } from './select.js';
 import { plot } from './plot.js';
 import { exportCommand } from './export.js';
 import { bench } from './bench.js';
-import { errnoOf, osError } from '../checkpoint/os-errors.js';
+import { errnoOf, osError } from '../checkpoint/storage/os-errors.js';
 
 const COMMANDS: Command[] = [train, inspect, diff, select, plot, exportCommand, bench];
 

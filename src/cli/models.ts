@@ -1,5 +1,5 @@
 import { Adam } from '../optim/index.js';
-import { Sequential } from '../nn/sequential.js';
+import { Sequential } from '../model/sequential.js';
 import { Dense } from '../nn/layers/dense.js';
 import { Conv2D } from '../nn/layers/conv2d.js';
 import { Flatten, MaxPool2D } from '../nn/layers/simple.js';

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WptReader } from '../checkpoint/reader.js';
+import { WptReader } from '../checkpoint/format/reader.js';
 import { type Command, UsageError } from './args.js';
 
 interface Series { name: string; values: number[] }

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadMnist } from '../data/mnist.js';
-import { WptReader } from '../checkpoint/reader.js';
-import { selectBest } from '../train/select.js';
-import type { ModelFileConfig } from '../train/persistence.js';
+import { WptReader } from '../checkpoint/format/reader.js';
+import { selectBest } from '../model/select.js';
+import type { ModelFileConfig } from '../model/persistence.js';
 import { type Command, UsageError } from './args.js';
 import { num, table } from './format.js';
 

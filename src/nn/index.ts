@@ -8,8 +8,6 @@ export { MaxPool2D, Flatten, Dropout, Activation } from './layers/simple.js';
 export type { MaxPool2DConfig, DropoutConfig, ActivationConfig } from './layers/simple.js';
 export { registerLayer, layerFromConfig, serializeLayer } from './registry.js';
 export type { SerializedLayer } from './registry.js';
-export { Sequential } from './sequential.js';
-export type { SequentialOptions, CompileOptions, SequentialConfig } from './sequential.js';
 export { LOSSES, getLoss } from './losses.js';
 export type { LossName, LossFn } from './losses.js';
 export type { ActivationName } from './activations.js';

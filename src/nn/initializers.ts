@@ -1,5 +1,5 @@
 import { ArgumentError } from '../errors.js';
-import type { Random } from '../data/random.js';
+import type { Random } from '../tensor/random.js';
 
 export type InitializerName = 'glorotUniform' | 'heNormal' | 'zeros' | 'ones';
 const INITIALIZERS: readonly InitializerName[] = ['glorotUniform', 'heNormal', 'zeros', 'ones'];

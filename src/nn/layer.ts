@@ -1,9 +1,9 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
-import type { Random } from '../data/random.js';
-import type { StateDict } from '../checkpoint/state.js';
-import { type LoadOptions, type Trackable, copyUnlessSame } from '../checkpoint/trackable.js';
-import { CheckpointError } from '../checkpoint/errors.js';
+import type { Random } from '../tensor/random.js';
+import type { StateDict } from '../state/tree.js';
+import { type LoadOptions, type Trackable, copyUnlessSame } from '../state/trackable.js';
+import { CheckpointError } from '../state/errors.js';
 
 /** Per-sample shape (no batch dimension). */
 export type SampleShape = number[];

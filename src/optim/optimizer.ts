@@ -1,8 +1,8 @@
 import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { StateDict } from '../checkpoint/state.js';
-import { type LoadOptions, type Trackable, copyUnlessSame } from '../checkpoint/trackable.js';
-import { CheckpointError } from '../checkpoint/errors.js';
+import type { StateDict } from '../state/tree.js';
+import { type LoadOptions, type Trackable, copyUnlessSame } from '../state/trackable.js';
+import { CheckpointError } from '../state/errors.js';
 
 export type NamedParams = ReadonlyArray<readonly [path: string, param: Tensor]>;
 

@@ -1,8 +1,8 @@
 import { ShapeError, fmtShape } from '../errors.js';
 import { type Shape, checkShape, sizeOf } from './shape.js';
-import type { Random } from '../data/random.js';
+import type { Random } from './random.js';
 import * as ops from './ops.js';
-import { defaultRandom } from '../data/random.js';
+import { defaultRandom } from './random.js';
 
 export type NestedArray = number | NestedArray[];
 export type TensorLike = Tensor | number;

@@ -1,6 +1,6 @@
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import type { Random } from '../../data/random.js';
+import type { Random } from '../../tensor/random.js';
 import { add, conv2d, type Padding } from '../../tensor/ops.js';
 import { type ActivationName, activation } from '../activations.js';
 import { type InitializerName, initialize } from '../initializers.js';

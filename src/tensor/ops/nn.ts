@@ -1,7 +1,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import type { Conv2dInfo, Window2d } from '../../../kernels/types.js';
 import { backend } from '../../backend/index.js';
-import type { Random } from '../../data/random.js';
+import type { Random } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { normalizeAxis } from '../shape.js';
 import { exp, mul } from './elementwise.js';

@@ -1,0 +1,67 @@
+/**
+ * The folder graph of docs/ARCHITECTURE.md, enforced: every import of a source file must go
+ * to its own folder, a folder its folder may use, or a root module (errors, version). Fails
+ * on any other import, which is how a cycle or an engine import of `checkpoint` would start.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+/** What each folder may import, besides itself and the root modules. Top of the graph first. */
+export const ALLOWED: Record<string, string[]> = {
+  'src/cli': ['src/callbacks', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
+  'src/callbacks': ['src/model', 'src/checkpoint', 'src/state', 'src/tensor'],
+  'src/model': ['src/nn', 'src/optim', 'src/checkpoint', 'src/state', 'src/tensor'],
+  'src/nn': ['src/state', 'src/tensor'],
+  'src/optim': ['src/state', 'src/tensor'],
+  'src/data': ['src/tensor'],
+  // The codecs assemble their WebAssembly with the kernels' assembler.
+  'src/checkpoint': ['src/state', 'src/tensor', 'kernels'],
+  'src/state': ['src/tensor'],
+  'src/tensor': ['src/backend', 'kernels'],
+  'src/backend': ['kernels'],
+  'kernels': [],
+};
+/** Root modules every folder may import; they import nothing of the project themselves. */
+const ROOT_MODULES = ['src/errors.ts', 'src/version.ts'];
+
+const root = resolve(new URL('..', import.meta.url).pathname);
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? files(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+const folderOf = (file: string) => Object.keys(ALLOWED).find((f) => relative(join(root, f), file).split('/')[0] !== '..');
+
+/** Every violation, as "file: import". */
+export function violations(): string[] {
+  const out: string[] = [];
+  for (const folder of Object.keys(ALLOWED)) {
+    for (const file of files(join(root, folder))) {
+      const source = readFileSync(file, 'utf8');
+      for (const m of source.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+        const target = resolve(dirname(file), m[1]).replace(/\.js$/, '.ts');
+        const rel = relative(root, target);
+        if (ROOT_MODULES.includes(rel)) continue;
+        const to = folderOf(target);
+        if (to === folder || (to !== undefined && ALLOWED[folder].includes(to))) continue;
+        out.push(`${relative(root, file)}: imports ${rel} (${folder} may import ${[...ALLOWED[folder], 'itself'].join(', ')})`);
+      }
+    }
+  }
+  for (const m of ROOT_MODULES) {
+    if (/from\s+'\.\//.test(readFileSync(join(root, m), 'utf8'))) out.push(`${m}: a root module imports the project`);
+  }
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const found = violations();
+  if (found.length) {
+    console.error(`architecture: ${found.length} import${found.length === 1 ? '' : 's'} outside the folder graph (docs/ARCHITECTURE.md):\n  ${found.join('\n  ')}`);
+    process.exit(1);
+  }
+  console.log(`architecture: every import follows the folder graph (${Object.keys(ALLOWED).length} folders)`);
+}

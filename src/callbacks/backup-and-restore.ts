@@ -1,0 +1,165 @@
+import { ArgumentError } from '../errors.js';
+import { CheckpointManager } from '../checkpoint/manager.js';
+import type { JsonValue, StateDict } from '../state/tree.js';
+import { type LoadOptions, type Trackable, isTrackable } from '../state/trackable.js';
+import { Callback } from '../model/callback.js';
+import type { EpochTotals } from '../model/fit.js';
+import { trainingCheckpoint } from '../model/persistence.js';
+import type { Storage } from '../checkpoint/storage/storage.js';
+import { TrainingInterruptedError } from '../model/interrupt.js';
+
+export interface BackupAndRestoreOptions {
+  backupDir: string;
+  /** 'epoch', or back up every N batches (counted across epochs). */
+  saveFreq?: 'epoch' | number;
+  /** Remove the backup once training ends normally (only the files the backup wrote). */
+  deleteCheckpoint?: boolean;
+  /**
+   * When the fit is interrupted (`model.interrupt()`, `interruptOnSignals`), back up the
+   * exact batch position before it stops, whatever `saveFreq` says. Default true.
+   */
+  saveOnInterrupt?: boolean;
+  /** Where the backups go (default: the default storage). */
+  storage?: Storage;
+  /** Take over the backup directory's lock even from a holder that looks alive (see CheckpointManager). */
+  takeOverLock?: boolean;
+  /** What a backup of NaN or infinite weights does (default 'warn'). */
+  onNonFinite?: 'warn' | 'error' | 'allow';
+  /** Write backups in the background (the next one waits for the last). */
+  async?: boolean;
+  /** A failed backup stops training ('raise', the default) or is reported and skipped ('warn'). */
+  onSaveError?: 'raise' | 'warn';
+  warn?: (message: string) => void;
+}
+
+/** Where a resumed fit continues: the next batch to train and that epoch's running totals. */
+interface Progress {
+  epoch: number;
+  batch: number;
+  totals: EpochTotals | null;
+  batchesSeen: number;
+}
+
+/**
+ * Makes a killed fit resumable, as Keras's BackupAndRestore: it backs up weights, optimizer,
+ * RNG, history, the position in training and the other callbacks' state; on train begin it
+ * restores the latest backup and the fit continues at the next batch of the same shuffled
+ * order, producing the same numbers as a run that was never interrupted.
+ */
+export class BackupAndRestore extends Callback {
+  readonly backupDir: string;
+  readonly saveFreq: 'epoch' | number;
+  readonly deleteCheckpoint: boolean;
+  private manager: CheckpointManager | null = null;
+  private progress: Progress = { epoch: 0, batch: 0, totals: null, batchesSeen: 0 };
+  /** The position after the last batch trained (progress is the last one backed up). */
+  private trained = { epoch: 0, batch: 0 };
+  /** The path restored from on train begin, if any. */
+  restoredFrom: string | null = null;
+
+  constructor(private readonly options: BackupAndRestoreOptions) {
+    super();
+    if (typeof options?.backupDir !== 'string' || options.backupDir === '') {
+      throw new ArgumentError(`BackupAndRestore: backupDir must be a non-empty directory path, got ${JSON.stringify(options?.backupDir)}`);
+    }
+    this.backupDir = options.backupDir;
+    this.saveFreq = options.saveFreq ?? 'epoch';
+    if (this.saveFreq !== 'epoch' && !(Number.isInteger(this.saveFreq) && this.saveFreq > 0)) {
+      throw new ArgumentError(`BackupAndRestore: saveFreq must be 'epoch' or a positive integer of batches, got ${String(this.saveFreq)}`);
+    }
+    this.deleteCheckpoint = options.deleteCheckpoint ?? true;
+  }
+
+  /** The other callbacks whose state must survive too (ModelCheckpoint's best, EarlyStopping's wait). */
+  private peerStates(): Trackable {
+    const tracked = () => {
+      const seen = new Map<string, number>();
+      return this.peers.filter((c): c is Callback & Trackable => c !== this && isTrackable(c)).map((c) => {
+        const n = seen.get(c.constructor.name) ?? 0;
+        seen.set(c.constructor.name, n + 1);
+        return [n === 0 ? c.constructor.name : `${c.constructor.name}_${n}`, c] as const;
+      });
+    };
+    return {
+      stateDict: () => Object.fromEntries(tracked().map(([k, c]) => [k, c.stateDict()])),
+      loadStateDict: (s: StateDict, o?: LoadOptions) => { for (const [k, c] of tracked()) if (s[k]) c.loadStateDict(s[k] as StateDict, o); },
+    };
+  }
+
+  override async onTrainBegin(): Promise<void> {
+    const progress: Trackable = {
+      stateDict: () => ({ position: this.progress as unknown as JsonValue }),
+      loadStateDict: (s: StateDict) => { this.progress = s.position as unknown as Progress; },
+    };
+    const checkpoint = trainingCheckpoint(this.model, { progress, callbacks: this.peerStates() });
+    const o = this.options;
+    this.manager = new CheckpointManager(checkpoint, this.backupDir, { maxToKeep: 1, checkpointName: 'backup', async: o.async, warn: o.warn,
+      storage: o.storage, takeOverLock: o.takeOverLock, onNonFinite: o.onNonFinite });
+    this.progress = { epoch: this.model.fitState!.initialEpoch, batch: 0, totals: null, batchesSeen: 0 };
+    this.restoredFrom = await this.manager.restoreOrInitialize();
+    if (this.restoredFrom) {
+      const state = this.model.fitState!;
+      state.initialEpoch = this.progress.epoch;
+      state.initialBatch = this.progress.batch;
+      state.totals = this.progress.totals;
+    }
+    this.trained = { epoch: this.progress.epoch, batch: this.progress.batch };
+  }
+
+  override async onBatchEnd(batch: number): Promise<void> {
+    this.progress.batchesSeen++;
+    this.trained = { epoch: this.model.fitState!.epoch, batch: batch + 1 };
+    if (this.saveFreq === 'epoch' || this.progress.batchesSeen % this.saveFreq !== 0) return;
+    await this.backupHere();
+  }
+
+  override async onEpochEnd(epoch: number): Promise<void> {
+    this.trained = { epoch: epoch + 1, batch: 0 };
+    if (this.saveFreq !== 'epoch') return;
+    await this.backupHere();
+  }
+
+  /** Backs up the position after the last batch trained (mid-epoch: with the epoch's running totals). */
+  private async backupHere(): Promise<void> {
+    const state = this.model.fitState!;
+    const { epoch, batch } = this.trained;
+    this.progress = { epoch, batch, totals: batch > 0 ? structuredClone(state.currentTotals) : null, batchesSeen: this.progress.batchesSeen };
+    await this.backup(epoch * state.batchesPerEpoch + batch);
+  }
+
+  private async backup(step: number): Promise<void> {
+    try {
+      await this.manager!.save({ step, epoch: this.progress.epoch, force: true });
+    } catch (e) {
+      if ((this.options.onSaveError ?? 'raise') === 'raise') throw e;
+      this.warnOf(`backup at step ${step} failed, training goes on: ${(e as Error).message}`);
+    }
+  }
+
+  override async onTrainEnd(): Promise<void> {
+    const manager = this.manager;
+    this.manager = null;
+    if (this.deleteCheckpoint) await manager?.deleteAll();
+    else await manager?.close();
+  }
+
+  /**
+   * A failed fit keeps its backup (that is the point) but frees the directory's lock. An
+   * interrupted one first backs up the batch it stopped at, unless that is the last backup.
+   */
+  override async onTrainAbort(error: unknown): Promise<void> {
+    const manager = this.manager;
+    if (manager === null) return;
+    const { epoch, batch } = this.trained;
+    const unsaved = epoch !== this.progress.epoch || batch !== this.progress.batch;
+    if (error instanceof TrainingInterruptedError && (this.options.saveOnInterrupt ?? true) && unsaved) {
+      await this.backupHere().catch((e: Error) => this.warnOf(`the backup at the interruption failed: ${e.message}`));
+    }
+    this.manager = null;
+    await manager.close().catch((e: Error) => this.warnOf(`closing the backup failed: ${e.message}`));
+  }
+
+  private warnOf(message: string): void {
+    (this.options.warn ?? ((m) => console.warn(`waypoint: ${m}`)))(message);
+  }
+}

@@ -1,0 +1,76 @@
+import { dirname } from 'node:path';
+import { ArgumentError } from '../errors.js';
+import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } from '../checkpoint/storage/storage.js';
+import { tempPathFor } from '../checkpoint/format/writer.js';
+import { osError } from '../checkpoint/storage/os-errors.js';
+import { Callback } from '../model/callback.js';
+import type { Logs } from '../model/history.js';
+
+export interface CSVLoggerOptions {
+  separator?: string;
+  /** Continue an existing file instead of starting a new one. */
+  append?: boolean;
+  /** Where the file goes (default: the default storage). */
+  storage?: Storage;
+}
+
+/**
+ * Writes one row per epoch (epoch, then the log keys sorted), as Keras's CSVLogger. When a
+ * run resumes (append, or a fit starting past epoch 0), rows for epochs at or after the
+ * starting epoch are dropped, so the file always matches the model's history. Each write
+ * replaces the file atomically.
+ */
+export class CSVLogger extends Callback {
+  private readonly separator: string;
+  private readonly append: boolean;
+  private header: string[] | null = null;
+  private rows: string[][] = [];
+
+  constructor(readonly path: string, private readonly options: CSVLoggerOptions = {}) {
+    super();
+    if (typeof path !== 'string' || path === '') throw new ArgumentError(`CSVLogger: path must be a non-empty file path, got ${JSON.stringify(path)}`);
+    this.separator = options.separator ?? ',';
+    this.append = options.append ?? false;
+  }
+
+  private get storage(): Storage {
+    return this.options.storage ?? getDefaultStorage();
+  }
+
+  override async onTrainBegin(): Promise<void> {
+    this.header = null;
+    this.rows = [];
+  }
+
+  /** Reads what to keep from an earlier run once the starting epoch is final (after restores). */
+  private async loadPrevious(): Promise<void> {
+    const start = this.model.fitState?.initialEpoch ?? 0;
+    if (!this.append && start === 0) return;
+    let bytes: Uint8Array | null;
+    try {
+      bytes = await readFileIfExists(this.storage, this.path);
+    } catch (cause) {
+      throw osError('CSVLogger cannot read the log', this.path, cause);
+    }
+    if (bytes === null) return;
+    const lines = new TextDecoder().decode(bytes).split('\n').filter((l) => l.length > 0).map((l) => l.split(this.separator));
+    if (lines.length === 0) return;
+    this.header = lines[0];
+    this.rows = lines.slice(1).filter((r) => Number(r[0]) < start);
+  }
+
+  override async onEpochEnd(epoch: number, logs: Logs = {}): Promise<void> {
+    if (this.header === null) {
+      await this.loadPrevious();
+      this.header ??= ['epoch', ...Object.keys(logs).sort()];
+    }
+    this.rows.push(this.header.map((k) => (k === 'epoch' ? String(epoch) : logs[k] === undefined ? '' : String(logs[k]))));
+    const text = [this.header, ...this.rows].map((r) => r.join(this.separator)).join('\n') + '\n';
+    try {
+      await this.storage.mkdirp(dirname(this.path));
+      await writeFileAtomic(this.storage, this.path, new TextEncoder().encode(text), tempPathFor(this.path));
+    } catch (cause) {
+      throw osError('CSVLogger cannot write the log', this.path, cause);
+    }
+  }
+}

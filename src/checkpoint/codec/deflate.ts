@@ -1,0 +1,107 @@
+/**
+ * Raw DEFLATE (RFC 1951) both ways. Compression: Node's native zlib where it exists, on the
+ * libuv thread pool and in parallel pieces; fflate elsewhere (browsers). Decompression: zlib
+ * on the thread pool, and this package's own decoder (inflate.ts) on the calling thread.
+ * All read and write the same streams.
+ */
+import { deflateSync } from 'fflate';
+import { inflateInto, literalsOnly } from './inflate.js';
+import { allocUninitialized, nodeCores, nodeZlib } from '../node.js';
+
+const zlib = nodeZlib();
+
+export interface DeflateOptions {
+  level: number;
+  /**
+   * For byte planes of floats, whose bytes repeat in runs or not at all, full LZ77 finds
+   * nothing more than 'huffman' (Huffman coding only, zlib's Z_HUFFMAN_ONLY) or 'rle' (runs
+   * plus Huffman, Z_RLE, best for planes that are mostly one value), at several times the cost.
+   */
+  strategy?: 'default' | 'huffman' | 'rle';
+  /** Keep this thread free even for small inputs (see EncodeOptions.background). */
+  background?: boolean;
+}
+
+/** Inputs under this size compress and decompress on the calling thread. */
+const SMALL = 64 * 1024;
+
+/** Inputs are compressed in pieces of this size, in parallel on the thread pool. */
+const PIECE = 1 << 18;
+
+/**
+ * Compresses off the calling thread. Large inputs are cut into 256 KiB pieces compressed in
+ * parallel, as pigz does: every piece but the last ends with a sync flush (an empty stored
+ * block, byte-aligned, not final), so the pieces concatenate into one valid DEFLATE stream.
+ */
+export async function deflateRaw(bytes: Uint8Array, { level, strategy: kind = 'default', background = false }: DeflateOptions): Promise<Uint8Array> {
+  if (!zlib) return deflateSync(bytes, { level: level as 1 });
+  const strategy = { default: zlib.constants.Z_DEFAULT_STRATEGY, huffman: zlib.constants.Z_HUFFMAN_ONLY, rle: zlib.constants.Z_RLE }[kind];
+  // Without LZ77 matches beyond one byte, a 512-byte window suffices and the stream is cheaper to set up.
+  const memory = kind === 'default' ? {} : { windowBits: 9 };
+  // A small input compresses here in less time than a round trip to the pool takes.
+  if (bytes.length < SMALL && !background) return zlib.deflateRawSync(bytes, { level, strategy, ...memory });
+  const piece = (start: number, last: boolean) => new Promise<Uint8Array>((resolve, reject) => {
+    const input = bytes.subarray(start, last ? bytes.length : start + PIECE);
+    const finishFlush = last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH;
+    zlib.deflateRaw(input, { level, strategy, finishFlush, chunkSize: chunkFor(input.length), ...memory }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+  const starts: number[] = [];
+  for (let s = 0; s === 0 || s < bytes.length; s += PIECE) starts.push(s);
+  const pieces = await Promise.all(starts.map((s, i) => piece(s, i === starts.length - 1)));
+  return pieces.length === 1 ? pieces[0] : concat(pieces);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Streams inflating on the thread pool at once per load: the cores but this one. */
+export const POOL_LANES = Math.max(1, (nodeCores() ?? 2) - 1);
+
+/** Whether there is a thread pool to deflate and inflate on (Node's zlib). */
+export function havePool(): boolean {
+  return zlib !== undefined;
+}
+
+/**
+ * Inflates into exactly `expectedLength` bytes: on zlib's thread pool in Node (zlib copies
+ * LZ77 matches natively, faster than any JavaScript; small inputs stay here), here
+ * elsewhere. Output is capped at that length (a stream that would inflate further is
+ * rejected, never allocated): the zip-bomb guard. Returns the bytes produced, whose length
+ * the caller checks.
+ */
+export function inflateRaw(bytes: Uint8Array, expectedLength: number): Promise<Uint8Array> {
+  if (!zlib || expectedLength < SMALL) {
+    return Promise.resolve().then(() => {
+      const out = allocUninitialized(expectedLength);
+      return out.subarray(0, inflateHere(bytes, out));
+    });
+  }
+  return new Promise<Uint8Array>((resolve, reject) => {
+    zlib.inflateRaw(bytes, { maxOutputLength: Math.max(expectedLength, 1), chunkSize: chunkFor(expectedLength) }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+}
+
+/**
+ * Inflates on this thread into `out`; returns the bytes written. Streams of literals only
+ * (byte planes) go to this package's decoder, which decodes them 1.2–1.4× (high-entropy
+ * planes) to 2.9–3.9× (exponent planes) as fast as zlib (bench/deflate.ts); streams with LZ77
+ * matches go to zlib's native decoder where Node has it, which copies matches faster.
+ */
+export function inflateHere(bytes: Uint8Array, out: Uint8Array): number {
+  if (!zlib || literalsOnly(bytes)) return inflateInto(bytes, out);
+  const inflated = zlib.inflateRawSync(bytes, { maxOutputLength: Math.max(out.length, 1), chunkSize: chunkFor(out.length) });
+  out.set(inflated);
+  return inflated.length;
+}
+
+/** One output chunk for the whole result avoids zlib concatenating 16 KiB pieces. */
+function chunkFor(length: number): number {
+  return Math.min(Math.max(length + 64, 64 * 1024), 64 * 1024 * 1024);
+}

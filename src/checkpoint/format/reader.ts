@@ -1,0 +1,299 @@
+/**
+ * Reads .wpt files defensively: every length and offset is checked against the file size
+ * before anything is allocated, the header and each payload are checksummed, and any
+ * failure is a CheckpointError naming file, entry and offset. Opening reads only the
+ * prologue, trailer and header; an entry is read (and verified) when asked for.
+ */
+import { Tensor } from '../../tensor/tensor.js';
+import { CheckpointError } from '../../state/errors.js';
+import { osError } from '../storage/os-errors.js';
+import {
+  type EntryHeader, type FileHeader, FORMAT_MAJOR, MAGIC, MAX_HEADER_BYTES, PROLOGUE_SIZE, TRAILER_MAGIC, TRAILER_SIZE,
+  validateHeader, assertLittleEndianHost, decodedByteLength, DTYPE_SIZE,
+} from './format.js';
+import { recycle, takeScratch } from './recycler.js';
+import { PlaneInflater } from '../codec/plane-inflater.js';
+import { crc32 } from './crc32.js';
+import { type EntryValue, EntryReader, decodeTensorInto } from './entry-reader.js';
+import { type Lane, type LoadThread, loadDone, loadThreadsFor, shareOut, useCallingThread } from '../threads/load-threads.js';
+import { type ReadHandle, type Storage, getDefaultStorage } from '../storage/storage.js';
+
+export type { EntryValue } from './entry-reader.js';
+
+/**
+ * Entries in progress at once on this thread and on each load thread, when a load is
+ * shared: one decoding while the next one's pieces are read.
+ */
+const HERE_SLOTS = 2;
+const THREAD_SLOTS = 2;
+
+export class WptReader {
+  private readonly payloads: EntryReader;
+
+  private constructor(
+    readonly path: string,
+    readonly header: FileHeader,
+    /** CRC-32 of the header bytes, from the trailer: identifies this exact file. */
+    readonly headerCrc32: number,
+    readonly size: number,
+    private handle: ReadHandle,
+  ) {
+    this.payloads = new EntryReader(path, handle);
+  }
+
+  get entries(): EntryHeader[] {
+    return this.header.entries;
+  }
+
+  static async open(path: string, storage: Storage = getDefaultStorage()): Promise<WptReader> {
+    assertLittleEndianHost();
+    let handle: ReadHandle;
+    try {
+      handle = await storage.openRead(path);
+    } catch (cause) {
+      throw osError('cannot open the file', path, cause);
+    }
+    try {
+      const { header, headerCrc32 } = await readHeader(handle, path);
+      return new WptReader(path, header, headerCrc32, handle.size, handle);
+    } catch (e) {
+      await handle.close();
+      throw osError('cannot read the file', path, e);
+    }
+  }
+
+  entry(key: string): EntryHeader {
+    const e = this.entries.find((x) => x.key === key);
+    if (e === undefined) throw new CheckpointError('MISSING_KEYS', 'no such entry', { file: this.path, entry: key });
+    return e;
+  }
+
+  /** Reads, verifies and decodes one entry: a Tensor (float32 or float16 stored) or a JSON value. */
+  read(key: string | EntryHeader): Promise<EntryValue> {
+    return this.payloads.read(typeof key === 'string' ? this.entry(key) : key);
+  }
+
+  /**
+   * Reads tensor entries into existing arrays (a built model being restored), all or none.
+   * Every payload is read into scratch memory and verified (checksums, inflated sizes)
+   * before `commit` writes the first array, so a damaged file leaves every array as it was.
+   * Scratch memory is recycled: a process that restores again (BackupAndRestore, the best
+   * weights of EarlyStopping, a benchmark) reads into memory already paged in, and the
+   * restore allocates nothing the garbage collector has to chase.
+   */
+  async stage(targets: Array<{ key: string; into: Float32Array }>): Promise<StagedRead> {
+    const entries = targets.map(({ key, into }) => {
+      const e = this.entry(key);
+      const values = e.dtype === 'json' ? -1 : decodedByteLength(e) / DTYPE_SIZE[e.dtype];
+      if (values !== into.length) {
+        throw new CheckpointError('SHAPE_MISMATCH', `the array to restore holds ${into.length} values, the file has ${e.dtype === 'json' ? 'a JSON value' : `${values}`}`, { file: this.path, entry: key, offset: e.offset });
+      }
+      return e;
+    });
+    // What the read holds until commit or discard: scratch here, buffers of load threads.
+    const held: Array<() => void> = [];
+    const commits: Array<() => void> = [];
+    const discard = () => held.splice(0).forEach((release) => release());
+    try {
+      await this.shareEntries(entries, {
+        reuse: true,
+        here: async (i, inflater, shared) => {
+          const v = await this.payloads.readVerified(entries[i], inflater);
+          // Held until commit, which decodes: alone, or where decoding is only a copy (raw).
+          if (!shared || (entries[i].codec === 'raw' && entries[i].dtype === 'float32')) {
+            held.push(() => v.release());
+            commits[i] = () => decodeTensorInto(v, entries[i], targets[i].into);
+            return;
+          }
+          // Decoded now, while the load threads decode theirs; commit only copies.
+          const decoded = takeScratch(targets[i].into.byteLength);
+          held.push(() => recycle([decoded]));
+          try {
+            decodeTensorInto(v, entries[i], new Float32Array(decoded.buffer, decoded.byteOffset, targets[i].into.length));
+          } finally {
+            v.release();
+          }
+          commits[i] = () => new Uint8Array(targets[i].into.buffer, targets[i].into.byteOffset, decoded.length).set(decoded);
+        },
+        there: (i, data, thread) => {
+          held.push(() => thread.recycle(data.buffer as ArrayBuffer));
+          commits[i] = () => targets[i].into.set(data);
+        },
+      });
+    } catch (err) {
+      discard();
+      throw err;
+    }
+    return {
+      commit() {
+        commits.forEach((write) => write());
+        discard();
+      },
+      discard,
+    };
+  }
+
+  /** Every entry, read, verified and decoded; the map keeps the file's order. */
+  async readAll(): Promise<Map<string, EntryValue>> {
+    const values = new Map<string, EntryValue>(this.entries.map((e) => [e.key, null]));
+    await this.shareEntries(this.entries, {
+      reuse: false,
+      here: async (i, inflater) => {
+        values.set(this.entries[i].key, await this.payloads.read(this.entries[i], inflater));
+      },
+      there: (i, data) => {
+        values.set(this.entries[i].key, new Tensor(data, this.entries[i].shape));
+      },
+    });
+    return values;
+  }
+
+  /**
+   * Runs `sink.here` for every entry (by index) on this thread, except that a large load of
+   * a file with a descriptor shares its tensor entries with load threads, whose decoded
+   * arrays go to `sink.there`. Reads go in file order, a few in flight, and each entry
+   * decodes as it lands. Everything started settles before a failure is thrown.
+   */
+  private async shareEntries(entries: EntryHeader[], sink: EntrySink): Promise<void> {
+    const fd = this.handle.fd;
+    const tensorBytes = entries.reduce((n, e) => n + (e.dtype === 'json' ? 0 : e.length), 0);
+    const threads: LoadThread[] = fd === undefined ? [] : loadThreadsFor(tensorBytes);
+    const shared = threads.length > 0;
+    // zlib on the libuv pool helps a load on one thread; beside a load thread it is a third busy thread.
+    const inflater = new PlaneInflater(entries, !threads.some((t) => t.isReady));
+    const hereLane: Lane<number> = {
+      slots: shared ? HERE_SLOTS : entries.length,
+      ready: !shared || useCallingThread() ? undefined : Promise.all(threads.map((t) => t.ready)).then((started) => !started.includes(true)),
+      run: (i) => sink.here(i, inflater, shared),
+    };
+    const threadLanes = threads.map((thread): Lane<number> => ({
+      slots: THREAD_SLOTS,
+      ready: thread.ready,
+      run: async (i) => {
+        const e = entries[i];
+        if (e.dtype === 'json') return sink.here(i, inflater, shared);
+        let data: Float32Array;
+        try {
+          data = await thread.decode({ file: this.path, fd: fd as number, size: this.size, entry: e, reuse: sink.reuse });
+        } catch (err) {
+          // A thread that stopped (it crashed, or configureLoadThreads took it away) leaves its entries to this one.
+          if (thread.isReady) throw err;
+          return sink.here(i, inflater, shared);
+        }
+        sink.there(i, data, thread);
+      },
+    }));
+    try {
+      await shareOut(entries.map((_, i) => i), [hereLane, ...threadLanes]);
+    } finally {
+      if (fd !== undefined) loadDone(tensorBytes);
+    }
+  }
+
+  /** Checks every checksum and decoded size; returns the problems found (empty when sound). */
+  async verify(): Promise<CheckpointError[]> {
+    const problems: CheckpointError[] = [];
+    for (const e of this.entries) {
+      try {
+        await this.read(e);
+      } catch (err) {
+        if (!(err instanceof CheckpointError)) throw err;
+        problems.push(err);
+      }
+    }
+    return problems;
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+/** Where the entries of a load go (WptReader.shareEntries). */
+interface EntrySink {
+  /** Load threads decode into buffers they get back (`LoadThread.recycle`) rather than ones the values keep. */
+  reuse: boolean;
+  /** Reads entry `i` on this thread; `shared` tells whether load threads take part. */
+  here(i: number, inflater: PlaneInflater, shared: boolean): Promise<void>;
+  /** Tensor entry `i`, decoded by `thread`. */
+  there(i: number, data: Float32Array, thread: LoadThread): void;
+}
+
+/** Verified entries waiting to be written into their arrays (WptReader.stage). */
+export interface StagedRead {
+  /** Decodes every entry into its array and frees the scratch memory; cannot fail. */
+  commit(): void;
+  /** Frees the scratch memory, leaving every array as it was. */
+  discard(): void;
+}
+
+/** Opens, reads everything, closes. */
+export async function readWpt(path: string, storage?: Storage): Promise<{ header: FileHeader; values: Map<string, EntryValue> }> {
+  const reader = await WptReader.open(path, storage);
+  try {
+    return { header: reader.header, values: await reader.readAll() };
+  } finally {
+    await reader.close();
+  }
+}
+
+async function readHeader(h: ReadHandle, file: string): Promise<{ header: FileHeader; headerCrc32: number }> {
+  if (h.size === 0) throw new CheckpointError('TRUNCATED', 'file is empty', { file, offset: 0 });
+  // Prologue and trailer are read at once: one round trip through the I/O threads, not two.
+  // Both settle before either failure is thrown: the caller closes the file then.
+  const trailerAt = Math.max(0, h.size - TRAILER_SIZE);
+  const [prologue, trailer] = await bothSettled(h.read(0, Math.min(PROLOGUE_SIZE, h.size)), h.read(trailerAt, h.size - trailerAt));
+  if (!startsWith(prologue, MAGIC.subarray(0, Math.min(prologue.length, MAGIC.length)))) {
+    throw new CheckpointError('BAD_MAGIC', 'not a .wpt file (magic bytes differ)', { file, offset: 0 });
+  }
+  if (h.size < PROLOGUE_SIZE + TRAILER_SIZE) {
+    throw new CheckpointError('TRUNCATED', `file is ${h.size} bytes, smaller than prologue + trailer`, { file, offset: h.size });
+  }
+  const pv = new DataView(prologue.buffer, prologue.byteOffset, PROLOGUE_SIZE);
+  const major = pv.getUint16(8, true), minor = pv.getUint16(10, true), flags = pv.getUint32(12, true);
+  if (major !== FORMAT_MAJOR) throw new CheckpointError('UNSUPPORTED_VERSION', `format version ${major}.${minor}; this reader reads ${FORMAT_MAJOR}.x`, { file, offset: 8 });
+  if (flags !== 0) throw new CheckpointError('UNSUPPORTED_VERSION', `reserved flags 0x${flags.toString(16)} are set`, { file, offset: 12 });
+
+  if (!startsWith(trailer.subarray(16), TRAILER_MAGIC)) {
+    throw new CheckpointError('TRUNCATED', 'no trailer at the end of the file (cut short, or never finished)', { file, offset: trailerAt });
+  }
+  const tv = new DataView(trailer.buffer, trailer.byteOffset, TRAILER_SIZE);
+  const headerOffset = Number(tv.getBigUint64(0, true));
+  const headerLength = tv.getUint32(8, true);
+  const headerCrc = tv.getUint32(12, true);
+  if (headerLength > MAX_HEADER_BYTES) {
+    throw new CheckpointError('HEADER_TOO_LARGE', `header is ${headerLength} bytes, over the ${MAX_HEADER_BYTES}-byte cap`, { file, offset: trailerAt + 8 });
+  }
+  if (headerOffset < PROLOGUE_SIZE || headerOffset + headerLength !== trailerAt) {
+    throw new CheckpointError('OFFSET_OUT_OF_RANGE', `header at [${headerOffset}, ${headerOffset + headerLength}) does not end where the trailer starts (${trailerAt})`, { file, offset: trailerAt });
+  }
+  const headerBytes = await h.read(headerOffset, headerLength);
+  const actual = crc32(headerBytes);
+  if (actual !== headerCrc) {
+    throw new CheckpointError('CHECKSUM_MISMATCH', `header CRC-32 is 0x${actual.toString(16)}, trailer says 0x${headerCrc.toString(16)}`, { file, entry: '(header)', offset: headerOffset });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+  } catch (cause) {
+    throw new CheckpointError('MALFORMED_HEADER', `header is not UTF-8 JSON: ${(cause as Error).message}`, { file, offset: headerOffset, cause });
+  }
+  const header = validateHeader(parsed, file, headerOffset);
+  if (header.version[0] !== major || header.version[1] !== minor) {
+    throw new CheckpointError('MALFORMED_HEADER', `header says version ${header.version.join('.')}, prologue ${major}.${minor}`, { file, offset: 8 });
+  }
+  return { header, headerCrc32: headerCrc };
+}
+
+async function bothSettled<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
+}
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
+}

@@ -1,0 +1,288 @@
+/**
+ * Streams a .wpt file crash-safely: entries are encoded one at a time and appended to a
+ * temporary file in the target's directory; then the header and trailer, fsync, rename over
+ * the target, fsync the directory. A reader sees the old file or the new one, never half.
+ */
+import { basename, dirname, join } from 'node:path';
+import { Tensor } from '../../tensor/tensor.js';
+import { ENGINE_VERSION } from '../../version.js';
+import { ArgumentError } from '../../errors.js';
+import { CheckpointError } from '../../state/errors.js';
+import { osError } from '../storage/os-errors.js';
+import {
+  type Codec, type EntryHeader, type FileHeader, type FileKind, FORMAT_MAJOR, FORMAT_MINOR, PROLOGUE_SIZE,
+  encodePrologue, encodeTrailer, DTYPE_SIZE, assertLittleEndianHost,
+} from './format.js';
+import { encodePayload } from '../codec/codecs.js';
+import { recycle } from './recycler.js';
+import { crc32 } from './crc32.js';
+import { float32ToFloat16 } from './float16.js';
+import { type FlatLeaf, stringifyJson } from '../../state/tree.js';
+import { type Storage, getDefaultStorage } from '../storage/storage.js';
+
+export interface WriteOptions {
+  kind: FileKind;
+  metadata?: Record<string, unknown>;
+  /** Codec for tensors (JSON values always use deflate or raw). Default 'shuffle-deflate'. */
+  codec?: Codec;
+  /** DEFLATE level 0–9. Default 1: measured in bench/checkpoint-io.ts. */
+  level?: number;
+  /** Store tensors as float16: lossy, for export only. */
+  float16?: boolean;
+  /**
+   * Keep this thread free: compression runs on the thread pool where it can, even where
+   * this thread would be faster. Set by background saves.
+   */
+  background?: boolean;
+  storage?: Storage;
+  /**
+   * What a tensor holding NaN or Infinity does to the save: 'warn' (the default) saves it and
+   * says which entries, 'error' refuses with NON_FINITE before anything is written, 'allow'
+   * saves it silently.
+   */
+  onNonFinite?: 'warn' | 'error' | 'allow';
+  /** Where 'warn' reports (default console.warn). */
+  warn?: (message: string) => void;
+}
+
+export interface WriteResult {
+  path: string;
+  bytes: number;
+  header: FileHeader;
+  /** CRC-32 of the header bytes (as in the trailer): identifies this exact file. */
+  headerCrc32: number;
+}
+
+/** Suffix of in-progress files; a CheckpointManager deletes leftovers with it on start. */
+export const TEMP_SUFFIX = '.wpt-tmp';
+let tempCounter = 0;
+
+export function tempPathFor(path: string): string {
+  const unique = `${process.pid}-${Date.now().toString(36)}-${tempCounter++}`;
+  return join(dirname(path), `.${basename(path)}.${unique}${TEMP_SUFFIX}`);
+}
+
+/** Writes are buffered into batches of this many bytes (one writev each). */
+const BATCH_BYTES = 4 * 1024 * 1024;
+/** Bytes written between fsyncs of the temporary file (see flush in writeWpt). */
+const SYNC_EVERY_BYTES = 8 * 1024 * 1024;
+/** Batches waiting to be written while encoding goes on (see flush in writeWpt). */
+const WRITES_QUEUED = 2;
+/** Entries being encoded at once (bounds the extra memory to a few entries). */
+const ENCODE_AHEAD = 3;
+
+export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteOptions): Promise<WriteResult> {
+  assertLittleEndianHost();
+  const storage = options.storage ?? getDefaultStorage();
+  const level = options.level ?? 1;
+  checkFinite(path, leaves, options);
+  await checkFreeSpace(storage, path, leaves, options);
+  const tmp = tempPathFor(path);
+  let handle;
+  // One write in flight while the next entries encode: I/O overlaps compression.
+  let writing: Promise<void> = Promise.resolve();
+  // Mid-file fsyncs (see flush below), awaited before the final one.
+  const syncs: Array<Promise<void>> = [];
+  try {
+    handle = await storage.createExclusive(tmp);
+  } catch (cause) {
+    throw osError(`cannot create a temporary file next to ${path}`, path, cause);
+  }
+  try {
+    const entries: EntryHeader[] = [];
+    let offset = PROLOGUE_SIZE;
+    let pending: Uint8Array[] = [encodePrologue()];
+    let pendingBytes = PROLOGUE_SIZE;
+    let pendingScratch: Uint8Array[] = [];
+    let unsynced = 0;
+    // Batches queued behind the one being written; each waits for the one before it.
+    const queued: Array<Promise<void>> = [];
+    // At most one fsync of the growing file in flight; writes do not wait for it.
+    let syncing: Promise<void> | null = null;
+    const flush = async () => {
+      const batch = pending;
+      const scratch = pendingScratch;
+      unsynced += pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+      pendingScratch = [];
+      writing = writing.then(() => handle!.write(batch)).then(() => recycle(scratch));
+      writing.catch(() => undefined); // handled where awaited; never an unhandled rejection meanwhile
+      // Syncing as the file grows lets the disk write it back while later entries still
+      // encode and write, so the final fsync waits only for the tail. The next writes go on
+      // meanwhile: waiting for each sync made raw saves 5 syncs' latency slower.
+      if (unsynced >= SYNC_EVERY_BYTES && syncing === null) {
+        unsynced = 0;
+        const sync: Promise<void> = writing.then(() => handle!.sync()).finally(() => {
+          if (syncing === sync) syncing = null;
+        });
+        syncing = sync;
+        syncs.push(sync);
+        sync.catch(() => undefined); // awaited at the end
+      }
+      // Encoding goes on while writes are in flight, but at most WRITES_QUEUED batches wait
+      // behind the one being written: that bounds the memory a slow disk makes a save hold.
+      queued.push(writing);
+      if (queued.length > WRITES_QUEUED) await queued.shift();
+    };
+    // Entries encode a few at a time, so one's shuffling here overlaps another's compression
+    // on the thread pool; they are written strictly in order.
+    const encoding: Array<Promise<{ meta: ReturnType<typeof entryBytes>; encoded: Awaited<ReturnType<typeof encodePayload>> }> | undefined> = [];
+    const startEncoding = (i: number) => {
+      if (i >= leaves.length || encoding[i]) return;
+      const meta = entryBytes(leaves[i], options);
+      encoding[i] = encodePayload(meta.bytes, meta.codec, DTYPE_SIZE[meta.dtype], { level, background: options.background ?? false }).then((encoded) => ({ meta, encoded }));
+      encoding[i]!.catch(() => undefined); // awaited below, in order
+    };
+    for (let i = 0; i < leaves.length; i++) {
+      for (let j = i; j < i + ENCODE_AHEAD; j++) startEncoding(j);
+      const { meta: { dtype, shape, codec }, encoded } = await encoding[i]!;
+      encoding[i] = undefined;
+      const leaf = leaves[i];
+      const entry: EntryHeader = {
+        key: leaf.key, dtype, shape, codec, offset, length: encoded.length, crc32: encoded.crc32 ?? 0,
+        ...(encoded.planes ? { planes: encoded.planes, planeLengths: encoded.planeLengths } : {}),
+      };
+      entries.push(entry);
+      offset += encoded.length;
+      pending.push(...encoded.parts);
+      pendingScratch.push(...encoded.scratch);
+      pendingBytes += encoded.length;
+      if (pendingBytes >= BATCH_BYTES) await flush();
+      // Raw bytes are checksummed here, while the write just started copies them.
+      if (encoded.crc32 === undefined) entry.crc32 = encoded.parts.reduce((crc, part) => crc32(part, crc), 0);
+    }
+    const header: FileHeader = {
+      format: 'wpt', version: [FORMAT_MAJOR, FORMAT_MINOR], kind: options.kind,
+      engine: { name: 'waypoint', version: ENGINE_VERSION }, created: new Date().toISOString(),
+      metadata: options.metadata ?? {}, entries,
+    };
+    const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+    const headerCrc32 = crc32(headerBytes);
+    pending.push(headerBytes, encodeTrailer(offset, headerBytes.length, headerCrc32));
+    await flush();
+    await writing;
+    await Promise.all(syncs);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await publish(storage, tmp, path);
+    return { path, bytes: offset + headerBytes.length + 24, header, headerCrc32 };
+  } catch (cause) {
+    await writing.catch(() => undefined);
+    await Promise.allSettled(syncs);
+    await handle?.close().catch(() => undefined);
+    await storage.remove(tmp).catch(() => undefined);
+    throw osError(`writing ${path} failed`, path, cause);
+  }
+}
+
+/**
+ * Puts the finished temporary file in place of `path`, durably: rename, then fsync of the
+ * directory. Where the storage has hard links, the file being replaced first gets a second,
+ * temporary name, so that the rename does not delete it: deleting a file of tens of
+ * megabytes (dropping its cached pages, freeing its blocks) took 10 ms of a 50 ms save here.
+ * It is deleted once the new file is durable, in the background; a leftover after a crash
+ * has the temporary suffix, which CheckpointManager sweeps.
+ */
+async function publish(storage: Storage, tmp: string, path: string): Promise<void> {
+  let retired: string | null = storage.link ? tempPathFor(path) : null;
+  // No file to replace yet (ENOENT), or no hard links on this volume: a plain rename.
+  if (retired) await storage.link!(path, retired).catch(() => { retired = null; });
+  try {
+    await storage.rename(tmp, path);
+    await storage.syncDir(dirname(path));
+  } catch (cause) {
+    if (retired) await storage.remove(retired).catch(() => undefined);
+    throw cause;
+  }
+  if (retired) releaseInBackground(storage.remove(retired));
+}
+
+const releasing = new Set<Promise<void>>();
+
+function releaseInBackground(removal: Promise<void>): void {
+  const done = removal.catch(() => undefined).finally(() => releasing.delete(done));
+  releasing.add(done);
+}
+
+/** Resolves once every file that saves replaced is deleted (see `publish`); Checkpoint.flush waits for it. */
+export async function replacedFilesReleased(): Promise<void> {
+  await Promise.all([...releasing]);
+}
+
+/**
+ * Refuses, before writing anything, a save that cannot fit: the uncompressed size is an upper
+ * bound of what the file needs (compression only shrinks it), plus room for the header.
+ */
+async function checkFreeSpace(storage: Storage, path: string, leaves: FlatLeaf[], options: WriteOptions): Promise<void> {
+  if (!storage.freeBytes) return;
+  const bytesPerValue = options.float16 ? 2 : 4;
+  const needed = leaves.reduce((n, l) => n + (l.kind === 'tensor' ? l.value.size * bytesPerValue : stringifyJson(l.value).length * 3), 0) + 256 * leaves.length + 65536;
+  let free: number;
+  try {
+    free = await storage.freeBytes(dirname(path));
+  } catch (cause) {
+    throw osError(`cannot check the free space next to ${path}`, path, cause);
+  }
+  if (free < needed) {
+    const [need, have] = sizesThatDiffer(needed, free);
+    throw new CheckpointError('NO_SPACE', `the save needs up to ${need} but ${have} are free on the volume of ${dirname(path)}; nothing was written`, { file: path });
+  }
+}
+
+/** Counts of the NaN and infinite values of a float array. */
+export function countNonFinite(values: Float32Array): { nan: number; inf: number } {
+  let nan = 0, inf = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v - v !== 0) { // false for every finite value; NaN for NaN and both infinities
+      if (v !== v) nan++;
+      else inf++;
+    }
+  }
+  return { nan, inf };
+}
+
+function checkFinite(path: string, leaves: FlatLeaf[], options: WriteOptions): void {
+  const policy = options.onNonFinite ?? 'warn';
+  if (!['warn', 'error', 'allow'].includes(policy)) throw new ArgumentError(`save: onNonFinite must be 'warn', 'error' or 'allow', got '${String(policy)}'`);
+  if (policy === 'allow') return;
+  const found: string[] = [];
+  for (const leaf of leaves) {
+    if (leaf.kind !== 'tensor') continue;
+    const { nan, inf } = countNonFinite(leaf.value.data);
+    if (nan + inf > 0) found.push(`'${leaf.key}' (${[nan ? `${nan} NaN` : '', inf ? `${inf} infinite` : ''].filter(Boolean).join(', ')} of ${leaf.value.size})`);
+  }
+  if (found.length === 0) return;
+  const what = `non-finite values in ${found.length} entr${found.length === 1 ? 'y' : 'ies'}: ${found.slice(0, 5).join('; ')}${found.length > 5 ? `; and ${found.length - 5} more` : ''}`;
+  if (policy === 'error') throw new CheckpointError('NON_FINITE', `${what}; nothing was written (onNonFinite: 'allow' saves them)`, { file: path });
+  (options.warn ?? ((m) => console.warn(`waypoint: ${m}`)))(`saving ${path} with ${what}`);
+}
+
+/** Two byte counts in one unit, with as many decimals as it takes for them to read differently. */
+export function sizesThatDiffer(a: number, b: number): [string, string] {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let u = 0;
+  while (u < units.length - 1 && Math.max(a, b) >= 1024 ** (u + 1)) u++;
+  if (u === 0) return [`${a} bytes`, `${b} bytes`];
+  for (let decimals = 1; decimals <= 4; decimals++) {
+    const [x, y] = [(a / 1024 ** u).toFixed(decimals), (b / 1024 ** u).toFixed(decimals)];
+    if (x !== y) return [`${x} ${units[u]}`, `${y} ${units[u]}`];
+  }
+  return [`${a} bytes`, `${b} bytes`];
+}
+
+function entryBytes(leaf: FlatLeaf, options: WriteOptions) {
+  if (leaf.kind === 'json') {
+    const bytes = new TextEncoder().encode(stringifyJson(leaf.value));
+    return { dtype: 'json' as const, shape: [bytes.length], bytes, codec: (bytes.length > 256 ? 'deflate' : 'raw') as Codec };
+  }
+  const t: Tensor = leaf.value;
+  const codec = options.codec ?? 'shuffle-deflate';
+  if (options.float16) {
+    const half = float32ToFloat16(t.data);
+    return { dtype: 'float16' as const, shape: t.shape, bytes: new Uint8Array(half.buffer), codec };
+  }
+  return { dtype: 'float32' as const, shape: t.shape, bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), codec };
+}

@@ -1,0 +1,145 @@
+/**
+ * Saving and loading whole models: `model.save(path)` writes the architecture, weights,
+ * optimizer state, history and RNG in one .wpt file; `loadModel(path)` rebuilds the model
+ * from its config with no user code. `saveWeights` / `loadWeights` move weights only.
+ */
+import { Checkpoint } from '../checkpoint/checkpoint.js';
+import { CheckpointError } from '../state/errors.js';
+import { WptReader } from '../checkpoint/format/reader.js';
+import type { JsonValue, StateDict } from '../state/tree.js';
+import type { LoadOptions, Trackable } from '../state/trackable.js';
+import type { WriteResult } from '../checkpoint/format/writer.js';
+import type { Storage } from '../checkpoint/storage/storage.js';
+import { Sequential, type SequentialConfig } from './sequential.js';
+import type { LossName } from '../nn/losses.js';
+import { Adam, SGD, type Optimizer } from '../optim/index.js';
+import { configDiff } from './config-diff.js';
+
+/** What a model file records about how to rebuild and recompile the model. */
+export interface ModelFileConfig {
+  model: SequentialConfig;
+  inputShape: number[] | null;
+  compile: { loss: LossName; metrics: string[]; optimizer: { className: string; config: Record<string, number | boolean> } } | null;
+}
+
+export function modelFileConfig(model: Sequential): ModelFileConfig {
+  const c = model.compiled;
+  return {
+    model: model.getConfig(),
+    inputShape: model.built ? model.inputShapeOf() : null,
+    compile: c ? { loss: c.lossName, metrics: c.metrics.map((m) => m.name), optimizer: { className: c.optimizer.className, config: c.optimizer.getConfig() } } : null,
+  };
+}
+
+/** The RNG as a trackable whose state is plain JSON. */
+function rngTrackable(model: Sequential): Trackable {
+  return {
+    stateDict: () => ({ state: model.rng.getState() as unknown as JsonValue }),
+    loadStateDict: (s: StateDict) => model.rng.loadStateDict(s),
+  };
+}
+
+/**
+ * Everything that makes a training run resumable, as one group of trackables: weights,
+ * optimizer state, history (and so the epoch count), and the model's RNG.
+ */
+export function trainingCheckpoint(model: Sequential, extra: Record<string, Trackable | JsonValue> = {}): Checkpoint {
+  if (!model.built) model.build();
+  const objects: Record<string, Trackable | JsonValue> = { config: modelFileConfig(model) as unknown as JsonValue, model, history: model.history, rng: rngTrackable(model), ...extra };
+  if (model.optimizer) {
+    model.optimizer.build(model.namedParams());
+    objects.optimizer = model.optimizer;
+  }
+  return new Checkpoint(objects);
+}
+
+/** How `model.save` and `saveWeights` write: user metadata, the storage, what NaN weights do. */
+export interface ModelSaveOptions {
+  metadata?: Record<string, unknown>;
+  storage?: Storage;
+  onNonFinite?: 'warn' | 'error' | 'allow';
+  warn?: (message: string) => void;
+}
+
+/** Where a model file is read from (default: the default storage). */
+export interface ModelLoadOptions extends LoadOptions {
+  storage?: Storage;
+}
+
+export async function saveModel(model: Sequential, path: string, options: ModelSaveOptions = {}): Promise<WriteResult> {
+  return trainingCheckpoint(model).write(path, { kind: 'model', ...options, metadata: options.metadata ?? {} });
+}
+
+export async function saveWeights(model: Sequential, path: string, options: ModelSaveOptions = {}): Promise<WriteResult> {
+  if (!model.built) model.build();
+  return new Checkpoint({ config: modelFileConfig(model) as unknown as JsonValue, model }).write(path, { kind: 'weights', ...options });
+}
+
+async function readConfig(path: string, storage?: Storage): Promise<ModelFileConfig> {
+  const reader = await WptReader.open(path, storage);
+  try {
+    if (!reader.entries.some((e) => e.key === 'config')) {
+      throw new CheckpointError('MISSING_KEYS', 'no model config in this file (was it written by model.save or saveWeights?)', { file: path, entry: 'config' });
+    }
+    return (await reader.read('config')) as unknown as ModelFileConfig;
+  } finally {
+    await reader.close();
+  }
+}
+
+/** Refuses (strict) a file whose architecture differs from the model's, listing every difference. */
+function checkArchitecture(path: string, saved: ModelFileConfig, model: Sequential, strict: boolean): void {
+  const current = model.getConfig();
+  const diffs = configDiff(saved.model.layers, current.layers, 'layers');
+  if (strict && diffs.length) {
+    throw new CheckpointError('SHAPE_MISMATCH', `the saved model's architecture differs from this one — ${diffs.join('; ')} (use { strict: false } to restore what matches)`, { file: path });
+  }
+}
+
+export async function loadWeights(model: Sequential, path: string, options: ModelLoadOptions = {}): Promise<void> {
+  const strict = options.strict ?? true;
+  const saved = await readConfig(path, options.storage);
+  checkArchitecture(path, saved, model, strict);
+  if (!model.built && saved.inputShape) model.build(saved.inputShape);
+  // A model file also holds optimizer, history and RNG: only the weights matter here.
+  await new Checkpoint({ config: null, model }).read(path, { strict, ignoreUnexpected: (k) => !k.startsWith('model/'), storage: options.storage });
+}
+
+/** Restores weights, optimizer, history and RNG saved by `model.save` into this model. */
+export async function restoreModel(model: Sequential, path: string, options: ModelLoadOptions = {}): Promise<void> {
+  const strict = options.strict ?? true;
+  const saved = await readConfig(path, options.storage);
+  checkArchitecture(path, saved, model, strict);
+  if (!model.built && saved.inputShape) model.build(saved.inputShape);
+  await trainingCheckpoint(model).read(path, { strict, storage: options.storage });
+}
+
+function optimizerFrom(spec: { className: string; config: Record<string, number | boolean> }): Optimizer {
+  if (spec.className === 'Adam') return new Adam(spec.config);
+  if (spec.className === 'SGD') return new SGD(spec.config);
+  throw new CheckpointError('INVALID_STATE', `unknown optimizer class '${spec.className}'`);
+}
+
+/** Rebuilds a model saved by `model.save` from its config, recompiles it, and restores its state. */
+export async function loadModel(path: string, options: { storage?: Storage } = {}): Promise<Sequential> {
+  const saved = await readConfig(path, options.storage);
+  const model = Sequential.fromConfig(saved.model);
+  if (saved.inputShape) model.build(saved.inputShape);
+  if (saved.compile) model.compile({ optimizer: optimizerFrom(saved.compile.optimizer), loss: saved.compile.loss, metrics: saved.compile.metrics });
+  await trainingCheckpoint(model).read(path, { storage: options.storage });
+  return model;
+}
+
+/**
+ * A model for inference or evaluation from any file with a config (model or weights): rebuilt
+ * from its config, compiled with its loss and metrics when it has them, holding its weights.
+ */
+export async function modelFromFile(path: string, options: { storage?: Storage } = {}): Promise<Sequential> {
+  const saved = await readConfig(path, options.storage);
+  const model = Sequential.fromConfig(saved.model);
+  if (saved.inputShape) model.build(saved.inputShape);
+  // The optimizer does not matter for evaluation; loss and metrics come from the file.
+  if (saved.compile) model.compile({ optimizer: new Adam(), loss: saved.compile.loss, metrics: saved.compile.metrics });
+  await model.loadWeights(path, { storage: options.storage });
+  return model;
+}

@@ -1,0 +1,22 @@
+import { describe, it, expect } from 'vitest';
+import { ALLOWED, violations } from '../scripts/architecture.js';
+
+describe('the folder graph (docs/ARCHITECTURE.md)', () => {
+  it('every import follows it: no cycle, and the engine imports nothing from checkpoint', () => {
+    expect(violations()).toEqual([]);
+    for (const engine of ['src/tensor', 'src/nn', 'src/optim', 'src/backend', 'kernels']) expect(ALLOWED[engine]).not.toContain('src/checkpoint');
+  });
+
+  it('the allowed imports themselves form no cycle', () => {
+    const visiting = new Set<string>(), done = new Set<string>();
+    const visit = (f: string): void => {
+      if (done.has(f)) return;
+      expect(visiting.has(f), `cycle through ${f}`).toBe(false);
+      visiting.add(f);
+      for (const g of ALLOWED[f]) visit(g);
+      visiting.delete(f);
+      done.add(f);
+    };
+    Object.keys(ALLOWED).forEach(visit);
+  });
+});
