@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Checkpoint, Random, type StateDict } from '../src/index.js';
-import { measureCodecs, rawBytesOf, startThreadsForBench, syntheticState, tensorsOf } from '../src/cli/bench.js';
+import { measureCodecs, rawBytesOf, startThreadsForBench, syntheticState, tensorsOf } from '../src/cli/io-measure.js';
 import { loadTf, median, table, timeMedian } from './common.js';
 import { trainedMlpState } from './fixtures.js';
 

@@ -1,9 +1,9 @@
 /** Shared benchmark helpers: medians after warm-up, and tables with side-by-side ratios. */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { timeMedian as cliTimeMedian } from '../src/cli/bench.js';
+import { timeMedian as cliTimeMedian } from '../src/cli/io-measure.js';
 
-export { median } from '../src/cli/bench.js';
+export { median } from '../src/cli/io-measure.js';
 
 /** Median wall time in ms of `fn` over `runs` runs after `warmup` untimed ones. */
 export function timeMedian(fn: () => unknown, { warmup = 2, runs = 5 } = {}): Promise<number> {

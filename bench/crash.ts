@@ -5,7 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { killStorm } from '../test/crash/harness.js';
+import { killStorm } from '../harness/kill-storm.js';
 
 export async function run(): Promise<void> {
   const { values } = parseArgs({ args: process.argv.slice(3), options: { kills: { type: 'string', default: '100' }, seed: { type: 'string', default: '1' }, quick: { type: 'boolean' } } });

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { CheckpointError, MemoryStorage, Random, Tensor, readWpt, writeWpt } from '../src/index.js';
-import { mutate } from '../test/helpers/fuzz.js';
+import { mutate } from '../harness/fuzz.js';
 
 export async function run(): Promise<void> {
   const { values } = parseArgs({ args: process.argv.slice(3), options: { runs: { type: 'string', default: '100000' }, seed: { type: 'string', default: '1' }, quick: { type: 'boolean' } } });

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Checkpoint, Random, configureLoadThreads, readWpt } from '../src/index.js';
-import { fromCollectedHeap, rawBytesOf, startThreadsForBench, syntheticState } from '../src/cli/bench.js';
+import { fromCollectedHeap, rawBytesOf, startThreadsForBench, syntheticState } from '../src/cli/io-measure.js';
 import { median, table } from './common.js';
 
 const SAMPLES = process.argv.includes('--quick') ? 7 : 21;

@@ -9,7 +9,7 @@ import {
   ModelCheckpoint, Variable, osError,
 } from '../src/index.js';
 import { sizesThatDiffer } from '../src/checkpoint/format/writer.js';
-import { dataFor, makeModel } from './helpers/training.js';
+import { dataFor, makeModel } from '../harness/training.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'waypoint.js');
 const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });

@@ -9,7 +9,7 @@ import {
   setDefaultStorage, fsStorage, writeFully, writeWpt, readWpt, tensor, type Storage,
 } from '../src/index.js';
 import { FaultyStorage } from './helpers/faulty-storage.js';
-import { dataFor, makeModel } from './helpers/training.js';
+import { dataFor, makeModel } from '../harness/training.js';
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'wpt-faults-')); });

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { Checkpoint, CheckpointError, MemoryStorage, Random, Tensor, readWpt, writeWpt } from '../src/index.js';
-import { mutate } from './helpers/fuzz.js';
+import { mutate } from '../harness/fuzz.js';
 
 async function seedFile(): Promise<{ file: Uint8Array; values: Map<string, unknown> }> {
   const storage = new MemoryStorage();

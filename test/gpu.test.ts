@@ -1,7 +1,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { GpuBackend, GpuUnavailableError, setBackend, getBackend, BackendError, Random, type GpuMode } from '../src/index.js';
 import { kernelSuite } from './helpers/kernel-suite.js';
-import { dataFor, makeModel, fingerprint, type Kind } from './helpers/training.js';
+import { dataFor, makeModel, fingerprint, type Kind } from '../harness/training.js';
 
 /**
  * The shared kernel suite on every gpu.js mode: 'cpu' and 'webasm' run everywhere (so the

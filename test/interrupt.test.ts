@@ -2,7 +2,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { BackupAndRestore, Callback, MemoryStorage, TrainingInterruptedError } from '../src/index.js';
-import { dataFor, fingerprint, makeModel, type Kind } from './helpers/training.js';
+import { dataFor, fingerprint, makeModel, type Kind } from '../harness/training.js';
 
 /** Synchronous work per batch, as a heavier model would take: only the fit loop's yields let timers in. */
 class Busy extends Callback {

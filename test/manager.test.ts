@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, readdirSync, readFileSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Checkpoint, CheckpointManager, Variable, tensor, selectBest, MANIFEST_NAME, Sequential, Dense, CheckpointError } from '../src/index.js';
-import { dataFor, makeModel } from './helpers/training.js';
+import { dataFor, makeModel } from '../harness/training.js';
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'wpt-mgr-')); });

@@ -21,7 +21,7 @@ vi.mock('../src/checkpoint/format/recycler.js', () => ({
 }));
 
 const { Checkpoint, MemoryStorage, Random, Tensor, WptReader, readWpt, writeWpt } = await import('../src/index.js');
-const { mutate } = await import('./helpers/fuzz.js');
+const { mutate } = await import('../harness/fuzz.js');
 type StateDict = import('../src/index.js').StateDict;
 
 /** MemoryStorage whose reads into new memory (header, prologue, trailer) are counted too. */

@@ -4,7 +4,7 @@ import {
   Sequential, Dense, Conv2D, MaxPool2D, Flatten, Dropout, Activation, Adam, SGD, Random, Tensor, tensor, randn,
   mul, sum, ArgumentError, ShapeError, Callback, type Layer, type Logs, LOSSES, oneHot, softmax,
 } from '../src/index.js';
-import { blobs } from './helpers/training.js';
+import { blobs } from '../harness/training.js';
 
 /**
  * Layer gradients by finite differences: L = Σ layer(x)·V, differentiated in float32

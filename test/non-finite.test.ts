@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Callback, CheckpointError, MemoryStorage, Tensor, TerminateOnNaN, clip, max, maxPool2d, relu, tensor } from '../src/index.js';
-import { dataFor, makeModel } from './helpers/training.js';
+import { dataFor, makeModel } from '../harness/training.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wpt-nan-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackupAndRestore, Callback, CSVLogger, EarlyStopping, ModelCheckpoint } from '../src/index.js';
-import { dataFor, fingerprint, makeModel, type Kind } from './helpers/training.js';
+import { dataFor, fingerprint, makeModel, type Kind } from '../harness/training.js';
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'wpt-resume-')); });
@@ -85,7 +85,7 @@ describe('ModelCheckpoint writes exactly the files its options say', () => {
   class Recorder extends Callback {
     epochs: Array<Record<string, number>> = [];
     batches: Array<{ epoch: number; batch: number }> = [];
-    override async onBatchEnd(batch: number) { this.batches.push({ epoch: this.model.fitState!.epoch, batch }); }
+    override async onBatchEnd(batch: number) { this.batches.push({ epoch: this.context!.epoch, batch }); }
     override async onEpochEnd(_e: number, logs?: Record<string, number>) { this.epochs.push({ ...logs! }); }
   }
 
@@ -160,7 +160,6 @@ describe('EarlyStopping', () => {
     const model = makeModel('mlp', 1);
     model.build();
     es.setModel(model);
-    model.fitState = { epochLogKeys: ['val_loss'] } as never;
     await es.onTrainBegin();
     for (const [e, l] of losses.entries()) {
       await es.onEpochEnd(e, { val_loss: l });

@@ -12,7 +12,7 @@ import {
   BackupAndRestore, CSVLogger, Callback, EarlyStopping, MemoryStorage, ModelCheckpoint, TerminateOnNaN, fsStorage,
   getDefaultStorage, loadModel, setDefaultStorage, type Storage,
 } from '../src/index.js';
-import { dataFor, fingerprint, makeModel } from './helpers/training.js';
+import { dataFor, fingerprint, makeModel } from '../harness/training.js';
 
 let real: string;
 beforeEach(() => {

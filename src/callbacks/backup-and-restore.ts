@@ -3,7 +3,7 @@ import { CheckpointManager } from '../checkpoint/manager.js';
 import type { JsonValue, StateDict } from '../state/tree.js';
 import { type LoadOptions, type Trackable, isTrackable } from '../state/trackable.js';
 import { Callback } from '../model/callback.js';
-import type { EpochTotals } from '../model/fit.js';
+import type { EpochTotals } from '../model/callback.js';
 import { trainingCheckpoint } from '../model/persistence.js';
 import type { Storage } from '../checkpoint/storage/storage.js';
 import { TrainingInterruptedError } from '../model/interrupt.js';
@@ -95,20 +95,16 @@ export class BackupAndRestore extends Callback {
     const o = this.options;
     this.manager = new CheckpointManager(checkpoint, this.backupDir, { maxToKeep: 1, checkpointName: 'backup', async: o.async, warn: o.warn,
       storage: o.storage, takeOverLock: o.takeOverLock, onNonFinite: o.onNonFinite });
-    this.progress = { epoch: this.model.fitState!.initialEpoch, batch: 0, totals: null, batchesSeen: 0 };
+    const context = this.fitContext('onTrainBegin');
+    this.progress = { epoch: context.start.epoch, batch: 0, totals: null, batchesSeen: 0 };
     this.restoredFrom = await this.manager.restoreOrInitialize();
-    if (this.restoredFrom) {
-      const state = this.model.fitState!;
-      state.initialEpoch = this.progress.epoch;
-      state.initialBatch = this.progress.batch;
-      state.totals = this.progress.totals;
-    }
+    if (this.restoredFrom) context.resumeAt({ epoch: this.progress.epoch, batch: this.progress.batch, totals: this.progress.totals });
     this.trained = { epoch: this.progress.epoch, batch: this.progress.batch };
   }
 
   override async onBatchEnd(batch: number): Promise<void> {
     this.progress.batchesSeen++;
-    this.trained = { epoch: this.model.fitState!.epoch, batch: batch + 1 };
+    this.trained = { epoch: this.fitContext('onBatchEnd').epoch, batch: batch + 1 };
     if (this.saveFreq === 'epoch' || this.progress.batchesSeen % this.saveFreq !== 0) return;
     await this.backupHere();
   }
@@ -121,10 +117,16 @@ export class BackupAndRestore extends Callback {
 
   /** Backs up the position after the last batch trained (mid-epoch: with the epoch's running totals). */
   private async backupHere(): Promise<void> {
-    const state = this.model.fitState!;
+    const context = this.fitContext('a backup');
     const { epoch, batch } = this.trained;
-    this.progress = { epoch, batch, totals: batch > 0 ? structuredClone(state.currentTotals) : null, batchesSeen: this.progress.batchesSeen };
-    await this.backup(epoch * state.batchesPerEpoch + batch);
+    this.progress = { epoch, batch, totals: batch > 0 ? structuredClone(context.totals) : null, batchesSeen: this.progress.batchesSeen };
+    await this.backup(epoch * context.params.steps + batch);
+  }
+
+  /** The running fit's context: a backup needs to know where the fit is. */
+  private fitContext(where: string) {
+    if (this.context === null) throw new ArgumentError(`BackupAndRestore: ${where} outside a fit (it needs the fit's position: model.fit sets it)`);
+    return this.context;
   }
 
   private async backup(step: number): Promise<void> {

@@ -44,7 +44,7 @@ export class CSVLogger extends Callback {
 
   /** Reads what to keep from an earlier run once the starting epoch is final (after restores). */
   private async loadPrevious(): Promise<void> {
-    const start = this.model.fitState?.initialEpoch ?? 0;
+    const start = this.context?.start.epoch ?? 0;
     if (!this.append && start === 0) return;
     let bytes: Uint8Array | null;
     try {

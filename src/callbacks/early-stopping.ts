@@ -64,8 +64,8 @@ export class EarlyStopping extends Callback implements Trackable {
   }
 
   override async onTrainBegin(): Promise<void> {
-    const keys = this.model.fitState!.epochLogKeys;
-    if (!keys.includes(this.monitor)) this.warn(`EarlyStopping monitors '${this.monitor}', which this fit does not log (available: ${keys.join(', ')})`);
+    const keys = this.params?.metrics;
+    if (keys && !keys.includes(this.monitor)) this.warn(`EarlyStopping monitors '${this.monitor}', which this fit does not log (available: ${keys.join(', ')})`);
   }
 
   override async onEpochEnd(epoch: number, logs?: Logs): Promise<void> {

@@ -1,4 +1,4 @@
-import { dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { ArgumentError } from '../errors.js';
 import type { StateDict } from '../state/tree.js';
 import type { Trackable } from '../state/trackable.js';
@@ -6,7 +6,7 @@ import { type Mode, resolveMode } from '../state/mode.js';
 import { Callback } from '../model/callback.js';
 import type { Logs } from '../model/history.js';
 import { formatTemplate, templateKeys } from './template.js';
-import { TEMP_SUFFIX } from '../checkpoint/format/writer.js';
+import { escapeRegExp, selectRetained, sweepTemporaries } from '../checkpoint/retention.js';
 import { type Storage, getDefaultStorage } from '../checkpoint/storage/storage.js';
 import { osError } from '../checkpoint/storage/os-errors.js';
 
@@ -105,8 +105,8 @@ export class ModelCheckpoint extends Callback implements Trackable {
   /** Refuses settings that would silently never save: keys that will not exist at the save points. */
   override async onTrainBegin(): Promise<void> {
     await removeLeftovers(this.storage, this.filepath);
-    const state = this.model.fitState!;
-    const available = this.saveFreq === 'epoch' ? state.epochLogKeys : state.batchLogKeys;
+    if (this.params === null) return; // called by hand: no fit whose keys could be checked
+    const available = this.saveFreq === 'epoch' ? this.params.metrics : this.params.batchMetrics;
     const where = this.saveFreq === 'epoch' ? 'at the end of each epoch' : `every ${this.saveFreq} batches`;
     const unknown = templateKeys(this.filepath).filter((k) => k !== 'epoch' && k !== 'batch' && !available.includes(k));
     if (this.saveFreq === 'epoch' && templateKeys(this.filepath).includes('batch')) unknown.push('batch');
@@ -120,7 +120,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
   override async onBatchEnd(batch: number, logs?: Logs): Promise<void> {
     this.batchesSeen++;
     if (this.saveFreq !== 'epoch' && this.batchesSeen % this.saveFreq === 0) {
-      await this.maybeSave({ ...logs, epoch: this.model.fitState!.epoch + 1, batch: batch + 1 });
+      await this.maybeSave({ ...logs, epoch: (this.context?.epoch ?? 0) + 1, batch: batch + 1 });
     }
   }
 
@@ -164,8 +164,10 @@ export class ModelCheckpoint extends Callback implements Trackable {
       return;
     }
     this.saved.push(path);
-    this.kept = [...this.kept.filter((p) => p !== path), path];
-    while (this.maxToKeep !== undefined && this.kept.length > this.maxToKeep) await this.storage.remove(this.kept.shift()!);
+    const kept = [...this.kept.filter((p) => p !== path), path].map((file, step) => ({ file, step, size: 0, metrics: {} }));
+    const { keep, remove } = selectRetained(kept, kept.at(-1)!, { maxToKeep: this.maxToKeep ?? null, bestOf: null, maxBytes: null });
+    this.kept = keep.map((e) => e.file);
+    for (const e of remove) await this.storage.remove(e.file);
   }
 
   stateDict(): StateDict {
@@ -179,12 +181,10 @@ export class ModelCheckpoint extends Callback implements Trackable {
   }
 }
 
-/** Deletes temporary files that a killed save of this process's kind left in the directory the template writes to. */
+/** Deletes the temporary files a killed save of this template left in its directory, and nothing else there. */
 async function removeLeftovers(storage: Storage, template: string): Promise<void> {
   const dir = dirname(template);
   if (dir.includes('{')) return; // the directory itself varies: nothing fixed to clean
-  const names = await storage.list(dir).catch(() => [] as string[]);
-  // `.{name}.wpt.{unique}.wpt-tmp`: only temporary files of .wpt saves, never anything else there.
-  const leftovers = names.filter((n) => n.startsWith('.') && n.endsWith(TEMP_SUFFIX) && /\.wpt\.[\w-]+\.wpt-tmp$/.test(n));
-  await Promise.all(leftovers.map((n) => storage.remove(join(dir, n))));
+  const name = new RegExp(`^${basename(template).split(/\{[^}]*\}/).map(escapeRegExp).join('.*')}$`);
+  await sweepTemporaries(storage, dir, (target) => name.test(target));
 }

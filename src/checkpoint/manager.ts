@@ -5,7 +5,6 @@
  */
 import { join } from 'node:path';
 import { ArgumentError } from '../errors.js';
-import { type Mode, resolveMode } from '../state/mode.js';
 import type { Checkpoint } from './checkpoint.js';
 import { CheckpointError } from '../state/errors.js';
 import { WptReader } from './format/reader.js';
@@ -13,14 +12,10 @@ import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } fr
 import { TEMP_SUFFIX, tempPathFor } from './format/writer.js';
 import { type HeldLock, LOCK_NAME, acquireLock } from './lock.js';
 import { osError } from './storage/os-errors.js';
+import { type BestOf, escapeRegExp, isTemporaryOf, selectRetained } from './retention.js';
 
+export type { BestOf } from './retention.js';
 
-export interface BestOf {
-  monitor: string;
-  mode?: Mode;
-  /** How many of the best to keep (default 1). */
-  keep?: number;
-}
 
 export interface RetentionPolicy {
   /** Keep the newest N (default 5); null keeps every checkpoint. */
@@ -170,9 +165,7 @@ export class CheckpointManager {
 
   /** A temporary file of one of this manager's writes (a checkpoint, the manifest, the lock's heartbeat). */
   private isOwnTemporary(name: string): boolean {
-    if (!name.endsWith(TEMP_SUFFIX) || !name.startsWith('.')) return false;
-    const target = name.slice(1).split('.').slice(0, -2).join('.'); // `.${target}.${unique}.wpt-tmp`, unique has no dots
-    return target === MANIFEST_NAME || target === LOCK_NAME || this.checkpointPattern.test(target);
+    return isTemporaryOf(name, (target) => target === MANIFEST_NAME || target === LOCK_NAME || this.checkpointPattern.test(target));
   }
 
   /**
@@ -321,22 +314,8 @@ export class CheckpointManager {
         m.lastPreservedTime = newest.time;
       }
     }
-    const all = m.checkpoints;
-    const keep = new Set<ManifestEntry>([newest]);
-    for (const e of maxToKeep === null ? all : all.slice(-maxToKeep)) keep.add(e);
-    for (const e of all) if (e.preserved) keep.add(e);
-    if (bestOf !== null) for (const e of bestEntries(all, bestOf)) keep.add(e);
-    if (maxBytes !== null) {
-      let total = [...keep].reduce((s, e) => s + e.size, 0);
-      for (const e of all) {
-        if (total <= maxBytes) break;
-        if (e === newest || !keep.has(e)) continue;
-        keep.delete(e);
-        total -= e.size;
-      }
-    }
-    const removed = all.filter((e) => !keep.has(e));
-    m.checkpoints = all.filter((e) => keep.has(e));
+    const { keep, remove: removed } = selectRetained(m.checkpoints, newest, { maxToKeep, bestOf, maxBytes });
+    m.checkpoints = keep;
     // Manifest first: a crash before the deletions leaves orphans, which the next start adopts
     // or deletes; the other order could leave the manifest naming files that are gone.
     await this.writeManifest();
@@ -373,8 +352,6 @@ export class CheckpointManager {
   }
 }
 
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /** Refuses, by name and rule, every option that would otherwise be accepted and misbehave later. */
 function validateOptions(o: CheckpointManagerOptions): void {
   const fail = (name: string, rule: string, value: unknown) => {
@@ -398,10 +375,4 @@ function validateOptions(o: CheckpointManagerOptions): void {
   }
 }
 
-function bestEntries(entries: ManifestEntry[], bestOf: BestOf): ManifestEntry[] {
-  const mode = resolveMode(bestOf.mode ?? 'auto', bestOf.monitor);
-  const scored = entries.filter((e) => Number.isFinite(e.metrics[bestOf.monitor]));
-  scored.sort((a, b) => (mode === 'min' ? a.metrics[bestOf.monitor] - b.metrics[bestOf.monitor] : b.metrics[bestOf.monitor] - a.metrics[bestOf.monitor]) || b.step - a.step);
-  return scored.slice(0, bestOf.keep ?? 1);
-}
 

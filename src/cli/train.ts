@@ -16,8 +16,8 @@ import { type MnistModelKind, mnistModel } from './models.js';
 class ResumeNotice extends Callback {
   constructor(private readonly backup: BackupAndRestore, private readonly say: (s: string) => void) { super(); }
   override async onTrainBegin(): Promise<void> {
-    const s = this.model.fitState!;
-    if (this.backup.restoredFrom) this.say(`resuming from epoch ${s.initialEpoch + 1}, batch ${s.initialBatch} (backup ${this.backup.restoredFrom})`);
+    const start = this.context!.start;
+    if (this.backup.restoredFrom) this.say(`resuming from epoch ${start.epoch + 1}, batch ${start.batch} (backup ${this.backup.restoredFrom})`);
   }
 }
 

@@ -1,12 +1,96 @@
+import { ArgumentError } from '../errors.js';
 import type { Logs } from './history.js';
 import type { Sequential } from './sequential.js';
 
+/** Running sums of an epoch's loss and metrics, weighted by batch size; serializable for resume. */
+export interface EpochTotals {
+  samples: number;
+  sums: Record<string, number>;
+  counts: Record<string, number>;
+}
+
+/**
+ * What the running fit does, as Keras's callback `params` (`set_params`) and TensorFlow.js's
+ * `setParams`: fixed for the whole fit.
+ */
+export interface FitParams {
+  epochs: number;
+  /** Batches per epoch. */
+  steps: number;
+  samples: number;
+  batchSize: number;
+  verbose: 0 | 1 | 2;
+  /** The epoch the caller asked to start at (a callback may move the start: `FitContext.resumeAt`). */
+  initialEpoch: number;
+  doValidation: boolean;
+  /** Log keys at the end of each epoch (validation keys included). */
+  metrics: string[];
+  /** Log keys at the end of each batch. */
+  batchMetrics: string[];
+}
+
+/** Where a fit starts: an epoch, the batch within it, and that epoch's totals so far. */
+export interface FitStart {
+  epoch: number;
+  batch: number;
+  /** The running totals of the batches before `batch` (null when `batch` is 0). */
+  totals: EpochTotals | null;
+}
+
+/**
+ * The fit as callbacks see it: its params, where it starts, and where it is. The start can be
+ * moved only while callbacks run `onTrainBegin` (BackupAndRestore does, to continue a killed
+ * run at its next batch); afterwards the fit reads it once.
+ */
+export class FitContext {
+  /** The epoch being trained, and the batch (0-based) being or last trained in it. */
+  epoch: number;
+  batch = 0;
+  /** The running totals of the epoch being trained (a mid-epoch backup saves them). */
+  totals: EpochTotals = { samples: 0, sums: {}, counts: {} };
+  private startAt: FitStart;
+  private movable = true;
+
+  constructor(readonly params: FitParams) {
+    this.startAt = { epoch: params.initialEpoch, batch: 0, totals: null };
+    this.epoch = params.initialEpoch;
+  }
+
+  get start(): Readonly<FitStart> {
+    return this.startAt;
+  }
+
+  /** Moves the start (from `onTrainBegin` only). */
+  resumeAt(start: FitStart): void {
+    if (!this.movable) throw new ArgumentError('FitContext.resumeAt: the start can only be moved in onTrainBegin');
+    const { epochs, steps } = this.params;
+    if (!(Number.isInteger(start.epoch) && start.epoch >= 0 && start.epoch <= epochs)) {
+      throw new ArgumentError(`FitContext.resumeAt: epoch must be an integer in [0, ${epochs}], got ${start.epoch}`);
+    }
+    if (!(Number.isInteger(start.batch) && start.batch >= 0 && start.batch <= steps)) {
+      throw new ArgumentError(`FitContext.resumeAt: batch must be an integer in [0, ${steps}] (batches per epoch), got ${start.batch}`);
+    }
+    this.startAt = { ...start, totals: start.batch > 0 ? start.totals : null };
+  }
+
+  /** Called by the fit loop once onTrainBegin has run. */
+  freezeStart(): FitStart {
+    this.movable = false;
+    this.epoch = this.startAt.epoch;
+    this.batch = this.startAt.batch;
+    return this.startAt;
+  }
+}
+
 /**
  * Base class of callbacks: every hook is an async no-op, awaited by the fit loop. Set
- * `model.stopTraining = true` to stop after the current epoch.
+ * `model.stopTraining = true` to stop after the current epoch. During a fit, `params` and
+ * `context` describe it (null outside one: hooks called by hand get what they are given).
  */
 export class Callback {
   model!: Sequential;
+  params: FitParams | null = null;
+  context: FitContext | null = null;
   /** Every callback of the running fit (BackupAndRestore saves and restores their state). */
   peers: readonly Callback[] = [];
 
@@ -14,9 +98,19 @@ export class Callback {
     this.model = model;
   }
 
+  setParams(params: FitParams): void {
+    this.params = params;
+  }
+
+  /** Gives the callback the running fit's context (and so its params). */
+  setContext(context: FitContext): void {
+    this.context = context;
+    this.setParams(context.params);
+  }
+
   async onTrainBegin(_logs?: Logs): Promise<void> {}
   async onTrainEnd(_logs?: Logs): Promise<void> {}
-  /** Not in Keras: training failed with `error` (a callback threw, a save failed); release resources. */
+  /** Not in Keras: training failed with `error` (a callback threw, a save failed, an interrupt); release resources. */
   async onTrainAbort(_error: unknown): Promise<void> {}
   async onEpochBegin(_epoch: number, _logs?: Logs): Promise<void> {}
   async onEpochEnd(_epoch: number, _logs?: Logs): Promise<void> {}
@@ -33,6 +127,10 @@ export class CallbackList {
       c.setModel(model);
       c.peers = this.callbacks;
     }
+  }
+
+  setContext(context: FitContext): void {
+    for (const c of this.callbacks) c.setContext(context);
   }
 
   async trainBegin(logs?: Logs) { for (const c of this.callbacks) await c.onTrainBegin(logs); }

@@ -9,7 +9,7 @@ import { Tensor, noGrad } from '../tensor/tensor.js';
 import { Random } from '../tensor/random.js';
 import type { Sequential } from './sequential.js';
 import { sliceRows } from './sequential.js';
-import { type Callback, CallbackList } from './callback.js';
+import { type Callback, CallbackList, type EpochTotals, FitContext } from './callback.js';
 import type { History, Logs } from './history.js';
 import { ProgressBar } from './progress.js';
 import type { NamedParams } from '../optim/optimizer.js';
@@ -40,31 +40,6 @@ export interface EvaluateOptions {
 
 /** Sub-streams of the model seed. */
 const STREAM = { shuffle: 1, dropout: 2 } as const;
-
-/** Running sums of an epoch's loss and metrics, weighted by batch size; serializable for resume. */
-export interface EpochTotals {
-  samples: number;
-  sums: Record<string, number>;
-  counts: Record<string, number>;
-}
-
-/**
- * Where a fit starts. Callbacks may change it in onTrainBegin (BackupAndRestore does, to
- * continue a killed run at its next batch with that epoch's running totals).
- */
-export interface FitState {
-  initialEpoch: number;
-  initialBatch: number;
-  totals: EpochTotals | null;
-  /** Position of the batch being trained (for callbacks that save mid-epoch). */
-  epoch: number;
-  batch: number;
-  batchesPerEpoch: number;
-  currentTotals: EpochTotals;
-  /** Log keys that exist at the end of each epoch, and at the end of each batch. */
-  epochLogKeys: string[];
-  batchLogKeys: string[];
-}
 
 const emptyTotals = (): EpochTotals => ({ samples: 0, sums: {}, counts: {} });
 const averages = (t: EpochTotals): Logs => Object.fromEntries(Object.entries(t.sums).map(([k, s]) => [k, s / t.counts[k]]));
@@ -131,12 +106,12 @@ export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, op
   model.stopTraining = false;
   const batchLogKeys = ['loss', ...compiled.metrics.map((m) => m.name)];
   const epochLogKeys = validation ? [...batchLogKeys, ...batchLogKeys.map((k) => `val_${k}`)] : batchLogKeys;
-  const state: FitState = { initialEpoch, initialBatch: 0, totals: null, epoch: initialEpoch, batch: 0, batchesPerEpoch: batches,
-    currentTotals: emptyTotals(), epochLogKeys, batchLogKeys };
-  model.fitState = state;
+  const context = new FitContext({ epochs, steps: batches, samples: n, batchSize, verbose, initialEpoch, doValidation: validation !== undefined,
+    metrics: epochLogKeys, batchMetrics: batchLogKeys });
+  callbacks.setContext(context);
   model.interruption.begin();
   try {
-    return await runEpochs(model, x, y, validation, callbacks, state, { epochs, batchSize, batches, n, shuffle: options.shuffle ?? true, params, yieldEveryMs });
+    return await runEpochs(model, x, y, validation, callbacks, context, { epochs, batchSize, batches, n, shuffle: options.shuffle ?? true, params, yieldEveryMs });
   } catch (error) {
     await callbacks.trainAbort(error);
     throw error;
@@ -156,24 +131,25 @@ function checkInterrupt(model: Sequential, epoch: number, nextBatch: number): vo
 interface LoopSettings { epochs: number; batchSize: number; batches: number; n: number; shuffle: boolean; params: NamedParams; yieldEveryMs: number }
 
 async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [Tensor, Tensor] | undefined, callbacks: CallbackList,
-  state: FitState, { epochs, batchSize, batches, n, shuffle, params, yieldEveryMs }: LoopSettings): Promise<History> {
+  context: FitContext, { epochs, batchSize, batches, n, shuffle, params, yieldEveryMs }: LoopSettings): Promise<History> {
   await callbacks.trainBegin();
-  model.history.truncate(state.initialEpoch);
+  const start = context.freezeStart();
+  model.history.truncate(start.epoch);
   // Every ~50 ms of work the event loop gets a turn: signals, timers and a page's input are
   // not kept waiting for the epoch's next I/O (bench/interrupt.ts measures what it costs).
   const yielder = new Yielder(yieldEveryMs);
-  checkInterrupt(model, state.initialEpoch, state.initialBatch);
+  checkInterrupt(model, start.epoch, start.batch);
 
   let lastLogs: Logs = {};
-  for (let epoch = state.initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {
-    const resuming = epoch === state.initialEpoch && state.initialBatch > 0;
-    const totals = resuming && state.totals ? structuredClone(state.totals) : emptyTotals();
-    state.epoch = epoch;
-    state.currentTotals = totals;
+  for (let epoch = start.epoch; epoch < epochs && !model.stopTraining; epoch++) {
+    const resuming = epoch === start.epoch && start.batch > 0;
+    const totals = resuming && start.totals ? structuredClone(start.totals) : emptyTotals();
+    context.epoch = epoch;
+    context.totals = totals;
     await callbacks.epochBegin(epoch);
     const order = shuffle ? Random.derive(model.seed, STREAM.shuffle, epoch).permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
-    for (let b = resuming ? state.initialBatch : 0; b < batches; b++) {
-      state.batch = b;
+    for (let b = resuming ? start.batch : 0; b < batches; b++) {
+      context.batch = b;
       const start = b * batchSize, end = Math.min(n, start + batchSize);
       await callbacks.batchBegin(b, { batch: b, size: end - start });
       trainBatch(model, params, gatherRows(x, order, start, end), gatherRows(y, order, start, end), Random.derive(model.seed, STREAM.dropout, epoch, b), totals);

@@ -6,7 +6,7 @@ import type { LoadOptions, Trackable } from '../state/trackable.js';
 import { CheckpointError } from '../state/errors.js';
 import { type Optimizer, getOptimizer } from '../optim/index.js';
 import { History, type Logs } from './history.js';
-import { type FitOptions, type FitState, type EvaluateOptions, evaluateModel, fitModel } from './fit.js';
+import { type FitOptions, type EvaluateOptions, evaluateModel, fitModel } from './fit.js';
 import { type ModelLoadOptions, type ModelSaveOptions, loadWeights, saveModel, saveWeights } from './persistence.js';
 import { InterruptSwitch } from './interrupt.js';
 import type { WriteResult } from '../checkpoint/format/writer.js';
@@ -53,8 +53,6 @@ export class Sequential implements Trackable {
   history = new History();
   stopTraining = false;
   compiled: Compiled | null = null;
-  /** Where the running (or last) fit is; callbacks read and, on train begin, may set it. */
-  fitState: FitState | null = null;
   /** Whether a fit runs and was asked to stop (see `interrupt`). */
   readonly interruption = new InterruptSwitch();
   private inputShape: SampleShape | null = null;

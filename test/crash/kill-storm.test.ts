@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { rmSync } from 'node:fs';
-import { killStorm } from './harness.js';
+import { killStorm } from '../../harness/kill-storm.js';
 
 describe('SIGKILL storm', () => {
   it('30 kills at random moments, many inside saves: the result equals an uninterrupted run, every file verifies', async () => {

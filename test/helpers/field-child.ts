@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BackupAndRestore, Callback, fsStorage, interruptOnSignals, setDefaultStorage, type Storage } from '../../src/index.js';
-import { dataFor, fingerprint, makeModel } from './training.js';
+import { dataFor, fingerprint, makeModel } from '../../harness/training.js';
 
 const [dir, out, slowArg] = process.argv.slice(2);
 const slowMs = Number(slowArg ?? 0);
@@ -30,13 +30,13 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 /** Reports where training starts and each batch it finishes; the busy wait stands in for a heavier model. */
 class Report extends Callback {
   override async onTrainBegin() {
-    const s = this.model.fitState!;
-    say(`start ${s.initialEpoch} ${s.initialBatch}`);
+    const { start } = this.context!;
+    say(`start ${start.epoch} ${start.batch}`);
   }
   override async onBatchEnd(batch: number) {
     const until = performance.now() + 4;
     while (performance.now() < until); // synchronous work: only the fit loop's own yields let a signal in
-    say(`batch ${this.model.fitState!.epoch} ${batch}`);
+    say(`batch ${this.context!.epoch} ${batch}`);
   }
 }
 

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BackupAndRestore, Callback, CSVLogger } from '../../src/index.js';
-import { dataFor, fingerprint, makeModel, type Kind } from './training.js';
+import { dataFor, fingerprint, makeModel, type Kind } from '../../harness/training.js';
 
 const [dir, kind, saveFreqArg, killArg, out] = process.argv.slice(2);
 const saveFreq = saveFreqArg === 'epoch' ? 'epoch' : Number(saveFreqArg);

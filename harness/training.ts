@@ -1,4 +1,4 @@
-import { Sequential, Dense, Dropout, Conv2D, Flatten, Adam, SGD, Random, Tensor, oneHot } from '../../src/index.js';
+import { Sequential, Dense, Dropout, Conv2D, Flatten, Adam, SGD, Random, Tensor, oneHot } from '../src/index.js';
 
 /** Three Gaussian blobs in 6-D: a small, learnable classification problem. */
 export function blobs(n: number, seed: number): [Tensor, Tensor] {

@@ -7,8 +7,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BackupAndRestore, Callback, ModelCheckpoint, fsStorage, setDefaultStorage, type Storage } from '../../src/index.js';
-import { dataFor, fingerprint, makeModel } from '../helpers/training.js';
+import { BackupAndRestore, Callback, ModelCheckpoint, fsStorage, setDefaultStorage, type Storage } from '../src/index.js';
+import { dataFor, fingerprint, makeModel } from './training.js';
 
 const [dir, out, slowArg] = process.argv.slice(2);
 const slow = Number(slowArg);
