@@ -35,7 +35,7 @@ describe('a NaN in the data', () => {
     const said: string[] = [];
     const seen: number[] = [];
     await model.fit(x, y, { epochs: 3, batchSize: 8, shuffle: false, verbose: 0, callbacks: [
-      new TerminateOnNaN((l) => said.push(l)),
+      new TerminateOnNaN({ write: (l) => said.push(l) }),
       new (class extends Callback { override async onBatchEnd(b: number) { seen.push(b); } })(),
     ] });
     expect(said).toEqual(['Batch 2: invalid loss NaN, terminating training']);

@@ -212,7 +212,7 @@ describe('TerminateOnNaN', () => {
     const lines: string[] = [];
     let batches = 0;
     class Count extends Callback { override async onBatchEnd() { batches++; } }
-    await model.fit(x, y, { epochs: 50, batchSize: 8, verbose: 0, callbacks: [new Count(), new TerminateOnNaN((l) => lines.push(l))] });
+    await model.fit(x, y, { epochs: 50, batchSize: 8, verbose: 0, callbacks: [new Count(), new TerminateOnNaN({ write: (l) => lines.push(l) })] });
     expect(lines[0]).toMatch(/^Batch \d+: invalid loss (NaN|Infinity), terminating training$/);
     expect(batches).toBeLessThan(50 * 8);
     expect(model.history.epoch.length).toBeLessThanOrEqual(Math.ceil(batches / 8));

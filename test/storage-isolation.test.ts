@@ -55,7 +55,7 @@ function callbacks(storage: Storage | undefined, extra: Callback[] = []): Callba
     new ModelCheckpoint({ filepath: join(run, 'best.wpt'), monitor: 'val_loss', saveBestOnly: true, saveWeightsOnly: true, storage }),
     new CSVLogger(join(run, 'log.csv'), { append: true, storage }),
     new EarlyStopping({ monitor: 'val_loss', patience: 50 }),
-    new TerminateOnNaN(() => undefined),
+    new TerminateOnNaN({ write: () => undefined }),
     ...extra,
   ];
 }

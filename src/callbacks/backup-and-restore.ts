@@ -19,6 +19,8 @@ export interface BackupAndRestoreOptions {
    * exact batch position before it stops, whatever `saveFreq` says. Default true.
    */
   saveOnInterrupt?: boolean;
+  /** Keep the previous backup beside the latest, so a damaged latest one falls back to it (default false, as Keras). */
+  doubleCheckpoint?: boolean;
   /** Where the backups go (default: the default storage). */
   storage?: Storage;
   /** Take over the backup directory's lock even from a holder that looks alive (see CheckpointManager). */
@@ -70,7 +72,10 @@ export class BackupAndRestore extends Callback {
     this.deleteCheckpoint = options.deleteCheckpoint ?? true;
   }
 
-  /** The other callbacks whose state must survive too (ModelCheckpoint's best, EarlyStopping's wait). */
+  /**
+   * The other callbacks whose state must survive too (ModelCheckpoint's best, EarlyStopping's
+   * wait). Their saved state is applied once every onTrainBegin has run: those hooks reset it.
+   */
   private peerStates(): Trackable {
     const tracked = () => {
       const seen = new Map<string, number>();
@@ -80,9 +85,13 @@ export class BackupAndRestore extends Callback {
         return [n === 0 ? c.constructor.name : `${c.constructor.name}_${n}`, c] as const;
       });
     };
+    const apply = (s: StateDict, o?: LoadOptions) => { for (const [k, c] of tracked()) if (s[k]) c.loadStateDict(s[k] as StateDict, o); };
     return {
       stateDict: () => Object.fromEntries(tracked().map(([k, c]) => [k, c.stateDict()])),
-      loadStateDict: (s: StateDict, o?: LoadOptions) => { for (const [k, c] of tracked()) if (s[k]) c.loadStateDict(s[k] as StateDict, o); },
+      loadStateDict: (s: StateDict, o?: LoadOptions) => {
+        if (this.context) this.context.afterTrainBegin(() => apply(s, o));
+        else apply(s, o);
+      },
     };
   }
 
@@ -93,12 +102,14 @@ export class BackupAndRestore extends Callback {
     };
     const checkpoint = trainingCheckpoint(this.model, { progress, callbacks: this.peerStates() });
     const o = this.options;
-    this.manager = new CheckpointManager(checkpoint, this.backupDir, { maxToKeep: 1, checkpointName: 'backup', async: o.async, warn: o.warn,
-      storage: o.storage, takeOverLock: o.takeOverLock, onNonFinite: o.onNonFinite });
-    const context = this.fitContext('onTrainBegin');
-    this.progress = { epoch: context.start.epoch, batch: 0, totals: null, batchesSeen: 0 };
+    // With doubleCheckpoint the previous backup stays too: a damaged latest one falls back to it.
+    this.manager = new CheckpointManager(checkpoint, this.backupDir, { maxToKeep: o.doubleCheckpoint ? 2 : 1, checkpointName: 'backup', async: o.async,
+      warn: o.warn, storage: o.storage, takeOverLock: o.takeOverLock, onNonFinite: o.onNonFinite });
+    // Outside a fit (a hook called by hand) the model is still restored; there is no start to move.
+    const context = this.context;
+    this.progress = { epoch: context?.start.epoch ?? 0, batch: 0, totals: null, batchesSeen: 0 };
     this.restoredFrom = await this.manager.restoreOrInitialize();
-    if (this.restoredFrom) context.resumeAt({ epoch: this.progress.epoch, batch: this.progress.batch, totals: this.progress.totals });
+    if (this.restoredFrom && context) context.resumeAt({ epoch: this.progress.epoch, batch: this.progress.batch, totals: this.progress.totals });
     this.trained = { epoch: this.progress.epoch, batch: this.progress.batch };
   }
 

@@ -15,10 +15,12 @@ export interface CSVLoggerOptions {
 }
 
 /**
- * Writes one row per epoch (epoch, then the log keys sorted), as Keras's CSVLogger. When a
- * run resumes (append, or a fit starting past epoch 0), rows for epochs at or after the
- * starting epoch are dropped, so the file always matches the model's history. Each write
- * replaces the file atomically.
+ * Writes one row per epoch (epoch, then the fit's log keys sorted; `NA` where an epoch has no
+ * value, as for validation keys with validationFreq), as Keras's CSVLogger. With `append` an
+ * existing file is continued. A resumed fit (a restored backup, or initialEpoch > 0) first
+ * drops the trailing rows of the epochs it is about to train again, so the file matches the
+ * model's history; a new fit from epoch 0 with `append` keeps every earlier row, as Keras does. Each
+ * write replaces the file atomically.
  */
 export class CSVLogger extends Callback {
   private readonly separator: string;
@@ -45,7 +47,8 @@ export class CSVLogger extends Callback {
   /** Reads what to keep from an earlier run once the starting epoch is final (after restores). */
   private async loadPrevious(): Promise<void> {
     const start = this.context?.start.epoch ?? 0;
-    if (!this.append && start === 0) return;
+    const resumed = (this.context?.resumed ?? false) || (this.params?.initialEpoch ?? 0) > 0;
+    if (!this.append && !resumed) return;
     let bytes: Uint8Array | null;
     try {
       bytes = await readFileIfExists(this.storage, this.path);
@@ -56,15 +59,18 @@ export class CSVLogger extends Callback {
     const lines = new TextDecoder().decode(bytes).split('\n').filter((l) => l.length > 0).map((l) => l.split(this.separator));
     if (lines.length === 0) return;
     this.header = lines[0];
-    this.rows = lines.slice(1).filter((r) => Number(r[0]) < start);
+    this.rows = lines.slice(1);
+    // Only the last run's rows are this run's: drop its trailing rows of epochs being trained again.
+    if (resumed) while (this.rows.length > 0 && Number(this.rows[this.rows.length - 1][0]) >= start) this.rows.pop();
   }
 
   override async onEpochEnd(epoch: number, logs: Logs = {}): Promise<void> {
     if (this.header === null) {
       await this.loadPrevious();
-      this.header ??= ['epoch', ...Object.keys(logs).sort()];
+      // The fit's keys, not this epoch's: validation keys exist before the first validation.
+      this.header ??= ['epoch', ...(this.params?.metrics ?? Object.keys(logs)).slice().sort()];
     }
-    this.rows.push(this.header.map((k) => (k === 'epoch' ? String(epoch) : logs[k] === undefined ? '' : String(logs[k]))));
+    this.rows.push(this.header.map((k) => (k === 'epoch' ? String(epoch) : logs[k] === undefined ? 'NA' : String(logs[k]))));
     const text = [this.header, ...this.rows].map((r) => r.join(this.separator)).join('\n') + '\n';
     try {
       await this.storage.mkdirp(dirname(this.path));

@@ -2,7 +2,7 @@ import { ArgumentError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { StateDict } from '../state/tree.js';
 import type { Trackable } from '../state/trackable.js';
-import { type Mode, resolveMode } from '../state/mode.js';
+import { type Mode, metricDirection } from '../state/mode.js';
 import { Callback } from '../model/callback.js';
 import type { Logs } from '../model/history.js';
 
@@ -15,11 +15,14 @@ export interface EarlyStoppingOptions {
   mode?: Mode;
   /** Keep waiting until the monitored value beats this too. */
   baseline?: number;
-  /** On stopping, put back the weights of the best epoch. */
+  /** At the end of training, put back the weights of the best epoch (however training ended). */
   restoreBestWeights?: boolean;
   /** Ignore epochs before this one (warm-up). */
   startFromEpoch?: number;
+  /** 1: say when it stopped training and when it restored the best weights. */
+  verbose?: 0 | 1;
   warn?: (message: string) => void;
+  write?: (line: string) => void;
 }
 
 /** Stops training when a monitored value stops improving, as Keras's EarlyStopping. */
@@ -32,10 +35,13 @@ export class EarlyStopping extends Callback implements Trackable {
   readonly startFromEpoch: number;
   private readonly direction: 'min' | 'max';
   private readonly warn: (message: string) => void;
+  private readonly write: (line: string) => void;
+  private readonly verbose: 0 | 1;
   wait = 0;
   best: number;
-  bestEpoch = -1;
-  stoppedEpoch = -1;
+  bestEpoch = 0;
+  /** The epoch at which it stopped training, or 0 (as Keras). */
+  stoppedEpoch = 0;
   private bestWeights: Float32Array[] | null = null;
 
   constructor(options: EarlyStoppingOptions = {}) {
@@ -43,7 +49,12 @@ export class EarlyStopping extends Callback implements Trackable {
     this.monitor = options.monitor ?? 'val_loss';
     const mode = options.mode ?? 'auto';
     if (!['min', 'max', 'auto'].includes(mode)) throw new ArgumentError(`EarlyStopping: mode must be 'min', 'max' or 'auto', got '${String(mode)}'`);
-    this.direction = resolveMode(mode, this.monitor);
+    const direction = mode === 'auto' ? metricDirection(this.monitor) : mode;
+    if (direction === null) {
+      throw new ArgumentError(`EarlyStopping: cannot tell whether '${this.monitor}' should be minimized or maximized; `
+        + "pass mode: 'max' to stop on the highest value, or mode: 'min' to stop on the lowest");
+    }
+    this.direction = direction;
     this.patience = options.patience ?? 0;
     if (!(Number.isInteger(this.patience) && this.patience >= 0)) throw new ArgumentError(`EarlyStopping: patience must be a non-negative integer of epochs, got ${this.patience}`);
     this.minDelta = Math.abs(options.minDelta ?? 0);
@@ -56,6 +67,8 @@ export class EarlyStopping extends Callback implements Trackable {
       throw new ArgumentError(`EarlyStopping: startFromEpoch must be a non-negative integer, got ${this.startFromEpoch}`);
     }
     this.warn = options.warn ?? ((m) => console.warn(`waypoint: ${m}`));
+    this.write = options.write ?? ((l) => console.log(l));
+    this.verbose = options.verbose ?? 0;
     this.best = this.direction === 'min' ? Infinity : -Infinity;
   }
 
@@ -63,7 +76,17 @@ export class EarlyStopping extends Callback implements Trackable {
     return this.direction === 'min' ? value + this.minDelta < reference : value - this.minDelta > reference;
   }
 
+  /**
+   * Starts fresh, as Keras does, so a stopper can be reused for another fit; a resumed fit
+   * then gets the saved state from BackupAndRestore, which applies it after every
+   * onTrainBegin (FitContext.afterTrainBegin).
+   */
   override async onTrainBegin(): Promise<void> {
+    this.wait = 0;
+    this.stoppedEpoch = 0;
+    this.best = this.direction === 'min' ? Infinity : -Infinity;
+    this.bestWeights = null;
+    this.bestEpoch = 0;
     const keys = this.params?.metrics;
     if (keys && !keys.includes(this.monitor)) this.warn(`EarlyStopping monitors '${this.monitor}', which this fit does not log (available: ${keys.join(', ')})`);
   }
@@ -71,7 +94,10 @@ export class EarlyStopping extends Callback implements Trackable {
   override async onEpochEnd(epoch: number, logs?: Logs): Promise<void> {
     const current = logs?.[this.monitor];
     if (current === undefined || epoch < this.startFromEpoch) return;
-    if (this.restoreBestWeights && this.bestWeights === null) this.bestWeights = this.snapshot();
+    if (this.restoreBestWeights && this.bestWeights === null) {
+      this.bestWeights = this.snapshot(); // never set: the current weights are the best so far
+      this.bestEpoch = epoch;
+    }
     this.wait++;
     if (this.improves(current, this.best)) {
       this.best = current;
@@ -83,7 +109,15 @@ export class EarlyStopping extends Callback implements Trackable {
     if (this.wait >= this.patience && epoch > 0) {
       this.stoppedEpoch = epoch;
       this.model.stopTraining = true;
-      if (this.restoreBestWeights && this.bestWeights) this.model.namedParams().forEach(([, p], i) => p.data.set(this.bestWeights![i]));
+    }
+  }
+
+  /** As Keras: the best weights come back at the end of training, whoever stopped it. */
+  override async onTrainEnd(): Promise<void> {
+    if (this.stoppedEpoch > 0 && this.verbose > 0) this.write(`Epoch ${this.stoppedEpoch + 1}: early stopping`);
+    if (this.restoreBestWeights && this.bestWeights !== null) {
+      if (this.verbose > 0) this.write(`Restoring model weights from the end of the best epoch: ${this.bestEpoch + 1}.`);
+      this.model.namedParams().forEach(([, p], i) => p.data.set(this.bestWeights![i]));
     }
   }
 

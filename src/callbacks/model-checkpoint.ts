@@ -140,6 +140,10 @@ export class ModelCheckpoint extends Callback implements Trackable {
     const path = formatTemplate(this.filepath, values);
     if (this.saveBestOnly) {
       const current = values[this.monitor];
+      if (current === undefined) { // not logged this epoch (validationFreq): nothing to compare, as Keras skips
+        if (this.verbose) this.write(`Epoch ${values.epoch}: ${this.monitor} is not available, skipping`);
+        return;
+      }
       const improved = this.direction === 'min' ? current < this.best : current > this.best;
       if (!improved) {
         if (this.verbose) this.write(`Epoch ${values.epoch}: ${this.monitor} did not improve from ${this.best.toFixed(5)}`);

@@ -50,6 +50,9 @@ export class FitContext {
   totals: EpochTotals = { samples: 0, sums: {}, counts: {} };
   private startAt: FitStart;
   private movable = true;
+  private deferred: Array<() => void> = [];
+  /** Whether a callback moved the start (a resume): CSVLogger then drops the rows it replays. */
+  resumed = false;
 
   constructor(readonly params: FitParams) {
     this.startAt = { epoch: params.initialEpoch, batch: 0, totals: null };
@@ -71,10 +74,21 @@ export class FitContext {
       throw new ArgumentError(`FitContext.resumeAt: batch must be an integer in [0, ${steps}] (batches per epoch), got ${start.batch}`);
     }
     this.startAt = { ...start, totals: start.batch > 0 ? start.totals : null };
+    this.resumed = true;
+  }
+
+  /**
+   * Runs `action` once every callback's onTrainBegin has run: for state that those hooks
+   * reset (BackupAndRestore gives the other callbacks their saved state this way).
+   */
+  afterTrainBegin(action: () => void): void {
+    if (!this.movable) throw new ArgumentError('FitContext.afterTrainBegin: training has begun');
+    this.deferred.push(action);
   }
 
   /** Called by the fit loop once onTrainBegin has run. */
   freezeStart(): FitStart {
+    for (const action of this.deferred.splice(0)) action();
     this.movable = false;
     this.epoch = this.startAt.epoch;
     this.batch = this.startAt.batch;
@@ -120,7 +134,7 @@ export class Callback {
 
 /** Calls each callback's hook in order, awaiting each. */
 export class CallbackList {
-  constructor(readonly callbacks: Callback[]) {}
+  constructor(readonly callbacks: Callback[] = []) {}
 
   setModel(model: Sequential): void {
     for (const c of this.callbacks) {

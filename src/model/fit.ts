@@ -32,6 +32,8 @@ export interface FitOptions {
    * (signals, timers, a page's input). Default 50; Infinity never yields between batches.
    */
   yieldEveryMs?: number;
+  /** Validate every N epochs (an integer), or at the listed 1-based epochs (an array), as Keras. Default 1. */
+  validationFreq?: number | number[];
 }
 
 export interface EvaluateOptions {
@@ -79,6 +81,11 @@ export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, op
   const split = options.validationSplit ?? 0;
   if (!(split >= 0 && split < 1)) throw new ArgumentError(`fit: validationSplit must be in [0, 1), got ${split}`);
   if (options.validationData && split > 0) throw new ArgumentError('fit: give validationData or validationSplit, not both');
+  const validationFreq = options.validationFreq ?? 1;
+  if (!(Array.isArray(validationFreq) ? validationFreq.every((e) => Number.isInteger(e) && e >= 1) : Number.isInteger(validationFreq) && validationFreq >= 1)) {
+    throw new ArgumentError(`fit: validationFreq must be a positive integer or an array of 1-based epochs, got ${JSON.stringify(validationFreq)}`);
+  }
+  const validateAfter = (epoch: number) => (Array.isArray(validationFreq) ? validationFreq.includes(epoch + 1) : (epoch + 1) % validationFreq === 0);
   const yieldEveryMs = options.yieldEveryMs ?? YIELD_EVERY_MS;
   if (!(yieldEveryMs >= 0)) throw new ArgumentError(`fit: yieldEveryMs must be a non-negative number of milliseconds (or Infinity), got ${yieldEveryMs}`);
 
@@ -111,7 +118,7 @@ export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, op
   callbacks.setContext(context);
   model.interruption.begin();
   try {
-    return await runEpochs(model, x, y, validation, callbacks, context, { epochs, batchSize, batches, n, shuffle: options.shuffle ?? true, params, yieldEveryMs });
+    return await runEpochs(model, x, y, validation, callbacks, context, { epochs, batchSize, batches, n, shuffle: options.shuffle ?? true, params, yieldEveryMs, validateAfter });
   } catch (error) {
     await callbacks.trainAbort(error);
     throw error;
@@ -128,11 +135,14 @@ function checkInterrupt(model: Sequential, epoch: number, nextBatch: number): vo
 }
 
 /** `params` is computed once per fit: the same tensors are updated in place every batch. */
-interface LoopSettings { epochs: number; batchSize: number; batches: number; n: number; shuffle: boolean; params: NamedParams; yieldEveryMs: number }
+interface LoopSettings {
+  epochs: number; batchSize: number; batches: number; n: number; shuffle: boolean; params: NamedParams; yieldEveryMs: number;
+  validateAfter: (epoch: number) => boolean;
+}
 
 async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [Tensor, Tensor] | undefined, callbacks: CallbackList,
-  context: FitContext, { epochs, batchSize, batches, n, shuffle, params, yieldEveryMs }: LoopSettings): Promise<History> {
-  await callbacks.trainBegin();
+  context: FitContext, { epochs, batchSize, batches, n, shuffle, params, yieldEveryMs, validateAfter }: LoopSettings): Promise<History> {
+  await callbacks.trainBegin({});
   const start = context.freezeStart();
   model.history.truncate(start.epoch);
   // Every ~50 ms of work the event loop gets a turn: signals, timers and a page's input are
@@ -146,7 +156,7 @@ async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [T
     const totals = resuming && start.totals ? structuredClone(start.totals) : emptyTotals();
     context.epoch = epoch;
     context.totals = totals;
-    await callbacks.epochBegin(epoch);
+    await callbacks.epochBegin(epoch, {});
     const order = shuffle ? Random.derive(model.seed, STREAM.shuffle, epoch).permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
     for (let b = resuming ? start.batch : 0; b < batches; b++) {
       context.batch = b;
@@ -159,7 +169,7 @@ async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [T
       if (model.stopTraining) break; // as Keras: a callback may stop mid-epoch (TerminateOnNaN)
     }
     const logs = averages(totals);
-    if (validation) {
+    if (validation && validateAfter(epoch)) {
       const val = await evaluateLoop(model, validation[0], validation[1], batchSize, yielder);
       for (const [k, v] of Object.entries(val)) logs[`val_${k}`] = v;
     }

@@ -6,3 +6,14 @@ export function resolveMode(mode: Mode, monitor: string): 'min' | 'max' {
   if (mode !== 'auto') return mode;
   return /acc|auc|precision|recall|f1/i.test(monitor) ? 'max' : 'min';
 }
+
+/**
+ * The direction of a metric Waypoint computes, from its name (`val_` stripped): losses and
+ * errors go down, accuracies up; null when the name says neither (Keras then refuses to guess).
+ */
+export function metricDirection(monitor: string): 'min' | 'max' | null {
+  const name = monitor.replace(/^val_/, '');
+  if (/acc|auc|precision|recall|f1/i.test(name)) return 'max';
+  if (/^loss$|crossentropy|^mse$|^mae$|error|hinge|kld|poisson/i.test(name)) return 'min';
+  return null;
+}
