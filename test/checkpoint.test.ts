@@ -40,7 +40,7 @@ describe('Checkpoint', () => {
     const gen2 = params(10), disc2 = params(20, [4, 2]), step2 = new Variable<number>(0);
     const again = new Checkpoint({ generator: gen2, discriminator: disc2, step: step2, note: null });
     const report = await again.read(path);
-    expect(report).toEqual({ missing: [], unexpected: [], mismatched: [] });
+    expect(report).toEqual({ missing: [], unexpected: [], mismatched: [], saveCounter: null });
     expect(gen2.tensors.kernel.data).toEqual(gen.tensors.kernel.data);
     expect(disc2.tensors.bias.data).toEqual(disc.tensors.bias.data);
     expect(step2.value).toBe(41);

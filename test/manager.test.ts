@@ -52,21 +52,25 @@ describe('CheckpointManager retention', () => {
       }), { numRuns: 40 });
   });
 
-  it('keepEveryNHours preserves one checkpoint per period for good', async () => {
+  it('keepEveryNHours preserves, as a checkpoint leaves the newest maxToKeep, one per period for good (TensorFlow _sweep)', async () => {
     let clock = Date.parse('2026-01-01T00:00:00Z');
     const manager = new CheckpointManager(new Checkpoint({ v: 1 }), dir, { maxToKeep: 1, keepEveryNHours: 1, now: () => new Date(clock) });
     for (let i = 0; i < 8; i++) {
       await manager.save({ step: i });
       clock += 20 * 60_000; // 20 minutes
     }
-    // Saved at 0:00, 0:20, … 2:20. Preserved: 0:00, 1:00, 2:00 (steps 0, 3, 6); plus the newest (7).
-    expect(manager.entries.map((e) => e.step)).toEqual([0, 3, 6, 7]);
+    // Saved at 0:00, 0:20, … 2:20; the last preserved time starts at the manager's creation
+    // minus 1 s (23:59:59). Leaving the set: 0:00 (not an hour past 23:59:59: deleted), 0:20,
+    // 0:40, then 1:00 (preserved), 1:20, 1:40, then 2:00 (preserved). Managed: the newest.
+    expect(manager.entries.map((e) => e.step)).toEqual([7]);
+    expect(manager.preserved.map((p) => p.split('/').pop())).toEqual(['ckpt-3.wpt', 'ckpt-6.wpt']);
+    expect(ckptFiles(dir)).toEqual(['ckpt-3.wpt', 'ckpt-6.wpt', 'ckpt-7.wpt']);
   });
 
   it('maxBytes deletes the oldest first and never the newest', async () => {
     const manager = new CheckpointManager(new Checkpoint({ w: tensor(new Float32Array(1000).fill(1)) }), dir, { maxToKeep: null, maxBytes: 1 });
-    for (let i = 0; i < 3; i++) await manager.save();
-    expect(ckptFiles(dir)).toEqual(['ckpt-2.wpt']);
+    for (let i = 0; i < 3; i++) await manager.save(); // numbered by the save counter: 1, 2, 3
+    expect(ckptFiles(dir)).toEqual(['ckpt-3.wpt']);
   });
 
   it('checkpointInterval with a stepCounter skips saves that come too soon', async () => {
@@ -77,7 +81,8 @@ describe('CheckpointManager retention', () => {
       step.value = s;
       results.push(await manager.save());
     }
-    expect(results.map((r) => r && r.split('/').pop())).toEqual(['ckpt-0.wpt', null, 'ckpt-10.wpt', null, 'ckpt-25.wpt']);
+    // Numbered by the save counter, as TensorFlow does, not by the step.
+    expect(results.map((r) => r && r.split('/').pop())).toEqual(['ckpt-1.wpt', null, 'ckpt-2.wpt', null, 'ckpt-3.wpt']);
   });
 });
 

@@ -6,7 +6,7 @@ import { type Mode, resolveMode } from '../state/mode.js';
 import { Callback } from '../model/callback.js';
 import type { Logs } from '../model/history.js';
 import { formatTemplate, templateKeys } from './template.js';
-import { escapeRegExp, selectRetained, sweepTemporaries } from '../checkpoint/retention.js';
+import { escapeRegExp, sweep, sweepTemporaries } from '../checkpoint/retention.js';
 import { type Storage, getDefaultStorage } from '../checkpoint/storage/storage.js';
 import { osError } from '../checkpoint/storage/os-errors.js';
 
@@ -169,7 +169,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
     }
     this.saved.push(path);
     const kept = [...this.kept.filter((p) => p !== path), path].map((file, step) => ({ file, step, size: 0, metrics: {} }));
-    const { keep, remove } = selectRetained(kept, kept.at(-1)!, { maxToKeep: this.maxToKeep ?? null, bestOf: null, maxBytes: null });
+    const { keep, remove } = sweep(kept, kept.at(-1)!, { maxToKeep: this.maxToKeep ?? null, keepEveryNHours: null, bestOf: null, maxBytes: null }, 0, () => 0);
     this.kept = keep.map((e) => e.file);
     for (const e of remove) await this.storage.remove(e.file);
   }

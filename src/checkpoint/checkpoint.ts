@@ -3,7 +3,6 @@
  * as tf.train.Checkpoint: `new Checkpoint({ generator, discriminator, optimizer, step })`.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { fmtShape } from '../errors.js';
 import { CheckpointError } from '../state/errors.js';
 import type { FileKind } from './format/format.js';
 import { type FlatLeaf, type JsonValue, type StateDict, type StateLeaf, flattenState, unflattenState } from '../state/tree.js';
@@ -11,7 +10,10 @@ import { type LoadOptions, type Trackable, copyUnlessSame, isTrackable } from '.
 import { type WriteOptions, type WriteResult, replacedFilesReleased, writeWpt } from './format/writer.js';
 import { recycle, takeScratch } from './format/recycler.js';
 import { WptReader } from './format/reader.js';
-import type { Storage } from './storage/storage.js';
+import { type Storage, getDefaultStorage } from './storage/storage.js';
+import { Variable } from '../state/variable.js';
+import { ArgumentError, fmtShape } from '../errors.js';
+import { recordSave } from './manager.js';
 
 export type Checkpointable = Trackable | Tensor | JsonValue;
 
@@ -32,12 +34,24 @@ export interface ReadReport {
   unexpected: string[];
   /** Keys present on both sides whose shape or kind differs (non-strict reads skip them). */
   mismatched: string[];
+  /** The save counter the file held (restored into `saveCounter`), or null for a file without one. */
+  saveCounter: number | null;
 }
+
+/** Where a checkpoint keeps its save counter, as TensorFlow's `save_counter`. */
+export const SAVE_COUNTER = 'save_counter';
 
 export class Checkpoint {
   private inFlight = new Map<string, Promise<unknown>>();
+  /**
+   * Saves so far, as TensorFlow's `save_counter`: `save` and CheckpointManager number files
+   * with it; it is written into the checkpoint (once it is above 0) and restored by `read`.
+   */
+  readonly saveCounter = new Variable<number>(0);
 
-  constructor(readonly objects: Record<string, Checkpointable>) {}
+  constructor(readonly objects: Record<string, Checkpointable>) {
+    if (SAVE_COUNTER in objects) throw new ArgumentError(`Checkpoint: '${SAVE_COUNTER}' is the checkpoint's own counter; track your object under another name`);
+  }
 
   /** The current value of a tracked name (plain values are replaced by `read`). */
   get(name: string): Checkpointable {
@@ -45,9 +59,28 @@ export class Checkpoint {
   }
 
   stateDict(): StateDict {
+    const tree = this.objectsState();
+    if (this.saveCounter.value > 0) tree[SAVE_COUNTER] = this.saveCounter.value;
+    return tree;
+  }
+
+  private objectsState(): StateDict {
     const tree: StateDict = {};
     for (const [name, obj] of Object.entries(this.objects)) tree[name] = isTrackable(obj) ? obj.stateDict() : obj as StateLeaf;
     return tree;
+  }
+
+  /**
+   * As tf.train.Checkpoint.save: increments the save counter, writes `{prefix}-{counter}.wpt`
+   * and records it as the newest checkpoint of its directory, where `latestCheckpoint(dir)`
+   * and a CheckpointManager created later find it. Returns the path.
+   */
+  async save(prefix: string, options: CheckpointWriteOptions = {}): Promise<string> {
+    this.saveCounter.value += 1;
+    const path = `${prefix}-${this.saveCounter.value}.wpt`;
+    const result = await this.write(path, { ...options, metadata: { step: this.saveCounter.value, ...options.metadata } });
+    await recordSave(options.storage ?? getDefaultStorage(), path, this.saveCounter.value, result);
+    return path;
   }
 
   /**
@@ -107,12 +140,13 @@ export class Checkpoint {
     const strict = options.strict ?? true;
     const reader = await WptReader.open(path, options.storage);
     try {
-      const expected = new Map(flattenState(this.stateDict()).map((leaf) => [leaf.key, leaf]));
+      const expected = new Map(flattenState(this.objectsState()).map((leaf) => [leaf.key, leaf]));
       const inFile = new Map(reader.entries.map((e) => [e.key, e]));
       const report: ReadReport = {
         missing: [...expected.keys()].filter((k) => !inFile.has(k)),
-        unexpected: [...inFile.keys()].filter((k) => !expected.has(k) && !options.ignoreUnexpected?.(k)),
+        unexpected: [...inFile.keys()].filter((k) => k !== SAVE_COUNTER && !expected.has(k) && !options.ignoreUnexpected?.(k)),
         mismatched: [],
+        saveCounter: null,
       };
       const shapeProblems: string[] = [];
       for (const [key, leaf] of expected) {
@@ -141,9 +175,10 @@ export class Checkpoint {
       // Tensors decode straight into the arrays stateDict() handed out (the live weights,
       // for this package's trackables), but only once every one of them has verified and
       // every JSON value has parsed: a damaged file changes nothing.
+      const counterEntry = inFile.get(SAVE_COUNTER);
       const [staged, values] = await Promise.allSettled([
         reader.stage(tensors.map((leaf) => ({ key: leaf.key, into: leaf.value.data }))),
-        Promise.all(json.map((leaf) => reader.read(leaf.key))),
+        Promise.all([...json.map((leaf) => reader.read(leaf.key)), ...(counterEntry?.dtype === 'json' ? [reader.read(SAVE_COUNTER)] : [])]),
       ]);
       if (staged.status === 'rejected' || values.status === 'rejected') {
         if (staged.status === 'fulfilled') staged.value.discard();
@@ -155,6 +190,8 @@ export class Checkpoint {
         ...json.map((leaf, i) => ({ key: leaf.key, value: values.value[i] as StateLeaf })),
       ];
       this.restore(unflattenState(leaves), strict);
+      const counter = values.value[json.length];
+      if (typeof counter === 'number') this.saveCounter.value = report.saveCounter = counter;
       return report;
     } finally {
       await reader.close();

@@ -1,4 +1,4 @@
-export { Checkpoint } from './checkpoint.js';
+export { Checkpoint, SAVE_COUNTER } from './checkpoint.js';
 export type { Checkpointable, CheckpointWriteOptions, PendingWrite, ReadReport } from './checkpoint.js';
 export { WptReader, readWpt } from './format/reader.js';
 export { configureLoadThreads, startLoadThreads } from './threads/load-threads.js';
@@ -10,7 +10,7 @@ export type { FileHeader, EntryHeader, Codec, DType, FileKind } from './format/f
 export { fsStorage, getDefaultStorage, setDefaultStorage, writeFully } from './storage/storage.js';
 export { MemoryStorage } from './storage/memory.js';
 export type { Storage, ReadHandle, WriteHandle } from './storage/storage.js';
-export { CheckpointManager, MANIFEST_NAME } from './manager.js';
+export { CheckpointManager, MANIFEST_NAME, latestCheckpoint } from './manager.js';
 export { LOCK_NAME, DEFAULT_LEASE_MS } from './lock.js';
 export type { LockRecord } from './lock.js';
 export { osError } from './storage/os-errors.js';

@@ -3,16 +3,16 @@
  * a manifest (written atomically) that records each one, and retention policies that
  * decide which files stay. The manifest, not file times, says which checkpoint is latest.
  */
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ArgumentError } from '../errors.js';
 import type { Checkpoint } from './checkpoint.js';
 import { CheckpointError } from '../state/errors.js';
 import { WptReader } from './format/reader.js';
 import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } from './storage/storage.js';
-import { TEMP_SUFFIX, tempPathFor } from './format/writer.js';
+import { TEMP_SUFFIX, type WriteResult, tempPathFor } from './format/writer.js';
 import { type HeldLock, LOCK_NAME, acquireLock } from './lock.js';
 import { osError } from './storage/os-errors.js';
-import { type BestOf, escapeRegExp, isTemporaryOf, selectRetained } from './retention.js';
+import { type BestOf, escapeRegExp, isTemporaryOf, sweep } from './retention.js';
 
 export type { BestOf } from './retention.js';
 
@@ -59,7 +59,7 @@ export interface ManifestEntry {
   size: number;
   /** CRC-32 of the file's header (from its trailer): identifies this exact file. */
   headerCrc32: number;
-  /** Kept for good by keepEveryNHours. */
+  /** Set in manifests before 2026-12: kept for good by keepEveryNHours (now the `preserved` list). */
   preserved?: boolean;
 }
 
@@ -68,15 +68,25 @@ export interface Manifest {
   version: 1;
   checkpointName: string;
   policy: RetentionPolicy;
+  /** As TensorFlow's last_preserved_timestamp: the manager's creation (minus 1 s) until keepEveryNHours preserves one. */
   lastPreservedTime: string | null;
+  /** The managed checkpoints, oldest first: the ones retention may still delete. */
   checkpoints: ManifestEntry[];
+  /** Checkpoints kept for good (keepEveryNHours, or a clock that went backwards): on disk, no longer managed. */
+  preserved?: ManifestEntry[];
+  /** The newest checkpoint written here (by the manager or `Checkpoint.save`), relative to the directory. */
+  latest?: string;
 }
 
 export interface SaveOptions {
+  /** The checkpoint's number (TensorFlow's checkpoint_number); default the checkpoint's save counter. */
   step?: number;
   epoch?: number;
   metrics?: Record<string, number>;
-  /** Save even if `checkpointInterval` says it is too soon. */
+  /**
+   * Save even if `checkpointInterval` says it is too soon (TensorFlow's check_interval=False);
+   * never twice at a step already saved.
+   */
   force?: boolean;
 }
 
@@ -93,6 +103,8 @@ export class CheckpointManager {
   private readonly storage: Storage;
   private readonly warn: (message: string) => void;
   private lock: HeldLock | null = null;
+  /** The step counter's value at the last save (or restore), as TensorFlow's `_last_checkpoint_step`. */
+  private lastStep: number | null = null;
 
   constructor(readonly checkpoint: Checkpoint, directory: string, private readonly options: CheckpointManagerOptions = {}) {
     if (typeof directory !== 'string' || directory === '') throw new ArgumentError(`CheckpointManager: directory must be a non-empty path, got ${JSON.stringify(directory)}`);
@@ -111,19 +123,33 @@ export class CheckpointManager {
     return this.manifest;
   }
 
-  /** Manifest entries, oldest first. */
+  /** Manifest entries of the managed checkpoints, oldest first. */
   get entries(): readonly ManifestEntry[] {
     return this.loaded.checkpoints;
   }
 
-  /** Paths of the kept checkpoints, oldest first. */
+  /**
+   * Paths of the managed checkpoints, oldest first. As in TensorFlow, checkpoints kept for
+   * good by keepEveryNHours are on disk but not listed (see `preserved`).
+   */
   get checkpoints(): string[] {
     return this.loaded.checkpoints.map((e) => join(this.directory, e.file));
   }
 
+  /** Paths of the checkpoints kept for good, oldest first. */
+  get preserved(): string[] {
+    return (this.loaded.preserved ?? []).map((e) => join(this.directory, e.file));
+  }
+
   get latestCheckpoint(): string | null {
-    const last = this.loaded.checkpoints.at(-1);
-    return last ? join(this.directory, last.file) : null;
+    const m = this.loaded;
+    const latest = m.latest ?? m.checkpoints.at(-1)?.file;
+    return latest ? join(this.directory, latest) : null;
+  }
+
+  /** The step counter's value at the last save or restore (with checkpointInterval), else null. */
+  get lastCheckpointStep(): number | null {
+    return this.lastStep;
   }
 
   private policy(saved?: RetentionPolicy): RetentionPolicy {
@@ -150,12 +176,41 @@ export class CheckpointManager {
         manifest = null;
       }
     }
-    this.manifest = manifest ?? { format: 'waypoint-manifest', version: 1, checkpointName: this.checkpointName, policy: this.policy(), lastPreservedTime: null, checkpoints: [] };
+    const now = this.now();
+    // TensorFlow starts the preservation clock a second before the manager's creation.
+    this.manifest = manifest ?? { format: 'waypoint-manifest', version: 1, checkpointName: this.checkpointName, policy: this.policy(),
+      lastPreservedTime: new Date(now - 1000).toISOString(), checkpoints: [] };
+    this.adoptTimes(this.manifest, now);
     const policy = this.policy(manifest?.policy);
     const policyChanged = JSON.stringify(policy) !== JSON.stringify(manifest?.policy);
     this.manifest.policy = policy;
     // Record the policy at once, so a manager restarted without options applies the same rules.
     if (!(await this.adoptOrphans(names.filter((n) => !n.endsWith(TEMP_SUFFIX)))) && policyChanged) await this.writeManifestSoon();
+  }
+
+  private now(): number {
+    return (this.options.now?.() ?? new Date()).getTime();
+  }
+
+  /**
+   * TensorFlow's bookkeeping on load: preserved entries of older manifests move to the
+   * preserved list; a clock behind the last preserved time (VM migration, an NTP step) is
+   * reported and every existing checkpoint is kept for good, so none is deleted by mistake.
+   */
+  private adoptTimes(m: Manifest, now: number): void {
+    m.preserved = [...(m.preserved ?? []), ...m.checkpoints.filter((e) => e.preserved)];
+    m.checkpoints = m.checkpoints.filter((e) => !e.preserved);
+    for (const e of m.preserved) delete e.preserved;
+    let last = m.lastPreservedTime === null ? 0 : Date.parse(m.lastPreservedTime); // a manifest that never preserved: older than everything
+    if (now < last) {
+      this.warn(`the clock is ${((last - now) / 1000).toFixed(1)} s behind the last preserved checkpoint time (${new Date(last).toISOString()}): `
+        + 'keeping every existing checkpoint for good');
+      last = now;
+    }
+    m.lastPreservedTime = new Date(last).toISOString();
+    const kept = m.checkpoints.filter((e) => Math.min(Date.parse(e.time), now) <= last);
+    m.preserved.push(...kept);
+    m.checkpoints = m.checkpoints.filter((e) => !kept.includes(e));
   }
 
   /** `{checkpointName}-{N}.wpt`: the names this manager gives its checkpoints. */
@@ -175,7 +230,7 @@ export class CheckpointManager {
   private async adoptOrphans(names: string[]): Promise<boolean> {
     const m = this.loaded;
     const pattern = this.checkpointPattern;
-    const listed = new Set(m.checkpoints.map((e) => e.file));
+    const listed = new Set([...m.checkpoints, ...(m.preserved ?? [])].map((e) => e.file));
     let changed = false;
     for (const name of names) {
       if (!pattern.test(name) || listed.has(name)) continue;
@@ -190,6 +245,8 @@ export class CheckpointManager {
       changed = true;
     }
     m.checkpoints = m.checkpoints.filter((e) => names.includes(e.file));
+    m.preserved = (m.preserved ?? []).filter((e) => names.includes(e.file));
+    if (m.latest !== undefined && !names.includes(m.latest)) delete m.latest;
     if (changed) {
       m.checkpoints.sort((a, b) => a.step - b.step);
       await this.writeManifestSoon();
@@ -232,20 +289,30 @@ export class CheckpointManager {
   async save(options: SaveOptions = {}): Promise<string | null> {
     await this.ready;
     const m = this.loaded;
-    const last = m.checkpoints.at(-1);
-    const step = options.step ?? this.options.stepCounter?.value ?? (last ? last.step + 1 : 0);
-    if (!Number.isSafeInteger(step) || step < 0) throw new ArgumentError(`CheckpointManager.save: step must be a non-negative integer, got ${step}`);
     const interval = this.options.checkpointInterval;
-    if (!options.force && interval !== undefined && last !== undefined && step - last.step < interval) return null;
+    if (interval !== undefined) {
+      const current = this.options.stepCounter!.value;
+      if (this.lastStep !== null && (current === this.lastStep || (!options.force && current < this.lastStep + interval))) return null;
+      this.lastStep = current;
+    }
+    // As TensorFlow: the counter goes up with every save, also one with an explicit number,
+    // and is saved in the checkpoint, so numbering continues after a restore.
+    const counter = this.checkpoint.saveCounter;
+    counter.value += 1;
+    const step = options.step ?? counter.value;
+    if (!Number.isSafeInteger(step) || step < 0) throw new ArgumentError(`CheckpointManager.save: step must be a non-negative integer, got ${step}`);
     const file = `${this.checkpointName}-${step}.wpt`;
     const path = join(this.directory, file);
     await this.lock!.verify(); // never write into a directory another process took over
     const metadata = { step, ...(options.epoch !== undefined ? { epoch: options.epoch } : {}), metrics: options.metrics ?? {} };
     const writeOptions = { metadata, storage: this.storage, onNonFinite: this.options.onNonFinite, warn: this.warn };
     const record = async (size: number, crc: number) => {
-      const entry: ManifestEntry = { file, step, epoch: options.epoch, metrics: options.metrics ?? {}, time: (this.options.now?.() ?? new Date()).toISOString(), size, headerCrc32: crc };
+      const entry: ManifestEntry = { file, step, epoch: options.epoch, metrics: options.metrics ?? {}, time: new Date(this.now()).toISOString(), size, headerCrc32: crc };
+      // An overwritten checkpoint goes to the end of the queue, as in TensorFlow.
       m.checkpoints = m.checkpoints.filter((e) => e.file !== file);
+      m.preserved = (m.preserved ?? []).filter((e) => e.file !== file);
       m.checkpoints.push(entry);
+      m.latest = file;
       await this.applyRetention(entry);
     };
     if (this.options.async) {
@@ -306,20 +373,14 @@ export class CheckpointManager {
 
   private async applyRetention(newest: ManifestEntry): Promise<void> {
     const m = this.loaded;
-    const { maxToKeep, keepEveryNHours, bestOf, maxBytes } = m.policy;
-    if (keepEveryNHours !== null) {
-      const lastTime = m.lastPreservedTime ? Date.parse(m.lastPreservedTime) : null;
-      if (lastTime === null || Date.parse(newest.time) - lastTime >= keepEveryNHours * 3_600_000) {
-        newest.preserved = true;
-        m.lastPreservedTime = newest.time;
-      }
-    }
-    const { keep, remove: removed } = selectRetained(m.checkpoints, newest, { maxToKeep, bestOf, maxBytes });
-    m.checkpoints = keep;
+    const swept = sweep(m.checkpoints, newest, m.policy, Date.parse(m.lastPreservedTime!), (e) => Date.parse(e.time));
+    m.checkpoints = swept.keep;
+    m.preserved = [...(m.preserved ?? []), ...swept.preserve];
+    m.lastPreservedTime = new Date(swept.lastPreserved).toISOString();
     // Manifest first: a crash before the deletions leaves orphans, which the next start adopts
     // or deletes; the other order could leave the manifest naming files that are gone.
     await this.writeManifest();
-    for (const e of removed) await this.storage.remove(join(this.directory, e.file));
+    for (const e of swept.remove) await this.storage.remove(join(this.directory, e.file));
   }
 
   /** The newest checkpoint that verifies; damaged newer ones are reported through `warn`. */
@@ -340,16 +401,23 @@ export class CheckpointManager {
     return null;
   }
 
-  /** Restores the newest checkpoint that verifies, or runs `initialize` when there is none. Returns the path restored. */
+  /**
+   * Restores the newest checkpoint that verifies, or runs `initialize` when there is none.
+   * Returns the path restored. With checkpointInterval, the interval then counts from the
+   * restored step counter; a file written before save counters were saved gives its number.
+   */
   async restoreOrInitialize(initialize?: () => void | Promise<void>): Promise<string | null> {
     const path = await this.latestVerified();
     if (path === null) {
       await initialize?.();
       return null;
     }
-    await this.checkpoint.read(path, { storage: this.storage });
+    const report = await this.checkpoint.read(path, { storage: this.storage });
+    if (report.saveCounter === null) this.checkpoint.saveCounter.value = Number(/-(\d+)\.wpt$/.exec(path)?.[1] ?? 0);
+    if (this.options.checkpointInterval !== undefined) this.lastStep = this.options.stepCounter!.value;
     return path;
   }
+
 }
 
 /** Refuses, by name and rule, every option that would otherwise be accepted and misbehave later. */
@@ -365,6 +433,7 @@ function validateOptions(o: CheckpointManagerOptions): void {
   if (o.checkpointInterval !== undefined && !(Number.isSafeInteger(o.checkpointInterval) && o.checkpointInterval >= 0)) {
     fail('checkpointInterval', 'a non-negative integer of steps', o.checkpointInterval);
   }
+  if (o.checkpointInterval !== undefined && o.stepCounter === undefined) fail('stepCounter', 'given with checkpointInterval (the interval counts its steps)', o.stepCounter);
   if (o.lockLeaseMs !== undefined && !(Number.isFinite(o.lockLeaseMs) && o.lockLeaseMs >= 1000)) fail('lockLeaseMs', 'at least 1000 (milliseconds)', o.lockLeaseMs);
   if (o.onNonFinite !== undefined && !['warn', 'error', 'allow'].includes(o.onNonFinite)) fail('onNonFinite', "'warn', 'error' or 'allow'", o.onNonFinite);
   if (o.bestOf !== undefined && o.bestOf !== null) {
@@ -376,3 +445,48 @@ function validateOptions(o: CheckpointManagerOptions): void {
 }
 
 
+
+/** The manifest of `dir`, or null when there is none (or it is not one). */
+async function readManifest(storage: Storage, dir: string): Promise<Manifest | null> {
+  const bytes = await readFileIfExists(storage, join(dir, MANIFEST_NAME));
+  if (bytes === null) return null;
+  try {
+    const m = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
+    return m.format === 'waypoint-manifest' && Array.isArray(m.checkpoints) ? m : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Records a file written by `Checkpoint.save` in its directory's manifest, under the
+ * directory's lock: it becomes the directory's latest checkpoint, and a manager of its
+ * checkpoint name manages it.
+ */
+export async function recordSave(storage: Storage, path: string, step: number, result: WriteResult): Promise<void> {
+  const dir = dirname(path), file = basename(path);
+  const warn = (m: string) => console.warn(`waypoint: ${m}`);
+  const lock = await acquireLock(storage, dir, { warn });
+  try {
+    const m = await readManifest(storage, dir) ?? { format: 'waypoint-manifest', version: 1, checkpointName: file.replace(/-\d+\.wpt$/, ''),
+      policy: { maxToKeep: 5, keepEveryNHours: null, bestOf: null, maxBytes: null }, lastPreservedTime: new Date(Date.now() - 1000).toISOString(), checkpoints: [] };
+    m.checkpoints = m.checkpoints.filter((e) => e.file !== file);
+    m.checkpoints.push({ file, step, metrics: {}, time: new Date().toISOString(), size: result.bytes, headerCrc32: result.headerCrc32 });
+    m.latest = file;
+    const manifestPath = join(dir, MANIFEST_NAME);
+    await writeFileAtomic(storage, manifestPath, new TextEncoder().encode(`${JSON.stringify(m, null, 1)}\n`), tempPathFor(manifestPath))
+      .catch((cause) => { throw osError('recording the checkpoint in the manifest failed', manifestPath, cause); });
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * The newest checkpoint recorded in `dir` (by a CheckpointManager or `Checkpoint.save`), as
+ * tf.train.latest_checkpoint; null when there is none. Reads only the manifest.
+ */
+export async function latestCheckpoint(dir: string, storage: Storage = getDefaultStorage()): Promise<string | null> {
+  const m = await readManifest(storage, dir);
+  const latest = m?.latest ?? m?.checkpoints.at(-1)?.file;
+  return latest ? join(dir, latest) : null;
+}

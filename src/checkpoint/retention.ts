@@ -19,34 +19,62 @@ export interface Retained {
   step: number;
   size: number;
   metrics: Record<string, number>;
-  /** Kept for good (keepEveryNHours). */
-  preserved?: boolean;
 }
 
 export interface SelectionPolicy {
-  /** Keep the newest N; null keeps every one. */
+  /** Keep the newest N in the managed set; null keeps every one. */
   maxToKeep: number | null;
+  /** Preserve for good a checkpoint leaving the managed set at least N hours after the last preserved one. */
+  keepEveryNHours: number | null;
   bestOf: BestOf | null;
-  /** Delete the oldest (never the newest) until the rest fit in this many bytes. */
+  /** Delete the oldest (never the newest) until the managed set fits in this many bytes. */
   maxBytes: number | null;
 }
 
-/** Splits `all` (oldest first, `newest` among them) into what the policy keeps and what it deletes. */
-export function selectRetained<E extends Retained>(all: E[], newest: E, { maxToKeep, bestOf, maxBytes }: SelectionPolicy): { keep: E[]; remove: E[] } {
-  const keep = new Set<E>([newest]);
-  for (const e of maxToKeep === null ? all : all.slice(-maxToKeep)) keep.add(e);
-  for (const e of all) if (e.preserved) keep.add(e);
-  if (bestOf !== null) for (const e of bestEntries(all, bestOf)) keep.add(e);
-  if (maxBytes !== null) {
-    let total = [...keep].reduce((s, e) => s + e.size, 0);
-    for (const e of all) {
-      if (total <= maxBytes) break;
-      if (e === newest || !keep.has(e)) continue;
-      keep.delete(e);
+export interface Sweep<E> {
+  /** Still managed, oldest first. */
+  keep: E[];
+  /** Leaving the managed set, but kept on disk for good. */
+  preserve: E[];
+  remove: E[];
+  /** The new last preserved time (ms). */
+  lastPreserved: number;
+}
+
+/**
+ * TensorFlow's sweep (checkpoint_management.py `_sweep`), after `newest` joined `active`:
+ * while more than maxToKeep are managed, the oldest leaves; it is preserved for good if it is
+ * at least keepEveryNHours newer than the last preserved one, else deleted. Waypoint's
+ * additions: the `bestOf` best never leave, and `maxBytes` then deletes the oldest.
+ */
+export function sweep<E extends Retained>(active: E[], newest: E, policy: SelectionPolicy, lastPreserved: number, timeOf: (e: E) => number): Sweep<E> {
+  const best = new Set(policy.bestOf !== null ? bestEntries(active, policy.bestOf) : []);
+  // The ones older than the newest maxToKeep leave the managed set, oldest first.
+  const leaving = policy.maxToKeep === null ? 0 : active.length - policy.maxToKeep;
+  const keep: E[] = [], preserve: E[] = [], remove: E[] = [];
+  for (const [i, e] of active.entries()) {
+    if (i >= leaving || e === newest || best.has(e)) {
+      keep.push(e);
+      continue;
+    }
+    if (policy.keepEveryNHours !== null && timeOf(e) - policy.keepEveryNHours * 3_600_000 >= lastPreserved) {
+      lastPreserved = timeOf(e);
+      preserve.push(e);
+    } else {
+      remove.push(e);
+    }
+  }
+  if (policy.maxBytes !== null) {
+    let total = keep.reduce((n, e) => n + e.size, 0);
+    for (const e of [...keep]) {
+      if (total <= policy.maxBytes) break;
+      if (e === newest) continue;
+      keep.splice(keep.indexOf(e), 1);
+      remove.push(e);
       total -= e.size;
     }
   }
-  return { keep: all.filter((e) => keep.has(e)), remove: all.filter((e) => !keep.has(e)) };
+  return { keep, preserve, remove, lastPreserved };
 }
 
 function bestEntries<E extends Retained>(entries: E[], bestOf: BestOf): E[] {
