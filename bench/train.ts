@@ -73,7 +73,7 @@ export async function run(): Promise<void> {
       const r = await runTfjs(tf, arch, data);
       rows.push([`tfjs ${backend}`, median(r.seconds), fmtAcc(r), `${(median(r.seconds) / ourEpoch).toFixed(1)}× waypoint's time`]);
     }
-    console.log(`\nMNIST ${arch.toUpperCase()}, ${EPOCHS[arch]} epoch(s), batch 32, Adam 1e-3, 8,000 train / 1,756 test`);
+    console.log(`\nMNIST ${arch.toUpperCase()}, ${EPOCHS[arch]} epoch(s), batch 32, Adam 1e-3, 8,000 train / 2,000 test`);
     console.log(table(['trainer', 's/epoch (median)', 'test accuracy after each epoch', 'ratio'], rows));
     if (arch === 'cnn') console.log('tfjs wasm: cannot train this CNN (no conv2d filter-gradient kernel)');
   }

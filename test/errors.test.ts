@@ -88,7 +88,7 @@ describe('negative numbers on the command line', () => {
     for (const args of [['--epochs', '-1'], ['--epochs=-1'], ['--every-batches', '-5']]) {
       const r = cli('train', '--model', 'mlp', ...args, '--run', join(dir, 'neg'));
       expect(r.status, args.join(' ')).toBe(2);
-      expect(r.stderr.trim()).toMatch(/^waypoint train: train: --(epochs|every-batches) must be an integer ≥ 1, got '-(1|5)'$/);
+      expect(r.stderr.trim()).toMatch(/^waypoint train: --(epochs|every-batches) must be an integer ≥ 1, got '-(1|5)'$/);
     }
     expect(existsSync(join(dir, 'neg'))).toBe(false);
   });

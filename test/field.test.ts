@@ -172,7 +172,7 @@ describe('waypoint train --take-over-lock', () => {
       const taken = train('--take-over-lock');
       expect(taken.status, taken.stderr).toBe(0);
       expect(taken.stderr).toMatch(new RegExp(`taking over the lock of .* from pid ${live.pid} .* as asked`));
-      expect(taken.stdout).toMatch(/run complete: 1 epochs/);
+      expect(taken.stdout).toMatch(/run complete: 1 epoch;/);
     } finally {
       live.kill('SIGKILL');
     }

@@ -5,7 +5,7 @@ import type { Trackable } from '../state/trackable.js';
 import { type Mode, resolveMode } from '../state/mode.js';
 import { Callback } from '../model/callback.js';
 import type { Logs } from '../model/history.js';
-import { formatTemplate, templateKeys } from './template.js';
+import { checkTemplate, formatTemplate, templateKeys } from './template.js';
 import { escapeRegExp, sweep, sweepTemporaries } from '../checkpoint/retention.js';
 import { type Storage, getDefaultStorage } from '../checkpoint/storage/storage.js';
 import { osError } from '../checkpoint/storage/os-errors.js';
@@ -64,6 +64,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
       throw new ArgumentError(`ModelCheckpoint: filepath must be a non-empty path template, got ${JSON.stringify(options?.filepath)}`);
     }
     this.options = options;
+    checkTemplate(options.filepath);
     this.filepath = options.filepath;
     this.monitor = options.monitor ?? 'val_loss';
     this.mode = options.mode ?? 'auto';

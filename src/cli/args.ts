@@ -13,6 +13,8 @@ export interface Command {
   summary: string;
   usage: string;
   options: OptionSpec;
+  /** The exit status of a failure other than a usage error (default 1; diff: 2, as diff and cmp). */
+  errorExitCode?: number;
   run(positionals: string[], values: Record<string, string | boolean | undefined>): Promise<void>;
 }
 

@@ -6,7 +6,6 @@ import type { Sequential } from '../model/sequential.js';
 import { modelFromFile } from '../model/persistence.js';
 import { type Command, UsageError } from './args.js';
 
-const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
 const INITIALIZER: Record<string, string> = { glorotUniform: 'GlorotUniform', heNormal: 'HeNormal', zeros: 'Zeros', ones: 'Ones' };
 const init = (name: string) => ({ class_name: INITIALIZER[name], config: {} });
 
@@ -28,10 +27,17 @@ function kerasLayer(layer: Layer, name: string, batchInputShape: number[] | null
   }
 }
 
+/** Keras's default layer names: the snake-cased Keras class, then `_1`, `_2`, … for the next ones of that class. */
+const KERAS_BASE_NAME: Record<string, string> = { Dense: 'dense', Conv2D: 'conv2d', MaxPool2D: 'max_pooling2d', Flatten: 'flatten', Dropout: 'dropout', Activation: 'activation' };
+
 function layerNames(model: Sequential): string[] {
   const used = new Set<string>();
-  return model.layers.map((l, i) => {
-    let name = l.name || `${snake(l.className)}_${i + 1}`;
+  const seen = new Map<string, number>();
+  return model.layers.map((l) => {
+    const base = KERAS_BASE_NAME[l.className] ?? l.className.toLowerCase();
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    let name = l.name || (n === 0 ? base : `${base}_${n}`);
     while (used.has(name)) name = `${name}_`;
     used.add(name);
     return name;

@@ -81,9 +81,10 @@ export const inspect: Command = {
 export const diff: Command = {
   name: 'diff',
   title: 'compare two .wpt files entry by entry',
-  summary: 'Compare two .wpt files entry by entry: max abs difference, shape changes, entries only on one side, metadata and history differences.',
+  summary: 'Compare two .wpt files entry by entry: max abs difference, shape changes, entries only on one side, differing JSON values, metadata and history differences. Exits 0 when the files hold the same entries and values, 1 when anything differs, 2 on error (as diff and cmp).',
   usage: 'diff A B',
   options: {},
+  errorExitCode: 2,
   async run(positionals) {
     if (positionals.length !== 2) throw new UsageError('diff: give two files, A and B');
     const [a, b] = await Promise.all(positionals.map((p) => WptReader.open(p)));
@@ -102,7 +103,7 @@ export const diff: Command = {
           if (max === 0) same++;
           else rows.push([key, 'values differ', `max |a-b| = ${max.toPrecision(4)}`]);
         } else if (JSON.stringify(va) === JSON.stringify(vb)) same++;
-        else rows.push([key, 'JSON differs', key === 'history' ? historyDelta(va as unknown as SavedHistory, vb as unknown as SavedHistory) : '']);
+        else rows.push([key, 'JSON differs', key === 'history' ? historyDelta(va as unknown as SavedHistory, vb as unknown as SavedHistory) : jsonDelta(key, va, vb)]);
       }
       console.log(`A: ${positionals[0]} (${a.header.kind}, ${a.header.created})\nB: ${positionals[1]} (${b.header.kind}, ${b.header.created})`);
       if (JSON.stringify(a.header.metadata) !== JSON.stringify(b.header.metadata)) {
@@ -110,11 +111,30 @@ export const diff: Command = {
       }
       console.log(rows.length ? `\n${table(['entry', 'difference', 'detail'], rows)}` : '\nno differences in any entry');
       console.log(`\n${same} of ${keys.length} entries identical`);
+      const metadataDiffers = JSON.stringify(a.header.metadata) !== JSON.stringify(b.header.metadata);
+      if (rows.length > 0 || metadataDiffers) process.exitCode = 1;
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
   },
 };
+
+/** The leaves where two JSON values differ, as `path: a vs b` (the first few). */
+function jsonDelta(key: string, a: unknown, b: unknown): string {
+  const found: string[] = [];
+  const walk = (path: string, x: unknown, y: unknown) => {
+    if (JSON.stringify(x) === JSON.stringify(y)) return;
+    const isObj = (v: unknown) => typeof v === 'object' && v !== null;
+    if (isObj(x) && isObj(y) && Array.isArray(x) === Array.isArray(y)) {
+      const xs = x as Record<string, unknown>, ys = y as Record<string, unknown>;
+      for (const k of new Set([...Object.keys(xs), ...Object.keys(ys)])) walk(`${path}/${k}`, xs[k], ys[k]);
+    } else {
+      found.push(`${path}: ${x === undefined ? '(none)' : JSON.stringify(x)} vs ${y === undefined ? '(none)' : JSON.stringify(y)}`);
+    }
+  };
+  walk(key, a, b);
+  return found.slice(0, 5).join('; ') + (found.length > 5 ? `; and ${found.length - 5} more` : '');
+}
 
 function historyDelta(a: SavedHistory, b: SavedHistory): string {
   const la = a.epoch.length, lb = b.epoch.length;

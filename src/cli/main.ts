@@ -41,7 +41,9 @@ export async function main(argv: string[]): Promise<number> {
     const message = e instanceof WaypointError ? e.message
       : errnoOf(e) !== undefined ? osError(`${name} failed`, (e as NodeJS.ErrnoException).path ?? '?', e).message
         : `unexpected error: ${(e as Error).stack ?? String(e)}`;
-    console.error(`waypoint ${name}: ${message.split('\n')[0]}`);
-    return e instanceof UsageError ? 2 : 1;
+    // A command's own messages may start with its name: said once.
+    const line = message.split('\n')[0].replace(new RegExp(`^${name}: `), '');
+    console.error(`waypoint ${name}: ${line}`);
+    return e instanceof UsageError ? 2 : cmd?.errorExitCode ?? 1;
   }
 }

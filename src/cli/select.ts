@@ -2,7 +2,10 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadMnist } from '../data/mnist.js';
 import { WptReader } from '../checkpoint/format/reader.js';
-import { selectBest } from '../model/select.js';
+import { type RankedCheckpoint, selectBest } from '../model/select.js';
+import { resolveMode } from '../state/mode.js';
+import { WaypointError } from '../errors.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { ModelFileConfig } from '../model/persistence.js';
 import { type Command, UsageError } from './args.js';
 import { num, table } from './format.js';
@@ -22,22 +25,51 @@ export const select: Command = {
   summary: 'Evaluate checkpoints on held-out data and rank them (pick the one that does best on the test split).',
   usage: 'select FILES…|DIR [--data mnist-test] [--metric accuracy]',
   options: {
-    data: { type: 'string', default: 'mnist-test', help: 'held-out data: mnist-test (the 1,756-sample test split) or mnist-train' },
+    data: { type: 'string', default: 'mnist-test', help: 'held-out data: mnist-test (the 2,000-sample test split) or mnist-train' },
     metric: { type: 'string', default: 'accuracy', help: 'metric to rank by (accuracy or loss)' },
   },
   async run(positionals, v) {
     const files = collect(positionals);
     if (files.length === 0) throw new UsageError('select: no .wpt files given or found');
     if (v.data !== 'mnist-test' && v.data !== 'mnist-train') throw new UsageError(`select: --data must be mnist-test or mnist-train, got '${String(v.data)}'`);
-    const reader = await WptReader.open(files[0]);
-    const config = await reader.read('config').catch(() => null) as unknown as ModelFileConfig | null;
-    await reader.close();
-    const image = config?.inputShape?.length === 3;
-    const d = loadMnist({ shape: image ? 'image' : 'flat' });
-    const [x, y] = v.data === 'mnist-test' ? [d.xTest, d.yTest] : [d.xTrain, d.yTrain];
-    const ranked = await selectBest(files, { x, y }, { metric: v.metric as string });
+    // The data is loaded once per input shape: files of different architectures rank together.
+    const data = new Map<'flat' | 'image', { x: Tensor; y: Tensor }>();
+    const dataFor = (shape: 'flat' | 'image') => {
+      if (!data.has(shape)) {
+        const d = loadMnist({ shape });
+        data.set(shape, v.data === 'mnist-test' ? { x: d.xTest, y: d.yTest } : { x: d.xTrain, y: d.yTrain });
+      }
+      return data.get(shape)!;
+    };
+    const ranked: RankedCheckpoint[] = [];
+    const skipped: Array<[string, string]> = [];
+    for (const file of files) {
+      try {
+        const shape = await inputShapeOf(file);
+        const kind = shape === '784' ? 'flat' : shape === '28,28,1' ? 'image' : null;
+        if (kind === null) throw new Error(`its input shape [${shape}] is not MNIST's [784] or [28,28,1]`);
+        ranked.push(...(await selectBest([file], dataFor(kind), { metric: v.metric as string })));
+      } catch (e) {
+        skipped.push([file, (e as Error).message]);
+      }
+    }
+    if (ranked.length === 0) throw new WaypointError(`select: no file could be evaluated: ${skipped.map(([f, why]) => `${f}: ${why}`).join('; ')}`);
+    const direction = resolveMode('auto', v.metric as string);
+    ranked.sort((a, b) => (direction === 'max' ? b.metrics[v.metric as string] - a.metrics[v.metric as string] : a.metrics[v.metric as string] - b.metrics[v.metric as string]));
     const keys = Object.keys(ranked[0].metrics);
-    console.log(table(['rank', 'checkpoint', ...keys], ranked.map((r) => [String(r.rank), r.path, ...keys.map((k) => num(r.metrics[k]))]), [true, false, ...keys.map(() => true)]));
+    console.log(table(['rank', 'checkpoint', ...keys], ranked.map((r, i) => [String(i + 1), r.path, ...keys.map((k) => num(r.metrics[k]))]), [true, false, ...keys.map(() => true)]));
     console.log(`\nbest by ${String(v.metric)} on ${String(v.data)}: ${ranked[0].path}`);
+    if (skipped.length) console.log(`\nnot ranked (${skipped.length}):\n${skipped.map(([f, why]) => `  ${f}: ${why}`).join('\n')}`);
   },
 };
+
+/** The input shape a model file was built for, as "784" or "28,28,1". */
+async function inputShapeOf(file: string): Promise<string> {
+  const reader = await WptReader.open(file);
+  try {
+    const config = (await reader.read('config')) as unknown as ModelFileConfig;
+    return (config.inputShape ?? []).join(',');
+  } finally {
+    await reader.close();
+  }
+}

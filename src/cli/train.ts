@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { setBackend, type BackendChoice, getBackend } from '../backend/index.js';
 import { loadMnist } from '../data/mnist.js';
 import { WptReader } from '../checkpoint/format/reader.js';
+import { latestCheckpoint } from '../checkpoint/manager.js';
 import { Callback } from '../model/callback.js';
 import { BackupAndRestore } from '../callbacks/backup-and-restore.js';
 import { CSVLogger } from '../callbacks/csv-logger.js';
@@ -49,12 +50,13 @@ export const train: Command = {
     const paths = { backup: join(dir, 'backup'), best: join(dir, 'best.wpt'), last: join(dir, 'last.wpt'), csv: join(dir, 'log.csv') };
     const say = (s: string) => console.log(s);
 
+    await refuseOtherModel(dir, paths, kind);
     // A finished run (final model saved, no backup pending) is continued from its last model.
     let model = mnistModel(kind as MnistModelKind, seed);
     if (existsSync(paths.last) && !existsSync(paths.backup)) {
       model = await loadModel(paths.last);
       if (model.currentEpoch >= epochs) {
-        say(`run ${dir} is complete: ${model.currentEpoch} epochs trained.`);
+        say(`run ${dir} is complete: ${plural(model.currentEpoch, 'epoch')} trained.`);
         say(`best model: ${paths.best}${await bestNote(paths.best)}`);
         say(`last model: ${paths.last}`);
         return;
@@ -63,7 +65,8 @@ export const train: Command = {
     }
     const data = loadMnist({ shape: kind === 'mlp' ? 'flat' : 'image' });
     say(`backend: ${getBackend().detail}`);
-    say(`training ${kind} on MNIST (8,000 train / 1,756 test) for ${epochs} epochs; run directory ${dir}`);
+    const count = (n: number) => n.toLocaleString('en-US');
+    say(`training ${kind} on MNIST (${count(data.xTrain.shape[0])} train / ${count(data.xTest.shape[0])} test) for ${plural(epochs, 'epoch')}; run directory ${dir}`);
     const backup = new BackupAndRestore({ backupDir: paths.backup, saveFreq: every, takeOverLock: v['take-over-lock'] === true });
     // Ctrl-C, and kill or `docker stop` (SIGTERM): the batch in flight finishes, a backup of
     // that exact position is written and the lock released; a second signal exits at once.
@@ -85,11 +88,30 @@ export const train: Command = {
     } finally {
       stopSignals();
     }
-    say(`run complete: ${model.currentEpoch} epochs; final test accuracy ${(model.history.history.val_accuracy.at(-1)! * 100).toFixed(2)}%`);
+    say(`run complete: ${plural(model.currentEpoch, 'epoch')}; final test accuracy ${(model.history.history.val_accuracy.at(-1)! * 100).toFixed(2)}%`);
     say(`best model: ${paths.best}${await bestNote(paths.best)}`);
     say(`last model: ${paths.last}`);
   },
 };
+
+/** A run directory holding another model's run is refused at once, saying what it holds (not a shape error deep in fit). */
+async function refuseOtherModel(dir: string, paths: { backup: string; last: string }, kind: string): Promise<void> {
+  const file = (await latestCheckpoint(paths.backup)) ?? (existsSync(paths.last) ? paths.last : null);
+  if (file === null || !existsSync(file)) return;
+  const reader = await WptReader.open(file);
+  let name: string;
+  try {
+    name = ((await reader.read('config')) as { model?: { name?: string } }).model?.name ?? '?';
+  } finally {
+    await reader.close();
+  }
+  if (name === `mnist_${kind}`) return;
+  const held = /^mnist_(mlp|cnn)$/.exec(name)?.[1];
+  throw new UsageError(`${dir} holds a ${held ? `'${held}' run` : `run of another model ('${name}')`}, not '${kind}': `
+    + `${held ? `continue it with --model ${held}, or ` : ''}start a new run with --run NEW_DIR`);
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 async function bestNote(path: string): Promise<string> {
   if (!existsSync(path)) return '';

