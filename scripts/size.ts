@@ -12,7 +12,7 @@ const CORE = ['src/tensor', 'kernels/cpu'];
 const CORE_BUDGET = 2000;
 // The redesign's target is 3,000, reached once the decoder's general paths (stored blocks,
 // LZ77 matches) are delegated to zlib/fflate; until then the budget holds today's size.
-const CHECKPOINT_BUDGET = 3100;
+const CHECKPOINT_BUDGET = 3200;
 const root = new URL('..', import.meta.url).pathname;
 
 function files(dir: string): string[] {
