@@ -118,14 +118,20 @@ describe.skipIf(!namespaces.ok)('a container restart: the new process has the de
   }, 60_000);
 });
 
+/** A script that takes `dir`'s lock, prints `locked PID` and stays alive holding it. */
+function writeHolder(name: string, dir: string): string {
+  const path = join(root, name);
+  writeFileSync(path, `
+    import { Checkpoint, CheckpointManager, Variable } from ${JSON.stringify(join(import.meta.dirname, '..', 'src', 'index.ts'))};
+    const m = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), ${JSON.stringify(dir)});
+    await m.ready; console.log('locked ' + process.pid); setInterval(() => {}, 1000);`);
+  return path;
+}
+
 describe('a zombie lock holder (killed, never reaped by its parent)', () => {
   it('still answers kill(pid, 0), but is recognised as gone and its lock taken over', async () => {
     const dir = join(root, 'zombie');
-    const holder = join(root, 'holder.mts');
-    writeFileSync(holder, `
-      import { Checkpoint, CheckpointManager, Variable } from ${JSON.stringify(join(import.meta.dirname, '..', 'src', 'index.ts'))};
-      const m = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), ${JSON.stringify(dir)});
-      await m.ready; console.log('locked ' + process.pid); setInterval(() => {}, 1000);`);
+    const holder = writeHolder('holder.mts', dir);
     // sh starts the holder, then becomes \`sleep\`, which never waits for its children.
     const parent = spawn('sh', ['-c', `${process.execPath} --import tsx ${holder} & exec sleep 60`], { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(import.meta.dirname, '..') });
     try {
@@ -156,11 +162,7 @@ describe('a zombie lock holder (killed, never reaped by its parent)', () => {
 describe('waypoint train --take-over-lock', () => {
   it('refuses a live holder by name and says how to take over; with the flag it takes over and trains', async () => {
     const run = join(root, 'takeover');
-    const holder = join(root, 'live-holder.mts');
-    writeFileSync(holder, `
-      import { Checkpoint, CheckpointManager, Variable } from ${JSON.stringify(join(import.meta.dirname, '..', 'src', 'index.ts'))};
-      const m = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), ${JSON.stringify(join(run, 'backup'))});
-      await m.ready; console.log('locked'); setInterval(() => {}, 1000);`);
+    const holder = writeHolder('live-holder.mts', join(run, 'backup'));
     const live = spawn(process.execPath, ['--import', 'tsx', holder], { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(import.meta.dirname, '..') });
     try {
       await new Promise<void>((resolve) => live.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('locked')) resolve(); }));
