@@ -33,7 +33,7 @@ export function dataFor(kind: Kind, n = 60, seed = 1): [Tensor, Tensor] {
 export function fingerprint(model: Sequential) {
   const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
   const opt = model.optimizer!.stateDict();
-  const slots = (tree: unknown): unknown => (tree instanceof Float32Array ? bits(tree)
+  const slots = (tree: unknown): unknown => (tree instanceof Tensor ? { shape: tree.shape, bits: bits(tree.data) }
     : typeof tree === 'object' && tree !== null ? Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, slots(v)])) : tree);
   return {
     weights: model.namedParams().map(([k, t]) => [k, bits(t.data)]),

@@ -58,7 +58,7 @@ describe('Adam', () => {
     opt.applyGradients(a);
     const state = opt.stateDict();
     expect(Object.keys(state).sort()).toEqual(['className', 'config', 'iterations', 'm', 'v']);
-    expect(((state.m as Record<string, any>).layers['0'].kernel as Float32Array).length).toBe(3);
+    expect(((state.m as Record<string, any>).layers['0'].kernel as Tensor).shape).toEqual([3]);
 
     // Restore, then both take the same next step: identical results.
     const b = mk();
@@ -83,6 +83,24 @@ describe('Adam', () => {
     sgd.build(p);
     expect(() => sgd.loadStateDict(adam.stateDict())).toThrow(CheckpointError);
     expect(() => sgd.loadStateDict(adam.stateDict())).toThrow(/type: saved Adam, this is SGD/);
+  });
+
+  it('stores each slot with its parameter\'s shape, reads flattened slots of older files, refuses another shape', async () => {
+    const kernel = () => { const p = new Tensor(new Float32Array(72).fill(0.5), [3, 3, 1, 8], true); p.grad = new Tensor(new Float32Array(72).fill(0.1), [3, 3, 1, 8]); return p; };
+    const trained = new Adam();
+    trained.applyGradients([['layers/0/kernel', kernel()]]);
+    const state = trained.stateDict() as Record<string, any>;
+    const m = state.m.layers['0'].kernel as Tensor;
+    expect(m.shape).toEqual([3, 3, 1, 8]);
+
+    const fresh = () => { const o = new Adam(); o.build([['layers/0/kernel', kernel()]]); return o; };
+    const older = { ...state, m: { layers: { 0: { kernel: new Tensor(m.data.slice(), [72]) } } }, v: { layers: { 0: { kernel: state.v.layers['0'].kernel.data.slice() } } } };
+    const fromOlder = fresh();
+    fromOlder.loadStateDict(older);
+    expect((fromOlder.stateDict() as Record<string, any>).m.layers['0'].kernel.data).toEqual(m.data);
+
+    const reshaped = { ...state, m: { layers: { 0: { kernel: new Tensor(m.data.slice(), [8, 9]) } } } };
+    expect(() => fresh().loadStateDict(reshaped)).toThrow(/slot 'm' for layers\/0\/kernel: shape \[3, 3, 1, 8\] expected, \[8, 9\] saved/);
   });
 
   it('validates hyperparameters', () => {

@@ -1,5 +1,6 @@
 import { ArgumentError } from '../errors.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { Shape } from '../tensor/shape.js';
 import type { StateDict } from '../state/tree.js';
 import { type LoadOptions, type Trackable, copyUnlessSame } from '../state/trackable.js';
 import { CheckpointError } from '../state/errors.js';
@@ -15,6 +16,8 @@ export abstract class Optimizer implements Trackable {
   abstract readonly className: string;
   iterations = 0;
   protected slots = new Map<string, Map<string, Float32Array>>();
+  /** Each parameter's shape: a slot is stored with it (`m/layers/0/kernel` is [3,3,1,8], not [72]). */
+  private readonly shapes = new Map<string, Shape>();
 
   protected abstract slotNames(): string[];
   protected abstract update(param: Float32Array, grad: Float32Array, slots: Float32Array[], t: number): void;
@@ -22,6 +25,7 @@ export abstract class Optimizer implements Trackable {
 
   /** Creates zeroed slots for every parameter (idempotent). */
   build(params: NamedParams): void {
+    for (const [path, p] of params) if (!this.shapes.has(path)) this.shapes.set(path, [...p.shape]);
     for (const name of this.slotNames()) {
       const bySlot = this.slots.get(name) ?? new Map<string, Float32Array>();
       for (const [path, p] of params) if (!bySlot.has(path)) bySlot.set(path, new Float32Array(p.size));
@@ -42,7 +46,7 @@ export abstract class Optimizer implements Trackable {
 
   stateDict(): StateDict {
     const state: StateDict = { className: this.className, config: this.getConfig(), iterations: this.iterations };
-    for (const [name, bySlot] of this.slots) state[name] = nest(bySlot);
+    for (const [name, bySlot] of this.slots) state[name] = nest(bySlot, this.shapes);
     return state;
   }
 
@@ -57,8 +61,14 @@ export abstract class Optimizer implements Trackable {
           if (strict) throw new CheckpointError('MISSING_KEYS', `${this.className} has no saved '${name}' for ${path}`, { entry: `${name}/${path}` });
           continue;
         }
+        const shape = this.shapes.get(path)!;
         const data = saved instanceof Float32Array ? saved : (saved as Tensor).data;
-        if (data.length !== arr.length) throw new CheckpointError('SHAPE_MISMATCH', `${this.className} slot '${name}' for ${path}: ${arr.length} values expected, ${data.length} saved`, { entry: `${name}/${path}` });
+        // Files before slots kept their parameter's shape hold them flattened: read as before.
+        const savedShape = saved instanceof Tensor ? saved.shape : [data.length];
+        const fits = data.length === arr.length && (savedShape.length === 1 || sameShape(savedShape, shape));
+        if (!fits) {
+          throw new CheckpointError('SHAPE_MISMATCH', `${this.className} slot '${name}' for ${path}: shape [${shape.join(', ')}] expected, [${savedShape.join(', ')}] saved`, { entry: `${name}/${path}` });
+        }
         copyUnlessSame(data, arr);
       }
     }
@@ -76,13 +86,15 @@ export abstract class Optimizer implements Trackable {
   }
 }
 
-function nest(bySlot: Map<string, Float32Array>): StateDict {
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+function nest(bySlot: Map<string, Float32Array>, shapes: Map<string, Shape>): StateDict {
   const root: StateDict = {};
   for (const [path, arr] of bySlot) {
     const parts = path.split('/');
     let node = root;
     for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as StateDict;
-    node[parts[parts.length - 1]] = arr;
+    node[parts[parts.length - 1]] = new Tensor(arr, [...shapes.get(path)!]);
   }
   return root;
 }
