@@ -1,6 +1,6 @@
 import { describe, it, expect, vi } from 'vitest';
 
-// What a browser has: no Node zlib (so fflate compresses, this package's decoder inflates,
+// What a browser has: no Node zlib (so fflate compresses, this package's decoder inflates its own planes and fflate the rest,
 // the portable CRC-32 checks), no thread pool, no Buffer allocator.
 vi.mock('../src/checkpoint/node.js', () => ({
   nodeZlib: () => undefined,

@@ -58,7 +58,7 @@ export async function encodePayload(bytes: Uint8Array, codec: Codec, elementSize
     // Mostly one value (zeros, constant exponents): runs pay; otherwise Huffman coding alone does.
     const packed = bits >= 8 * 0.97 || plane.length < MIN_DEFLATED_PLANE ? null
       : bits < 1 ? await deflateRaw(plane, { level, strategy: 'rle', background })
-        : background && havePool() ? await deflateRaw(plane, { level, strategy: 'huffman', background }) : deflateHere(plane);
+        : await huffmanCoded(plane);
     // Deflated only where that saves 3 %: each deflated plane costs time on every load.
     return packed !== null && packed.length < 0.97 * plane.length ? { method: 'deflate' as const, bytes: packed } : { method: 'raw' as const, bytes: plane };
   }));
@@ -66,10 +66,15 @@ export async function encodePayload(bytes: Uint8Array, codec: Codec, elementSize
   const parts = chosen.map((c) => c.bytes);
   return { ...finish(parts, scratch), planes: methods, planeLengths: parts.map((p) => p.length) };
 
-  function deflateHere(plane: Uint8Array): Uint8Array {
-    const out = takeScratch(deflateLiteralsBound(plane.length));
-    scratch.push(out);
-    return deflateLiterals(plane, out);
+  /** This package's encoder, unless the plane is to go to the pool or there is no WebAssembly: then zlib's (or fflate's). */
+  async function huffmanCoded(plane: Uint8Array): Promise<Uint8Array> {
+    if (!background || !havePool()) {
+      const out = takeScratch(deflateLiteralsBound(plane.length));
+      scratch.push(out);
+      const ours = deflateLiterals(plane, out);
+      if (ours) return ours;
+    }
+    return deflateRaw(plane, { level, strategy: 'huffman', background });
   }
 }
 

@@ -1,11 +1,12 @@
 /**
  * Raw DEFLATE (RFC 1951) both ways. Compression: Node's native zlib where it exists, on the
  * libuv thread pool and in parallel pieces; fflate elsewhere (browsers). Decompression: zlib
- * on the thread pool, and this package's own decoder (inflate.ts) on the calling thread.
- * All read and write the same streams.
+ * on the thread pool; on the calling thread, this package's decoder for the streams of
+ * literals it is fastest at (inflate.ts), zlib or fflate for everything else. All read and
+ * write the same streams.
  */
-import { deflateSync } from 'fflate';
-import { inflateInto, literalsOnly } from './inflate.js';
+import { deflateSync, inflateSync } from 'fflate';
+import { InflateError, inflateLiterals } from './inflate.js';
 import { allocUninitialized, nodeCores, nodeZlib } from '../node.js';
 
 const zlib = nodeZlib();
@@ -89,16 +90,45 @@ export function inflateRaw(bytes: Uint8Array, expectedLength: number): Promise<U
 }
 
 /**
- * Inflates on this thread into `out`; returns the bytes written. Streams of literals only
- * (byte planes) go to this package's decoder, which decodes them 1.2–1.4× (high-entropy
- * planes) to 2.9–3.9× (exponent planes) as fast as zlib (bench/deflate.ts); streams with LZ77
- * matches go to zlib's native decoder where Node has it, which copies matches faster.
+ * Inflates on this thread into `out`; returns the bytes written. Streams of literals with
+ * short codes (the byte planes this package writes) go to its own decoder, which decodes
+ * them 2.6–3.9× as fast as zlib (bench/deflate.ts); every other stream goes to zlib where
+ * Node has it, else to fflate. Errors of every decoder are InflateErrors.
  */
 export function inflateHere(bytes: Uint8Array, out: Uint8Array): number {
-  if (!zlib || literalsOnly(bytes)) return inflateInto(bytes, out);
-  const inflated = zlib.inflateRawSync(bytes, { maxOutputLength: Math.max(out.length, 1), chunkSize: chunkFor(out.length) });
-  out.set(inflated);
-  return inflated.length;
+  return inflateLiterals(bytes, out) ?? (zlib ? inflateWithZlib(bytes, out) : inflateWithFflate(bytes, out));
+}
+
+type ZlibResult = { buffer: Uint8Array; engine: { bytesWritten: number } };
+
+function inflateWithZlib(bytes: Uint8Array, out: Uint8Array): number {
+  const z = zlib as NonNullable<typeof zlib>;
+  let result: ZlibResult;
+  try {
+    // `info` returns the engine too, whose count of input bytes consumed tells trailing bytes (which zlib ignores).
+    const options = { maxOutputLength: Math.max(out.length, 1), chunkSize: chunkFor(out.length), info: true };
+    result = z.inflateRawSync(bytes, options) as unknown as ZlibResult;
+  } catch (cause) {
+    const code = (cause as { code?: string }).code;
+    throw new InflateError(code === 'ERR_BUFFER_TOO_LARGE' ? `output would exceed ${out.length} bytes` : `zlib: ${(cause as Error).message}`);
+  }
+  const consumed = result.engine.bytesWritten;
+  if (consumed < bytes.length) throw new InflateError(`${bytes.length - consumed} bytes follow the final block`, consumed);
+  out.set(result.buffer);
+  return result.buffer.length;
+}
+
+function inflateWithFflate(bytes: Uint8Array, out: Uint8Array): number {
+  // fflate stops silently where its output buffer ends: one byte of room more tells a stream that fits from a longer one.
+  let produced: Uint8Array;
+  try {
+    produced = inflateSync(bytes, { out: new Uint8Array(out.length + 1) });
+  } catch (cause) {
+    throw new InflateError(`fflate: ${(cause as Error).message}`);
+  }
+  if (produced.length > out.length) throw new InflateError(`output would exceed ${out.length} bytes`);
+  out.set(produced);
+  return produced.length;
 }
 
 /** One output chunk for the whole result avoids zlib concatenating 16 KiB pieces. */

@@ -139,9 +139,6 @@ function runLengthCode(lengths: Uint8Array): Array<[number, number]> {
 
 const EXTRA_BITS: Record<number, number> = { 16: 2, 17: 3, 18: 7 };
 
-/** Two literals' codes per byte pair, `codes | length << 20`, refilled for each block's used bytes (see fillPairs). */
-const PAIRS = new Int32Array(1 << 16);
-
 /** Byte counts (and one end-of-block) from four tables of 256, one per byte of a 4-byte step. */
 function sumTables(t: Uint32Array | Int32Array): Uint32Array {
   const freq = new Uint32Array(257);
@@ -200,58 +197,19 @@ interface BlockCoder {
   literals(w: BitWriter, bytes: Uint8Array, codes: Uint16Array, lengths: Uint8Array): void;
 }
 
-/**
- * In JavaScript. Counts go to four interleaved tables: repeats of one value would otherwise
- * wait on each other's increments. For the codes, the bit buffer starts each step under 8
- * bits, so a pair keeps it under 28; three bytes are stored every step and the whole ones
- * kept (no branch: whether to flush is a coin toss the branch predictor loses).
- */
-const javascriptCoder: BlockCoder = {
-  histogram(bytes) {
-    const t = new Uint32Array(4 * 256);
-    const end = bytes.length & ~3;
-    for (let i = 0; i < end; i += 4) {
-      t[bytes[i]]++;
-      t[256 + bytes[i + 1]]++;
-      t[512 + bytes[i + 2]]++;
-      t[768 + bytes[i + 3]]++;
-    }
-    for (let i = end; i < bytes.length; i++) t[bytes[i]]++;
-    return sumTables(t);
-  },
-  literals(w, bytes, codes, lengths) {
-    fillPairs(PAIRS, codes, lengths);
-    const out = w.out;
-    let acc = w.acc, count = w.count, at = w.at;
-    const pairsEnd = bytes.length & ~1;
-    for (let i = 0; i < pairsEnd; i += 2) {
-      const e = PAIRS[bytes[i] | (bytes[i + 1] << 8)];
-      acc |= (e & 0xfffff) << count;
-      count += e >> 20;
-      out[at] = acc;
-      out[at + 1] = acc >> 8;
-      out[at + 2] = acc >> 16;
-      const whole = count >> 3;
-      at += whole;
-      acc >>= whole << 3;
-      count &= 7;
-    }
-    w.acc = acc;
-    w.count = count;
-    w.at = at;
-    if (pairsEnd < bytes.length) w.put(codes[bytes[pairsEnd]], lengths[bytes[pairsEnd]]);
-  },
-};
-
 /** The most bytes deflateLiterals writes for `length` input bytes: every literal at the longest code, plus each block's header (under 300 bytes). */
 export function deflateLiteralsBound(length: number): number {
   return Math.ceil((length * MAX_CODE_BITS) / 8) + 320 * Math.max(1, Math.ceil(length / BLOCK)) + 8;
 }
 
-/** `bytes` as a raw DEFLATE stream of Huffman-coded literals, written into `out` (deflateLiteralsBound bytes at least). */
-export function deflateLiterals(bytes: Uint8Array, out: Uint8Array = new Uint8Array(deflateLiteralsBound(bytes.length))): Uint8Array {
+/**
+ * `bytes` as a raw DEFLATE stream of Huffman-coded literals, written into `out`
+ * (deflateLiteralsBound bytes at least); null where there is no WebAssembly (or its memory
+ * cannot grow), for the caller to hand the bytes to zlib or fflate instead.
+ */
+export function deflateLiterals(bytes: Uint8Array, out: Uint8Array = new Uint8Array(deflateLiteralsBound(bytes.length))): Uint8Array | null {
   const coder = huffmanKernels ? wasmCoder(huffmanKernels) : null;
-  return deflateWith(bytes, out, coder ?? javascriptCoder);
+  return coder && deflateWith(bytes, out, coder);
 }
 
 /**
