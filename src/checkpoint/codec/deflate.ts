@@ -91,18 +91,17 @@ export function inflateRaw(bytes: Uint8Array, expectedLength: number): Promise<U
 
 /**
  * Inflates on this thread into `out`; returns the bytes written. Streams of literals with
- * short codes (the byte planes this package writes) go to its own decoder, which decodes
- * them 2.6–3.9× as fast as zlib (bench/deflate.ts); every other stream goes to zlib where
- * Node has it, else to fflate. Errors of every decoder are InflateErrors.
+ * short codes (the byte planes this package writes) go to its own decoder, several times
+ * as fast as zlib on them (`npm run bench -- deflate` prints the ratio); every other stream
+ * goes to zlib where Node has it, else to fflate. Errors of every decoder are InflateErrors.
  */
 export function inflateHere(bytes: Uint8Array, out: Uint8Array): number {
-  return inflateLiterals(bytes, out) ?? (zlib ? inflateWithZlib(bytes, out) : inflateWithFflate(bytes, out));
+  return inflateLiterals(bytes, out) ?? (zlib ? inflateWithZlib(zlib, bytes, out) : inflateWithFflate(bytes, out));
 }
 
 type ZlibResult = { buffer: Uint8Array; engine: { bytesWritten: number } };
 
-function inflateWithZlib(bytes: Uint8Array, out: Uint8Array): number {
-  const z = zlib as NonNullable<typeof zlib>;
+function inflateWithZlib(z: NonNullable<typeof zlib>, bytes: Uint8Array, out: Uint8Array): number {
   let result: ZlibResult;
   try {
     // `info` returns the engine too, whose count of input bytes consumed tells trailing bytes (which zlib ignores).
