@@ -123,13 +123,14 @@ describe('injected I/O faults never lose a checkpoint', () => {
     const [x, y] = dataFor('mlp');
     const faulty = new FaultyStorage(fsStorage, { failAt: null });
     setDefaultStorage(faulty);
-    const arm = () => { faulty.count = 0; faulty.plan = { failAt: 1, code: 'ENOSPC', ops: ['write'] }; };
+    // The second write: the first is the manifest its manager records at start (a failure there is only a warning).
+    const arm = () => { faulty.count = 0; faulty.plan = { failAt: 2, code: 'ENOSPC', ops: ['write'] }; };
     arm();
     const strict = makeModel('mlp', 1);
     await expect(strict.fit(x, y, { epochs: 3, verbose: 0, callbacks: [new ModelCheckpoint({ filepath: join(dir, 'a-{epoch}.wpt'), monitor: 'loss' })] }))
       .rejects.toThrow(/NO_SPACE: .*ENOSPC/);
     faulty.count = 0;
-    faulty.plan = { failAt: 3, code: 'ENOSPC', ops: ['write'] }; // past the lock and the policy manifest: a backup's manifest
+    faulty.plan = { failAt: 4, code: 'ENOSPC', ops: ['write'] }; // past both managers' start-up writes: a save
     const warnings: string[] = [];
     const lenient = makeModel('mlp', 1);
     await lenient.fit(x, y, {

@@ -82,7 +82,9 @@ describe('callbacks over MemoryStorage beside a real directory', () => {
       expect(existsSync(join(real, 'run', 'ckpt'))).toBe(false);
       expect(fingerprint(resumed)).toEqual(fingerprint(straight));
       const names = [...memory.files.keys()].map((k) => k.slice(real.length + 1)).sort();
-      expect(names).toEqual(['run/backup/user-data.bin', 'run/best.wpt', 'run/ckpt/03.wpt', 'run/ckpt/04.wpt', 'run/last.wpt', 'run/log.csv']);
+      // Each ModelCheckpoint's manager keeps a manifest beside its files; maxToKeep: 2 left two epochs.
+      expect(names).toEqual(['run/.best.wpt.manifest.json', 'run/backup/user-data.bin', 'run/best.wpt', 'run/ckpt/._epoch_02d_.wpt.manifest.json',
+        'run/ckpt/03.wpt', 'run/ckpt/04.wpt', 'run/last.wpt', 'run/log.csv']);
       expect(new TextDecoder().decode(memory.files.get(join(real, 'run', 'log.csv'))).trim().split('\n')).toHaveLength(5);
       expect((await loadModel(join(real, 'run', 'last.wpt'), { storage: memory })).currentEpoch).toBe(4);
       expect(getDefaultStorage()).toBe(given ? fsStorage : memory);

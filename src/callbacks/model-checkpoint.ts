@@ -1,4 +1,4 @@
-import { basename, dirname } from 'node:path';
+import { basename, dirname, relative, sep } from 'node:path';
 import { ArgumentError } from '../errors.js';
 import type { StateDict } from '../state/tree.js';
 import type { Trackable } from '../state/trackable.js';
@@ -6,9 +6,11 @@ import { type Mode, resolveMode } from '../state/mode.js';
 import { Callback } from '../model/callback.js';
 import type { Logs } from '../model/history.js';
 import { checkTemplate, formatTemplate, templateKeys } from './template.js';
-import { escapeRegExp, sweep, sweepTemporaries } from '../checkpoint/retention.js';
+import { escapeRegExp } from '../checkpoint/retention.js';
+import { CheckpointManager } from '../checkpoint/manager.js';
 import { type Storage, getDefaultStorage } from '../checkpoint/storage/storage.js';
 import { osError } from '../checkpoint/storage/os-errors.js';
+import { trainingCheckpoint, weightsCheckpoint } from '../model/persistence.js';
 
 export interface ModelCheckpointOptions {
   /** Path template: `ckpt/{epoch:02d}-{val_loss:.4f}.wpt`; `{epoch}` and `{batch}` are 1-based. */
@@ -24,7 +26,7 @@ export interface ModelCheckpointOptions {
   /** Also save the final model here when training ends, whatever the result. */
   saveLast?: string;
   verbose?: 0 | 1;
-  /** Keep only the newest N files this callback wrote (deleting older ones); default all. */
+  /** Keep only the newest N files of this template (deleting older ones); default all. */
   maxToKeep?: number;
   /** A failed save stops training ('raise', the default) or is reported and skipped ('warn'). */
   onSaveError?: 'raise' | 'warn';
@@ -35,7 +37,12 @@ export interface ModelCheckpointOptions {
   onNonFinite?: 'warn' | 'error' | 'allow';
 }
 
-/** Saves the model (or its weights) during training, as Keras's ModelCheckpoint. */
+/**
+ * Saves the model (or its weights) during training, as Keras's ModelCheckpoint. Its files are
+ * managed by a CheckpointManager over the template's fixed directory, with a manifest and a lock
+ * of their own (`.<template>.manifest.json`), so retention, the sweep of a killed save's
+ * temporary files and the adoption of files a kill left unrecorded are the manager's.
+ */
 export class ModelCheckpoint extends Callback implements Trackable {
   readonly filepath: string;
   readonly monitor: string;
@@ -52,9 +59,8 @@ export class ModelCheckpoint extends Callback implements Trackable {
   batchesSeen = 0;
   /** Every path written, in order (for tools and tests). */
   readonly saved: string[] = [];
-  /** The files still on disk that maxToKeep counts (restored with the callback's state). */
-  private kept: string[] = [];
   private readonly maxToKeep?: number;
+  private manager: CheckpointManager | null = null;
   private readonly onSaveError: 'raise' | 'warn';
   private readonly options: ModelCheckpointOptions;
 
@@ -105,7 +111,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
 
   /** Refuses settings that would silently never save: keys that will not exist at the save points. */
   override async onTrainBegin(): Promise<void> {
-    await removeLeftovers(this.storage, this.filepath);
+    await this.openManager();
     if (this.params === null) return; // called by hand: no fit whose keys could be checked
     const available = this.saveFreq === 'epoch' ? this.params.metrics : this.params.batchMetrics;
     const where = this.saveFreq === 'epoch' ? 'at the end of each epoch' : `every ${this.saveFreq} batches`;
@@ -130,11 +136,40 @@ export class ModelCheckpoint extends Callback implements Trackable {
   }
 
   override async onTrainEnd(): Promise<void> {
-    if (this.saveLast) {
-      await this.storage.mkdirp(dirname(this.saveLast)).catch((cause) => { throw osError('ModelCheckpoint cannot create the directory', dirname(this.saveLast!), cause); });
-      await this.model.save(this.saveLast, this.saveOptions()); // the whole model, even with saveWeightsOnly
-      this.saved.push(this.saveLast);
+    try {
+      if (this.saveLast) {
+        await this.storage.mkdirp(dirname(this.saveLast)).catch((cause) => { throw osError('ModelCheckpoint cannot create the directory', dirname(this.saveLast!), cause); });
+        await this.model.save(this.saveLast, this.saveOptions()); // the whole model, even with saveWeightsOnly
+        this.saved.push(this.saveLast);
+      }
+    } finally {
+      await this.closeManager();
     }
+  }
+
+  /** A failed or interrupted fit frees the directory's lock; the files already saved stay. */
+  override async onTrainAbort(): Promise<void> {
+    await this.closeManager().catch((e: Error) => this.write(`waypoint: closing ${this.filepath}'s manager failed: ${e.message}`));
+  }
+
+  /** The manager of this template's files, opened at the first save or at train begin (hooks may be called by hand). */
+  private async openManager(): Promise<CheckpointManager> {
+    if (this.manager === null) {
+      const { directory, isCheckpointFile, manifestName } = templateFiles(this.filepath);
+      const checkpoint = this.saveWeightsOnly ? weightsCheckpoint(this.model) : trainingCheckpoint(this.model);
+      this.manager = new CheckpointManager(checkpoint, directory, {
+        maxToKeep: this.maxToKeep ?? null, manifestName, isCheckpointFile, fileKind: this.saveWeightsOnly ? 'weights' : 'model',
+        storage: this.storage, onNonFinite: this.options.onNonFinite, warn: (m) => this.write(`waypoint: ${m}`),
+      });
+    }
+    await this.manager.ready;
+    return this.manager;
+  }
+
+  private async closeManager(): Promise<void> {
+    const manager = this.manager;
+    this.manager = null;
+    await manager?.close();
   }
 
   private async maybeSave(values: Record<string, number>): Promise<void> {
@@ -155,41 +190,44 @@ export class ModelCheckpoint extends Callback implements Trackable {
     } else if (this.verbose) {
       this.write(`Epoch ${values.epoch}: saving model to ${path}`);
     }
-    await this.saveTo(path);
+    await this.saveTo(path, values);
   }
 
-  private async saveTo(path: string): Promise<void> {
+  private async saveTo(path: string, values: Record<string, number>): Promise<void> {
     try {
-      await this.storage.mkdirp(dirname(path)).catch((cause) => { throw osError('ModelCheckpoint cannot create the directory', dirname(path), cause); });
-      if (this.saveWeightsOnly) await this.model.saveWeights(path, this.saveOptions());
-      else await this.model.save(path, this.saveOptions());
+      const manager = await this.openManager();
+      const { epoch, batch: _batch, ...metrics } = values;
+      await manager.save({ file: relative(manager.directory, path), step: this.batchesSeen, epoch, metrics, force: true });
     } catch (e) {
       if (this.onSaveError === 'raise') throw e;
       this.write(`waypoint: saving ${path} failed, training goes on: ${(e as Error).message}`);
       return;
     }
     this.saved.push(path);
-    const kept = [...this.kept.filter((p) => p !== path), path].map((file, step) => ({ file, step, size: 0, metrics: {} }));
-    const { keep, remove } = sweep(kept, kept.at(-1)!, { maxToKeep: this.maxToKeep ?? null, keepEveryNHours: null, bestOf: null, maxBytes: null }, 0, () => 0);
-    this.kept = keep.map((e) => e.file);
-    for (const e of remove) await this.storage.remove(e.file);
   }
 
   stateDict(): StateDict {
-    return { best: this.best, batchesSeen: this.batchesSeen, kept: [...this.kept] };
+    return { best: this.best, batchesSeen: this.batchesSeen };
   }
 
+  /** Also reads states written before the manager kept the file list (their `kept` is the manifest's job now). */
   loadStateDict(state: StateDict): void {
     this.best = state.best as number;
     this.batchesSeen = state.batchesSeen as number;
-    this.kept = [...((state.kept as string[] | undefined) ?? [])];
   }
 }
 
-/** Deletes the temporary files a killed save of this template left in its directory, and nothing else there. */
-async function removeLeftovers(storage: Storage, template: string): Promise<void> {
-  const dir = dirname(template);
-  if (dir.includes('{')) return; // the directory itself varies: nothing fixed to clean
+/**
+ * Where a template's files live for its manager: the longest directory without a `{` (files
+ * below it may sit in templated sub-directories), which names in it are the template's files,
+ * and a manifest named after the template so that several templates can share a directory.
+ */
+function templateFiles(template: string): { directory: string; isCheckpointFile: (name: string) => boolean; manifestName: string } {
+  const parts = template.split(sep);
+  const firstTemplated = parts.findIndex((p) => p.includes('{'));
+  const fixed = firstTemplated === -1 || firstTemplated === parts.length - 1 ? parts.length - 1 : firstTemplated;
+  const directory = parts.slice(0, fixed).join(sep) || '.';
   const name = new RegExp(`^${basename(template).split(/\{[^}]*\}/).map(escapeRegExp).join('.*')}$`);
-  await sweepTemporaries(storage, dir, (target) => name.test(target));
+  const below = parts.slice(fixed).join(sep);
+  return { directory, isCheckpointFile: (n) => fixed === parts.length - 1 && name.test(n), manifestName: `.${below.replace(/[^\w.-]/g, '_')}.manifest.json` };
 }

@@ -11,7 +11,7 @@
 import { join } from 'node:path';
 import { CheckpointError } from '../state/errors.js';
 import { type ProcessIdentity, currentProcess, processState } from './process-identity.js';
-import { type Storage, fsStorage, readFileIfExists, writeFileAtomic } from './storage/storage.js';
+import { type Storage, fsStorage, readFileIfExists, writeFileAtomic, writeNewFile } from './storage/storage.js';
 import { tempPathFor } from './format/writer.js';
 import { builtin } from './node.js';
 
@@ -35,6 +35,8 @@ export interface LockOptions {
   takeOver?: boolean;
   leaseMs?: number;
   now?: () => number;
+  /** The lock file's name in the directory (default LOCK_NAME): managers of different files may share a directory. */
+  name?: string;
 }
 
 export interface HeldLock {
@@ -97,13 +99,7 @@ const encode = (r: LockRecord) => new TextEncoder().encode(`${JSON.stringify(r)}
 
 async function tryCreate(storage: Storage, path: string, record: LockRecord): Promise<boolean> {
   try {
-    const h = await storage.createExclusive(path);
-    try {
-      await h.write([encode(record)]);
-      await h.sync();
-    } finally {
-      await h.close();
-    }
+    await writeNewFile(storage, path, encode(record));
     return true;
   } catch (e) {
     if ((e as { code?: string }).code === 'EEXIST') return false;
@@ -138,7 +134,7 @@ function installExitHook(): void {
 
 /** Takes the lock of `dir`, or throws LOCKED naming the holder and how to take over. */
 export async function acquireLock(storage: Storage, dir: string, options: LockOptions): Promise<HeldLock> {
-  const path = join(dir, LOCK_NAME);
+  const path = join(dir, options.name ?? LOCK_NAME);
   const now = options.now ?? Date.now;
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const me = currentProcess();

@@ -3,13 +3,14 @@
  * a manifest (written atomically) that records each one, and retention policies that
  * decide which files stay. The manifest, not file times, says which checkpoint is latest.
  */
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, normalize } from 'node:path';
 import { ArgumentError } from '../errors.js';
 import type { Checkpoint } from './checkpoint.js';
 import { CheckpointError } from '../state/errors.js';
 import { WptReader } from './format/reader.js';
 import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } from './storage/storage.js';
 import { TEMP_SUFFIX, type WriteResult, tempPathFor } from './format/writer.js';
+import type { FileKind } from './format/format.js';
 import { type HeldLock, LOCK_NAME, acquireLock } from './lock.js';
 import { osError } from './storage/os-errors.js';
 import { type BestOf, escapeRegExp, isTemporaryOf, sweep } from './retention.js';
@@ -48,6 +49,18 @@ export interface CheckpointManagerOptions extends Partial<RetentionPolicy> {
   lockLeaseMs?: number;
   /** What a save of NaN or infinite values does (see WriteOptions.onNonFinite). */
   onNonFinite?: 'warn' | 'error' | 'allow';
+  /**
+   * The manifest's name (default `manifest.json`), so that managers of different files can
+   * share a directory; each then has its own lock, `<manifest name without .json>.lock`.
+   */
+  manifestName?: string;
+  /**
+   * Which names in the directory are this manager's checkpoints (default: `{checkpointName}-{N}.wpt`),
+   * for managers whose saves name their files (`SaveOptions.file`, as ModelCheckpoint's templates).
+   */
+  isCheckpointFile?: (name: string) => boolean;
+  /** The kind its files declare (default 'checkpoint'; ModelCheckpoint writes 'model' or 'weights' files). */
+  fileKind?: FileKind;
 }
 
 export interface ManifestEntry {
@@ -88,6 +101,8 @@ export interface SaveOptions {
    * never twice at a step already saved.
    */
   force?: boolean;
+  /** The file to write, relative to the directory (it may name a sub-directory); default `{checkpointName}-{step}.wpt`. */
+  file?: string;
 }
 
 export const MANIFEST_NAME = 'manifest.json';
@@ -103,6 +118,8 @@ export class CheckpointManager {
   private readonly storage: Storage;
   private readonly warn: (message: string) => void;
   private lock: HeldLock | null = null;
+  private readonly manifestName: string;
+  private readonly lockName: string;
   /** The step counter's value at the last save (or restore), as TensorFlow's `_last_checkpoint_step`. */
   private lastStep: number | null = null;
 
@@ -112,6 +129,8 @@ export class CheckpointManager {
     this.checkpointName = options.checkpointName ?? 'ckpt';
     if (!/^[\w.-]+$/.test(this.checkpointName)) throw new ArgumentError(`CheckpointManager: checkpointName '${this.checkpointName}' must be letters, digits, '_', '-' or '.'`);
     validateOptions(options);
+    this.manifestName = options.manifestName ?? MANIFEST_NAME;
+    this.lockName = this.manifestName === MANIFEST_NAME ? LOCK_NAME : `${this.manifestName.replace(/\.json$/, '')}.lock`;
     this.storage = options.storage ?? getDefaultStorage();
     this.warn = options.warn ?? ((m) => console.warn(`waypoint: ${m}`));
     this.ready = this.load();
@@ -162,24 +181,18 @@ export class CheckpointManager {
   private async load(): Promise<void> {
     await this.storage.mkdirp(this.directory).catch((cause) => { throw osError('cannot create the checkpoint directory', this.directory, cause); });
     // Only the lock holder may clean up: another writer's temporary file is not debris.
-    this.lock = await acquireLock(this.storage, this.directory, { warn: this.warn, takeOver: this.options.takeOverLock, leaseMs: this.options.lockLeaseMs });
-    const names = (await this.storage.list(this.directory)).filter((n) => n !== LOCK_NAME);
+    this.lock = await acquireLock(this.storage, this.directory, { warn: this.warn, takeOver: this.options.takeOverLock, leaseMs: this.options.lockLeaseMs, name: this.lockName });
+    const names = (await this.storage.list(this.directory)).filter((n) => n !== this.lockName);
     for (const name of names) if (this.isOwnTemporary(name)) await this.storage.remove(join(this.directory, name));
-    const bytes = await readFileIfExists(this.storage, join(this.directory, MANIFEST_NAME));
+    const bytes = await readFileIfExists(this.storage, join(this.directory, this.manifestName));
     let manifest: Manifest | null = null;
-    if (bytes) {
-      try {
-        manifest = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
-        if (manifest.format !== 'waypoint-manifest' || !Array.isArray(manifest.checkpoints)) throw new Error('not a waypoint manifest');
-      } catch (e) {
-        this.warn(`${join(this.directory, MANIFEST_NAME)} is unreadable (${(e as Error).message}); rebuilding it from the checkpoint files`);
-        manifest = null;
-      }
+    try {
+      manifest = bytes && parseManifest(bytes);
+    } catch (e) {
+      this.warn(`${join(this.directory, this.manifestName)} is unreadable (${(e as Error).message}); rebuilding it from the checkpoint files`);
     }
     const now = this.now();
-    // TensorFlow starts the preservation clock a second before the manager's creation.
-    this.manifest = manifest ?? { format: 'waypoint-manifest', version: 1, checkpointName: this.checkpointName, policy: this.policy(),
-      lastPreservedTime: new Date(now - 1000).toISOString(), checkpoints: [] };
+    this.manifest = manifest ?? emptyManifest(this.checkpointName, this.policy(), now);
     this.adoptTimes(this.manifest, now);
     const policy = this.policy(manifest?.policy);
     const policyChanged = JSON.stringify(policy) !== JSON.stringify(manifest?.policy);
@@ -213,14 +226,24 @@ export class CheckpointManager {
     m.checkpoints = m.checkpoints.filter((e) => !kept.includes(e));
   }
 
-  /** `{checkpointName}-{N}.wpt`: the names this manager gives its checkpoints. */
-  private get checkpointPattern(): RegExp {
-    return new RegExp(`^${escapeRegExp(this.checkpointName)}-(\\d+)\\.wpt$`);
+  /** Whether a name in the directory is one of this manager's checkpoints (by default `{checkpointName}-{N}.wpt`). */
+  private isCheckpointFile(name: string): boolean {
+    if (this.options.isCheckpointFile) return this.options.isCheckpointFile(name);
+    return new RegExp(`^${escapeRegExp(this.checkpointName)}-\\d+\\.wpt$`).test(name);
   }
 
   /** A temporary file of one of this manager's writes (a checkpoint, the manifest, the lock's heartbeat). */
   private isOwnTemporary(name: string): boolean {
-    return isTemporaryOf(name, (target) => target === MANIFEST_NAME || target === LOCK_NAME || this.checkpointPattern.test(target));
+    return isTemporaryOf(name, (target) => target === this.manifestName || target === this.lockName || this.isCheckpointFile(target));
+  }
+
+  /** Which of the entries' files exist: those in sub-directories are looked up there. */
+  private async existing(entries: ManifestEntry[], names: string[]): Promise<Set<string>> {
+    const found = new Set(names);
+    for (const dir of new Set(entries.map((e) => dirname(e.file)).filter((d) => d !== '.'))) {
+      for (const name of await this.storage.list(join(this.directory, dir)).catch(() => [] as string[])) found.add(join(dir, name));
+    }
+    return found;
   }
 
   /**
@@ -229,11 +252,10 @@ export class CheckpointManager {
    */
   private async adoptOrphans(names: string[]): Promise<boolean> {
     const m = this.loaded;
-    const pattern = this.checkpointPattern;
     const listed = new Set([...m.checkpoints, ...(m.preserved ?? [])].map((e) => e.file));
     let changed = false;
     for (const name of names) {
-      if (!pattern.test(name) || listed.has(name)) continue;
+      if (!this.isCheckpointFile(name) || listed.has(name)) continue;
       const path = join(this.directory, name);
       const entry = await this.describe(path, name).catch(() => null);
       if (entry === null) {
@@ -244,9 +266,10 @@ export class CheckpointManager {
       }
       changed = true;
     }
-    m.checkpoints = m.checkpoints.filter((e) => names.includes(e.file));
-    m.preserved = (m.preserved ?? []).filter((e) => names.includes(e.file));
-    if (m.latest !== undefined && !names.includes(m.latest)) delete m.latest;
+    const present = await this.existing([...m.checkpoints, ...(m.preserved ?? [])], names);
+    m.checkpoints = m.checkpoints.filter((e) => present.has(e.file));
+    m.preserved = (m.preserved ?? []).filter((e) => present.has(e.file));
+    if (m.latest !== undefined && !present.has(m.latest)) delete m.latest;
     if (changed) {
       m.checkpoints.sort((a, b) => a.step - b.step);
       await this.writeManifestSoon();
@@ -269,12 +292,7 @@ export class CheckpointManager {
   }
 
   private async writeManifest(): Promise<void> {
-    const path = join(this.directory, MANIFEST_NAME);
-    try {
-      await writeFileAtomic(this.storage, path, new TextEncoder().encode(`${JSON.stringify(this.loaded, null, 1)}\n`), tempPathFor(path));
-    } catch (cause) {
-      throw osError('writing the manifest failed', path, cause);
-    }
+    await writeManifestFile(this.storage, join(this.directory, this.manifestName), this.loaded, 'writing the manifest failed');
   }
 
   /** At start, the manifest is rewritten only to record things the next save records too: a failure there is a warning. */
@@ -283,7 +301,7 @@ export class CheckpointManager {
   }
 
   /**
-   * Writes checkpoint `{checkpointName}-{step}.wpt`, records it, and applies retention.
+   * Writes checkpoint `{checkpointName}-{step}.wpt` (or `options.file`), records it, and applies retention.
    * Returns its path, or null when `checkpointInterval` says it is too soon.
    */
   async save(options: SaveOptions = {}): Promise<string | null> {
@@ -301,11 +319,12 @@ export class CheckpointManager {
     counter.value += 1;
     const step = options.step ?? counter.value;
     if (!Number.isSafeInteger(step) || step < 0) throw new ArgumentError(`CheckpointManager.save: step must be a non-negative integer, got ${step}`);
-    const file = `${this.checkpointName}-${step}.wpt`;
+    const file = options.file === undefined ? `${this.checkpointName}-${step}.wpt` : this.checkedFile(options.file);
     const path = join(this.directory, file);
     await this.lock!.verify(); // never write into a directory another process took over
+    if (dirname(file) !== '.') await this.storage.mkdirp(dirname(path)).catch((cause) => { throw osError('cannot create the checkpoint directory', dirname(path), cause); });
     const metadata = { step, ...(options.epoch !== undefined ? { epoch: options.epoch } : {}), metrics: options.metrics ?? {} };
-    const writeOptions = { metadata, storage: this.storage, onNonFinite: this.options.onNonFinite, warn: this.warn };
+    const writeOptions = { metadata, storage: this.storage, onNonFinite: this.options.onNonFinite, warn: this.warn, kind: this.options.fileKind };
     const record = async (size: number, crc: number) => {
       const entry: ManifestEntry = { file, step, epoch: options.epoch, metrics: options.metrics ?? {}, time: new Date(this.now()).toISOString(), size, headerCrc32: crc };
       // An overwritten checkpoint goes to the end of the queue, as in TensorFlow.
@@ -328,6 +347,15 @@ export class CheckpointManager {
       await record(result.bytes, result.headerCrc32);
     });
     return path;
+  }
+
+  /** A file named by a save, relative to the directory and inside it. */
+  private checkedFile(file: string): string {
+    const relative = normalize(file);
+    if (file === '' || relative.startsWith('..') || relative.startsWith('/') || relative === this.manifestName || relative === this.lockName) {
+      throw new ArgumentError(`CheckpointManager.save: file must name a new file inside ${this.directory}, got '${file}'`);
+    }
+    return relative;
   }
 
   /** Serializes manifest updates: saves land in order, one manifest write at a time. */
@@ -364,8 +392,10 @@ export class CheckpointManager {
   async deleteAll(): Promise<void> {
     await this.ready;
     await this.flush().catch(() => undefined); // a failed background save is moot: its file goes too
-    const own = (name: string) => name === MANIFEST_NAME || this.checkpointPattern.test(name) || this.isOwnTemporary(name);
+    const own = (name: string) => name === this.manifestName || this.isCheckpointFile(name) || this.isOwnTemporary(name);
     for (const name of await this.storage.list(this.directory)) if (own(name)) await this.storage.remove(join(this.directory, name));
+    const elsewhere = [...this.loaded.checkpoints, ...(this.loaded.preserved ?? [])].filter((e) => dirname(e.file) !== '.');
+    for (const e of elsewhere) await this.storage.remove(join(this.directory, e.file)).catch(() => undefined);
     this.manifest = { ...this.loaded, checkpoints: [] };
     await this.close();
     if ((await this.storage.list(this.directory)).length === 0) await this.storage.removeEmptyDir?.(this.directory);
@@ -446,13 +476,26 @@ function validateOptions(o: CheckpointManagerOptions): void {
 
 
 
+function parseManifest(bytes: Uint8Array): Manifest {
+  const m = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
+  if (m.format !== 'waypoint-manifest' || !Array.isArray(m.checkpoints)) throw new Error('not a waypoint manifest');
+  return m;
+}
+
+/** A manifest with no checkpoints; as TensorFlow, the preservation clock starts a second before `now`. */
+function emptyManifest(checkpointName: string, policy: RetentionPolicy, now: number): Manifest {
+  return { format: 'waypoint-manifest', version: 1, checkpointName, policy, lastPreservedTime: new Date(now - 1000).toISOString(), checkpoints: [] };
+}
+
+async function writeManifestFile(storage: Storage, path: string, m: Manifest, failure: string): Promise<void> {
+  await writeFileAtomic(storage, path, new TextEncoder().encode(`${JSON.stringify(m, null, 1)}\n`), tempPathFor(path)).catch((cause) => { throw osError(failure, path, cause); });
+}
+
 /** The manifest of `dir`, or null when there is none (or it is not one). */
 async function readManifest(storage: Storage, dir: string): Promise<Manifest | null> {
   const bytes = await readFileIfExists(storage, join(dir, MANIFEST_NAME));
-  if (bytes === null) return null;
   try {
-    const m = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
-    return m.format === 'waypoint-manifest' && Array.isArray(m.checkpoints) ? m : null;
+    return bytes && parseManifest(bytes);
   } catch {
     return null;
   }
@@ -468,14 +511,12 @@ export async function recordSave(storage: Storage, path: string, step: number, r
   const warn = (m: string) => console.warn(`waypoint: ${m}`);
   const lock = await acquireLock(storage, dir, { warn });
   try {
-    const m = await readManifest(storage, dir) ?? { format: 'waypoint-manifest', version: 1, checkpointName: file.replace(/-\d+\.wpt$/, ''),
-      policy: { maxToKeep: 5, keepEveryNHours: null, bestOf: null, maxBytes: null }, lastPreservedTime: new Date(Date.now() - 1000).toISOString(), checkpoints: [] };
+    const m = await readManifest(storage, dir)
+      ?? emptyManifest(file.replace(/-\d+\.wpt$/, ''), { maxToKeep: 5, keepEveryNHours: null, bestOf: null, maxBytes: null }, Date.now());
     m.checkpoints = m.checkpoints.filter((e) => e.file !== file);
     m.checkpoints.push({ file, step, metrics: {}, time: new Date().toISOString(), size: result.bytes, headerCrc32: result.headerCrc32 });
     m.latest = file;
-    const manifestPath = join(dir, MANIFEST_NAME);
-    await writeFileAtomic(storage, manifestPath, new TextEncoder().encode(`${JSON.stringify(m, null, 1)}\n`), tempPathFor(manifestPath))
-      .catch((cause) => { throw osError('recording the checkpoint in the manifest failed', manifestPath, cause); });
+    await writeManifestFile(storage, join(dir, MANIFEST_NAME), m, 'recording the checkpoint in the manifest failed');
   } finally {
     await lock.release();
   }

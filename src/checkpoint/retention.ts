@@ -1,10 +1,8 @@
 /**
- * Which checkpoints stay, and which leftovers go: the one implementation behind both
- * CheckpointManager's retention and ModelCheckpoint's `maxToKeep` and start-up sweep.
+ * Which checkpoints stay, and which leftovers are a manager's: CheckpointManager's retention
+ * (and so ModelCheckpoint's `maxToKeep`, whose files a manager keeps).
  */
-import { join } from 'node:path';
 import { type Mode, resolveMode } from '../state/mode.js';
-import type { Storage } from './storage/storage.js';
 import { TEMP_SUFFIX } from './format/writer.js';
 
 export interface BestOf {
@@ -92,12 +90,6 @@ function bestEntries<E extends Retained>(entries: E[], bestOf: BestOf): E[] {
 export function isTemporaryOf(name: string, isTarget: (target: string) => boolean): boolean {
   if (!name.startsWith('.') || !name.endsWith(TEMP_SUFFIX)) return false;
   return isTarget(name.slice(1).split('.').slice(0, -2).join('.'));
-}
-
-/** Deletes the temporary files a killed write left in `dir` for targets `isTarget` accepts, and nothing else. */
-export async function sweepTemporaries(storage: Storage, dir: string, isTarget: (target: string) => boolean): Promise<void> {
-  const names = await storage.list(dir).catch(() => [] as string[]);
-  for (const name of names) if (isTemporaryOf(name, isTarget)) await storage.remove(join(dir, name));
 }
 
 /** `s` as a regular expression that matches exactly it. */

@@ -70,9 +70,14 @@ export async function saveModel(model: Sequential, path: string, options: ModelS
   return trainingCheckpoint(model).write(path, { kind: 'model', ...options, metadata: options.metadata ?? {} });
 }
 
-export async function saveWeights(model: Sequential, path: string, options: ModelSaveOptions = {}): Promise<WriteResult> {
+/** The weights alone, with the config that says which model they fit: what `saveWeights` writes. */
+export function weightsCheckpoint(model: Sequential): Checkpoint {
   if (!model.built) model.build();
-  return new Checkpoint({ config: modelFileConfig(model) as unknown as JsonValue, model }).write(path, { kind: 'weights', ...options });
+  return new Checkpoint({ config: modelFileConfig(model) as unknown as JsonValue, model });
+}
+
+export async function saveWeights(model: Sequential, path: string, options: ModelSaveOptions = {}): Promise<WriteResult> {
+  return weightsCheckpoint(model).write(path, { kind: 'weights', ...options });
 }
 
 async function readConfig(path: string, storage?: Storage): Promise<ModelFileConfig> {

@@ -164,16 +164,7 @@ function dropPrefix(buffers: Uint8Array[], bytes: number): Uint8Array[] {
 
 /** Writes a small file crash-safely: temporary file, fsync, rename, directory fsync. */
 export async function writeFileAtomic(storage: Storage, path: string, bytes: Uint8Array, tempPath: string): Promise<void> {
-  const handle = await storage.createExclusive(tempPath);
-  try {
-    await handle.write([bytes]);
-    await handle.sync();
-    await handle.close();
-  } catch (e) {
-    await handle.close().catch(() => undefined);
-    await storage.remove(tempPath).catch(() => undefined);
-    throw e;
-  }
+  await writeNewFile(storage, tempPath, bytes);
   try {
     await storage.rename(tempPath, path);
   } catch (e) {
@@ -181,6 +172,20 @@ export async function writeFileAtomic(storage: Storage, path: string, bytes: Uin
     throw e;
   }
   await storage.syncDir(dirname(path));
+}
+
+/** Creates `path` holding `bytes`, durably (EEXIST if it exists); a failed write removes it again. */
+export async function writeNewFile(storage: Storage, path: string, bytes: Uint8Array): Promise<void> {
+  const handle = await storage.createExclusive(path);
+  try {
+    await handle.write([bytes]);
+    await handle.sync();
+    await handle.close();
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    await storage.remove(path).catch(() => undefined);
+    throw e;
+  }
 }
 
 /** Reads a whole (small) file, or null when it does not exist. */
