@@ -22,8 +22,8 @@ const RUNS = quick ? 3 : 5;
 /**
  * Samples of each codec's saves, loads and restores, each beside its own reference sample.
  * Loads are short and the noisiest rows (see measureCodecs); a run's first raw saves are
- * its slowest (56–73 ms against 31–40 ms later, fresh memory and a new file), so a median
- * of 5 swung between 0.76× and 1.2× the reference from run to run.
+ * its slowest (fresh memory and a new file), so a median of 5 swung from well below the
+ * reference to well above it from run to run.
  */
 const CODEC_RUNS = 3 * RUNS;
 

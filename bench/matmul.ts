@@ -90,7 +90,7 @@ async function convTable(): Promise<void> {
     if (typeof tf !== 'string') {
       const tx = tf.tensor4d(xData, xs), tfl = tf.tensor4d(fData, [3, 3, xs[3], filters]);
       const grads = tf.grads((a, b) => tf.conv2d(a as Parameters<Tf['conv2d']>[0], b as Parameters<Tf['conv2d']>[1], 1, 'same').square().sum());
-      // No tf.tidy around timed work: inside tidy, tfjs-wasm's matMul runs ~10× slower.
+      // No tf.tidy around timed work: inside tidy, tfjs-wasm's matMul runs many times slower.
       theirs = await timeMedian(() => grads([tx, tfl]).forEach((g) => { g.dataSync(); g.dispose(); }), { warmup: 1, runs: 5 });
       tf.dispose([tx, tfl]);
     }

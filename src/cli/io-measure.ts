@@ -79,8 +79,8 @@ export async function startThreadsForBench(): Promise<void> {
 /**
  * A full garbage collection, where it can be had: sampled operations start from a
  * collected heap, so none inherits another's garbage. Without it, loads and readFileSync
- * alternated between fresh memory (page faults: 25 ms for 40 MB here) and memory the
- * allocator recycled from the previous sample's garbage (7 ms), by chance.
+ * alternated between fresh memory (page faults, several times slower) and memory the
+ * allocator recycled from the previous sample's garbage, by chance.
  */
 const collectGarbage: () => void = (() => {
   if (typeof globalThis.gc === 'function') return globalThis.gc;
@@ -91,9 +91,9 @@ const collectGarbage: () => void = (() => {
 /**
  * How long a sample waits after the collection. The memory it frees is returned to the
  * system by threads besides this one for a few milliseconds after it: an operation that
- * started at once and used other threads competed with that. Here the first round trip
- * through Node's I/O threads after 40 MB were collected took 1–4 ms in a quarter of
- * cases, against 0.15 ms after a 20 ms pause; a synchronous readFileSync never waits on one.
+ * started at once and used other threads competed with that: the first round trip through
+ * Node's I/O threads after tens of megabytes were collected was often many times slower than
+ * after a pause of SETTLE_MS; a synchronous readFileSync never waits on one.
  */
 const SETTLE_MS = 20;
 
@@ -128,8 +128,7 @@ async function timeAlternately(a: () => unknown, b: () => unknown, runs: number)
  * a read into a buffer already paged in. Each operation is timed alternately with its
  * reference, and its ratio is against those reference samples (medians of each); the
  * reference row gives the median of all of its samples. Loads and restores take `loadRuns`
- * samples: they are short, and the page faults of fresh memory make them the noisiest
- * (a 40 MB readFileSync took 18–62 ms within one run here).
+ * samples: they are short, and the page faults of fresh memory make them the noisiest.
  */
 export async function measureCodecs(state: StateDict, dir: string, runs: number, loadRuns = 3 * runs): Promise<IoRow[]> {
   const raw = rawBytesOf(state);

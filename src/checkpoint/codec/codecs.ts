@@ -36,10 +36,10 @@ export interface EncodeOptions {
   level: number;
   /**
    * Keep this thread free: Huffman-coded planes go to zlib on the thread pool (where Node
-   * has it). Otherwise this package's encoder codes them here: 4–6× zlib's speed, and its
-   * planes decode faster. A plane handed to the pool came back last and held up the
-   * writes, which go in order: saves of 10M parameters took 105–122 ms with the pool taking
-   * planes while idle and 70–95 ms without. Background saves set it.
+   * has it). Otherwise this package's encoder codes them here, faster than zlib, and its
+   * planes decode faster (`npm run bench -- deflate` prints both ratios). A plane handed to
+   * the pool came back last and held up the writes, which go in order, so a synchronous save
+   * is slower with the pool than without. Background saves set it.
    */
   background: boolean;
 }

@@ -181,7 +181,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
  * Puts the finished temporary file in place of `path`, durably: rename, then fsync of the
  * directory. Where the storage has hard links, the file being replaced first gets a second,
  * temporary name, so that the rename does not delete it: deleting a file of tens of
- * megabytes (dropping its cached pages, freeing its blocks) took 10 ms of a 50 ms save here.
+ * megabytes (dropping its cached pages, freeing its blocks) is a sizeable part of a save.
  * It is deleted once the new file is durable, in the background; a leftover after a crash
  * has the temporary suffix, which CheckpointManager sweeps.
  */

@@ -35,9 +35,8 @@ export interface LoadThreadOptions {
   /** Worker threads besides the calling one; 0 keeps every load on the calling thread. Default: the cores but one, at most 7. */
   threads: number;
   /**
-   * Loads of fewer stored bytes of tensors stay on the calling thread. Default 1.5 MiB: on
-   * a 2-core VM, 1 MB of weights in 4 entries loaded in 2.73 ms with a thread and 2.36
-   * without, 2 MB in 3.08 against 4.12, 16 MB in 17.6 against 31.9.
+   * Loads of fewer stored bytes of tensors stay on the calling thread. Default 1.5 MiB: the
+   * crossover on a 2-core VM, below which handing entries to a thread costs more than it saves.
    */
   minBytes: number;
   /**
@@ -68,10 +67,9 @@ export function configureLoadThreads(options: Partial<LoadThreadOptions>): LoadT
  * The load threads to share a load of `payloadBytes` with: none for small loads, outside
  * Node, or where threads cannot start. Only threads already started take part. One starting
  * competes for the cores with the very load it would help: the first load of 10M parameters
- * in a fresh process (what resuming does) took 117–169 ms with a thread starting beside it,
- * 88–126 ms without. A large load starts them after it is done (`loadDone`), for the next.
- * Loads of SHARE_WHILE_STARTING bytes and more take them as they come: there a start
- * (70 ms from dist/, 250 ms under tsx) is small beside the load.
+ * in a fresh process (what resuming does) was slower with a thread starting beside it than
+ * without. A large load starts them after it is done (`loadDone`), for the next. Loads of
+ * SHARE_WHILE_STARTING bytes and more take them as they come: there a start is small beside the load.
  */
 export function loadThreadsFor(payloadBytes: number): LoadThread[] {
   if (payloadBytes < settings.minBytes) return [];
