@@ -18,7 +18,7 @@ export { Callback, CallbackList } from './model/callback.js';
 export { ProgressBar } from './model/progress.js';
 export type { FitOptions, EvaluateOptions } from './model/fit.js';
 export { FitContext } from './model/callback.js';
-export type { FitParams, FitStart, EpochTotals } from './model/callback.js';
+export type { FitParams, FitStart, EpochTotals, CallbackHooks } from './model/callback.js';
 export { loadMnist } from './data/mnist.js';
 export type { MnistData, MnistOptions } from './data/mnist.js';
 export { loadModel, restoreModel, trainingCheckpoint } from './model/persistence.js';

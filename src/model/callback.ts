@@ -132,9 +132,43 @@ export class Callback {
   async onBatchEnd(_batch: number, _logs?: Logs): Promise<void> {}
 }
 
+/** A callback as TensorFlow.js accepts it: a plain object with any of the hooks, each sync or async. */
+export type CallbackHooks = {
+  [K in 'onTrainBegin' | 'onTrainEnd' | 'onEpochBegin' | 'onEpochEnd' | 'onBatchBegin' | 'onBatchEnd']?:
+    K extends 'onTrainBegin' | 'onTrainEnd' ? (logs?: Logs) => void | Promise<void> : (index: number, logs?: Logs) => void | Promise<void>;
+};
+
+const HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const;
+
+/** The hooks of a plain object, as a Callback (TensorFlow.js's CustomCallback). */
+class HooksCallback extends Callback {
+  constructor(hooks: CallbackHooks) {
+    super();
+    for (const name of HOOKS) {
+      const hook = hooks[name] as ((...args: unknown[]) => unknown) | undefined;
+      if (hook === undefined) continue;
+      if (typeof hook !== 'function') throw new ArgumentError(`callback: ${name} must be a function, got ${typeof hook}`);
+      this[name] = async (...args: unknown[]) => { await hook.apply(hooks, args); };
+    }
+  }
+}
+
+/** A Callback as it is, a plain object of hooks wrapped as one. */
+export function asCallback(c: Callback | CallbackHooks): Callback {
+  if (c instanceof Callback) return c;
+  if (typeof c !== 'object' || c === null) throw new ArgumentError(`callbacks: expected a Callback or an object of hooks, got ${c === null ? 'null' : typeof c}`);
+  const unknown = Object.keys(c).filter((k) => k.startsWith('on') && !(HOOKS as readonly string[]).includes(k));
+  if (unknown.length) throw new ArgumentError(`callbacks: unknown hook ${unknown.map((k) => `'${k}'`).join(', ')} (hooks: ${HOOKS.join(', ')})`);
+  return new HooksCallback(c);
+}
+
 /** Calls each callback's hook in order, awaiting each. */
 export class CallbackList {
-  constructor(readonly callbacks: Callback[] = []) {}
+  readonly callbacks: Callback[];
+
+  constructor(callbacks: Array<Callback | CallbackHooks> = []) {
+    this.callbacks = callbacks.map(asCallback);
+  }
 
   setModel(model: Sequential): void {
     for (const c of this.callbacks) {

@@ -9,7 +9,7 @@ import { Tensor, noGrad } from '../tensor/tensor.js';
 import { Random } from '../tensor/random.js';
 import type { Sequential } from './sequential.js';
 import { sliceRows } from './sequential.js';
-import { type Callback, CallbackList, type EpochTotals, FitContext } from './callback.js';
+import { type Callback, type CallbackHooks, CallbackList, type EpochTotals, FitContext } from './callback.js';
 import type { History, Logs } from './history.js';
 import { ProgressBar } from './progress.js';
 import type { NamedParams } from '../optim/optimizer.js';
@@ -25,7 +25,8 @@ export interface FitOptions {
   validationSplit?: number;
   /** Epoch to start at (epochs before it count as done); history entries from it on are dropped. */
   initialEpoch?: number;
-  callbacks?: Callback[];
+  /** Callbacks, or plain objects with any of the hooks (as TensorFlow.js accepts). */
+  callbacks?: Array<Callback | CallbackHooks>;
   verbose?: 0 | 1 | 2;
   /**
    * The longest stretch of batches, in milliseconds, before the event loop gets a turn

@@ -1,4 +1,4 @@
-import { ArgumentError, ShapeError, WaypointError, fmtShape } from '../errors.js';
+import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, noGrad } from '../tensor/tensor.js';
 import { Random } from '../tensor/random.js';
 import type { StateDict } from '../state/tree.js';
@@ -64,9 +64,19 @@ export class Sequential implements Trackable {
     for (const layer of layers) this.add(layer);
   }
 
+  /**
+   * Appends a layer. As in TensorFlow.js, a first layer with an `inputShape` builds the model
+   * at once, and layers added to a built model are built on the previous output: weights
+   * are drawn from the model's generator in layer order either way.
+   */
   add(layer: Layer): void {
-    if (this.inputShape !== null) throw new WaypointError(`${this.name}: cannot add ${layer.describe()} after the model was built`);
+    if (this.inputShape !== null) {
+      layer.build(this.outputShapes().at(-1) ?? this.inputShape, this.rng);
+      this.layers.push(layer);
+      return;
+    }
     this.layers.push(layer);
+    if (this.layers.length === 1 && layer.inputShape !== undefined) this.build();
   }
 
   /** Epochs already trained (the length of the history's series). */
