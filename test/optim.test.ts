@@ -57,7 +57,7 @@ describe('Adam', () => {
     const opt = new Adam();
     opt.applyGradients(a);
     const state = opt.stateDict();
-    expect(Object.keys(state).sort()).toEqual(['className', 'config', 'iterations', 'm', 'v']);
+    expect(Object.keys(state).sort()).toEqual(['className', 'config', 'iterations', 'learningRate', 'm', 'v']);
     expect(((state.m as Record<string, any>).layers['0'].kernel as Tensor).shape).toEqual([3]);
 
     // Restore, then both take the same next step: identical results.

@@ -12,14 +12,14 @@ import type { WriteResult } from '../checkpoint/format/writer.js';
 import type { Storage } from '../checkpoint/storage/storage.js';
 import { Sequential, type SequentialConfig } from './sequential.js';
 import type { LossName } from '../nn/losses.js';
-import { Adam, SGD, type Optimizer } from '../optim/index.js';
+import { Adam, type Optimizer, type OptimizerConfigJson, optimizerFromConfig } from '../optim/index.js';
 import { configDiff } from './config-diff.js';
 
 /** What a model file records about how to rebuild and recompile the model. */
 export interface ModelFileConfig {
   model: SequentialConfig;
   inputShape: number[] | null;
-  compile: { loss: LossName; metrics: string[]; optimizer: { className: string; config: Record<string, number | boolean> } } | null;
+  compile: { loss: LossName; metrics: string[]; optimizer: { className: string; config: OptimizerConfigJson } } | null;
 }
 
 export function modelFileConfig(model: Sequential): ModelFileConfig {
@@ -119,10 +119,10 @@ export async function restoreModel(model: Sequential, path: string, options: Mod
   await trainingCheckpoint(model).read(path, { strict, storage: options.storage });
 }
 
-function optimizerFrom(spec: { className: string; config: Record<string, number | boolean> }): Optimizer {
-  if (spec.className === 'Adam') return new Adam(spec.config);
-  if (spec.className === 'SGD') return new SGD(spec.config);
-  throw new CheckpointError('INVALID_STATE', `unknown optimizer class '${spec.className}'`);
+function optimizerFrom(spec: { className: string; config: OptimizerConfigJson }): Optimizer {
+  const optimizer = optimizerFromConfig(spec);
+  if (optimizer === null) throw new CheckpointError('INVALID_STATE', `unknown optimizer class '${spec.className}'`);
+  return optimizer;
 }
 
 /** Rebuilds a model saved by `model.save` from its config, recompiles it, and restores its state. */

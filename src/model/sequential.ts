@@ -4,7 +4,7 @@ import { Random } from '../tensor/random.js';
 import type { StateDict } from '../state/tree.js';
 import type { LoadOptions, Trackable } from '../state/trackable.js';
 import { CheckpointError } from '../state/errors.js';
-import { type Optimizer, getOptimizer } from '../optim/index.js';
+import { type Optimizer, type OptimizerName, getOptimizer } from '../optim/index.js';
 import { History, type Logs } from './history.js';
 import { type FitOptions, type EvaluateOptions, evaluateModel, fitModel } from './fit.js';
 import { type ModelLoadOptions, type ModelSaveOptions, loadWeights, saveModel, saveWeights } from './persistence.js';
@@ -22,7 +22,7 @@ export interface SequentialOptions {
 }
 
 export interface CompileOptions {
-  optimizer: Optimizer | 'adam' | 'sgd';
+  optimizer: Optimizer | OptimizerName;
   loss: LossName;
   metrics?: string[];
 }

@@ -1,7 +1,6 @@
-import { Optimizer, checkRate } from './optimizer.js';
+import { Optimizer, type OptimizerConfig, checkRate } from './optimizer.js';
 
-export interface AdamConfig {
-  learningRate?: number;
+export interface AdamConfig extends OptimizerConfig {
   beta1?: number;
   beta2?: number;
   epsilon?: number;
@@ -12,27 +11,25 @@ export interface AdamConfig {
  * v ← v + (g²−v)(1−β₂); p ← p − α_t·m/(√v + ε).
  */
 export class Adam extends Optimizer {
-  readonly className = 'Adam';
-  readonly learningRate: number;
+  readonly className: string = 'Adam';
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
 
-  constructor(config: AdamConfig = {}) {
-    super();
-    this.learningRate = checkRate('Adam', 'learningRate', config.learningRate ?? 0.001, { open: true });
-    this.beta1 = checkRate('Adam', 'beta1', config.beta1 ?? 0.9, { max: 1 });
-    this.beta2 = checkRate('Adam', 'beta2', config.beta2 ?? 0.999, { max: 1 });
-    this.epsilon = checkRate('Adam', 'epsilon', config.epsilon ?? 1e-7);
+  constructor(config: AdamConfig = {}, owner = 'Adam') {
+    super(owner, config, 0.001);
+    this.beta1 = checkRate(owner, 'beta1', config.beta1 ?? 0.9, { max: 1 });
+    this.beta2 = checkRate(owner, 'beta2', config.beta2 ?? 0.999, { max: 1 });
+    this.epsilon = checkRate(owner, 'epsilon', config.epsilon ?? 1e-7);
   }
 
   protected slotNames(): string[] {
     return ['m', 'v'];
   }
 
-  protected update(p: Float32Array, g: Float32Array, [m, v]: Float32Array[], t: number): void {
+  protected update(p: Float32Array, g: Float32Array, [m, v]: Float32Array[], t: number, lr: number): void {
     const { beta1: b1, beta2: b2, epsilon: eps } = this;
-    const alpha = (this.learningRate * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
+    const alpha = (lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
     for (let i = 0; i < p.length; i++) {
       const gi = g[i];
       m[i] += (gi - m[i]) * (1 - b1);
@@ -41,7 +38,16 @@ export class Adam extends Optimizer {
     }
   }
 
-  getConfig() {
-    return { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
+  protected ownConfig() {
+    return { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
+  }
+}
+
+/** Adam with decoupled weight decay (Loshchilov & Hutter), as Keras's AdamW: weightDecay defaults to 0.004. */
+export class AdamW extends Adam {
+  override readonly className = 'AdamW';
+
+  constructor(config: AdamConfig = {}) {
+    super({ ...config, weightDecay: config.weightDecay ?? 0.004 }, 'AdamW');
   }
 }

@@ -4,13 +4,32 @@ import type { Shape } from '../tensor/shape.js';
 import type { StateDict } from '../state/tree.js';
 import { type LoadOptions, type Trackable, copyUnlessSame } from '../state/trackable.js';
 import { CheckpointError } from '../state/errors.js';
+import { LearningRateSchedule, type ScheduleConfig, scheduleFromConfig } from './schedules.js';
 
 export type NamedParams = ReadonlyArray<readonly [path: string, param: Tensor]>;
 
+/** What every optimizer takes, as Keras's base optimizer. At most one of the clipping options. */
+export interface OptimizerConfig {
+  learningRate?: number | LearningRateSchedule;
+  /** Scale each gradient down to at most this L2 norm. */
+  clipnorm?: number;
+  /** Clip each gradient element to [-clipvalue, clipvalue]. */
+  clipvalue?: number;
+  /** Scale all gradients together down to at most this global L2 norm. */
+  globalClipnorm?: number;
+  /** Decoupled weight decay: p ← p − p·weightDecay·lr before each update (every parameter). */
+  weightDecay?: number;
+}
+
+/** An optimizer's config as saved: numbers and flags, and a schedule as `{ className, config }`. */
+export type OptimizerConfigJson = Record<string, number | boolean | { className: string; config: ScheduleConfig }>;
+
 /**
- * Base of SGD and Adam. Per-parameter slots (momentum, m, v) are keyed by the parameter's
+ * Base of every optimizer. Per-parameter slots (momentum, m, v) are keyed by the parameter's
  * path (`layers/0/kernel`), never by object identity or position, and exist from `build`
- * on, so a fresh optimizer has the same state keys as a trained one.
+ * on, so a fresh optimizer has the same state keys as a trained one. As in Keras, a step
+ * clips the gradients, applies weight decay, then updates, at the learning rate of the
+ * step before it (a schedule's value at `iterations`).
  */
 export abstract class Optimizer implements Trackable {
   abstract readonly className: string;
@@ -18,17 +37,65 @@ export abstract class Optimizer implements Trackable {
   protected slots = new Map<string, Map<string, Float32Array>>();
   /** Each parameter's shape: a slot is stored with it (`m/layers/0/kernel` is [3,3,1,8], not [72]). */
   private readonly shapes = new Map<string, Shape>();
+  /** The rate given at construction (the config), and the one in use (state: callbacks change it). */
+  private readonly initialRate: number | LearningRateSchedule;
+  private rate: number;
+  readonly clipnorm?: number;
+  readonly clipvalue?: number;
+  readonly globalClipnorm?: number;
+  readonly weightDecay?: number;
+
+  protected constructor(owner: string, config: OptimizerConfig, defaultLearningRate: number) {
+    const lr = config.learningRate ?? defaultLearningRate;
+    if (!(lr instanceof LearningRateSchedule)) checkRate(owner, 'learningRate', lr, { open: true });
+    this.initialRate = lr;
+    this.rate = lr instanceof LearningRateSchedule ? NaN : Math.fround(lr);
+    const clips = (['clipnorm', 'clipvalue', 'globalClipnorm'] as const).filter((k) => config[k] !== undefined && config[k] !== null);
+    if (clips.length > 1) throw new ArgumentError(`${owner}: give at most one of clipnorm, clipvalue and globalClipnorm, got ${clips.join(' and ')}`);
+    for (const k of clips) this[k] = checkRate(owner, k, config[k]!, { open: true });
+    if (config.weightDecay !== undefined && config.weightDecay !== null) this.weightDecay = checkRate(owner, 'weightDecay', config.weightDecay);
+  }
+
+  /** The learning rate of the next step: the schedule's value at `iterations`, or the plain rate. */
+  get learningRate(): number {
+    return this.initialRate instanceof LearningRateSchedule ? this.initialRate.call(this.iterations) : this.rate;
+  }
+
+  /** Sets a plain learning rate (stored as float32, as Keras's variable); a schedule's is not settable. */
+  set learningRate(value: number) {
+    if (this.initialRate instanceof LearningRateSchedule) {
+      throw new ArgumentError(`${this.className}: the learning rate follows a ${this.initialRate.className} schedule and cannot be set (give a number as learningRate to set it)`);
+    }
+    this.rate = Math.fround(checkRate(this.className, 'learningRate', value));
+  }
+
+  /** The schedule the learning rate follows, or null for a plain rate. */
+  get schedule(): LearningRateSchedule | null {
+    return this.initialRate instanceof LearningRateSchedule ? this.initialRate : null;
+  }
 
   protected abstract slotNames(): string[];
-  protected abstract update(param: Float32Array, grad: Float32Array, slots: Float32Array[], t: number): void;
-  abstract getConfig(): Record<string, number | boolean>;
+  protected abstract update(param: Float32Array, grad: Float32Array, slots: Float32Array[], t: number, lr: number): void;
+  /** The optimizer's own hyperparameters (the base adds the learning rate, clipping and weight decay). */
+  protected abstract ownConfig(): Record<string, number | boolean>;
+  /** A slot's value before the first step (Adagrad starts its accumulators above 0). */
+  protected slotInitialValue(_name: string): number {
+    return 0;
+  }
 
-  /** Creates zeroed slots for every parameter (idempotent). */
+  getConfig(): OptimizerConfigJson {
+    const lr = this.initialRate instanceof LearningRateSchedule ? { className: this.initialRate.className, config: this.initialRate.getConfig() } : this.initialRate;
+    const extra: OptimizerConfigJson = {};
+    for (const k of ['clipnorm', 'clipvalue', 'globalClipnorm', 'weightDecay'] as const) if (this[k] !== undefined) extra[k] = this[k]!;
+    return { learningRate: lr, ...this.ownConfig(), ...extra };
+  }
+
+  /** Creates slots for every parameter (idempotent). */
   build(params: NamedParams): void {
     for (const [path, p] of params) if (!this.shapes.has(path)) this.shapes.set(path, [...p.shape]);
     for (const name of this.slotNames()) {
       const bySlot = this.slots.get(name) ?? new Map<string, Float32Array>();
-      for (const [path, p] of params) if (!bySlot.has(path)) bySlot.set(path, new Float32Array(p.size));
+      for (const [path, p] of params) if (!bySlot.has(path)) bySlot.set(path, new Float32Array(p.size).fill(this.slotInitialValue(name)));
       this.slots.set(name, bySlot);
     }
   }
@@ -36,16 +103,45 @@ export abstract class Optimizer implements Trackable {
   /** One update of every parameter that has a gradient, in place. */
   applyGradients(params: NamedParams): void {
     this.build(params);
+    const lr = this.learningRate;
     const t = ++this.iterations;
     const names = this.slotNames();
-    for (const [path, p] of params) {
-      if (p.grad === null) continue;
-      this.update(p.data, p.grad.data, names.map((n) => this.slots.get(n)!.get(path)!), t);
+    const withGrads = params.filter(([, p]) => p.grad !== null);
+    const grads = this.clipped(withGrads.map(([, p]) => p.grad!.data));
+    withGrads.forEach(([path, p], i) => {
+      if (this.weightDecay) {
+        const keep = 1 - this.weightDecay * lr;
+        for (let j = 0; j < p.data.length; j++) p.data[j] *= keep;
+      }
+      this.update(p.data, grads[i], names.map((n) => this.slots.get(n)!.get(path)!), t, lr);
+    });
+  }
+
+  /** Keras's clipping: per-gradient norm, else global norm, else per-value; new arrays, the gradients stay as computed. */
+  private clipped(grads: Float32Array[]): Float32Array[] {
+    const norm = (g: Float32Array) => Math.sqrt(g.reduce((n, v) => n + v * v, 0));
+    if (this.clipnorm) {
+      const c = this.clipnorm;
+      return grads.map((g) => {
+        const n = Math.max(norm(g), c);
+        return g.map((v) => (v * c) / n);
+      });
     }
+    if (this.globalClipnorm) {
+      const total = Math.sqrt(grads.reduce((n, g) => n + norm(g) ** 2, 0));
+      // As Keras: a non-finite norm makes every gradient NaN rather than silently unclipped.
+      const scale = this.globalClipnorm * Math.min(1 / total, 1 / this.globalClipnorm) + (total - total);
+      return grads.map((g) => g.map((v) => v * scale));
+    }
+    if (this.clipvalue) {
+      const c = this.clipvalue;
+      return grads.map((g) => g.map((v) => Math.min(c, Math.max(-c, v))));
+    }
+    return grads;
   }
 
   stateDict(): StateDict {
-    const state: StateDict = { className: this.className, config: this.getConfig(), iterations: this.iterations };
+    const state: StateDict = { className: this.className, config: this.getConfig() as StateDict, iterations: this.iterations, learningRate: this.learningRate };
     for (const [name, bySlot] of this.slots) state[name] = nest(bySlot, this.shapes);
     return state;
   }
@@ -54,6 +150,8 @@ export abstract class Optimizer implements Trackable {
     const strict = options.strict ?? true;
     if (strict) this.checkConfig(state);
     if (typeof state.iterations === 'number') this.iterations = state.iterations;
+    // The rate in use (a callback may have lowered it); a schedule's follows from iterations.
+    if (typeof state.learningRate === 'number' && this.schedule === null) this.rate = Math.fround(state.learningRate);
     for (const [name, bySlot] of this.slots) {
       for (const [path, arr] of bySlot) {
         const saved = lookup(state[name], path);
@@ -79,8 +177,9 @@ export abstract class Optimizer implements Trackable {
     const diffs: string[] = [];
     if (state.className !== undefined && state.className !== this.className) diffs.push(`type: saved ${String(state.className)}, this is ${this.className}`);
     const saved = (state.config ?? {}) as Record<string, unknown>;
+    const text = (v: unknown) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
     for (const [k, v] of Object.entries(this.getConfig())) {
-      if (k in saved && saved[k] !== v) diffs.push(`${k}: saved ${String(saved[k])}, this is ${String(v)}`);
+      if (k in saved && text(saved[k]) !== text(v)) diffs.push(`${k}: saved ${text(saved[k])}, this is ${text(v)}`);
     }
     if (diffs.length) throw new CheckpointError('SHAPE_MISMATCH', `optimizer config differs — ${diffs.join('; ')} (load with { strict: false } to keep this config)`);
   }
@@ -113,4 +212,10 @@ export function checkRate(owner: string, name: string, value: number, { min = 0,
     throw new ArgumentError(`${owner}: ${name} must be in ${open ? '(' : '['}${min}, ${max}${max === Infinity ? ')' : ']'}, got ${value}`);
   }
   return value;
+}
+
+/** The learning rate of a saved config: a number, or a schedule rebuilt from its config. */
+export function learningRateFromConfig(lr: unknown): number | LearningRateSchedule | undefined {
+  if (lr === undefined || typeof lr === 'number') return lr;
+  return scheduleFromConfig(lr as { className: string; config: ScheduleConfig });
 }

@@ -1,7 +1,6 @@
-import { Optimizer, checkRate } from './optimizer.js';
+import { Optimizer, type OptimizerConfig, checkRate } from './optimizer.js';
 
-export interface SGDConfig {
-  learningRate?: number;
+export interface SGDConfig extends OptimizerConfig {
   momentum?: number;
   nesterov?: boolean;
 }
@@ -12,13 +11,11 @@ export interface SGDConfig {
  */
 export class SGD extends Optimizer {
   readonly className = 'SGD';
-  readonly learningRate: number;
   readonly momentum: number;
   readonly nesterov: boolean;
 
   constructor(config: SGDConfig = {}) {
-    super();
-    this.learningRate = checkRate('SGD', 'learningRate', config.learningRate ?? 0.01, { open: true });
+    super('SGD', config, 0.01);
     this.momentum = checkRate('SGD', 'momentum', config.momentum ?? 0, { max: 1 });
     this.nesterov = config.nesterov ?? false;
   }
@@ -27,8 +24,8 @@ export class SGD extends Optimizer {
     return this.momentum > 0 ? ['momentum'] : [];
   }
 
-  protected update(p: Float32Array, g: Float32Array, slots: Float32Array[]): void {
-    const lr = this.learningRate, mu = this.momentum;
+  protected update(p: Float32Array, g: Float32Array, slots: Float32Array[], _t: number, lr: number): void {
+    const mu = this.momentum;
     if (mu === 0) {
       for (let i = 0; i < p.length; i++) p[i] -= lr * g[i];
       return;
@@ -40,7 +37,7 @@ export class SGD extends Optimizer {
     }
   }
 
-  getConfig() {
-    return { learningRate: this.learningRate, momentum: this.momentum, nesterov: this.nesterov };
+  protected ownConfig() {
+    return { momentum: this.momentum, nesterov: this.nesterov };
   }
 }
