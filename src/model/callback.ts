@@ -107,6 +107,8 @@ export class Callback {
   context: FitContext | null = null;
   /** Every callback of the running fit (BackupAndRestore saves and restores their state). */
   peers: readonly Callback[] = [];
+  /** Whether the fit should log the learning rate (`learning_rate`) at each epoch end, for this callback. */
+  readonly logsLearningRate: boolean = false;
 
   setModel(model: Sequential): void {
     this.model = model;

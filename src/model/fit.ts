@@ -174,6 +174,8 @@ async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [T
       const val = await evaluateLoop(model, validation[0], validation[1], batchSize, yielder);
       for (const [k, v] of Object.entries(val)) logs[`val_${k}`] = v;
     }
+    // The rate the epoch ended with (a plateau callback lowers it after), as Keras's callbacks log it.
+    if (callbacks.callbacks.some((c) => c.logsLearningRate)) logs.learning_rate = model.compiled!.optimizer.learningRate;
     model.history.record(epoch, logs);
     lastLogs = logs;
     await callbacks.epochEnd(epoch, logs);

@@ -130,6 +130,35 @@ export class Sequential implements Trackable {
     if (this.built) this.compiled.optimizer.build(this.namedParams());
   }
 
+  /** Copies of every layer's weights, layer by layer in Keras's order (as `model.get_weights()`). */
+  getWeights(): Tensor[] {
+    this.requireBuilt('getWeights');
+    return this.layers.flatMap((layer) => layer.getWeights());
+  }
+
+  /** Sets every layer's weights from one list in the order of `getWeights`. */
+  setWeights(values: ReadonlyArray<Tensor | ArrayLike<number>>): void {
+    this.requireBuilt('setWeights');
+    const counts = this.layers.map((layer) => layer.namedWeights().length);
+    const total = counts.reduce((a, b) => a + b, 0);
+    if (!Array.isArray(values) || values.length !== total) throw new ShapeError(this.name, `setWeights needs ${total} arrays, got ${Array.isArray(values) ? values.length : typeof values}`);
+    const before = this.getWeights();
+    let at = 0;
+    try {
+      for (const [i, layer] of this.layers.entries()) {
+        layer.setWeights(values.slice(at, at + counts[i]));
+        at += counts[i];
+      }
+    } catch (e) {
+      this.layers.forEach((layer, i) => layer.setWeights(before.slice(counts.slice(0, i).reduce((a, b) => a + b, 0), counts.slice(0, i + 1).reduce((a, b) => a + b, 0))));
+      throw e; // all or nothing: a bad array leaves every layer as it was
+    }
+  }
+
+  private requireBuilt(what: string): void {
+    if (!this.built) throw new ShapeError(this.name, `${what}: the model is not built (give the first layer an inputShape, or call build(shape))`);
+  }
+
   /** Trainable parameters keyed by path: `layers/0/kernel`, `layers/0/bias`, … */
   namedParams(): Array<[string, Tensor]> {
     return this.layers.flatMap((layer, i) => (layer.trainable ? layer.namedWeights().map(([n, w]) => [`layers/${i}/${n}`, w] as [string, Tensor]) : []));

@@ -69,6 +69,28 @@ export abstract class Layer implements Trackable {
     return [...this.weights.entries()];
   }
 
+  /** Copies of the weights, in Keras's order (Dense: kernel, bias), trainable or not. */
+  getWeights(): Tensor[] {
+    return this.namedWeights().map(([, w]) => w.clone());
+  }
+
+  /** Sets every weight from `values`, in the order of `getWeights`; counts and shapes must match. */
+  setWeights(values: ReadonlyArray<Tensor | ArrayLike<number>>): void {
+    const named = this.namedWeights();
+    if (!Array.isArray(values) || values.length !== named.length) {
+      throw new ShapeError(this.describe(), `setWeights needs ${named.length} arrays (${named.map(([n, w]) => `${n} ${fmtShape(w.shape)}`).join(', ') || 'none'}), got ${Array.isArray(values) ? values.length : typeof values}`);
+    }
+    named.forEach(([name, w], i) => {
+      const v = values[i];
+      const fits = v instanceof Tensor ? fmtShape(v.shape) === fmtShape(w.shape) : v !== null && typeof v === 'object' && v.length === w.size;
+      if (!fits) {
+        const got = v instanceof Tensor ? fmtShape(v.shape) : `${(v as ArrayLike<number> | null)?.length ?? typeof v} values`;
+        throw new ShapeError(this.describe(), `setWeights: '${name}' is ${fmtShape(w.shape)} (${w.size} values), got ${got}`);
+      }
+    });
+    named.forEach(([, w], i) => { const v = values[i]; w.data.set(v instanceof Tensor ? v.data : v); });
+  }
+
   countParams(): number {
     let n = 0;
     for (const w of this.weights.values()) n += w.size;
