@@ -11,6 +11,9 @@ export interface Window2d {
   kW: number;
   strideH: number;
   strideW: number;
+  /** Spacing of the window's taps (a dilated or atrous convolution); 1 when absent. */
+  dilationH?: number;
+  dilationW?: number;
   padTop: number;
   padLeft: number;
   outH: number;

@@ -8,6 +8,7 @@ import {
   Dense, LearningRateScheduler, ReduceLROnPlateau, SGD, Sequential, Tensor, optimizerFromConfig, scheduleFromConfig,
   type Optimizer, type OptimizerConfigJson, type ReduceLROnPlateauOptions,
 } from '../src/index.js';
+import { expectClose } from './helpers/close.js';
 
 const golden = JSON.parse(readFileSync(new URL('./golden/keras-optimizers.json', import.meta.url), 'utf8'));
 const x = new Tensor(Float32Array.from(golden.x), [24, 4]);
@@ -20,14 +21,6 @@ function model(optimizer: Optimizer): Sequential {
   return m;
 }
 
-/** Every value within rtol of the reference (atol near zero), naming the first that is not. */
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, what: string): void {
-  expect(actual.length, what).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    const tol = rtol * Math.abs(expected[i]) + rtol * 0.1;
-    if (!(Math.abs(actual[i] - expected[i]) <= tol)) throw new Error(`${what}[${i}]: ${actual[i]} vs Keras ${expected[i]} (tolerance ${tol.toExponential(2)})`);
-  }
-}
 const weightsOf = (m: Sequential) => m.getWeights().flatMap((w) => Array.from(w.data));
 
 type Case = { waypoint: { class: string; config?: OptimizerConfigJson; schedule?: OptimizerConfigJson[string] } };

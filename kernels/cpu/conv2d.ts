@@ -24,20 +24,22 @@ export function col2im(cols: Float32Array, w: Window2d, x = new Float32Array(w.b
  */
 function transfer(x: Float32Array, cols: Float32Array, w: Window2d, scatter: boolean): void {
   const { batch, inH, inW, channels: c, kH, kW, strideH, strideW, padTop, padLeft, outH, outW } = w;
+  const dH = w.dilationH ?? 1, dW = w.dilationW ?? 1;
   const run = kW * c;
   let d = 0;
   for (let b = 0; b < batch; b++) {
     for (let oy = 0; oy < outH; oy++) {
       for (let ox = 0; ox < outW; ox++) {
         const x0 = ox * strideW - padLeft;
-        const interior = x0 >= 0 && x0 + kW <= inW;
+        // A window row is contiguous only when its taps are adjacent (no dilation across).
+        const interior = dW === 1 && x0 >= 0 && x0 + kW <= inW;
         for (let ky = 0; ky < kH; ky++) {
-          const iy = oy * strideH - padTop + ky;
+          const iy = oy * strideH - padTop + ky * dH;
           const rowStart = (b * inH + iy) * inW;
           for (let kx = 0; kx < kW; ) {
             // One contiguous run: the whole window row if interior, else one tap.
             const n = interior ? run : c;
-            const ix = x0 + kx;
+            const ix = x0 + kx * dW;
             if (iy < 0 || iy >= inH || ix < 0 || ix >= inW) {
               if (!scatter) cols.fill(0, d, d + n);
             } else {
@@ -66,7 +68,7 @@ function colsBuffer(w: Conv2dInfo): Float32Array<ArrayBuffer> {
   return scratch.subarray(0, n);
 }
 
-/** y[b,oy,ox,o] = Σ x[b, oy·s+ky−pad, ox·s+kx−pad, c] · f[ky,kx,c,o] (NHWC, filter HWIO). */
+/** y[b,oy,ox,o] = Σ x[b, oy·s+ky·d−pad, ox·s+kx·d−pad, c] · f[ky,kx,c,o] (NHWC, filter HWIO, dilation d). */
 export function conv2d(x: Float32Array, filter: Float32Array, info: Conv2dInfo): Float32Array {
   if (is1x1(info)) return matmul(x, filter, rowsOf(info), info.channels, info.outC);
   return matmul(im2col(x, info, colsBuffer(info)), filter, rowsOf(info), patchOf(info), info.outC);

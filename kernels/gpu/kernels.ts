@@ -39,8 +39,8 @@ export function conv2dForwardKernel(this: KernelContext, x: number[], f: number[
   let sum = 0;
   for (let ky = 0; ky < this.constants.KH; ky++) {
     for (let kx = 0; kx < this.constants.KW; kx++) {
-      const iy = oy * this.constants.SH - this.constants.PT + ky;
-      const ix = ox * this.constants.SW - this.constants.PL + kx;
+      const iy = oy * this.constants.SH - this.constants.PT + ky * this.constants.DH;
+      const ix = ox * this.constants.SW - this.constants.PL + kx * this.constants.DW;
       if (iy >= 0 && iy < this.constants.H && ix >= 0 && ix < this.constants.W) {
         for (let ch = 0; ch < this.constants.C; ch++) {
           sum += x[((b * this.constants.H + iy) * this.constants.W + ix) * this.constants.C + ch] * f[((ky * this.constants.KW + kx) * this.constants.C + ch) * this.constants.OC + oc];
@@ -62,8 +62,8 @@ export function conv2dInputGradKernel(this: KernelContext, dy: number[], f: numb
   let sum = 0;
   for (let ky = 0; ky < this.constants.KH; ky++) {
     for (let kx = 0; kx < this.constants.KW; kx++) {
-      const ny = iy + this.constants.PT - ky;
-      const nx = ix + this.constants.PL - kx;
+      const ny = iy + this.constants.PT - ky * this.constants.DH;
+      const nx = ix + this.constants.PL - kx * this.constants.DW;
       if (ny >= 0 && nx >= 0 && ny % this.constants.SH === 0 && nx % this.constants.SW === 0) {
         const oy = ny / this.constants.SH;
         const ox = nx / this.constants.SW;
@@ -90,8 +90,8 @@ export function conv2dFilterGradKernel(this: KernelContext, x: number[], dy: num
   for (let b = 0; b < this.constants.B; b++) {
     for (let oy = 0; oy < this.constants.OH; oy++) {
       for (let ox = 0; ox < this.constants.OW; ox++) {
-        const iy = oy * this.constants.SH - this.constants.PT + ky;
-        const ix = ox * this.constants.SW - this.constants.PL + kx;
+        const iy = oy * this.constants.SH - this.constants.PT + ky * this.constants.DH;
+        const ix = ox * this.constants.SW - this.constants.PL + kx * this.constants.DW;
         if (iy >= 0 && iy < this.constants.H && ix >= 0 && ix < this.constants.W) {
           sum += x[((b * this.constants.H + iy) * this.constants.W + ix) * this.constants.C + ch] * dy[((b * this.constants.OH + oy) * this.constants.OW + ox) * this.constants.OC + oc];
         }

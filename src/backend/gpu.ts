@@ -134,7 +134,7 @@ export class GpuBackend implements Backend {
   }
 
   private convConstants(w: Conv2dInfo): Record<string, number> {
-    return { B: w.batch, H: w.inH, W: w.inW, C: w.channels, KH: w.kH, KW: w.kW, SH: w.strideH, SW: w.strideW, PT: w.padTop, PL: w.padLeft, OH: w.outH, OW: w.outW, OC: w.outC };
+    return { B: w.batch, H: w.inH, W: w.inW, C: w.channels, KH: w.kH, KW: w.kW, SH: w.strideH, SW: w.strideW, DH: w.dilationH ?? 1, DW: w.dilationW ?? 1, PT: w.padTop, PL: w.padLeft, OH: w.outH, OW: w.outW, OC: w.outC };
   }
 
   conv2d(x: Float32Array, filter: Float32Array, info: Conv2dInfo): Float32Array {

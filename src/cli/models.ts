@@ -2,7 +2,8 @@ import { Adam } from '../optim/index.js';
 import { Sequential } from '../model/sequential.js';
 import { Dense } from '../nn/layers/dense.js';
 import { Conv2D } from '../nn/layers/conv2d.js';
-import { Flatten, MaxPool2D } from '../nn/layers/simple.js';
+import { Flatten } from '../nn/layers/simple.js';
+import { MaxPool2D } from '../nn/layers/pooling.js';
 
 export type MnistModelKind = 'mlp' | 'cnn';
 

@@ -161,7 +161,7 @@ export class Sequential implements Trackable {
 
   /** Trainable parameters keyed by path: `layers/0/kernel`, `layers/0/bias`, … */
   namedParams(): Array<[string, Tensor]> {
-    return this.layers.flatMap((layer, i) => (layer.trainable ? layer.namedWeights().map(([n, w]) => [`layers/${i}/${n}`, w] as [string, Tensor]) : []));
+    return this.layers.flatMap((layer, i) => layer.trainableWeights().map(([n, w]) => [`layers/${i}/${n}`, w] as [string, Tensor]));
   }
 
   /** The forward pass, recording the graph (training) or not. */

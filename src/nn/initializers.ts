@@ -1,8 +1,8 @@
 import { ArgumentError } from '../errors.js';
 import type { Random } from '../tensor/random.js';
 
-export type InitializerName = 'glorotUniform' | 'heNormal' | 'zeros' | 'ones';
-const INITIALIZERS: readonly InitializerName[] = ['glorotUniform', 'heNormal', 'zeros', 'ones'];
+export type InitializerName = 'glorotUniform' | 'heNormal' | 'zeros' | 'ones' | 'orthogonal' | 'uniform';
+const INITIALIZERS: readonly InitializerName[] = ['glorotUniform', 'heNormal', 'zeros', 'ones', 'orthogonal', 'uniform'];
 
 /** Fills a new weight of `size` values; fanIn/fanOut as Keras computes them for the layer. */
 export function initialize(name: InitializerName, size: number, fanIn: number, fanOut: number, rng: Random): Float32Array {
@@ -23,6 +23,10 @@ export function initialize(name: InitializerName, size: number, fanIn: number, f
       }
       return out;
     }
+    case 'uniform': // Keras's 'uniform': RandomUniform(-0.05, 0.05), Embedding's default
+      return rng.fillUniform(out, -0.05, 0.05);
+    case 'orthogonal':
+      return orthogonal(fanIn, size / fanIn, rng);
     case 'zeros':
       return out;
     case 'ones':
@@ -30,4 +34,26 @@ export function initialize(name: InitializerName, size: number, fanIn: number, f
     default:
       throw new ArgumentError(`unknown initializer '${String(name)}' (expected one of ${INITIALIZERS.join(', ')})`);
   }
+}
+
+/**
+ * A [rows, cols] matrix with orthonormal rows or columns (whichever are fewer), as Keras's
+ * Orthogonal: the Q of a Gaussian matrix's QR with R's diagonal made positive, which is what
+ * Gram–Schmidt on its columns gives.
+ */
+function orthogonal(rows: number, cols: number, rng: Random): Float32Array {
+  const [n, m] = rows < cols ? [cols, rows] : [rows, cols]; // orthonormalize m columns of length n
+  const q = Array.from({ length: m }, () => Float64Array.from({ length: n }, () => rng.normal()));
+  for (let j = 0; j < m; j++) {
+    for (let k = 0; k < j; k++) {
+      let dot = 0;
+      for (let i = 0; i < n; i++) dot += q[j][i] * q[k][i];
+      for (let i = 0; i < n; i++) q[j][i] -= dot * q[k][i];
+    }
+    const norm = Math.hypot(...q[j]);
+    for (let i = 0; i < n; i++) q[j][i] /= norm;
+  }
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = rows < cols ? q[r][c] : q[c][r];
+  return out;
 }

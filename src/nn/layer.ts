@@ -32,6 +32,8 @@ export abstract class Layer implements Trackable {
   readonly inputShape?: SampleShape;
   trainable: boolean;
   protected weights = new Map<string, Tensor>();
+  /** Weights that training does not update by gradient (BatchNormalization's moving statistics). */
+  private readonly nonTrainable = new Set<string>();
   private builtFor: SampleShape | null = null;
 
   constructor(config: LayerConfig = {}) {
@@ -91,15 +93,21 @@ export abstract class Layer implements Trackable {
     named.forEach(([, w], i) => { const v = values[i]; w.data.set(v instanceof Tensor ? v.data : v); });
   }
 
+  /** The weights the optimizer updates: none when the layer is frozen (`trainable: false`). */
+  trainableWeights(): Array<[string, Tensor]> {
+    return this.trainable ? this.namedWeights().filter(([name]) => !this.nonTrainable.has(name)) : [];
+  }
+
   countParams(): number {
     let n = 0;
     for (const w of this.weights.values()) n += w.size;
     return n;
   }
 
-  protected addWeight(name: string, data: Float32Array, shape: number[]): Tensor {
-    const t = new Tensor(data, shape, this.trainable);
+  protected addWeight(name: string, data: Float32Array, shape: number[], trainable = true): Tensor {
+    const t = new Tensor(data, shape, this.trainable && trainable);
     this.weights.set(name, t);
+    if (!trainable) this.nonTrainable.add(name);
     return t;
   }
 

@@ -2,7 +2,11 @@ import { ArgumentError } from '../errors.js';
 import type { Layer } from './layer.js';
 import { Dense } from './layers/dense.js';
 import { Conv2D } from './layers/conv2d.js';
-import { Activation, Dropout, Flatten, MaxPool2D } from './layers/simple.js';
+import { Activation, Dropout, Flatten, Reshape } from './layers/simple.js';
+import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPool2D } from './layers/pooling.js';
+import { BatchNormalization, LayerNormalization } from './layers/normalization.js';
+import { Embedding } from './layers/embedding.js';
+import { GRU, LSTM } from './layers/recurrent.js';
 
 export interface SerializedLayer {
   className: string;
@@ -12,6 +16,9 @@ export interface SerializedLayer {
 type LayerClass = new (config: never) => Layer;
 const registry = new Map<string, LayerClass>([
   ['Dense', Dense], ['Conv2D', Conv2D], ['MaxPool2D', MaxPool2D], ['Flatten', Flatten], ['Dropout', Dropout], ['Activation', Activation],
+  ['Reshape', Reshape], ['AveragePooling2D', AveragePooling2D], ['GlobalAveragePooling2D', GlobalAveragePooling2D],
+  ['GlobalMaxPooling2D', GlobalMaxPooling2D], ['BatchNormalization', BatchNormalization], ['LayerNormalization', LayerNormalization],
+  ['Embedding', Embedding], ['LSTM', LSTM], ['GRU', GRU],
 ]);
 
 /** Makes a custom layer class rebuildable from a saved config. */

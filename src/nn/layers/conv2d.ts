@@ -11,6 +11,8 @@ export interface Conv2DConfig extends LayerConfig {
   kernelSize: number | [number, number];
   strides?: number | [number, number];
   padding?: Padding;
+  /** Spacing of the kernel's taps (atrous convolution); not with strides above 1. */
+  dilationRate?: number | [number, number];
   activation?: ActivationName;
   useBias?: boolean;
   kernelInitializer?: InitializerName;
@@ -30,6 +32,7 @@ export class Conv2D extends Layer {
   readonly filters: number;
   readonly kernelSize: [number, number];
   readonly strides: [number, number];
+  readonly dilationRate: [number, number];
   readonly padding: Padding;
   readonly activation: ActivationName;
   readonly useBias: boolean;
@@ -43,6 +46,13 @@ export class Conv2D extends Layer {
     this.filters = config.filters;
     this.kernelSize = pairOf(config.kernelSize);
     this.strides = pairOf(config.strides ?? 1);
+    this.dilationRate = pairOf(config.dilationRate ?? 1);
+    if ([...this.strides, ...this.dilationRate].some((v) => !(Number.isInteger(v) && v >= 1))) {
+      throw new ArgumentError(`Conv2D: strides and dilationRate must be positive integers, got ${JSON.stringify(config.strides)} and ${JSON.stringify(config.dilationRate)}`);
+    }
+    if (this.strides.some((v) => v > 1) && this.dilationRate.some((v) => v > 1)) {
+      throw new ArgumentError(`Conv2D: strides ${JSON.stringify(this.strides)} and dilationRate ${JSON.stringify(this.dilationRate)} cannot both be above 1 (as in Keras)`);
+    }
     this.padding = config.padding ?? 'valid';
     if (this.padding !== 'same' && this.padding !== 'valid') throw new ArgumentError(`Conv2D: padding must be 'same' or 'valid', got '${String(this.padding)}'`);
     this.activation = config.activation ?? 'linear';
@@ -63,21 +73,24 @@ export class Conv2D extends Layer {
 
   outputShape(inputShape: SampleShape): SampleShape {
     const [h, w] = inputShape;
-    const outH = convOutDim(h, this.kernelSize[0], this.strides[0], this.padding);
-    const outW = convOutDim(w, this.kernelSize[1], this.strides[1], this.padding);
+    const [kH, kW] = this.kernelSize.map((k, i) => (k - 1) * this.dilationRate[i] + 1); // the window a dilated kernel covers
+    const outH = convOutDim(h, kH, this.strides[0], this.padding);
+    const outW = convOutDim(w, kW, this.strides[1], this.padding);
     if (outH < 1 || outW < 1) throw new ShapeError(this.describe(), `kernel ${fmtShape(this.kernelSize)} does not fit input ${fmtShape(inputShape)} with '${this.padding}' padding`);
     return [outH, outW, this.filters];
   }
 
   call(x: Tensor, ctx: CallContext): Tensor {
-    let y = conv2d(x, this.weight('kernel'), { strides: this.strides, padding: this.padding });
+    let y = conv2d(x, this.weight('kernel'), { strides: this.strides, padding: this.padding, dilationRate: this.dilationRate });
     if (this.useBias) y = add(y, this.weight('bias'));
     return ctx.logits ? y : this.act(y);
   }
 
   getConfig() {
     return { name: this.name, inputShape: this.inputShape, trainable: this.trainable, filters: this.filters, kernelSize: this.kernelSize,
-      strides: this.strides, padding: this.padding, activation: this.activation, useBias: this.useBias,
+      strides: this.strides, padding: this.padding,
+      // Only when dilated: configs saved before dilation existed stay equal to today's.
+      ...(this.dilationRate.some((d) => d > 1) ? { dilationRate: this.dilationRate } : {}), activation: this.activation, useBias: this.useBias,
       kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer };
   }
 }

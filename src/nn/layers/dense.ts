@@ -1,7 +1,7 @@
 import { ShapeError, fmtShape } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Random } from '../../tensor/random.js';
-import { add, matmul } from '../../tensor/ops.js';
+import { add, matmul, reshape } from '../../tensor/ops.js';
 import { type ActivationName, activation } from '../activations.js';
 import { type InitializerName, initialize } from '../initializers.js';
 import { type CallContext, Layer, type LayerConfig, type SampleShape } from '../layer.js';
@@ -14,7 +14,7 @@ export interface DenseConfig extends LayerConfig {
   biasInitializer?: InitializerName;
 }
 
-/** y = activation(x · kernel + bias), on inputs [batch, features]. */
+/** y = activation(x · kernel + bias), on the last axis: [batch, features], or [batch, …, features] as Keras. */
 export class Dense extends Layer {
   readonly className = 'Dense';
   readonly units: number;
@@ -36,21 +36,21 @@ export class Dense extends Layer {
   }
 
   protected override createWeights(inputShape: SampleShape, rng: Random): void {
-    if (inputShape.length !== 1) {
-      throw new ShapeError(this.describe(), `expects flat inputs [batch, features], got per-sample shape ${fmtShape(inputShape)} (add a Flatten layer)`);
-    }
-    const [inDim] = inputShape;
+    if (inputShape.length === 0) throw new ShapeError(this.describe(), `expects inputs with a feature axis, got per-sample shape ${fmtShape(inputShape)}`);
+    const inDim = inputShape[inputShape.length - 1];
     this.addWeight('kernel', initialize(this.kernelInitializer, inDim * this.units, inDim, this.units, rng), [inDim, this.units]);
     if (this.useBias) this.addWeight('bias', initialize(this.biasInitializer, this.units, inDim, this.units, rng), [this.units]);
   }
 
-  outputShape(): SampleShape {
-    return [this.units];
+  outputShape(inputShape: SampleShape): SampleShape {
+    return [...inputShape.slice(0, -1), this.units];
   }
 
   call(x: Tensor, ctx: CallContext): Tensor {
-    let y = matmul(x, this.weight('kernel'));
+    const rows = x.rank > 2 ? reshape(x, [-1, x.shape[x.rank - 1]]) : x;
+    let y = matmul(rows, this.weight('kernel'));
     if (this.useBias) y = add(y, this.weight('bias'));
+    if (x.rank > 2) y = reshape(y, [...x.shape.slice(0, -1), this.units]);
     return ctx.logits ? y : this.act(y);
   }
 

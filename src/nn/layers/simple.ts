@@ -1,46 +1,9 @@
-/** Layers without weights: MaxPool2D, Flatten, Dropout, Activation. */
+/** Layers without weights that reshape or pass values through: Flatten, Reshape, Dropout, Activation. */
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { dropout, maxPool2d, reshape, type Padding } from '../../tensor/ops.js';
+import { dropout, reshape } from '../../tensor/ops.js';
 import { type ActivationName, activation } from '../activations.js';
 import { type CallContext, Layer, type LayerConfig, type SampleShape } from '../layer.js';
-import { convOutDim, pairOf } from './conv2d.js';
-
-export interface MaxPool2DConfig extends LayerConfig {
-  poolSize?: number | [number, number];
-  strides?: number | [number, number];
-  padding?: Padding;
-}
-
-export class MaxPool2D extends Layer {
-  readonly className = 'MaxPool2D';
-  readonly poolSize: [number, number];
-  readonly strides: [number, number];
-  readonly padding: Padding;
-
-  constructor(config: MaxPool2DConfig = {}) {
-    super(config);
-    this.poolSize = pairOf(config.poolSize ?? 2);
-    this.strides = pairOf(config.strides ?? this.poolSize);
-    this.padding = config.padding ?? 'valid';
-  }
-
-  outputShape(inputShape: SampleShape): SampleShape {
-    if (inputShape.length !== 3) throw new ShapeError(this.describe(), `expects NHWC inputs, got per-sample shape ${fmtShape(inputShape)}`);
-    const [h, w, c] = inputShape;
-    const out = [convOutDim(h, this.poolSize[0], this.strides[0], this.padding), convOutDim(w, this.poolSize[1], this.strides[1], this.padding), c];
-    if (out[0] < 1 || out[1] < 1) throw new ShapeError(this.describe(), `pool ${fmtShape(this.poolSize)} does not fit input ${fmtShape(inputShape)}`);
-    return out;
-  }
-
-  call(x: Tensor): Tensor {
-    return maxPool2d(x, { poolSize: this.poolSize, strides: this.strides, padding: this.padding });
-  }
-
-  getConfig() {
-    return { name: this.name, inputShape: this.inputShape, poolSize: this.poolSize, strides: this.strides, padding: this.padding };
-  }
-}
 
 export class Flatten extends Layer {
   readonly className = 'Flatten';
@@ -55,6 +18,44 @@ export class Flatten extends Layer {
 
   getConfig() {
     return { name: this.name, inputShape: this.inputShape };
+  }
+}
+
+export interface ReshapeConfig extends LayerConfig {
+  /** The per-sample shape to produce; one dimension may be -1 (inferred). */
+  targetShape: number[];
+}
+
+/** Reshapes each sample to `targetShape` (Keras's Reshape). */
+export class Reshape extends Layer {
+  readonly className = 'Reshape';
+  readonly targetShape: number[];
+
+  constructor(config: ReshapeConfig) {
+    super(config);
+    const t = config.targetShape;
+    if (!Array.isArray(t) || t.some((d) => !(Number.isInteger(d) && (d > 0 || d === -1))) || t.filter((d) => d === -1).length > 1) {
+      throw new ArgumentError(`Reshape: targetShape must be positive integers with at most one -1, got ${JSON.stringify(t)}`);
+    }
+    this.targetShape = [...t];
+  }
+
+  outputShape(inputShape: SampleShape): SampleShape {
+    const size = inputShape.reduce((a, b) => a * b, 1);
+    const known = this.targetShape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    const out = this.targetShape.map((d) => (d === -1 ? size / known : d));
+    if (out.reduce((a, b) => a * b, 1) !== size || !out.every(Number.isInteger)) {
+      throw new ShapeError(this.describe(), `cannot reshape samples ${fmtShape(inputShape)} (${size} values) to ${fmtShape(this.targetShape)}`);
+    }
+    return out;
+  }
+
+  call(x: Tensor): Tensor {
+    return reshape(x, [x.shape[0], ...this.outputShape(x.shape.slice(1))]);
+  }
+
+  getConfig() {
+    return { name: this.name, inputShape: this.inputShape, targetShape: this.targetShape };
   }
 }
 

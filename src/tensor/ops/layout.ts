@@ -94,3 +94,81 @@ export function oneHot(indices: ArrayLike<number>, depth: number): Tensor {
   }
   return new Tensor(out, [indices.length, depth]);
 }
+
+/** The block of `x` starting at `begin` with `size` along each dim (-1: to the end). Backward pads with zeros. */
+export function slice(x: Tensor, begin: readonly number[], size: readonly number[]): Tensor {
+  if (begin.length !== x.rank || size.length !== x.rank) {
+    throw new ShapeError('slice', `begin [${begin.join(',')}] and size [${size.join(',')}] need one entry per dim of ${fmtShape(x.shape)}`);
+  }
+  const sizes = size.map((s, d) => (s === -1 ? x.shape[d] - begin[d] : s));
+  if (sizes.some((s, d) => !Number.isInteger(begin[d]) || begin[d] < 0 || !Number.isInteger(s) || s < 0 || begin[d] + s > x.shape[d])) {
+    throw new ShapeError('slice', `begin [${begin.join(',')}] size [${size.join(',')}] is outside ${fmtShape(x.shape)}`);
+  }
+  const strides = stridesOf(x.shape);
+  const out = new Float32Array(sizeOf(sizes));
+  // Rows of the last dim are contiguous: copy them whole, stepping the outer index.
+  const row = sizes[x.rank - 1] ?? 1;
+  const rows = out.length / Math.max(row, 1);
+  const index = new Array<number>(Math.max(x.rank - 1, 0)).fill(0);
+  const offsetOf = () => index.reduce((o, i, d) => o + (begin[d] + i) * strides[d], begin[x.rank - 1] ?? 0);
+  const offsets = new Int32Array(rows);
+  for (let r = 0; r < rows && row > 0; r++) {
+    offsets[r] = offsetOf();
+    out.set(x.data.subarray(offsets[r], offsets[r] + row), r * row);
+    for (let d = x.rank - 2; d >= 0; d--) {
+      if (++index[d] < sizes[d]) break;
+      index[d] = 0;
+    }
+  }
+  return Tensor.record(new Tensor(out, sizes), [x], (g) => {
+    const gx = new Float32Array(x.size);
+    for (let r = 0; r < rows && row > 0; r++) gx.set(g.subarray(r * row, (r + 1) * row), offsets[r]);
+    return [gx];
+  });
+}
+
+/** Joins tensors along `axis`; every other dim must agree. */
+export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
+  if (tensors.length === 0) throw new ArgumentError('concat: needs at least one tensor');
+  const first = tensors[0];
+  if (axis < 0) axis += first.rank;
+  if (axis < 0 || axis >= first.rank) throw new ShapeError('concat', `axis ${axis} is out of range for ${fmtShape(first.shape)}`);
+  for (const t of tensors) {
+    if (t.rank !== first.rank || t.shape.some((d, i) => i !== axis && d !== first.shape[i])) {
+      throw new ShapeError('concat', `shapes ${tensors.map((u) => fmtShape(u.shape)).join(', ')} differ outside axis ${axis}`);
+    }
+  }
+  const outer = sizeOf(first.shape.slice(0, axis));
+  const widths = tensors.map((t) => sizeOf(t.shape.slice(axis)));
+  const total = widths.reduce((a, b) => a + b, 0);
+  const out = new Float32Array(outer * total);
+  for (let o = 0; o < outer; o++) {
+    let at = o * total;
+    tensors.forEach((t, k) => {
+      out.set(t.data.subarray(o * widths[k], (o + 1) * widths[k]), at);
+      at += widths[k];
+    });
+  }
+  const shape = [...first.shape];
+  shape[axis] = tensors.reduce((n, t) => n + t.shape[axis], 0);
+  return Tensor.record(new Tensor(out, shape), [...tensors], (g) => {
+    const grads = tensors.map((t) => new Float32Array(t.size));
+    for (let o = 0; o < outer; o++) {
+      let at = o * total;
+      grads.forEach((gk, k) => {
+        gk.set(g.subarray(at, at + widths[k]), o * widths[k]);
+        at += widths[k];
+      });
+    }
+    return grads;
+  });
+}
+
+/** Stacks same-shaped tensors along a new `axis`. */
+export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
+  if (tensors.length === 0) throw new ArgumentError('stack: needs at least one tensor');
+  const shape = [...tensors[0].shape];
+  if (axis < 0) axis += shape.length + 1;
+  shape.splice(axis, 0, 1);
+  return concat(tensors.map((t) => reshape(t, shape)), axis);
+}

@@ -1,6 +1,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import type { Conv2dInfo, Window2d } from '../../../kernels/types.js';
 import { backend } from '../../backend/index.js';
+import { avgPool2d as avgPool2dKernel, avgPool2dBackward } from '../../../kernels/cpu/pool.js';
 import type { Random } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { normalizeAxis } from '../shape.js';
@@ -26,6 +27,8 @@ export type Padding = 'same' | 'valid';
 export interface Conv2dOptions {
   strides?: number | [number, number];
   padding?: Padding;
+  /** Spacing of the filter's taps (atrous convolution); strides and dilation may not both exceed 1, as in TensorFlow. */
+  dilationRate?: number | [number, number];
 }
 
 function pair(op: string, name: string, v: number | [number, number]): [number, number] {
@@ -62,7 +65,14 @@ export function conv2d(x: Tensor, filter: Tensor, options: Conv2dOptions = {}): 
   if (inC !== x.shape[3]) {
     throw new ShapeError('conv2d', `depth of input ${fmtShape(x.shape)} (${x.shape[3]}) must match input depth of filter ${fmtShape(filter.shape)} (${inC})`);
   }
-  const info: Conv2dInfo = { ...window2d('conv2d', x.shape, kH, kW, pair('conv2d', 'strides', options.strides ?? 1), options.padding ?? 'valid'), outC };
+  const strides = pair('conv2d', 'strides', options.strides ?? 1);
+  const [dH, dW] = pair('conv2d', 'dilationRate', options.dilationRate ?? 1);
+  if ((dH > 1 || dW > 1) && (strides[0] > 1 || strides[1] > 1)) {
+    throw new ArgumentError(`conv2d: strides ${JSON.stringify(options.strides)} and dilationRate ${JSON.stringify(options.dilationRate)} cannot both be above 1 (as in TensorFlow and Keras)`);
+  }
+  // A dilated window covers (k−1)·d+1 pixels: its output size and padding are those of that window.
+  const window = window2d('conv2d', x.shape, (kH - 1) * dH + 1, (kW - 1) * dW + 1, strides, options.padding ?? 'valid');
+  const info: Conv2dInfo = { ...window, kH, kW, ...(dH > 1 || dW > 1 ? { dilationH: dH, dilationW: dW } : {}), outC };
   const out = backend().conv2d(x.data, filter.data, info);
   return Tensor.record(new Tensor(out, [info.batch, info.outH, info.outW, outC]), [x, filter], (g) => [
     x.requiresGrad ? backend().conv2dBackpropInput(g, filter.data, info) : null,
@@ -85,6 +95,16 @@ export function maxPool2d(x: Tensor, options: Pool2dOptions = {}): Tensor {
   const { out, argmax } = backend().maxPool2d(x.data, info);
   return Tensor.record(new Tensor(out, [info.batch, info.outH, info.outW, info.channels]), [x],
     (g) => [backend().maxPool2dBackward(g, argmax, x.size)]);
+}
+
+/** Average pooling over NHWC (padding cells not counted, as TensorFlow); strides default to the pool size. */
+export function avgPool2d(x: Tensor, options: Pool2dOptions = {}): Tensor {
+  if (x.rank !== 4) throw new ShapeError('avgPool2d', `input must be rank 4 NHWC, got ${fmtShape(x.shape)}`);
+  const [kH, kW] = pair('avgPool2d', 'poolSize', options.poolSize ?? 2);
+  const strides = pair('avgPool2d', 'strides', options.strides ?? [kH, kW]);
+  const info = window2d('avgPool2d', x.shape, kH, kW, strides, options.padding ?? 'valid');
+  return Tensor.record(new Tensor(avgPool2dKernel(x.data, info), [info.batch, info.outH, info.outW, info.channels]), [x],
+    (g) => [avgPool2dBackward(g, info)]);
 }
 
 /**
