@@ -10,7 +10,7 @@ export interface Arr {
 export const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 export const arr = (data: ArrayLike<number>, shape: number[]): Arr => ({ data: Float64Array.from(data), shape });
 
-function unravel(i: number, shape: readonly number[]): number[] {
+export function unravel(i: number, shape: readonly number[]): number[] {
   const idx = new Array<number>(shape.length);
   for (let d = shape.length - 1; d >= 0; d--) {
     idx[d] = i % shape[d];
@@ -19,7 +19,7 @@ function unravel(i: number, shape: readonly number[]): number[] {
   return idx;
 }
 
-function ravel(idx: readonly number[], shape: readonly number[]): number {
+export function ravel(idx: readonly number[], shape: readonly number[]): number {
   let i = 0;
   for (let d = 0; d < shape.length; d++) i = i * shape[d] + idx[d];
   return i;
@@ -76,23 +76,23 @@ export function matmulRef(a: Arr, b: Arr): Arr {
   return { data: out, shape: [m, n] };
 }
 
-function outAndPad(size: number, k: number, s: number, padding: 'same' | 'valid'): [number, number] {
+export function outAndPad(size: number, k: number, s: number, padding: 'same' | 'valid'): [number, number] {
   if (padding === 'valid') return [Math.floor((size - k) / s) + 1, 0];
   const out = Math.ceil(size / s);
   return [out, Math.floor(Math.max((out - 1) * s + k - size, 0) / 2)];
 }
 
 /** Direct convolution, NHWC input, HWIO filter. */
-export function conv2dRef(x: Arr, f: Arr, stride: [number, number], padding: 'same' | 'valid'): Arr {
+export function conv2dRef(x: Arr, f: Arr, stride: [number, number], padding: 'same' | 'valid', dilation: [number, number] = [1, 1]): Arr {
   const [nb, h, w, c] = x.shape;
   const [kh, kw, , o] = f.shape;
-  const [oh, pt] = outAndPad(h, kh, stride[0], padding);
-  const [ow, pl] = outAndPad(w, kw, stride[1], padding);
+  const [oh, pt] = outAndPad(h, (kh - 1) * dilation[0] + 1, stride[0], padding);
+  const [ow, pl] = outAndPad(w, (kw - 1) * dilation[1] + 1, stride[1], padding);
   const out = new Float64Array(nb * oh * ow * o);
   for (let b = 0; b < nb; b++) for (let y = 0; y < oh; y++) for (let xx = 0; xx < ow; xx++) for (let oc = 0; oc < o; oc++) {
     let s = 0;
     for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
-      const iy = y * stride[0] - pt + ky, ix = xx * stride[1] - pl + kx;
+      const iy = y * stride[0] - pt + ky * dilation[0], ix = xx * stride[1] - pl + kx * dilation[1];
       if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
       for (let ic = 0; ic < c; ic++) s += x.data[((b * h + iy) * w + ix) * c + ic] * f.data[((ky * kw + kx) * c + ic) * o + oc];
     }
