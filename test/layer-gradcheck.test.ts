@@ -88,7 +88,7 @@ const cases: GradCase<any>[] = [
   },
   {
     name: 'GlobalAveragePooling2D', spec: fc.record({ batch: small, h: small, w: small, c: small }), inputs: (s) => [{ shape: [s.batch, s.h, s.w, s.c] }],
-    run: (_s, [x]) => new W.GlobalAveragePooling2D().call(x, train),
+    run: (_s, [x]) => new W.GlobalAveragePooling2D().call(x),
     ref: (s, [x]) => R.map(R.reduce(x, [1, 2], false, 0, (a, v) => a + v), (v) => v / (s.h * s.w)),
   },
   {
