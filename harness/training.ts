@@ -1,4 +1,7 @@
-import { Sequential, Dense, Dropout, Conv2D, Flatten, Adam, SGD, Random, Tensor, oneHot } from '../src/index.js';
+import {
+  Sequential, Dense, Dropout, Conv2D, Flatten, Adam, AdamW, SGD, Random, Tensor, oneHot, BatchNormalization, LSTM, CosineDecay,
+  ReduceLROnPlateau, type Callback,
+} from '../src/index.js';
 
 /** Three Gaussian blobs in 6-D: a small, learnable classification problem. */
 export function blobs(n: number, seed: number): [Tensor, Tensor] {
@@ -12,21 +15,42 @@ export function blobs(n: number, seed: number): [Tensor, Tensor] {
   return [new Tensor(x, [n, 6]), oneHot(labels, 3)];
 }
 
-export type Kind = 'mlp' | 'dropout' | 'sgd' | 'cnn';
+/**
+ * `sequence`: BatchNormalization and an LSTM on the blobs as sequences [n, 3, 2], trained by
+ * AdamW on a warmed-up CosineDecay; `plateau`: an MLP under SGD whose rate ReduceLROnPlateau
+ * lowers (see `callbacksFor`).
+ */
+export type Kind = 'mlp' | 'dropout' | 'sgd' | 'cnn' | 'sequence' | 'plateau';
 
-/** A fresh, compiled model; `cnn` expects the blobs reshaped to [n, 2, 3, 1]. */
+function layersFor(kind: Kind) {
+  if (kind === 'cnn') return [new Conv2D({ filters: 3, kernelSize: 2, padding: 'same', activation: 'relu', inputShape: [2, 3, 1] }), new Flatten(), new Dense({ units: 3, activation: 'softmax' })];
+  if (kind === 'sequence') return [new BatchNormalization({ inputShape: [3, 2] }), new LSTM({ units: 5 }), new Dense({ units: 3, activation: 'softmax' })];
+  return [new Dense({ units: 8, activation: 'relu', inputShape: [6] }), ...(kind === 'dropout' ? [new Dropout({ rate: 0.3 })] : []), new Dense({ units: 3, activation: 'softmax' })];
+}
+
+function optimizerFor(kind: Kind) {
+  if (kind === 'sgd') return new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true });
+  if (kind === 'plateau') return new SGD({ learningRate: 0.2, momentum: 0.5 });
+  if (kind === 'sequence') return new AdamW({ learningRate: new CosineDecay({ initialLearningRate: 0.001, decaySteps: 20, alpha: 0.1, warmupTarget: 0.05, warmupSteps: 4 }) });
+  return new Adam({ learningRate: 0.01 });
+}
+
+/** A fresh, compiled model; `cnn` expects the blobs reshaped to [n, 2, 3, 1], `sequence` to [n, 3, 2]. */
 export function makeModel(kind: Kind, seed: number): Sequential {
-  const layers = kind === 'cnn'
-    ? [new Conv2D({ filters: 3, kernelSize: 2, padding: 'same', activation: 'relu', inputShape: [2, 3, 1] }), new Flatten(), new Dense({ units: 3, activation: 'softmax' })]
-    : [new Dense({ units: 8, activation: 'relu', inputShape: [6] }), ...(kind === 'dropout' ? [new Dropout({ rate: 0.3 })] : []), new Dense({ units: 3, activation: 'softmax' })];
-  const model = new Sequential(layers, { seed });
-  model.compile({ optimizer: kind === 'sgd' ? new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true }) : new Adam({ learningRate: 0.01 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const model = new Sequential(layersFor(kind), { seed });
+  model.compile({ optimizer: optimizerFor(kind), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   return model;
+}
+
+/** The callbacks a kind trains with besides the test's own (the plateau's reducer: it reduces within a few epochs here). */
+export function callbacksFor(kind: Kind): Callback[] {
+  return kind === 'plateau' ? [new ReduceLROnPlateau({ monitor: 'loss', factor: 0.5, patience: 1, minDelta: 0.2, cooldown: 1 })] : [];
 }
 
 export function dataFor(kind: Kind, n = 60, seed = 1): [Tensor, Tensor] {
   const [x, y] = blobs(n, seed);
-  return kind === 'cnn' ? [new Tensor(x.data, [n, 2, 3, 1]), y] : [x, y];
+  if (kind === 'cnn') return [new Tensor(x.data, [n, 2, 3, 1]), y];
+  return kind === 'sequence' ? [new Tensor(x.data, [n, 3, 2]), y] : [x, y];
 }
 
 /** Everything that must match after a resume, as plain data (float bits compared exactly). */
@@ -37,6 +61,8 @@ export function fingerprint(model: Sequential) {
     : typeof tree === 'object' && tree !== null ? Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, slots(v)])) : tree);
   return {
     weights: model.namedParams().map(([k, t]) => [k, bits(t.data)]),
+    // Every weight, the non-trainable ones too (BatchNormalization's moving statistics).
+    allWeights: model.getWeights().map((t) => bits(t.data)),
     optimizer: slots(opt),
     rng: model.rng.getState(),
     history: JSON.stringify(model.history.stateDict()),

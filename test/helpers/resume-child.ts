@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BackupAndRestore, Callback, CSVLogger } from '../../src/index.js';
-import { dataFor, fingerprint, makeModel, type Kind } from '../../harness/training.js';
+import { callbacksFor, dataFor, fingerprint, makeModel, type Kind } from '../../harness/training.js';
 
 const [dir, kind, saveFreqArg, killArg, out] = process.argv.slice(2);
 const saveFreq = saveFreqArg === 'epoch' ? 'epoch' : Number(saveFreqArg);
@@ -23,6 +23,6 @@ const model = makeModel(kind as Kind, 11);
 const [x, y] = dataFor(kind as Kind);
 await model.fit(x, y, {
   epochs: 4, batchSize: 8, verbose: 0, validationSplit: 0.2,
-  callbacks: [new BackupAndRestore({ backupDir: join(dir, 'backup'), saveFreq }), new CSVLogger(join(dir, 'log.csv')), new Kill()],
+  callbacks: [new BackupAndRestore({ backupDir: join(dir, 'backup'), saveFreq }), new CSVLogger(join(dir, 'log.csv')), ...callbacksFor(kind as Kind), new Kill()],
 });
 writeFileSync(out, JSON.stringify(fingerprint(model)));
