@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackupAndRestore, Callback, loadMnist, type Logs } from '../src/index.js';
+import { BackupAndRestore, Callback, loadMnist, type FitContext, type Logs } from '../src/index.js';
 import { median, table } from './common.js';
 import { mnistMlp } from './fixtures.js';
 
@@ -20,6 +20,8 @@ class Timed extends Callback {
   blockedMs = 0;
   constructor(private readonly inner: Callback) { super(); }
   override setModel(model: Parameters<Callback['setModel']>[0]) { super.setModel(model); this.inner.setModel(model); }
+  override setContext(context: FitContext) { super.setContext(context); this.inner.setContext(context); }
+  override async onTrainAbort(error: unknown) { await this.inner.onTrainAbort(error); }
   private async time(fn: () => Promise<void>) {
     const t = performance.now();
     await fn();

@@ -21,7 +21,7 @@ import torch
 import keras
 from keras import layers, optimizers
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "..", "test", "golden", "keras-layers.json")
+DEFAULT_OUT = os.path.join(os.path.dirname(__file__), "..", "..", "test", "golden", "keras-layers.json")
 BATCH = 6
 
 
@@ -107,10 +107,11 @@ def main():
     for name, make, waypoint, shape, kind, flatten in cases():
         out["layers"][name] = {"waypoint": waypoint, "inputShape": shape, "input": kind, "flatten": flatten,
                                "call": layer_case(make, shape, kind), "fit": training_case(make, shape, kind, flatten)}
-    with open(OUT, "w") as f:
+    out_path = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_OUT  # the live test writes elsewhere and compares
+    with open(out_path, "w") as f:
         json.dump(out, f)
         f.write("\n")
-    print(f"wrote {os.path.normpath(OUT)} (keras {keras.__version__}, {keras.backend.backend()} backend)", file=sys.stderr)
+    print(f"wrote {os.path.normpath(out_path)} (keras {keras.__version__}, {keras.backend.backend()} backend)", file=sys.stderr)
 
 
 if __name__ == "__main__":
