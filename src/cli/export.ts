@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { kerasLayerNames } from '../model/keras-names.js';
 import { basename, dirname, join } from 'node:path';
 import { ENGINE_VERSION } from '../version.js';
 import type { Layer } from '../nn/layer.js';
@@ -27,23 +28,6 @@ function kerasLayer(layer: Layer, name: string, batchInputShape: number[] | null
   }
 }
 
-/** Keras's default layer names: the snake-cased Keras class, then `_1`, `_2`, … for the next ones of that class. */
-const KERAS_BASE_NAME: Record<string, string> = { Dense: 'dense', Conv2D: 'conv2d', MaxPool2D: 'max_pooling2d', Flatten: 'flatten', Dropout: 'dropout', Activation: 'activation' };
-
-function layerNames(model: Sequential): string[] {
-  const used = new Set<string>();
-  const seen = new Map<string, number>();
-  return model.layers.map((l) => {
-    const base = KERAS_BASE_NAME[l.className] ?? l.className.toLowerCase();
-    const n = seen.get(base) ?? 0;
-    seen.set(base, n + 1);
-    let name = l.name || (n === 0 ? base : `${base}_${n}`);
-    while (used.has(name)) name = `${name}_`;
-    used.add(name);
-    return name;
-  });
-}
-
 function concat(parts: Float32Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
@@ -53,7 +37,7 @@ function concat(parts: Float32Array[]): Uint8Array {
 
 /** model.json + weights.bin that `tf.loadLayersModel` loads. Returns the written paths. */
 export function exportTfjs(model: Sequential, outDir: string): string[] {
-  const names = layerNames(model);
+  const names = kerasLayerNames(model);
   const inputShape = model.inputShapeOf();
   const layers = model.layers.map((l, i) => kerasLayer(l, names[i], i === 0 ? inputShape : null));
   const weights = model.layers.flatMap((l, i) => l.namedWeights().map(([w, t]) => ({ spec: { name: `${names[i]}/${w}`, shape: t.shape, dtype: 'float32' }, data: t.data })));

@@ -53,9 +53,10 @@ export class MemoryStorage implements Storage {
 
   async syncDir() {}
   async remove(path: string) { this.files.delete(path); }
+  /** The files in `dir` and, as a file system lists them, the sub-directories that hold files. */
   async list(dir: string) {
     const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-    return [...this.files.keys()].filter((p) => p.startsWith(prefix) && !p.slice(prefix.length).includes('/')).map((p) => p.slice(prefix.length));
+    return [...new Set([...this.files.keys()].filter((p) => p.startsWith(prefix)).map((p) => p.slice(prefix.length).split('/')[0]))];
   }
   async mkdirp() {}
   async freeBytes() { return Number.MAX_SAFE_INTEGER; }
