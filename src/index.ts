@@ -34,6 +34,7 @@ export { TerminateOnNaN, NonFiniteLossError } from './callbacks/terminate-on-nan
 export { TensorBoard } from './callbacks/tensorboard.js';
 export type { TensorBoardOptions } from './callbacks/tensorboard.js';
 export { readLogs, readRun } from './tensorboard/reader.js';
+export { bundleLogs } from './tensorboard/bundle.js';
 export type { RunLogs, Point } from './tensorboard/reader.js';
 export { crc32c, maskedCrc32c } from './tensorboard/crc32c.js';
 export { ReduceLROnPlateau } from './callbacks/reduce-lr-on-plateau.js';

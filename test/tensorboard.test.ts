@@ -12,7 +12,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryStorage, TensorBoard, crc32c, fsStorage, readLogs, readRun, type RunLogs } from '../src/index.js';
+import { unzipSync } from 'fflate';
+import { truncateSync, statSync } from 'node:fs';
+import { MemoryStorage, TensorBoard, bundleLogs, crc32c, fsStorage, readLogs, readRun, type RunLogs } from '../src/index.js';
 import { frameRecord, parseRecords } from '../src/tensorboard/records.js';
 import { decodeEvent, encodeEvent, histogramOf, type TbEvent } from '../src/tensorboard/events.js';
 import { dataFor, makeModel } from '../harness/training.js';
@@ -125,6 +127,45 @@ describe('the TensorBoard callback', () => {
       if (live) expect(tensorBoardView(join(run, 'logs'))).toEqual(tensorBoardView(join(straight, 'logs')));
     }), { numRuns: 4, examples: [[10]] });
   }, 120_000);
+});
+
+describe('waypoint inspect-logs and tensorboard-export; bundleLogs', () => {
+  const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin', 'waypoint.js'), ...args], { encoding: 'utf8' });
+
+  it('lists tags, steps and last values per run, reports a torn last record, and zips every event file with its run path', async () => {
+    const logDir = join(dir, 'cli-logs');
+    const model = makeModel('mlp', 3);
+    const [x, y] = dataFor('mlp');
+    await model.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0, validationSplit: 0.2, callbacks: [new TensorBoard({ logDir })] });
+    const listed = cli('inspect-logs', logDir);
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/^run train: 1 event file\n/);
+    expect(listed.stdout).toMatch(new RegExp(`epoch_loss\\s+scalar\\s+2\\s+0–1\\s+${Math.fround(model.history.history.loss[1])}`));
+    expect(listed.stdout).toMatch(/run validation: 1 event file/);
+
+    const zipped = cli('tensorboard-export', logDir, '--out', join(dir, 'logs.zip'));
+    expect(zipped.status, zipped.stderr).toBe(0);
+    const entries = unzipSync(new Uint8Array(readFileSync(join(dir, 'logs.zip'))));
+    const file = readdirSync(join(logDir, 'train'))[0];
+    expect(Object.keys(entries).sort()).toEqual([`train/${file}`, `validation/${readdirSync(join(logDir, 'validation'))[0]}`]);
+    expect(Buffer.from(entries[`train/${file}`]).equals(readFileSync(join(logDir, 'train', file)))).toBe(true);
+
+    const path = join(logDir, 'train', file);
+    truncateSync(path, statSync(path).size - 3);
+    const torn = cli('inspect-logs', logDir);
+    expect(torn.status).toBe(0);
+    expect(torn.stdout).toMatch(new RegExp(`${file}: torn record at byte \\d+ \\(a writer stopped mid-write\\)`));
+    expect(cli('inspect-logs', join(dir, 'nothing-here')).stderr).toMatch(/no TensorBoard event files/);
+  });
+
+  it('bundleLogs works over any Storage (a browser keeps its logs in one)', async () => {
+    const storage = new MemoryStorage();
+    const model = makeModel('mlp', 3);
+    const [x, y] = dataFor('mlp');
+    await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, callbacks: [new TensorBoard({ logDir: '/l', storage })] });
+    const entries = unzipSync(await bundleLogs(storage, '/l'));
+    expect(Object.keys(entries).map((k) => k.split('/')[0]).sort()).toEqual(['train', 'validation']);
+  });
 });
 
 // TensorBoard's own loader, where .venv-ref has it (see scripts/golden/tensorboard_read.py).

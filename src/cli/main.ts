@@ -4,13 +4,14 @@ import { ENGINE_VERSION } from '../version.js';
 import { type Command, UsageError, helpText, parse } from './args.js';
 import { train } from './train.js';
 import { diff, inspect } from './inspect.js';
+import { inspectLogs, tensorboardExport } from './logs.js';
 import { select } from './select.js';
 import { plot } from './plot.js';
 import { exportCommand } from './export.js';
 import { bench } from './bench.js';
 import { errnoOf, osError } from '../checkpoint/storage/os-errors.js';
 
-const COMMANDS: Command[] = [train, inspect, diff, select, plot, exportCommand, bench];
+const COMMANDS: Command[] = [train, inspect, diff, select, plot, exportCommand, inspectLogs, tensorboardExport, bench];
 
 function usage(): string {
   return [`waypoint ${ENGINE_VERSION}: train, checkpoint and inspect small models`, '', 'commands:',

@@ -2,7 +2,9 @@
  * An event file in a run directory, written through a Storage: named as TensorFlow names
  * them (`events.out.tfevents.<seconds>.<host>.<pid>.<n>.v2`, sorting after any file already
  * there, since TensorBoard reads a directory's files in name order), opened with the
- * file_version event, each event appended as it comes, and synced by `flush`.
+ * file_version event, each event appended as it comes. `flush` waits until the events are
+ * in the file (as TensorFlow's flush: a killed process loses none of them); `close` also
+ * makes the file durable (fsync).
  */
 import { join } from 'node:path';
 import type { Storage, WriteHandle } from '../checkpoint/storage/storage.js';
@@ -47,16 +49,17 @@ export class EventFileWriter {
     this.pending = this.pending.then(() => this.handle.write([record])).catch((e: Error) => { this.failed ??= e; });
   }
 
-  /** Waits for every event added so far and makes the file durable. */
+  /** Waits until every event added so far is written to the file; reports a failed write. */
   async flush(): Promise<void> {
     await this.pending;
-    if (this.failed === null) await this.handle.sync().catch((e: Error) => { this.failed ??= e; });
     if (this.failed) throw osError('writing the TensorBoard event file failed', this.path, this.failed);
   }
 
+  /** Flushes, makes the file durable, and closes it. */
   async close(): Promise<void> {
     try {
       await this.flush();
+      await this.handle.sync().catch((e: Error) => { throw osError('syncing the TensorBoard event file failed', this.path, e); });
     } finally {
       await this.handle.close();
     }

@@ -1,0 +1,16 @@
+/** Every event file under a log directory, zipped with its run path, for a download (a browser's logs live in its Storage). */
+import { zipSync } from 'fflate';
+import { join } from 'node:path';
+import { type Storage, readFileIfExists } from '../checkpoint/storage/storage.js';
+import { readLogs } from './reader.js';
+
+export async function bundleLogs(storage: Storage, logDir: string): Promise<Uint8Array> {
+  const entries: Record<string, Uint8Array> = {};
+  for (const run of await readLogs(storage, logDir)) {
+    for (const file of run.files) {
+      const bytes = await readFileIfExists(storage, join(logDir, run.run, file));
+      if (bytes) entries[join(run.run, file)] = bytes;
+    }
+  }
+  return zipSync(entries, { level: 6 });
+}
