@@ -98,6 +98,8 @@ describe('the TensorBoard callback', () => {
     expect(train.scalars.get('batch_loss')!.map((p) => p.step)).toEqual([2, 4, 6, 8, 10, 12]); // 6 batches an epoch
     expect([...train.histograms.keys()].sort()).toEqual(['dense/bias/histogram', 'dense/kernel/histogram', 'dense_1/bias/histogram', 'dense_1/kernel/histogram']);
     expect(train.texts.get('config')![0].value).toMatch(/"units": 8/);
+    const graph = JSON.parse(train.graphs.get('keras')![0].value) as { class_name: string; config: { layers: Array<{ class_name: string; config: { name: string } }> } };
+    expect([graph.class_name, ...graph.config.layers.map((l) => `${l.class_name} ${l.config.name}`)]).toEqual(['Sequential', 'Dense dense', 'Dense dense_1']);
     expect(train.problems).toEqual([]);
   });
 
@@ -111,6 +113,7 @@ describe('the TensorBoard callback', () => {
       scalars: Object.fromEntries([...l.scalars].map(([t, ps]) => [t, ps.map((p) => [p.step, p.value])])),
       histograms: Object.fromEntries([...l.histograms].map(([t, ps]) => [t, ps.map((p) => [p.step, p.value])])),
       texts: Object.fromEntries([...l.texts].map(([t, ps]) => [t, ps.map((p) => p.step)])),
+      graphs: Object.fromEntries([...l.graphs].map(([t, ps]) => [t, ps.map((p) => [p.step, p.value])])),
     });
     return fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 23 }), async (killAt) => {
       const run = mkdtempSync(join(dir, 'k-'));
@@ -191,7 +194,12 @@ describe.runIf(live)("TensorBoard's own loader reads Waypoint's logs as Waypoint
       for (const [tag, points] of run.scalars) expect(tags[tag]).toEqual({ plugin: 'scalars', points: points.map((p) => [p.step, p.value]) });
       for (const [tag, points] of run.histograms) expect(tags[tag]).toEqual({ plugin: 'histograms', points: points.map((p) => [p.step, null]) });
       for (const [tag, points] of run.texts) expect(tags[tag]).toEqual({ plugin: 'text', points: points.map((p) => [p.step, null]) });
-      expect(Object.keys(tags).length).toBe(run.scalars.size + run.histograms.size + run.texts.size);
+      for (const [tag, points] of run.graphs) {
+        // TensorBoard's graphs plugin builds one node per layer, scoped by the model's name.
+        const nodes = (json: string) => { const m = JSON.parse(json) as { config: { name: string; layers: Array<{ config: { name: string } }> } }; return m.config.layers.map((l) => `${m.config.name}/${l.config.name}`); };
+        expect(tags[tag]).toEqual({ plugin: 'graph_keras_model', points: points.map((p) => [p.step, nodes(p.value)]) });
+      }
+      expect(Object.keys(tags).length).toBe(run.scalars.size + run.histograms.size + run.texts.size + run.graphs.size);
     }
   });
 });

@@ -5,8 +5,8 @@ Waypoint's byte-level test of its hand-written encoder (test/tensorboard.test.ts
     .venv-ref/bin/python scripts/golden/tensorboard_events.py
 
 writes test/golden/tensorboard-events.tfevents: the file_version event, a scalar (the
-scalars plugin's rank-0 float tensor, as TensorFlow 2 writes it), a text summary, a
-histogram, and a SessionLog START, each with fixed wall times and steps. The events are
+scalars plugin's rank-0 float tensor, as TensorFlow 2 writes it), a text summary, a Keras
+model graph, a histogram, and a SessionLog START, each with fixed wall times and steps. The events are
 described in scripts/golden/tensorboard_events.json, which the test encodes in turn.
 """
 import json
@@ -35,6 +35,12 @@ def value(v):
         out.tensor.string_val.append(v["text"].encode())
         out.metadata.plugin_data.plugin_name = "text"
         out.metadata.data_class = summary_pb2.DATA_CLASS_TENSOR
+    elif v["kind"] == "kerasModel":  # as keras_model_summary writes it
+        out.tensor.dtype = types_pb2.DT_STRING
+        out.tensor.tensor_shape.SetInParent()
+        out.tensor.string_val.append(v["json"].encode())
+        out.metadata.plugin_data.plugin_name = "graph_keras_model"
+        out.metadata.plugin_data.content = b"1"
     else:
         h = v["histogram"]
         out.histo.min, out.histo.max, out.histo.num, out.histo.sum, out.histo.sum_squares = h["min"], h["max"], h["num"], h["sum"], h["sumSquares"]

@@ -1,7 +1,8 @@
 """
 Reads a TensorBoard log directory with TensorBoard's own loader (the plugin event
 accumulator behind `tensorboard --logdir`, which honours SessionLog START) and prints, per
-run, every tensor tag's steps and, for scalars, values, as JSON. The live check in
+run, every tensor tag's steps and, for scalars, values (for a Keras model, the node names of
+the graph TensorBoard's graphs plugin builds from it), as JSON. The live check in
 test/tensorboard.test.ts compares it with Waypoint's reader on logs of a killed and
 resumed run.
 
@@ -12,6 +13,7 @@ import os
 import sys
 
 from tensorboard.backend.event_processing import plugin_event_accumulator as pea
+from tensorboard.plugins.graph import keras_util
 from tensorboard.util import tensor_util
 
 
@@ -31,7 +33,13 @@ def main():
             points = []
             for e in events:
                 array = tensor_util.make_ndarray(e.tensor_proto)
-                points.append([e.step, float(array) if plugin == "scalars" else None])
+                if plugin == "scalars":
+                    points.append([e.step, float(array)])
+                elif plugin == "graph_keras_model":  # the graph TensorBoard's graphs plugin draws from it
+                    graph = keras_util.keras_model_to_graph_def(json.loads(array.item().decode()))
+                    points.append([e.step, [node.name for node in graph.node]])
+                else:
+                    points.append([e.step, None])
             tags[tag] = {"plugin": plugin, "points": points}
         out[run] = tags
     print(json.dumps(out))

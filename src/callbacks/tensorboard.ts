@@ -3,6 +3,7 @@ import { ArgumentError } from '../errors.js';
 import { Callback } from '../model/callback.js';
 import type { Logs } from '../model/history.js';
 import { kerasLayerNames } from '../model/keras-names.js';
+import type { Sequential } from '../model/sequential.js';
 import { type Storage, getDefaultStorage } from '../checkpoint/storage/storage.js';
 import { EventFileWriter } from '../tensorboard/writer.js';
 import { histogramOf } from '../tensorboard/events.js';
@@ -16,6 +17,8 @@ export interface TensorBoardOptions {
   histogramFreq?: number;
   /** Write the model's config and the fit's parameters as a text summary at the start (default true). */
   writeText?: boolean;
+  /** Write the model as Keras JSON, which TensorBoard's graphs plugin draws (tag `keras`, as Keras; default true). */
+  writeGraph?: boolean;
   /** Where the event files go (default: the default storage). */
   storage?: Storage;
 }
@@ -39,6 +42,7 @@ export class TensorBoard extends Callback {
   readonly updateFreq: 'epoch' | number;
   readonly histogramFreq: number;
   readonly writeText: boolean;
+  readonly writeGraph: boolean;
   private train: EventFileWriter | null = null;
   private validation: EventFileWriter | null = null;
   private opening: Promise<void> | null = null;
@@ -54,6 +58,7 @@ export class TensorBoard extends Callback {
     this.histogramFreq = options.histogramFreq ?? 0;
     if (!(Number.isInteger(this.histogramFreq) && this.histogramFreq >= 0)) throw new ArgumentError(`TensorBoard: histogramFreq must be a non-negative integer, got ${this.histogramFreq}`);
     this.writeText = options.writeText ?? true;
+    this.writeGraph = options.writeGraph ?? true;
   }
 
   private get storage(): Storage {
@@ -85,9 +90,13 @@ export class TensorBoard extends Callback {
       if (!tag.startsWith('batch_')) continue;
       for (const p of points) if (p.step >= start.epoch && p.step <= resumedBatches) this.train.add(p.step, { kind: 'summary', values: [{ tag, kind: 'scalar', value: p.value }] });
     }
+    // Step 0 survives a restart at a later epoch: written again only when the START dropped it.
     if (this.writeText && (!resuming || start.epoch === 0)) {
       const config = JSON.stringify({ model: this.model.getConfig(), params: this.params }, null, 2);
       this.train.add(0, { kind: 'summary', values: [{ tag: 'config', kind: 'text', text: `\`\`\`json\n${config}\n\`\`\`` }] });
+    }
+    if (this.writeGraph && (!resuming || start.epoch === 0)) {
+      this.train.add(0, { kind: 'summary', values: [{ tag: 'keras', kind: 'kerasModel', json: JSON.stringify(kerasModelJson(this.model)) }] });
     }
     await Promise.all([this.train.flush(), this.validation.flush()]);
   }
@@ -131,4 +140,15 @@ export class TensorBoard extends Callback {
     this.opening = null;
     await Promise.all(writers.map((w) => w?.close()));
   }
+}
+
+/** The model as Keras's `to_json()` lays a Sequential out: what TensorBoard's graphs plugin reads. */
+function kerasModelJson(model: Sequential): unknown {
+  const names = kerasLayerNames(model);
+  const kerasClass = (c: string) => (c === 'MaxPool2D' ? 'MaxPooling2D' : c);
+  return {
+    class_name: 'Sequential',
+    config: { name: model.name, layers: model.layers.map((l, i) => ({ class_name: kerasClass(l.className), config: { ...l.getConfig(), name: names[i], dtype: 'float32' } })) },
+    keras_version: 'waypoint', backend: 'waypoint',
+  };
 }

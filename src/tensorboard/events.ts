@@ -20,7 +20,9 @@ export interface Histogram {
 export type SummaryValue =
   | { tag: string; kind: 'scalar'; value: number }
   | { tag: string; kind: 'histogram'; histogram: Histogram }
-  | { tag: string; kind: 'text'; text: string };
+  | { tag: string; kind: 'text'; text: string }
+  /** A Keras model's JSON, which TensorBoard's graphs plugin draws as the conceptual graph. */
+  | { tag: string; kind: 'kerasModel'; json: string };
 
 export type SessionStatus = 'START' | 'STOP' | 'CHECKPOINT';
 
@@ -39,8 +41,8 @@ const STATUS: Record<SessionStatus, number> = { START: 1, STOP: 2, CHECKPOINT: 3
 const DT_FLOAT = 1, DT_STRING = 7;
 const DATA_CLASS_SCALAR = 1, DATA_CLASS_TENSOR = 2;
 
-function pluginMetadata(w: ProtoWriter, plugin: string, dataClass: number): void {
-  w.message(1, (p) => p.string(1, plugin)).int(4, dataClass);
+function pluginMetadata(w: ProtoWriter, plugin: string, dataClass: number, content?: string): void {
+  w.message(1, (p) => { p.string(1, plugin); if (content !== undefined) p.string(2, content); }).int(4, dataClass);
 }
 
 /** A Summary.Value, its fields in number order as protobuf writes them: tag 1, histo 5, tensor 8, metadata 9. */
@@ -52,6 +54,10 @@ function encodeValue(w: ProtoWriter, v: SummaryValue): void {
   } else if (v.kind === 'text') {
     w.message(8, (t) => t.int(1, DT_STRING).message(2, () => undefined).string(8, v.text));
     w.message(9, (m) => pluginMetadata(m, 'text', DATA_CLASS_TENSOR));
+  } else if (v.kind === 'kerasModel') {
+    // As Keras's keras_model_summary: plugin content b'1', no data class.
+    w.message(8, (t) => t.int(1, DT_STRING).message(2, () => undefined).string(8, v.json));
+    w.message(9, (m) => pluginMetadata(m, 'graph_keras_model', 0, '1'));
   } else {
     const h = v.histogram;
     w.message(5, (p) => p.double(1, h.min).double(2, h.max).double(3, h.num).double(4, h.sum).double(5, h.sumSquares)
@@ -111,8 +117,10 @@ function decodeValue(bytes: Uint8Array): SummaryValue | null {
   const tensor = first(f, 8);
   if (tensor) {
     const value = tensorValue(tensor.bytes!);
+    const metadata = first(f, 9), pluginData = metadata && first(readFields(metadata.bytes!), 1);
+    const plugin = pluginData ? utf8(first(readFields(pluginData.bytes!), 1)?.bytes ?? new Uint8Array()) : '';
     if (typeof value === 'number') return { tag, kind: 'scalar', value };
-    if (typeof value === 'string') return { tag, kind: 'text', text: value };
+    if (typeof value === 'string') return plugin === 'graph_keras_model' ? { tag, kind: 'kerasModel', json: value } : { tag, kind: 'text', text: value };
   }
   return null; // a kind Waypoint does not read (images, audio): skipped
 }

@@ -23,6 +23,8 @@ export interface RunLogs {
   scalars: Map<string, Array<Point<number>>>;
   histograms: Map<string, Array<Point<Histogram>>>;
   texts: Map<string, Array<Point<string>>>;
+  /** Keras model JSON (TensorBoard's conceptual graph), by tag. */
+  graphs: Map<string, Array<Point<string>>>;
   /** The steps of the SessionLog STARTs, in order: the first session's, then one per restart. */
   starts: number[];
   problems: Array<RecordProblem & { file: string }>;
@@ -38,7 +40,7 @@ function add<V>(series: Map<string, Array<Point<V>>>, tag: string, point: Point<
 export async function readRun(storage: Storage, logDir: string, run = '.'): Promise<RunLogs> {
   const dir = run === '.' ? logDir : join(logDir, run);
   const files = (await storage.list(dir).catch(() => [] as string[])).filter((n) => EVENT_FILE.test(n)).sort();
-  const logs: RunLogs = { run, files, scalars: new Map(), histograms: new Map(), texts: new Map(), starts: [], problems: [] };
+  const logs: RunLogs = { run, files, scalars: new Map(), histograms: new Map(), texts: new Map(), graphs: new Map(), starts: [], problems: [] };
   for (const file of files) {
     const bytes = await readFileIfExists(storage, join(dir, file));
     if (bytes === null) continue;
@@ -49,7 +51,7 @@ export async function readRun(storage: Storage, logDir: string, run = '.'): Prom
       if (e.body.kind === 'sessionLog' && e.body.status === 'START') {
         logs.starts.push(e.step);
         if (logs.starts.length === 1) continue; // as TensorBoard: the first START is the run's start, not a restart
-        for (const series of [logs.scalars, logs.histograms, logs.texts] as Array<Map<string, Array<Point<unknown>>>>) {
+        for (const series of [logs.scalars, logs.histograms, logs.texts, logs.graphs] as Array<Map<string, Array<Point<unknown>>>>) {
           for (const [tag, points] of series) series.set(tag, points.filter((p) => p.step < e.step));
         }
       } else if (e.body.kind === 'summary') {
@@ -57,7 +59,8 @@ export async function readRun(storage: Storage, logDir: string, run = '.'): Prom
           const at = { step: e.step, wallTime: e.wallTime };
           if (v.kind === 'scalar') add(logs.scalars, v.tag, { ...at, value: v.value });
           else if (v.kind === 'histogram') add(logs.histograms, v.tag, { ...at, value: v.histogram });
-          else add(logs.texts, v.tag, { ...at, value: v.text });
+          else if (v.kind === 'text') add(logs.texts, v.tag, { ...at, value: v.text });
+          else add(logs.graphs, v.tag, { ...at, value: v.json });
         }
       }
     }
