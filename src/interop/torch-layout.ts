@@ -1,0 +1,276 @@
+/**
+ * Waypoint's Sequential as the equivalent `torch.nn.Sequential`: which module each layer
+ * becomes (each activation its own module, so indices shift; images NCHW), and how every
+ * weight maps to that module's `state_dict` entry — transposed, permuted, gate-reordered —
+ * both ways. `torchSource` prints the module as Python, with the three small helper modules
+ * Keras's semantics need (an RNN that returns the last step or all steps, a reshape).
+ */
+import { ArgumentError } from '../errors.js';
+import type { Sequential } from '../model/sequential.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+/** One state_dict entry: its key and shape, and how to read it from / write it into the model. */
+export interface TorchEntry {
+  key: string;
+  shape: number[];
+  read(): Float32Array | BigInt64Array;
+  /** Writes a value read from a file (already checked against `shape`); int64 entries are accepted and ignored. */
+  write(data: Float32Array): void;
+}
+
+export interface TorchPlan {
+  /** The modules of the nn.Sequential, as Python expressions, in order. */
+  modules: string[];
+  entries: TorchEntry[];
+  /** 'NCHW' when the model takes images (permute NHWC inputs with x.permute(0, 3, 1, 2)); else the input as it is. */
+  input: 'NCHW' | 'as is';
+}
+
+const ACTIVATION: Record<string, string> = { relu: 'nn.ReLU()', sigmoid: 'nn.Sigmoid()', tanh: 'nn.Tanh()', softmax: 'nn.Softmax(dim=-1)' };
+const py = (b: unknown) => (b ? 'True' : 'False');
+
+
+/** TensorFlow's 'same' padding of one dim: [before, after]. */
+function samePadding(size: number, k: number, s: number): [number, number] {
+  const total = Math.max((Math.ceil(size / s) - 1) * s + k - size, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+export function torchPlan(model: Sequential): TorchPlan {
+  const modules: string[] = [];
+  const entries: TorchEntry[] = [];
+  let shape = model.inputShapeOf();
+  const input = shape.length === 3 ? 'NCHW' : 'as is';
+  /** After flattening an image: torch's flat index j (C, H, W order) → Waypoint's (H, W, C). */
+  let perm: Int32Array | null = null;
+  const add = (module: string) => modules.push(module) - 1;
+  const unsupported = (i: number, why: string): never => {
+    throw new ArgumentError(`torch layout: layers/${i} (${model.layers[i].describe()}) ${why}`);
+  };
+
+  model.layers.forEach((layer, i) => {
+    const c = layer.getConfig() as Record<string, any>;
+    const weight = (name: string): Tensor => layer.namedWeights().find(([n]) => n === name)![1];
+    const plain = (key: string, w: Tensor, torchShape = w.shape) => entries.push({ key, shape: [...torchShape], read: () => w.data, write: (d) => w.data.set(d) });
+    const image = shape.length === 3;
+    const activation = (name: string) => {
+      if (name === 'linear') return;
+      if (name === 'softmax' && image) unsupported(i, 'has a softmax over NHWC channels, which nn.Softmax(dim=-1) would take over width');
+      add(ACTIVATION[name]);
+    };
+    const next = layer.outputShape(shape);
+    if (perm && !['Dense', 'Dropout', 'Activation'].includes(layer.className)) unsupported(i, 'follows the flattening of an image, whose feature order torch has as C, H, W; only Dense, Dropout and Activation are mapped there');
+    switch (layer.className) {
+      case 'Dense': {
+        if (image) unsupported(i, 'acts on the channel axis of images; torch Linear would act on width (Flatten first)');
+        const kernel = weight('kernel');
+        const [inF, units] = kernel.shape;
+        const p = perm;
+        perm = null;
+        const m = add(`nn.Linear(${inF}, ${units}, bias=${py(c.useBias)})`);
+        entries.push({
+          key: `${m}.weight`, shape: [units, inF],
+          read: () => {
+            const out = new Float32Array(units * inF);
+            for (let o = 0; o < units; o++) for (let j = 0; j < inF; j++) out[o * inF + j] = kernel.data[(p ? p[j] : j) * units + o];
+            return out;
+          },
+          write: (d) => { for (let o = 0; o < units; o++) for (let j = 0; j < inF; j++) kernel.data[(p ? p[j] : j) * units + o] = d[o * inF + j]; },
+        });
+        if (c.useBias) plain(`${m}.bias`, weight('bias'));
+        activation(c.activation);
+        break;
+      }
+      case 'Conv2D': {
+        const kernel = weight('kernel');
+        const [kh, kw, inC, outC] = kernel.shape;
+        const [sh, sw] = c.strides as number[], [dh, dw] = (c.dilationRate ?? [1, 1]) as number[];
+        let padding = '0';
+        if (c.padding === 'same' && sh === 1 && sw === 1) padding = "'same'";
+        else if (c.padding === 'same') {
+          const [t, b] = samePadding(shape[0], (kh - 1) * dh + 1, sh), [l, r] = samePadding(shape[1], (kw - 1) * dw + 1, sw);
+          if (t + b + l + r > 0) add(`nn.ZeroPad2d((${l}, ${r}, ${t}, ${b}))`);
+        }
+        const m = add(`nn.Conv2d(${inC}, ${outC}, (${kh}, ${kw}), stride=(${sh}, ${sw}), padding=${padding}, dilation=(${dh}, ${dw}), bias=${py(c.useBias)})`);
+        entries.push({
+          key: `${m}.weight`, shape: [outC, inC, kh, kw],
+          read: () => {
+            const out = new Float32Array(kernel.size);
+            for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let ci = 0; ci < inC; ci++) for (let o = 0; o < outC; o++) {
+              out[((o * inC + ci) * kh + y) * kw + x] = kernel.data[((y * kw + x) * inC + ci) * outC + o];
+            }
+            return out;
+          },
+          write: (d) => {
+            for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let ci = 0; ci < inC; ci++) for (let o = 0; o < outC; o++) {
+              kernel.data[((y * kw + x) * inC + ci) * outC + o] = d[((o * inC + ci) * kh + y) * kw + x];
+            }
+          },
+        });
+        if (c.useBias) plain(`${m}.bias`, weight('bias'));
+        activation(c.activation);
+        break;
+      }
+      case 'MaxPool2D':
+      case 'AveragePooling2D': {
+        const [kh, kw] = c.poolSize as number[], [sh, sw] = c.strides as number[];
+        const max = layer.className === 'MaxPool2D';
+        if (c.padding === 'valid') {
+          add(`nn.${max ? 'MaxPool2d' : 'AvgPool2d'}((${kh}, ${kw}), stride=(${sh}, ${sw}))`);
+          break;
+        }
+        const [t, b] = samePadding(shape[0], kh, sh), [l, r] = samePadding(shape[1], kw, sw);
+        if (max) {
+          if (t + b + l + r > 0) add(`nn.ConstantPad2d((${l}, ${r}, ${t}, ${b}), float('-inf'))`);
+          add(`nn.MaxPool2d((${kh}, ${kw}), stride=(${sh}, ${sw}))`);
+        } else {
+          if (t !== b || l !== r || 2 * t > kh || 2 * l > kw) unsupported(i, `pads 'same' asymmetrically (${t}/${b}, ${l}/${r}), which AvgPool2d's count_include_pad=False cannot`);
+          add(`nn.AvgPool2d((${kh}, ${kw}), stride=(${sh}, ${sw}), padding=(${t}, ${l}), count_include_pad=False)`);
+        }
+        break;
+      }
+      case 'GlobalAveragePooling2D':
+      case 'GlobalMaxPooling2D':
+        add(layer.className === 'GlobalMaxPooling2D' ? 'nn.AdaptiveMaxPool2d(1)' : 'nn.AdaptiveAvgPool2d(1)');
+        add('nn.Flatten()');
+        break;
+      case 'Flatten': {
+        if (image) {
+          const [h, w, ch] = shape;
+          perm = new Int32Array(h * w * ch);
+          for (let k = 0; k < ch; k++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) perm[(k * h + y) * w + x] = (y * w + x) * ch + k;
+        }
+        add('nn.Flatten()');
+        break;
+      }
+      case 'Reshape':
+        if (image) unsupported(i, 'reshapes NHWC images, which torch holds as NCHW');
+        add(`KerasReshape(${(next as number[]).join(', ')})`);
+        break;
+      case 'Dropout':
+        add(`nn.Dropout(${c.rate})`);
+        break;
+      case 'Activation':
+        activation(c.activation);
+        break;
+      case 'BatchNormalization': {
+        if (shape.length !== 1 && !image) unsupported(i, 'normalizes the last axis of sequences; torch BatchNorm1d normalizes axis 1');
+        if (c.center !== c.scale) unsupported(i, 'has only one of center and scale; torch has both or neither (affine)');
+        const ch = shape[shape.length - 1];
+        const m = add(`nn.BatchNorm${image ? '2d' : '1d'}(${ch}, eps=${c.epsilon}, momentum=${+(1 - c.momentum).toPrecision(12)}, affine=${py(c.scale)})`);
+        if (c.scale) {
+          plain(`${m}.weight`, weight('gamma'));
+          plain(`${m}.bias`, weight('beta'));
+        }
+        plain(`${m}.running_mean`, weight('moving_mean'));
+        plain(`${m}.running_var`, weight('moving_variance'));
+        entries.push({ key: `${m}.num_batches_tracked`, shape: [], read: () => new BigInt64Array(1), write: () => undefined });
+        break;
+      }
+      case 'LayerNormalization': {
+        if (image) unsupported(i, 'normalizes NHWC channels; torch LayerNorm would normalize width');
+        if (c.center !== c.scale) unsupported(i, 'has only one of center and scale; torch LayerNorm has both or neither');
+        const f = shape[shape.length - 1];
+        const m = add(`nn.LayerNorm(${f}, eps=${c.epsilon}, elementwise_affine=${py(c.scale)})`);
+        if (c.scale) {
+          plain(`${m}.weight`, weight('gamma'));
+          plain(`${m}.bias`, weight('beta'));
+        }
+        break;
+      }
+      case 'Embedding': {
+        const m = add(`nn.Embedding(${c.inputDim}, ${c.outputDim})`);
+        plain(`${m}.weight`, weight('embeddings'));
+        break;
+      }
+      case 'LSTM':
+      case 'GRU': {
+        const lstm = layer.className === 'LSTM';
+        if (c.activation !== 'tanh' || c.recurrentActivation !== 'sigmoid') unsupported(i, 'uses other activations than tanh and sigmoid, which torch fixes');
+        const gates = lstm ? 4 : 3, u = c.units as number, f = shape[1];
+        // Keras's gate blocks for torch's: LSTM i, f, c/g, o are the same order; GRU z, r, h → torch r, z, n.
+        const order = lstm ? [0, 1, 2, 3] : [1, 0, 2];
+        const m = add(`Keras${layer.className}(${f}, ${u}, return_sequences=${py(c.returnSequences)}, bias=${py(c.useBias)})`);
+        const matrix = (key: string, w: Tensor, rows: number) => entries.push({
+          key: `${m}.rnn.${key}`, shape: [gates * u, rows],
+          read: () => {
+            const out = new Float32Array(gates * u * rows);
+            order.forEach((kb, tb) => { for (let j = 0; j < u; j++) for (let r = 0; r < rows; r++) out[(tb * u + j) * rows + r] = w.data[r * gates * u + kb * u + j]; });
+            return out;
+          },
+          write: (d) => { order.forEach((kb, tb) => { for (let j = 0; j < u; j++) for (let r = 0; r < rows; r++) w.data[r * gates * u + kb * u + j] = d[(tb * u + j) * rows + r]; }); },
+        });
+        matrix('weight_ih_l0', weight('kernel'), f);
+        matrix('weight_hh_l0', weight('recurrent_kernel'), u);
+        if (c.useBias) {
+          const bias = weight('bias');
+          const reordered = (from: Float32Array) => { const out = new Float32Array(gates * u); order.forEach((kb, tb) => out.set(from.subarray(kb * u, (kb + 1) * u), tb * u)); return out; };
+          const restore = (d: Float32Array, into: Float32Array) => order.forEach((kb, tb) => into.set(d.subarray(tb * u, (tb + 1) * u), kb * u));
+          // LSTM: Keras has one bias, torch two that add up: all of it goes to bias_ih; an import sums them.
+          let pendingIh: Float32Array | null = null;
+          entries.push({
+            key: `${m}.rnn.bias_ih_l0`, shape: [gates * u],
+            read: () => reordered(lstm ? bias.data : bias.data.subarray(0, gates * u)),
+            write: (d) => { if (lstm) pendingIh = d.slice(); else restore(d, bias.data.subarray(0, gates * u)); },
+          });
+          entries.push({
+            key: `${m}.rnn.bias_hh_l0`, shape: [gates * u],
+            read: () => (lstm ? new Float32Array(gates * u) : reordered(bias.data.subarray(gates * u))),
+            write: (d) => {
+              if (!lstm) return restore(d, bias.data.subarray(gates * u));
+              const sum = new Float32Array(gates * u);
+              for (let k = 0; k < sum.length; k++) sum[k] = (pendingIh ?? new Float32Array(gates * u))[k] + d[k];
+              restore(sum, bias.data);
+            },
+          });
+        }
+        break;
+      }
+      default:
+        unsupported(i, 'has no torch mapping');
+    }
+    shape = next;
+  });
+  return { modules, entries, input };
+}
+
+/** The Python source of the equivalent module, with the helpers it uses: `model = nn.Sequential(...)`. */
+export function torchSource(model: Sequential): string {
+  const { modules, input } = torchPlan(model);
+  const helpers = [
+    'import torch',
+    'from torch import nn',
+    '',
+    '',
+    'class _KerasRNN(nn.Module):',
+    '    """Keras\'s LSTM/GRU: batch-first sequences, zero initial state, the last output or every one."""',
+    '    def __init__(self, rnn, return_sequences):',
+    '        super().__init__()',
+    '        self.rnn, self.return_sequences = rnn, return_sequences',
+    '',
+    '    def forward(self, x):',
+    '        y, _ = self.rnn(x)',
+    '        return y if self.return_sequences else y[:, -1]',
+    '',
+    '',
+    'def KerasLSTM(input_size, units, return_sequences=False, bias=True):',
+    '    return _KerasRNN(nn.LSTM(input_size, units, batch_first=True, bias=bias), return_sequences)',
+    '',
+    '',
+    'def KerasGRU(input_size, units, return_sequences=False, bias=True):',
+    '    return _KerasRNN(nn.GRU(input_size, units, batch_first=True, bias=bias), return_sequences)',
+    '',
+    '',
+    'class KerasReshape(nn.Module):',
+    '    def __init__(self, *shape):',
+    '        super().__init__()',
+    '        self.shape = shape',
+    '',
+    '    def forward(self, x):',
+    '        return x.reshape(x.shape[0], *self.shape)',
+    '',
+    '',
+  ];
+  return [...helpers, `# input: ${input === 'NCHW' ? 'NCHW images (a Waypoint NHWC batch x: x.permute(0, 3, 1, 2))' : 'as Waypoint takes it'}`,
+    'model = nn.Sequential(', ...modules.map((m) => `    ${m},`), ')', ''].join('\n');
+}
