@@ -124,3 +124,30 @@ describe.runIf(live)('live: PyTorch loads what Waypoint exports today', () => {
     }
   }, 300_000);
 });
+
+describe('waypoint export --layout torch and waypoint import', () => {
+  it('export writes the state_dict and its nn.Sequential source; import puts the weights back into the architecture bit for bit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wpt-import-'));
+    try {
+      const c = await interopCase('cnn');
+      await c.model.save(join(dir, 'm.wpt'));
+      const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin', 'waypoint.js'), ...args], { encoding: 'utf8' });
+      const exported = cli('export', join(dir, 'm.wpt'), '--to', 'safetensors', '--layout', 'torch', '--out', join(dir, 'm.safetensors'));
+      expect(exported.status, exported.stderr).toBe(0);
+      expect(readFileSync(join(dir, 'm.py'), 'utf8')).toBe(torchSource(c.model));
+      const other = await fresh('cnn');
+      other.compile({ optimizer: 'sgd', loss: 'mse' });
+      await other.save(join(dir, 'other.wpt'));
+      const imported = cli('import', join(dir, 'm.safetensors'), '--from', 'safetensors', '--layout', 'torch', '--like', join(dir, 'other.wpt'), '--out', join(dir, 'back.wpt'));
+      expect(imported.status, imported.stderr).toBe(0);
+      const { loadModel } = await import('../src/index.js');
+      const back = await loadModel(join(dir, 'back.wpt'));
+      expect(back.getWeights().map((w) => bits(w.data))).toEqual(c.model.getWeights().map((w) => bits(w.data)));
+      const wrong = cli('import', join(dir, 'm.safetensors'), '--from', 'safetensors', '--like', join(dir, 'other.wpt'), '--out', join(dir, 'x.wpt'));
+      expect(wrong.status).toBe(1);
+      expect(wrong.stderr).toMatch(/MISSING_KEYS: missing from the file: layers\.0\.kernel/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

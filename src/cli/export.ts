@@ -2,6 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { kerasLayerNames } from '../model/keras-names.js';
 import { basename, dirname, join } from 'node:path';
 import { ENGINE_VERSION } from '../version.js';
+import { exportSafetensors } from '../interop/weights.js';
+import { torchSource } from '../interop/torch-layout.js';
 import type { Layer } from '../nn/layer.js';
 import type { Sequential } from '../model/sequential.js';
 import { modelFromFile } from '../model/persistence.js';
@@ -52,32 +54,14 @@ export function exportTfjs(model: Sequential, outDir: string): string[] {
   return [join(outDir, 'model.json'), join(outDir, 'weights.bin')];
 }
 
-/** A safetensors file: u64 LE header length, JSON header (dtype, shape, data_offsets), raw bytes. */
-export function exportSafetensors(model: Sequential, path: string): string {
-  const tensors = model.layers.flatMap((l, i) => l.namedWeights().map(([w, t]) => ({ key: `layers.${i}.${w}`, t })));
-  const header: Record<string, unknown> = { __metadata__: { format: 'waypoint', engine: `waypoint ${ENGINE_VERSION}`, model: model.name } };
-  let offset = 0;
-  for (const { key, t } of tensors) {
-    header[key] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // data starts 8-byte aligned
-  const headerBytes = Buffer.from(json, 'utf8');
-  const size = Buffer.alloc(8);
-  size.writeBigUInt64LE(BigInt(headerBytes.length));
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, Buffer.concat([size, headerBytes, concat(tensors.map(({ t }) => t.data))]));
-  return path;
-}
-
 export const exportCommand: Command = {
   name: 'export',
   title: 'export to TensorFlow.js or safetensors',
-  summary: 'Export a model (or weights) file to a TensorFlow.js layers model (model.json + weights.bin) or a safetensors file.',
-  usage: 'export FILE --to tfjs|safetensors [--out PATH]',
+  summary: 'Export a model (or weights) file to a TensorFlow.js layers model (model.json + weights.bin) or a safetensors file, in Keras\'s layout (layers.0.kernel) or PyTorch\'s (the state_dict of the equivalent nn.Sequential, whose Python source is written beside it).',
+  usage: 'export FILE --to tfjs|safetensors [--layout keras|torch] [--out PATH]',
   options: {
     to: { type: 'string', help: 'tfjs or safetensors' },
+    layout: { type: 'string', default: 'keras', help: 'safetensors names and shapes: keras or torch' },
     out: { type: 'string', help: 'output directory (tfjs) or file (safetensors); default next to FILE' },
   },
   async run(positionals, v) {
@@ -86,7 +70,20 @@ export const exportCommand: Command = {
     if (v.to !== 'tfjs' && v.to !== 'safetensors') throw new UsageError(`export: --to must be tfjs or safetensors, got '${String(v.to ?? '')}'`);
     const model = await modelFromFile(file);
     const stem = join(dirname(file), basename(file, '.wpt'));
-    const written = v.to === 'tfjs' ? exportTfjs(model, (v.out as string) ?? `${stem}-tfjs`) : [exportSafetensors(model, (v.out as string) ?? `${stem}.safetensors`)];
+    if (v.layout !== 'keras' && v.layout !== 'torch') throw new UsageError(`export: --layout must be keras or torch, got '${String(v.layout)}'`);
+    if (v.to === 'tfjs') {
+      console.log(`wrote ${exportTfjs(model, (v.out as string) ?? `${stem}-tfjs`).join(', ')}`);
+      return;
+    }
+    const out = (v.out as string) ?? `${stem}${v.layout === 'torch' ? '.torch' : ''}.safetensors`;
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, exportSafetensors(model, { layout: v.layout }));
+    const written = [out];
+    if (v.layout === 'torch') {
+      const source = out.replace(/\.safetensors$/, '') + '.py';
+      writeFileSync(source, torchSource(model));
+      written.push(source);
+    }
     console.log(`wrote ${written.join(', ')}`);
   },
 };

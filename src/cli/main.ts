@@ -5,17 +5,18 @@ import { type Command, UsageError, helpText, parse } from './args.js';
 import { train } from './train.js';
 import { diff, inspect } from './inspect.js';
 import { inspectLogs, tensorboardExport } from './logs.js';
+import { importCommand } from './import.js';
 import { select } from './select.js';
 import { plot } from './plot.js';
 import { exportCommand } from './export.js';
 import { bench } from './bench.js';
 import { errnoOf, osError } from '../checkpoint/storage/os-errors.js';
 
-const COMMANDS: Command[] = [train, inspect, diff, select, plot, exportCommand, inspectLogs, tensorboardExport, bench];
+const COMMANDS: Command[] = [train, inspect, diff, select, plot, exportCommand, importCommand, inspectLogs, tensorboardExport, bench];
 
 function usage(): string {
   return [`waypoint ${ENGINE_VERSION}: train, checkpoint and inspect small models`, '', 'commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.title}`), '', 'waypoint COMMAND --help for its options'].join('\n');
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(Math.max(...COMMANDS.map((k) => k.name.length)))}  ${c.title}`), '', 'waypoint COMMAND --help for its options'].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
