@@ -62,6 +62,8 @@ function randomToken(): string {
 }
 
 /** A lock file's holder, or null when the file is not a lock (torn, or foreign). Old locks had only pid, host, time. */
+const readNow = (path: string): Uint8Array | null => { try { return builtin<typeof import('node:fs')>('node:fs')!.readFileSync(path); } catch { return null; } };
+
 function parseLock(bytes: Uint8Array | null): LockRecord | null {
   if (bytes === null) return null;
   try {
@@ -169,7 +171,9 @@ export async function acquireLock(storage: Storage, dir: string, options: LockOp
   let lost: string | null = null;
   const check = async () => {
     if (lost !== null) return;
-    const { holder } = await readHolder(storage, path);
+    // On the file system, a synchronous read of the tiny file: an asynchronous one waits in
+    // Node's thread pool behind the background saves' fsyncs (milliseconds per save).
+    const holder = storage === fsStorage ? parseLock(readNow(path)) : (await readHolder(storage, path)).holder;
     if (holder?.token !== record.token) {
       lost = holder ? `pid ${holder.pid} on ${holder.host} took it over at ${holder.acquired}` : 'the lock file was deleted';
       if (mine.get(path) === record.token) mine.delete(path);

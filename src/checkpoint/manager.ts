@@ -456,9 +456,8 @@ function validateOptions(o: CheckpointManagerOptions): void {
     throw new ArgumentError(`CheckpointManager: ${name} must be ${rule}, got ${typeof value === 'string' ? `'${value}'` : String(value)}`);
   };
   if (o.maxToKeep !== undefined && o.maxToKeep !== null && !(Number.isInteger(o.maxToKeep) && o.maxToKeep >= 1)) fail('maxToKeep', 'a positive integer or null', o.maxToKeep);
-  if (o.keepEveryNHours !== undefined && o.keepEveryNHours !== null && !(Number.isFinite(o.keepEveryNHours) && o.keepEveryNHours > 0)) {
-    fail('keepEveryNHours', 'a positive number of hours or null', o.keepEveryNHours);
-  }
+  const hours = o.keepEveryNHours;
+  if (hours !== undefined && hours !== null && !(Number.isFinite(hours) && hours > 0)) fail('keepEveryNHours', 'a positive number of hours or null', hours);
   if (o.maxBytes !== undefined && o.maxBytes !== null && !(Number.isFinite(o.maxBytes) && o.maxBytes > 0)) fail('maxBytes', 'a positive number of bytes or null', o.maxBytes);
   if (o.checkpointInterval !== undefined && !(Number.isSafeInteger(o.checkpointInterval) && o.checkpointInterval >= 0)) {
     fail('checkpointInterval', 'a non-negative integer of steps', o.checkpointInterval);
