@@ -10,8 +10,9 @@ import { dirname, join, relative, resolve } from 'node:path';
 export const ALLOWED: Record<string, string[]> = {
   'src/cli': ['src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
   'src/callbacks': ['src/model', 'src/tensorboard', 'src/checkpoint', 'src/state', 'src/tensor'],
-  'src/tensorboard': ['src/checkpoint'],
-  'src/interop': ['src/model', 'src/state', 'src/tensor'],
+  'src/tensorboard': ['src/checkpoint', 'src/protobuf'],
+  'src/protobuf': [],
+  'src/interop': ['src/model', 'src/protobuf', 'src/state', 'src/tensor'],
   'src/model': ['src/nn', 'src/optim', 'src/checkpoint', 'src/state', 'src/tensor'],
   'src/nn': ['src/state', 'src/tensor'],
   'src/optim': ['src/state', 'src/tensor'],

@@ -38,6 +38,8 @@ export { bundleLogs } from './tensorboard/bundle.js';
 export { exportSafetensors, importSafetensors } from './interop/weights.js';
 export type { WeightsLayout, ImportReport } from './interop/weights.js';
 export { torchSource } from './interop/torch-layout.js';
+export { exportOnnx } from './interop/onnx.js';
+export type { OnnxOptions } from './interop/onnx.js';
 export { encodeSafetensors, parseSafetensors, SafetensorsError } from './interop/safetensors.js';
 export type { RunLogs, Point } from './tensorboard/reader.js';
 export { crc32c, maskedCrc32c } from './tensorboard/crc32c.js';

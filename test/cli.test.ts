@@ -210,7 +210,7 @@ describe('bad input: one clear line, non-zero exit', () => {
     [['diff', 'only-one.wpt'], /give two files/, 2],
     [['select', '/no/such/dir'], /does not exist/, 2],
     [['plot', '/no/such/file.wpt'], /cannot open/, 1],
-    [['export', 'x.wpt'], /--to must be tfjs or safetensors/, 2],
+    [['export', 'x.wpt'], /--to must be tfjs, safetensors or onnx/, 2],
     [['bench', '--size', 'huge'], /--size must be small or large/, 2],
   ];
   for (const [args, message, code] of cases) {

@@ -143,6 +143,11 @@ describe('waypoint export --layout torch and waypoint import', () => {
       const { loadModel } = await import('../src/index.js');
       const back = await loadModel(join(dir, 'back.wpt'));
       expect(back.getWeights().map((w) => bits(w.data))).toEqual(c.model.getWeights().map((w) => bits(w.data)));
+      const onnx = cli('export', join(dir, 'm.wpt'), '--to', 'onnx', '--out', join(dir, 'm.onnx'));
+      expect(onnx.status, onnx.stderr).toBe(0);
+      const { exportOnnx } = await import('../src/index.js');
+      expect(readFileSync(join(dir, 'm.onnx')).equals(Buffer.from(exportOnnx(c.model)))).toBe(true);
+      expect(cli('export', join(dir, 'm.wpt'), '--to', 'onnx', '--opset', '12', '--out', join(dir, 'x.onnx')).stderr).toMatch(/opset must be an integer of at least 13, got 12/);
       const wrong = cli('import', join(dir, 'm.safetensors'), '--from', 'safetensors', '--like', join(dir, 'other.wpt'), '--out', join(dir, 'x.wpt'));
       expect(wrong.status).toBe(1);
       expect(wrong.stderr).toMatch(/MISSING_KEYS: missing from the file: layers\.0\.kernel/);
@@ -150,4 +155,39 @@ describe('waypoint export --layout torch and waypoint import', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('ONNX export (issue 21 item 2): the ONNX checker accepts it and ONNX Runtime predicts what Waypoint predicts', () => {
+  const onnxDir = join(root, 'test', 'golden', 'onnx');
+  const ort = JSON.parse(readFileSync(join(onnxDir, 'onnxruntime.json'), 'utf8')) as { onnxruntime: string; cases: Record<string, { outputs: number[]; firstAlone: number[] }> };
+  for (const name of INTEROP_CASE_NAMES) {
+    it(`${name}: the export is the committed file that passed onnx.checker (full) and ran in ONNX Runtime ${ort.onnxruntime}, batch of 4 and of 1 (1e-5)`, async () => {
+      const { exportOnnx } = await import('../src/index.js');
+      const c = await interopCase(name);
+      expect(Buffer.from(exportOnnx(c.model)).equals(readFileSync(join(onnxDir, `${name}.onnx`)))).toBe(true);
+      const ours = c.model.predict(c.x).data;
+      expectClose(ours, ort.cases[name].outputs, 1e-5, `${name} ONNX Runtime`);
+      expectClose(ours.subarray(0, ort.cases[name].firstAlone.length), ort.cases[name].firstAlone, 1e-5, `${name} ONNX Runtime, batch of 1`);
+    });
+  }
+});
+
+const onnxProbe = existsSync(python) ? spawnSync(python, ['-c', 'import onnx, onnxruntime'], { encoding: 'utf8' }) : null;
+const onnxLive = onnxProbe?.status === 0;
+if (!onnxLive) console.warn('SKIPPED the live ONNX check: .venv-ref has no onnx/onnxruntime; the committed goldens stand');
+
+describe.runIf(onnxLive)('live: the ONNX checker and ONNX Runtime on what Waypoint exports today', () => {
+  it('every case', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wpt-onnx-'));
+    try {
+      const make = spawnSync(join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'scripts', 'golden', 'onnx-cases.ts'), dir], { encoding: 'utf8' });
+      expect(make.status, make.stderr).toBe(0);
+      const run = spawnSync(python, [join(root, 'scripts', 'golden', 'onnx_check.py'), dir], { encoding: 'utf8', timeout: 300_000 });
+      expect(run.status, run.stderr).toBe(0);
+      const now = JSON.parse(readFileSync(join(dir, 'onnxruntime.json'), 'utf8')) as { cases: Record<string, { outputs: number[] }> };
+      for (const name of INTEROP_CASE_NAMES) expectClose((await interopCase(name)).model.predict((await interopCase(name)).x).data, now.cases[name].outputs, 1e-5, `${name} live`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

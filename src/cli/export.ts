@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { ENGINE_VERSION } from '../version.js';
 import { exportSafetensors } from '../interop/weights.js';
 import { torchSource } from '../interop/torch-layout.js';
+import { exportOnnx } from '../interop/onnx.js';
 import type { Layer } from '../nn/layer.js';
 import type { Sequential } from '../model/sequential.js';
 import { modelFromFile } from '../model/persistence.js';
@@ -56,21 +57,29 @@ export function exportTfjs(model: Sequential, outDir: string): string[] {
 
 export const exportCommand: Command = {
   name: 'export',
-  title: 'export to TensorFlow.js or safetensors',
+  title: 'export to TensorFlow.js, safetensors or ONNX',
   summary: 'Export a model (or weights) file to a TensorFlow.js layers model (model.json + weights.bin) or a safetensors file, in Keras\'s layout (layers.0.kernel) or PyTorch\'s (the state_dict of the equivalent nn.Sequential, whose Python source is written beside it).',
-  usage: 'export FILE --to tfjs|safetensors [--layout keras|torch] [--out PATH]',
+  usage: 'export FILE --to tfjs|safetensors|onnx [--layout keras|torch] [--opset N] [--out PATH]',
   options: {
-    to: { type: 'string', help: 'tfjs or safetensors' },
+    to: { type: 'string', help: 'tfjs, safetensors or onnx' },
+    opset: { type: 'string', default: '17', help: 'ONNX operator set version (at least 13)' },
     layout: { type: 'string', default: 'keras', help: 'safetensors names and shapes: keras or torch' },
     out: { type: 'string', help: 'output directory (tfjs) or file (safetensors); default next to FILE' },
   },
   async run(positionals, v) {
     if (positionals.length !== 1) throw new UsageError('export: give exactly one FILE');
     const file = positionals[0];
-    if (v.to !== 'tfjs' && v.to !== 'safetensors') throw new UsageError(`export: --to must be tfjs or safetensors, got '${String(v.to ?? '')}'`);
+    if (v.to !== 'tfjs' && v.to !== 'safetensors' && v.to !== 'onnx') throw new UsageError(`export: --to must be tfjs, safetensors or onnx, got '${String(v.to ?? '')}'`);
     const model = await modelFromFile(file);
     const stem = join(dirname(file), basename(file, '.wpt'));
     if (v.layout !== 'keras' && v.layout !== 'torch') throw new UsageError(`export: --layout must be keras or torch, got '${String(v.layout)}'`);
+    if (v.to === 'onnx') {
+      const out = (v.out as string) ?? `${stem}.onnx`;
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, exportOnnx(model, { opset: Number(v.opset) }));
+      console.log(`wrote ${out} (input 'input': NHWC as Waypoint takes it, batch dimension dynamic; output 'output')`);
+      return;
+    }
     if (v.to === 'tfjs') {
       console.log(`wrote ${exportTfjs(model, (v.out as string) ?? `${stem}-tfjs`).join(', ')}`);
       return;

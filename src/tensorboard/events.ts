@@ -4,7 +4,7 @@
  * rank-0 float tensors (what TensorFlow 2 writes), histograms as HistogramProto, text as the
  * text plugin's string tensor, and SessionLog for restarts.
  */
-import { ProtoWriter, fixed32ToFloat, fixed64ToDouble, int64, readFields, utf8, type ProtoField } from './protobuf.js';
+import { ProtoWriter, fixed32ToFloat, fixed64ToDouble, int64, readFields, utf8, type ProtoField } from '../protobuf/protobuf.js';
 
 export interface Histogram {
   min: number;

@@ -1,7 +1,7 @@
 /**
- * The few protocol-buffer wire-format pieces TensorBoard's event files need: varints,
- * length-delimited fields, fixed 32/64-bit numbers, written into a growing buffer and read
- * back field by field. No schema compiler: events.ts names the fields it uses.
+ * The few protocol-buffer wire-format pieces TensorBoard's event files and ONNX models need:
+ * varints, length-delimited fields, fixed 32/64-bit numbers, written into a growing buffer
+ * and read back field by field. No schema compiler: each user names the fields it uses.
  */
 
 /** Wire types: 0 varint, 1 fixed 64-bit, 2 length-delimited, 5 fixed 32-bit. */
@@ -43,6 +43,13 @@ export class ProtoWriter {
     return this;
   }
 
+  /** An element of a repeated integer field, or a required one: written even when 0. */
+  element(field: number, value: number | bigint): this {
+    this.tag(field, 0);
+    this.varint(value);
+    return this;
+  }
+
   /** A double; 0 is the default and not written (see `int`). */
   double(field: number, value: number): this {
     if (value === 0) return this;
@@ -50,6 +57,15 @@ export class ProtoWriter {
     this.room(8);
     new DataView(this.buf.buffer, this.buf.byteOffset + this.len, 8).setFloat64(0, value, true);
     this.len += 8;
+    return this;
+  }
+
+  /** A single float (fixed 32-bit), written even when 0. */
+  float(field: number, value: number): this {
+    this.tag(field, 5);
+    this.room(4);
+    new DataView(this.buf.buffer, this.buf.byteOffset + this.len, 4).setFloat32(0, value, true);
+    this.len += 4;
     return this;
   }
 
