@@ -12,7 +12,7 @@ export const ALLOWED: Record<string, string[]> = {
   'src/callbacks': ['src/model', 'src/tensorboard', 'src/checkpoint', 'src/state', 'src/tensor'],
   'src/tensorboard': ['src/checkpoint', 'src/protobuf'],
   'src/protobuf': [],
-  'src/interop': ['src/model', 'src/protobuf', 'src/state', 'src/tensor'],
+  'src/interop': ['src/model', 'src/nn', 'src/protobuf', 'src/state', 'src/tensor'],
   'src/model': ['src/nn', 'src/optim', 'src/checkpoint', 'src/state', 'src/tensor'],
   'src/nn': ['src/state', 'src/tensor'],
   'src/optim': ['src/state', 'src/tensor'],

@@ -39,6 +39,8 @@ export { exportSafetensors, importSafetensors } from './interop/weights.js';
 export type { WeightsLayout, ImportReport } from './interop/weights.js';
 export { torchSource } from './interop/torch-layout.js';
 export { exportOnnx } from './interop/onnx.js';
+export { exportTfjs, importTfjs } from './interop/tfjs.js';
+export type { TfjsArtifacts } from './interop/tfjs.js';
 export type { OnnxOptions } from './interop/onnx.js';
 export { encodeSafetensors, parseSafetensors, SafetensorsError } from './interop/safetensors.js';
 export type { RunLogs, Point } from './tensorboard/reader.js';

@@ -13,7 +13,7 @@ import { ProgressBar, Tensor, ModelCheckpoint, osError, Sequential, Dense, Adam 
 import { fitLine } from '../src/model/progress.js';
 import { formatTemplate } from '../src/callbacks/template.js';
 import { mnistModel } from '../src/cli/models.js';
-import { exportTfjs } from '../src/cli/export.js';
+import { exportTfjs } from '../src/interop/tfjs.js';
 import { TRAILER_SIZE } from '../src/checkpoint/format/format.js';
 import { parseXml, findAll, type XmlElement as XmlNode } from './helpers/xml.js';
 import { decodePng, colorNear } from './helpers/png.js';
@@ -255,11 +255,9 @@ describe('7. templates', () => {
 
 describe('8. TensorFlow.js export: Keras\'s layer names', () => {
   it('conv2d, max_pooling2d, conv2d_1, max_pooling2d_1, flatten, dense', () => {
-    const out = join(dir, 'tfjs-names');
     const model = mnistModel('cnn', 1);
     model.build();
-    exportTfjs(model, out);
-    const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+    const json = exportTfjs(model).modelJson;
     const names = json.modelTopology.config.layers.map((l: { config: { name: string } }) => l.config.name);
     expect(names).toEqual(['conv2d', 'max_pooling2d', 'conv2d_1', 'max_pooling2d_1', 'flatten', 'dense']);
   });
