@@ -51,6 +51,7 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
 
 export interface ParsedSafetensors {
   metadata: Record<string, string>;
+  /** float32 data; little-endian F32 tensors may be views of the bytes parsed (no copy). */
   tensors: Map<string, { dtype: SafetensorsDtype; shape: number[]; data: Float32Array }>;
 }
 
@@ -62,6 +63,8 @@ function halfToFloat(h: number): number {
 }
 
 /** Every tensor as float32, checked against the header: offsets inside the buffer, contiguous, sizes matching shapes. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 export function parseSafetensors(bytes: Uint8Array): ParsedSafetensors {
   if (bytes.length < 8) throw new SafetensorsError(`safetensors: ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -88,7 +91,12 @@ export function parseSafetensors(bytes: Uint8Array): ParsedSafetensors {
       throw new SafetensorsError(`safetensors: '${name}' (${dtype} [${shape.join(', ')}], ${size * BYTES[dtype]} bytes) has data_offsets ${JSON.stringify(offsets)} in a buffer of ${buffer} bytes`);
     }
     spans.push([begin, end, name]);
-    const raw = new DataView(bytes.buffer, bytes.byteOffset + base + begin, end - begin);
+    const at = bytes.byteOffset + base + begin;
+    if (dtype === 'F32' && LITTLE_ENDIAN) { // the common case: a view of the file's bytes where aligned, else one copy
+      tensors.set(name, { dtype, shape, data: at % 4 === 0 ? new Float32Array(bytes.buffer, at, size) : new Float32Array(bytes.slice(base + begin, base + end).buffer) });
+      continue;
+    }
+    const raw = new DataView(bytes.buffer, at, end - begin);
     const data = new Float32Array(size);
     for (let i = 0; i < size; i++) {
       const at = i * BYTES[dtype];

@@ -30,6 +30,23 @@ const ACTIVATION: Record<string, string> = { relu: 'nn.ReLU()', sigmoid: 'nn.Sig
 const py = (b: unknown) => (b ? 'True' : 'False');
 
 
+/**
+ * kernel [rows, cols] (rows reordered by `perm`) ↔ torch's [cols, rows], in 32×32 tiles so
+ * that both sides are walked along cache lines: `back` writes the kernel from torch's layout.
+ */
+function transpose(from: Float32Array, to: Float32Array, rows: number, cols: number, perm: Int32Array | null, back: boolean): void {
+  const T = 32;
+  for (let r0 = 0; r0 < rows; r0 += T) for (let c0 = 0; c0 < cols; c0 += T) {
+    for (let r = r0; r < Math.min(rows, r0 + T); r++) {
+      const k = (perm ? perm[r] : r) * cols;
+      for (let c = c0; c < Math.min(cols, c0 + T); c++) {
+        if (back) to[k + c] = from[c * rows + r];
+        else to[c * rows + r] = from[k + c];
+      }
+    }
+  }
+}
+
 /** TensorFlow's 'same' padding of one dim: [before, after]. */
 function samePadding(size: number, k: number, s: number): [number, number] {
   const total = Math.max((Math.ceil(size / s) - 1) * s + k - size, 0);
@@ -70,12 +87,8 @@ export function torchPlan(model: Sequential): TorchPlan {
         const m = add(`nn.Linear(${inF}, ${units}, bias=${py(c.useBias)})`);
         entries.push({
           key: `${m}.weight`, shape: [units, inF],
-          read: () => {
-            const out = new Float32Array(units * inF);
-            for (let o = 0; o < units; o++) for (let j = 0; j < inF; j++) out[o * inF + j] = kernel.data[(p ? p[j] : j) * units + o];
-            return out;
-          },
-          write: (d) => { for (let o = 0; o < units; o++) for (let j = 0; j < inF; j++) kernel.data[(p ? p[j] : j) * units + o] = d[o * inF + j]; },
+          read: () => { const out = new Float32Array(units * inF); transpose(kernel.data, out, inF, units, p, false); return out; },
+          write: (d) => transpose(d, kernel.data, inF, units, p, true),
         });
         if (c.useBias) plain(`${m}.bias`, weight('bias'));
         activation(c.activation);
