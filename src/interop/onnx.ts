@@ -11,17 +11,13 @@ import { ENGINE_VERSION } from '../version.js';
 import type { Sequential } from '../model/sequential.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ProtoWriter } from '../protobuf/protobuf.js';
+import { channelsFirstOrder, samePadding } from './layout.js';
 
 const FLOAT = 1, INT64 = 7;
 type Attribute = number | number[] | string;
 interface Node { op: string; inputs: string[]; outputs: string[]; attributes?: Record<string, Attribute> }
 interface Initializer { name: string; dims: number[]; data: Float32Array | BigInt64Array }
 
-/** TensorFlow's 'same' padding of one dim: [before, after]. */
-function samePadding(size: number, k: number, s: number): [number, number] {
-  const total = Math.max((Math.ceil(size / s) - 1) * s + k - size, 0);
-  return [Math.floor(total / 2), total - Math.floor(total / 2)];
-}
 
 function encodeAttribute(w: ProtoWriter, name: string, value: Attribute): void {
   w.string(1, name);
@@ -122,11 +118,7 @@ export function exportOnnx(model: Sequential, options: OnnxOptions = {}): Uint8A
         current = op('Flatten', [current], { axis: 1 });
         break;
       case 'Flatten':
-        if (image) {
-          const [h, w, ch] = shape;
-          perm = new Int32Array(h * w * ch);
-          for (let k = 0; k < ch; k++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) perm[(k * h + y) * w + x] = (y * w + x) * ch + k;
-        }
+        if (image) perm = channelsFirstOrder(shape);
         current = op('Flatten', [current], { axis: 1 });
         break;
       case 'Reshape':

@@ -8,6 +8,7 @@
 import { ArgumentError } from '../errors.js';
 import type { Sequential } from '../model/sequential.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { channelsFirstOrder, samePadding } from './layout.js';
 
 /** One state_dict entry: its key and shape, and how to read it from / write it into the model. */
 export interface TorchEntry {
@@ -47,11 +48,6 @@ function transpose(from: Float32Array, to: Float32Array, rows: number, cols: num
   }
 }
 
-/** TensorFlow's 'same' padding of one dim: [before, after]. */
-function samePadding(size: number, k: number, s: number): [number, number] {
-  const total = Math.max((Math.ceil(size / s) - 1) * s + k - size, 0);
-  return [Math.floor(total / 2), total - Math.floor(total / 2)];
-}
 
 export function torchPlan(model: Sequential): TorchPlan {
   const modules: string[] = [];
@@ -148,11 +144,7 @@ export function torchPlan(model: Sequential): TorchPlan {
         add('nn.Flatten()');
         break;
       case 'Flatten': {
-        if (image) {
-          const [h, w, ch] = shape;
-          perm = new Int32Array(h * w * ch);
-          for (let k = 0; k < ch; k++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) perm[(k * h + y) * w + x] = (y * w + x) * ch + k;
-        }
+        if (image) perm = channelsFirstOrder(shape);
         add('nn.Flatten()');
         break;
       }

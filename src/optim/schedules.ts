@@ -21,45 +21,48 @@ function check(owner: string, name: string, value: number, rule: (v: number) => 
 const positive = (owner: string, name: string, v: number) => check(owner, name, v, (x) => Number.isFinite(x) && x > 0, 'a positive number');
 const nonNegative = (owner: string, name: string, v: number) => check(owner, name, v, (x) => Number.isFinite(x) && x >= 0, 'a non-negative number');
 
-export interface ExponentialDecayConfig { initialLearningRate: number; decaySteps: number; decayRate: number; staircase?: boolean }
+/** ExponentialDecay's and InverseTimeDecay's config. */
+export interface DecayConfig { initialLearningRate: number; decaySteps: number; decayRate: number; staircase?: boolean }
+export type ExponentialDecayConfig = DecayConfig;
+export type InverseTimeDecayConfig = DecayConfig;
 
-/** initialLearningRate · decayRate^(step / decaySteps), the exponent floored with `staircase`. */
-export class ExponentialDecay extends LearningRateSchedule {
-  readonly className = 'ExponentialDecay';
-  constructor(readonly config: ExponentialDecayConfig) {
+/** A rate decayed by `decayed(initial, rate, p)` with p = step / decaySteps, floored with `staircase`. */
+abstract class StepDecay extends LearningRateSchedule {
+  constructor(readonly config: DecayConfig, owner: string, decayRateRule: typeof positive) {
     super();
-    nonNegative('ExponentialDecay', 'initialLearningRate', config.initialLearningRate);
-    positive('ExponentialDecay', 'decaySteps', config.decaySteps);
-    positive('ExponentialDecay', 'decayRate', config.decayRate);
+    nonNegative(owner, 'initialLearningRate', config.initialLearningRate);
+    positive(owner, 'decaySteps', config.decaySteps);
+    decayRateRule(owner, 'decayRate', config.decayRate);
   }
+  protected abstract decayed(initial: number, rate: number, p: number): number;
   call(step: number): number {
     const { initialLearningRate, decaySteps, decayRate, staircase } = this.config;
-    const p = staircase ? Math.floor(step / decaySteps) : step / decaySteps;
-    return Math.fround(initialLearningRate * decayRate ** p);
+    return Math.fround(this.decayed(initialLearningRate, decayRate, staircase ? Math.floor(step / decaySteps) : step / decaySteps));
   }
   getConfig(): ScheduleConfig {
     return { initialLearningRate: this.config.initialLearningRate, decaySteps: this.config.decaySteps, decayRate: this.config.decayRate, staircase: this.config.staircase ?? false };
   }
 }
 
-export interface InverseTimeDecayConfig { initialLearningRate: number; decaySteps: number; decayRate: number; staircase?: boolean }
+/** initialLearningRate · decayRate^(step / decaySteps), the exponent floored with `staircase`. */
+export class ExponentialDecay extends StepDecay {
+  readonly className = 'ExponentialDecay';
+  constructor(config: ExponentialDecayConfig) {
+    super(config, 'ExponentialDecay', positive);
+  }
+  protected decayed(initial: number, rate: number, p: number): number {
+    return initial * rate ** p;
+  }
+}
 
 /** initialLearningRate / (1 + decayRate · step / decaySteps), the ratio floored with `staircase`. */
-export class InverseTimeDecay extends LearningRateSchedule {
+export class InverseTimeDecay extends StepDecay {
   readonly className = 'InverseTimeDecay';
-  constructor(readonly config: InverseTimeDecayConfig) {
-    super();
-    nonNegative('InverseTimeDecay', 'initialLearningRate', config.initialLearningRate);
-    positive('InverseTimeDecay', 'decaySteps', config.decaySteps);
-    nonNegative('InverseTimeDecay', 'decayRate', config.decayRate);
+  constructor(config: InverseTimeDecayConfig) {
+    super(config, 'InverseTimeDecay', nonNegative);
   }
-  call(step: number): number {
-    const { initialLearningRate, decaySteps, decayRate, staircase } = this.config;
-    const p = staircase ? Math.floor(step / decaySteps) : step / decaySteps;
-    return Math.fround(initialLearningRate / (1 + decayRate * p));
-  }
-  getConfig(): ScheduleConfig {
-    return { initialLearningRate: this.config.initialLearningRate, decaySteps: this.config.decaySteps, decayRate: this.config.decayRate, staircase: this.config.staircase ?? false };
+  protected decayed(initial: number, rate: number, p: number): number {
+    return initial / (1 + rate * p);
   }
 }
 
