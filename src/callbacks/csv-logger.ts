@@ -1,4 +1,4 @@
-import { dirname } from 'node:path';
+import { dirname } from '../paths.js';
 import { ArgumentError } from '../errors.js';
 import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } from '../checkpoint/storage/storage.js';
 import { tempPathFor } from '../checkpoint/format/writer.js';

@@ -1,4 +1,4 @@
-import { basename, dirname, relative, sep } from 'node:path';
+import { basename, dirname, relative, sep } from '../paths.js';
 import { ArgumentError } from '../errors.js';
 import type { StateDict } from '../state/tree.js';
 import type { Trackable } from '../state/trackable.js';

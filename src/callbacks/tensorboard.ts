@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join } from '../paths.js';
 import { ArgumentError } from '../errors.js';
 import { Callback } from '../model/callback.js';
 import type { Logs } from '../model/history.js';

@@ -8,7 +8,7 @@
  * shared filesystem), or from this host where processes cannot be told apart (no /proc),
  * is stale once its heartbeat is older than its lease. Rules in docs/FORMAT.md §10.
  */
-import { join } from 'node:path';
+import { join } from '../paths.js';
 import { CheckpointError } from '../state/errors.js';
 import { type ProcessIdentity, currentProcess, processState } from './process-identity.js';
 import { type Storage, fsStorage, readFileIfExists, writeFileAtomic, writeNewFile } from './storage/storage.js';

@@ -3,7 +3,7 @@
  * a manifest (written atomically) that records each one, and retention policies that
  * decide which files stay. The manifest, not file times, says which checkpoint is latest.
  */
-import { basename, dirname, join, normalize } from 'node:path';
+import { basename, dirname, join, normalize } from '../paths.js';
 import { ArgumentError } from '../errors.js';
 import type { Checkpoint } from './checkpoint.js';
 import { CheckpointError } from '../state/errors.js';

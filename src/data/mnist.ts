@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join } from '../paths.js';
 import { WaypointError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 

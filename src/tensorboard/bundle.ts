@@ -1,6 +1,6 @@
 /** Every event file under a log directory, zipped with its run path, for a download (a browser's logs live in its Storage). */
 import { zipSync } from 'fflate';
-import { join } from 'node:path';
+import { join } from '../paths.js';
 import { type Storage, readFileIfExists } from '../checkpoint/storage/storage.js';
 import { readLogs } from './reader.js';
 

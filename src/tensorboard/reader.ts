@@ -4,7 +4,7 @@
  * the run's first (a restart) dropping every earlier point at step ≥ its step, and a torn
  * last record (a writer killed mid-write) reported rather than fatal. For tests and `waypoint inspect-logs`.
  */
-import { join } from 'node:path';
+import { join } from '../paths.js';
 import { type Storage, readFileIfExists } from '../checkpoint/storage/storage.js';
 import { type Histogram, decodeEvent } from './events.js';
 import { parseRecords, type RecordProblem } from './records.js';

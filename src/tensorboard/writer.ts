@@ -6,7 +6,7 @@
  * in the file (as TensorFlow's flush: a killed process loses none of them); `close` also
  * makes the file durable (fsync).
  */
-import { join } from 'node:path';
+import { join } from '../paths.js';
 import type { Storage, WriteHandle } from '../checkpoint/storage/storage.js';
 import { osError } from '../checkpoint/storage/os-errors.js';
 import { currentProcess } from '../checkpoint/process-identity.js';

@@ -3,7 +3,7 @@
  * temporary file in the target's directory; then the header and trailer, fsync, rename over
  * the target, fsync the directory. A reader sees the old file or the new one, never half.
  */
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join } from '../../paths.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { ENGINE_VERSION } from '../../version.js';
 import { ArgumentError } from '../../errors.js';

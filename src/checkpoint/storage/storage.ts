@@ -3,7 +3,7 @@
  * swap in memory or fault-injecting storage; the default is the real filesystem.
  */
 import { read as fsRead, promises as fsp, constants as fsConstants } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname } from '../../paths.js';
 import { allocUninitialized } from '../node.js';
 
 export interface WriteHandle {
