@@ -14,7 +14,9 @@ describe('paths agree with node:path posix', () => {
       expect(normalize(p)).toBe(posix.normalize(p));
       expect(dirname(p)).toBe(posix.dirname(p));
       expect(basename(p)).toBe(posix.basename(p));
-      expect(basename(p, '.wpt')).toBe(posix.basename(p, '.wpt'));
+      // Node gives an all-slash path back for some lengths when an extension is asked for ('////' but not '//'): a quirk, not a rule to copy.
+      if (/[^/]/.test(p)) expect(basename(p, '.wpt')).toBe(posix.basename(p, '.wpt'));
+      else expect(basename(p, '.wpt')).toBe('');
     }), { numRuns: 2000 });
   });
 
