@@ -128,7 +128,7 @@ describe('the TensorBoard callback', () => {
         expect(view(l)).toEqual(view(reference[i]));
       }
       if (live) expect(tensorBoardView(join(run, 'logs'))).toEqual(tensorBoardView(join(straight, 'logs')));
-    }), { numRuns: 4, examples: [[10]] });
+    }), { numRuns: 4, examples: [[10], [6], [12]] }); // 6, 12: a backup and a batch point at the kill's own batch
   }, 120_000);
 });
 

@@ -4,10 +4,13 @@
  * there, since TensorBoard reads a directory's files in name order), opened with the
  * file_version event, each event appended as it comes. `flush` waits until the events are
  * in the file (as TensorFlow's flush: a killed process loses none of them); `close` also
- * makes the file durable (fsync).
+ * makes the file durable (fsync). On the file system each event is appended synchronously:
+ * a process killed right after a hook returns has then lost none of the events it added
+ * (a resume relies on the dead run's batch points up to its last backup).
  */
 import { join } from '../paths.js';
-import type { Storage, WriteHandle } from '../checkpoint/storage/storage.js';
+import { type Storage, type WriteHandle, fsStorage } from '../checkpoint/storage/storage.js';
+import { builtin } from '../checkpoint/node.js';
 import { osError } from '../checkpoint/storage/os-errors.js';
 import { currentProcess } from '../checkpoint/process-identity.js';
 import { type EventBody, encodeEvent } from './events.js';
@@ -19,7 +22,7 @@ export class EventFileWriter {
   private pending: Promise<void> = Promise.resolve();
   private failed: Error | null = null;
 
-  private constructor(readonly path: string, private readonly handle: WriteHandle, private readonly now: () => number) {}
+  private constructor(readonly path: string, private readonly handle: WriteHandle, private readonly now: () => number, private readonly synchronous = false) {}
 
   /** Creates a new event file in `dir` (made if missing) and writes its file_version event. */
   static async create(storage: Storage, dir: string, now: () => number = Date.now): Promise<EventFileWriter> {
@@ -34,7 +37,8 @@ export class EventFileWriter {
     for (let n = 0; ; n++) {
       const path = join(dir, nameAt(seconds, n));
       try {
-        const writer = new EventFileWriter(path, await storage.createExclusive(path), now);
+        const sync = storage === fsStorage;
+        const writer = new EventFileWriter(path, sync ? syncHandle(path) : await storage.createExclusive(path), now, sync);
         writer.add(0, { kind: 'fileVersion', version: 'brain.Event:2' });
         return writer;
       } catch (e) {
@@ -46,6 +50,11 @@ export class EventFileWriter {
   /** Appends one event (written in order, in the background; `flush` waits and reports a failure). */
   add(step: number, body: EventBody): void {
     const record = frameRecord(encodeEvent({ wallTime: this.now() / 1000, step, body }));
+    if (this.synchronous) {
+      // The handle's write is synchronous underneath: call it now, not after the chain's next turn.
+      if (this.failed === null) this.handle.write([record]).catch((e: Error) => { this.failed ??= e; });
+      return;
+    }
     this.pending = this.pending.then(() => this.handle.write([record])).catch((e: Error) => { this.failed ??= e; });
   }
 
@@ -64,4 +73,15 @@ export class EventFileWriter {
       await this.handle.close();
     }
   }
+}
+
+/** A file created exclusively and appended to with synchronous writes (see the class comment). */
+function syncHandle(path: string): WriteHandle {
+  const fs = builtin<typeof import('node:fs')>('node:fs')!;
+  const fd = fs.openSync(path, 'wx', 0o644);
+  return {
+    async write(buffers) { for (const b of buffers) for (let at = 0; at < b.length;) at += fs.writeSync(fd, b, at); },
+    async sync() { fs.fsyncSync(fd); },
+    async close() { fs.closeSync(fd); },
+  };
 }
