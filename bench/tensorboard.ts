@@ -8,31 +8,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Callback, TensorBoard, loadMnist, type FitContext, type Logs } from '../src/index.js';
-import { median, table } from './common.js';
+import { TensorBoard, loadMnist } from '../src/index.js';
+import { TimedCallback, median, table } from './common.js';
 import { mnistMlp } from './fixtures.js';
 
 const quick = process.argv.includes('--quick');
 const REPEATS = quick ? 2 : 7;
 const EPOCHS = 3;
-
-/** Wraps a callback and measures how long its hooks hold up the training loop. */
-class Timed extends Callback {
-  blockedMs = 0;
-  constructor(private readonly inner: Callback) { super(); }
-  override setModel(model: Parameters<Callback['setModel']>[0]) { super.setModel(model); this.inner.setModel(model); }
-  override setContext(context: FitContext) { super.setContext(context); this.inner.setContext(context); }
-  private async time(fn: () => Promise<void>) {
-    const t = performance.now();
-    await fn();
-    this.blockedMs += performance.now() - t;
-  }
-  override async onTrainBegin(logs?: Logs) { await this.time(() => this.inner.onTrainBegin(logs)); }
-  override async onEpochBegin(e: number, logs?: Logs) { await this.time(() => this.inner.onEpochBegin(e, logs)); }
-  override async onBatchEnd(b: number, logs?: Logs) { await this.time(() => this.inner.onBatchEnd(b, logs)); }
-  override async onEpochEnd(e: number, logs?: Logs) { await this.time(() => this.inner.onEpochEnd(e, logs)); }
-  override async onTrainEnd(logs?: Logs) { await this.time(() => this.inner.onTrainEnd(logs)); }
-}
 
 export async function run(): Promise<void> {
   const { xTrain, yTrain, xTest, yTest } = loadMnist({ shape: 'flat' });
@@ -45,7 +27,7 @@ export async function run(): Promise<void> {
     for (let r = 0; r < REPEATS; r++) {
       for (const c of [...configs.slice(r % configs.length), ...configs.slice(0, r % configs.length)]) {
         const model = mnistMlp();
-        const timed = c.updateFreq === undefined ? null : new Timed(new TensorBoard({ logDir: join(dir, `${r}-${c.name.replace(/\W/g, '')}`), updateFreq: c.updateFreq }));
+        const timed = c.updateFreq === undefined ? null : new TimedCallback(new TensorBoard({ logDir: join(dir, `${r}-${c.name.replace(/\W/g, '')}`), updateFreq: c.updateFreq }));
         const t = performance.now();
         await model.fit(xTrain, yTrain, { epochs: EPOCHS, batchSize: 32, verbose: 0, validationData: [xTest, yTest], callbacks: timed ? [timed] : [] });
         const entry = results.get(c.name) ?? { seconds: [], blocked: [] };

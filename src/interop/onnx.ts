@@ -11,7 +11,7 @@ import { ENGINE_VERSION } from '../version.js';
 import type { Sequential } from '../model/sequential.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ProtoWriter } from '../protobuf/protobuf.js';
-import { channelsFirstOrder, samePadding } from './layout.js';
+import { channelsFirstOrder, convKernel, gateBias, gateMatrix, samePadding } from './layout.js';
 
 const FLOAT = 1, INT64 = 7;
 type Attribute = number | number[] | string;
@@ -94,7 +94,7 @@ export function exportOnnx(model: Sequential, options: OnnxOptions = {}): Uint8A
         const kernel = weight('kernel');
         const [kh, kw, inC, outC] = kernel.shape;
         const w = new Float32Array(kernel.size);
-        for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let ci = 0; ci < inC; ci++) for (let o = 0; o < outC; o++) w[((o * inC + ci) * kh + y) * kw + x] = kernel.data[((y * kw + x) * inC + ci) * outC + o];
+        convKernel(kernel.data, w, kernel.shape, false);
         const [sh, sw] = c.strides as number[], [dh, dw] = (c.dilationRate ?? [1, 1]) as number[];
         const [t, b] = c.padding === 'same' ? samePadding(shape[0], (kh - 1) * dh + 1, sh) : [0, 0];
         const [l, r] = c.padding === 'same' ? samePadding(shape[1], (kw - 1) * dw + 1, sw) : [0, 0];
@@ -158,18 +158,12 @@ export function exportOnnx(model: Sequential, options: OnnxOptions = {}): Uint8A
         const gates = lstm ? 4 : 3, u = c.units as number, f = shape[1];
         // ONNX's gate blocks from Keras's: LSTM i, o, f, c from i, f, c, o; GRU z, r, h is Keras's order.
         const order = lstm ? [0, 3, 1, 2] : [0, 1, 2];
-        const blocks = (w: Tensor, rows: number) => {
-          const out = new Float32Array(gates * u * rows);
-          order.forEach((kb, ob) => { for (let j = 0; j < u; j++) for (let r = 0; r < rows; r++) out[(ob * u + j) * rows + r] = w.data[r * gates * u + kb * u + j]; });
-          return out;
-        };
+        const blocks = (w: Tensor, rows: number) => { const out = new Float32Array(gates * u * rows); gateMatrix(w.data, out, rows, u, order, false); return out; };
         const bias = new Float32Array(2 * gates * u);
         if (c.useBias) {
           const b = weight('bias').data;
-          order.forEach((kb, ob) => {
-            bias.set(b.subarray(kb * u, (kb + 1) * u), ob * u); // input bias (all of an LSTM's)
-            if (!lstm) bias.set(b.subarray(gates * u + kb * u, gates * u + (kb + 1) * u), gates * u + ob * u); // GRU's recurrent bias
-          });
+          gateBias(b.subarray(0, gates * u), order, u, bias); // input bias (all of an LSTM's)
+          if (!lstm) gateBias(b.subarray(gates * u), order, u, bias, gates * u); // GRU's recurrent bias
         }
         // Time-major (layout 0), which every runtime implements: ONNX Runtime refuses layout 1.
         const inputs = [op('Transpose', [current], { perm: [1, 0, 2] }), constant(`${prefix}.W`, [1, gates * u, f], blocks(weight('kernel'), f)), constant(`${prefix}.R`, [1, gates * u, u], blocks(weight('recurrent_kernel'), u)),

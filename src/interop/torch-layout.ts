@@ -8,10 +8,10 @@
 import { ArgumentError } from '../errors.js';
 import type { Sequential } from '../model/sequential.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { channelsFirstOrder, samePadding } from './layout.js';
+import { channelsFirstOrder, convKernel, gateBias, gateMatrix, samePadding } from './layout.js';
 
-/** One state_dict entry: its key and shape, and how to read it from / write it into the model. */
-export interface TorchEntry {
+/** One saved tensor (a state_dict entry, or a Keras-layout weight): its key and shape, and how to read it from / write it into the model. */
+export interface WeightEntry {
   key: string;
   shape: number[];
   read(): Float32Array | BigInt64Array;
@@ -22,7 +22,7 @@ export interface TorchEntry {
 export interface TorchPlan {
   /** The modules of the nn.Sequential, as Python expressions, in order. */
   modules: string[];
-  entries: TorchEntry[];
+  entries: WeightEntry[];
   /** 'NCHW' when the model takes images (permute NHWC inputs with x.permute(0, 3, 1, 2)); else the input as it is. */
   input: 'NCHW' | 'as is';
 }
@@ -51,7 +51,7 @@ function transpose(from: Float32Array, to: Float32Array, rows: number, cols: num
 
 export function torchPlan(model: Sequential): TorchPlan {
   const modules: string[] = [];
-  const entries: TorchEntry[] = [];
+  const entries: WeightEntry[] = [];
   let shape = model.inputShapeOf();
   const input = shape.length === 3 ? 'NCHW' : 'as is';
   /** After flattening an image: torch's flat index j (C, H, W order) → Waypoint's (H, W, C). */
@@ -103,18 +103,8 @@ export function torchPlan(model: Sequential): TorchPlan {
         const m = add(`nn.Conv2d(${inC}, ${outC}, (${kh}, ${kw}), stride=(${sh}, ${sw}), padding=${padding}, dilation=(${dh}, ${dw}), bias=${py(c.useBias)})`);
         entries.push({
           key: `${m}.weight`, shape: [outC, inC, kh, kw],
-          read: () => {
-            const out = new Float32Array(kernel.size);
-            for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let ci = 0; ci < inC; ci++) for (let o = 0; o < outC; o++) {
-              out[((o * inC + ci) * kh + y) * kw + x] = kernel.data[((y * kw + x) * inC + ci) * outC + o];
-            }
-            return out;
-          },
-          write: (d) => {
-            for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let ci = 0; ci < inC; ci++) for (let o = 0; o < outC; o++) {
-              kernel.data[((y * kw + x) * inC + ci) * outC + o] = d[((o * inC + ci) * kh + y) * kw + x];
-            }
-          },
+          read: () => { const out = new Float32Array(kernel.size); convKernel(kernel.data, out, kernel.shape, false); return out; },
+          write: (d) => convKernel(kernel.data, d, kernel.shape, true),
         });
         if (c.useBias) plain(`${m}.bias`, weight('bias'));
         activation(c.activation);
@@ -198,19 +188,17 @@ export function torchPlan(model: Sequential): TorchPlan {
         const m = add(`Keras${layer.className}(${f}, ${u}, return_sequences=${py(c.returnSequences)}, bias=${py(c.useBias)})`);
         const matrix = (key: string, w: Tensor, rows: number) => entries.push({
           key: `${m}.rnn.${key}`, shape: [gates * u, rows],
-          read: () => {
-            const out = new Float32Array(gates * u * rows);
-            order.forEach((kb, tb) => { for (let j = 0; j < u; j++) for (let r = 0; r < rows; r++) out[(tb * u + j) * rows + r] = w.data[r * gates * u + kb * u + j]; });
-            return out;
-          },
-          write: (d) => { order.forEach((kb, tb) => { for (let j = 0; j < u; j++) for (let r = 0; r < rows; r++) w.data[r * gates * u + kb * u + j] = d[(tb * u + j) * rows + r]; }); },
+          read: () => { const out = new Float32Array(gates * u * rows); gateMatrix(w.data, out, rows, u, order, false); return out; },
+          write: (d) => gateMatrix(w.data, d, rows, u, order, true),
         });
         matrix('weight_ih_l0', weight('kernel'), f);
         matrix('weight_hh_l0', weight('recurrent_kernel'), u);
         if (c.useBias) {
           const bias = weight('bias');
-          const reordered = (from: Float32Array) => { const out = new Float32Array(gates * u); order.forEach((kb, tb) => out.set(from.subarray(kb * u, (kb + 1) * u), tb * u)); return out; };
-          const restore = (d: Float32Array, into: Float32Array) => order.forEach((kb, tb) => into.set(d.subarray(tb * u, (tb + 1) * u), kb * u));
+          const reordered = (from: Float32Array) => gateBias(from, order, u);
+          // Back from torch's order: the permutation's inverse.
+          const inverse = order.map((_, kb) => order.indexOf(kb));
+          const restore = (d: Float32Array, into: Float32Array) => gateBias(d, inverse, u, into);
           // LSTM: Keras has one bias, torch two that add up: all of it goes to bias_ih; an import sums them.
           let pendingIh: Float32Array | null = null;
           entries.push({

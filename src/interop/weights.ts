@@ -8,7 +8,7 @@ import { fmtShape } from '../errors.js';
 import { CheckpointError } from '../state/errors.js';
 import type { Sequential } from '../model/sequential.js';
 import { encodeSafetensors, parseSafetensors } from './safetensors.js';
-import { type TorchEntry, torchPlan } from './torch-layout.js';
+import { type WeightEntry, torchPlan } from './torch-layout.js';
 
 export type WeightsLayout = 'keras' | 'torch';
 
@@ -21,7 +21,7 @@ export interface ImportReport {
   mismatched: string[];
 }
 
-function entriesOf(model: Sequential, layout: WeightsLayout): TorchEntry[] {
+function entriesOf(model: Sequential, layout: WeightsLayout): WeightEntry[] {
   if (!model.built) model.build();
   if (layout === 'torch') return torchPlan(model).entries;
   return model.layers.flatMap((l, i) => l.namedWeights().map(([name, w]) => ({ key: `layers.${i}.${name}`, shape: [...w.shape], read: () => w.data, write: (d: Float32Array) => w.data.set(d) })));

@@ -142,15 +142,13 @@ export class Sequential implements Trackable {
     const counts = this.layers.map((layer) => layer.namedWeights().length);
     const total = counts.reduce((a, b) => a + b, 0);
     if (!Array.isArray(values) || values.length !== total) throw new ShapeError(this.name, `setWeights needs ${total} arrays, got ${Array.isArray(values) ? values.length : typeof values}`);
-    const before = this.getWeights();
     let at = 0;
+    const perLayer = counts.map((n) => values.slice(at, (at += n)));
+    const before = this.layers.map((layer) => layer.getWeights());
     try {
-      for (const [i, layer] of this.layers.entries()) {
-        layer.setWeights(values.slice(at, at + counts[i]));
-        at += counts[i];
-      }
+      this.layers.forEach((layer, i) => layer.setWeights(perLayer[i]));
     } catch (e) {
-      this.layers.forEach((layer, i) => layer.setWeights(before.slice(counts.slice(0, i).reduce((a, b) => a + b, 0), counts.slice(0, i + 1).reduce((a, b) => a + b, 0))));
+      this.layers.forEach((layer, i) => layer.setWeights(before[i]));
       throw e; // all or nothing: a bad array leaves every layer as it was
     }
   }
