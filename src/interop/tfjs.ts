@@ -78,9 +78,6 @@ const INITIALIZER_BACK: Record<string, string> = Object.fromEntries(Object.entri
 function waypointConfig(className: string, k: Json, name: string): Json {
   const refuse = (why: string): never => { throw new ArgumentError(`TensorFlow.js import: layer '${name}' (${className}) ${why}`); };
   if (k.data_format && k.data_format !== 'channels_last') refuse(`has data_format '${k.data_format}'; Waypoint is channels_last (NHWC)`);
-  if ((className === 'BatchNormalization' || className === 'LayerNormalization') && ![-1, undefined].includes(Array.isArray(k.axis) ? k.axis[0] : k.axis)) {
-    if (!(Array.isArray(k.axis) && k.axis.length === 1)) refuse(`normalizes axis ${JSON.stringify(k.axis)}; Waypoint normalizes the last axis`);
-  }
   if (className === 'GRU' && k.reset_after === false) refuse('has reset_after: false; Waypoint\'s GRU is resetAfter: true');
   const out: Json = {};
   for (const [key, v] of Object.entries(k)) {
@@ -123,6 +120,18 @@ export function importTfjs(modelJson: Json, weightData: Uint8Array): Sequential 
     return layerFromConfig({ className, config: { ...config, name: l.config.name, ...(i === 0 ? { inputShape: firstShape.slice(1) } : {}) } });
   });
   const model = new Sequential(layers, { name: topology.config.name ?? 'sequential' });
+  // Waypoint's normalizations act on the last axis: an axis given as a number or a one-element list must name it.
+  let shape = model.inputShapeOf();
+  layersJson.forEach((l, i) => {
+    const axis = l.config.axis;
+    if (['BatchNormalization', 'LayerNormalization'].includes(l.class_name) && axis !== undefined) {
+      const a = Array.isArray(axis) && axis.length === 1 ? axis[0] : axis, rank = shape.length + 1;
+      if (!(Number.isInteger(a) && (a < 0 ? a + rank : a) === rank - 1)) {
+        throw new ArgumentError(`TensorFlow.js import: layer '${l.config.name}' (${l.class_name}) normalizes axis ${JSON.stringify(axis)} of rank-${rank} inputs; Waypoint normalizes the last axis`);
+      }
+    }
+    shape = model.layers[i].outputShape(shape);
+  });
   // The manifest, in file order: each weight's name, shape and where its bytes are.
   const specs = ((modelJson.weightsManifest ?? []) as Json[]).flatMap((g) => g.weights as Array<{ name: string; shape: number[]; dtype: string }>);
   const byName = new Map<string, { shape: number[]; data: Float32Array }>();
