@@ -12,7 +12,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Checkpoint, Random, type StateDict } from '../src/index.js';
+import { Checkpoint, Random, type StateDict } from '../src/node/index.js';
 import { measureCodecs, rawBytesOf, startThreadsForBench, syntheticState, tensorsOf } from '../src/cli/io-measure.js';
 import { loadTf, median, table, timeMedian } from './common.js';
 import { trainedMlpState } from './fixtures.js';

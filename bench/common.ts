@@ -2,7 +2,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { timeMedian as cliTimeMedian } from '../src/cli/io-measure.js';
-import { Callback, type FitContext, type Logs } from '../src/index.js';
+import { Callback, type FitContext, type Logs } from '../src/node/index.js';
 
 export { median } from '../src/cli/io-measure.js';
 

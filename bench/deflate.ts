@@ -6,7 +6,7 @@
  */
 import zlib from 'node:zlib';
 import { deflateSync as fflateDeflate, inflateSync as fflateInflate } from 'fflate';
-import { Random } from '../src/index.js';
+import { Random } from '../src/node/index.js';
 import { shuffleInto } from '../src/checkpoint/codec/byte-planes.js';
 import { deflateLiterals } from '../src/checkpoint/codec/huffman-deflate.js';
 import { inflateLiterals } from '../src/checkpoint/codec/inflate.js';

@@ -5,7 +5,7 @@
  * and peak memory.
  */
 import { parseArgs } from 'node:util';
-import { CheckpointError, MemoryStorage, Random, Tensor, readWpt, writeWpt } from '../src/index.js';
+import { CheckpointError, MemoryStorage, Random, Tensor, readWpt, writeWpt } from '../src/node/index.js';
 import { mutate } from '../harness/fuzz.js';
 
 export async function run(): Promise<void> {

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Dense, Sequential, exportSafetensors, importSafetensors } from '../src/index.js';
+import { Dense, Sequential, exportSafetensors, importSafetensors } from '../src/node/index.js';
 import { median, table } from './common.js';
 
 const quick = process.argv.includes('--quick');

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Callback, Random, loadMnist } from '../src/index.js';
+import { Callback, Random, loadMnist } from '../src/node/index.js';
 import { mnistModel } from '../src/cli/models.js';
 import { median, table } from './common.js';
 
@@ -19,7 +19,7 @@ const quick = process.argv.includes('--quick');
 const BIN = join(import.meta.dirname, '..', 'bin', 'waypoint.js');
 
 /** Seconds of one epoch of training (validation not included), with or without event-loop turns. */
-async function epochSeconds(arch: 'mlp' | 'cnn', yieldEveryMs: number, data: ReturnType<typeof loadMnist>): Promise<{ seconds: number; batchMs: number }> {
+async function epochSeconds(arch: 'mlp' | 'cnn', yieldEveryMs: number, data: Awaited<ReturnType<typeof loadMnist>>): Promise<{ seconds: number; batchMs: number }> {
   const model = mnistModel(arch, 1);
   let start = 0, seconds = 0;
   class Timer extends Callback {
@@ -34,7 +34,7 @@ async function yieldCost(): Promise<{ cnnBatchMs: number }> {
   const rows: Array<Array<string | number>> = [];
   let cnnBatchMs = 0;
   for (const arch of ['mlp', 'cnn'] as const) {
-    const data = loadMnist({ shape: arch === 'mlp' ? 'flat' : 'image' });
+    const data = await loadMnist({ shape: arch === 'mlp' ? 'flat' : 'image' });
     const pairs = quick ? 2 : arch === 'mlp' ? 7 : 5;
     await epochSeconds(arch, Infinity, data); // warm-up: kernels compiled, memory touched
     const yielding: number[] = [], never: number[] = [];

@@ -3,7 +3,7 @@
  * ms and GFLOP/s, and the crossover size 'auto' would use on this machine.
  * `npm run bench -- kernels [--quick]` (run under xvfb-run to include headlessgl)
  */
-import { GpuBackend, GpuUnavailableError, Random, AUTO_MIN_MULTIPLY_ADDS, type GpuMode } from '../src/index.js';
+import { GpuBackend, GpuUnavailableError, Random, AUTO_MIN_MULTIPLY_ADDS, type GpuMode } from '../src/node/index.js';
 import { cpuBackend } from '../src/backend/cpu.js';
 import type { Backend } from '../src/backend/index.js';
 import type { Conv2dInfo } from '../kernels/types.js';

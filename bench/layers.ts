@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import {
   Adam, AveragePooling2D, BatchNormalization, Conv2D, Dense, Embedding, GRU, GlobalAveragePooling2D, LSTM, LayerNormalization,
   Random, Sequential, Tensor, mul, sum, type Layer,
-} from '../src/index.js';
+} from '../src/node/index.js';
 import { loadTf, table, timeMedian, type Tf } from './common.js';
 
 const quick = process.argv.includes('--quick');

@@ -10,7 +10,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Checkpoint, Random, configureLoadThreads, readWpt } from '../src/index.js';
+import { Checkpoint, Random, configureLoadThreads, readWpt } from '../src/node/index.js';
 import { fromCollectedHeap, rawBytesOf, startThreadsForBench, syntheticState } from '../src/cli/io-measure.js';
 import { median, table } from './common.js';
 

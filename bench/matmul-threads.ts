@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { matmul } from '../kernels/cpu/matmul.js';
-import { Random } from '../src/index.js';
+import { Random } from '../src/node/index.js';
 import { table, timeMedian } from './common.js';
 import type { RowBlockJob } from './threads/worker.js';
 

@@ -3,7 +3,7 @@
  * cpu and wasm backends, measured in the same run. `npm run bench -- matmul [--quick]`
  */
 import { matmul, jsEngine, defaultGemm } from '../kernels/cpu/matmul.js';
-import { Random, conv2d, tensor, sum, mul } from '../src/index.js';
+import { Random, conv2d, tensor, sum, mul } from '../src/node/index.js';
 import { cpuBackend } from '../src/backend/cpu.js';
 import { loadTf, table, timeMedian, type Tf } from './common.js';
 

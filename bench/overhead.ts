@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackupAndRestore, loadMnist } from '../src/index.js';
+import { BackupAndRestore, loadMnist } from '../src/node/index.js';
 import { TimedCallback, median, table } from './common.js';
 import { mnistMlp } from './fixtures.js';
 
@@ -16,7 +16,7 @@ const EPOCHS = quick ? 1 : 3;
 const REPEATS = quick ? 1 : 5;
 
 export async function run(): Promise<void> {
-  const { xTrain, yTrain } = loadMnist({ shape: 'flat' });
+  const { xTrain, yTrain } = await loadMnist({ shape: 'flat' });
   const dir = mkdtempSync(join(tmpdir(), 'wpt-overhead-'));
   const configs: Array<{ name: string; freq?: 'epoch' | number; async?: boolean }> = [
     { name: 'no checkpointing' },

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Random, Tensor, exportSafetensors, loadMnist, torchSource } from '../src/index.js';
+import { Random, Tensor, exportSafetensors, loadMnist, torchSource } from '../src/node/index.js';
 import { mnistModel, type MnistModelKind } from '../src/cli/models.js';
 import { median, table } from './common.js';
 
@@ -74,7 +74,7 @@ function peer(engine: string, arch: MnistModelKind, dir: string): { seconds: num
 export async function run(): Promise<void> {
   const hasPython = existsSync(PYTHON);
   for (const arch of ['mlp', 'cnn'] as const) {
-    const { xTrain, yTrain } = loadMnist({ shape: arch === 'mlp' ? 'flat' : 'image' });
+    const { xTrain, yTrain } = await loadMnist({ shape: arch === 'mlp' ? 'flat' : 'image' });
     const n = xTrain.shape[0], row = xTrain.size / n;
     const order = new Random(1).permutation(n);
     const x = new Float32Array(xTrain.size), y = new Float32Array(yTrain.size), labels = new BigInt64Array(n);

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TensorBoard, loadMnist } from '../src/index.js';
+import { TensorBoard, loadMnist } from '../src/node/index.js';
 import { TimedCallback, median, table } from './common.js';
 import { mnistMlp } from './fixtures.js';
 
@@ -17,7 +17,7 @@ const REPEATS = quick ? 2 : 7;
 const EPOCHS = 3;
 
 export async function run(): Promise<void> {
-  const { xTrain, yTrain, xTest, yTest } = loadMnist({ shape: 'flat' });
+  const { xTrain, yTrain, xTest, yTest } = await loadMnist({ shape: 'flat' });
   const dir = mkdtempSync(join(tmpdir(), 'wpt-tb-bench-'));
   const configs: Array<{ name: string; updateFreq?: 'epoch' | number }> = [
     { name: 'no logging' }, { name: "updateFreq: 'epoch'", updateFreq: 'epoch' }, { name: 'updateFreq: 10', updateFreq: 10 },

@@ -3,7 +3,7 @@
  * architecture, optimizer and batch size, in the same run: seconds per epoch and test
  * accuracy after each epoch. `npm run bench -- train [--quick]`
  */
-import { loadMnist, Callback, type Tensor } from '../src/index.js';
+import { loadMnist, Callback, type Tensor } from '../src/node/index.js';
 import { mnistModel } from '../src/cli/models.js';
 import { loadTf, median, table, type Tf } from './common.js';
 
@@ -15,7 +15,7 @@ const waypointModel = (arch: Arch, seed: number) => mnistModel(arch, seed);
 
 interface Result { seconds: number[]; accuracy: number[] }
 
-async function runWaypoint(arch: Arch, seed: number, data: ReturnType<typeof loadMnist>): Promise<Result> {
+async function runWaypoint(arch: Arch, seed: number, data: Awaited<ReturnType<typeof loadMnist>>): Promise<Result> {
   const model = waypointModel(arch, seed);
   const result: Result = { seconds: [], accuracy: [] };
   let start = 0;
@@ -30,7 +30,7 @@ async function runWaypoint(arch: Arch, seed: number, data: ReturnType<typeof loa
   return result;
 }
 
-async function runTfjs(tf: Tf, arch: Arch, data: ReturnType<typeof loadMnist>): Promise<Result> {
+async function runTfjs(tf: Tf, arch: Arch, data: Awaited<ReturnType<typeof loadMnist>>): Promise<Result> {
   const model = tf.sequential({
     layers: arch === 'mlp'
       ? [tf.layers.dense({ units: 128, activation: 'relu', inputShape: [784] }), tf.layers.dense({ units: 10, activation: 'softmax' })]
@@ -58,7 +58,7 @@ const fmtAcc = (r: Result) => r.accuracy.map((a) => `${(a * 100).toFixed(1)}%`).
 
 export async function run(): Promise<void> {
   for (const arch of ['mlp', 'cnn'] as const) {
-    const data = loadMnist({ shape: arch === 'mlp' ? 'flat' : 'image' });
+    const data = await loadMnist({ shape: arch === 'mlp' ? 'flat' : 'image' });
     const rows: Array<Array<string | number>> = [];
     const seeds = quick ? [42] : [42, 1, 2];
     const ours = [];

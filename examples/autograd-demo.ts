@@ -2,7 +2,7 @@
  * A two-layer network learns XOR-like spirals with nothing but tensors, autograd and a
  * hand-written SGD step: the whole engine in thirty lines.  `npm start`
  */
-import { Random, tensor, randn, matmul, add, relu, logSoftmax, mul, sum, mean, noGrad, oneHot, getBackend, Tensor } from '../src/index.js';
+import { Random, tensor, randn, matmul, add, relu, logSoftmax, mul, sum, mean, noGrad, oneHot, getBackend, Tensor } from '../src/node/index.js';
 
 const rng = new Random(42);
 const n = 400;

@@ -1,8 +1,8 @@
 /** MNIST CNN: conv 8 3×3 relu, pool 2, conv 16 3×3 relu, pool 2, dense 10 softmax.  `npx tsx examples/mnist-cnn.ts [epochs]` */
-import { Sequential, Conv2D, MaxPool2D, Flatten, Dense, Adam, loadMnist } from '../src/index.js';
+import { Sequential, Conv2D, MaxPool2D, Flatten, Dense, Adam, loadMnist } from '../src/node/index.js';
 
 const epochs = Number(process.argv[2] ?? 2);
-const { xTrain, yTrain, xTest, yTest } = loadMnist({ shape: 'image' });
+const { xTrain, yTrain, xTest, yTest } = await loadMnist({ shape: 'image' });
 const model = new Sequential([
   new Conv2D({ filters: 8, kernelSize: 3, padding: 'valid', activation: 'relu', inputShape: [28, 28, 1] }),
   new MaxPool2D({ poolSize: 2 }),

@@ -1,8 +1,8 @@
 /** MNIST MLP, 784-128 relu-10 softmax, Adam 1e-3, batch 32.  `npx tsx examples/mnist-mlp.ts [epochs]` */
-import { Sequential, Dense, Adam, loadMnist } from '../src/index.js';
+import { Sequential, Dense, Adam, loadMnist } from '../src/node/index.js';
 
 const epochs = Number(process.argv[2] ?? 5);
-const { xTrain, yTrain, xTest, yTest } = loadMnist({ shape: 'flat' });
+const { xTrain, yTrain, xTest, yTest } = await loadMnist({ shape: 'flat' });
 const model = new Sequential([
   new Dense({ units: 128, activation: 'relu', inputShape: [784] }),
   new Dense({ units: 10, activation: 'softmax' }),

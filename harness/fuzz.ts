@@ -6,7 +6,7 @@
  */
 import { crc32 } from '../src/checkpoint/format/crc32.js';
 import { TRAILER_SIZE, encodeTrailer } from '../src/checkpoint/format/format.js';
-import { Random } from '../src/index.js';
+import { Random } from '../src/node/index.js';
 
 export type Mutation = { bytes: Uint8Array; structural: boolean; what: string };
 

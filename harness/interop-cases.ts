@@ -7,7 +7,7 @@
 import {
   AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Embedding, Flatten, GRU, GlobalAveragePooling2D, GlobalMaxPooling2D, LSTM,
   LayerNormalization, MaxPool2D, Random, Reshape, SGD, Sequential, Tensor, oneHot,
-} from '../src/index.js';
+} from '../src/node/index.js';
 
 export interface InteropCase {
   name: string;

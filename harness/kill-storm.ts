@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { Random, WptReader, TEMP_SUFFIX } from '../src/index.js';
+import { Random, WptReader, TEMP_SUFFIX } from '../src/node/index.js';
 
 const CHILD = join(import.meta.dirname, 'kill-storm-child.ts');
 

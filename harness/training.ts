@@ -1,7 +1,7 @@
 import {
   Sequential, Dense, Dropout, Conv2D, Flatten, Adam, AdamW, SGD, Random, Tensor, oneHot, BatchNormalization, LSTM, CosineDecay,
   ReduceLROnPlateau, type Callback,
-} from '../src/index.js';
+} from '../src/node/index.js';
 
 /** Three Gaussian blobs in 6-D: a small, learnable classification problem. */
 export function blobs(n: number, seed: number): [Tensor, Tensor] {

@@ -8,7 +8,10 @@ import { dirname, join, relative, resolve } from 'node:path';
 
 /** What each folder may import, besides itself and the root modules. Top of the graph first. */
 export const ALLOWED: Record<string, string[]> = {
-  'src/cli': ['src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
+  // The package entries for Node and browsers: each installs its platform, then the core.
+  'src/node': ['src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
+  'src/browser': ['src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
+  'src/cli': ['src/node', 'src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
   'src/callbacks': ['src/model', 'src/tensorboard', 'src/checkpoint', 'src/state', 'src/tensor'],
   'src/tensorboard': ['src/checkpoint', 'src/protobuf'],
   'src/protobuf': [],
@@ -24,13 +27,15 @@ export const ALLOWED: Record<string, string[]> = {
   'src/backend': ['kernels'],
   'kernels': [],
   // Outside the package: benchmarks and the processes they share with tests; never test/.
-  'bench': ['harness', 'src/cli', 'src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
-  'harness': ['src/checkpoint', 'src/state', 'src/tensor'],
+  'bench': ['harness', 'src/node', 'src/cli', 'src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
+  'harness': ['src/node', 'src/checkpoint', 'src/state', 'src/tensor'],
 };
 /** The package's public entry, for the folders outside it. */
 const ENTRY = 'src/index.ts';
 /** Root modules every folder may import; they import nothing of the project themselves. */
-const ROOT_MODULES = ['src/errors.ts', 'src/version.ts', 'src/paths.ts'];
+const ROOT_MODULES = ['src/errors.ts', 'src/version.ts', 'src/paths.ts', 'src/platform.ts'];
+/** The folders that are the package's entries for a platform: each re-exports the portable entry. */
+const PLATFORM_ENTRIES = ['src/node', 'src/browser'];
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 
@@ -52,7 +57,7 @@ export function violations(): string[] {
       for (const m of source.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
         const target = resolve(dirname(file), m[1]).replace(/\.js$/, '.ts');
         const rel = relative(root, target);
-        if (ROOT_MODULES.includes(rel) || (rel === ENTRY && !folder.startsWith('src/'))) continue;
+        if (ROOT_MODULES.includes(rel) || (rel === ENTRY && (!folder.startsWith('src/') || PLATFORM_ENTRIES.includes(folder)))) continue;
         const to = folderOf(target);
         if (to === folder || (to !== undefined && ALLOWED[folder].includes(to))) continue;
         out.push(`${relative(root, file)}: imports ${rel} (${folder} may import ${[...ALLOWED[folder], 'itself'].join(', ')})`);

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import {
   Checkpoint, CheckpointError, Variable, Random, Tensor, randn, tensor, WptReader, readWpt, writeWpt,
   type StateDict, type Trackable,
-} from '../src/index.js';
+} from '../src/node/index.js';
 import { TEMP_SUFFIX, replacedFilesReleased } from '../src/checkpoint/format/writer.js';
-import type { Storage } from '../src/index.js';
-import { MemoryStorage } from '../src/index.js';
+import type { Storage } from '../src/node/index.js';
+import { MemoryStorage } from '../src/node/index.js';
 import { FaultyStorage } from './helpers/faulty-storage.js';
 
 let dir: string;

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProgressBar, Tensor, ModelCheckpoint, osError, Sequential, Dense, Adam } from '../src/index.js';
+import { ProgressBar, Tensor, ModelCheckpoint, osError, Sequential, Dense, Adam } from '../src/node/index.js';
 import { fitLine } from '../src/model/progress.js';
 import { formatTemplate } from '../src/callbacks/template.js';
 import { mnistModel } from '../src/cli/models.js';

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { readWpt, Tensor, loadMnist } from '../src/index.js';
+import { readWpt, Tensor, loadMnist } from '../src/node/index.js';
 import { modelFromFile } from '../src/model/persistence.js';
 import { parseXml, findAll } from './helpers/xml.js';
 
@@ -147,7 +147,7 @@ describe('export', () => {
       weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length),
     }));
     const ours = await modelFromFile(file);
-    const x = loadMnist().xTest;
+    const x = await (await loadMnist()).xTest;
     const sample = new Tensor(x.data.slice(0, 64 * 784), [64, 784]);
     const theirs = (loaded.predict(tf.tensor(sample.data, sample.shape)) as tf.Tensor).dataSync();
     const mine = ours.predict(sample).data;
@@ -162,7 +162,7 @@ describe('export', () => {
     const bin = readFileSync(join(dir, 'tfjs-cnn', 'weights.bin'));
     const loaded = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0].weights,
       weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length) }));
-    const x = loadMnist({ shape: 'image' }).xTest;
+    const x = await (await loadMnist({ shape: 'image' })).xTest;
     const sample = new Tensor(x.data.slice(0, 16 * 784), [16, 28, 28, 1]);
     const theirs = (loaded.predict(tf.tensor(sample.data, sample.shape)) as tf.Tensor).dataSync();
     const mine = (await modelFromFile(join(cnnRun, 'last.wpt'))).predict(sample).data;

@@ -6,7 +6,7 @@ import { InflateError, inflateLiterals } from '../src/checkpoint/codec/inflate.j
 import { inflateHere } from '../src/checkpoint/codec/deflate.js';
 import { MAX_CODE_BITS, codeLengths, deflateLiterals as deflateLiteralsOrNull } from '../src/checkpoint/codec/huffman-deflate.js';
 import { shuffleInto, unshuffleInto } from '../src/checkpoint/codec/byte-planes.js';
-import { Random } from '../src/index.js';
+import { Random } from '../src/node/index.js';
 
 const Z = zlib.constants;
 /** Every kind of stream zlib writes: stored, fixed, dynamic; literals only, runs, full LZ77. */

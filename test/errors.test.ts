@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import {
   ArgumentError, BackupAndRestore, CSVLogger, Checkpoint, CheckpointError, CheckpointManager, EarlyStopping, MemoryStorage,
   ModelCheckpoint, Variable, osError,
-} from '../src/index.js';
+} from '../src/node/index.js';
 import { sizesThatDiffer } from '../src/checkpoint/format/writer.js';
 import { dataFor, makeModel } from '../harness/training.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import {
   Checkpoint, CheckpointError, CheckpointManager, MemoryStorage, Variable, BackupAndRestore, ModelCheckpoint,
   setDefaultStorage, fsStorage, writeFully, writeWpt, readWpt, tensor, type Storage,
-} from '../src/index.js';
+} from '../src/node/index.js';
 import { FaultyStorage } from './helpers/faulty-storage.js';
 import { dataFor, makeModel } from '../harness/training.js';
 
@@ -146,7 +146,7 @@ describe('injected I/O faults never lose a checkpoint', () => {
 
 describe('one writer per directory', () => {
   const script = (d: string) => `
-    import { Checkpoint, CheckpointManager, Variable } from '${join(import.meta.dirname, '..', 'src', 'index.ts')}';
+    import { Checkpoint, CheckpointManager, Variable } from '${join(import.meta.dirname, '..', 'src', 'node', 'index.ts')}';
     const m = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), ${JSON.stringify(d)});
     await m.ready; console.log('locked'); setTimeout(() => process.exit(0), 20000);`;
 

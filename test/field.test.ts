@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Checkpoint, CheckpointError, CheckpointManager, Variable, WptReader } from '../src/index.js';
+import { Checkpoint, CheckpointError, CheckpointManager, Variable, WptReader } from '../src/node/index.js';
 import { pidNamespaceSupport, runToEnd, startChild } from './helpers/child-process.js';
 
 let root: string;
@@ -122,7 +122,7 @@ describe.skipIf(!namespaces.ok)('a container restart: the new process has the de
 function writeHolder(name: string, dir: string): string {
   const path = join(root, name);
   writeFileSync(path, `
-    import { Checkpoint, CheckpointManager, Variable } from ${JSON.stringify(join(import.meta.dirname, '..', 'src', 'index.ts'))};
+    import { Checkpoint, CheckpointManager, Variable } from ${JSON.stringify(join(import.meta.dirname, '..', 'src', 'node', 'index.ts'))};
     const m = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), ${JSON.stringify(dir)});
     await m.ready; console.log('locked ' + process.pid); setInterval(() => {}, 1000);`);
   return path;

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { Checkpoint, CheckpointError, MemoryStorage, Random, Tensor, readWpt, writeWpt } from '../src/index.js';
+import { Checkpoint, CheckpointError, MemoryStorage, Random, Tensor, readWpt, writeWpt } from '../src/node/index.js';
 import { mutate } from '../harness/fuzz.js';
 
 async function seedFile(): Promise<{ file: Uint8Array; values: Map<string, unknown> }> {

@@ -1,5 +1,5 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { GpuBackend, GpuUnavailableError, setBackend, getBackend, BackendError, Random, type GpuMode } from '../src/index.js';
+import { GpuBackend, GpuUnavailableError, setBackend, getBackend, BackendError, Random, type GpuMode } from '../src/node/index.js';
 import { kernelSuite } from './helpers/kernel-suite.js';
 import { dataFor, makeModel, fingerprint, type Kind } from '../harness/training.js';
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'vitest';
 import fc from 'fast-check';
-import { Tensor, Random } from '../src/index.js';
-import * as W from '../src/index.js';
+import { Tensor, Random } from '../src/node/index.js';
+import * as W from '../src/node/index.js';
 import * as R from './helpers/reference.js';
 import { type Domain, type GradCase, checkGradient } from './helpers/gradcheck.js';
 

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CheckpointError, Dense, SafetensorsError, Sequential, encodeSafetensors, exportSafetensors, importSafetensors, parseSafetensors, torchSource,
-} from '../src/index.js';
+} from '../src/node/index.js';
 import { INTEROP_CASE_NAMES, interopCase } from '../harness/interop-cases.js';
 import { expectClose } from './helpers/close.js';
 
@@ -92,7 +92,7 @@ describe('safetensors errors name the problem', () => {
   });
 
   it('a layer torch cannot express is refused naming the layer and why', async () => {
-    const { Conv2D } = await import('../src/index.js');
+    const { Conv2D } = await import('../src/node/index.js');
     const m = new Sequential([new Conv2D({ filters: 2, kernelSize: 1, inputShape: [3, 3, 1] }), new Dense({ units: 2 })]);
     expect(() => exportSafetensors(m, { layout: 'torch' })).toThrow(/torch layout: layers\/1 \(Dense\) acts on the channel axis of images/);
   });
@@ -140,12 +140,12 @@ describe('waypoint export --layout torch and waypoint import', () => {
       await other.save(join(dir, 'other.wpt'));
       const imported = cli('import', join(dir, 'm.safetensors'), '--from', 'safetensors', '--layout', 'torch', '--like', join(dir, 'other.wpt'), '--out', join(dir, 'back.wpt'));
       expect(imported.status, imported.stderr).toBe(0);
-      const { loadModel } = await import('../src/index.js');
+      const { loadModel } = await import('../src/node/index.js');
       const back = await loadModel(join(dir, 'back.wpt'));
       expect(back.getWeights().map((w) => bits(w.data))).toEqual(c.model.getWeights().map((w) => bits(w.data)));
       const onnx = cli('export', join(dir, 'm.wpt'), '--to', 'onnx', '--out', join(dir, 'm.onnx'));
       expect(onnx.status, onnx.stderr).toBe(0);
-      const { exportOnnx } = await import('../src/index.js');
+      const { exportOnnx } = await import('../src/node/index.js');
       expect(readFileSync(join(dir, 'm.onnx')).equals(Buffer.from(exportOnnx(c.model)))).toBe(true);
       expect(cli('export', join(dir, 'm.wpt'), '--to', 'onnx', '--opset', '12', '--out', join(dir, 'x.onnx')).stderr).toMatch(/opset must be an integer of at least 13, got 12/);
       const wrong = cli('import', join(dir, 'm.safetensors'), '--from', 'safetensors', '--like', join(dir, 'other.wpt'), '--out', join(dir, 'x.wpt'));
@@ -162,7 +162,7 @@ describe('ONNX export (issue 21 item 2): the ONNX checker accepts it and ONNX Ru
   const ort = JSON.parse(readFileSync(join(onnxDir, 'onnxruntime.json'), 'utf8')) as { onnxruntime: string; cases: Record<string, { outputs: number[]; firstAlone: number[] }> };
   for (const name of INTEROP_CASE_NAMES) {
     it(`${name}: the export is the committed file that passed onnx.checker (full) and ran in ONNX Runtime ${ort.onnxruntime}, batch of 4 and of 1 (1e-5)`, async () => {
-      const { exportOnnx } = await import('../src/index.js');
+      const { exportOnnx } = await import('../src/node/index.js');
       const c = await interopCase(name);
       expect(Buffer.from(exportOnnx(c.model)).equals(readFileSync(join(onnxDir, `${name}.onnx`)))).toBe(true);
       const ours = c.model.predict(c.x).data;

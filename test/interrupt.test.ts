@@ -1,7 +1,7 @@
 /** model.interrupt() and the fit loop's turns of the event loop, in process. */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { BackupAndRestore, Callback, MemoryStorage, TrainingInterruptedError } from '../src/index.js';
+import { BackupAndRestore, Callback, MemoryStorage, TrainingInterruptedError } from '../src/node/index.js';
 import { dataFor, fingerprint, makeModel, type Kind } from '../harness/training.js';
 
 /** Synchronous work per batch, as a heavier model would take: only the fit loop's yields let timers in. */

@@ -6,7 +6,7 @@ import { describe, it, expect } from 'vitest';
 import {
   ArgumentError, BackupAndRestore, CSVLogger, Callback, CallbackList, EarlyStopping, MemoryStorage, ModelCheckpoint, NonFiniteLossError,
   TerminateOnNaN, type Logs,
-} from '../src/index.js';
+} from '../src/node/index.js';
 import { dataFor, fingerprint, makeModel } from '../harness/training.js';
 
 /** Drives an EarlyStopping by hand, as Keras's own tests do: onTrainBegin, then onEpochEnd per value. */

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { Dense, Flatten, Random, SGD, Sequential, Tensor, layerFromConfig, type Layer } from '../src/index.js';
+import { Dense, Flatten, Random, SGD, Sequential, Tensor, layerFromConfig, type Layer } from '../src/node/index.js';
 import { expectClose } from './helpers/close.js';
 
 interface Case {

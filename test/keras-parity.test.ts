@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import {
   Dense, LearningRateScheduler, ReduceLROnPlateau, SGD, Sequential, Tensor, optimizerFromConfig, scheduleFromConfig,
   type Optimizer, type OptimizerConfigJson, type ReduceLROnPlateauOptions,
-} from '../src/index.js';
+} from '../src/node/index.js';
 import { expectClose } from './helpers/close.js';
 
 const golden = JSON.parse(readFileSync(new URL('./golden/keras-optimizers.json', import.meta.url), 'utf8'));

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Random } from '../src/index.js';
+import { Random } from '../src/node/index.js';
 import { cpuBackend } from '../src/backend/cpu.js';
 import { matmul, jsEngine, defaultGemm } from '../kernels/cpu/matmul.js';
 import { kernelSuite, rand, expectClose, naiveMatmul } from './helpers/kernel-suite.js';

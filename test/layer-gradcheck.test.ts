@@ -6,8 +6,8 @@
  */
 import { describe, it } from 'vitest';
 import fc from 'fast-check';
-import * as W from '../src/index.js';
-import { Random, type Layer, type Tensor } from '../src/index.js';
+import * as W from '../src/node/index.js';
+import { Random, type Layer, type Tensor } from '../src/node/index.js';
 import * as R from './helpers/reference.js';
 import * as L from './helpers/reference-layers.js';
 import { type GradCase, checkGradient } from './helpers/gradcheck.js';

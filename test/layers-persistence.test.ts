@@ -8,7 +8,7 @@ import {
   Adagrad, AdamW, AveragePooling2D, BatchNormalization, Conv2D, CosineDecay, Dense, Embedding, ExponentialDecay, Flatten, GRU,
   GlobalAveragePooling2D, GlobalMaxPooling2D, InverseTimeDecay, LSTM, LayerNormalization, MemoryStorage, PiecewiseConstantDecay,
   RMSprop, Random, Reshape, SGD, Sequential, Tensor, loadModel, oneHot, type Optimizer,
-} from '../src/index.js';
+} from '../src/node/index.js';
 
 const rng = new Random(5);
 const uniform = (n: number) => rng.fillUniform(new Float32Array(n), -1, 1);

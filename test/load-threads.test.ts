@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Tensor, Random, CheckpointError, Checkpoint, ArgumentError, configureLoadThreads, startLoadThreads, readWpt, writeWpt, type Codec } from '../src/index.js';
+import { Tensor, Random, CheckpointError, Checkpoint, ArgumentError, configureLoadThreads, startLoadThreads, readWpt, writeWpt, type Codec } from '../src/node/index.js';
 import { type FlatLeaf } from '../src/state/tree.js';
 import { type Lane, loadThreadsFor, shareOut } from '../src/checkpoint/threads/load-threads.js';
 import { WptReader } from '../src/checkpoint/format/reader.js';
@@ -157,7 +157,7 @@ describe('load threads and the process', () => {
   const src = (file: string) => JSON.stringify(fileURLToPath(new URL(`../src/checkpoint/${file}`, import.meta.url)));
   const run = (body: string) => {
     const script = join(dir, `child-${Math.random().toString(36).slice(2)}.mts`);
-    writeFileSync(script, `import { configureLoadThreads, startLoadThreads } from ${src('threads/load-threads.ts')};\nimport { readWpt, WptReader } from ${src('format/reader.ts')};\n${body}\n`);
+    writeFileSync(script, `import ${JSON.stringify(fileURLToPath(new URL('../src/node/install.ts', import.meta.url)))};\nimport { configureLoadThreads, startLoadThreads } from ${src('threads/load-threads.ts')};\nimport { readWpt, WptReader } from ${src('format/reader.ts')};\n${body}\n`);
     return spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 });
   };
 

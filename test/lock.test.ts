@@ -1,9 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { Checkpoint, CheckpointError, CheckpointManager, LOCK_NAME, MemoryStorage, Variable, type LockRecord } from '../src/index.js';
+import { Checkpoint, CheckpointError, CheckpointManager, LOCK_NAME, MemoryStorage, Variable, type LockRecord } from '../src/node/index.js';
 import { whyStale } from '../src/checkpoint/lock.js';
-import { currentProcess, parseProcStat } from '../src/checkpoint/process-identity.js';
+import { currentProcess, parseProcStat } from '../src/node/process-identity.js';
 
 const me = currentProcess();
 const lockOf = (over: Partial<LockRecord>): LockRecord => ({

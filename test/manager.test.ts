@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Checkpoint, CheckpointManager, Variable, tensor, selectBest, MANIFEST_NAME, Sequential, Dense, CheckpointError } from '../src/index.js';
+import { Checkpoint, CheckpointManager, Variable, tensor, selectBest, MANIFEST_NAME, Sequential, Dense, CheckpointError } from '../src/node/index.js';
 import { dataFor, makeModel } from '../harness/training.js';
 
 let dir: string;

@@ -11,18 +11,17 @@ import { describe, it, expect, vi } from 'vitest';
 import fc from 'fast-check';
 
 const requested = vi.hoisted(() => ({ bytes: 0 }));
-vi.mock('../src/checkpoint/node.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../src/checkpoint/node.js')>();
-  return { ...real, allocUninitialized: (n: number) => { requested.bytes += n; return real.allocUninitialized(n); } };
-});
+const { installPlatform, platform } = await import('../src/platform.js');
+const real = platform();
+installPlatform({ ...real, allocUninitialized: (n: number) => { requested.bytes += n; return real.allocUninitialized(n); } });
 vi.mock('../src/checkpoint/format/recycler.js', () => ({
   takeScratch: (n: number) => { requested.bytes += n; return new Uint8Array(n); },
   recycle: () => undefined,
 }));
 
-const { Checkpoint, MemoryStorage, Random, Tensor, WptReader, readWpt, writeWpt } = await import('../src/index.js');
+const { Checkpoint, MemoryStorage, Random, Tensor, WptReader, readWpt, writeWpt } = await import('../src/node/index.js');
 const { mutate } = await import('../harness/fuzz.js');
-type StateDict = import('../src/index.js').StateDict;
+type StateDict = import('../src/node/index.js').StateDict;
 
 /** MemoryStorage whose reads into new memory (header, prologue, trailer) are counted too. */
 class CountingStorage extends MemoryStorage {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { CheckpointError, MemoryStorage, ModelCheckpoint, loadModel } from '../src/index.js';
+import { CheckpointError, MemoryStorage, ModelCheckpoint, loadModel } from '../src/node/index.js';
 import { dataFor, makeModel } from '../harness/training.js';
 
 /** ModelCheckpoint's files are a CheckpointManager's: retention, adoption and locking are the manager's rules. */

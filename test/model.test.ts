@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import {
   Sequential, Dense, Conv2D, MaxPool2D, Flatten, Dropout, Activation, Adam, SGD, Random, Tensor, tensor, randn,
   mul, sum, ArgumentError, ShapeError, Callback, type Layer, type Logs, LOSSES, oneHot, softmax,
-} from '../src/index.js';
+} from '../src/node/index.js';
 import { blobs } from '../harness/training.js';
 
 /**

@@ -11,7 +11,7 @@ vi.mock('../src/checkpoint/codec/huffman-wasm.js', async (importOriginal) => ({
 const { deflateLiterals } = await import('../src/checkpoint/codec/huffman-deflate.js');
 const { inflateLiterals } = await import('../src/checkpoint/codec/inflate.js');
 const { inflateHere } = await import('../src/checkpoint/codec/deflate.js');
-const { MemoryStorage, Random, Tensor, readWpt, writeWpt } = await import('../src/index.js');
+const { MemoryStorage, Random, Tensor, readWpt, writeWpt } = await import('../src/node/index.js');
 const { huffmanKernels } = await import('../src/checkpoint/codec/huffman-wasm.js');
 
 const planeArb = fc.oneof(

@@ -1,12 +1,10 @@
-import { describe, it, expect, vi } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import zlib from 'node:zlib';
 
 // A runtime without Node's zlib (a browser): streams the in-house decoder declines go to fflate.
-vi.mock('../src/checkpoint/node.js', async (importOriginal) => ({
-  ...(await importOriginal<typeof import('../src/checkpoint/node.js')>()),
-  nodeZlib: () => undefined,
-}));
+const { installPlatform, platform } = await import('../src/platform.js');
+installPlatform({ ...platform(), zlib: undefined });
 
 const { deflateRaw, havePool, inflateHere, inflateRaw } = await import('../src/checkpoint/codec/deflate.js');
 const { InflateError } = await import('../src/checkpoint/codec/inflate.js');

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Callback, CheckpointError, MemoryStorage, Tensor, TerminateOnNaN, clip, max, maxPool2d, relu, tensor } from '../src/index.js';
+import { Callback, CheckpointError, MemoryStorage, Tensor, TerminateOnNaN, clip, max, maxPool2d, relu, tensor } from '../src/node/index.js';
 import { dataFor, makeModel } from '../harness/training.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wpt-nan-'));

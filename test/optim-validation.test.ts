@@ -2,7 +2,7 @@
 import { describe, it, expect } from 'vitest';
 import {
   Adam, ArgumentError, CosineDecay, ExponentialDecay, InverseTimeDecay, LearningRateScheduler, PiecewiseConstantDecay, ReduceLROnPlateau, RMSprop, SGD,
-} from '../src/index.js';
+} from '../src/node/index.js';
 
 describe('validation', () => {
   it('optimizers: one clipping option at most, positive rates, a schedule is not settable, a plain rate is float32', () => {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { Adam, SGD, Tensor, tensor, CheckpointError } from '../src/index.js';
+import { Adam, SGD, Tensor, tensor, CheckpointError } from '../src/node/index.js';
 
 const param = (values: number[], grad: number[]) => {
   const p = tensor(values, undefined, true);

@@ -1,12 +1,9 @@
-import { describe, it, expect, vi } from 'vitest';
+import { describe, it, expect } from 'vitest';
 
 // What a browser has: no Node zlib (so fflate compresses, this package's decoder inflates its own planes and fflate the rest,
 // the portable CRC-32 checks), no thread pool, no Buffer allocator.
-vi.mock('../src/checkpoint/node.js', () => ({
-  nodeZlib: () => undefined,
-  nodeCores: () => undefined,
-  allocUninitialized: (length: number) => new Uint8Array(length),
-}));
+const { installPlatform, portablePlatform } = await import('../src/platform.js');
+installPlatform(portablePlatform);
 
 const { MemoryStorage, Random, Tensor, readWpt, writeWpt } = await import('../src/index.js');
 const { crc32, crc32Portable } = await import('../src/checkpoint/format/crc32.js');

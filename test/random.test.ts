@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Random, ArgumentError } from '../src/index.js';
+import { Random, ArgumentError } from '../src/node/index.js';
 
 describe('Random (xoshiro128**)', () => {
   it('matches the reference xoshiro128** output for a known state', () => {

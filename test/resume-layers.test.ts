@@ -12,7 +12,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CheckpointError, ReduceLROnPlateau } from '../src/index.js';
+import { CheckpointError, ReduceLROnPlateau } from '../src/node/index.js';
 import { dataFor, makeModel } from '../harness/training.js';
 
 const child = join(import.meta.dirname, 'helpers', 'resume-child.ts');

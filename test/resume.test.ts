@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackupAndRestore, Callback, CSVLogger, EarlyStopping, ModelCheckpoint } from '../src/index.js';
+import { BackupAndRestore, Callback, CSVLogger, EarlyStopping, ModelCheckpoint } from '../src/node/index.js';
 import { dataFor, fingerprint, makeModel, type Kind } from '../harness/training.js';
 
 let dir: string;
@@ -65,7 +65,7 @@ describe('resume is exact', () => {
   });
 
   it('model.save carries the history: loadModel + fit(initialEpoch: currentEpoch) continues it', async () => {
-    const { loadModel } = await import('../src/index.js');
+    const { loadModel } = await import('../src/node/index.js');
     const [x, y] = dataFor('mlp');
     const straight = makeModel('mlp', 3);
     await straight.fit(x, y, { epochs: 4, verbose: 0 });
@@ -144,7 +144,7 @@ describe('ModelCheckpoint writes exactly the files its options say', () => {
     const [x, y] = dataFor('mlp');
     const model = makeModel('mlp', 1);
     await model.fit(x, y, { epochs: 2, verbose: 0, callbacks: [new ModelCheckpoint({ filepath: join(dir, 'w{epoch}.wpt'), monitor: 'loss', saveWeightsOnly: true, saveLast: join(dir, 'last.wpt') })] });
-    const { WptReader } = await import('../src/index.js');
+    const { WptReader } = await import('../src/node/index.js');
     const r = await WptReader.open(join(dir, 'w2.wpt'));
     expect(r.header.kind).toBe('weights');
     await r.close();
@@ -205,7 +205,7 @@ describe('CSVLogger', () => {
 
 describe('TerminateOnNaN', () => {
   it('stops within the batch where the loss stops being finite', async () => {
-    const { TerminateOnNaN, Sequential, Dense, SGD } = await import('../src/index.js');
+    const { TerminateOnNaN, Sequential, Dense, SGD } = await import('../src/node/index.js');
     const [x, y] = dataFor('mlp', 64);
     const model = new Sequential([new Dense({ units: 8, activation: 'relu', inputShape: [6] }), new Dense({ units: 3 })], { seed: 1 });
     model.compile({ optimizer: new SGD({ learningRate: 1e12 }), loss: 'mse' });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import {
   BackupAndRestore, CSVLogger, Callback, EarlyStopping, MemoryStorage, ModelCheckpoint, TerminateOnNaN, fsStorage,
   getDefaultStorage, loadModel, setDefaultStorage, type Storage,
-} from '../src/index.js';
+} from '../src/node/index.js';
 import { dataFor, fingerprint, makeModel } from '../harness/training.js';
 
 let real: string;

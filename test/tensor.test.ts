@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import {
   Tensor, tensor, zeros, ones, randn, noGrad, isGradEnabled, add, mul, sum, matmul, conv2d, maxPool2d,
   reshape, transpose, gather, oneHot, logSoftmax, dropout, Random, ShapeError, ArgumentError, WaypointError, broadcastData,
-} from '../src/index.js';
+} from '../src/node/index.js';
 
 describe('Tensor', () => {
   it('builds from nested arrays and from flat data plus a shape', () => {

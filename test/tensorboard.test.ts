@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import { truncateSync, statSync } from 'node:fs';
-import { MemoryStorage, TensorBoard, bundleLogs, crc32c, fsStorage, readLogs, readRun, type RunLogs } from '../src/index.js';
+import { MemoryStorage, TensorBoard, bundleLogs, crc32c, fsStorage, readLogs, readRun, type RunLogs } from '../src/node/index.js';
 import { frameRecord, parseRecords } from '../src/tensorboard/records.js';
 import { decodeEvent, encodeEvent, histogramOf, type TbEvent } from '../src/tensorboard/events.js';
 import { dataFor, makeModel } from '../harness/training.js';

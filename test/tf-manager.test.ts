@@ -5,7 +5,7 @@
 import { describe, it, expect } from 'vitest';
 import {
   ArgumentError, Checkpoint, CheckpointManager, MANIFEST_NAME, MemoryStorage, SAVE_COUNTER, Variable, WptReader, latestCheckpoint,
-} from '../src/index.js';
+} from '../src/node/index.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-03-01T00:00:00Z');

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Tensor, exportTfjs, importTfjs, loadModel } from '../src/index.js';
+import { Tensor, exportTfjs, importTfjs, loadModel } from '../src/node/index.js';
 import { INTEROP_CASE_NAMES, interopCase } from '../harness/interop-cases.js';
 import { expectClose } from './helpers/close.js';
 

@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exportOnnx } from '../../src/index.js';
+import { exportOnnx } from '../../src/node/index.js';
 import { INTEROP_CASE_NAMES, interopCase } from '../../harness/interop-cases.js';
 
 const dir = process.argv[2] ?? join(import.meta.dirname, '..', '..', 'test', 'golden', 'onnx');

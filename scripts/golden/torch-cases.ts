@@ -8,7 +8,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exportSafetensors, torchSource } from '../../src/index.js';
+import { exportSafetensors, torchSource } from '../../src/node/index.js';
 import { INTEROP_CASE_NAMES, interopCase } from '../../harness/interop-cases.js';
 
 const dir = process.argv[2] ?? join(import.meta.dirname, '..', '..', 'test', 'golden', 'torch-interop');

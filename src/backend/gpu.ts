@@ -1,15 +1,16 @@
 /**
  * The gpu backend: the kernels of kernels/gpu run through gpu.js, compiled once per
- * (kernel, shapes) and cached here. gpu.js (and its optional native `gl`) is loaded only when
- * this backend is asked for, so a machine where `gl` did not build still runs everything on
- * the cpu backend. Max pooling stays on the cpu kernels: it is memory-bound and never paid off.
+ * (kernel, shapes) and cached here. gpu.js is an optional peer dependency, loaded by the
+ * platform (src/platform) only when this backend is asked for (or 'auto' looks for a GPU):
+ * Node requires it where it is installed, a page imports its browser build (src/browser/gpu.ts).
+ * Without it, or where its native `gl` did not build, everything runs on the cpu backend. Max pooling stays on the cpu kernels: it is memory-bound and never paid off.
  */
-import { createRequire } from 'node:module';
 import type { Conv2dInfo } from '../../kernels/types.js';
 import { conv2dFilterGradKernel, conv2dForwardKernel, conv2dInputGradKernel, matmulKernel } from '../../kernels/gpu/kernels.js';
 import { maxPool2d, maxPool2dBackward } from '../../kernels/cpu/pool.js';
 import type { Backend } from './backend.js';
 import { WaypointError } from '../errors.js';
+import { platform } from '../platform.js';
 
 export type GpuMode = 'headlessgl' | 'webgl2' | 'webgl' | 'webgpu' | 'webasm' | 'cpu';
 /** What to ask gpu.js for: a specific mode, or 'gpu' for the best it has. */
@@ -26,14 +27,34 @@ export class GpuUnavailableError extends WaypointError {}
 
 let gpuJs: GpuJs | string | null = null;
 
-/** gpu.js, or the reason it cannot be loaded. */
+const NOT_INSTALLED = 'gpu.js could not be loaded (it is an optional peer dependency: npm install gpu.js)';
+
+/** A module namespace or a CommonJS/UMD export object: gpu.js's exports either way. */
+const exportsOf = (lib: unknown): GpuJs => ((lib as { GPU?: unknown }).GPU ? lib : (lib as { default: unknown }).default) as GpuJs;
+
+/** gpu.js, or the reason it cannot be loaded (synchronously: where it was imported before, or Node can require it). */
 export function loadGpuJs(): GpuJs | string {
   if (gpuJs === null) {
+    const require = platform().requireGpuJs;
+    if (!require) return 'gpu.js is not loaded: in a page, import it first (await initBackend(), with waypoint/gpu imported)';
     try {
-      gpuJs = createRequire(import.meta.url)('gpu.js') as GpuJs;
+      gpuJs = exportsOf(require());
     } catch (e) {
-      gpuJs = `gpu.js could not be loaded: ${(e as Error).message.split('\n')[0]}`;
+      gpuJs = `${NOT_INSTALLED}: ${(e as Error).message.split('\n')[0]}`;
     }
+  }
+  return gpuJs;
+}
+
+/** Loads gpu.js through the platform's dynamic import, where there is one; resolves to it or the reason it cannot. */
+export async function importGpuJs(): Promise<GpuJs | string> {
+  if (typeof gpuJs === 'object' && gpuJs !== null) return gpuJs;
+  const load = platform().importGpuJs;
+  if (!load) return loadGpuJs();
+  try {
+    gpuJs = exportsOf(await load());
+  } catch (e) {
+    gpuJs = `${NOT_INSTALLED}: ${(e as Error).message.split('\n')[0]}`;
   }
   return gpuJs;
 }

@@ -2,7 +2,8 @@ import { ArgumentError, WaypointError } from '../errors.js';
 import type { Conv2dInfo } from '../../kernels/types.js';
 import type { Backend, BackendInfo } from './backend.js';
 import { cpuBackend, cpuDetail } from './cpu.js';
-import { GpuBackend, GpuUnavailableError, type GpuModeRequest } from './gpu.js';
+import { GpuBackend, GpuUnavailableError, type GpuModeRequest, importGpuJs } from './gpu.js';
+import { platform } from '../platform.js';
 
 export type { Backend, BackendInfo, BackendName } from './backend.js';
 export { GpuBackend, GpuUnavailableError } from './gpu.js';
@@ -92,6 +93,15 @@ export function backend(): Backend {
 }
 
 function initialChoice(): BackendChoice {
-  const env = typeof process !== 'undefined' ? process.env.WAYPOINT_BACKEND : undefined;
-  return (env as BackendChoice | undefined) ?? 'auto';
+  return (platform().env('WAYPOINT_BACKEND') as BackendChoice | undefined) ?? 'auto';
+}
+
+/**
+ * setBackend after loading what it needs: in a page, gpu.js comes through a dynamic import
+ * (with `waypoint/gpu` imported), which setBackend, being synchronous, cannot wait for. In
+ * Node the same as setBackend. Default: WAYPOINT_BACKEND, else 'auto'.
+ */
+export async function initBackend(choice: BackendChoice = initialChoice(), options: SetBackendOptions = {}): Promise<BackendInfo> {
+  if (choice !== 'cpu') await importGpuJs();
+  return setBackend(choice, options);
 }

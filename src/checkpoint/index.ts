@@ -7,7 +7,7 @@ export type { EntryValue } from './format/reader.js';
 export { writeWpt, TEMP_SUFFIX } from './format/writer.js';
 export type { WriteOptions, WriteResult } from './format/writer.js';
 export type { FileHeader, EntryHeader, Codec, DType, FileKind } from './format/format.js';
-export { fsStorage, getDefaultStorage, setDefaultStorage, writeFully } from './storage/storage.js';
+export { getDefaultStorage, setDefaultStorage, writeFully } from './storage/storage.js';
 export { MemoryStorage } from './storage/memory.js';
 export type { Storage, ReadHandle, WriteHandle } from './storage/storage.js';
 export { CheckpointManager, MANIFEST_NAME, latestCheckpoint } from './manager.js';

@@ -7,13 +7,16 @@
  * The holder also refreshes a heartbeat in the file (a lease). A lock from another host (a
  * shared filesystem), or from this host where processes cannot be told apart (no /proc),
  * is stale once its heartbeat is older than its lease. Rules in docs/FORMAT.md §10.
+ *
+ * In a browser there are no pids: a page holds a Web Lock (the platform's exclusiveLock)
+ * beside the file, which the browser releases when the page is reloaded or closed. Whoever
+ * gets that lock knows any lock file left in the directory is stale.
  */
 import { join } from '../paths.js';
 import { CheckpointError } from '../state/errors.js';
-import { type ProcessIdentity, currentProcess, processState } from './process-identity.js';
-import { type Storage, fsStorage, readFileIfExists, writeFileAtomic, writeNewFile } from './storage/storage.js';
+import { type HeldExclusiveLock, type ProcessIdentity, platform } from '../platform.js';
+import { type Storage, readFileIfExists, writeFileAtomic, writeNewFile } from './storage/storage.js';
 import { tempPathFor } from './format/writer.js';
-import { builtin } from './node.js';
 
 export const LOCK_NAME = 'manager.lock';
 
@@ -45,8 +48,8 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-/** Lock paths held by this process, per storage. */
-const held = new WeakMap<Storage, Map<string, string>>();
+/** Lock paths held by this process, per storage (with their tokens). */
+const held = new Map<Storage, Map<string, string>>();
 let exitHookInstalled = false;
 
 const heldIn = (storage: Storage) => {
@@ -62,8 +65,6 @@ function randomToken(): string {
 }
 
 /** A lock file's holder, or null when the file is not a lock (torn, or foreign). Old locks had only pid, host, time. */
-const readNow = (path: string): Uint8Array | null => { try { return builtin<typeof import('node:fs')>('node:fs')!.readFileSync(path); } catch { return null; } };
-
 function parseLock(bytes: Uint8Array | null): LockRecord | null {
   if (bytes === null) return null;
   try {
@@ -87,7 +88,7 @@ export function whyStale(holder: LockRecord, me: ProcessIdentity, now: number, h
   if (holder.bootId !== null && me.bootId !== null && holder.bootId !== me.bootId) return `${who} ran before this machine rebooted`;
   const sameProcess = holder.pid === me.pid && (holder.startTime === null || holder.startTime === me.startTime);
   if (sameProcess) return heldHere ? null : `${who} is this process, which does not hold it (left by an earlier process with the same pid)`;
-  const state = processState(holder.pid);
+  const state = platform().processState(holder.pid);
   if (state.kind === 'missing') return `${who} is gone`;
   if (state.kind === 'zombie') return `${who} is gone (a zombie: exited, never reaped by its parent)`;
   if (state.kind === 'running' && holder.startTime !== null && state.startTime !== null) {
@@ -122,14 +123,16 @@ async function readHolder(storage: Storage, path: string): Promise<{ exists: boo
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // A process that exits through process.exit (or the end of its event loop) leaves no lock behind.
-  const proc = (globalThis as { process?: NodeJS.Process }).process;
-  const fs = builtin<typeof import('node:fs')>('node:fs');
-  proc?.on?.('exit', () => {
-    for (const [path, token] of heldIn(fsStorage)) {
-      try {
-        if (parseLock(fs!.readFileSync(path))?.token === token) fs!.rmSync(path, { force: true });
-      } catch { /* already gone */ }
+  // A process that exits through process.exit (or the end of its event loop) leaves no lock
+  // behind, on storages that can remove a file at once.
+  platform().onExit(() => {
+    for (const [storage, paths] of held) {
+      if (!storage.readSync || !storage.removeSync) continue;
+      for (const [path, token] of paths) {
+        try {
+          if (parseLock(storage.readSync(path))?.token === token) storage.removeSync(path);
+        } catch { /* already gone */ }
+      }
     }
   });
 }
@@ -139,9 +142,26 @@ export async function acquireLock(storage: Storage, dir: string, options: LockOp
   const path = join(dir, options.name ?? LOCK_NAME);
   const now = options.now ?? Date.now;
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-  const me = currentProcess();
+  const me = platform().identity();
   const stamp = () => new Date(now()).toISOString();
   const record: LockRecord = { format: 'waypoint-lock', ...me, token: randomToken(), acquired: stamp(), heartbeat: stamp(), leaseMs };
+  const tabLock = await platform().exclusiveLock?.(`waypoint:${storage.lockScope ?? 'storage'}:${path}`);
+  if (tabLock === null) {
+    const who = heldIn(storage).has(path) ? 'another CheckpointManager in this page (close() it first)' : "another page or worker of this origin (it holds the directory's Web Lock)";
+    throw new CheckpointError('LOCKED', `${dir} is being written by ${who}`, { file: path });
+  }
+  try {
+    await takeFile(storage, dir, path, record, options, tabLock);
+  } catch (e) {
+    tabLock?.release();
+    throw e;
+  }
+  return holdLock(storage, dir, path, record, options, tabLock);
+}
+
+async function takeFile(storage: Storage, dir: string, path: string, record: LockRecord, options: LockOptions, tabLock: HeldExclusiveLock | undefined): Promise<void> {
+  const now = options.now ?? Date.now;
+  const me = platform().identity();
   const mine = heldIn(storage);
   let acquired = false;
   for (let attempt = 0; attempt < 3 && !acquired; attempt++) {
@@ -151,7 +171,9 @@ export async function acquireLock(storage: Storage, dir: string, options: LockOp
     }
     const { exists, holder } = await readHolder(storage, path);
     if (!exists) continue; // released meanwhile
-    const stale = holder === null ? 'unreadable lock file' : whyStale(holder, me, now(), mine.has(path));
+    const stale = holder === null ? 'unreadable lock file'
+      : tabLock ? `pid ${holder.pid} on ${holder.host} is a page that is gone: this page holds the directory's Web Lock`
+        : whyStale(holder, me, now(), mine.has(path));
     if (stale === null && !options.takeOver) {
       const who = holder!.pid === me.pid && holder!.host === me.host && mine.has(path)
         ? 'another CheckpointManager in this process (close() it first)'
@@ -166,14 +188,20 @@ export async function acquireLock(storage: Storage, dir: string, options: LockOp
   }
   if (!acquired) throw new CheckpointError('LOCKED', `could not take the lock of ${dir}: other processes keep taking it`, { file: path });
   mine.set(path, record.token);
-  if (storage === fsStorage) installExitHook();
+  installExitHook();
+}
 
+function holdLock(storage: Storage, dir: string, path: string, record: LockRecord, options: LockOptions, tabLock: HeldExclusiveLock | undefined): HeldLock {
+  const now = options.now ?? Date.now;
+  const stamp = () => new Date(now()).toISOString();
+  const leaseMs = record.leaseMs;
+  const mine = heldIn(storage);
   let lost: string | null = null;
   const check = async () => {
     if (lost !== null) return;
     // On the file system, a synchronous read of the tiny file: an asynchronous one waits in
     // Node's thread pool behind the background saves' fsyncs (milliseconds per save).
-    const holder = storage === fsStorage ? parseLock(readNow(path)) : (await readHolder(storage, path)).holder;
+    const holder = storage.readSync ? parseLock(storage.readSync(path)) : (await readHolder(storage, path)).holder;
     if (holder?.token !== record.token) {
       lost = holder ? `pid ${holder.pid} on ${holder.host} took it over at ${holder.acquired}` : 'the lock file was deleted';
       if (mine.get(path) === record.token) mine.delete(path);
@@ -201,9 +229,11 @@ export async function acquireLock(storage: Storage, dir: string, options: LockOp
       clearInterval(timer);
       await refreshing; // a heartbeat in flight would otherwise write the lock back
       await check();
-      if (lost !== null) return;
-      mine.delete(path);
-      await storage.remove(path);
+      if (lost === null) {
+        mine.delete(path);
+        await storage.remove(path);
+      }
+      tabLock?.release();
     },
   };
 }

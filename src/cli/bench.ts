@@ -29,7 +29,7 @@ export const bench: Command = {
       console.log(`checkpoint I/O, ${params.toLocaleString('en-US')} float32 parameters, median of ${large ? 5 : 3} saves and ${large ? 15 : 9} loads:`);
       await startThreadsForBench();
       console.log(ioTable(await measureCodecs(syntheticState(params, new Random(1)), dir, large ? 5 : 3)));
-      const { xTrain, yTrain } = loadMnist({ shape: 'flat' });
+      const { xTrain, yTrain } = await loadMnist({ shape: 'flat' });
       const seconds = async (backup: boolean) => {
         const model = mnistModel('mlp', 1);
         const t = performance.now();

@@ -1,6 +1,6 @@
 /** `waypoint inspect-logs` and `waypoint tensorboard-export`: TensorBoard logs as TensorBoard would show them. */
 import { writeFileSync } from 'node:fs';
-import { fsStorage } from '../checkpoint/storage/storage.js';
+import { fsStorage } from '../node/fs-storage.js';
 import { readLogs, type RunLogs } from '../tensorboard/reader.js';
 import { bundleLogs } from '../tensorboard/bundle.js';
 import { type Command, UsageError } from './args.js';

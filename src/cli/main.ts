@@ -1,4 +1,5 @@
 /** The `waypoint` command: dispatches to a subcommand; any failure is one line on stderr and a non-zero exit. */
+import '../node/install.js'; // first: the Node platform and the file system, before the modules below run
 import { WaypointError } from '../errors.js';
 import { ENGINE_VERSION } from '../version.js';
 import { type Command, UsageError, helpText, parse } from './args.js';

@@ -34,9 +34,9 @@ export const select: Command = {
     if (v.data !== 'mnist-test' && v.data !== 'mnist-train') throw new UsageError(`select: --data must be mnist-test or mnist-train, got '${String(v.data)}'`);
     // The data is loaded once per input shape: files of different architectures rank together.
     const data = new Map<'flat' | 'image', { x: Tensor; y: Tensor }>();
-    const dataFor = (shape: 'flat' | 'image') => {
+    const dataFor = async (shape: 'flat' | 'image') => {
       if (!data.has(shape)) {
-        const d = loadMnist({ shape });
+        const d = await loadMnist({ shape });
         data.set(shape, v.data === 'mnist-test' ? { x: d.xTest, y: d.yTest } : { x: d.xTrain, y: d.yTrain });
       }
       return data.get(shape)!;
@@ -48,7 +48,7 @@ export const select: Command = {
         const shape = await inputShapeOf(file);
         const kind = shape === '784' ? 'flat' : shape === '28,28,1' ? 'image' : null;
         if (kind === null) throw new Error(`its input shape [${shape}] is not MNIST's [784] or [28,28,1]`);
-        ranked.push(...(await selectBest([file], dataFor(kind), { metric: v.metric as string })));
+        ranked.push(...(await selectBest([file], await dataFor(kind), { metric: v.metric as string })));
       } catch (e) {
         skipped.push([file, (e as Error).message]);
       }

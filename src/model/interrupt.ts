@@ -6,6 +6,7 @@
  * installs no signal handler of its own.
  */
 import { WaypointError } from '../errors.js';
+import { platform } from '../platform.js';
 
 /** A fit stopped by `model.interrupt()` (a signal, a page being hidden) before it finished. */
 export class TrainingInterruptedError extends WaypointError {
@@ -73,12 +74,13 @@ export const exitCodeFor = (signal: Signal): number => 128 + SIGNAL_NUMBERS[sign
  * that arrives while no fit runs exits at once. Returns a function that removes the handlers.
  */
 export function interruptOnSignals(model: { interrupt(reason: string): Promise<boolean> }, options: InterruptOnSignalsOptions = {}): () => void {
-  const proc = (globalThis as { process?: NodeJS.Process }).process;
-  if (!proc?.on) return () => undefined; // a browser: interrupt from page events instead
+  const proc = platform().signals;
+  if (!proc) return () => undefined; // a browser: interrupt from page events instead
   const signals = options.signals ?? ['SIGINT', 'SIGTERM'];
-  const log = options.log ?? ((m: string) => proc.stderr.write(`${m}\n`));
+  const log = options.log ?? proc.tell;
   let first: Signal | null = null;
-  const handler = (signal: Signal) => {
+  const handler = (name: string) => {
+    const signal = name as Signal;
     if (first !== null) {
       log(`waypoint: ${signal} again: exiting now`);
       proc.exit(exitCodeFor(signal));

@@ -1,15 +1,68 @@
 import { Callback } from './callback.js';
 import type { Logs } from './history.js';
+import { type TextSink, platform } from '../platform.js';
+
+/** An element of a page (a `<pre>`) the bar renders into, as a terminal would show it. */
+export interface TextElement {
+  textContent: string | null;
+}
+
+/**
+ * Where the bar goes: 'console' (a line per epoch through console.log), a page element (a
+ * live bar, redrawn in place), or a function given every piece of text a terminal would get.
+ * Default: the platform's stdout (Node), else the console.
+ */
+export type ProgressSink = 'console' | TextElement | ((text: string) => void);
 
 export interface ProgressBarOptions {
-  /** 1: a live bar with ETA (one line per epoch when not a TTY); 2: one line per epoch. */
+  /** 1: a live bar with ETA (one line per epoch where the sink cannot redraw); 2: one line per epoch. */
   verbose?: 1 | 2;
   epochs?: number;
   stepsPerEpoch?: number;
+  sink?: ProgressSink;
+  /** The same as a function `sink`. */
   write?: (text: string) => void;
+  /** Whether the sink redraws a line in place (default: true for an element, stdout's isTTY for stdout, else false). */
   isTTY?: boolean;
-  /** The terminal's width (default: stdout's, else 80): the live line never wraps. */
+  /** The line's width (default: stdout's, else 80): the live line never wraps. */
   columns?: number;
+}
+
+/** Lines for console.log: text is collected until its newline; redraws ('\r') replace the line. */
+function consoleSink(): TextSink {
+  let line = '';
+  return {
+    isTTY: false,
+    write(text) {
+      for (const part of text.split(/(\n)/)) {
+        if (part === '\n') { console.log(line); line = ''; } else line = part.slice(part.lastIndexOf('\r') + 1);
+      }
+    },
+  };
+}
+
+/** Renders what a terminal would show into an element: '\r' returns to the line's start, '\x1b[K' is dropped. */
+function elementSink(element: TextElement): TextSink {
+  const lines = [''];
+  return {
+    isTTY: true,
+    write(text) {
+      for (const part of text.replace(/\x1b\[K/g, '').split(/(\n)/)) {
+        if (part === '\n') lines.push('');
+        else if (part.includes('\r')) lines[lines.length - 1] = part.slice(part.lastIndexOf('\r') + 1);
+        else lines[lines.length - 1] += part;
+      }
+      element.textContent = lines.join('\n');
+    },
+  };
+}
+
+function sinkFor(options: ProgressBarOptions): TextSink {
+  const sink = options.sink ?? options.write;
+  if (sink === undefined) return platform().stdout ?? consoleSink();
+  if (sink === 'console') return consoleSink();
+  if (typeof sink === 'function') return { write: sink, isTTY: false };
+  return elementSink(sink);
 }
 
 const metricParts = (logs: Logs | undefined) =>
@@ -42,15 +95,16 @@ export class ProgressBar extends Callback {
 
   constructor(private readonly options: ProgressBarOptions = {}) {
     super();
-    const stdout = (globalThis as { process?: { stdout?: { write(t: string): void; isTTY?: boolean; columns?: number } } }).process?.stdout;
-    this.write = options.write ?? ((t) => stdout?.write(t));
-    this.live = (options.verbose ?? 1) === 1 && (options.isTTY ?? Boolean(stdout?.isTTY));
+    this.sink = sinkFor(options);
+    this.write = (text) => this.sink.write(text);
+    this.live = (options.verbose ?? 1) === 1 && (options.isTTY ?? this.sink.isTTY);
   }
 
+  private readonly sink: TextSink;
+
   private get width(): number {
-    const stdout = (globalThis as { process?: { stdout?: { columns?: number } } }).process?.stdout;
     // One column short of the edge: a line exactly as wide as the terminal wraps on some.
-    return (this.options.columns ?? stdout?.columns ?? 80) - 1;
+    return (this.options.columns ?? this.sink.columns ?? 80) - 1;
   }
 
   override async onEpochBegin(epoch: number): Promise<void> {

@@ -4,15 +4,14 @@
  * there, since TensorBoard reads a directory's files in name order), opened with the
  * file_version event, each event appended as it comes. `flush` waits until the events are
  * in the file (as TensorFlow's flush: a killed process loses none of them); `close` also
- * makes the file durable (fsync). On the file system each event is appended synchronously:
+ * makes the file durable (fsync). Where the storage can (the file system), each event is appended synchronously:
  * a process killed right after a hook returns has then lost none of the events it added
  * (a resume relies on the dead run's batch points up to its last backup).
  */
 import { join } from '../paths.js';
-import { type Storage, type WriteHandle, fsStorage } from '../checkpoint/storage/storage.js';
-import { builtin } from '../checkpoint/node.js';
+import type { Storage, WriteHandle } from '../checkpoint/storage/storage.js';
 import { osError } from '../checkpoint/storage/os-errors.js';
-import { currentProcess } from '../checkpoint/process-identity.js';
+import { platform } from '../platform.js';
 import { type EventBody, encodeEvent } from './events.js';
 import { frameRecord } from './records.js';
 
@@ -29,7 +28,7 @@ export class EventFileWriter {
     await storage.mkdirp(dir).catch((cause) => { throw osError('TensorBoard cannot create the log directory', dir, cause); });
     const existing = (await storage.list(dir)).filter((n) => EVENT_FILE.test(n)).sort();
     const last = existing.at(-1);
-    const { host, pid } = currentProcess();
+    const { host, pid } = platform().identity();
     let seconds = Math.floor(now() / 1000);
     const nameAt = (s: number, n: number) => `events.out.tfevents.${s}.${host.replace(/[^\w.-]/g, '_')}.${pid}.${n}.v2`;
     // A restart within the same second (or with a clock behind) must still sort after the files before it.
@@ -37,8 +36,8 @@ export class EventFileWriter {
     for (let n = 0; ; n++) {
       const path = join(dir, nameAt(seconds, n));
       try {
-        const sync = storage === fsStorage;
-        const writer = new EventFileWriter(path, sync ? syncHandle(path) : await storage.createExclusive(path), now, sync);
+        const sync = storage.createSynchronous !== undefined;
+        const writer = new EventFileWriter(path, sync ? storage.createSynchronous!(path) : await storage.createExclusive(path), now, sync);
         writer.add(0, { kind: 'fileVersion', version: 'brain.Event:2' });
         return writer;
       } catch (e) {
@@ -73,15 +72,4 @@ export class EventFileWriter {
       await this.handle.close();
     }
   }
-}
-
-/** A file created exclusively and appended to with synchronous writes (see the class comment). */
-function syncHandle(path: string): WriteHandle {
-  const fs = builtin<typeof import('node:fs')>('node:fs')!;
-  const fd = fs.openSync(path, 'wx', 0o644);
-  return {
-    async write(buffers) { for (const b of buffers) for (let at = 0; at < b.length;) at += fs.writeSync(fd, b, at); },
-    async sync() { fs.fsyncSync(fd); },
-    async close() { fs.closeSync(fd); },
-  };
 }

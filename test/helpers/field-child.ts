@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BackupAndRestore, Callback, fsStorage, interruptOnSignals, setDefaultStorage, type Storage } from '../../src/index.js';
+import { BackupAndRestore, Callback, fsStorage, interruptOnSignals, setDefaultStorage, type Storage } from '../../src/node/index.js';
 import { dataFor, fingerprint, makeModel } from '../../harness/training.js';
 
 const [dir, out, slowArg] = process.argv.slice(2);

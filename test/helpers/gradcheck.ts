@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import type fc from 'fast-check';
-import { Tensor, Random, mul, sum } from '../../src/index.js';
+import { Tensor, Random, mul, sum } from '../../src/node/index.js';
 import * as R from './reference.js';
 import type { Arr } from './reference.js';
 

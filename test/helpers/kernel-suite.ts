@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Random } from '../../src/index.js';
+import { Random } from '../../src/node/index.js';
 import type { Backend } from '../../src/backend/index.js';
 import type { Conv2dInfo } from '../../kernels/types.js';
 

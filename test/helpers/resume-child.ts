@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BackupAndRestore, Callback, CSVLogger } from '../../src/index.js';
+import { BackupAndRestore, Callback, CSVLogger } from '../../src/node/index.js';
 import { callbacksFor, dataFor, fingerprint, makeModel, type Kind } from '../../harness/training.js';
 
 const [dir, kind, saveFreqArg, killArg, out] = process.argv.slice(2);

@@ -4,7 +4,7 @@
  * SIGKILLs itself after N batches. usage: tensorboard-child.ts DIR KILL_AT_BATCH(-1 = never)
  */
 import { join } from 'node:path';
-import { BackupAndRestore, Callback, TensorBoard } from '../../src/index.js';
+import { BackupAndRestore, Callback, TensorBoard } from '../../src/node/index.js';
 import { dataFor, makeModel } from '../../harness/training.js';
 
 const [dir, killArg] = process.argv.slice(2);

@@ -7,9 +7,7 @@
  */
 import { deflateSync, inflateSync } from 'fflate';
 import { InflateError, inflateLiterals } from './inflate.js';
-import { allocUninitialized, nodeCores, nodeZlib } from '../node.js';
-
-const zlib = nodeZlib();
+import { type NativeZlib, platform } from '../../platform.js';
 
 export interface DeflateOptions {
   level: number;
@@ -35,6 +33,7 @@ const PIECE = 1 << 18;
  * block, byte-aligned, not final), so the pieces concatenate into one valid DEFLATE stream.
  */
 export async function deflateRaw(bytes: Uint8Array, { level, strategy: kind = 'default', background = false }: DeflateOptions): Promise<Uint8Array> {
+  const zlib = platform().zlib;
   if (!zlib) return deflateSync(bytes, { level: level as 1 });
   const strategy = { default: zlib.constants.Z_DEFAULT_STRATEGY, huffman: zlib.constants.Z_HUFFMAN_ONLY, rle: zlib.constants.Z_RLE }[kind];
   // Without LZ77 matches beyond one byte, a 512-byte window suffices and the stream is cheaper to set up.
@@ -63,11 +62,11 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 /** Streams inflating on the thread pool at once per load: the cores but this one. */
-export const POOL_LANES = Math.max(1, (nodeCores() ?? 2) - 1);
+export const poolLanes = () => Math.max(1, platform().cores() - 1);
 
 /** Whether there is a thread pool to deflate and inflate on (Node's zlib). */
 export function havePool(): boolean {
-  return zlib !== undefined;
+  return platform().zlib !== undefined;
 }
 
 /**
@@ -78,9 +77,10 @@ export function havePool(): boolean {
  * the caller checks.
  */
 export function inflateRaw(bytes: Uint8Array, expectedLength: number): Promise<Uint8Array> {
+  const zlib = platform().zlib;
   if (!zlib || expectedLength < SMALL) {
     return Promise.resolve().then(() => {
-      const out = allocUninitialized(expectedLength);
+      const out = platform().allocUninitialized(expectedLength);
       return out.subarray(0, inflateHere(bytes, out));
     });
   }
@@ -96,17 +96,18 @@ export function inflateRaw(bytes: Uint8Array, expectedLength: number): Promise<U
  * goes to zlib where Node has it, else to fflate. Errors of every decoder are InflateErrors.
  */
 export function inflateHere(bytes: Uint8Array, out: Uint8Array): number {
+  const zlib = platform().zlib;
   return inflateLiterals(bytes, out) ?? (zlib ? inflateWithZlib(zlib, bytes, out) : inflateWithFflate(bytes, out));
 }
 
 type ZlibResult = { buffer: Uint8Array; engine: { bytesWritten: number } };
 
-function inflateWithZlib(z: NonNullable<typeof zlib>, bytes: Uint8Array, out: Uint8Array): number {
+function inflateWithZlib(z: NativeZlib, bytes: Uint8Array, out: Uint8Array): number {
   let result: ZlibResult;
   try {
     // `info` returns the engine too, whose count of input bytes consumed tells trailing bytes (which zlib ignores).
     const options = { maxOutputLength: Math.max(out.length, 1), chunkSize: chunkFor(out.length), info: true };
-    result = z.inflateRawSync(bytes, options) as unknown as ZlibResult;
+    result = z.inflateRawSync(bytes, options) as ZlibResult;
   } catch (cause) {
     const code = (cause as { code?: string }).code;
     throw new InflateError(code === 'ERR_BUFFER_TOO_LARGE' ? `output would exceed ${out.length} bytes` : `zlib: ${(cause as Error).message}`);

@@ -7,7 +7,7 @@
  * thread decodes in `setImmediate` turns, one plane per turn, after the event loop has
  * handled the reads that landed, so the checksums that unblock later entries come first.
  */
-import { POOL_LANES, havePool, inflateHere, inflateRaw } from './deflate.js';
+import { poolLanes, havePool, inflateHere, inflateRaw } from './deflate.js';
 import type { EntryHeader } from '../format/format.js';
 import { takeScratch } from '../format/recycler.js';
 
@@ -48,7 +48,7 @@ export class PlaneInflater {
   }
 
   private dispatch(): void {
-    while (this.onPool < POOL_LANES && this.queue.length > 0) {
+    while (this.onPool < poolLanes() && this.queue.length > 0) {
       const job = this.queue.shift() as Job;
       this.onPool++;
       inflateRaw(job.stored, job.length)

@@ -2,7 +2,7 @@
  * CRC-32 (IEEE 802.3, the zlib/PNG polynomial). Node's native zlib.crc32 when present,
  * otherwise a slicing-by-8 table implementation for browsers.
  */
-import { nodeZlib } from '../node.js';
+import { platform } from '../../platform.js';
 
 const TABLES = (() => {
   const t = new Uint32Array(8 * 256);
@@ -31,9 +31,8 @@ export function crc32Portable(bytes: Uint8Array, seed = 0): number {
   return ~c >>> 0;
 }
 
-const native = nodeZlib()?.crc32;
-
 /** CRC-32 of `bytes`, continuing from `seed` (the CRC of the bytes before them). */
 export function crc32(bytes: Uint8Array, seed = 0): number {
+  const native = platform().zlib?.crc32;
   return native ? native(bytes, seed) >>> 0 : crc32Portable(bytes, seed);
 }

@@ -6,7 +6,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { CheckpointError } from '../../state/errors.js';
 import { type EntryHeader, decodedByteLength } from './format.js';
-import { allocUninitialized } from '../node.js';
+import { platform } from '../../platform.js';
 import { type VerifiedPayload, verifyPayload } from '../codec/codecs.js';
 import { recycle, takeScratch } from './recycler.js';
 import type { PlaneInflater } from '../codec/plane-inflater.js';
@@ -37,12 +37,12 @@ export class EntryReader {
     // A raw tensor is read straight into the array it will own, so the I/O thread, not
     // this one, takes the page faults of that fresh memory. Other payloads go to scratch
     // memory (already paged in) and decode from there into the fresh array.
-    const into = e.dtype !== 'json' && e.codec === 'raw' ? allocUninitialized(e.length) : undefined;
+    const into = e.dtype !== 'json' && e.codec === 'raw' ? platform().allocUninitialized(e.length) : undefined;
     const verified = await this.readVerified(e, inflater, into);
     try {
       let bytes = verified.decoded ?? into;
       if (bytes === undefined) {
-        bytes = allocUninitialized(decodedByteLength(e));
+        bytes = platform().allocUninitialized(decodedByteLength(e));
         verified.decodeInto(bytes);
       }
       return decodeValue(bytes, e, this.path);
@@ -159,14 +159,14 @@ function decodeValue(bytes: Uint8Array, e: EntryHeader, file: string): EntryValu
   // they are copied into memory of their own (a Node Buffer's slice() would be another view).
   const own = bytes.byteOffset === 0 ? bytes : copyOf(bytes);
   const data = e.dtype === 'float16'
-    ? float16ToFloat32(new Uint16Array(own.buffer, 0, own.length / 2), new Float32Array(allocUninitialized(own.length * 2).buffer, 0, own.length / 2))
+    ? float16ToFloat32(new Uint16Array(own.buffer, 0, own.length / 2), new Float32Array(platform().allocUninitialized(own.length * 2).buffer, 0, own.length / 2))
     : new Float32Array(own.buffer, 0, own.length / 4);
   return new Tensor(data, e.shape);
 }
 
 /** A copy in memory of its own (every allocation for a file's contents goes through allocUninitialized). */
 function copyOf(bytes: Uint8Array): Uint8Array {
-  const out = allocUninitialized(bytes.length);
+  const out = platform().allocUninitialized(bytes.length);
   out.set(bytes);
   return out;
 }

@@ -5,7 +5,7 @@
  * on first write, which for the shuffled copy of a 4 MB tensor costs twice the shuffle
  * itself (bench/checkpoint-io.ts).
  */
-import { allocUninitialized } from '../node.js';
+import { platform } from '../../platform.js';
 
 /**
  * Buffers kept for reuse, in bytes at most: a background save's snapshot of a model of up
@@ -22,7 +22,7 @@ export function takeScratch(length: number): Uint8Array {
   for (let i = 0; i < free.length; i++) {
     if (free[i].length >= length && (best < 0 || free[i].length < free[best].length)) best = i;
   }
-  if (best < 0) return allocUninitialized(length);
+  if (best < 0) return platform().allocUninitialized(length);
   const [buffer] = free.splice(best, 1);
   freeBytes -= buffer.length;
   return buffer.subarray(0, length);

@@ -19,6 +19,7 @@ import { crc32 } from './crc32.js';
 import { float32ToFloat16 } from './float16.js';
 import { type FlatLeaf, stringifyJson } from '../../state/tree.js';
 import { type Storage, getDefaultStorage } from '../storage/storage.js';
+import { platform } from '../../platform.js';
 
 export interface WriteOptions {
   kind: FileKind;
@@ -58,7 +59,7 @@ export const TEMP_SUFFIX = '.wpt-tmp';
 let tempCounter = 0;
 
 export function tempPathFor(path: string): string {
-  const unique = `${process.pid}-${Date.now().toString(36)}-${tempCounter++}`;
+  const unique = `${platform().identity().pid}-${Date.now().toString(36)}-${tempCounter++}`;
   return join(dirname(path), `.${basename(path)}.${unique}${TEMP_SUFFIX}`);
 }
 

@@ -1,10 +1,10 @@
 /**
  * Where checkpoint bytes go. The writer and reader see only this interface, so tests can
- * swap in memory or fault-injecting storage; the default is the real filesystem.
+ * swap in memory or fault-injecting storage. The default is the platform's: the file system
+ * in Node (src/node/fs-storage.ts), IndexedDB in a browser (src/browser), none elsewhere.
  */
-import { read as fsRead, promises as fsp, constants as fsConstants } from 'node:fs';
 import { dirname } from '../../paths.js';
-import { allocUninitialized } from '../node.js';
+import { ArgumentError } from '../../errors.js';
 
 export interface WriteHandle {
   /** Writes the buffers in order, at the end of what was written before. */
@@ -44,6 +44,17 @@ export interface Storage {
   removeEmptyDir?(dir: string): Promise<void>;
   /** Bytes free for this user on the volume holding `dir`, where the storage can tell. */
   freeBytes?(dir: string): Promise<number>;
+  /**
+   * Creates `path` exclusively for appends that are in the file when `write` returns (the
+   * file system's synchronous writes): a process killed right after loses none of them.
+   */
+  createSynchronous?(path: string): WriteHandle;
+  /** Reads a small file at once (null when missing), where the storage can. */
+  readSync?(path: string): Uint8Array | null;
+  /** Removes a file at once (a process's exit hook cannot wait). */
+  removeSync?(path: string): void;
+  /** Names this store among others of its kind in cross-tab lock names (an IndexedDB database's name). */
+  readonly lockScope?: string;
 }
 
 /**
@@ -61,84 +72,19 @@ export async function writeFully(writev: (buffers: Uint8Array[]) => Promise<numb
   }
 }
 
-export const fsStorage: Storage = {
-  async createExclusive(path) {
-    const fh = await fsp.open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
-    return {
-      write: (buffers) => writeFully(async (b) => (await fh.writev(b)).bytesWritten, buffers),
-      sync: () => fh.sync(),
-      close: () => fh.close(),
-    };
-  },
-  async openRead(path) {
-    const fh = await fsp.open(path, 'r');
-    const { size } = await fh.stat();
-    return { ...readHandleOver(fh.fd, size), close: () => fh.close() };
-  },
-  rename: (from, to) => fsp.rename(from, to),
-  link: (existing, newPath) => fsp.link(existing, newPath),
-  async syncDir(dir) {
-    const fh = await fsp.open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  },
-  remove: (path) => fsp.rm(path, { force: true }),
-  list: (dir) => fsp.readdir(dir),
-  mkdirp: async (dir) => {
-    await fsp.mkdir(dir, { recursive: true }).catch(async (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
-      // Node reports ENOENT when a missing parent cannot be created (a read-only volume, no
-      // permission): creating the first missing ancestor on its own gives the real reason.
-      let missing = dir;
-      while (dirname(missing) !== missing && !(await fsp.stat(dirname(missing)).then(() => true, () => false))) missing = dirname(missing);
-      await fsp.mkdir(missing);
-      await fsp.mkdir(dir, { recursive: true });
-    });
-  },
-  async removeEmptyDir(dir) {
-    await fsp.rmdir(dir).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST' && e.code !== 'ENOENT') throw e;
-    });
-  },
-  async freeBytes(dir) {
-    const st = await fsp.statfs(dir);
-    return Number(st.bavail) * Number(st.bsize);
-  },
+const missing = (): never => {
+  throw new ArgumentError('no storage was given and this platform has no default one: pass `storage` (a MemoryStorage, '
+    + 'IndexedDBStorage or OPFSStorage), or use the package from Node or a browser, whose entries provide the file system and IndexedDB');
 };
 
-/**
- * Reads through an open file descriptor, which this handle does not own: `close` leaves it
- * open. The fs storage's handles are built on it, and so are a worker thread's reads of a
- * file the main thread opened.
- */
-export function readHandleOver(fd: number, size: number): ReadHandle {
-  const readAt = (out: Uint8Array, at: number, length: number, position: number) => new Promise<number>((resolve, reject) => {
-    fsRead(fd, out, at, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
-  });
-  return {
-    size,
-    fd,
-    async read(offset, length, into) {
-      // Uninitialized: every byte is overwritten (or the short read is reported).
-      const out = into ? into.subarray(0, length) : allocUninitialized(length);
-      let got = 0;
-      while (got < length) {
-        const bytesRead = await readAt(out, got, length - got, offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return got === length ? out : out.subarray(0, got);
-    },
-    close: async () => undefined,
-  };
-}
+/** Stands in where the platform has no storage: every use says so. */
+const noStorage: Storage = {
+  createExclusive: missing, openRead: missing, rename: missing, syncDir: missing, remove: missing, list: missing, mkdirp: missing,
+};
 
-let defaultStorage: Storage = fsStorage;
+let defaultStorage: Storage = noStorage;
 
-/** The storage used when an API is given none (the real filesystem unless replaced). */
+/** The storage used when an API is given none (the platform's, unless replaced). */
 export function getDefaultStorage(): Storage {
   return defaultStorage;
 }
@@ -194,7 +140,7 @@ export async function readFileIfExists(storage: Storage, path: string): Promise<
   try {
     handle = await storage.openRead(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((e as { code?: string }).code === 'ENOENT') return null;
     throw e;
   }
   try {

@@ -6,11 +6,10 @@
  * first large load (or with startLoadThreads) and stay, unreferenced, for the next ones.
  * The calling thread takes entries as well, from the same queue.
  */
-import type { Worker } from 'node:worker_threads';
 import { ArgumentError } from '../../errors.js';
 import { CheckpointError, type CheckpointErrorCode } from '../../state/errors.js';
 import type { EntryHeader } from '../format/format.js';
-import { nodeCores, nodeWorkerThreads } from '../node.js';
+import { type LoadWorker, platform } from '../../platform.js';
 
 /** One tensor entry of an open file, for a load thread to decode. */
 export interface LoadJob {
@@ -47,7 +46,7 @@ export interface LoadThreadOptions {
   useCallingThread: boolean;
 }
 
-const settings: LoadThreadOptions = { threads: Math.min(7, Math.max(0, (nodeCores() ?? 1) - 1)), minBytes: 3 << 19, useCallingThread: true };
+const settings: LoadThreadOptions = { threads: Math.min(7, Math.max(0, platform().cores() - 1)), minBytes: 3 << 19, useCallingThread: true };
 
 /** Whether loads that use threads also decode on the calling thread (see LoadThreadOptions). */
 export const useCallingThread = () => settings.useCallingThread;
@@ -92,9 +91,9 @@ export async function startLoadThreads(): Promise<number> {
 }
 
 function threads(): LoadThread[] {
-  const Worker = nodeWorkerThreads()?.Worker;
-  if (!Worker || startFailed) return [];
-  while (running.length < settings.threads) running.push(new LoadThread(spawn(Worker)));
+  const start = platform().startLoadWorker;
+  if (!start || startFailed) return [];
+  while (running.length < settings.threads) running.push(new LoadThread(start()));
   return [...running];
 }
 
@@ -111,9 +110,13 @@ export class LoadThread {
   private started = false;
   private stopped = false;
 
-  constructor(private readonly worker: Worker) {
+  constructor(private readonly worker: LoadWorker) {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
-    worker.on('message', (reply: LoadReply | 'ready') => (reply === 'ready' ? this.start() : this.settle(reply)));
+    worker.on('message', (message) => {
+      const reply = message as LoadReply | 'ready';
+      if (reply === 'ready') this.start();
+      else this.settle(reply);
+    });
     worker.on('error', (cause) => this.fail(cause));
     worker.on('exit', (code) => this.fail(new Error(`load thread exited (code ${code})`)));
     // A thread keeps the process alive while it decodes (see decode), and while it starts
@@ -178,16 +181,6 @@ export class LoadThread {
     for (const { reject } of this.pending.values()) reject(cause);
     this.pending.clear();
   }
-}
-
-function spawn(WorkerClass: typeof Worker): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new WorkerClass(new URL('./load-worker.js', here));
-  // Running from the TypeScript sources (tests, tsx): a worker thread gets no loader of its
-  // own, so it registers tsx (a dev dependency, there) before it loads the worker module.
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const worker = JSON.stringify(new URL('./load-worker.ts', here).href);
-  return new WorkerClass(`import(${tsx}).then((api) => { api.register(); return import(${worker}); })`, { eval: true });
 }
 
 function rebuild(error: SerializedError): Error {

@@ -4,16 +4,17 @@
  * back without a copy (its buffer is transferred).
  */
 import { parentPort } from 'node:worker_threads';
-import { Tensor } from '../../tensor/tensor.js';
-import { CheckpointError } from '../../state/errors.js';
-import { EntryReader } from '../format/entry-reader.js';
-import { readHandleOver } from '../storage/storage.js';
-import { recycle, takeScratch } from '../format/recycler.js';
-import { decodedByteLength, DTYPE_SIZE } from '../format/format.js';
-import type { LoadJob, LoadMessage, LoadReply } from './load-threads.js';
+import './install.js';
+import { Tensor } from '../tensor/tensor.js';
+import { CheckpointError } from '../state/errors.js';
+import { EntryReader } from '../checkpoint/format/entry-reader.js';
+import { readHandleOver } from './fs-storage.js';
+import { recycle, takeScratch } from '../checkpoint/format/recycler.js';
+import { decodedByteLength, DTYPE_SIZE } from '../checkpoint/format/format.js';
+import type { LoadJob, LoadMessage, LoadReply } from '../checkpoint/threads/load-threads.js';
 
 const port = parentPort;
-if (port === null) throw new Error('load-worker.ts runs as a worker thread (load-threads.ts starts it)');
+if (port === null) throw new Error('load-worker.ts runs as a worker thread (checkpoint/threads/load-threads.ts starts it)');
 
 port.on('message', async (message: LoadMessage) => {
   if ('recycle' in message) {

@@ -3,33 +3,15 @@
  * after a container restart (pid 1 again) or once the kernel recycles it. On Linux a process
  * is (boot id, pid, start time): `/proc/sys/kernel/random/boot_id` changes at every boot, and
  * field 22 of `/proc/<pid>/stat` is the start time in clock ticks since boot. Elsewhere
- * (macOS, Windows, browsers) boot id and start time are null and callers fall back to a lease.
+ * (macOS, Windows) boot id and start time are null and callers fall back to a lease.
  */
-import { builtin } from './node.js';
-
-export interface ProcessIdentity {
-  host: string;
-  pid: number;
-  /** The kernel's boot id, or null where it cannot be read. */
-  bootId: string | null;
-  /** Start time in clock ticks since boot (Linux), or null. */
-  startTime: string | null;
-}
-
-/** What is known of a process on this host, looked up by pid. */
-export type ProcessState =
-  | { kind: 'missing' }
-  | { kind: 'zombie' }
-  | { kind: 'running'; startTime: string | null }
-  /** The platform cannot tell (no /proc and no process.kill). */
-  | { kind: 'unknown' };
-
-type Fs = typeof import('node:fs');
-const fs = () => builtin<Fs>('node:fs');
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { ProcessIdentity, ProcessState } from '../platform.js';
 
 function readText(path: string): string | null {
   try {
-    return fs()?.readFileSync(path, 'utf8') ?? null;
+    return readFileSync(path, 'utf8');
   } catch {
     return null;
   }
@@ -52,12 +34,10 @@ let self: ProcessIdentity | null = null;
 
 export function currentProcess(): ProcessIdentity {
   if (self) return self;
-  const proc = (globalThis as { process?: { pid?: number } }).process;
-  const os = builtin<typeof import('node:os')>('node:os');
   const stat = readText('/proc/self/stat');
   self = {
-    host: os?.hostname() ?? 'browser',
-    pid: proc?.pid ?? 0,
+    host: hostname(),
+    pid: process.pid,
     bootId: readText('/proc/sys/kernel/random/boot_id')?.trim() || null,
     startTime: stat ? parseProcStat(stat)?.startTime ?? null : null,
   };
@@ -76,10 +56,8 @@ export function processState(pid: number): ProcessState {
     if (parsed.state === 'Z' || parsed.state === 'X') return { kind: 'zombie' };
     return { kind: 'running', startTime: parsed.startTime };
   }
-  const proc = (globalThis as { process?: { kill?: (pid: number, signal: number) => void } }).process;
-  if (!proc?.kill) return { kind: 'unknown' };
   try {
-    proc.kill(pid, 0);
+    process.kill(pid, 0);
     return { kind: 'running', startTime: null };
   } catch (e) {
     // EPERM: it exists, owned by another user.
