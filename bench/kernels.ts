@@ -8,7 +8,7 @@ import { cpuBackend } from '../src/backend/cpu.js';
 import type { Backend } from '../src/backend/index.js';
 import type { Conv2dInfo } from '../kernels/types.js';
 import { table, timeMedian } from './common.js';
-import { loadGpuJs } from '../src/backend/gpu.js';
+import { createRequire } from 'node:module';
 import { matmulKernel } from '../kernels/gpu/kernels.js';
 
 const quick = process.argv.includes('--quick');
@@ -73,8 +73,9 @@ export async function run(): Promise<void> {
  * ops read back today; this measures what keeping intermediates on the device would save.
  */
 async function pipelineComparison(): Promise<void> {
-  const lib = loadGpuJs();
-  if (typeof lib === 'string' || !lib.GPU.isHeadlessGLSupported) {
+  let lib: typeof import('gpu.js') | null = null;
+  try { lib = createRequire(import.meta.url)('gpu.js') as typeof import('gpu.js'); } catch { /* reported below */ }
+  if (lib === null || !lib.GPU.isHeadlessGLSupported) {
     console.log('\npipeline vs read-back: needs a GL mode (headlessgl under xvfb-run, or a browser)');
     return;
   }

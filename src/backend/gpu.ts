@@ -33,7 +33,7 @@ const NOT_INSTALLED = 'gpu.js could not be loaded (it is an optional peer depend
 const exportsOf = (lib: unknown): GpuJs => ((lib as { GPU?: unknown }).GPU ? lib : (lib as { default: unknown }).default) as GpuJs;
 
 /** gpu.js, or the reason it cannot be loaded (synchronously: where it was imported before, or Node can require it). */
-export function loadGpuJs(): GpuJs | string {
+function loadGpuJs(): GpuJs | string {
   if (gpuJs === null) {
     const require = platform().requireGpuJs;
     if (!require) return 'gpu.js is not loaded: in a page, import it first (await initBackend(), with waypoint/gpu imported)';
@@ -46,17 +46,19 @@ export function loadGpuJs(): GpuJs | string {
   return gpuJs;
 }
 
-/** Loads gpu.js through the platform's dynamic import, where there is one; resolves to it or the reason it cannot. */
-export async function importGpuJs(): Promise<GpuJs | string> {
-  if (typeof gpuJs === 'object' && gpuJs !== null) return gpuJs;
+/** Loads gpu.js through the platform's dynamic import, where there is one (a failure is kept as the reason, which GpuBackend.create reports). */
+export async function importGpuJs(): Promise<void> {
+  if (typeof gpuJs === 'object' && gpuJs !== null) return;
   const load = platform().importGpuJs;
-  if (!load) return loadGpuJs();
+  if (!load) {
+    loadGpuJs();
+    return;
+  }
   try {
     gpuJs = exportsOf(await load());
   } catch (e) {
     gpuJs = `${NOT_INSTALLED}: ${(e as Error).message.split('\n')[0]}`;
   }
-  return gpuJs;
 }
 
 const SOFTWARE_RENDERERS = /llvmpipe|softpipe|swiftshader|software/i;

@@ -1,0 +1,44 @@
+/**
+ * A page's (or a worker's) side of the platform seam: fetch for data files, the Web Locks API
+ * for the checkpoint directory lock, no signals, no stdout (the progress bar logs to the
+ * console or renders into an element), load threads on the calling thread (see README).
+ */
+import { type HeldExclusiveLock, type Platform, fetchBytes } from '../platform.js';
+
+/** A page has no pid: a random one names it in lock files and temporary names. */
+const pageId = 1 + Math.floor(Math.random() * 2 ** 31);
+
+/** Holds the Web Lock `name` until released, or resolves null at once when another context holds it. */
+function exclusiveLock(name: string): Promise<HeldExclusiveLock | null> {
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+  if (!locks) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    let release = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    locks.request(name, { mode: 'exclusive', ifAvailable: true }, async (lock) => {
+      if (lock === null) { resolve(null); return; }
+      resolve({ release });
+      await released; // the browser holds the lock until this callback's promise settles, or the page goes
+    }).catch(reject);
+  });
+}
+
+/** Gives gpu.js to the gpu backend: set by `waypoint/gpu` (src/browser/gpu.ts), which imports its browser build. */
+let importGpuJs: (() => Promise<unknown>) | undefined;
+
+export function registerGpuJs(load: () => Promise<unknown>): void {
+  importGpuJs = load;
+}
+
+export const browserPlatform: Platform = {
+  name: 'browser',
+  readBytes: fetchBytes,
+  env: () => undefined,
+  cores: () => globalThis.navigator?.hardwareConcurrency ?? 1,
+  allocUninitialized: (length) => new Uint8Array(length),
+  identity: () => ({ host: 'browser', pid: pageId, bootId: null, startTime: null }),
+  processState: () => ({ kind: 'unknown' }),
+  onExit: () => undefined,
+  ...(globalThis.navigator?.locks ? { exclusiveLock } : {}),
+  get importGpuJs() { return importGpuJs; },
+};
