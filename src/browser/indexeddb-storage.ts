@@ -47,7 +47,11 @@ export class IndexedDBStorage implements Storage {
         r.result.createObjectStore(FILES);
         r.result.createObjectStore(DIRS);
       };
-      r.onsuccess = () => resolve(r.result);
+      r.onsuccess = () => {
+        // Another page deleting or upgrading the database: let it (this storage reopens on next use).
+        r.result.onversionchange = () => { r.result.close(); this.db = null; };
+        resolve(r.result);
+      };
       r.onerror = () => reject(fromDom(r.error, this.name));
       r.onblocked = () => reject(errno('EBUSY', this.name, 'another page holds an older version of this database open'));
     });

@@ -1,0 +1,69 @@
+/**
+ * One training run that a page and Node both make (test/browser.test.ts compares them bit
+ * for bit): an MLP on Gaussian blobs under Adam with BackupAndRestore every few batches
+ * into the storage it is given. The package comes as an argument, so that a page passes its
+ * browser build and Node its Node build, and this module imports neither.
+ */
+import type * as Waypoint from '../src/index.js';
+
+export type Package = typeof Waypoint;
+
+export interface PageRunOptions {
+  storage: Waypoint.Storage;
+  backupDir: string;
+  /** Told each global batch as it ends (the test reloads the page from there). */
+  onBatch?: (globalBatch: number) => void;
+  /** Milliseconds each batch waits (a slow hook: gives a test time to reload mid-run; no arithmetic changes). */
+  batchDelayMs?: number;
+}
+
+export const EPOCHS = 4;
+export const STEPS_PER_EPOCH = 24;
+
+export interface PageRunResult {
+  weights: Array<[string, number[]]>;
+  optimizer: unknown;
+  history: string;
+  rng: unknown;
+  /** The first global batch this run trained: above 0 when it resumed from a backup. */
+  firstBatch: number;
+}
+
+function blobs(wp: Package, n: number): [Waypoint.Tensor, Waypoint.Tensor] {
+  const rng = new wp.Random(11);
+  const x = new Float32Array(n * 6), labels: number[] = [];
+  for (let i = 0; i < n; i++) {
+    labels.push(i % 3);
+    for (let j = 0; j < 6; j++) x[i * 6 + j] = rng.normal(j % 3 === i % 3 ? 1.5 : 0, 0.7);
+  }
+  return [new wp.Tensor(x, [n, 6]), wp.oneHot(labels, 3)];
+}
+
+export async function pageRun(wp: Package, options: PageRunOptions): Promise<PageRunResult> {
+  const [x, y] = blobs(wp, STEPS_PER_EPOCH * 8);
+  const model = new wp.Sequential([new wp.Dense({ units: 16, activation: 'relu', inputShape: [6] }), new wp.Dense({ units: 3, activation: 'softmax' })], { seed: 5 });
+  model.compile({ optimizer: new wp.Adam({ learningRate: 0.01 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  let epoch = 0;
+  let firstBatch = -1;
+  const progress = {
+    onEpochBegin: async (e: number) => { epoch = e; },
+    onBatchEnd: async (batch: number) => {
+      const global = epoch * STEPS_PER_EPOCH + batch;
+      if (firstBatch < 0) firstBatch = global;
+      options.onBatch?.(global);
+      if (options.batchDelayMs) await new Promise((resolve) => setTimeout(resolve, options.batchDelayMs));
+    },
+  };
+  const backup = new wp.BackupAndRestore({ backupDir: options.backupDir, saveFreq: 5, storage: options.storage });
+  await model.fit(x, y, { epochs: EPOCHS, batchSize: 8, verbose: 0, callbacks: [backup, progress] });
+  const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+  const slots = (tree: unknown): unknown => (tree instanceof wp.Tensor ? { shape: tree.shape, bits: bits(tree.data) }
+    : typeof tree === 'object' && tree !== null ? Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, slots(v)])) : tree);
+  return {
+    weights: model.namedParams().map(([k, t]) => [k, bits(t.data)]),
+    optimizer: slots(model.optimizer!.stateDict()),
+    history: JSON.stringify(model.history.stateDict()),
+    rng: model.rng.getState(),
+    firstBatch,
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * The script of the test page (harness/browser.ts bundles it for Chromium): the package's
+ * browser build, and what test/browser.test.ts and bench/browser.ts ask the page to do,
+ * as `window.waypointPage`.
+ */
+import * as wp from '../src/browser/index.js';
+import '../src/browser/gpu.js';
+import { pageRun, type PageRunResult } from './page-run.js';
+
+type StorageKind = 'idb' | 'opfs';
+const storageOf = (kind: StorageKind): wp.Storage => (kind === 'idb' ? new wp.IndexedDBStorage('waypoint-test') : new wp.OPFSStorage('waypoint-test'));
+
+let held: wp.CheckpointManager | null = null;
+const managerOn = (kind: StorageKind, dir: string) => new wp.CheckpointManager(new wp.Checkpoint({ v: new wp.Variable(1) }), dir, { storage: storageOf(kind), warn: () => undefined });
+
+function randomTensor(rng: wp.Random, shape: number[]): wp.Tensor {
+  return new wp.Tensor(rng.fillNormal(new Float32Array(shape.reduce((a, b) => a * b, 1)), 0, 1), shape);
+}
+
+const page = {
+  /** The shared run, backing up into `kind`; each batch is logged as `batch N` for the test to act on. */
+  run(kind: StorageKind, dir: string, batchDelayMs: number): Promise<PageRunResult> {
+    return pageRun(wp, { storage: storageOf(kind), backupDir: dir, batchDelayMs, onBatch: (n) => console.log(`batch ${n}`) });
+  },
+
+  async clear(): Promise<void> {
+    await new wp.IndexedDBStorage('waypoint-test').destroy();
+    const root = await navigator.storage.getDirectory();
+    await root.removeEntry('waypoint-test', { recursive: true }).catch(() => undefined);
+  },
+
+  async files(kind: StorageKind, dir: string): Promise<string[]> {
+    return storageOf(kind).list(dir).catch(() => []);
+  },
+
+  /** Takes the directory's lock and keeps it until releaseLock. */
+  async holdLock(kind: StorageKind, dir: string): Promise<string> {
+    held = managerOn(kind, dir);
+    await held.ready;
+    return 'held';
+  },
+
+  async releaseLock(): Promise<void> {
+    await held?.close();
+    held = null;
+  },
+
+  /** Tries to take the directory's lock: 'acquired' (and released again), or the error's code and message. */
+  async tryLock(kind: StorageKind, dir: string): Promise<string> {
+    const manager = managerOn(kind, dir);
+    try {
+      await manager.ready;
+      await manager.close();
+      return 'acquired';
+    } catch (e) {
+      return `${(e as wp.CheckpointError).code}: ${(e as Error).message}`;
+    }
+  },
+
+  /**
+   * Every callback in a page, on the default storage (IndexedDB): a progress bar rendered
+   * into the page's <pre>, CSVLogger, ModelCheckpoint, TensorBoard, EarlyStopping and
+   * TerminateOnNaN; and how often a timer ran while fit trained (it yields to the event loop).
+   */
+  async allCallbacks() {
+    const rng = new wp.Random(2);
+    const x = randomTensor(rng, [512, 32]);
+    const y = wp.oneHot(Array.from({ length: 512 }, (_, i) => i % 4), 4);
+    const model = new wp.Sequential([new wp.Dense({ units: 256, activation: 'relu', inputShape: [32] }), new wp.Dense({ units: 4, activation: 'softmax' })], { seed: 1 });
+    model.compile({ optimizer: new wp.Adam(), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    const pre = document.getElementById('out')!;
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const storage = wp.getDefaultStorage();
+    const history = await model.fit(x, y, {
+      epochs: 30, batchSize: 16, verbose: 0, validationSplit: 0.25, callbacks: [
+        new wp.ProgressBar({ sink: pre, epochs: 30, stepsPerEpoch: 24 }),
+        new wp.CSVLogger('cb/log.csv'),
+        new wp.ModelCheckpoint({ filepath: 'cb/ckpt/{epoch:02d}.wpt', monitor: 'val_loss', saveBestOnly: true }),
+        new wp.TensorBoard({ logDir: 'cb/tb' }),
+        new wp.EarlyStopping({ monitor: 'loss', patience: 0, minDelta: 10 }),
+        new wp.TerminateOnNaN(),
+      ],
+    });
+    clearInterval(timer);
+    const read = async (path: string) => new TextDecoder().decode(await (await storage.openRead(path)).read(0, 1 << 20));
+    const tb = await storage.list('cb/tb/train');
+    const runs = await wp.readLogs(storage, 'cb/tb');
+    const reloaded = await wp.loadModel('cb/ckpt/01.wpt');
+    return {
+      epochs: history.epoch.length, ticks, progress: pre.textContent ?? '', csv: await read('cb/log.csv'),
+      checkpoints: await storage.list('cb/ckpt'), eventFiles: tb.length, tags: runs.map((r) => [r.run, [...r.scalars.keys()].sort()]),
+      reloadedLayers: reloaded.layers.length,
+      nanStops: await (async () => {
+        const bad = new wp.Sequential([new wp.Dense({ units: 4, activation: 'softmax', inputShape: [32] })], { seed: 1 });
+        bad.compile({ optimizer: new wp.SGD(), loss: 'categoricalCrossentropy' });
+        const poisoned = x.data.slice();
+        poisoned[40 * 32] = NaN; // in the third batch
+        let seen = 0;
+        const h = await bad.fit(new wp.Tensor(poisoned, x.shape), y, { epochs: 3, batchSize: 16, verbose: 0, callbacks: [new wp.TerminateOnNaN(), { onBatchEnd: async () => { seen++; } }] });
+        return { epochs: h.epoch.length, batchesSeen: seen, lastLoss: String(h.history.loss?.at(-1)) };
+      })(),
+    };
+  },
+
+  /** What 'auto' chooses here, then the gpu backend's matmul and convolutions against the cpu's. */
+  async gpuCheck() {
+    const auto = await wp.initBackend('auto');
+    const rng = new wp.Random(3);
+    const a = randomTensor(rng, [64, 96]), b = randomTensor(rng, [96, 48]);
+    const x = randomTensor(rng, [2, 12, 12, 3]), f = randomTensor(rng, [3, 3, 3, 8]);
+    const compute = () => {
+      const m = wp.matmul(a, b);
+      const c = wp.conv2d(x, f, { strides: 1, padding: 'same' });
+      return [m.data, c.data];
+    };
+    wp.setBackend('cpu');
+    const cpu = compute();
+    let gpu;
+    try {
+      gpu = await wp.initBackend('gpu');
+    } catch (e) {
+      return { auto, error: (e as Error).message };
+    }
+    const got = compute();
+    wp.setBackend('cpu');
+    const maxDiff = Math.max(...got.map((g, i) => Math.max(...Array.from(g, (v, j) => Math.abs(v - cpu[i][j])))));
+    const maxValue = Math.max(...cpu.map((c) => Math.max(...Array.from(c, Math.abs))));
+    return { auto, gpu, maxDiff, maxValue, values: got.reduce((n, g) => n + g.length, 0) };
+  },
+
+  /** Median seconds of MNIST MLP epochs (784-128-10, Adam, batch 32), with and without an IndexedDB backup every epoch (bench/browser.ts). */
+  async mnistEpochs(url: string, epochs: number) {
+    const { xTrain, yTrain } = await wp.loadMnist({ url });
+    const timeEpochs = async (backup: boolean) => {
+      const model = new wp.Sequential([new wp.Dense({ units: 128, activation: 'relu', inputShape: [784] }), new wp.Dense({ units: 10, activation: 'softmax' })], { seed: 1 });
+      model.compile({ optimizer: new wp.Adam({ learningRate: 0.001 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+      const seconds: number[] = [];
+      let start = 0;
+      const timer = { onEpochBegin: async () => { start = performance.now(); }, onEpochEnd: async () => { seconds.push((performance.now() - start) / 1000); } };
+      const storage = new wp.IndexedDBStorage('waypoint-bench');
+      const callbacks = backup ? [timer, new wp.BackupAndRestore({ backupDir: `bench-${Math.random()}`, storage })] : [timer];
+      await model.fit(xTrain, yTrain, { epochs, batchSize: 32, verbose: 0, callbacks });
+      return seconds;
+    };
+    const plain = await timeEpochs(false);
+    const withBackup = await timeEpochs(true);
+    await new wp.IndexedDBStorage('waypoint-bench').destroy();
+    return { plain, withBackup, backend: wp.getBackend().detail };
+  },
+};
+
+(globalThis as { waypointPage?: typeof page }).waypointPage = page;
+export type WaypointPage = typeof page;
