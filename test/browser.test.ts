@@ -71,6 +71,21 @@ describe.skipIf(!available)('in Chromium', () => {
     }, 240_000);
   }
 
+  it('IndexedDBStorage and OPFSStorage keep the Storage contract as the file system does', async () => {
+    const page = await browser.open();
+    await call(page, (p) => p.clear());
+    const bytes = (n: number, seed: number) => Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
+    for (const kind of ['idb', 'opfs'] as const) {
+      const r = await page.evaluate(`globalThis.waypointPage.storageContract('${kind}')`);
+      expect(r, kind).toEqual({
+        second: 'EEXIST', missingRead: 'ENOENT', noParent: 'ENOENT', slice: bytes(1000, 1).slice(10, 15), intoRead: bytes(1000, 1).slice(996),
+        afterRename: { a: bytes(10, 2), b: 'ENOENT' }, listing: ['a.bin', 'sub'], removeMissing: 'ok', keptNonEmpty: true, removedEmpty: true,
+        roundTrip: true, freeIsPositive: true,
+      });
+    }
+    await page.close();
+  }, 120_000);
+
   it('the directory lock holds across tabs (Web Locks), and a reloaded holder leaves no lock behind that blocks', async () => {
     for (const kind of ['idb', 'opfs'] as const) {
       const holder = await browser.open();
