@@ -67,3 +67,19 @@ export async function pageRun(wp: Package, options: PageRunOptions): Promise<Pag
     firstBatch,
   };
 }
+
+/**
+ * Seconds of each epoch of the MNIST MLP (784-128-10, Adam, batch 32) on `data`, backing up
+ * every epoch into `backup` when given (bench/browser.ts: a page and Node alike).
+ */
+export async function mnistMlpEpochs(wp: Package, data: { xTrain: Waypoint.Tensor; yTrain: Waypoint.Tensor }, epochs: number, backup?: { storage: Waypoint.Storage; dir: string }): Promise<number[]> {
+  const model = new wp.Sequential([new wp.Dense({ units: 128, activation: 'relu', inputShape: [784] }), new wp.Dense({ units: 10, activation: 'softmax' })], { seed: 1 });
+  model.compile({ optimizer: new wp.Adam({ learningRate: 0.001 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const seconds: number[] = [];
+  let start = 0;
+  const timer = { onEpochBegin: async () => { start = performance.now(); }, onEpochEnd: async () => { seconds.push((performance.now() - start) / 1000); } };
+  // The backup is written in the epoch's onEpochEnd, before the timer's: it counts in the epoch.
+  const callbacks = backup ? [new wp.BackupAndRestore({ backupDir: backup.dir, storage: backup.storage }), timer] : [timer];
+  await model.fit(data.xTrain, data.yTrain, { epochs, batchSize: 32, verbose: 0, callbacks });
+  return seconds;
+}

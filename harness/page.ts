@@ -5,7 +5,7 @@
  */
 import * as wp from '../src/browser/index.js';
 import '../src/browser/gpu.js';
-import { pageRun, type PageRunResult } from './page-run.js';
+import { mnistMlpEpochs, pageRun, type PageRunResult } from './page-run.js';
 
 type StorageKind = 'idb' | 'opfs';
 const storageOf = (kind: StorageKind): wp.Storage => (kind === 'idb' ? new wp.IndexedDBStorage('waypoint-test') : new wp.OPFSStorage('waypoint-test'));
@@ -169,24 +169,13 @@ const page = {
     return { auto, gpu, maxDiff, maxValue, values: got.reduce((n, g) => n + g.length, 0) };
   },
 
-  /** Median seconds of MNIST MLP epochs (784-128-10, Adam, batch 32), with and without an IndexedDB backup every epoch (bench/browser.ts). */
-  async mnistEpochs(url: string, epochs: number) {
-    const { xTrain, yTrain } = await wp.loadMnist({ url });
-    const timeEpochs = async (backup: boolean) => {
-      const model = new wp.Sequential([new wp.Dense({ units: 128, activation: 'relu', inputShape: [784] }), new wp.Dense({ units: 10, activation: 'softmax' })], { seed: 1 });
-      model.compile({ optimizer: new wp.Adam({ learningRate: 0.001 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-      const seconds: number[] = [];
-      let start = 0;
-      const timer = { onEpochBegin: async () => { start = performance.now(); }, onEpochEnd: async () => { seconds.push((performance.now() - start) / 1000); } };
-      const storage = new wp.IndexedDBStorage('waypoint-bench');
-      const callbacks = backup ? [timer, new wp.BackupAndRestore({ backupDir: `bench-${Math.random()}`, storage })] : [timer];
-      await model.fit(xTrain, yTrain, { epochs, batchSize: 32, verbose: 0, callbacks });
-      return seconds;
-    };
-    const plain = await timeEpochs(false);
-    const withBackup = await timeEpochs(true);
-    await new wp.IndexedDBStorage('waypoint-bench').destroy();
-    return { plain, withBackup, backend: wp.getBackend().detail };
+  /** Seconds of MNIST MLP epochs, without and with an IndexedDB backup every epoch (bench/browser.ts). */
+  async mnistEpochs(url: string, epochs: number, backup: boolean) {
+    const data = await wp.loadMnist({ url });
+    const storage = new wp.IndexedDBStorage('waypoint-bench');
+    const seconds = await mnistMlpEpochs(wp, data, epochs, backup ? { storage, dir: 'backup' } : undefined);
+    if (backup) await storage.destroy();
+    return { seconds, backend: wp.getBackend().detail };
   },
 };
 

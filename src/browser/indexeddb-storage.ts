@@ -88,14 +88,21 @@ export class IndexedDBStorage implements Storage {
     });
     const chunks: Uint8Array[] = [];
     let closed = false;
-    const persist = () => this.transact('readwrite', path, async (files) => {
-      if ((await request(files.count(k))) === 0) throw errno('ENOENT', path, 'the file was removed while it was being written');
-      await request(files.put(concat(chunks), k));
-    });
+    // Written since the last persist: a close after a sync writes nothing again.
+    let dirty = false;
+    const persist = async () => {
+      if (!dirty) return;
+      dirty = false;
+      await this.transact('readwrite', path, async (files) => {
+        if ((await request(files.count(k))) === 0) throw errno('ENOENT', path, 'the file was removed while it was being written');
+        await request(files.put(concat(chunks), k));
+      });
+    };
     return {
       write: async (buffers) => {
         if (closed) throw errno('EBADF', path, 'write after close');
         for (const b of buffers) chunks.push(b.slice());
+        dirty = true;
       },
       sync: persist,
       close: async () => {
