@@ -1,6 +1,6 @@
 /**
  * A real browser for tests and benchmarks: harness/page.ts bundled by esbuild for the
- * browser (gpu.js split into a chunk of its own), served with the MNIST file on 127.0.0.1,
+ * browser (gpu.js split into a chunk of its own, the load worker beside it), served with the MNIST file on 127.0.0.1,
  * and Debian's Chromium driven by playwright-core with a fresh profile.
  */
 import { createServer, type Server } from 'node:http';
@@ -28,8 +28,9 @@ export interface TestBrowser {
 }
 
 async function bundle(outdir: string): Promise<number> {
-  const result = await build({ entryPoints: [join(root, 'harness/page.ts')], bundle: true, splitting: true, format: 'esm', platform: 'browser',
-    outdir, minify: true, sourcemap: false, logLevel: 'silent', metafile: true, entryNames: 'page' });
+  // The load worker beside the page, where the platform's `new URL('./load-worker.js', import.meta.url)` finds it.
+  const result = await build({ entryPoints: { page: join(root, 'harness/page.ts'), 'load-worker': join(root, 'src/browser/load-worker.ts') },
+    bundle: true, splitting: true, format: 'esm', platform: 'browser', outdir, minify: true, sourcemap: false, logLevel: 'silent', metafile: true, entryNames: '[name]' });
   return result.metafile.outputs[Object.keys(result.metafile.outputs).find((o) => o.endsWith('page.js'))!].bytes;
 }
 

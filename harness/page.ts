@@ -73,6 +73,24 @@ const page = {
     return { second, missingRead, noParent, slice, intoRead, afterRename, listing, removeMissing, keptNonEmpty, removedEmpty, roundTrip, freeIsPositive: free > 0 };
   },
 
+  /** A large checkpoint read back with every tensor decoded on load threads (Web Workers): how many started, and whether it round-trips. */
+  async loadThreads() {
+    const before = wp.configureLoadThreads({ minBytes: 0, useCallingThread: false });
+    try {
+      const started = await wp.startLoadThreads();
+      const storage = storageOf('idb');
+      const rng = new wp.Random(8);
+      const leaves = [0, 1, 2, 3].map((i) => ({ key: `w${i}`, kind: 'tensor' as const, value: randomTensor(rng, [500, 1000]) }));
+      await storage.mkdirp('threads');
+      await wp.writeWpt('threads/big.wpt', leaves, { kind: 'checkpoint', codec: 'shuffle-deflate', storage });
+      const back = await wp.readWpt('threads/big.wpt', storage);
+      const equal = leaves.every((l) => (back.values.get(l.key) as wp.Tensor).data.every((v, i) => Object.is(v, l.value.data[i])));
+      return { started, equal, cores: navigator.hardwareConcurrency };
+    } finally {
+      wp.configureLoadThreads(before);
+    }
+  },
+
   /** Takes the directory's lock and keeps it until releaseLock. */
   async holdLock(kind: StorageKind, dir: string): Promise<string> {
     held = managerOn(kind, dir);

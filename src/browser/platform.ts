@@ -1,9 +1,9 @@
 /**
  * A page's (or a worker's) side of the platform seam: fetch for data files, the Web Locks API
  * for the checkpoint directory lock, no signals, no stdout (the progress bar logs to the
- * console or renders into an element), load threads on the calling thread (see README).
+ * console or renders into an element), load threads on module Web Workers.
  */
-import { type HeldExclusiveLock, type Platform, fetchBytes } from '../platform.js';
+import { type HeldExclusiveLock, type LoadWorker, type Platform, fetchBytes } from '../platform.js';
 
 /** A page has no pid: a random one names it in lock files and temporary names. */
 const pageId = 1 + Math.floor(Math.random() * 2 ** 31);
@@ -23,6 +23,29 @@ function exclusiveLock(name: string): Promise<HeldExclusiveLock | null> {
   });
 }
 
+/**
+ * A load thread as a module Web Worker running load-worker.js from beside this module (where a
+ * bundler emits it: Vite does for this pattern; elsewhere, serve dist/src/browser/load-worker.js
+ * there). A worker that cannot start reports an error, and loads stay on the calling thread.
+ */
+function startLoadWorker(): LoadWorker {
+  const worker = new Worker(new URL('./load-worker.js', import.meta.url), { type: 'module' });
+  return {
+    on(event: 'message' | 'error' | 'exit', listener: (value: never) => void) {
+      if (event === 'message') worker.addEventListener('message', (e) => (listener as (m: unknown) => void)(e.data));
+      else if (event === 'error') {
+        worker.addEventListener('error', (e) => { e.preventDefault(); (listener as (e: Error) => void)(new Error(`load worker failed: ${e.message || 'it could not start'}`)); });
+        worker.addEventListener('messageerror', () => (listener as (e: Error) => void)(new Error('load worker: a message could not be read')));
+      }
+    },
+    postMessage: (message, transfer) => worker.postMessage(message, transfer ?? []),
+    // A page does not wait for its workers: nothing to hold open.
+    ref: () => undefined,
+    unref: () => undefined,
+    terminate: () => worker.terminate(),
+  } as LoadWorker;
+}
+
 /** Gives gpu.js to the gpu backend: set by `waypoint/gpu` (src/browser/gpu.ts), which imports its browser build. */
 let importGpuJs: (() => Promise<unknown>) | undefined;
 
@@ -40,5 +63,6 @@ export const browserPlatform: Platform = {
   processState: () => ({ kind: 'unknown' }),
   onExit: () => undefined,
   ...(globalThis.navigator?.locks ? { exclusiveLock } : {}),
+  ...(typeof Worker === 'function' ? { startLoadWorker } : {}),
   get importGpuJs() { return importGpuJs; },
 };

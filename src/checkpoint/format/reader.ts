@@ -149,15 +149,15 @@ export class WptReader {
   }
 
   /**
-   * Runs `sink.here` for every entry (by index) on this thread, except that a large load of
-   * a file with a descriptor shares its tensor entries with load threads, whose decoded
+   * Runs `sink.here` for every entry (by index) on this thread, except that a large load
+   * shares its tensor entries with load threads, whose decoded
    * arrays go to `sink.there`. Reads go in file order, a few in flight, and each entry
    * decodes as it lands. Everything started settles before a failure is thrown.
    */
   private async shareEntries(entries: EntryHeader[], sink: EntrySink): Promise<void> {
     const fd = this.handle.fd;
     const tensorBytes = entries.reduce((n, e) => n + (e.dtype === 'json' ? 0 : e.length), 0);
-    const threads: LoadThread[] = fd === undefined ? [] : loadThreadsFor(tensorBytes);
+    const threads: LoadThread[] = loadThreadsFor(tensorBytes);
     const shared = threads.length > 0;
     // zlib on the libuv pool helps a load on one thread; beside a load thread it is a third busy thread.
     const inflater = new PlaneInflater(entries, !threads.some((t) => t.isReady));
@@ -174,7 +174,9 @@ export class WptReader {
         if (e.dtype === 'json') return sink.here(i, inflater, shared);
         let data: Float32Array;
         try {
-          data = await thread.decode({ file: this.path, fd: fd as number, size: this.size, entry: e, reuse: sink.reuse });
+          // Without a descriptor to share (a page's storage), the thread gets the entry's stored bytes.
+          const payload = fd === undefined ? (await this.handle.read(e.offset, e.length)).slice().buffer as ArrayBuffer : undefined;
+          data = await thread.decode({ file: this.path, fd, payload, size: this.size, entry: e, reuse: sink.reuse });
         } catch (err) {
           // A thread that stopped (it crashed, or configureLoadThreads took it away) leaves its entries to this one.
           if (thread.isReady) throw err;
@@ -186,7 +188,7 @@ export class WptReader {
     try {
       await shareOut(entries.map((_, i) => i), [hereLane, ...threadLanes]);
     } finally {
-      if (fd !== undefined) loadDone(tensorBytes);
+      loadDone(tensorBytes);
     }
   }
 

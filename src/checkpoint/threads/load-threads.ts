@@ -16,7 +16,9 @@ export interface LoadJob {
   id: number;
   /** Names the file in errors. */
   file: string;
-  fd: number;
+  /** The open file's descriptor (Node), or else `payload`: the entry's stored bytes (a page's storage has no descriptors). */
+  fd?: number;
+  payload?: ArrayBuffer;
   size: number;
   entry: EntryHeader;
   /** Decode into the thread's scratch memory, which comes back through `LoadThread.recycle` (a restore copies out of it). */
@@ -141,7 +143,7 @@ export class LoadThread {
     if (this.pending.size === 0) this.worker.ref();
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...job, id } satisfies LoadJob);
+      this.worker.postMessage({ ...job, id } satisfies LoadJob, job.payload ? [job.payload] : []);
     });
   }
 
