@@ -8,7 +8,8 @@
  */
 import { dirname, normalize } from '../paths.js';
 import type { ReadHandle, Storage, WriteHandle } from '../checkpoint/storage/storage.js';
-import { errno, fromDom, readHandleOverBytes } from './errors.js';
+import { errno, fromDom } from './errors.js';
+import { readHandleOverBytes } from './read-handle.js';
 
 const FILES = 'files';
 const DIRS = 'dirs';

@@ -7,7 +7,8 @@
  */
 import { basename, dirname, normalize } from '../paths.js';
 import type { ReadHandle, Storage, WriteHandle } from '../checkpoint/storage/storage.js';
-import { errno, fromDom, readHandleOverBytes } from './errors.js';
+import { errno, fromDom } from './errors.js';
+import { readHandleOverBytes } from './read-handle.js';
 
 /** What Chromium's OPFS handles offer beyond the typed DOM library. */
 interface MovableFileHandle extends FileSystemFileHandle {
