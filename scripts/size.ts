@@ -27,7 +27,7 @@ export function codeLines(source: string): number {
 }
 
 const folders = ['src/tensor', 'kernels/cpu', 'kernels/gpu', 'src/backend', 'src/state', 'src/nn', 'src/optim', 'src/model',
-  'src/callbacks', 'src/checkpoint', 'src/data', 'src/cli'];
+  'src/callbacks', 'src/tensorboard', 'src/interop', 'src/protobuf', 'src/checkpoint', 'src/data', 'src/node', 'src/browser', 'src/cli'];
 let core = 0, checkpoint = 0;
 console.log('lines of code per folder (comments and blank lines excluded)');
 for (const folder of folders) {
