@@ -149,6 +149,11 @@ const page = {
       epochs: history.epoch.length, ticks, progress: pre.textContent ?? '', csv: await read('cb/log.csv'),
       checkpoints: await storage.list('cb/ckpt'), eventFiles: tb.length, tags: runs.map((r) => [r.run, [...r.scalars.keys()].sort()]),
       reloadedLayers: reloaded.layers.length,
+      exports: (() => {
+        const tfjs = wp.exportTfjs(reloaded);
+        const weights = wp.parseSafetensors(wp.exportSafetensors(reloaded, { layout: 'torch' }));
+        return { tfjsFormat: (tfjs.modelJson as { format?: string }).format, tfjsBytes: tfjs.weightData.byteLength, safetensors: [...weights.tensors.keys()].sort(), onnxBytes: wp.exportOnnx(reloaded).length };
+      })(),
       nanStops: await (async () => {
         const bad = new wp.Sequential([new wp.Dense({ units: 4, activation: 'softmax', inputShape: [32] })], { seed: 1 });
         bad.compile({ optimizer: new wp.SGD(), loss: 'categoricalCrossentropy' });

@@ -125,6 +125,11 @@ describe.skipIf(!available)('in Chromium', () => {
     expect(r.csv.trim().split('\n')).toHaveLength(3);
     expect(r.checkpoints).toContain('01.wpt');
     expect(r.reloadedLayers).toBe(2);
+    // The exporters run in a page too: a 32-256-4 MLP's weights, TensorFlow.js, torch-layout safetensors and ONNX.
+    expect(r.exports.tfjsFormat).toBe('layers-model');
+    expect(r.exports.tfjsBytes).toBe(4 * (32 * 256 + 256 + 256 * 4 + 4));
+    expect(r.exports.safetensors).toEqual(['0.bias', '0.weight', '2.bias', '2.weight']); // nn.Sequential(Linear, ReLU, Linear, Softmax)
+    expect(r.exports.onnxBytes).toBeGreaterThan(4 * (32 * 256 + 256 * 4));
     expect(r.eventFiles).toBe(1);
     expect(r.tags).toEqual([['train', ['epoch_accuracy', 'epoch_learning_rate', 'epoch_loss']], ['validation', ['epoch_accuracy', 'epoch_loss']]]);
     expect(r.nanStops).toMatchObject({ epochs: 1, lastLoss: 'NaN' });
