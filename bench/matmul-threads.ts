@@ -1,44 +1,48 @@
 /**
- * Does a second thread pay for matmul on this 2-core machine? The packed WebAssembly SIMD
- * matmul on one thread, against the same kernel splitting C's rows between this thread and a
- * worker over shared memory (the main thread blocks on Atomics.wait, as a synchronous backend
- * would). Medians of 5. `npm run bench -- matmul-threads`
+ * `npm run bench -- matmul-threads`: large matmuls on every thread (src/backend/threads.ts)
+ * against the same kernel on one, medians of 7, alternating; square sizes and the shapes of
+ * the MNIST models' layers (batch 32), with the check that both give the same bits. Prints
+ * where the crossover lies, which MIN_MULTIPLY_ADDS should sit above.
  */
-import { Worker } from 'node:worker_threads';
 import { matmul } from '../kernels/cpu/matmul.js';
-import { Random } from '../src/node/index.js';
-import { table, timeMedian } from './common.js';
-import type { RowBlockJob } from './threads/worker.js';
+import { parallelMatmul, MIN_MULTIPLY_ADDS, MIN_ROWS } from '../src/backend/threads.js';
+import { Random, startThreads } from '../src/node/index.js';
+import { median, table } from './common.js';
 
 export async function run(): Promise<void> {
-  const worker = new Worker(new URL('./threads/bootstrap.mjs', import.meta.url));
-  // The worker must have loaded before the main thread blocks on Atomics.wait.
-  await new Promise<void>((resolve, reject) => { worker.once('message', () => resolve()); worker.once('error', reject); });
-  const rows: Array<Array<string | number>> = [];
+  const threads = await startThreads();
   const rng = new Random(1);
-  for (const n of process.argv.includes('--quick') ? [256, 512] : [128, 256, 512, 1024, 2048]) {
-    const sab = new SharedArrayBuffer(3 * n * n * 4);
-    const all = new Float32Array(sab);
-    rng.fillUniform(all.subarray(0, 2 * n * n), -1, 1);
-    const [a, b] = [all.subarray(0, n * n), all.subarray(n * n, 2 * n * n)];
-    const serial = await timeMedian(() => matmul(a, b, n, n, n), { warmup: 2, runs: 5 });
-    const done = new SharedArrayBuffer(4);
-    const flag = new Int32Array(done);
-    const half = n >> 1;
-    const twoThreads = () => {
-      Atomics.store(flag, 0, 0);
-      const job: RowBlockJob = { sab, done, a: 0, b: n * n, c: 2 * n * n, rows: [half, n], k: n, n };
-      worker.postMessage(job);
-      matmul(a.subarray(0, half * n), b, half, n, n, false, false, all.subarray(2 * n * n, 2 * n * n + half * n));
-      Atomics.wait(flag, 0, 0);
-    };
-    const parallel = await timeMedian(twoThreads, { warmup: 2, runs: 5 });
-    const check = all.subarray(2 * n * n).slice();
-    const reference = matmul(a, b, n, n, n);
-    const maxDiff = reference.reduce((m, v, i) => Math.max(m, Math.abs(v - check[i])), 0);
-    rows.push([n, (2 * n ** 3) / serial / 1e6, (2 * n ** 3) / parallel / 1e6, serial / parallel, maxDiff]);
+  const quick = process.argv.includes('--quick');
+  const shapes: Array<[string, number, number, number, boolean, boolean]> = [
+    ...(quick ? [128, 512] : [96, 128, 160, 192, 256, 512, 1024, 2048]).map((n) => [`${n}³`, n, n, n, false, false] as [string, number, number, number, boolean, boolean]),
+    ['MLP dense 32×784·784×128', 32, 784, 128, false, false],
+    ['MLP kernel grad 784×32·32×128', 784, 32, 128, true, false],
+    ['CNN conv1 im2col 21632×9·9×8', 21632, 9, 8, false, false],
+    ['CNN conv2 im2col 3872×72·72×16', 3872, 72, 16, false, false],
+    ['CNN conv2 input grad 3872×16·16×72', 3872, 16, 72, false, true],
+  ];
+  const rows: Array<Array<string | number>> = [];
+  for (const [name, m, k, n, ta, tb] of shapes) {
+    const a = rng.fillNormal(new Float32Array(m * k), 0, 1), b = rng.fillNormal(new Float32Array(k * n), 0, 1);
+    const one: number[] = [], many: number[] = [];
+    // Force the threaded path even below the threshold: the point is to see where it pays.
+    const forced = () => parallelMatmulForced(a, b, m, k, n, ta, tb);
+    for (let i = 0; i < 9; i++) {
+      for (const [f, into] of (i % 2 ? [[forced, many], [() => matmul(a, b, m, k, n, ta, tb), one]] : [[() => matmul(a, b, m, k, n, ta, tb), one], [forced, many]]) as Array<[() => unknown, number[]]>) {
+        const t = performance.now();
+        f();
+        if (i >= 2) into.push(performance.now() - t);
+      }
+    }
+    const same = Buffer.from(matmul(a, b, m, k, n, ta, tb).buffer).equals(Buffer.from(forced().buffer));
+    const flop = 2 * m * k * n;
+    rows.push([name, m * k * n, flop / median(one) / 1e6, flop / median(many) / 1e6, `${(median(one) / median(many)).toFixed(2)}×`, m * k * n >= MIN_MULTIPLY_ADDS && m >= MIN_ROWS ? 'threads' : 'one', same ? 'yes' : 'NO']);
   }
-  await worker.terminate();
-  console.log('\nmatmul n×n×n, GFLOP/s, one thread vs this thread + one worker (rows split, shared memory)');
-  console.log(table(['n', '1 thread', '2 threads', 'speed-up', 'max |diff|'], rows));
+  console.log(`\nmatmul GFLOP/s on 1 thread and on ${threads} (rows split, shared memory), medians of 7, alternating`);
+  console.log(table(['shape', 'multiply-adds', '1 thread', `${threads} threads`, 'speed-up', 'chosen', 'same bits'], rows));
+}
+
+/** parallelMatmul without its size threshold. */
+function parallelMatmulForced(a: Float32Array, b: Float32Array, m: number, k: number, n: number, ta: boolean, tb: boolean): Float32Array {
+  return parallelMatmul(a, b, m, k, n, ta, tb, new Float32Array(m * n), { minMultiplyAdds: 0, minRows: 0 });
 }

@@ -37,8 +37,8 @@ export interface NativeZlib {
   crc32?(bytes: Uint8Array, value?: number): number;
 }
 
-/** A thread for checkpoint loads (checkpoint/threads), as Node's worker_threads gives one. */
-export interface LoadWorker {
+/** A worker thread (checkpoint loads, large matmuls), as Node's worker_threads gives one. */
+export interface WorkerThread {
   on(event: 'message', listener: (message: unknown) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
   on(event: 'exit', listener: (code: number) => void): unknown;
@@ -89,8 +89,13 @@ export interface Platform {
   readonly stdout?: TextSink;
   /** A lock no other tab or worker can hold at the same time, or null when another holds it. */
   exclusiveLock?(name: string): Promise<HeldExclusiveLock | null>;
-  /** Starts a checkpoint load thread (Node's worker_threads), where the platform has them. */
-  startLoadWorker?(): LoadWorker;
+  /** Starts a checkpoint load thread (Node's worker_threads, a page's Web Workers), where the platform has them. */
+  startLoadWorker?(): WorkerThread;
+  /**
+   * Starts a compute thread for large matmuls (src/backend/threads.ts), where this thread may
+   * also block on Atomics.wait until it is done (Node; not a page's main thread).
+   */
+  startComputeWorker?(): WorkerThread;
   /** gpu.js at once, where it can be loaded synchronously (Node); undefined where it must be imported. */
   requireGpuJs?(): unknown;
   /** gpu.js through a dynamic import(), where the platform has a way to (see src/browser/gpu.ts). */

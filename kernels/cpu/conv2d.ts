@@ -1,6 +1,9 @@
 import type { Conv2dInfo, Window2d } from '../types.js';
 import { matmul } from './matmul.js';
 
+/** The matmul a convolution runs on (the backend may pass one that uses several threads). */
+export type Matmul = (a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA?: boolean, transB?: boolean, out?: Float32Array) => Float32Array;
+
 /**
  * Convolution as im2col + matmul: each output pixel's receptive field becomes one row
  * of `cols` [batch·outH·outW, kH·kW·C] (zeros where the window hangs over the padding),
@@ -69,21 +72,21 @@ function colsBuffer(w: Conv2dInfo): Float32Array<ArrayBuffer> {
 }
 
 /** y[b,oy,ox,o] = Σ x[b, oy·s+ky·d−pad, ox·s+kx·d−pad, c] · f[ky,kx,c,o] (NHWC, filter HWIO, dilation d). */
-export function conv2d(x: Float32Array, filter: Float32Array, info: Conv2dInfo): Float32Array {
-  if (is1x1(info)) return matmul(x, filter, rowsOf(info), info.channels, info.outC);
-  return matmul(im2col(x, info, colsBuffer(info)), filter, rowsOf(info), patchOf(info), info.outC);
+export function conv2d(x: Float32Array, filter: Float32Array, info: Conv2dInfo, mm: Matmul = matmul): Float32Array {
+  if (is1x1(info)) return mm(x, filter, rowsOf(info), info.channels, info.outC);
+  return mm(im2col(x, info, colsBuffer(info)), filter, rowsOf(info), patchOf(info), info.outC);
 }
 
 /** dL/dx from dL/dy: dy · fᵀ, scattered back through the windows. */
-export function conv2dBackpropInput(dy: Float32Array, filter: Float32Array, info: Conv2dInfo): Float32Array {
-  if (is1x1(info)) return matmul(dy, filter, rowsOf(info), info.outC, info.channels, false, true);
-  return col2im(matmul(dy, filter, rowsOf(info), info.outC, patchOf(info), false, true, colsBuffer(info)), info);
+export function conv2dBackpropInput(dy: Float32Array, filter: Float32Array, info: Conv2dInfo, mm: Matmul = matmul): Float32Array {
+  if (is1x1(info)) return mm(dy, filter, rowsOf(info), info.outC, info.channels, false, true);
+  return col2im(mm(dy, filter, rowsOf(info), info.outC, patchOf(info), false, true, colsBuffer(info)), info);
 }
 
 /** dL/df from x and dL/dy: colsᵀ · dy. */
-export function conv2dBackpropFilter(x: Float32Array, dy: Float32Array, info: Conv2dInfo): Float32Array {
+export function conv2dBackpropFilter(x: Float32Array, dy: Float32Array, info: Conv2dInfo, mm: Matmul = matmul): Float32Array {
   const cols = is1x1(info) ? x : im2col(x, info, colsBuffer(info));
-  return matmul(cols, dy, patchOf(info), rowsOf(info), info.outC, true, false);
+  return mm(cols, dy, patchOf(info), rowsOf(info), info.outC, true, false);
 }
 
 /** A 1×1, stride-1, unpadded convolution is already a matmul over pixels: skip im2col. */

@@ -88,9 +88,23 @@ export function matmul(
   a: Float32Array, b: Float32Array, m: number, k: number, n: number,
   transA = false, transB = false, out: Float32Array = new Float32Array(m * n), engine = defaultGemm,
 ): Float32Array {
-  if (m === 0 || n === 0) return out;
-  if (k === 0) return out.fill(0);
-  const mPad = roundUp(m, MR);
+  return matmulRows(a, b, m, k, n, transA, transB, out, 0, m, engine);
+}
+
+/**
+ * Rows [r0, r1) of op(A) · op(B), into `out` from its start ((r1 - r0) × n values). Every
+ * element is the same sum, in the same order, whatever rows are asked for: the k-slabs do
+ * not depend on them. So rows split between threads give the single-threaded result, bit
+ * for bit (src/backend/threads.ts).
+ */
+export function matmulRows(
+  a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean,
+  out: Float32Array, r0: number, r1: number, engine = defaultGemm,
+): Float32Array {
+  const rows = r1 - r0;
+  if (rows <= 0 || n === 0) return out;
+  if (k === 0) return out.fill(0, 0, rows * n);
+  const mPad = roundUp(rows, MR);
   const nPad = roundUp(n, NR);
   const kcMax = Math.min(KC, k);
   // Scratch layout, in floats: [A block | B slab | padded C].
@@ -104,21 +118,21 @@ export function matmul(
     packB(b, k, n, transB, pc, kc, heap, bOff, nPad);
     for (let ic = 0; ic < mPad; ic += MC) {
       const mc = Math.min(MC, mPad - ic);
-      packA(a, m, k, transA, ic, mc, pc, kc, heap, aOff);
+      packA(a, m, r1, k, transA, r0 + ic, mc, pc, kc, heap, aOff);
       engine.gemm(aOff * 4, bOff * 4, (cOff + ic * nPad) * 4, kc, mc / MR, nPad / NR, nPad * 4);
     }
   }
   if (n === nPad) {
-    out.set(heap.subarray(cOff, cOff + m * n));
+    out.set(heap.subarray(cOff, cOff + rows * n));
   } else {
     // Row by row, without a subarray per row: narrow outputs (conv filters) have many rows.
-    for (let i = 0, o = 0; i < m; i++) for (let j = 0, h = cOff + i * nPad; j < n; j++) out[o++] = heap[h + j];
+    for (let i = 0, o = 0; i < rows; i++) for (let j = 0, h = cOff + i * nPad; j < n; j++) out[o++] = heap[h + j];
   }
   return out;
 }
 
-/** Packs rows [ic, ic+mc) × cols [pc, pc+kc) of op(A) as MR-row panels (rows ≥ m are zero). */
-function packA(a: Float32Array, m: number, k: number, trans: boolean, ic: number, mc: number,
+/** Packs rows [ic, ic+mc) × cols [pc, pc+kc) of op(A) (m rows in all) as MR-row panels (rows ≥ end are zero). */
+function packA(a: Float32Array, m: number, end: number, k: number, trans: boolean, ic: number, mc: number,
   pc: number, kc: number, dst: Float32Array, off: number): void {
   const rowStride = trans ? 1 : k; // op(A)[i][p] = trans ? a[p*m + i] : a[i*k + p]
   const colStride = trans ? m : 1;
@@ -127,7 +141,7 @@ function packA(a: Float32Array, m: number, k: number, trans: boolean, ic: number
     for (let r = 0; r < mr; r++) {
       const row = ic + ir + r;
       let d = off + ir * kc + r;
-      if (row >= m) {
+      if (row >= end) {
         for (let p = 0; p < kc; p++, d += mr) dst[d] = 0;
         continue;
       }

@@ -23,4 +23,6 @@ export interface BackendInfo {
   gpujsMode?: string;
   /** Human-readable: kernels in use, and the reason for any fallback. */
   detail: string;
+  /** Threads that compute large matmuls on the CPU now (configureThreads). */
+  threads: number;
 }

@@ -1,14 +1,15 @@
 import type { Backend } from './backend.js';
-import { matmul, defaultGemm, gemmFallbackReason } from '../../kernels/cpu/matmul.js';
+import { defaultGemm, gemmFallbackReason } from '../../kernels/cpu/matmul.js';
+import { parallelMatmul } from './threads.js';
 import { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from '../../kernels/cpu/conv2d.js';
 import { maxPool2d, maxPool2dBackward } from '../../kernels/cpu/pool.js';
 
 export const cpuBackend: Backend = {
   name: 'cpu',
-  matmul: (a, b, m, k, n, transA, transB) => matmul(a, b, m, k, n, transA, transB),
-  conv2d,
-  conv2dBackpropInput,
-  conv2dBackpropFilter,
+  matmul: (a, b, m, k, n, transA, transB) => parallelMatmul(a, b, m, k, n, transA, transB),
+  conv2d: (x, f, info) => conv2d(x, f, info, parallelMatmul),
+  conv2dBackpropInput: (dy, f, info) => conv2dBackpropInput(dy, f, info, parallelMatmul),
+  conv2dBackpropFilter: (x, dy, info) => conv2dBackpropFilter(x, dy, info, parallelMatmul),
   maxPool2d,
   maxPool2dBackward,
 };

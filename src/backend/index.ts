@@ -4,6 +4,10 @@ import type { Backend, BackendInfo } from './backend.js';
 import { cpuBackend, cpuDetail } from './cpu.js';
 import { GpuBackend, GpuUnavailableError, type GpuModeRequest, importGpuJs } from './gpu.js';
 import { platform } from '../platform.js';
+import { runningThreads, threadDetail } from './threads.js';
+
+export { configureThreads, startThreads, MIN_MULTIPLY_ADDS } from './threads.js';
+export type { ThreadOptions } from './threads.js';
 
 export type { Backend, BackendInfo, BackendName } from './backend.js';
 export { GpuBackend, GpuUnavailableError } from './gpu.js';
@@ -40,7 +44,7 @@ class AutoBackend implements Backend {
 }
 
 let active: Backend | null = null;
-let info: BackendInfo | null = null;
+let info: Omit<BackendInfo, 'threads'> | null = null;
 
 export interface SetBackendOptions {
   /** With 'gpu': the gpu.js mode to insist on (default: the best gpu.js finds). */
@@ -74,16 +78,17 @@ export function setBackend(choice: BackendChoice, options: SetBackendOptions = {
   return use(cpuBackend, { name: 'cpu', detail: `${cpuDetail()} (auto: ${why})` });
 }
 
-function use(backend: Backend, i: BackendInfo): BackendInfo {
+function use(backend: Backend, i: Omit<BackendInfo, 'threads'>): BackendInfo {
   active = backend;
   info = i;
-  return i;
+  return { ...i, threads: runningThreads() };
 }
 
 /** What runs now (choosing from WAYPOINT_BACKEND, default 'auto', on first use). */
 export function getBackend(): BackendInfo {
   if (info === null) setBackend(initialChoice());
-  return info as BackendInfo;
+  // The cpu's threads start in the background: said as they are now.
+  return { ...info!, detail: active === cpuBackend ? `${info!.detail}; ${threadDetail()}` : info!.detail, threads: runningThreads() };
 }
 
 /** The backend ops dispatch to. */

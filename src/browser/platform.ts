@@ -3,7 +3,7 @@
  * for the checkpoint directory lock, no signals, no stdout (the progress bar logs to the
  * console or renders into an element), load threads on module Web Workers.
  */
-import { type HeldExclusiveLock, type LoadWorker, type Platform, fetchBytes } from '../platform.js';
+import { type HeldExclusiveLock, type WorkerThread, type Platform, fetchBytes } from '../platform.js';
 
 /** A page has no pid: a random one names it in lock files and temporary names. */
 const pageId = 1 + Math.floor(Math.random() * 2 ** 31);
@@ -28,7 +28,7 @@ function exclusiveLock(name: string): Promise<HeldExclusiveLock | null> {
  * bundler emits it: Vite does for this pattern; elsewhere, serve dist/src/browser/load-worker.js
  * there). A worker that cannot start reports an error, and loads stay on the calling thread.
  */
-function startLoadWorker(): LoadWorker {
+function startLoadWorker(): WorkerThread {
   const worker = new Worker(new URL('./load-worker.js', import.meta.url), { type: 'module' });
   return {
     on(event: 'message' | 'error' | 'exit', listener: (value: never) => void) {
@@ -43,7 +43,7 @@ function startLoadWorker(): LoadWorker {
     ref: () => undefined,
     unref: () => undefined,
     terminate: () => worker.terminate(),
-  } as LoadWorker;
+  } as WorkerThread;
 }
 
 /** Gives gpu.js to the gpu backend: set by `waypoint/gpu` (src/browser/gpu.ts), which imports its browser build. */

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
-import { type LoadWorker, type NativeZlib, type Platform, fetchBytes } from '../platform.js';
+import { type WorkerThread, type NativeZlib, type Platform, fetchBytes } from '../platform.js';
 import { currentProcess, processState } from './process-identity.js';
 
 /**
@@ -16,13 +16,14 @@ export function allocUninitialized(length: number): Uint8Array {
   return new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
 }
 
-function startLoadWorker(): LoadWorker {
+/** A worker thread running the module `name` (load-worker, compute-worker) of this folder. */
+function startWorker(name: string): WorkerThread {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./load-worker.js', here));
+  if (!here.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, here));
   // Running from the TypeScript sources (tests, tsx): a worker thread gets no loader of its
   // own, so it registers tsx (a dev dependency, there) before it loads the worker module.
   const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const worker = JSON.stringify(new URL('./load-worker.ts', here).href);
+  const worker = JSON.stringify(new URL(`./${name}.ts`, here).href);
   return new Worker(`import(${tsx}).then((api) => { api.register(); return import(${worker}); })`, { eval: true });
 }
 
@@ -49,7 +50,8 @@ export const nodePlatform: Platform = {
     get isTTY() { return Boolean(process.stdout.isTTY); },
     get columns() { return process.stdout.columns; },
   },
-  startLoadWorker,
+  startLoadWorker: () => startWorker('load-worker'),
+  startComputeWorker: () => startWorker('compute-worker'),
   // gpu.js is an optional peer: require throws when it is not installed, and the backend says so.
   requireGpuJs: () => require('gpu.js'),
   importGpuJs: async () => require('gpu.js'),

@@ -9,7 +9,7 @@
 import { ArgumentError } from '../../errors.js';
 import { CheckpointError, type CheckpointErrorCode } from '../../state/errors.js';
 import type { EntryHeader } from '../format/format.js';
-import { type LoadWorker, platform } from '../../platform.js';
+import { type WorkerThread, platform } from '../../platform.js';
 
 /** One tensor entry of an open file, for a load thread to decode. */
 export interface LoadJob {
@@ -112,7 +112,7 @@ export class LoadThread {
   private started = false;
   private stopped = false;
 
-  constructor(private readonly worker: LoadWorker) {
+  constructor(private readonly worker: WorkerThread) {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
     worker.on('message', (message) => {
       const reply = message as LoadReply | 'ready';

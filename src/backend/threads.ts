@@ -1,0 +1,169 @@
+/**
+ * Large matmuls on every core, deterministically. The rows of the output are split between
+ * this thread and compute threads (platform().startComputeWorker) that share memory with it:
+ * A and B are copied into a SharedArrayBuffer, each thread computes its own rows with the
+ * same kernel (kernels/cpu/matmul's matmulRows, whose sums do not depend on which rows it is
+ * asked for), and this thread waits on Atomics.wait until the others are done. Every output
+ * element is computed by one thread in a fixed order, so the result is bit-identical for any
+ * thread count. Small matmuls stay on this thread: below MIN_MULTIPLY_ADDS the hand-off costs
+ * more than it saves (`npm run bench -- matmul-threads` measures the crossover).
+ */
+import { ArgumentError } from '../errors.js';
+import { type WorkerThread, platform } from '../platform.js';
+import { matmulRows } from '../../kernels/cpu/matmul.js';
+import { MR } from '../../kernels/cpu/gemm-simd.js';
+
+/**
+ * A matmul stays on the calling thread below this many multiply-adds, or with fewer than
+ * MIN_ROWS rows to split: waking a thread and copying the operands then costs more than half
+ * the work saves (`npm run bench -- matmul-threads`, 2-core VM: 192³ lost 17 %, 512³ and the
+ * CNN's im2col products gained 25–56 %).
+ */
+export const MIN_MULTIPLY_ADDS = 1 << 22;
+export const MIN_ROWS = 512;
+
+/** The control block of one compute thread, as Int32 indices (see compute-worker.ts). */
+export const CONTROL = { SEQ: 0, DONE: 1, OP: 2, PARAMS: 3, SIZE: 16 } as const;
+export const OP_MATMUL = 1;
+/** Go back to the event loop: a message with a new data buffer follows. */
+export const OP_REFRESH = 2;
+
+interface ComputeThread {
+  worker: WorkerThread;
+  control: Int32Array;
+  ready: boolean;
+  /** The data buffer this thread was last sent. */
+  data: SharedArrayBuffer | null;
+  seq: number;
+}
+
+const pool: ComputeThread[] = [];
+/** What configureThreads asked for; until then the platform's default (read late: the entry installs the platform first). */
+let configured: number | null = null;
+const wanted = () => (configured ??= defaultThreads());
+let data = new SharedArrayBuffer(0);
+let failed: string | null = null;
+
+function defaultThreads(): number {
+  return platform().startComputeWorker ? Math.max(1, Math.min(8, platform().cores())) : 1;
+}
+
+export interface ThreadOptions {
+  /** Threads that compute a large matmul, this one included (default: the cores, at most 8; 1: this thread only). */
+  threads: number;
+}
+
+/** Sets how many threads compute large matmuls; returns the count it replaced. Threads start in the background. */
+export function configureThreads({ threads }: ThreadOptions): number {
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new ArgumentError(`configureThreads: threads must be a whole number >= 1, got ${threads}`);
+  if (threads > 1 && !platform().startComputeWorker) throw new ArgumentError('configureThreads: this platform cannot run compute threads (a page\'s main thread may not block on Atomics.wait)');
+  const before = wanted();
+  configured = threads;
+  for (const t of pool.splice(threads - 1)) void t.worker.terminate();
+  return before;
+}
+
+/** Threads that compute large matmuls now (this one and the compute threads that have started). */
+export function runningThreads(): number {
+  return 1 + pool.filter((t) => t.ready).length;
+}
+
+/** What configureThreads asked for, and why fewer may run. */
+export function threadDetail(): string {
+  const running = runningThreads();
+  if (failed) return `matmul on 1 thread (compute threads failed: ${failed})`;
+  return `matmuls of ${MIN_MULTIPLY_ADDS} multiply-adds and ${MIN_ROWS} rows and more on ${running} thread${running === 1 ? '' : 's'}${wanted() > running ? ` (${wanted()} asked for; the rest are starting)` : ''}`;
+}
+
+/** Starts the compute threads asked for, in the background; resolves once they all take work. */
+export async function startThreads(): Promise<number> {
+  threads();
+  // An idle thread never keeps the process alive, but one that is being waited for must.
+  await Promise.all(pool.map((t) => (t.ready ? undefined : new Promise<void>((resolve) => {
+    t.worker.ref();
+    t.worker.on('message', () => { t.worker.unref(); resolve(); });
+    t.worker.on('error', () => resolve());
+  }))));
+  return runningThreads();
+}
+
+function threads(): ComputeThread[] {
+  const start = platform().startComputeWorker;
+  while (start && failed === null && pool.length < wanted() - 1) {
+    const control = new Int32Array(new SharedArrayBuffer(CONTROL.SIZE * 4));
+    const thread: ComputeThread = { worker: start(), control, ready: false, data: null, seq: 0 };
+    thread.worker.on('message', (m) => { if (m === 'ready') thread.ready = true; });
+    thread.worker.on('error', (e) => { failed = e.message; pool.splice(pool.indexOf(thread), 1); });
+    thread.worker.unref();
+    thread.worker.postMessage({ control: control.buffer });
+    pool.push(thread);
+  }
+  return pool;
+}
+
+/** Makes the shared data buffer hold `floats`, sending a new one to the threads (each takes it at its next message). */
+function shared(floats: number, ready: ComputeThread[]): Float32Array {
+  if (data.byteLength < floats * 4) data = new SharedArrayBuffer(Math.ceil(floats * 1.25) * 4);
+  for (const t of ready) {
+    if (t.data === data) continue;
+    if (t.data !== null) {
+      // Out of its wait loop first, so that its event loop reads the message below before the next job.
+      run(t, OP_REFRESH, []);
+      if (!wait(t)) continue;
+    }
+    t.worker.postMessage({ data });
+    t.data = data;
+  }
+  return new Float32Array(data);
+}
+
+function run(t: ComputeThread, op: number, params: number[]): void {
+  t.control[CONTROL.OP] = op;
+  t.control.set(params, CONTROL.PARAMS);
+  Atomics.store(t.control, CONTROL.SEQ, ++t.seq);
+  Atomics.notify(t.control, CONTROL.SEQ);
+}
+
+/** A thread that does not answer in this long is taken out of the pool (its rows are computed here). */
+const TIMEOUT_MS = 30_000;
+
+/** Waits until `t` has done its last job; false (and `t` leaves the pool) if it never does. */
+function wait(t: ComputeThread): boolean {
+  const deadline = performance.now() + TIMEOUT_MS;
+  for (let done = Atomics.load(t.control, CONTROL.DONE); done !== t.seq; done = Atomics.load(t.control, CONTROL.DONE)) {
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      failed = `a compute thread did not answer within ${TIMEOUT_MS / 1000} s`;
+      pool.splice(pool.indexOf(t), 1);
+      void t.worker.terminate();
+      return false;
+    }
+    // Sleeps only while DONE still holds the value just compared: a store in between wakes it at once.
+    Atomics.wait(t.control, CONTROL.DONE, done, left);
+  }
+  return true;
+}
+
+/** op(A) · op(B) on every ready thread when it is large enough, else on this one (see the module comment). */
+export function parallelMatmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA = false, transB = false,
+  out: Float32Array = new Float32Array(m * n), { minMultiplyAdds = MIN_MULTIPLY_ADDS, minRows = MIN_ROWS } = {}): Float32Array {
+  if (wanted() === 1 || m * k * n < minMultiplyAdds || m < Math.max(minRows, 2 * MR)) return matmulRows(a, b, m, k, n, transA, transB, out, 0, m);
+  const ready = threads().filter((t) => t.ready);
+  if (ready.length === 0) return matmulRows(a, b, m, k, n, transA, transB, out, 0, m);
+  // Row blocks of whole micro-kernel panels, this thread's first.
+  const per = Math.ceil(m / (ready.length + 1) / MR) * MR;
+  const blocks = ready.map((_, i) => [Math.min(m, per * (i + 1)), Math.min(m, per * (i + 2))]).filter(([r0, r1]) => r1 > r0);
+  const aLen = m * k, bLen = k * n;
+  const view = shared(aLen + bLen + (m - per) * n, ready);
+  view.set(a.subarray(0, aLen), 0);
+  view.set(b.subarray(0, bLen), aLen);
+  blocks.forEach(([r0, r1], i) => run(ready[i], OP_MATMUL, [0, aLen, aLen + bLen + (r0 - per) * n, m, k, n, transA ? 1 : 0, transB ? 1 : 0, r0, r1]));
+  matmulRows(a, b, m, k, n, transA, transB, out, 0, Math.min(per, m));
+  const own = Math.min(per, m);
+  blocks.forEach(([r0, r1], i) => {
+    // A thread that never answers: its rows, here (the same numbers; only later).
+    if (!wait(ready[i])) matmulRows(a, b, m, k, n, transA, transB, view.subarray(aLen + bLen + (r0 - per) * n, aLen + bLen + (r1 - per) * n), r0, r1);
+  });
+  out.set(view.subarray(aLen + bLen, aLen + bLen + (m - own) * n), own * n);
+  return out;
+}

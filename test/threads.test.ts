@@ -1,0 +1,63 @@
+/**
+ * Matmuls split over threads (src/backend/threads.ts) give the single-threaded bits, for
+ * every shape and transpose, and so does training; the thread count is configurable and
+ * reported by getBackend().
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import fc from 'fast-check';
+import { Dense, Random, Sequential, SGD, Tensor, configureThreads, getBackend, oneHot, startThreads } from '../src/node/index.js';
+import { matmul } from '../kernels/cpu/matmul.js';
+import { MIN_MULTIPLY_ADDS, MIN_ROWS, parallelMatmul } from '../src/backend/threads.js';
+import { ArgumentError } from '../src/errors.js';
+
+const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+describe('matmul on several threads', () => {
+  let before = 1;
+  beforeAll(async () => {
+    before = configureThreads({ threads: 2 });
+    expect(await startThreads()).toBe(2);
+  }, 60_000);
+  afterAll(() => { configureThreads({ threads: before }); });
+
+  it('gives the same bits as one thread, whatever the shape, transposes and split', () => {
+    const rng = new Random(3);
+    fc.assert(fc.property(fc.integer({ min: 1, max: 700 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 130 }), fc.boolean(), fc.boolean(),
+      (m, k, n, transA, transB) => {
+        const a = rng.fillNormal(new Float32Array(m * k), 0, 1), b = rng.fillNormal(new Float32Array(k * n), 0, 1);
+        const forced = parallelMatmul(a, b, m, k, n, transA, transB, new Float32Array(m * n), { minMultiplyAdds: 0, minRows: 0 });
+        expect(bits(forced)).toEqual(bits(matmul(a, b, m, k, n, transA, transB)));
+      }), { numRuns: 150 });
+  });
+
+  it('trains to the same bits with 1 and 2 threads (a layer large enough to be split)', async () => {
+    const train = async (threads: number) => {
+      configureThreads({ threads });
+      await startThreads();
+      const rng = new Random(5);
+      const x = new Tensor(rng.fillNormal(new Float32Array(1024 * 1024), 0, 1), [1024, 1024]);
+      const y = oneHot(Array.from({ length: 1024 }, (_, i) => i % 16), 16);
+      const model = new Sequential([new Dense({ units: 16, activation: 'softmax', inputShape: [1024] })], { seed: 2 });
+      model.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: 'categoricalCrossentropy' });
+      await model.fit(x, y, { epochs: 2, batchSize: 512, verbose: 0 });
+      return model.getWeights().map((w) => bits(w.data));
+    };
+    expect(512 * 1024 * 16).toBeGreaterThanOrEqual(MIN_MULTIPLY_ADDS); // the forward matmul is split...
+    expect(512).toBeGreaterThanOrEqual(MIN_ROWS);
+    const two = await train(2);
+    expect(getBackend().threads).toBe(2); // ...on two threads
+    expect(two).toEqual(await train(1));
+  }, 120_000);
+
+  it('is configured by configureThreads and reported by getBackend', async () => {
+    configureThreads({ threads: 1 });
+    expect(getBackend().threads).toBe(1);
+    expect(getBackend().detail).toMatch(/on 1 thread\b/);
+    configureThreads({ threads: 2 });
+    await startThreads();
+    expect(getBackend()).toMatchObject({ name: 'cpu', threads: 2 });
+    expect(getBackend().detail).toMatch(/multiply-adds and 512 rows and more on 2 threads/);
+    for (const bad of [0, 1.5, -1, NaN]) expect(() => configureThreads({ threads: bad })).toThrow(ArgumentError);
+    expect(() => configureThreads({ threads: 0 })).toThrow(/threads must be a whole number >= 1, got 0/);
+  });
+});
