@@ -2,11 +2,14 @@
  * `npm run bench -- matmul-threads`: large matmuls on every thread (src/backend/threads.ts)
  * against the same kernel on one, medians of 7, alternating; square sizes and the shapes of
  * the MNIST models' layers (batch 32), with the check that both give the same bits. Prints
- * where the crossover lies, which MIN_MULTIPLY_ADDS should sit above.
+ * where the crossover lies, which MIN_MULTIPLY_ADDS should sit above. Then the MNIST MLP and
+ * CNN epochs (batch 32) with 1 thread and with every thread, alternating.
  */
 import { matmul } from '../kernels/cpu/matmul.js';
 import { parallelMatmul, MIN_MULTIPLY_ADDS, MIN_ROWS } from '../src/backend/threads.js';
-import { Random, startThreads } from '../src/node/index.js';
+import * as wp from '../src/node/index.js';
+import { Random, configureThreads, startThreads } from '../src/node/index.js';
+import { mnistMlpEpochs } from '../harness/page-run.js';
 import { median, table } from './common.js';
 
 export async function run(): Promise<void> {
@@ -40,6 +43,32 @@ export async function run(): Promise<void> {
   }
   console.log(`\nmatmul GFLOP/s on 1 thread and on ${threads} (rows split, shared memory), medians of 7, alternating`);
   console.log(table(['shape', 'multiply-adds', '1 thread', `${threads} threads`, 'speed-up', 'chosen', 'same bits'], rows));
+  await epochs(threads, quick ? 1 : 3);
+}
+
+async function cnnEpoch(data: Awaited<ReturnType<typeof wp.loadMnist>>): Promise<number> {
+  const model = new wp.Sequential([new wp.Conv2D({ filters: 8, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }), new wp.MaxPool2D({ poolSize: 2 }),
+    new wp.Conv2D({ filters: 16, kernelSize: 3, activation: 'relu' }), new wp.MaxPool2D({ poolSize: 2 }), new wp.Flatten(), new wp.Dense({ units: 10, activation: 'softmax' })], { seed: 42 });
+  model.compile({ optimizer: new wp.Adam({ learningRate: 1e-3 }), loss: 'categoricalCrossentropy' });
+  const start = performance.now();
+  await model.fit(data.xTrain, data.yTrain, { epochs: 1, batchSize: 32, verbose: 0 });
+  return (performance.now() - start) / 1000;
+}
+
+async function epochs(threads: number, rounds: number): Promise<void> {
+  const flat = await wp.loadMnist(), image = await wp.loadMnist({ shape: 'image' });
+  const seconds: Record<string, number[]> = {};
+  for (let r = 0; r < rounds; r++) {
+    for (const t of r % 2 ? [threads, 1] : [1, threads]) {
+      configureThreads({ threads: t });
+      await startThreads();
+      (seconds[`MLP, ${t} thread${t > 1 ? 's' : ''}`] ??= []).push(...(await mnistMlpEpochs(wp, flat, 2)).slice(1));
+      (seconds[`CNN, ${t} thread${t > 1 ? 's' : ''}`] ??= []).push(await cnnEpoch(image));
+    }
+  }
+  configureThreads({ threads });
+  console.log(`\nMNIST epochs (8,000 samples, batch 32, Adam), seconds, medians of ${rounds}, alternating`);
+  console.log(table(['model, threads', 's/epoch'], Object.entries(seconds).sort().map(([k, v]) => [k, median(v)])));
 }
 
 /** parallelMatmul without its size threshold. */

@@ -149,6 +149,8 @@ const page = {
       epochs: history.epoch.length, ticks, progress: pre.textContent ?? '', csv: await read('cb/log.csv'),
       checkpoints: await storage.list('cb/ckpt'), eventFiles: tb.length, tags: runs.map((r) => [r.run, [...r.scalars.keys()].sort()]),
       reloadedLayers: reloaded.layers.length,
+      threads: wp.getBackend().threads,
+      moreThreads: (() => { try { wp.configureThreads({ threads: 2 }); return 'accepted'; } catch (e) { return (e as Error).message; } })(),
       exports: (() => {
         const tfjs = wp.exportTfjs(reloaded);
         const weights = wp.parseSafetensors(wp.exportSafetensors(reloaded, { layout: 'torch' }));

@@ -125,6 +125,8 @@ describe.skipIf(!available)('in Chromium', () => {
     expect(r.csv.trim().split('\n')).toHaveLength(3);
     expect(r.checkpoints).toContain('01.wpt');
     expect(r.reloadedLayers).toBe(2);
+    expect(r.threads).toBe(1); // a page's main thread cannot wait on compute threads
+    expect(r.moreThreads).toMatch(/configureThreads: this platform cannot run compute threads/);
     // The exporters run in a page too: a 32-256-4 MLP's weights, TensorFlow.js, torch-layout safetensors and ONNX.
     expect(r.exports.tfjsFormat).toBe('layers-model');
     expect(r.exports.tfjsBytes).toBe(4 * (32 * 256 + 256 + 256 * 4 + 4));

@@ -41,7 +41,8 @@ const pool: ComputeThread[] = [];
 /** What configureThreads asked for; until then the platform's default (read late: the entry installs the platform first). */
 let configured: number | null = null;
 const wanted = () => (configured ??= defaultThreads());
-let data = new SharedArrayBuffer(0);
+/** The operands and results shared with the threads (made on first use: pages that are not cross-origin isolated have no SharedArrayBuffer). */
+let data: SharedArrayBuffer | null = null;
 let failed: string | null = null;
 
 function defaultThreads(): number {
@@ -103,18 +104,19 @@ function threads(): ComputeThread[] {
 
 /** Makes the shared data buffer hold `floats`, sending a new one to the threads (each takes it at its next message). */
 function shared(floats: number, ready: ComputeThread[]): Float32Array {
-  if (data.byteLength < floats * 4) data = new SharedArrayBuffer(Math.ceil(floats * 1.25) * 4);
+  if (data === null || data.byteLength < floats * 4) data = new SharedArrayBuffer(Math.ceil(floats * 1.25) * 4);
+  const buffer = data;
   for (const t of ready) {
-    if (t.data === data) continue;
+    if (t.data === buffer) continue;
     if (t.data !== null) {
       // Out of its wait loop first, so that its event loop reads the message below before the next job.
       run(t, OP_REFRESH, []);
       if (!wait(t)) continue;
     }
-    t.worker.postMessage({ data });
-    t.data = data;
+    t.worker.postMessage({ data: buffer });
+    t.data = buffer;
   }
-  return new Float32Array(data);
+  return new Float32Array(buffer);
 }
 
 function run(t: ComputeThread, op: number, params: number[]): void {
