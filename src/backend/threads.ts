@@ -15,12 +15,13 @@ import { MR } from '../../kernels/cpu/gemm-simd.js';
 
 /**
  * A matmul stays on the calling thread below this many multiply-adds, or with fewer than
- * MIN_ROWS rows to split: waking a thread and copying the operands then costs more than half
- * the work saves (`npm run bench -- matmul-threads`, 2-core VM: 192³ lost 17 %, 512³ and the
- * CNN's im2col products gained 25–56 %).
+ * MIN_ROWS rows to split: waking a thread and copying the operands then costs about what the
+ * second core saves (`npm run bench -- matmul-threads`, 2-core VM: 192³ lost 17 %, the CNN's
+ * 4.5M-multiply-add im2col products gained 0–46 % from run to run, 256³ gained 4–17 %,
+ * 512³ and up 53–79 %).
  */
-export const MIN_MULTIPLY_ADDS = 1 << 22;
-export const MIN_ROWS = 512;
+export const MIN_MULTIPLY_ADDS = 1 << 24;
+export const MIN_ROWS = 256;
 
 /** The control block of one compute thread, as Int32 indices (see compute-worker.ts). */
 export const CONTROL = { SEQ: 0, DONE: 1, OP: 2, PARAMS: 3, SIZE: 16 } as const;
