@@ -9,6 +9,10 @@ export function maxPool2d(x: Float32Array, w: Window2d): { out: Float32Array; ar
   const { batch, inH, inW, channels: c, kH, kW, strideH, strideW, padTop, padLeft, outH, outW } = w;
   const out = new Float32Array(batch * outH * outW * c);
   const argmax = new Int32Array(out.length);
+  if (kH === 2 && kW === 2 && strideH === 2 && strideW === 2 && padTop === 0 && padLeft === 0 && 2 * outH <= inH && 2 * outW <= inW) {
+    maxPool2x2(x, w, out, argmax);
+    return { out, argmax };
+  }
   let o = 0;
   for (let b = 0; b < batch; b++) {
     for (let oy = 0; oy < outH; oy++) {
@@ -38,6 +42,36 @@ export function maxPool2d(x: Float32Array, w: Window2d): { out: Float32Array; ar
     }
   }
   return { out, argmax };
+}
+
+/**
+ * The common case, 2×2 windows at stride 2 wholly inside the input, without the general
+ * window loops: the same cells in the same order, so the same winner.
+ */
+function maxPool2x2(x: Float32Array, w: Window2d, out: Float32Array, argmax: Int32Array): void {
+  const { batch, inH, inW, channels: c, outH, outW } = w;
+  const down = inW * c;
+  let o = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let oy = 0; oy < outH; oy++) {
+      for (let ox = 0, base = ((b * inH + 2 * oy) * inW) * c; ox < outW; ox++, base += 2 * c) {
+        for (let ch = 0; ch < c; ch++, o++) {
+          // Row-major over the window, as the general loop: a later cell wins only if larger, or the first NaN.
+          const at = base + ch;
+          let best = x[at];
+          let bestAt = at;
+          let v = x[at + c];
+          if (v > best || (v !== v && best === best)) { best = v; bestAt = at + c; }
+          v = x[at + down];
+          if (v > best || (v !== v && best === best)) { best = v; bestAt = at + down; }
+          v = x[at + down + c];
+          if (v > best || (v !== v && best === best)) { best = v; bestAt = at + down + c; }
+          out[o] = best;
+          argmax[o] = bestAt;
+        }
+      }
+    }
+  }
 }
 
 /** Routes each output gradient to the input that won its window. */
