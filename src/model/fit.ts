@@ -61,9 +61,13 @@ function positiveInt(where: string, name: string, v: number): number {
 }
 
 /** Copies the rows `order[start..end)` of x into a new batch tensor. */
-function gatherRows(x: Tensor, order: Int32Array, start: number, end: number): Tensor {
+/**
+ * Rows `order[start..end)` of `x`, gathered into `into` (a batch buffer the loop reuses: a
+ * batch's tensors are garbage once its step is done, so one buffer serves every batch).
+ */
+function gatherRows(x: Tensor, order: Int32Array, start: number, end: number, into: Float32Array): Tensor {
   const row = x.size / x.shape[0];
-  const out = new Float32Array((end - start) * row);
+  const out = into.subarray(0, (end - start) * row);
   for (let i = start; i < end; i++) out.set(x.data.subarray(order[i] * row, (order[i] + 1) * row), (i - start) * row);
   return new Tensor(out, [end - start, ...x.shape.slice(1)]);
 }
@@ -152,6 +156,8 @@ async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [T
   checkInterrupt(model, start.epoch, start.batch);
 
   let lastLogs: Logs = {};
+  const xBatch = new Float32Array(Math.min(batchSize, n) * (x.size / Math.max(n, 1)));
+  const yBatch = new Float32Array(Math.min(batchSize, n) * (y.size / Math.max(n, 1)));
   for (let epoch = start.epoch; epoch < epochs && !model.stopTraining; epoch++) {
     const resuming = epoch === start.epoch && start.batch > 0;
     const totals = resuming && start.totals ? structuredClone(start.totals) : emptyTotals();
@@ -163,7 +169,7 @@ async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [T
       context.batch = b;
       const start = b * batchSize, end = Math.min(n, start + batchSize);
       await callbacks.batchBegin(b, { batch: b, size: end - start });
-      trainBatch(model, params, gatherRows(x, order, start, end), gatherRows(y, order, start, end), Random.derive(model.seed, STREAM.dropout, epoch, b), totals);
+      trainBatch(model, params, gatherRows(x, order, start, end, xBatch), gatherRows(y, order, start, end, yBatch), Random.derive(model.seed, STREAM.dropout, epoch, b), totals);
       await callbacks.batchEnd(b, { batch: b, size: end - start, ...averages(totals) });
       await yielder.maybeYield();
       checkInterrupt(model, epoch, b + 1);
