@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { Random } from '../src/node/index.js';
 import { cpuBackend } from '../src/backend/cpu.js';
 import { matmul, jsEngine, defaultGemm } from '../kernels/cpu/matmul.js';
-import { col2im, im2col } from '../kernels/cpu/conv2d.js';
+import { col2im, conv2d, conv2dBackpropFilter, im2col } from '../kernels/cpu/conv2d.js';
 import { maxPool2d } from '../kernels/cpu/pool.js';
 import type { Window2d } from '../kernels/types.js';
 import { kernelSuite, rand, expectClose, naiveMatmul } from './helpers/kernel-suite.js';
@@ -81,5 +81,20 @@ describe('max pooling', () => {
           expect(Object.is(out[o], x[winner])).toBe(true);
         }
       }), { numRuns: 300 });
+  });
+});
+
+describe('the filter gradient and the forward im2col matrix it reuses', () => {
+  it('is the same whether the matrix is reused, gathered again, or the forward ran on another input since', () => {
+    const rng = new Random(6);
+    const info = { batch: 2, inH: 6, inW: 5, channels: 3, kH: 3, kW: 2, strideH: 1, strideW: 2, padTop: 1, padLeft: 0, outH: 6, outW: 2, outC: 4 };
+    const x = rng.fillNormal(new Float32Array(2 * 6 * 5 * 3), 0, 1), other = rng.fillNormal(new Float32Array(x.length), 0, 1);
+    const f = rng.fillNormal(new Float32Array(3 * 2 * 3 * 4), 0, 1), dy = rng.fillNormal(new Float32Array(2 * 6 * 2 * 4), 0, 1);
+    const fresh = Array.from(conv2dBackpropFilter(x.slice(), dy, info)); // another array: nothing to reuse
+    conv2d(x, f, info);
+    expect(Array.from(conv2dBackpropFilter(x, dy, info))).toEqual(fresh); // reused
+    conv2d(x, f, info);
+    conv2d(other, f, info); // the kept matrix is now other's
+    expect(Array.from(conv2dBackpropFilter(x, dy, info))).toEqual(fresh);
   });
 });
