@@ -5,6 +5,7 @@ import { cpuBackend } from '../src/backend/cpu.js';
 import { matmul, jsEngine, defaultGemm } from '../kernels/cpu/matmul.js';
 import { col2im, conv2d, conv2dBackpropFilter, im2col } from '../kernels/cpu/conv2d.js';
 import { maxPool2d } from '../kernels/cpu/pool.js';
+import { adamUpdate, adamUpdateScalar } from '../kernels/cpu/adam.js';
 import type { Window2d } from '../kernels/types.js';
 import { kernelSuite, rand, expectClose, naiveMatmul } from './helpers/kernel-suite.js';
 
@@ -96,5 +97,20 @@ describe('the filter gradient and the forward im2col matrix it reuses', () => {
     conv2d(x, f, info);
     conv2d(other, f, info); // the kept matrix is now other's
     expect(Array.from(conv2dBackpropFilter(x, dy, info))).toEqual(fresh);
+  });
+});
+
+describe("Adam's update kernel", () => {
+  it('gives the same bits in WebAssembly SIMD as in float32-rounded JavaScript, for any length', () => {
+    const rng = new Random(8);
+    fc.assert(fc.property(fc.integer({ min: 0, max: 70 }), fc.integer({ min: 1, max: 50 }), (n, t) => {
+      const p = rng.fillNormal(new Float32Array(n), 0, 1), g = rng.fillNormal(new Float32Array(n), 0, 0.1);
+      const m = rng.fillNormal(new Float32Array(n), 0, 0.01), v = Float32Array.from(rng.fillNormal(new Float32Array(n), 0, 0.01), Math.abs);
+      const copies = [p, g, m, v].map((a) => a.slice());
+      const alpha = (0.001 * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t);
+      adamUpdate(p, g, m, v, 0.1, 0.001, alpha, 1e-7);
+      adamUpdateScalar(copies[0], copies[1], copies[2], copies[3], 0.1, 0.001, alpha, 1e-7);
+      for (const [a, b] of [[p, copies[0]], [m, copies[2]], [v, copies[3]]]) expect(Array.from(new Uint32Array(a.buffer))).toEqual(Array.from(new Uint32Array(b.buffer)));
+    }), { numRuns: 200 });
   });
 });

@@ -5,6 +5,7 @@
 export const I32 = 0x7f;
 export const I64 = 0x7e;
 export const V128 = 0x7b;
+export const F32 = 0x7d;
 
 /** Unsigned LEB128. */
 function uleb(n: number): number[] {
@@ -59,7 +60,11 @@ export const op = {
   /** i8x16.shuffle: 16 lane indices into the 32 bytes of its two operands. */
   i8x16Shuffle: (lanes: number[]) => [0xfd, 0x0d, ...lanes],
   f32x4Add: [0xfd, ...uleb(0xe4)],
+  f32x4Sub: [0xfd, ...uleb(0xe5)],
   f32x4Mul: [0xfd, ...uleb(0xe6)],
+  f32x4Div: [0xfd, ...uleb(0xe7)],
+  f32x4Sqrt: [0xfd, ...uleb(0xe3)],
+  f32x4Splat: [0xfd, ...uleb(0x13)],
 };
 
 export interface WasmFunction {

@@ -1,4 +1,5 @@
 import { Optimizer, type OptimizerConfig, checkRate } from './optimizer.js';
+import { adamUpdate } from '../../kernels/cpu/adam.js';
 
 export interface AdamConfig extends OptimizerConfig {
   beta1?: number;
@@ -30,12 +31,8 @@ export class Adam extends Optimizer {
   protected update(p: Float32Array, g: Float32Array, [m, v]: Float32Array[], t: number, lr: number): void {
     const { beta1: b1, beta2: b2, epsilon: eps } = this;
     const alpha = (lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
-    for (let i = 0; i < p.length; i++) {
-      const gi = g[i];
-      m[i] += (gi - m[i]) * (1 - b1);
-      v[i] += (gi * gi - v[i]) * (1 - b2);
-      p[i] -= (alpha * m[i]) / (Math.sqrt(v[i]) + eps);
-    }
+    // In float32, as Keras and PyTorch compute it (kernels/cpu/adam.ts).
+    adamUpdate(p, g, m, v, 1 - b1, 1 - b2, alpha, eps);
   }
 
   protected ownConfig() {
