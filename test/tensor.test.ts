@@ -174,3 +174,22 @@ describe('Tensor class surface', () => {
     expect(() => a.item()).toThrow(/is not a scalar/);
   });
 });
+
+describe('biasAdd', () => {
+  it('gives the bits of add and relu composed, forward and backward, NaN, infinities and signed zeros included', async () => {
+    const { add: plus, biasAdd, relu: rectify, sum: total, mul: times, Tensor: T } = await import('../src/node/index.js');
+    const special = fc.constantFrom(0, -0, 1, -1, NaN, Infinity, -Infinity, 1e-30);
+    const value = fc.oneof(special, fc.float({ min: -4, max: 4, noNaN: true }));
+    fc.assert(fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 }), fc.boolean(), fc.array(value, { minLength: 36, maxLength: 36 }), fc.array(value, { minLength: 36, maxLength: 36 }),
+      (rows, channels, withRelu, xs, seeds) => {
+        const run = (fused: boolean) => {
+          const x = new T(Float32Array.from(xs.slice(0, rows * channels)), [rows, channels], true);
+          const b = new T(Float32Array.from(xs.slice(30, 30 + channels)), [channels], true);
+          const y = fused ? biasAdd(x, b, withRelu ? 'relu' : 'linear') : withRelu ? rectify(plus(x, b)) : plus(x, b);
+          total(times(y, new T(Float32Array.from(seeds.slice(0, rows * channels)), [rows, channels]))).backward();
+          return [y.data, x.grad!.data, b.grad!.data].map((a) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length)));
+        };
+        expect(run(true)).toEqual(run(false));
+      }), { numRuns: 300 });
+  });
+});

@@ -1,8 +1,8 @@
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Random } from '../../tensor/random.js';
-import { add, conv2d, type Padding } from '../../tensor/ops.js';
-import { type ActivationName, activation } from '../activations.js';
+import { conv2d, type Padding } from '../../tensor/ops.js';
+import { type ActivationName, activation, biasThenActivate } from '../activations.js';
 import { type InitializerName, initialize } from '../initializers.js';
 import { type CallContext, Layer, type LayerConfig, type SampleShape } from '../layer.js';
 
@@ -81,9 +81,8 @@ export class Conv2D extends Layer {
   }
 
   call(x: Tensor, ctx: CallContext): Tensor {
-    let y = conv2d(x, this.weight('kernel'), { strides: this.strides, padding: this.padding, dilationRate: this.dilationRate });
-    if (this.useBias) y = add(y, this.weight('bias'));
-    return ctx.logits ? y : this.act(y);
+    const y = conv2d(x, this.weight('kernel'), { strides: this.strides, padding: this.padding, dilationRate: this.dilationRate });
+    return biasThenActivate(y, this.useBias ? this.weight('bias') : null, this.activation, this.act, ctx.logits);
   }
 
   getConfig() {

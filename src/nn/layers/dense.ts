@@ -1,8 +1,8 @@
 import { ShapeError, fmtShape } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Random } from '../../tensor/random.js';
-import { add, matmul, reshape } from '../../tensor/ops.js';
-import { type ActivationName, activation } from '../activations.js';
+import { matmul, reshape } from '../../tensor/ops.js';
+import { type ActivationName, activation, biasThenActivate } from '../activations.js';
 import { type InitializerName, initialize } from '../initializers.js';
 import { type CallContext, Layer, type LayerConfig, type SampleShape } from '../layer.js';
 
@@ -49,9 +49,8 @@ export class Dense extends Layer {
   call(x: Tensor, ctx: CallContext): Tensor {
     const rows = x.rank > 2 ? reshape(x, [-1, x.shape[x.rank - 1]]) : x;
     let y = matmul(rows, this.weight('kernel'));
-    if (this.useBias) y = add(y, this.weight('bias'));
     if (x.rank > 2) y = reshape(y, [...x.shape.slice(0, -1), this.units]);
-    return ctx.logits ? y : this.act(y);
+    return biasThenActivate(y, this.useBias ? this.weight('bias') : null, this.activation, this.act, ctx.logits);
   }
 
   getConfig() {

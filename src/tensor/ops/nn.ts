@@ -7,6 +7,34 @@ import { Tensor } from '../tensor.js';
 import { normalizeAxis } from '../shape.js';
 import { exp, mul } from './elementwise.js';
 
+/**
+ * x + bias on the last axis, then relu if asked: one pass each way, where add (which
+ * materializes the broadcast bias) and relu took three forward and three backward. The
+ * same values and the same sums in the same order, so the same bits.
+ */
+export function biasAdd(x: Tensor, bias: Tensor, activation: 'linear' | 'relu' = 'linear'): Tensor {
+  const channels = x.shape[x.rank - 1];
+  if (bias.rank !== 1 || bias.shape[0] !== channels) throw new ShapeError('biasAdd', `bias ${fmtShape(bias.shape)} does not match the last axis of ${fmtShape(x.shape)}`);
+  const xs = x.data, b = bias.data, out = new Float32Array(x.size);
+  const relu = activation === 'relu';
+  for (let at = 0; at < out.length; at += channels) {
+    for (let c = 0; c < channels; c++) {
+      const z = xs[at + c] + b[c];
+      out[at + c] = relu && z <= 0 ? 0 : z;
+    }
+  }
+  return Tensor.record(new Tensor(out, x.shape), [x, bias], (g) => {
+    let gx = g;
+    if (relu) {
+      gx = new Float32Array(g.length);
+      for (let i = 0; i < g.length; i++) gx[i] = out[i] <= 0 ? 0 : g[i];
+    }
+    const gb = new Float32Array(channels);
+    for (let at = 0; at < gx.length; at += channels) for (let c = 0; c < channels; c++) gb[c] += gx[at + c];
+    return [gx, gb];
+  });
+}
+
 /** [m,k] · [k,n] → [m,n]. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.rank !== 2 || b.rank !== 2) {
