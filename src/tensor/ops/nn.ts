@@ -17,20 +17,28 @@ export function biasAdd(x: Tensor, bias: Tensor, activation: 'linear' | 'relu' =
   if (bias.rank !== 1 || bias.shape[0] !== channels) throw new ShapeError('biasAdd', `bias ${fmtShape(bias.shape)} does not match the last axis of ${fmtShape(x.shape)}`);
   const xs = x.data, b = bias.data, out = new Float32Array(x.size);
   const relu = activation === 'relu';
-  for (let at = 0; at < out.length; at += channels) {
-    for (let c = 0; c < channels; c++) {
-      const z = xs[at + c] + b[c];
-      out[at + c] = relu && z <= 0 ? 0 : z;
+  // One flat loop with a channel counter: an inner loop over a few channels costs more than its work.
+  if (relu) {
+    for (let i = 0, c = 0; i < out.length; i++) {
+      const z = xs[i] + b[c];
+      out[i] = z <= 0 ? 0 : z;
+      if (++c === channels) c = 0;
+    }
+  } else {
+    for (let i = 0, c = 0; i < out.length; i++) {
+      out[i] = xs[i] + b[c];
+      if (++c === channels) c = 0;
     }
   }
   return Tensor.record(new Tensor(out, x.shape), [x, bias], (g) => {
-    let gx = g;
-    if (relu) {
-      gx = new Float32Array(g.length);
-      for (let i = 0; i < g.length; i++) gx[i] = out[i] <= 0 ? 0 : g[i];
-    }
+    const gx = relu ? new Float32Array(g.length) : g;
     const gb = new Float32Array(channels);
-    for (let at = 0; at < gx.length; at += channels) for (let c = 0; c < channels; c++) gb[c] += gx[at + c];
+    for (let i = 0, c = 0; i < g.length; i++) {
+      const v = relu && out[i] <= 0 ? 0 : g[i];
+      if (relu) gx[i] = v;
+      gb[c] += v;
+      if (++c === channels) c = 0;
+    }
     return [gx, gb];
   });
 }
