@@ -138,6 +138,15 @@ function packA(a: Float32Array, m: number, end: number, k: number, trans: boolea
   const colStride = trans ? m : 1;
   const mr = MR;
   for (let ir = 0; ir < mc; ir += mr) {
+    if (mr === 4 && ic + ir + mr <= end) {
+      // A whole panel: its MR rows side by side in one loop (a loop per row of a short k cost more than the copy).
+      let s0 = (ic + ir) * rowStride + pc * colStride;
+      const s1 = rowStride, s2 = 2 * rowStride, s3 = 3 * rowStride;
+      for (let p = 0, d = off + ir * kc; p < kc; p++, d += mr, s0 += colStride) {
+        dst[d] = a[s0]; dst[d + 1] = a[s0 + s1]; dst[d + 2] = a[s0 + s2]; dst[d + 3] = a[s0 + s3];
+      }
+      continue;
+    }
     for (let r = 0; r < mr; r++) {
       const row = ic + ir + r;
       let d = off + ir * kc + r;
