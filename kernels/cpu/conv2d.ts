@@ -30,6 +30,10 @@ export function col2im(cols: Float32Array, w: Window2d, x = new Float32Array(w.b
 function transfer(x: Float32Array, cols: Float32Array, w: Window2d, scatter: boolean): void {
   const { batch, inH, inW, channels: c, kH, kW, strideH, strideW, padTop, padLeft, outH, outW } = w;
   const dH = w.dilationH ?? 1, dW = w.dilationW ?? 1;
+  if (c === 1 && !scatter && strideW === 1 && dW === 1 && padTop === 0 && padLeft === 0 && (outH - 1) * strideH + (kH - 1) * dH < inH && outW + kW - 1 <= inW) {
+    gatherOneChannel(x, cols, w);
+    return;
+  }
   const run = kW * c;
   const patch = kH * run;
   let d = 0;
@@ -45,6 +49,28 @@ function transfer(x: Float32Array, cols: Float32Array, w: Window2d, scatter: boo
           else interiorGather(x, cols, src, d, kH, run, dH * inW * c);
         } else {
           borderWindow(x, cols, w, b, y0, x0, d, scatter, dH, dW);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * im2col of a one-channel image whose every window is inside it (a first layer on grey
+ * images): per window tap, one loop along the output row, where a run per window would be
+ * one tap row of kW values.
+ */
+function gatherOneChannel(x: Float32Array, cols: Float32Array, w: Window2d): void {
+  const { batch, inH, inW, kH, kW, strideH, outH, outW } = w;
+  const dH = w.dilationH ?? 1;
+  const patch = kH * kW;
+  for (let b = 0; b < batch; b++) {
+    for (let oy = 0; oy < outH; oy++) {
+      const pixel = (b * outH + oy) * outW;
+      for (let ky = 0; ky < kH; ky++) {
+        const row = (b * inH + oy * strideH + ky * dH) * inW;
+        for (let kx = 0; kx < kW; kx++) {
+          for (let ox = 0, d = pixel * patch + ky * kW + kx, s = row + kx; ox < outW; ox++, d += patch, s++) cols[d] = x[s];
         }
       }
     }
