@@ -125,27 +125,29 @@ const KEPT_WINDOWS = 8;
 
 const windowKey = (w: Conv2dInfo) => [w.batch, w.inH, w.inW, w.channels, w.kH, w.kW, w.strideH, w.strideW, w.padTop, w.padLeft, w.outH, w.outW, w.dilationH ?? 1, w.dilationW ?? 1].join(',');
 
-/** The im2col matrix of `x`: gathered now, or (with `reuse`) the one its forward convolution gathered. */
-function colsOf(x: Float32Array, info: Conv2dInfo, reuse: boolean): Float32Array {
+/** The im2col matrix of `x` for a forward convolution, gathered into the buffer kept for its window shape. */
+function forwardColsOf(x: Float32Array, info: Conv2dInfo): Float32Array {
   const key = windowKey(info);
   let kept = forwardCols.get(key);
-  if (reuse && kept?.x.deref() === x) return kept.cols;
-  if (!reuse) {
-    if (kept === undefined) {
-      if (forwardCols.size >= KEPT_WINDOWS) forwardCols.delete(forwardCols.keys().next().value!);
-      kept = { x: new WeakRef(x), cols: new Float32Array(rowsOf(info) * patchOf(info)) };
-      forwardCols.set(key, kept);
-    }
-    kept.x = new WeakRef(x);
-    return im2col(x, info, kept.cols);
+  if (kept === undefined) {
+    if (forwardCols.size >= KEPT_WINDOWS) forwardCols.delete(forwardCols.keys().next().value!);
+    kept = { x: new WeakRef(x), cols: new Float32Array(rowsOf(info) * patchOf(info)) };
+    forwardCols.set(key, kept);
   }
-  return im2col(x, info, colsBuffer(info));
+  kept.x = new WeakRef(x);
+  return im2col(x, info, kept.cols);
+}
+
+/** The im2col matrix of `x`: the one its forward convolution gathered while it is still kept, else gathered now. */
+function colsOf(x: Float32Array, info: Conv2dInfo): Float32Array {
+  const kept = forwardCols.get(windowKey(info));
+  return kept?.x.deref() === x ? kept.cols : im2col(x, info, colsBuffer(info));
 }
 
 /** y[b,oy,ox,o] = Σ x[b, oy·s+ky·d−pad, ox·s+kx·d−pad, c] · f[ky,kx,c,o] (NHWC, filter HWIO, dilation d). */
 export function conv2d(x: Float32Array, filter: Float32Array, info: Conv2dInfo, mm: Matmul = matmul): Float32Array {
   if (is1x1(info)) return mm(x, filter, rowsOf(info), info.channels, info.outC);
-  return mm(colsOf(x, info, false), filter, rowsOf(info), patchOf(info), info.outC);
+  return mm(forwardColsOf(x, info), filter, rowsOf(info), patchOf(info), info.outC);
 }
 
 /** dL/dx from dL/dy: dy · fᵀ, scattered back through the windows. */
@@ -156,7 +158,7 @@ export function conv2dBackpropInput(dy: Float32Array, filter: Float32Array, info
 
 /** dL/df from x and dL/dy: colsᵀ · dy. */
 export function conv2dBackpropFilter(x: Float32Array, dy: Float32Array, info: Conv2dInfo, mm: Matmul = matmul): Float32Array {
-  const cols = is1x1(info) ? x : colsOf(x, info, true);
+  const cols = is1x1(info) ? x : colsOf(x, info);
   return mm(cols, dy, patchOf(info), rowsOf(info), info.outC, true, false);
 }
 

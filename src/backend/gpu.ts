@@ -1,9 +1,10 @@
 /**
  * The gpu backend: the kernels of kernels/gpu run through gpu.js, compiled once per
  * (kernel, shapes) and cached here. gpu.js is an optional peer dependency, loaded by the
- * platform (src/platform) only when this backend is asked for (or 'auto' looks for a GPU):
+ * platform (src/platform.ts) only when this backend is asked for (or 'auto' looks for a GPU):
  * Node requires it where it is installed, a page imports its browser build (src/browser/gpu.ts).
- * Without it, or where its native `gl` did not build, everything runs on the cpu backend. Max pooling stays on the cpu kernels: it is memory-bound and never paid off.
+ * Without it, or where its native `gl` did not build, everything runs on the cpu backend.
+ * Max pooling stays on the cpu kernels: it is memory-bound and never paid off.
  */
 import type { Conv2dInfo } from '../../kernels/types.js';
 import { conv2dFilterGradKernel, conv2dForwardKernel, conv2dInputGradKernel, matmulKernel } from '../../kernels/gpu/kernels.js';

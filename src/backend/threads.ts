@@ -151,18 +151,20 @@ function wait(t: ComputeThread): boolean {
 export function parallelMatmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA = false, transB = false,
   out: Float32Array = new Float32Array(m * n), { minMultiplyAdds = MIN_MULTIPLY_ADDS, minRows = MIN_ROWS } = {}): Float32Array {
   if (wanted() === 1 || m * k * n < minMultiplyAdds || m < Math.max(minRows, 2 * MR)) return matmulRows(a, b, m, k, n, transA, transB, out, 0, m);
-  const ready = threads().filter((t) => t.ready);
-  if (ready.length === 0) return matmulRows(a, b, m, k, n, transA, transB, out, 0, m);
+  const candidates = threads().filter((t) => t.ready);
+  if (candidates.length === 0) return matmulRows(a, b, m, k, n, transA, transB, out, 0, m);
+  const aLen = m * k, bLen = k * n;
+  const view = shared(aLen + bLen + m * n, candidates);
+  // A thread that did not take the new buffer has left the pool.
+  const ready = candidates.filter((t) => pool.includes(t));
   // Row blocks of whole micro-kernel panels, this thread's first.
   const per = Math.ceil(m / (ready.length + 1) / MR) * MR;
+  const own = Math.min(per, m);
   const blocks = ready.map((_, i) => [Math.min(m, per * (i + 1)), Math.min(m, per * (i + 2))]).filter(([r0, r1]) => r1 > r0);
-  const aLen = m * k, bLen = k * n;
-  const view = shared(aLen + bLen + (m - per) * n, ready);
   view.set(a.subarray(0, aLen), 0);
   view.set(b.subarray(0, bLen), aLen);
   blocks.forEach(([r0, r1], i) => run(ready[i], OP_MATMUL, [0, aLen, aLen + bLen + (r0 - per) * n, m, k, n, transA ? 1 : 0, transB ? 1 : 0, r0, r1]));
-  matmulRows(a, b, m, k, n, transA, transB, out, 0, Math.min(per, m));
-  const own = Math.min(per, m);
+  matmulRows(a, b, m, k, n, transA, transB, out, 0, own);
   blocks.forEach(([r0, r1], i) => {
     // A thread that never answers: its rows, here (the same numbers; only later).
     if (!wait(ready[i])) matmulRows(a, b, m, k, n, transA, transB, view.subarray(aLen + bLen + (r0 - per) * n, aLen + bLen + (r1 - per) * n), r0, r1);

@@ -189,7 +189,6 @@ export class IndexedDBStorage implements Storage {
     this.db = null;
     await request(indexedDB.deleteDatabase(this.name));
   }
-
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {

@@ -52,10 +52,10 @@ export class OPFSStorage implements Storage {
     return dir;
   }
 
-  private async file(path: string, create = false): Promise<FileSystemFileHandle> {
+  private async file(path: string): Promise<FileSystemFileHandle> {
     const parent = await this.dir(dirname(path));
     try {
-      return await parent.getFileHandle(basename(path), { create });
+      return await parent.getFileHandle(basename(path));
     } catch (e) {
       throw fromDom(e, path);
     }

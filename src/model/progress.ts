@@ -86,7 +86,7 @@ export function fitLine(head: string, bar: string | null, tail: string, metrics:
 
 /** What `verbose: 1 | 2` shows, Keras-style. */
 export class ProgressBar extends Callback {
-  private readonly write: (text: string) => void;
+  private readonly sink: TextSink;
   private readonly live: boolean;
   private epochStart = 0;
   private lastDraw = 0;
@@ -96,11 +96,8 @@ export class ProgressBar extends Callback {
   constructor(private readonly options: ProgressBarOptions = {}) {
     super();
     this.sink = sinkFor(options);
-    this.write = (text) => this.sink.write(text);
     this.live = (options.verbose ?? 1) === 1 && (options.isTTY ?? this.sink.isTTY);
   }
-
-  private readonly sink: TextSink;
 
   private get width(): number {
     // One column short of the edge: a line exactly as wide as the terminal wraps on some.
@@ -110,7 +107,7 @@ export class ProgressBar extends Callback {
   override async onEpochBegin(epoch: number): Promise<void> {
     this.epochStart = performance.now();
     this.timed = 0;
-    if (this.live) this.write(`Epoch ${epoch + 1}/${this.options.epochs ?? '?'}\n`);
+    if (this.live) this.sink.write(`Epoch ${epoch + 1}/${this.options.epochs ?? '?'}\n`);
   }
 
   override async onBatchEnd(batch: number, logs?: Logs): Promise<void> {
@@ -125,12 +122,12 @@ export class ProgressBar extends Callback {
     const elapsed = (now - this.epochStart) / 1000;
     const eta = steps ? (elapsed / this.timed) * (steps - done) : 0;
     const bar = `[${'='.repeat(Math.max(filled - 1, 0))}${filled ? '>' : ''}${'.'.repeat(barWidth - filled)}]`;
-    this.write(`\r${fitLine(`${done}/${steps}`, bar, `ETA: ${fmtSeconds(eta)}`, metricParts(logs), this.width)}\x1b[K`);
+    this.sink.write(`\r${fitLine(`${done}/${steps}`, bar, `ETA: ${fmtSeconds(eta)}`, metricParts(logs), this.width)}\x1b[K`);
   }
 
   override async onEpochEnd(epoch: number, logs?: Logs): Promise<void> {
     const seconds = fmtSeconds((performance.now() - this.epochStart) / 1000);
-    if (this.live) this.write(`\r${fitLine(`${this.options.stepsPerEpoch}/${this.options.stepsPerEpoch}`, null, seconds, metricParts(logs), this.width)}\x1b[K\n`);
-    else this.write(`${[`Epoch ${epoch + 1}/${this.options.epochs ?? '?'}`, seconds, ...metricParts(logs)].join(' - ')}\n`);
+    if (this.live) this.sink.write(`\r${fitLine(`${this.options.stepsPerEpoch}/${this.options.stepsPerEpoch}`, null, seconds, metricParts(logs), this.width)}\x1b[K\n`);
+    else this.sink.write(`${[`Epoch ${epoch + 1}/${this.options.epochs ?? '?'}`, seconds, ...metricParts(logs)].join(' - ')}\n`);
   }
 }

@@ -1,4 +1,4 @@
-/** Node's side of the platform seam (src/platform/platform.ts). */
+/** Node's side of the platform seam (src/platform.ts). */
 import * as zlib from 'node:zlib';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
