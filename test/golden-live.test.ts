@@ -16,10 +16,15 @@ const probe = existsSync(python) ? spawnSync(python, ['-c', 'import keras, torch
 const live = probe?.status === 0;
 if (!live) console.warn(`SKIPPED live Keras golden checks: ${probe ? `keras/torch do not import in .venv-ref (${probe.stderr.trim().split('\n').at(-1)})` : '.venv-ref/bin/python not found'}; the committed golden files are used as they are`);
 
-/** Every number equal to rtol (the same library versions give the same bits; others may differ in the last place). */
+/**
+ * Every number equal to rtol 1e-5. The same library versions on the same CPU give the same
+ * bits; on another CPU, PyTorch's float32 convolutions sum in another order (oneDNN picks
+ * its kernels by vector width: a dilated conv's filter gradient moved by 1.3e-6 relative
+ * between an AVX2 and an AVX-512 machine).
+ */
 function compare(a: unknown, b: unknown, path: string): void {
   if (typeof a === 'number' && typeof b === 'number') {
-    if (!(Math.abs(a - b) <= 1e-6 * Math.abs(b) + 1e-9)) expect.fail(`${path}: the script now gives ${a}, the committed file has ${b}`);
+    if (!(Math.abs(a - b) <= 1e-5 * Math.abs(b) + 1e-8)) expect.fail(`${path}: the script now gives ${a}, the committed file has ${b}`);
     return;
   }
   if (Array.isArray(a) && Array.isArray(b)) {

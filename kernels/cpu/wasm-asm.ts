@@ -65,6 +65,10 @@ export const op = {
   f32x4Div: [0xfd, ...uleb(0xe7)],
   f32x4Sqrt: [0xfd, ...uleb(0xe3)],
   f32x4Splat: [0xfd, ...uleb(0x13)],
+  f32x4Max: [0xfd, ...uleb(0xe9)],
+  i32x4Splat: [0xfd, ...uleb(0x11)],
+  f32x4Le: [0xfd, ...uleb(0x45)],
+  v128AndNot: [0xfd, ...uleb(0x4f)],
 };
 
 export interface WasmFunction {

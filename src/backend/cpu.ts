@@ -2,14 +2,16 @@ import type { Backend } from './backend.js';
 import { defaultGemm, gemmFallbackReason } from '../../kernels/cpu/matmul.js';
 import { parallelMatmul } from './threads.js';
 import { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from '../../kernels/cpu/conv2d.js';
+import { conv2dBackpropFilterDirect, conv2dBackpropInputDirect, conv2dDirect } from '../../kernels/cpu/conv-direct.js';
 import { maxPool2d, maxPool2dBackward } from '../../kernels/cpu/pool.js';
 
 export const cpuBackend: Backend = {
   name: 'cpu',
   matmul: (a, b, m, k, n, transA, transB) => parallelMatmul(a, b, m, k, n, transA, transB),
-  conv2d: (x, f, info) => conv2d(x, f, info, parallelMatmul),
-  conv2dBackpropInput: (dy, f, info) => conv2dBackpropInput(dy, f, info, parallelMatmul),
-  conv2dBackpropFilter: (x, dy, info) => conv2dBackpropFilter(x, dy, info, parallelMatmul),
+  // Few channels: direct SIMD kernels; otherwise (or without SIMD) im2col + the packed matmul.
+  conv2d: (x, f, info) => conv2dDirect(x, f, null, false, info) ?? conv2d(x, f, info, parallelMatmul),
+  conv2dBackpropInput: (dy, f, info) => conv2dBackpropInputDirect(dy, f, info) ?? conv2dBackpropInput(dy, f, info, parallelMatmul),
+  conv2dBackpropFilter: (x, dy, info) => conv2dBackpropFilterDirect(x, dy, info) ?? conv2dBackpropFilter(x, dy, info, parallelMatmul),
   maxPool2d,
   maxPool2dBackward,
 };

@@ -2,44 +2,25 @@ import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import type { Conv2dInfo, Window2d } from '../../../kernels/types.js';
 import { backend } from '../../backend/index.js';
 import { avgPool2d as avgPool2dKernel, avgPool2dBackward } from '../../../kernels/cpu/pool.js';
+import { biasActivate, biasActivateGrad } from '../../../kernels/cpu/bias.js';
 import type { Random } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { normalizeAxis } from '../shape.js';
 import { exp, mul } from './elementwise.js';
 
 /**
- * x + bias on the last axis, then relu if asked: one pass each way, where add (which
- * materializes the broadcast bias) and relu took three forward and three backward. The
- * same values and the same sums in the same order, so the same bits.
+ * x + bias on the last axis, then relu if asked: one pass each way (kernels/cpu/bias.ts),
+ * where add (which materializes the broadcast bias) and relu took three forward and three
+ * backward. The same values and the same sums in the same order, so the same bits.
  */
 export function biasAdd(x: Tensor, bias: Tensor, activation: 'linear' | 'relu' = 'linear'): Tensor {
   const channels = x.shape[x.rank - 1];
   if (bias.rank !== 1 || bias.shape[0] !== channels) throw new ShapeError('biasAdd', `bias ${fmtShape(bias.shape)} does not match the last axis of ${fmtShape(x.shape)}`);
-  const xs = x.data, b = bias.data, out = new Float32Array(x.size);
   const relu = activation === 'relu';
-  // One flat loop with a channel counter: an inner loop over a few channels costs more than its work.
-  if (relu) {
-    for (let i = 0, c = 0; i < out.length; i++) {
-      const z = xs[i] + b[c];
-      out[i] = z <= 0 ? 0 : z;
-      if (++c === channels) c = 0;
-    }
-  } else {
-    for (let i = 0, c = 0; i < out.length; i++) {
-      out[i] = xs[i] + b[c];
-      if (++c === channels) c = 0;
-    }
-  }
+  const out = biasActivate(x.data, bias.data, relu);
   return Tensor.record(new Tensor(out, x.shape), [x, bias], (g) => {
-    const gx = relu ? new Float32Array(g.length) : g;
-    const gb = new Float32Array(channels);
-    for (let i = 0, c = 0; i < g.length; i++) {
-      const v = relu && out[i] <= 0 ? 0 : g[i];
-      if (relu) gx[i] = v;
-      gb[c] += v;
-      if (++c === channels) c = 0;
-    }
-    return [gx, gb];
+    const { dz, dbias } = biasActivateGrad(out, g, channels, relu);
+    return [dz, dbias];
   });
 }
 

@@ -1,0 +1,66 @@
+/**
+ * `npm run bench -- conv-direct`: the direct SIMD convolutions (kernels/cpu/conv-direct.ts)
+ * against im2col + the packed matmul, one thread each, on batch-32 layers of small models:
+ * forward, input gradient and filter gradient, medians of 7 after 2 warm-ups, alternating.
+ * Where direct wins sets DIRECT_MAX_OUT_CHANNELS and DIRECT_MAX_WINDOW; the rule is fixed in
+ * code, never picked at run time, so every process computes the same bits.
+ */
+import { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from '../kernels/cpu/conv2d.js';
+import { conv2dBackpropFilterDirect, conv2dBackpropInputDirect, conv2dDirect, directConvApplies, directConvCan } from '../kernels/cpu/conv-direct.js';
+import type { Conv2dInfo } from '../kernels/types.js';
+import { Random } from '../src/node/index.js';
+import { median, table } from './common.js';
+
+type Pass = 'forward' | 'input grad' | 'filter grad';
+
+function timeBoth(direct: () => unknown, im2col: () => unknown): [number, number] {
+  const d: number[] = [], m: number[] = [];
+  for (let i = 0; i < 9; i++) {
+    const order: Array<[() => unknown, number[]]> = i % 2 ? [[direct, d], [im2col, m]] : [[im2col, m], [direct, d]];
+    for (const [f, into] of order) {
+      const t = performance.now();
+      f();
+      if (i >= 2) into.push(performance.now() - t);
+    }
+  }
+  return [median(d), median(m)];
+}
+
+export async function run(): Promise<void> {
+  const rng = new Random(1);
+  const layers: Array<[number, number, number]> = [];
+  for (const h of [28, 14]) for (const c of [1, 3, 8, 16, 32]) for (const outC of [8, 16, 32]) layers.push([h, c, outC]);
+  const rows: Array<Array<string | number>> = [];
+  for (const [h, c, outC] of layers) {
+    const w: Conv2dInfo = { batch: 32, inH: h, inW: h, channels: c, kH: 3, kW: 3, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, outH: h - 2, outW: h - 2, outC };
+    const x = rng.fillUniform(new Float32Array(32 * h * h * c), -1, 1), f = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1);
+    const dy = rng.fillUniform(new Float32Array(32 * (h - 2) * (h - 2) * outC), -1, 1);
+    // directConvCan: time every shape the kernels can compute, inside the chosen rule or not.
+    const passes: Array<[Pass, () => unknown, () => unknown, boolean]> = [
+      ['forward', () => conv2dDirect(x, f, null, false, w, directConvCan), () => conv2d(x, f, w), directConvApplies(w, c, outC)],
+      ['input grad', () => conv2dBackpropInputDirect(dy, f, w, directConvCan), () => conv2dBackpropInput(dy, f, w), directConvApplies(w, outC, c)],
+      ['filter grad', () => conv2dBackpropFilterDirect(x, dy, w, directConvCan), () => conv2dBackpropFilter(x, dy, w), directConvApplies(w, c, outC)],
+    ];
+    for (const [pass, direct, im2col, chosen] of passes) {
+      if (direct() === null) {
+        rows.push([`${h}×${h}×${c} → ${outC}`, pass, 'n/a', im2colOnly(im2col), '', chosen ? 'direct?!' : 'im2col']);
+        continue;
+      }
+      const [d, m] = timeBoth(direct, im2col);
+      rows.push([`${h}×${h}×${c} → ${outC}`, pass, d, m, `${(m / d).toFixed(2)}×`, chosen ? 'direct' : 'im2col']);
+    }
+  }
+  console.log('\nconvolution 3×3, batch 32, stride 1, one thread: ms per call, medians of 7 (direct and im2col alternating)');
+  console.log(table(['layer (H×W×C → outC)', 'pass', 'direct ms', 'im2col ms', 'im2col ÷ direct', 'chosen'], rows));
+  console.log('n/a: the direct kernels need outC (forward, filter grad) or C (input grad) in fours, at most 16.');
+}
+
+function im2colOnly(f: () => unknown): number {
+  const t: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const s = performance.now();
+    f();
+    t.push(performance.now() - s);
+  }
+  return median(t);
+}

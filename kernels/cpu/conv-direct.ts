@@ -1,0 +1,114 @@
+import type { Conv2dInfo } from '../types.js';
+import { directConvHeap, directConvKernels, pixelsPerBlock } from './conv-simd.js';
+
+/**
+ * The direct convolutions of conv-simd.ts behind the im2col kernels' contract: inputs are
+ * copied into the kernels' memory with their padding made explicit, results copied out.
+ * Each function returns null where `rule` (by default, where direct is the faster) declines
+ * the shape, and the caller falls back to im2col.
+ */
+
+/**
+ * Where direct beats im2col + matmul, from `npm run bench -- conv-direct` (2 cores, Node 20):
+ * up to 16 output channels and a window of at most 144 values (3×3×16); im2col wins on
+ * wider layers, where the matmul has enough columns to amortize packing.
+ */
+export const DIRECT_MAX_OUT_CHANNELS = 16;
+export const DIRECT_MAX_WINDOW = 144;
+
+const unitSteps = (w: Conv2dInfo) => w.strideH === 1 && w.strideW === 1 && (w.dilationH ?? 1) === 1 && (w.dilationW ?? 1) === 1;
+
+export type DirectRule = (w: Conv2dInfo, inC: number, outC: number) => boolean;
+
+/** What the kernels can compute: stride 1, no dilation, 4 to 16 output channels in fours. */
+export const directConvCan: DirectRule = (w, _inC, outC) => unitSteps(w) && outC % 4 === 0 && outC <= 16;
+
+/** Whether a convolution producing `outC` channels from `inC` over this window runs direct. */
+export const directConvApplies: DirectRule = (w, inC, outC) =>
+  directConvCan(w, inC, outC) && outC <= DIRECT_MAX_OUT_CHANNELS && w.kH * w.kW * inC <= DIRECT_MAX_WINDOW;
+
+/**
+ * Copies `src` [batch, h, w, c] into the heap at float offset `at` as [batch, hp, wp, c] with
+ * `top` zero rows and `left` zero columns before it (and zeros after, to fill hp × wp).
+ */
+function copyPadded(src: Float32Array, heap: Float32Array, at: number, batch: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number): void {
+  if (hp === h && wp === w && top === 0 && left === 0) {
+    heap.set(src, at);
+    return;
+  }
+  heap.fill(0, at, at + batch * hp * wp * c);
+  const rows = Math.min(h, hp - top), run = Math.min(w, wp - left) * c;
+  for (let b = 0; b < batch; b++) {
+    for (let y = 0; y < rows; y++) {
+      const from = ((b * h + y) * w) * c;
+      heap.set(src.subarray(from, from + run), at + ((b * hp + y + top) * wp + left) * c);
+    }
+  }
+}
+
+/** The padded input's dims: every window of the output inside it. */
+const paddedDims = (w: Conv2dInfo) => [w.outH + w.kH - 1, w.outW + w.kW - 1] as const;
+
+/** act(conv2d(x, f) + bias): bias may be null (zeros). */
+export function conv2dDirect(x: Float32Array, f: Float32Array, bias: Float32Array | null, relu: boolean, w: Conv2dInfo, rule = directConvApplies): Float32Array | null {
+  if (!rule(w, w.channels, w.outC)) return null;
+  const kernels = directConvKernels(w.outC / 4);
+  if (kernels === null) return null;
+  const [hp, wp] = paddedDims(w);
+  const xAt = 0, fAt = w.batch * hp * wp * w.channels, bAt = fAt + f.length, outAt = bAt + w.outC;
+  const outLength = w.batch * w.outH * w.outW * w.outC;
+  let heap = directConvHeap((outAt + outLength) * 4);
+  copyPadded(x, heap, xAt, w.batch, w.inH, w.inW, w.channels, hp, wp, w.padTop, w.padLeft);
+  heap.set(f, fAt);
+  if (bias === null) heap.fill(0, bAt, bAt + w.outC);
+  else heap.set(bias, bAt);
+  kernels.forward(xAt * 4, fAt * 4, bAt * 4, outAt * 4, w.batch, hp, wp, w.channels, w.kH, w.kW, w.outH, w.outW, relu ? 1 : 0);
+  heap = directConvHeap(0);
+  return heap.slice(outAt, outAt + outLength);
+}
+
+/**
+ * dL/dx as the forward kernel over dy padded by kH−1−padTop (and so on): a stride-1
+ * convolution's input gradient is the convolution of dy with the filter turned 180° and
+ * its channel axes swapped.
+ */
+export function conv2dBackpropInputDirect(dy: Float32Array, f: Float32Array, w: Conv2dInfo, rule = directConvApplies): Float32Array | null {
+  if (!rule(w, w.outC, w.channels)) return null;
+  const kernels = directConvKernels(w.channels / 4);
+  if (kernels === null) return null;
+  const { kH, kW, channels: c, outC } = w;
+  const hp = w.inH + kH - 1, wp = w.inW + kW - 1;
+  const dyAt = 0, fAt = w.batch * hp * wp * outC, bAt = fAt + f.length, outAt = bAt + c;
+  const outLength = w.batch * w.inH * w.inW * c;
+  const heap = directConvHeap((outAt + outLength) * 4);
+  copyPadded(dy, heap, dyAt, w.batch, w.outH, w.outW, outC, hp, wp, kH - 1 - w.padTop, kW - 1 - w.padLeft);
+  for (let ky = 0; ky < kH; ky++) {
+    for (let kx = 0; kx < kW; kx++) {
+      const from = ((kH - 1 - ky) * kW + (kW - 1 - kx)) * c * outC, to = fAt + (ky * kW + kx) * outC * c;
+      for (let o = 0; o < outC; o++) for (let i = 0; i < c; i++) heap[to + o * c + i] = f[from + i * outC + o];
+    }
+  }
+  heap.fill(0, bAt, bAt + c);
+  kernels.forward(dyAt * 4, fAt * 4, bAt * 4, outAt * 4, w.batch, hp, wp, outC, kH, kW, w.inH, w.inW, 0);
+  return directConvHeap(0).slice(outAt, outAt + outLength);
+}
+
+/** dL/df = Σ over pixels of the input window ⊗ dy, taps in filter order. */
+export function conv2dBackpropFilterDirect(x: Float32Array, dy: Float32Array, w: Conv2dInfo, rule = directConvApplies): Float32Array | null {
+  if (!rule(w, w.channels, w.outC)) return null;
+  const v = w.outC / 4;
+  const kernels = directConvKernels(v);
+  if (kernels === null) return null;
+  const [hp, wp] = paddedDims(w);
+  const run = w.kW * w.channels;
+  let taps = pixelsPerBlock(v);
+  while (run % taps !== 0) taps--;
+  const filterLength = w.kH * w.kW * w.channels * w.outC;
+  const xAt = 0, dyAt = w.batch * hp * wp * w.channels, dfAt = dyAt + dy.length;
+  const heap = directConvHeap((dfAt + filterLength) * 4);
+  copyPadded(x, heap, xAt, w.batch, w.inH, w.inW, w.channels, hp, wp, w.padTop, w.padLeft);
+  heap.set(dy, dyAt);
+  heap.fill(0, dfAt, dfAt + filterLength);
+  kernels.filterGrad[taps](xAt * 4, dyAt * 4, dfAt * 4, w.batch, hp, wp, w.channels, w.kH, w.kW, w.outH, w.outW);
+  return directConvHeap(0).slice(dfAt, dfAt + filterLength);
+}

@@ -1,0 +1,66 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { Random } from '../src/node/index.js';
+import { conv2dBackpropFilterDirect, conv2dBackpropInputDirect, conv2dDirect, directConvApplies } from '../kernels/cpu/conv-direct.js';
+import { biasActivate, biasActivateGrad } from '../kernels/cpu/bias.js';
+import type { Conv2dInfo } from '../kernels/types.js';
+
+const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+function info(batch: number, h: number, w: number, c: number, k: number, outC: number, pad: number): Conv2dInfo {
+  return { batch, inH: h, inW: w, channels: c, kH: k, kW: k, strideH: 1, strideW: 1, padTop: pad, padLeft: pad, outH: h + 2 * pad - k + 1, outW: w + 2 * pad - k + 1, outC };
+}
+
+describe('direct convolution kernels', () => {
+  it('run the MNIST CNN\'s layers and leave strided, dilated, wide or odd-width layers to im2col', () => {
+    expect(directConvApplies(info(32, 28, 28, 1, 3, 8, 0), 1, 8)).toBe(true);
+    expect(directConvApplies(info(32, 13, 13, 8, 3, 16, 0), 8, 16)).toBe(true);
+    expect(directConvApplies(info(32, 13, 13, 8, 3, 16, 0), 16, 8)).toBe(true); // its input gradient
+    expect(directConvApplies(info(32, 28, 28, 1, 3, 32, 0), 1, 32)).toBe(false);
+    expect(directConvApplies(info(32, 28, 28, 1, 3, 10, 0), 1, 10)).toBe(false);
+    expect(directConvApplies(info(8, 13, 13, 32, 3, 16, 0), 32, 16)).toBe(false);
+    expect(directConvApplies({ ...info(8, 13, 13, 8, 3, 16, 0), strideH: 2 }, 8, 16)).toBe(false);
+    expect(directConvApplies({ ...info(8, 13, 13, 8, 3, 16, 0), dilationW: 2 }, 8, 16)).toBe(false);
+    expect(conv2dDirect(new Float32Array(8 * 13 * 13 * 32), new Float32Array(9 * 32 * 16), null, false, info(8, 13, 13, 32, 3, 16, 0))).toBeNull();
+  });
+
+  it('fuse bias and relu into the forward pass: the bits of the kernel without them, then biasActivate', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 3, max: 10 }), fc.constantFrom(1, 3, 8), fc.constantFrom(4, 8, 16), fc.nat(), (batch, h, c, outC, seed) => {
+      const w = info(batch, h, h, c, 3, outC, 1), rng = new Random(seed);
+      const x = rng.fillUniform(new Float32Array(batch * h * h * c), -1, 1);
+      const f = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1), b = rng.fillUniform(new Float32Array(outC), -1, 1);
+      const fused = conv2dDirect(x, f, b, true, w)!;
+      expect(bits(fused)).toEqual(bits(biasActivate(conv2dDirect(x, f, null, false, w)!, b, true)));
+    }), { numRuns: 30 });
+  });
+
+  it('give the same bits on every call and for every batch it is split into (each image summed alone, taps in order)', () => {
+    const w = info(4, 13, 13, 8, 3, 16, 0), rng = new Random(3);
+    const x = rng.fillUniform(new Float32Array(4 * 13 * 13 * 8), -1, 1), f = rng.fillUniform(new Float32Array(9 * 8 * 16), -1, 1);
+    const dy = rng.fillUniform(new Float32Array(4 * 11 * 11 * 16), -1, 1);
+    const whole = conv2dDirect(x, f, null, false, w)!;
+    expect(bits(conv2dDirect(x, f, null, false, w)!)).toEqual(bits(whole));
+    const half = conv2dDirect(x.subarray(0, 2 * 13 * 13 * 8), f, null, false, { ...w, batch: 2 })!;
+    expect(bits(half)).toEqual(bits(whole.subarray(0, half.length)));
+    expect(bits(conv2dBackpropInputDirect(dy, f, w)!)).toEqual(bits(conv2dBackpropInputDirect(dy, f, w)!));
+    expect(bits(conv2dBackpropFilterDirect(x, dy, w)!)).toEqual(bits(conv2dBackpropFilterDirect(x, dy, w)!));
+  });
+});
+
+describe('bias and relu kernels', () => {
+  it('SIMD and JavaScript give the same bits, forward and backward, NaN, infinities and signed zeros included', () => {
+    const special = fc.constantFrom(0, -0, 1, -1, NaN, Infinity, -Infinity, 1e-30, -1e-30);
+    const value = fc.oneof(special, fc.float({ min: -4, max: 4, noNaN: true }));
+    fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), fc.constantFrom(4, 8, 12), fc.boolean(), fc.array(value, { minLength: 96, maxLength: 96 }), (rows, channels, relu, values) => {
+      const x = Float32Array.from(values.slice(0, rows * channels)), bias = Float32Array.from(values.slice(80, 80 + channels));
+      const g = Float32Array.from(values.slice(8, 8 + rows * channels));
+      const y = biasActivate(x, bias, relu), yJs = biasActivate(x, bias, relu, false);
+      // A NaN keeps being NaN; its payload is the CPU's business.
+      const canonical = (a: Float32Array) => bits(a.map((v) => (Number.isNaN(v) ? NaN : v)));
+      expect(canonical(y)).toEqual(canonical(yJs));
+      const simd = biasActivateGrad(y, g, channels, relu), js = biasActivateGrad(yJs, g, channels, relu, false);
+      expect(canonical(simd.dz)).toEqual(canonical(js.dz));
+      expect(canonical(simd.dbias)).toEqual(canonical(js.dbias));
+    }), { numRuns: 300 });
+  });
+});
