@@ -1,6 +1,7 @@
 export { WaypointError, ShapeError, ArgumentError } from './errors.js';
 export { Tensor, tensor, zeros, ones, full, randn, noGrad, isGradEnabled } from './tensor/tensor.js';
 export type { NestedArray, TensorLike } from './tensor/tensor.js';
+export { keep } from './tensor/memory.js';
 export * from './tensor/ops.js';
 export { Random, defaultRandom, setGlobalSeed } from './tensor/random.js';
 export type { RandomState } from './tensor/random.js';

@@ -1,3 +1,4 @@
+import { allocate, allocateZeroed, copyOut } from '../buffers.js';
 import { I32, V128, encodeModule, op } from './wasm-asm.js';
 
 /**
@@ -98,7 +99,7 @@ function simdFor(channels: number, useSimd: boolean): BiasKernels | null {
 export function biasActivate(x: Float32Array, bias: Float32Array, relu: boolean, useSimd = true): Float32Array {
   const channels = bias.length, simd = simdFor(channels, useSimd);
   if (simd === null) {
-    const out = new Float32Array(x.length);
+    const out = allocate(x.length);
     // One flat loop with a channel counter: an inner loop over a few channels costs more than its work.
     for (let i = 0, c = 0; i < out.length; i++) {
       const z = x[i] + bias[c];
@@ -111,15 +112,15 @@ export function biasActivate(x: Float32Array, bias: Float32Array, relu: boolean,
   heap.set(x, 0);
   heap.set(bias, n);
   simd.forward(0, 4 * n, 4 * (n + channels), n / channels, channels / 4, relu ? 1 : 0);
-  return heap.slice(n + channels, 2 * n + channels);
+  return copyOut(heap, n + channels, n);
 }
 
 /** The gradients of `biasActivate` from its output `y` and the incoming gradient `g`. */
 export function biasActivateGrad(y: Float32Array, g: Float32Array, channels: number, relu: boolean, useSimd = true): { dz: Float32Array; dbias: Float32Array } {
   const simd = simdFor(channels, useSimd);
   if (simd === null) {
-    const dz = relu ? new Float32Array(g.length) : g;
-    const dbias = new Float32Array(channels);
+    const dz = relu ? allocate(g.length) : g;
+    const dbias = allocateZeroed(channels);
     for (let i = 0, c = 0; i < g.length; i++) {
       const v = relu && y[i] <= 0 ? 0 : g[i];
       if (relu) dz[i] = v;
@@ -133,5 +134,5 @@ export function biasActivateGrad(y: Float32Array, g: Float32Array, channels: num
   heap.set(g, n);
   heap.fill(0, 3 * n, 3 * n + channels);
   simd.backward(0, 4 * n, 8 * n, 12 * n, n / channels, channels / 4, relu ? 1 : 0);
-  return { dz: relu ? heap.slice(2 * n, 3 * n) : g, dbias: heap.slice(3 * n, 3 * n + channels) };
+  return { dz: relu ? copyOut(heap, 2 * n, n) : g, dbias: copyOut(heap, 3 * n, channels) };
 }

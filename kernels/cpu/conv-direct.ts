@@ -1,3 +1,4 @@
+import { copyOut } from '../buffers.js';
 import type { Conv2dInfo } from '../types.js';
 import { directConvHeap, directConvKernels, pixelsPerBlock } from './conv-simd.js';
 
@@ -64,7 +65,7 @@ export function conv2dDirect(x: Float32Array, f: Float32Array, bias: Float32Arra
   else heap.set(bias, bAt);
   kernels.forward(xAt * 4, fAt * 4, bAt * 4, outAt * 4, w.batch, hp, wp, w.channels, w.kH, w.kW, w.outH, w.outW, relu ? 1 : 0);
   heap = directConvHeap(0);
-  return heap.slice(outAt, outAt + outLength);
+  return copyOut(heap, outAt, outLength);
 }
 
 /**
@@ -90,7 +91,7 @@ export function conv2dBackpropInputDirect(dy: Float32Array, f: Float32Array, w: 
   }
   heap.fill(0, bAt, bAt + c);
   kernels.forward(dyAt * 4, fAt * 4, bAt * 4, outAt * 4, w.batch, hp, wp, outC, kH, kW, w.inH, w.inW, 0);
-  return directConvHeap(0).slice(outAt, outAt + outLength);
+  return copyOut(directConvHeap(0), outAt, outLength);
 }
 
 /** dL/df = Σ over pixels of the input window ⊗ dy, taps in filter order. */
@@ -110,5 +111,5 @@ export function conv2dBackpropFilterDirect(x: Float32Array, dy: Float32Array, w:
   heap.set(dy, dyAt);
   heap.fill(0, dfAt, dfAt + filterLength);
   kernels.filterGrad[taps](xAt * 4, dyAt * 4, dfAt * 4, w.batch, hp, wp, w.channels, w.kH, w.kW, w.outH, w.outW);
-  return directConvHeap(0).slice(dfAt, dfAt + filterLength);
+  return copyOut(directConvHeap(0), dfAt, filterLength);
 }

@@ -1,3 +1,4 @@
+import { allocateZeroed } from '../buffers.js';
 import type { Conv2dInfo, Window2d } from '../types.js';
 import { matmul } from './matmul.js';
 
@@ -15,7 +16,7 @@ export function im2col(x: Float32Array, w: Window2d, cols = new Float32Array(w.b
 }
 
 /** The adjoint of im2col: adds every row of `cols` back onto the pixels it was read from. */
-export function col2im(cols: Float32Array, w: Window2d, x = new Float32Array(w.batch * w.inH * w.inW * w.channels)): Float32Array {
+export function col2im(cols: Float32Array, w: Window2d, x = allocateZeroed(w.batch * w.inH * w.inW * w.channels)): Float32Array {
   transfer(x, cols, w, true);
   return x;
 }

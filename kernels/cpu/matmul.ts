@@ -1,3 +1,4 @@
+import { allocate } from '../buffers.js';
 import { MR, NR, type GemmKernel, loadSimdGemm } from './gemm-simd.js';
 
 /**
@@ -86,7 +87,7 @@ const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
 
 export function matmul(
   a: Float32Array, b: Float32Array, m: number, k: number, n: number,
-  transA = false, transB = false, out: Float32Array = new Float32Array(m * n), engine = defaultGemm,
+  transA = false, transB = false, out: Float32Array = allocate(m * n), engine = defaultGemm,
 ): Float32Array {
   return matmulRows(a, b, m, k, n, transA, transB, out, 0, m, engine);
 }

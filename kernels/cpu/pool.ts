@@ -1,3 +1,4 @@
+import { allocate, allocateInt32, allocateZeroed } from '../buffers.js';
 import type { Window2d } from '../types.js';
 
 /**
@@ -7,8 +8,8 @@ import type { Window2d } from '../types.js';
  */
 export function maxPool2d(x: Float32Array, w: Window2d): { out: Float32Array; argmax: Int32Array } {
   const { batch, inH, inW, channels: c, kH, kW, strideH, strideW, padTop, padLeft, outH, outW } = w;
-  const out = new Float32Array(batch * outH * outW * c);
-  const argmax = new Int32Array(out.length);
+  const out = allocate(batch * outH * outW * c);
+  const argmax = allocateInt32(out.length);
   if (kH === 2 && kW === 2 && strideH === 2 && strideW === 2 && padTop === 0 && padLeft === 0 && 2 * outH <= inH && 2 * outW <= inW) {
     maxPool2x2(x, w, out, argmax);
     return { out, argmax };
@@ -76,7 +77,7 @@ function maxPool2x2(x: Float32Array, w: Window2d, out: Float32Array, argmax: Int
 
 /** Routes each output gradient to the input that won its window. */
 export function maxPool2dBackward(dy: Float32Array, argmax: Int32Array, inputSize: number): Float32Array {
-  const dx = new Float32Array(inputSize);
+  const dx = allocateZeroed(inputSize);
   for (let i = 0; i < dy.length; i++) dx[argmax[i]] += dy[i];
   return dx;
 }
@@ -86,14 +87,14 @@ export function maxPool2dBackward(dy: Float32Array, argmax: Int32Array, inputSiz
  * inside the input (padding cells do not count). Returns the outputs.
  */
 export function avgPool2d(x: Float32Array, w: Window2d): Float32Array {
-  const out = new Float32Array(w.batch * w.outH * w.outW * w.channels);
+  const out = allocateZeroed(w.batch * w.outH * w.outW * w.channels);
   eachWindow(w, (o, at, count) => { out[o] += x[at] / count; });
   return out;
 }
 
 /** Spreads each output's gradient evenly over the input cells of its window. */
 export function avgPool2dBackward(dy: Float32Array, w: Window2d): Float32Array {
-  const dx = new Float32Array(w.batch * w.inH * w.inW * w.channels);
+  const dx = allocateZeroed(w.batch * w.inH * w.inW * w.channels);
   eachWindow(w, (o, at, count) => { dx[at] += dy[o] / count; });
   return dx;
 }

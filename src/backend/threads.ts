@@ -1,3 +1,4 @@
+import { allocate } from '../../kernels/buffers.js';
 /**
  * Large matmuls on every core, deterministically. The rows of the output are split between
  * this thread and compute threads (platform().startComputeWorker) that share memory with it:
@@ -149,7 +150,7 @@ function wait(t: ComputeThread): boolean {
 
 /** op(A) · op(B) on every ready thread when it is large enough, else on this one (see the module comment). */
 export function parallelMatmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA = false, transB = false,
-  out: Float32Array = new Float32Array(m * n), { minMultiplyAdds = MIN_MULTIPLY_ADDS, minRows = MIN_ROWS } = {}): Float32Array {
+  out: Float32Array = allocate(m * n), { minMultiplyAdds = MIN_MULTIPLY_ADDS, minRows = MIN_ROWS } = {}): Float32Array {
   if (wanted() === 1 || m * k * n < minMultiplyAdds || m < Math.max(minRows, 2 * MR)) return matmulRows(a, b, m, k, n, transA, transB, out, 0, m);
   const candidates = threads().filter((t) => t.ready);
   if (candidates.length === 0) return matmulRows(a, b, m, k, n, transA, transB, out, 0, m);

@@ -7,6 +7,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, noGrad } from '../tensor/tensor.js';
 import { Random } from '../tensor/random.js';
+import { withBufferScope } from '../tensor/memory.js';
 import type { Sequential } from './sequential.js';
 import { sliceRows } from './sequential.js';
 import { type Callback, type CallbackHooks, CallbackList, type EpochTotals, FitContext } from './callback.js';
@@ -191,7 +192,19 @@ async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [T
   return model.history;
 }
 
+/**
+ * One step: forward, backward, update, then the loss and metrics as numbers. It runs in a
+ * buffer scope, so the next step computes into this one's activations and gradients
+ * (kernels/buffers.ts); the gradients are dropped with them.
+ */
 function trainBatch(model: Sequential, params: NamedParams, x: Tensor, y: Tensor, rng: Random, totals: EpochTotals): void {
+  withBufferScope(() => {
+    trainStep(model, params, x, y, rng, totals);
+    for (const [, p] of params) p.zeroGrad();
+  });
+}
+
+function trainStep(model: Sequential, params: NamedParams, x: Tensor, y: Tensor, rng: Random, totals: EpochTotals): void {
   const compiled = model.compiled!;
   const output = model.forward(x, { training: true, rng, logits: compiled.fromLogits });
   const loss = compiled.loss(y, output, compiled.fromLogits);
@@ -227,7 +240,7 @@ async function evaluateLoop(model: Sequential, x: Tensor, y: Tensor, batchSize: 
   const rng = new Random(model.seed);
   for (let start = 0; start < x.shape[0]; start += batchSize) {
     const end = Math.min(x.shape[0], start + batchSize);
-    noGrad(() => {
+    withBufferScope(() => noGrad(() => {
       const xb = sliceRows(x, start, end), yb = sliceRows(y, start, end);
       const output = model.forward(xb, { training: false, rng, logits: compiled.fromLogits });
       add(totals, 'loss', compiled.loss(yb, output, compiled.fromLogits).item() * (end - start), end - start);
@@ -235,7 +248,7 @@ async function evaluateLoop(model: Sequential, x: Tensor, y: Tensor, batchSize: 
         const { total, count } = m.fn(yb, output, compiled.fromLogits);
         add(totals, m.name, total, count);
       }
-    });
+    }));
     await yielder.maybeYield();
   }
   return averages(totals);

@@ -4,6 +4,7 @@ import type { Random } from '../tensor/random.js';
 import type { StateDict } from '../state/tree.js';
 import { type LoadOptions, type Trackable, copyUnlessSame } from '../state/trackable.js';
 import { CheckpointError } from '../state/errors.js';
+import { keep } from '../tensor/memory.js';
 
 /** Per-sample shape (no batch dimension). */
 export type SampleShape = number[];
@@ -105,7 +106,8 @@ export abstract class Layer implements Trackable {
   }
 
   protected addWeight(name: string, data: Float32Array, shape: number[], trainable = true): Tensor {
-    const t = new Tensor(data, shape, this.trainable && trainable);
+    // Kept: a weight built inside a training step (a lazily built layer) outlives it.
+    const t = keep(new Tensor(data, shape, this.trainable && trainable));
     this.weights.set(name, t);
     if (!trainable) this.nonTrainable.add(name);
     return t;

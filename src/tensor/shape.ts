@@ -1,4 +1,5 @@
 import { ShapeError, fmtShape } from '../errors.js';
+import { allocateZeroed } from '../../kernels/buffers.js';
 
 export type Shape = readonly number[];
 
@@ -70,7 +71,7 @@ export function trailingBlock(inner: Shape, outer: Shape): number {
 /** Sums `grad` (of shape `from`) down to `to`, undoing a broadcast in the backward pass. */
 export function sumToShape(grad: Float32Array, from: Shape, to: Shape): Float32Array {
   if (sameShape(from, to)) return grad;
-  const out = new Float32Array(sizeOf(to));
+  const out = allocateZeroed(sizeOf(to));
   const block = trailingBlock(to, from);
   if (block > 0) {
     for (let start = 0; start < grad.length; start += block) for (let j = 0; j < block; j++) out[j] += grad[start + j];

@@ -3,6 +3,9 @@ import { type Shape, checkShape, sizeOf } from './shape.js';
 import type { Random } from './random.js';
 import * as ops from './ops.js';
 import { defaultRandom } from './random.js';
+import { allocate, copyOut } from '../../kernels/buffers.js';
+
+const copy = (a: Float32Array) => copyOut(a, 0, a.length);
 
 export type NestedArray = number | NestedArray[];
 export type TensorLike = Tensor | number;
@@ -81,7 +84,7 @@ export class Tensor {
     const order = this.topologicalOrder();
     // Gradients of intermediate nodes live only for this pass; leaves keep (and accumulate) theirs.
     const grads = new Map<Tensor, Float32Array>();
-    grads.set(this, seed ? seed.data.slice() : new Float32Array(this.size).fill(1));
+    grads.set(this, seed ? copy(seed.data) : allocate(this.size).fill(1));
     for (let i = order.length - 1; i >= 0; i--) {
       const node = order[i];
       const g = grads.get(node);
@@ -97,7 +100,7 @@ export class Tensor {
         let pg = parentGrads[k];
         if (pg === null || !p.requiresGrad) return;
         if (pg === g) {
-          if (handedOn) pg = g.slice();
+          if (handedOn) pg = copy(g);
           handedOn = true;
         }
         const prev = grads.get(p);

@@ -1,5 +1,6 @@
 import { Tensor, type TensorLike } from '../tensor.js';
 import { broadcastShapes, broadcastStrides, sameShape, sizeOf, sumToShape, trailingBlock, type Shape } from '../shape.js';
+import { allocate } from '../../../kernels/buffers.js';
 
 type F32 = Float32Array;
 type Grads = [F32 | null, F32 | null];
@@ -9,8 +10,8 @@ const asTensor = (v: TensorLike): Tensor => (v instanceof Tensor ? v : new Tenso
 /** Copies `data` of `shape` out to the broadcast shape `to` (returns it unchanged when equal). */
 export function broadcastData(data: F32, shape: Shape, to: Shape): F32 {
   if (sameShape(shape, to)) return data;
-  if (data.length === 1) return new Float32Array(sizeOf(to)).fill(data[0]);
-  const out = new Float32Array(sizeOf(to));
+  if (data.length === 1) return allocate(sizeOf(to)).fill(data[0]);
+  const out = allocate(sizeOf(to));
   const block = trailingBlock(shape, to);
   if (block > 0) {
     for (let start = 0; start < out.length; start += block) for (let j = 0; j < block; j++) out[start + j] = data[j];
@@ -45,7 +46,7 @@ function binary(op: string, aIn: TensorLike, bIn: TensorLike,
   const shape = broadcastShapes(op, a.shape, b.shape);
   const x = broadcastData(a.data, a.shape, shape);
   const y = broadcastData(b.data, b.shape, shape);
-  const out = new Float32Array(sizeOf(shape));
+  const out = allocate(sizeOf(shape));
   forward(x, y, out);
   return Tensor.record(new Tensor(out, shape), [a, b], (g) => {
     const [ga, gb] = backward(g, x, y, out, a.requiresGrad, b.requiresGrad);
@@ -55,10 +56,10 @@ function binary(op: string, aIn: TensorLike, bIn: TensorLike,
 
 /** An elementwise unary op: forward fills `out`; backward fills `gx` from the output gradient. */
 function unary(x: Tensor, forward: (x: F32, out: F32) => void, backward: (g: F32, x: F32, out: F32, gx: F32) => void): Tensor {
-  const out = new Float32Array(x.size);
+  const out = allocate(x.size);
   forward(x.data, out);
   return Tensor.record(new Tensor(out, x.shape), [x], (g) => {
-    const gx = new Float32Array(g.length);
+    const gx = allocate(g.length);
     backward(g, x.data, out, gx);
     return [gx];
   });
@@ -73,7 +74,7 @@ export function sub(a: TensorLike, b: TensorLike): Tensor {
   return binary('sub', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] - y[i]; },
     (g, _x, _y, _o, _needA, needB) => {
       if (!needB) return [g, null];
-      const gb = new Float32Array(g.length);
+      const gb = allocate(g.length);
       for (let i = 0; i < g.length; i++) gb[i] = -g[i];
       return [g, gb];
     });
@@ -82,8 +83,8 @@ export function sub(a: TensorLike, b: TensorLike): Tensor {
 export function mul(a: TensorLike, b: TensorLike): Tensor {
   return binary('mul', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] * y[i]; },
     (g, x, y, _o, needA, needB) => {
-      const ga = needA ? new Float32Array(g.length) : null;
-      const gb = needB ? new Float32Array(g.length) : null;
+      const ga = needA ? allocate(g.length) : null;
+      const gb = needB ? allocate(g.length) : null;
       if (ga) for (let i = 0; i < g.length; i++) ga[i] = g[i] * y[i];
       if (gb) for (let i = 0; i < g.length; i++) gb[i] = g[i] * x[i];
       return [ga, gb];
@@ -93,8 +94,8 @@ export function mul(a: TensorLike, b: TensorLike): Tensor {
 export function div(a: TensorLike, b: TensorLike): Tensor {
   return binary('div', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] / y[i]; },
     (g, _x, y, o, needA, needB) => {
-      const ga = needA ? new Float32Array(g.length) : null;
-      const gb = needB ? new Float32Array(g.length) : null;
+      const ga = needA ? allocate(g.length) : null;
+      const gb = needB ? allocate(g.length) : null;
       if (ga) for (let i = 0; i < g.length; i++) ga[i] = g[i] / y[i];
       if (gb) for (let i = 0; i < g.length; i++) gb[i] = (-g[i] * o[i]) / y[i];
       return [ga, gb];
@@ -105,8 +106,8 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
 export function pow(a: TensorLike, b: TensorLike): Tensor {
   return binary('pow', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.pow(x[i], y[i]); },
     (g, x, y, o, needA, needB) => {
-      const ga = needA ? new Float32Array(g.length) : null;
-      const gb = needB ? new Float32Array(g.length) : null;
+      const ga = needA ? allocate(g.length) : null;
+      const gb = needB ? allocate(g.length) : null;
       if (ga) for (let i = 0; i < g.length; i++) ga[i] = g[i] * y[i] * Math.pow(x[i], y[i] - 1);
       if (gb) for (let i = 0; i < g.length; i++) gb[i] = g[i] * o[i] * Math.log(x[i]);
       return [ga, gb];

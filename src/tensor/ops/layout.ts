@@ -1,6 +1,7 @@
 import { ShapeError, fmtShape, ArgumentError } from '../../errors.js';
 import { Tensor } from '../tensor.js';
 import { sizeOf, stridesOf } from '../shape.js';
+import { allocate, allocateZeroed } from '../../../kernels/buffers.js';
 
 /** Same values, new shape (one dimension may be -1 and is inferred). Shares the data. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
@@ -31,7 +32,7 @@ function permute(data: Float32Array, shape: readonly number[], perm: readonly nu
   const srcStrides = stridesOf(shape);
   const outShape = perm.map((d) => shape[d]);
   const step = perm.map((d) => srcStrides[d]); // source stride of each output dim
-  const out = new Float32Array(data.length);
+  const out = allocate(data.length);
   const index = new Array<number>(rank).fill(0);
   let src = 0;
   for (let i = 0; i < out.length; i++) {
@@ -61,7 +62,7 @@ export function gather(x: Tensor, indices: ArrayLike<number>, axis = 0): Tensor 
       throw new ArgumentError(`gather: index ${v} at position ${j} is out of range [0, ${len}) for ${fmtShape(x.shape)} axis ${axis}`);
     }
   }
-  const out = new Float32Array(outer * n * inner);
+  const out = allocate(outer * n * inner);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < n; j++) {
       const src = (o * len + indices[j]) * inner;
@@ -70,7 +71,7 @@ export function gather(x: Tensor, indices: ArrayLike<number>, axis = 0): Tensor 
   }
   const shape = [...x.shape.slice(0, axis), n, ...x.shape.slice(axis + 1)];
   return Tensor.record(new Tensor(out, shape), [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = allocateZeroed(x.size);
     for (let o = 0; o < outer; o++) {
       for (let j = 0; j < n; j++) {
         const dst = (o * len + indices[j]) * inner;
@@ -105,7 +106,7 @@ export function slice(x: Tensor, begin: readonly number[], size: readonly number
     throw new ShapeError('slice', `begin [${begin.join(',')}] size [${size.join(',')}] is outside ${fmtShape(x.shape)}`);
   }
   const strides = stridesOf(x.shape);
-  const out = new Float32Array(sizeOf(sizes));
+  const out = allocate(sizeOf(sizes));
   // Rows of the last dim are contiguous: copy them whole, stepping the outer index.
   const row = sizes[x.rank - 1] ?? 1;
   const rows = out.length / Math.max(row, 1);
@@ -121,7 +122,7 @@ export function slice(x: Tensor, begin: readonly number[], size: readonly number
     }
   }
   return Tensor.record(new Tensor(out, sizes), [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = allocateZeroed(x.size);
     for (let r = 0; r < rows && row > 0; r++) gx.set(g.subarray(r * row, (r + 1) * row), offsets[r]);
     return [gx];
   });
@@ -141,7 +142,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   const outer = sizeOf(first.shape.slice(0, axis));
   const widths = tensors.map((t) => sizeOf(t.shape.slice(axis)));
   const total = widths.reduce((a, b) => a + b, 0);
-  const out = new Float32Array(outer * total);
+  const out = allocate(outer * total);
   for (let o = 0; o < outer; o++) {
     let at = o * total;
     tensors.forEach((t, k) => {
@@ -152,7 +153,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   const shape = [...first.shape];
   shape[axis] = tensors.reduce((n, t) => n + t.shape[axis], 0);
   return Tensor.record(new Tensor(out, shape), [...tensors], (g) => {
-    const grads = tensors.map((t) => new Float32Array(t.size));
+    const grads = tensors.map((t) => allocate(t.size));
     for (let o = 0; o < outer; o++) {
       let at = o * total;
       grads.forEach((gk, k) => {

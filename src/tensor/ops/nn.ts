@@ -7,6 +7,7 @@ import type { Random } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { normalizeAxis } from '../shape.js';
 import { exp, mul } from './elementwise.js';
+import { allocate } from '../../../kernels/buffers.js';
 
 /**
  * x + bias on the last axis, then relu if asked: one pass each way (kernels/cpu/bias.ts),
@@ -134,7 +135,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   let inner = 1;
   for (let d = ax + 1; d < x.rank; d++) inner *= x.shape[d];
   const outer = x.size / Math.max(len * inner, 1);
-  const out = new Float32Array(x.size);
+  const out = allocate(x.size);
   const src = x.data;
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
@@ -148,7 +149,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
     }
   }
   return Tensor.record(new Tensor(out, x.shape), [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = allocate(x.size);
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {
         const base = o * len * inner + i;
@@ -172,7 +173,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 export function dropout(x: Tensor, rate: number, rng: Random): Tensor {
   if (!(rate >= 0 && rate < 1)) throw new ArgumentError(`dropout: rate must be in [0, 1), got ${rate}`);
   if (rate === 0) return x;
-  const mask = new Float32Array(x.size);
+  const mask = allocate(x.size);
   const keep = 1 / (1 - rate);
   for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() < rate ? 0 : keep;
   return mul(x, new Tensor(mask, x.shape));

@@ -2,6 +2,7 @@ import { Tensor } from '../tensor.js';
 import { normalizeAxis, sumToShape } from '../shape.js';
 import { broadcastData, mul } from './elementwise.js';
 import { reshape } from './layout.js';
+import { allocate, allocateInt32, allocateZeroed } from '../../../kernels/buffers.js';
 
 /** A tensor seen as [outer, len, inner] around `axis`. */
 function around(shape: readonly number[], axis: number) {
@@ -43,8 +44,8 @@ export function max(x: Tensor, axis?: number, keepDims = false): Tensor {
   if (axis === undefined) return max(reshape(x, [x.size]), 0, false).reshape(keepDims ? x.shape.map(() => 1) : []);
   const ax = normalizeAxis('max', axis, x.rank);
   const { outer, len, inner } = around(x.shape, ax);
-  const out = new Float32Array(outer * inner).fill(-Infinity);
-  const argmax = new Int32Array(outer * inner);
+  const out = allocate(outer * inner).fill(-Infinity);
+  const argmax = allocateInt32(outer * inner);
   for (let o = 0; o < outer; o++) {
     for (let l = 0; l < len; l++) {
       for (let i = 0; i < inner; i++) {
@@ -58,7 +59,7 @@ export function max(x: Tensor, axis?: number, keepDims = false): Tensor {
     }
   }
   return Tensor.record(new Tensor(out, reducedShape(x.shape, ax, keepDims)), [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = allocateZeroed(x.size);
     for (let j = 0; j < g.length; j++) gx[argmax[j]] += g[j];
     return [gx];
   });
