@@ -1,5 +1,6 @@
 import { allocate, allocateInt32, allocateZeroed } from '../buffers.js';
 import type { Window2d } from '../types.js';
+import { maxPool2x2Simd } from './pool-simd.js';
 
 /**
  * Max pooling over NHWC windows. Returns the pooled values and, per output, the flat
@@ -11,7 +12,7 @@ export function maxPool2d(x: Float32Array, w: Window2d): { out: Float32Array; ar
   const out = allocate(batch * outH * outW * c);
   const argmax = allocateInt32(out.length);
   if (kH === 2 && kW === 2 && strideH === 2 && strideW === 2 && padTop === 0 && padLeft === 0 && 2 * outH <= inH && 2 * outW <= inW) {
-    maxPool2x2(x, w, out, argmax);
+    if (!maxPool2x2Simd(x, batch, inH, inW, c, outH, outW, out, argmax)) maxPool2x2(x, w, out, argmax);
     return { out, argmax };
   }
   let o = 0;

@@ -68,6 +68,16 @@ export const op = {
   f32x4Max: [0xfd, ...uleb(0xe9)],
   i32x4Splat: [0xfd, ...uleb(0x11)],
   f32x4Le: [0xfd, ...uleb(0x45)],
+  f32x4Eq: [0xfd, ...uleb(0x41)],
+  f32x4Ne: [0xfd, ...uleb(0x42)],
+  f32x4Gt: [0xfd, ...uleb(0x44)],
+  v128And: [0xfd, ...uleb(0x4e)],
+  v128Or: [0xfd, ...uleb(0x50)],
+  /** v128.bitselect(a, b, mask): a's bits where mask is 1, b's elsewhere. */
+  v128Bitselect: [0xfd, ...uleb(0x52)],
+  i32x4Add: [0xfd, ...uleb(0xae)],
+  /** v128.const of four i32 lanes. */
+  v128ConstI32: (lanes: number[]) => [0xfd, 0x0c, ...lanes.flatMap((v) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff])],
   v128AndNot: [0xfd, ...uleb(0x4f)],
 };
 

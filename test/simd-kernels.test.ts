@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { Random } from '../src/node/index.js';
 import { conv2dBackpropFilterDirect, conv2dBackpropInputDirect, conv2dDirect, directConvApplies } from '../kernels/cpu/conv-direct.js';
 import { biasActivate, biasActivateGrad } from '../kernels/cpu/bias.js';
+import { maxPool2d } from '../kernels/cpu/pool.js';
 import type { Conv2dInfo } from '../kernels/types.js';
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
@@ -62,5 +63,24 @@ describe('bias and relu kernels', () => {
       expect(canonical(simd.dz)).toEqual(canonical(js.dz));
       expect(canonical(simd.dbias)).toEqual(canonical(js.dbias));
     }), { numRuns: 300 });
+  });
+});
+
+describe('2×2 max pooling in SIMD', () => {
+  it('picks the cell and the index the scalar rule picks: row-major, a later cell only if larger or the first NaN', () => {
+    const special = fc.constantFrom(0, -0, 1, -1, 2, NaN, Infinity, -Infinity);
+    fc.assert(fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 2, max: 7 }), fc.integer({ min: 2, max: 7 }), fc.constantFrom(4, 8, 12), fc.array(special, { minLength: 2 * 7 * 7 * 12, maxLength: 2 * 7 * 7 * 12 }),
+      (batch, h, w, c, values) => {
+        const x = Float32Array.from(values.slice(0, batch * h * w * c));
+        const outH = h >> 1, outW = w >> 1;
+        const { out, argmax } = maxPool2d(x, { batch, inH: h, inW: w, channels: c, kH: 2, kW: 2, strideH: 2, strideW: 2, padTop: 0, padLeft: 0, outH, outW });
+        for (let b = 0, o = 0; b < batch; b++) for (let oy = 0; oy < outH; oy++) for (let ox = 0; ox < outW; ox++) for (let ch = 0; ch < c; ch++, o++) {
+          const cells = [[0, 0], [0, 1], [1, 0], [1, 1]].map(([dy, dx]) => ((b * h + 2 * oy + dy) * w + 2 * ox + dx) * c + ch);
+          let at = cells[0];
+          for (const i of cells.slice(1)) if (x[i] > x[at] || (Number.isNaN(x[i]) && !Number.isNaN(x[at]))) at = i;
+          expect(argmax[o]).toBe(at);
+          expect(Object.is(out[o], x[at]) || (Number.isNaN(out[o]) && Number.isNaN(x[at]))).toBe(true);
+        }
+      }), { numRuns: 100 });
   });
 });
