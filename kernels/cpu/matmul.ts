@@ -45,26 +45,25 @@ export function jsEngine(): GemmEngine {
       if (view.byteLength < bytes) view = new Float32Array(Math.ceil(bytes / 4));
       return view;
     },
-    gemm(pa, pb, c, kc, mPanels, nPanels, ldcBytes) {
+    gemm(pa, pb, c, kc, mPanels, nPanels, ldcBytes, aPanel, aStep, bPanel, bStep) {
       const ldc = ldcBytes >> 2;
       for (let jp = 0; jp < nPanels; jp++) {
         for (let ip = 0; ip < mPanels; ip++) {
-          const ao = (pa >> 2) + ip * kc * MR;
-          const bo = (pb >> 2) + jp * kc * NR;
+          const ao = (pa + ip * aPanel) >> 2;
+          const bo = (pb + jp * bPanel) >> 2;
           const co = (c >> 2) + ip * MR * ldc + jp * NR;
-          jsTile(view, ao, bo, kc, co, ldc);
-          jsTile(view, ao, bo + 4, kc, co + 4, ldc);
+          jsTile(view, ao, bo, kc, co, ldc, aStep >> 2, bStep >> 2);
+          jsTile(view, ao, bo + 4, kc, co + 4, ldc, aStep >> 2, bStep >> 2);
         }
       }
     },
   };
 }
 
-function jsTile(h: Float32Array, ao: number, bo: number, kc: number, co: number, ldc: number): void {
+function jsTile(h: Float32Array, ao: number, bo: number, kc: number, co: number, ldc: number, aStep: number, bStep: number): void {
   let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
   let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-  const mr = MR, nr = NR; // locals: V8 does not constant-fold imported bindings in hot loops
-  for (let p = 0; p < kc; p++, ao += mr, bo += nr) {
+  for (let p = 0; p < kc; p++, ao += aStep, bo += bStep) {
     const a0 = h[ao], a1 = h[ao + 1], a2 = h[ao + 2], a3 = h[ao + 3];
     const b0 = h[bo], b1 = h[bo + 1], b2 = h[bo + 2], b3 = h[bo + 3];
     c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
@@ -97,6 +96,11 @@ export function matmul(
  * element is the same sum, in the same order, whatever rows are asked for: the k-slabs do
  * not depend on them. So rows split between threads give the single-threaded result, bit
  * for bit (src/backend/threads.ts).
+ *
+ * Two layouts need no packing, only a copy into the kernel's memory: a transposed A (the
+ * MR values of a panel at one k are adjacent in Aᵀ's storage) and a plain B whose columns
+ * come in whole panels (NR adjacent values a row). The weight-gradient and forward products
+ * of dense layers are these; packing them cost as much as their arithmetic.
  */
 export function matmulRows(
   a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean,
@@ -108,19 +112,27 @@ export function matmulRows(
   const mPad = roundUp(rows, MR);
   const nPad = roundUp(n, NR);
   const kcMax = Math.min(KC, k);
-  // Scratch layout, in floats: [A block | B slab | padded C].
+  const rawA = transA, rawB = !transB && n === nPad;
+  // Scratch layout, in floats: [A (block or whole) | B (slab or whole) | padded C]. A raw Aᵀ
+  // is read MR rows at a time past row r1 (into rows of C that are dropped): MR floats of slack.
   const aOff = 0;
-  const bOff = Math.min(MC, mPad) * kcMax;
-  const cOff = bOff + kcMax * nPad;
+  const bOff = rawA ? k * m + MR : Math.min(MC, mPad) * kcMax;
+  const cOff = bOff + (rawB ? k * n : kcMax * nPad);
   const heap = engine.heap((cOff + mPad * nPad) * 4);
   heap.fill(0, cOff, cOff + mPad * nPad);
+  if (rawA) heap.set(a.subarray(0, k * m), aOff);
+  if (rawB) heap.set(b.subarray(0, k * n), bOff);
+  const [aStep, bStep] = [rawA ? m * 4 : MR * 4, rawB ? n * 4 : NR * 4];
   for (let pc = 0; pc < k; pc += KC) {
     const kc = Math.min(KC, k - pc);
-    packB(b, k, n, transB, pc, kc, heap, bOff, nPad);
+    if (!rawB) packB(b, k, n, transB, pc, kc, heap, bOff, nPad);
+    const pb = rawB ? bOff + pc * n : bOff;
     for (let ic = 0; ic < mPad; ic += MC) {
       const mc = Math.min(MC, mPad - ic);
-      packA(a, m, r1, k, transA, r0 + ic, mc, pc, kc, heap, aOff);
-      engine.gemm(aOff * 4, bOff * 4, (cOff + ic * nPad) * 4, kc, mc / MR, nPad / NR, nPad * 4);
+      if (!rawA) packA(a, m, r1, k, transA, r0 + ic, mc, pc, kc, heap, aOff);
+      const pa = rawA ? aOff + pc * m + r0 + ic : aOff;
+      engine.gemm(pa * 4, pb * 4, (cOff + ic * nPad) * 4, kc, mc / MR, nPad / NR, nPad * 4,
+        rawA ? MR * 4 : kc * MR * 4, aStep, rawB ? NR * 4 : kc * NR * 4, bStep);
     }
   }
   if (n === nPad) {
@@ -137,7 +149,7 @@ function packA(a: Float32Array, m: number, end: number, k: number, trans: boolea
   pc: number, kc: number, dst: Float32Array, off: number): void {
   const rowStride = trans ? 1 : k; // op(A)[i][p] = trans ? a[p*m + i] : a[i*k + p]
   const colStride = trans ? m : 1;
-  const mr = MR;
+  const mr = MR; // a local: V8 does not constant-fold imported bindings in hot loops
   for (let ir = 0; ir < mc; ir += mr) {
     if (mr === 4 && ic + ir + mr <= end) {
       // A whole panel: its MR rows side by side in one loop (a loop per row of a short k cost more than the copy).
