@@ -84,3 +84,23 @@ describe('2×2 max pooling in SIMD', () => {
       }), { numRuns: 100 });
   });
 });
+
+describe('fusedConv2d', () => {
+  it('gives the bits of conv2d then biasAdd, forward and all three gradients, direct and im2col shapes alike', async () => {
+    const { conv2d, fusedConv2d, biasAdd, sum, mul, Tensor: T } = await import('../src/node/index.js');
+    fc.assert(fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 3, max: 8 }), fc.constantFrom(1, 3, 8), fc.constantFrom(4, 6, 8, 16), fc.constantFrom<'same' | 'valid'>('same', 'valid'),
+      fc.integer({ min: 1, max: 2 }), fc.boolean(), fc.nat(), (batch, h, c, outC, padding, stride, relu, seed) => {
+        const rng = new Random(seed);
+        const xs = rng.fillUniform(new Float32Array(batch * h * h * c), -1, 1), fs = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1);
+        const bs = rng.fillUniform(new Float32Array(outC), -1, 1);
+        const run = (fused: boolean) => {
+          const x = new T(xs.slice(), [batch, h, h, c], true), f = new T(fs.slice(), [3, 3, c, outC], true), b = new T(bs.slice(), [outC], true);
+          const options = { padding, strides: stride };
+          const y = fused ? fusedConv2d(x, f, b, relu ? 'relu' : 'linear', options) : biasAdd(conv2d(x, f, options), b, relu ? 'relu' : 'linear');
+          sum(mul(y, new T(new Random(seed + 1).fillUniform(new Float32Array(y.size), -1, 1), y.shape))).backward();
+          return [y.data, x.grad!.data, f.grad!.data, b.grad!.data].map(bits);
+        };
+        expect(run(true)).toEqual(run(false));
+      }), { numRuns: 40 });
+  });
+});

@@ -10,6 +10,8 @@ export interface Backend {
   conv2d(x: Float32Array, filter: Float32Array, info: Conv2dInfo): Float32Array;
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, info: Conv2dInfo): Float32Array;
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, info: Conv2dInfo): Float32Array;
+  /** act(conv2d + bias) in one kernel, where the backend has one for this shape; null (or absent) and the op composes it. */
+  conv2dBiasActivation?(x: Float32Array, filter: Float32Array, bias: Float32Array, relu: boolean, info: Conv2dInfo): Float32Array | null;
   maxPool2d(x: Float32Array, info: Window2d): { out: Float32Array; argmax: Int32Array };
   maxPool2dBackward(dy: Float32Array, argmax: Int32Array, inputSize: number): Float32Array;
 }

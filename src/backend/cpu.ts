@@ -12,6 +12,7 @@ export const cpuBackend: Backend = {
   conv2d: (x, f, info) => conv2dDirect(x, f, null, false, info) ?? conv2d(x, f, info, parallelMatmul),
   conv2dBackpropInput: (dy, f, info) => conv2dBackpropInputDirect(dy, f, info) ?? conv2dBackpropInput(dy, f, info, parallelMatmul),
   conv2dBackpropFilter: (x, dy, info) => conv2dBackpropFilterDirect(x, dy, info) ?? conv2dBackpropFilter(x, dy, info, parallelMatmul),
+  conv2dBiasActivation: (x, f, bias, relu, info) => conv2dDirect(x, f, bias, relu, info),
   maxPool2d,
   maxPool2dBackward,
 };

@@ -1,7 +1,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Random } from '../../tensor/random.js';
-import { conv2d, type Padding } from '../../tensor/ops.js';
+import { conv2d, fusedConv2d, type Padding } from '../../tensor/ops.js';
 import { type ActivationName, activation, biasThenActivate } from '../activations.js';
 import { type InitializerName, initialize } from '../initializers.js';
 import { type CallContext, Layer, type LayerConfig, type SampleShape } from '../layer.js';
@@ -81,7 +81,11 @@ export class Conv2D extends Layer {
   }
 
   call(x: Tensor, ctx: CallContext): Tensor {
-    const y = conv2d(x, this.weight('kernel'), { strides: this.strides, padding: this.padding, dilationRate: this.dilationRate });
+    const options = { strides: this.strides, padding: this.padding, dilationRate: this.dilationRate };
+    if (this.useBias && (this.activation === 'relu' || this.activation === 'linear' || ctx.logits)) {
+      return fusedConv2d(x, this.weight('kernel'), this.weight('bias'), this.activation === 'relu' && !ctx.logits ? 'relu' : 'linear', options);
+    }
+    const y = conv2d(x, this.weight('kernel'), options);
     return biasThenActivate(y, this.useBias ? this.weight('bias') : null, this.activation, this.act, ctx.logits);
   }
 
