@@ -8,7 +8,8 @@
 import { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from '../kernels/cpu/conv2d.js';
 import { conv2dBackpropFilterDirect, conv2dBackpropInputDirect, conv2dDirect, directConvApplies, directConvCan } from '../kernels/cpu/conv-direct.js';
 import type { Conv2dInfo } from '../kernels/types.js';
-import { Random } from '../src/node/index.js';
+import { Random, configureThreads, startThreads } from '../src/node/index.js';
+import { parallelConvFilterGrad, parallelConvForward, parallelConvInputGrad } from '../src/backend/conv-threads.js';
 import { median, table } from './common.js';
 
 type Pass = 'forward' | 'input grad' | 'filter grad';
@@ -37,9 +38,9 @@ export async function run(): Promise<void> {
     const dy = rng.fillUniform(new Float32Array(32 * (h - 2) * (h - 2) * outC), -1, 1);
     // directConvCan: time every shape the kernels can compute, inside the chosen rule or not.
     const passes: Array<[Pass, () => unknown, () => unknown, boolean]> = [
-      ['forward', () => conv2dDirect(x, f, null, false, w, directConvCan), () => conv2d(x, f, w), directConvApplies(w, c, outC)],
-      ['input grad', () => conv2dBackpropInputDirect(dy, f, w, directConvCan), () => conv2dBackpropInput(dy, f, w), directConvApplies(w, outC, c)],
-      ['filter grad', () => conv2dBackpropFilterDirect(x, dy, w, directConvCan), () => conv2dBackpropFilter(x, dy, w), directConvApplies(w, c, outC)],
+      ['forward', () => conv2dDirect(x, f, null, false, w, { rule: directConvCan }), () => conv2d(x, f, w), directConvApplies(w, c, outC)],
+      ['input grad', () => conv2dBackpropInputDirect(dy, f, w, { rule: directConvCan }), () => conv2dBackpropInput(dy, f, w), directConvApplies(w, outC, c)],
+      ['filter grad', () => conv2dBackpropFilterDirect(x, dy, w, { rule: directConvCan }), () => conv2dBackpropFilter(x, dy, w), directConvApplies(w, c, outC)],
     ];
     for (const [pass, direct, im2col, chosen] of passes) {
       if (direct() === null) {
@@ -53,6 +54,40 @@ export async function run(): Promise<void> {
   console.log('\nconvolution 3×3, batch 32, stride 1, one thread: ms per call, medians of 7 (direct and im2col alternating)');
   console.log(table(['layer (H×W×C → outC)', 'pass', 'direct ms', 'im2col ms', 'im2col ÷ direct', 'chosen'], rows));
   console.log('n/a: the direct kernels need outC (forward, filter grad) or C (input grad) in fours, at most 16.');
+  await threadSplit(rng);
+}
+
+/**
+ * The direct kernels with the batch split over every thread against one thread, forced past
+ * MIN_CONV_MULTIPLY_ADDS: where the split starts to pay. Threads stay started throughout (a
+ * restart recompiles their kernels); one thread is the same code with no helper asked.
+ */
+async function threadSplit(rng: Random): Promise<void> {
+  const threads = await startThreads();
+  if (threads < 2) {
+    console.log(`\nthread split: skipped, ${threads} thread running`);
+    return;
+  }
+  const rows: Array<Array<string | number>> = [];
+  for (const [batch, h, c, outC] of [[32, 28, 1, 8], [32, 13, 8, 16], [32, 28, 8, 16], [32, 28, 16, 16], [128, 28, 16, 16]]) {
+    const w: Conv2dInfo = { batch, inH: h, inW: h, channels: c, kH: 3, kW: 3, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, outH: h - 2, outW: h - 2, outC };
+    const x = rng.fillUniform(new Float32Array(batch * h * h * c), -1, 1), f = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1);
+    const dy = rng.fillUniform(new Float32Array(batch * (h - 2) * (h - 2) * outC), -1, 1);
+    const multiplyAdds = batch * (h - 2) * (h - 2) * 9 * c * outC;
+    const passes: Array<[Pass, (min: number) => unknown]> = [
+      ['forward', (min) => parallelConvForward(x, f, null, false, w, min)],
+      ['input grad', (min) => parallelConvInputGrad(dy, f, w, min)],
+      ['filter grad', (min) => parallelConvFilterGrad(x, dy, w, min)],
+    ];
+    for (const [pass, run] of passes) {
+      if (pass === 'input grad' && c % 4 !== 0) continue;
+      const [split, one] = timeBoth(() => run(0), () => run(Infinity));
+      rows.push([`${batch}×${h}×${h}×${c} → ${outC}`, pass, (multiplyAdds / 1e6).toFixed(1), one, split, `${(one / split).toFixed(2)}×`]);
+    }
+  }
+  configureThreads({ threads });
+  console.log(`\ndirect convolutions, the batch split over ${threads} threads against 1: ms per call, medians of 7 (alternating)`);
+  console.log(table(['layer', 'pass', 'M multiply-adds', '1 thread ms', `${threads} threads ms`, 'speed-up'], rows));
 }
 
 function im2colOnly(f: () => unknown): number {

@@ -50,11 +50,10 @@ export function allocateInt32(n: number): Int32Array {
   return take(n, true, (k) => new Int32Array(k));
 }
 
-/** `n` values of `heap` from `at`, into a buffer of their own (a kernel's result leaving WebAssembly memory). */
-export function copyOut(heap: Float32Array, at: number, n: number): Float32Array {
-  const out = allocate(n);
-  out.set(heap.subarray(at, at + n));
-  return out;
+/** `n` values of `heap` from `at`, into a buffer of their own or `into` (a kernel's result leaving WebAssembly memory). */
+export function copyOut(heap: Float32Array, at: number, n: number, into: Float32Array = allocate(n)): Float32Array {
+  into.set(heap.subarray(at, at + n));
+  return into;
 }
 
 /** A buffer of `n` zeros. */

@@ -1,4 +1,4 @@
-import { copyOut } from '../buffers.js';
+import { allocate, copyOut } from '../buffers.js';
 import type { Conv2dInfo } from '../types.js';
 import { directConvHeap, directConvKernels, pixelsPerBlock } from './conv-simd.js';
 
@@ -20,6 +20,13 @@ export const DIRECT_MAX_WINDOW = 144;
 const unitSteps = (w: Conv2dInfo) => w.strideH === 1 && w.strideW === 1 && (w.dilationH ?? 1) === 1 && (w.dilationW ?? 1) === 1;
 
 export type DirectRule = (w: Conv2dInfo, inC: number, outC: number) => boolean;
+
+export interface DirectOptions {
+  /** Which shapes to take (default: where direct is the faster). */
+  rule?: DirectRule;
+  /** Where to write the result (default: a buffer of its own). */
+  into?: Float32Array;
+}
 
 /** What the kernels can compute: stride 1, no dilation, 4 to 16 output channels in fours. */
 export const directConvCan: DirectRule = (w, _inC, outC) => unitSteps(w) && outC % 4 === 0 && outC <= 16;
@@ -51,7 +58,7 @@ function copyPadded(src: Float32Array, heap: Float32Array, at: number, batch: nu
 const paddedDims = (w: Conv2dInfo) => [w.outH + w.kH - 1, w.outW + w.kW - 1] as const;
 
 /** act(conv2d(x, f) + bias): bias may be null (zeros). */
-export function conv2dDirect(x: Float32Array, f: Float32Array, bias: Float32Array | null, relu: boolean, w: Conv2dInfo, rule = directConvApplies): Float32Array | null {
+export function conv2dDirect(x: Float32Array, f: Float32Array, bias: Float32Array | null, relu: boolean, w: Conv2dInfo, { rule = directConvApplies, into }: DirectOptions = {}): Float32Array | null {
   if (!rule(w, w.channels, w.outC)) return null;
   const kernels = directConvKernels(w.outC / 4);
   if (kernels === null) return null;
@@ -65,7 +72,7 @@ export function conv2dDirect(x: Float32Array, f: Float32Array, bias: Float32Arra
   else heap.set(bias, bAt);
   kernels.forward(xAt * 4, fAt * 4, bAt * 4, outAt * 4, w.batch, hp, wp, w.channels, w.kH, w.kW, w.outH, w.outW, relu ? 1 : 0);
   heap = directConvHeap(0);
-  return copyOut(heap, outAt, outLength);
+  return copyOut(heap, outAt, outLength, into);
 }
 
 /**
@@ -73,7 +80,7 @@ export function conv2dDirect(x: Float32Array, f: Float32Array, bias: Float32Arra
  * convolution's input gradient is the convolution of dy with the filter turned 180° and
  * its channel axes swapped.
  */
-export function conv2dBackpropInputDirect(dy: Float32Array, f: Float32Array, w: Conv2dInfo, rule = directConvApplies): Float32Array | null {
+export function conv2dBackpropInputDirect(dy: Float32Array, f: Float32Array, w: Conv2dInfo, { rule = directConvApplies, into }: DirectOptions = {}): Float32Array | null {
   if (!rule(w, w.outC, w.channels)) return null;
   const kernels = directConvKernels(w.channels / 4);
   if (kernels === null) return null;
@@ -91,25 +98,57 @@ export function conv2dBackpropInputDirect(dy: Float32Array, f: Float32Array, w: 
   }
   heap.fill(0, bAt, bAt + c);
   kernels.forward(dyAt * 4, fAt * 4, bAt * 4, outAt * 4, w.batch, hp, wp, outC, kH, kW, w.inH, w.inW, 0);
-  return copyOut(directConvHeap(0), outAt, outLength);
+  return copyOut(directConvHeap(0), outAt, outLength, into);
 }
 
-/** dL/df = Σ over pixels of the input window ⊗ dy, taps in filter order. */
-export function conv2dBackpropFilterDirect(x: Float32Array, dy: Float32Array, w: Conv2dInfo, rule = directConvApplies): Float32Array | null {
+/**
+ * The filter gradient sums over the batch in chunks of this many images, each chunk's sum
+ * made alone and the chunks' added in order: compute threads take whole chunks, and the
+ * result is the same bits for any thread count (src/backend/conv-threads.ts).
+ */
+export const FILTER_GRAD_CHUNK = 8;
+
+export const chunksOf = (batch: number) => Math.ceil(batch / FILTER_GRAD_CHUNK);
+
+/** dL/df = Σ over pixels of the input window ⊗ dy, taps in filter order, chunk by chunk. */
+export function conv2dBackpropFilterDirect(x: Float32Array, dy: Float32Array, w: Conv2dInfo, { rule = directConvApplies }: DirectOptions = {}): Float32Array | null {
   if (!rule(w, w.channels, w.outC)) return null;
+  const filterLength = w.kH * w.kW * w.channels * w.outC, chunks = chunksOf(w.batch);
+  const partials = allocate(chunks * filterLength);
+  if (!filterGradChunks(x, dy, w, partials)) return null;
+  return sumChunks(partials, chunks, filterLength);
+}
+
+/** Adds `chunks` partial filter gradients in order. */
+export function sumChunks(partials: Float32Array, chunks: number, filterLength: number, into = allocate(filterLength)): Float32Array {
+  into.set(partials.subarray(0, filterLength));
+  for (let c = 1; c < chunks; c++) for (let i = 0, at = c * filterLength; i < filterLength; i++) into[i] += partials[at + i];
+  return into;
+}
+
+/**
+ * The partial filter gradient of each FILTER_GRAD_CHUNK-image chunk of `x` and `dy` (w.batch
+ * images, from a chunk boundary), into `into` one after another; false without SIMD.
+ */
+export function filterGradChunks(x: Float32Array, dy: Float32Array, w: Conv2dInfo, into: Float32Array): boolean {
   const v = w.outC / 4;
   const kernels = directConvKernels(v);
-  if (kernels === null) return null;
+  if (kernels === null) return false;
   const [hp, wp] = paddedDims(w);
   const run = w.kW * w.channels;
   let taps = pixelsPerBlock(v);
   while (run % taps !== 0) taps--;
-  const filterLength = w.kH * w.kW * w.channels * w.outC;
-  const xAt = 0, dyAt = w.batch * hp * wp * w.channels, dfAt = dyAt + dy.length;
-  const heap = directConvHeap((dfAt + filterLength) * 4);
+  const filterLength = w.kH * w.kW * w.channels * w.outC, chunks = chunksOf(w.batch);
+  const imageIn = hp * wp * w.channels, imageOut = w.outH * w.outW * w.outC;
+  const xAt = 0, dyAt = w.batch * imageIn, dfAt = dyAt + dy.length;
+  const heap = directConvHeap((dfAt + chunks * filterLength) * 4);
   copyPadded(x, heap, xAt, w.batch, w.inH, w.inW, w.channels, hp, wp, w.padTop, w.padLeft);
   heap.set(dy, dyAt);
-  heap.fill(0, dfAt, dfAt + filterLength);
-  kernels.filterGrad[taps](xAt * 4, dyAt * 4, dfAt * 4, w.batch, hp, wp, w.channels, w.kH, w.kW, w.outH, w.outW);
-  return copyOut(directConvHeap(0), dfAt, filterLength);
+  heap.fill(0, dfAt, dfAt + chunks * filterLength);
+  for (let c = 0; c < chunks; c++) {
+    const first = c * FILTER_GRAD_CHUNK, count = Math.min(FILTER_GRAD_CHUNK, w.batch - first);
+    kernels.filterGrad[taps]((xAt + first * imageIn) * 4, (dyAt + first * imageOut) * 4, (dfAt + c * filterLength) * 4, count, hp, wp, w.channels, w.kH, w.kW, w.outH, w.outW);
+  }
+  copyOut(directConvHeap(0), dfAt, chunks * filterLength, into);
+  return true;
 }

@@ -25,12 +25,16 @@ export const MIN_MULTIPLY_ADDS = 1 << 24;
 export const MIN_ROWS = 256;
 
 /** The control block of one compute thread, as Int32 indices (see compute-worker.ts). */
-export const CONTROL = { SEQ: 0, DONE: 1, OP: 2, PARAMS: 3, SIZE: 16 } as const;
+export const CONTROL = { SEQ: 0, DONE: 1, OP: 2, PARAMS: 3, SIZE: 20 } as const;
 export const OP_MATMUL = 1;
 /** Go back to the event loop: a message with a new data buffer follows. */
 export const OP_REFRESH = 2;
+/** Direct convolution passes over a range of images (src/backend/conv-threads.ts). */
+export const OP_CONV_FORWARD = 3;
+export const OP_CONV_INPUT_GRAD = 4;
+export const OP_CONV_FILTER_GRAD = 5;
 
-interface ComputeThread {
+export interface ComputeThread {
   worker: WorkerThread;
   control: Int32Array;
   ready: boolean;
@@ -75,7 +79,7 @@ export function runningThreads(): number {
 export function threadDetail(): string {
   const running = runningThreads();
   if (failed) return `matmul on 1 thread (compute threads failed: ${failed})`;
-  return `matmuls of ${MIN_MULTIPLY_ADDS} multiply-adds and ${MIN_ROWS} rows and more on ${running} thread${running === 1 ? '' : 's'}${wanted() > running ? ` (${wanted()} asked for; the rest are starting)` : ''}`;
+  return `matmuls of ${MIN_MULTIPLY_ADDS} multiply-adds and ${MIN_ROWS} rows and more, and direct convolutions of ${MIN_MULTIPLY_ADDS} multiply-adds and more, on ${running} thread${running === 1 ? '' : 's'}${wanted() > running ? ` (${wanted()} asked for; the rest are starting)` : ''}`;
 }
 
 /** Starts the compute threads asked for, in the background; resolves once they all take work. */
@@ -148,28 +152,46 @@ function wait(t: ComputeThread): boolean {
   return true;
 }
 
+/** The compute threads that can take a job now: none while one thread is configured. */
+export function helpers(): ComputeThread[] {
+  return wanted() === 1 ? [] : threads().filter((t) => t.ready);
+}
+
+/**
+ * One job per helper, in a shared buffer of `floats`: `fill` writes the operands into it, each
+ * helper runs its job (an op and its parameters, offsets into the buffer), this thread runs
+ * `own` meanwhile, then waits. A job whose thread left the pool or never answers is done here
+ * by `redo` (the same numbers; only later). Returns the buffer, for the caller to read.
+ */
+export function runOnHelpers(workers: ComputeThread[], floats: number, fill: (view: Float32Array) => void,
+  jobs: Array<[number, number[]]>, own: () => void, redo: (job: number, view: Float32Array) => void): Float32Array {
+  const view = shared(floats, workers);
+  fill(view);
+  const given = jobs.map(([op, params], i) => {
+    if (!pool.includes(workers[i])) return false;
+    run(workers[i], op, params);
+    return true;
+  });
+  own();
+  given.forEach((ok, i) => { if (!ok || !wait(workers[i])) redo(i, view); });
+  return view;
+}
+
 /** op(A) · op(B) on every ready thread when it is large enough, else on this one (see the module comment). */
 export function parallelMatmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA = false, transB = false,
   out: Float32Array = allocate(m * n), { minMultiplyAdds = MIN_MULTIPLY_ADDS, minRows = MIN_ROWS } = {}): Float32Array {
-  if (wanted() === 1 || m * k * n < minMultiplyAdds || m < Math.max(minRows, 2 * MR)) return matmulRows(a, b, m, k, n, transA, transB, out, 0, m);
-  const candidates = threads().filter((t) => t.ready);
-  if (candidates.length === 0) return matmulRows(a, b, m, k, n, transA, transB, out, 0, m);
+  const workers = m * k * n < minMultiplyAdds || m < Math.max(minRows, 2 * MR) ? [] : helpers();
+  if (workers.length === 0) return matmulRows(a, b, m, k, n, transA, transB, out, 0, m);
   const aLen = m * k, bLen = k * n;
-  const view = shared(aLen + bLen + m * n, candidates);
-  // A thread that did not take the new buffer has left the pool.
-  const ready = candidates.filter((t) => pool.includes(t));
   // Row blocks of whole micro-kernel panels, this thread's first.
-  const per = Math.ceil(m / (ready.length + 1) / MR) * MR;
+  const per = Math.ceil(m / (workers.length + 1) / MR) * MR;
   const own = Math.min(per, m);
-  const blocks = ready.map((_, i) => [Math.min(m, per * (i + 1)), Math.min(m, per * (i + 2))]).filter(([r0, r1]) => r1 > r0);
-  view.set(a.subarray(0, aLen), 0);
-  view.set(b.subarray(0, bLen), aLen);
-  blocks.forEach(([r0, r1], i) => run(ready[i], OP_MATMUL, [0, aLen, aLen + bLen + (r0 - per) * n, m, k, n, transA ? 1 : 0, transB ? 1 : 0, r0, r1]));
-  matmulRows(a, b, m, k, n, transA, transB, out, 0, own);
-  blocks.forEach(([r0, r1], i) => {
-    // A thread that never answers: its rows, here (the same numbers; only later).
-    if (!wait(ready[i])) matmulRows(a, b, m, k, n, transA, transB, view.subarray(aLen + bLen + (r0 - per) * n, aLen + bLen + (r1 - per) * n), r0, r1);
-  });
+  const blocks = workers.map((_, i) => [Math.min(m, per * (i + 1)), Math.min(m, per * (i + 2))]);
+  const at = (r0: number) => aLen + bLen + (r0 - per) * n;
+  const view = runOnHelpers(workers, aLen + bLen + m * n, (v) => { v.set(a.subarray(0, aLen), 0); v.set(b.subarray(0, bLen), aLen); },
+    blocks.map(([r0, r1]) => [OP_MATMUL, [0, aLen, at(r0), m, k, n, transA ? 1 : 0, transB ? 1 : 0, r0, r1]]),
+    () => matmulRows(a, b, m, k, n, transA, transB, out, 0, own),
+    (i, v) => { const [r0, r1] = blocks[i]; matmulRows(a, b, m, k, n, transA, transB, v.subarray(at(r0), at(r1)), r0, r1); });
   out.set(view.subarray(aLen + bLen, aLen + bLen + (m - own) * n), own * n);
   return out;
 }
