@@ -13,6 +13,16 @@ import { MR, NR, type GemmKernel, loadSimdGemm } from './gemm-simd.js';
 const KC = 256;
 const MC = MR * 16;
 
+/**
+ * Where reading A or B in place beats packing it (2-core VM, medians, alternating): a
+ * transposed A of 128–784 rows 1.0–1.8× (2048 rows 0.7–1.0×, but 1.55× at 16 columns); a
+ * plain B for 32 rows 1.65–2.0×, 128 rows 1.05–1.15× up to 512 columns (1024: 0.93×), 1024
+ * rows 0.8–0.95×.
+ */
+const RAW_A_MAX_ROWS = 1024;
+const RAW_B_MAX_ROWS = 128;
+const RAW_B_MAX_COLS = 512;
+
 /** A micro-kernel plus the scratch memory it addresses (byte addresses into `heap`). */
 export interface GemmEngine {
   readonly name: string;
@@ -100,7 +110,9 @@ export function matmul(
  * Two layouts need no packing, only a copy into the kernel's memory: a transposed A (the
  * MR values of a panel at one k are adjacent in Aᵀ's storage) and a plain B whose columns
  * come in whole panels (NR adjacent values a row). The weight-gradient and forward products
- * of dense layers are these; packing them cost as much as their arithmetic.
+ * of dense layers are these; packing them cost as much as their arithmetic. Read in place,
+ * though, each k step jumps a row of the stored matrix, which large matrices pay for in
+ * cache and TLB misses: the RAW_* limits are where it stopped paying.
  */
 export function matmulRows(
   a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean,
@@ -112,7 +124,7 @@ export function matmulRows(
   const mPad = roundUp(rows, MR);
   const nPad = roundUp(n, NR);
   const kcMax = Math.min(KC, k);
-  const rawA = transA, rawB = !transB && n === nPad;
+  const rawA = transA && (m < RAW_A_MAX_ROWS || n <= NR * 2), rawB = !transB && n === nPad && rows <= RAW_B_MAX_ROWS && n <= RAW_B_MAX_COLS;
   // Scratch layout, in floats: [A (block or whole) | B (slab or whole) | padded C]. A raw Aᵀ
   // is read MR rows at a time past row r1 (into rows of C that are dropped): MR floats of slack.
   const aOff = 0;
