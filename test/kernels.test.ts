@@ -5,7 +5,7 @@ import { cpuBackend } from '../src/backend/cpu.js';
 import { matmul, jsEngine, defaultGemm } from '../kernels/cpu/matmul.js';
 import { col2im, conv2d, conv2dBackpropFilter, im2col } from '../kernels/cpu/conv2d.js';
 import { maxPool2d } from '../kernels/cpu/pool.js';
-import { adamUpdate, adamUpdateScalar } from '../kernels/cpu/adam.js';
+import { adamSlots, adamUpdate, adamUpdateScalar } from '../kernels/cpu/adam.js';
 import type { Window2d } from '../kernels/types.js';
 import { kernelSuite, rand, expectClose, naiveMatmul } from './helpers/kernel-suite.js';
 
@@ -112,5 +112,22 @@ describe("Adam's update kernel", () => {
       adamUpdateScalar(copies[0], copies[1], copies[2], copies[3], 0.1, 0.001, alpha, 1e-7);
       for (const [a, b] of [[p, copies[0]], [m, copies[2]], [v, copies[3]]]) expect(Array.from(new Uint32Array(a.buffer))).toEqual(Array.from(new Uint32Array(b.buffer)));
     }), { numRuns: 200 });
+  });
+
+  it('gives the same bits with slots resident in its memory (adamSlots), step after step', () => {
+    const rng = new Random(9);
+    const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+    fc.assert(fc.property(fc.integer({ min: 1, max: 70 }), (n) => {
+      const [m, v] = adamSlots(n);
+      expect(bits(m)).toEqual(bits(new Float32Array(n)));
+      const p = rng.fillNormal(new Float32Array(n), 0, 1), plain = [p.slice(), new Float32Array(n), new Float32Array(n)];
+      for (let t = 1; t <= 3; t++) {
+        const g = rng.fillNormal(new Float32Array(n), 0, 0.1);
+        const alpha = (0.001 * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t);
+        adamUpdate(p, g, m, v, 0.1, 0.001, alpha, 1e-7);
+        adamUpdateScalar(plain[0], g, plain[1], plain[2], 0.1, 0.001, alpha, 1e-7);
+      }
+      expect([p, m, v].map(bits)).toEqual(plain.map(bits));
+    }), { numRuns: 60 });
   });
 });

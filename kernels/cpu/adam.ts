@@ -40,16 +40,43 @@ function buildModule(): Uint8Array<ArrayBuffer> {
   return encodeModule([{ exportName: 'adam', params: [I32, I32, I32, I32, I32, F32, F32, F32, F32], locals: [[1, I32], [7, V128]], body }]);
 }
 
-function load(): AdamKernel | null {
+function compile(): WebAssembly.Module | null {
   if (typeof WebAssembly === 'undefined') return null;
   const bytes = buildModule();
-  if (!WebAssembly.validate(bytes)) return null;
+  return WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+}
+
+const module = compile();
+
+function instantiate(memory: WebAssembly.Memory): AdamKernel['run'] {
+  return new WebAssembly.Instance(module!, { env: { memory } }).exports.adam as AdamKernel['run'];
+}
+
+function load(): AdamKernel | null {
+  if (module === null) return null;
   const memory = new WebAssembly.Memory({ initial: 1 });
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-  return { memory, run: instance.exports.adam as AdamKernel['run'] };
+  return { memory, run: instantiate(memory) };
 }
 
 const kernel = load();
+
+/**
+ * Slots m and v made by `adamSlots`: views into a memory of their own that also holds room for
+ * the parameter and its gradient ([p | g | m | v]), never grown, so the views stay valid. An
+ * update then copies p and g in and p out, where slots from elsewhere go in and out too.
+ */
+const resident = new WeakMap<Float32Array, { v: Float32Array; heap: Float32Array; run: AdamKernel['run'] }>();
+
+/** Zeroed m and v for a parameter of `n` values, resident in WebAssembly memory where SIMD runs. */
+export function adamSlots(n: number): [Float32Array, Float32Array] {
+  if (module === null || n < 4) return [new Float32Array(n), new Float32Array(n)];
+  const memory = new WebAssembly.Memory({ initial: Math.ceil((16 * n) / 65536) });
+  const heap = new Float32Array(memory.buffer, 0, 4 * n);
+  const m = heap.subarray(2 * n, 3 * n), v = heap.subarray(3 * n, 4 * n);
+  resident.set(m, { v, heap, run: instantiate(memory) });
+  return [m, v];
+}
+
 const f32 = Math.fround;
 
 /** The update of values [from, to) in JavaScript, rounded as float32 arithmetic is. */
@@ -69,7 +96,13 @@ export function adamUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v:
   [c1, c2, alpha, eps] = [f32(c1), f32(c2), f32(alpha), f32(eps)];
   const n = p.length;
   const simd = kernel === null ? 0 : n - (n % 4);
-  if (simd > 0) {
+  const home = resident.get(m);
+  if (home !== undefined && home.v === v && simd > 0) {
+    home.heap.set(p.subarray(0, simd), 0);
+    home.heap.set(g.subarray(0, simd), n);
+    home.run(0, 4 * n, 8 * n, 12 * n, simd / 4, c1, c2, alpha, eps);
+    p.set(home.heap.subarray(0, simd));
+  } else if (simd > 0) {
     const bytes = simd * 4;
     const need = 4 * bytes - kernel!.memory.buffer.byteLength;
     if (need > 0) kernel!.memory.grow(Math.ceil(need / 65536));

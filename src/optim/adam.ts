@@ -1,5 +1,5 @@
 import { Optimizer, type OptimizerConfig, checkRate } from './optimizer.js';
-import { adamUpdate } from '../../kernels/cpu/adam.js';
+import { adamSlots, adamUpdate } from '../../kernels/cpu/adam.js';
 
 export interface AdamConfig extends OptimizerConfig {
   beta1?: number;
@@ -26,6 +26,11 @@ export class Adam extends Optimizer {
 
   protected slotNames(): string[] {
     return ['m', 'v'];
+  }
+
+  /** Zeros, kept in the update kernel's memory (fewer copies a step). */
+  protected override newSlots(size: number): Float32Array[] {
+    return adamSlots(size);
   }
 
   protected update(p: Float32Array, g: Float32Array, [m, v]: Float32Array[], t: number, lr: number): void {

@@ -93,11 +93,17 @@ export abstract class Optimizer implements Trackable {
   /** Creates slots for every parameter (idempotent). */
   build(params: NamedParams): void {
     for (const [path, p] of params) if (!this.shapes.has(path)) this.shapes.set(path, [...p.shape]);
-    for (const name of this.slotNames()) {
-      const bySlot = this.slots.get(name) ?? new Map<string, Float32Array>();
-      for (const [path, p] of params) if (!bySlot.has(path)) bySlot.set(path, new Float32Array(p.size).fill(this.slotInitialValue(name)));
-      this.slots.set(name, bySlot);
+    const names = this.slotNames();
+    for (const name of names) if (!this.slots.has(name)) this.slots.set(name, new Map());
+    for (const [path, p] of params) {
+      if (names.length === 0 || this.slots.get(names[0])!.has(path)) continue;
+      this.newSlots(p.size).forEach((slot, i) => this.slots.get(names[i])!.set(path, slot));
     }
+  }
+
+  /** One array per slot name for a parameter of `size` values, at the slot's initial value. */
+  protected newSlots(size: number): Float32Array[] {
+    return this.slotNames().map((name) => new Float32Array(size).fill(this.slotInitialValue(name)));
   }
 
   /** One update of every parameter that has a gradient, in place. */
