@@ -1,17 +1,18 @@
 /**
- * MNIST epochs of Waypoint beside PyTorch (1 and 2 threads) and Keras 3 (torch backend) on
+ * MNIST epochs of Waypoint and PyTorch (each on 1 and 2 threads) and Keras 3 (torch backend) on
  * the same CPU: the built-in MLP and CNN, identical initial weights (exported by Waypoint,
  * loaded by each peer), the same data in the same order (pre-shuffled, shuffle off), batch
  * 32, Adam 1e-3. Each round runs one epoch of every engine in turn, from the initial weights;
- * the table gives medians, the first epoch's loss (equal to four decimals when the engines
- * do the same arithmetic) and peak RSS. The Python peers run when .venv-ref has torch and
+ * the table gives medians, each peer's time beside Waypoint's on as many threads, the first
+ * epoch's loss (equal to three or four decimals when the engines do the same arithmetic) and
+ * peak RSS. The Python peers run when .venv-ref has torch and
  * keras (else they are reported absent). `npm run bench -- peers [--quick]`
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Random, Tensor, exportSafetensors, loadMnist, torchSource } from '../src/node/index.js';
+import { Random, Tensor, configureThreads, exportSafetensors, loadMnist, startThreads, torchSource } from '../src/node/index.js';
 import { mnistModel, type MnistModelKind } from '../src/cli/models.js';
 import { median, table } from './common.js';
 
@@ -90,13 +91,15 @@ export async function run(): Promise<void> {
     writeFileSync(join(dir, 'torch.safetensors'), exportSafetensors(initial, { layout: 'torch' }));
     writeFileSync(join(dir, 'keras.safetensors'), exportSafetensors(initial, { layout: 'keras' }));
     writeFileSync(join(dir, 'model.py'), torchSource(initial));
-    const engines = ['waypoint', ...(hasPython ? ['torch1', 'torch2', 'keras'] : [])];
+    const engines = ['waypoint1', 'waypoint2', ...(hasPython ? ['torch1', 'torch2', 'keras'] : [])];
     const results = new Map<string, { seconds: number[]; loss: number; rssMiB: number } | string>();
     try {
       for (let r = 0; r < ROUNDS; r++) {
         for (const engine of engines) {
           let sample: { seconds: number; loss: number; rssMiB: number } | string;
-          if (engine === 'waypoint') {
+          if (engine.startsWith('waypoint')) {
+            configureThreads({ threads: Number(engine.slice(-1)) });
+            await startThreads();
             const model = mnistModel(arch, 42);
             const t = performance.now();
             const history = await model.fit(new Tensor(x, xTrain.shape), new Tensor(y, yTrain.shape), { epochs: 1, batchSize: 32, shuffle: false, verbose: 0 });
@@ -113,15 +116,16 @@ export async function run(): Promise<void> {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const ours = results.get('waypoint') as { seconds: number[]; loss: number };
-    const label: Record<string, string> = { waypoint: 'Waypoint', torch1: 'PyTorch, 1 thread', torch2: 'PyTorch, 2 threads', keras: 'Keras 3 (torch backend)' };
+    const label: Record<string, string> = { waypoint1: 'Waypoint, 1 thread', waypoint2: 'Waypoint, 2 threads', torch1: 'PyTorch, 1 thread', torch2: 'PyTorch, 2 threads', keras: 'Keras 3 (torch backend)' };
+    // Each engine against Waypoint on as many threads (Keras runs on every core, as PyTorch's default).
+    const ours = (e: string) => results.get(e === 'torch1' || e === 'waypoint1' ? 'waypoint1' : 'waypoint2') as { seconds: number[] };
     console.log(`\nMNIST ${arch.toUpperCase()}, one epoch of ${n} samples, batch 32, Adam 1e-3, identical initial weights and order; median of ${ROUNDS} rounds (engines alternating)`);
-    console.log(table(['engine', 's/epoch', 'Waypoint ÷ engine', 'first-epoch loss', 'peak RSS MiB'], ['waypoint', 'torch1', 'torch2', 'keras'].map((e) => {
+    console.log(table(['engine', 's/epoch', 'Waypoint ÷ engine', 'first-epoch loss', 'peak RSS MiB'], ['waypoint1', 'waypoint2', 'torch1', 'torch2', 'keras'].map((e) => {
       const v = results.get(e);
       if (v === undefined) return [label[e], 'absent', '', `${PYTHON} not found`, ''];
       if (typeof v === 'string') return [label[e], 'failed', '', v.slice(0, 60), ''];
-      return [label[e], median(v.seconds), `${(median(ours.seconds) / median(v.seconds)).toFixed(2)}×`, v.loss.toFixed(4), v.rssMiB];
+      return [label[e], median(v.seconds), `${(median(ours(e).seconds) / median(v.seconds)).toFixed(2)}×`, v.loss.toFixed(4), v.rssMiB];
     })));
   }
-  console.log('Waypoint ÷ engine: how many times longer Waypoint takes (above 1: the peer is faster). Waypoint\'s RSS is the benchmark process\'s, with every engine\'s data loaded.');
+  console.log('Waypoint ÷ engine: how many times longer Waypoint on as many threads takes (above 1: the peer is faster; Keras against 2). Waypoint\'s RSS is the benchmark process\'s, with every engine\'s data loaded.');
 }
