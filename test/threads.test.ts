@@ -13,13 +13,18 @@ import { ArgumentError } from '../src/errors.js';
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
-describe('matmul on several threads', () => {
+/** Two threads for the tests of the calling describe, the configuration before restored after. */
+function onTwoThreads(): void {
   let before = 1;
   beforeAll(async () => {
     before = configureThreads({ threads: 2 });
     expect(await startThreads()).toBe(2);
   }, 60_000);
   afterAll(() => { configureThreads({ threads: before }); });
+}
+
+describe('matmul on several threads', () => {
+  onTwoThreads();
 
   it('gives the same bits as one thread, whatever the shape, transposes and split', () => {
     const rng = new Random(3);
@@ -64,12 +69,7 @@ describe('matmul on several threads', () => {
 });
 
 describe('direct convolutions on several threads', () => {
-  let before = 1;
-  beforeAll(async () => {
-    before = configureThreads({ threads: 2 });
-    expect(await startThreads()).toBe(2);
-  }, 60_000);
-  afterAll(() => { configureThreads({ threads: before }); });
+  onTwoThreads();
 
   it('give the same bits as one thread for every batch split: forward (bias, relu), input and filter gradients', () => {
     const rng = new Random(8);

@@ -5,7 +5,7 @@
  * float64 result of float32 operands rounds to the float32 result). Both give the same bits.
  *   m += (g − m)·c1;  v += (g² − v)·c2;  p −= alpha·m / (√v + eps)
  */
-import { F32, I32, V128, encodeModule, op } from './wasm-asm.js';
+import { F32, I32, V128, bump, encodeModule, op } from './wasm-asm.js';
 
 interface AdamKernel {
   memory: WebAssembly.Memory;
@@ -16,7 +16,6 @@ function buildModule(): Uint8Array<ArrayBuffer> {
   const [p, g, m, v, groups, c1, c2, alpha, eps] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const [i, G, M, V, C1, C2, A, E] = [9, 10, 11, 12, 13, 14, 15, 16];
   const splat = (from: number, to: number) => [op.get(from), op.f32x4Splat, op.set(to)];
-  const bump = (ptr: number) => [op.get(ptr), op.i32(16), op.add, op.set(ptr)];
   const body = [
     ...splat(c1, C1), ...splat(c2, C2), ...splat(alpha, A), ...splat(eps, E),
     op.i32(0), op.set(i),
@@ -33,7 +32,7 @@ function buildModule(): Uint8Array<ArrayBuffer> {
     op.get(v), op.get(V), op.v128Store(0),
     // p −= alpha·m / (√v + eps)
     op.get(p), op.get(p), op.v128Load(0), op.get(A), op.get(M), op.f32x4Mul, op.get(V), op.f32x4Sqrt, op.get(E), op.f32x4Add, op.f32x4Div, op.f32x4Sub, op.v128Store(0),
-    ...bump(p), ...bump(g), ...bump(m), ...bump(v),
+    ...[p, g, m, v].flatMap((ptr) => bump(ptr, [op.i32(16)])),
     op.get(i), op.i32(1), op.add, op.set(i),
     op.br(0), op.end, op.end,
   ];

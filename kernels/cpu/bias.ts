@@ -1,5 +1,5 @@
 import { allocate, allocateZeroed, copyOut } from '../buffers.js';
-import { I32, V128, encodeModule, op } from './wasm-asm.js';
+import { I32, V128, bump, encodeModule, forLoop, op } from './wasm-asm.js';
 
 /**
  * A layer's tail on its last axis, forward and backward:
@@ -13,52 +13,36 @@ import { I32, V128, encodeModule, op } from './wasm-asm.js';
  * bias sums row after row.
  */
 function buildModule(): Uint8Array<ArrayBuffer> {
+  // Both walk rows of four-channel groups, the bias (or its gradient) from its start each row.
   const forward = (() => {
     const [X, B, OUT, ROWS, GROUPS, RELU, R, G, BP, ZERO, Z] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
     return {
-      exportName: 'forward', params: [I32, I32, I32, I32, I32, I32], locals: [[3, I32], [2, V128]] as Array<[number, number]>,
+      exportName: 'forward', params: Array(6).fill(I32), locals: [[3, I32], [2, V128]] as Array<[number, number]>,
       body: [
         op.i32(0), op.i32x4Splat, op.set(ZERO),
-        op.i32(0), op.set(R),
-        op.block, op.loop, op.get(R), op.get(ROWS), op.geU, op.brIf(1),
-        op.get(B), op.set(BP), op.get(GROUPS), op.set(G),
-        op.loop,
-        op.get(X), op.v128Load(0), op.get(BP), op.v128Load(0), op.f32x4Add, op.set(Z),
-        op.get(RELU), op.if, op.get(Z), op.get(ZERO), op.f32x4Max, op.set(Z), op.end,
-        op.get(OUT), op.get(Z), op.v128Store(0),
-        op.get(X), op.i32(16), op.add, op.set(X),
-        op.get(OUT), op.i32(16), op.add, op.set(OUT),
-        op.get(BP), op.i32(16), op.add, op.set(BP),
-        op.get(G), op.i32(1), op.sub, op.tee(G), op.brIf(0),
-        op.end,
-        op.get(R), op.i32(1), op.add, op.set(R), op.br(0),
-        op.end, op.end,
+        ...forLoop(R, ROWS, [op.get(B), op.set(BP), ...forLoop(G, GROUPS, [
+          op.get(X), op.v128Load(0), op.get(BP), op.v128Load(0), op.f32x4Add, op.set(Z),
+          op.get(RELU), op.if, op.get(Z), op.get(ZERO), op.f32x4Max, op.set(Z), op.end,
+          op.get(OUT), op.get(Z), op.v128Store(0),
+          ...[X, OUT, BP].flatMap((ptr) => bump(ptr, [op.i32(16)])),
+        ])]),
       ],
     };
   })();
   const backward = (() => {
     const [Y, GR, DZ, DB, ROWS, GROUPS, RELU, R, G, BP, ZERO, D] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
     return {
-      exportName: 'backward', params: [I32, I32, I32, I32, I32, I32, I32], locals: [[3, I32], [2, V128]] as Array<[number, number]>,
+      exportName: 'backward', params: Array(7).fill(I32), locals: [[3, I32], [2, V128]] as Array<[number, number]>,
       body: [
         op.i32(0), op.i32x4Splat, op.set(ZERO),
-        op.i32(0), op.set(R),
-        op.block, op.loop, op.get(R), op.get(ROWS), op.geU, op.brIf(1),
-        op.get(DB), op.set(BP), op.get(GROUPS), op.set(G),
-        op.loop,
-        op.get(GR), op.v128Load(0), op.set(D),
-        // relu: zero g where y ≤ 0 (an all-ones lane mask; a NaN y lets g through).
-        op.get(RELU), op.if, op.get(D), op.get(Y), op.v128Load(0), op.get(ZERO), op.f32x4Le, op.v128AndNot, op.set(D), op.end,
-        op.get(DZ), op.get(D), op.v128Store(0),
-        op.get(BP), op.get(BP), op.v128Load(0), op.get(D), op.f32x4Add, op.v128Store(0),
-        op.get(Y), op.i32(16), op.add, op.set(Y),
-        op.get(GR), op.i32(16), op.add, op.set(GR),
-        op.get(DZ), op.i32(16), op.add, op.set(DZ),
-        op.get(BP), op.i32(16), op.add, op.set(BP),
-        op.get(G), op.i32(1), op.sub, op.tee(G), op.brIf(0),
-        op.end,
-        op.get(R), op.i32(1), op.add, op.set(R), op.br(0),
-        op.end, op.end,
+        ...forLoop(R, ROWS, [op.get(DB), op.set(BP), ...forLoop(G, GROUPS, [
+          op.get(GR), op.v128Load(0), op.set(D),
+          // relu: zero g where y ≤ 0 (an all-ones lane mask; a NaN y lets g through).
+          op.get(RELU), op.if, op.get(D), op.get(Y), op.v128Load(0), op.get(ZERO), op.f32x4Le, op.v128AndNot, op.set(D), op.end,
+          op.get(DZ), op.get(D), op.v128Store(0),
+          op.get(BP), op.get(BP), op.v128Load(0), op.get(D), op.f32x4Add, op.v128Store(0),
+          ...[Y, GR, DZ, BP].flatMap((ptr) => bump(ptr, [op.i32(16)])),
+        ])]),
       ],
     };
   })();

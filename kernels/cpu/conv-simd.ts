@@ -1,4 +1,4 @@
-import { I32, V128, encodeModule, op } from './wasm-asm.js';
+import { I32, V128, bump, encodeModule, forLoop, op } from './wasm-asm.js';
 
 /**
  * Direct WebAssembly SIMD convolutions for layers with few channels, where im2col would
@@ -24,18 +24,6 @@ export interface DirectConvKernels {
 
 const ACCUMULATORS = 8;
 
-/** Loops `for (i = 0; i < limit; i++) body`, as a block/loop pair (limit > 0 not assumed). */
-const countedLoop = (i: number, limit: number, body: number[][]): number[][] => [
-  op.i32(0), op.set(i),
-  op.block, op.loop,
-  op.get(i), op.get(limit), op.geU, op.brIf(1),
-  ...body,
-  op.get(i), op.i32(1), op.add, op.set(i), op.br(0),
-  op.end, op.end,
-];
-
-const bump = (local: number, by: number[][]): number[][] => [op.get(local), ...by, op.add, op.set(local)];
-
 function forwardFunction(v: number, p: number) {
   const [X, F, BIAS, OUT, BATCH, HP, WP, C, KH, KW, OUTH, OUTW, RELU] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
   const [B, OY, OX, KY, T, ROW, XP, FP, OP, ROWBYTES, RUN, CB, KYROW] = [13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25];
@@ -50,7 +38,7 @@ function forwardFunction(v: number, p: number) {
       op.get(F), op.set(FP),
       // KYROW = ROW + ox·C·4, then one filter row of kW·C taps per ky.
       op.get(ROW), op.get(OX), op.get(CB), op.mul, op.add, op.set(KYROW),
-      ...countedLoop(KY, KH, [
+      ...forLoop(KY, KH, [
         op.get(KYROW), op.set(XP),
         op.get(RUN), op.set(T),
         op.loop,
@@ -80,7 +68,7 @@ function forwardFunction(v: number, p: number) {
     op.get(C), op.i32(4), op.mul, op.set(CB),
     op.get(OUT), op.set(OP),
     op.i32(0), op.i32x4Splat, op.set(ZERO),
-    ...countedLoop(B, BATCH, countedLoop(OY, OUTH, [
+    ...forLoop(B, BATCH, forLoop(OY, OUTH, [
       // ROW = x + (b·Hp + oy)·rowBytes: the first input row under this output row.
       op.get(X), op.get(B), op.get(HP), op.mul, op.get(OY), op.add, op.get(ROWBYTES), op.mul, op.add, op.set(ROW),
       op.i32(0), op.set(OX),
@@ -111,7 +99,7 @@ function filterGradFunction(v: number, taps: number) {
     ...accs.flatMap(([tap, lane]) => [op.i32(0), op.i32x4Splat, op.set(acc(tap, lane))]),
     op.get(KYROW), op.get(T), op.i32(4), op.mul, op.add, op.set(XP),
     op.get(DYROW), op.set(DP),
-    ...countedLoop(OX, OUTW, [
+    ...forLoop(OX, OUTW, [
       ...[...Array(v).keys()].flatMap((lane) => [op.get(DP), op.v128Load(16 * lane), op.set(dv(lane))]),
       ...[...Array(taps).keys()].flatMap((tap) => [
         op.get(XP), op.load32Splat(4 * tap), op.set(A),
@@ -128,11 +116,11 @@ function filterGradFunction(v: number, taps: number) {
     op.get(KW), op.get(C), op.mul, op.set(RUN),
     op.get(C), op.i32(4), op.mul, op.set(CB),
     op.get(DY), op.set(DYROW),
-    ...countedLoop(B, BATCH, countedLoop(OY, OUTH, [
+    ...forLoop(B, BATCH, forLoop(OY, OUTH, [
       op.get(X), op.get(B), op.get(HP), op.mul, op.get(OY), op.add, op.get(ROWBYTES), op.mul, op.add, op.set(ROW),
       op.get(ROW), op.set(KYROW),
       op.get(DF), op.set(DFP),
-      ...countedLoop(KY, KH, [
+      ...forLoop(KY, KH, [
         // T walks this filter row's kW·C taps, `taps` at a time (the caller picks a divisor).
         op.i32(0), op.set(T),
         op.block, op.loop,

@@ -1,4 +1,4 @@
-import { I32, V128, encodeModule, op } from './wasm-asm.js';
+import { I32, V128, encodeModule, forLoop, op } from './wasm-asm.js';
 
 /**
  * 2×2 max pooling at stride 2 in WebAssembly SIMD, four channels a vector, without a branch:
@@ -13,10 +13,6 @@ function buildModule(): Uint8Array<ArrayBuffer> {
   const [X, OUT, ARG, BATCH, INH, INW, GROUPS, OUTH, OUTW] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const [B, OY, OX, G, P, IDX, RIGHT, DOWN] = [9, 10, 11, 12, 13, 14, 15, 16];
   const [BEST, BI, V, VI, TAKE, IDXV, LANES, OFF_R, OFF_D, OFF_DR] = [17, 18, 19, 20, 21, 22, 23, 24, 25, 26];
-  const loop = (i: number, limit: number, body: number[][]) => [
-    op.i32(0), op.set(i), op.block, op.loop, op.get(i), op.get(limit), op.geU, op.brIf(1),
-    ...body, op.get(i), op.i32(1), op.add, op.set(i), op.br(0), op.end, op.end,
-  ];
   // One later cell at byte offset `bytes` (a local, or none) and index offset `offsets`.
   const cell = (bytes: number[][], offsets: number) => [
     op.get(P), ...bytes, op.v128Load(0), op.set(V),
@@ -35,12 +31,12 @@ function buildModule(): Uint8Array<ArrayBuffer> {
     op.get(RIGHT), op.i32(2), op.shrU, op.i32x4Splat, op.set(OFF_R),
     op.get(DOWN), op.i32(2), op.shrU, op.i32x4Splat, op.set(OFF_D),
     op.get(OFF_R), op.get(OFF_D), op.i32x4Add, op.set(OFF_DR),
-    ...loop(B, BATCH, loop(OY, OUTH, [
+    ...forLoop(B, BATCH, forLoop(OY, OUTH, [
       // IDX = (b·inH + 2·oy)·inW·channels: the window row's first value.
       op.get(B), op.get(INH), op.mul, op.get(OY), op.i32(1), op.shl, op.add, op.get(DOWN), op.mul, op.i32(2), op.shrU, op.set(IDX),
       op.get(X), op.get(IDX), op.i32(2), op.shl, op.add, op.set(P),
-      ...loop(OX, OUTW, [
-        ...loop(G, GROUPS, [
+      ...forLoop(OX, OUTW, [
+        ...forLoop(G, GROUPS, [
           op.get(IDX), op.i32x4Splat, op.get(LANES), op.i32x4Add, op.set(IDXV),
           op.get(P), op.v128Load(0), op.set(BEST),
           op.get(IDXV), op.set(BI),

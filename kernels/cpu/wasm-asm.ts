@@ -81,6 +81,19 @@ export const op = {
   v128AndNot: [0xfd, ...uleb(0x4f)],
 };
 
+/** `for (i = 0; i < limit; i++) body` over i32 locals, as a block/loop pair (limit 0 runs nothing). */
+export const forLoop = (i: number, limit: number, body: number[][]): number[][] => [
+  op.i32(0), op.set(i),
+  op.block, op.loop,
+  op.get(i), op.get(limit), op.geU, op.brIf(1),
+  ...body,
+  op.get(i), op.i32(1), op.add, op.set(i), op.br(0),
+  op.end, op.end,
+];
+
+/** local += the value the instructions `by` push. */
+export const bump = (local: number, by: number[][]): number[][] => [op.get(local), ...by, op.add, op.set(local)];
+
 export interface WasmFunction {
   exportName: string;
   params: number[];
