@@ -2,11 +2,11 @@
  * `npm run bench -- conv-direct`: the direct SIMD convolutions (kernels/cpu/conv-direct.ts)
  * against im2col + the packed matmul, one thread each, on batch-32 layers of small models:
  * forward, input gradient and filter gradient, medians of 7 after 2 warm-ups, alternating.
- * Where direct wins sets DIRECT_MAX_OUT_CHANNELS and DIRECT_MAX_WINDOW; the rule is fixed in
+ * Where direct wins sets directConvApplies's rule; the rule is fixed in
  * code, never picked at run time, so every process computes the same bits.
  */
 import { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from '../kernels/cpu/conv2d.js';
-import { conv2dBackpropFilterDirect, conv2dBackpropInputDirect, conv2dDirect, directConvApplies, directConvCan } from '../kernels/cpu/conv-direct.js';
+import { conv2dBackpropFilterDirect, conv2dBackpropInputDirect, conv2dDirect } from '../kernels/cpu/conv-direct.js';
 import type { Conv2dInfo } from '../kernels/types.js';
 import { Random, configureThreads, startThreads } from '../src/node/index.js';
 import { parallelConvFilterGrad, parallelConvForward, parallelConvInputGrad } from '../src/backend/conv-threads.js';
@@ -36,23 +36,23 @@ export async function run(): Promise<void> {
     const w: Conv2dInfo = { batch: 32, inH: h, inW: h, channels: c, kH: 3, kW: 3, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, outH: h - 2, outW: h - 2, outC };
     const x = rng.fillUniform(new Float32Array(32 * h * h * c), -1, 1), f = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1);
     const dy = rng.fillUniform(new Float32Array(32 * (h - 2) * (h - 2) * outC), -1, 1);
-    // directConvCan: time every shape the kernels can compute, inside the chosen rule or not.
-    const passes: Array<[Pass, () => unknown, () => unknown, boolean]> = [
-      ['forward', () => conv2dDirect(x, f, null, false, w, { rule: directConvCan }), () => conv2d(x, f, w), directConvApplies(w, c, outC)],
-      ['input grad', () => conv2dBackpropInputDirect(dy, f, w, { rule: directConvCan }), () => conv2dBackpropInput(dy, f, w), directConvApplies(w, outC, c)],
-      ['filter grad', () => conv2dBackpropFilterDirect(x, dy, w, { rule: directConvCan }), () => conv2dBackpropFilter(x, dy, w), directConvApplies(w, c, outC)],
+    const passes: Array<[Pass, () => unknown, () => unknown]> = [
+      ['forward', () => conv2dDirect(x, f, null, false, w), () => conv2d(x, f, w)],
+      ['input grad', () => conv2dBackpropInputDirect(dy, f, w), () => conv2dBackpropInput(dy, f, w)],
+      ['filter grad', () => conv2dBackpropFilterDirect(x, dy, w), () => conv2dBackpropFilter(x, dy, w)],
     ];
-    for (const [pass, direct, im2col, chosen] of passes) {
+    for (const [pass, direct, im2col] of passes) {
+      // Null: outside directConvApplies, so the backend runs im2col.
       if (direct() === null) {
-        rows.push([`${h}×${h}×${c} → ${outC}`, pass, 'n/a', im2colOnly(im2col), '', chosen ? 'direct?!' : 'im2col']);
+        rows.push([`${h}×${h}×${c} → ${outC}`, pass, 'n/a', im2colOnly(im2col), '']);
         continue;
       }
       const [d, m] = timeBoth(direct, im2col);
-      rows.push([`${h}×${h}×${c} → ${outC}`, pass, d, m, `${(m / d).toFixed(2)}×`, chosen ? 'direct' : 'im2col']);
+      rows.push([`${h}×${h}×${c} → ${outC}`, pass, d, m, `${(m / d).toFixed(2)}×`]);
     }
   }
   console.log('\nconvolution 3×3, batch 32, stride 1, one thread: ms per call, medians of 7 (direct and im2col alternating)');
-  console.log(table(['layer (H×W×C → outC)', 'pass', 'direct ms', 'im2col ms', 'im2col ÷ direct', 'chosen'], rows));
+  console.log(table(['layer (H×W×C → outC)', 'pass', 'direct ms', 'im2col ms', 'im2col ÷ direct'], rows));
   console.log('n/a: the direct kernels need outC (forward, filter grad) or C (input grad) in fours, at most 16.');
   await threadSplit(rng);
 }

@@ -13,16 +13,17 @@ function info(batch: number, h: number, w: number, c: number, k: number, outC: n
 }
 
 describe('direct convolution kernels', () => {
-  it('run the MNIST CNN\'s layers and leave strided, dilated, wide or odd-width layers to im2col', () => {
+  it('run the MNIST CNN\'s layers and any stride-1 layer of 4–16 output channels in fours; im2col takes the rest', () => {
     expect(directConvApplies(info(32, 28, 28, 1, 3, 8, 0), 1, 8)).toBe(true);
     expect(directConvApplies(info(32, 13, 13, 8, 3, 16, 0), 8, 16)).toBe(true);
     expect(directConvApplies(info(32, 13, 13, 8, 3, 16, 0), 16, 8)).toBe(true); // its input gradient
+    expect(directConvApplies(info(8, 13, 13, 32, 3, 16, 0), 32, 16)).toBe(true);
     expect(directConvApplies(info(32, 28, 28, 1, 3, 32, 0), 1, 32)).toBe(false);
     expect(directConvApplies(info(32, 28, 28, 1, 3, 10, 0), 1, 10)).toBe(false);
-    expect(directConvApplies(info(8, 13, 13, 32, 3, 16, 0), 32, 16)).toBe(false);
+    expect(directConvApplies(info(32, 28, 28, 8, 1, 8, 0), 8, 8)).toBe(false); // 1×1: a matmul already
     expect(directConvApplies({ ...info(8, 13, 13, 8, 3, 16, 0), strideH: 2 }, 8, 16)).toBe(false);
     expect(directConvApplies({ ...info(8, 13, 13, 8, 3, 16, 0), dilationW: 2 }, 8, 16)).toBe(false);
-    expect(conv2dDirect(new Float32Array(8 * 13 * 13 * 32), new Float32Array(9 * 32 * 16), null, false, info(8, 13, 13, 32, 3, 16, 0))).toBeNull();
+    expect(conv2dDirect(new Float32Array(8 * 13 * 13 * 8), new Float32Array(9 * 8 * 32), null, false, info(8, 13, 13, 8, 3, 32, 0))).toBeNull();
   });
 
   it('fuse bias and relu into the forward pass: the bits of the kernel without them, then biasActivate', () => {
