@@ -4,22 +4,14 @@
  * input-gradient image depends on nothing but itself; the filter gradient is summed in
  * fixed chunks of FILTER_GRAD_CHUNK images, each thread makes whole chunks' partial sums and
  * this thread adds them in order. So every thread count gives the same bits. Convolutions
- * below MIN_CONV_MULTIPLY_ADDS stay on this thread (`npm run bench -- conv-direct` measures it).
+ * below MIN_CONV_MULTIPLY_ADDS (threads.ts) stay on this thread.
  */
 import type { Conv2dInfo } from '../../kernels/types.js';
 import {
   FILTER_GRAD_CHUNK, chunksOf, conv2dBackpropFilterDirect, conv2dBackpropInputDirect, conv2dDirect, directConvApplies, filterGradChunks, sumChunks,
 } from '../../kernels/cpu/conv-direct.js';
 import { allocate } from '../../kernels/buffers.js';
-import { MIN_MULTIPLY_ADDS, OP_CONV_FILTER_GRAD, OP_CONV_FORWARD, OP_CONV_INPUT_GRAD, type ComputeThread, helpers, runOnHelpers } from './threads.js';
-
-/**
- * Below this many multiply-adds a direct convolution stays on the calling thread. Measured
- * (`npm run bench -- conv-direct`, 2-core VM, batch 32): the MNIST CNN's layers (1.6M and
- * 4.5M) ran 0.5–0.85× as fast split, 28×28×8 → 16 (25M) 1.4–1.6×, 28×28×16 → 16 (50M)
- * 0.9–1.7×: the matmul's crossover (threads.ts), which getBackend().detail names.
- */
-export const MIN_CONV_MULTIPLY_ADDS = MIN_MULTIPLY_ADDS;
+import { MIN_CONV_MULTIPLY_ADDS, OP_CONV_FILTER_GRAD, OP_CONV_FORWARD, OP_CONV_INPUT_GRAD, type ComputeThread, helpers, runOnHelpers } from './threads.js';
 
 const multiplyAdds = (w: Conv2dInfo) => w.batch * w.outH * w.outW * w.kH * w.kW * w.channels * w.outC;
 
@@ -69,6 +61,8 @@ function byImages(op: number, x: Float32Array, f: Float32Array, bias: Float32Arr
   out.set(view.subarray(outAt, outAt + (batch - ownEnd) * outImage), ownEnd * outImage);
   return out;
 }
+
+export { MIN_CONV_MULTIPLY_ADDS };
 
 export function parallelConvForward(x: Float32Array, f: Float32Array, bias: Float32Array | null, relu: boolean, w: Conv2dInfo, minMultiplyAdds = MIN_CONV_MULTIPLY_ADDS): Float32Array | null {
   const workers = workersFor(w, w.channels, w.outC, minMultiplyAdds);

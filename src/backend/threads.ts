@@ -1,6 +1,7 @@
 import { allocate } from '../../kernels/buffers.js';
 /**
- * Large matmuls on every core, deterministically. The rows of the output are split between
+ * Large matmuls on every core, deterministically (and the job dispatch that large direct
+ * convolutions use too, conv-threads.ts). The rows of the output are split between
  * this thread and compute threads (platform().startComputeWorker) that share memory with it:
  * A and B are copied into a SharedArrayBuffer, each thread computes its own rows with the
  * same kernel (kernels/cpu/matmul's matmulRows, whose sums do not depend on which rows it is
@@ -23,6 +24,14 @@ import { MR } from '../../kernels/cpu/gemm-simd.js';
  */
 export const MIN_MULTIPLY_ADDS = 1 << 24;
 export const MIN_ROWS = 256;
+
+/**
+ * Below this many multiply-adds a direct convolution stays on the calling thread. Measured
+ * (`npm run bench -- conv-direct`, 2-core VM, batch 32, two runs): the MNIST CNN's layers
+ * (1.6M and 4.5M) ran 0.35–0.85× as fast split, 28×28×8 → 16 (25M) 0.8–1.6× from run to
+ * run, 28×28×16 → 16 (50M) 0.9–1.7× but mostly 1.4–1.7×.
+ */
+export const MIN_CONV_MULTIPLY_ADDS = 1 << 25;
 
 /** The control block of one compute thread, as Int32 indices (see compute-worker.ts). */
 export const CONTROL = { SEQ: 0, DONE: 1, OP: 2, PARAMS: 3, SIZE: 20 } as const;
@@ -79,7 +88,7 @@ export function runningThreads(): number {
 export function threadDetail(): string {
   const running = runningThreads();
   if (failed) return `matmul on 1 thread (compute threads failed: ${failed})`;
-  return `matmuls of ${MIN_MULTIPLY_ADDS} multiply-adds and ${MIN_ROWS} rows and more, and direct convolutions of ${MIN_MULTIPLY_ADDS} multiply-adds and more, on ${running} thread${running === 1 ? '' : 's'}${wanted() > running ? ` (${wanted()} asked for; the rest are starting)` : ''}`;
+  return `matmuls of ${MIN_MULTIPLY_ADDS} multiply-adds and ${MIN_ROWS} rows and more, and direct convolutions of ${MIN_CONV_MULTIPLY_ADDS} multiply-adds and more, on ${running} thread${running === 1 ? '' : 's'}${wanted() > running ? ` (${wanted()} asked for; the rest are starting)` : ''}`;
 }
 
 /** Starts the compute threads asked for, in the background; resolves once they all take work. */
