@@ -30,7 +30,7 @@ function timeBoth(direct: () => unknown, im2col: () => unknown): [number, number
 export async function run(): Promise<void> {
   const rng = new Random(1);
   const layers: Array<[number, number, number]> = [];
-  for (const h of [28, 14]) for (const c of [1, 3, 8, 16, 32]) for (const outC of [8, 16, 32]) layers.push([h, c, outC]);
+  for (const h of [28, 14]) for (const c of [1, 3, 8, 16, 32]) for (const outC of [8, 16, 32, 64]) layers.push([h, c, outC]);
   const rows: Array<Array<string | number>> = [];
   for (const [h, c, outC] of layers) {
     const w: Conv2dInfo = { batch: 32, inH: h, inW: h, channels: c, kH: 3, kW: 3, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, outH: h - 2, outW: h - 2, outC };

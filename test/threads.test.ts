@@ -73,14 +73,16 @@ describe('direct convolutions on several threads', () => {
 
   it('give the same bits as one thread for every batch split: forward (bias, relu), input and filter gradients', () => {
     const rng = new Random(8);
-    fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 3, max: 9 }), fc.constantFrom(1, 4, 8), fc.constantFrom(4, 8, 16), fc.boolean(), fc.boolean(),
+    fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 3, max: 9 }), fc.constantFrom(1, 4, 8), fc.constantFrom(4, 8, 16, 32), fc.boolean(), fc.boolean(),
       (batch, h, c, outC, same, relu) => {
         const pad = same ? 1 : 0, outH = h + 2 * pad - 2;
         const w = { batch, inH: h, inW: h, channels: c, kH: 3, kW: 3, strideH: 1, strideW: 1, padTop: pad, padLeft: pad, outH, outW: outH, outC };
         const x = rng.fillUniform(new Float32Array(batch * h * h * c), -1, 1), f = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1);
         const bias = rng.fillUniform(new Float32Array(outC), -1, 1), dy = rng.fillUniform(new Float32Array(batch * outH * outH * outC), -1, 1);
         expect(bits(parallelConvForward(x, f, bias, relu, w, 0)!)).toEqual(bits(parallelConvForward(x, f, bias, relu, w, Infinity)!));
-        expect(bits(parallelConvFilterGrad(x, dy, w, 0)!)).toEqual(bits(parallelConvFilterGrad(x, dy, w, Infinity)!));
+        // Null where the filter gradient takes im2col (few input channels, many output channels): then on both.
+        const [split, one] = [parallelConvFilterGrad(x, dy, w, 0), parallelConvFilterGrad(x, dy, w, Infinity)];
+        expect(split === null ? null : bits(split)).toEqual(one === null ? null : bits(one));
         if (c % 4 === 0) expect(bits(parallelConvInputGrad(dy, f, w, 0)!)).toEqual(bits(parallelConvInputGrad(dy, f, w, Infinity)!));
       }), { numRuns: 60 });
   });

@@ -1,6 +1,6 @@
 import { allocate, copyOut } from '../buffers.js';
 import type { Conv2dInfo } from '../types.js';
-import { directConvHeap, directConvKernels, pixelsPerBlock } from './conv-simd.js';
+import { type DirectConvKernels, directConvHeap, directConvKernels, pixelsPerBlock } from './conv-simd.js';
 
 /**
  * The direct convolutions of conv-simd.ts behind the im2col kernels' contract: inputs are
@@ -13,15 +13,26 @@ const unitSteps = (w: Conv2dInfo) => w.strideH === 1 && w.strideW === 1 && (w.di
 const isMatmul = (w: Conv2dInfo) => w.kH === 1 && w.kW === 1 && w.padTop === 0 && w.padLeft === 0;
 
 /**
- * Whether a convolution producing `outC` channels from `inC` runs direct: at stride 1,
- * undilated, with 4 to 16 output channels in fours (the kernels' f32x4 lanes), and not a
- * 1×1 unpadded one (a plain matmul already). `npm run bench -- conv-direct` found direct
- * as fast as im2col + matmul or faster on every such shape it timed (0.98–9.4×, 1 to 32 input
- * channels), so there is no other limit. Fixed in code, never measured at run time, so
- * every process computes the same bits.
+ * Whether a convolution producing `outC` channels from `inC` runs direct (the forward pass,
+ * and the input gradient with the channel counts swapped): at stride 1, undilated, with 4 to
+ * 64 output channels in fours (f32x4 lanes, 16 a kernel call), and not a 1×1 unpadded one
+ * (a plain matmul already). `npm run bench -- conv-direct` timed 1 to 32 input channels and
+ * 8 to 64 output channels: direct was 1.1–9.4× im2col + matmul on all of them. Fixed in
+ * code, never measured at run time, so every process computes the same bits.
  */
 export function directConvApplies(w: Conv2dInfo, _inC: number, outC: number): boolean {
-  return unitSteps(w) && !isMatmul(w) && outC % 4 === 0 && outC >= 4 && outC <= 16;
+  return unitSteps(w) && !isMatmul(w) && outC % 4 === 0 && outC >= 4 && outC <= DIRECT_MAX_OUT_CHANNELS;
+}
+
+/** The widest layer timed (beyond it im2col, whose matmul gains with width). */
+export const DIRECT_MAX_OUT_CHANNELS = 64;
+
+/**
+ * The filter gradient's rule: the same, but im2col where fewer than 4 input channels meet
+ * more than 16 output channels (direct measured 0.8–0.98× there, 1.2–6.6× elsewhere).
+ */
+export function directFilterGradApplies(w: Conv2dInfo): boolean {
+  return directConvApplies(w, w.channels, w.outC) && !(w.channels < 4 && w.outC > 16);
 }
 
 export interface DirectOptions {
@@ -48,13 +59,22 @@ function copyPadded(src: Float32Array, heap: Float32Array, at: number, batch: nu
   }
 }
 
+/** A layer's output channels as kernel calls: [first channel, f32x4 vectors (≤ 4)] per slice of 16. */
+const slices = (channels: number) => Array.from({ length: Math.ceil(channels / 16) }, (_, i) => [16 * i, Math.min(4, (channels - 16 * i) / 4)] as const);
+
+/** The kernels for every slice of `channels`, or null without SIMD. */
+function kernelsFor(channels: number): Array<readonly [number, DirectConvKernels]> | null {
+  const all = slices(channels).map(([first, v]) => [first, directConvKernels(v)] as const);
+  return all.every(([, k]) => k !== null) ? (all as Array<readonly [number, DirectConvKernels]>) : null;
+}
+
 /** The padded input's dims: every window of the output inside it. */
 const paddedDims = (w: Conv2dInfo) => [w.outH + w.kH - 1, w.outW + w.kW - 1] as const;
 
 /** act(conv2d(x, f) + bias): bias may be null (zeros). */
 export function conv2dDirect(x: Float32Array, f: Float32Array, bias: Float32Array | null, relu: boolean, w: Conv2dInfo, { into }: DirectOptions = {}): Float32Array | null {
   if (!directConvApplies(w, w.channels, w.outC)) return null;
-  const kernels = directConvKernels(w.outC / 4);
+  const kernels = kernelsFor(w.outC);
   if (kernels === null) return null;
   const [hp, wp] = paddedDims(w);
   const xAt = 0, fAt = w.batch * hp * wp * w.channels, bAt = fAt + f.length, outAt = bAt + w.outC;
@@ -64,7 +84,9 @@ export function conv2dDirect(x: Float32Array, f: Float32Array, bias: Float32Arra
   heap.set(f, fAt);
   if (bias === null) heap.fill(0, bAt, bAt + w.outC);
   else heap.set(bias, bAt);
-  kernels.forward(xAt * 4, fAt * 4, bAt * 4, outAt * 4, w.batch, hp, wp, w.channels, w.kH, w.kW, w.outH, w.outW, relu ? 1 : 0);
+  for (const [c0, k] of kernels) {
+    k.forward(xAt * 4, (fAt + c0) * 4, (bAt + c0) * 4, (outAt + c0) * 4, w.batch, hp, wp, w.channels, w.kH, w.kW, w.outH, w.outW, relu ? 1 : 0, w.outC * 4);
+  }
   heap = directConvHeap(0);
   return copyOut(heap, outAt, outLength, into);
 }
@@ -76,7 +98,7 @@ export function conv2dDirect(x: Float32Array, f: Float32Array, bias: Float32Arra
  */
 export function conv2dBackpropInputDirect(dy: Float32Array, f: Float32Array, w: Conv2dInfo, { into }: DirectOptions = {}): Float32Array | null {
   if (!directConvApplies(w, w.outC, w.channels)) return null;
-  const kernels = directConvKernels(w.channels / 4);
+  const kernels = kernelsFor(w.channels);
   if (kernels === null) return null;
   const { kH, kW, channels: c, outC } = w;
   const hp = w.inH + kH - 1, wp = w.inW + kW - 1;
@@ -91,7 +113,9 @@ export function conv2dBackpropInputDirect(dy: Float32Array, f: Float32Array, w: 
     }
   }
   heap.fill(0, bAt, bAt + c);
-  kernels.forward(dyAt * 4, fAt * 4, bAt * 4, outAt * 4, w.batch, hp, wp, outC, kH, kW, w.inH, w.inW, 0);
+  for (const [c0, k] of kernels) {
+    k.forward(dyAt * 4, (fAt + c0) * 4, (bAt + c0) * 4, (outAt + c0) * 4, w.batch, hp, wp, outC, kH, kW, w.inH, w.inW, 0, c * 4);
+  }
   return copyOut(directConvHeap(0), outAt, outLength, into);
 }
 
@@ -106,7 +130,7 @@ export const chunksOf = (batch: number) => Math.ceil(batch / FILTER_GRAD_CHUNK);
 
 /** dL/df = Σ over pixels of the input window ⊗ dy, taps in filter order, chunk by chunk. */
 export function conv2dBackpropFilterDirect(x: Float32Array, dy: Float32Array, w: Conv2dInfo): Float32Array | null {
-  if (!directConvApplies(w, w.channels, w.outC)) return null;
+  if (!directFilterGradApplies(w)) return null;
   const filterLength = w.kH * w.kW * w.channels * w.outC, chunks = chunksOf(w.batch);
   const partials = allocate(chunks * filterLength);
   if (!filterGradChunks(x, dy, w, partials)) return null;
@@ -125,13 +149,16 @@ export function sumChunks(partials: Float32Array, chunks: number, filterLength: 
  * images, from a chunk boundary), into `into` one after another; false without SIMD.
  */
 export function filterGradChunks(x: Float32Array, dy: Float32Array, w: Conv2dInfo, into: Float32Array): boolean {
-  const v = w.outC / 4;
-  const kernels = directConvKernels(v);
+  const kernels = kernelsFor(w.outC);
   if (kernels === null) return false;
   const [hp, wp] = paddedDims(w);
   const run = w.kW * w.channels;
-  let taps = pixelsPerBlock(v);
-  while (run % taps !== 0) taps--;
+  // Taps a call for each slice: as many as fit its registers and divide the filter row.
+  const tapsOf = (v: number) => {
+    let taps = pixelsPerBlock(v);
+    while (run % taps !== 0) taps--;
+    return taps;
+  };
   const filterLength = w.kH * w.kW * w.channels * w.outC, chunks = chunksOf(w.batch);
   const imageIn = hp * wp * w.channels, imageOut = w.outH * w.outW * w.outC;
   const xAt = 0, dyAt = w.batch * imageIn, dfAt = dyAt + dy.length;
@@ -141,7 +168,9 @@ export function filterGradChunks(x: Float32Array, dy: Float32Array, w: Conv2dInf
   heap.fill(0, dfAt, dfAt + chunks * filterLength);
   for (let c = 0; c < chunks; c++) {
     const first = c * FILTER_GRAD_CHUNK, count = Math.min(FILTER_GRAD_CHUNK, w.batch - first);
-    kernels.filterGrad[taps]((xAt + first * imageIn) * 4, (dyAt + first * imageOut) * 4, (dfAt + c * filterLength) * 4, count, hp, wp, w.channels, w.kH, w.kW, w.outH, w.outW);
+    for (const [c0, k] of kernels) {
+      k.filterGrad[tapsOf(k.outVectors)]((xAt + first * imageIn) * 4, (dyAt + first * imageOut + c0) * 4, (dfAt + c * filterLength + c0) * 4, count, hp, wp, w.channels, w.kH, w.kW, w.outH, w.outW, w.outC * 4);
+    }
   }
   copyOut(directConvHeap(0), dfAt, chunks * filterLength, into);
   return true;

@@ -4,7 +4,8 @@ import { I32, V128, bump, encodeModule, forLoop, op } from './wasm-asm.js';
  * Direct WebAssembly SIMD convolutions for layers with few channels, where im2col would
  * copy each input value kH·kW times to feed a matmul too thin to amortize its packing.
  * Both kernels read a zero-padded NHWC input ([batch, Hp, Wp, C]) at stride 1, and keep
- * output channels in f32x4 lanes (outC = 4·V), so a filter tap is V vector loads.
+ * output channels in f32x4 lanes, 4·V of them (V ≤ 4) a call: a slice of the layer's, whose
+ * pixels (and filter taps) lie `stride` bytes apart, so a wide layer runs slice by slice.
  *
  * forward(x, f, bias, out, batch, Hp, Wp, C, kH, kW, outH, outW, relu):
  *   out[b,oy,ox,:] = act(Σ_{ky,kx,c} x[b,oy+ky,ox+kx,c] · f[ky,kx,c,:] + bias), P pixels at a
@@ -17,20 +18,21 @@ import { I32, V128, bump, encodeModule, forLoop, op } from './wasm-asm.js';
 export interface DirectConvKernels {
   readonly outVectors: number;
   readonly pixelsPerBlock: number;
-  forward(x: number, f: number, bias: number, out: number, batch: number, hp: number, wp: number, c: number, kH: number, kW: number, outH: number, outW: number, relu: number): void;
+  forward(x: number, f: number, bias: number, out: number, batch: number, hp: number, wp: number, c: number, kH: number, kW: number, outH: number, outW: number, relu: number, stride: number): void;
   /** filterGrad[T] handles T taps at a time (T·V ≤ 8); index 0 is unused. */
-  filterGrad: Array<(x: number, dy: number, df: number, batch: number, hp: number, wp: number, c: number, kH: number, kW: number, outH: number, outW: number) => void>;
+  filterGrad: Array<(x: number, dy: number, df: number, batch: number, hp: number, wp: number, c: number, kH: number, kW: number, outH: number, outW: number, stride: number) => void>;
 }
 
 const ACCUMULATORS = 8;
 
 function forwardFunction(v: number, p: number) {
-  const [X, F, BIAS, OUT, BATCH, HP, WP, C, KH, KW, OUTH, OUTW, RELU] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
-  const [B, OY, OX, KY, T, ROW, XP, FP, OP, ROWBYTES, RUN, CB, KYROW] = [13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25];
-  const outBytes = 16 * v;
-  const acc = (px: number, lane: number) => 26 + px * v + lane;
-  const fv = (lane: number) => 26 + ACCUMULATORS + lane;
-  const A = 26 + ACCUMULATORS + 4, ZERO = A + 1;
+  const [X, F, BIAS, OUT, BATCH, HP, WP, C, KH, KW, OUTH, OUTW, RELU, STRIDE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const [B, OY, OX, KY, T, ROW, XP, FP, OP, ROWBYTES, RUN, CB, KYROW] = [14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26];
+  const acc = (px: number, lane: number) => 27 + px * v + lane;
+  const fv = (lane: number) => 27 + ACCUMULATORS + lane;
+  const A = 27 + ACCUMULATORS + 4, ZERO = A + 1;
+  // Pixel px's output (and tap px's filter row) lies px·stride bytes on.
+  const nth = (base: number, px: number) => (px === 0 ? [op.get(base)] : [op.get(base), op.get(STRIDE), op.i32(px), op.mul, op.add]);
   const block = (pixels: number): number[][] => {
     const accs = [...Array(pixels).keys()].flatMap((px) => [...Array(v).keys()].map((lane) => [px, lane] as const));
     return [
@@ -48,7 +50,7 @@ function forwardFunction(v: number, p: number) {
           ...[...Array(v).keys()].flatMap((lane) => [op.get(acc(px, lane)), op.get(A), op.get(fv(lane)), op.f32x4Mul, op.f32x4Add, op.set(acc(px, lane))]),
         ]),
         ...bump(XP, [op.i32(4)]),
-        ...bump(FP, [op.i32(outBytes)]),
+        ...bump(FP, [op.get(STRIDE)]),
         op.get(T), op.i32(1), op.sub, op.tee(T), op.brIf(0),
         op.end,
         ...bump(KYROW, [op.get(ROWBYTES)]),
@@ -58,8 +60,8 @@ function forwardFunction(v: number, p: number) {
       op.get(RELU), op.if,
       ...accs.flatMap(([px, lane]) => [op.get(acc(px, lane)), op.get(ZERO), op.f32x4Max, op.set(acc(px, lane))]),
       op.end,
-      ...accs.flatMap(([px, lane]) => [op.get(OP), op.get(acc(px, lane)), op.v128Store(px * outBytes + 16 * lane)]),
-      ...bump(OP, [op.i32(pixels * outBytes)]),
+      ...accs.flatMap(([px, lane]) => [...nth(OP, px), op.get(acc(px, lane)), op.v128Store(16 * lane)]),
+      ...bump(OP, [op.get(STRIDE), op.i32(pixels), op.mul]),
     ];
   };
   const body = [
@@ -84,16 +86,16 @@ function forwardFunction(v: number, p: number) {
       op.end, op.end,
     ])),
   ];
-  return { exportName: 'forward', params: Array(13).fill(I32), locals: [[13, I32], [ACCUMULATORS + 4 + 2, V128]] as Array<[number, number]>, body };
+  return { exportName: 'forward', params: Array(14).fill(I32), locals: [[13, I32], [ACCUMULATORS + 4 + 2, V128]] as Array<[number, number]>, body };
 }
 
 function filterGradFunction(v: number, taps: number) {
-  const [X, DY, DF, BATCH, HP, WP, C, KH, KW, OUTH, OUTW] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  const [B, OY, OX, KY, T, ROW, XP, DP, DFP, ROWBYTES, RUN, CB, KYROW, DYROW] = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24];
-  const outBytes = 16 * v;
-  const acc = (tap: number, lane: number) => 25 + tap * v + lane;
-  const dv = (lane: number) => 25 + ACCUMULATORS + lane;
-  const A = 25 + ACCUMULATORS + 4;
+  const [X, DY, DF, BATCH, HP, WP, C, KH, KW, OUTH, OUTW, STRIDE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const [B, OY, OX, KY, T, ROW, XP, DP, DFP, ROWBYTES, RUN, CB, KYROW, DYROW] = [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25];
+  const acc = (tap: number, lane: number) => 26 + tap * v + lane;
+  const dv = (lane: number) => 26 + ACCUMULATORS + lane;
+  const A = 26 + ACCUMULATORS + 4;
+  const nth = (base: number, tap: number) => (tap === 0 ? [op.get(base)] : [op.get(base), op.get(STRIDE), op.i32(tap), op.mul, op.add]);
   const accs = [...Array(taps).keys()].flatMap((tap) => [...Array(v).keys()].map((lane) => [tap, lane] as const));
   const tapBlock = [
     ...accs.flatMap(([tap, lane]) => [op.i32(0), op.i32x4Splat, op.set(acc(tap, lane))]),
@@ -106,10 +108,10 @@ function filterGradFunction(v: number, taps: number) {
         ...[...Array(v).keys()].flatMap((lane) => [op.get(acc(tap, lane)), op.get(A), op.get(dv(lane)), op.f32x4Mul, op.f32x4Add, op.set(acc(tap, lane))]),
       ]),
       ...bump(XP, [op.get(CB)]),
-      ...bump(DP, [op.i32(outBytes)]),
+      ...bump(DP, [op.get(STRIDE)]),
     ]),
-    ...accs.flatMap(([tap, lane]) => [op.get(DFP), op.get(DFP), op.v128Load(tap * outBytes + 16 * lane), op.get(acc(tap, lane)), op.f32x4Add, op.v128Store(tap * outBytes + 16 * lane)]),
-    ...bump(DFP, [op.i32(taps * outBytes)]),
+    ...accs.flatMap(([tap, lane]) => [...nth(DFP, tap), ...nth(DFP, tap), op.v128Load(16 * lane), op.get(acc(tap, lane)), op.f32x4Add, op.v128Store(16 * lane)]),
+    ...bump(DFP, [op.get(STRIDE), op.i32(taps), op.mul]),
   ];
   const body = [
     op.get(WP), op.get(C), op.mul, op.i32(4), op.mul, op.set(ROWBYTES),
@@ -130,10 +132,10 @@ function filterGradFunction(v: number, taps: number) {
         op.end, op.end,
         ...bump(KYROW, [op.get(ROWBYTES)]),
       ]),
-      ...bump(DYROW, [op.get(OUTW), op.i32(outBytes), op.mul]),
+      ...bump(DYROW, [op.get(OUTW), op.get(STRIDE), op.mul]),
     ])),
   ];
-  return { exportName: `filterGrad${taps}`, params: Array(11).fill(I32), locals: [[14, I32], [ACCUMULATORS + 4 + 1, V128]] as Array<[number, number]>, body };
+  return { exportName: `filterGrad${taps}`, params: Array(12).fill(I32), locals: [[14, I32], [ACCUMULATORS + 4 + 1, V128]] as Array<[number, number]>, body };
 }
 
 /** Pixels per forward block for V output vectors: as many as keep P·V accumulators in registers. */

@@ -8,7 +8,8 @@
  */
 import type { Conv2dInfo } from '../../kernels/types.js';
 import {
-  FILTER_GRAD_CHUNK, chunksOf, conv2dBackpropFilterDirect, conv2dBackpropInputDirect, conv2dDirect, directConvApplies, filterGradChunks, sumChunks,
+  FILTER_GRAD_CHUNK, chunksOf, conv2dBackpropFilterDirect, conv2dBackpropInputDirect, conv2dDirect, directConvApplies, directFilterGradApplies, filterGradChunks,
+  sumChunks,
 } from '../../kernels/cpu/conv-direct.js';
 import { allocate } from '../../kernels/buffers.js';
 import { MIN_CONV_MULTIPLY_ADDS, OP_CONV_FILTER_GRAD, OP_CONV_FORWARD, OP_CONV_INPUT_GRAD, type ComputeThread, helpers, runOnHelpers } from './threads.js';
@@ -23,9 +24,9 @@ export function geometryFrom(batch: number, g: ArrayLike<number>): Conv2dInfo {
   return { batch, inH, inW, channels, kH, kW, strideH: 1, strideW: 1, padTop, padLeft, outH, outW, outC };
 }
 
-/** Helpers for a convolution this large, or none. */
-function workersFor(w: Conv2dInfo, inC: number, outC: number, minMultiplyAdds: number): ComputeThread[] {
-  return directConvApplies(w, inC, outC) && multiplyAdds(w) >= minMultiplyAdds && w.batch > 1 ? helpers().slice(0, w.batch - 1) : [];
+/** Helpers for a direct convolution this large (`direct`: whether the pass runs direct at all), or none. */
+function workersFor(w: Conv2dInfo, direct: boolean, minMultiplyAdds: number): ComputeThread[] {
+  return direct && multiplyAdds(w) >= minMultiplyAdds && w.batch > 1 ? helpers().slice(0, w.batch - 1) : [];
 }
 
 /** Image ranges [first, end) for this thread (index 0) and each helper. */
@@ -65,14 +66,14 @@ function byImages(op: number, x: Float32Array, f: Float32Array, bias: Float32Arr
 export { MIN_CONV_MULTIPLY_ADDS };
 
 export function parallelConvForward(x: Float32Array, f: Float32Array, bias: Float32Array | null, relu: boolean, w: Conv2dInfo, minMultiplyAdds = MIN_CONV_MULTIPLY_ADDS): Float32Array | null {
-  const workers = workersFor(w, w.channels, w.outC, minMultiplyAdds);
+  const workers = workersFor(w, directConvApplies(w, w.channels, w.outC), minMultiplyAdds);
   if (workers.length === 0) return conv2dDirect(x, f, bias, relu, w);
   return byImages(OP_CONV_FORWARD, x, f, bias, relu, w, w.inH * w.inW * w.channels, w.outH * w.outW * w.outC, workers,
     (xs, sub, into) => conv2dDirect(xs, f, bias, relu, sub, { into }));
 }
 
 export function parallelConvInputGrad(dy: Float32Array, f: Float32Array, w: Conv2dInfo, minMultiplyAdds = MIN_CONV_MULTIPLY_ADDS): Float32Array | null {
-  const workers = workersFor(w, w.outC, w.channels, minMultiplyAdds);
+  const workers = workersFor(w, directConvApplies(w, w.outC, w.channels), minMultiplyAdds);
   if (workers.length === 0) return conv2dBackpropInputDirect(dy, f, w);
   return byImages(OP_CONV_INPUT_GRAD, dy, f, null, false, w, w.outH * w.outW * w.outC, w.inH * w.inW * w.channels, workers,
     (dys, sub, into) => conv2dBackpropInputDirect(dys, f, sub, { into }));
@@ -80,7 +81,7 @@ export function parallelConvInputGrad(dy: Float32Array, f: Float32Array, w: Conv
 
 export function parallelConvFilterGrad(x: Float32Array, dy: Float32Array, w: Conv2dInfo, minMultiplyAdds = MIN_CONV_MULTIPLY_ADDS): Float32Array | null {
   const chunks = chunksOf(w.batch);
-  const workers = workersFor(w, w.channels, w.outC, minMultiplyAdds).slice(0, chunks - 1);
+  const workers = workersFor(w, directFilterGradApplies(w), minMultiplyAdds).slice(0, chunks - 1);
   if (workers.length === 0) return conv2dBackpropFilterDirect(x, dy, w);
   const inImage = w.inH * w.inW * w.channels, outImage = w.outH * w.outW * w.outC, filterLength = w.kH * w.kW * w.channels * w.outC;
   const ranges = split(w.batch, workers.length + 1, FILTER_GRAD_CHUNK);
