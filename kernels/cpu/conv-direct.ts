@@ -12,6 +12,9 @@ import { type DirectConvKernels, directConvHeap, directConvKernels, pixelsPerBlo
 const unitSteps = (w: Conv2dInfo) => w.strideH === 1 && w.strideW === 1 && (w.dilationH ?? 1) === 1 && (w.dilationW ?? 1) === 1;
 const isMatmul = (w: Conv2dInfo) => w.kH === 1 && w.kW === 1 && w.padTop === 0 && w.padLeft === 0;
 
+/** The widest layer the bench timed (beyond it im2col, whose matmul gains with width). */
+const DIRECT_MAX_OUT_CHANNELS = 64;
+
 /**
  * Whether a convolution producing `outC` channels from `inC` runs direct (the forward pass,
  * and the input gradient with the channel counts swapped): at stride 1, undilated, with 4 to
@@ -23,9 +26,6 @@ const isMatmul = (w: Conv2dInfo) => w.kH === 1 && w.kW === 1 && w.padTop === 0 &
 export function directConvApplies(w: Conv2dInfo, _inC: number, outC: number): boolean {
   return unitSteps(w) && !isMatmul(w) && outC % 4 === 0 && outC >= 4 && outC <= DIRECT_MAX_OUT_CHANNELS;
 }
-
-/** The widest layer timed (beyond it im2col, whose matmul gains with width). */
-export const DIRECT_MAX_OUT_CHANNELS = 64;
 
 /**
  * The filter gradient's rule: the same, but im2col where fewer than 4 input channels meet

@@ -17,7 +17,6 @@ import { I32, V128, bump, encodeModule, forLoop, op } from './wasm-asm.js';
  */
 export interface DirectConvKernels {
   readonly outVectors: number;
-  readonly pixelsPerBlock: number;
   forward(x: number, f: number, bias: number, out: number, batch: number, hp: number, wp: number, c: number, kH: number, kW: number, outH: number, outW: number, relu: number, stride: number): void;
   /** filterGrad[T] handles T taps at a time (T·V ≤ 8); index 0 is unused. */
   filterGrad: Array<(x: number, dy: number, df: number, batch: number, hp: number, wp: number, c: number, kH: number, kW: number, outH: number, outW: number, stride: number) => void>;
@@ -165,7 +164,6 @@ export function directConvKernels(v: number): DirectConvKernels | null {
   const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: memory! } }).exports;
   kernels = {
     outVectors: v,
-    pixelsPerBlock: p,
     forward: exports.forward as DirectConvKernels['forward'],
     filterGrad: [() => {}, ...tapCounts.map((t) => exports[`filterGrad${t}`] as DirectConvKernels['filterGrad'][number])],
   };

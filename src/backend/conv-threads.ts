@@ -17,7 +17,7 @@ import { MIN_CONV_MULTIPLY_ADDS, OP_CONV_FILTER_GRAD, OP_CONV_FORWARD, OP_CONV_I
 const multiplyAdds = (w: Conv2dInfo) => w.batch * w.outH * w.outW * w.kH * w.kW * w.channels * w.outC;
 
 /** The geometry fields a compute thread needs (the direct kernels run at stride 1, undilated). */
-export const geometry = (w: Conv2dInfo) => [w.inH, w.inW, w.channels, w.kH, w.kW, w.padTop, w.padLeft, w.outH, w.outW, w.outC];
+const geometry = (w: Conv2dInfo) => [w.inH, w.inW, w.channels, w.kH, w.kW, w.padTop, w.padLeft, w.outH, w.outW, w.outC];
 
 export function geometryFrom(batch: number, g: ArrayLike<number>): Conv2dInfo {
   const [inH, inW, channels, kH, kW, padTop, padLeft, outH, outW, outC] = Array.from(g);
