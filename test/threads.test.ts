@@ -6,9 +6,9 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fc from 'fast-check';
 import { Conv2D, Dense, GlobalAveragePooling2D, Random, Sequential, SGD, Tensor, configureThreads, getBackend, oneHot, startThreads } from '../src/node/index.js';
-import { MIN_CONV_MULTIPLY_ADDS, parallelConvFilterGrad, parallelConvForward, parallelConvInputGrad } from '../src/backend/conv-threads.js';
+import { parallelConvFilterGrad, parallelConvForward, parallelConvInputGrad } from '../src/backend/conv-threads.js';
 import { matmul } from '../kernels/cpu/matmul.js';
-import { MIN_MULTIPLY_ADDS, MIN_ROWS, parallelMatmul } from '../src/backend/threads.js';
+import { MIN_CONV_MULTIPLY_ADDS, MIN_MULTIPLY_ADDS, MIN_ROWS, parallelMatmul } from '../src/backend/threads.js';
 import { ArgumentError } from '../src/errors.js';
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));

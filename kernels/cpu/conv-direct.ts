@@ -62,10 +62,18 @@ function copyPadded(src: Float32Array, heap: Float32Array, at: number, batch: nu
 /** A layer's output channels as kernel calls: [first channel, f32x4 vectors (≤ 4)] per slice of 16. */
 const slices = (channels: number) => Array.from({ length: Math.ceil(channels / 16) }, (_, i) => [16 * i, Math.min(4, (channels - 16 * i) / 4)] as const);
 
-/** The kernels for every slice of `channels`, or null without SIMD. */
-function kernelsFor(channels: number): Array<readonly [number, DirectConvKernels]> | null {
-  const all = slices(channels).map(([first, v]) => [first, directConvKernels(v)] as const);
-  return all.every(([, k]) => k !== null) ? (all as Array<readonly [number, DirectConvKernels]>) : null;
+type SliceKernels = Array<readonly [number, DirectConvKernels]>;
+const bySlices = new Map<number, SliceKernels | null>();
+
+/** The kernels for every slice of `channels`, or null without SIMD (looked up once per channel count). */
+function kernelsFor(channels: number): SliceKernels | null {
+  let found = bySlices.get(channels);
+  if (found === undefined) {
+    const all = slices(channels).map(([first, v]) => [first, directConvKernels(v)] as const);
+    found = all.every(([, k]) => k !== null) ? (all as SliceKernels) : null;
+    bySlices.set(channels, found);
+  }
+  return found;
 }
 
 /** The padded input's dims: every window of the output inside it. */
@@ -79,7 +87,7 @@ export function conv2dDirect(x: Float32Array, f: Float32Array, bias: Float32Arra
   const [hp, wp] = paddedDims(w);
   const xAt = 0, fAt = w.batch * hp * wp * w.channels, bAt = fAt + f.length, outAt = bAt + w.outC;
   const outLength = w.batch * w.outH * w.outW * w.outC;
-  let heap = directConvHeap((outAt + outLength) * 4);
+  const heap = directConvHeap((outAt + outLength) * 4);
   copyPadded(x, heap, xAt, w.batch, w.inH, w.inW, w.channels, hp, wp, w.padTop, w.padLeft);
   heap.set(f, fAt);
   if (bias === null) heap.fill(0, bAt, bAt + w.outC);
@@ -87,7 +95,6 @@ export function conv2dDirect(x: Float32Array, f: Float32Array, bias: Float32Arra
   for (const [c0, k] of kernels) {
     k.forward(xAt * 4, (fAt + c0) * 4, (bAt + c0) * 4, (outAt + c0) * 4, w.batch, hp, wp, w.channels, w.kH, w.kW, w.outH, w.outW, relu ? 1 : 0, w.outC * 4);
   }
-  heap = directConvHeap(0);
   return copyOut(heap, outAt, outLength, into);
 }
 
@@ -116,7 +123,7 @@ export function conv2dBackpropInputDirect(dy: Float32Array, f: Float32Array, w: 
   for (const [c0, k] of kernels) {
     k.forward(dyAt * 4, (fAt + c0) * 4, (bAt + c0) * 4, (outAt + c0) * 4, w.batch, hp, wp, outC, kH, kW, w.inH, w.inW, 0, c * 4);
   }
-  return copyOut(directConvHeap(0), outAt, outLength, into);
+  return copyOut(heap, outAt, outLength, into);
 }
 
 /**
@@ -172,6 +179,6 @@ export function filterGradChunks(x: Float32Array, dy: Float32Array, w: Conv2dInf
       k.filterGrad[tapsOf(k.outVectors)]((xAt + first * imageIn) * 4, (dyAt + first * imageOut + c0) * 4, (dfAt + c * filterLength + c0) * 4, count, hp, wp, w.channels, w.kH, w.kW, w.outH, w.outW, w.outC * 4);
     }
   }
-  copyOut(directConvHeap(0), dfAt, chunks * filterLength, into);
+  copyOut(heap, dfAt, chunks * filterLength, into);
   return true;
 }

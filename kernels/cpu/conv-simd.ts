@@ -1,16 +1,17 @@
-import { I32, V128, bump, encodeModule, forLoop, op } from './wasm-asm.js';
+import { I32, V128, bump, encodeModule, forLoop, nthAddress, op } from './wasm-asm.js';
 
 /**
- * Direct WebAssembly SIMD convolutions for layers with few channels, where im2col would
- * copy each input value kH·kW times to feed a matmul too thin to amortize its packing.
+ * Direct WebAssembly SIMD convolutions for small models' layers (up to 64 output channels),
+ * where im2col would copy each input value kH·kW times to feed a matmul too thin to amortize
+ * its packing.
  * Both kernels read a zero-padded NHWC input ([batch, Hp, Wp, C]) at stride 1, and keep
  * output channels in f32x4 lanes, 4·V of them (V ≤ 4) a call: a slice of the layer's, whose
  * pixels (and filter taps) lie `stride` bytes apart, so a wide layer runs slice by slice.
  *
- * forward(x, f, bias, out, batch, Hp, Wp, C, kH, kW, outH, outW, relu):
+ * forward(x, f, bias, out, batch, Hp, Wp, C, kH, kW, outH, outW, relu, stride):
  *   out[b,oy,ox,:] = act(Σ_{ky,kx,c} x[b,oy+ky,ox+kx,c] · f[ky,kx,c,:] + bias), P pixels at a
  *   time (P·V accumulators in registers), taps in filter order.
- * filterGrad{T}(x, dy, df, batch, Hp, Wp, C, kH, kW, outH, outW):
+ * filterGrad{T}(x, dy, df, batch, Hp, Wp, C, kH, kW, outH, outW, stride):
  *   df[ky,kx,c,:] += Σ_{b,oy,ox} x[b,oy+ky,ox+kx,c] · dy[b,oy,ox,:], T consecutive taps at a
  *   time, summed along each output row in registers and then added to df row after row.
  * Every sum runs in one fixed order, whatever the batch, so results are reproducible.
@@ -30,8 +31,6 @@ function forwardFunction(v: number, p: number) {
   const acc = (px: number, lane: number) => 27 + px * v + lane;
   const fv = (lane: number) => 27 + ACCUMULATORS + lane;
   const A = 27 + ACCUMULATORS + 4, ZERO = A + 1;
-  // Pixel px's output (and tap px's filter row) lies px·stride bytes on.
-  const nth = (base: number, px: number) => (px === 0 ? [op.get(base)] : [op.get(base), op.get(STRIDE), op.i32(px), op.mul, op.add]);
   const block = (pixels: number): number[][] => {
     const accs = [...Array(pixels).keys()].flatMap((px) => [...Array(v).keys()].map((lane) => [px, lane] as const));
     return [
@@ -45,7 +44,7 @@ function forwardFunction(v: number, p: number) {
         op.loop,
         ...[...Array(v).keys()].flatMap((lane) => [op.get(FP), op.v128Load(16 * lane), op.set(fv(lane))]),
         ...[...Array(pixels).keys()].flatMap((px) => [
-          op.get(XP), ...(px === 0 ? [] : [op.get(CB), op.i32(px), op.mul, op.add]), op.load32Splat(0), op.set(A),
+          ...nthAddress(XP, CB, px), op.load32Splat(0), op.set(A),
           ...[...Array(v).keys()].flatMap((lane) => [op.get(acc(px, lane)), op.get(A), op.get(fv(lane)), op.f32x4Mul, op.f32x4Add, op.set(acc(px, lane))]),
         ]),
         ...bump(XP, [op.i32(4)]),
@@ -59,7 +58,8 @@ function forwardFunction(v: number, p: number) {
       op.get(RELU), op.if,
       ...accs.flatMap(([px, lane]) => [op.get(acc(px, lane)), op.get(ZERO), op.f32x4Max, op.set(acc(px, lane))]),
       op.end,
-      ...accs.flatMap(([px, lane]) => [...nth(OP, px), op.get(acc(px, lane)), op.v128Store(16 * lane)]),
+      // Pixel px's output lies px·stride bytes on.
+      ...accs.flatMap(([px, lane]) => [...nthAddress(OP, STRIDE, px), op.get(acc(px, lane)), op.v128Store(16 * lane)]),
       ...bump(OP, [op.get(STRIDE), op.i32(pixels), op.mul]),
     ];
   };
@@ -94,7 +94,6 @@ function filterGradFunction(v: number, taps: number) {
   const acc = (tap: number, lane: number) => 26 + tap * v + lane;
   const dv = (lane: number) => 26 + ACCUMULATORS + lane;
   const A = 26 + ACCUMULATORS + 4;
-  const nth = (base: number, tap: number) => (tap === 0 ? [op.get(base)] : [op.get(base), op.get(STRIDE), op.i32(tap), op.mul, op.add]);
   const accs = [...Array(taps).keys()].flatMap((tap) => [...Array(v).keys()].map((lane) => [tap, lane] as const));
   const tapBlock = [
     ...accs.flatMap(([tap, lane]) => [op.i32(0), op.i32x4Splat, op.set(acc(tap, lane))]),
@@ -109,7 +108,8 @@ function filterGradFunction(v: number, taps: number) {
       ...bump(XP, [op.get(CB)]),
       ...bump(DP, [op.get(STRIDE)]),
     ]),
-    ...accs.flatMap(([tap, lane]) => [...nth(DFP, tap), ...nth(DFP, tap), op.v128Load(16 * lane), op.get(acc(tap, lane)), op.f32x4Add, op.v128Store(16 * lane)]),
+    // Tap t's filter row lies t·stride bytes on.
+    ...accs.flatMap(([tap, lane]) => [...nthAddress(DFP, STRIDE, tap), ...nthAddress(DFP, STRIDE, tap), op.v128Load(16 * lane), op.get(acc(tap, lane)), op.f32x4Add, op.v128Store(16 * lane)]),
     ...bump(DFP, [op.get(STRIDE), op.i32(taps), op.mul]),
   ];
   const body = [

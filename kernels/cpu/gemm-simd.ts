@@ -1,4 +1,4 @@
-import { I32, V128, encodeModule, op } from './wasm-asm.js';
+import { I32, V128, encodeModule, nthAddress, op } from './wasm-asm.js';
 
 /**
  * The WebAssembly SIMD micro-kernel of the CPU matmul, generated at load time.
@@ -24,7 +24,7 @@ function buildKernelModule(): Uint8Array<ArrayBuffer> {
   const B0 = 17 + 2 * MR, B1 = B0 + 1, A = B0 + 2;
   const rows = [...Array(MR).keys()];
   // Address of C row r of the current tile: ptrC + r*ldc.
-  const rowAddress = (r: number) => (r === 0 ? [op.get(PTC)] : [op.get(PTC), op.get(LDC), op.i32(r), op.mul, op.add]);
+  const rowAddress = (r: number) => nthAddress(PTC, LDC, r);
   const body = [
     op.i32(0), op.set(JP),
     op.block, op.loop,

@@ -91,6 +91,10 @@ export const forLoop = (i: number, limit: number, body: number[][]): number[][] 
   op.end, op.end,
 ];
 
+/** The address `base + k·step` (i32 locals), as the instructions that push it. */
+export const nthAddress = (base: number, step: number, k: number): number[][] =>
+  (k === 0 ? [op.get(base)] : [op.get(base), op.get(step), op.i32(k), op.mul, op.add]);
+
 /** local += the value the instructions `by` push. */
 export const bump = (local: number, by: number[][]): number[][] => [op.get(local), ...by, op.add, op.set(local)];
 

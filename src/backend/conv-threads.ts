@@ -63,8 +63,6 @@ function byImages(op: number, x: Float32Array, f: Float32Array, bias: Float32Arr
   return out;
 }
 
-export { MIN_CONV_MULTIPLY_ADDS };
-
 export function parallelConvForward(x: Float32Array, f: Float32Array, bias: Float32Array | null, relu: boolean, w: Conv2dInfo, minMultiplyAdds = MIN_CONV_MULTIPLY_ADDS): Float32Array | null {
   const workers = workersFor(w, directConvApplies(w, w.channels, w.outC), minMultiplyAdds);
   if (workers.length === 0) return conv2dDirect(x, f, bias, relu, w);

@@ -8,7 +8,7 @@ import { maxPool2d, maxPool2dBackward } from '../../kernels/cpu/pool.js';
 export const cpuBackend: Backend = {
   name: 'cpu',
   matmul: (a, b, m, k, n, transA, transB) => parallelMatmul(a, b, m, k, n, transA, transB),
-  // Few channels: direct SIMD kernels, large ones on every thread; otherwise (or without SIMD) im2col + the packed matmul.
+  // Stride 1, 4–64 output channels: direct SIMD kernels, large ones on every thread; otherwise (or without SIMD) im2col + the packed matmul.
   conv2d: (x, f, info) => parallelConvForward(x, f, null, false, info) ?? conv2d(x, f, info, parallelMatmul),
   conv2dBackpropInput: (dy, f, info) => parallelConvInputGrad(dy, f, info) ?? conv2dBackpropInput(dy, f, info, parallelMatmul),
   conv2dBackpropFilter: (x, dy, info) => parallelConvFilterGrad(x, dy, info) ?? conv2dBackpropFilter(x, dy, info, parallelMatmul),

@@ -82,9 +82,9 @@ export class Conv2D extends Layer {
 
   call(x: Tensor, ctx: CallContext): Tensor {
     const options = { strides: this.strides, padding: this.padding, dilationRate: this.dilationRate };
-    if (this.useBias && (this.activation === 'relu' || this.activation === 'linear' || ctx.logits)) {
-      return fusedConv2d(x, this.weight('kernel'), this.weight('bias'), this.activation === 'relu' && !ctx.logits ? 'relu' : 'linear', options);
-    }
+    // Logits skip the activation; a relu or nothing after the bias is one fused op.
+    const tail = ctx.logits ? 'linear' : this.activation;
+    if (this.useBias && (tail === 'relu' || tail === 'linear')) return fusedConv2d(x, this.weight('kernel'), this.weight('bias'), tail, options);
     const y = conv2d(x, this.weight('kernel'), options);
     return biasThenActivate(y, this.useBias ? this.weight('bias') : null, this.activation, this.act, ctx.logits);
   }
