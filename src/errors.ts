@@ -22,3 +22,9 @@ export class ArgumentError extends WaypointError {}
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
 }
+
+/** Names in an error message, at most `max` of them and a count of the rest: a message stays one readable line. */
+export function listSome(names: readonly string[], max = 10): string {
+  const shown = names.slice(0, max).join(', ');
+  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+}

@@ -60,3 +60,14 @@ export function relative(from: string, to: string): string {
   while (common < a.length && common < b.length && a[common] === b[common]) common++;
   return [...a.slice(common).map(() => '..'), ...b.slice(common)].join('/');
 }
+
+/**
+ * Whether `path`, read from a file (a manifest, a model.json), is relative and names something
+ * inside the directory it is relative to: not absolute, no '..' that climbs out, not the
+ * directory itself. Paths read from files are checked with this before any use.
+ */
+export function staysInside(path: unknown): path is string {
+  if (typeof path !== 'string' || path === '' || path.includes('\0') || path.startsWith('/')) return false;
+  const n = normalize(path);
+  return n !== '.' && n !== '..' && !n.startsWith('../') && !n.endsWith('/');
+}

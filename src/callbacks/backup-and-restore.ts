@@ -149,11 +149,16 @@ export class BackupAndRestore extends Callback {
     }
   }
 
+  /**
+   * Training finished: the backup is deleted (or kept, with deleteCheckpoint: false). A
+   * cleanup that fails is reported, never a failed fit: the training is done, and the
+   * callbacks after this one still save the final model.
+   */
   override async onTrainEnd(): Promise<void> {
     const manager = this.manager;
     this.manager = null;
-    if (this.deleteCheckpoint) await manager?.deleteAll();
-    else await manager?.close();
+    const cleanup = this.deleteCheckpoint ? manager?.deleteAll() : manager?.close();
+    await cleanup?.catch((e: Error) => this.warnOf(`training finished, but cleaning up the backup in ${this.backupDir} failed: ${e.message}`));
   }
 
   /**

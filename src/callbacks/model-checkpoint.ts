@@ -6,7 +6,7 @@ import { type Mode, resolveMode } from '../state/mode.js';
 import { Callback } from '../model/callback.js';
 import type { Logs } from '../model/history.js';
 import { checkTemplate, formatTemplate, templateKeys } from './template.js';
-import { escapeRegExp } from '../checkpoint/retention.js';
+import { escapeRegExp, ownerTag } from '../checkpoint/retention.js';
 import { CheckpointManager } from '../checkpoint/manager.js';
 import { type Storage, getDefaultStorage } from '../checkpoint/storage/storage.js';
 import { osError } from '../checkpoint/storage/os-errors.js';
@@ -221,6 +221,10 @@ export class ModelCheckpoint extends Callback implements Trackable {
  * Where a template's files live for its manager: the longest directory without a `{` (files
  * below it may sit in templated sub-directories), which names in it are the template's files,
  * and a manifest named after the template so that several templates can share a directory.
+ * The manifest's name is the template with other characters than letters, digits, '.', '-'
+ * and the template's own `{`, `}`, `:` and '/' made '_'; where that could name two templates
+ * alike (a literal '_', '+', or any other character) or would be too long for a file name,
+ * 8 hex digits of the template's CRC-32 are added, so each template has a manifest and a lock of its own.
  */
 function templateFiles(template: string): { directory: string; isCheckpointFile: (name: string) => boolean; manifestName: string } {
   const parts = template.split(sep);
@@ -229,5 +233,11 @@ function templateFiles(template: string): { directory: string; isCheckpointFile:
   const directory = parts.slice(0, fixed).join(sep) || '.';
   const name = new RegExp(`^${basename(template).split(/\{[^}]*\}/).map(escapeRegExp).join('.*')}$`);
   const below = parts.slice(fixed).join(sep);
-  return { directory, isCheckpointFile: (n) => fixed === parts.length - 1 && name.test(n), manifestName: `.${below.replace(/[^\w.-]/g, '_')}.manifest.json` };
+  const plain = below.replace(/[^\w.-]/g, '_');
+  const ambiguous = /[^A-Za-z0-9.\-/]/.test(below.replace(/\{[^}]*\}/g, '')) || plain.length > MAX_PLAIN_NAME;
+  const stem = ambiguous ? `${plain.slice(0, MAX_PLAIN_NAME)}-${ownerTag(below)}` : plain;
+  return { directory, isCheckpointFile: (n) => fixed === parts.length - 1 && name.test(n), manifestName: `.${stem}.manifest.json` };
 }
+
+/** Template names longer than this are shortened in the manifest's name (which, with the lock's, must fit in 255 bytes). */
+const MAX_PLAIN_NAME = 160;

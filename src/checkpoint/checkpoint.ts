@@ -13,7 +13,7 @@ import { WptReader } from './format/reader.js';
 import { type Storage, getDefaultStorage } from './storage/storage.js';
 import { Variable } from '../state/variable.js';
 import { ArgumentError, fmtShape } from '../errors.js';
-import { recordSave } from './manager.js';
+import { recordSave } from './manifest.js';
 
 export type Checkpointable = Trackable | Tensor | JsonValue;
 

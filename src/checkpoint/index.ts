@@ -10,9 +10,11 @@ export type { FileHeader, EntryHeader, Codec, DType, FileKind } from './format/f
 export { getDefaultStorage, setDefaultStorage, writeFully } from './storage/storage.js';
 export { MemoryStorage } from './storage/memory.js';
 export type { Storage, ReadHandle, WriteHandle } from './storage/storage.js';
-export { CheckpointManager, MANIFEST_NAME, latestCheckpoint } from './manager.js';
+export { CheckpointManager } from './manager.js';
+export { MANIFEST_NAME, latestCheckpoint } from './manifest.js';
 export { LOCK_NAME, DEFAULT_LEASE_MS } from './lock.js';
 export type { LockRecord } from './lock.js';
 export { osError } from './storage/os-errors.js';
 export { countNonFinite } from './format/writer.js';
-export type { CheckpointManagerOptions, ManifestEntry, Manifest, RetentionPolicy, BestOf, SaveOptions } from './manager.js';
+export type { CheckpointManagerOptions, BestOf, SaveOptions } from './manager.js';
+export type { ManifestEntry, Manifest, RetentionPolicy } from './manifest.js';

@@ -17,6 +17,7 @@ import { CheckpointError } from '../state/errors.js';
 import { type HeldExclusiveLock, type ProcessIdentity, platform } from '../platform.js';
 import { type Storage, readFileIfExists, writeFileAtomic, writeNewFile } from './storage/storage.js';
 import { tempPathFor } from './format/writer.js';
+import { osError } from './storage/os-errors.js';
 
 export const LOCK_NAME = 'manager.lock';
 
@@ -40,6 +41,8 @@ export interface LockOptions {
   now?: () => number;
   /** The lock file's name in the directory (default LOCK_NAME): managers of different files may share a directory. */
   name?: string;
+  /** Tags the heartbeat's temporary files as this manager's (see `tempPathFor`). */
+  owner?: string;
 }
 
 export interface HeldLock {
@@ -106,7 +109,7 @@ async function tryCreate(storage: Storage, path: string, record: LockRecord): Pr
     return true;
   } catch (e) {
     if ((e as { code?: string }).code === 'EEXIST') return false;
-    throw e;
+    throw osError('cannot create the lock file', path, e);
   }
 }
 
@@ -211,7 +214,7 @@ function holdLock(storage: Storage, dir: string, path: string, record: LockRecor
     await check();
     if (lost !== null) return;
     record.heartbeat = stamp();
-    await writeFileAtomic(storage, path, encode(record), tempPathFor(path));
+    await writeFileAtomic(storage, path, encode(record), tempPathFor(path, options.owner));
   };
   // The lease's heartbeat: a quarter of the lease, so three missed beats still leave it valid.
   let refreshing: Promise<void> = Promise.resolve();

@@ -3,31 +3,26 @@
  * a manifest (written atomically) that records each one, and retention policies that
  * decide which files stay. The manifest, not file times, says which checkpoint is latest.
  */
-import { basename, dirname, join, normalize } from '../paths.js';
+import { dirname, join, normalize } from '../paths.js';
 import { ArgumentError } from '../errors.js';
+import { yieldToEventLoop } from '../event-loop.js';
 import type { Checkpoint } from './checkpoint.js';
 import { CheckpointError } from '../state/errors.js';
 import { WptReader } from './format/reader.js';
-import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } from './storage/storage.js';
-import { TEMP_SUFFIX, type WriteResult, tempPathFor } from './format/writer.js';
+import { type Storage, getDefaultStorage, readFileIfExists } from './storage/storage.js';
+import { TEMP_SUFFIX } from './format/writer.js';
 import type { FileKind } from './format/format.js';
 import { type HeldLock, LOCK_NAME, acquireLock } from './lock.js';
 import { osError } from './storage/os-errors.js';
-import { type BestOf, escapeRegExp, isTemporaryOf, sweep } from './retention.js';
+import { isTemporaryOf, ownerTag, sweep } from './retention.js';
+import {
+  type Manifest, type ManifestEntry, type RetentionPolicy, MANIFEST_NAME, emptyManifest, isNumberedFile, parseManifest, writeManifestFile,
+} from './manifest.js';
 
 export type { BestOf } from './retention.js';
+export type { Manifest, ManifestEntry, RetentionPolicy } from './manifest.js';
+export { MANIFEST_NAME, latestCheckpoint } from './manifest.js';
 
-
-export interface RetentionPolicy {
-  /** Keep the newest N (default 5); null keeps every checkpoint. */
-  maxToKeep: number | null;
-  /** Also keep one checkpoint every N hours, for good. */
-  keepEveryNHours: number | null;
-  /** Also keep the best `keep` by a metric. */
-  bestOf: BestOf | null;
-  /** Delete the oldest (never the newest) until the files fit in this many bytes. */
-  maxBytes: number | null;
-}
 
 export interface CheckpointManagerOptions extends Partial<RetentionPolicy> {
   checkpointName?: string;
@@ -38,8 +33,21 @@ export interface CheckpointManagerOptions extends Partial<RetentionPolicy> {
   async?: boolean;
   storage?: Storage;
   warn?: (message: string) => void;
-  /** The clock for manifest times and keepEveryNHours (tests pass a fake one). */
+  /**
+   * The wall clock for manifest times and keepEveryNHours (tests pass a fake one). The manager
+   * never lets its time go backwards: between saves it advances by at least the monotonic
+   * clock's elapsed time, so a wall clock stepped back (an NTP step, a VM migration) during a
+   * run neither stops keepEveryNHours nor dates a newer checkpoint before an older one.
+   */
   now?: () => Date;
+  /** The monotonic clock, in milliseconds (default `performance.now`; tests pass a fake one). */
+  monotonicNow?: () => number;
+  /**
+   * With `async`: how many background saves may be pending at once (default 2). A save issued
+   * while that many are pending waits until the oldest is durable (backpressure): memory holds
+   * at most this many snapshots, and the disk is never left further behind.
+   */
+  maxPendingSaves?: number;
   /**
    * Take the directory's lock even from a holder that looks alive. Only for when you know it
    * is not (a host that died with a shared filesystem mounted); its next save fails with LOCKED.
@@ -63,34 +71,6 @@ export interface CheckpointManagerOptions extends Partial<RetentionPolicy> {
   fileKind?: FileKind;
 }
 
-export interface ManifestEntry {
-  file: string;
-  step: number;
-  epoch?: number;
-  metrics: Record<string, number>;
-  time: string;
-  size: number;
-  /** CRC-32 of the file's header (from its trailer): identifies this exact file. */
-  headerCrc32: number;
-  /** Set in manifests before 2026-12: kept for good by keepEveryNHours (now the `preserved` list). */
-  preserved?: boolean;
-}
-
-export interface Manifest {
-  format: 'waypoint-manifest';
-  version: 1;
-  checkpointName: string;
-  policy: RetentionPolicy;
-  /** As TensorFlow's last_preserved_timestamp: the manager's creation (minus 1 s) until keepEveryNHours preserves one. */
-  lastPreservedTime: string | null;
-  /** The managed checkpoints, oldest first: the ones retention may still delete. */
-  checkpoints: ManifestEntry[];
-  /** Checkpoints kept for good (keepEveryNHours, or a clock that went backwards): on disk, no longer managed. */
-  preserved?: ManifestEntry[];
-  /** The newest checkpoint written here (by the manager or `Checkpoint.save`), relative to the directory. */
-  latest?: string;
-}
-
 export interface SaveOptions {
   /** The checkpoint's number (TensorFlow's checkpoint_number); default the checkpoint's save counter. */
   step?: number;
@@ -104,8 +84,6 @@ export interface SaveOptions {
   /** The file to write, relative to the directory (it may name a sub-directory); default `{checkpointName}-{step}.wpt`. */
   file?: string;
 }
-
-export const MANIFEST_NAME = 'manifest.json';
 
 
 export class CheckpointManager {
@@ -122,6 +100,12 @@ export class CheckpointManager {
   private readonly lockName: string;
   /** The step counter's value at the last save (or restore), as TensorFlow's `_last_checkpoint_step`. */
   private lastStep: number | null = null;
+  /** Tags this manager's files (their metadata's `owner`) and temporary files: it adopts and sweeps only its own. */
+  private readonly owner: string;
+  /** The manager's time: the wall clock, never going backwards (see `now` in the options). */
+  private readonly clock: () => number;
+  /** Background saves not yet durable and recorded, oldest first (see maxPendingSaves). */
+  private pending: Array<Promise<void>> = [];
 
   constructor(readonly checkpoint: Checkpoint, directory: string, private readonly options: CheckpointManagerOptions = {}) {
     if (typeof directory !== 'string' || directory === '') throw new ArgumentError(`CheckpointManager: directory must be a non-empty path, got ${JSON.stringify(directory)}`);
@@ -133,6 +117,8 @@ export class CheckpointManager {
     this.lockName = this.manifestName === MANIFEST_NAME ? LOCK_NAME : `${this.manifestName.replace(/\.json$/, '')}.lock`;
     this.storage = options.storage ?? getDefaultStorage();
     this.warn = options.warn ?? ((m) => console.warn(`waypoint: ${m}`));
+    this.owner = ownerTag(`${this.manifestName}:${this.checkpointName}`);
+    this.clock = steadyClock(() => (options.now?.() ?? new Date()).getTime(), options.monotonicNow ?? (() => performance.now()), this.warn);
     this.ready = this.load();
     this.ready.catch(() => undefined); // surfaced by the first awaiting method
   }
@@ -181,28 +167,48 @@ export class CheckpointManager {
   private async load(): Promise<void> {
     await this.storage.mkdirp(this.directory).catch((cause) => { throw osError('cannot create the checkpoint directory', this.directory, cause); });
     // Only the lock holder may clean up: another writer's temporary file is not debris.
-    this.lock = await acquireLock(this.storage, this.directory, { warn: this.warn, takeOver: this.options.takeOverLock, leaseMs: this.options.lockLeaseMs, name: this.lockName });
+    this.lock = await acquireLock(this.storage, this.directory, { warn: this.warn, takeOver: this.options.takeOverLock, leaseMs: this.options.lockLeaseMs, name: this.lockName, owner: this.owner });
     const names = (await this.storage.list(this.directory)).filter((n) => n !== this.lockName);
     for (const name of names) if (this.isOwnTemporary(name)) await this.storage.remove(join(this.directory, name));
-    const bytes = await readFileIfExists(this.storage, join(this.directory, this.manifestName));
+    const manifestPath = join(this.directory, this.manifestName);
+    const bytes = await readFileIfExists(this.storage, manifestPath);
     let manifest: Manifest | null = null;
     try {
-      manifest = bytes && parseManifest(bytes);
+      const parsed = bytes && parseManifest(bytes);
+      if (parsed && parsed.refused.length) {
+        this.warn(`${manifestPath} names paths outside ${this.directory}, ignored (never read or deleted): ${parsed.refused.slice(0, 5).join(', ')}`
+          + `${parsed.refused.length > 5 ? ` and ${parsed.refused.length - 5} more` : ''}`);
+      }
+      manifest = parsed ? parsed.manifest : null;
     } catch (e) {
-      this.warn(`${join(this.directory, this.manifestName)} is unreadable (${(e as Error).message}); rebuilding it from the checkpoint files`);
+      this.warn(`${manifestPath} is unreadable (${(e as Error).message}); rebuilding it from the checkpoint files`);
     }
     const now = this.now();
     this.manifest = manifest ?? emptyManifest(this.checkpointName, this.policy(), now);
+    this.setAsideUnmanaged(this.manifest);
     this.adoptTimes(this.manifest, now);
     const policy = this.policy(manifest?.policy);
     const policyChanged = JSON.stringify(policy) !== JSON.stringify(manifest?.policy);
     this.manifest.policy = policy;
+    const removalsLeft = (this.manifest.removing ?? []).length > 0;
+    await this.removePending();
     // Record the policy at once, so a manager restarted without options applies the same rules.
-    if (!(await this.adoptOrphans(names.filter((n) => !n.endsWith(TEMP_SUFFIX)))) && policyChanged) await this.writeManifestSoon();
+    if (!(await this.adoptOrphans(names.filter((n) => !n.endsWith(TEMP_SUFFIX)))) && (policyChanged || removalsLeft)) await this.writeManifestSoon();
   }
 
   private now(): number {
-    return (this.options.now?.() ?? new Date()).getTime();
+    return this.clock();
+  }
+
+  /**
+   * Entries that `Checkpoint.save` recorded under another name than this manager's are not
+   * its to manage: they stay listed (and `latest`), and retention never deletes them.
+   */
+  private setAsideUnmanaged(m: Manifest): void {
+    const foreign = (e: ManifestEntry) => dirname(e.file) === '.' && !this.isCheckpointFile(e.file);
+    const unmanaged = [...(m.unmanaged ?? []), ...m.checkpoints.filter(foreign)];
+    m.checkpoints = m.checkpoints.filter((e) => !foreign(e));
+    if (unmanaged.length) m.unmanaged = unmanaged;
   }
 
   /**
@@ -229,12 +235,22 @@ export class CheckpointManager {
   /** Whether a name in the directory is one of this manager's checkpoints (by default `{checkpointName}-{N}.wpt`). */
   private isCheckpointFile(name: string): boolean {
     if (this.options.isCheckpointFile) return this.options.isCheckpointFile(name);
-    return new RegExp(`^${escapeRegExp(this.checkpointName)}-\\d+\\.wpt$`).test(name);
+    return isNumberedFile(name, this.checkpointName);
   }
 
-  /** A temporary file of one of this manager's writes (a checkpoint, the manifest, the lock's heartbeat). */
+  /**
+   * A temporary file of one of this manager's writes (a checkpoint, the manifest, the lock's
+   * heartbeat): tagged with its owner tag, or, from before writes were tagged, named after
+   * one of its files by the default naming (a template's pattern may match another's files).
+   */
   private isOwnTemporary(name: string): boolean {
-    return isTemporaryOf(name, (target) => target === this.manifestName || target === this.lockName || this.isCheckpointFile(target));
+    return isTemporaryOf(name, this.owner, (target) => target === this.manifestName || target === this.lockName
+      || (this.options.isCheckpointFile === undefined && this.isCheckpointFile(target)));
+  }
+
+  /** Whether a verified file's metadata says this manager wrote it (files from before the tag: the default naming only). */
+  private isOwnFile(metadata: { owner?: unknown }): boolean {
+    return metadata.owner === this.owner || (metadata.owner === undefined && this.options.isCheckpointFile === undefined);
   }
 
   /** Which of the entries' files exist: those in sub-directories are looked up there. */
@@ -248,51 +264,56 @@ export class CheckpointManager {
 
   /**
    * Checkpoint files the manifest does not list — written just before a crash, or meant to be
-   * deleted just before one — are taken back in if they verify, and deleted if they do not.
+   * deleted just before one — are taken back in if they verify and their metadata says this
+   * manager wrote them. Anything else is left as it is: a file this manager did not record
+   * and cannot prove it wrote is not its to delete (a damaged one is reported).
    */
   private async adoptOrphans(names: string[]): Promise<boolean> {
     const m = this.loaded;
-    const listed = new Set([...m.checkpoints, ...(m.preserved ?? [])].map((e) => e.file));
+    const listed = new Set([...m.checkpoints, ...(m.preserved ?? []), ...(m.unmanaged ?? [])].map((e) => e.file));
     let changed = false;
     for (const name of names) {
       if (!this.isCheckpointFile(name) || listed.has(name)) continue;
       const path = join(this.directory, name);
-      const entry = await this.describe(path, name).catch(() => null);
-      if (entry === null) {
-        this.warn(`deleting ${path}: not in the manifest and it does not verify`);
-        await this.storage.remove(path);
-      } else {
-        m.checkpoints.push(entry);
+      const found = await this.describe(path, name).then((entry) => entry, (e: Error) => e);
+      if (found instanceof Error) {
+        this.warn(`leaving ${path} as it is: not in the manifest and it does not verify (${found.message})`);
+      } else if (found.owner) {
+        m.checkpoints.push(found.entry);
+        changed = true;
       }
-      changed = true;
     }
-    const present = await this.existing([...m.checkpoints, ...(m.preserved ?? [])], names);
+    const present = await this.existing([...m.checkpoints, ...(m.preserved ?? []), ...(m.unmanaged ?? [])], names);
+    const lengths = [m.checkpoints.length, m.preserved?.length, m.unmanaged?.length].join();
     m.checkpoints = m.checkpoints.filter((e) => present.has(e.file));
     m.preserved = (m.preserved ?? []).filter((e) => present.has(e.file));
+    if (m.unmanaged) m.unmanaged = m.unmanaged.filter((e) => present.has(e.file));
     if (m.latest !== undefined && !present.has(m.latest)) delete m.latest;
-    if (changed) {
-      m.checkpoints.sort((a, b) => a.step - b.step);
+    if (changed) m.checkpoints.sort((a, b) => a.step - b.step);
+    if (changed || lengths !== [m.checkpoints.length, m.preserved.length, m.unmanaged?.length].join()) {
       await this.writeManifestSoon();
+      return true;
     }
-    return changed;
+    return false;
   }
 
   /** Verifies a checkpoint file and reads its manifest entry from its own header metadata. */
-  private async describe(path: string, file: string): Promise<ManifestEntry> {
+  private async describe(path: string, file: string): Promise<{ entry: ManifestEntry; owner: boolean }> {
     const reader = await WptReader.open(path, this.storage);
     try {
       const problems = await reader.verify();
       if (problems.length) throw problems[0];
-      const meta = reader.header.metadata as { step?: number; epoch?: number; metrics?: Record<string, number> };
-      return { file, step: meta.step ?? Number(/-(\d+)\.wpt$/.exec(file)?.[1] ?? 0), epoch: meta.epoch, metrics: meta.metrics ?? {},
+      const meta = reader.header.metadata as { step?: number; epoch?: number; metrics?: Record<string, number>; owner?: string };
+      const entry = { file, step: meta.step ?? Number(/-(\d+)\.wpt$/.exec(file)?.[1] ?? 0), epoch: meta.epoch, metrics: meta.metrics ?? {},
         time: reader.header.created, size: reader.size, headerCrc32: reader.headerCrc32 };
+      return { entry, owner: this.isOwnFile(meta) };
     } finally {
       await reader.close();
     }
   }
 
   private async writeManifest(): Promise<void> {
-    await writeManifestFile(this.storage, join(this.directory, this.manifestName), this.loaded, 'writing the manifest failed');
+    await writeManifestFile(this.storage, join(this.directory, this.manifestName), this.loaded, 'writing the manifest failed', this.owner);
   }
 
   /** At start, the manifest is rewritten only to record things the next save records too: a failure there is a warning. */
@@ -306,6 +327,9 @@ export class CheckpointManager {
    */
   async save(options: SaveOptions = {}): Promise<string | null> {
     await this.ready;
+    // A loop that awaits only resolved promises never lets the event loop run, and so never
+    // lets a background save's I/O complete: each call gives pending saves a turn.
+    if (this.pending.length) await yieldToEventLoop();
     const m = this.loaded;
     const interval = this.options.checkpointInterval;
     if (interval !== undefined) {
@@ -323,8 +347,9 @@ export class CheckpointManager {
     const path = join(this.directory, file);
     await this.lock!.verify(); // never write into a directory another process took over
     if (dirname(file) !== '.') await this.storage.mkdirp(dirname(path)).catch((cause) => { throw osError('cannot create the checkpoint directory', dirname(path), cause); });
-    const metadata = { step, ...(options.epoch !== undefined ? { epoch: options.epoch } : {}), metrics: options.metrics ?? {} };
-    const writeOptions = { metadata, storage: this.storage, onNonFinite: this.options.onNonFinite, warn: this.warn, kind: this.options.fileKind };
+    if (m.removing?.includes(file)) m.removing = m.removing.filter((f) => f !== file); // written anew: no longer to delete
+    const metadata = { step, ...(options.epoch !== undefined ? { epoch: options.epoch } : {}), metrics: options.metrics ?? {}, owner: this.owner };
+    const writeOptions = { metadata, storage: this.storage, onNonFinite: this.options.onNonFinite, warn: this.warn, kind: this.options.fileKind, owner: this.owner };
     const record = async (size: number, crc: number) => {
       const entry: ManifestEntry = { file, step, epoch: options.epoch, metrics: options.metrics ?? {}, time: new Date(this.now()).toISOString(), size, headerCrc32: crc };
       // An overwritten checkpoint goes to the end of the queue, as in TensorFlow.
@@ -335,11 +360,14 @@ export class CheckpointManager {
       await this.applyRetention(entry);
     };
     if (this.options.async) {
+      await this.makeRoom();
       const pending = await this.checkpoint.writeInBackground(path, writeOptions);
-      this.enqueue(async () => {
+      const done = this.enqueue(async () => {
         const result = await pending.durable;
         await record(result.bytes, result.headerCrc32);
       });
+      const settled = done.catch(() => undefined).finally(() => { this.pending = this.pending.filter((p) => p !== settled); });
+      this.pending.push(settled);
       return path;
     }
     await this.enqueue(async () => {
@@ -347,6 +375,12 @@ export class CheckpointManager {
       await record(result.bytes, result.headerCrc32);
     });
     return path;
+  }
+
+  /** Backpressure: waits while `maxPendingSaves` background saves are not yet durable. */
+  private async makeRoom(): Promise<void> {
+    const limit = this.options.maxPendingSaves ?? 2;
+    while (this.pending.length >= limit) await this.pending[0];
   }
 
   /** A file named by a save, relative to the directory and inside it. */
@@ -385,32 +419,61 @@ export class CheckpointManager {
   }
 
   /**
-   * Closes the manager and deletes every file it wrote in its directory — its checkpoints,
-   * the manifest, temporary files, the lock — and nothing else: the directory itself goes
-   * only if that leaves it empty.
+   * Closes the manager and deletes every file it recorded — its checkpoints (kept and
+   * preserved), the manifest, its temporary files, the lock — and nothing else: not a file
+   * that merely matches its naming, not one `Checkpoint.save` recorded under another name
+   * (then the manifest stays, listing them). The directory goes only if that leaves it empty.
    */
   async deleteAll(): Promise<void> {
     await this.ready;
     await this.flush().catch(() => undefined); // a failed background save is moot: its file goes too
-    const own = (name: string) => name === this.manifestName || this.isCheckpointFile(name) || this.isOwnTemporary(name);
-    for (const name of await this.storage.list(this.directory)) if (own(name)) await this.storage.remove(join(this.directory, name));
-    const elsewhere = [...this.loaded.checkpoints, ...(this.loaded.preserved ?? [])].filter((e) => dirname(e.file) !== '.');
-    for (const e of elsewhere) await this.storage.remove(join(this.directory, e.file)).catch(() => undefined);
-    this.manifest = { ...this.loaded, checkpoints: [] };
+    const m = this.loaded;
+    const recorded = [...m.checkpoints, ...(m.preserved ?? [])].map((e) => e.file);
+    for (const file of [...recorded, ...(m.removing ?? [])]) await this.storage.remove(join(this.directory, file));
+    for (const name of await this.storage.list(this.directory)) if (this.isOwnTemporary(name)) await this.storage.remove(join(this.directory, name));
+    this.manifest = { ...m, checkpoints: [], preserved: [] };
+    delete this.manifest.removing;
+    if (m.unmanaged?.length) {
+      if (m.latest !== undefined && !m.unmanaged.some((e) => e.file === m.latest)) delete this.manifest.latest;
+      await this.writeManifest();
+    } else {
+      await this.storage.remove(join(this.directory, this.manifestName));
+    }
     await this.close();
     if ((await this.storage.list(this.directory)).length === 0) await this.storage.removeEmptyDir?.(this.directory);
   }
 
+  /**
+   * Retention, after a save was recorded. The files it drops are recorded in the manifest
+   * (`removing`) before they are deleted, and deleted even when that manifest write fails (a
+   * full disk is when space matters most); a deletion that fails stays listed and is retried
+   * at the next save or start. A crash between the two leaves files the next start deletes.
+   */
   private async applyRetention(newest: ManifestEntry): Promise<void> {
     const m = this.loaded;
     const swept = sweep(m.checkpoints, newest, m.policy, Date.parse(m.lastPreservedTime!), (e) => Date.parse(e.time));
     m.checkpoints = swept.keep;
     m.preserved = [...(m.preserved ?? []), ...swept.preserve];
     m.lastPreservedTime = new Date(swept.lastPreserved).toISOString();
-    // Manifest first: a crash before the deletions leaves orphans, which the next start adopts
-    // or deletes; the other order could leave the manifest naming files that are gone.
-    await this.writeManifest();
-    for (const e of swept.remove) await this.storage.remove(join(this.directory, e.file));
+    if (swept.remove.length) m.removing = [...new Set([...(m.removing ?? []), ...swept.remove.map((e) => e.file)])];
+    const written = await this.writeManifest().then(() => null, (e: unknown) => e);
+    await this.removePending();
+    if (written !== null) throw written;
+  }
+
+  /** Deletes the files retention dropped; those that fail stay in `removing`, retried later. */
+  private async removePending(): Promise<void> {
+    const m = this.loaded;
+    const left: string[] = [];
+    for (const file of m.removing ?? []) {
+      const path = join(this.directory, file);
+      await this.storage.remove(path).catch((e: Error) => {
+        left.push(file);
+        this.warn(`could not delete ${path} (${e.message}); retrying at the next save`);
+      });
+    }
+    if (left.length) m.removing = left;
+    else delete m.removing;
   }
 
   /** The newest checkpoint that verifies; damaged newer ones are reported through `warn`. */
@@ -473,60 +536,23 @@ function validateOptions(o: CheckpointManagerOptions): void {
   }
 }
 
-
-
-function parseManifest(bytes: Uint8Array): Manifest {
-  const m = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
-  if (m.format !== 'waypoint-manifest' || !Array.isArray(m.checkpoints)) throw new Error('not a waypoint manifest');
-  return m;
-}
-
-/** A manifest with no checkpoints; as TensorFlow, the preservation clock starts a second before `now`. */
-function emptyManifest(checkpointName: string, policy: RetentionPolicy, now: number): Manifest {
-  return { format: 'waypoint-manifest', version: 1, checkpointName, policy, lastPreservedTime: new Date(now - 1000).toISOString(), checkpoints: [] };
-}
-
-async function writeManifestFile(storage: Storage, path: string, m: Manifest, failure: string): Promise<void> {
-  await writeFileAtomic(storage, path, new TextEncoder().encode(`${JSON.stringify(m, null, 1)}\n`), tempPathFor(path)).catch((cause) => { throw osError(failure, path, cause); });
-}
-
-/** The manifest of `dir`, or null when there is none (or it is not one). */
-async function readManifest(storage: Storage, dir: string): Promise<Manifest | null> {
-  const bytes = await readFileIfExists(storage, join(dir, MANIFEST_NAME));
-  try {
-    return bytes && parseManifest(bytes);
-  } catch {
-    return null;
-  }
-}
-
 /**
- * Records a file written by `Checkpoint.save` in its directory's manifest, under the
- * directory's lock: it becomes the directory's latest checkpoint, and a manager of its
- * checkpoint name manages it.
+ * A wall clock that never goes backwards: each reading is the later of the wall clock and the
+ * last reading plus the monotonic time elapsed since. A wall clock stepped back is reported
+ * once (per step) and ignored; one that jumps ahead (a resumed suspend) is followed.
  */
-export async function recordSave(storage: Storage, path: string, step: number, result: WriteResult): Promise<void> {
-  const dir = dirname(path), file = basename(path);
-  const warn = (m: string) => console.warn(`waypoint: ${m}`);
-  const lock = await acquireLock(storage, dir, { warn });
-  try {
-    const m = await readManifest(storage, dir)
-      ?? emptyManifest(file.replace(/-\d+\.wpt$/, ''), { maxToKeep: 5, keepEveryNHours: null, bestOf: null, maxBytes: null }, Date.now());
-    m.checkpoints = m.checkpoints.filter((e) => e.file !== file);
-    m.checkpoints.push({ file, step, metrics: {}, time: new Date().toISOString(), size: result.bytes, headerCrc32: result.headerCrc32 });
-    m.latest = file;
-    await writeManifestFile(storage, join(dir, MANIFEST_NAME), m, 'recording the checkpoint in the manifest failed');
-  } finally {
-    await lock.release();
-  }
-}
-
-/**
- * The newest checkpoint recorded in `dir` (by a CheckpointManager or `Checkpoint.save`), as
- * tf.train.latest_checkpoint; null when there is none. Reads only the manifest.
- */
-export async function latestCheckpoint(dir: string, storage: Storage = getDefaultStorage()): Promise<string | null> {
-  const m = await readManifest(storage, dir);
-  const latest = m?.latest ?? m?.checkpoints.at(-1)?.file;
-  return latest ? join(dir, latest) : null;
+function steadyClock(wall: () => number, monotonic: () => number, warn: (message: string) => void): () => number {
+  let last = wall(), lastMonotonic = monotonic(), warnedBehind = 0;
+  return () => {
+    const now = wall(), elapsed = monotonic() - lastMonotonic;
+    const steady = last + Math.max(0, elapsed);
+    lastMonotonic += elapsed;
+    const behind = steady - now;
+    if (behind > 60_000 && behind > 2 * warnedBehind) {
+      warn(`the system clock went back ${(behind / 1000).toFixed(0)} s during the run: checkpoint times and keepEveryNHours follow the elapsed time instead`);
+      warnedBehind = behind;
+    }
+    last = Math.max(now, steady);
+    return last;
+  };
 }

@@ -4,6 +4,7 @@
  */
 import { type Mode, resolveMode } from '../state/mode.js';
 import { TEMP_SUFFIX } from './format/writer.js';
+import { crc32 } from './format/crc32.js';
 
 export interface BestOf {
   monitor: string;
@@ -83,13 +84,22 @@ function bestEntries<E extends Retained>(entries: E[], bestOf: BestOf): E[] {
   return scored.slice(0, bestOf.keep ?? 1);
 }
 
+/** A short tag naming a writer (a manager's manifest and checkpoint name): 8 hex digits of the CRC-32 of `id`. */
+export function ownerTag(id: string): string {
+  return crc32(new TextEncoder().encode(id)).toString(16).padStart(8, '0');
+}
+
 /**
- * Whether `name` is the temporary file of a write of a file whose name `isTarget` accepts:
- * writes go through `.{target}.{unique}.wpt-tmp` (format/writer.ts), and the unique part has no dots.
+ * Whether `name` is the temporary file of one of `owner`'s writes: `.{target}.{owner}~{unique}.wpt-tmp`
+ * (format/writer.ts `tempPathFor`). Files written before writes were tagged (no `~`) are
+ * recognised by their target's name, which `isLegacyTarget` accepts.
  */
-export function isTemporaryOf(name: string, isTarget: (target: string) => boolean): boolean {
+export function isTemporaryOf(name: string, owner: string, isLegacyTarget: (target: string) => boolean): boolean {
   if (!name.startsWith('.') || !name.endsWith(TEMP_SUFFIX)) return false;
-  return isTarget(name.slice(1).split('.').slice(0, -2).join('.'));
+  const parts = name.slice(1, -TEMP_SUFFIX.length).split('.');
+  const unique = parts.at(-1)!;
+  if (unique.includes('~')) return unique.startsWith(`${owner}~`);
+  return isLegacyTarget(parts.slice(0, -1).join('.'));
 }
 
 /** `s` as a regular expression that matches exactly it. */

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { setBackend, type BackendChoice, getBackend } from '../backend/index.js';
 import { loadMnist } from '../data/mnist.js';
 import { WptReader } from '../checkpoint/format/reader.js';
-import { latestCheckpoint } from '../checkpoint/manager.js';
+import { latestCheckpoint } from '../checkpoint/manifest.js';
+import { acquireLock } from '../checkpoint/lock.js';
+import { fsStorage } from '../node/fs-storage.js';
 import { Callback } from '../model/callback.js';
 import { BackupAndRestore } from '../callbacks/backup-and-restore.js';
 import { CSVLogger } from '../callbacks/csv-logger.js';
@@ -48,51 +50,69 @@ export const train: Command = {
     setBackend(backend);
     const dir = (v.run as string | undefined) ?? join('runs', kind);
     const paths = { backup: join(dir, 'backup'), best: join(dir, 'best.wpt'), last: join(dir, 'last.wpt'), csv: join(dir, 'log.csv') };
-    const say = (s: string) => console.log(s);
 
-    await refuseOtherModel(dir, paths, kind);
-    // A finished run (final model saved, no backup pending) is continued from its last model.
-    let model = mnistModel(kind as MnistModelKind, seed);
-    if (existsSync(paths.last) && !existsSync(paths.backup)) {
-      model = await loadModel(paths.last);
-      if (model.currentEpoch >= epochs) {
-        say(`run ${dir} is complete: ${plural(model.currentEpoch, 'epoch')} trained.`);
-        say(`best model: ${paths.best}${await bestNote(paths.best)}`);
-        say(`last model: ${paths.last}`);
-        return;
-      }
-      say(`continuing the finished run ${dir} from epoch ${model.currentEpoch + 1} to ${epochs}`);
-    }
-    const data = await loadMnist({ shape: kind === 'mlp' ? 'flat' : 'image' });
-    say(`backend: ${getBackend().detail}`);
-    const count = (n: number) => n.toLocaleString('en-US');
-    say(`training ${kind} on MNIST (${count(data.xTrain.shape[0])} train / ${count(data.xTest.shape[0])} test) for ${plural(epochs, 'epoch')}; run directory ${dir}`);
-    const backup = new BackupAndRestore({ backupDir: paths.backup, saveFreq: every, takeOverLock: v['take-over-lock'] === true });
-    // Ctrl-C, and kill or `docker stop` (SIGTERM): the batch in flight finishes, a backup of
-    // that exact position is written and the lock released; a second signal exits at once.
-    const stopSignals = interruptOnSignals(model, { exit: false });
+    // The whole command holds the run's lock: what to resume is decided under it, so a run
+    // started while another finishes waits for nothing and decides nothing from a half state.
+    await fsStorage.mkdirp(dir);
+    const runLock = await acquireLock(fsStorage, dir, { name: RUN_LOCK, warn: (m) => console.error(`waypoint: ${m}`), takeOver: v['take-over-lock'] === true });
     try {
-      await model.fit(data.xTrain, data.yTrain, {
-        epochs, batchSize: 32, validationData: [data.xTest, data.yTest], initialEpoch: model.currentEpoch,
-        callbacks: [
-          backup, new ResumeNotice(backup, say),
-          new ModelCheckpoint({ filepath: paths.best, monitor: 'val_accuracy', saveBestOnly: true, saveLast: paths.last }),
-          new CSVLogger(paths.csv, { append: true }),
-        ],
-      });
-    } catch (e) {
-      if (!(e instanceof TrainingInterruptedError)) throw e;
-      console.error(`interrupted (${e.reason}) at epoch ${e.epoch + 1}, batch ${e.batch}: backed up to ${paths.backup}; run the same command again to resume`);
-      process.exitCode = exitCodeFor(e.reason as 'SIGINT' | 'SIGTERM');
-      return;
+      await trainRun(dir, paths, kind, { epochs, seed, every, takeOverLock: v['take-over-lock'] === true });
     } finally {
-      stopSignals();
+      await runLock.release();
     }
-    say(`run complete: ${plural(model.currentEpoch, 'epoch')}; final test accuracy ${(model.history.history.val_accuracy.at(-1)! * 100).toFixed(2)}%`);
-    say(`best model: ${paths.best}${await bestNote(paths.best)}`);
-    say(`last model: ${paths.last}`);
   },
 };
+
+/** The lock file of a run directory, held by `waypoint train` from start to end. */
+const RUN_LOCK = 'run.lock';
+
+interface RunPaths { backup: string; best: string; last: string; csv: string }
+
+async function trainRun(dir: string, paths: RunPaths, kind: string, o: { epochs: number; seed: number; every: 'epoch' | number; takeOverLock: boolean }): Promise<void> {
+  const { epochs, seed, every } = o;
+  const say = (s: string) => console.log(s);
+  await refuseOtherModel(dir, paths, kind);
+  // A finished run (final model saved, no backup pending) is continued from its last model.
+  let model = mnistModel(kind as MnistModelKind, seed);
+  if (existsSync(paths.last) && !existsSync(paths.backup)) {
+    model = await loadModel(paths.last);
+    if (model.currentEpoch >= epochs) {
+      say(`run ${dir} is complete: ${plural(model.currentEpoch, 'epoch')} trained.`);
+      say(`best model: ${paths.best}${await bestNote(paths.best)}`);
+      say(`last model: ${paths.last}`);
+      return;
+    }
+    say(`continuing the finished run ${dir} from epoch ${model.currentEpoch + 1} to ${epochs}`);
+  }
+  const data = await loadMnist({ shape: kind === 'mlp' ? 'flat' : 'image' });
+  say(`backend: ${getBackend().detail}`);
+  const count = (n: number) => n.toLocaleString('en-US');
+  say(`training ${kind} on MNIST (${count(data.xTrain.shape[0])} train / ${count(data.xTest.shape[0])} test) for ${plural(epochs, 'epoch')}; run directory ${dir}`);
+  const backup = new BackupAndRestore({ backupDir: paths.backup, saveFreq: every, takeOverLock: o.takeOverLock });
+  // Ctrl-C, and kill or `docker stop` (SIGTERM): the batch in flight finishes, a backup of
+  // that exact position is written and the lock released; a second signal exits at once.
+  const stopSignals = interruptOnSignals(model, { exit: false });
+  try {
+    await model.fit(data.xTrain, data.yTrain, {
+      epochs, batchSize: 32, validationData: [data.xTest, data.yTest], initialEpoch: model.currentEpoch,
+      callbacks: [
+        backup, new ResumeNotice(backup, say),
+        new ModelCheckpoint({ filepath: paths.best, monitor: 'val_accuracy', saveBestOnly: true, saveLast: paths.last }),
+        new CSVLogger(paths.csv, { append: true }),
+      ],
+    });
+  } catch (e) {
+    if (!(e instanceof TrainingInterruptedError)) throw e;
+    console.error(`interrupted (${e.reason}) at epoch ${e.epoch + 1}, batch ${e.batch}: backed up to ${paths.backup}; run the same command again to resume`);
+    process.exitCode = exitCodeFor(e.reason as 'SIGINT' | 'SIGTERM');
+    return;
+  } finally {
+    stopSignals();
+  }
+  say(`run complete: ${plural(model.currentEpoch, 'epoch')}; final test accuracy ${(model.history.history.val_accuracy.at(-1)! * 100).toFixed(2)}%`);
+  say(`best model: ${paths.best}${await bestNote(paths.best)}`);
+  say(`last model: ${paths.last}`);
+}
 
 /** A run directory holding another model's run is refused at once, saying what it holds (not a shape error deep in fit). */
 async function refuseOtherModel(dir: string, paths: { backup: string; last: string }, kind: string): Promise<void> {

@@ -5,7 +5,10 @@
  * Waypoint writes F32 (and I64 for BatchNorm's `num_batches_tracked`); it reads F32, F16,
  * BF16, F64 and the integer types, widening or narrowing to float32.
  */
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, WaypointError } from '../errors.js';
+
+/** The largest header read, as the safetensors library caps it (100 MB): a larger one is refused before it is parsed. */
+export const MAX_HEADER_BYTES = 100_000_000;
 
 export type SafetensorsDtype = 'F32' | 'F64' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
@@ -18,12 +21,7 @@ export interface NamedTensor {
 }
 
 /** A file that is not valid safetensors, or a tensor that does not fit: says what and where. */
-export class SafetensorsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SafetensorsError';
-  }
-}
+export class SafetensorsError extends WaypointError {}
 
 export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Record<string, string> = {}): Uint8Array {
   const header: Record<string, unknown> = Object.keys(metadata).length ? { __metadata__: metadata } : {};
@@ -69,26 +67,32 @@ export function parseSafetensors(bytes: Uint8Array): ParsedSafetensors {
   if (bytes.length < 8) throw new SafetensorsError(`safetensors: ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getBigUint64(0, true);
+  if (n > BigInt(MAX_HEADER_BYTES)) throw new SafetensorsError(`safetensors: the header is said to be ${n} bytes, more than the ${MAX_HEADER_BYTES} read (the safetensors library's limit too)`);
   if (n > BigInt(bytes.length - 8)) throw new SafetensorsError(`safetensors: the header is said to be ${n} bytes, but the file has ${bytes.length - 8} after its length`);
-  let header: Record<string, { dtype: SafetensorsDtype; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + Number(n))));
   } catch (e) {
     throw new SafetensorsError(`safetensors: the header (bytes 8–${8 + Number(n)}) is not UTF-8 JSON: ${(e as Error).message}`);
   }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) {
+    throw new SafetensorsError(`safetensors: the header must be a JSON object of tensors, got ${header === null ? 'null' : Array.isArray(header) ? 'a list' : typeof header}`);
+  }
   const base = 8 + Number(n), buffer = bytes.length - base;
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) throw new SafetensorsError('safetensors: __metadata__ must be an object of strings');
   const tensors: ParsedSafetensors['tensors'] = new Map();
   const spans: Array<[number, number, string]> = [];
   for (const [name, spec] of Object.entries(header)) {
     if (name === '__metadata__') continue;
+    if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new SafetensorsError(`safetensors: '${name}' must be an object with dtype, shape and data_offsets, got ${JSON.stringify(spec)?.slice(0, 60)}`);
     const { dtype, shape, data_offsets: offsets } = spec as { dtype: SafetensorsDtype; shape: number[]; data_offsets: [number, number] };
-    if (!(dtype in BYTES)) throw new SafetensorsError(`safetensors: '${name}' has dtype ${String(dtype)}, which Waypoint does not read`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw new SafetensorsError(`safetensors: '${name}' has shape ${JSON.stringify(shape)}`);
-    const [begin, end] = offsets ?? [];
+    if (typeof dtype !== 'string' || !Object.hasOwn(BYTES, dtype)) throw new SafetensorsError(`safetensors: '${name}' has dtype ${String(dtype)}, which Waypoint does not read`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new SafetensorsError(`safetensors: '${name}' has shape ${JSON.stringify(shape)?.slice(0, 60)}`);
+    const [begin, end] = (Array.isArray(offsets) ? offsets : []) as [number, number];
     const size = shape.reduce((a, b) => a * b, 1);
     if (!(Number.isInteger(begin) && Number.isInteger(end) && begin >= 0 && end <= buffer && end - begin === size * BYTES[dtype])) {
-      throw new SafetensorsError(`safetensors: '${name}' (${dtype} [${shape.join(', ')}], ${size * BYTES[dtype]} bytes) has data_offsets ${JSON.stringify(offsets)} in a buffer of ${buffer} bytes`);
+      throw new SafetensorsError(`safetensors: '${name}' (${dtype} [${shape.join(', ')}], ${size * BYTES[dtype]} bytes) has data_offsets ${JSON.stringify(offsets)?.slice(0, 60)} in a buffer of ${buffer} bytes`);
     }
     spans.push([begin, end, name]);
     const at = bytes.byteOffset + base + begin;

@@ -4,11 +4,13 @@
  * rebuilds a Sequential from a TensorFlow.js (or Keras) layers model and loads its weights.
  * Layer configs are Keras's snake_case; weights are named `{layer}/{weight}` in the manifest.
  */
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, listSome } from '../errors.js';
+import { staysInside } from '../paths.js';
 import { ENGINE_VERSION } from '../version.js';
 import { CheckpointError } from '../state/errors.js';
 import type { Layer } from '../nn/layer.js';
 import { layerFromConfig } from '../nn/registry.js';
+import { withWeightBudget } from '../nn/initializers.js';
 import { Sequential } from '../model/sequential.js';
 import { kerasLayerNames } from '../model/keras-names.js';
 
@@ -100,26 +102,91 @@ function waypointConfig(className: string, k: Json, name: string): Json {
   return out;
 }
 
+/** A model.json that is not a layers model Waypoint can read: says what and where. */
+const malformed = (what: string) => new CheckpointError('MALFORMED_HEADER', `TensorFlow.js import: ${what}`);
+
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** What model.json says of its weights, checked: the files to read, in order, and the bytes they must hold in all. */
+export interface TfjsWeightsManifest {
+  paths: string[];
+  specs: Array<{ name: string; shape: number[]; dtype: 'float32' }>;
+  /** The bytes of every weight, float32: exactly what the files together must hold. */
+  bytes: number;
+}
+
+/**
+ * Reads and checks model.json's `weightsManifest` before anything is read or allocated:
+ * every path a relative one inside model.json's directory, every shape a list of
+ * non-negative integers, every weight float32, and the total size exact.
+ */
+export function tfjsWeightsManifest(modelJson: unknown): TfjsWeightsManifest {
+  if (!isObject(modelJson)) throw malformed(`model.json must be a JSON object, got ${JSON.stringify(modelJson)?.slice(0, 40)}`);
+  const groups = modelJson.weightsManifest ?? [];
+  if (!Array.isArray(groups)) throw malformed(`weightsManifest must be a list, got ${typeof groups}`);
+  const out: TfjsWeightsManifest = { paths: [], specs: [], bytes: 0 };
+  groups.forEach((g: unknown, i) => {
+    if (!isObject(g) || !Array.isArray(g.paths) || !Array.isArray(g.weights)) throw malformed(`weightsManifest[${i}] must have lists 'paths' and 'weights'`);
+    g.paths.forEach((p: unknown, j: number) => {
+      if (!staysInside(p)) throw new CheckpointError('UNSAFE_PATH', `TensorFlow.js import: weightsManifest[${i}].paths[${j}] is ${JSON.stringify(p)}; weight files must be named relative to model.json's directory, inside it`);
+      out.paths.push(p);
+    });
+    g.weights.forEach((w: unknown, j: number) => {
+      const where = `weightsManifest[${i}].weights[${j}]`;
+      if (!isObject(w) || typeof w.name !== 'string') throw malformed(`${where} must be an object with a 'name'`);
+      const { name, shape, dtype } = w;
+      if (dtype !== 'float32') throw new ArgumentError(`TensorFlow.js import: weight '${name}' is ${JSON.stringify(dtype)}; only float32 weights are read`);
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw malformed(`weight '${name}' has shape ${JSON.stringify(shape)}; a shape is a list of non-negative integers`);
+      const bytes = shape.reduce((n: number, d: number) => n * d, 4);
+      if (!Number.isSafeInteger(out.bytes + bytes)) throw malformed(`weight '${name}' of shape [${shape.join(', ')}] makes the weights larger than any file can be`);
+      out.specs.push({ name, shape, dtype });
+      out.bytes += bytes;
+    });
+  });
+  return out;
+}
+
+/** The batch input shape of a layers model, checked: null or a size, then positive sizes. */
+function batchInputShape(shape: unknown): number[] {
+  const ok = Array.isArray(shape) && shape.length >= 2 && (shape[0] === null || Number.isSafeInteger(shape[0]))
+    && shape.slice(1).every((d) => Number.isSafeInteger(d) && d > 0);
+  if (!ok) throw malformed(`the input shape ${JSON.stringify(shape)} is not [batch, ...positive sizes]`);
+  return (shape as number[]).slice(1);
+}
+
 /**
  * A Sequential rebuilt from a TensorFlow.js layers model: `modelJson` is model.json's
  * content, `weightData` the concatenated bytes of its weight files (one ArrayBuffer, as
  * tf.io gives them). Weights are matched by name, strictly: a missing, extra or mis-shaped
- * one is a CheckpointError naming it.
+ * one is a CheckpointError naming it; weight data longer or shorter than the manifest says is
+ * refused. The layers are built within the weights present: a configuration that would
+ * allocate more (`units: 1e9`) fails before allocating.
  */
 export function importTfjs(modelJson: Json, weightData: Uint8Array): Sequential {
-  const topology = modelJson.modelTopology?.model_config ?? modelJson.modelTopology;
+  const manifest = tfjsWeightsManifest(modelJson);
+  if (weightData.length !== manifest.bytes) {
+    throw new CheckpointError(weightData.length < manifest.bytes ? 'TRUNCATED' : 'MALFORMED_HEADER',
+      `TensorFlow.js import: the manifest's weights take ${manifest.bytes} bytes, the weight data has ${weightData.length}`
+      + (weightData.length > manifest.bytes ? ' (trailing bytes are refused)' : ''));
+  }
+  const topology = isObject(modelJson.modelTopology) ? modelJson.modelTopology.model_config ?? modelJson.modelTopology : undefined;
   if (topology?.class_name !== 'Sequential') throw new ArgumentError(`TensorFlow.js import: only Sequential models, got ${JSON.stringify(topology?.class_name)}`);
-  const kerasLayers = (topology.config.layers ?? topology.config) as Json[];
-  const inputLayer = kerasLayers[0]?.class_name === 'InputLayer' ? kerasLayers[0] : null;
-  const layersJson = kerasLayers.filter((l) => l.class_name !== 'InputLayer');
-  const firstShape = (inputLayer?.config.batch_input_shape ?? inputLayer?.config.batch_shape ?? layersJson[0]?.config.batch_input_shape) as Array<number | null> | undefined;
+  const kerasLayers = (isObject(topology.config) ? topology.config.layers : topology.config) as unknown;
+  if (!Array.isArray(kerasLayers)) throw malformed('the Sequential model has no list of layers');
+  kerasLayers.forEach((l: unknown, i) => {
+    if (!isObject(l) || typeof l.class_name !== 'string' || !isObject(l.config)) throw malformed(`layers[${i}] must be an object with a 'class_name' and a 'config', got ${JSON.stringify(l)?.slice(0, 60)}`);
+  });
+  const layersJson = (kerasLayers as Json[]).filter((l) => l.class_name !== 'InputLayer');
+  const inputLayer = kerasLayers[0]?.class_name === 'InputLayer' ? kerasLayers[0] as Json : null;
+  const firstShape = inputLayer?.config.batch_input_shape ?? inputLayer?.config.batch_shape ?? layersJson[0]?.config.batch_input_shape;
   if (!firstShape) throw new ArgumentError('TensorFlow.js import: the model has no input shape (batch_input_shape of its first layer)');
+  const inputShape = batchInputShape(firstShape);
   const layers = layersJson.map((l, i) => {
     const className = WAYPOINT_CLASS[l.class_name] ?? l.class_name;
     const config = waypointConfig(className, l.config, l.config.name);
-    return layerFromConfig({ className, config: { ...config, name: l.config.name, ...(i === 0 ? { inputShape: firstShape.slice(1) } : {}) } });
+    return layerFromConfig({ className, config: { ...config, name: l.config.name, ...(i === 0 ? { inputShape } : {}) } });
   });
-  const model = new Sequential(layers, { name: topology.config.name ?? 'sequential' });
+  const model = withWeightBudget(manifest.bytes / 4, () => new Sequential(layers, { name: topology.config.name ?? 'sequential' }));
   // Waypoint's normalizations act on the last axis: an axis given as a number or a one-element list must name it.
   let shape = model.inputShapeOf();
   layersJson.forEach((l, i) => {
@@ -133,15 +200,12 @@ export function importTfjs(modelJson: Json, weightData: Uint8Array): Sequential 
     shape = model.layers[i].outputShape(shape);
   });
   // The manifest, in file order: each weight's name, shape and where its bytes are.
-  const specs = ((modelJson.weightsManifest ?? []) as Json[]).flatMap((g) => g.weights as Array<{ name: string; shape: number[]; dtype: string }>);
   const byName = new Map<string, { shape: number[]; data: Float32Array }>();
   let at = 0;
-  for (const s of specs) {
-    if (s.dtype !== 'float32') throw new ArgumentError(`TensorFlow.js import: weight '${s.name}' is ${s.dtype}; only float32 weights are read`);
-    const size = s.shape.reduce((a, b) => a * b, 1);
-    if (at + size * 4 > weightData.length) throw new CheckpointError('TRUNCATED', `TensorFlow.js import: weight '${s.name}' needs bytes ${at}–${at + size * 4}, but the weight data has ${weightData.length}`);
-    byName.set(s.name, { shape: s.shape, data: new Float32Array(weightData.slice(at, at + size * 4).buffer) });
-    at += size * 4;
+  for (const s of manifest.specs) {
+    const bytes = s.shape.reduce((a, b) => a * b, 4);
+    byName.set(s.name, { shape: s.shape, data: new Float32Array(weightData.slice(at, at + bytes).buffer) });
+    at += bytes;
   }
   const names = model.layers.map((l) => l.name);
   const used = new Set<string>();
@@ -149,7 +213,7 @@ export function importTfjs(modelJson: Json, weightData: Uint8Array): Sequential 
     const values = layer.namedWeights().map(([w, t]) => {
       const key = `${names[i]}/${w}`;
       const found = byName.get(key) ?? [...byName.entries()].find(([k]) => k.endsWith(`/${key}`))?.[1];
-      if (!found) throw new CheckpointError('MISSING_KEYS', `TensorFlow.js import: no weight '${key}' in the manifest (it has ${[...byName.keys()].join(', ')})`);
+      if (!found) throw new CheckpointError('MISSING_KEYS', `TensorFlow.js import: no weight '${key}' in the manifest (it has ${listSome([...byName.keys()])})`);
       if (found.shape.join() !== t.shape.join()) throw new CheckpointError('SHAPE_MISMATCH', `TensorFlow.js import: weight '${key}' is [${found.shape.join(', ')}], the layer needs [${t.shape.join(', ')}]`);
       used.add(key);
       return found.data;
@@ -157,6 +221,6 @@ export function importTfjs(modelJson: Json, weightData: Uint8Array): Sequential 
     layer.setWeights(values);
   });
   const unused = [...byName.keys()].filter((k) => ![...used].some((u) => k === u || k.endsWith(`/${u}`)));
-  if (unused.length) throw new CheckpointError('UNEXPECTED_KEYS', `TensorFlow.js import: weights no layer takes: ${unused.join(', ')}`);
+  if (unused.length) throw new CheckpointError('UNEXPECTED_KEYS', `TensorFlow.js import: weights no layer takes: ${listSome(unused)}`);
   return model;
 }

@@ -4,7 +4,7 @@
  * torch-layout.ts). Bytes in, bytes out, so the same calls work in a browser.
  */
 import { ENGINE_VERSION } from '../version.js';
-import { fmtShape } from '../errors.js';
+import { fmtShape, listSome } from '../errors.js';
 import { CheckpointError } from '../state/errors.js';
 import type { Sequential } from '../model/sequential.js';
 import { encodeSafetensors, parseSafetensors } from './safetensors.js';
@@ -55,8 +55,8 @@ export function importSafetensors(model: Sequential, bytes: Uint8Array, options:
     }
   }
   if (strict && report.missing.length + report.unexpected.length + report.mismatched.length > 0) {
-    const parts = [report.missing.length ? `missing from the file: ${report.missing.join(', ')}` : '', report.unexpected.length ? `not expected: ${report.unexpected.join(', ')}` : '',
-      shapes.length ? `different shape: ${shapes.join('; ')}` : ''].filter(Boolean);
+    const parts = [report.missing.length ? `missing from the file: ${listSome(report.missing)}` : '', report.unexpected.length ? `not expected: ${listSome(report.unexpected)}` : '',
+      shapes.length ? `different shape: ${listSome(shapes)}` : ''].filter(Boolean);
     const code = report.missing.length ? 'MISSING_KEYS' : report.unexpected.length ? 'UNEXPECTED_KEYS' : 'SHAPE_MISMATCH';
     throw new CheckpointError(code, `${parts.join('; ')} (import with { strict: false } to load what matches)`);
   }

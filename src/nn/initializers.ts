@@ -4,9 +4,41 @@ import type { Random } from '../tensor/random.js';
 export type InitializerName = 'glorotUniform' | 'heNormal' | 'zeros' | 'ones' | 'orthogonal' | 'uniform';
 const INITIALIZERS: readonly InitializerName[] = ['glorotUniform', 'heNormal', 'zeros', 'ones', 'orthogonal', 'uniform'];
 
+/** Values that weights may still allocate, while a budget is set (see `withWeightBudget`). */
+let budget: { left: number; total: number } | null = null;
+
+/**
+ * Runs `build` allowing at most `values` weight values to be allocated: a layer configured
+ * larger (a model file from elsewhere saying `units: 1e9`) fails with an ArgumentError before
+ * its memory is taken. Importers size the budget from the weights actually present.
+ */
+export function withWeightBudget<T>(values: number, build: () => T): T {
+  const outer = budget;
+  budget = { left: values, total: values };
+  try {
+    return build();
+  } finally {
+    budget = outer;
+  }
+}
+
+/** A new weight array of `size` values, all `fill`; counted against the budget, if any. */
+export function weightArray(size: number, fill = 0): Float32Array {
+  if (!Number.isSafeInteger(size) || size < 0) throw new ArgumentError(`a weight of ${size} values cannot be made (the layer's configuration is out of range)`);
+  if (budget !== null) {
+    if (size > budget.left) {
+      throw new ArgumentError(`a weight of ${size} values is more than the ${budget.total} the model's weight files hold `
+        + `(${budget.total - budget.left} already taken): the configuration does not match the weights`);
+    }
+    budget.left -= size;
+  }
+  const out = new Float32Array(size);
+  return fill === 0 ? out : out.fill(fill);
+}
+
 /** Fills a new weight of `size` values; fanIn/fanOut as Keras computes them for the layer. */
 export function initialize(name: InitializerName, size: number, fanIn: number, fanOut: number, rng: Random): Float32Array {
-  const out = new Float32Array(size);
+  const out = weightArray(size);
   switch (name) {
     case 'glorotUniform': {
       const limit = Math.sqrt(6 / (fanIn + fanOut));

@@ -46,8 +46,9 @@ export const fsStorage: Storage = {
     });
   },
   async removeEmptyDir(dir) {
+    // ENOTDIR: `dir` is a symbolic link to a directory (the user's, not an empty directory of ours).
     await fsp.rmdir(dir).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST' && e.code !== 'ENOENT') throw e;
+      if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST' && e.code !== 'ENOENT' && e.code !== 'ENOTDIR') throw e;
     });
   },
   async freeBytes(dir) {

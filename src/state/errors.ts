@@ -25,8 +25,10 @@ export type CheckpointErrorCode =
   | 'NOT_A_DIRECTORY'
   | 'ALREADY_EXISTS'
   | 'NOT_FOUND'
+  | 'NAME_TOO_LONG'
   | 'NON_FINITE'
   | 'LOCKED'
+  | 'UNSAFE_PATH'
   | 'IO';
 
 export interface CheckpointErrorContext {

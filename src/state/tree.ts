@@ -70,11 +70,17 @@ export function unflattenState(leaves: Array<{ key: string; value: StateLeaf }>)
 /*
  * JSON cannot spell NaN, ±Infinity or -0 (JSON.stringify turns them into null or 0). They
  * are written as {"__float__": "NaN" | "Infinity" | "-Infinity" | "-0"} and revived on read.
+ * A user's own key of the form `__float__`, `___float__`, … gets one more leading '_' on
+ * write and loses it on read, so no value of the user's is ever taken for the tag.
  */
 const FLOAT_TAG = '__float__';
+const TAG_LIKE = /^_*__float__$/;
 
 export function stringifyJson(value: JsonValue): string {
   return JSON.stringify(value, (_k, v: unknown) => {
+    if (isPlainObject(v) && Object.keys(v).some((k) => TAG_LIKE.test(k))) {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [TAG_LIKE.test(k) ? `_${k}` : k, x]));
+    }
     if (typeof v !== 'number' || (Number.isFinite(v) && !Object.is(v, -0))) return v;
     return { [FLOAT_TAG]: Object.is(v, -0) ? '-0' : String(v) };
   });
@@ -82,10 +88,13 @@ export function stringifyJson(value: JsonValue): string {
 
 export function parseJson(text: string): JsonValue {
   return JSON.parse(text, (_k, v: unknown) => {
-    if (isPlainObject(v) && Object.keys(v).length === 1 && typeof v[FLOAT_TAG] === 'string') {
+    if (!isPlainObject(v)) return v;
+    const keys = Object.keys(v);
+    if (keys.length === 1 && keys[0] === FLOAT_TAG && typeof v[FLOAT_TAG] === 'string') {
       const tag = v[FLOAT_TAG] as string;
       return tag === '-0' ? -0 : tag === 'NaN' ? NaN : tag === 'Infinity' ? Infinity : tag === '-Infinity' ? -Infinity : v;
     }
-    return v;
+    if (!keys.some((k) => k !== FLOAT_TAG && TAG_LIKE.test(k))) return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k !== FLOAT_TAG && TAG_LIKE.test(k) ? k.slice(1) : k, x]));
   }) as JsonValue;
 }

@@ -44,6 +44,8 @@ export interface WriteOptions {
   onNonFinite?: 'warn' | 'error' | 'allow';
   /** Where 'warn' reports (default console.warn). */
   warn?: (message: string) => void;
+  /** Tags the temporary files of this write as a manager's (see `tempPathFor`). */
+  owner?: string;
 }
 
 export interface WriteResult {
@@ -54,13 +56,33 @@ export interface WriteResult {
   headerCrc32: number;
 }
 
-/** Suffix of in-progress files; a CheckpointManager deletes leftovers with it on start. */
+/** Suffix of in-progress files; a CheckpointManager deletes its own leftovers with it on start. */
 export const TEMP_SUFFIX = '.wpt-tmp';
+/** The longest file name (in UTF-8 bytes) common file systems take. */
+const NAME_MAX = 255;
 let tempCounter = 0;
 
-export function tempPathFor(path: string): string {
-  const unique = `${platform().identity().pid}-${Date.now().toString(36)}-${tempCounter++}`;
-  return join(dirname(path), `.${basename(path)}.${unique}${TEMP_SUFFIX}`);
+/**
+ * A temporary name beside `path`: `.{name}.{owner}~{pid}-{time}-{n}.wpt-tmp`. `owner` (a
+ * manager's tag, see `ownerTag`) says whose write it is, so a manager sweeps only its own
+ * leftovers; the target's name is shortened where the whole would pass NAME_MAX bytes.
+ */
+export function tempPathFor(path: string, owner?: string): string {
+  const unique = `${owner === undefined ? '' : `${owner}~`}${platform().identity().pid}-${Date.now().toString(36)}-${tempCounter++}`;
+  const room = NAME_MAX - (unique.length + TEMP_SUFFIX.length + 2);
+  return join(dirname(path), `.${prefixOfBytes(basename(path), room)}.${unique}${TEMP_SUFFIX}`);
+}
+
+/** The longest prefix of `s` of at most `bytes` UTF-8 bytes, never splitting a character. */
+function prefixOfBytes(s: string, bytes: number): string {
+  const encoder = new TextEncoder();
+  if (encoder.encode(s).length <= bytes) return s;
+  let out = '';
+  for (const ch of s) {
+    if (encoder.encode(out + ch).length > bytes) break;
+    out += ch;
+  }
+  return out;
 }
 
 /** Writes are buffered into batches of this many bytes (one writev each). */
@@ -78,7 +100,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
   const level = options.level ?? 1;
   checkFinite(path, leaves, options);
   await checkFreeSpace(storage, path, leaves, options);
-  const tmp = tempPathFor(path);
+  const tmp = tempPathFor(path, options.owner);
   let handle;
   // One write in flight while the next entries encode: I/O overlaps compression.
   let writing: Promise<void> = Promise.resolve();
@@ -167,7 +189,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     await handle.sync();
     await handle.close();
     handle = undefined;
-    await publish(storage, tmp, path);
+    await publish(storage, tmp, path, options.owner);
     return { path, bytes: offset + headerBytes.length + 24, header, headerCrc32 };
   } catch (cause) {
     await writing.catch(() => undefined);
@@ -186,8 +208,8 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
  * It is deleted once the new file is durable, in the background; a leftover after a crash
  * has the temporary suffix, which CheckpointManager sweeps.
  */
-async function publish(storage: Storage, tmp: string, path: string): Promise<void> {
-  let retired: string | null = storage.link ? tempPathFor(path) : null;
+async function publish(storage: Storage, tmp: string, path: string, owner: string | undefined): Promise<void> {
+  let retired: string | null = storage.link ? tempPathFor(path, owner) : null;
   // No file to replace yet (ENOENT), or no hard links on this volume: a plain rename.
   if (retired) await storage.link!(path, retired).catch(() => { retired = null; });
   try {

@@ -15,6 +15,7 @@ const OS_CODES: Record<string, { code: CheckpointErrorCode; advice: string }> = 
   ENOTDIR: { code: 'NOT_A_DIRECTORY', advice: 'a component of the path is a file, not a directory' },
   EEXIST: { code: 'ALREADY_EXISTS', advice: 'something already exists at the path: remove it or choose another path' },
   ENOENT: { code: 'NOT_FOUND', advice: 'no such file or directory' },
+  ENAMETOOLONG: { code: 'NAME_TOO_LONG', advice: 'a file name is longer than the file system allows (255 bytes on most): choose a shorter name' },
 };
 
 /** The errno code of a failure (`ENOSPC`), if it has one. */

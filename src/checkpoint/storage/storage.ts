@@ -58,18 +58,37 @@ export interface Storage {
 }
 
 /**
+ * The most bytes handed to one writev-like call. Linux writes at most 0x7ffff000 bytes a call,
+ * and Node reports a count of 2 GiB or more wrapped to 32 bits (negative): a larger batch
+ * would look like a write that made no progress.
+ */
+export const MAX_WRITE_CALL_BYTES = 1 << 30;
+
+/**
  * Writes every byte of `buffers` through a writev-like call that may write fewer bytes
- * than asked (a short write), continuing where it stopped.
+ * than asked (a short write), continuing where it stopped. Byte counts are plain numbers
+ * (exact to 2^53); no call is given more than MAX_WRITE_CALL_BYTES.
  */
 export async function writeFully(writev: (buffers: Uint8Array[]) => Promise<number>, buffers: Uint8Array[]): Promise<void> {
   let pending = buffers.filter((b) => b.length > 0);
   while (pending.length > 0) {
-    const total = pending.reduce((n, b) => n + b.length, 0);
-    const written = await writev(pending);
-    if (written === total) return;
-    if (!(written > 0)) throw Object.assign(new Error(`write made no progress (${written} of ${total} bytes)`), { code: 'EIO' });
+    const call = takePrefix(pending, MAX_WRITE_CALL_BYTES);
+    const total = call.reduce((n, b) => n + b.length, 0);
+    const written = await writev(call);
+    if (!(written > 0 && written <= total)) throw Object.assign(new Error(`write made no progress (${written} of ${total} bytes)`), { code: 'EIO' });
     pending = dropPrefix(pending, written);
   }
+}
+
+/** The first `bytes` bytes of `buffers` (all of them if fewer), as views. */
+function takePrefix(buffers: Uint8Array[], bytes: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const b of buffers) {
+    if (bytes <= 0) break;
+    out.push(b.length <= bytes ? b : b.subarray(0, bytes));
+    bytes -= b.length;
+  }
+  return out;
 }
 
 const missing = (): never => {

@@ -3,6 +3,7 @@ import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import { Tensor, noGrad } from '../../tensor/tensor.js';
 import { add, div, mean, mul, sqrt, sub } from '../../tensor/ops.js';
 import { type CallContext, Layer, type LayerConfig, type SampleShape } from '../layer.js';
+import { weightArray } from '../initializers.js';
 
 function checkEpsilon(owner: string, epsilon: number): number {
   if (!(epsilon > 0 && Number.isFinite(epsilon))) throw new ArgumentError(`${owner}: epsilon must be a positive number, got ${epsilon}`);
@@ -50,10 +51,10 @@ export class BatchNormalization extends Layer {
   protected override createWeights(inputShape: SampleShape): void {
     if (inputShape.length === 0) throw new ShapeError(this.describe(), 'expects inputs with a channel axis, got scalars');
     const c = inputShape[inputShape.length - 1];
-    if (this.scale) this.addWeight('gamma', new Float32Array(c).fill(1), [c]);
-    if (this.center) this.addWeight('beta', new Float32Array(c), [c]);
-    this.addWeight('moving_mean', new Float32Array(c), [c], false);
-    this.addWeight('moving_variance', new Float32Array(c).fill(1), [c], false);
+    if (this.scale) this.addWeight('gamma', weightArray(c, 1), [c]);
+    if (this.center) this.addWeight('beta', weightArray(c), [c]);
+    this.addWeight('moving_mean', weightArray(c), [c], false);
+    this.addWeight('moving_variance', weightArray(c, 1), [c], false);
   }
 
   outputShape(inputShape: SampleShape): SampleShape {
@@ -106,8 +107,8 @@ export class LayerNormalization extends Layer {
   protected override createWeights(inputShape: SampleShape): void {
     if (inputShape.length === 0) throw new ShapeError(this.describe(), `expects inputs with a feature axis, got per-sample shape ${fmtShape(inputShape)}`);
     const f = inputShape[inputShape.length - 1];
-    if (this.scale) this.addWeight('gamma', new Float32Array(f).fill(1), [f]);
-    if (this.center) this.addWeight('beta', new Float32Array(f), [f]);
+    if (this.scale) this.addWeight('gamma', weightArray(f, 1), [f]);
+    if (this.center) this.addWeight('beta', weightArray(f), [f]);
   }
 
   outputShape(inputShape: SampleShape): SampleShape {
