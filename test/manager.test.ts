@@ -177,3 +177,150 @@ describe('model persistence and selection', () => {
     expect(byAccuracy[0].metrics.accuracy).toBeGreaterThanOrEqual(byAccuracy[2].metrics.accuracy);
   });
 });
+
+describe('CheckpointManager under unlucky conditions', () => {
+  it("Checkpoint.save('dir/unusual_prefix') files are listed but never managed: a later manager's retention leaves them", async () => {
+    const v = new Variable(1);
+    const own = new Checkpoint({ v });
+    for (let i = 0; i < 3; i++) await own.save(join(dir, 'unusual_prefix'));
+    const manager = new CheckpointManager(new Checkpoint({ v }), dir, { maxToKeep: 1 });
+    for (let i = 0; i < 3; i++) await manager.save();
+    await manager.close();
+    expect(ckptFiles(dir)).toEqual(['ckpt-3.wpt', 'unusual_prefix-1.wpt', 'unusual_prefix-2.wpt', 'unusual_prefix-3.wpt']);
+    const manifest = JSON.parse(readFileSync(join(dir, MANIFEST_NAME), 'utf8'));
+    expect(manifest.unmanaged.map((e: { file: string }) => e.file)).toEqual(['unusual_prefix-1.wpt', 'unusual_prefix-2.wpt', 'unusual_prefix-3.wpt']);
+    await new CheckpointManager(new Checkpoint({ v }), dir).deleteAll();
+    expect(ckptFiles(dir)).toEqual(['unusual_prefix-1.wpt', 'unusual_prefix-2.wpt', 'unusual_prefix-3.wpt']);
+  });
+
+  it('a manifest write that fails (ENOSPC) still deletes what retention dropped, records it, and the next save succeeds', async () => {
+    const { FaultyStorage } = await import('./helpers/faulty-storage.js');
+    const { fsStorage } = await import('../src/node/index.js');
+    const v = new Variable(1);
+    const storage = new FaultyStorage(fsStorage, { failAt: null, code: 'ENOSPC', ops: ['create'] });
+    const manager = new CheckpointManager(new Checkpoint({ v }), dir, { maxToKeep: 1, storage, warn: () => undefined });
+    await manager.save();
+    await manager.save();
+    // The third save's creates: its checkpoint's temporary file (0), then the manifest's (1): that one fails.
+    storage.count = 0;
+    storage.plan = { failAt: 1, code: 'ENOSPC', ops: ['create'] };
+    const err = await manager.save().catch((e) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect(err.code).toBe('NO_SPACE');
+    expect(ckptFiles(dir)).toEqual(['ckpt-3.wpt']); // ckpt-2 was deleted although the manifest could not be written
+    storage.plan = { failAt: null };
+    await manager.save();
+    await manager.close();
+    expect(ckptFiles(dir)).toEqual(['ckpt-4.wpt']);
+    // Removals are recorded before they are made: the manifest may still name ones done since, never a file that is there.
+    for (const file of JSON.parse(readFileSync(join(dir, MANIFEST_NAME), 'utf8')).removing ?? []) expect(ckptFiles(dir)).not.toContain(file);
+  });
+
+  it('on a real 2 MiB tmpfs filled by saves: failed saves leak no file, and once space is freed the next save succeeds', async () => {
+    const mount = join(dir, 'tmpfs');
+    const { mkdirSync, statfsSync } = await import('node:fs');
+    const { spawnSync } = await import('node:child_process');
+    mkdirSync(mount);
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mount]);
+    if (mounted.status !== 0) {
+      console.log(`SKIPPED: the tmpfs test needs root to mount a tmpfs (${String(mounted.stderr).trim()})`);
+      return;
+    }
+    try {
+      // Small checkpoints with ~100 kB of metrics each: the manifest (two entries) outgrows what a
+      // checkpoint needs, so with little space left the checkpoint is written and the manifest is not.
+      const metrics = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`metric_with_a_long_descriptive_name_${i}`, i / 7]));
+      const run = join(mount, 'run');
+      const manager = new CheckpointManager(new Checkpoint({ w: new Variable(tensor([1, 2, 3])) }), run, { maxToKeep: 2, warn: () => undefined });
+      await manager.save({ metrics });
+      await manager.save({ metrics });
+      const free = () => statfsSync(mount).bavail * statfsSync(mount).bsize;
+      writeFileSync(join(mount, 'filler'), new Uint8Array(free() - 150_000));
+      const codes: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        await manager.save({ metrics }).catch((e: CheckpointError) => codes.push(e.code));
+        expect(readdirSync(run).filter((f) => f.endsWith('.wpt')).length).toBeLessThanOrEqual(2);
+      }
+      expect(codes.length).toBeGreaterThan(0);
+      expect(new Set(codes)).toEqual(new Set(['NO_SPACE']));
+      rmSync(join(mount, 'filler'));
+      await manager.save({ metrics });
+      await manager.save({ metrics });
+      await manager.close();
+      const files = readdirSync(run);
+      expect(files.filter((f) => f.endsWith('.wpt')).sort()).toEqual(manager.checkpoints.map((p) => p.slice(run.length + 1)).sort());
+      expect(files.filter((f) => f.includes('tmp'))).toEqual([]);
+    } finally {
+      spawnSync('umount', [mount]);
+    }
+  });
+
+  it('a wall clock stepped back during a run neither stops keepEveryNHours nor dates a checkpoint before the previous one', async () => {
+    const run = async (stepBackHoursAfter: number | null) => {
+      const d = mkdtempSync(join(dir, 'clock-'));
+      let wall = Date.parse('2026-06-01T00:00:00Z'), mono = 0;
+      const warnings: string[] = [];
+      const manager = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), d, {
+        maxToKeep: 1, keepEveryNHours: 1, now: () => new Date(wall), monotonicNow: () => mono, warn: (m) => warnings.push(m),
+      });
+      for (let i = 0; i < 12; i++) { // a save every 30 minutes for 6 hours
+        await manager.save();
+        wall += 1_800_000;
+        mono += 1_800_000;
+        if (stepBackHoursAfter !== null && i === stepBackHoursAfter) wall -= 5 * 3_600_000;
+      }
+      await manager.close();
+      const times = manager.entries.concat().map((e) => Date.parse(e.time));
+      return { preserved: manager.preserved.length, warnings, times };
+    };
+    const steady = await run(null);
+    const stepped = await run(1);
+    expect(steady.preserved).toBeGreaterThanOrEqual(5);
+    expect(stepped.preserved).toBe(steady.preserved);
+    expect(stepped.warnings.join('\n')).toMatch(/the system clock went back 1\d{4} s during the run/);
+  });
+
+  it('background saves are bounded (maxPendingSaves) however fast saves are issued, and all land in order', async () => {
+    const { fsStorage } = await import('../src/node/index.js');
+    let open = 0, mostOpen = 0;
+    const slow = {
+      ...fsStorage,
+      async createExclusive(path: string) {
+        const h = await fsStorage.createExclusive(path);
+        if (!path.endsWith('.wpt-tmp') || path.includes('manifest')) return h;
+        mostOpen = Math.max(mostOpen, ++open);
+        return { write: async (b: Uint8Array[]) => { await new Promise((r) => setTimeout(r, 20)); await h.write(b); }, sync: () => h.sync(), close: async () => { open--; await h.close(); } };
+      },
+    };
+    const v = new Variable(tensor(new Float32Array(10_000)));
+    const manager = new CheckpointManager(new Checkpoint({ v }), dir, { async: true, maxToKeep: 3, storage: slow, maxPendingSaves: 2 });
+    for (let i = 0; i < 20; i++) {
+      v.value.data.fill(i);
+      await manager.save();
+    }
+    await manager.close();
+    expect(mostOpen).toBeLessThanOrEqual(2);
+    expect(manager.entries.map((e) => e.step)).toEqual([18, 19, 20]);
+    const r = new Variable(tensor(new Float32Array(10_000)));
+    await new CheckpointManager(new Checkpoint({ v: r }), dir).restoreOrInitialize();
+    expect(r.value.data[0]).toBe(19);
+  });
+
+  it("a loop that awaits only the manager's save still lets background saves reach the disk (no event-loop turn needed from it)", async () => {
+    const step = new Variable(0);
+    const w = new Variable(tensor(new Float32Array(50_000)));
+    const manager = new CheckpointManager(new Checkpoint({ w, step }), dir, { async: true, checkpointInterval: 20, stepCounter: step, maxToKeep: 3 });
+    await manager.ready;
+    let firstOnDisk: number | null = null;
+    for (; step.value < 400; step.value++) {
+      const until = performance.now() + 2; // a synchronous training step
+      while (performance.now() < until);
+      await manager.save();
+      if (firstOnDisk === null && ckptFiles(dir).length > 0) firstOnDisk = step.value;
+    }
+    await manager.close();
+    // The first save is at step 0; without turns of the event loop it reached the disk only after the loop.
+    expect(firstOnDisk).not.toBeNull();
+    expect(firstOnDisk!).toBeLessThan(100);
+  });
+});

@@ -1,6 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { CheckpointError, MemoryStorage, ModelCheckpoint, loadModel } from '../src/node/index.js';
 import { dataFor, makeModel } from '../harness/training.js';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** ModelCheckpoint's files are a CheckpointManager's: retention, adoption and locking are the manager's rules. */
 describe('ModelCheckpoint on CheckpointManager', () => {
@@ -61,4 +65,76 @@ describe('ModelCheckpoint on CheckpointManager', () => {
     expect(err.code).toBe('LOCKED');
     expect(names(storage).filter((n) => n.endsWith('.wpt'))).toEqual([]);
   });
+});
+
+describe('templates own their files', () => {
+  const [x, y] = dataFor('mlp');
+  const names = (storage: MemoryStorage) => [...storage.files.keys()].sort();
+  const fit = (callbacks: ModelCheckpoint[], epochs: number) => makeModel('mlp', 1).fit(x, y, { epochs, verbose: 0, callbacks });
+
+  it("a later template whose pattern matches another's files ('{epoch}.wpt' after 'best-{epoch}.wpt') neither adopts nor deletes them", async () => {
+    const storage = new MemoryStorage();
+    await fit([new ModelCheckpoint({ filepath: '/run/best-{epoch}.wpt', monitor: 'loss', saveBestOnly: true, storage })], 3);
+    expect(names(storage).filter((n) => /best-\d/.test(n))).toEqual(['/run/best-1.wpt', '/run/best-2.wpt', '/run/best-3.wpt']);
+    await fit([new ModelCheckpoint({ filepath: '/run/{epoch}.wpt', monitor: 'loss', maxToKeep: 1, storage })], 3);
+    expect(names(storage).filter((n) => n.endsWith('.wpt'))).toEqual(['/run/3.wpt', '/run/best-1.wpt', '/run/best-2.wpt', '/run/best-3.wpt']);
+  });
+
+  it('templates that differ only in characters outside [\\w.-] get manifests and locks of their own, and one fit saves through both', async () => {
+    const storage = new MemoryStorage();
+    await fit([
+      new ModelCheckpoint({ filepath: '/run/模型-{epoch}.wpt', monitor: 'loss', storage }),
+      new ModelCheckpoint({ filepath: '/run/数据-{epoch}.wpt', monitor: 'loss', storage }),
+      new ModelCheckpoint({ filepath: '/run/a+{epoch}.wpt', monitor: 'loss', storage }),
+      new ModelCheckpoint({ filepath: '/run/a_{epoch}.wpt', monitor: 'loss', storage }),
+    ], 1);
+    const manifests = names(storage).filter((n) => n.endsWith('.manifest.json'));
+    expect(manifests).toHaveLength(4);
+    expect(names(storage).filter((n) => n.endsWith('.wpt'))).toEqual(['/run/a+1.wpt', '/run/a_1.wpt', '/run/数据-1.wpt', '/run/模型-1.wpt'].sort());
+  });
+
+  it('a file name of 255 bytes saves (its temporary name is shortened), and a long template gets a manifest name that fits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wpt-long-'));
+    try {
+      const long = `${'m'.repeat(240)}-{epoch}.wpt`; // 'm'×240 + '-1.wpt': 246 bytes
+      const utf8 = `${'模'.repeat(82)}{epoch}.wpt`; // 246 + 5 bytes of UTF-8
+      await fit([new ModelCheckpoint({ filepath: join(dir, long), monitor: 'loss' }), new ModelCheckpoint({ filepath: join(dir, utf8), monitor: 'loss' })], 2);
+      const files = readdirSync(dir);
+      expect(files).toContain(`${'m'.repeat(240)}-2.wpt`);
+      expect(files).toContain(`${'模'.repeat(82)}2.wpt`);
+      for (const f of files) expect(Buffer.byteLength(f)).toBeLessThanOrEqual(255);
+      expect(files.filter((f) => f.endsWith('.manifest.json'))).toHaveLength(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("two processes saving through two templates of one directory at once: neither loses a save or a file to the other's start", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wpt-templates-'));
+    const child = join(import.meta.dirname, 'helpers', 'template-child.ts');
+    const run = (template: string, keep: string, epochs: number) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const p = spawn(process.execPath, ['--import', 'tsx', child, join(dir, template), keep, String(epochs)], { env: { ...process.env, WAYPOINT_BACKEND: 'cpu' } });
+      let out = '', err = '';
+      p.stdout.on('data', (d) => { out += d; });
+      p.stderr.on('data', (d) => { err += d; });
+      p.on('exit', (code) => resolve({ code, out, err }));
+    });
+    try {
+      // The first keeps every file; the second's pattern (.*-.*\.wpt) matches the first's names,
+      // and each of its starts (a manager's start sweeps its leftovers) races the first's saves.
+      const first = run('best-{epoch}-{batch}.wpt', 'all', 40);
+      const seconds = [];
+      for (let i = 0; i < 4; i++) seconds.push(await run('{epoch}-{batch}.wpt', '1', 2));
+      const a = await first;
+      expect(a.err).toBe('');
+      expect(a.code).toBe(0);
+      expect(a.out).toMatch(/saved 240 failed 0/);
+      expect(readdirSync(dir).filter((f) => f.startsWith('best-'))).toHaveLength(240);
+      for (const b of seconds) expect(b.out).toMatch(/failed 0/);
+      expect(readdirSync(dir).filter((f) => /^\d+-\d+\.wpt$/.test(f))).toEqual(['2-6.wpt']);
+      expect(readdirSync(dir).filter((f) => f.endsWith('.wpt-tmp'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
