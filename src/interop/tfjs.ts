@@ -186,7 +186,15 @@ export function importTfjs(modelJson: Json, weightData: Uint8Array): Sequential 
     const config = waypointConfig(className, l.config, l.config.name);
     return layerFromConfig({ className, config: { ...config, name: l.config.name, ...(i === 0 ? { inputShape } : {}) } });
   });
-  const model = withWeightBudget(manifest.bytes / 4, () => new Sequential(layers, { name: topology.config.name ?? 'sequential' }));
+  const model = new Sequential([], { name: topology.config.name ?? 'sequential' });
+  withWeightBudget(manifest.bytes / 4, () => layers.forEach((layer, i) => {
+    try {
+      model.add(layer);
+    } catch (e) {
+      if (e instanceof ArgumentError) throw new ArgumentError(`TensorFlow.js import: layer '${layersJson[i].config.name}' (${layersJson[i].class_name}): ${e.message}`);
+      throw e;
+    }
+  }));
   // Waypoint's normalizations act on the last axis: an axis given as a number or a one-element list must name it.
   let shape = model.inputShapeOf();
   layersJson.forEach((l, i) => {
