@@ -74,11 +74,13 @@ export function unflattenState(leaves: Array<{ key: string; value: StateLeaf }>)
  * write and loses it on read, so no value of the user's is ever taken for the tag.
  */
 const FLOAT_TAG = '__float__';
+/** An object JSON writes as `{…}` (also one without a prototype). */
+const isJsonObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
 const TAG_LIKE = /^_*__float__$/;
 
 export function stringifyJson(value: JsonValue): string {
   return JSON.stringify(value, (_k, v: unknown) => {
-    if (isPlainObject(v) && Object.keys(v).some((k) => TAG_LIKE.test(k))) {
+    if (isJsonObject(v) && Object.keys(v).some((k) => TAG_LIKE.test(k))) {
       return Object.fromEntries(Object.entries(v).map(([k, x]) => [TAG_LIKE.test(k) ? `_${k}` : k, x]));
     }
     if (typeof v !== 'number' || (Number.isFinite(v) && !Object.is(v, -0))) return v;
