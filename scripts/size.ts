@@ -18,7 +18,12 @@ const CORE = ['src/tensor', 'kernels/cpu', 'kernels (root)'];
  * about 0.5 s and the MLP's from 0.38 to 0.17 s. Raised to 2,300: room for one more kernel.
  */
 const CORE_BUDGET = 2300;
-const CHECKPOINT_BUDGET = 3000;
+/**
+ * src/checkpoint: 3,000 until the manifest got a module of its own (manifest.ts, 170 lines with
+ * the path rule, unmanaged entries and recorded removals) and managers learned to own their
+ * files (owner tags, the steady clock, backpressure): 3,070. Raised to 3,150.
+ */
+const CHECKPOINT_BUDGET = 3150;
 const root = new URL('..', import.meta.url).pathname;
 
 function files(dir: string): string[] {

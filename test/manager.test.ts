@@ -231,7 +231,7 @@ describe('CheckpointManager under unlucky conditions', () => {
       // checkpoint needs, so with little space left the checkpoint is written and the manifest is not.
       const metrics = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`metric_with_a_long_descriptive_name_${i}`, i / 7]));
       const run = join(mount, 'run');
-      const manager = new CheckpointManager(new Checkpoint({ w: new Variable(tensor([1, 2, 3])) }), run, { maxToKeep: 2, warn: () => undefined });
+      const manager = new CheckpointManager(new Checkpoint({ w: tensor([1, 2, 3]) }), run, { maxToKeep: 2, warn: () => undefined });
       await manager.save({ metrics });
       await manager.save({ metrics });
       const free = () => statfsSync(mount).bavail * statfsSync(mount).bsize;
@@ -292,23 +292,23 @@ describe('CheckpointManager under unlucky conditions', () => {
         return { write: async (b: Uint8Array[]) => { await new Promise((r) => setTimeout(r, 20)); await h.write(b); }, sync: () => h.sync(), close: async () => { open--; await h.close(); } };
       },
     };
-    const v = new Variable(tensor(new Float32Array(10_000)));
+    const v = tensor(new Float32Array(10_000));
     const manager = new CheckpointManager(new Checkpoint({ v }), dir, { async: true, maxToKeep: 3, storage: slow, maxPendingSaves: 2 });
     for (let i = 0; i < 20; i++) {
-      v.value.data.fill(i);
+      v.data.fill(i);
       await manager.save();
     }
     await manager.close();
     expect(mostOpen).toBeLessThanOrEqual(2);
     expect(manager.entries.map((e) => e.step)).toEqual([18, 19, 20]);
-    const r = new Variable(tensor(new Float32Array(10_000)));
+    const r = tensor(new Float32Array(10_000));
     await new CheckpointManager(new Checkpoint({ v: r }), dir).restoreOrInitialize();
-    expect(r.value.data[0]).toBe(19);
+    expect(r.data[0]).toBe(19);
   });
 
   it("a loop that awaits only the manager's save still lets background saves reach the disk (no event-loop turn needed from it)", async () => {
     const step = new Variable(0);
-    const w = new Variable(tensor(new Float32Array(50_000)));
+    const w = tensor(new Float32Array(50_000));
     const manager = new CheckpointManager(new Checkpoint({ w, step }), dir, { async: true, checkpointInterval: 20, stepCounter: step, maxToKeep: 3 });
     await manager.ready;
     let firstOnDisk: number | null = null;
