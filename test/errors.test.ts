@@ -60,7 +60,7 @@ describe('operating-system errors', () => {
     mkdirSync(ro);
     const r = spawnSync('unshare', ['--mount', 'sh', '-c', `mount -t tmpfs -o ro tmpfs ${ro} && exec ${process.execPath} ${BIN} train --model mlp --epochs 1 --run ${ro}/run`], { encoding: 'utf8', env: { ...process.env, WAYPOINT_BACKEND: 'cpu' } });
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toMatch(new RegExp(`^waypoint train: READ_ONLY: cannot create the checkpoint directory: the file system is mounted read-only: choose a writable directory \\(EROFS.*\\) \\(file ${ro}/run/backup\\)$`));
+    expect(r.stderr.trim()).toMatch(new RegExp(`^waypoint train: READ_ONLY: cannot create the run directory: the file system is mounted read-only: choose a writable directory \\(EROFS.*\\) \\(file ${ro}/run\\)$`));
   }, 60_000);
 
   it('NO_SPACE prints sizes with as many decimals as it takes to tell them apart', () => {

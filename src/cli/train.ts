@@ -6,6 +6,7 @@ import { WptReader } from '../checkpoint/format/reader.js';
 import { latestCheckpoint } from '../checkpoint/manifest.js';
 import { acquireLock } from '../checkpoint/lock.js';
 import { fsStorage } from '../node/fs-storage.js';
+import { osError } from '../checkpoint/storage/os-errors.js';
 import { Callback } from '../model/callback.js';
 import { BackupAndRestore } from '../callbacks/backup-and-restore.js';
 import { CSVLogger } from '../callbacks/csv-logger.js';
@@ -53,7 +54,7 @@ export const train: Command = {
 
     // The whole command holds the run's lock: what to resume is decided under it, so a run
     // started while another finishes waits for nothing and decides nothing from a half state.
-    await fsStorage.mkdirp(dir);
+    await fsStorage.mkdirp(dir).catch((cause) => { throw osError('cannot create the run directory', dir, cause); });
     const runLock = await acquireLock(fsStorage, dir, { name: RUN_LOCK, warn: (m) => console.error(`waypoint: ${m}`), takeOver: v['take-over-lock'] === true });
     try {
       await trainRun(dir, paths, kind, { epochs, seed, every, takeOverLock: v['take-over-lock'] === true });
