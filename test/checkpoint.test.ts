@@ -285,3 +285,24 @@ describe('crash-safe writes', () => {
     }), { numRuns: 20 });
   });
 });
+
+describe('saving into a folder that does not exist yet', () => {
+  it('model.save, Checkpoint.write and Checkpoint.save create it, as TensorFlow does', async () => {
+    const { mkdtempSync, rmSync, existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { Sequential, Dense, Checkpoint, Variable, latestCheckpoint } = await import('../src/node/index.js');
+    const root = mkdtempSync(join(tmpdir(), 'wpt-newdir-'));
+    try {
+      await new Sequential([new Dense({ units: 2, inputShape: [3] })]).save(join(root, 'a', 'b', 'm.wpt'));
+      expect(existsSync(join(root, 'a', 'b', 'm.wpt'))).toBe(true);
+      const ckpt = new Checkpoint({ step: new Variable(3) });
+      await ckpt.write(join(root, 'c', 'x.wpt'));
+      const saved = await ckpt.save(join(root, 'new-dir', 'ckpt'));
+      expect(saved).toBe(join(root, 'new-dir', 'ckpt-1.wpt'));
+      expect(await latestCheckpoint(join(root, 'new-dir'))).toBe(saved);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

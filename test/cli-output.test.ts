@@ -48,3 +48,36 @@ describe('waypoint export outputs', () => {
     expect(readdirSync(join(dir, 'sub')).sort()).toEqual(['w.py', 'w.safetensors']);
   });
 });
+
+describe('command-line edges', () => {
+  it('export --layout with --to tfjs or onnx is refused, not ignored', () => {
+    const r = cli('export', model, '--to', 'tfjs', '--layout', 'torch', '--out', join(dir, 'never'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--layout applies to --to safetensors only/);
+  });
+
+  it('tensorboard-export of a missing folder, or of one without event files, fails and writes no zip', () => {
+    const zip = join(dir, 'logs.zip');
+    const missing = cli('tensorboard-export', join(dir, 'no-such-logs'), '--out', zip);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/NOT_FOUND: cannot read the log directory: no such file or directory/);
+    mkdirSync(join(dir, 'empty-logs'));
+    const empty = cli('tensorboard-export', join(dir, 'empty-logs'), '--out', zip);
+    expect(empty.status).toBe(1);
+    expect(empty.stderr).toMatch(/no TensorBoard event files under .*empty-logs: nothing to export/);
+    expect(readdirSync(dir)).not.toContain('logs.zip');
+  });
+
+  it('in a clone, the command runs the sources even where a dist/ left by npm pack exists', () => {
+    const clone = join(dir, 'clone');
+    for (const d of ['bin', 'src/cli', 'dist/src/cli']) mkdirSync(join(clone, d), { recursive: true });
+    writeFileSync(join(clone, 'bin', 'waypoint.js'), readFileSync(BIN));
+    writeFileSync(join(clone, 'package.json'), '{"type":"module"}');
+    symlinkSync(join(import.meta.dirname, '..', 'node_modules'), join(clone, 'node_modules'));
+    writeFileSync(join(clone, 'src', 'cli', 'main.ts'), "export async function main(): Promise<number> { console.log('sources'); return 0; }\n");
+    writeFileSync(join(clone, 'dist', 'src', 'cli', 'main.js'), "export async function main() { console.log('stale dist'); return 0; }\n");
+    expect(spawnSync(process.execPath, [join(clone, 'bin', 'waypoint.js')], { encoding: 'utf8' }).stdout).toBe('sources\n');
+    rmSync(join(clone, 'src'), { recursive: true }); // an installed package ships dist/ only
+    expect(spawnSync(process.execPath, [join(clone, 'bin', 'waypoint.js')], { encoding: 'utf8' }).stdout).toBe('stale dist\n');
+  });
+});

@@ -28,7 +28,7 @@ export const exportCommand: Command = {
   options: {
     to: { type: 'string', help: 'tfjs, safetensors or onnx' },
     opset: { type: 'string', default: '17', help: 'ONNX operator set version (at least 13)' },
-    layout: { type: 'string', default: 'keras', help: 'safetensors names and shapes: keras or torch' },
+    layout: { type: 'string', help: 'safetensors names and shapes: keras (the default) or torch' },
     out: { type: 'string', help: 'output directory (tfjs) or file (safetensors); default next to FILE' },
     overwrite: { type: 'boolean', default: false, help: 'replace existing output files (never FILE itself)' },
   },
@@ -37,7 +37,9 @@ export const exportCommand: Command = {
     const file = positionals[0];
     if (v.to !== 'tfjs' && v.to !== 'safetensors' && v.to !== 'onnx') throw new UsageError(`export: --to must be tfjs, safetensors or onnx, got '${String(v.to ?? '')}'`);
     const stem = join(dirname(file), basename(file, '.wpt'));
-    if (v.layout !== 'keras' && v.layout !== 'torch') throw new UsageError(`export: --layout must be keras or torch, got '${String(v.layout)}'`);
+    if (v.layout !== undefined && v.to !== 'safetensors') throw new UsageError(`export: --layout applies to --to safetensors only (TensorFlow.js and ONNX have one layout each)`);
+    const layout = v.layout ?? 'keras';
+    if (layout !== 'keras' && layout !== 'torch') throw new UsageError(`export: --layout must be keras or torch, got '${String(layout)}'`);
     const overwrite = v.overwrite === true;
     if (v.to === 'onnx') {
       const out = (v.out as string) ?? `${stem}.onnx`;
@@ -53,11 +55,11 @@ export const exportCommand: Command = {
       console.log(`wrote ${(await writeTfjs(await modelFromFile(file), outDir)).join(', ')}`);
       return;
     }
-    const out = (v.out as string) ?? `${stem}${v.layout === 'torch' ? '.torch' : ''}.safetensors`;
-    const source = v.layout === 'torch' ? `${out.replace(/\.safetensors$/, '')}.py` : null;
+    const out = (v.out as string) ?? `${stem}${layout === 'torch' ? '.torch' : ''}.safetensors`;
+    const source = layout === 'torch' ? `${out.replace(/\.safetensors$/, '')}.py` : null;
     checkOutputs('export', file, source ? [out, source] : [out], overwrite);
     const model = await modelFromFile(file);
-    await writeOutput(out, exportSafetensors(model, { layout: v.layout }));
+    await writeOutput(out, exportSafetensors(model, { layout }));
     if (source) await writeOutput(source, torchSource(model));
     console.log(`wrote ${[out, ...(source ? [source] : [])].join(', ')}`);
   },

@@ -1,9 +1,9 @@
 /** `waypoint inspect-logs` and `waypoint tensorboard-export`: TensorBoard logs as TensorBoard would show them. */
-import { writeFileSync } from 'node:fs';
 import { fsStorage } from '../node/fs-storage.js';
 import { readLogs, type RunLogs } from '../tensorboard/reader.js';
 import { bundleLogs } from '../tensorboard/bundle.js';
 import { type Command, UsageError } from './args.js';
+import { writeOutput } from './output.js';
 
 function describeRun(run: RunLogs): string[] {
   const lines = [`run ${run.run === '.' ? '(log directory)' : run.run}: ${run.files.length} event file${run.files.length === 1 ? '' : 's'}`
@@ -46,7 +46,7 @@ export const tensorboardExport: Command = {
   async run(positionals, v) {
     if (positionals.length !== 1) throw new UsageError('tensorboard-export: give one log directory');
     const zip = await bundleLogs(fsStorage, positionals[0]);
-    writeFileSync(v.out as string, zip);
+    await writeOutput(v.out as string, zip);
     console.log(`wrote ${v.out} (${zip.length} bytes)`);
   },
 };

@@ -3,6 +3,8 @@ import { zipSync } from 'fflate';
 import { join } from '../paths.js';
 import { type Storage, readFileIfExists } from '../checkpoint/storage/storage.js';
 import { readLogs } from './reader.js';
+import { osError } from '../checkpoint/storage/os-errors.js';
+import { ArgumentError } from '../errors.js';
 
 export async function bundleLogs(storage: Storage, logDir: string): Promise<Uint8Array> {
   const entries: Record<string, Uint8Array> = {};
@@ -11,6 +13,11 @@ export async function bundleLogs(storage: Storage, logDir: string): Promise<Uint
       const bytes = await readFileIfExists(storage, join(logDir, run.run, file));
       if (bytes) entries[join(run.run, file)] = bytes;
     }
+  }
+  if (Object.keys(entries).length === 0) {
+    const missing = await storage.list(logDir).then(() => null, (e: unknown) => e);
+    if (missing !== null) throw osError('cannot read the log directory', logDir, missing);
+    throw new ArgumentError(`no TensorBoard event files under ${logDir}: nothing to export`);
   }
   return zipSync(entries, { level: 6 });
 }
