@@ -163,6 +163,23 @@ describe('CSVLogger', () => {
   });
 });
 
+describe('CSVLogger and CallbackList called by hand (a custom loop)', () => {
+  it("hooks called without logs pass {}; first logs without val_ keys get val_ columns, NA until given (Keras)", async () => {
+    const storage = new MemoryStorage();
+    const seen: unknown[] = [];
+    const probe = new Callback();
+    probe.onEpochBegin = async (_e, logs) => { seen.push(logs); };
+    probe.onTrainBegin = async (logs) => { seen.push(logs); };
+    const list = new CallbackList([probe, new CSVLogger('/hand.csv', { storage })]);
+    await list.trainBegin();
+    await list.epochBegin(0);
+    expect(seen).toEqual([{}, {}]);
+    await list.epochEnd(0, { loss: 0.5 });
+    await list.epochEnd(1, { loss: 0.25, val_loss: 0.75 });
+    expect(csvOf(storage, '/hand.csv')).toEqual(['epoch,loss,val_loss', '0,0.5,NA', '1,0.25,0.75']);
+  });
+});
+
 describe('fit, TerminateOnNaN, CallbackList, History', () => {
   it('validationFreq: an integer validates every N epochs, an array at those 1-based epochs (Keras validation_freq)', async () => {
     const [x, y] = dataFor('mlp', 40, 1);

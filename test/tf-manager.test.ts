@@ -132,6 +132,18 @@ describe('Checkpoint.save and latestCheckpoint(dir)', () => {
 });
 
 describe('checkpointInterval', () => {
+  it('takes lastCheckpointStep as a constructor option: the interval counts from it', async () => {
+    const storage = new MemoryStorage();
+    const step = new Variable<number>(12);
+    const m = new CheckpointManager(new Checkpoint({ step }), '/run', { storage, checkpointInterval: 10, stepCounter: step, lastCheckpointStep: 5 });
+    expect(m.lastCheckpointStep).toBe(5);
+    expect(await m.save()).toBeNull(); // 12 < 5 + 10
+    step.value = 15;
+    expect(await m.save()).toBe('/run/ckpt-1.wpt');
+    await m.close();
+    expect(() => new CheckpointManager(new Checkpoint({}), '/x', { storage, lastCheckpointStep: -1 })).toThrow(/lastCheckpointStep must be a non-negative integer step, got -1/);
+  });
+
   it('is refused without a stepCounter (TensorFlow raises ValueError)', () => {
     expect(() => new CheckpointManager(new Checkpoint({}), '/run', { storage: new MemoryStorage(), checkpointInterval: 5 }))
       .toThrow(ArgumentError);

@@ -68,7 +68,7 @@ export class CSVLogger extends Callback {
     if (this.header === null) {
       await this.loadPrevious();
       // The fit's keys, not this epoch's: validation keys exist before the first validation.
-      this.header ??= ['epoch', ...(this.params?.metrics ?? Object.keys(logs)).slice().sort()];
+      this.header ??= ['epoch', ...(this.params?.metrics ?? withValidationKeys(Object.keys(logs))).slice().sort()];
     }
     this.rows.push(this.header.map((k) => (k === 'epoch' ? String(epoch) : logs[k] === undefined ? 'NA' : String(logs[k]))));
     const text = [this.header, ...this.rows].map((r) => r.join(this.separator)).join('\n') + '\n';
@@ -79,4 +79,13 @@ export class CSVLogger extends Callback {
       throw osError('CSVLogger cannot write the log', this.path, cause);
     }
   }
+}
+
+/**
+ * Keras's rule where the fit's keys are unknown (hooks called by hand): first logs without any
+ * `val_` key get a `val_` column for each key, since validation may run less often than every
+ * epoch; epochs without it write NA there.
+ */
+function withValidationKeys(keys: string[]): string[] {
+  return keys.some((k) => k.startsWith('val_')) ? keys : [...keys, ...keys.map((k) => `val_${k}`)];
 }

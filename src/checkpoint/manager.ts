@@ -29,6 +29,8 @@ export interface CheckpointManagerOptions extends Partial<RetentionPolicy> {
   /** With `stepCounter`: save only when the step advanced this much since the last save. */
   checkpointInterval?: number;
   stepCounter?: { value: number };
+  /** With checkpointInterval: the step of the last save before this manager (default none: the first save is never too soon). */
+  lastCheckpointStep?: number;
   /** Write in the background (`save` returns after the state snapshot; see `flush`). */
   async?: boolean;
   storage?: Storage;
@@ -99,7 +101,7 @@ export class CheckpointManager {
   private readonly manifestName: string;
   private readonly lockName: string;
   /** The step counter's value at the last save (or restore), as TensorFlow's `_last_checkpoint_step`. */
-  private lastStep: number | null = null;
+  private lastStep: number | null;
   /** Tags this manager's files (their metadata's `owner`) and temporary files: it adopts and sweeps only its own. */
   private readonly owner: string;
   /** The manager's time: the wall clock, never going backwards (see `now` in the options). */
@@ -113,6 +115,7 @@ export class CheckpointManager {
     this.checkpointName = options.checkpointName ?? 'ckpt';
     if (!/^[\w.-]+$/.test(this.checkpointName)) throw new ArgumentError(`CheckpointManager: checkpointName '${this.checkpointName}' must be letters, digits, '_', '-' or '.'`);
     validateOptions(options);
+    this.lastStep = options.lastCheckpointStep ?? null;
     this.manifestName = options.manifestName ?? MANIFEST_NAME;
     this.lockName = this.manifestName === MANIFEST_NAME ? LOCK_NAME : `${this.manifestName.replace(/\.json$/, '')}.lock`;
     this.storage = options.storage ?? getDefaultStorage();
@@ -526,6 +529,7 @@ function validateOptions(o: CheckpointManagerOptions): void {
     fail('checkpointInterval', 'a non-negative integer of steps', o.checkpointInterval);
   }
   if (o.checkpointInterval !== undefined && o.stepCounter === undefined) fail('stepCounter', 'given with checkpointInterval (the interval counts its steps)', o.stepCounter);
+  if (o.lastCheckpointStep !== undefined && !(Number.isSafeInteger(o.lastCheckpointStep) && o.lastCheckpointStep >= 0)) fail('lastCheckpointStep', 'a non-negative integer step', o.lastCheckpointStep);
   if (o.lockLeaseMs !== undefined && !(Number.isFinite(o.lockLeaseMs) && o.lockLeaseMs >= 1000)) fail('lockLeaseMs', 'at least 1000 (milliseconds)', o.lockLeaseMs);
   if (o.onNonFinite !== undefined && !['warn', 'error', 'allow'].includes(o.onNonFinite)) fail('onNonFinite', "'warn', 'error' or 'allow'", o.onNonFinite);
   if (o.bestOf !== undefined && o.bestOf !== null) {

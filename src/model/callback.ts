@@ -183,11 +183,12 @@ export class CallbackList {
     for (const c of this.callbacks) c.setContext(context);
   }
 
-  async trainBegin(logs?: Logs) { for (const c of this.callbacks) await c.onTrainBegin(logs); }
-  async trainEnd(logs?: Logs) { for (const c of this.callbacks) await c.onTrainEnd(logs); }
+  // As Keras's CallbackList, a hook called without logs passes {} (a callback may read it unguarded).
+  async trainBegin(logs: Logs = {}) { for (const c of this.callbacks) await c.onTrainBegin(logs); }
+  async trainEnd(logs: Logs = {}) { for (const c of this.callbacks) await c.onTrainEnd(logs); }
   async trainAbort(error: unknown) { for (const c of this.callbacks) await c.onTrainAbort(error).catch(() => undefined); }
-  async epochBegin(epoch: number, logs?: Logs) { for (const c of this.callbacks) await c.onEpochBegin(epoch, logs); }
-  async epochEnd(epoch: number, logs?: Logs) { for (const c of this.callbacks) await c.onEpochEnd(epoch, logs); }
-  async batchBegin(batch: number, logs?: Logs) { for (const c of this.callbacks) await c.onBatchBegin(batch, logs); }
-  async batchEnd(batch: number, logs?: Logs) { for (const c of this.callbacks) await c.onBatchEnd(batch, logs); }
+  async epochBegin(epoch: number, logs: Logs = {}) { for (const c of this.callbacks) await c.onEpochBegin(epoch, logs); }
+  async epochEnd(epoch: number, logs: Logs = {}) { for (const c of this.callbacks) await c.onEpochEnd(epoch, logs); }
+  async batchBegin(batch: number, logs: Logs = {}) { for (const c of this.callbacks) await c.onBatchBegin(batch, logs); }
+  async batchEnd(batch: number, logs: Logs = {}) { for (const c of this.callbacks) await c.onBatchEnd(batch, logs); }
 }
