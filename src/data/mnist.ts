@@ -2,13 +2,19 @@
  * MNIST digits, from the compact file this package ships (data/mnist/digits.idx.gz: 10,000
  * real MNIST samples, 863–1,127 per digit, uint8 pixels in gzipped IDX; licence and
  * attribution in data/mnist/README.md). One deterministic split: for each digit, its first
- * 800 samples train and the rest test (8,000 / 2,000). Pixels are scaled to [0, 1] (p / 255).
+ * 800 samples train and the rest test (8,000 / 2,000). Each set then comes in one fixed
+ * shuffled order, as Keras's MNIST does, so that `validationSplit` (the last rows) holds every
+ * digit; `order: 'byDigit'` keeps them sorted. Pixels are scaled to [0, 1] (p / 255).
  * Node reads the file from the package; a page fetches it (from `url`, or next to this module).
  */
 import { gunzipSync } from 'fflate';
 import { WaypointError } from '../errors.js';
 import { platform } from '../platform.js';
 import { Tensor } from '../tensor/tensor.js';
+import { Random } from '../tensor/random.js';
+
+/** Seeds the fixed order of the shuffled sets: never change it, or every published MNIST number moves. */
+const ORDER_SEED = 20261207;
 
 export interface MnistOptions {
   /** 'flat': x is [N, 784]; 'image': x is [N, 28, 28, 1]. */
@@ -17,6 +23,8 @@ export interface MnistOptions {
   trainPerDigit?: number;
   /** Where the file is (default: data/mnist/digits.idx.gz of the installed package); a page may serve it elsewhere. */
   url?: string | URL;
+  /** 'shuffled' (the default): one fixed order mixing the digits; 'byDigit': all 0s, then all 1s, … */
+  order?: 'shuffled' | 'byDigit';
 }
 
 export interface MnistData {
@@ -71,17 +79,23 @@ async function digitsAt(url: string | URL): Promise<Uint8Array[]> {
 
 export async function loadMnist(options: MnistOptions = {}): Promise<MnistData> {
   const perDigit = options.trainPerDigit ?? 800;
+  const order = options.order ?? 'shuffled';
+  if (order !== 'shuffled' && order !== 'byDigit') throw new WaypointError(`loadMnist: order must be 'shuffled' or 'byDigit', got ${JSON.stringify(order)}`);
   const all = await digitsAt(options.url ?? MNIST_FILE);
   const pick = (from: (count: number) => [number, number]) => {
     const ranges = all.map((data) => from(data.length / PIXELS));
     const n = ranges.reduce((s, [a, b]) => s + b - a, 0);
     const x = new Float32Array(n * PIXELS), y = new Float32Array(n * 10);
-    let row = 0;
+    const rows = Array.from({ length: n }, (_, i) => i);
+    if (order === 'shuffled') new Random(ORDER_SEED + n).shuffle(rows);
+    let next = 0;
     all.forEach((data, d) => {
       const [a, b] = ranges[d];
-      const pixels = data.subarray(a * PIXELS, b * PIXELS);
-      for (let i = 0; i < pixels.length; i++) x[row * PIXELS + i] = pixels[i] / 255;
-      for (let i = a; i < b; i++, row++) y[row * 10 + d] = 1;
+      for (let i = a; i < b; i++) {
+        const row = rows[next++];
+        for (let p = 0; p < PIXELS; p++) x[row * PIXELS + p] = data[i * PIXELS + p] / 255;
+        y[row * 10 + d] = 1;
+      }
     });
     const xShape = options.shape === 'image' ? [n, 28, 28, 1] : [n, PIXELS];
     return [new Tensor(x, xShape), new Tensor(y, [n, 10])] as const;
