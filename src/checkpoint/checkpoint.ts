@@ -140,6 +140,11 @@ export class Checkpoint {
     const strict = options.strict ?? true;
     const reader = await WptReader.open(path, options.storage);
     try {
+      for (const [name, obj] of Object.entries(this.objects)) {
+        if (!isTrackable(obj) || obj.prepareRestore === undefined) continue;
+        const under = reader.entries.filter((e) => e.key.startsWith(`${name}/`));
+        obj.prepareRestore(under.map((e) => ({ key: e.key.slice(name.length + 1), shape: e.dtype === 'json' ? null : e.shape })));
+      }
       const expected = new Map(flattenState(this.objectsState()).map((leaf) => [leaf.key, leaf]));
       const inFile = new Map(reader.entries.map((e) => [e.key, e]));
       const report: ReadReport = {

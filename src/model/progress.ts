@@ -99,6 +99,15 @@ export class ProgressBar extends Callback {
     this.live = (options.verbose ?? 1) === 1 && (options.isTTY ?? this.sink.isTTY);
   }
 
+  /** The fit's epochs and batches per epoch, unless the options say otherwise (a bar added to `callbacks` learns them from the fit). */
+  private get epochs(): number | string {
+    return this.options.epochs ?? this.params?.epochs ?? '?';
+  }
+
+  private get steps(): number {
+    return this.options.stepsPerEpoch ?? this.params?.steps ?? 0;
+  }
+
   private get width(): number {
     // One column short of the edge: a line exactly as wide as the terminal wraps on some.
     return (this.options.columns ?? this.sink.columns ?? 80) - 1;
@@ -107,13 +116,13 @@ export class ProgressBar extends Callback {
   override async onEpochBegin(epoch: number): Promise<void> {
     this.epochStart = performance.now();
     this.timed = 0;
-    if (this.live) this.sink.write(`Epoch ${epoch + 1}/${this.options.epochs ?? '?'}\n`);
+    if (this.live) this.sink.write(`Epoch ${epoch + 1}/${this.epochs}\n`);
   }
 
   override async onBatchEnd(batch: number, logs?: Logs): Promise<void> {
     const now = performance.now();
     this.timed++;
-    const steps = this.options.stepsPerEpoch ?? 0;
+    const steps = this.steps;
     if (!this.live || (now - this.lastDraw < 100 && batch + 1 < steps)) return;
     this.lastDraw = now;
     const done = batch + 1;
@@ -127,7 +136,7 @@ export class ProgressBar extends Callback {
 
   override async onEpochEnd(epoch: number, logs?: Logs): Promise<void> {
     const seconds = fmtSeconds((performance.now() - this.epochStart) / 1000);
-    if (this.live) this.sink.write(`\r${fitLine(`${this.options.stepsPerEpoch}/${this.options.stepsPerEpoch}`, null, seconds, metricParts(logs), this.width)}\x1b[K\n`);
-    else this.sink.write(`${[`Epoch ${epoch + 1}/${this.options.epochs ?? '?'}`, seconds, ...metricParts(logs)].join(' - ')}\n`);
+    if (this.live) this.sink.write(`\r${fitLine(`${this.steps}/${this.steps}`, null, seconds, metricParts(logs), this.width)}\x1b[K\n`);
+    else this.sink.write(`${[`Epoch ${epoch + 1}/${this.epochs}`, seconds, ...metricParts(logs)].join(' - ')}\n`);
   }
 }

@@ -90,8 +90,8 @@ export abstract class Optimizer implements Trackable {
     return { learningRate: lr, ...this.ownConfig(), ...extra };
   }
 
-  /** Creates slots for every parameter (idempotent). */
-  build(params: NamedParams): void {
+  /** Creates slots for every parameter (idempotent); only the parameters' shapes are read. */
+  build(params: ReadonlyArray<readonly [string, { readonly shape: readonly number[]; readonly size: number }]>): void {
     for (const [path, p] of params) if (!this.shapes.has(path)) this.shapes.set(path, [...p.shape]);
     const names = this.slotNames();
     for (const name of names) if (!this.slots.has(name)) this.slots.set(name, new Map());
@@ -99,6 +99,20 @@ export abstract class Optimizer implements Trackable {
       if (names.length === 0 || this.slots.get(names[0])!.has(path)) continue;
       this.newSlots(p.size).forEach((slot, i) => this.slots.get(names[i])!.set(path, slot));
     }
+  }
+
+  /**
+   * Before a restore: slots for the parameters the file has slots of, shaped as saved, so that
+   * a fresh optimizer (no step taken, `build` never called) restores as the trained one.
+   */
+  prepareRestore(entries: ReadonlyArray<{ key: string; shape: readonly number[] | null }>): void {
+    const names = new Set(this.slotNames());
+    const shapes = new Map<string, number[]>();
+    for (const { key, shape } of entries) {
+      const at = key.indexOf('/');
+      if (at > 0 && shape !== null && names.has(key.slice(0, at))) shapes.set(key.slice(at + 1), [...shape]);
+    }
+    this.build([...shapes].map(([path, shape]) => [path, { shape, size: shape.reduce((a, b) => a * b, 1) }]));
   }
 
   /** One array per slot name for a parameter of `size` values, at the slot's initial value. */

@@ -13,6 +13,13 @@ export interface LoadOptions {
 export interface Trackable {
   stateDict(): StateDict;
   loadStateDict(state: StateDict, options?: LoadOptions): void;
+  /**
+   * Called by `Checkpoint.read` with the file's entries under this object (keys relative to it;
+   * shape null for JSON values) before it compares keys: lets an object create state that
+   * otherwise exists only after a first step (an optimizer's slots), so that a fresh object
+   * restores as a trained one.
+   */
+  prepareRestore?(entries: ReadonlyArray<{ key: string; shape: readonly number[] | null }>): void;
 }
 
 export function isTrackable(x: unknown): x is Trackable {
