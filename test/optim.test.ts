@@ -108,3 +108,32 @@ describe('Adam', () => {
     expect(() => new SGD({ momentum: 1.5 })).toThrow(/momentum must be in \[0, 1\]/);
   });
 });
+
+describe('a fresh optimizer restored from a checkpoint', () => {
+  it('builds its slots from the file and continues bit-identical to the optimizer that was saved, for every optimizer', async () => {
+    const { Adagrad, AdamW, RMSprop, Checkpoint, MemoryStorage } = await import('../src/node/index.js');
+    const makers = [
+      () => new SGD({ learningRate: 0.1, momentum: 0.9 }), () => new Adam({ learningRate: 0.01 }), () => new AdamW({ learningRate: 0.01 }),
+      () => new RMSprop({ learningRate: 0.01, momentum: 0.5 }), () => new Adagrad({ learningRate: 0.1 }),
+    ];
+    for (const make of makers) {
+      const params = (): Array<[string, Tensor]> => [['w', tensor([[0.5, -1], [2, 0.25]])], ['b', tensor([0.1, -0.2])]];
+      const steps = (p: Array<[string, Tensor]>, opt: ReturnType<typeof make>, from: number, to: number) => {
+        for (let i = from; i < to; i++) {
+          for (const [, t] of p) t.grad = new Tensor(t.data.map((v, j) => Math.sin(v + i + j)), t.shape);
+          opt.applyGradients(p);
+        }
+      };
+      const storage = new MemoryStorage();
+      const straight = params(), trained = params();
+      const a = make(), b = make();
+      steps(straight, a, 0, 6);
+      steps(trained, b, 0, 3);
+      await new Checkpoint({ w: trained[0][1], b: trained[1][1], opt: b }).write('/c.wpt', { storage });
+      const fresh = params(), c = make(); // never stepped: no slots yet
+      await new Checkpoint({ w: fresh[0][1], b: fresh[1][1], opt: c }).read('/c.wpt', { storage });
+      steps(fresh, c, 3, 6);
+      for (let i = 0; i < 2; i++) expect(Array.from(fresh[i][1].data), c.constructor.name).toEqual(Array.from(straight[i][1].data));
+    }
+  });
+});
