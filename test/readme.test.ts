@@ -82,7 +82,7 @@ async function finalWeights(runDir: string): Promise<Record<string, number[]>> {
 
 describe('README.md, block by block', () => {
   it('has the blocks this test knows how to run, and no other', () => {
-    expect(blocks.length).toBe(5);
+    expect(blocks.length).toBe(6);
   });
 
   it('the tour: MNIST with every callback, then loadModel and a continued fit, as written', async () => {
@@ -122,6 +122,23 @@ describe('README.md, block by block', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
   }, 60_000);
+
+  it('a custom layer holding library layers: it trains and saves them', async () => {
+    const code = `${find("registerLayer('Residual', Residual)")}
+model.compile({ optimizer: 'adam', loss: 'mse' });
+const before = model.layers[1].getWeights().map((w) => Array.from(w.data).join());
+const { randn: rn, Random: R, loadModel: lm } = await import(${JSON.stringify(join(root, 'src/node/index.ts'))});
+const r = new R(1);
+await model.fit(rn([32, 8], r), rn([32, 1], r), { epochs: 2, verbose: 0 });
+if (model.layers[1].getWeights().some((w, i) => Array.from(w.data).join() === before[i])) throw new Error('a nested weight did not train');
+await model.save('residual.wpt');
+const again = await lm('residual.wpt');
+if (again.layers[1].getWeights().map((w) => Array.from(w.data).join()).join() !== model.layers[1].getWeights().map((w) => Array.from(w.data).join()).join()) throw new Error('nested weights not saved');
+`;
+    const r = await run(nodeModule('residual', code), fresh('residual'));
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+  });
 
   it('the engine: tensors, ops and backward', async () => {
     const code = `${find('randn([784, 128], rng, true)')}\nif (!w.grad || w.grad.shape.join() !== '784,128') throw new Error('no gradient of shape [784,128]');\n`;

@@ -62,7 +62,7 @@ describe('matmul on several threads', () => {
     configureThreads({ threads: 2 });
     await startThreads();
     expect(getBackend()).toMatchObject({ name: 'cpu', threads: 2 });
-    expect(getBackend().detail).toMatch(/multiply-adds and 256 rows and more, and direct convolutions of \d+ multiply-adds and more, on 2 threads/);
+    expect(getBackend().detail).toMatch(/on 2 threads \(matmuls of 16M\+ multiply-adds and 256\+ rows, direct convolutions of 32M\+\)/);
     for (const bad of [0, 1.5, -1, NaN]) expect(() => configureThreads({ threads: bad })).toThrow(ArgumentError);
     expect(() => configureThreads({ threads: 0 })).toThrow(/threads must be a whole number >= 1, got 0/);
   });

@@ -18,6 +18,6 @@ export const cpuBackend: Backend = {
 };
 
 export function cpuDetail(): string {
-  const kernel = defaultGemm.name === 'wasm-simd' ? 'WebAssembly SIMD micro-kernel' : 'JavaScript micro-kernel';
-  return `cpu: packed matmul with a ${kernel}${gemmFallbackReason ? ` (${gemmFallbackReason})` : ''}; im2col convolution`;
+  if (defaultGemm.name !== 'wasm-simd') return `cpu: JavaScript matmul (${gemmFallbackReason ?? 'no WebAssembly SIMD'}); im2col convolutions`;
+  return 'cpu: WebAssembly SIMD matmul and direct convolutions (im2col where direct does not apply)';
 }

@@ -88,7 +88,9 @@ export function runningThreads(): number {
 export function threadDetail(): string {
   const running = runningThreads();
   if (failed) return `matmul on 1 thread (compute threads failed: ${failed})`;
-  return `matmuls of ${MIN_MULTIPLY_ADDS} multiply-adds and ${MIN_ROWS} rows and more, and direct convolutions of ${MIN_CONV_MULTIPLY_ADDS} multiply-adds and more, on ${running} thread${running === 1 ? '' : 's'}${wanted() > running ? ` (${wanted()} asked for; the rest are starting)` : ''}`;
+  const millions = (n: number) => `${Math.round(n / 2 ** 20)}M+`;
+  return `on ${running} thread${running === 1 ? '' : 's'}${wanted() > running ? ` of ${wanted()} (the rest starting)` : ''} `
+    + `(matmuls of ${millions(MIN_MULTIPLY_ADDS)} multiply-adds and ${MIN_ROWS}+ rows, direct convolutions of ${millions(MIN_CONV_MULTIPLY_ADDS)})`;
 }
 
 /** Starts the compute threads asked for, in the background; resolves once they all take work. */

@@ -51,6 +51,11 @@ export abstract class Layer implements Trackable {
   build(inputShape: SampleShape, rng: Random): SampleShape {
     if (this.builtFor === null) {
       this.createWeights(inputShape, rng);
+      const unbuilt = this.sublayers().filter(([, l]) => !l.built).map(([k, l]) => `'${k}' (${l.describe()})`);
+      if (unbuilt.length) {
+        throw new ArgumentError(`${this.describe()}: sublayer ${unbuilt.join(', ')} was not built: build each in createWeights, `
+          + 'with the input shape it will see (`this.inner.build(shape, rng)`, which returns its output shape)');
+      }
       this.builtFor = [...inputShape];
     } else if (fmtShape(this.builtFor) !== fmtShape(inputShape)) {
       throw new ShapeError(this.describe(), `was built for input ${fmtShape(this.builtFor)}, now given ${fmtShape(inputShape)}`);
@@ -67,9 +72,23 @@ export abstract class Layer implements Trackable {
     return `${this.className}${this.name ? ` '${this.name}'` : ''}`;
   }
 
-  /** Weights in creation order (kernel before bias). */
+  /**
+   * The layers this layer holds in its own properties — a Layer, or an array of them — keyed
+   * by property (`inner`, `blocks/0`), as Keras tracks a layer's attributes: their weights are
+   * this layer's too (trained, saved, counted), under that key.
+   */
+  sublayers(): Array<[string, Layer]> {
+    const found: Array<[string, Layer]> = [];
+    for (const [key, value] of Object.entries(this)) {
+      if (value instanceof Layer) found.push([key, value]);
+      else if (Array.isArray(value)) value.forEach((v, i) => { if (v instanceof Layer) found.push([`${key}/${i}`, v]); });
+    }
+    return found;
+  }
+
+  /** Weights in creation order (kernel before bias), then the sublayers', prefixed by their key. */
   namedWeights(): Array<[string, Tensor]> {
-    return [...this.weights.entries()];
+    return [...this.weights.entries(), ...this.sublayers().flatMap(([key, l]) => l.namedWeights().map(([n, w]) => [`${key}/${n}`, w] as [string, Tensor]))];
   }
 
   /** Copies of the weights, in Keras's order (Dense: kernel, bias), trainable or not. */
@@ -96,13 +115,13 @@ export abstract class Layer implements Trackable {
 
   /** The weights the optimizer updates: none when the layer is frozen (`trainable: false`). */
   trainableWeights(): Array<[string, Tensor]> {
-    return this.trainable ? this.namedWeights().filter(([name]) => !this.nonTrainable.has(name)) : [];
+    if (!this.trainable) return [];
+    const own = [...this.weights.entries()].filter(([name]) => !this.nonTrainable.has(name));
+    return [...own, ...this.sublayers().flatMap(([key, l]) => l.trainableWeights().map(([n, w]) => [`${key}/${n}`, w] as [string, Tensor]))];
   }
 
   countParams(): number {
-    let n = 0;
-    for (const w of this.weights.values()) n += w.size;
-    return n;
+    return this.namedWeights().reduce((n, [, w]) => n + w.size, 0);
   }
 
   protected addWeight(name: string, data: Float32Array, shape: number[], trainable = true): Tensor {
@@ -120,10 +139,25 @@ export abstract class Layer implements Trackable {
   }
 
   stateDict(): StateDict {
-    return Object.fromEntries(this.weights);
+    const state: StateDict = Object.fromEntries(this.weights);
+    for (const [key, l] of this.sublayers()) {
+      const [head, index] = key.split('/');
+      if (index === undefined) state[head] = l.stateDict();
+      else ((state[head] ??= {}) as StateDict)[index] = l.stateDict();
+    }
+    return state;
   }
 
   loadStateDict(state: StateDict, options: LoadOptions = {}): void {
+    for (const [key, l] of this.sublayers()) {
+      const [head, index] = key.split('/');
+      const saved = (index === undefined ? state[head] : (state[head] as StateDict | undefined)?.[index]) as StateDict | undefined;
+      if (saved === undefined || saved === null || typeof saved !== 'object') {
+        if (options.strict ?? true) throw new CheckpointError('MISSING_KEYS', `${this.describe()} has no saved sublayer '${key}'`, { entry: key });
+        continue;
+      }
+      l.loadStateDict(saved, options);
+    }
     for (const [name, w] of this.weights) {
       const v = state[name];
       if (v === undefined) {
