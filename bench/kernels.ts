@@ -4,6 +4,7 @@
  * `npm run bench -- kernels [--quick]` (run under xvfb-run to include headlessgl)
  */
 import { GpuBackend, GpuUnavailableError, Random, AUTO_MIN_MULTIPLY_ADDS, type GpuMode } from '../src/node/index.js';
+import type { GpuJs } from '../src/backend/gpu.js';
 import { cpuBackend } from '../src/backend/cpu.js';
 import type { Backend } from '../src/backend/index.js';
 import type { Conv2dInfo } from '../kernels/types.js';
@@ -73,8 +74,8 @@ export async function run(): Promise<void> {
  * ops read back today; this measures what keeping intermediates on the device would save.
  */
 async function pipelineComparison(): Promise<void> {
-  let lib: typeof import('gpu.js') | null = null;
-  try { lib = createRequire(import.meta.url)('gpu.js') as typeof import('gpu.js'); } catch { /* reported below */ }
+  let lib: GpuJs | null = null;
+  try { lib = createRequire(import.meta.url)('gpu.js') as GpuJs; } catch { /* reported below */ }
   if (lib === null || !lib.GPU.isHeadlessGLSupported) {
     console.log('\npipeline vs read-back: needs a GL mode (headlessgl under xvfb-run, or a browser)');
     return;

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { build } from 'esbuild';
+import { createRequire } from 'node:module';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -27,10 +28,20 @@ export interface TestBrowser {
   bundleBytes: number;
 }
 
+/** Whether the optional gpu.js is installed (`npm run setup:gpu`): without it the page's gpu chunk is left out. */
+export function haveGpuJs(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('gpu.js');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function bundle(outdir: string): Promise<number> {
   // The load worker beside the page, where the platform's `new URL('./load-worker.js', import.meta.url)` finds it.
   const result = await build({ entryPoints: { page: join(root, 'harness/page.ts'), 'load-worker': join(root, 'src/browser/load-worker.ts') },
-    bundle: true, splitting: true, format: 'esm', platform: 'browser', outdir, minify: true, sourcemap: false, logLevel: 'silent', metafile: true, entryNames: '[name]' });
+    bundle: true, splitting: true, format: 'esm', platform: 'browser', outdir, minify: true, sourcemap: false, logLevel: 'silent', metafile: true, entryNames: '[name]', external: haveGpuJs() ? [] : ['gpu.js'] });
   return result.metafile.outputs[Object.keys(result.metafile.outputs).find((o) => o.endsWith('page.js'))!].bytes;
 }
 

@@ -17,8 +17,17 @@ export type GpuMode = 'headlessgl' | 'webgl2' | 'webgl' | 'webgpu' | 'webasm' | 
 /** What to ask gpu.js for: a specific mode, or 'gpu' for the best it has. */
 export type GpuModeRequest = GpuMode | 'gpu';
 
-type GpuJs = typeof import('gpu.js');
-type GPUInstance = InstanceType<GpuJs['GPU']>;
+/** What Waypoint uses of gpu.js, typed here: type-checking needs no optional peer installed. */
+export interface GpuJs {
+  GPU: { new (settings: { mode: string }): GPUInstance; readonly isHeadlessGLSupported: boolean };
+  HeadlessGLKernel: abstract new (...args: never[]) => object;
+  WebGL2Kernel: abstract new (...args: never[]) => object;
+  WebGLKernel: abstract new (...args: never[]) => object;
+}
+interface GPUInstance {
+  createKernel(fn: never, settings: Record<string, unknown>): (...args: Array<Float32Array | never>) => unknown;
+  destroy(): void;
+}
 type KernelFn = (this: never, ...args: never[]) => number;
 /** gpu.js's run shortcut: callable, with the kernel it settled on (which may switch on first run). */
 interface Runnable { (...args: Float32Array[]): unknown; kernel: { precision?: string; context?: WebGLRenderingContext | null; constructor: { mode?: string } } }
@@ -86,7 +95,7 @@ export class GpuBackend implements Backend {
     }
     let gpu: GPUInstance;
     try {
-      gpu = new lib.GPU({ mode: mode as 'gpu' });
+      gpu = new lib.GPU({ mode });
     } catch (e) {
       throw new GpuUnavailableError(`gpu.js refused mode '${mode}': ${(e as Error).message.split('\n')[0]}`);
     }

@@ -100,7 +100,11 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
   const level = options.level ?? 1;
   checkFinite(path, leaves, options);
   // As TensorFlow, a save into a folder that does not exist yet creates it (inside the storage).
-  await storage.mkdirp(dirname(path)).catch((cause) => { throw osError(`cannot create the directory of ${path}`, path, cause); });
+  try {
+    await storage.mkdirp(dirname(path));
+  } catch (cause) {
+    throw osError(`cannot create the directory of ${path}`, path, cause);
+  }
   await checkFreeSpace(storage, path, leaves, options);
   const tmp = tempPathFor(path, options.owner);
   let handle;
