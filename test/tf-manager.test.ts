@@ -178,3 +178,23 @@ describe('checkpointInterval', () => {
     await again.close();
   });
 });
+
+describe('checkpoints written by Checkpoint.save, then a manager', () => {
+  it('are never deleted by its retention (TensorFlow records no timestamps for them, so they count as preserved), yet are restored from', async () => {
+    const storage = new MemoryStorage();
+    const value = new Variable<number>(1);
+    const ckpt = new Checkpoint({ value });
+    await ckpt.save('/run/ckpt', { storage });
+    value.value = 2;
+    await ckpt.save('/run/ckpt', { storage });
+    const restored = new Variable<number>(0);
+    const later = new Checkpoint({ value: restored });
+    const manager = new CheckpointManager(later, '/run', { storage, maxToKeep: 1 });
+    expect(await manager.restoreOrInitialize()).toBe('/run/ckpt-2.wpt');
+    expect(restored.value).toBe(2);
+    for (let i = 0; i < 3; i++) await manager.save();
+    await manager.close();
+    expect(files(storage)).toEqual(['ckpt-1.wpt', 'ckpt-2.wpt', 'ckpt-5.wpt']);
+    expect(names(manager.checkpoints)).toEqual(['ckpt-5.wpt']);
+  });
+});

@@ -204,8 +204,9 @@ export class CheckpointManager {
   }
 
   /**
-   * Entries that `Checkpoint.save` recorded under another name than this manager's are not
-   * its to manage: they stay listed (and `latest`), and retention never deletes them.
+   * Entries of other names than this manager's (recorded by `Checkpoint.save` in manifests
+   * before it listed them as unmanaged) are not its to manage: they stay listed, and
+   * retention never deletes them.
    */
   private setAsideUnmanaged(m: Manifest): void {
     const foreign = (e: ManifestEntry) => dirname(e.file) === '.' && !this.isCheckpointFile(e.file);
@@ -479,18 +480,22 @@ export class CheckpointManager {
     else delete m.removing;
   }
 
-  /** The newest checkpoint that verifies; damaged newer ones are reported through `warn`. */
+  /**
+   * The newest checkpoint that verifies — the directory's latest (which `Checkpoint.save` may
+   * have written), then the managed ones, newest first; damaged ones are reported through `warn`.
+   */
   async latestVerified(): Promise<string | null> {
     await this.ready;
-    const entries = this.loaded.checkpoints;
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const path = join(this.directory, entries[i].file);
+    const m = this.loaded;
+    const files = [...new Set([...(m.latest !== undefined ? [m.latest] : []), ...m.checkpoints.map((e) => e.file).reverse()])];
+    for (const [i, file] of files.entries()) {
+      const path = join(this.directory, file);
       try {
-        await this.describe(path, entries[i].file);
+        await this.describe(path, file);
         return path;
       } catch (e) {
         const reason = e instanceof CheckpointError ? e.message : String(e);
-        const older = i > 0 ? `falling back to ${join(this.directory, entries[i - 1].file)}` : 'no older checkpoint to fall back to';
+        const older = i + 1 < files.length ? `falling back to ${join(this.directory, files[i + 1])}` : 'no older checkpoint to fall back to';
         this.warn(`checkpoint ${path} is damaged (${reason}); ${older}`);
       }
     }

@@ -52,7 +52,7 @@ export interface Manifest {
   checkpoints: ManifestEntry[];
   /** Checkpoints kept for good (keepEveryNHours, or a clock that went backwards): on disk, no longer managed. */
   preserved?: ManifestEntry[];
-  /** Files recorded by `Checkpoint.save` under another name than the manager's: listed, never deleted by retention. */
+  /** Files recorded by `Checkpoint.save`: listed (and one may be `latest`), never deleted by retention. */
   unmanaged?: ManifestEntry[];
   /** Files retention decided to delete and has not yet deleted (a failure or a crash in between): retried. */
   removing?: string[];
@@ -130,9 +130,10 @@ async function readManifest(storage: Storage, dir: string): Promise<Manifest | n
 
 /**
  * Records a file written by `Checkpoint.save` in its directory's manifest, under the
- * directory's lock: it becomes the directory's latest checkpoint. A file named as the
- * manifest's checkpoints are is managed by a later CheckpointManager of that name; any other
- * is listed as unmanaged, which no retention deletes (as TensorFlow's manager leaves them).
+ * directory's lock: it becomes the directory's latest checkpoint, which `latestCheckpoint`
+ * and a later manager's `restoreOrInitialize` find. As in TensorFlow (whose
+ * `Checkpoint.save` records no timestamps, so a manager never deletes its files), such files
+ * are listed as unmanaged: no retention deletes them.
  */
 export async function recordSave(storage: Storage, path: string, step: number, result: WriteResult): Promise<void> {
   const dir = dirname(path), file = basename(path);
@@ -143,10 +144,7 @@ export async function recordSave(storage: Storage, path: string, step: number, r
       ?? emptyManifest(file.replace(/-\d+\.wpt$/, ''), { maxToKeep: 5, keepEveryNHours: null, bestOf: null, maxBytes: null }, Date.now());
     const entry: ManifestEntry = { file, step, metrics: {}, time: new Date().toISOString(), size: result.bytes, headerCrc32: result.headerCrc32 };
     m.checkpoints = m.checkpoints.filter((e) => e.file !== file);
-    m.unmanaged = (m.unmanaged ?? []).filter((e) => e.file !== file);
-    if (isNumberedFile(file, m.checkpointName)) m.checkpoints.push(entry);
-    else m.unmanaged.push(entry);
-    if (m.unmanaged.length === 0) delete m.unmanaged;
+    m.unmanaged = [...(m.unmanaged ?? []).filter((e) => e.file !== file), entry];
     m.latest = file;
     await writeManifestFile(storage, join(dir, MANIFEST_NAME), m, 'recording the checkpoint in the manifest failed');
   } finally {
