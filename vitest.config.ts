@@ -13,6 +13,7 @@ export const HEAVY = [
   'test/golden-live.test.ts', // Keras, PyTorch, TensorBoard and ONNX Runtime, live (the .venv-ref)
   'test/package.test.ts', // npm pack and a consumer install
   'test/cli-train.test.ts', // two `waypoint train` processes racing
+  'test/bundlers.test.ts', // the packed package bundled by Vite and esbuild, in Chromium
   'test/large-files.test.ts', // a 2.4 GB entry (WAYPOINT_LARGE_FILES=1)
 ];
 

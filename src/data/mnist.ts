@@ -77,11 +77,35 @@ async function digitsAt(url: string | URL): Promise<Uint8Array[]> {
   return digits;
 }
 
+/** Where a page serves the file when a bundler did not copy it beside the module: next to the page (Vite's public/, esbuild's output directory). */
+const BESIDE_THE_PAGE = 'digits.idx.gz';
+
+/**
+ * The digits from `url`, or by default from beside this module (the package, unbundled or as
+ * Vite builds it) and then, in a page, from beside the page; the error says what to copy.
+ */
+async function defaultDigits(url: string | URL | undefined): Promise<Uint8Array[]> {
+  if (url !== undefined) return digitsAt(url);
+  const base = (globalThis as { document?: { baseURI?: string } }).document?.baseURI;
+  const candidates = [MNIST_FILE, ...(base ? [new URL(BESIDE_THE_PAGE, base)] : [])];
+  const failures: string[] = [];
+  for (const candidate of candidates) {
+    try {
+      return await digitsAt(candidate);
+    } catch (e) {
+      failures.push((e as Error).message.replace(/^loadMnist: /, ''));
+    }
+  }
+  if (!base) throw new WaypointError(`loadMnist: ${failures[0]}`);
+  throw new WaypointError(`loadMnist: the MNIST file is not where the package put it, nor beside the page (${failures.join('; ')}): a bundler did not copy it. `
+    + `Copy node_modules/waypoint/dist/data/mnist/digits.idx.gz beside the page (Vite: into public/; esbuild: into the output directory), or pass { url }`);
+}
+
 export async function loadMnist(options: MnistOptions = {}): Promise<MnistData> {
   const perDigit = options.trainPerDigit ?? 800;
   const order = options.order ?? 'shuffled';
   if (order !== 'shuffled' && order !== 'byDigit') throw new WaypointError(`loadMnist: order must be 'shuffled' or 'byDigit', got ${JSON.stringify(order)}`);
-  const all = await digitsAt(options.url ?? MNIST_FILE);
+  const all = await defaultDigits(options.url);
   const pick = (from: (count: number) => [number, number]) => {
     const ranges = all.map((data) => from(data.length / PIXELS));
     const n = ranges.reduce((s, [a, b]) => s + b - a, 0);
