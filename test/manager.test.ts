@@ -280,6 +280,27 @@ describe('CheckpointManager under unlucky conditions', () => {
     expect(stepped.warnings.join('\n')).toMatch(/the system clock went back 1\d{4} s during the run/);
   });
 
+  it('a background save whose manifest write fails is reported by flush (once), not lost', async () => {
+    const { FaultyStorage } = await import('./helpers/faulty-storage.js');
+    const { MemoryStorage } = await import('../src/node/index.js');
+    const storage = new FaultyStorage(new MemoryStorage(), { failAt: null, code: 'ENOSPC', ops: ['create'] });
+    const manager = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), '/run', { async: true, storage });
+    await manager.save();
+    await manager.flush();
+    storage.count = 0;
+    storage.plan = { failAt: 1, code: 'ENOSPC', ops: ['create'] }; // the checkpoint's temporary file (0), then the manifest's (1)
+    await manager.save();
+    const err = await manager.flush().catch((e) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect(err.code).toBe('NO_SPACE');
+    expect(err.message).toMatch(/writing the manifest failed/);
+    storage.plan = { failAt: null };
+    await manager.flush(); // reported once
+    await manager.save();
+    await manager.close();
+    expect(manager.entries.map((e) => e.step)).toEqual([1, 2, 3]);
+  });
+
   it('background saves are bounded (maxPendingSaves) however fast saves are issued, and all land in order', async () => {
     const { fsStorage } = await import('../src/node/index.js');
     let open = 0, mostOpen = 0;

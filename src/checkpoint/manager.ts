@@ -108,6 +108,8 @@ export class CheckpointManager {
   private readonly clock: () => number;
   /** Background saves not yet durable and recorded, oldest first (see maxPendingSaves). */
   private pending: Array<Promise<void>> = [];
+  /** Failures of background saves (the write, or recording it) not yet reported by `flush`. */
+  private backgroundFailures: unknown[] = [];
 
   constructor(readonly checkpoint: Checkpoint, directory: string, private readonly options: CheckpointManagerOptions = {}) {
     if (typeof directory !== 'string' || directory === '') throw new ArgumentError(`CheckpointManager: directory must be a non-empty path, got ${JSON.stringify(directory)}`);
@@ -370,7 +372,8 @@ export class CheckpointManager {
         const result = await pending.durable;
         await record(result.bytes, result.headerCrc32);
       });
-      const settled = done.catch(() => undefined).finally(() => { this.pending = this.pending.filter((p) => p !== settled); });
+      const settled = done.catch((e: unknown) => { this.backgroundFailures.push(e); })
+        .finally(() => { this.pending = this.pending.filter((p) => p !== settled); });
       this.pending.push(settled);
       return path;
     }
@@ -403,9 +406,13 @@ export class CheckpointManager {
     return run;
   }
 
-  /** Waits for background saves and their manifest updates; rejects with the first failure. */
+  /** Waits for background saves and their manifest updates; rejects with the first failure (once). */
   async flush(): Promise<void> {
     await this.ready;
+    await Promise.all(this.pending);
+    const failure = this.backgroundFailures[0];
+    this.backgroundFailures = [];
+    if (failure !== undefined) throw failure;
     await this.checkpoint.flush();
     await this.queue;
   }
