@@ -9,27 +9,29 @@ import { dirname, join, relative, resolve } from 'node:path';
 /** What each folder may import, besides itself and the root modules. Top of the graph first. */
 export const ALLOWED: Record<string, string[]> = {
   // The package entries for Node and browsers: each installs its platform, then the core.
-  'src/node': ['src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
-  'src/browser': ['src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
-  'src/cli': ['src/node', 'src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
-  'src/callbacks': ['src/model', 'src/tensorboard', 'src/checkpoint', 'src/state', 'src/tensor'],
-  'src/tensorboard': ['src/checkpoint', 'src/protobuf'],
+  'src/node': ['src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
+  'src/browser': ['src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
+  'src/cli': ['src/node', 'src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
+  'src/callbacks': ['src/model', 'src/tensorboard', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
+  'src/tensorboard': ['src/storage', 'src/protobuf'],
   'src/protobuf': [],
   'src/interop': ['src/model', 'src/nn', 'src/protobuf', 'src/state', 'src/tensor'],
-  'src/model': ['src/nn', 'src/optim', 'src/checkpoint', 'src/state', 'src/tensor'],
+  'src/model': ['src/nn', 'src/optim', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
   'src/nn': ['src/state', 'src/tensor'],
   // Adam's update is a SIMD kernel.
   'src/optim': ['src/state', 'src/tensor', 'kernels'],
   'src/data': ['src/tensor'],
   // The codecs assemble their WebAssembly with the kernels' assembler.
-  'src/checkpoint': ['src/state', 'src/tensor', 'kernels'],
+  'src/checkpoint': ['src/storage', 'src/state', 'src/tensor', 'kernels'],
+  // The Storage interface and its helpers, just above the platform: files, handles, atomic writes, OS errors.
+  'src/storage': ['src/state'],
   'src/state': ['src/tensor'],
   'src/tensor': ['src/backend', 'kernels'],
   'src/backend': ['kernels'],
   'kernels': [],
   // Outside the package: benchmarks and the processes they share with tests; never test/.
-  'bench': ['harness', 'src/node', 'src/cli', 'src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
-  'harness': ['src/node', 'src/browser', 'src/checkpoint', 'src/state', 'src/tensor'],
+  'bench': ['harness', 'src/node', 'src/cli', 'src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
+  'harness': ['src/node', 'src/browser', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
 };
 /** The package's public entry, for the folders outside it. */
 const ENTRY = 'src/index.ts';

@@ -19,11 +19,10 @@ const CORE = ['src/tensor', 'kernels/cpu', 'kernels (root)'];
  */
 const CORE_BUDGET = 2300;
 /**
- * src/checkpoint: 3,000 until the manifest got a module of its own (manifest.ts, 170 lines with
- * the path rule, unmanaged entries and recorded removals) and managers learned to own their
- * files (owner tags, the steady clock, backpressure): 3,070. Raised to 3,150.
+ * src/checkpoint: the manifest's own module and managers that own their files took it to
+ * 3,070; the Storage layer moving out to src/storage (its own folder) took it to 2,873.
  */
-const CHECKPOINT_BUDGET = 3150;
+const CHECKPOINT_BUDGET = 3000;
 const root = new URL('..', import.meta.url).pathname;
 
 function files(dir: string): string[] {

@@ -7,7 +7,8 @@ import {
   Checkpoint, CheckpointError, Variable, Random, Tensor, randn, tensor, WptReader, readWpt, writeWpt,
   type StateDict, type Trackable,
 } from '../src/node/index.js';
-import { TEMP_SUFFIX, replacedFilesReleased } from '../src/checkpoint/format/writer.js';
+import { replacedFilesReleased } from '../src/checkpoint/format/writer.js';
+import { TEMP_SUFFIX } from '../src/storage/temp-names.js';
 import type { Storage } from '../src/node/index.js';
 import { MemoryStorage } from '../src/node/index.js';
 import { FaultyStorage } from './helpers/faulty-storage.js';

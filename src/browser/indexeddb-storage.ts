@@ -7,7 +7,7 @@
  * commits with `durability: 'strict'` is on disk. Paths are POSIX-like ('runs/mlp/backup').
  */
 import { dirname, normalize } from '../paths.js';
-import type { ReadHandle, Storage, WriteHandle } from '../checkpoint/storage/storage.js';
+import type { ReadHandle, Storage, WriteHandle } from '../storage/storage.js';
 import { errno, fromDom } from './errors.js';
 import { readHandleOverBytes } from './read-handle.js';
 

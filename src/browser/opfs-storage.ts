@@ -6,7 +6,7 @@
  * temporary file and then renamed, appears whole or not at all, as on a disk.
  */
 import { basename, dirname, normalize } from '../paths.js';
-import type { ReadHandle, Storage, WriteHandle } from '../checkpoint/storage/storage.js';
+import type { ReadHandle, Storage, WriteHandle } from '../storage/storage.js';
 import { errno, fromDom } from './errors.js';
 import { readHandleOverBytes } from './read-handle.js';
 

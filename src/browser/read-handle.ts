@@ -1,4 +1,4 @@
-import type { ReadHandle } from '../checkpoint/storage/storage.js';
+import type { ReadHandle } from '../storage/storage.js';
 
 /** Reads of bytes held whole (an IndexedDB record, a File): slices, as a file descriptor would give them. */
 export function readHandleOverBytes(size: number, slice: (offset: number, end: number) => Promise<Uint8Array>): ReadHandle {

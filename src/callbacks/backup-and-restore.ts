@@ -5,7 +5,7 @@ import { type LoadOptions, type Trackable, isTrackable } from '../state/trackabl
 import { Callback } from '../model/callback.js';
 import type { EpochTotals } from '../model/callback.js';
 import { trainingCheckpoint } from '../model/persistence.js';
-import type { Storage } from '../checkpoint/storage/storage.js';
+import type { Storage } from '../storage/storage.js';
 import { TrainingInterruptedError } from '../model/interrupt.js';
 
 export interface BackupAndRestoreOptions {

@@ -1,8 +1,8 @@
 import { dirname } from '../paths.js';
 import { ArgumentError } from '../errors.js';
-import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } from '../checkpoint/storage/storage.js';
-import { tempPathFor } from '../checkpoint/format/writer.js';
-import { osError } from '../checkpoint/storage/os-errors.js';
+import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } from '../storage/storage.js';
+import { tempPathFor } from '../storage/temp-names.js';
+import { osError } from '../storage/os-errors.js';
 import { Callback } from '../model/callback.js';
 import type { Logs } from '../model/history.js';
 

@@ -8,8 +8,8 @@ import type { Logs } from '../model/history.js';
 import { checkTemplate, formatTemplate, templateKeys } from './template.js';
 import { escapeRegExp, ownerTag } from '../checkpoint/retention.js';
 import { CheckpointManager } from '../checkpoint/manager.js';
-import { type Storage, getDefaultStorage } from '../checkpoint/storage/storage.js';
-import { osError } from '../checkpoint/storage/os-errors.js';
+import { type Storage, getDefaultStorage } from '../storage/storage.js';
+import { osError } from '../storage/os-errors.js';
 import { trainingCheckpoint, weightsCheckpoint } from '../model/persistence.js';
 
 export interface ModelCheckpointOptions {

@@ -4,7 +4,7 @@ import { Callback } from '../model/callback.js';
 import type { Logs } from '../model/history.js';
 import { kerasLayerNames } from '../model/keras-names.js';
 import type { Sequential } from '../model/sequential.js';
-import { type Storage, getDefaultStorage } from '../checkpoint/storage/storage.js';
+import { type Storage, getDefaultStorage } from '../storage/storage.js';
 import { EventFileWriter } from '../tensorboard/writer.js';
 import { histogramOf } from '../tensorboard/events.js';
 import { readRun } from '../tensorboard/reader.js';

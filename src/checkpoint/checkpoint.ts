@@ -10,7 +10,7 @@ import { type LoadOptions, type Trackable, copyUnlessSame, isTrackable } from '.
 import { type WriteOptions, type WriteResult, replacedFilesReleased, writeWpt } from './format/writer.js';
 import { recycle, takeScratch } from './format/recycler.js';
 import { WptReader } from './format/reader.js';
-import { type Storage, getDefaultStorage } from './storage/storage.js';
+import { type Storage, getDefaultStorage } from '../storage/storage.js';
 import { Variable } from '../state/variable.js';
 import { ArgumentError, fmtShape } from '../errors.js';
 import { recordSave } from './manifest.js';

@@ -15,9 +15,9 @@
 import { join } from '../paths.js';
 import { CheckpointError } from '../state/errors.js';
 import { type HeldExclusiveLock, type ProcessIdentity, platform } from '../platform.js';
-import { type Storage, readFileIfExists, writeFileAtomic, writeNewFile } from './storage/storage.js';
-import { tempPathFor } from './format/writer.js';
-import { osError } from './storage/os-errors.js';
+import { type Storage, readFileIfExists, writeFileAtomic, writeNewFile } from '../storage/storage.js';
+import { tempPathFor } from '../storage/temp-names.js';
+import { osError } from '../storage/os-errors.js';
 
 export const LOCK_NAME = 'manager.lock';
 

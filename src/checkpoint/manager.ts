@@ -9,11 +9,11 @@ import { yieldToEventLoop } from '../event-loop.js';
 import type { Checkpoint } from './checkpoint.js';
 import { CheckpointError } from '../state/errors.js';
 import { WptReader } from './format/reader.js';
-import { type Storage, getDefaultStorage, readFileIfExists } from './storage/storage.js';
-import { TEMP_SUFFIX } from './format/writer.js';
+import { type Storage, getDefaultStorage, readFileIfExists } from '../storage/storage.js';
+import { TEMP_SUFFIX } from '../storage/temp-names.js';
 import type { FileKind } from './format/format.js';
 import { type HeldLock, LOCK_NAME, acquireLock } from './lock.js';
-import { osError } from './storage/os-errors.js';
+import { osError } from '../storage/os-errors.js';
 import { isTemporaryOf, ownerTag, sweep } from './retention.js';
 import {
   type Manifest, type ManifestEntry, type RetentionPolicy, MANIFEST_NAME, emptyManifest, isNumberedFile, parseManifest, writeManifestFile,

@@ -9,10 +9,11 @@
  */
 import { basename, dirname, join, staysInside } from '../paths.js';
 import { CheckpointError } from '../state/errors.js';
-import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } from './storage/storage.js';
-import { type WriteResult, tempPathFor } from './format/writer.js';
+import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } from '../storage/storage.js';
+import { type WriteResult } from './format/writer.js';
+import { tempPathFor } from '../storage/temp-names.js';
 import { acquireLock } from './lock.js';
-import { osError } from './storage/os-errors.js';
+import { osError } from '../storage/os-errors.js';
 import type { BestOf } from './retention.js';
 
 export const MANIFEST_NAME = 'manifest.json';

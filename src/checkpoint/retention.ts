@@ -3,7 +3,7 @@
  * (and so ModelCheckpoint's `maxToKeep`, whose files a manager keeps).
  */
 import { type Mode, resolveMode } from '../state/mode.js';
-import { TEMP_SUFFIX } from './format/writer.js';
+import { TEMP_SUFFIX } from '../storage/temp-names.js';
 import { crc32 } from './format/crc32.js';
 
 export interface BestOf {

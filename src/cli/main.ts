@@ -11,7 +11,7 @@ import { select } from './select.js';
 import { plot } from './plot.js';
 import { exportCommand } from './export.js';
 import { bench } from './bench.js';
-import { errnoOf, osError } from '../checkpoint/storage/os-errors.js';
+import { errnoOf, osError } from '../storage/os-errors.js';
 
 const COMMANDS: Command[] = [train, inspect, diff, select, plot, exportCommand, importCommand, inspectLogs, tensorboardExport, bench];
 

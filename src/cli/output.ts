@@ -6,9 +6,9 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fsStorage } from '../node/fs-storage.js';
-import { writeFileAtomic } from '../checkpoint/storage/storage.js';
-import { tempPathFor } from '../checkpoint/format/writer.js';
-import { osError } from '../checkpoint/storage/os-errors.js';
+import { writeFileAtomic } from '../storage/storage.js';
+import { tempPathFor } from '../storage/temp-names.js';
+import { osError } from '../storage/os-errors.js';
 import { UsageError } from './args.js';
 
 /** The real path of `path`, following links, even where its last parts do not exist yet. */

@@ -6,7 +6,7 @@ import { WptReader } from '../checkpoint/format/reader.js';
 import { latestCheckpoint } from '../checkpoint/manifest.js';
 import { acquireLock } from '../checkpoint/lock.js';
 import { fsStorage } from '../node/fs-storage.js';
-import { osError } from '../checkpoint/storage/os-errors.js';
+import { osError } from '../storage/os-errors.js';
 import { Callback } from '../model/callback.js';
 import { BackupAndRestore } from '../callbacks/backup-and-restore.js';
 import { CSVLogger } from '../callbacks/csv-logger.js';

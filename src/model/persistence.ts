@@ -9,7 +9,7 @@ import { WptReader } from '../checkpoint/format/reader.js';
 import type { JsonValue, StateDict } from '../state/tree.js';
 import type { LoadOptions, Trackable } from '../state/trackable.js';
 import type { WriteResult } from '../checkpoint/format/writer.js';
-import type { Storage } from '../checkpoint/storage/storage.js';
+import type { Storage } from '../storage/storage.js';
 import { Sequential, type SequentialConfig } from './sequential.js';
 import type { LossName } from '../nn/losses.js';
 import { Adam, type Optimizer, type OptimizerConfigJson, optimizerFromConfig } from '../optim/index.js';

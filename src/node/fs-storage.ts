@@ -5,7 +5,7 @@
  */
 import { read as fsRead, promises as fsp, constants as fsConstants, openSync, writeSync, fsyncSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from '../paths.js';
-import { type ReadHandle, type Storage, type WriteHandle, writeFully } from '../checkpoint/storage/storage.js';
+import { type ReadHandle, type Storage, type WriteHandle, writeFully } from '../storage/storage.js';
 import { allocUninitialized } from './platform.js';
 
 export const fsStorage: Storage = {

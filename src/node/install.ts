@@ -3,7 +3,7 @@
  * storage. The Node entry imports it first, so it runs before any other module of the package.
  */
 import { installPlatform } from '../platform.js';
-import { setDefaultStorage } from '../checkpoint/storage/storage.js';
+import { setDefaultStorage } from '../storage/storage.js';
 import { nodePlatform } from './platform.js';
 import { fsStorage } from './fs-storage.js';
 

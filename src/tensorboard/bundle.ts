@@ -1,9 +1,9 @@
 /** Every event file under a log directory, zipped with its run path, for a download (a browser's logs live in its Storage). */
 import { zipSync } from 'fflate';
 import { join } from '../paths.js';
-import { type Storage, readFileIfExists } from '../checkpoint/storage/storage.js';
+import { type Storage, readFileIfExists } from '../storage/storage.js';
 import { readLogs } from './reader.js';
-import { osError } from '../checkpoint/storage/os-errors.js';
+import { osError } from '../storage/os-errors.js';
 import { ArgumentError } from '../errors.js';
 
 export async function bundleLogs(storage: Storage, logDir: string): Promise<Uint8Array> {

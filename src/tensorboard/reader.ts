@@ -5,7 +5,7 @@
  * last record (a writer killed mid-write) reported rather than fatal. For tests and `waypoint inspect-logs`.
  */
 import { join } from '../paths.js';
-import { type Storage, readFileIfExists } from '../checkpoint/storage/storage.js';
+import { type Storage, readFileIfExists } from '../storage/storage.js';
 import { type Histogram, decodeEvent } from './events.js';
 import { parseRecords, type RecordProblem } from './records.js';
 import { EVENT_FILE } from './writer.js';

@@ -9,8 +9,8 @@
  * (a resume relies on the dead run's batch points up to its last backup).
  */
 import { join } from '../paths.js';
-import type { Storage, WriteHandle } from '../checkpoint/storage/storage.js';
-import { osError } from '../checkpoint/storage/os-errors.js';
+import type { Storage, WriteHandle } from '../storage/storage.js';
+import { osError } from '../storage/os-errors.js';
 import { platform } from '../platform.js';
 import { type EventBody, encodeEvent } from './events.js';
 import { frameRecord } from './records.js';

@@ -3,7 +3,7 @@
  * the n-th operation (of the kinds chosen) fails with an errno such as ENOSPC, EIO or
  * EACCES. A failing write first writes part of its data (a torn write), as a full disk does.
  */
-import type { ReadHandle, Storage, WriteHandle } from '../../src/checkpoint/storage/storage.js';
+import type { ReadHandle, Storage, WriteHandle } from '../../src/storage/storage.js';
 
 export type StorageOp = 'create' | 'write' | 'sync' | 'close' | 'rename' | 'link' | 'syncDir' | 'remove';
 

@@ -13,7 +13,7 @@ import type { PlaneInflater } from '../codec/plane-inflater.js';
 import { crc32 } from './crc32.js';
 import { float16ToFloat32 } from './float16.js';
 import { type JsonValue, parseJson } from '../../state/tree.js';
-import type { ReadHandle } from '../storage/storage.js';
+import type { ReadHandle } from '../../storage/storage.js';
 
 export type EntryValue = Tensor | JsonValue;
 

@@ -6,7 +6,7 @@
  */
 import { Tensor } from '../../tensor/tensor.js';
 import { CheckpointError } from '../../state/errors.js';
-import { osError } from '../storage/os-errors.js';
+import { osError } from '../../storage/os-errors.js';
 import {
   type EntryHeader, type FileHeader, FORMAT_MAJOR, MAGIC, MAX_HEADER_BYTES, PROLOGUE_SIZE, TRAILER_MAGIC, TRAILER_SIZE,
   validateHeader, assertLittleEndianHost, decodedByteLength, DTYPE_SIZE,
@@ -16,7 +16,7 @@ import { PlaneInflater } from '../codec/plane-inflater.js';
 import { crc32 } from './crc32.js';
 import { type EntryValue, EntryReader, decodeTensorInto } from './entry-reader.js';
 import { type Lane, type LoadThread, loadDone, loadThreadsFor, shareOut, useCallingThread } from '../threads/load-threads.js';
-import { type ReadHandle, type Storage, getDefaultStorage } from '../storage/storage.js';
+import { type ReadHandle, type Storage, getDefaultStorage } from '../../storage/storage.js';
 
 export type { EntryValue } from './entry-reader.js';
 

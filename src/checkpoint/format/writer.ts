@@ -3,12 +3,12 @@
  * temporary file in the target's directory; then the header and trailer, fsync, rename over
  * the target, fsync the directory. A reader sees the old file or the new one, never half.
  */
-import { basename, dirname, join } from '../../paths.js';
+import { dirname } from '../../paths.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { ENGINE_VERSION } from '../../version.js';
 import { ArgumentError } from '../../errors.js';
 import { CheckpointError } from '../../state/errors.js';
-import { osError } from '../storage/os-errors.js';
+import { osError } from '../../storage/os-errors.js';
 import {
   type Codec, type EntryHeader, type FileHeader, type FileKind, FORMAT_MAJOR, FORMAT_MINOR, PROLOGUE_SIZE,
   encodePrologue, encodeTrailer, DTYPE_SIZE, assertLittleEndianHost,
@@ -18,8 +18,8 @@ import { recycle } from './recycler.js';
 import { crc32 } from './crc32.js';
 import { float32ToFloat16 } from './float16.js';
 import { type FlatLeaf, stringifyJson } from '../../state/tree.js';
-import { type Storage, getDefaultStorage } from '../storage/storage.js';
-import { platform } from '../../platform.js';
+import { type Storage, getDefaultStorage } from '../../storage/storage.js';
+import { tempPathFor } from '../../storage/temp-names.js';
 
 export interface WriteOptions {
   kind: FileKind;
@@ -54,35 +54,6 @@ export interface WriteResult {
   header: FileHeader;
   /** CRC-32 of the header bytes (as in the trailer): identifies this exact file. */
   headerCrc32: number;
-}
-
-/** Suffix of in-progress files; a CheckpointManager deletes its own leftovers with it on start. */
-export const TEMP_SUFFIX = '.wpt-tmp';
-/** The longest file name (in UTF-8 bytes) common file systems take. */
-const NAME_MAX = 255;
-let tempCounter = 0;
-
-/**
- * A temporary name beside `path`: `.{name}.{owner}~{pid}-{time}-{n}.wpt-tmp`. `owner` (a
- * manager's tag, see `ownerTag`) says whose write it is, so a manager sweeps only its own
- * leftovers; the target's name is shortened where the whole would pass NAME_MAX bytes.
- */
-export function tempPathFor(path: string, owner?: string): string {
-  const unique = `${owner === undefined ? '' : `${owner}~`}${platform().identity().pid}-${Date.now().toString(36)}-${tempCounter++}`;
-  const room = NAME_MAX - (unique.length + TEMP_SUFFIX.length + 2);
-  return join(dirname(path), `.${prefixOfBytes(basename(path), room)}.${unique}${TEMP_SUFFIX}`);
-}
-
-/** The longest prefix of `s` of at most `bytes` UTF-8 bytes, never splitting a character. */
-function prefixOfBytes(s: string, bytes: number): string {
-  const encoder = new TextEncoder();
-  if (encoder.encode(s).length <= bytes) return s;
-  let out = '';
-  for (const ch of s) {
-    if (encoder.encode(out + ch).length > bytes) break;
-    out += ch;
-  }
-  return out;
 }
 
 /** Writes are buffered into batches of this many bytes (one writev each). */

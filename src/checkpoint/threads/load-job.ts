@@ -9,7 +9,7 @@ import { CheckpointError } from '../../state/errors.js';
 import { EntryReader } from '../format/entry-reader.js';
 import { recycle, takeScratch } from '../format/recycler.js';
 import { decodedByteLength, DTYPE_SIZE } from '../format/format.js';
-import type { ReadHandle } from '../storage/storage.js';
+import type { ReadHandle } from '../../storage/storage.js';
 import type { LoadJob, LoadMessage, LoadReply } from './load-threads.js';
 
 /** Reads of an entry's stored bytes, which start at file offset `base`. */

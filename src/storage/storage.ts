@@ -3,8 +3,8 @@
  * swap in memory or fault-injecting storage. The default is the platform's: the file system
  * in Node (src/node/fs-storage.ts), IndexedDB in a browser (src/browser), none elsewhere.
  */
-import { dirname } from '../../paths.js';
-import { ArgumentError } from '../../errors.js';
+import { dirname } from '../paths.js';
+import { ArgumentError } from '../errors.js';
 
 export interface WriteHandle {
   /** Writes the buffers in order, at the end of what was written before. */

@@ -3,7 +3,7 @@
  * code and a message that names the path and what to do about it, so neither a user nor the
  * CLI ever sees a bare "EROFS" or an "unexpected error".
  */
-import { CheckpointError, type CheckpointErrorCode } from '../../state/errors.js';
+import { CheckpointError, type CheckpointErrorCode } from '../state/errors.js';
 
 const OS_CODES: Record<string, { code: CheckpointErrorCode; advice: string }> = {
   ENOSPC: { code: 'NO_SPACE', advice: 'the volume is full: free space or choose another directory' },

@@ -1,0 +1,5 @@
+export { getDefaultStorage, setDefaultStorage, writeFully, writeFileAtomic, writeNewFile, readFileIfExists } from './storage.js';
+export type { Storage, ReadHandle, WriteHandle } from './storage.js';
+export { MemoryStorage } from './memory.js';
+export { osError } from './os-errors.js';
+export { TEMP_SUFFIX, tempPathFor } from './temp-names.js';
