@@ -4,6 +4,7 @@
  * as `window.waypointPage`.
  */
 import * as wp from '../src/browser/index.js';
+import { checkStorage } from '../src/testing/storage-contract.js';
 import '../src/browser/gpu.js';
 import { mnistMlpEpochs, pageRun, type PageRunResult } from './page-run.js';
 
@@ -33,44 +34,15 @@ const page = {
     return storageOf(kind).list(dir).catch(() => []);
   },
 
-  /** What the storage does at each rule of the Storage contract (test/browser.test.ts lists what it must). */
+  /** The Storage contract (src/testing/storage-contract.ts) on a browser storage: the rules violated, if any. */
   async storageContract(kind: StorageKind) {
-    const storage = storageOf(kind);
-    const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e.code ?? String(e));
-    const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
-    const write = async (path: string, data: Uint8Array) => {
-      const h = await storage.createExclusive(path);
-      await h.write([data.subarray(0, 3), data.subarray(3)]);
-      await h.sync();
-      await h.close();
-    };
-    const readAll = async (path: string) => { const h = await storage.openRead(path); const b = await h.read(0, h.size); await h.close(); return Array.from(b); };
-    await storage.mkdirp('c/sub/deeper');
-    await write('c/a.bin', bytes(1000, 1));
-    const second = await code(storage.createExclusive('c/a.bin'));
-    const missingRead = await code(storage.openRead('c/none.bin'));
-    const noParent = await code(storage.createExclusive('c/nodir/x.bin'));
-    const h = await storage.openRead('c/a.bin');
-    const slice = Array.from(await h.read(10, 5));
-    const into = new Uint8Array(8);
-    const intoRead = Array.from(await h.read(996, 8, into));
-    await h.close();
-    await write('c/b.bin', bytes(10, 2));
-    await storage.rename('c/b.bin', 'c/a.bin');
-    const afterRename = { a: await readAll('c/a.bin'), b: await code(storage.openRead('c/b.bin')) };
-    const listing = await storage.list('c');
-    const removeMissing = await code(storage.remove('c/none.bin'));
-    await storage.removeEmptyDir!('c/sub'); // not empty: stays
-    const keptNonEmpty = (await storage.list('c')).includes('sub');
-    await storage.removeEmptyDir!('c/sub/deeper');
-    const removedEmpty = !(await storage.list('c/sub')).includes('deeper');
-    const rng = new wp.Random(4);
-    const big = randomTensor(rng, [1000, 1000]);
-    await wp.writeWpt('c/big.wpt', [{ key: 'w', kind: 'tensor', value: big }], { kind: 'checkpoint', codec: 'shuffle-deflate', storage });
-    const back = await wp.readWpt('c/big.wpt', storage);
-    const roundTrip = (back.values.get('w') as wp.Tensor).data.every((v, i) => Object.is(v, big.data[i]));
-    const free = await storage.freeBytes!('c');
-    return { second, missingRead, noParent, slice, intoRead, afterRename, listing, removeMissing, keptNonEmpty, removedEmpty, roundTrip, freeIsPositive: free > 0 };
+    let n = 0;
+    return checkStorage(async () => {
+      const storage = storageOf(kind);
+      const dir = `contract/${kind}-${n++}`;
+      await storage.mkdirp(dir);
+      return { storage, dir };
+    });
   },
 
   /** A large checkpoint read back with every tensor decoded on load threads (Web Workers): how many started, and whether it round-trips. */

@@ -12,6 +12,8 @@ export const ALLOWED: Record<string, string[]> = {
   'src/node': ['src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
   'src/browser': ['src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
   'src/cli': ['src/node', 'src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
+  // waypoint/testing: the contract suites (the Storage contract) for any implementation.
+  'src/testing': ['src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
   'src/callbacks': ['src/model', 'src/tensorboard', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
   'src/tensorboard': ['src/storage', 'src/protobuf'],
   'src/protobuf': [],
@@ -31,7 +33,7 @@ export const ALLOWED: Record<string, string[]> = {
   'kernels': [],
   // Outside the package: benchmarks and the processes they share with tests; never test/.
   'bench': ['harness', 'src/node', 'src/cli', 'src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
-  'harness': ['src/node', 'src/browser', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
+  'harness': ['src/node', 'src/browser', 'src/testing', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
 };
 /** The package's public entry, for the folders outside it. */
 const ENTRY = 'src/index.ts';

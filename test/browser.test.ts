@@ -71,17 +71,11 @@ describe.skipIf(!available)('in Chromium', () => {
     }, 240_000);
   }
 
-  it('IndexedDBStorage and OPFSStorage keep the Storage contract as the file system does', async () => {
+  it('IndexedDBStorage and OPFSStorage keep the Storage contract (every rule the file system and memory keep, test/storage-contract.test.ts)', async () => {
     const page = await browser.open();
     await call(page, (p) => p.clear());
-    const bytes = (n: number, seed: number) => Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
     for (const kind of ['idb', 'opfs'] as const) {
-      const r = await page.evaluate(`globalThis.waypointPage.storageContract('${kind}')`);
-      expect(r, kind).toEqual({
-        second: 'EEXIST', missingRead: 'ENOENT', noParent: 'ENOENT', slice: bytes(1000, 1).slice(10, 15), intoRead: bytes(1000, 1).slice(996),
-        afterRename: { a: bytes(10, 2), b: 'ENOENT' }, listing: ['a.bin', 'sub'], removeMissing: 'ok', keptNonEmpty: true, removedEmpty: true,
-        roundTrip: true, freeIsPositive: true,
-      });
+      expect(await page.evaluate(`globalThis.waypointPage.storageContract('${kind}')`), kind).toEqual([]);
     }
     await page.close();
   }, 120_000);

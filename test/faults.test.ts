@@ -201,7 +201,7 @@ describe('the crash-safe write protocol', () => {
     const log: string[] = [];
     const recording: Storage = {
       ...memory,
-      list: (d) => memory.list(d), mkdirp: () => memory.mkdirp(), openRead: (p) => memory.openRead(p), remove: (p) => memory.remove(p),
+      list: (d) => memory.list(d), mkdirp: (d) => memory.mkdirp(d), openRead: (p) => memory.openRead(p), remove: (p) => memory.remove(p),
       freeBytes: () => memory.freeBytes(),
       createExclusive: async (p) => {
         log.push(`create ${p}`);

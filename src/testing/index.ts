@@ -1,0 +1,24 @@
+/**
+ * `waypoint/testing`: the suites an implementation proves itself with, for vitest (a peer of
+ * this entry only). A Storage of your own, in three lines:
+ *
+ *   import { storageContract } from 'waypoint/testing';
+ *   storageContract('MyStorage', async () => ({ storage: new MyStorage(), dir: 'run' }));
+ */
+import { describe, it } from 'vitest';
+import type { Storage } from '../storage/storage.js';
+import { STORAGE_RULES } from './storage-contract.js';
+
+export { STORAGE_RULES, checkStorage, type StorageRule } from './storage-contract.js';
+
+/** Declares one test per rule of the Storage contract; `make` gives each a storage and a fresh, existing directory. */
+export function storageContract(name: string, make: () => Promise<{ storage: Storage; dir: string }> | { storage: Storage; dir: string }): void {
+  describe(`the Storage contract: ${name}`, () => {
+    for (const rule of STORAGE_RULES) {
+      it(rule.name, async () => {
+        const { storage, dir } = await make();
+        await rule.check(storage, dir);
+      });
+    }
+  });
+}

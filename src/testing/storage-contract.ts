@@ -1,0 +1,192 @@
+/**
+ * The Storage contract: every rule a Storage must keep for checkpoints to be crash-safe on
+ * it, as plain async checks (they throw, naming the rule and what was seen), so that the same
+ * rules run under vitest (`storageContract`, src/testing/index.ts) and in a browser page.
+ * Each rule gets a storage and a fresh, existing directory to work in.
+ */
+import { join } from '../paths.js';
+import type { Storage } from '../storage/storage.js';
+import { writeFileAtomic } from '../storage/storage.js';
+import { tempPathFor } from '../storage/temp-names.js';
+import { readWpt } from '../checkpoint/format/reader.js';
+import { writeWpt } from '../checkpoint/format/writer.js';
+import { Tensor } from '../tensor/tensor.js';
+
+export interface StorageRule {
+  name: string;
+  check(storage: Storage, dir: string): Promise<void>;
+}
+
+class ContractViolation extends Error {}
+
+function expectThat(ok: boolean, what: string): void {
+  if (!ok) throw new ContractViolation(what);
+}
+
+/** The error code a promise rejects with ('ok' when it resolves). */
+const outcome = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e?.code ?? String(e));
+
+const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
+const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+async function write(storage: Storage, path: string, data: Uint8Array): Promise<void> {
+  const h = await storage.createExclusive(path);
+  await h.write([data.subarray(0, 3), data.subarray(3)]);
+  await h.sync();
+  await h.close();
+}
+
+async function readAll(storage: Storage, path: string): Promise<Uint8Array> {
+  const h = await storage.openRead(path);
+  try {
+    return (await h.read(0, h.size)).slice();
+  } finally {
+    await h.close();
+  }
+}
+
+export const STORAGE_RULES: StorageRule[] = [
+  {
+    name: 'createExclusive writes a new file whole (buffers in order) and refuses an existing one with EEXIST',
+    async check(s, dir) {
+      const path = join(dir, 'a.bin');
+      await write(s, path, bytes(1000, 1));
+      expectThat(same(await readAll(s, path), bytes(1000, 1)), 'the bytes read back differ from those written');
+      const again = await outcome(s.createExclusive(path));
+      expectThat(again === 'EEXIST', `a second createExclusive gave ${again}, not EEXIST`);
+      expectThat(same(await readAll(s, path), bytes(1000, 1)), 'the refused create changed the file');
+    },
+  },
+  {
+    name: 'a missing file, or a missing parent directory, is ENOENT; removing a missing file is not an error',
+    async check(s, dir) {
+      const read = await outcome(s.openRead(join(dir, 'none.bin')));
+      expectThat(read === 'ENOENT', `openRead of a missing file gave ${read}`);
+      const create = await outcome(s.createExclusive(join(dir, 'nodir', 'x.bin')));
+      expectThat(create === 'ENOENT', `createExclusive in a missing directory gave ${create}`);
+      const list = await outcome(s.list(join(dir, 'nodir')));
+      expectThat(list === 'ENOENT', `list of a missing directory gave ${list}`);
+      const remove = await outcome(s.remove(join(dir, 'none.bin')));
+      expectThat(remove === 'ok', `remove of a missing file gave ${remove}`);
+    },
+  },
+  {
+    name: 'ranged reads return exactly the bytes asked for, into a given array too, and fewer only at the end',
+    async check(s, dir) {
+      const path = join(dir, 'r.bin');
+      const data = bytes(1000, 7);
+      await write(s, path, data);
+      const h = await s.openRead(path);
+      try {
+        expectThat(h.size === 1000, `size is ${h.size}, not 1000`);
+        expectThat(same(await h.read(10, 5), data.subarray(10, 15)), 'read(10, 5) gave other bytes');
+        const into = new Uint8Array(8);
+        const tail = await h.read(996, 8, into);
+        expectThat(tail.length === 4 && same(tail, data.subarray(996)), `read(996, 8) gave ${tail.length} bytes, not the last 4`);
+        expectThat(same(into.subarray(0, 4), data.subarray(996)), 'read into an array did not fill it');
+        expectThat((await h.read(0, 1000)).length === 1000, 'a whole read came back short');
+      } finally {
+        await h.close();
+      }
+    },
+  },
+  {
+    name: 'rename replaces an existing target atomically, and the source name is gone',
+    async check(s, dir) {
+      const [a, b] = [join(dir, 'a.bin'), join(dir, 'b.bin')];
+      await write(s, a, bytes(100, 1));
+      await write(s, b, bytes(10, 2));
+      await s.rename(b, a);
+      expectThat(same(await readAll(s, a), bytes(10, 2)), 'the target does not hold the renamed bytes');
+      const gone = await outcome(s.openRead(b));
+      expectThat(gone === 'ENOENT', `the source still opens after the rename (${gone})`);
+    },
+  },
+  {
+    name: 'list names the files and directories of a directory, once each; mkdirp makes every parent',
+    async check(s, dir) {
+      await s.mkdirp(join(dir, 'sub', 'deeper'));
+      await write(s, join(dir, 'f.bin'), bytes(4, 0));
+      await write(s, join(dir, 'sub', 'g.bin'), bytes(4, 0));
+      const names = (await s.list(dir)).sort();
+      expectThat(names.join() === 'f.bin,sub', `list gave [${names.join(', ')}], not [f.bin, sub]`);
+      const deeper = await s.list(join(dir, 'sub', 'deeper'));
+      expectThat(deeper.length === 0, `a new directory lists [${deeper.join(', ')}]`);
+      await s.mkdirp(join(dir, 'sub')); // again: no error
+    },
+  },
+  {
+    name: 'removeEmptyDir removes an empty directory and leaves one that holds anything',
+    async check(s, dir) {
+      if (!s.removeEmptyDir) return; // storages without directories may omit it
+      await s.mkdirp(join(dir, 'sub', 'deeper'));
+      await write(s, join(dir, 'sub', 'g.bin'), bytes(4, 0));
+      await s.removeEmptyDir(join(dir, 'sub'));
+      expectThat((await s.list(dir)).includes('sub'), 'a directory holding files was removed');
+      await s.removeEmptyDir(join(dir, 'sub', 'deeper'));
+      expectThat(!(await s.list(join(dir, 'sub'))).includes('deeper'), 'an empty directory was not removed');
+    },
+  },
+  {
+    name: 'sync and syncDir resolve, and what was synced reads back before and after close',
+    async check(s, dir) {
+      const path = join(dir, 's.bin');
+      const h = await s.createExclusive(path);
+      await h.write([bytes(64, 3)]);
+      await h.sync();
+      await h.write([bytes(64, 4)]);
+      await h.sync();
+      await h.close();
+      await s.syncDir(dir);
+      const back = await readAll(s, path);
+      expectThat(same(back.subarray(0, 64), bytes(64, 3)) && same(back.subarray(64), bytes(64, 4)), 'appends after a sync were lost or reordered');
+    },
+  },
+  {
+    name: 'freeBytes, where the storage has it, is a finite number of bytes, not negative',
+    async check(s, dir) {
+      if (!s.freeBytes) return;
+      const free = await s.freeBytes(dir);
+      expectThat(Number.isFinite(free) && free >= 0, `freeBytes gave ${free}`);
+    },
+  },
+  {
+    name: 'a write interrupted before its rename leaves the old file whole and no temporary file',
+    async check(s, dir) {
+      const path = join(dir, 'atomic.bin');
+      await writeFileAtomic(s, path, bytes(50, 5), tempPathFor(path));
+      const failing: Storage = {
+        createExclusive: (p) => s.createExclusive(p), openRead: (p) => s.openRead(p), syncDir: (d) => s.syncDir(d), remove: (p) => s.remove(p),
+        list: (d) => s.list(d), mkdirp: (d) => s.mkdirp(d),
+        rename: async () => { throw Object.assign(new Error('EIO: the rename failed'), { code: 'EIO' }); },
+      };
+      const r = await outcome(writeFileAtomic(failing, path, bytes(80, 6), tempPathFor(path)));
+      expectThat(r === 'EIO', `the failed write gave ${r}`);
+      expectThat(same(await readAll(s, path), bytes(50, 5)), 'the old file changed');
+      const left = (await s.list(dir)).filter((n) => n !== 'atomic.bin');
+      expectThat(left.length === 0, `left behind: ${left.join(', ')}`);
+    },
+  },
+  {
+    name: 'a checkpoint of a million floats round-trips bit for bit',
+    async check(s, dir) {
+      const data = new Float32Array(1_000_000).map((_, i) => Math.sin(i) * 1e3);
+      data[7] = -0;
+      data[8] = NaN;
+      const path = join(dir, 'big.wpt');
+      await writeWpt(path, [{ key: 'w', kind: 'tensor', value: new Tensor(data, [1000, 1000]) }], { kind: 'checkpoint', storage: s });
+      const back = (await readWpt(path, s)).values.get('w') as Tensor;
+      expectThat(back.data.every((v, i) => Object.is(v, data[i])), 'the values read back differ');
+    },
+  },
+];
+
+/** Runs every rule, each in a fresh directory from `make`; returns the violations, by rule. */
+export async function checkStorage(make: () => Promise<{ storage: Storage; dir: string }>): Promise<Array<{ rule: string; problem: string }>> {
+  const problems: Array<{ rule: string; problem: string }> = [];
+  for (const rule of STORAGE_RULES) {
+    const { storage, dir } = await make();
+    await rule.check(storage, dir).catch((e: Error) => problems.push({ rule: rule.name, problem: e.message }));
+  }
+  return problems;
+}
