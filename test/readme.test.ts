@@ -80,9 +80,16 @@ async function finalWeights(runDir: string): Promise<Record<string, number[]>> {
   }
 }
 
+// The Storage contract snippet declares vitest tests: it is imported here, at collection, with a
+// MyStorage of its own (a MemoryStorage), and its tests run as this file's.
+const contractSnippet = join(mkdtempSync(join(tmpdir(), 'wpt-readme-contract-')), 'contract.mts');
+writeFileSync(contractSnippet, `import { MemoryStorage } from ${JSON.stringify(join(root, 'src/node/index.ts'))};\nclass MyStorage extends MemoryStorage {}\n`
+  + find("storageContract('MyStorage'").replace("'waypoint/testing'", JSON.stringify(join(root, 'src/testing/index.ts'))));
+await import(contractSnippet);
+
 describe('README.md, block by block', () => {
   it('has the blocks this test knows how to run, and no other', () => {
-    expect(blocks.length).toBe(6);
+    expect(blocks.length).toBe(7);
   });
 
   it('the tour: MNIST with every callback, then loadModel and a continued fit, as written', async () => {

@@ -2,7 +2,7 @@
  * The Storage contract: every rule a Storage must keep for checkpoints to be crash-safe on
  * it, as plain async checks (they throw, naming the rule and what was seen), so that the same
  * rules run under vitest (`storageContract`, src/testing/index.ts) and in a browser page.
- * Each rule gets a storage and a fresh, existing directory to work in.
+ * Each rule gets a storage and a fresh directory to work in (made with mkdirp first).
  */
 import { join } from '../paths.js';
 import type { Storage } from '../storage/storage.js';
@@ -186,7 +186,7 @@ export async function checkStorage(make: () => Promise<{ storage: Storage; dir: 
   const problems: Array<{ rule: string; problem: string }> = [];
   for (const rule of STORAGE_RULES) {
     const { storage, dir } = await make();
-    await rule.check(storage, dir).catch((e: Error) => problems.push({ rule: rule.name, problem: e.message }));
+    await storage.mkdirp(dir).then(() => rule.check(storage, dir)).catch((e: Error) => problems.push({ rule: rule.name, problem: e.message }));
   }
   return problems;
 }
