@@ -4,8 +4,8 @@
  * (header fields changed to huge, negative, duplicate or overlapping values), so the
  * validation behind the CRC is exercised too.
  */
-import { crc32 } from '../src/checkpoint/format/crc32.js';
-import { TRAILER_SIZE, encodeTrailer } from '../src/checkpoint/format/format.js';
+import { crc32 } from '../src/checkpoint/layout/crc32.js';
+import { TRAILER_SIZE, encodeTrailer } from '../src/checkpoint/layout/format.js';
 import { Random } from '../src/node/index.js';
 
 export type Mutation = { bytes: Uint8Array; structural: boolean; what: string };

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { ALLOWED, violations } from '../scripts/architecture.js';
+import { ALLOWED, ALLOWED_CIRCLES, circles, violations } from '../scripts/architecture.js';
 
 describe('the folder graph (docs/ARCHITECTURE.md)', () => {
   it('every import follows it: no cycle, and the engine imports nothing from checkpoint', () => {
@@ -18,5 +18,10 @@ describe('the folder graph (docs/ARCHITECTURE.md)', () => {
       done.add(f);
     };
     Object.keys(ALLOWED).forEach(visit);
+  });
+
+  it('no two files import each other by value, around any circle, but the tensor method sugar', () => {
+    expect(circles()).toEqual([]);
+    expect(ALLOWED_CIRCLES.flat().every((f) => f.startsWith('src/tensor/'))).toBe(true);
   });
 });

@@ -14,7 +14,7 @@ import { fitLine } from '../src/model/progress.js';
 import { formatTemplate } from '../src/callbacks/template.js';
 import { mnistModel } from '../src/cli/models.js';
 import { exportTfjs } from '../src/interop/tfjs.js';
-import { TRAILER_SIZE } from '../src/checkpoint/format/format.js';
+import { TRAILER_SIZE } from '../src/checkpoint/layout/format.js';
 import { parseXml, findAll, type XmlElement as XmlNode } from './helpers/xml.js';
 import { decodePng, colorNear } from './helpers/png.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readWpt, Tensor, loadMnist } from '../src/node/index.js';
-import { modelFromFile } from '../src/model/persistence.js';
+import { modelFromFile } from '../src/model/load.js';
 import { parseXml, findAll } from './helpers/xml.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'waypoint.js');

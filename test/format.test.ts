@@ -2,10 +2,10 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Tensor, Random, CheckpointError, writeWpt, readWpt, type JsonValue, type Codec } from '../src/node/index.js';
 import { type FlatLeaf } from '../src/state/tree.js';
-import { crc32 } from '../src/checkpoint/format/crc32.js';
-import { crc32Portable } from '../src/checkpoint/format/crc32.js';
-import { encodePrologue, encodeTrailer, MAX_HEADER_BYTES } from '../src/checkpoint/format/format.js';
-import { toFloat16Bits, fromFloat16Bits } from '../src/checkpoint/format/float16.js';
+import { crc32 } from '../src/checkpoint/layout/crc32.js';
+import { crc32Portable } from '../src/checkpoint/layout/crc32.js';
+import { encodePrologue, encodeTrailer, MAX_HEADER_BYTES } from '../src/checkpoint/layout/format.js';
+import { toFloat16Bits, fromFloat16Bits } from '../src/checkpoint/layout/float16.js';
 import { MemoryStorage } from '../src/node/index.js';
 
 const CODECS: Codec[] = ['raw', 'deflate', 'shuffle-deflate'];

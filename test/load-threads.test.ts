@@ -9,7 +9,7 @@ import { Tensor, Random, CheckpointError, Checkpoint, ArgumentError, configureLo
 import { type FlatLeaf } from '../src/state/tree.js';
 import { type Lane, loadThreadsFor, shareOut } from '../src/checkpoint/threads/load-threads.js';
 import { WptReader } from '../src/checkpoint/format/reader.js';
-import { fromFloat16Bits, toFloat16Bits } from '../src/checkpoint/format/float16.js';
+import { fromFloat16Bits, toFloat16Bits } from '../src/checkpoint/layout/float16.js';
 
 let dir: string;
 let defaults: ReturnType<typeof configureLoadThreads>;

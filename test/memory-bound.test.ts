@@ -14,7 +14,7 @@ const requested = vi.hoisted(() => ({ bytes: 0 }));
 const { installPlatform, platform } = await import('../src/platform.js');
 const real = platform();
 installPlatform({ ...real, allocUninitialized: (n: number) => { requested.bytes += n; return real.allocUninitialized(n); } });
-vi.mock('../src/checkpoint/format/recycler.js', () => ({
+vi.mock('../src/checkpoint/layout/recycler.js', () => ({
   takeScratch: (n: number) => { requested.bytes += n; return new Uint8Array(n); },
   recycle: () => undefined,
 }));

@@ -6,7 +6,7 @@ const { installPlatform, portablePlatform } = await import('../src/platform.js')
 installPlatform(portablePlatform);
 
 const { MemoryStorage, Random, Tensor, readWpt, writeWpt } = await import('../src/index.js');
-const { crc32, crc32Portable } = await import('../src/checkpoint/format/crc32.js');
+const { crc32, crc32Portable } = await import('../src/checkpoint/layout/crc32.js');
 const { havePool } = await import('../src/checkpoint/codec/deflate.js');
 
 describe('without Node zlib (the browser path)', () => {

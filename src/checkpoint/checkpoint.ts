@@ -4,11 +4,11 @@
  */
 import { Tensor } from '../tensor/tensor.js';
 import { CheckpointError } from '../state/errors.js';
-import type { FileKind } from './format/format.js';
+import type { FileKind } from './layout/format.js';
 import { type FlatLeaf, type JsonValue, type StateDict, type StateLeaf, flattenState, unflattenState } from '../state/tree.js';
 import { type LoadOptions, type Trackable, copyUnlessSame, isTrackable } from '../state/trackable.js';
 import { type WriteOptions, type WriteResult, replacedFilesReleased, writeWpt } from './format/writer.js';
-import { recycle, takeScratch } from './format/recycler.js';
+import { recycle, takeScratch } from './layout/recycler.js';
 import { WptReader } from './format/reader.js';
 import { type Storage, getDefaultStorage } from '../storage/storage.js';
 import { Variable } from '../state/variable.js';

@@ -11,7 +11,7 @@ import { CheckpointError } from '../state/errors.js';
 import { WptReader } from './format/reader.js';
 import { type Storage, getDefaultStorage, readFileIfExists } from '../storage/storage.js';
 import { TEMP_SUFFIX } from '../storage/temp-names.js';
-import type { FileKind } from './format/format.js';
+import type { FileKind } from './layout/format.js';
 import { type HeldLock, LOCK_NAME, acquireLock } from './lock.js';
 import { osError } from '../storage/os-errors.js';
 import { isTemporaryOf, ownerTag, sweep } from './retention.js';

@@ -4,7 +4,7 @@
  */
 import { type Mode, resolveMode } from '../state/mode.js';
 import { TEMP_SUFFIX } from '../storage/temp-names.js';
-import { crc32 } from './format/crc32.js';
+import { crc32 } from './layout/crc32.js';
 
 export interface BestOf {
   monitor: string;

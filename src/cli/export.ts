@@ -4,7 +4,7 @@ import { torchSource } from '../interop/torch-layout.js';
 import { exportOnnx } from '../interop/onnx.js';
 import { exportTfjs } from '../interop/tfjs.js';
 import type { Sequential } from '../model/sequential.js';
-import { modelFromFile } from '../model/persistence.js';
+import { modelFromFile } from '../model/load.js';
 import { type Command, UsageError } from './args.js';
 import { checkOutputs, writeOutput } from './output.js';
 

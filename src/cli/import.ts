@@ -4,7 +4,7 @@ import { dirname, join, sep } from 'node:path';
 import { importSafetensors } from '../interop/weights.js';
 import { importTfjs, tfjsWeightsManifest } from '../interop/tfjs.js';
 import { CheckpointError } from '../state/errors.js';
-import { loadModel } from '../model/persistence.js';
+import { loadModel } from '../model/load.js';
 import { type Command, UsageError } from './args.js';
 import { checkOutputs } from './output.js';
 

@@ -1,5 +1,5 @@
 import { WptReader } from '../checkpoint/format/reader.js';
-import { decodedByteLength } from '../checkpoint/format/format.js';
+import { decodedByteLength } from '../checkpoint/layout/format.js';
 import { Tensor } from '../tensor/tensor.js';
 import { fmtShape } from '../errors.js';
 import { type Command, UsageError } from './args.js';

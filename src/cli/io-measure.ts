@@ -10,7 +10,7 @@ import { Checkpoint } from '../checkpoint/checkpoint.js';
 import { readWpt } from '../checkpoint/format/reader.js';
 import { configureLoadThreads, startLoadThreads } from '../checkpoint/threads/load-threads.js';
 import { copyUnlessSame } from '../state/trackable.js';
-import type { Codec } from '../checkpoint/format/format.js';
+import type { Codec } from '../checkpoint/layout/format.js';
 import type { StateDict } from '../state/tree.js';
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';

@@ -11,7 +11,7 @@ import { Callback } from '../model/callback.js';
 import { BackupAndRestore } from '../callbacks/backup-and-restore.js';
 import { CSVLogger } from '../callbacks/csv-logger.js';
 import { ModelCheckpoint } from '../callbacks/model-checkpoint.js';
-import { loadModel } from '../model/persistence.js';
+import { loadModel } from '../model/load.js';
 import { TrainingInterruptedError, exitCodeFor, interruptOnSignals } from '../model/interrupt.js';
 import { type Command, UsageError, intOption } from './args.js';
 import { type MnistModelKind, mnistModel } from './models.js';

@@ -8,8 +8,8 @@ import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, noGrad } from '../tensor/tensor.js';
 import { Random } from '../tensor/random.js';
 import { withBufferScope } from '../tensor/memory.js';
+import { takeRows } from '../tensor/ops/layout.js';
 import type { Sequential } from './sequential.js';
-import { sliceRows } from './sequential.js';
 import { type Callback, type CallbackHooks, CallbackList, type EpochTotals, FitContext } from './callback.js';
 import type { History, Logs } from './history.js';
 import { ProgressBar } from './progress.js';
@@ -61,18 +61,6 @@ function positiveInt(where: string, name: string, v: number): number {
   return v;
 }
 
-/** Copies the rows `order[start..end)` of x into a new batch tensor. */
-/**
- * Rows `order[start..end)` of `x`, gathered into `into` (a batch buffer the loop reuses: a
- * batch's tensors are garbage once its step is done, so one buffer serves every batch).
- */
-function gatherRows(x: Tensor, order: Int32Array, start: number, end: number, into: Float32Array): Tensor {
-  const row = x.size / x.shape[0];
-  const out = into.subarray(0, (end - start) * row);
-  for (let i = start; i < end; i++) out.set(x.data.subarray(order[i] * row, (order[i] + 1) * row), (i - start) * row);
-  return new Tensor(out, [end - start, ...x.shape.slice(1)]);
-}
-
 export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, options: FitOptions): Promise<History> {
   const compiled = model.compiled;
   if (compiled === null) throw new ArgumentError('fit: compile the model first (model.compile({ optimizer, loss }))');
@@ -101,8 +89,8 @@ export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, op
   if (split > 0) {
     const nTrain = Math.floor(xAll.shape[0] * (1 - split));
     if (nTrain === 0 || nTrain === xAll.shape[0]) throw new ArgumentError(`fit: validationSplit ${split} of ${xAll.shape[0]} samples leaves an empty set`);
-    [x, y] = [sliceRows(xAll, 0, nTrain), sliceRows(yAll, 0, nTrain)];
-    validation = [sliceRows(xAll, nTrain, xAll.shape[0]), sliceRows(yAll, nTrain, xAll.shape[0])];
+    [x, y] = [takeRows(xAll, 0, nTrain), takeRows(yAll, 0, nTrain)];
+    validation = [takeRows(xAll, nTrain, xAll.shape[0]), takeRows(yAll, nTrain, xAll.shape[0])];
   }
 
   model.build(x.shape.slice(1));
@@ -170,7 +158,7 @@ async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [T
       context.batch = b;
       const start = b * batchSize, end = Math.min(n, start + batchSize);
       await callbacks.batchBegin(b, { batch: b, size: end - start });
-      trainBatch(model, params, gatherRows(x, order, start, end, xBatch), gatherRows(y, order, start, end, yBatch), Random.derive(model.seed, STREAM.dropout, epoch, b), totals);
+      trainBatch(model, params, takeRows(x, start, end, { order, into: xBatch }), takeRows(y, start, end, { order, into: yBatch }), Random.derive(model.seed, STREAM.dropout, epoch, b), totals);
       await callbacks.batchEnd(b, { batch: b, size: end - start, ...averages(totals) });
       await yielder.maybeYield();
       checkInterrupt(model, epoch, b + 1);
@@ -241,7 +229,7 @@ async function evaluateLoop(model: Sequential, x: Tensor, y: Tensor, batchSize: 
   for (let start = 0; start < x.shape[0]; start += batchSize) {
     const end = Math.min(x.shape[0], start + batchSize);
     withBufferScope(() => noGrad(() => {
-      const xb = sliceRows(x, start, end), yb = sliceRows(y, start, end);
+      const xb = takeRows(x, start, end), yb = takeRows(y, start, end);
       const output = model.forward(xb, { training: false, rng, logits: compiled.fromLogits });
       add(totals, 'loss', compiled.loss(yb, output, compiled.fromLogits).item() * (end - start), end - start);
       for (const m of compiled.metrics) {

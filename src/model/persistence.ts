@@ -10,9 +10,9 @@ import type { JsonValue, StateDict } from '../state/tree.js';
 import type { LoadOptions, Trackable } from '../state/trackable.js';
 import type { WriteResult } from '../checkpoint/format/writer.js';
 import type { Storage } from '../storage/storage.js';
-import { Sequential, type SequentialConfig } from './sequential.js';
+import type { Sequential, SequentialConfig } from './sequential.js';
 import type { LossName } from '../nn/losses.js';
-import { Adam, type Optimizer, type OptimizerConfigJson, optimizerFromConfig } from '../optim/index.js';
+import type { OptimizerConfigJson } from '../optim/index.js';
 import { configDiff } from './config-diff.js';
 
 /** What a model file records about how to rebuild and recompile the model. */
@@ -80,7 +80,7 @@ export async function saveWeights(model: Sequential, path: string, options: Mode
   return weightsCheckpoint(model).write(path, { kind: 'weights', ...options });
 }
 
-async function readConfig(path: string, storage?: Storage): Promise<ModelFileConfig> {
+export async function readConfig(path: string, storage?: Storage): Promise<ModelFileConfig> {
   const reader = await WptReader.open(path, storage);
   try {
     if (!reader.entries.some((e) => e.key === 'config')) {
@@ -117,34 +117,4 @@ export async function restoreModel(model: Sequential, path: string, options: Mod
   checkArchitecture(path, saved, model, strict);
   if (!model.built && saved.inputShape) model.build(saved.inputShape);
   await trainingCheckpoint(model).read(path, { strict, storage: options.storage });
-}
-
-function optimizerFrom(spec: { className: string; config: OptimizerConfigJson }): Optimizer {
-  const optimizer = optimizerFromConfig(spec);
-  if (optimizer === null) throw new CheckpointError('INVALID_STATE', `unknown optimizer class '${spec.className}'`);
-  return optimizer;
-}
-
-/** Rebuilds a model saved by `model.save` from its config, recompiles it, and restores its state. */
-export async function loadModel(path: string, options: { storage?: Storage } = {}): Promise<Sequential> {
-  const saved = await readConfig(path, options.storage);
-  const model = Sequential.fromConfig(saved.model);
-  if (saved.inputShape) model.build(saved.inputShape);
-  if (saved.compile) model.compile({ optimizer: optimizerFrom(saved.compile.optimizer), loss: saved.compile.loss, metrics: saved.compile.metrics });
-  await trainingCheckpoint(model).read(path, { storage: options.storage });
-  return model;
-}
-
-/**
- * A model for inference or evaluation from any file with a config (model or weights): rebuilt
- * from its config, compiled with its loss and metrics when it has them, holding its weights.
- */
-export async function modelFromFile(path: string, options: { storage?: Storage } = {}): Promise<Sequential> {
-  const saved = await readConfig(path, options.storage);
-  const model = Sequential.fromConfig(saved.model);
-  if (saved.inputShape) model.build(saved.inputShape);
-  // The optimizer does not matter for evaluation; loss and metrics come from the file.
-  if (saved.compile) model.compile({ optimizer: new Adam(), loss: saved.compile.loss, metrics: saved.compile.metrics });
-  await model.loadWeights(path, { storage: options.storage });
-  return model;
 }

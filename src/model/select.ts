@@ -3,7 +3,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { CheckpointManager } from '../checkpoint/manager.js';
 import { type Mode, resolveMode } from '../state/mode.js';
 import type { Logs } from './history.js';
-import { modelFromFile } from './persistence.js';
+import { modelFromFile } from './load.js';
 
 export interface RankedCheckpoint {
   path: string;

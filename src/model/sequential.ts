@@ -1,6 +1,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor, noGrad } from '../tensor/tensor.js';
 import { Random } from '../tensor/random.js';
+import { takeRows } from '../tensor/ops/layout.js';
 import type { StateDict } from '../state/tree.js';
 import type { LoadOptions, Trackable } from '../state/trackable.js';
 import { CheckpointError } from '../state/errors.js';
@@ -188,7 +189,7 @@ export class Sequential implements Trackable {
     const rng = new Random(this.seed);
     return noGrad(() => {
       const parts: Tensor[] = [];
-      for (let start = 0; start < n; start += batchSize) parts.push(this.forward(sliceRows(x, start, Math.min(n, start + batchSize)), { training: false, rng }));
+      for (let start = 0; start < n; start += batchSize) parts.push(this.forward(takeRows(x, start, Math.min(n, start + batchSize)), { training: false, rng }));
       if (parts.length === 0) return new Tensor(new Float32Array(0), [0, ...this.build(x.shape.slice(1))]);
       const out = new Float32Array(parts.reduce((s, p) => s + p.size, 0));
       let at = 0;
@@ -273,10 +274,4 @@ export class Sequential implements Trackable {
       layer.loadStateDict(s, options);
     });
   }
-}
-
-/** Rows [start, end) of a batch-major tensor, copied. */
-export function sliceRows(x: Tensor, start: number, end: number): Tensor {
-  const row = x.size / Math.max(x.shape[0], 1);
-  return new Tensor(x.data.slice(start * row, end * row), [end - start, ...x.shape.slice(1)]);
 }

@@ -6,13 +6,13 @@
  * noise, and deflating them would cost time for nothing. docs/FORMAT.md §2 has the rules.
  */
 import { CheckpointError } from '../../state/errors.js';
-import { type Codec, type EntryHeader, type PlaneMethod, DTYPE_SIZE, decodedByteLength } from '../format/format.js';
+import { type Codec, type EntryHeader, type PlaneMethod, DTYPE_SIZE, decodedByteLength } from '../layout/format.js';
 import { deflateRaw, havePool, inflateRaw } from './deflate.js';
 import { PlaneInflater } from './plane-inflater.js';
 import { deflateLiterals, deflateLiteralsBound } from './huffman-deflate.js';
-import { crc32 } from '../format/crc32.js';
+import { crc32 } from '../layout/crc32.js';
 import { shuffleInto, unshuffleInto } from './byte-planes.js';
-import { recycle, takeScratch } from '../format/recycler.js';
+import { recycle, takeScratch } from '../layout/recycler.js';
 
 export interface EncodedPayload {
   parts: Uint8Array[];

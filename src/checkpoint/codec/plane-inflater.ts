@@ -8,8 +8,8 @@
  * handled the reads that landed, so the checksums that unblock later entries come first.
  */
 import { poolLanes, havePool, inflateHere, inflateRaw } from './deflate.js';
-import type { EntryHeader } from '../format/format.js';
-import { takeScratch } from '../format/recycler.js';
+import type { EntryHeader } from '../layout/format.js';
+import { takeScratch } from '../layout/recycler.js';
 
 /** Below this many stored bytes of planes, handing planes to the pool costs more in thread round trips than it saves. */
 const POOL_MIN_BYTES = 2 << 20;

@@ -10,15 +10,15 @@ import { osError } from '../../storage/os-errors.js';
 import {
   type EntryHeader, type FileHeader, FORMAT_MAJOR, MAGIC, MAX_HEADER_BYTES, PROLOGUE_SIZE, TRAILER_MAGIC, TRAILER_SIZE,
   validateHeader, assertLittleEndianHost, decodedByteLength, DTYPE_SIZE,
-} from './format.js';
-import { recycle, takeScratch } from './recycler.js';
+} from '../layout/format.js';
+import { recycle, takeScratch } from '../layout/recycler.js';
 import { PlaneInflater } from '../codec/plane-inflater.js';
-import { crc32 } from './crc32.js';
-import { type EntryValue, EntryReader, decodeTensorInto } from './entry-reader.js';
+import { crc32 } from '../layout/crc32.js';
+import { type EntryValue, EntryReader, decodeTensorInto } from '../codec/entry-reader.js';
 import { type Lane, type LoadThread, loadDone, loadThreadsFor, shareOut, useCallingThread } from '../threads/load-threads.js';
 import { type ReadHandle, type Storage, getDefaultStorage } from '../../storage/storage.js';
 
-export type { EntryValue } from './entry-reader.js';
+export type { EntryValue } from '../codec/entry-reader.js';
 
 /**
  * Entries in progress at once on this thread and on each load thread, when a load is

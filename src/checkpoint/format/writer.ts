@@ -12,11 +12,11 @@ import { osError } from '../../storage/os-errors.js';
 import {
   type Codec, type EntryHeader, type FileHeader, type FileKind, FORMAT_MAJOR, FORMAT_MINOR, PROLOGUE_SIZE,
   encodePrologue, encodeTrailer, DTYPE_SIZE, assertLittleEndianHost,
-} from './format.js';
+} from '../layout/format.js';
 import { encodePayload } from '../codec/codecs.js';
-import { recycle } from './recycler.js';
-import { crc32 } from './crc32.js';
-import { float32ToFloat16 } from './float16.js';
+import { recycle } from '../layout/recycler.js';
+import { crc32 } from '../layout/crc32.js';
+import { float32ToFloat16 } from '../layout/float16.js';
 import { type FlatLeaf, stringifyJson } from '../../state/tree.js';
 import { type Storage, getDefaultStorage } from '../../storage/storage.js';
 import { tempPathFor } from '../../storage/temp-names.js';

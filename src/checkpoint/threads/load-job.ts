@@ -6,9 +6,9 @@
  */
 import { Tensor } from '../../tensor/tensor.js';
 import { CheckpointError } from '../../state/errors.js';
-import { EntryReader } from '../format/entry-reader.js';
-import { recycle, takeScratch } from '../format/recycler.js';
-import { decodedByteLength, DTYPE_SIZE } from '../format/format.js';
+import { EntryReader } from '../codec/entry-reader.js';
+import { recycle, takeScratch } from '../layout/recycler.js';
+import { decodedByteLength, DTYPE_SIZE } from '../layout/format.js';
 import type { ReadHandle } from '../../storage/storage.js';
 import type { LoadJob, LoadMessage, LoadReply } from './load-threads.js';
 

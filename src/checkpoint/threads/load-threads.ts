@@ -8,7 +8,7 @@
  */
 import { ArgumentError } from '../../errors.js';
 import { CheckpointError, type CheckpointErrorCode } from '../../state/errors.js';
-import type { EntryHeader } from '../format/format.js';
+import type { EntryHeader } from '../layout/format.js';
 import { type WorkerThread, platform } from '../../platform.js';
 
 /** One tensor entry of an open file, for a load thread to decode. */

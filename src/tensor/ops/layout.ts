@@ -48,6 +48,24 @@ function permute(data: Float32Array, shape: readonly number[], perm: readonly nu
   return out;
 }
 
+/**
+ * Rows `start..end` of `x` (along its first axis), or with `order` the rows order[start..end):
+ * the batches of fit and predict, the split of validationSplit. A copy outside autograd, into
+ * `into` when given (a reused batch buffer). `gather` is the differentiable form.
+ */
+export function takeRows(x: Tensor, start: number, end: number, options: { order?: ArrayLike<number>; into?: Float32Array } = {}): Tensor {
+  const row = x.size / Math.max(x.shape[0], 1);
+  const shape = [end - start, ...x.shape.slice(1)];
+  const { order, into } = options;
+  if (order === undefined && into === undefined) return new Tensor(x.data.slice(start * row, end * row), shape);
+  const out = into ? into.subarray(0, (end - start) * row) : new Float32Array((end - start) * row);
+  for (let i = start; i < end; i++) {
+    const r = order === undefined ? i : order[i];
+    out.set(x.data.subarray(r * row, (r + 1) * row), (i - start) * row);
+  }
+  return new Tensor(out, shape);
+}
+
 /** Picks slices along `axis` by index (rows of an embedding table, say); backward scatters. */
 export function gather(x: Tensor, indices: ArrayLike<number>, axis = 0): Tensor {
   if (axis < 0) axis += x.rank;

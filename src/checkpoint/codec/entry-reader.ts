@@ -5,13 +5,13 @@
  */
 import { Tensor } from '../../tensor/tensor.js';
 import { CheckpointError } from '../../state/errors.js';
-import { type EntryHeader, decodedByteLength } from './format.js';
+import { type EntryHeader, decodedByteLength } from '../layout/format.js';
 import { platform } from '../../platform.js';
-import { type VerifiedPayload, verifyPayload } from '../codec/codecs.js';
-import { recycle, takeScratch } from './recycler.js';
-import type { PlaneInflater } from '../codec/plane-inflater.js';
-import { crc32 } from './crc32.js';
-import { float16ToFloat32 } from './float16.js';
+import { type VerifiedPayload, verifyPayload } from './codecs.js';
+import { recycle, takeScratch } from '../layout/recycler.js';
+import type { PlaneInflater } from './plane-inflater.js';
+import { crc32 } from '../layout/crc32.js';
+import { float16ToFloat32 } from '../layout/float16.js';
 import { type JsonValue, parseJson } from '../../state/tree.js';
 import type { ReadHandle } from '../../storage/storage.js';
 
