@@ -1,11 +1,13 @@
-import type { Backend } from './backend.js';
+import type { CompleteBackend } from './backend.js';
 import { defaultGemm, gemmFallbackReason } from '../../kernels/cpu/matmul.js';
 import { parallelMatmul } from './threads.js';
 import { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from '../../kernels/cpu/conv2d.js';
 import { parallelConvFilterGrad, parallelConvForward, parallelConvInputGrad } from './conv-threads.js';
-import { maxPool2d, maxPool2dBackward } from '../../kernels/cpu/pool.js';
+import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../../kernels/cpu/pool.js';
+import { biasActivate, biasActivateGrad } from '../../kernels/cpu/bias.js';
+import { adamSlots, adamUpdate } from '../../kernels/cpu/adam.js';
 
-export const cpuBackend: Backend = {
+export const cpuBackend: CompleteBackend = {
   name: 'cpu',
   matmul: (a, b, m, k, n, transA, transB) => parallelMatmul(a, b, m, k, n, transA, transB),
   // Stride 1, 4–64 output channels: direct SIMD kernels, large ones on every thread; otherwise (or without SIMD) im2col + the packed matmul.
@@ -15,6 +17,12 @@ export const cpuBackend: Backend = {
   conv2dBiasActivation: (x, f, bias, relu, info) => parallelConvForward(x, f, bias, relu, info),
   maxPool2d,
   maxPool2dBackward,
+  avgPool2d,
+  avgPool2dBackward,
+  biasActivation: (x, bias, relu) => biasActivate(x, bias, relu),
+  biasActivationGrad: (y, dy, channels, relu) => biasActivateGrad(y, dy, channels, relu),
+  adamSlots,
+  adamUpdate,
 };
 
 export function cpuDetail(): string {

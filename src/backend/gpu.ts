@@ -8,7 +8,6 @@
  */
 import type { Conv2dInfo } from '../../kernels/types.js';
 import { conv2dFilterGradKernel, conv2dForwardKernel, conv2dInputGradKernel, matmulKernel } from '../../kernels/gpu/kernels.js';
-import { maxPool2d, maxPool2dBackward } from '../../kernels/cpu/pool.js';
 import type { Backend } from './backend.js';
 import { WaypointError } from '../errors.js';
 import { platform } from '../platform.js';
@@ -184,9 +183,6 @@ export class GpuBackend implements Backend {
     const size = info.kH * info.kW * info.channels * info.outC;
     return this.result(this.run('conv2d filter gradient', this.kernel('conv2dFilterGrad', conv2dFilterGradKernel, size, this.convConstants(info)), x, dy), size);
   }
-
-  maxPool2d = maxPool2d;
-  maxPool2dBackward = maxPool2dBackward;
 
   describe(): string {
     return `gpu: gpu.js mode '${this.mode}'${this.renderer ? ` on ${this.renderer}` : ''}${this.onRealGpu ? '' : ' (no GPU hardware identified: gpu.js runs on the CPU or, for GL, possibly a software rasterizer)'}`;

@@ -1,6 +1,6 @@
 import { ArgumentError, WaypointError } from '../errors.js';
 import type { Conv2dInfo } from '../../kernels/types.js';
-import type { Backend, BackendInfo } from './backend.js';
+import { type Backend, type BackendInfo, type CompleteBackend, DEFAULTED_KERNELS } from './backend.js';
 import { cpuBackend, cpuDetail } from './cpu.js';
 import { GpuBackend, GpuUnavailableError, type GpuModeRequest, importGpuJs } from './gpu.js';
 import { platform } from '../platform.js';
@@ -9,7 +9,7 @@ import { runningThreads, threadDetail } from './threads.js';
 export { configureThreads, startThreads, MIN_MULTIPLY_ADDS } from './threads.js';
 export type { ThreadOptions } from './threads.js';
 
-export type { Backend, BackendInfo, BackendName } from './backend.js';
+export type { Backend, BackendInfo, BackendName, CompleteBackend } from './backend.js';
 export { GpuBackend, GpuUnavailableError } from './gpu.js';
 export type { GpuMode, GpuModeRequest } from './gpu.js';
 
@@ -39,11 +39,18 @@ class AutoBackend implements Backend {
   conv2d(x: Float32Array, f: Float32Array, w: Conv2dInfo) { return this.pick(this.convWork(w)).conv2d(x, f, w); }
   conv2dBackpropInput(dy: Float32Array, f: Float32Array, w: Conv2dInfo) { return this.pick(this.convWork(w)).conv2dBackpropInput(dy, f, w); }
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, w: Conv2dInfo) { return this.pick(this.convWork(w)).conv2dBackpropFilter(x, dy, w); }
-  maxPool2d = cpuBackend.maxPool2d;
-  maxPool2dBackward = cpuBackend.maxPool2dBackward;
 }
 
-let active: Backend | null = null;
+let active: CompleteBackend | null = null;
+
+/** `b` with the cpu's kernel for each defaulted kernel it does not implement (done once, at selection). */
+export function withCpuDefaults(b: Backend): CompleteBackend {
+  const missing = DEFAULTED_KERNELS.filter((k) => b[k] === undefined);
+  if (missing.length === 0) return b as CompleteBackend;
+  const complete = Object.create(b) as Record<string, unknown>;
+  for (const k of missing) complete[k] = cpuBackend[k];
+  return complete as unknown as CompleteBackend;
+}
 let info: Omit<BackendInfo, 'threads'> | null = null;
 
 export interface SetBackendOptions {
@@ -79,7 +86,7 @@ export function setBackend(choice: BackendChoice, options: SetBackendOptions = {
 }
 
 function use(backend: Backend, i: Omit<BackendInfo, 'threads'>): BackendInfo {
-  active = backend;
+  active = withCpuDefaults(backend);
   info = i;
   return { ...i, threads: runningThreads() };
 }
@@ -88,13 +95,13 @@ function use(backend: Backend, i: Omit<BackendInfo, 'threads'>): BackendInfo {
 export function getBackend(): BackendInfo {
   if (info === null) setBackend(initialChoice());
   // The cpu's threads start in the background: said as they are now.
-  return { ...info!, detail: active === cpuBackend ? `${info!.detail}; ${threadDetail()}` : info!.detail, threads: runningThreads() };
+  return { ...info!, detail: info!.name === 'cpu' ? `${info!.detail}; ${threadDetail()}` : info!.detail, threads: runningThreads() };
 }
 
-/** The backend ops dispatch to. */
-export function backend(): Backend {
+/** The backend ops dispatch to, every kernel filled in. */
+export function backend(): CompleteBackend {
   if (active === null) setBackend(initialChoice());
-  return active as Backend;
+  return active!;
 }
 
 function initialChoice(): BackendChoice {

@@ -1,5 +1,5 @@
 import { Optimizer, type OptimizerConfig, checkRate } from './optimizer.js';
-import { adamSlots, adamUpdate } from '../../kernels/cpu/adam.js';
+import { backend } from '../backend/index.js';
 
 export interface AdamConfig extends OptimizerConfig {
   beta1?: number;
@@ -30,14 +30,14 @@ export class Adam extends Optimizer {
 
   /** Zeros, kept in the update kernel's memory (fewer copies a step). */
   protected override newSlots(size: number): Float32Array[] {
-    return adamSlots(size);
+    return backend().adamSlots(size);
   }
 
   protected update(p: Float32Array, g: Float32Array, [m, v]: Float32Array[], t: number, lr: number): void {
     const { beta1: b1, beta2: b2, epsilon: eps } = this;
     const alpha = (lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
-    // In float32, as Keras and PyTorch compute it (kernels/cpu/adam.ts).
-    adamUpdate(p, g, m, v, 1 - b1, 1 - b2, alpha, eps);
+    // In float32, as Keras and PyTorch compute it (the backend's adamUpdate; the cpu's in kernels/cpu/adam.ts).
+    backend().adamUpdate(p, g, m, v, 1 - b1, 1 - b2, alpha, eps);
   }
 
   protected ownConfig() {

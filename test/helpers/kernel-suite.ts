@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Random } from '../../src/node/index.js';
-import type { Backend } from '../../src/backend/index.js';
+import { type Backend, withCpuDefaults } from '../../src/backend/index.js';
 import type { Conv2dInfo } from '../../kernels/types.js';
 
 /**
@@ -70,7 +70,8 @@ const fewChannelShapes = fc.record({
   o: fc.constantFrom(4, 8, 12, 16, 20, 32), sh: fc.constant(1), sw: fc.constant(1), same: fc.boolean(),
 }).filter((s) => s.same || (s.kh <= s.h && s.kw <= s.w));
 
-export function kernelSuite(name: string, be: Backend): void {
+export function kernelSuite(name: string, backend: Backend): void {
+  const be = withCpuDefaults(backend); // the kernels it leaves to the cpu's defaults, as backend() fills them in
   describe(`${name} kernels`, () => {
     it('matmul matches naive loops for every transpose combination, including block edges', () => {
       fc.assert(fc.property(

@@ -1,8 +1,6 @@
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import type { Conv2dInfo, Window2d } from '../../../kernels/types.js';
 import { backend } from '../../backend/index.js';
-import { avgPool2d as avgPool2dKernel, avgPool2dBackward } from '../../../kernels/cpu/pool.js';
-import { biasActivate, biasActivateGrad } from '../../../kernels/cpu/bias.js';
 import type { Random } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { normalizeAxis } from '../shape.js';
@@ -10,7 +8,7 @@ import { exp, mul } from './elementwise.js';
 import { allocate } from '../../../kernels/buffers.js';
 
 /**
- * x + bias on the last axis, then relu if asked: one pass each way (kernels/cpu/bias.ts),
+ * x + bias on the last axis, then relu if asked: one pass each way (the backend's biasActivation),
  * where add (which materializes the broadcast bias) and relu took three forward and three
  * backward. The same values and the same sums in the same order, so the same bits.
  */
@@ -18,9 +16,9 @@ export function biasAdd(x: Tensor, bias: Tensor, activation: 'linear' | 'relu' =
   const channels = x.shape[x.rank - 1];
   if (bias.rank !== 1 || bias.shape[0] !== channels) throw new ShapeError('biasAdd', `bias ${fmtShape(bias.shape)} does not match the last axis of ${fmtShape(x.shape)}`);
   const relu = activation === 'relu';
-  const out = biasActivate(x.data, bias.data, relu);
+  const out = backend().biasActivation(x.data, bias.data, relu);
   return Tensor.record(new Tensor(out, x.shape), [x, bias], (g) => {
-    const { dz, dbias } = biasActivateGrad(out, g, channels, relu);
+    const { dz, dbias } = backend().biasActivationGrad(out, g, channels, relu);
     return [dz, dbias];
   });
 }
@@ -114,9 +112,9 @@ export function fusedConv2d(x: Tensor, filter: Tensor, bias: Tensor, activation:
   if (bias.rank !== 1 || bias.shape[0] !== info.outC) throw new ShapeError('fusedConv2d', `bias ${fmtShape(bias.shape)} does not match the filter's ${info.outC} output channels`);
   const relu = activation === 'relu';
   const out = backend().conv2dBiasActivation?.(x.data, filter.data, bias.data, relu, info)
-    ?? biasActivate(backend().conv2d(x.data, filter.data, info), bias.data, relu);
+    ?? backend().biasActivation(backend().conv2d(x.data, filter.data, info), bias.data, relu);
   return Tensor.record(new Tensor(out, [info.batch, info.outH, info.outW, info.outC]), [x, filter, bias], (g) => {
-    const { dz, dbias } = biasActivateGrad(out, g, info.outC, relu);
+    const { dz, dbias } = backend().biasActivationGrad(out, g, info.outC, relu);
     return [
       x.requiresGrad ? backend().conv2dBackpropInput(dz, filter.data, info) : null,
       filter.requiresGrad ? backend().conv2dBackpropFilter(x.data, dz, info) : null,
@@ -148,8 +146,8 @@ export function avgPool2d(x: Tensor, options: Pool2dOptions = {}): Tensor {
   const [kH, kW] = pair('avgPool2d', 'poolSize', options.poolSize ?? 2);
   const strides = pair('avgPool2d', 'strides', options.strides ?? [kH, kW]);
   const info = window2d('avgPool2d', x.shape, kH, kW, strides, options.padding ?? 'valid');
-  return Tensor.record(new Tensor(avgPool2dKernel(x.data, info), [info.batch, info.outH, info.outW, info.channels]), [x],
-    (g) => [avgPool2dBackward(g, info)]);
+  return Tensor.record(new Tensor(backend().avgPool2d(x.data, info), [info.batch, info.outH, info.outW, info.channels]), [x],
+    (g) => [backend().avgPool2dBackward(g, info)]);
 }
 
 /**
