@@ -120,3 +120,14 @@ describe('options that would misbehave later are refused at once, by name and ru
     await expect(makeModel('mlp', 1).fit(x, y, { verbose: 0, yieldEveryMs: -1 })).rejects.toThrow(/yieldEveryMs must be a non-negative number/);
   });
 });
+
+describe('the error family', () => {
+  it('every error class the package exports is a WaypointError', async () => {
+    const api = await import('../src/node/index.js');
+    const { ProtoError } = await import('../src/protobuf/protobuf.js');
+    const { InflateError } = await import('../src/checkpoint/codec/inflate.js');
+    const classes = Object.entries({ ...api, ProtoError, InflateError }).filter(([name, v]) => typeof v === 'function' && /^[A-Z]\w*Error$/.test(name));
+    expect(classes.length).toBeGreaterThan(8);
+    for (const [name, cls] of classes) expect((cls as { prototype: object }).prototype instanceof api.WaypointError || cls === api.WaypointError, name).toBe(true);
+  });
+});

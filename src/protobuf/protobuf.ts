@@ -3,6 +3,7 @@
  * varints, length-delimited fields, fixed 32/64-bit numbers, written into a growing buffer
  * and read back field by field. No schema compiler: each user names the fields it uses.
  */
+import { WaypointError } from '../errors.js';
 
 /** Wire types: 0 varint, 1 fixed 64-bit, 2 length-delimited, 5 fixed 32-bit. */
 export type WireType = 0 | 1 | 2 | 5;
@@ -118,10 +119,9 @@ export interface ProtoField {
 }
 
 /** Thrown on bytes that are not well-formed protocol buffers, with the offset. */
-export class ProtoError extends Error {
+export class ProtoError extends WaypointError {
   constructor(message: string, readonly offset: number) {
     super(`${message} at byte ${offset}`);
-    this.name = 'ProtoError';
   }
 }
 

@@ -12,13 +12,13 @@
  * an error, not an allocation), reads past the input are detected, and every malformed
  * construct raises InflateError naming the input byte where decoding stopped.
  */
+import { WaypointError } from '../../errors.js';
 import { DATA_AT, type HuffmanKernels, RUN_BITS, RUN_META_AT, RUNS_AT, RUNS_PER_REFILL, STATE_AT, huffmanKernels, reserve } from './huffman-wasm.js';
 
-export class InflateError extends Error {
+export class InflateError extends WaypointError {
   /** `byteOffset`: the input byte where decoding stopped, where the decoder knows it. */
   constructor(message: string, readonly byteOffset?: number) {
     super(byteOffset === undefined ? message : `${message} (at input byte ${byteOffset})`);
-    this.name = 'InflateError';
   }
 }
 
