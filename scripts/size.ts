@@ -17,12 +17,12 @@ const CORE = ['src/tensor', 'kernels/cpu', 'kernels (root)'];
  * the in-place matmul paths and Adam's resident slots. The MNIST CNN epoch went from 3.35 to
  * about 0.5 s and the MLP's from 0.38 to 0.17 s. Raised to 2,300: room for one more kernel.
  */
-const CORE_BUDGET = 2300;
+export const CORE_BUDGET = 2300;
 /**
  * src/checkpoint: the manifest's own module and managers that own their files took it to
  * 3,070; the Storage layer moving out to src/storage (its own folder) took it to 2,873.
  */
-const CHECKPOINT_BUDGET = 3000;
+export const CHECKPOINT_BUDGET = 3000;
 const root = new URL('..', import.meta.url).pathname;
 
 function files(dir: string): string[] {
@@ -40,28 +40,32 @@ export function codeLines(source: string): number {
   return withoutBlocks.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('//')).length;
 }
 
-// The package's folders as the architecture checker knows them (bottom up), kernels/ by part.
-const folders = Object.keys(ALLOWED).filter((f) => f.startsWith('src/') || f === 'kernels').reverse()
-  .flatMap((f) => (f === 'kernels' ? ['kernels/cpu', 'kernels (root)', 'kernels/gpu'] : [f]));
-let core = 0, checkpoint = 0;
-console.log('lines of code per folder (comments and blank lines excluded)');
-for (const folder of folders) {
-  let n = 0;
-  try {
-    for (const f of files(join(root, folder))) n += codeLines(readFileSync(f, 'utf8'));
-  } catch {
-    continue; // folder not there yet
+if (import.meta.url === `file://${process.argv[1]}`) {
+  // The package's folders as the architecture checker knows them (bottom up), kernels/ by part.
+  const folders = Object.keys(ALLOWED).filter((f) => f.startsWith('src/') || f === 'kernels').reverse()
+    .flatMap((f) => (f === 'kernels' ? ['kernels/cpu', 'kernels (root)', 'kernels/gpu'] : [f]));
+  let core = 0, checkpoint = 0;
+  console.log('lines of code per folder (comments and blank lines excluded)');
+  for (const folder of folders) {
+    let n = 0;
+    try {
+      // A folder's own files: its subfolders with rows of their own are counted there.
+      const own = files(join(root, folder)).filter((f) => !folders.some((o) => o.startsWith(`${folder}/`) && f.startsWith(join(root, o) + '/')));
+      for (const f of own) n += codeLines(readFileSync(f, 'utf8'));
+    } catch {
+      continue; // folder not there yet
+    }
+    if (CORE.includes(folder)) core += n;
+    if (folder === 'src/checkpoint' || folder.startsWith('src/checkpoint/')) checkpoint += n;
+    console.log(`  ${folder.padEnd(22)} ${String(n).padStart(6)}`);
   }
-  if (CORE.includes(folder)) core += n;
-  if (folder === 'src/checkpoint') checkpoint = n;
-  console.log(`  ${folder.padEnd(16)} ${String(n).padStart(6)}`);
+  console.log(`core (${CORE.join(' + ')}): ${core} / ${CORE_BUDGET}`);
+  console.log(`src/checkpoint (with its subfolders): ${checkpoint} / ${CHECKPOINT_BUDGET}`);
+  const failures = [
+    ...(core > CORE_BUDGET ? [`the core is ${core} lines, over its ${CORE_BUDGET}-line budget`] : []),
+    ...(checkpoint > CHECKPOINT_BUDGET ? [`src/checkpoint is ${checkpoint} lines, over its ${CHECKPOINT_BUDGET}-line budget`] : []),
+    ...violations().map((v) => `import outside the folder graph (docs/ARCHITECTURE.md): ${v}`),
+  ];
+  for (const f of failures) console.error(`size: ${f}`);
+  if (failures.length) process.exit(1);
 }
-console.log(`core (${CORE.join(' + ')}): ${core} / ${CORE_BUDGET}`);
-console.log(`src/checkpoint: ${checkpoint} / ${CHECKPOINT_BUDGET}`);
-const failures = [
-  ...(core > CORE_BUDGET ? [`the core is ${core} lines, over its ${CORE_BUDGET}-line budget`] : []),
-  ...(checkpoint > CHECKPOINT_BUDGET ? [`src/checkpoint is ${checkpoint} lines, over its ${CHECKPOINT_BUDGET}-line budget`] : []),
-  ...violations().map((v) => `import outside the folder graph (docs/ARCHITECTURE.md): ${v}`),
-];
-for (const f of failures) console.error(`size: ${f}`);
-if (failures.length) process.exit(1);
