@@ -8,7 +8,7 @@
  * times zlib's speed (bench/checkpoint-io.ts). The loops over a block's bytes (counting
  * them, writing their codes) run as WebAssembly (huffman-wasm.ts) where there is WebAssembly.
  */
-import { DATA_AT, HIST_AT, type HuffmanKernels, PAIRS_AT, STATE_AT, huffmanKernels, reserve } from './huffman-wasm.js';
+import { DATA_AT, HIST_AT, type HuffmanKernels, PAIRS_AT, STATE_AT, huffmanKernels, reserve, reverseBits } from './huffman-wasm.js';
 
 /** Longest code emitted: the decoder's table width, so every literal decodes in one lookup. */
 export const MAX_CODE_BITS = 10;
@@ -81,10 +81,7 @@ function reversedCodes(lengths: Uint8Array): Uint16Array {
   for (let s = 0; s < lengths.length; s++) {
     const len = lengths[s];
     if (len === 0) continue;
-    let c = next[len]++;
-    let r = 0;
-    for (let b = 0; b < len; b++, c >>= 1) r = (r << 1) | (c & 1);
-    codes[s] = r;
+    codes[s] = reverseBits(next[len]++, len);
   }
   return codes;
 }

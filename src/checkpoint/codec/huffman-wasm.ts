@@ -180,3 +180,10 @@ export function reserve(kernels: HuffmanKernels, bytes: number): boolean {
     return false;
   }
 }
+
+/** The low `len` bits of `code` in reverse order: DEFLATE sends a Huffman code's most significant bit first. */
+export function reverseBits(code: number, len: number): number {
+  let r = 0;
+  for (let i = 0; i < len; i++, code >>= 1) r = (r << 1) | (code & 1);
+  return r;
+}

@@ -13,7 +13,7 @@
  * construct raises InflateError naming the input byte where decoding stopped.
  */
 import { WaypointError } from '../../errors.js';
-import { DATA_AT, type HuffmanKernels, RUN_BITS, RUN_META_AT, RUNS_AT, RUNS_PER_REFILL, STATE_AT, huffmanKernels, reserve } from './huffman-wasm.js';
+import { DATA_AT, type HuffmanKernels, RUN_BITS, RUN_META_AT, RUNS_AT, RUNS_PER_REFILL, STATE_AT, huffmanKernels, reserve, reverseBits } from './huffman-wasm.js';
 
 export class InflateError extends WaypointError {
   /** `byteOffset`: the input byte where decoding stopped, where the decoder knows it. */
@@ -68,12 +68,6 @@ class Code {
     }
     return true;
   }
-}
-
-function reverseBits(code: number, len: number): number {
-  let r = 0;
-  for (let i = 0; i < len; i++, code >>= 1) r = (r << 1) | (code & 1);
-  return r;
 }
 
 /**
