@@ -28,7 +28,7 @@ fi
 export __GLX_VENDOR_LIBRARY_NAME=${__GLX_VENDOR_LIBRARY_NAME:-nvidia}
 
 echo "== correctness: the shared kernel suite and a training step on every available gpu.js mode"
-node node_modules/vitest/vitest.mjs run test/gpu.test.ts --reporter=dot 2>&1 | tail -8
+node node_modules/vitest/vitest.mjs run test/contract/gpu.test.ts --reporter=dot 2>&1 | tail -8
 
 echo "== speed: every kernel in every mode beside the cpu kernels (ms, GFLOP/s, medians)"
 node --import tsx bench/run.ts kernels

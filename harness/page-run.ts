@@ -1,5 +1,5 @@
 /**
- * One training run that a page and Node both make (test/browser.test.ts compares them bit
+ * One training run that a page and Node both make (test/browser/browser.test.ts compares them bit
  * for bit): an MLP on Gaussian blobs under Adam with BackupAndRestore every few batches
  * into the storage it is given. The package comes as an argument, so that a page passes its
  * browser build and Node its Node build, and this module imports neither.

@@ -1,6 +1,6 @@
 /**
  * The script of the test page (harness/browser.ts bundles it for Chromium): the package's
- * browser build, and what test/browser.test.ts and bench/browser.ts ask the page to do,
+ * browser build, and what test/browser/browser.test.ts and bench/browser.ts ask the page to do,
  * as `window.waypointPage`.
  */
 import * as wp from '../src/browser/index.js';

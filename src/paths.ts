@@ -1,7 +1,7 @@
 /**
  * POSIX path operations on Storage paths, which are '/'-separated in Node and in browsers
  * alike: join, dirname, basename, relative and normalize as `node:path`'s posix half gives
- * them (test/paths.test.ts checks them against it), without importing a Node module, so
+ * them (test/unit/paths.test.ts checks them against it), without importing a Node module, so
  * everything below the CLI can run in a page.
  */
 export const sep = '/';

@@ -8,7 +8,7 @@ weight decay) the weights after one batch and after three epochs, and the per-ep
 losses, of one small model from fixed weights (set with set_weights: Keras's
 initializers are not seeded alike on every backend) on fixed data, unshuffled; the values
 of each schedule at steps 0..12; and the histories (loss, learning_rate) of runs under
-ReduceLROnPlateau and LearningRateScheduler. The test (test/keras-parity.test.ts) builds
+ReduceLROnPlateau and LearningRateScheduler. The test (test/parity/keras-parity.test.ts) builds
 the same models in Waypoint from the `waypoint` description stored beside each case.
 """
 import json

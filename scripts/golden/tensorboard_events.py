@@ -1,6 +1,6 @@
 """
 A golden event file made with TensorBoard's own protocol buffers and record writer, for
-Waypoint's byte-level test of its hand-written encoder (test/tensorboard.test.ts).
+Waypoint's byte-level test of its hand-written encoder (test/unit/tensorboard.test.ts).
 
     .venv-ref/bin/python scripts/golden/tensorboard_events.py
 

@@ -3,7 +3,7 @@ Reads a TensorBoard log directory with TensorBoard's own loader (the plugin even
 accumulator behind `tensorboard --logdir`, which honours SessionLog START) and prints, per
 run, every tensor tag's steps and, for scalars, values (for a Keras model, the node names of
 the graph TensorBoard's graphs plugin builds from it), as JSON. The live check in
-test/tensorboard.test.ts compares it with Waypoint's reader on logs of a killed and
+test/unit/tensorboard.test.ts compares it with Waypoint's reader on logs of a killed and
 resumed run.
 
     .venv-ref/bin/python scripts/golden/tensorboard_read.py LOGDIR
