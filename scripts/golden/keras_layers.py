@@ -9,7 +9,7 @@ sum(output * C) (C fixed) with respect to the input and to every weight, the wei
 that training-mode call (BatchNormalization's moving statistics), and the per-epoch losses
 of two epochs of a small model around the layer (layer, Flatten where needed, Dense 2
 softmax) trained by SGD, unshuffled, with the weights after. The Waypoint test
-(test/parity/keras-layer-parity.test.ts) builds each layer from the `waypoint` config beside it.
+(test/parity/keras-parity.test.ts) builds each layer from the `waypoint` config beside it.
 """
 import json
 import os

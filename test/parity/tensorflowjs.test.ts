@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { ArgumentError, Checkpoint, Dense, MemoryStorage, Sequential, ShapeError, Tensor, setDefaultStorage, fsStorage } from '../../src/node/index.js';
 import { dataFor, makeModel } from '../../harness/training.js';
 
-/** TensorFlow.js conventions a user of it relies on (issue 19, item 6). */
+/** TensorFlow.js conventions a user of it relies on. */
 describe('TensorFlow.js conventions', () => {
   const [x, y] = dataFor('mlp');
 

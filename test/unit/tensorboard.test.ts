@@ -1,5 +1,5 @@
 /**
- * TensorBoard logs (issue 20): CRC-32C against published vectors, TFRecord framing and every
+ * TensorBoard logs: CRC-32C against published vectors, TFRecord framing and every
  * Event kind round-tripped and byte-equal to TensorBoard's own protobuf serialization (a
  * golden file from scripts/golden/tensorboard_events.py), torn tails reported, Keras's
  * layout and names, and a SIGKILLed, resumed run whose logs show each step once with the
