@@ -18,8 +18,7 @@ type Json = Record<string, any>;
 const INITIALIZER: Record<string, string> = { glorotUniform: 'GlorotUniform', heNormal: 'HeNormal', zeros: 'Zeros', ones: 'Ones', orthogonal: 'Orthogonal', uniform: 'RandomUniform' };
 const init = (name: string) => ({ class_name: INITIALIZER[name] ?? 'GlorotUniform', config: name === 'uniform' ? { minval: -0.05, maxval: 0.05 } : {} });
 
-/** Waypoint class ↔ Keras class, where they differ. */
-const KERAS_CLASS: Record<string, string> = { MaxPool2D: 'MaxPooling2D' };
+/** TensorFlow.js's class names (and aliases) for Waypoint's, where they differ. */
 const WAYPOINT_CLASS: Record<string, string> = { MaxPooling2D: 'MaxPool2D', MaxPool2D: 'MaxPool2D', AvgPool2D: 'AveragePooling2D', GlobalAvgPool2D: 'GlobalAveragePooling2D', GlobalMaxPool2D: 'GlobalMaxPooling2D' };
 
 function kerasConfig(layer: Layer): Json {
@@ -56,7 +55,7 @@ export function exportTfjs(model: Sequential): TfjsArtifacts {
   if (!model.built) model.build();
   const names = kerasLayerNames(model);
   const layers = model.layers.map((l, i) => ({
-    class_name: KERAS_CLASS[l.className] ?? l.className,
+    class_name: l.kerasClassName,
     config: { name: names[i], trainable: l.trainable, dtype: 'float32', ...(i === 0 ? { batch_input_shape: [null, ...model.inputShapeOf()] } : {}), ...kerasConfig(l) },
   }));
   const weights = model.layers.flatMap((l, i) => l.namedWeights().map(([w, t]) => ({ spec: { name: `${names[i]}/${w}`, shape: t.shape, dtype: 'float32' }, data: t.data })));

@@ -5,9 +5,6 @@
  */
 import type { Sequential } from './sequential.js';
 
-/** Where Waypoint's class name is not Keras's. */
-const KERAS_CLASS: Record<string, string> = { MaxPool2D: 'MaxPooling2D' };
-
 /** Keras's to_snake_case: `(.)([A-Z][a-z]+)` → `\1_\2`, then `([a-z])([A-Z])` → `\1_\2`, lower-cased. */
 export function snakeCase(className: string): string {
   return className.replace(/\W+/g, '').replace(/(.)([A-Z][a-z]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
@@ -17,7 +14,7 @@ export function kerasLayerNames(model: Sequential): string[] {
   const used = new Set<string>();
   const seen = new Map<string, number>();
   return model.layers.map((l) => {
-    const base = snakeCase(KERAS_CLASS[l.className] ?? l.className);
+    const base = snakeCase(l.kerasClassName);
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     let name = l.name || (n === 0 ? base : `${base}_${n}`);

@@ -68,6 +68,11 @@ export abstract class Layer implements Trackable {
   abstract call(x: Tensor, ctx: CallContext): Tensor;
   abstract getConfig(): Record<string, unknown>;
 
+  /** The Keras class this layer is (exports and Keras-style names use it): its own class name unless a layer says otherwise. */
+  get kerasClassName(): string {
+    return this.className;
+  }
+
   describe(): string {
     return `${this.className}${this.name ? ` '${this.name}'` : ''}`;
   }

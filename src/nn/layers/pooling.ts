@@ -13,6 +13,9 @@ export interface MaxPool2DConfig extends LayerConfig {
 
 export class MaxPool2D extends Layer {
   readonly className: string = 'MaxPool2D';
+  override get kerasClassName(): string {
+    return 'MaxPooling2D';
+  }
   readonly poolSize: [number, number];
   readonly strides: [number, number];
   readonly padding: Padding;
@@ -48,6 +51,9 @@ export class MaxPool2D extends Layer {
 /** Average pooling (padding cells not counted, as Keras); the same options as MaxPool2D. */
 export class AveragePooling2D extends MaxPool2D {
   override readonly className: string = 'AveragePooling2D';
+  override get kerasClassName(): string {
+    return this.className;
+  }
 
   protected override pool(x: Tensor, options: Pool2dOptions): Tensor {
     return avgPool2d(x, options);
