@@ -19,9 +19,9 @@ const DIRECT_MAX_OUT_CHANNELS = 64;
  * Whether a convolution producing `outC` channels from `inC` runs direct (the forward pass,
  * and the input gradient with the channel counts swapped): at stride 1, undilated, with 4 to
  * 64 output channels in fours (f32x4 lanes, 16 a kernel call), and not a 1×1 unpadded one
- * (a plain matmul already). `npm run bench -- conv-direct` timed 1 to 32 input channels and
- * 8 to 64 output channels: direct was 1.1–9.4× im2col + matmul on all of them. Fixed in
- * code, never measured at run time, so every process computes the same bits.
+ * (a plain matmul already): where `npm run bench -- conv-direct` found direct faster (numbers in
+ * docs/BENCHMARKS.md). Fixed in code, never measured at run time, so every process computes
+ * the same bits.
  */
 export function directConvApplies(w: Conv2dInfo, _inC: number, outC: number): boolean {
   return unitSteps(w) && !isMatmul(w) && outC % 4 === 0 && outC >= 4 && outC <= DIRECT_MAX_OUT_CHANNELS;
@@ -29,7 +29,7 @@ export function directConvApplies(w: Conv2dInfo, _inC: number, outC: number): bo
 
 /**
  * The filter gradient's rule: the same, but im2col where fewer than 4 input channels meet
- * more than 16 output channels (direct measured 0.8–0.98× there, 1.2–6.6× elsewhere).
+ * more than 16 output channels, where the same bench found direct slower.
  */
 export function directFilterGradApplies(w: Conv2dInfo): boolean {
   return directConvApplies(w, w.channels, w.outC) && !(w.channels < 4 && w.outC > 16);

@@ -14,10 +14,8 @@ const KC = 256;
 const MC = MR * 16;
 
 /**
- * Where reading A or B in place beats packing it (2-core VM, medians, alternating): a
- * transposed A of 128–784 rows 1.0–1.8× (2048 rows 0.7–1.0×, but 1.55× at 16 columns); a
- * plain B for 32 rows 1.65–2.0×, 128 rows 1.05–1.15× up to 512 columns (1024: 0.93×), 1024
- * rows 0.8–0.95×.
+ * Where reading A or B in place beats packing it, as `npm run bench -- matmul` measured
+ * (numbers in docs/BENCHMARKS.md, "Constants chosen by measurement").
  */
 const RAW_A_MAX_ROWS = 1024;
 const RAW_B_MAX_ROWS = 128;

@@ -26,10 +26,9 @@ export const MIN_MULTIPLY_ADDS = 1 << 24;
 export const MIN_ROWS = 256;
 
 /**
- * Below this many multiply-adds a direct convolution stays on the calling thread. Measured
- * (`npm run bench -- conv-direct`, 2-core VM, batch 32, two runs): the MNIST CNN's layers
- * (1.6M and 4.5M) ran 0.35–0.85× as fast split, 28×28×8 → 16 (25M) 0.8–1.6× from run to
- * run, 28×28×16 → 16 (50M) 0.9–1.7× but mostly 1.4–1.7×.
+ * Below this many multiply-adds a direct convolution stays on the calling thread: the
+ * crossover `npm run bench -- conv-direct` measured (numbers in docs/BENCHMARKS.md, "Constants
+ * chosen by measurement").
  */
 export const MIN_CONV_MULTIPLY_ADDS = 1 << 25;
 
