@@ -3,7 +3,7 @@
  * browser (gpu.js split into a chunk of its own, the load worker beside it), served with the MNIST file on 127.0.0.1,
  * and Debian's Chromium driven by playwright-core with a fresh profile.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
@@ -94,3 +94,28 @@ export async function launchTestBrowser(extraFlags: string[] = []): Promise<Test
     },
   };
 }
+
+/**
+ * One page, run once: `handler` serves it on 127.0.0.1, a fresh headless Chromium opens
+ * `path` and waits until the page sets `globalThis[flag]`; returns that value, the page's
+ * uncaught errors and the text of its first `<pre>`.
+ */
+export async function runPage(handler: (req: IncomingMessage, res: ServerResponse) => void, path: string, flag: string): Promise<{ value: unknown; errors: string[]; pre: string | null }> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/${path}`);
+    await page.waitForFunction((f) => f in globalThis, flag, { timeout: 60_000 });
+    const value = await page.evaluate((f) => (globalThis as Record<string, unknown>)[f], flag);
+    const pre = await page.evaluate(() => document.querySelector('pre')?.textContent ?? null);
+    return { value, errors, pre };
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+

@@ -197,8 +197,10 @@ export class CheckpointManager {
     this.manifest.policy = policy;
     const removalsLeft = (this.manifest.removing ?? []).length > 0;
     await this.removePending();
+    // Listed again: the removals just made (a crash interrupted them) are not orphans.
+    const remaining = removalsLeft ? (await this.storage.list(this.directory)).filter((n) => n !== this.lockName) : names;
     // Record the policy at once, so a manager restarted without options applies the same rules.
-    if (!(await this.adoptOrphans(names.filter((n) => !n.endsWith(TEMP_SUFFIX)))) && (policyChanged || removalsLeft)) await this.writeManifestSoon();
+    if (!(await this.adoptOrphans(remaining.filter((n) => !n.endsWith(TEMP_SUFFIX)))) && (policyChanged || removalsLeft)) await this.writeManifestSoon();
   }
 
   private now(): number {
@@ -276,7 +278,7 @@ export class CheckpointManager {
    */
   private async adoptOrphans(names: string[]): Promise<boolean> {
     const m = this.loaded;
-    const listed = new Set([...m.checkpoints, ...(m.preserved ?? []), ...(m.unmanaged ?? [])].map((e) => e.file));
+    const listed = new Set([...[...m.checkpoints, ...(m.preserved ?? []), ...(m.unmanaged ?? [])].map((e) => e.file), ...(m.removing ?? [])]);
     let changed = false;
     for (const name of names) {
       if (!this.isCheckpointFile(name) || listed.has(name)) continue;

@@ -9,10 +9,9 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync, execSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
-import { CHROMIUM_FLAGS, haveChromium } from '../../harness/browser.js';
+import { haveChromium, runPage } from '../../harness/browser.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const available = haveChromium();
@@ -53,32 +52,16 @@ beforeAll(() => {
 }, 600_000);
 afterAll(() => { if (work) rmSync(work, { recursive: true, force: true }); });
 
-function serve(dir: string): Promise<Server> {
+/** Runs index.html from `dir` in Chromium; returns the page's report (see MAIN). */
+async function runPageOf(dir: string): Promise<Record<string, unknown>> {
   const types: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.gz': 'application/octet-stream' };
-  const server = createServer((req, res) => {
+  const { value, errors } = await runPage((req, res) => {
     const file = join(dir, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
     if (!file.startsWith(dir) || !existsSync(file) || extname(file) === '') res.writeHead(404).end('not found');
     else res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
-async function runPage(dir: string, page = 'index.html'): Promise<Record<string, unknown>> {
-  const server = await serve(dir);
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
-  try {
-    const tab = await browser.newPage();
-    const errors: string[] = [];
-    tab.on('pageerror', (e) => errors.push(e.message));
-    await tab.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/${page}`);
-    await tab.waitForFunction(() => 'report' in globalThis, undefined, { timeout: 60_000 });
-    expect(errors).toEqual([]);
-    return await tab.evaluate(() => (globalThis as unknown as { report: Record<string, unknown> }).report);
-  } finally {
-    await browser.close();
-    server.close();
-  }
+  }, 'index.html', 'report');
+  expect(errors).toEqual([]);
+  return value as Record<string, unknown>;
 }
 
 describe.skipIf(!available)('a page bundled from the installed package', () => {
@@ -88,7 +71,7 @@ describe.skipIf(!available)('a page bundled from the installed package', () => {
     await build({ root: consumer, logLevel: 'silent', build: { outDir, target: 'es2022' }, worker: { format: 'es' } });
     expect(readdirSync(join(outDir, 'assets')).some((f) => f.endsWith('.gz'))).toBe(true);
     expect(readdirSync(join(outDir, 'assets')).some((f) => f.startsWith('load-worker'))).toBe(true);
-    expect(await runPage(outDir)).toEqual({ mnist: 8000, restored: true });
+    expect(await runPageOf(outDir)).toEqual({ mnist: 8000, restored: true });
   }, 120_000);
 
   it('esbuild: loadMnist() says what to copy; copied beside the page it loads; loads decode without the worker file', async () => {
@@ -96,10 +79,10 @@ describe.skipIf(!available)('a page bundled from the installed package', () => {
     const outdir = join(work, 'esbuild-dist');
     await build({ entryPoints: [join(consumer, 'main.js')], bundle: true, format: 'esm', platform: 'browser', outdir, logLevel: 'silent', absWorkingDir: consumer, external: ['gpu.js'] });
     copyFileSync(join(consumer, 'index.html'), join(outdir, 'index.html'));
-    const before = await runPage(outdir);
+    const before = await runPageOf(outdir);
     expect(before.restored).toBe(true); // no load-worker.js beside the bundle: the calling thread decodes
     expect(before.mnistError).toMatch(/Copy node_modules\/waypoint\/dist\/data\/mnist\/digits\.idx\.gz beside the page \(Vite: into public\/; esbuild: into the output directory\), or pass \{ url \}/);
     copyFileSync(join(consumer, 'node_modules/waypoint/dist/data/mnist/digits.idx.gz'), join(outdir, 'digits.idx.gz'));
-    expect(await runPage(outdir)).toEqual({ mnist: 8000, restored: true });
+    expect(await runPageOf(outdir)).toEqual({ mnist: 8000, restored: true });
   }, 120_000);
 });

@@ -8,7 +8,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -16,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { WptReader } from '../../src/node/index.js';
 import { latestCheckpoint } from '../../src/checkpoint/manifest.js';
-import { CHROMIUM_FLAGS, haveChromium } from '../../harness/browser.js';
+import { haveChromium, runPage } from '../../harness/browser.js';
 
 const root = join(import.meta.dirname, '..', '..');
 /** tsx's loader, by path: the snippets run in directories with no node_modules. */
@@ -162,25 +161,12 @@ if (again.layers[1].getWeights().map((w) => Array.from(w.data).join()).join() !=
     writeFileSync(entry, `${MODEL_PRELUDE}\n${code}\n(globalThis as any).readmeDone = model.currentEpoch;\n`.replaceAll("'waypoint'", browserEntry));
     await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', outfile: join(out, 'page.js'), logLevel: 'silent', external: ['gpu.js'] });
     const html = '<!doctype html><pre></pre><script type="module" src="/page.js"></script>';
-    const server = createServer((req, res) => {
+    const { value, errors, pre } = await runPage((req, res) => {
       if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(out, 'page.js')));
       else res.writeHead(200, { 'content-type': 'text/html' }).end(html);
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`);
-      await page.waitForFunction(() => (globalThis as { readmeDone?: number }).readmeDone !== undefined || document.title === 'x', undefined, { timeout: 60_000 });
-      expect(errors).toEqual([]);
-      expect(await page.evaluate(() => (globalThis as { readmeDone?: number }).readmeDone)).toBe(5);
-      expect(await page.evaluate(() => document.querySelector('pre')!.textContent)).toMatch(/Epoch 5\/5/);
-    } finally {
-      await browser.close();
-      server.close();
-    }
+    }, '', 'readmeDone');
+    expect(errors).toEqual([]);
+    expect(value).toBe(5);
+    expect(pre).toMatch(/Epoch 5\/5/);
   }, 120_000);
 });

@@ -280,6 +280,26 @@ describe('CheckpointManager under unlucky conditions', () => {
     expect(stepped.warnings.join('\n')).toMatch(/the system clock went back 1\d{4} s during the run/);
   });
 
+  it('removals a crash interrupted are finished at the next start, silently, and never adopted back', async () => {
+    const v = new Variable(1);
+    const first = new CheckpointManager(new Checkpoint({ v }), dir, { maxToKeep: 1 });
+    await first.save();
+    await first.save();
+    await first.close();
+    // As a kill between recording a removal and making it leaves the directory: ckpt-1 back, and listed in `removing`.
+    writeFileSync(join(dir, 'ckpt-1.wpt'), readFileSync(join(dir, 'ckpt-2.wpt')));
+    const manifest = JSON.parse(readFileSync(join(dir, MANIFEST_NAME), 'utf8'));
+    writeFileSync(join(dir, MANIFEST_NAME), JSON.stringify({ ...manifest, removing: ['ckpt-1.wpt'] }));
+    const warnings: string[] = [];
+    const again = new CheckpointManager(new Checkpoint({ v }), dir, { warn: (m) => warnings.push(m) });
+    await again.ready;
+    expect(ckptFiles(dir)).toEqual(['ckpt-2.wpt']);
+    expect(again.entries.map((e) => e.file)).toEqual(['ckpt-2.wpt']);
+    expect(warnings).toEqual([]);
+    await again.close();
+    expect(JSON.parse(readFileSync(join(dir, MANIFEST_NAME), 'utf8')).removing).toBeUndefined();
+  });
+
   it('a background save whose manifest write fails is reported by flush (once), not lost', async () => {
     const { FaultyStorage } = await import('../helpers/faulty-storage.js');
     const { MemoryStorage } = await import('../../src/node/index.js');
