@@ -17,6 +17,15 @@ export interface CallContext {
   logits?: boolean;
 }
 
+/** A small instance of a layer class, for the contract every registered layer passes (`static example`). */
+export interface LayerExample {
+  config: Record<string, unknown>;
+  /** The per-sample input shape. */
+  inputShape: number[];
+  /** Inputs are integer ids below this (Embedding), not floats. */
+  integerInputs?: number;
+}
+
 export interface LayerConfig {
   name?: string;
   inputShape?: SampleShape;

@@ -1,5 +1,5 @@
 import { ArgumentError } from '../errors.js';
-import type { Layer } from './layer.js';
+import type { Layer, LayerExample } from './layer.js';
 import { Dense } from './layers/dense.js';
 import { Conv2D } from './layers/conv2d.js';
 import { Activation, Dropout, Flatten, Reshape } from './layers/simple.js';
@@ -13,13 +13,18 @@ export interface SerializedLayer {
   config: Record<string, unknown>;
 }
 
-type LayerClass = new (config: never) => Layer;
+export type LayerClass = (new (config: never) => Layer) & { example?: LayerExample };
 const registry = new Map<string, LayerClass>([
   ['Dense', Dense], ['Conv2D', Conv2D], ['MaxPool2D', MaxPool2D], ['Flatten', Flatten], ['Dropout', Dropout], ['Activation', Activation],
   ['Reshape', Reshape], ['AveragePooling2D', AveragePooling2D], ['GlobalAveragePooling2D', GlobalAveragePooling2D],
   ['GlobalMaxPooling2D', GlobalMaxPooling2D], ['BatchNormalization', BatchNormalization], ['LayerNormalization', LayerNormalization],
   ['Embedding', Embedding], ['LSTM', LSTM], ['GRU', GRU],
 ]);
+
+/** Every registered layer class by name (the library's, then registerLayer's): the layer contract runs over them. */
+export function registeredLayers(): Array<[string, LayerClass]> {
+  return [...registry.entries()];
+}
 
 /** Makes a custom layer class rebuildable from a saved config. */
 export function registerLayer(className: string, cls: LayerClass): void {

@@ -4,7 +4,7 @@ import type { Random } from '../../tensor/random.js';
 import { conv2d, fusedConv2d, type Padding } from '../../tensor/ops.js';
 import { type ActivationName, activation, biasThenActivate } from '../activations.js';
 import { type InitializerName, initialize } from '../initializers.js';
-import { type CallContext, Layer, type LayerConfig, type SampleShape } from '../layer.js';
+import { type CallContext, Layer, type LayerExample, type LayerConfig, type SampleShape } from '../layer.js';
 
 export interface Conv2DConfig extends LayerConfig {
   filters: number;
@@ -28,6 +28,8 @@ export function convOutDim(size: number, k: number, s: number, padding: Padding)
 
 /** 2-D convolution over NHWC inputs with an [kh, kw, inC, filters] kernel. */
 export class Conv2D extends Layer {
+  /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
+  static readonly example: LayerExample = { config: { filters: 4, kernelSize: 3, padding: 'same', activation: 'tanh' }, inputShape: [5, 5, 2] };
   readonly className = 'Conv2D';
   readonly filters: number;
   readonly kernelSize: [number, number];

@@ -4,7 +4,7 @@ import type { Random } from '../../tensor/random.js';
 import { matmul, reshape } from '../../tensor/ops.js';
 import { type ActivationName, activation, biasThenActivate } from '../activations.js';
 import { type InitializerName, initialize } from '../initializers.js';
-import { type CallContext, Layer, type LayerConfig, type SampleShape } from '../layer.js';
+import { type CallContext, Layer, type LayerExample, type LayerConfig, type SampleShape } from '../layer.js';
 
 export interface DenseConfig extends LayerConfig {
   units: number;
@@ -16,6 +16,8 @@ export interface DenseConfig extends LayerConfig {
 
 /** y = activation(x · kernel + bias), on the last axis: [batch, features], or [batch, …, features] as Keras. */
 export class Dense extends Layer {
+  /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
+  static readonly example: LayerExample = { config: { units: 3, activation: 'tanh' }, inputShape: [4] };
   readonly className = 'Dense';
   readonly units: number;
   readonly activation: ActivationName;

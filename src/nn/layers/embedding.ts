@@ -3,7 +3,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import type { Random } from '../../tensor/random.js';
 import { gather, reshape } from '../../tensor/ops.js';
 import { type InitializerName, initialize } from '../initializers.js';
-import { Layer, type LayerConfig, type SampleShape } from '../layer.js';
+import { Layer, type LayerExample, type LayerConfig, type SampleShape } from '../layer.js';
 
 export interface EmbeddingConfig extends LayerConfig {
   /** The vocabulary size: inputs are integers in [0, inputDim). */
@@ -19,6 +19,8 @@ export interface EmbeddingConfig extends LayerConfig {
  * table as it treats any weight, as PyTorch does.
  */
 export class Embedding extends Layer {
+  /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
+  static readonly example: LayerExample = { config: { inputDim: 7, outputDim: 3 }, inputShape: [4], integerInputs: 7 };
   readonly className = 'Embedding';
   readonly inputDim: number;
   readonly outputDim: number;

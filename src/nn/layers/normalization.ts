@@ -2,7 +2,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import { Tensor, noGrad } from '../../tensor/tensor.js';
 import { add, div, mean, mul, sqrt, sub } from '../../tensor/ops.js';
-import { type CallContext, Layer, type LayerConfig, type SampleShape } from '../layer.js';
+import { type CallContext, Layer, type LayerExample, type LayerConfig, type SampleShape } from '../layer.js';
 import { weightArray } from '../initializers.js';
 
 function checkEpsilon(owner: string, epsilon: number): number {
@@ -33,6 +33,8 @@ export interface BatchNormalizationConfig extends LayerConfig {
  * inference mode, as in Keras.
  */
 export class BatchNormalization extends Layer {
+  /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
+  static readonly example: LayerExample = { config: {}, inputShape: [6] };
   readonly className = 'BatchNormalization';
   readonly momentum: number;
   readonly epsilon: number;
@@ -92,6 +94,8 @@ export interface LayerNormalizationConfig extends LayerConfig {
 
 /** Normalizes each sample over its last axis, then scales (γ) and shifts (β) per feature, as Keras. */
 export class LayerNormalization extends Layer {
+  /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
+  static readonly example: LayerExample = { config: {}, inputShape: [6] };
   readonly className = 'LayerNormalization';
   readonly epsilon: number;
   readonly center: boolean;

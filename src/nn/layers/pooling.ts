@@ -2,7 +2,7 @@
 import { ShapeError, fmtShape } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { avgPool2d, max, maxPool2d, mean, type Padding, type Pool2dOptions } from '../../tensor/ops.js';
-import { Layer, type LayerConfig, type SampleShape } from '../layer.js';
+import { Layer, type LayerExample, type LayerConfig, type SampleShape } from '../layer.js';
 import { convOutDim, pairOf } from './conv2d.js';
 
 export interface MaxPool2DConfig extends LayerConfig {
@@ -12,6 +12,8 @@ export interface MaxPool2DConfig extends LayerConfig {
 }
 
 export class MaxPool2D extends Layer {
+  /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
+  static readonly example: LayerExample = { config: { poolSize: 2 }, inputShape: [4, 4, 2] };
   readonly className: string = 'MaxPool2D';
   override get kerasClassName(): string {
     return 'MaxPooling2D';
@@ -50,6 +52,8 @@ export class MaxPool2D extends Layer {
 
 /** Average pooling (padding cells not counted, as Keras); the same options as MaxPool2D. */
 export class AveragePooling2D extends MaxPool2D {
+  /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
+  static override readonly example: LayerExample = { config: { poolSize: 2 }, inputShape: [4, 4, 2] };
   override readonly className: string = 'AveragePooling2D';
   override get kerasClassName(): string {
     return this.className;
@@ -67,6 +71,8 @@ function channelsOf(layer: Layer, inputShape: SampleShape): SampleShape {
 
 /** The mean over all positions of each channel: [batch, h, w, c] → [batch, c]. */
 export class GlobalAveragePooling2D extends Layer {
+  /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
+  static readonly example: LayerExample = { config: {}, inputShape: [3, 3, 2] };
   readonly className = 'GlobalAveragePooling2D';
 
   outputShape(inputShape: SampleShape): SampleShape {
@@ -84,6 +90,8 @@ export class GlobalAveragePooling2D extends Layer {
 
 /** The maximum over all positions of each channel: [batch, h, w, c] → [batch, c]. */
 export class GlobalMaxPooling2D extends Layer {
+  /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
+  static readonly example: LayerExample = { config: {}, inputShape: [3, 3, 2] };
   readonly className = 'GlobalMaxPooling2D';
 
   outputShape(inputShape: SampleShape): SampleShape {

@@ -8,7 +8,7 @@ import type { Random } from '../../tensor/random.js';
 import { add, matmul, mul, reshape, slice, stack, sub } from '../../tensor/ops.js';
 import { type ActivationName, activation } from '../activations.js';
 import { type InitializerName, initialize } from '../initializers.js';
-import { Layer, type LayerConfig, type SampleShape } from '../layer.js';
+import { Layer, type LayerExample, type LayerConfig, type SampleShape } from '../layer.js';
 
 export interface RecurrentConfig extends LayerConfig {
   units: number;
@@ -113,6 +113,8 @@ export interface LSTMConfig extends RecurrentConfig {
  * [features, 4u], recurrent_kernel [u, 4u], bias [4u].
  */
 export class LSTM extends Recurrent {
+  /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
+  static readonly example: LayerExample = { config: { units: 3 }, inputShape: [4, 2] };
   readonly className = 'LSTM';
   protected readonly gates = 4;
   readonly unitForgetBias: boolean;
@@ -156,6 +158,8 @@ export class LSTM extends Recurrent {
  * bias [2, 3u] (input bias, recurrent bias).
  */
 export class GRU extends Recurrent {
+  /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
+  static readonly example: LayerExample = { config: { units: 3 }, inputShape: [4, 2] };
   readonly className = 'GRU';
   protected readonly gates = 3;
 

@@ -3,9 +3,11 @@ import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { dropout, reshape } from '../../tensor/ops.js';
 import { type ActivationName, activation } from '../activations.js';
-import { type CallContext, Layer, type LayerConfig, type SampleShape } from '../layer.js';
+import { type CallContext, Layer, type LayerExample, type LayerConfig, type SampleShape } from '../layer.js';
 
 export class Flatten extends Layer {
+  /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
+  static readonly example: LayerExample = { config: {}, inputShape: [2, 3] };
   readonly className = 'Flatten';
 
   outputShape(inputShape: SampleShape): SampleShape {
@@ -28,6 +30,8 @@ export interface ReshapeConfig extends LayerConfig {
 
 /** Reshapes each sample to `targetShape` (Keras's Reshape). */
 export class Reshape extends Layer {
+  /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
+  static readonly example: LayerExample = { config: { targetShape: [3, 2] }, inputShape: [6] };
   readonly className = 'Reshape';
   readonly targetShape: number[];
 
@@ -65,6 +69,8 @@ export interface DropoutConfig extends LayerConfig {
 
 /** Inverted dropout while training; the identity at inference. */
 export class Dropout extends Layer {
+  /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
+  static readonly example: LayerExample = { config: { rate: 0.5 }, inputShape: [5] };
   readonly className = 'Dropout';
   readonly rate: number;
 
@@ -92,6 +98,8 @@ export interface ActivationConfig extends LayerConfig {
 }
 
 export class Activation extends Layer {
+  /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
+  static readonly example: LayerExample = { config: { activation: 'sigmoid' }, inputShape: [5] };
   readonly className = 'Activation';
   readonly activation: ActivationName;
   private readonly act: (x: Tensor) => Tensor;
