@@ -22,6 +22,11 @@ export const HEAVY = [
 ];
 
 /** What both suites share. */
-export const BASE = { include: ['test/**/*.test.ts'], setupFiles: ['test/setup.ts'], testTimeout: 60_000, silent: 'passed-only' as const };
+export const BASE = {
+  include: ['test/**/*.test.ts'],
+  setupFiles: ['test/setup.ts'],
+  testTimeout: 60_000,
+  silent: 'passed-only' as const,
+};
 
 export default defineConfig({ test: { ...BASE, exclude: HEAVY } });

@@ -40,8 +40,19 @@ interface Case {
 async function measureOwn(c: Case, dir: string): Promise<void> {
   const ioRows = await measureCodecs(c.state, dir, CODEC_RUNS, CODEC_RUNS);
   const mb = rawBytesOf(c.state).length / 1e6;
-  c.rows.push(...ioRows.map((r) => [r.method, r.saveMBs, r.loadMBs, r.restoreMBs, r.sizeRatio, r.saveVsRef, r.loadVsRef, r.restoreVsRef]));
-  c.ref = [mb / ioRows[0].saveMBs * 1e3, mb / ioRows[0].loadMBs * 1e3];
+  c.rows.push(
+    ...ioRows.map((r) => [
+      r.method,
+      r.saveMBs,
+      r.loadMBs,
+      r.restoreMBs,
+      r.sizeRatio,
+      r.saveVsRef,
+      r.loadVsRef,
+      r.restoreVsRef,
+    ]),
+  );
+  c.ref = [(mb / ioRows[0].saveMBs) * 1e3, (mb / ioRows[0].loadMBs) * 1e3];
 
   // How long the caller is blocked by a background save: from the call until it returns.
   const ckpt = new Checkpoint({ model: { stateDict: () => c.state, loadStateDict: () => undefined } });
@@ -65,32 +76,78 @@ async function measurePeers(c: Case, dir: string): Promise<void> {
   const [refSave, refLoad] = c.ref;
   const jsonPath = join(dir, 'weights.json');
   const ts = tensorsOf(c.state);
-  const jsonSave = await timeMedian(() => writeFileSync(jsonPath, JSON.stringify(Object.fromEntries(ts.map(([k, t]) => [k, Array.from(t.data)])))), { warmup: 0, runs: quick ? 1 : 3 });
-  const jsonLoad = await timeMedian(() => JSON.parse(readFileSync(jsonPath, 'utf8')), { warmup: 0, runs: quick ? 1 : 3 });
-  c.rows.push(['JSON.stringify (no fsync)', mb / (jsonSave / 1e3), mb / (jsonLoad / 1e3), '—', statSync(jsonPath).size / raw.length, refSave / jsonSave, refLoad / jsonLoad, '—']);
+  const jsonSave = await timeMedian(
+    () => writeFileSync(jsonPath, JSON.stringify(Object.fromEntries(ts.map(([k, t]) => [k, Array.from(t.data)])))),
+    { warmup: 0, runs: quick ? 1 : 3 },
+  );
+  const jsonLoad = await timeMedian(() => JSON.parse(readFileSync(jsonPath, 'utf8')), {
+    warmup: 0,
+    runs: quick ? 1 : 3,
+  });
+  c.rows.push([
+    'JSON.stringify (no fsync)',
+    mb / (jsonSave / 1e3),
+    mb / (jsonLoad / 1e3),
+    '—',
+    statSync(jsonPath).size / raw.length,
+    refSave / jsonSave,
+    refLoad / jsonLoad,
+    '—',
+  ]);
 
   const tf = await loadTf('cpu');
   if (typeof tf === 'string') return;
   const named = ts.map(([k, t]) => ({ name: k, tensor: tf.tensor(t.data, t.shape) }));
-  const save = await timeMedian(async () => {
-    const { data, specs } = await tf.io.encodeWeights(named.map(({ name, tensor }) => ({ name, tensor })));
-    writeFileSync(join(dir, 'model.json'), JSON.stringify({ weightsManifest: [{ paths: ['weights.bin'], weights: specs }] }));
-    writeFileSync(join(dir, 'weights.bin'), new Uint8Array(data));
-  }, { warmup: 1, runs: RUNS });
-  const load = await timeMedian(() => {
-    const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
-    const bin = readFileSync(join(dir, 'weights.bin'));
-    return tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length), manifest.weightsManifest[0].weights);
-  }, { warmup: 1, runs: RUNS });
-  c.rows.push(['tfjs model.json + weights.bin (no fsync)', mb / (save / 1e3), mb / (load / 1e3), '—', statSync(join(dir, 'weights.bin')).size / raw.length, refSave / save, refLoad / load, '—']);
+  const save = await timeMedian(
+    async () => {
+      const { data, specs } = await tf.io.encodeWeights(named.map(({ name, tensor }) => ({ name, tensor })));
+      writeFileSync(
+        join(dir, 'model.json'),
+        JSON.stringify({ weightsManifest: [{ paths: ['weights.bin'], weights: specs }] }),
+      );
+      writeFileSync(join(dir, 'weights.bin'), new Uint8Array(data));
+    },
+    { warmup: 1, runs: RUNS },
+  );
+  const load = await timeMedian(
+    () => {
+      const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+      const bin = readFileSync(join(dir, 'weights.bin'));
+      return tf.io.decodeWeights(
+        bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length),
+        manifest.weightsManifest[0].weights,
+      );
+    },
+    { warmup: 1, runs: RUNS },
+  );
+  c.rows.push([
+    'tfjs model.json + weights.bin (no fsync)',
+    mb / (save / 1e3),
+    mb / (load / 1e3),
+    '—',
+    statSync(join(dir, 'weights.bin')).size / raw.length,
+    refSave / save,
+    refLoad / load,
+    '—',
+  ]);
   named.forEach(({ tensor }) => tensor.dispose());
 }
 
 export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'wpt-bench-'));
   const cases: Case[] = [
-    { name: 'trained MNIST MLP (784-128-10) with its Adam state', state: await trainedMlpState(), rows: [], ref: [0, 0] },
-    { name: 'synthetic model, normal weights', state: syntheticState(quick ? 2_000_000 : 10_000_000, new Random(1)), rows: [], ref: [0, 0] },
+    {
+      name: 'trained MNIST MLP (784-128-10) with its Adam state',
+      state: await trainedMlpState(),
+      rows: [],
+      ref: [0, 0],
+    },
+    {
+      name: 'synthetic model, normal weights',
+      state: syntheticState(quick ? 2_000_000 : 10_000_000, new Random(1)),
+      rows: [],
+      ref: [0, 0],
+    },
   ];
   try {
     // Waypoint's own rows first, for both cases: with TensorFlow.js in the heap (and the
@@ -103,8 +160,15 @@ export async function run(): Promise<void> {
   }
   for (const c of cases) {
     const mb = rawBytesOf(c.state).length / 1e6;
-    console.log(`\n${c.name}: ${(mb / 4).toFixed(2)}M float32 parameters (${mb.toFixed(1)} MB), median of ${CODEC_RUNS} saves, loads and restores per codec`);
-    console.log(table(['method', 'save MB/s', 'load MB/s', 'restore MB/s', 'size / raw', 'save × ref', 'load × ref', 'restore × ref'], c.rows));
+    console.log(
+      `\n${c.name}: ${(mb / 4).toFixed(2)}M float32 parameters (${mb.toFixed(1)} MB), median of ${CODEC_RUNS} saves, loads and restores per codec`,
+    );
+    console.log(
+      table(
+        ['method', 'save MB/s', 'load MB/s', 'restore MB/s', 'size / raw', 'save × ref', 'load × ref', 'restore × ref'],
+        c.rows,
+      ),
+    );
     console.log(c.background);
   }
 }

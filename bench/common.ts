@@ -47,18 +47,42 @@ type Hook = 'onTrainBegin' | 'onTrainEnd' | 'onEpochBegin' | 'onEpochEnd' | 'onB
 /** Wraps a callback and adds up how long its hooks hold up the training loop (`blockedMs`), except the hooks named `untimed`. */
 export class TimedCallback extends Callback {
   blockedMs = 0;
-  constructor(private readonly inner: Callback, private readonly untimed: readonly Hook[] = []) { super(); }
-  override setModel(model: Parameters<Callback['setModel']>[0]) { super.setModel(model); this.inner.setModel(model); }
-  override setContext(context: FitContext) { super.setContext(context); this.inner.setContext(context); }
+  constructor(
+    private readonly inner: Callback,
+    private readonly untimed: readonly Hook[] = [],
+  ) {
+    super();
+  }
+  override setModel(model: Parameters<Callback['setModel']>[0]) {
+    super.setModel(model);
+    this.inner.setModel(model);
+  }
+  override setContext(context: FitContext) {
+    super.setContext(context);
+    this.inner.setContext(context);
+  }
   private async hook(name: Hook, run: () => Promise<void>) {
     const t = performance.now();
     await run();
     if (!this.untimed.includes(name)) this.blockedMs += performance.now() - t;
   }
-  override async onTrainBegin(logs?: Logs) { this.inner.peers = this.peers; await this.hook('onTrainBegin', () => this.inner.onTrainBegin(logs)); }
-  override async onTrainEnd(logs?: Logs) { await this.hook('onTrainEnd', () => this.inner.onTrainEnd(logs)); }
-  override async onTrainAbort(error: unknown) { await this.inner.onTrainAbort(error); }
-  override async onEpochBegin(e: number, logs?: Logs) { await this.hook('onEpochBegin', () => this.inner.onEpochBegin(e, logs)); }
-  override async onEpochEnd(e: number, logs?: Logs) { await this.hook('onEpochEnd', () => this.inner.onEpochEnd(e, logs)); }
-  override async onBatchEnd(b: number, logs?: Logs) { await this.hook('onBatchEnd', () => this.inner.onBatchEnd(b, logs)); }
+  override async onTrainBegin(logs?: Logs) {
+    this.inner.peers = this.peers;
+    await this.hook('onTrainBegin', () => this.inner.onTrainBegin(logs));
+  }
+  override async onTrainEnd(logs?: Logs) {
+    await this.hook('onTrainEnd', () => this.inner.onTrainEnd(logs));
+  }
+  override async onTrainAbort(error: unknown) {
+    await this.inner.onTrainAbort(error);
+  }
+  override async onEpochBegin(e: number, logs?: Logs) {
+    await this.hook('onEpochBegin', () => this.inner.onEpochBegin(e, logs));
+  }
+  override async onEpochEnd(e: number, logs?: Logs) {
+    await this.hook('onEpochEnd', () => this.inner.onEpochEnd(e, logs));
+  }
+  override async onBatchEnd(b: number, logs?: Logs) {
+    await this.hook('onBatchEnd', () => this.inner.onBatchEnd(b, logs));
+  }
 }

@@ -15,9 +15,19 @@ import { median, table } from './common.js';
 type Pass = 'forward' | 'input grad' | 'filter grad';
 
 function timeBoth(direct: () => unknown, im2col: () => unknown): [number, number] {
-  const d: number[] = [], m: number[] = [];
+  const d: number[] = [],
+    m: number[] = [];
   for (let i = 0; i < 9; i++) {
-    const order: Array<[() => unknown, number[]]> = i % 2 ? [[direct, d], [im2col, m]] : [[im2col, m], [direct, d]];
+    const order: Array<[() => unknown, number[]]> =
+      i % 2
+        ? [
+            [direct, d],
+            [im2col, m],
+          ]
+        : [
+            [im2col, m],
+            [direct, d],
+          ];
     for (const [f, into] of order) {
       const t = performance.now();
       f();
@@ -30,11 +40,27 @@ function timeBoth(direct: () => unknown, im2col: () => unknown): [number, number
 export async function run(): Promise<void> {
   const rng = new Random(1);
   const layers: Array<[number, number, number]> = [];
-  for (const h of [28, 14]) for (const c of [1, 3, 8, 16, 32]) for (const outC of [8, 16, 32, 64]) layers.push([h, c, outC]);
+  for (const h of [28, 14])
+    for (const c of [1, 3, 8, 16, 32]) for (const outC of [8, 16, 32, 64]) layers.push([h, c, outC]);
   const rows: Array<Array<string | number>> = [];
   for (const [h, c, outC] of layers) {
-    const w: Conv2dInfo = { batch: 32, inH: h, inW: h, channels: c, kH: 3, kW: 3, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, outH: h - 2, outW: h - 2, outC };
-    const x = rng.fillUniform(new Float32Array(32 * h * h * c), -1, 1), f = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1);
+    const w: Conv2dInfo = {
+      batch: 32,
+      inH: h,
+      inW: h,
+      channels: c,
+      kH: 3,
+      kW: 3,
+      strideH: 1,
+      strideW: 1,
+      padTop: 0,
+      padLeft: 0,
+      outH: h - 2,
+      outW: h - 2,
+      outC,
+    };
+    const x = rng.fillUniform(new Float32Array(32 * h * h * c), -1, 1),
+      f = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1);
     const dy = rng.fillUniform(new Float32Array(32 * (h - 2) * (h - 2) * outC), -1, 1);
     const passes: Array<[Pass, () => unknown, () => unknown]> = [
       ['forward', () => conv2dDirect(x, f, null, false, w), () => conv2d(x, f, w)],
@@ -51,7 +77,9 @@ export async function run(): Promise<void> {
       rows.push([`${h}×${h}×${c} → ${outC}`, pass, d, m, `${(m / d).toFixed(2)}×`]);
     }
   }
-  console.log('\nconvolution 3×3, batch 32, stride 1, one thread: ms per call, medians of 7 (direct and im2col alternating)');
+  console.log(
+    '\nconvolution 3×3, batch 32, stride 1, one thread: ms per call, medians of 7 (direct and im2col alternating)',
+  );
   console.log(table(['layer (H×W×C → outC)', 'pass', 'direct ms', 'im2col ms', 'im2col ÷ direct'], rows));
   console.log('n/a: the direct kernels need outC (forward, filter grad) or C (input grad) in fours, at most 16.');
   await threadSplit(rng);
@@ -69,9 +97,30 @@ async function threadSplit(rng: Random): Promise<void> {
     return;
   }
   const rows: Array<Array<string | number>> = [];
-  for (const [batch, h, c, outC] of [[32, 28, 1, 8], [32, 13, 8, 16], [32, 28, 8, 16], [32, 28, 16, 16], [128, 28, 16, 16]]) {
-    const w: Conv2dInfo = { batch, inH: h, inW: h, channels: c, kH: 3, kW: 3, strideH: 1, strideW: 1, padTop: 0, padLeft: 0, outH: h - 2, outW: h - 2, outC };
-    const x = rng.fillUniform(new Float32Array(batch * h * h * c), -1, 1), f = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1);
+  for (const [batch, h, c, outC] of [
+    [32, 28, 1, 8],
+    [32, 13, 8, 16],
+    [32, 28, 8, 16],
+    [32, 28, 16, 16],
+    [128, 28, 16, 16],
+  ]) {
+    const w: Conv2dInfo = {
+      batch,
+      inH: h,
+      inW: h,
+      channels: c,
+      kH: 3,
+      kW: 3,
+      strideH: 1,
+      strideW: 1,
+      padTop: 0,
+      padLeft: 0,
+      outH: h - 2,
+      outW: h - 2,
+      outC,
+    };
+    const x = rng.fillUniform(new Float32Array(batch * h * h * c), -1, 1),
+      f = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1);
     const dy = rng.fillUniform(new Float32Array(batch * (h - 2) * (h - 2) * outC), -1, 1);
     const multiplyAdds = batch * (h - 2) * (h - 2) * 9 * c * outC;
     const passes: Array<[Pass, (min: number) => unknown]> = [
@@ -81,12 +130,24 @@ async function threadSplit(rng: Random): Promise<void> {
     ];
     for (const [pass, run] of passes) {
       if (pass === 'input grad' && c % 4 !== 0) continue;
-      const [split, one] = timeBoth(() => run(0), () => run(Infinity));
-      rows.push([`${batch}×${h}×${h}×${c} → ${outC}`, pass, (multiplyAdds / 1e6).toFixed(1), one, split, `${(one / split).toFixed(2)}×`]);
+      const [split, one] = timeBoth(
+        () => run(0),
+        () => run(Infinity),
+      );
+      rows.push([
+        `${batch}×${h}×${h}×${c} → ${outC}`,
+        pass,
+        (multiplyAdds / 1e6).toFixed(1),
+        one,
+        split,
+        `${(one / split).toFixed(2)}×`,
+      ]);
     }
   }
   configureThreads({ threads });
-  console.log(`\ndirect convolutions, the batch split over ${threads} threads against 1: ms per call, medians of 7 (alternating)`);
+  console.log(
+    `\ndirect convolutions, the batch split over ${threads} threads against 1: ms per call, medians of 7 (alternating)`,
+  );
   console.log(table(['layer', 'pass', 'M multiply-adds', '1 thread ms', `${threads} threads ms`, 'speed-up'], rows));
 }
 

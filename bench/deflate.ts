@@ -34,25 +34,58 @@ export async function run(): Promise<void> {
   for (const [name, plane] of inputs) {
     const ours = deflateLiterals(plane);
     if (!ours) throw new Error('this benchmark needs WebAssembly (the literal encoder declined)');
-    const huffman = zlib.deflateRawSync(plane, { level: 1, strategy: Z.Z_HUFFMAN_ONLY, windowBits: 9, chunkSize: N + 1024 });
+    const huffman = zlib.deflateRawSync(plane, {
+      level: 1,
+      strategy: Z.Z_HUFFMAN_ONLY,
+      windowBits: 9,
+      chunkSize: N + 1024,
+    });
     const fflate = fflateDeflate(plane, { level: 1 });
     const out = new Uint8Array(N);
     // What a load does on its calling thread: this package's decoder where it takes the stream, zlib where it declines.
     const decodeOurs = (stream: Uint8Array) => timeMedian(() => inflateHere(stream, out), { runs: RUNS });
-    const decodeZlib = (stream: Uint8Array) => timeMedian(() => zlib.inflateRawSync(stream, { chunkSize: N + 64 }), { runs: RUNS });
+    const decodeZlib = (stream: Uint8Array) =>
+      timeMedian(() => zlib.inflateRawSync(stream, { chunkSize: N + 64 }), { runs: RUNS });
     const rows: Array<Array<string | number>> = [];
     const encoders: Array<[string, Uint8Array, () => unknown]> = [
       ['this package (literals, 256 KiB blocks, codes ≤ 10 bits)', ours, () => deflateLiterals(plane)],
-      ['zlib Z_HUFFMAN_ONLY', huffman, () => zlib.deflateRawSync(plane, { level: 1, strategy: Z.Z_HUFFMAN_ONLY, windowBits: 9, chunkSize: N + 1024 })],
+      [
+        'zlib Z_HUFFMAN_ONLY',
+        huffman,
+        () => zlib.deflateRawSync(plane, { level: 1, strategy: Z.Z_HUFFMAN_ONLY, windowBits: 9, chunkSize: N + 1024 }),
+      ],
       ['fflate level 1', fflate, () => fflateDeflate(plane, { level: 1 })],
     ];
     for (const [encoder, stream, encode] of encoders) {
       const encodeMs = await timeMedian(encode, { runs: RUNS });
       const [oursMs, zlibMs] = [await decodeOurs(stream), await decodeZlib(stream)];
       const fflateMs = await timeMedian(() => fflateInflate(stream, { out }), { runs: RUNS });
-      rows.push([encoder, inflateLiterals(stream, out) === null ? 'zlib' : 'this package', (stream.length / N).toFixed(4), mb / (encodeMs / 1e3), mb / (oursMs / 1e3), mb / (zlibMs / 1e3), mb / (fflateMs / 1e3), zlibMs / oursMs]);
+      rows.push([
+        encoder,
+        inflateLiterals(stream, out) === null ? 'zlib' : 'this package',
+        (stream.length / N).toFixed(4),
+        mb / (encodeMs / 1e3),
+        mb / (oursMs / 1e3),
+        mb / (zlibMs / 1e3),
+        mb / (fflateMs / 1e3),
+        zlibMs / oursMs,
+      ]);
     }
     console.log(`\n${name}, ${mb} MB, one thread, median of ${RUNS}`);
-    console.log(table(['encoder', 'decoded by', 'size / raw', 'encode MB/s', 'decode: inflateHere MB/s', 'zlib MB/s', 'fflate MB/s', 'inflateHere × zlib'], rows));
+    console.log(
+      table(
+        [
+          'encoder',
+          'decoded by',
+          'size / raw',
+          'encode MB/s',
+          'decode: inflateHere MB/s',
+          'zlib MB/s',
+          'fflate MB/s',
+          'inflateHere × zlib',
+        ],
+        rows,
+      ),
+    );
   }
 }

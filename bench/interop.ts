@@ -26,8 +26,12 @@ function timed(fn: () => void): number[] {
 }
 
 export async function run(): Promise<void> {
-  const model = new Sequential([new Dense({ units: 5000, inputShape: [1000] }), new Dense({ units: 1000 })], { seed: 1 }); // 10.0M parameters
-  const target = new Sequential([new Dense({ units: 5000, inputShape: [1000] }), new Dense({ units: 1000 })], { seed: 2 });
+  const model = new Sequential([new Dense({ units: 5000, inputShape: [1000] }), new Dense({ units: 1000 })], {
+    seed: 1,
+  }); // 10.0M parameters
+  const target = new Sequential([new Dense({ units: 5000, inputShape: [1000] }), new Dense({ units: 1000 })], {
+    seed: 2,
+  });
   const params = model.getWeights().reduce((n, w) => n + w.size, 0);
   const dir = mkdtempSync(join(tmpdir(), 'wpt-interop-bench-'));
   const rows: Array<Array<string | number>> = [];
@@ -36,7 +40,13 @@ export async function run(): Promise<void> {
       const path = join(dir, `${layout}.safetensors`);
       const save = median(timed(() => writeFileSync(path, exportSafetensors(model, { layout }))));
       const load = median(timed(() => importSafetensors(target, new Uint8Array(readFileSync(path)), { layout })));
-      rows.push([`Waypoint, ${layout} layout`, save, load, (params * 4) / 1e6 / (save / 1000), (params * 4) / 1e6 / (load / 1000)]);
+      rows.push([
+        `Waypoint, ${layout} layout`,
+        save,
+        load,
+        (params * 4) / 1e6 / (save / 1000),
+        (params * 4) / 1e6 / (load / 1000),
+      ]);
     }
     let python = `${PYTHON} not found`;
     if (existsSync(PYTHON)) {
@@ -58,11 +68,19 @@ print(json.dumps({"save": med(lambda: save_file(tensors, path)), "load": med(lam
       const r = spawnSync(PYTHON, ['-c', script], { encoding: 'utf8' });
       if (r.status === 0) {
         const { save, load } = JSON.parse(r.stdout) as { save: number; load: number };
-        rows.push(['safetensors (Python, numpy) save_file / load_file', save, load, (params * 4) / 1e6 / (save / 1000), (params * 4) / 1e6 / (load / 1000)]);
+        rows.push([
+          'safetensors (Python, numpy) save_file / load_file',
+          save,
+          load,
+          (params * 4) / 1e6 / (save / 1000),
+          (params * 4) / 1e6 / (load / 1000),
+        ]);
         python = '';
       } else python = `safetensors in ${PYTHON} failed: ${r.stderr.trim().split('\n').at(-1)}`;
     }
-    console.log(`${(params / 1e6).toFixed(1)}M float32 parameters (${((params * 4) / 1e6).toFixed(0)} MB), median of ${RUNS}; save = export + write, load = read + import into a built model`);
+    console.log(
+      `${(params / 1e6).toFixed(1)}M float32 parameters (${((params * 4) / 1e6).toFixed(0)} MB), median of ${RUNS}; save = export + write, load = read + import into a built model`,
+    );
     console.log(table(['', 'save ms', 'load ms', 'save MB/s', 'load MB/s'], rows));
     if (python) console.log(`Python peer absent: ${python}`);
   } finally {

@@ -19,14 +19,29 @@ const quick = process.argv.includes('--quick');
 const BIN = join(import.meta.dirname, '..', 'bin', 'waypoint.js');
 
 /** Seconds of one epoch of training (validation not included), with or without event-loop turns. */
-async function epochSeconds(arch: 'mlp' | 'cnn', yieldEveryMs: number, data: Awaited<ReturnType<typeof loadMnist>>): Promise<{ seconds: number; batchMs: number }> {
+async function epochSeconds(
+  arch: 'mlp' | 'cnn',
+  yieldEveryMs: number,
+  data: Awaited<ReturnType<typeof loadMnist>>,
+): Promise<{ seconds: number; batchMs: number }> {
   const model = mnistModel(arch, 1);
-  let start = 0, seconds = 0;
+  let start = 0,
+    seconds = 0;
   class Timer extends Callback {
-    override async onEpochBegin() { start = performance.now(); }
-    override async onEpochEnd() { seconds = (performance.now() - start) / 1000; }
+    override async onEpochBegin() {
+      start = performance.now();
+    }
+    override async onEpochEnd() {
+      seconds = (performance.now() - start) / 1000;
+    }
   }
-  await model.fit(data.xTrain, data.yTrain, { epochs: 1, batchSize: 32, verbose: 0, yieldEveryMs, callbacks: [new Timer()] });
+  await model.fit(data.xTrain, data.yTrain, {
+    epochs: 1,
+    batchSize: 32,
+    verbose: 0,
+    yieldEveryMs,
+    callbacks: [new Timer()],
+  });
   return { seconds, batchMs: (seconds * 1000) / Math.ceil(data.xTrain.shape[0] / 32) };
 }
 
@@ -37,7 +52,8 @@ async function yieldCost(): Promise<{ cnnBatchMs: number }> {
     const data = await loadMnist({ shape: arch === 'mlp' ? 'flat' : 'image' });
     const pairs = quick ? 2 : arch === 'mlp' ? 7 : 5;
     await epochSeconds(arch, Infinity, data); // warm-up: kernels compiled, memory touched
-    const yielding: number[] = [], never: number[] = [];
+    const yielding: number[] = [],
+      never: number[] = [];
     for (let i = 0; i < pairs; i++) {
       // Alternate which goes first: the machine is shared and drifts.
       const order = i % 2 === 0 ? [50, Infinity] : [Infinity, 50];
@@ -70,15 +86,30 @@ async function saveMs(): Promise<number> {
   return median(times.slice(2));
 }
 
-interface Stop { handledMs: number; exitMs: number; code: number | null; backupStep: number }
+interface Stop {
+  handledMs: number;
+  exitMs: number;
+  code: number | null;
+  backupStep: number;
+}
 
 function signalOnce(signal: 'SIGTERM' | 'SIGINT', delayMs: number): Promise<Stop> {
   const run = mkdtempSync(join(tmpdir(), 'wpt-bench-interrupt-'));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'train', '--model', 'cnn', '--epochs', '2', '--run', run, '--backend', 'cpu'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let sentAt = 0, handledAt = 0, err = '';
+    const child = spawn(
+      process.execPath,
+      [BIN, 'train', '--model', 'cnn', '--epochs', '2', '--run', run, '--backend', 'cpu'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let sentAt = 0,
+      handledAt = 0,
+      err = '';
     child.stdout.on('data', (d: Buffer) => {
-      if (sentAt === 0 && d.toString().includes('training cnn')) setTimeout(() => { sentAt = performance.now(); child.kill(signal); }, delayMs);
+      if (sentAt === 0 && d.toString().includes('training cnn'))
+        setTimeout(() => {
+          sentAt = performance.now();
+          child.kill(signal);
+        }, delayMs);
     });
     child.stderr.on('data', (d: Buffer) => {
       err += d;
@@ -87,8 +118,15 @@ function signalOnce(signal: 'SIGTERM' | 'SIGINT', delayMs: number): Promise<Stop
     child.on('exit', (code) => {
       const exitAt = performance.now();
       try {
-        const manifest = JSON.parse(readFileSync(join(run, 'backup', 'manifest.json'), 'utf8')) as { checkpoints: Array<{ step: number }> };
-        resolve({ handledMs: handledAt - sentAt, exitMs: exitAt - sentAt, code, backupStep: manifest.checkpoints.at(-1)?.step ?? -1 });
+        const manifest = JSON.parse(readFileSync(join(run, 'backup', 'manifest.json'), 'utf8')) as {
+          checkpoints: Array<{ step: number }>;
+        };
+        resolve({
+          handledMs: handledAt - sentAt,
+          exitMs: exitAt - sentAt,
+          code,
+          backupStep: manifest.checkpoints.at(-1)?.step ?? -1,
+        });
       } catch (e) {
         reject(new Error(`no backup after ${signal} (exit ${code}): ${err.trim()} ${(e as Error).message}`));
       } finally {
@@ -106,12 +144,42 @@ export async function run(): Promise<void> {
   const rows: Array<Array<string | number>> = [];
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const stops: Stop[] = [];
-    for (let i = 0; i < (quick ? 2 : 5); i++) stops.push(await signalOnce(signal, 400 + Math.floor(rng.uniform() * 2000)));
-    const handled = stops.map((s) => s.handledMs), exits = stops.map((s) => s.exitMs);
-    rows.push([signal, String(stops.length), stops.map((s) => s.code).join(','), median(handled), Math.max(...handled), median(exits), Math.max(...exits), median(exits) / budget,
-      stops.map((s) => `${Math.floor(s.backupStep / 250) + 1}:${s.backupStep % 250}`).join(' ')]);
+    for (let i = 0; i < (quick ? 2 : 5); i++)
+      stops.push(await signalOnce(signal, 400 + Math.floor(rng.uniform() * 2000)));
+    const handled = stops.map((s) => s.handledMs),
+      exits = stops.map((s) => s.exitMs);
+    rows.push([
+      signal,
+      String(stops.length),
+      stops.map((s) => s.code).join(','),
+      median(handled),
+      Math.max(...handled),
+      median(exits),
+      Math.max(...exits),
+      median(exits) / budget,
+      stops.map((s) => `${Math.floor(s.backupStep / 250) + 1}:${s.backupStep % 250}`).join(' '),
+    ]);
   }
-  console.log('\nsignals 0.4-2.4 s into the MNIST CNN run (250 batches an epoch; per-epoch backups, so no backup existed before the signal)');
-  console.log(`one batch: ${cnnBatchMs.toFixed(1)} ms, one backup save: ${save.toFixed(1)} ms; their sum, ${budget.toFixed(1)} ms, is the target`);
-  console.log(table(['signal', 'runs', 'exit codes', 'handled ms (median)', 'max', 'exited ms (median)', 'max', 'exit / (batch + save)', 'backup at epoch:batch'], rows));
+  console.log(
+    '\nsignals 0.4-2.4 s into the MNIST CNN run (250 batches an epoch; per-epoch backups, so no backup existed before the signal)',
+  );
+  console.log(
+    `one batch: ${cnnBatchMs.toFixed(1)} ms, one backup save: ${save.toFixed(1)} ms; their sum, ${budget.toFixed(1)} ms, is the target`,
+  );
+  console.log(
+    table(
+      [
+        'signal',
+        'runs',
+        'exit codes',
+        'handled ms (median)',
+        'max',
+        'exited ms (median)',
+        'max',
+        'exit / (batch + save)',
+        'backup at epoch:batch',
+      ],
+      rows,
+    ),
+  );
 }

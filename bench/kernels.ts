@@ -16,23 +16,55 @@ const quick = process.argv.includes('--quick');
 const rng = new Random(3);
 const rand = (n: number) => rng.fillUniform(new Float32Array(n), -1, 1);
 
-interface Case { name: string; multiplyAdds: number; run: (b: Backend) => unknown }
+interface Case {
+  name: string;
+  multiplyAdds: number;
+  run: (b: Backend) => unknown;
+}
 
 function cases(): Case[] {
   const out: Case[] = [];
   for (const n of quick ? [64, 256] : [64, 128, 256, 512, 1024]) {
-    const a = rand(n * n), b = rand(n * n);
+    const a = rand(n * n),
+      b = rand(n * n);
     out.push({ name: `matmul ${n}`, multiplyAdds: n ** 3, run: (be) => be.matmul(a, b, n, n, n, false, false) });
   }
-  const convs: Array<[number[], number]> = [[[32, 28, 28, 1], 16], [[32, 14, 14, 16], 32]];
+  const convs: Array<[number[], number]> = [
+    [[32, 28, 28, 1], 16],
+    [[32, 14, 14, 16], 32],
+  ];
   for (const [[batch, h, w, c], oc] of convs) {
-    const info: Conv2dInfo = { batch, inH: h, inW: w, channels: c, kH: 3, kW: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, outH: h, outW: w, outC: oc };
-    const x = rand(batch * h * w * c), f = rand(9 * c * oc), dy = rand(batch * h * w * oc);
+    const info: Conv2dInfo = {
+      batch,
+      inH: h,
+      inW: w,
+      channels: c,
+      kH: 3,
+      kW: 3,
+      strideH: 1,
+      strideW: 1,
+      padTop: 1,
+      padLeft: 1,
+      outH: h,
+      outW: w,
+      outC: oc,
+    };
+    const x = rand(batch * h * w * c),
+      f = rand(9 * c * oc),
+      dy = rand(batch * h * w * oc);
     const work = batch * h * w * 9 * c * oc;
     const shape = `[${batch},${h},${w},${c}]→${oc}`;
     out.push({ name: `conv2d fwd ${shape}`, multiplyAdds: work, run: (be) => be.conv2d(x, f, info) });
-    out.push({ name: `conv2d input grad ${shape}`, multiplyAdds: work, run: (be) => be.conv2dBackpropInput(dy, f, info) });
-    out.push({ name: `conv2d filter grad ${shape}`, multiplyAdds: work, run: (be) => be.conv2dBackpropFilter(x, dy, info) });
+    out.push({
+      name: `conv2d input grad ${shape}`,
+      multiplyAdds: work,
+      run: (be) => be.conv2dBackpropInput(dy, f, info),
+    });
+    out.push({
+      name: `conv2d filter grad ${shape}`,
+      multiplyAdds: work,
+      run: (be) => be.conv2dBackpropFilter(x, dy, info),
+    });
   }
   return out;
 }
@@ -61,9 +93,11 @@ export async function run(): Promise<void> {
   }
   console.log('\nms and GFLOP/s per kernel (median), every backend in the same run');
   console.log(table(['kernel', ...backends.flatMap(([n]) => [`${n} ms`, 'GFLOP/s'])], rows));
-  console.log(crossover === null
-    ? `\nno real-GPU mode beat the cpu kernels here: 'auto' keeps every op on the cpu (its threshold, ${AUTO_MIN_MULTIPLY_ADDS} multiply-adds, applies only on GPU hardware)`
-    : `\ncrossover on this machine: the GPU wins from ${crossover} multiply-adds; 'auto' uses ${AUTO_MIN_MULTIPLY_ADDS}`);
+  console.log(
+    crossover === null
+      ? `\nno real-GPU mode beat the cpu kernels here: 'auto' keeps every op on the cpu (its threshold, ${AUTO_MIN_MULTIPLY_ADDS} multiply-adds, applies only on GPU hardware)`
+      : `\ncrossover on this machine: the GPU wins from ${crossover} multiply-adds; 'auto' uses ${AUTO_MIN_MULTIPLY_ADDS}`,
+  );
   await pipelineComparison();
 }
 
@@ -75,7 +109,11 @@ export async function run(): Promise<void> {
  */
 async function pipelineComparison(): Promise<void> {
   let lib: GpuJs | null = null;
-  try { lib = createRequire(import.meta.url)('gpu.js') as GpuJs; } catch { /* reported below */ }
+  try {
+    lib = createRequire(import.meta.url)('gpu.js') as GpuJs;
+  } catch {
+    /* reported below */
+  }
   if (lib === null || !lib.GPU.isHeadlessGLSupported) {
     console.log('\npipeline vs read-back: needs a GL mode (headlessgl under xvfb-run, or a browser)');
     return;
@@ -83,11 +121,18 @@ async function pipelineComparison(): Promise<void> {
   const gpu = new lib.GPU({ mode: 'headlessgl' });
   const rows: Array<Array<string | number>> = [];
   for (const n of quick ? [128] : [128, 256, 512]) {
-    const settings = (pipeline: boolean) => ({ output: [n * n], constants: { M: n, K: n, N: n, transA: 0, transB: 0 }, precision: 'single' as const, pipeline });
+    const settings = (pipeline: boolean) => ({
+      output: [n * n],
+      constants: { M: n, K: n, N: n, transA: 0, transB: 0 },
+      precision: 'single' as const,
+      pipeline,
+    });
     const first = gpu.createKernel(matmulKernel as never, settings(false));
     const second = gpu.createKernel(matmulKernel as never, settings(false));
     const firstOnDevice = gpu.createKernel(matmulKernel as never, settings(true));
-    const a = rand(n * n), b = rand(n * n), c = rand(n * n);
+    const a = rand(n * n),
+      b = rand(n * n),
+      c = rand(n * n);
     const readBack = await timeMedian(() => second(first(a, b) as Float32Array, c), { warmup: 1, runs: 5 });
     const onDevice = await timeMedian(() => second(firstOnDevice(a, b) as never, c), { warmup: 1, runs: 5 });
     rows.push([n, readBack, onDevice, readBack / onDevice]);

@@ -7,8 +7,22 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import {
-  Adam, AveragePooling2D, BatchNormalization, Conv2D, Dense, Embedding, GRU, GlobalAveragePooling2D, LSTM, LayerNormalization,
-  Random, Sequential, Tensor, mul, sum, type Layer,
+  Adam,
+  AveragePooling2D,
+  BatchNormalization,
+  Conv2D,
+  Dense,
+  Embedding,
+  GRU,
+  GlobalAveragePooling2D,
+  LSTM,
+  LayerNormalization,
+  Random,
+  Sequential,
+  Tensor,
+  mul,
+  sum,
+  type Layer,
 } from '../src/node/index.js';
 import { loadTf, table, timeMedian, type Tf } from './common.js';
 
@@ -16,40 +30,93 @@ const quick = process.argv.includes('--quick');
 const runs = quick ? 3 : 7;
 const PYTHON = '.venv-ref/bin/python';
 
-interface Case { name: string; shape: number[]; ints?: number; waypoint: () => Layer; tf: (tf: Tf) => unknown; torch: string }
+interface Case {
+  name: string;
+  shape: number[];
+  ints?: number;
+  waypoint: () => Layer;
+  tf: (tf: Tf) => unknown;
+  torch: string;
+}
 const cases: Case[] = [
-  { name: 'BatchNormalization [64,14,14,32]', shape: [64, 14, 14, 32], waypoint: () => new BatchNormalization(), tf: (tf) => tf.layers.batchNormalization(),
-    torch: 'nn.BatchNorm2d(32, eps=1e-3)' },
-  { name: 'LayerNormalization [64,32,64]', shape: [64, 32, 64], waypoint: () => new LayerNormalization(), tf: (tf) => tf.layers.layerNormalization(),
-    torch: 'nn.LayerNorm(64, eps=1e-3)' },
-  { name: 'Embedding 1000×64, [64,32] ids', shape: [64, 32], ints: 1000, waypoint: () => new Embedding({ inputDim: 1000, outputDim: 64 }),
-    tf: (tf) => tf.layers.embedding({ inputDim: 1000, outputDim: 64 }), torch: 'nn.Embedding(1000, 64)' },
-  { name: 'AveragePooling2D 2×2 [64,28,28,16]', shape: [64, 28, 28, 16], waypoint: () => new AveragePooling2D({ poolSize: 2 }),
-    tf: (tf) => tf.layers.averagePooling2d({ poolSize: 2 }), torch: 'nn.AvgPool2d(2)' },
-  { name: 'GlobalAveragePooling2D [64,14,14,32]', shape: [64, 14, 14, 32], waypoint: () => new GlobalAveragePooling2D(),
-    tf: (tf) => tf.layers.globalAveragePooling2d({}), torch: 'nn.AdaptiveAvgPool2d(1)' },
-  { name: 'Conv2D 3×3 dilation 2, [32,28,28,8]→16', shape: [32, 28, 28, 8], waypoint: () => new Conv2D({ filters: 16, kernelSize: 3, dilationRate: 2 }),
-    tf: (tf) => tf.layers.conv2d({ filters: 16, kernelSize: 3, dilationRate: 2 }), torch: 'nn.Conv2d(8, 16, 3, dilation=2)' },
-  { name: 'LSTM 64, [32,20,32]', shape: [32, 20, 32], waypoint: () => new LSTM({ units: 64 }), tf: (tf) => tf.layers.lstm({ units: 64 }),
-    torch: 'nn.LSTM(32, 64, batch_first=True)' },
-  { name: 'GRU 64, [32,20,32]', shape: [32, 20, 32], waypoint: () => new GRU({ units: 64 }), tf: (tf) => tf.layers.gru({ units: 64, resetAfter: true } as never),
-    torch: 'nn.GRU(32, 64, batch_first=True)' },
+  {
+    name: 'BatchNormalization [64,14,14,32]',
+    shape: [64, 14, 14, 32],
+    waypoint: () => new BatchNormalization(),
+    tf: (tf) => tf.layers.batchNormalization(),
+    torch: 'nn.BatchNorm2d(32, eps=1e-3)',
+  },
+  {
+    name: 'LayerNormalization [64,32,64]',
+    shape: [64, 32, 64],
+    waypoint: () => new LayerNormalization(),
+    tf: (tf) => tf.layers.layerNormalization(),
+    torch: 'nn.LayerNorm(64, eps=1e-3)',
+  },
+  {
+    name: 'Embedding 1000×64, [64,32] ids',
+    shape: [64, 32],
+    ints: 1000,
+    waypoint: () => new Embedding({ inputDim: 1000, outputDim: 64 }),
+    tf: (tf) => tf.layers.embedding({ inputDim: 1000, outputDim: 64 }),
+    torch: 'nn.Embedding(1000, 64)',
+  },
+  {
+    name: 'AveragePooling2D 2×2 [64,28,28,16]',
+    shape: [64, 28, 28, 16],
+    waypoint: () => new AveragePooling2D({ poolSize: 2 }),
+    tf: (tf) => tf.layers.averagePooling2d({ poolSize: 2 }),
+    torch: 'nn.AvgPool2d(2)',
+  },
+  {
+    name: 'GlobalAveragePooling2D [64,14,14,32]',
+    shape: [64, 14, 14, 32],
+    waypoint: () => new GlobalAveragePooling2D(),
+    tf: (tf) => tf.layers.globalAveragePooling2d({}),
+    torch: 'nn.AdaptiveAvgPool2d(1)',
+  },
+  {
+    name: 'Conv2D 3×3 dilation 2, [32,28,28,8]→16',
+    shape: [32, 28, 28, 8],
+    waypoint: () => new Conv2D({ filters: 16, kernelSize: 3, dilationRate: 2 }),
+    tf: (tf) => tf.layers.conv2d({ filters: 16, kernelSize: 3, dilationRate: 2 }),
+    torch: 'nn.Conv2d(8, 16, 3, dilation=2)',
+  },
+  {
+    name: 'LSTM 64, [32,20,32]',
+    shape: [32, 20, 32],
+    waypoint: () => new LSTM({ units: 64 }),
+    tf: (tf) => tf.layers.lstm({ units: 64 }),
+    torch: 'nn.LSTM(32, 64, batch_first=True)',
+  },
+  {
+    name: 'GRU 64, [32,20,32]',
+    shape: [32, 20, 32],
+    waypoint: () => new GRU({ units: 64 }),
+    tf: (tf) => tf.layers.gru({ units: 64, resetAfter: true } as never),
+    torch: 'nn.GRU(32, 64, batch_first=True)',
+  },
 ];
 
 const rng = new Random(3);
 const inputOf = (c: Case) => {
   const n = c.shape.reduce((a, b) => a * b, 1);
-  return c.ints ? Float32Array.from({ length: n }, (_, i) => (i * 7919) % c.ints!) : rng.fillUniform(new Float32Array(n), -1, 1);
+  return c.ints
+    ? Float32Array.from({ length: n }, (_, i) => (i * 7919) % c.ints!)
+    : rng.fillUniform(new Float32Array(n), -1, 1);
 };
 
 async function waypointMs(c: Case, x: Float32Array): Promise<number> {
   const layer = c.waypoint();
   layer.build(c.shape.slice(1), new Random(0));
   const input = new Tensor(x, c.shape);
-  return timeMedian(() => {
-    const out = layer.call(input, { training: true, rng });
-    sum(mul(out, 0.5)).backward();
-  }, { runs });
+  return timeMedian(
+    () => {
+      const out = layer.call(input, { training: true, rng });
+      sum(mul(out, 0.5)).backward();
+    },
+    { runs },
+  );
 }
 
 async function tfMs(tf: Tf, c: Case, x: Float32Array): Promise<number | string> {
@@ -60,12 +127,19 @@ async function tfMs(tf: Tf, c: Case, x: Float32Array): Promise<number | string> 
     const loss = (x: unknown) => tf.sum(tf.mul(layer.apply(x, { training: true }) as never, 0.5));
     const weighted = (layer as unknown as { trainableWeights: unknown[] }).trainableWeights.length > 0;
     // With weights: their gradients (as Waypoint computes); without: the input's, the only one there is.
-    const ms = await timeMedian(() => {
-      const out = weighted ? (() => { const r = tf.variableGrads(() => loss(input) as never); return [r.value, ...Object.values(r.grads)]; })()
-        : tf.grads((x) => loss(x) as never)([input]);
-      out[0].dataSync();
-      tf.dispose(out);
-    }, { runs });
+    const ms = await timeMedian(
+      () => {
+        const out = weighted
+          ? (() => {
+              const r = tf.variableGrads(() => loss(input) as never);
+              return [r.value, ...Object.values(r.grads)];
+            })()
+          : tf.grads((x) => loss(x) as never)([input]);
+        out[0].dataSync();
+        tf.dispose(out);
+      },
+      { runs },
+    );
     input.dispose();
     return ms;
   } catch (e) {
@@ -121,15 +195,27 @@ print(json.dumps({'layers': out, 'epoch': med(epoch, 3) / 1000}))
 }
 
 /** One epoch of Embedding(1000, 32) → LSTM(64) → Dense(2, softmax) on 2,048 sequences of 40 ids, batch 32, Adam. */
-const SEQS = quick ? 512 : 2048, LEN = 40;
+const SEQS = quick ? 512 : 2048,
+  LEN = 40;
 const ids = Float32Array.from({ length: SEQS * LEN }, (_, i) => (i * 7919) % 1000);
-const labels = Float32Array.from({ length: SEQS * 2 }, (_, i) => (i % 2 === (Math.floor(i / 2) % 2) ? 1 : 0));
+const labels = Float32Array.from({ length: SEQS * 2 }, (_, i) => (i % 2 === Math.floor(i / 2) % 2 ? 1 : 0));
 
 async function waypointEpoch(): Promise<number> {
-  const model = new Sequential([new Embedding({ inputDim: 1000, outputDim: 32, inputShape: [LEN] }), new LSTM({ units: 64 }), new Dense({ units: 2, activation: 'softmax' })], { seed: 1 });
+  const model = new Sequential(
+    [
+      new Embedding({ inputDim: 1000, outputDim: 32, inputShape: [LEN] }),
+      new LSTM({ units: 64 }),
+      new Dense({ units: 2, activation: 'softmax' }),
+    ],
+    { seed: 1 },
+  );
   model.compile({ optimizer: new Adam(), loss: 'categoricalCrossentropy' });
   const start = performance.now();
-  await model.fit(new Tensor(ids, [SEQS, LEN]), new Tensor(labels, [SEQS, 2]), { epochs: 1, batchSize: 32, verbose: 0 });
+  await model.fit(new Tensor(ids, [SEQS, LEN]), new Tensor(labels, [SEQS, 2]), {
+    epochs: 1,
+    batchSize: 32,
+    verbose: 0,
+  });
   return (performance.now() - start) / 1000;
 }
 
@@ -144,9 +230,16 @@ async function tfEpoch(tf: Tf): Promise<number | string> {
 
 async function tfEpochOn(tf: Tf): Promise<number | string> {
   try {
-    const model = tf.sequential({ layers: [tf.layers.embedding({ inputDim: 1000, outputDim: 32, inputLength: LEN }), tf.layers.lstm({ units: 64 }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
+    const model = tf.sequential({
+      layers: [
+        tf.layers.embedding({ inputDim: 1000, outputDim: 32, inputLength: LEN }),
+        tf.layers.lstm({ units: 64 }),
+        tf.layers.dense({ units: 2, activation: 'softmax' }),
+      ],
+    });
     model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
-    const x = tf.tensor2d(ids, [SEQS, LEN]), y = tf.tensor2d(labels, [SEQS, 2]);
+    const x = tf.tensor2d(ids, [SEQS, LEN]),
+      y = tf.tensor2d(labels, [SEQS, 2]);
     const start = performance.now();
     await model.fit(x, y, { epochs: 1, batchSize: 32, verbose: 0 });
     return (performance.now() - start) / 1000;
@@ -167,20 +260,43 @@ export async function run(): Promise<void> {
     const b = await waypointMs(c, x);
     const ours = (a + b) / 2;
     const pt = typeof torch === 'string' ? NaN : torch.layers[c.name];
-    rows.push([c.name, ours, peer, typeof peer === 'number' ? `${(peer / ours).toFixed(2)}×` : '',
-      Number.isFinite(pt) ? pt : 'absent', Number.isFinite(pt) ? `${(pt / ours).toFixed(2)}×` : '']);
+    rows.push([
+      c.name,
+      ours,
+      peer,
+      typeof peer === 'number' ? `${(peer / ours).toFixed(2)}×` : '',
+      Number.isFinite(pt) ? pt : 'absent',
+      Number.isFinite(pt) ? `${(pt / ours).toFixed(2)}×` : '',
+    ]);
   }
-  console.log(`forward + backward (training mode), ms, median of ${runs}; ratio = peer time / Waypoint time (above 1: Waypoint faster)`);
+  console.log(
+    `forward + backward (training mode), ms, median of ${runs}; ratio = peer time / Waypoint time (above 1: Waypoint faster)`,
+  );
   console.log(table(['layer', 'waypoint', 'tfjs wasm', 'ratio', 'torch 1 thread', 'ratio'], rows));
   if (typeof torch === 'string') console.log(`PyTorch: ${torch}`);
 
   const ours = await waypointEpoch();
   const theirs = typeof tf === 'string' ? tf : await tfEpoch(tf); // may switch tfjs to its cpu backend (said in the row)
   const pt = typeof torch === 'string' ? torch : torch.epoch;
-  console.log(`\nLSTM text classifier, one epoch: Embedding(1000,32) → LSTM(64) → Dense(2), ${SEQS} sequences × ${LEN}, batch 32, Adam; seconds`);
-  console.log(table(['engine', 's/epoch', 'ratio to Waypoint'], [
-    ['waypoint', ours, '1.00×'],
-    [`tfjs ${typeof tf === 'string' ? '' : tf.getBackend()}`, theirs, typeof theirs === 'number' ? `${(theirs / ours).toFixed(2)}×` : ''],
-    ['torch 1 thread', typeof pt === 'number' ? pt : 'absent', typeof pt === 'number' ? `${(pt / ours).toFixed(2)}×` : ''],
-  ]));
+  console.log(
+    `\nLSTM text classifier, one epoch: Embedding(1000,32) → LSTM(64) → Dense(2), ${SEQS} sequences × ${LEN}, batch 32, Adam; seconds`,
+  );
+  console.log(
+    table(
+      ['engine', 's/epoch', 'ratio to Waypoint'],
+      [
+        ['waypoint', ours, '1.00×'],
+        [
+          `tfjs ${typeof tf === 'string' ? '' : tf.getBackend()}`,
+          theirs,
+          typeof theirs === 'number' ? `${(theirs / ours).toFixed(2)}×` : '',
+        ],
+        [
+          'torch 1 thread',
+          typeof pt === 'number' ? pt : 'absent',
+          typeof pt === 'number' ? `${(pt / ours).toFixed(2)}×` : '',
+        ],
+      ],
+    ),
+  );
 }

@@ -23,17 +23,22 @@ export async function run(): Promise<void> {
     const refPath = join(dir, 'reference.bin');
     const wptPath = join(dir, 'raw.wpt');
     writeFileSync(refPath, rawBytesOf(state));
-    await new Checkpoint({ model: { stateDict: () => state, loadStateDict: () => undefined } }).write(wptPath, { codec: 'raw' });
+    await new Checkpoint({ model: { stateDict: () => state, loadStateDict: () => undefined } }).write(wptPath, {
+      codec: 'raw',
+    });
     await startThreadsForBench();
     // Each load alternates with a readFileSync, so both see the same moments of the machine.
     const reference = () => readFileSync(refPath);
     const loads: Array<[string, () => unknown]> = [
       ['raw load, load threads', () => readWpt(wptPath)],
-      ['raw load, calling thread only', async () => {
-        const before = configureLoadThreads({ minBytes: Infinity });
-        await readWpt(wptPath);
-        configureLoadThreads(before);
-      }],
+      [
+        'raw load, calling thread only',
+        async () => {
+          const before = configureLoadThreads({ minBytes: Infinity });
+          await readWpt(wptPath);
+          configureLoadThreads(before);
+        },
+      ],
     ];
     const sampled = (fn: () => unknown) => ({ fn, ms: [] as number[], faults: [] as number[] });
     const ref = sampled(reference);
@@ -50,11 +55,23 @@ export async function run(): Promise<void> {
       }
     }
     const refMs = median(ref.ms);
-    console.log(`\n10M float32 parameters (40 MB), fresh memory, median of ${SAMPLES} (page faults: whole process, load threads included)`);
-    console.log(table(['operation', 'ms', 'page faults', '× reference'], [
-      ...own.map((o, k) => [loads[k][0], median(o.ms).toFixed(1), median(o.faults).toFixed(0), (refMs / median(o.ms)).toFixed(2)]),
-      ['readFileSync (reference)', refMs.toFixed(1), median(ref.faults).toFixed(0), '1.00'],
-    ]));
+    console.log(
+      `\n10M float32 parameters (40 MB), fresh memory, median of ${SAMPLES} (page faults: whole process, load threads included)`,
+    );
+    console.log(
+      table(
+        ['operation', 'ms', 'page faults', '× reference'],
+        [
+          ...own.map((o, k) => [
+            loads[k][0],
+            median(o.ms).toFixed(1),
+            median(o.faults).toFixed(0),
+            (refMs / median(o.ms)).toFixed(2),
+          ]),
+          ['readFileSync (reference)', refMs.toFixed(1), median(ref.faults).toFixed(0), '1.00'],
+        ],
+      ),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -12,10 +12,11 @@ const sizes = quick ? [128, 256] : [128, 256, 512, 1024];
 
 function naiveIkj(a: Float32Array, b: Float32Array, n: number): Float32Array {
   const c = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) {
-    const av = a[i * n + k];
-    for (let j = 0; j < n; j++) c[i * n + j] += av * b[k * n + j];
-  }
+  for (let i = 0; i < n; i++)
+    for (let k = 0; k < n; k++) {
+      const av = a[i * n + k];
+      for (let j = 0; j < n; j++) c[i * n + j] += av * b[k * n + j];
+    }
   return c;
 }
 
@@ -23,7 +24,8 @@ const rng = new Random(1);
 const randArray = (n: number) => rng.fillUniform(new Float32Array(n), -1, 1);
 
 async function tfMatmulMs(tf: Tf, a: Float32Array, b: Float32Array, n: number): Promise<number> {
-  const ta = tf.tensor2d(a, [n, n]), tb = tf.tensor2d(b, [n, n]);
+  const ta = tf.tensor2d(a, [n, n]),
+    tb = tf.tensor2d(b, [n, n]);
   const ms = await timeMedian(() => {
     const c = tf.matMul(ta, tb);
     c.dataSync();
@@ -40,7 +42,8 @@ async function matmulTable(): Promise<void> {
   const peers: Record<'wasm' | 'cpu', number[]> = { wasm: [], cpu: [] };
   for (const backend of ['wasm', 'cpu'] as const) {
     const tf = await loadTf(backend);
-    for (const { n, a, b } of inputs) peers[backend].push(typeof tf === 'string' ? NaN : gflops(n, await tfMatmulMs(tf, a, b, n)));
+    for (const { n, a, b } of inputs)
+      peers[backend].push(typeof tf === 'string' ? NaN : gflops(n, await tfMatmulMs(tf, a, b, n)));
     if (typeof tf === 'string') console.log(tf);
   }
   const js = jsEngine();
@@ -52,8 +55,15 @@ async function matmulTable(): Promise<void> {
     const { cpu, wasm } = { cpu: peers.cpu[i], wasm: peers.wasm[i] };
     rows.push([n, ours, portable, naive, cpu, wasm, ours / naive, ours / cpu, ours / wasm]);
   }
-  console.log(`\nmatmul n×n×n, GFLOP/s (median of 5 after warm-up); waypoint kernel: ${defaultGemm.name}, portable: js`);
-  console.log(table(['n', 'waypoint', 'wp portable', 'naive ikj', 'tfjs cpu', 'tfjs wasm', '× naive', '× tfjs cpu', '× tfjs wasm'], rows));
+  console.log(
+    `\nmatmul n×n×n, GFLOP/s (median of 5 after warm-up); waypoint kernel: ${defaultGemm.name}, portable: js`,
+  );
+  console.log(
+    table(
+      ['n', 'waypoint', 'wp portable', 'naive ikj', 'tfjs cpu', 'tfjs wasm', '× naive', '× tfjs cpu', '× tfjs wasm'],
+      rows,
+    ),
+  );
 }
 
 const convShapes: Array<{ x: [number, number, number, number]; filters: number }> = [
@@ -70,10 +80,25 @@ async function convTable(): Promise<void> {
   const tf = await loadTf('cpu');
   const rows: Array<Array<string | number>> = [];
   for (const { x: xs, filters } of convShapes) {
-    const xData = randArray(xs.reduce((p, d) => p * d)), fData = randArray(3 * 3 * xs[3] * filters);
-    const x = tensor(xData, xs, true), f = tensor(fData, [3, 3, xs[3], filters], true);
-    const info = { batch: xs[0], inH: xs[1], inW: xs[2], channels: xs[3], kH: 3, kW: 3, strideH: 1, strideW: 1,
-      padTop: 1, padLeft: 1, outH: xs[1], outW: xs[2], outC: filters };
+    const xData = randArray(xs.reduce((p, d) => p * d)),
+      fData = randArray(3 * 3 * xs[3] * filters);
+    const x = tensor(xData, xs, true),
+      f = tensor(fData, [3, 3, xs[3], filters], true);
+    const info = {
+      batch: xs[0],
+      inH: xs[1],
+      inW: xs[2],
+      channels: xs[3],
+      kH: 3,
+      kW: 3,
+      strideH: 1,
+      strideW: 1,
+      padTop: 1,
+      padLeft: 1,
+      outH: xs[1],
+      outW: xs[2],
+      outC: filters,
+    };
     const dy = randArray(xs[0] * xs[1] * xs[2] * filters);
     const kernels = await timeMedian(() => {
       cpuBackend.conv2d(xData, fData, info);
@@ -88,10 +113,23 @@ async function convTable(): Promise<void> {
     });
     let theirs = NaN;
     if (typeof tf !== 'string') {
-      const tx = tf.tensor4d(xData, xs), tfl = tf.tensor4d(fData, [3, 3, xs[3], filters]);
-      const grads = tf.grads((a, b) => tf.conv2d(a as Parameters<Tf['conv2d']>[0], b as Parameters<Tf['conv2d']>[1], 1, 'same').square().sum());
+      const tx = tf.tensor4d(xData, xs),
+        tfl = tf.tensor4d(fData, [3, 3, xs[3], filters]);
+      const grads = tf.grads((a, b) =>
+        tf
+          .conv2d(a as Parameters<Tf['conv2d']>[0], b as Parameters<Tf['conv2d']>[1], 1, 'same')
+          .square()
+          .sum(),
+      );
       // No tf.tidy around timed work: inside tidy, tfjs-wasm's matMul runs many times slower.
-      theirs = await timeMedian(() => grads([tx, tfl]).forEach((g) => { g.dataSync(); g.dispose(); }), { warmup: 1, runs: 5 });
+      theirs = await timeMedian(
+        () =>
+          grads([tx, tfl]).forEach((g) => {
+            g.dataSync();
+            g.dispose();
+          }),
+        { warmup: 1, runs: 5 },
+      );
       tf.dispose([tx, tfl]);
     }
     rows.push([`[${xs.join(',')}]→${filters}`, kernels, step, theirs, theirs / kernels, theirs / step]);

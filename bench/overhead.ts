@@ -33,7 +33,13 @@ export async function run(): Promise<void> {
         const model = mnistMlp();
         const saves = c.freq === undefined ? 0 : c.freq === 'epoch' ? EPOCHS : Math.floor((EPOCHS * 250) / c.freq);
         // Training's begin (the restore) and end (the last flush) are not counted as overhead.
-        const timed = c.freq === undefined ? null : new TimedCallback(new BackupAndRestore({ backupDir: join(dir, `${c.name}-${r}`), saveFreq: c.freq, async: c.async }), ['onTrainBegin', 'onTrainEnd']);
+        const timed =
+          c.freq === undefined
+            ? null
+            : new TimedCallback(
+                new BackupAndRestore({ backupDir: join(dir, `${c.name}-${r}`), saveFreq: c.freq, async: c.async }),
+                ['onTrainBegin', 'onTrainEnd'],
+              );
         const t = performance.now();
         await model.fit(xTrain, yTrain, { epochs: EPOCHS, batchSize: 32, verbose: 0, callbacks: timed ? [timed] : [] });
         const entry = results.get(c.name) ?? { seconds: [], blocked: [], saves };
@@ -50,9 +56,25 @@ export async function run(): Promise<void> {
     const r = results.get(c.name)!;
     const s = median(r.seconds);
     const blocked = median(r.blocked);
-    return [c.name, s, r.saves, `${(((s - base) / base) * 100).toFixed(1)}%`, r.saves ? blocked / r.saves : NaN, `${((blocked / 1000 / base) * 100).toFixed(2)}%`];
+    return [
+      c.name,
+      s,
+      r.saves,
+      `${(((s - base) / base) * 100).toFixed(1)}%`,
+      r.saves ? blocked / r.saves : NaN,
+      `${((blocked / 1000 / base) * 100).toFixed(2)}%`,
+    ];
   });
-  console.log(`\nMNIST MLP, ${EPOCHS} epochs × 250 batches, BackupAndRestore (weights + Adam state + history + RNG), median of ${REPEATS}`);
-  console.log(table(['checkpointing', 'train s', 'saves', 'wall vs none (noisy)', 'ms blocked per save', 'blocked / train time'], rows));
-  console.log('blocked = time the training loop waits inside the checkpoint callback; wall = difference of medians, which machine noise dominates at this size');
+  console.log(
+    `\nMNIST MLP, ${EPOCHS} epochs × 250 batches, BackupAndRestore (weights + Adam state + history + RNG), median of ${REPEATS}`,
+  );
+  console.log(
+    table(
+      ['checkpointing', 'train s', 'saves', 'wall vs none (noisy)', 'ms blocked per save', 'blocked / train time'],
+      rows,
+    ),
+  );
+  console.log(
+    'blocked = time the training loop waits inside the checkpoint callback; wall = difference of medians, which machine noise dominates at this size',
+  );
 }

@@ -28,7 +28,9 @@ function install(work: string, name: string, specs: string[]): { seconds: number
   if (r.status !== 0) throw new Error(`npm install failed: ${r.stderr}`);
   const seconds = (performance.now() - start) / 1000;
   const modules = join(dir, 'node_modules');
-  const packages = readdirSync(modules).filter((n) => !n.startsWith('.')).flatMap((n) => (n.startsWith('@') ? readdirSync(join(modules, n)) : [n])).length;
+  const packages = readdirSync(modules)
+    .filter((n) => !n.startsWith('.'))
+    .flatMap((n) => (n.startsWith('@') ? readdirSync(join(modules, n)) : [n])).length;
   return { seconds, bytes: diskBytes(modules), packages };
 }
 
@@ -39,12 +41,22 @@ export async function run(): Promise<void> {
     mkdirSync(copy);
     execSync(`git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t ${copy}`, { cwd: root });
     symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'));
-    const out = execSync(`npm pack --json --ignore-scripts=false --pack-destination ${work}`, { cwd: copy, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const packed = (JSON.parse(out.slice(out.indexOf('['))) as Array<{ filename: string; size: number; unpackedSize: number }>)[0];
+    const out = execSync(`npm pack --json --ignore-scripts=false --pack-destination ${work}`, {
+      cwd: copy,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const packed = (
+      JSON.parse(out.slice(out.indexOf('['))) as Array<{ filename: string; size: number; unpackedSize: number }>
+    )[0];
     const tarball = join(work, packed.filename);
-    console.log(`tarball: ${(packed.size / 1e6).toFixed(2)} MB (${(packed.unpackedSize / 1e6).toFixed(2)} MB unpacked)`);
+    console.log(
+      `tarball: ${(packed.size / 1e6).toFixed(2)} MB (${(packed.unpackedSize / 1e6).toFixed(2)} MB unpacked)`,
+    );
     const runs = [0, 1, 2].map((i) => install(work, `cpu-${i}`, [tarball]));
-    const rows: Array<Array<string | number>> = [['cpu only', median(runs.map((r) => r.seconds)), (runs[0].bytes / 1e6).toFixed(2), String(runs[0].packages)]];
+    const rows: Array<Array<string | number>> = [
+      ['cpu only', median(runs.map((r) => r.seconds)), (runs[0].bytes / 1e6).toFixed(2), String(runs[0].packages)],
+    ];
     if (process.argv.includes('--with-gpu')) {
       const gpu = install(work, 'with-gpu', [tarball, 'gpu.js']);
       rows.push(['with gpu.js (the optional peer)', gpu.seconds, (gpu.bytes / 1e6).toFixed(1), String(gpu.packages)]);

@@ -12,7 +12,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Random, Tensor, configureThreads, exportSafetensors, loadMnist, startThreads, torchSource } from '../src/node/index.js';
+import {
+  Random,
+  Tensor,
+  configureThreads,
+  exportSafetensors,
+  loadMnist,
+  startThreads,
+  torchSource,
+} from '../src/node/index.js';
 import { mnistModel, type MnistModelKind } from '../src/cli/models.js';
 import { median, table } from './common.js';
 
@@ -66,8 +74,16 @@ else:
 print(json.dumps({"seconds": seconds, "loss": total / n, "rssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 `;
 
-function peer(engine: string, arch: MnistModelKind, dir: string): { seconds: number; loss: number; rssMiB: number } | string {
-  const r = spawnSync(PYTHON, ['-c', PEER, engine, arch, dir], { encoding: 'utf8', env: { ...process.env, KERAS_BACKEND: 'torch' }, timeout: 600_000 });
+function peer(
+  engine: string,
+  arch: MnistModelKind,
+  dir: string,
+): { seconds: number; loss: number; rssMiB: number } | string {
+  const r = spawnSync(PYTHON, ['-c', PEER, engine, arch, dir], {
+    encoding: 'utf8',
+    env: { ...process.env, KERAS_BACKEND: 'torch' },
+    timeout: 600_000,
+  });
   if (r.status !== 0) return (r.stderr || r.error?.message || 'failed').trim().split('\n').at(-1)!;
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
@@ -76,9 +92,12 @@ export async function run(): Promise<void> {
   const hasPython = existsSync(PYTHON);
   for (const arch of ['mlp', 'cnn'] as const) {
     const { xTrain, yTrain } = await loadMnist({ shape: arch === 'mlp' ? 'flat' : 'image' });
-    const n = xTrain.shape[0], row = xTrain.size / n;
+    const n = xTrain.shape[0],
+      row = xTrain.size / n;
     const order = new Random(1).permutation(n);
-    const x = new Float32Array(xTrain.size), y = new Float32Array(yTrain.size), labels = new BigInt64Array(n);
+    const x = new Float32Array(xTrain.size),
+      y = new Float32Array(yTrain.size),
+      labels = new BigInt64Array(n);
     order.forEach((src, i) => {
       x.set(xTrain.data.subarray(src * row, (src + 1) * row), i * row);
       y.set(yTrain.data.subarray(src * 10, (src + 1) * 10), i * 10);
@@ -102,30 +121,65 @@ export async function run(): Promise<void> {
             await startThreads();
             const model = mnistModel(arch, 42);
             const t = performance.now();
-            const history = await model.fit(new Tensor(x, xTrain.shape), new Tensor(y, yTrain.shape), { epochs: 1, batchSize: 32, shuffle: false, verbose: 0 });
-            sample = { seconds: (performance.now() - t) / 1000, loss: history.history.loss[0], rssMiB: process.memoryUsage().rss / 2 ** 20 };
+            const history = await model.fit(new Tensor(x, xTrain.shape), new Tensor(y, yTrain.shape), {
+              epochs: 1,
+              batchSize: 32,
+              shuffle: false,
+              verbose: 0,
+            });
+            sample = {
+              seconds: (performance.now() - t) / 1000,
+              loss: history.history.loss[0],
+              rssMiB: process.memoryUsage().rss / 2 ** 20,
+            };
           } else {
             sample = peer(engine, arch, dir);
           }
           const entry = results.get(engine);
           if (typeof sample === 'string') results.set(engine, sample);
-          else if (entry === undefined || typeof entry === 'string') results.set(engine, { seconds: [sample.seconds], loss: sample.loss, rssMiB: sample.rssMiB });
-          else { entry.seconds.push(sample.seconds); entry.rssMiB = Math.max(entry.rssMiB, sample.rssMiB); }
+          else if (entry === undefined || typeof entry === 'string')
+            results.set(engine, { seconds: [sample.seconds], loss: sample.loss, rssMiB: sample.rssMiB });
+          else {
+            entry.seconds.push(sample.seconds);
+            entry.rssMiB = Math.max(entry.rssMiB, sample.rssMiB);
+          }
         }
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const label: Record<string, string> = { waypoint1: 'Waypoint, 1 thread', waypoint2: 'Waypoint, 2 threads', torch1: 'PyTorch, 1 thread', torch2: 'PyTorch, 2 threads', keras: 'Keras 3 (torch backend)' };
+    const label: Record<string, string> = {
+      waypoint1: 'Waypoint, 1 thread',
+      waypoint2: 'Waypoint, 2 threads',
+      torch1: 'PyTorch, 1 thread',
+      torch2: 'PyTorch, 2 threads',
+      keras: 'Keras 3 (torch backend)',
+    };
     // Each engine against Waypoint on as many threads (Keras runs on every core, as PyTorch's default).
-    const ours = (e: string) => results.get(e === 'torch1' || e === 'waypoint1' ? 'waypoint1' : 'waypoint2') as { seconds: number[] };
-    console.log(`\nMNIST ${arch.toUpperCase()}, one epoch of ${n} samples, batch 32, Adam 1e-3, identical initial weights and order; median of ${ROUNDS} rounds (engines alternating)`);
-    console.log(table(['engine', 's/epoch', 'Waypoint ÷ engine', 'first-epoch loss', 'peak RSS MiB'], ['waypoint1', 'waypoint2', 'torch1', 'torch2', 'keras'].map((e) => {
-      const v = results.get(e);
-      if (v === undefined) return [label[e], 'absent', '', `${PYTHON} not found`, ''];
-      if (typeof v === 'string') return [label[e], 'failed', '', v.slice(0, 60), ''];
-      return [label[e], median(v.seconds), `${(median(ours(e).seconds) / median(v.seconds)).toFixed(2)}×`, v.loss.toFixed(4), v.rssMiB];
-    })));
+    const ours = (e: string) =>
+      results.get(e === 'torch1' || e === 'waypoint1' ? 'waypoint1' : 'waypoint2') as { seconds: number[] };
+    console.log(
+      `\nMNIST ${arch.toUpperCase()}, one epoch of ${n} samples, batch 32, Adam 1e-3, identical initial weights and order; median of ${ROUNDS} rounds (engines alternating)`,
+    );
+    console.log(
+      table(
+        ['engine', 's/epoch', 'Waypoint ÷ engine', 'first-epoch loss', 'peak RSS MiB'],
+        ['waypoint1', 'waypoint2', 'torch1', 'torch2', 'keras'].map((e) => {
+          const v = results.get(e);
+          if (v === undefined) return [label[e], 'absent', '', `${PYTHON} not found`, ''];
+          if (typeof v === 'string') return [label[e], 'failed', '', v.slice(0, 60), ''];
+          return [
+            label[e],
+            median(v.seconds),
+            `${(median(ours(e).seconds) / median(v.seconds)).toFixed(2)}×`,
+            v.loss.toFixed(4),
+            v.rssMiB,
+          ];
+        }),
+      ),
+    );
   }
-  console.log('Waypoint ÷ engine: how many times longer Waypoint on as many threads takes (above 1: the peer is faster; Keras against 2). Waypoint\'s RSS is the benchmark process\'s, with every engine\'s data loaded.');
+  console.log(
+    "Waypoint ÷ engine: how many times longer Waypoint on as many threads takes (above 1: the peer is faster; Keras against 2). Waypoint's RSS is the benchmark process's, with every engine's data loaded.",
+  );
 }

@@ -8,7 +8,12 @@
  * adapter, or a Dawn build that needs a newer libstdc++, as on Debian 12).
  */
 import { createRequire } from 'node:module';
-import { conv2dFilterGradKernel, conv2dForwardKernel, conv2dInputGradKernel, matmulKernel } from '../kernels/gpu/kernels.js';
+import {
+  conv2dFilterGradKernel,
+  conv2dForwardKernel,
+  conv2dInputGradKernel,
+  matmulKernel,
+} from '../kernels/gpu/kernels.js';
 import { matmul } from '../kernels/cpu/matmul.js';
 import { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from '../kernels/cpu/conv2d.js';
 import type { Conv2dInfo } from '../kernels/types.js';
@@ -51,10 +56,16 @@ async function webGpu(): Promise<{ adapter: string } | { unavailable: string }> 
   const adapter = await gpu.requestAdapter();
   if (!adapter) return { unavailable: 'Dawn found no WebGPU adapter' };
   const info = adapter.info ?? {};
-  return { adapter: [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') || 'unnamed adapter' };
+  return {
+    adapter:
+      [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') || 'unnamed adapter',
+  };
 }
 
-interface DawnAdapter { info?: Record<string, string>; requestDevice(descriptor?: unknown): Promise<object> }
+interface DawnAdapter {
+  info?: Record<string, string>;
+  requestDevice(descriptor?: unknown): Promise<object>;
+}
 
 /**
  * gpu.js assigns a function to `device.onuncapturederror`, which Dawn's Node binding refuses
@@ -77,22 +88,84 @@ function tolerateErrorHandler(adapter: DawnAdapter | null): DawnAdapter | null {
 function cases(): Case[] {
   const out: Case[] = [];
   for (const n of quick ? [256, 1024] : [128, 256, 512, 1024, 2048]) {
-    const a = rand(n * n), b = rand(n * n);
-    out.push({ name: `matmul ${n}`, multiplyAdds: n ** 3, kernel: matmulKernel, size: n * n, constants: { M: n, K: n, N: n, transA: 0, transB: 0 }, inputs: [a, b], cpu: () => matmul(a, b, n, n, n) });
+    const a = rand(n * n),
+      b = rand(n * n);
+    out.push({
+      name: `matmul ${n}`,
+      multiplyAdds: n ** 3,
+      kernel: matmulKernel,
+      size: n * n,
+      constants: { M: n, K: n, N: n, transA: 0, transB: 0 },
+      inputs: [a, b],
+      cpu: () => matmul(a, b, n, n, n),
+    });
   }
   const n = quick ? 256 : 1024;
-  const a = rand(n * n), b = rand(n * n);
-  out.push({ name: `matmul ${n} Aᵀ·Bᵀ`, multiplyAdds: n ** 3, kernel: matmulKernel, size: n * n, constants: { M: n, K: n, N: n, transA: 1, transB: 1 }, inputs: [a, b], cpu: () => matmul(a, b, n, n, n, true, true) });
-  const convs: Array<[number[], number]> = [[[32, 28, 28, 1], 16], [[32, 14, 14, 16], 32], [[64, 14, 14, 32], 64]];
+  const a = rand(n * n),
+    b = rand(n * n);
+  out.push({
+    name: `matmul ${n} Aᵀ·Bᵀ`,
+    multiplyAdds: n ** 3,
+    kernel: matmulKernel,
+    size: n * n,
+    constants: { M: n, K: n, N: n, transA: 1, transB: 1 },
+    inputs: [a, b],
+    cpu: () => matmul(a, b, n, n, n, true, true),
+  });
+  const convs: Array<[number[], number]> = [
+    [[32, 28, 28, 1], 16],
+    [[32, 14, 14, 16], 32],
+    [[64, 14, 14, 32], 64],
+  ];
   for (const [[batch, h, w, c], oc] of quick ? convs.slice(0, 2) : convs) {
-    const info: Conv2dInfo = { batch, inH: h, inW: w, channels: c, kH: 3, kW: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, outH: h, outW: w, outC: oc };
+    const info: Conv2dInfo = {
+      batch,
+      inH: h,
+      inW: w,
+      channels: c,
+      kH: 3,
+      kW: 3,
+      strideH: 1,
+      strideW: 1,
+      padTop: 1,
+      padLeft: 1,
+      outH: h,
+      outW: w,
+      outC: oc,
+    };
     const constants = { B: batch, H: h, W: w, C: c, KH: 3, KW: 3, SH: 1, SW: 1, PT: 1, PL: 1, OH: h, OW: w, OC: oc };
-    const x = rand(batch * h * w * c), f = rand(9 * c * oc), dy = rand(batch * h * w * oc);
+    const x = rand(batch * h * w * c),
+      f = rand(9 * c * oc),
+      dy = rand(batch * h * w * oc);
     const work = batch * h * w * 9 * c * oc;
     const shape = `[${batch},${h},${w},${c}]→${oc}`;
-    out.push({ name: `conv2d fwd ${shape}`, multiplyAdds: work, kernel: conv2dForwardKernel, size: batch * h * w * oc, constants, inputs: [x, f], cpu: () => conv2d(x, f, info) });
-    out.push({ name: `conv2d input grad ${shape}`, multiplyAdds: work, kernel: conv2dInputGradKernel, size: batch * h * w * c, constants, inputs: [dy, f], cpu: () => conv2dBackpropInput(dy, f, info) });
-    out.push({ name: `conv2d filter grad ${shape}`, multiplyAdds: work, kernel: conv2dFilterGradKernel, size: 9 * c * oc, constants, inputs: [x, dy], cpu: () => conv2dBackpropFilter(x, dy, info) });
+    out.push({
+      name: `conv2d fwd ${shape}`,
+      multiplyAdds: work,
+      kernel: conv2dForwardKernel,
+      size: batch * h * w * oc,
+      constants,
+      inputs: [x, f],
+      cpu: () => conv2d(x, f, info),
+    });
+    out.push({
+      name: `conv2d input grad ${shape}`,
+      multiplyAdds: work,
+      kernel: conv2dInputGradKernel,
+      size: batch * h * w * c,
+      constants,
+      inputs: [dy, f],
+      cpu: () => conv2dBackpropInput(dy, f, info),
+    });
+    out.push({
+      name: `conv2d filter grad ${shape}`,
+      multiplyAdds: work,
+      kernel: conv2dFilterGradKernel,
+      size: 9 * c * oc,
+      constants,
+      inputs: [x, dy],
+      cpu: () => conv2dBackpropFilter(x, dy, info),
+    });
   }
   return out;
 }
@@ -115,7 +188,8 @@ async function medianMs(fn: () => unknown): Promise<number> {
 /** Largest |gpu − cpu|, relative to the largest |cpu| value (float32 sums in another order differ in the last bits). */
 function relativeDiff(gpu: ArrayLike<number>, cpu: Float32Array): number {
   if (gpu.length !== cpu.length) return Infinity;
-  let diff = 0, scale = 0;
+  let diff = 0,
+    scale = 0;
   for (let i = 0; i < cpu.length; i++) {
     diff = Math.max(diff, Math.abs(gpu[i] - cpu[i]));
     scale = Math.max(scale, Math.abs(cpu[i]));
@@ -135,7 +209,13 @@ export async function run(): Promise<void> {
   const rows: string[][] = [];
   let failures = 0;
   for (const c of cases()) {
-    const kernel = gpu.createKernel(c.kernel, { output: [c.size], constants: c.constants, precision: 'single', tactic: 'precision', dynamicOutput: false });
+    const kernel = gpu.createKernel(c.kernel, {
+      output: [c.size],
+      constants: c.constants,
+      precision: 'single',
+      tactic: 'precision',
+      dynamicOutput: false,
+    });
     const expected = c.cpu();
     let diff: number;
     try {
@@ -150,11 +230,22 @@ export async function run(): Promise<void> {
     const gpuMs = await medianMs(() => kernel(...c.inputs));
     const ok = diff < 1e-4;
     if (!ok) failures++;
-    rows.push([c.name, cpuMs.toFixed(2), gpuMs.toFixed(2), (cpuMs / gpuMs).toFixed(1), ((2 * c.multiplyAdds) / gpuMs / 1e6).toFixed(1), diff.toExponential(1), ok ? 'ok' : 'WRONG']);
+    rows.push([
+      c.name,
+      cpuMs.toFixed(2),
+      gpuMs.toFixed(2),
+      (cpuMs / gpuMs).toFixed(1),
+      ((2 * c.multiplyAdds) / gpuMs / 1e6).toFixed(1),
+      diff.toExponential(1),
+      ok ? 'ok' : 'WRONG',
+    ]);
   }
   const header = ['kernel', 'cpu ms', 'webgpu ms', 'speed-up', 'webgpu GFLOP/s', 'max rel diff', 'check'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  for (const r of [header, ...rows]) console.log(r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : (v ?? '').padStart(widths[i]))).join('  '));
-  console.log(`median of ${RUNS} after 2 warm-ups; webgpu times include upload and readback; ${failures === 0 ? 'every kernel matched the cpu kernels' : `${failures} kernel(s) FAILED`}`);
+  for (const r of [header, ...rows])
+    console.log(r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : (v ?? '').padStart(widths[i]))).join('  '));
+  console.log(
+    `median of ${RUNS} after 2 warm-ups; webgpu times include upload and readback; ${failures === 0 ? 'every kernel matched the cpu kernels' : `${failures} kernel(s) FAILED`}`,
+  );
   if (failures > 0) process.exitCode = 1;
 }

@@ -13,8 +13,16 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 /** The flags of a headless Chromium on a machine without a network or a GPU. */
-export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 const root = join(import.meta.dirname, '..');
 
@@ -40,31 +48,57 @@ export function haveGpuJs(): boolean {
 
 async function bundle(outdir: string): Promise<number> {
   // The load worker beside the page, where the platform's `new URL('./load-worker.js', import.meta.url)` finds it.
-  const result = await build({ entryPoints: { page: join(root, 'harness/page.ts'), 'load-worker': join(root, 'src/browser/load-worker.ts') },
-    bundle: true, splitting: true, format: 'esm', platform: 'browser', outdir, minify: true, sourcemap: false, logLevel: 'silent', metafile: true, entryNames: '[name]', external: haveGpuJs() ? [] : ['gpu.js'] });
+  const result = await build({
+    entryPoints: { page: join(root, 'harness/page.ts'), 'load-worker': join(root, 'src/browser/load-worker.ts') },
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'browser',
+    outdir,
+    minify: true,
+    sourcemap: false,
+    logLevel: 'silent',
+    metafile: true,
+    entryNames: '[name]',
+    external: haveGpuJs() ? [] : ['gpu.js'],
+  });
   return result.metafile.outputs[Object.keys(result.metafile.outputs).find((o) => o.endsWith('page.js'))!].bytes;
 }
 
 function serve(dir: string): Promise<{ server: Server; origin: string }> {
-  const types: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.gz': 'application/octet-stream' };
+  const types: Record<string, string> = {
+    '.js': 'text/javascript',
+    '.html': 'text/html',
+    '.gz': 'application/octet-stream',
+  };
   const files: Record<string, string> = { '/digits.idx.gz': join(root, 'data/mnist/digits.idx.gz') };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (url.pathname === '/') {
       res.writeHead(200, { 'content-type': 'text/html' });
-      res.end('<!doctype html><meta charset="utf-8"><title>waypoint test page</title><pre id="out"></pre><script type="module" src="/page.js"></script>');
+      res.end(
+        '<!doctype html><meta charset="utf-8"><title>waypoint test page</title><pre id="out"></pre><script type="module" src="/page.js"></script>',
+      );
       return;
     }
     const path = files[url.pathname] ?? join(dir, url.pathname.replace(/^\/+/, ''));
-    if (!path.startsWith(dir) && !Object.values(files).includes(path)) { res.writeHead(403).end(); return; }
-    if (!existsSync(path)) { res.writeHead(404).end(); return; }
+    if (!path.startsWith(dir) && !Object.values(files).includes(path)) {
+      res.writeHead(403).end();
+      return;
+    }
+    if (!existsSync(path)) {
+      res.writeHead(404).end();
+      return;
+    }
     res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' });
     res.end(readFileSync(path));
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const address = server.address() as { port: number };
-    resolve({ server, origin: `http://127.0.0.1:${address.port}` });
-  }));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address() as { port: number };
+      resolve({ server, origin: `http://127.0.0.1:${address.port}` });
+    }),
+  );
 }
 
 /** Whether this machine has Debian's Chromium (the browser tests need it). */
@@ -76,7 +110,11 @@ export async function launchTestBrowser(extraFlags: string[] = []): Promise<Test
   const bundleBytes = await bundle(out);
   const { server, origin } = await serve(out);
   // A persistent context is the one that takes a profile directory: a fresh one per launch.
-  const context = await chromium.launchPersistentContext(join(work, 'profile'), { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS, ...extraFlags] });
+  const context = await chromium.launchPersistentContext(join(work, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...CHROMIUM_FLAGS, ...extraFlags],
+  });
   return {
     context,
     origin,
@@ -100,7 +138,11 @@ export async function launchTestBrowser(extraFlags: string[] = []): Promise<Test
  * `path` and waits until the page sets `globalThis[flag]`; returns that value, the page's
  * uncaught errors and the text of its first `<pre>`.
  */
-export async function runPage(handler: (req: IncomingMessage, res: ServerResponse) => void, path: string, flag: string): Promise<{ value: unknown; errors: string[]; pre: string | null }> {
+export async function runPage(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  path: string,
+  flag: string,
+): Promise<{ value: unknown; errors: string[]; pre: string | null }> {
   const server = createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
@@ -118,4 +160,3 @@ export async function runPage(handler: (req: IncomingMessage, res: ServerRespons
     server.close();
   }
 }
-

@@ -35,20 +35,50 @@ export function mutate(file: Uint8Array, rng: Random): Mutation {
   const kind = rng.int(8);
   const bytes = file.slice();
   switch (kind) {
-    case 0: { const i = rng.int(bytes.length); bytes[i] ^= 1 << rng.int(8); return { bytes, structural: false, what: `bit flip at ${i}` }; }
-    case 1: { const i = rng.int(bytes.length); bytes[i] ^= 1 + rng.int(255); return { bytes, structural: false, what: `byte overwrite at ${i}` }; }
-    case 2: { const n = rng.int(bytes.length); return { bytes: bytes.subarray(0, n), structural: false, what: `truncated to ${n}` }; }
-    case 3: { const extra = Uint8Array.from({ length: 1 + rng.int(64) }, () => rng.int(256)); return { bytes: new Uint8Array([...bytes, ...extra]), structural: false, what: 'garbage appended' }; }
+    case 0: {
+      const i = rng.int(bytes.length);
+      bytes[i] ^= 1 << rng.int(8);
+      return { bytes, structural: false, what: `bit flip at ${i}` };
+    }
+    case 1: {
+      const i = rng.int(bytes.length);
+      bytes[i] ^= 1 + rng.int(255);
+      return { bytes, structural: false, what: `byte overwrite at ${i}` };
+    }
+    case 2: {
+      const n = rng.int(bytes.length);
+      return { bytes: bytes.subarray(0, n), structural: false, what: `truncated to ${n}` };
+    }
+    case 3: {
+      const extra = Uint8Array.from({ length: 1 + rng.int(64) }, () => rng.int(256));
+      return { bytes: new Uint8Array([...bytes, ...extra]), structural: false, what: 'garbage appended' };
+    }
     default: {
       const h = headerOf(file);
       const e = h.entries.length ? pick(h.entries as any[]) : null;
-      const field = pick(['offset', 'length', 'crc32', 'shape', 'dtype', 'codec', 'planes', 'planeLengths', 'key', 'duplicate', 'overlap', 'version', 'entries', 'kind']);
+      const field = pick([
+        'offset',
+        'length',
+        'crc32',
+        'shape',
+        'dtype',
+        'codec',
+        'planes',
+        'planeLengths',
+        'key',
+        'duplicate',
+        'overlap',
+        'version',
+        'entries',
+        'kind',
+      ]);
       if (field === 'duplicate' && e) h.entries.push({ ...e });
       else if (field === 'overlap' && h.entries.length > 1) h.entries[1].offset = h.entries[0].offset;
       else if (field === 'version') h.version = pick([[1, 0], [1, 7], [2, 0], [0, 0], 'x']);
       else if (field === 'entries') h.entries = pick([null, {}, [null], [1]]);
       else if (field === 'kind') h.kind = pick(['model', 'zip', 7]);
-      else if (e && field === 'shape') e.shape = pick([[2 ** 20, 2 ** 20], [-1], [1.5], [], [0], ['a'], [2 ** 31, 2 ** 31, 4]]);
+      else if (e && field === 'shape')
+        e.shape = pick([[2 ** 20, 2 ** 20], [-1], [1.5], [], [0], ['a'], [2 ** 31, 2 ** 31, 4]]);
       else if (e && field === 'planeLengths') e.planeLengths = [pick(HOSTILE), 1, 2, 3];
       else if (e && field === 'planes') e.planes = pick([['raw'], ['zip', 'raw', 'raw', 'raw'], 'raw', null]);
       else if (e) e[field] = pick(HOSTILE);

@@ -7,7 +7,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BackupAndRestore, Callback, ModelCheckpoint, fsStorage, setDefaultStorage, type Storage } from '../src/node/index.js';
+import {
+  BackupAndRestore,
+  Callback,
+  ModelCheckpoint,
+  fsStorage,
+  setDefaultStorage,
+  type Storage,
+} from '../src/node/index.js';
 import { dataFor, fingerprint, makeModel } from './training.js';
 
 const [dir, out, slowArg] = process.argv.slice(2);
@@ -17,20 +24,38 @@ const slowFs: Storage = {
   ...fsStorage,
   async createExclusive(path) {
     const h = await fsStorage.createExclusive(path);
-    return { write: async (b) => { await sleep(); await h.write(b); }, sync: async () => { await sleep(); await h.sync(); }, close: () => h.close() };
+    return {
+      write: async (b) => {
+        await sleep();
+        await h.write(b);
+      },
+      sync: async () => {
+        await sleep();
+        await h.sync();
+      },
+      close: () => h.close(),
+    };
   },
-  rename: async (a, b) => { await sleep(); await fsStorage.rename(a, b); },
+  rename: async (a, b) => {
+    await sleep();
+    await fsStorage.rename(a, b);
+  },
 };
 setDefaultStorage(slowFs);
 
 class Announce extends Callback {
-  override async onTrainBegin() { process.stdout.write('training\n'); }
+  override async onTrainBegin() {
+    process.stdout.write('training\n');
+  }
 }
 
 const model = makeModel('dropout', 5);
 const [x, y] = dataFor('dropout', 120, 2);
 await model.fit(x, y, {
-  epochs: 10, batchSize: 8, verbose: 0, validationSplit: 0.25,
+  epochs: 10,
+  batchSize: 8,
+  verbose: 0,
+  validationSplit: 0.25,
   callbacks: [
     new BackupAndRestore({ backupDir: join(dir, 'backup'), saveFreq: 2, deleteCheckpoint: false }),
     new ModelCheckpoint({ filepath: join(dir, 'best-{epoch:02d}.wpt'), saveBestOnly: true, maxToKeep: 2 }),

@@ -27,9 +27,14 @@ function runChild(dir: string, out: string, slowMs: number, delayMs: number | nu
   return new Promise((resolve, reject) => {
     // node --import tsx: one process (the tsx CLI would put a wrapper in front, and SIGKILL would only hit the wrapper).
     // WAYPOINT_BACKEND=cpu: under an X display 'auto' would first probe GL, and kills would land there instead of in saves.
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, out, String(slowMs)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WAYPOINT_BACKEND: 'cpu' } });
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, out, String(slowMs)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, WAYPOINT_BACKEND: 'cpu' },
+    });
     let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.stdout.on('data', (d: Buffer) => {
       if (delayMs !== null && d.toString().includes('training')) setTimeout(() => child.kill('SIGKILL'), delayMs);
     });
@@ -43,11 +48,17 @@ function runChild(dir: string, out: string, slowMs: number, delayMs: number | nu
 
 export async function killStorm(minKills: number, seed: number, slowMs = 15): Promise<StormResult> {
   const root = mkdtempSync(join(tmpdir(), 'wpt-storm-'));
-  const reference = join(root, 'reference'), stormed = join(root, 'stormed');
+  const reference = join(root, 'reference'),
+    stormed = join(root, 'stormed');
   await runChild(reference, join(root, 'reference.json'), slowMs, null);
   const rng = new Random(seed);
-  let kills = 0, killsInsideSaves = 0, runs = 0;
-  const tempFiles = () => [stormed, join(stormed, 'backup')].flatMap((d) => (existsSync(d) ? readdirSync(d) : [])).filter((n) => n.endsWith(TEMP_SUFFIX)).length;
+  let kills = 0,
+    killsInsideSaves = 0,
+    runs = 0;
+  const tempFiles = () =>
+    [stormed, join(stormed, 'backup')]
+      .flatMap((d) => (existsSync(d) ? readdirSync(d) : []))
+      .filter((n) => n.endsWith(TEMP_SUFFIX)).length;
   for (;;) {
     runs++;
     const delay = kills < minKills ? Math.floor(rng.uniform() * 250) : null; // after enough kills, let it finish
@@ -61,7 +72,10 @@ export async function killStorm(minKills: number, seed: number, slowMs = 15): Pr
       const path = join(sub, name);
       if (name.endsWith(TEMP_SUFFIX)) problems.push(`temporary file left: ${path}`);
       if (!name.endsWith('.wpt')) continue;
-      const reader = await WptReader.open(path).catch((e) => { problems.push(`${path}: ${e.message}`); return null; });
+      const reader = await WptReader.open(path).catch((e) => {
+        problems.push(`${path}: ${e.message}`);
+        return null;
+      });
       if (reader) {
         for (const p of await reader.verify()) problems.push(p.message);
         await reader.close();
@@ -70,6 +84,7 @@ export async function killStorm(minKills: number, seed: number, slowMs = 15): Pr
   }
   if (!existsSync(join(stormed, 'backup', 'manifest.json'))) problems.push('backup manifest missing');
   if (existsSync(join(stormed, 'backup', 'manager.lock'))) problems.push('lock file left after a completed run');
-  const identical = readFileSync(join(root, 'reference.json'), 'utf8') === readFileSync(join(root, 'stormed.json'), 'utf8');
+  const identical =
+    readFileSync(join(root, 'reference.json'), 'utf8') === readFileSync(join(root, 'stormed.json'), 'utf8');
   return { kills, killsInsideSaves, runs, identical, problems, dir: root };
 }

@@ -31,7 +31,8 @@ export interface PageRunResult {
 
 function blobs(wp: Package, n: number): [Waypoint.Tensor, Waypoint.Tensor] {
   const rng = new wp.Random(11);
-  const x = new Float32Array(n * 6), labels: number[] = [];
+  const x = new Float32Array(n * 6),
+    labels: number[] = [];
   for (let i = 0; i < n; i++) {
     labels.push(i % 3);
     for (let j = 0; j < 6; j++) x[i * 6 + j] = rng.normal(j % 3 === i % 3 ? 1.5 : 0, 0.7);
@@ -41,12 +42,24 @@ function blobs(wp: Package, n: number): [Waypoint.Tensor, Waypoint.Tensor] {
 
 export async function pageRun(wp: Package, options: PageRunOptions): Promise<PageRunResult> {
   const [x, y] = blobs(wp, STEPS_PER_EPOCH * 8);
-  const model = new wp.Sequential([new wp.Dense({ units: 16, activation: 'relu', inputShape: [6] }), new wp.Dense({ units: 3, activation: 'softmax' })], { seed: 5 });
-  model.compile({ optimizer: new wp.Adam({ learningRate: 0.01 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const model = new wp.Sequential(
+    [
+      new wp.Dense({ units: 16, activation: 'relu', inputShape: [6] }),
+      new wp.Dense({ units: 3, activation: 'softmax' }),
+    ],
+    { seed: 5 },
+  );
+  model.compile({
+    optimizer: new wp.Adam({ learningRate: 0.01 }),
+    loss: 'categoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
   let epoch = 0;
   let firstBatch = -1;
   const progress = {
-    onEpochBegin: async (e: number) => { epoch = e; },
+    onEpochBegin: async (e: number) => {
+      epoch = e;
+    },
     onBatchEnd: async (batch: number) => {
       const global = epoch * STEPS_PER_EPOCH + batch;
       if (firstBatch < 0) firstBatch = global;
@@ -57,8 +70,12 @@ export async function pageRun(wp: Package, options: PageRunOptions): Promise<Pag
   const backup = new wp.BackupAndRestore({ backupDir: options.backupDir, saveFreq: 5, storage: options.storage });
   await model.fit(x, y, { epochs: EPOCHS, batchSize: 8, verbose: 0, callbacks: [backup, progress] });
   const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
-  const slots = (tree: unknown): unknown => (tree instanceof wp.Tensor ? { shape: tree.shape, bits: bits(tree.data) }
-    : typeof tree === 'object' && tree !== null ? Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, slots(v)])) : tree);
+  const slots = (tree: unknown): unknown =>
+    tree instanceof wp.Tensor
+      ? { shape: tree.shape, bits: bits(tree.data) }
+      : typeof tree === 'object' && tree !== null
+        ? Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, slots(v)]))
+        : tree;
   return {
     weights: model.namedParams().map(([k, t]) => [k, bits(t.data)]),
     optimizer: slots(model.optimizer!.stateDict()),
@@ -72,14 +89,38 @@ export async function pageRun(wp: Package, options: PageRunOptions): Promise<Pag
  * Seconds of each epoch of the MNIST MLP (784-128-10, Adam, batch 32) on `data`, backing up
  * every epoch into `backup` when given (bench/browser.ts: a page and Node alike).
  */
-export async function mnistMlpEpochs(wp: Package, data: { xTrain: Waypoint.Tensor; yTrain: Waypoint.Tensor }, epochs: number, backup?: { storage: Waypoint.Storage; dir: string }): Promise<number[]> {
-  const model = new wp.Sequential([new wp.Dense({ units: 128, activation: 'relu', inputShape: [784] }), new wp.Dense({ units: 10, activation: 'softmax' })], { seed: 1 });
-  model.compile({ optimizer: new wp.Adam({ learningRate: 0.001 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+export async function mnistMlpEpochs(
+  wp: Package,
+  data: { xTrain: Waypoint.Tensor; yTrain: Waypoint.Tensor },
+  epochs: number,
+  backup?: { storage: Waypoint.Storage; dir: string },
+): Promise<number[]> {
+  const model = new wp.Sequential(
+    [
+      new wp.Dense({ units: 128, activation: 'relu', inputShape: [784] }),
+      new wp.Dense({ units: 10, activation: 'softmax' }),
+    ],
+    { seed: 1 },
+  );
+  model.compile({
+    optimizer: new wp.Adam({ learningRate: 0.001 }),
+    loss: 'categoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
   const seconds: number[] = [];
   let start = 0;
-  const timer = { onEpochBegin: async () => { start = performance.now(); }, onEpochEnd: async () => { seconds.push((performance.now() - start) / 1000); } };
+  const timer = {
+    onEpochBegin: async () => {
+      start = performance.now();
+    },
+    onEpochEnd: async () => {
+      seconds.push((performance.now() - start) / 1000);
+    },
+  };
   // The backup is written in the epoch's onEpochEnd, before the timer's: it counts in the epoch.
-  const callbacks = backup ? [new wp.BackupAndRestore({ backupDir: backup.dir, storage: backup.storage }), timer] : [timer];
+  const callbacks = backup
+    ? [new wp.BackupAndRestore({ backupDir: backup.dir, storage: backup.storage }), timer]
+    : [timer];
   await model.fit(data.xTrain, data.yTrain, { epochs, batchSize: 32, verbose: 0, callbacks });
   return seconds;
 }

@@ -9,10 +9,15 @@ import '../src/browser/gpu.js';
 import { mnistMlpEpochs, pageRun, type PageRunResult } from './page-run.js';
 
 type StorageKind = 'idb' | 'opfs';
-const storageOf = (kind: StorageKind): wp.Storage => (kind === 'idb' ? new wp.IndexedDBStorage('waypoint-test') : new wp.OPFSStorage('waypoint-test'));
+const storageOf = (kind: StorageKind): wp.Storage =>
+  kind === 'idb' ? new wp.IndexedDBStorage('waypoint-test') : new wp.OPFSStorage('waypoint-test');
 
 let held: wp.CheckpointManager | null = null;
-const managerOn = (kind: StorageKind, dir: string) => new wp.CheckpointManager(new wp.Checkpoint({ v: new wp.Variable(1) }), dir, { storage: storageOf(kind), warn: () => undefined });
+const managerOn = (kind: StorageKind, dir: string) =>
+  new wp.CheckpointManager(new wp.Checkpoint({ v: new wp.Variable(1) }), dir, {
+    storage: storageOf(kind),
+    warn: () => undefined,
+  });
 
 function randomTensor(rng: wp.Random, shape: number[]): wp.Tensor {
   return new wp.Tensor(rng.fillNormal(new Float32Array(shape.reduce((a, b) => a * b, 1)), 0, 1), shape);
@@ -21,7 +26,12 @@ function randomTensor(rng: wp.Random, shape: number[]): wp.Tensor {
 const page = {
   /** The shared run, backing up into `kind`; each batch is logged as `batch N` for the test to act on. */
   run(kind: StorageKind, dir: string, batchDelayMs: number): Promise<PageRunResult> {
-    return pageRun(wp, { storage: storageOf(kind), backupDir: dir, batchDelayMs, onBatch: (n) => console.log(`batch ${n}`) });
+    return pageRun(wp, {
+      storage: storageOf(kind),
+      backupDir: dir,
+      batchDelayMs,
+      onBatch: (n) => console.log(`batch ${n}`),
+    });
   },
 
   async clear(): Promise<void> {
@@ -31,7 +41,9 @@ const page = {
   },
 
   async files(kind: StorageKind, dir: string): Promise<string[]> {
-    return storageOf(kind).list(dir).catch(() => []);
+    return storageOf(kind)
+      .list(dir)
+      .catch(() => []);
   },
 
   /** The Storage contract (src/testing/storage-contract.ts) on a browser storage: the rules violated, if any. */
@@ -52,11 +64,17 @@ const page = {
       const started = await wp.startLoadThreads();
       const storage = storageOf('idb');
       const rng = new wp.Random(8);
-      const leaves = [0, 1, 2, 3].map((i) => ({ key: `w${i}`, kind: 'tensor' as const, value: randomTensor(rng, [500, 1000]) }));
+      const leaves = [0, 1, 2, 3].map((i) => ({
+        key: `w${i}`,
+        kind: 'tensor' as const,
+        value: randomTensor(rng, [500, 1000]),
+      }));
       await storage.mkdirp('threads');
       await wp.writeWpt('threads/big.wpt', leaves, { kind: 'checkpoint', codec: 'shuffle-deflate', storage });
       const back = await wp.readWpt('threads/big.wpt', storage);
-      const equal = leaves.every((l) => (back.values.get(l.key) as wp.Tensor).data.every((v, i) => Object.is(v, l.value.data[i])));
+      const equal = leaves.every((l) =>
+        (back.values.get(l.key) as wp.Tensor).data.every((v, i) => Object.is(v, l.value.data[i])),
+      );
       return { started, equal, cores: navigator.hardwareConcurrency };
     } finally {
       wp.configureLoadThreads(before);
@@ -95,15 +113,28 @@ const page = {
   async allCallbacks() {
     const rng = new wp.Random(2);
     const x = randomTensor(rng, [512, 32]);
-    const y = wp.oneHot(Array.from({ length: 512 }, (_, i) => i % 4), 4);
-    const model = new wp.Sequential([new wp.Dense({ units: 256, activation: 'relu', inputShape: [32] }), new wp.Dense({ units: 4, activation: 'softmax' })], { seed: 1 });
+    const y = wp.oneHot(
+      Array.from({ length: 512 }, (_, i) => i % 4),
+      4,
+    );
+    const model = new wp.Sequential(
+      [
+        new wp.Dense({ units: 256, activation: 'relu', inputShape: [32] }),
+        new wp.Dense({ units: 4, activation: 'softmax' }),
+      ],
+      { seed: 1 },
+    );
     model.compile({ optimizer: new wp.Adam(), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
     const pre = document.getElementById('out')!;
     let ticks = 0;
     const timer = setInterval(() => ticks++, 5);
     const storage = wp.getDefaultStorage();
     const history = await model.fit(x, y, {
-      epochs: 30, batchSize: 16, verbose: 0, validationSplit: 0.25, callbacks: [
+      epochs: 30,
+      batchSize: 16,
+      verbose: 0,
+      validationSplit: 0.25,
+      callbacks: [
         new wp.ProgressBar({ sink: pre, epochs: 30, stepsPerEpoch: 24 }),
         new wp.CSVLogger('cb/log.csv'),
         new wp.ModelCheckpoint({ filepath: 'cb/ckpt/{epoch:02d}.wpt', monitor: 'val_loss', saveBestOnly: true }),
@@ -113,28 +144,60 @@ const page = {
       ],
     });
     clearInterval(timer);
-    const read = async (path: string) => new TextDecoder().decode(await (await storage.openRead(path)).read(0, 1 << 20));
+    const read = async (path: string) =>
+      new TextDecoder().decode(await (await storage.openRead(path)).read(0, 1 << 20));
     const tb = await storage.list('cb/tb/train');
     const runs = await wp.readLogs(storage, 'cb/tb');
     const reloaded = await wp.loadModel('cb/ckpt/01.wpt');
     return {
-      epochs: history.epoch.length, ticks, progress: pre.textContent ?? '', csv: await read('cb/log.csv'),
-      checkpoints: await storage.list('cb/ckpt'), eventFiles: tb.length, tags: runs.map((r) => [r.run, [...r.scalars.keys()].sort()]),
+      epochs: history.epoch.length,
+      ticks,
+      progress: pre.textContent ?? '',
+      csv: await read('cb/log.csv'),
+      checkpoints: await storage.list('cb/ckpt'),
+      eventFiles: tb.length,
+      tags: runs.map((r) => [r.run, [...r.scalars.keys()].sort()]),
       reloadedLayers: reloaded.layers.length,
       threads: wp.getBackend().threads,
-      moreThreads: (() => { try { wp.configureThreads({ threads: 2 }); return 'accepted'; } catch (e) { return (e as Error).message; } })(),
+      moreThreads: (() => {
+        try {
+          wp.configureThreads({ threads: 2 });
+          return 'accepted';
+        } catch (e) {
+          return (e as Error).message;
+        }
+      })(),
       exports: (() => {
         const tfjs = wp.exportTfjs(reloaded);
         const weights = wp.parseSafetensors(wp.exportSafetensors(reloaded, { layout: 'torch' }));
-        return { tfjsFormat: (tfjs.modelJson as { format?: string }).format, tfjsBytes: tfjs.weightData.byteLength, safetensors: [...weights.tensors.keys()].sort(), onnxBytes: wp.exportOnnx(reloaded).length };
+        return {
+          tfjsFormat: (tfjs.modelJson as { format?: string }).format,
+          tfjsBytes: tfjs.weightData.byteLength,
+          safetensors: [...weights.tensors.keys()].sort(),
+          onnxBytes: wp.exportOnnx(reloaded).length,
+        };
       })(),
       nanStops: await (async () => {
-        const bad = new wp.Sequential([new wp.Dense({ units: 4, activation: 'softmax', inputShape: [32] })], { seed: 1 });
+        const bad = new wp.Sequential([new wp.Dense({ units: 4, activation: 'softmax', inputShape: [32] })], {
+          seed: 1,
+        });
         bad.compile({ optimizer: new wp.SGD(), loss: 'categoricalCrossentropy' });
         const poisoned = x.data.slice();
         poisoned[40 * 32] = NaN; // in the third batch
         let seen = 0;
-        const h = await bad.fit(new wp.Tensor(poisoned, x.shape), y, { epochs: 3, batchSize: 16, verbose: 0, callbacks: [new wp.TerminateOnNaN(), { onBatchEnd: async () => { seen++; } }] });
+        const h = await bad.fit(new wp.Tensor(poisoned, x.shape), y, {
+          epochs: 3,
+          batchSize: 16,
+          verbose: 0,
+          callbacks: [
+            new wp.TerminateOnNaN(),
+            {
+              onBatchEnd: async () => {
+                seen++;
+              },
+            },
+          ],
+        });
         return { epochs: h.epoch.length, batchesSeen: seen, lastLoss: String(h.history.loss?.at(-1)) };
       })(),
     };
@@ -144,8 +207,10 @@ const page = {
   async gpuCheck() {
     const auto = await wp.initBackend('auto');
     const rng = new wp.Random(3);
-    const a = randomTensor(rng, [64, 96]), b = randomTensor(rng, [96, 48]);
-    const x = randomTensor(rng, [2, 12, 12, 3]), f = randomTensor(rng, [3, 3, 3, 8]);
+    const a = randomTensor(rng, [64, 96]),
+      b = randomTensor(rng, [96, 48]);
+    const x = randomTensor(rng, [2, 12, 12, 3]),
+      f = randomTensor(rng, [3, 3, 3, 8]);
     const compute = () => {
       const m = wp.matmul(a, b);
       const c = wp.conv2d(x, f, { strides: 1, padding: 'same' });

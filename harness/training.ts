@@ -1,12 +1,27 @@
 import {
-  Sequential, Dense, Dropout, Conv2D, Flatten, Adam, AdamW, SGD, Random, Tensor, oneHot, BatchNormalization, LSTM, CosineDecay,
-  ReduceLROnPlateau, type Callback,
+  Sequential,
+  Dense,
+  Dropout,
+  Conv2D,
+  Flatten,
+  Adam,
+  AdamW,
+  SGD,
+  Random,
+  Tensor,
+  oneHot,
+  BatchNormalization,
+  LSTM,
+  CosineDecay,
+  ReduceLROnPlateau,
+  type Callback,
 } from '../src/node/index.js';
 
 /** Three Gaussian blobs in 6-D: a small, learnable classification problem. */
 export function blobs(n: number, seed: number): [Tensor, Tensor] {
   const rng = new Random(seed);
-  const x = new Float32Array(n * 6), labels: number[] = [];
+  const x = new Float32Array(n * 6),
+    labels: number[] = [];
   for (let i = 0; i < n; i++) {
     const c = i % 3;
     labels.push(c);
@@ -23,15 +38,38 @@ export function blobs(n: number, seed: number): [Tensor, Tensor] {
 export type Kind = 'mlp' | 'dropout' | 'sgd' | 'cnn' | 'sequence' | 'plateau';
 
 function layersFor(kind: Kind) {
-  if (kind === 'cnn') return [new Conv2D({ filters: 3, kernelSize: 2, padding: 'same', activation: 'relu', inputShape: [2, 3, 1] }), new Flatten(), new Dense({ units: 3, activation: 'softmax' })];
-  if (kind === 'sequence') return [new BatchNormalization({ inputShape: [3, 2] }), new LSTM({ units: 5 }), new Dense({ units: 3, activation: 'softmax' })];
-  return [new Dense({ units: 8, activation: 'relu', inputShape: [6] }), ...(kind === 'dropout' ? [new Dropout({ rate: 0.3 })] : []), new Dense({ units: 3, activation: 'softmax' })];
+  if (kind === 'cnn')
+    return [
+      new Conv2D({ filters: 3, kernelSize: 2, padding: 'same', activation: 'relu', inputShape: [2, 3, 1] }),
+      new Flatten(),
+      new Dense({ units: 3, activation: 'softmax' }),
+    ];
+  if (kind === 'sequence')
+    return [
+      new BatchNormalization({ inputShape: [3, 2] }),
+      new LSTM({ units: 5 }),
+      new Dense({ units: 3, activation: 'softmax' }),
+    ];
+  return [
+    new Dense({ units: 8, activation: 'relu', inputShape: [6] }),
+    ...(kind === 'dropout' ? [new Dropout({ rate: 0.3 })] : []),
+    new Dense({ units: 3, activation: 'softmax' }),
+  ];
 }
 
 function optimizerFor(kind: Kind) {
   if (kind === 'sgd') return new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true });
   if (kind === 'plateau') return new SGD({ learningRate: 0.2, momentum: 0.5 });
-  if (kind === 'sequence') return new AdamW({ learningRate: new CosineDecay({ initialLearningRate: 0.001, decaySteps: 20, alpha: 0.1, warmupTarget: 0.05, warmupSteps: 4 }) });
+  if (kind === 'sequence')
+    return new AdamW({
+      learningRate: new CosineDecay({
+        initialLearningRate: 0.001,
+        decaySteps: 20,
+        alpha: 0.1,
+        warmupTarget: 0.05,
+        warmupSteps: 4,
+      }),
+    });
   return new Adam({ learningRate: 0.01 });
 }
 
@@ -44,7 +82,9 @@ export function makeModel(kind: Kind, seed: number): Sequential {
 
 /** The callbacks a kind trains with besides the test's own (the plateau's reducer: it reduces within a few epochs here). */
 export function callbacksFor(kind: Kind): Callback[] {
-  return kind === 'plateau' ? [new ReduceLROnPlateau({ monitor: 'loss', factor: 0.5, patience: 1, minDelta: 0.2, cooldown: 1 })] : [];
+  return kind === 'plateau'
+    ? [new ReduceLROnPlateau({ monitor: 'loss', factor: 0.5, patience: 1, minDelta: 0.2, cooldown: 1 })]
+    : [];
 }
 
 export function dataFor(kind: Kind, n = 60, seed = 1): [Tensor, Tensor] {
@@ -57,8 +97,12 @@ export function dataFor(kind: Kind, n = 60, seed = 1): [Tensor, Tensor] {
 export function fingerprint(model: Sequential) {
   const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
   const opt = model.optimizer!.stateDict();
-  const slots = (tree: unknown): unknown => (tree instanceof Tensor ? { shape: tree.shape, bits: bits(tree.data) }
-    : typeof tree === 'object' && tree !== null ? Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, slots(v)])) : tree);
+  const slots = (tree: unknown): unknown =>
+    tree instanceof Tensor
+      ? { shape: tree.shape, bits: bits(tree.data) }
+      : typeof tree === 'object' && tree !== null
+        ? Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, slots(v)]))
+        : tree;
   return {
     weights: model.namedParams().map(([k, t]) => [k, bits(t.data)]),
     // Every weight, the non-trainable ones too (BatchNormalization's moving statistics).

@@ -9,9 +9,52 @@ import { dirname, join, relative, resolve } from 'node:path';
 /** What each folder may import, besides itself and the root modules. Top of the graph first. */
 export const ALLOWED: Record<string, string[]> = {
   // The package entries for Node and browsers: each installs its platform, then the core.
-  'src/node': ['src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
-  'src/browser': ['src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
-  'src/cli': ['src/node', 'src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
+  'src/node': [
+    'src/callbacks',
+    'src/tensorboard',
+    'src/interop',
+    'src/model',
+    'src/nn',
+    'src/optim',
+    'src/data',
+    'src/checkpoint',
+    'src/storage',
+    'src/state',
+    'src/tensor',
+    'src/backend',
+    'kernels',
+  ],
+  'src/browser': [
+    'src/callbacks',
+    'src/tensorboard',
+    'src/interop',
+    'src/model',
+    'src/nn',
+    'src/optim',
+    'src/data',
+    'src/checkpoint',
+    'src/storage',
+    'src/state',
+    'src/tensor',
+    'src/backend',
+    'kernels',
+  ],
+  'src/cli': [
+    'src/node',
+    'src/callbacks',
+    'src/tensorboard',
+    'src/interop',
+    'src/model',
+    'src/nn',
+    'src/optim',
+    'src/data',
+    'src/checkpoint',
+    'src/storage',
+    'src/state',
+    'src/tensor',
+    'src/backend',
+    'kernels',
+  ],
   // waypoint/testing: the contract suites (the Storage contract) for any implementation.
   'src/testing': ['src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
   'src/callbacks': ['src/model', 'src/tensorboard', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
@@ -26,8 +69,24 @@ export const ALLOWED: Record<string, string[]> = {
   // The codecs assemble their WebAssembly with the kernels' assembler.
   // .wpt files in layers: the byte layout < codecs (one entry's bytes) < load threads < file I/O
   // (reader, writer) < the folder's own files (manifest < Checkpoint < CheckpointManager, by the no-circle rule).
-  'src/checkpoint': ['src/checkpoint/format', 'src/checkpoint/threads', 'src/checkpoint/codec', 'src/checkpoint/layout', 'src/storage', 'src/state', 'src/tensor', 'kernels'],
-  'src/checkpoint/format': ['src/checkpoint/threads', 'src/checkpoint/codec', 'src/checkpoint/layout', 'src/storage', 'src/state', 'src/tensor'],
+  'src/checkpoint': [
+    'src/checkpoint/format',
+    'src/checkpoint/threads',
+    'src/checkpoint/codec',
+    'src/checkpoint/layout',
+    'src/storage',
+    'src/state',
+    'src/tensor',
+    'kernels',
+  ],
+  'src/checkpoint/format': [
+    'src/checkpoint/threads',
+    'src/checkpoint/codec',
+    'src/checkpoint/layout',
+    'src/storage',
+    'src/state',
+    'src/tensor',
+  ],
   'src/checkpoint/threads': ['src/checkpoint/codec', 'src/checkpoint/layout', 'src/storage', 'src/state', 'src/tensor'],
   // The codecs assemble their WebAssembly with the kernels' assembler.
   'src/checkpoint/codec': ['src/checkpoint/layout', 'src/storage', 'src/state', 'src/tensor', 'kernels'],
@@ -37,10 +96,27 @@ export const ALLOWED: Record<string, string[]> = {
   'src/state': ['src/tensor'],
   'src/tensor': ['src/backend', 'kernels'],
   'src/backend': ['kernels'],
-  'kernels': [],
+  kernels: [],
   // Outside the package: benchmarks and the processes they share with tests; never test/.
-  'bench': ['harness', 'src/node', 'src/cli', 'src/callbacks', 'src/tensorboard', 'src/interop', 'src/model', 'src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor', 'src/backend', 'kernels'],
-  'harness': ['src/node', 'src/browser', 'src/testing', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
+  bench: [
+    'harness',
+    'src/node',
+    'src/cli',
+    'src/callbacks',
+    'src/tensorboard',
+    'src/interop',
+    'src/model',
+    'src/nn',
+    'src/optim',
+    'src/data',
+    'src/checkpoint',
+    'src/storage',
+    'src/state',
+    'src/tensor',
+    'src/backend',
+    'kernels',
+  ],
+  harness: ['src/node', 'src/browser', 'src/testing', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
 };
 /** The package's public entry, for the folders outside it. */
 const ENTRY = 'src/index.ts';
@@ -59,19 +135,31 @@ function files(dir: string): string[] {
 }
 
 /** The most specific folder of the table holding `file` (src/checkpoint/codec before src/checkpoint). */
-const folderOf = (file: string) => Object.keys(ALLOWED).filter((f) => relative(join(root, f), file).split('/')[0] !== '..')
-  .sort((a, b) => b.length - a.length)[0];
+const folderOf = (file: string) =>
+  Object.keys(ALLOWED)
+    .filter((f) => relative(join(root, f), file).split('/')[0] !== '..')
+    .sort((a, b) => b.length - a.length)[0];
 
 /** A folder may import itself, the folders of its row, and their subfolders (from outside them: inside, the subfolders' own rows rule). */
-const mayImport = (from: string, to: string) => to === from
-  || ALLOWED[from].some((a) => to === a || (to.startsWith(`${a}/`) && from !== a && !from.startsWith(`${a}/`)));
+const mayImport = (from: string, to: string) =>
+  to === from ||
+  ALLOWED[from].some((a) => to === a || (to.startsWith(`${a}/`) && from !== a && !from.startsWith(`${a}/`)));
 
 /**
  * Files that import each other by value, directly or around a circle (type-only imports do not
  * count: they vanish at run time). The one circle allowed: the tensor's method sugar
  * (`x.add(y)` calls ops/, and ops/ make Tensors).
  */
-export const ALLOWED_CIRCLES = [['src/tensor/ops.ts', 'src/tensor/ops/elementwise.ts', 'src/tensor/ops/layout.ts', 'src/tensor/ops/nn.ts', 'src/tensor/ops/reduce.ts', 'src/tensor/tensor.ts']];
+export const ALLOWED_CIRCLES = [
+  [
+    'src/tensor/ops.ts',
+    'src/tensor/ops/elementwise.ts',
+    'src/tensor/ops/layout.ts',
+    'src/tensor/ops/nn.ts',
+    'src/tensor/ops/reduce.ts',
+    'src/tensor/tensor.ts',
+  ],
+];
 
 export function circles(): string[][] {
   const graph = new Map<string, string[]>();
@@ -80,14 +168,25 @@ export function circles(): string[][] {
     const deps: string[] = [];
     for (const m of source.matchAll(/^(?:import|export)\s+(?!type\b)([^;]*?)\s*from\s+'(\.{1,2}\/[^']+)'/gm)) {
       const names = m[1].trim();
-      const typeOnly = /^\{[^}]*\}$/.test(names) && names.slice(1, -1).split(',').map((n) => n.trim()).filter(Boolean).every((n) => n.startsWith('type '));
+      const typeOnly =
+        /^\{[^}]*\}$/.test(names) &&
+        names
+          .slice(1, -1)
+          .split(',')
+          .map((n) => n.trim())
+          .filter(Boolean)
+          .every((n) => n.startsWith('type '));
       if (!typeOnly) deps.push(relative(root, resolve(dirname(file), m[2]).replace(/\.js$/, '.ts')));
     }
     graph.set(relative(root, file), deps);
   }
   // Tarjan's strongly connected components: each of more than one file is a circle.
   let next = 0;
-  const index = new Map<string, number>(), low = new Map<string, number>(), stack: string[] = [], onStack = new Set<string>(), found: string[][] = [];
+  const index = new Map<string, number>(),
+    low = new Map<string, number>(),
+    stack: string[] = [],
+    onStack = new Set<string>(),
+    found: string[][] = [];
   const visit = (v: string) => {
     index.set(v, next);
     low.set(v, next++);
@@ -122,10 +221,16 @@ export function violations(): string[] {
       for (const m of source.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
         const target = resolve(dirname(file), m[1]).replace(/\.js$/, '.ts');
         const rel = relative(root, target);
-        if (ROOT_MODULES.includes(rel) || (rel === ENTRY && (!folder.startsWith('src/') || PLATFORM_ENTRIES.includes(folder)))) continue;
+        if (
+          ROOT_MODULES.includes(rel) ||
+          (rel === ENTRY && (!folder.startsWith('src/') || PLATFORM_ENTRIES.includes(folder)))
+        )
+          continue;
         const to = folderOf(target);
         if (to !== undefined && mayImport(folder, to)) continue;
-        out.push(`${relative(root, file)}: imports ${rel} (${folder} may import ${[...ALLOWED[folder], 'itself'].join(', ')})`);
+        out.push(
+          `${relative(root, file)}: imports ${rel} (${folder} may import ${[...ALLOWED[folder], 'itself'].join(', ')})`,
+        );
       }
     }
   }
@@ -139,7 +244,9 @@ export function violations(): string[] {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const found = violations();
   if (found.length) {
-    console.error(`architecture: ${found.length} import${found.length === 1 ? '' : 's'} outside the folder graph (docs/ARCHITECTURE.md):\n  ${found.join('\n  ')}`);
+    console.error(
+      `architecture: ${found.length} import${found.length === 1 ? '' : 's'} outside the folder graph (docs/ARCHITECTURE.md):\n  ${found.join('\n  ')}`,
+    );
     process.exit(1);
   }
   console.log(`architecture: every import follows the folder graph (${Object.keys(ALLOWED).length} folders)`);

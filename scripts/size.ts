@@ -17,17 +17,25 @@ const CORE = ['src/tensor', 'kernels/cpu', 'kernels (root)'];
  * the in-place matmul paths and Adam's resident slots. The MNIST CNN epoch went from 3.35 to
  * about 0.5 s and the MLP's from 0.38 to 0.17 s. Raised to 2,300: room for one more kernel.
  */
-export const CORE_BUDGET = 2300;
+/**
+ * Since the formatter (prettier, printWidth 120) decides line breaks, a line is a line: the same
+ * code counted 2,078 core lines before it and 3,224 after. Budget restated from 2,300 to 3,400.
+ */
+export const CORE_BUDGET = 3400;
 /**
  * src/checkpoint: the manifest's own module and managers that own their files took it to
  * 3,070; the Storage layer moving out to src/storage (its own folder) took it to 2,873.
  */
-export const CHECKPOINT_BUDGET = 3000;
+/** Restated with the formatter too: 2,873 lines before it, 3,809 after; budget from 3,000 to 4,000. */
+export const CHECKPOINT_BUDGET = 4000;
 const root = new URL('..', import.meta.url).pathname;
 
 function files(dir: string): string[] {
   // 'kernels (root)': the files directly in kernels/ (types, the buffer pool), not its folders.
-  if (dir.endsWith(' (root)')) return readdirSync(dir.slice(0, -7)).map((name) => join(dir.slice(0, -7), name)).filter((p) => p.endsWith('.ts'));
+  if (dir.endsWith(' (root)'))
+    return readdirSync(dir.slice(0, -7))
+      .map((name) => join(dir.slice(0, -7), name))
+      .filter((p) => p.endsWith('.ts'));
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     return statSync(path).isDirectory() ? files(path) : path.endsWith('.ts') ? [path] : [];
@@ -42,15 +50,20 @@ export function codeLines(source: string): number {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   // The package's folders as the architecture checker knows them (bottom up), kernels/ by part.
-  const folders = Object.keys(ALLOWED).filter((f) => f.startsWith('src/') || f === 'kernels').reverse()
+  const folders = Object.keys(ALLOWED)
+    .filter((f) => f.startsWith('src/') || f === 'kernels')
+    .reverse()
     .flatMap((f) => (f === 'kernels' ? ['kernels/cpu', 'kernels (root)', 'kernels/gpu'] : [f]));
-  let core = 0, checkpoint = 0;
+  let core = 0,
+    checkpoint = 0;
   console.log('lines of code per folder (comments and blank lines excluded)');
   for (const folder of folders) {
     let n = 0;
     try {
       // A folder's own files: its subfolders with rows of their own are counted there.
-      const own = files(join(root, folder)).filter((f) => !folders.some((o) => o.startsWith(`${folder}/`) && f.startsWith(join(root, o) + '/')));
+      const own = files(join(root, folder)).filter(
+        (f) => !folders.some((o) => o.startsWith(`${folder}/`) && f.startsWith(join(root, o) + '/')),
+      );
       for (const f of own) n += codeLines(readFileSync(f, 'utf8'));
     } catch {
       continue; // folder not there yet
@@ -63,7 +76,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`src/checkpoint (with its subfolders): ${checkpoint} / ${CHECKPOINT_BUDGET}`);
   const failures = [
     ...(core > CORE_BUDGET ? [`the core is ${core} lines, over its ${CORE_BUDGET}-line budget`] : []),
-    ...(checkpoint > CHECKPOINT_BUDGET ? [`src/checkpoint is ${checkpoint} lines, over its ${CHECKPOINT_BUDGET}-line budget`] : []),
+    ...(checkpoint > CHECKPOINT_BUDGET
+      ? [`src/checkpoint is ${checkpoint} lines, over its ${CHECKPOINT_BUDGET}-line budget`]
+      : []),
     ...violations().map((v) => `import outside the folder graph (docs/ARCHITECTURE.md): ${v}`),
   ];
   for (const f of failures) console.error(`size: ${f}`);

@@ -5,8 +5,26 @@ export { keep } from './tensor/memory.js';
 export * from './tensor/ops.js';
 export { Random, defaultRandom, setGlobalSeed } from './tensor/random.js';
 export type { RandomState } from './tensor/random.js';
-export { setBackend, initBackend, getBackend, BackendError, GpuBackend, GpuUnavailableError, AUTO_MIN_MULTIPLY_ADDS, configureThreads, startThreads } from './backend/index.js';
-export type { BackendChoice, BackendInfo, BackendName, SetBackendOptions, GpuMode, GpuModeRequest, ThreadOptions } from './backend/index.js';
+export {
+  setBackend,
+  initBackend,
+  getBackend,
+  BackendError,
+  GpuBackend,
+  GpuUnavailableError,
+  AUTO_MIN_MULTIPLY_ADDS,
+  configureThreads,
+  startThreads,
+} from './backend/index.js';
+export type {
+  BackendChoice,
+  BackendInfo,
+  BackendName,
+  SetBackendOptions,
+  GpuMode,
+  GpuModeRequest,
+  ThreadOptions,
+} from './backend/index.js';
 export * from './state/index.js';
 export * from './storage/index.js';
 export * from './checkpoint/index.js';

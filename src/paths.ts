@@ -37,7 +37,10 @@ export function dirname(path: string): string {
   let matchedSlash = true;
   for (let i = path.length - 1; i >= 1; i--) {
     if (path[i] === '/') {
-      if (!matchedSlash) { end = i; break; }
+      if (!matchedSlash) {
+        end = i;
+        break;
+      }
     } else matchedSlash = false;
   }
   if (end === -1) return root ? '/' : '.';
@@ -54,8 +57,12 @@ export function basename(path: string, ext?: string): string {
 
 /** The path from `from` to `to`; both absolute or both relative to the same directory (Storage paths have no working directory). */
 export function relative(from: string, to: string): string {
-  const a = normalize(from).split('/').filter((p) => p !== '' && p !== '.');
-  const b = normalize(to).split('/').filter((p) => p !== '' && p !== '.');
+  const a = normalize(from)
+    .split('/')
+    .filter((p) => p !== '' && p !== '.');
+  const b = normalize(to)
+    .split('/')
+    .filter((p) => p !== '' && p !== '.');
   let common = 0;
   while (common < a.length && common < b.length && a[common] === b[common]) common++;
   return [...a.slice(common).map(() => '..'), ...b.slice(common)].join('/');

@@ -119,7 +119,12 @@ export const portablePlatform: Platform = {
   env: () => undefined,
   cores: () => 1,
   allocUninitialized: (length) => new Uint8Array(length),
-  identity: () => ({ host: 'portable', pid: (anonymousPid ||= 1 + Math.floor(Math.random() * 2 ** 31)), bootId: null, startTime: null }),
+  identity: () => ({
+    host: 'portable',
+    pid: (anonymousPid ||= 1 + Math.floor(Math.random() * 2 ** 31)),
+    bootId: null,
+    startTime: null,
+  }),
   processState: () => ({ kind: 'unknown' }),
   onExit: () => undefined,
 };

@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 
 const here = import.meta.dirname;
-const result = await build({ entryPoints: [join(here, 'main.ts')], bundle: true, format: 'esm', platform: 'browser', minify: true, write: false, logLevel: 'warning' });
+const result = await build({
+  entryPoints: [join(here, 'main.ts')],
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  minify: true,
+  write: false,
+  logLevel: 'warning',
+});
 const files: Record<string, [string, Uint8Array | string]> = {
   '/': ['text/html', readFileSync(join(here, 'index.html'))],
   '/main.js': ['text/javascript', result.outputFiles[0].contents],
@@ -17,6 +25,9 @@ const files: Record<string, [string, Uint8Array | string]> = {
 const port = Number(process.env.PORT ?? 8080);
 createServer((req, res) => {
   const file = files[new URL(req.url ?? '/', 'http://127.0.0.1').pathname];
-  if (!file) { res.writeHead(404).end(); return; }
+  if (!file) {
+    res.writeHead(404).end();
+    return;
+  }
   res.writeHead(200, { 'content-type': file[0] }).end(file[1]);
 }).listen(port, '127.0.0.1', () => console.log(`the browser example: http://127.0.0.1:${port}/`));

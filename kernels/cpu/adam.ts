@@ -9,7 +9,17 @@ import { F32, I32, V128, bump, encodeModule, op } from './wasm-asm.js';
 
 interface AdamKernel {
   memory: WebAssembly.Memory;
-  run(p: number, g: number, m: number, v: number, groups: number, c1: number, c2: number, alpha: number, eps: number): void;
+  run(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    groups: number,
+    c1: number,
+    c2: number,
+    alpha: number,
+    eps: number,
+  ): void;
 }
 
 function buildModule(): Uint8Array<ArrayBuffer> {
@@ -17,26 +27,87 @@ function buildModule(): Uint8Array<ArrayBuffer> {
   const [i, G, M, V, C1, C2, A, E] = [9, 10, 11, 12, 13, 14, 15, 16];
   const splat = (from: number, to: number) => [op.get(from), op.f32x4Splat, op.set(to)];
   const body = [
-    ...splat(c1, C1), ...splat(c2, C2), ...splat(alpha, A), ...splat(eps, E),
-    op.i32(0), op.set(i),
-    op.block, op.loop,
-    op.get(i), op.get(groups), op.geU, op.brIf(1),
-    op.get(g), op.v128Load(0), op.set(G),
+    ...splat(c1, C1),
+    ...splat(c2, C2),
+    ...splat(alpha, A),
+    ...splat(eps, E),
+    op.i32(0),
+    op.set(i),
+    op.block,
+    op.loop,
+    op.get(i),
+    op.get(groups),
+    op.geU,
+    op.brIf(1),
+    op.get(g),
+    op.v128Load(0),
+    op.set(G),
     // m += (g − m)·c1
-    op.get(m), op.v128Load(0), op.set(M),
-    op.get(M), op.get(G), op.get(M), op.f32x4Sub, op.get(C1), op.f32x4Mul, op.f32x4Add, op.set(M),
-    op.get(m), op.get(M), op.v128Store(0),
+    op.get(m),
+    op.v128Load(0),
+    op.set(M),
+    op.get(M),
+    op.get(G),
+    op.get(M),
+    op.f32x4Sub,
+    op.get(C1),
+    op.f32x4Mul,
+    op.f32x4Add,
+    op.set(M),
+    op.get(m),
+    op.get(M),
+    op.v128Store(0),
     // v += (g² − v)·c2
-    op.get(v), op.v128Load(0), op.set(V),
-    op.get(V), op.get(G), op.get(G), op.f32x4Mul, op.get(V), op.f32x4Sub, op.get(C2), op.f32x4Mul, op.f32x4Add, op.set(V),
-    op.get(v), op.get(V), op.v128Store(0),
+    op.get(v),
+    op.v128Load(0),
+    op.set(V),
+    op.get(V),
+    op.get(G),
+    op.get(G),
+    op.f32x4Mul,
+    op.get(V),
+    op.f32x4Sub,
+    op.get(C2),
+    op.f32x4Mul,
+    op.f32x4Add,
+    op.set(V),
+    op.get(v),
+    op.get(V),
+    op.v128Store(0),
     // p −= alpha·m / (√v + eps)
-    op.get(p), op.get(p), op.v128Load(0), op.get(A), op.get(M), op.f32x4Mul, op.get(V), op.f32x4Sqrt, op.get(E), op.f32x4Add, op.f32x4Div, op.f32x4Sub, op.v128Store(0),
+    op.get(p),
+    op.get(p),
+    op.v128Load(0),
+    op.get(A),
+    op.get(M),
+    op.f32x4Mul,
+    op.get(V),
+    op.f32x4Sqrt,
+    op.get(E),
+    op.f32x4Add,
+    op.f32x4Div,
+    op.f32x4Sub,
+    op.v128Store(0),
     ...[p, g, m, v].flatMap((ptr) => bump(ptr, [op.i32(16)])),
-    op.get(i), op.i32(1), op.add, op.set(i),
-    op.br(0), op.end, op.end,
+    op.get(i),
+    op.i32(1),
+    op.add,
+    op.set(i),
+    op.br(0),
+    op.end,
+    op.end,
   ];
-  return encodeModule([{ exportName: 'adam', params: [I32, I32, I32, I32, I32, F32, F32, F32, F32], locals: [[1, I32], [7, V128]], body }]);
+  return encodeModule([
+    {
+      exportName: 'adam',
+      params: [I32, I32, I32, I32, I32, F32, F32, F32, F32],
+      locals: [
+        [1, I32],
+        [7, V128],
+      ],
+      body,
+    },
+  ]);
 }
 
 function compile(): WebAssembly.Module | null {
@@ -71,7 +142,8 @@ export function adamSlots(n: number): [Float32Array, Float32Array] {
   if (module === null || n < 4) return [new Float32Array(n), new Float32Array(n)];
   const memory = new WebAssembly.Memory({ initial: Math.ceil((16 * n) / 65536) });
   const heap = new Float32Array(memory.buffer, 0, 4 * n);
-  const m = heap.subarray(2 * n, 3 * n), v = heap.subarray(3 * n, 4 * n);
+  const m = heap.subarray(2 * n, 3 * n),
+    v = heap.subarray(3 * n, 4 * n);
   resident.set(m, { v, heap, run: instantiate(memory) });
   return [m, v];
 }
@@ -79,7 +151,18 @@ export function adamSlots(n: number): [Float32Array, Float32Array] {
 const f32 = Math.fround;
 
 /** The update of values [from, to) in JavaScript, rounded as float32 arithmetic is. */
-function adamTail(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, from: number, to: number, c1: number, c2: number, alpha: number, eps: number): void {
+function adamTail(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  from: number,
+  to: number,
+  c1: number,
+  c2: number,
+  alpha: number,
+  eps: number,
+): void {
   for (let i = from; i < to; i++) {
     const gi = g[i];
     const mi = f32(m[i] + f32(f32(gi - m[i]) * c1));
@@ -91,7 +174,16 @@ function adamTail(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32A
 }
 
 /** Updates `p`, `m` and `v` in place from the gradient `g` (all of one length); the constants are rounded to float32. */
-export function adamUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, c1: number, c2: number, alpha: number, eps: number): void {
+export function adamUpdate(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  c1: number,
+  c2: number,
+  alpha: number,
+  eps: number,
+): void {
   [c1, c2, alpha, eps] = [f32(c1), f32(c2), f32(alpha), f32(eps)];
   const n = p.length;
   const simd = kernel === null ? 0 : n - (n % 4);
@@ -119,6 +211,15 @@ export function adamUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v:
 }
 
 /** The JavaScript path alone (tests check that both paths give the same bits). */
-export function adamUpdateScalar(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, c1: number, c2: number, alpha: number, eps: number): void {
+export function adamUpdateScalar(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  c1: number,
+  c2: number,
+  alpha: number,
+  eps: number,
+): void {
   adamTail(p, g, m, v, 0, p.length, f32(c1), f32(c2), f32(alpha), f32(eps));
 }

@@ -17,32 +17,85 @@ function buildModule(): Uint8Array<ArrayBuffer> {
   const forward = (() => {
     const [X, B, OUT, ROWS, GROUPS, RELU, R, G, BP, ZERO, Z] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
     return {
-      exportName: 'forward', params: Array(6).fill(I32), locals: [[3, I32], [2, V128]] as Array<[number, number]>,
+      exportName: 'forward',
+      params: Array(6).fill(I32),
+      locals: [
+        [3, I32],
+        [2, V128],
+      ] as Array<[number, number]>,
       body: [
-        op.i32(0), op.i32x4Splat, op.set(ZERO),
-        ...forLoop(R, ROWS, [op.get(B), op.set(BP), ...forLoop(G, GROUPS, [
-          op.get(X), op.v128Load(0), op.get(BP), op.v128Load(0), op.f32x4Add, op.set(Z),
-          op.get(RELU), op.if, op.get(Z), op.get(ZERO), op.f32x4Max, op.set(Z), op.end,
-          op.get(OUT), op.get(Z), op.v128Store(0),
-          ...[X, OUT, BP].flatMap((ptr) => bump(ptr, [op.i32(16)])),
-        ])]),
+        op.i32(0),
+        op.i32x4Splat,
+        op.set(ZERO),
+        ...forLoop(R, ROWS, [
+          op.get(B),
+          op.set(BP),
+          ...forLoop(G, GROUPS, [
+            op.get(X),
+            op.v128Load(0),
+            op.get(BP),
+            op.v128Load(0),
+            op.f32x4Add,
+            op.set(Z),
+            op.get(RELU),
+            op.if,
+            op.get(Z),
+            op.get(ZERO),
+            op.f32x4Max,
+            op.set(Z),
+            op.end,
+            op.get(OUT),
+            op.get(Z),
+            op.v128Store(0),
+            ...[X, OUT, BP].flatMap((ptr) => bump(ptr, [op.i32(16)])),
+          ]),
+        ]),
       ],
     };
   })();
   const backward = (() => {
     const [Y, GR, DZ, DB, ROWS, GROUPS, RELU, R, G, BP, ZERO, D] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
     return {
-      exportName: 'backward', params: Array(7).fill(I32), locals: [[3, I32], [2, V128]] as Array<[number, number]>,
+      exportName: 'backward',
+      params: Array(7).fill(I32),
+      locals: [
+        [3, I32],
+        [2, V128],
+      ] as Array<[number, number]>,
       body: [
-        op.i32(0), op.i32x4Splat, op.set(ZERO),
-        ...forLoop(R, ROWS, [op.get(DB), op.set(BP), ...forLoop(G, GROUPS, [
-          op.get(GR), op.v128Load(0), op.set(D),
-          // relu: zero g where y ≤ 0 (an all-ones lane mask; a NaN y lets g through).
-          op.get(RELU), op.if, op.get(D), op.get(Y), op.v128Load(0), op.get(ZERO), op.f32x4Le, op.v128AndNot, op.set(D), op.end,
-          op.get(DZ), op.get(D), op.v128Store(0),
-          op.get(BP), op.get(BP), op.v128Load(0), op.get(D), op.f32x4Add, op.v128Store(0),
-          ...[Y, GR, DZ, BP].flatMap((ptr) => bump(ptr, [op.i32(16)])),
-        ])]),
+        op.i32(0),
+        op.i32x4Splat,
+        op.set(ZERO),
+        ...forLoop(R, ROWS, [
+          op.get(DB),
+          op.set(BP),
+          ...forLoop(G, GROUPS, [
+            op.get(GR),
+            op.v128Load(0),
+            op.set(D),
+            // relu: zero g where y ≤ 0 (an all-ones lane mask; a NaN y lets g through).
+            op.get(RELU),
+            op.if,
+            op.get(D),
+            op.get(Y),
+            op.v128Load(0),
+            op.get(ZERO),
+            op.f32x4Le,
+            op.v128AndNot,
+            op.set(D),
+            op.end,
+            op.get(DZ),
+            op.get(D),
+            op.v128Store(0),
+            op.get(BP),
+            op.get(BP),
+            op.v128Load(0),
+            op.get(D),
+            op.f32x4Add,
+            op.v128Store(0),
+            ...[Y, GR, DZ, BP].flatMap((ptr) => bump(ptr, [op.i32(16)])),
+          ]),
+        ]),
       ],
     };
   })();
@@ -81,7 +134,8 @@ function simdFor(channels: number, useSimd: boolean): BiasKernels | null {
 
 /** act(x + bias) over rows of `bias.length` channels. */
 export function biasActivate(x: Float32Array, bias: Float32Array, relu: boolean, useSimd = true): Float32Array {
-  const channels = bias.length, simd = simdFor(channels, useSimd);
+  const channels = bias.length,
+    simd = simdFor(channels, useSimd);
   if (simd === null) {
     const out = allocate(x.length);
     // One flat loop with a channel counter: an inner loop over a few channels costs more than its work.
@@ -92,7 +146,8 @@ export function biasActivate(x: Float32Array, bias: Float32Array, relu: boolean,
     }
     return out;
   }
-  const n = x.length, heap = heapOf(simd, (2 * n + channels) * 4);
+  const n = x.length,
+    heap = heapOf(simd, (2 * n + channels) * 4);
   heap.set(x, 0);
   heap.set(bias, n);
   simd.forward(0, 4 * n, 4 * (n + channels), n / channels, channels / 4, relu ? 1 : 0);
@@ -100,7 +155,13 @@ export function biasActivate(x: Float32Array, bias: Float32Array, relu: boolean,
 }
 
 /** The gradients of `biasActivate` from its output `y` and the incoming gradient `g`. */
-export function biasActivateGrad(y: Float32Array, g: Float32Array, channels: number, relu: boolean, useSimd = true): { dz: Float32Array; dbias: Float32Array } {
+export function biasActivateGrad(
+  y: Float32Array,
+  g: Float32Array,
+  channels: number,
+  relu: boolean,
+  useSimd = true,
+): { dz: Float32Array; dbias: Float32Array } {
   const simd = simdFor(channels, useSimd);
   if (simd === null) {
     const dz = relu ? allocate(g.length) : g;
@@ -113,7 +174,8 @@ export function biasActivateGrad(y: Float32Array, g: Float32Array, channels: num
     }
     return { dz, dbias };
   }
-  const n = g.length, heap = heapOf(simd, (3 * n + channels) * 4);
+  const n = g.length,
+    heap = heapOf(simd, (3 * n + channels) * 4);
   heap.set(y, 0);
   heap.set(g, n);
   heap.fill(0, 3 * n, 3 * n + channels);

@@ -18,44 +18,107 @@ import { I32, V128, bump, encodeModule, forLoop, nthAddress, op } from './wasm-a
  */
 export interface DirectConvKernels {
   readonly outVectors: number;
-  forward(x: number, f: number, bias: number, out: number, batch: number, hp: number, wp: number, c: number, kH: number, kW: number, outH: number, outW: number, relu: number, stride: number): void;
+  forward(
+    x: number,
+    f: number,
+    bias: number,
+    out: number,
+    batch: number,
+    hp: number,
+    wp: number,
+    c: number,
+    kH: number,
+    kW: number,
+    outH: number,
+    outW: number,
+    relu: number,
+    stride: number,
+  ): void;
   /** filterGrad[T] handles T taps at a time (T·V ≤ 8); index 0 is unused. */
-  filterGrad: Array<(x: number, dy: number, df: number, batch: number, hp: number, wp: number, c: number, kH: number, kW: number, outH: number, outW: number, stride: number) => void>;
+  filterGrad: Array<
+    (
+      x: number,
+      dy: number,
+      df: number,
+      batch: number,
+      hp: number,
+      wp: number,
+      c: number,
+      kH: number,
+      kW: number,
+      outH: number,
+      outW: number,
+      stride: number,
+    ) => void
+  >;
 }
 
 const ACCUMULATORS = 8;
 
 function forwardFunction(v: number, p: number) {
-  const [X, F, BIAS, OUT, BATCH, HP, WP, C, KH, KW, OUTH, OUTW, RELU, STRIDE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
-  const [B, OY, OX, KY, T, ROW, XP, FP, OP, ROWBYTES, RUN, CB, KYROW] = [14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26];
+  const [X, F, BIAS, OUT, BATCH, HP, WP, C, KH, KW, OUTH, OUTW, RELU, STRIDE] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+  ];
+  const [B, OY, OX, KY, T, ROW, XP, FP, OP, ROWBYTES, RUN, CB, KYROW] = [
+    14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,
+  ];
   const acc = (px: number, lane: number) => 27 + px * v + lane;
   const fv = (lane: number) => 27 + ACCUMULATORS + lane;
-  const A = 27 + ACCUMULATORS + 4, ZERO = A + 1;
+  const A = 27 + ACCUMULATORS + 4,
+    ZERO = A + 1;
   const block = (pixels: number): number[][] => {
     const accs = [...Array(pixels).keys()].flatMap((px) => [...Array(v).keys()].map((lane) => [px, lane] as const));
     return [
       ...accs.flatMap(([px, lane]) => [op.get(ZERO), op.set(acc(px, lane))]),
-      op.get(F), op.set(FP),
+      op.get(F),
+      op.set(FP),
       // KYROW = ROW + ox·C·4, then one filter row of kW·C taps per ky.
-      op.get(ROW), op.get(OX), op.get(CB), op.mul, op.add, op.set(KYROW),
+      op.get(ROW),
+      op.get(OX),
+      op.get(CB),
+      op.mul,
+      op.add,
+      op.set(KYROW),
       ...forLoop(KY, KH, [
-        op.get(KYROW), op.set(XP),
-        op.get(RUN), op.set(T),
+        op.get(KYROW),
+        op.set(XP),
+        op.get(RUN),
+        op.set(T),
         op.loop,
         ...[...Array(v).keys()].flatMap((lane) => [op.get(FP), op.v128Load(16 * lane), op.set(fv(lane))]),
         ...[...Array(pixels).keys()].flatMap((px) => [
-          ...nthAddress(XP, CB, px), op.load32Splat(0), op.set(A),
-          ...[...Array(v).keys()].flatMap((lane) => [op.get(acc(px, lane)), op.get(A), op.get(fv(lane)), op.f32x4Mul, op.f32x4Add, op.set(acc(px, lane))]),
+          ...nthAddress(XP, CB, px),
+          op.load32Splat(0),
+          op.set(A),
+          ...[...Array(v).keys()].flatMap((lane) => [
+            op.get(acc(px, lane)),
+            op.get(A),
+            op.get(fv(lane)),
+            op.f32x4Mul,
+            op.f32x4Add,
+            op.set(acc(px, lane)),
+          ]),
         ]),
         ...bump(XP, [op.i32(4)]),
         ...bump(FP, [op.get(STRIDE)]),
-        op.get(T), op.i32(1), op.sub, op.tee(T), op.brIf(0),
+        op.get(T),
+        op.i32(1),
+        op.sub,
+        op.tee(T),
+        op.brIf(0),
         op.end,
         ...bump(KYROW, [op.get(ROWBYTES)]),
       ]),
       // The bias after the sum, as a separate bias add would: the same bits fused or not.
-      ...accs.flatMap(([px, lane]) => [op.get(acc(px, lane)), op.get(BIAS), op.v128Load(16 * lane), op.f32x4Add, op.set(acc(px, lane))]),
-      op.get(RELU), op.if,
+      ...accs.flatMap(([px, lane]) => [
+        op.get(acc(px, lane)),
+        op.get(BIAS),
+        op.v128Load(16 * lane),
+        op.f32x4Add,
+        op.set(acc(px, lane)),
+      ]),
+      op.get(RELU),
+      op.if,
       ...accs.flatMap(([px, lane]) => [op.get(acc(px, lane)), op.get(ZERO), op.f32x4Max, op.set(acc(px, lane))]),
       op.end,
       // Pixel px's output lies px·stride bytes on.
@@ -64,77 +127,193 @@ function forwardFunction(v: number, p: number) {
     ];
   };
   const body = [
-    op.get(WP), op.get(C), op.mul, op.i32(4), op.mul, op.set(ROWBYTES),
-    op.get(KW), op.get(C), op.mul, op.set(RUN),
-    op.get(C), op.i32(4), op.mul, op.set(CB),
-    op.get(OUT), op.set(OP),
-    op.i32(0), op.i32x4Splat, op.set(ZERO),
-    ...forLoop(B, BATCH, forLoop(OY, OUTH, [
-      // ROW = x + (b·Hp + oy)·rowBytes: the first input row under this output row.
-      op.get(X), op.get(B), op.get(HP), op.mul, op.get(OY), op.add, op.get(ROWBYTES), op.mul, op.add, op.set(ROW),
-      op.i32(0), op.set(OX),
-      op.block, op.loop,
-      op.get(OX), op.i32(p), op.add, op.get(OUTW), op.gtS, op.brIf(1),
-      ...block(p),
-      ...bump(OX, [op.i32(p)]), op.br(0),
-      op.end, op.end,
-      op.block, op.loop,
-      op.get(OX), op.get(OUTW), op.geU, op.brIf(1),
-      ...block(1),
-      ...bump(OX, [op.i32(1)]), op.br(0),
-      op.end, op.end,
-    ])),
+    op.get(WP),
+    op.get(C),
+    op.mul,
+    op.i32(4),
+    op.mul,
+    op.set(ROWBYTES),
+    op.get(KW),
+    op.get(C),
+    op.mul,
+    op.set(RUN),
+    op.get(C),
+    op.i32(4),
+    op.mul,
+    op.set(CB),
+    op.get(OUT),
+    op.set(OP),
+    op.i32(0),
+    op.i32x4Splat,
+    op.set(ZERO),
+    ...forLoop(
+      B,
+      BATCH,
+      forLoop(OY, OUTH, [
+        // ROW = x + (b·Hp + oy)·rowBytes: the first input row under this output row.
+        op.get(X),
+        op.get(B),
+        op.get(HP),
+        op.mul,
+        op.get(OY),
+        op.add,
+        op.get(ROWBYTES),
+        op.mul,
+        op.add,
+        op.set(ROW),
+        op.i32(0),
+        op.set(OX),
+        op.block,
+        op.loop,
+        op.get(OX),
+        op.i32(p),
+        op.add,
+        op.get(OUTW),
+        op.gtS,
+        op.brIf(1),
+        ...block(p),
+        ...bump(OX, [op.i32(p)]),
+        op.br(0),
+        op.end,
+        op.end,
+        op.block,
+        op.loop,
+        op.get(OX),
+        op.get(OUTW),
+        op.geU,
+        op.brIf(1),
+        ...block(1),
+        ...bump(OX, [op.i32(1)]),
+        op.br(0),
+        op.end,
+        op.end,
+      ]),
+    ),
   ];
-  return { exportName: 'forward', params: Array(14).fill(I32), locals: [[13, I32], [ACCUMULATORS + 4 + 2, V128]] as Array<[number, number]>, body };
+  return {
+    exportName: 'forward',
+    params: Array(14).fill(I32),
+    locals: [
+      [13, I32],
+      [ACCUMULATORS + 4 + 2, V128],
+    ] as Array<[number, number]>,
+    body,
+  };
 }
 
 function filterGradFunction(v: number, taps: number) {
   const [X, DY, DF, BATCH, HP, WP, C, KH, KW, OUTH, OUTW, STRIDE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-  const [B, OY, OX, KY, T, ROW, XP, DP, DFP, ROWBYTES, RUN, CB, KYROW, DYROW] = [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25];
+  const [B, OY, OX, KY, T, ROW, XP, DP, DFP, ROWBYTES, RUN, CB, KYROW, DYROW] = [
+    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+  ];
   const acc = (tap: number, lane: number) => 26 + tap * v + lane;
   const dv = (lane: number) => 26 + ACCUMULATORS + lane;
   const A = 26 + ACCUMULATORS + 4;
   const accs = [...Array(taps).keys()].flatMap((tap) => [...Array(v).keys()].map((lane) => [tap, lane] as const));
   const tapBlock = [
     ...accs.flatMap(([tap, lane]) => [op.i32(0), op.i32x4Splat, op.set(acc(tap, lane))]),
-    op.get(KYROW), op.get(T), op.i32(4), op.mul, op.add, op.set(XP),
-    op.get(DYROW), op.set(DP),
+    op.get(KYROW),
+    op.get(T),
+    op.i32(4),
+    op.mul,
+    op.add,
+    op.set(XP),
+    op.get(DYROW),
+    op.set(DP),
     ...forLoop(OX, OUTW, [
       ...[...Array(v).keys()].flatMap((lane) => [op.get(DP), op.v128Load(16 * lane), op.set(dv(lane))]),
       ...[...Array(taps).keys()].flatMap((tap) => [
-        op.get(XP), op.load32Splat(4 * tap), op.set(A),
-        ...[...Array(v).keys()].flatMap((lane) => [op.get(acc(tap, lane)), op.get(A), op.get(dv(lane)), op.f32x4Mul, op.f32x4Add, op.set(acc(tap, lane))]),
+        op.get(XP),
+        op.load32Splat(4 * tap),
+        op.set(A),
+        ...[...Array(v).keys()].flatMap((lane) => [
+          op.get(acc(tap, lane)),
+          op.get(A),
+          op.get(dv(lane)),
+          op.f32x4Mul,
+          op.f32x4Add,
+          op.set(acc(tap, lane)),
+        ]),
       ]),
       ...bump(XP, [op.get(CB)]),
       ...bump(DP, [op.get(STRIDE)]),
     ]),
     // Tap t's filter row lies t·stride bytes on.
-    ...accs.flatMap(([tap, lane]) => [...nthAddress(DFP, STRIDE, tap), ...nthAddress(DFP, STRIDE, tap), op.v128Load(16 * lane), op.get(acc(tap, lane)), op.f32x4Add, op.v128Store(16 * lane)]),
+    ...accs.flatMap(([tap, lane]) => [
+      ...nthAddress(DFP, STRIDE, tap),
+      ...nthAddress(DFP, STRIDE, tap),
+      op.v128Load(16 * lane),
+      op.get(acc(tap, lane)),
+      op.f32x4Add,
+      op.v128Store(16 * lane),
+    ]),
     ...bump(DFP, [op.get(STRIDE), op.i32(taps), op.mul]),
   ];
   const body = [
-    op.get(WP), op.get(C), op.mul, op.i32(4), op.mul, op.set(ROWBYTES),
-    op.get(KW), op.get(C), op.mul, op.set(RUN),
-    op.get(C), op.i32(4), op.mul, op.set(CB),
-    op.get(DY), op.set(DYROW),
-    ...forLoop(B, BATCH, forLoop(OY, OUTH, [
-      op.get(X), op.get(B), op.get(HP), op.mul, op.get(OY), op.add, op.get(ROWBYTES), op.mul, op.add, op.set(ROW),
-      op.get(ROW), op.set(KYROW),
-      op.get(DF), op.set(DFP),
-      ...forLoop(KY, KH, [
-        // T walks this filter row's kW·C taps, `taps` at a time (the caller picks a divisor).
-        op.i32(0), op.set(T),
-        op.block, op.loop,
-        op.get(T), op.get(RUN), op.geU, op.brIf(1),
-        ...tapBlock,
-        ...bump(T, [op.i32(taps)]), op.br(0),
-        op.end, op.end,
-        ...bump(KYROW, [op.get(ROWBYTES)]),
+    op.get(WP),
+    op.get(C),
+    op.mul,
+    op.i32(4),
+    op.mul,
+    op.set(ROWBYTES),
+    op.get(KW),
+    op.get(C),
+    op.mul,
+    op.set(RUN),
+    op.get(C),
+    op.i32(4),
+    op.mul,
+    op.set(CB),
+    op.get(DY),
+    op.set(DYROW),
+    ...forLoop(
+      B,
+      BATCH,
+      forLoop(OY, OUTH, [
+        op.get(X),
+        op.get(B),
+        op.get(HP),
+        op.mul,
+        op.get(OY),
+        op.add,
+        op.get(ROWBYTES),
+        op.mul,
+        op.add,
+        op.set(ROW),
+        op.get(ROW),
+        op.set(KYROW),
+        op.get(DF),
+        op.set(DFP),
+        ...forLoop(KY, KH, [
+          // T walks this filter row's kW·C taps, `taps` at a time (the caller picks a divisor).
+          op.i32(0),
+          op.set(T),
+          op.block,
+          op.loop,
+          op.get(T),
+          op.get(RUN),
+          op.geU,
+          op.brIf(1),
+          ...tapBlock,
+          ...bump(T, [op.i32(taps)]),
+          op.br(0),
+          op.end,
+          op.end,
+          ...bump(KYROW, [op.get(ROWBYTES)]),
+        ]),
+        ...bump(DYROW, [op.get(OUTW), op.get(STRIDE), op.mul]),
       ]),
-      ...bump(DYROW, [op.get(OUTW), op.get(STRIDE), op.mul]),
-    ])),
+    ),
   ];
-  return { exportName: `filterGrad${taps}`, params: Array(12).fill(I32), locals: [[14, I32], [ACCUMULATORS + 4 + 1, V128]] as Array<[number, number]>, body };
+  return {
+    exportName: `filterGrad${taps}`,
+    params: Array(12).fill(I32),
+    locals: [
+      [14, I32],
+      [ACCUMULATORS + 4 + 1, V128],
+    ] as Array<[number, number]>,
+    body,
+  };
 }
 
 /** Pixels per forward block for V output vectors: as many as keep P·V accumulators in registers. */
@@ -165,7 +344,10 @@ export function directConvKernels(v: number): DirectConvKernels | null {
   kernels = {
     outVectors: v,
     forward: exports.forward as DirectConvKernels['forward'],
-    filterGrad: [() => {}, ...tapCounts.map((t) => exports[`filterGrad${t}`] as DirectConvKernels['filterGrad'][number])],
+    filterGrad: [
+      () => {},
+      ...tapCounts.map((t) => exports[`filterGrad${t}`] as DirectConvKernels['filterGrad'][number]),
+    ],
   };
   modules.set(v, kernels);
   return kernels;

@@ -3,20 +3,37 @@ import type { Conv2dInfo, Window2d } from '../types.js';
 import { matmul } from './matmul.js';
 
 /** The matmul a convolution runs on (the backend may pass one that uses several threads). */
-export type Matmul = (a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA?: boolean, transB?: boolean, out?: Float32Array) => Float32Array;
+export type Matmul = (
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+  transA?: boolean,
+  transB?: boolean,
+  out?: Float32Array,
+) => Float32Array;
 
 /**
  * Convolution as im2col + matmul: each output pixel's receptive field becomes one row
  * of `cols` [batch·outH·outW, kH·kW·C] (zeros where the window hangs over the padding),
  * so forward and both gradients are single matmuls on the packed CPU kernel.
  */
-export function im2col(x: Float32Array, w: Window2d, cols = new Float32Array(w.batch * w.outH * w.outW * w.kH * w.kW * w.channels)): Float32Array {
+export function im2col(
+  x: Float32Array,
+  w: Window2d,
+  cols = new Float32Array(w.batch * w.outH * w.outW * w.kH * w.kW * w.channels),
+): Float32Array {
   transfer(x, cols, w, false);
   return cols;
 }
 
 /** The adjoint of im2col: adds every row of `cols` back onto the pixels it was read from. */
-export function col2im(cols: Float32Array, w: Window2d, x = allocateZeroed(w.batch * w.inH * w.inW * w.channels)): Float32Array {
+export function col2im(
+  cols: Float32Array,
+  w: Window2d,
+  x = allocateZeroed(w.batch * w.inH * w.inW * w.channels),
+): Float32Array {
   transfer(x, cols, w, true);
   return x;
 }
@@ -30,8 +47,18 @@ export function col2im(cols: Float32Array, w: Window2d, x = allocateZeroed(w.bat
  */
 function transfer(x: Float32Array, cols: Float32Array, w: Window2d, scatter: boolean): void {
   const { batch, inH, inW, channels: c, kH, kW, strideH, strideW, padTop, padLeft, outH, outW } = w;
-  const dH = w.dilationH ?? 1, dW = w.dilationW ?? 1;
-  if (c === 1 && !scatter && strideW === 1 && dW === 1 && padTop === 0 && padLeft === 0 && (outH - 1) * strideH + (kH - 1) * dH < inH && outW + kW - 1 <= inW) {
+  const dH = w.dilationH ?? 1,
+    dW = w.dilationW ?? 1;
+  if (
+    c === 1 &&
+    !scatter &&
+    strideW === 1 &&
+    dW === 1 &&
+    padTop === 0 &&
+    padLeft === 0 &&
+    (outH - 1) * strideH + (kH - 1) * dH < inH &&
+    outW + kW - 1 <= inW
+  ) {
     gatherOneChannel(x, cols, w);
     return;
   }
@@ -71,23 +98,51 @@ function gatherOneChannel(x: Float32Array, cols: Float32Array, w: Window2d): voi
       for (let ky = 0; ky < kH; ky++) {
         const row = (b * inH + oy * strideH + ky * dH) * inW;
         for (let kx = 0; kx < kW; kx++) {
-          for (let ox = 0, d = pixel * patch + ky * kW + kx, s = row + kx; ox < outW; ox++, d += patch, s++) cols[d] = x[s];
+          for (let ox = 0, d = pixel * patch + ky * kW + kx, s = row + kx; ox < outW; ox++, d += patch, s++)
+            cols[d] = x[s];
         }
       }
     }
   }
 }
 
-function interiorGather(x: Float32Array, cols: Float32Array, src: number, d: number, kH: number, run: number, rowStep: number): void {
+function interiorGather(
+  x: Float32Array,
+  cols: Float32Array,
+  src: number,
+  d: number,
+  kH: number,
+  run: number,
+  rowStep: number,
+): void {
   for (let ky = 0; ky < kH; ky++, src += rowStep) for (let t = 0, s = src; t < run; t++) cols[d++] = x[s++];
 }
 
-function interiorScatter(x: Float32Array, cols: Float32Array, src: number, d: number, kH: number, run: number, rowStep: number): void {
+function interiorScatter(
+  x: Float32Array,
+  cols: Float32Array,
+  src: number,
+  d: number,
+  kH: number,
+  run: number,
+  rowStep: number,
+): void {
   for (let ky = 0; ky < kH; ky++, src += rowStep) for (let t = 0, s = src; t < run; t++) x[s++] += cols[d++];
 }
 
 /** A window that hangs over the border (or is dilated across a row): tap by tap, zeros outside. */
-function borderWindow(x: Float32Array, cols: Float32Array, w: Window2d, b: number, y0: number, x0: number, d: number, scatter: boolean, dH: number, dW: number): void {
+function borderWindow(
+  x: Float32Array,
+  cols: Float32Array,
+  w: Window2d,
+  b: number,
+  y0: number,
+  x0: number,
+  d: number,
+  scatter: boolean,
+  dH: number,
+  dW: number,
+): void {
   const { inH, inW, channels: c, kH, kW } = w;
   for (let ky = 0; ky < kH; ky++) {
     const iy = y0 + ky * dH;
@@ -124,7 +179,23 @@ function colsBuffer(w: Conv2dInfo): Float32Array<ArrayBuffer> {
 const forwardCols = new Map<string, { x: WeakRef<Float32Array>; cols: Float32Array<ArrayBuffer> }>();
 const KEPT_WINDOWS = 8;
 
-const windowKey = (w: Conv2dInfo) => [w.batch, w.inH, w.inW, w.channels, w.kH, w.kW, w.strideH, w.strideW, w.padTop, w.padLeft, w.outH, w.outW, w.dilationH ?? 1, w.dilationW ?? 1].join(',');
+const windowKey = (w: Conv2dInfo) =>
+  [
+    w.batch,
+    w.inH,
+    w.inW,
+    w.channels,
+    w.kH,
+    w.kW,
+    w.strideH,
+    w.strideW,
+    w.padTop,
+    w.padLeft,
+    w.outH,
+    w.outW,
+    w.dilationH ?? 1,
+    w.dilationW ?? 1,
+  ].join(',');
 
 /** The im2col matrix of `x` for a forward convolution, gathered into the buffer kept for its window shape. */
 function forwardColsOf(x: Float32Array, info: Conv2dInfo): Float32Array {
@@ -152,13 +223,23 @@ export function conv2d(x: Float32Array, filter: Float32Array, info: Conv2dInfo, 
 }
 
 /** dL/dx from dL/dy: dy · fᵀ, scattered back through the windows. */
-export function conv2dBackpropInput(dy: Float32Array, filter: Float32Array, info: Conv2dInfo, mm: Matmul = matmul): Float32Array {
+export function conv2dBackpropInput(
+  dy: Float32Array,
+  filter: Float32Array,
+  info: Conv2dInfo,
+  mm: Matmul = matmul,
+): Float32Array {
   if (is1x1(info)) return mm(dy, filter, rowsOf(info), info.outC, info.channels, false, true);
   return col2im(mm(dy, filter, rowsOf(info), info.outC, patchOf(info), false, true, colsBuffer(info)), info);
 }
 
 /** dL/df from x and dL/dy: colsᵀ · dy. */
-export function conv2dBackpropFilter(x: Float32Array, dy: Float32Array, info: Conv2dInfo, mm: Matmul = matmul): Float32Array {
+export function conv2dBackpropFilter(
+  x: Float32Array,
+  dy: Float32Array,
+  info: Conv2dInfo,
+  mm: Matmul = matmul,
+): Float32Array {
   const cols = is1x1(info) ? x : colsOf(x, info);
   return mm(cols, dy, patchOf(info), rowsOf(info), info.outC, true, false);
 }

@@ -68,21 +68,77 @@ export function jsEngine(): GemmEngine {
   };
 }
 
-function jsTile(h: Float32Array, ao: number, bo: number, kc: number, co: number, ldc: number, aStep: number, bStep: number): void {
-  let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-  let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+function jsTile(
+  h: Float32Array,
+  ao: number,
+  bo: number,
+  kc: number,
+  co: number,
+  ldc: number,
+  aStep: number,
+  bStep: number,
+): void {
+  let c00 = 0,
+    c01 = 0,
+    c02 = 0,
+    c03 = 0,
+    c10 = 0,
+    c11 = 0,
+    c12 = 0,
+    c13 = 0;
+  let c20 = 0,
+    c21 = 0,
+    c22 = 0,
+    c23 = 0,
+    c30 = 0,
+    c31 = 0,
+    c32 = 0,
+    c33 = 0;
   for (let p = 0; p < kc; p++, ao += aStep, bo += bStep) {
-    const a0 = h[ao], a1 = h[ao + 1], a2 = h[ao + 2], a3 = h[ao + 3];
-    const b0 = h[bo], b1 = h[bo + 1], b2 = h[bo + 2], b3 = h[bo + 3];
-    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+    const a0 = h[ao],
+      a1 = h[ao + 1],
+      a2 = h[ao + 2],
+      a3 = h[ao + 3];
+    const b0 = h[bo],
+      b1 = h[bo + 1],
+      b2 = h[bo + 2],
+      b3 = h[bo + 3];
+    c00 += a0 * b0;
+    c01 += a0 * b1;
+    c02 += a0 * b2;
+    c03 += a0 * b3;
+    c10 += a1 * b0;
+    c11 += a1 * b1;
+    c12 += a1 * b2;
+    c13 += a1 * b3;
+    c20 += a2 * b0;
+    c21 += a2 * b1;
+    c22 += a2 * b2;
+    c23 += a2 * b3;
+    c30 += a3 * b0;
+    c31 += a3 * b1;
+    c32 += a3 * b2;
+    c33 += a3 * b3;
   }
-  h[co] += c00; h[co + 1] += c01; h[co + 2] += c02; h[co + 3] += c03; co += ldc;
-  h[co] += c10; h[co + 1] += c11; h[co + 2] += c12; h[co + 3] += c13; co += ldc;
-  h[co] += c20; h[co + 1] += c21; h[co + 2] += c22; h[co + 3] += c23; co += ldc;
-  h[co] += c30; h[co + 1] += c31; h[co + 2] += c32; h[co + 3] += c33;
+  h[co] += c00;
+  h[co + 1] += c01;
+  h[co + 2] += c02;
+  h[co + 3] += c03;
+  co += ldc;
+  h[co] += c10;
+  h[co + 1] += c11;
+  h[co + 2] += c12;
+  h[co + 3] += c13;
+  co += ldc;
+  h[co] += c20;
+  h[co + 1] += c21;
+  h[co + 2] += c22;
+  h[co + 3] += c23;
+  co += ldc;
+  h[co] += c30;
+  h[co + 1] += c31;
+  h[co + 2] += c32;
+  h[co + 3] += c33;
 }
 
 const simd = simdEngine();
@@ -93,8 +149,15 @@ export const gemmFallbackReason: string | null = typeof simd === 'string' ? simd
 const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
 
 export function matmul(
-  a: Float32Array, b: Float32Array, m: number, k: number, n: number,
-  transA = false, transB = false, out: Float32Array = allocate(m * n), engine = defaultGemm,
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+  transA = false,
+  transB = false,
+  out: Float32Array = allocate(m * n),
+  engine = defaultGemm,
 ): Float32Array {
   return matmulRows(a, b, m, k, n, transA, transB, out, 0, m, engine);
 }
@@ -113,8 +176,17 @@ export function matmul(
  * cache and TLB misses: the RAW_* limits are where it stopped paying.
  */
 export function matmulRows(
-  a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean,
-  out: Float32Array, r0: number, r1: number, engine = defaultGemm,
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+  transA: boolean,
+  transB: boolean,
+  out: Float32Array,
+  r0: number,
+  r1: number,
+  engine = defaultGemm,
 ): Float32Array {
   const rows = r1 - r0;
   if (rows <= 0 || n === 0) return out;
@@ -122,7 +194,8 @@ export function matmulRows(
   const mPad = roundUp(rows, MR);
   const nPad = roundUp(n, NR);
   const kcMax = Math.min(KC, k);
-  const rawA = transA && (m < RAW_A_MAX_ROWS || n <= NR * 2), rawB = !transB && n === nPad && rows <= RAW_B_MAX_ROWS && n <= RAW_B_MAX_COLS;
+  const rawA = transA && (m < RAW_A_MAX_ROWS || n <= NR * 2),
+    rawB = !transB && n === nPad && rows <= RAW_B_MAX_ROWS && n <= RAW_B_MAX_COLS;
   // Scratch layout, in floats: [A (block or whole) | B (slab or whole) | padded C]. A raw Aᵀ
   // is read MR rows at a time past row r1 (into rows of C that are dropped): MR floats of slack.
   const aOff = 0;
@@ -141,8 +214,19 @@ export function matmulRows(
       const mc = Math.min(MC, mPad - ic);
       if (!rawA) packA(a, m, r1, k, transA, r0 + ic, mc, pc, kc, heap, aOff);
       const pa = rawA ? aOff + pc * m + r0 + ic : aOff;
-      engine.gemm(pa * 4, pb * 4, (cOff + ic * nPad) * 4, kc, mc / MR, nPad / NR, nPad * 4,
-        rawA ? MR * 4 : kc * MR * 4, aStep, rawB ? NR * 4 : kc * NR * 4, bStep);
+      engine.gemm(
+        pa * 4,
+        pb * 4,
+        (cOff + ic * nPad) * 4,
+        kc,
+        mc / MR,
+        nPad / NR,
+        nPad * 4,
+        rawA ? MR * 4 : kc * MR * 4,
+        aStep,
+        rawB ? NR * 4 : kc * NR * 4,
+        bStep,
+      );
     }
   }
   if (n === nPad) {
@@ -155,8 +239,19 @@ export function matmulRows(
 }
 
 /** Packs rows [ic, ic+mc) × cols [pc, pc+kc) of op(A) (m rows in all) as MR-row panels (rows ≥ end are zero). */
-function packA(a: Float32Array, m: number, end: number, k: number, trans: boolean, ic: number, mc: number,
-  pc: number, kc: number, dst: Float32Array, off: number): void {
+function packA(
+  a: Float32Array,
+  m: number,
+  end: number,
+  k: number,
+  trans: boolean,
+  ic: number,
+  mc: number,
+  pc: number,
+  kc: number,
+  dst: Float32Array,
+  off: number,
+): void {
   const rowStride = trans ? 1 : k; // op(A)[i][p] = trans ? a[p*m + i] : a[i*k + p]
   const colStride = trans ? m : 1;
   const mr = MR; // a local: V8 does not constant-fold imported bindings in hot loops
@@ -164,9 +259,14 @@ function packA(a: Float32Array, m: number, end: number, k: number, trans: boolea
     if (mr === 4 && ic + ir + mr <= end) {
       // A whole panel: its MR rows side by side in one loop (a loop per row of a short k cost more than the copy).
       let s0 = (ic + ir) * rowStride + pc * colStride;
-      const s1 = rowStride, s2 = 2 * rowStride, s3 = 3 * rowStride;
+      const s1 = rowStride,
+        s2 = 2 * rowStride,
+        s3 = 3 * rowStride;
       for (let p = 0, d = off + ir * kc; p < kc; p++, d += mr, s0 += colStride) {
-        dst[d] = a[s0]; dst[d + 1] = a[s0 + s1]; dst[d + 2] = a[s0 + s2]; dst[d + 3] = a[s0 + s3];
+        dst[d] = a[s0];
+        dst[d + 1] = a[s0 + s1];
+        dst[d + 2] = a[s0 + s2];
+        dst[d + 3] = a[s0 + s3];
       }
       continue;
     }
@@ -184,8 +284,17 @@ function packA(a: Float32Array, m: number, end: number, k: number, trans: boolea
 }
 
 /** Packs rows [pc, pc+kc) of op(B) as NR-column panels (columns ≥ n are zero). */
-function packB(b: Float32Array, k: number, n: number, trans: boolean, pc: number, kc: number,
-  dst: Float32Array, off: number, nPad: number): void {
+function packB(
+  b: Float32Array,
+  k: number,
+  n: number,
+  trans: boolean,
+  pc: number,
+  kc: number,
+  dst: Float32Array,
+  off: number,
+  nPad: number,
+): void {
   const rowStride = trans ? 1 : n; // op(B)[p][j] = trans ? b[j*k + p] : b[p*n + j]
   const colStride = trans ? k : 1;
   const nr = NR;

@@ -11,7 +11,16 @@ export function maxPool2d(x: Float32Array, w: Window2d): { out: Float32Array; ar
   const { batch, inH, inW, channels: c, kH, kW, strideH, strideW, padTop, padLeft, outH, outW } = w;
   const out = allocate(batch * outH * outW * c);
   const argmax = allocateInt32(out.length);
-  if (kH === 2 && kW === 2 && strideH === 2 && strideW === 2 && padTop === 0 && padLeft === 0 && 2 * outH <= inH && 2 * outW <= inW) {
+  if (
+    kH === 2 &&
+    kW === 2 &&
+    strideH === 2 &&
+    strideW === 2 &&
+    padTop === 0 &&
+    padLeft === 0 &&
+    2 * outH <= inH &&
+    2 * outW <= inW
+  ) {
     if (!maxPool2x2Simd(x, batch, inH, inW, c, outH, outW, out, argmax)) maxPool2x2(x, w, out, argmax);
     return { out, argmax };
   }
@@ -56,18 +65,27 @@ function maxPool2x2(x: Float32Array, w: Window2d, out: Float32Array, argmax: Int
   let o = 0;
   for (let b = 0; b < batch; b++) {
     for (let oy = 0; oy < outH; oy++) {
-      for (let ox = 0, base = ((b * inH + 2 * oy) * inW) * c; ox < outW; ox++, base += 2 * c) {
+      for (let ox = 0, base = (b * inH + 2 * oy) * inW * c; ox < outW; ox++, base += 2 * c) {
         for (let ch = 0; ch < c; ch++, o++) {
           // Row-major over the window, as the general loop: a later cell wins only if larger, or the first NaN.
           const at = base + ch;
           let best = x[at];
           let bestAt = at;
           let v = x[at + c];
-          if (v > best || (v !== v && best === best)) { best = v; bestAt = at + c; }
+          if (v > best || (v !== v && best === best)) {
+            best = v;
+            bestAt = at + c;
+          }
           v = x[at + down];
-          if (v > best || (v !== v && best === best)) { best = v; bestAt = at + down; }
+          if (v > best || (v !== v && best === best)) {
+            best = v;
+            bestAt = at + down;
+          }
           v = x[at + down + c];
-          if (v > best || (v !== v && best === best)) { best = v; bestAt = at + down + c; }
+          if (v > best || (v !== v && best === best)) {
+            best = v;
+            bestAt = at + down + c;
+          }
           out[o] = best;
           argmax[o] = bestAt;
         }
@@ -89,14 +107,18 @@ export function maxPool2dBackward(dy: Float32Array, argmax: Int32Array, inputSiz
  */
 export function avgPool2d(x: Float32Array, w: Window2d): Float32Array {
   const out = allocateZeroed(w.batch * w.outH * w.outW * w.channels);
-  eachWindow(w, (o, at, count) => { out[o] += x[at] / count; });
+  eachWindow(w, (o, at, count) => {
+    out[o] += x[at] / count;
+  });
   return out;
 }
 
 /** Spreads each output's gradient evenly over the input cells of its window. */
 export function avgPool2dBackward(dy: Float32Array, w: Window2d): Float32Array {
   const dx = allocateZeroed(w.batch * w.inH * w.inW * w.channels);
-  eachWindow(w, (o, at, count) => { dx[at] += dy[o] / count; });
+  eachWindow(w, (o, at, count) => {
+    dx[at] += dy[o] / count;
+  });
   return dx;
 }
 
@@ -106,9 +128,11 @@ function eachWindow(w: Window2d, visit: (o: number, at: number, count: number) =
   let o = 0;
   for (let b = 0; b < batch; b++) {
     for (let oy = 0; oy < outH; oy++) {
-      const y0 = Math.max(0, oy * strideH - padTop), y1 = Math.min(inH, oy * strideH - padTop + kH);
+      const y0 = Math.max(0, oy * strideH - padTop),
+        y1 = Math.min(inH, oy * strideH - padTop + kH);
       for (let ox = 0; ox < outW; ox++, o += c) {
-        const x0 = Math.max(0, ox * strideW - padLeft), x1 = Math.min(inW, ox * strideW - padLeft + kW);
+        const x0 = Math.max(0, ox * strideW - padLeft),
+          x1 = Math.min(inW, ox * strideW - padLeft + kW);
         const count = (y1 - y0) * (x1 - x0);
         for (let iy = y0; iy < y1; iy++) {
           for (let ix = x0; ix < x1; ix++) {

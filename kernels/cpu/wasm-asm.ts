@@ -41,16 +41,32 @@ export const op = {
   set: (i: number) => [0x21, ...uleb(i)],
   tee: (i: number) => [0x22, ...uleb(i)],
   i32: (v: number) => [0x41, ...sleb(v)],
-  add: [0x6a], sub: [0x6b], mul: [0x6c], shl: [0x74], geU: [0x4f],
-  and: [0x71], or: [0x72], shrU: [0x76], eqz: [0x45], ltS: [0x48], gtS: [0x4a],
+  add: [0x6a],
+  sub: [0x6b],
+  mul: [0x6c],
+  shl: [0x74],
+  geU: [0x4f],
+  and: [0x71],
+  or: [0x72],
+  shrU: [0x76],
+  eqz: [0x45],
+  ltS: [0x48],
+  gtS: [0x4a],
   // memarg = log2(alignment) (0: any), byte offset.
   load: (offset: number) => [0x28, 0, ...uleb(offset)],
   load8U: (offset: number) => [0x2d, 0, ...uleb(offset)],
   store: (offset: number) => [0x36, 0, ...uleb(offset)],
   i64Load: (offset: number) => [0x29, 0, ...uleb(offset)],
   i64Store: (offset: number) => [0x37, 0, ...uleb(offset)],
-  i64ExtendI32U: [0xad], i32WrapI64: [0xa7], i64Or: [0x84], i64Shl: [0x86], i64ShrU: [0x88],
-  block: [0x02, 0x40], loop: [0x03, 0x40], if: [0x04, 0x40], end: [0x0b],
+  i64ExtendI32U: [0xad],
+  i32WrapI64: [0xa7],
+  i64Or: [0x84],
+  i64Shl: [0x86],
+  i64ShrU: [0x88],
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  if: [0x04, 0x40],
+  end: [0x0b],
   br: (depth: number) => [0x0c, ...uleb(depth)],
   brIf: (depth: number) => [0x0d, ...uleb(depth)],
   // SIMD (prefix 0xfd); memarg = log2(alignment), byte offset.
@@ -77,23 +93,37 @@ export const op = {
   v128Bitselect: [0xfd, ...uleb(0x52)],
   i32x4Add: [0xfd, ...uleb(0xae)],
   /** v128.const of four i32 lanes. */
-  v128ConstI32: (lanes: number[]) => [0xfd, 0x0c, ...lanes.flatMap((v) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff])],
+  v128ConstI32: (lanes: number[]) => [
+    0xfd,
+    0x0c,
+    ...lanes.flatMap((v) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff]),
+  ],
   v128AndNot: [0xfd, ...uleb(0x4f)],
 };
 
 /** `for (i = 0; i < limit; i++) body` over i32 locals, as a block/loop pair (limit 0 runs nothing). */
 export const forLoop = (i: number, limit: number, body: number[][]): number[][] => [
-  op.i32(0), op.set(i),
-  op.block, op.loop,
-  op.get(i), op.get(limit), op.geU, op.brIf(1),
+  op.i32(0),
+  op.set(i),
+  op.block,
+  op.loop,
+  op.get(i),
+  op.get(limit),
+  op.geU,
+  op.brIf(1),
   ...body,
-  op.get(i), op.i32(1), op.add, op.set(i), op.br(0),
-  op.end, op.end,
+  op.get(i),
+  op.i32(1),
+  op.add,
+  op.set(i),
+  op.br(0),
+  op.end,
+  op.end,
 ];
 
 /** The address `base + k·step` (i32 locals), as the instructions that push it. */
 export const nthAddress = (base: number, step: number, k: number): number[][] =>
-  (k === 0 ? [op.get(base)] : [op.get(base), op.get(step), op.i32(k), op.mul, op.add]);
+  k === 0 ? [op.get(base)] : [op.get(base), op.get(step), op.i32(k), op.mul, op.add];
 
 /** local += the value the instructions `by` push. */
 export const bump = (local: number, by: number[][]): number[][] => [op.get(local), ...by, op.add, op.set(local)];
@@ -116,7 +146,14 @@ export function encodeModule(functions: WasmFunction[]): Uint8Array<ArrayBuffer>
     return [...uleb(body.length), ...body];
   });
   return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec(types)),
     ...section(2, vec(imports)),
     ...section(3, vec(functions.map((_, i) => uleb(i)))),

@@ -43,7 +43,9 @@ export function conv2dForwardKernel(this: KernelContext, x: number[], f: number[
       const ix = ox * this.constants.SW - this.constants.PL + kx * this.constants.DW;
       if (iy >= 0 && iy < this.constants.H && ix >= 0 && ix < this.constants.W) {
         for (let ch = 0; ch < this.constants.C; ch++) {
-          sum += x[((b * this.constants.H + iy) * this.constants.W + ix) * this.constants.C + ch] * f[((ky * this.constants.KW + kx) * this.constants.C + ch) * this.constants.OC + oc];
+          sum +=
+            x[((b * this.constants.H + iy) * this.constants.W + ix) * this.constants.C + ch] *
+            f[((ky * this.constants.KW + kx) * this.constants.C + ch) * this.constants.OC + oc];
         }
       }
     }
@@ -69,7 +71,9 @@ export function conv2dInputGradKernel(this: KernelContext, dy: number[], f: numb
         const ox = nx / this.constants.SW;
         if (oy < this.constants.OH && ox < this.constants.OW) {
           for (let oc = 0; oc < this.constants.OC; oc++) {
-            sum += dy[((b * this.constants.OH + oy) * this.constants.OW + ox) * this.constants.OC + oc] * f[((ky * this.constants.KW + kx) * this.constants.C + ch) * this.constants.OC + oc];
+            sum +=
+              dy[((b * this.constants.OH + oy) * this.constants.OW + ox) * this.constants.OC + oc] *
+              f[((ky * this.constants.KW + kx) * this.constants.C + ch) * this.constants.OC + oc];
           }
         }
       }
@@ -93,7 +97,9 @@ export function conv2dFilterGradKernel(this: KernelContext, x: number[], dy: num
         const iy = oy * this.constants.SH - this.constants.PT + ky * this.constants.DH;
         const ix = ox * this.constants.SW - this.constants.PL + kx * this.constants.DW;
         if (iy >= 0 && iy < this.constants.H && ix >= 0 && ix < this.constants.W) {
-          sum += x[((b * this.constants.H + iy) * this.constants.W + ix) * this.constants.C + ch] * dy[((b * this.constants.OH + oy) * this.constants.OW + ox) * this.constants.OC + oc];
+          sum +=
+            x[((b * this.constants.H + iy) * this.constants.W + ix) * this.constants.C + ch] *
+            dy[((b * this.constants.OH + oy) * this.constants.OW + ox) * this.constants.OC + oc];
         }
       }
     }

@@ -17,6 +17,9 @@ for (const name of INTEROP_CASE_NAMES) {
   const c = await interopCase(name);
   writeFileSync(join(dir, `${name}.safetensors`), exportSafetensors(c.model, { layout: 'torch' }));
   writeFileSync(join(dir, `${name}.py`), torchSource(c.model));
-  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify({ x: Array.from(c.x.data), shape: c.x.shape, ids: c.ids, nchw: c.x.rank === 4 })}\n`);
+  writeFileSync(
+    join(dir, `${name}.json`),
+    `${JSON.stringify({ x: Array.from(c.x.data), shape: c.x.shape, ids: c.ids, nchw: c.x.rank === 4 })}\n`,
+  );
 }
 console.error(`wrote ${INTEROP_CASE_NAMES.length} cases to ${dir}`);

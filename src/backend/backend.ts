@@ -6,12 +6,26 @@ import type { Conv2dInfo, Window2d } from '../../kernels/types.js';
  */
 export interface Backend {
   readonly name: BackendName;
-  matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean): Float32Array;
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+  ): Float32Array;
   conv2d(x: Float32Array, filter: Float32Array, info: Conv2dInfo): Float32Array;
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, info: Conv2dInfo): Float32Array;
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, info: Conv2dInfo): Float32Array;
   /** act(conv2d + bias) in one kernel, where the backend has one for this shape; null (or absent) and the op composes it. */
-  conv2dBiasActivation?(x: Float32Array, filter: Float32Array, bias: Float32Array, relu: boolean, info: Conv2dInfo): Float32Array | null;
+  conv2dBiasActivation?(
+    x: Float32Array,
+    filter: Float32Array,
+    bias: Float32Array,
+    relu: boolean,
+    info: Conv2dInfo,
+  ): Float32Array | null;
   /*
    * Kernels with a cpu default (src/backend/cpu.ts): a backend that implements one takes it
    * over; `backend()` fills in the cpu's for those it leaves out. Ops reach every kernel
@@ -24,15 +38,38 @@ export interface Backend {
   /** x + bias along the last axis (`bias.length` channels), then relu if asked. */
   biasActivation?(x: Float32Array, bias: Float32Array, relu: boolean): Float32Array;
   /** Given y = biasActivation(...) and dL/dy: dL/dx and dL/dbias. */
-  biasActivationGrad?(y: Float32Array, dy: Float32Array, channels: number, relu: boolean): { dz: Float32Array; dbias: Float32Array };
+  biasActivationGrad?(
+    y: Float32Array,
+    dy: Float32Array,
+    channels: number,
+    relu: boolean,
+  ): { dz: Float32Array; dbias: Float32Array };
   /** Adam's m and v for a parameter of `size` values, in memory the update kernel works in. */
   adamSlots?(size: number): [Float32Array, Float32Array];
   /** One Adam step in place, in float32 (Keras's formulation: c1 = 1−β₁, c2 = 1−β₂). */
-  adamUpdate?(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, c1: number, c2: number, alpha: number, eps: number): void;
+  adamUpdate?(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    c1: number,
+    c2: number,
+    alpha: number,
+    eps: number,
+  ): void;
 }
 
 /** The kernels every backend has, its own or the cpu's. */
-export const DEFAULTED_KERNELS = ['maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'biasActivation', 'biasActivationGrad', 'adamSlots', 'adamUpdate'] as const;
+export const DEFAULTED_KERNELS = [
+  'maxPool2d',
+  'maxPool2dBackward',
+  'avgPool2d',
+  'avgPool2dBackward',
+  'biasActivation',
+  'biasActivationGrad',
+  'adamSlots',
+  'adamUpdate',
+] as const;
 export type CompleteBackend = Backend & Required<Pick<Backend, (typeof DEFAULTED_KERNELS)[number]>>;
 
 export type BackendName = 'cpu' | 'gpu';

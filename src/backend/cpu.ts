@@ -12,8 +12,10 @@ export const cpuBackend: CompleteBackend = {
   matmul: (a, b, m, k, n, transA, transB) => parallelMatmul(a, b, m, k, n, transA, transB),
   // Stride 1, 4–64 output channels: direct SIMD kernels, large ones on every thread; otherwise (or without SIMD) im2col + the packed matmul.
   conv2d: (x, f, info) => parallelConvForward(x, f, null, false, info) ?? conv2d(x, f, info, parallelMatmul),
-  conv2dBackpropInput: (dy, f, info) => parallelConvInputGrad(dy, f, info) ?? conv2dBackpropInput(dy, f, info, parallelMatmul),
-  conv2dBackpropFilter: (x, dy, info) => parallelConvFilterGrad(x, dy, info) ?? conv2dBackpropFilter(x, dy, info, parallelMatmul),
+  conv2dBackpropInput: (dy, f, info) =>
+    parallelConvInputGrad(dy, f, info) ?? conv2dBackpropInput(dy, f, info, parallelMatmul),
+  conv2dBackpropFilter: (x, dy, info) =>
+    parallelConvFilterGrad(x, dy, info) ?? conv2dBackpropFilter(x, dy, info, parallelMatmul),
   conv2dBiasActivation: (x, f, bias, relu, info) => parallelConvForward(x, f, bias, relu, info),
   maxPool2d,
   maxPool2dBackward,
@@ -26,6 +28,7 @@ export const cpuBackend: CompleteBackend = {
 };
 
 export function cpuDetail(): string {
-  if (defaultGemm.name !== 'wasm-simd') return `cpu: JavaScript matmul (${gemmFallbackReason ?? 'no WebAssembly SIMD'}); im2col convolutions`;
+  if (defaultGemm.name !== 'wasm-simd')
+    return `cpu: JavaScript matmul (${gemmFallbackReason ?? 'no WebAssembly SIMD'}); im2col convolutions`;
   return 'cpu: WebAssembly SIMD matmul and direct convolutions (im2col where direct does not apply)';
 }

@@ -7,7 +7,12 @@
  * Max pooling stays on the cpu kernels: it is memory-bound and never paid off.
  */
 import type { Conv2dInfo } from '../../kernels/types.js';
-import { conv2dFilterGradKernel, conv2dForwardKernel, conv2dInputGradKernel, matmulKernel } from '../../kernels/gpu/kernels.js';
+import {
+  conv2dFilterGradKernel,
+  conv2dForwardKernel,
+  conv2dInputGradKernel,
+  matmulKernel,
+} from '../../kernels/gpu/kernels.js';
 import type { Backend } from './backend.js';
 import { WaypointError } from '../errors.js';
 import { platform } from '../platform.js';
@@ -29,7 +34,10 @@ interface GPUInstance {
 }
 type KernelFn = (this: never, ...args: never[]) => number;
 /** gpu.js's run shortcut: callable, with the kernel it settled on (which may switch on first run). */
-interface Runnable { (...args: Float32Array[]): unknown; kernel: { precision?: string; context?: WebGLRenderingContext | null; constructor: { mode?: string } } }
+interface Runnable {
+  (...args: Float32Array[]): unknown;
+  kernel: { precision?: string; context?: WebGLRenderingContext | null; constructor: { mode?: string } };
+}
 
 /** The gpu backend cannot run as asked; the message says why. */
 export class GpuUnavailableError extends WaypointError {}
@@ -39,13 +47,15 @@ let gpuJs: GpuJs | string | null = null;
 const NOT_INSTALLED = 'gpu.js could not be loaded (it is an optional peer dependency: npm install gpu.js)';
 
 /** A module namespace or a CommonJS/UMD export object: gpu.js's exports either way. */
-const exportsOf = (lib: unknown): GpuJs => ((lib as { GPU?: unknown }).GPU ? lib : (lib as { default: unknown }).default) as GpuJs;
+const exportsOf = (lib: unknown): GpuJs =>
+  ((lib as { GPU?: unknown }).GPU ? lib : (lib as { default: unknown }).default) as GpuJs;
 
 /** gpu.js, or the reason it cannot be loaded (synchronously: where it was imported before, or Node can require it). */
 function loadGpuJs(): GpuJs | string {
   if (gpuJs === null) {
     const require = platform().requireGpuJs;
-    if (!require) return 'gpu.js is not loaded: in a page, import it first (await initBackend(), with waypoint/gpu imported)';
+    if (!require)
+      return 'gpu.js is not loaded: in a page, import it first (await initBackend(), with waypoint/gpu imported)';
     try {
       gpuJs = exportsOf(require());
     } catch (e) {
@@ -81,7 +91,11 @@ export class GpuBackend implements Backend {
   mode: string;
   renderer: string | null = null;
 
-  private constructor(private readonly lib: GpuJs, private readonly gpu: GPUInstance, requested: GpuModeRequest) {
+  private constructor(
+    private readonly lib: GpuJs,
+    private readonly gpu: GPUInstance,
+    requested: GpuModeRequest,
+  ) {
     this.mode = requested;
   }
 
@@ -90,7 +104,9 @@ export class GpuBackend implements Backend {
     const lib = loadGpuJs();
     if (typeof lib === 'string') throw new GpuUnavailableError(lib);
     if (mode === 'headlessgl' && !lib.GPU.isHeadlessGLSupported) {
-      throw new GpuUnavailableError("gpu.js mode 'headlessgl' is not available: the optional native 'gl' package did not build or has no X display (run under xvfb-run)");
+      throw new GpuUnavailableError(
+        "gpu.js mode 'headlessgl' is not available: the optional native 'gl' package did not build or has no X display (run under xvfb-run)",
+      );
     }
     let gpu: GPUInstance;
     try {
@@ -106,7 +122,11 @@ export class GpuBackend implements Backend {
   /** True when gpu.js drives real graphics hardware (not a software rasterizer, not the CPU). */
   get onRealGpu(): boolean {
     const renderer = this.renderer ?? '';
-    return ['headlessgl', 'webgl', 'webgl2', 'webgpu'].includes(this.mode) && HARDWARE_RENDERERS.test(renderer) && !SOFTWARE_RENDERERS.test(renderer);
+    return (
+      ['headlessgl', 'webgl', 'webgl2', 'webgpu'].includes(this.mode) &&
+      HARDWARE_RENDERERS.test(renderer) &&
+      !SOFTWARE_RENDERERS.test(renderer)
+    );
   }
 
   /** Builds a tiny kernel to learn what gpu.js chose, its renderer, and that it computes in float32. */
@@ -119,7 +139,10 @@ export class GpuBackend implements Backend {
       const info = gl.getExtension('WEBGL_debug_renderer_info');
       this.renderer = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
     }
-    if (out[0] !== 3) throw new GpuUnavailableError(`gpu.js mode '${this.mode}' computed 1.5 × 2 = ${out[0]}: refusing a backend that gets arithmetic wrong`);
+    if (out[0] !== 3)
+      throw new GpuUnavailableError(
+        `gpu.js mode '${this.mode}' computed 1.5 × 2 = ${out[0]}: refusing a backend that gets arithmetic wrong`,
+      );
   }
 
   /** gpu.js reports every GL kernel as mode 'gpu': name the flavor from its class. */
@@ -133,10 +156,18 @@ export class GpuBackend implements Backend {
 
   /** The kernel for these sizes (flat output of `size` values), built on first use and cached. */
   private kernel(name: string, fn: KernelFn, size: number, constants: Record<string, number>): Runnable {
-    const key = `${name}|${size}|${Object.entries(constants).map(([k, v]) => `${k}=${v}`).join(',')}`;
+    const key = `${name}|${size}|${Object.entries(constants)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}`;
     let k = this.kernels.get(key);
     if (k === undefined) {
-      k = this.gpu.createKernel(fn as never, { output: [size], constants, precision: 'single', tactic: 'precision', dynamicOutput: false }) as unknown as Runnable;
+      k = this.gpu.createKernel(fn as never, {
+        output: [size],
+        constants,
+        precision: 'single',
+        tactic: 'precision',
+        dynamicOutput: false,
+      }) as unknown as Runnable;
       this.kernels.set(key, k);
     }
     return k;
@@ -148,40 +179,95 @@ export class GpuBackend implements Backend {
     try {
       result = k(...args);
     } catch (e) {
-      throw new GpuUnavailableError(`gpu backend: ${op} failed in gpu.js mode '${this.mode}': ${(e as Error).message.split('\n')[0]}`);
+      throw new GpuUnavailableError(
+        `gpu backend: ${op} failed in gpu.js mode '${this.mode}': ${(e as Error).message.split('\n')[0]}`,
+      );
     }
     if (k.kernel.precision !== undefined && k.kernel.precision !== 'single') {
-      throw new GpuUnavailableError(`gpu.js mode '${this.mode}' only offers '${k.kernel.precision}' precision; Waypoint refuses quantized float textures`);
+      throw new GpuUnavailableError(
+        `gpu.js mode '${this.mode}' only offers '${k.kernel.precision}' precision; Waypoint refuses quantized float textures`,
+      );
     }
     return result as Float32Array;
   }
 
   private result(result: unknown, size: number): Float32Array {
-    return result instanceof Float32Array && result.length === size ? result : Float32Array.from(result as ArrayLike<number>);
+    return result instanceof Float32Array && result.length === size
+      ? result
+      : Float32Array.from(result as ArrayLike<number>);
   }
 
-  matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean): Float32Array {
-    const kernel = this.kernel('matmul', matmulKernel, m * n, { M: m, K: k, N: n, transA: transA ? 1 : 0, transB: transB ? 1 : 0 });
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+  ): Float32Array {
+    const kernel = this.kernel('matmul', matmulKernel, m * n, {
+      M: m,
+      K: k,
+      N: n,
+      transA: transA ? 1 : 0,
+      transB: transB ? 1 : 0,
+    });
     return this.result(this.run(`matmul [${m},${k}]x[${k},${n}]`, kernel, a, b), m * n);
   }
 
   private convConstants(w: Conv2dInfo): Record<string, number> {
-    return { B: w.batch, H: w.inH, W: w.inW, C: w.channels, KH: w.kH, KW: w.kW, SH: w.strideH, SW: w.strideW, DH: w.dilationH ?? 1, DW: w.dilationW ?? 1, PT: w.padTop, PL: w.padLeft, OH: w.outH, OW: w.outW, OC: w.outC };
+    return {
+      B: w.batch,
+      H: w.inH,
+      W: w.inW,
+      C: w.channels,
+      KH: w.kH,
+      KW: w.kW,
+      SH: w.strideH,
+      SW: w.strideW,
+      DH: w.dilationH ?? 1,
+      DW: w.dilationW ?? 1,
+      PT: w.padTop,
+      PL: w.padLeft,
+      OH: w.outH,
+      OW: w.outW,
+      OC: w.outC,
+    };
   }
 
   conv2d(x: Float32Array, filter: Float32Array, info: Conv2dInfo): Float32Array {
     const size = info.batch * info.outH * info.outW * info.outC;
-    return this.result(this.run('conv2d', this.kernel('conv2d', conv2dForwardKernel, size, this.convConstants(info)), x, filter), size);
+    return this.result(
+      this.run('conv2d', this.kernel('conv2d', conv2dForwardKernel, size, this.convConstants(info)), x, filter),
+      size,
+    );
   }
 
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, info: Conv2dInfo): Float32Array {
     const size = info.batch * info.inH * info.inW * info.channels;
-    return this.result(this.run('conv2d input gradient', this.kernel('conv2dInputGrad', conv2dInputGradKernel, size, this.convConstants(info)), dy, filter), size);
+    return this.result(
+      this.run(
+        'conv2d input gradient',
+        this.kernel('conv2dInputGrad', conv2dInputGradKernel, size, this.convConstants(info)),
+        dy,
+        filter,
+      ),
+      size,
+    );
   }
 
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, info: Conv2dInfo): Float32Array {
     const size = info.kH * info.kW * info.channels * info.outC;
-    return this.result(this.run('conv2d filter gradient', this.kernel('conv2dFilterGrad', conv2dFilterGradKernel, size, this.convConstants(info)), x, dy), size);
+    return this.result(
+      this.run(
+        'conv2d filter gradient',
+        this.kernel('conv2dFilterGrad', conv2dFilterGradKernel, size, this.convConstants(info)),
+        x,
+        dy,
+      ),
+      size,
+    );
   }
 
   describe(): string {

@@ -36,9 +36,15 @@ class AutoBackend implements Backend {
     return this.pick(m * k * n).matmul(a, b, m, k, n, ta, tb);
   }
   private convWork = (w: Conv2dInfo) => w.batch * w.outH * w.outW * w.kH * w.kW * w.channels * w.outC;
-  conv2d(x: Float32Array, f: Float32Array, w: Conv2dInfo) { return this.pick(this.convWork(w)).conv2d(x, f, w); }
-  conv2dBackpropInput(dy: Float32Array, f: Float32Array, w: Conv2dInfo) { return this.pick(this.convWork(w)).conv2dBackpropInput(dy, f, w); }
-  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, w: Conv2dInfo) { return this.pick(this.convWork(w)).conv2dBackpropFilter(x, dy, w); }
+  conv2d(x: Float32Array, f: Float32Array, w: Conv2dInfo) {
+    return this.pick(this.convWork(w)).conv2d(x, f, w);
+  }
+  conv2dBackpropInput(dy: Float32Array, f: Float32Array, w: Conv2dInfo) {
+    return this.pick(this.convWork(w)).conv2dBackpropInput(dy, f, w);
+  }
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, w: Conv2dInfo) {
+    return this.pick(this.convWork(w)).conv2dBackpropFilter(x, dy, w);
+  }
 }
 
 let active: CompleteBackend | null = null;
@@ -79,9 +85,15 @@ export function setBackend(choice: BackendChoice, options: SetBackendOptions = {
   }
   if (choice === 'gpu') return use(gpu!, { name: 'gpu', gpujsMode: gpu!.mode, detail: gpu!.describe() });
   if (gpu?.onRealGpu) {
-    return use(new AutoBackend(gpu), { name: 'gpu', gpujsMode: gpu.mode, detail: `${gpu.describe()}; ops under ${AUTO_MIN_MULTIPLY_ADDS} multiply-adds run on the cpu` });
+    return use(new AutoBackend(gpu), {
+      name: 'gpu',
+      gpujsMode: gpu.mode,
+      detail: `${gpu.describe()}; ops under ${AUTO_MIN_MULTIPLY_ADDS} multiply-adds run on the cpu`,
+    });
   }
-  const why = gpu ? `gpu.js found no GPU hardware (its best mode here is '${gpu.mode}'${gpu.renderer ? ` on ${gpu.renderer}` : ''})` : reason;
+  const why = gpu
+    ? `gpu.js found no GPU hardware (its best mode here is '${gpu.mode}'${gpu.renderer ? ` on ${gpu.renderer}` : ''})`
+    : reason;
   return use(cpuBackend, { name: 'cpu', detail: `${cpuDetail()} (auto: ${why})` });
 }
 
@@ -95,7 +107,11 @@ function use(backend: Backend, i: Omit<BackendInfo, 'threads'>): BackendInfo {
 export function getBackend(): BackendInfo {
   if (info === null) setBackend(initialChoice());
   // The cpu's threads start in the background: said as they are now.
-  return { ...info!, detail: info!.name === 'cpu' ? `${info!.detail}; ${threadDetail()}` : info!.detail, threads: runningThreads() };
+  return {
+    ...info!,
+    detail: info!.name === 'cpu' ? `${info!.detail}; ${threadDetail()}` : info!.detail,
+    threads: runningThreads(),
+  };
 }
 
 /** The backend ops dispatch to, every kernel filled in. */
@@ -113,7 +129,10 @@ function initialChoice(): BackendChoice {
  * (with `waypoint/gpu` imported), which setBackend, being synchronous, cannot wait for. In
  * Node the same as setBackend. Default: WAYPOINT_BACKEND, else 'auto'.
  */
-export async function initBackend(choice: BackendChoice = initialChoice(), options: SetBackendOptions = {}): Promise<BackendInfo> {
+export async function initBackend(
+  choice: BackendChoice = initialChoice(),
+  options: SetBackendOptions = {},
+): Promise<BackendInfo> {
   if (choice !== 'cpu') await importGpuJs();
   return setBackend(choice, options);
 }

@@ -70,8 +70,12 @@ export interface ThreadOptions {
 
 /** Sets how many threads compute large matmuls; returns the count it replaced. Threads start in the background. */
 export function configureThreads({ threads }: ThreadOptions): number {
-  if (!(Number.isInteger(threads) && threads >= 1)) throw new ArgumentError(`configureThreads: threads must be a whole number >= 1, got ${threads}`);
-  if (threads > 1 && !platform().startComputeWorker) throw new ArgumentError('configureThreads: this platform cannot run compute threads (a page\'s main thread may not block on Atomics.wait)');
+  if (!(Number.isInteger(threads) && threads >= 1))
+    throw new ArgumentError(`configureThreads: threads must be a whole number >= 1, got ${threads}`);
+  if (threads > 1 && !platform().startComputeWorker)
+    throw new ArgumentError(
+      "configureThreads: this platform cannot run compute threads (a page's main thread may not block on Atomics.wait)",
+    );
   const before = wanted();
   configured = threads;
   for (const t of pool.splice(threads - 1)) void t.worker.terminate();
@@ -88,19 +92,30 @@ export function threadDetail(): string {
   const running = runningThreads();
   if (failed) return `matmul on 1 thread (compute threads failed: ${failed})`;
   const millions = (n: number) => `${Math.round(n / 2 ** 20)}M+`;
-  return `on ${running} thread${running === 1 ? '' : 's'}${wanted() > running ? ` of ${wanted()} (the rest starting)` : ''} `
-    + `(matmuls of ${millions(MIN_MULTIPLY_ADDS)} multiply-adds and ${MIN_ROWS}+ rows, direct convolutions of ${millions(MIN_CONV_MULTIPLY_ADDS)})`;
+  return (
+    `on ${running} thread${running === 1 ? '' : 's'}${wanted() > running ? ` of ${wanted()} (the rest starting)` : ''} ` +
+    `(matmuls of ${millions(MIN_MULTIPLY_ADDS)} multiply-adds and ${MIN_ROWS}+ rows, direct convolutions of ${millions(MIN_CONV_MULTIPLY_ADDS)})`
+  );
 }
 
 /** Starts the compute threads asked for, in the background; resolves once they all take work. */
 export async function startThreads(): Promise<number> {
   threads();
   // An idle thread never keeps the process alive, but one that is being waited for must.
-  await Promise.all(pool.map((t) => (t.ready ? undefined : new Promise<void>((resolve) => {
-    t.worker.ref();
-    t.worker.on('message', () => { t.worker.unref(); resolve(); });
-    t.worker.on('error', () => resolve());
-  }))));
+  await Promise.all(
+    pool.map((t) =>
+      t.ready
+        ? undefined
+        : new Promise<void>((resolve) => {
+            t.worker.ref();
+            t.worker.on('message', () => {
+              t.worker.unref();
+              resolve();
+            });
+            t.worker.on('error', () => resolve());
+          }),
+    ),
+  );
   return runningThreads();
 }
 
@@ -109,8 +124,13 @@ function threads(): ComputeThread[] {
   while (start && failed === null && pool.length < wanted() - 1) {
     const control = new Int32Array(new SharedArrayBuffer(CONTROL.SIZE * 4));
     const thread: ComputeThread = { worker: start(), control, ready: false, data: null, seq: 0 };
-    thread.worker.on('message', (m) => { if (m === 'ready') thread.ready = true; });
-    thread.worker.on('error', (e) => { failed = e.message; pool.splice(pool.indexOf(thread), 1); });
+    thread.worker.on('message', (m) => {
+      if (m === 'ready') thread.ready = true;
+    });
+    thread.worker.on('error', (e) => {
+      failed = e.message;
+      pool.splice(pool.indexOf(thread), 1);
+    });
     thread.worker.unref();
     thread.worker.postMessage({ control: control.buffer });
     pool.push(thread);
@@ -173,8 +193,14 @@ export function helpers(): ComputeThread[] {
  * `own` meanwhile, then waits. A job whose thread left the pool or never answers is done here
  * by `redo` (the same numbers; only later). Returns the buffer, for the caller to read.
  */
-export function runOnHelpers(workers: ComputeThread[], floats: number, fill: (view: Float32Array) => void,
-  jobs: Array<[number, number[]]>, own: () => void, redo: (job: number, view: Float32Array) => void): Float32Array {
+export function runOnHelpers(
+  workers: ComputeThread[],
+  floats: number,
+  fill: (view: Float32Array) => void,
+  jobs: Array<[number, number[]]>,
+  own: () => void,
+  redo: (job: number, view: Float32Array) => void,
+): Float32Array {
   const view = shared(floats, workers);
   fill(view);
   const given = jobs.map(([op, params], i) => {
@@ -183,25 +209,47 @@ export function runOnHelpers(workers: ComputeThread[], floats: number, fill: (vi
     return true;
   });
   own();
-  given.forEach((ok, i) => { if (!ok || !wait(workers[i])) redo(i, view); });
+  given.forEach((ok, i) => {
+    if (!ok || !wait(workers[i])) redo(i, view);
+  });
   return view;
 }
 
 /** op(A) · op(B) on every ready thread when it is large enough, else on this one (see the module comment). */
-export function parallelMatmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA = false, transB = false,
-  out: Float32Array = allocate(m * n), { minMultiplyAdds = MIN_MULTIPLY_ADDS, minRows = MIN_ROWS } = {}): Float32Array {
+export function parallelMatmul(
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+  transA = false,
+  transB = false,
+  out: Float32Array = allocate(m * n),
+  { minMultiplyAdds = MIN_MULTIPLY_ADDS, minRows = MIN_ROWS } = {},
+): Float32Array {
   const workers = m * k * n < minMultiplyAdds || m < Math.max(minRows, 2 * MR) ? [] : helpers();
   if (workers.length === 0) return matmulRows(a, b, m, k, n, transA, transB, out, 0, m);
-  const aLen = m * k, bLen = k * n;
+  const aLen = m * k,
+    bLen = k * n;
   // Row blocks of whole micro-kernel panels, this thread's first.
   const per = Math.ceil(m / (workers.length + 1) / MR) * MR;
   const own = Math.min(per, m);
   const blocks = workers.map((_, i) => [Math.min(m, per * (i + 1)), Math.min(m, per * (i + 2))]);
   const at = (r0: number) => aLen + bLen + (r0 - per) * n;
-  const view = runOnHelpers(workers, aLen + bLen + m * n, (v) => { v.set(a.subarray(0, aLen), 0); v.set(b.subarray(0, bLen), aLen); },
+  const view = runOnHelpers(
+    workers,
+    aLen + bLen + m * n,
+    (v) => {
+      v.set(a.subarray(0, aLen), 0);
+      v.set(b.subarray(0, bLen), aLen);
+    },
     blocks.map(([r0, r1]) => [OP_MATMUL, [0, aLen, at(r0), m, k, n, transA ? 1 : 0, transB ? 1 : 0, r0, r1]]),
     () => matmulRows(a, b, m, k, n, transA, transB, out, 0, own),
-    (i, v) => { const [r0, r1] = blocks[i]; matmulRows(a, b, m, k, n, transA, transB, v.subarray(at(r0), at(r1)), r0, r1); });
+    (i, v) => {
+      const [r0, r1] = blocks[i];
+      matmulRows(a, b, m, k, n, transA, transB, v.subarray(at(r0), at(r1)), r0, r1);
+    },
+  );
   out.set(view.subarray(aLen + bLen, aLen + bLen + (m - own) * n), own * n);
   return out;
 }

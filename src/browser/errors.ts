@@ -10,10 +10,17 @@ export function errno(code: string, path: string, message = code): Error {
 export function fromDom(cause: unknown, path: string): Error {
   const name = (cause as { name?: string } | null)?.name;
   const message = (cause as Error | null)?.message ?? String(cause);
-  const code = name === 'QuotaExceededError' ? 'ENOSPC'
-    : name === 'NotFoundError' ? 'ENOENT'
-      : name === 'TypeMismatchError' ? 'EISDIR'
-        : name === 'NotAllowedError' || name === 'SecurityError' ? 'EACCES'
-          : name === 'ConstraintError' ? 'EEXIST' : 'EIO';
+  const code =
+    name === 'QuotaExceededError'
+      ? 'ENOSPC'
+      : name === 'NotFoundError'
+        ? 'ENOENT'
+        : name === 'TypeMismatchError'
+          ? 'EISDIR'
+          : name === 'NotAllowedError' || name === 'SecurityError'
+            ? 'EACCES'
+            : name === 'ConstraintError'
+              ? 'EEXIST'
+              : 'EIO';
   return errno(code, path, `${name ?? 'Error'}: ${message}`);
 }

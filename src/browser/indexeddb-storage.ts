@@ -42,7 +42,10 @@ export class IndexedDBStorage implements Storage {
 
   private open(): Promise<IDBDatabase> {
     this.db ??= new Promise((resolve, reject) => {
-      if (typeof indexedDB === 'undefined') { reject(errno('ENOSYS', this.name, 'this platform has no IndexedDB')); return; }
+      if (typeof indexedDB === 'undefined') {
+        reject(errno('ENOSYS', this.name, 'this platform has no IndexedDB'));
+        return;
+      }
       const r = indexedDB.open(this.name, 1);
       r.onupgradeneeded = () => {
         r.result.createObjectStore(FILES);
@@ -50,17 +53,25 @@ export class IndexedDBStorage implements Storage {
       };
       r.onsuccess = () => {
         // Another page deleting or upgrading the database: let it (this storage reopens on next use).
-        r.result.onversionchange = () => { r.result.close(); this.db = null; };
+        r.result.onversionchange = () => {
+          r.result.close();
+          this.db = null;
+        };
         resolve(r.result);
       };
       r.onerror = () => reject(fromDom(r.error, this.name));
-      r.onblocked = () => reject(errno('EBUSY', this.name, 'another page holds an older version of this database open'));
+      r.onblocked = () =>
+        reject(errno('EBUSY', this.name, 'another page holds an older version of this database open'));
     });
     return this.db;
   }
 
   /** Runs `body` in one transaction over both stores; resolves once it committed durably. */
-  private async transact<T>(mode: IDBTransactionMode, path: string, body: (files: IDBObjectStore, dirs: IDBObjectStore) => Promise<T>): Promise<T> {
+  private async transact<T>(
+    mode: IDBTransactionMode,
+    path: string,
+    body: (files: IDBObjectStore, dirs: IDBObjectStore) => Promise<T>,
+  ): Promise<T> {
     const db = await this.open();
     const tx = db.transaction([FILES, DIRS], mode, { durability: 'strict' });
     const committed = done(tx);
@@ -70,21 +81,27 @@ export class IndexedDBStorage implements Storage {
       return result;
     } catch (e) {
       committed.catch(() => undefined);
-      try { tx.abort(); } catch { /* already finished */ }
+      try {
+        tx.abort();
+      } catch {
+        /* already finished */
+      }
       throw (e as { code?: string }).code ? e : fromDom(e, path);
     }
   }
 
   private async requireDir(dirs: IDBObjectStore, path: string): Promise<void> {
     const dir = key(dirname(path));
-    if (dir !== '' && dir !== '.' && (await request(dirs.count(dir))) === 0) throw errno('ENOENT', path, 'no such directory');
+    if (dir !== '' && dir !== '.' && (await request(dirs.count(dir))) === 0)
+      throw errno('ENOENT', path, 'no such directory');
   }
 
   async createExclusive(path: string): Promise<WriteHandle> {
     const k = key(path);
     await this.transact('readwrite', path, async (files, dirs) => {
       await this.requireDir(dirs, k);
-      if ((await request(files.count(k))) > 0 || (await request(dirs.count(k))) > 0) throw errno('EEXIST', path, 'file already exists');
+      if ((await request(files.count(k))) > 0 || (await request(dirs.count(k))) > 0)
+        throw errno('EEXIST', path, 'file already exists');
       await request(files.add(new Uint8Array(0), k));
     });
     const chunks: Uint8Array[] = [];
@@ -95,7 +112,8 @@ export class IndexedDBStorage implements Storage {
       if (!dirty) return;
       dirty = false;
       await this.transact('readwrite', path, async (files) => {
-        if ((await request(files.count(k))) === 0) throw errno('ENOENT', path, 'the file was removed while it was being written');
+        if ((await request(files.count(k))) === 0)
+          throw errno('ENOENT', path, 'the file was removed while it was being written');
         await request(files.put(concat(chunks), k));
       });
     };
@@ -117,7 +135,7 @@ export class IndexedDBStorage implements Storage {
   async openRead(path: string): Promise<ReadHandle> {
     const bytes = await this.transact('readonly', path, async (files, dirs) => {
       const k = key(path);
-      const value = await request(files.get(k)) as Uint8Array | undefined;
+      const value = (await request(files.get(k))) as Uint8Array | undefined;
       if (value === undefined) throw errno((await request(dirs.count(k))) > 0 ? 'EISDIR' : 'ENOENT', path);
       return value;
     });
@@ -139,18 +157,22 @@ export class IndexedDBStorage implements Storage {
   async syncDir(): Promise<void> {}
 
   async remove(path: string): Promise<void> {
-    await this.transact('readwrite', path, async (files) => { await request(files.delete(key(path))); });
+    await this.transact('readwrite', path, async (files) => {
+      await request(files.delete(key(path)));
+    });
   }
 
   async list(dir: string): Promise<string[]> {
     const d = key(dir);
     return this.transact('readonly', dir, async (files, dirs) => {
-      if (d !== '' && d !== '.' && (await request(dirs.count(d))) === 0) throw errno('ENOENT', dir, 'no such directory');
+      if (d !== '' && d !== '.' && (await request(dirs.count(d))) === 0)
+        throw errno('ENOENT', dir, 'no such directory');
       const prefix = d === '' || d === '.' ? '' : `${d}/`;
       const range = prefix ? IDBKeyRange.bound(prefix, `${prefix}\uffff`) : undefined;
       const names = new Set<string>();
       for (const store of [files, dirs]) {
-        for (const k of await request(store.getAllKeys(range)) as string[]) names.add(k.slice(prefix.length).split('/')[0]);
+        for (const k of (await request(store.getAllKeys(range))) as string[])
+          names.add(k.slice(prefix.length).split('/')[0]);
       }
       names.delete('');
       return [...names].sort();
@@ -164,7 +186,8 @@ export class IndexedDBStorage implements Storage {
       const parts = d.split('/');
       for (let i = 1; i <= parts.length; i++) {
         const sub = parts.slice(0, i).join('/');
-        if ((await request(files.count(sub))) > 0) throw errno(i === parts.length ? 'EEXIST' : 'ENOTDIR', sub, 'a file is in the way');
+        if ((await request(files.count(sub))) > 0)
+          throw errno(i === parts.length ? 'EEXIST' : 'ENOTDIR', sub, 'a file is in the way');
         await request(dirs.put(true, sub));
       }
     });
@@ -195,6 +218,9 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
-  for (const c of chunks) { out.set(c, at); at += c.length; }
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
   return out;
 }

@@ -6,8 +6,14 @@ import './install.js';
 import { handleLoadMessage, handleOverPayload } from '../checkpoint/threads/load-job.js';
 import type { LoadMessage } from '../checkpoint/threads/load-threads.js';
 
-const scope = globalThis as unknown as { onmessage: ((e: MessageEvent<LoadMessage>) => void) | null; postMessage(m: unknown, transfer?: Transferable[]): void };
-scope.onmessage = (e) => void handleLoadMessage(e.data,
-  (job) => handleOverPayload(new Uint8Array(job.payload!), job.entry.offset, job.size),
-  (reply, transfer) => scope.postMessage(reply, transfer));
+const scope = globalThis as unknown as {
+  onmessage: ((e: MessageEvent<LoadMessage>) => void) | null;
+  postMessage(m: unknown, transfer?: Transferable[]): void;
+};
+scope.onmessage = (e) =>
+  void handleLoadMessage(
+    e.data,
+    (job) => handleOverPayload(new Uint8Array(job.payload!), job.entry.offset, job.size),
+    (reply, transfer) => scope.postMessage(reply, transfer),
+  );
 scope.postMessage('ready');

@@ -18,7 +18,10 @@ interface IterableDirectory extends FileSystemDirectoryHandle {
   keys(): AsyncIterableIterator<string>;
 }
 
-const parts = (path: string) => normalize(path).split('/').filter((p) => p !== '' && p !== '.');
+const parts = (path: string) =>
+  normalize(path)
+    .split('/')
+    .filter((p) => p !== '' && p !== '.');
 
 export class OPFSStorage implements Storage {
   readonly lockScope: string;
@@ -31,7 +34,8 @@ export class OPFSStorage implements Storage {
 
   private async top(): Promise<FileSystemDirectoryHandle> {
     this.root ??= (async () => {
-      if (typeof navigator === 'undefined' || !navigator.storage?.getDirectory) throw errno('ENOSYS', this.base, 'this platform has no origin private file system');
+      if (typeof navigator === 'undefined' || !navigator.storage?.getDirectory)
+        throw errno('ENOSYS', this.base, 'this platform has no origin private file system');
       let dir = await navigator.storage.getDirectory();
       for (const p of parts(this.base)) dir = await dir.getDirectoryHandle(p, { create: true });
       return dir;
@@ -69,8 +73,12 @@ export class OPFSStorage implements Storage {
   async createExclusive(path: string): Promise<WriteHandle> {
     const parent = await this.dir(dirname(path));
     if (await this.exists(parent, basename(path))) throw errno('EEXIST', path, 'file already exists');
-    const handle = await parent.getFileHandle(basename(path), { create: true }).catch((e) => { throw fromDom(e, path); });
-    const writable = await handle.createWritable({ keepExistingData: false }).catch((e) => { throw fromDom(e, path); });
+    const handle = await parent.getFileHandle(basename(path), { create: true }).catch((e) => {
+      throw fromDom(e, path);
+    });
+    const writable = await handle.createWritable({ keepExistingData: false }).catch((e) => {
+      throw fromDom(e, path);
+    });
     let closed = false;
     return {
       write: async (buffers) => {
@@ -85,18 +93,25 @@ export class OPFSStorage implements Storage {
       close: async () => {
         if (closed) return;
         closed = true;
-        await writable.close().catch((e) => { throw fromDom(e, path); });
+        await writable.close().catch((e) => {
+          throw fromDom(e, path);
+        });
       },
     };
   }
 
   async openRead(path: string): Promise<ReadHandle> {
-    const file = await (await this.file(path)).getFile().catch((e) => { throw fromDom(e, path); });
-    return readHandleOverBytes(file.size, async (offset, end) => new Uint8Array(await file.slice(offset, end).arrayBuffer()));
+    const file = await (await this.file(path)).getFile().catch((e) => {
+      throw fromDom(e, path);
+    });
+    return readHandleOverBytes(
+      file.size,
+      async (offset, end) => new Uint8Array(await file.slice(offset, end).arrayBuffer()),
+    );
   }
 
   async rename(from: string, to: string): Promise<void> {
-    const source = await this.file(from) as MovableFileHandle;
+    const source = (await this.file(from)) as MovableFileHandle;
     const target = await this.dir(dirname(to));
     try {
       await source.move(target, basename(to));
@@ -123,7 +138,7 @@ export class OPFSStorage implements Storage {
 
   async list(dir: string): Promise<string[]> {
     const names: string[] = [];
-    for await (const n of (await this.dir(dir) as IterableDirectory).keys()) names.push(n);
+    for await (const n of ((await this.dir(dir)) as IterableDirectory).keys()) names.push(n);
     return names.sort();
   }
 

@@ -15,11 +15,16 @@ function exclusiveLock(name: string): Promise<HeldExclusiveLock | null> {
   return new Promise((resolve, reject) => {
     let release = () => {};
     const released = new Promise<void>((r) => (release = r));
-    locks.request(name, { mode: 'exclusive', ifAvailable: true }, async (lock) => {
-      if (lock === null) { resolve(null); return; }
-      resolve({ release });
-      await released; // the browser holds the lock until this callback's promise settles, or the page goes
-    }).catch(reject);
+    locks
+      .request(name, { mode: 'exclusive', ifAvailable: true }, async (lock) => {
+        if (lock === null) {
+          resolve(null);
+          return;
+        }
+        resolve({ release });
+        await released; // the browser holds the lock until this callback's promise settles, or the page goes
+      })
+      .catch(reject);
   });
 }
 
@@ -34,8 +39,13 @@ function startLoadWorker(): WorkerThread {
     on(event: 'message' | 'error' | 'exit', listener: (value: never) => void) {
       if (event === 'message') worker.addEventListener('message', (e) => (listener as (m: unknown) => void)(e.data));
       else if (event === 'error') {
-        worker.addEventListener('error', (e) => { e.preventDefault(); (listener as (e: Error) => void)(new Error(`load worker failed: ${e.message || 'it could not start'}`)); });
-        worker.addEventListener('messageerror', () => (listener as (e: Error) => void)(new Error('load worker: a message could not be read')));
+        worker.addEventListener('error', (e) => {
+          e.preventDefault();
+          (listener as (e: Error) => void)(new Error(`load worker failed: ${e.message || 'it could not start'}`));
+        });
+        worker.addEventListener('messageerror', () =>
+          (listener as (e: Error) => void)(new Error('load worker: a message could not be read')),
+        );
       }
     },
     postMessage: (message, transfer) => worker.postMessage(message, transfer ?? []),
@@ -64,5 +74,7 @@ export const browserPlatform: Platform = {
   onExit: () => undefined,
   ...(globalThis.navigator?.locks ? { exclusiveLock } : {}),
   ...(typeof Worker === 'function' ? { startLoadWorker } : {}),
-  get importGpuJs() { return importGpuJs; },
+  get importGpuJs() {
+    return importGpuJs;
+  },
 };

@@ -1,7 +1,10 @@
 import type { ReadHandle } from '../storage/storage.js';
 
 /** Reads of bytes held whole (an IndexedDB record, a File): slices, as a file descriptor would give them. */
-export function readHandleOverBytes(size: number, slice: (offset: number, end: number) => Promise<Uint8Array>): ReadHandle {
+export function readHandleOverBytes(
+  size: number,
+  slice: (offset: number, end: number) => Promise<Uint8Array>,
+): ReadHandle {
   return {
     size,
     async read(offset: number, length: number, into?: Uint8Array) {

@@ -62,12 +62,16 @@ export class BackupAndRestore extends Callback {
   constructor(private readonly options: BackupAndRestoreOptions) {
     super();
     if (typeof options?.backupDir !== 'string' || options.backupDir === '') {
-      throw new ArgumentError(`BackupAndRestore: backupDir must be a non-empty directory path, got ${JSON.stringify(options?.backupDir)}`);
+      throw new ArgumentError(
+        `BackupAndRestore: backupDir must be a non-empty directory path, got ${JSON.stringify(options?.backupDir)}`,
+      );
     }
     this.backupDir = options.backupDir;
     this.saveFreq = options.saveFreq ?? 'epoch';
     if (this.saveFreq !== 'epoch' && !(Number.isInteger(this.saveFreq) && this.saveFreq > 0)) {
-      throw new ArgumentError(`BackupAndRestore: saveFreq must be 'epoch' or a positive integer of batches, got ${String(this.saveFreq)}`);
+      throw new ArgumentError(
+        `BackupAndRestore: saveFreq must be 'epoch' or a positive integer of batches, got ${String(this.saveFreq)}`,
+      );
     }
     this.deleteCheckpoint = options.deleteCheckpoint ?? true;
   }
@@ -79,13 +83,17 @@ export class BackupAndRestore extends Callback {
   private peerStates(): Trackable {
     const tracked = () => {
       const seen = new Map<string, number>();
-      return this.peers.filter((c): c is Callback & Trackable => c !== this && isTrackable(c)).map((c) => {
-        const n = seen.get(c.constructor.name) ?? 0;
-        seen.set(c.constructor.name, n + 1);
-        return [n === 0 ? c.constructor.name : `${c.constructor.name}_${n}`, c] as const;
-      });
+      return this.peers
+        .filter((c): c is Callback & Trackable => c !== this && isTrackable(c))
+        .map((c) => {
+          const n = seen.get(c.constructor.name) ?? 0;
+          seen.set(c.constructor.name, n + 1);
+          return [n === 0 ? c.constructor.name : `${c.constructor.name}_${n}`, c] as const;
+        });
     };
-    const apply = (s: StateDict, o?: LoadOptions) => { for (const [k, c] of tracked()) if (s[k]) c.loadStateDict(s[k] as StateDict, o); };
+    const apply = (s: StateDict, o?: LoadOptions) => {
+      for (const [k, c] of tracked()) if (s[k]) c.loadStateDict(s[k] as StateDict, o);
+    };
     return {
       stateDict: () => Object.fromEntries(tracked().map(([k, c]) => [k, c.stateDict()])),
       loadStateDict: (s: StateDict, o?: LoadOptions) => {
@@ -98,18 +106,28 @@ export class BackupAndRestore extends Callback {
   override async onTrainBegin(): Promise<void> {
     const progress: Trackable = {
       stateDict: () => ({ position: this.progress as unknown as JsonValue }),
-      loadStateDict: (s: StateDict) => { this.progress = s.position as unknown as Progress; },
+      loadStateDict: (s: StateDict) => {
+        this.progress = s.position as unknown as Progress;
+      },
     };
     const checkpoint = trainingCheckpoint(this.model, { progress, callbacks: this.peerStates() });
     const o = this.options;
     // With doubleCheckpoint the previous backup stays too: a damaged latest one falls back to it.
-    this.manager = new CheckpointManager(checkpoint, this.backupDir, { maxToKeep: o.doubleCheckpoint ? 2 : 1, checkpointName: 'backup', async: o.async,
-      warn: o.warn, storage: o.storage, takeOverLock: o.takeOverLock, onNonFinite: o.onNonFinite });
+    this.manager = new CheckpointManager(checkpoint, this.backupDir, {
+      maxToKeep: o.doubleCheckpoint ? 2 : 1,
+      checkpointName: 'backup',
+      async: o.async,
+      warn: o.warn,
+      storage: o.storage,
+      takeOverLock: o.takeOverLock,
+      onNonFinite: o.onNonFinite,
+    });
     // Outside a fit (a hook called by hand) the model is still restored; there is no start to move.
     const context = this.context;
     this.progress = { epoch: context?.start.epoch ?? 0, batch: 0, totals: null, batchesSeen: 0 };
     this.restoredFrom = await this.manager.restoreOrInitialize();
-    if (this.restoredFrom && context) context.resumeAt({ epoch: this.progress.epoch, batch: this.progress.batch, totals: this.progress.totals });
+    if (this.restoredFrom && context)
+      context.resumeAt({ epoch: this.progress.epoch, batch: this.progress.batch, totals: this.progress.totals });
     this.trained = { epoch: this.progress.epoch, batch: this.progress.batch };
   }
 
@@ -130,13 +148,21 @@ export class BackupAndRestore extends Callback {
   private async backupHere(): Promise<void> {
     const context = this.fitContext('a backup');
     const { epoch, batch } = this.trained;
-    this.progress = { epoch, batch, totals: batch > 0 ? structuredClone(context.totals) : null, batchesSeen: this.progress.batchesSeen };
+    this.progress = {
+      epoch,
+      batch,
+      totals: batch > 0 ? structuredClone(context.totals) : null,
+      batchesSeen: this.progress.batchesSeen,
+    };
     await this.backup(epoch * context.params.steps + batch);
   }
 
   /** The running fit's context: a backup needs to know where the fit is. */
   private fitContext(where: string) {
-    if (this.context === null) throw new ArgumentError(`BackupAndRestore: ${where} outside a fit (it needs the fit's position: model.fit sets it)`);
+    if (this.context === null)
+      throw new ArgumentError(
+        `BackupAndRestore: ${where} outside a fit (it needs the fit's position: model.fit sets it)`,
+      );
     return this.context;
   }
 
@@ -158,7 +184,9 @@ export class BackupAndRestore extends Callback {
     const manager = this.manager;
     this.manager = null;
     const cleanup = this.deleteCheckpoint ? manager?.deleteAll() : manager?.close();
-    await cleanup?.catch((e: Error) => this.warnOf(`training finished, but cleaning up the backup in ${this.backupDir} failed: ${e.message}`));
+    await cleanup?.catch((e: Error) =>
+      this.warnOf(`training finished, but cleaning up the backup in ${this.backupDir} failed: ${e.message}`),
+    );
   }
 
   /**

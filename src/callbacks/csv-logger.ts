@@ -28,9 +28,13 @@ export class CSVLogger extends Callback {
   private header: string[] | null = null;
   private rows: string[][] = [];
 
-  constructor(readonly path: string, private readonly options: CSVLoggerOptions = {}) {
+  constructor(
+    readonly path: string,
+    private readonly options: CSVLoggerOptions = {},
+  ) {
     super();
-    if (typeof path !== 'string' || path === '') throw new ArgumentError(`CSVLogger: path must be a non-empty file path, got ${JSON.stringify(path)}`);
+    if (typeof path !== 'string' || path === '')
+      throw new ArgumentError(`CSVLogger: path must be a non-empty file path, got ${JSON.stringify(path)}`);
     this.separator = options.separator ?? ',';
     this.append = options.append ?? false;
   }
@@ -56,7 +60,11 @@ export class CSVLogger extends Callback {
       throw osError('CSVLogger cannot read the log', this.path, cause);
     }
     if (bytes === null) return;
-    const lines = new TextDecoder().decode(bytes).split('\n').filter((l) => l.length > 0).map((l) => l.split(this.separator));
+    const lines = new TextDecoder()
+      .decode(bytes)
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => l.split(this.separator));
     if (lines.length === 0) return;
     this.header = lines[0];
     this.rows = lines.slice(1);
@@ -70,7 +78,9 @@ export class CSVLogger extends Callback {
       // The fit's keys, not this epoch's: validation keys exist before the first validation.
       this.header ??= ['epoch', ...(this.params?.metrics ?? withValidationKeys(Object.keys(logs))).slice().sort()];
     }
-    this.rows.push(this.header.map((k) => (k === 'epoch' ? String(epoch) : logs[k] === undefined ? 'NA' : String(logs[k]))));
+    this.rows.push(
+      this.header.map((k) => (k === 'epoch' ? String(epoch) : logs[k] === undefined ? 'NA' : String(logs[k]))),
+    );
     const text = [this.header, ...this.rows].map((r) => r.join(this.separator)).join('\n') + '\n';
     try {
       await this.storage.mkdirp(dirname(this.path));

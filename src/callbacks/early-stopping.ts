@@ -48,23 +48,31 @@ export class EarlyStopping extends Callback implements Trackable {
     super();
     this.monitor = options.monitor ?? 'val_loss';
     const mode = options.mode ?? 'auto';
-    if (!['min', 'max', 'auto'].includes(mode)) throw new ArgumentError(`EarlyStopping: mode must be 'min', 'max' or 'auto', got '${String(mode)}'`);
+    if (!['min', 'max', 'auto'].includes(mode))
+      throw new ArgumentError(`EarlyStopping: mode must be 'min', 'max' or 'auto', got '${String(mode)}'`);
     const direction = mode === 'auto' ? metricDirection(this.monitor) : mode;
     if (direction === null) {
-      throw new ArgumentError(`EarlyStopping: cannot tell whether '${this.monitor}' should be minimized or maximized; `
-        + "pass mode: 'max' to stop on the highest value, or mode: 'min' to stop on the lowest");
+      throw new ArgumentError(
+        `EarlyStopping: cannot tell whether '${this.monitor}' should be minimized or maximized; ` +
+          "pass mode: 'max' to stop on the highest value, or mode: 'min' to stop on the lowest",
+      );
     }
     this.direction = direction;
     this.patience = options.patience ?? 0;
-    if (!(Number.isInteger(this.patience) && this.patience >= 0)) throw new ArgumentError(`EarlyStopping: patience must be a non-negative integer of epochs, got ${this.patience}`);
+    if (!(Number.isInteger(this.patience) && this.patience >= 0))
+      throw new ArgumentError(`EarlyStopping: patience must be a non-negative integer of epochs, got ${this.patience}`);
     this.minDelta = Math.abs(options.minDelta ?? 0);
-    if (!Number.isFinite(this.minDelta)) throw new ArgumentError(`EarlyStopping: minDelta must be a finite number, got ${options.minDelta}`);
+    if (!Number.isFinite(this.minDelta))
+      throw new ArgumentError(`EarlyStopping: minDelta must be a finite number, got ${options.minDelta}`);
     this.baseline = options.baseline;
-    if (this.baseline !== undefined && Number.isNaN(this.baseline)) throw new ArgumentError('EarlyStopping: baseline must be a number, got NaN');
+    if (this.baseline !== undefined && Number.isNaN(this.baseline))
+      throw new ArgumentError('EarlyStopping: baseline must be a number, got NaN');
     this.restoreBestWeights = options.restoreBestWeights ?? false;
     this.startFromEpoch = options.startFromEpoch ?? 0;
     if (!(Number.isInteger(this.startFromEpoch) && this.startFromEpoch >= 0)) {
-      throw new ArgumentError(`EarlyStopping: startFromEpoch must be a non-negative integer, got ${this.startFromEpoch}`);
+      throw new ArgumentError(
+        `EarlyStopping: startFromEpoch must be a non-negative integer, got ${this.startFromEpoch}`,
+      );
     }
     this.warn = options.warn ?? ((m) => console.warn(`waypoint: ${m}`));
     this.write = options.write ?? ((l) => console.log(l));
@@ -88,7 +96,10 @@ export class EarlyStopping extends Callback implements Trackable {
     this.bestWeights = null;
     this.bestEpoch = 0;
     const keys = this.params?.metrics;
-    if (keys && !keys.includes(this.monitor)) this.warn(`EarlyStopping monitors '${this.monitor}', which this fit does not log (available: ${keys.join(', ')})`);
+    if (keys && !keys.includes(this.monitor))
+      this.warn(
+        `EarlyStopping monitors '${this.monitor}', which this fit does not log (available: ${keys.join(', ')})`,
+      );
   }
 
   override async onEpochEnd(epoch: number, logs?: Logs): Promise<void> {
@@ -116,7 +127,8 @@ export class EarlyStopping extends Callback implements Trackable {
   override async onTrainEnd(): Promise<void> {
     if (this.stoppedEpoch > 0 && this.verbose > 0) this.write(`Epoch ${this.stoppedEpoch + 1}: early stopping`);
     if (this.restoreBestWeights && this.bestWeights !== null) {
-      if (this.verbose > 0) this.write(`Restoring model weights from the end of the best epoch: ${this.bestEpoch + 1}.`);
+      if (this.verbose > 0)
+        this.write(`Restoring model weights from the end of the best epoch: ${this.bestEpoch + 1}.`);
       this.model.namedParams().forEach(([, p], i) => p.data.set(this.bestWeights![i]));
     }
   }
@@ -126,12 +138,19 @@ export class EarlyStopping extends Callback implements Trackable {
   }
 
   stateDict(): StateDict {
-    const state: StateDict = { wait: this.wait, best: this.best, bestEpoch: this.bestEpoch, stoppedEpoch: this.stoppedEpoch };
+    const state: StateDict = {
+      wait: this.wait,
+      best: this.best,
+      bestEpoch: this.bestEpoch,
+      stoppedEpoch: this.stoppedEpoch,
+    };
     if (this.restoreBestWeights) {
       // Always present when enabled (the current weights stand in before a best exists), so the
       // saved keys do not depend on how far training got.
       const weights = this.bestWeights ?? this.snapshot();
-      state.bestWeights = Object.fromEntries(this.model.namedParams().map(([path, p], i) => [path.replace(/\//g, '.'), new Tensor(weights[i], p.shape)]));
+      state.bestWeights = Object.fromEntries(
+        this.model.namedParams().map(([path, p], i) => [path.replace(/\//g, '.'), new Tensor(weights[i], p.shape)]),
+      );
     }
     return state;
   }

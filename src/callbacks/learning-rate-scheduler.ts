@@ -20,9 +20,15 @@ export class LearningRateScheduler extends Callback implements Trackable {
   private readonly verbose: 0 | 1;
   private readonly write: (line: string) => void;
 
-  constructor(readonly schedule: (epoch: number, learningRate: number) => number, options: LearningRateSchedulerOptions = {}) {
+  constructor(
+    readonly schedule: (epoch: number, learningRate: number) => number,
+    options: LearningRateSchedulerOptions = {},
+  ) {
     super();
-    if (typeof schedule !== 'function') throw new ArgumentError(`LearningRateScheduler: schedule must be a function (epoch, learningRate) => number, got ${typeof schedule}`);
+    if (typeof schedule !== 'function')
+      throw new ArgumentError(
+        `LearningRateScheduler: schedule must be a function (epoch, learningRate) => number, got ${typeof schedule}`,
+      );
     this.verbose = options.verbose ?? 0;
     this.write = options.write ?? ((l) => console.log(l));
   }
@@ -30,7 +36,9 @@ export class LearningRateScheduler extends Callback implements Trackable {
   override async onTrainBegin(): Promise<void> {
     const optimizer = this.model.optimizer;
     if (optimizer?.schedule) {
-      throw new ArgumentError(`LearningRateScheduler: the optimizer's learning rate already follows a ${optimizer.schedule.className} schedule; give it a plain learningRate`);
+      throw new ArgumentError(
+        `LearningRateScheduler: the optimizer's learning rate already follows a ${optimizer.schedule.className} schedule; give it a plain learningRate`,
+      );
     }
     this.lastEpoch = -1;
   }
@@ -40,11 +48,14 @@ export class LearningRateScheduler extends Callback implements Trackable {
     const optimizer = this.model.optimizer!;
     const rate = this.schedule(epoch, optimizer.learningRate);
     if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0) {
-      throw new ArgumentError(`LearningRateScheduler: the schedule must return a non-negative finite number, got ${String(rate)} at epoch ${epoch}`);
+      throw new ArgumentError(
+        `LearningRateScheduler: the schedule must return a non-negative finite number, got ${String(rate)} at epoch ${epoch}`,
+      );
     }
     optimizer.learningRate = rate;
     this.lastEpoch = epoch;
-    if (this.verbose) this.write(`Epoch ${epoch + 1}: LearningRateScheduler setting learning rate to ${optimizer.learningRate}.`);
+    if (this.verbose)
+      this.write(`Epoch ${epoch + 1}: LearningRateScheduler setting learning rate to ${optimizer.learningRate}.`);
   }
 
   stateDict(): StateDict {

@@ -67,19 +67,24 @@ export class ModelCheckpoint extends Callback implements Trackable {
   constructor(options: ModelCheckpointOptions) {
     super();
     if (typeof options?.filepath !== 'string' || options.filepath === '') {
-      throw new ArgumentError(`ModelCheckpoint: filepath must be a non-empty path template, got ${JSON.stringify(options?.filepath)}`);
+      throw new ArgumentError(
+        `ModelCheckpoint: filepath must be a non-empty path template, got ${JSON.stringify(options?.filepath)}`,
+      );
     }
     this.options = options;
     checkTemplate(options.filepath);
     this.filepath = options.filepath;
     this.monitor = options.monitor ?? 'val_loss';
     this.mode = options.mode ?? 'auto';
-    if (!['min', 'max', 'auto'].includes(this.mode)) throw new ArgumentError(`ModelCheckpoint: mode must be 'min', 'max' or 'auto', got '${String(this.mode)}'`);
+    if (!['min', 'max', 'auto'].includes(this.mode))
+      throw new ArgumentError(`ModelCheckpoint: mode must be 'min', 'max' or 'auto', got '${String(this.mode)}'`);
     this.saveBestOnly = options.saveBestOnly ?? false;
     this.saveWeightsOnly = options.saveWeightsOnly ?? false;
     this.saveFreq = options.saveFreq ?? 'epoch';
     if (this.saveFreq !== 'epoch' && !(Number.isInteger(this.saveFreq) && this.saveFreq > 0)) {
-      throw new ArgumentError(`ModelCheckpoint: saveFreq must be 'epoch' or a positive integer of batches, got ${String(this.saveFreq)}`);
+      throw new ArgumentError(
+        `ModelCheckpoint: saveFreq must be 'epoch' or a positive integer of batches, got ${String(this.saveFreq)}`,
+      );
     }
     this.saveLast = options.saveLast;
     this.verbose = options.verbose ?? 0;
@@ -98,7 +103,11 @@ export class ModelCheckpoint extends Callback implements Trackable {
   }
 
   private saveOptions() {
-    return { storage: this.storage, onNonFinite: this.options.onNonFinite, warn: (m: string) => this.write(`waypoint: ${m}`) };
+    return {
+      storage: this.storage,
+      onNonFinite: this.options.onNonFinite,
+      warn: (m: string) => this.write(`waypoint: ${m}`),
+    };
   }
 
   private get direction(): 'min' | 'max' {
@@ -119,8 +128,12 @@ export class ModelCheckpoint extends Callback implements Trackable {
     if (this.saveFreq === 'epoch' && templateKeys(this.filepath).includes('batch')) unknown.push('batch');
     if (this.saveBestOnly && !available.includes(this.monitor)) unknown.push(this.monitor);
     if (unknown.length) {
-      throw new ArgumentError(`ModelCheckpoint: ${[...new Set(unknown)].map((k) => `'${k}'`).join(', ')} will not exist ${where} (available: ${available.join(', ')})`
-        + (unknown.some((k) => k.startsWith('val_')) ? '; validation metrics exist only at epoch ends, and only with validation data' : ''));
+      throw new ArgumentError(
+        `ModelCheckpoint: ${[...new Set(unknown)].map((k) => `'${k}'`).join(', ')} will not exist ${where} (available: ${available.join(', ')})` +
+          (unknown.some((k) => k.startsWith('val_'))
+            ? '; validation metrics exist only at epoch ends, and only with validation data'
+            : ''),
+      );
     }
   }
 
@@ -138,7 +151,9 @@ export class ModelCheckpoint extends Callback implements Trackable {
   override async onTrainEnd(): Promise<void> {
     try {
       if (this.saveLast) {
-        await this.storage.mkdirp(dirname(this.saveLast)).catch((cause) => { throw osError('ModelCheckpoint cannot create the directory', dirname(this.saveLast!), cause); });
+        await this.storage.mkdirp(dirname(this.saveLast)).catch((cause) => {
+          throw osError('ModelCheckpoint cannot create the directory', dirname(this.saveLast!), cause);
+        });
         await this.model.save(this.saveLast, this.saveOptions()); // the whole model, even with saveWeightsOnly
         this.saved.push(this.saveLast);
       }
@@ -149,7 +164,9 @@ export class ModelCheckpoint extends Callback implements Trackable {
 
   /** A failed or interrupted fit frees the directory's lock; the files already saved stay. */
   override async onTrainAbort(): Promise<void> {
-    await this.closeManager().catch((e: Error) => this.write(`waypoint: closing ${this.filepath}'s manager failed: ${e.message}`));
+    await this.closeManager().catch((e: Error) =>
+      this.write(`waypoint: closing ${this.filepath}'s manager failed: ${e.message}`),
+    );
   }
 
   /** The manager of this template's files, opened at the first save or at train begin (hooks may be called by hand). */
@@ -158,8 +175,13 @@ export class ModelCheckpoint extends Callback implements Trackable {
       const { directory, isCheckpointFile, manifestName } = templateFiles(this.filepath);
       const checkpoint = this.saveWeightsOnly ? weightsCheckpoint(this.model) : trainingCheckpoint(this.model);
       this.manager = new CheckpointManager(checkpoint, directory, {
-        maxToKeep: this.maxToKeep ?? null, manifestName, isCheckpointFile, fileKind: this.saveWeightsOnly ? 'weights' : 'model',
-        storage: this.storage, onNonFinite: this.options.onNonFinite, warn: (m) => this.write(`waypoint: ${m}`),
+        maxToKeep: this.maxToKeep ?? null,
+        manifestName,
+        isCheckpointFile,
+        fileKind: this.saveWeightsOnly ? 'weights' : 'model',
+        storage: this.storage,
+        onNonFinite: this.options.onNonFinite,
+        warn: (m) => this.write(`waypoint: ${m}`),
       });
     }
     await this.manager.ready;
@@ -176,16 +198,21 @@ export class ModelCheckpoint extends Callback implements Trackable {
     const path = formatTemplate(this.filepath, values);
     if (this.saveBestOnly) {
       const current = values[this.monitor];
-      if (current === undefined) { // not logged this epoch (validationFreq): nothing to compare, as Keras skips
+      if (current === undefined) {
+        // not logged this epoch (validationFreq): nothing to compare, as Keras skips
         if (this.verbose) this.write(`Epoch ${values.epoch}: ${this.monitor} is not available, skipping`);
         return;
       }
       const improved = this.direction === 'min' ? current < this.best : current > this.best;
       if (!improved) {
-        if (this.verbose) this.write(`Epoch ${values.epoch}: ${this.monitor} did not improve from ${this.best.toFixed(5)}`);
+        if (this.verbose)
+          this.write(`Epoch ${values.epoch}: ${this.monitor} did not improve from ${this.best.toFixed(5)}`);
         return;
       }
-      if (this.verbose) this.write(`Epoch ${values.epoch}: ${this.monitor} improved from ${this.best.toFixed(5)} to ${current.toFixed(5)}, saving model to ${path}`);
+      if (this.verbose)
+        this.write(
+          `Epoch ${values.epoch}: ${this.monitor} improved from ${this.best.toFixed(5)} to ${current.toFixed(5)}, saving model to ${path}`,
+        );
       this.best = current;
     } else if (this.verbose) {
       this.write(`Epoch ${values.epoch}: saving model to ${path}`);
@@ -197,7 +224,13 @@ export class ModelCheckpoint extends Callback implements Trackable {
     try {
       const manager = await this.openManager();
       const { epoch, batch: _batch, ...metrics } = values;
-      await manager.save({ file: relative(manager.directory, path), step: this.batchesSeen, epoch, metrics, force: true });
+      await manager.save({
+        file: relative(manager.directory, path),
+        step: this.batchesSeen,
+        epoch,
+        metrics,
+        force: true,
+      });
     } catch (e) {
       if (this.onSaveError === 'raise') throw e;
       this.write(`waypoint: saving ${path} failed, training goes on: ${(e as Error).message}`);
@@ -226,17 +259,30 @@ export class ModelCheckpoint extends Callback implements Trackable {
  * alike (a literal '_', '+', or any other character) or would be too long for a file name,
  * 8 hex digits of the template's CRC-32 are added, so each template has a manifest and a lock of its own.
  */
-function templateFiles(template: string): { directory: string; isCheckpointFile: (name: string) => boolean; manifestName: string } {
+function templateFiles(template: string): {
+  directory: string;
+  isCheckpointFile: (name: string) => boolean;
+  manifestName: string;
+} {
   const parts = template.split(sep);
   const firstTemplated = parts.findIndex((p) => p.includes('{'));
   const fixed = firstTemplated === -1 || firstTemplated === parts.length - 1 ? parts.length - 1 : firstTemplated;
   const directory = parts.slice(0, fixed).join(sep) || '.';
-  const name = new RegExp(`^${basename(template).split(/\{[^}]*\}/).map(escapeRegExp).join('.*')}$`);
+  const name = new RegExp(
+    `^${basename(template)
+      .split(/\{[^}]*\}/)
+      .map(escapeRegExp)
+      .join('.*')}$`,
+  );
   const below = parts.slice(fixed).join(sep);
   const plain = below.replace(/[^\w.-]/g, '_');
   const ambiguous = /[^A-Za-z0-9.\-/]/.test(below.replace(/\{[^}]*\}/g, '')) || plain.length > MAX_PLAIN_NAME;
   const stem = ambiguous ? `${plain.slice(0, MAX_PLAIN_NAME)}-${ownerTag(below)}` : plain;
-  return { directory, isCheckpointFile: (n) => fixed === parts.length - 1 && name.test(n), manifestName: `.${stem}.manifest.json` };
+  return {
+    directory,
+    isCheckpointFile: (n) => fixed === parts.length - 1 && name.test(n),
+    manifestName: `.${stem}.manifest.json`,
+  };
 }
 
 /** Template names longer than this are shortened in the manifest's name (which, with the lock's, must fit in 255 bytes). */

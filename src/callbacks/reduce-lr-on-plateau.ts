@@ -47,13 +47,17 @@ export class ReduceLROnPlateau extends Callback implements Trackable {
   constructor(options: ReduceLROnPlateauOptions = {}) {
     super();
     this.monitor = options.monitor ?? 'val_loss';
-    const fail = (name: string, rule: string, value: unknown) => { throw new ArgumentError(`ReduceLROnPlateau: ${name} must be ${rule}, got ${String(value)}`); };
+    const fail = (name: string, rule: string, value: unknown) => {
+      throw new ArgumentError(`ReduceLROnPlateau: ${name} must be ${rule}, got ${String(value)}`);
+    };
     this.factor = options.factor ?? 0.1;
     if (!(this.factor > 0 && this.factor < 1)) fail('factor', 'in (0, 1) (new rate = rate · factor)', this.factor);
     this.patience = options.patience ?? 10;
-    if (!(Number.isInteger(this.patience) && this.patience >= 0)) fail('patience', 'a non-negative integer of epochs', this.patience);
+    if (!(Number.isInteger(this.patience) && this.patience >= 0))
+      fail('patience', 'a non-negative integer of epochs', this.patience);
     this.cooldown = options.cooldown ?? 0;
-    if (!(Number.isInteger(this.cooldown) && this.cooldown >= 0)) fail('cooldown', 'a non-negative integer of epochs', this.cooldown);
+    if (!(Number.isInteger(this.cooldown) && this.cooldown >= 0))
+      fail('cooldown', 'a non-negative integer of epochs', this.cooldown);
     this.minDelta = Math.abs(options.minDelta ?? 1e-4);
     if (!Number.isFinite(this.minDelta)) fail('minDelta', 'a finite number', options.minDelta);
     this.minLr = options.minLr ?? 0;
@@ -62,7 +66,9 @@ export class ReduceLROnPlateau extends Callback implements Trackable {
     if (!['min', 'max', 'auto'].includes(mode)) fail('mode', "'min', 'max' or 'auto'", `'${mode}'`);
     const direction = mode === 'auto' ? metricDirection(this.monitor) : mode;
     if (direction === null) {
-      throw new ArgumentError(`ReduceLROnPlateau: cannot tell whether '${this.monitor}' should be minimized or maximized; pass mode: 'max' or mode: 'min'`);
+      throw new ArgumentError(
+        `ReduceLROnPlateau: cannot tell whether '${this.monitor}' should be minimized or maximized; pass mode: 'max' or mode: 'min'`,
+      );
     }
     this.direction = direction;
     this.verbose = options.verbose ?? 0;
@@ -74,8 +80,10 @@ export class ReduceLROnPlateau extends Callback implements Trackable {
   override async onTrainBegin(): Promise<void> {
     const optimizer = this.model.optimizer;
     if (optimizer?.schedule) {
-      throw new ArgumentError(`ReduceLROnPlateau: the optimizer's learning rate follows a ${optimizer.schedule.className} schedule, which a callback cannot change; `
-        + 'give the optimizer a plain learningRate to reduce it on plateaus');
+      throw new ArgumentError(
+        `ReduceLROnPlateau: the optimizer's learning rate follows a ${optimizer.schedule.className} schedule, which a callback cannot change; ` +
+          'give the optimizer a plain learningRate to reduce it on plateaus',
+      );
     }
     this.best = null;
     this.wait = 0;
@@ -85,7 +93,9 @@ export class ReduceLROnPlateau extends Callback implements Trackable {
   override async onEpochEnd(epoch: number, logs: Logs = {}): Promise<void> {
     const current = logs[this.monitor];
     if (current === undefined) {
-      this.warn(`ReduceLROnPlateau: '${this.monitor}' is not in the logs (available: ${Object.keys(logs).join(', ')}); the learning rate stays`);
+      this.warn(
+        `ReduceLROnPlateau: '${this.monitor}' is not in the logs (available: ${Object.keys(logs).join(', ')}); the learning rate stays`,
+      );
       return;
     }
     if (this.cooldownCounter > 0) {
@@ -102,7 +112,8 @@ export class ReduceLROnPlateau extends Callback implements Trackable {
     const old = optimizer.learningRate;
     if (!(old > Math.fround(this.minLr))) return;
     optimizer.learningRate = Math.max(old * this.factor, this.minLr);
-    if (this.verbose) this.write(`Epoch ${epoch + 1}: ReduceLROnPlateau reducing learning rate to ${optimizer.learningRate}.`);
+    if (this.verbose)
+      this.write(`Epoch ${epoch + 1}: ReduceLROnPlateau reducing learning rate to ${optimizer.learningRate}.`);
     this.cooldownCounter = this.cooldown;
     this.wait = 0;
   }

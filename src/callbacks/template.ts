@@ -7,7 +7,10 @@ import { ArgumentError } from '../errors.js';
 export function formatTemplate(template: string, values: Record<string, number>): string {
   checkTemplate(template);
   return template.replace(/\{(\w+)(?::([^}]*))?\}/g, (_m, key: string, spec: string | undefined) => {
-    if (!(key in values)) throw new ArgumentError(`filepath template '${template}': '${key}' is not available (have: ${Object.keys(values).join(', ')})`);
+    if (!(key in values))
+      throw new ArgumentError(
+        `filepath template '${template}': '${key}' is not available (have: ${Object.keys(values).join(', ')})`,
+      );
     return formatNumber(values[key], spec ?? '', template);
   });
 }
@@ -16,10 +19,15 @@ function formatNumber(v: number, spec: string, template: string): string {
   if (spec === '') return String(v);
   const fixed = /^\.(\d+)([fe])$/.exec(spec);
   // Python writes at least two exponent digits (7.1313e-01), JavaScript one (7.1313e-1).
-  if (fixed) return fixed[2] === 'f' ? v.toFixed(Number(fixed[1])) : v.toExponential(Number(fixed[1])).replace(/e([+-])(\d)$/, 'e$10$2');
+  if (fixed)
+    return fixed[2] === 'f'
+      ? v.toFixed(Number(fixed[1]))
+      : v.toExponential(Number(fixed[1])).replace(/e([+-])(\d)$/, 'e$10$2');
   const int = /^(0?)(\d*)d$/.exec(spec);
   if (int) return String(Math.trunc(v)).padStart(Number(int[2] || 0), int[1] ? '0' : ' ');
-  throw new ArgumentError(`filepath template '${template}': unsupported format spec ':${spec}' (use d, 0Nd, .Nf or .Ne)`);
+  throw new ArgumentError(
+    `filepath template '${template}': unsupported format spec ':${spec}' (use d, 0Nd, .Nf or .Ne)`,
+  );
 }
 
 /** Refuses a brace that opens or closes no `{key}` or `{key:spec}` (an unterminated `{epoch`, a stray `}`), by position. */
@@ -27,8 +35,10 @@ export function checkTemplate(template: string): void {
   const blanked = template.replace(/\{\w+(?::[^{}]*)?\}/g, (m) => ' '.repeat(m.length));
   const at = blanked.search(/[{}]/);
   if (at >= 0) {
-    throw new ArgumentError(`filepath template '${template}': ${blanked[at] === '{' ? 'unterminated or malformed' : 'unmatched'} '${blanked[at]}' at position ${at} `
-      + '(placeholders are {key} or {key:spec}, e.g. {epoch:02d})');
+    throw new ArgumentError(
+      `filepath template '${template}': ${blanked[at] === '{' ? 'unterminated or malformed' : 'unmatched'} '${blanked[at]}' at position ${at} ` +
+        '(placeholders are {key} or {key:spec}, e.g. {epoch:02d})',
+    );
   }
 }
 

@@ -49,14 +49,18 @@ export class TensorBoard extends Callback {
 
   constructor(private readonly options: TensorBoardOptions) {
     super();
-    if (typeof options?.logDir !== 'string' || options.logDir === '') throw new ArgumentError(`TensorBoard: logDir must be a non-empty path, got ${JSON.stringify(options?.logDir)}`);
+    if (typeof options?.logDir !== 'string' || options.logDir === '')
+      throw new ArgumentError(`TensorBoard: logDir must be a non-empty path, got ${JSON.stringify(options?.logDir)}`);
     this.logDir = options.logDir;
     this.updateFreq = options.updateFreq ?? 'epoch';
     if (this.updateFreq !== 'epoch' && !(Number.isInteger(this.updateFreq) && this.updateFreq > 0)) {
-      throw new ArgumentError(`TensorBoard: updateFreq must be 'epoch' or a positive integer of batches, got ${String(this.updateFreq)}`);
+      throw new ArgumentError(
+        `TensorBoard: updateFreq must be 'epoch' or a positive integer of batches, got ${String(this.updateFreq)}`,
+      );
     }
     this.histogramFreq = options.histogramFreq ?? 0;
-    if (!(Number.isInteger(this.histogramFreq) && this.histogramFreq >= 0)) throw new ArgumentError(`TensorBoard: histogramFreq must be a non-negative integer, got ${this.histogramFreq}`);
+    if (!(Number.isInteger(this.histogramFreq) && this.histogramFreq >= 0))
+      throw new ArgumentError(`TensorBoard: histogramFreq must be a non-negative integer, got ${this.histogramFreq}`);
     this.writeText = options.writeText ?? true;
     this.writeGraph = options.writeGraph ?? true;
   }
@@ -75,28 +79,48 @@ export class TensorBoard extends Callback {
     const start = this.context?.start ?? { epoch: 0, batch: 0 };
     const steps = this.params?.steps ?? 0;
     const resumedBatches = start.epoch * steps + start.batch;
-    const trainDir = join(this.logDir, 'train'), validationDir = join(this.logDir, 'validation');
-    const [earlierTrain, earlierValidation] = await Promise.all([readRun(this.storage, trainDir), readRun(this.storage, validationDir)]);
+    const trainDir = join(this.logDir, 'train'),
+      validationDir = join(this.logDir, 'validation');
+    const [earlierTrain, earlierValidation] = await Promise.all([
+      readRun(this.storage, trainDir),
+      readRun(this.storage, validationDir),
+    ]);
     this.train = await EventFileWriter.create(this.storage, trainDir);
     this.validation = await EventFileWriter.create(this.storage, validationDir);
     const resuming = earlierTrain.files.length > 0;
-    for (const [w, earlier] of [[this.train, earlierTrain], [this.validation, earlierValidation]] as const) {
+    for (const [w, earlier] of [
+      [this.train, earlierTrain],
+      [this.validation, earlierValidation],
+    ] as const) {
       // Logs written without a START of their own (another writer's) get one first, so that ours counts as the restart.
-      if (earlier.files.length > 0 && earlier.starts.length === 0) w.add(0, { kind: 'sessionLog', status: 'START', msg: 'the earlier logs\' start' });
-      w.add(start.epoch, { kind: 'sessionLog', status: 'START', msg: earlier.files.length > 0 ? `resumed at epoch ${start.epoch}, batch ${start.batch}` : 'started' });
+      if (earlier.files.length > 0 && earlier.starts.length === 0)
+        w.add(0, { kind: 'sessionLog', status: 'START', msg: "the earlier logs' start" });
+      w.add(start.epoch, {
+        kind: 'sessionLog',
+        status: 'START',
+        msg: earlier.files.length > 0 ? `resumed at epoch ${start.epoch}, batch ${start.batch}` : 'started',
+      });
     }
     // Batch points the restart drops but the resumed run will not write again: the dead run's, up to the resume point.
     for (const [tag, points] of earlierTrain.scalars) {
       if (!tag.startsWith('batch_')) continue;
-      for (const p of points) if (p.step >= start.epoch && p.step <= resumedBatches) this.train.add(p.step, { kind: 'summary', values: [{ tag, kind: 'scalar', value: p.value }] });
+      for (const p of points)
+        if (p.step >= start.epoch && p.step <= resumedBatches)
+          this.train.add(p.step, { kind: 'summary', values: [{ tag, kind: 'scalar', value: p.value }] });
     }
     // Step 0 survives a restart at a later epoch: written again only when the START dropped it.
     if (this.writeText && (!resuming || start.epoch === 0)) {
       const config = JSON.stringify({ model: this.model.getConfig(), params: this.params }, null, 2);
-      this.train.add(0, { kind: 'summary', values: [{ tag: 'config', kind: 'text', text: `\`\`\`json\n${config}\n\`\`\`` }] });
+      this.train.add(0, {
+        kind: 'summary',
+        values: [{ tag: 'config', kind: 'text', text: `\`\`\`json\n${config}\n\`\`\`` }],
+      });
     }
     if (this.writeGraph && (!resuming || start.epoch === 0)) {
-      this.train.add(0, { kind: 'summary', values: [{ tag: 'keras', kind: 'kerasModel', json: JSON.stringify(kerasModelJson(this.model)) }] });
+      this.train.add(0, {
+        kind: 'summary',
+        values: [{ tag: 'keras', kind: 'kerasModel', json: JSON.stringify(kerasModelJson(this.model)) }],
+      });
     }
     await Promise.all([this.train.flush(), this.validation.flush()]);
   }
@@ -105,7 +129,9 @@ export class TensorBoard extends Callback {
     if (this.updateFreq === 'epoch' || this.train === null) return;
     const step = (this.context?.epoch ?? 0) * (this.params?.steps ?? 0) + batch + 1;
     if (step % this.updateFreq !== 0) return;
-    const values = Object.entries(logs).filter(([k]) => k !== 'batch' && k !== 'size').map(([k, value]) => ({ tag: `batch_${k}`, kind: 'scalar' as const, value }));
+    const values = Object.entries(logs)
+      .filter(([k]) => k !== 'batch' && k !== 'size')
+      .map(([k, value]) => ({ tag: `batch_${k}`, kind: 'scalar' as const, value }));
     this.train.add(step, { kind: 'summary', values });
   }
 
@@ -113,13 +139,29 @@ export class TensorBoard extends Callback {
     if (this.train === null || this.validation === null) return;
     const train = Object.entries(logs).filter(([k]) => !k.startsWith('val_') && k !== 'learning_rate');
     const lr = this.model.optimizer?.learningRate;
-    this.train.add(epoch, { kind: 'summary', values: [...train, ...(lr === undefined ? [] : [['learning_rate', lr] as const])]
-      .map(([k, value]) => ({ tag: `epoch_${k}`, kind: 'scalar' as const, value })) });
+    this.train.add(epoch, {
+      kind: 'summary',
+      values: [...train, ...(lr === undefined ? [] : [['learning_rate', lr] as const])].map(([k, value]) => ({
+        tag: `epoch_${k}`,
+        kind: 'scalar' as const,
+        value,
+      })),
+    });
     const validation = Object.entries(logs).filter(([k]) => k.startsWith('val_'));
-    if (validation.length) this.validation.add(epoch, { kind: 'summary', values: validation.map(([k, value]) => ({ tag: `epoch_${k.slice(4)}`, kind: 'scalar' as const, value })) });
+    if (validation.length)
+      this.validation.add(epoch, {
+        kind: 'summary',
+        values: validation.map(([k, value]) => ({ tag: `epoch_${k.slice(4)}`, kind: 'scalar' as const, value })),
+      });
     if (this.histogramFreq > 0 && epoch % this.histogramFreq === 0) {
       const names = kerasLayerNames(this.model);
-      const values = this.model.layers.flatMap((layer, i) => layer.namedWeights().map(([w, t]) => ({ tag: `${names[i]}/${w}/histogram`, kind: 'histogram' as const, histogram: histogramOf(t.data) })));
+      const values = this.model.layers.flatMap((layer, i) =>
+        layer.namedWeights().map(([w, t]) => ({
+          tag: `${names[i]}/${w}/histogram`,
+          kind: 'histogram' as const,
+          histogram: histogramOf(t.data),
+        })),
+      );
       if (values.length) this.train.add(epoch, { kind: 'summary', values });
     }
     await Promise.all([this.train.flush(), this.validation.flush()]);
@@ -148,7 +190,14 @@ function kerasModelJson(model: Sequential): unknown {
   const kerasClass = (c: string) => (c === 'MaxPool2D' ? 'MaxPooling2D' : c);
   return {
     class_name: 'Sequential',
-    config: { name: model.name, layers: model.layers.map((l, i) => ({ class_name: kerasClass(l.className), config: { ...l.getConfig(), name: names[i], dtype: 'float32' } })) },
-    keras_version: 'waypoint', backend: 'waypoint',
+    config: {
+      name: model.name,
+      layers: model.layers.map((l, i) => ({
+        class_name: kerasClass(l.className),
+        config: { ...l.getConfig(), name: names[i], dtype: 'float32' },
+      })),
+    },
+    keras_version: 'waypoint',
+    backend: 'waypoint',
   };
 }

@@ -11,7 +11,10 @@ export interface TerminateOnNaNOptions {
 
 /** The loss became NaN or infinite, and TerminateOnNaN was asked to raise. */
 export class NonFiniteLossError extends WaypointError {
-  constructor(readonly batch: number, readonly loss: number) {
+  constructor(
+    readonly batch: number,
+    readonly loss: number,
+  ) {
     super(`batch ${batch}: invalid loss ${loss}, terminating training`);
   }
 }

@@ -5,7 +5,14 @@
 import { Tensor } from '../tensor/tensor.js';
 import { CheckpointError } from '../state/errors.js';
 import type { FileKind } from './layout/format.js';
-import { type FlatLeaf, type JsonValue, type StateDict, type StateLeaf, flattenState, unflattenState } from '../state/tree.js';
+import {
+  type FlatLeaf,
+  type JsonValue,
+  type StateDict,
+  type StateLeaf,
+  flattenState,
+  unflattenState,
+} from '../state/tree.js';
 import { type LoadOptions, type Trackable, copyUnlessSame, isTrackable } from '../state/trackable.js';
 import { type WriteOptions, type WriteResult, replacedFilesReleased, writeWpt } from './format/writer.js';
 import { recycle, takeScratch } from './layout/recycler.js';
@@ -50,7 +57,10 @@ export class Checkpoint {
   readonly saveCounter = new Variable<number>(0);
 
   constructor(readonly objects: Record<string, Checkpointable>) {
-    if (SAVE_COUNTER in objects) throw new ArgumentError(`Checkpoint: '${SAVE_COUNTER}' is the checkpoint's own counter; track your object under another name`);
+    if (SAVE_COUNTER in objects)
+      throw new ArgumentError(
+        `Checkpoint: '${SAVE_COUNTER}' is the checkpoint's own counter; track your object under another name`,
+      );
   }
 
   /** The current value of a tracked name (plain values are replaced by `read`). */
@@ -66,7 +76,8 @@ export class Checkpoint {
 
   private objectsState(): StateDict {
     const tree: StateDict = {};
-    for (const [name, obj] of Object.entries(this.objects)) tree[name] = isTrackable(obj) ? obj.stateDict() : obj as StateLeaf;
+    for (const [name, obj] of Object.entries(this.objects))
+      tree[name] = isTrackable(obj) ? obj.stateDict() : (obj as StateLeaf);
     return tree;
   }
 
@@ -78,7 +89,10 @@ export class Checkpoint {
   async save(prefix: string, options: CheckpointWriteOptions = {}): Promise<string> {
     this.saveCounter.value += 1;
     const path = `${prefix}-${this.saveCounter.value}.wpt`;
-    const result = await this.write(path, { ...options, metadata: { step: this.saveCounter.value, ...options.metadata } });
+    const result = await this.write(path, {
+      ...options,
+      metadata: { step: this.saveCounter.value, ...options.metadata },
+    });
     await recordSave(options.storage ?? getDefaultStorage(), path, this.saveCounter.value, result);
     return path;
   }
@@ -90,7 +104,10 @@ export class Checkpoint {
    */
   write(path: string, options: CheckpointWriteOptions & { async: true }): Promise<PendingWrite>;
   write(path: string, options?: CheckpointWriteOptions & { async?: false }): Promise<WriteResult>;
-  async write(path: string, options: CheckpointWriteOptions & { async?: boolean } = {}): Promise<WriteResult | PendingWrite> {
+  async write(
+    path: string,
+    options: CheckpointWriteOptions & { async?: boolean } = {},
+  ): Promise<WriteResult | PendingWrite> {
     const { async: background, ...rest } = options;
     if (background) return this.writeInBackground(path, rest);
     return this.enqueue(path, flattenState(this.stateDict()), rest);
@@ -120,9 +137,15 @@ export class Checkpoint {
     await replacedFilesReleased();
   }
 
-  private enqueue(path: string, leaves: FlatLeaf[], options: CheckpointWriteOptions & { background?: boolean }): Promise<WriteResult> {
+  private enqueue(
+    path: string,
+    leaves: FlatLeaf[],
+    options: CheckpointWriteOptions & { background?: boolean },
+  ): Promise<WriteResult> {
     const previous = this.inFlight.get(path) ?? Promise.resolve();
-    const write = previous.catch(() => undefined).then(() => writeWpt(path, leaves, { ...options, kind: options.kind ?? 'checkpoint' }));
+    const write = previous
+      .catch(() => undefined)
+      .then(() => writeWpt(path, leaves, { ...options, kind: options.kind ?? 'checkpoint' }));
     this.inFlight.set(path, write);
     const settle = () => {
       if (this.inFlight.get(path) === write) this.inFlight.delete(path);
@@ -136,20 +159,27 @@ export class Checkpoint {
    * or shapes differ from what is tracked, listing every difference; non-strict restores
    * what matches and reports the rest.
    */
-  async read(path: string, options: LoadOptions & { ignoreUnexpected?: (key: string) => boolean; storage?: Storage } = {}): Promise<ReadReport> {
+  async read(
+    path: string,
+    options: LoadOptions & { ignoreUnexpected?: (key: string) => boolean; storage?: Storage } = {},
+  ): Promise<ReadReport> {
     const strict = options.strict ?? true;
     const reader = await WptReader.open(path, options.storage);
     try {
       for (const [name, obj] of Object.entries(this.objects)) {
         if (!isTrackable(obj) || obj.prepareRestore === undefined) continue;
         const under = reader.entries.filter((e) => e.key.startsWith(`${name}/`));
-        obj.prepareRestore(under.map((e) => ({ key: e.key.slice(name.length + 1), shape: e.dtype === 'json' ? null : e.shape })));
+        obj.prepareRestore(
+          under.map((e) => ({ key: e.key.slice(name.length + 1), shape: e.dtype === 'json' ? null : e.shape })),
+        );
       }
       const expected = new Map(flattenState(this.objectsState()).map((leaf) => [leaf.key, leaf]));
       const inFile = new Map(reader.entries.map((e) => [e.key, e]));
       const report: ReadReport = {
         missing: [...expected.keys()].filter((k) => !inFile.has(k)),
-        unexpected: [...inFile.keys()].filter((k) => k !== SAVE_COUNTER && !expected.has(k) && !options.ignoreUnexpected?.(k)),
+        unexpected: [...inFile.keys()].filter(
+          (k) => k !== SAVE_COUNTER && !expected.has(k) && !options.ignoreUnexpected?.(k),
+        ),
         mismatched: [],
         saveCounter: null,
       };
@@ -161,7 +191,9 @@ export class Checkpoint {
         if (leaf.kind === 'tensor' && fileIsTensor && !sameShape(leaf.value.shape, e.shape)) {
           shapeProblems.push(`${key}: expected ${fmtShape(leaf.value.shape)}, file has ${fmtShape(e.shape)}`);
         } else if ((leaf.kind === 'tensor') !== fileIsTensor) {
-          shapeProblems.push(`${key}: expected a ${leaf.kind === 'tensor' ? 'tensor' : 'JSON value'}, file has ${fileIsTensor ? 'a tensor' : 'a JSON value'}`);
+          shapeProblems.push(
+            `${key}: expected a ${leaf.kind === 'tensor' ? 'tensor' : 'JSON value'}, file has ${fileIsTensor ? 'a tensor' : 'a JSON value'}`,
+          );
         } else continue;
         report.mismatched.push(key);
       }
@@ -171,10 +203,18 @@ export class Checkpoint {
           report.unexpected.length ? `not expected: ${report.unexpected.join(', ')}` : '',
           shapeProblems.length ? `different shape or kind: ${shapeProblems.join('; ')}` : '',
         ].filter(Boolean);
-        const code = report.missing.length ? 'MISSING_KEYS' : report.unexpected.length ? 'UNEXPECTED_KEYS' : 'SHAPE_MISMATCH';
-        throw new CheckpointError(code, `${parts.join('; ')} (read with { strict: false } to restore what matches)`, { file: path });
+        const code = report.missing.length
+          ? 'MISSING_KEYS'
+          : report.unexpected.length
+            ? 'UNEXPECTED_KEYS'
+            : 'SHAPE_MISMATCH';
+        throw new CheckpointError(code, `${parts.join('; ')} (read with { strict: false } to restore what matches)`, {
+          file: path,
+        });
       }
-      const restorable = [...expected.values()].filter((leaf) => inFile.has(leaf.key) && !report.mismatched.includes(leaf.key));
+      const restorable = [...expected.values()].filter(
+        (leaf) => inFile.has(leaf.key) && !report.mismatched.includes(leaf.key),
+      );
       const tensors = restorable.filter((leaf) => leaf.kind === 'tensor');
       const json = restorable.filter((leaf) => leaf.kind === 'json');
       // Tensors decode straight into the arrays stateDict() handed out (the live weights,
@@ -183,7 +223,10 @@ export class Checkpoint {
       const counterEntry = inFile.get(SAVE_COUNTER);
       const [staged, values] = await Promise.allSettled([
         reader.stage(tensors.map((leaf) => ({ key: leaf.key, into: leaf.value.data }))),
-        Promise.all([...json.map((leaf) => reader.read(leaf.key)), ...(counterEntry?.dtype === 'json' ? [reader.read(SAVE_COUNTER)] : [])]),
+        Promise.all([
+          ...json.map((leaf) => reader.read(leaf.key)),
+          ...(counterEntry?.dtype === 'json' ? [reader.read(SAVE_COUNTER)] : []),
+        ]),
       ]);
       if (staged.status === 'rejected' || values.status === 'rejected') {
         if (staged.status === 'fulfilled') staged.value.discard();
@@ -213,7 +256,8 @@ export class Checkpoint {
   }
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** A copy of a leaf; tensors are copied into scratch memory, recorded in `copies`. */
 function copyLeaf(leaf: FlatLeaf, copies: Uint8Array[]): FlatLeaf {

@@ -74,8 +74,17 @@ function parseLock(bytes: Uint8Array | null): LockRecord | null {
     const v = JSON.parse(new TextDecoder().decode(bytes)) as Partial<LockRecord> & { time?: string };
     if (typeof v.pid !== 'number' || typeof v.host !== 'string') return null;
     const heartbeat = v.heartbeat ?? v.time ?? new Date(0).toISOString();
-    return { format: 'waypoint-lock', token: v.token ?? '', bootId: v.bootId ?? null, startTime: v.startTime ?? null,
-      acquired: v.acquired ?? heartbeat, heartbeat, leaseMs: v.leaseMs ?? DEFAULT_LEASE_MS, pid: v.pid, host: v.host };
+    return {
+      format: 'waypoint-lock',
+      token: v.token ?? '',
+      bootId: v.bootId ?? null,
+      startTime: v.startTime ?? null,
+      acquired: v.acquired ?? heartbeat,
+      heartbeat,
+      leaseMs: v.leaseMs ?? DEFAULT_LEASE_MS,
+      pid: v.pid,
+      host: v.host,
+    };
   } catch {
     return null;
   }
@@ -88,9 +97,13 @@ export function whyStale(holder: LockRecord, me: ProcessIdentity, now: number, h
   const expired = `its lease expired ${Math.round(age / 1000)} s ago (heartbeat ${holder.heartbeat}, lease ${holder.leaseMs / 1000} s)`;
   if (holder.host !== me.host) return leaseExpired ? `pid ${holder.pid} on ${holder.host}: ${expired}` : null;
   const who = `pid ${holder.pid} on ${holder.host}`;
-  if (holder.bootId !== null && me.bootId !== null && holder.bootId !== me.bootId) return `${who} ran before this machine rebooted`;
+  if (holder.bootId !== null && me.bootId !== null && holder.bootId !== me.bootId)
+    return `${who} ran before this machine rebooted`;
   const sameProcess = holder.pid === me.pid && (holder.startTime === null || holder.startTime === me.startTime);
-  if (sameProcess) return heldHere ? null : `${who} is this process, which does not hold it (left by an earlier process with the same pid)`;
+  if (sameProcess)
+    return heldHere
+      ? null
+      : `${who} is this process, which does not hold it (left by an earlier process with the same pid)`;
   const state = platform().processState(holder.pid);
   if (state.kind === 'missing') return `${who} is gone`;
   if (state.kind === 'zombie') return `${who} is gone (a zombie: exited, never reaped by its parent)`;
@@ -134,7 +147,9 @@ function installExitHook(): void {
       for (const [path, token] of paths) {
         try {
           if (parseLock(storage.readSync(path))?.token === token) storage.removeSync(path);
-        } catch { /* already gone */ }
+        } catch {
+          /* already gone */
+        }
       }
     }
   });
@@ -147,10 +162,19 @@ export async function acquireLock(storage: Storage, dir: string, options: LockOp
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const me = platform().identity();
   const stamp = () => new Date(now()).toISOString();
-  const record: LockRecord = { format: 'waypoint-lock', ...me, token: randomToken(), acquired: stamp(), heartbeat: stamp(), leaseMs };
+  const record: LockRecord = {
+    format: 'waypoint-lock',
+    ...me,
+    token: randomToken(),
+    acquired: stamp(),
+    heartbeat: stamp(),
+    leaseMs,
+  };
   const tabLock = await platform().exclusiveLock?.(`waypoint:${storage.lockScope ?? 'storage'}:${path}`);
   if (tabLock === null) {
-    const who = heldIn(storage).has(path) ? 'another CheckpointManager in this page (close() it first)' : "another page or worker of this origin (it holds the directory's Web Lock)";
+    const who = heldIn(storage).has(path)
+      ? 'another CheckpointManager in this page (close() it first)'
+      : "another page or worker of this origin (it holds the directory's Web Lock)";
     throw new CheckpointError('LOCKED', `${dir} is being written by ${who}`, { file: path });
   }
   try {
@@ -162,7 +186,14 @@ export async function acquireLock(storage: Storage, dir: string, options: LockOp
   return holdLock(storage, dir, path, record, options, tabLock);
 }
 
-async function takeFile(storage: Storage, dir: string, path: string, record: LockRecord, options: LockOptions, tabLock: HeldExclusiveLock | undefined): Promise<void> {
+async function takeFile(
+  storage: Storage,
+  dir: string,
+  path: string,
+  record: LockRecord,
+  options: LockOptions,
+  tabLock: HeldExclusiveLock | undefined,
+): Promise<void> {
   const now = options.now ?? Date.now;
   const me = platform().identity();
   const mine = heldIn(storage);
@@ -174,27 +205,48 @@ async function takeFile(storage: Storage, dir: string, path: string, record: Loc
     }
     const { exists, holder } = await readHolder(storage, path);
     if (!exists) continue; // released meanwhile
-    const stale = holder === null ? 'unreadable lock file'
-      : tabLock ? `pid ${holder.pid} on ${holder.host} is a page that is gone: this page holds the directory's Web Lock`
-        : whyStale(holder, me, now(), mine.has(path));
+    const stale =
+      holder === null
+        ? 'unreadable lock file'
+        : tabLock
+          ? `pid ${holder.pid} on ${holder.host} is a page that is gone: this page holds the directory's Web Lock`
+          : whyStale(holder, me, now(), mine.has(path));
     if (stale === null && !options.takeOver) {
-      const who = holder!.pid === me.pid && holder!.host === me.host && mine.has(path)
-        ? 'another CheckpointManager in this process (close() it first)'
-        : `pid ${holder!.pid} on ${holder!.host} (since ${holder!.acquired}, heartbeat ${holder!.heartbeat})`;
-      throw new CheckpointError('LOCKED', `${dir} is being written by ${who}; if that writer is gone, take the lock over explicitly `
-        + `(takeOverLock: true, or waypoint train --take-over-lock)`, { file: path });
+      const who =
+        holder!.pid === me.pid && holder!.host === me.host && mine.has(path)
+          ? 'another CheckpointManager in this process (close() it first)'
+          : `pid ${holder!.pid} on ${holder!.host} (since ${holder!.acquired}, heartbeat ${holder!.heartbeat})`;
+      throw new CheckpointError(
+        'LOCKED',
+        `${dir} is being written by ${who}; if that writer is gone, take the lock over explicitly ` +
+          `(takeOverLock: true, or waypoint train --take-over-lock)`,
+        { file: path },
+      );
     }
-    options.warn(stale === null ? `taking over the lock of ${dir} from pid ${holder!.pid} on ${holder!.host}, as asked (takeOverLock)`
-      : `taking over the stale lock of ${dir} (${stale})`);
+    options.warn(
+      stale === null
+        ? `taking over the lock of ${dir} from pid ${holder!.pid} on ${holder!.host}, as asked (takeOverLock)`
+        : `taking over the stale lock of ${dir} (${stale})`,
+    );
     if (mine.has(path)) mine.delete(path); // taken from a manager of this process: it learns so at its next verify
     await storage.remove(path);
   }
-  if (!acquired) throw new CheckpointError('LOCKED', `could not take the lock of ${dir}: other processes keep taking it`, { file: path });
+  if (!acquired)
+    throw new CheckpointError('LOCKED', `could not take the lock of ${dir}: other processes keep taking it`, {
+      file: path,
+    });
   mine.set(path, record.token);
   installExitHook();
 }
 
-function holdLock(storage: Storage, dir: string, path: string, record: LockRecord, options: LockOptions, tabLock: HeldExclusiveLock | undefined): HeldLock {
+function holdLock(
+  storage: Storage,
+  dir: string,
+  path: string,
+  record: LockRecord,
+  options: LockOptions,
+  tabLock: HeldExclusiveLock | undefined,
+): HeldLock {
   const now = options.now ?? Date.now;
   const stamp = () => new Date(now()).toISOString();
   const leaseMs = record.leaseMs;
@@ -206,7 +258,9 @@ function holdLock(storage: Storage, dir: string, path: string, record: LockRecor
     // Node's thread pool behind the background saves' fsyncs (milliseconds per save).
     const holder = storage.readSync ? parseLock(storage.readSync(path)) : (await readHolder(storage, path)).holder;
     if (holder?.token !== record.token) {
-      lost = holder ? `pid ${holder.pid} on ${holder.host} took it over at ${holder.acquired}` : 'the lock file was deleted';
+      lost = holder
+        ? `pid ${holder.pid} on ${holder.host} took it over at ${holder.acquired}`
+        : 'the lock file was deleted';
       if (mine.get(path) === record.token) mine.delete(path);
     }
   };
@@ -226,7 +280,10 @@ function holdLock(storage: Storage, dir: string, path: string, record: LockRecor
   return {
     async verify() {
       await check();
-      if (lost !== null) throw new CheckpointError('LOCKED', `${dir} is no longer this manager's: ${lost}; nothing was written`, { file: path });
+      if (lost !== null)
+        throw new CheckpointError('LOCKED', `${dir} is no longer this manager's: ${lost}; nothing was written`, {
+          file: path,
+        });
     },
     async release() {
       clearInterval(timer);

@@ -16,13 +16,19 @@ import { type HeldLock, LOCK_NAME, acquireLock } from './lock.js';
 import { osError } from '../storage/os-errors.js';
 import { isTemporaryOf, ownerTag, sweep } from './retention.js';
 import {
-  type Manifest, type ManifestEntry, type RetentionPolicy, MANIFEST_NAME, emptyManifest, isNumberedFile, parseManifest, writeManifestFile,
+  type Manifest,
+  type ManifestEntry,
+  type RetentionPolicy,
+  MANIFEST_NAME,
+  emptyManifest,
+  isNumberedFile,
+  parseManifest,
+  writeManifestFile,
 } from './manifest.js';
 
 export type { BestOf } from './retention.js';
 export type { Manifest, ManifestEntry, RetentionPolicy } from './manifest.js';
 export { MANIFEST_NAME, latestCheckpoint } from './manifest.js';
-
 
 export interface CheckpointManagerOptions extends Partial<RetentionPolicy> {
   checkpointName?: string;
@@ -87,7 +93,6 @@ export interface SaveOptions {
   file?: string;
 }
 
-
 export class CheckpointManager {
   readonly directory: string;
   readonly checkpointName: string;
@@ -111,25 +116,41 @@ export class CheckpointManager {
   /** Failures of background saves (the write, or recording it) not yet reported by `flush`. */
   private backgroundFailures: unknown[] = [];
 
-  constructor(readonly checkpoint: Checkpoint, directory: string, private readonly options: CheckpointManagerOptions = {}) {
-    if (typeof directory !== 'string' || directory === '') throw new ArgumentError(`CheckpointManager: directory must be a non-empty path, got ${JSON.stringify(directory)}`);
+  constructor(
+    readonly checkpoint: Checkpoint,
+    directory: string,
+    private readonly options: CheckpointManagerOptions = {},
+  ) {
+    if (typeof directory !== 'string' || directory === '')
+      throw new ArgumentError(
+        `CheckpointManager: directory must be a non-empty path, got ${JSON.stringify(directory)}`,
+      );
     this.directory = directory;
     this.checkpointName = options.checkpointName ?? 'ckpt';
-    if (!/^[\w.-]+$/.test(this.checkpointName)) throw new ArgumentError(`CheckpointManager: checkpointName '${this.checkpointName}' must be letters, digits, '_', '-' or '.'`);
+    if (!/^[\w.-]+$/.test(this.checkpointName))
+      throw new ArgumentError(
+        `CheckpointManager: checkpointName '${this.checkpointName}' must be letters, digits, '_', '-' or '.'`,
+      );
     validateOptions(options);
     this.lastStep = options.lastCheckpointStep ?? null;
     this.manifestName = options.manifestName ?? MANIFEST_NAME;
-    this.lockName = this.manifestName === MANIFEST_NAME ? LOCK_NAME : `${this.manifestName.replace(/\.json$/, '')}.lock`;
+    this.lockName =
+      this.manifestName === MANIFEST_NAME ? LOCK_NAME : `${this.manifestName.replace(/\.json$/, '')}.lock`;
     this.storage = options.storage ?? getDefaultStorage();
     this.warn = options.warn ?? ((m) => console.warn(`waypoint: ${m}`));
     this.owner = ownerTag(`${this.manifestName}:${this.checkpointName}`);
-    this.clock = steadyClock(() => (options.now?.() ?? new Date()).getTime(), options.monotonicNow ?? (() => performance.now()), this.warn);
+    this.clock = steadyClock(
+      () => (options.now?.() ?? new Date()).getTime(),
+      options.monotonicNow ?? (() => performance.now()),
+      this.warn,
+    );
     this.ready = this.load();
     this.ready.catch(() => undefined); // surfaced by the first awaiting method
   }
 
   private get loaded(): Manifest {
-    if (this.manifest === null) throw new ArgumentError('CheckpointManager: not loaded yet — await manager.ready (or any async method) first');
+    if (this.manifest === null)
+      throw new ArgumentError('CheckpointManager: not loaded yet — await manager.ready (or any async method) first');
     return this.manifest;
   }
 
@@ -164,15 +185,32 @@ export class CheckpointManager {
 
   private policy(saved?: RetentionPolicy): RetentionPolicy {
     const o = this.options;
-    const explicit = o.maxToKeep !== undefined || o.keepEveryNHours !== undefined || o.bestOf !== undefined || o.maxBytes !== undefined;
+    const explicit =
+      o.maxToKeep !== undefined ||
+      o.keepEveryNHours !== undefined ||
+      o.bestOf !== undefined ||
+      o.maxBytes !== undefined;
     if (!explicit && saved) return saved; // a restarted manager applies the rules recorded before
-    return { maxToKeep: o.maxToKeep === undefined ? 5 : o.maxToKeep, keepEveryNHours: o.keepEveryNHours ?? null, bestOf: o.bestOf ?? null, maxBytes: o.maxBytes ?? null };
+    return {
+      maxToKeep: o.maxToKeep === undefined ? 5 : o.maxToKeep,
+      keepEveryNHours: o.keepEveryNHours ?? null,
+      bestOf: o.bestOf ?? null,
+      maxBytes: o.maxBytes ?? null,
+    };
   }
 
   private async load(): Promise<void> {
-    await this.storage.mkdirp(this.directory).catch((cause) => { throw osError('cannot create the checkpoint directory', this.directory, cause); });
+    await this.storage.mkdirp(this.directory).catch((cause) => {
+      throw osError('cannot create the checkpoint directory', this.directory, cause);
+    });
     // Only the lock holder may clean up: another writer's temporary file is not debris.
-    this.lock = await acquireLock(this.storage, this.directory, { warn: this.warn, takeOver: this.options.takeOverLock, leaseMs: this.options.lockLeaseMs, name: this.lockName, owner: this.owner });
+    this.lock = await acquireLock(this.storage, this.directory, {
+      warn: this.warn,
+      takeOver: this.options.takeOverLock,
+      leaseMs: this.options.lockLeaseMs,
+      name: this.lockName,
+      owner: this.owner,
+    });
     const names = (await this.storage.list(this.directory)).filter((n) => n !== this.lockName);
     for (const name of names) if (this.isOwnTemporary(name)) await this.storage.remove(join(this.directory, name));
     const manifestPath = join(this.directory, this.manifestName);
@@ -181,8 +219,10 @@ export class CheckpointManager {
     try {
       const parsed = bytes && parseManifest(bytes);
       if (parsed && parsed.refused.length) {
-        this.warn(`${manifestPath} names paths outside ${this.directory}, ignored (never read or deleted): ${parsed.refused.slice(0, 5).join(', ')}`
-          + `${parsed.refused.length > 5 ? ` and ${parsed.refused.length - 5} more` : ''}`);
+        this.warn(
+          `${manifestPath} names paths outside ${this.directory}, ignored (never read or deleted): ${parsed.refused.slice(0, 5).join(', ')}` +
+            `${parsed.refused.length > 5 ? ` and ${parsed.refused.length - 5} more` : ''}`,
+        );
       }
       manifest = parsed ? parsed.manifest : null;
     } catch (e) {
@@ -198,9 +238,15 @@ export class CheckpointManager {
     const removalsLeft = (this.manifest.removing ?? []).length > 0;
     await this.removePending();
     // Listed again: the removals just made (a crash interrupted them) are not orphans.
-    const remaining = removalsLeft ? (await this.storage.list(this.directory)).filter((n) => n !== this.lockName) : names;
+    const remaining = removalsLeft
+      ? (await this.storage.list(this.directory)).filter((n) => n !== this.lockName)
+      : names;
     // Record the policy at once, so a manager restarted without options applies the same rules.
-    if (!(await this.adoptOrphans(remaining.filter((n) => !n.endsWith(TEMP_SUFFIX)))) && (policyChanged || removalsLeft)) await this.writeManifestSoon();
+    if (
+      !(await this.adoptOrphans(remaining.filter((n) => !n.endsWith(TEMP_SUFFIX)))) &&
+      (policyChanged || removalsLeft)
+    )
+      await this.writeManifestSoon();
   }
 
   private now(): number {
@@ -230,8 +276,10 @@ export class CheckpointManager {
     for (const e of m.preserved) delete e.preserved;
     let last = m.lastPreservedTime === null ? 0 : Date.parse(m.lastPreservedTime); // a manifest that never preserved: older than everything
     if (now < last) {
-      this.warn(`the clock is ${((last - now) / 1000).toFixed(1)} s behind the last preserved checkpoint time (${new Date(last).toISOString()}): `
-        + 'keeping every existing checkpoint for good');
+      this.warn(
+        `the clock is ${((last - now) / 1000).toFixed(1)} s behind the last preserved checkpoint time (${new Date(last).toISOString()}): ` +
+          'keeping every existing checkpoint for good',
+      );
       last = now;
     }
     m.lastPreservedTime = new Date(last).toISOString();
@@ -252,20 +300,29 @@ export class CheckpointManager {
    * one of its files by the default naming (a template's pattern may match another's files).
    */
   private isOwnTemporary(name: string): boolean {
-    return isTemporaryOf(name, this.owner, (target) => target === this.manifestName || target === this.lockName
-      || (this.options.isCheckpointFile === undefined && this.isCheckpointFile(target)));
+    return isTemporaryOf(
+      name,
+      this.owner,
+      (target) =>
+        target === this.manifestName ||
+        target === this.lockName ||
+        (this.options.isCheckpointFile === undefined && this.isCheckpointFile(target)),
+    );
   }
 
   /** Whether a verified file's metadata says this manager wrote it (files from before the tag: the default naming only). */
   private isOwnFile(metadata: { owner?: unknown }): boolean {
-    return metadata.owner === this.owner || (metadata.owner === undefined && this.options.isCheckpointFile === undefined);
+    return (
+      metadata.owner === this.owner || (metadata.owner === undefined && this.options.isCheckpointFile === undefined)
+    );
   }
 
   /** Which of the entries' files exist: those in sub-directories are looked up there. */
   private async existing(entries: ManifestEntry[], names: string[]): Promise<Set<string>> {
     const found = new Set(names);
     for (const dir of new Set(entries.map((e) => dirname(e.file)).filter((d) => d !== '.'))) {
-      for (const name of await this.storage.list(join(this.directory, dir)).catch(() => [] as string[])) found.add(join(dir, name));
+      for (const name of await this.storage.list(join(this.directory, dir)).catch(() => [] as string[]))
+        found.add(join(dir, name));
     }
     return found;
   }
@@ -278,12 +335,18 @@ export class CheckpointManager {
    */
   private async adoptOrphans(names: string[]): Promise<boolean> {
     const m = this.loaded;
-    const listed = new Set([...[...m.checkpoints, ...(m.preserved ?? []), ...(m.unmanaged ?? [])].map((e) => e.file), ...(m.removing ?? [])]);
+    const listed = new Set([
+      ...[...m.checkpoints, ...(m.preserved ?? []), ...(m.unmanaged ?? [])].map((e) => e.file),
+      ...(m.removing ?? []),
+    ]);
     let changed = false;
     for (const name of names) {
       if (!this.isCheckpointFile(name) || listed.has(name)) continue;
       const path = join(this.directory, name);
-      const found = await this.describe(path, name).then((entry) => entry, (e: Error) => e);
+      const found = await this.describe(path, name).then(
+        (entry) => entry,
+        (e: Error) => e,
+      );
       if (found instanceof Error) {
         this.warn(`leaving ${path} as it is: not in the manifest and it does not verify (${found.message})`);
       } else if (found.owner) {
@@ -311,9 +374,21 @@ export class CheckpointManager {
     try {
       const problems = await reader.verify();
       if (problems.length) throw problems[0];
-      const meta = reader.header.metadata as { step?: number; epoch?: number; metrics?: Record<string, number>; owner?: string };
-      const entry = { file, step: meta.step ?? Number(/-(\d+)\.wpt$/.exec(file)?.[1] ?? 0), epoch: meta.epoch, metrics: meta.metrics ?? {},
-        time: reader.header.created, size: reader.size, headerCrc32: reader.headerCrc32 };
+      const meta = reader.header.metadata as {
+        step?: number;
+        epoch?: number;
+        metrics?: Record<string, number>;
+        owner?: string;
+      };
+      const entry = {
+        file,
+        step: meta.step ?? Number(/-(\d+)\.wpt$/.exec(file)?.[1] ?? 0),
+        epoch: meta.epoch,
+        metrics: meta.metrics ?? {},
+        time: reader.header.created,
+        size: reader.size,
+        headerCrc32: reader.headerCrc32,
+      };
       return { entry, owner: this.isOwnFile(meta) };
     } finally {
       await reader.close();
@@ -321,7 +396,13 @@ export class CheckpointManager {
   }
 
   private async writeManifest(): Promise<void> {
-    await writeManifestFile(this.storage, join(this.directory, this.manifestName), this.loaded, 'writing the manifest failed', this.owner);
+    await writeManifestFile(
+      this.storage,
+      join(this.directory, this.manifestName),
+      this.loaded,
+      'writing the manifest failed',
+      this.owner,
+    );
   }
 
   /** At start, the manifest is rewritten only to record things the next save records too: a failure there is a warning. */
@@ -342,7 +423,11 @@ export class CheckpointManager {
     const interval = this.options.checkpointInterval;
     if (interval !== undefined) {
       const current = this.options.stepCounter!.value;
-      if (this.lastStep !== null && (current === this.lastStep || (!options.force && current < this.lastStep + interval))) return null;
+      if (
+        this.lastStep !== null &&
+        (current === this.lastStep || (!options.force && current < this.lastStep + interval))
+      )
+        return null;
       this.lastStep = current;
     }
     // As TensorFlow: the counter goes up with every save, also one with an explicit number,
@@ -350,16 +435,40 @@ export class CheckpointManager {
     const counter = this.checkpoint.saveCounter;
     counter.value += 1;
     const step = options.step ?? counter.value;
-    if (!Number.isSafeInteger(step) || step < 0) throw new ArgumentError(`CheckpointManager.save: step must be a non-negative integer, got ${step}`);
+    if (!Number.isSafeInteger(step) || step < 0)
+      throw new ArgumentError(`CheckpointManager.save: step must be a non-negative integer, got ${step}`);
     const file = options.file === undefined ? `${this.checkpointName}-${step}.wpt` : this.checkedFile(options.file);
     const path = join(this.directory, file);
     await this.lock!.verify(); // never write into a directory another process took over
-    if (dirname(file) !== '.') await this.storage.mkdirp(dirname(path)).catch((cause) => { throw osError('cannot create the checkpoint directory', dirname(path), cause); });
+    if (dirname(file) !== '.')
+      await this.storage.mkdirp(dirname(path)).catch((cause) => {
+        throw osError('cannot create the checkpoint directory', dirname(path), cause);
+      });
     if (m.removing?.includes(file)) m.removing = m.removing.filter((f) => f !== file); // written anew: no longer to delete
-    const metadata = { step, ...(options.epoch !== undefined ? { epoch: options.epoch } : {}), metrics: options.metrics ?? {}, owner: this.owner };
-    const writeOptions = { metadata, storage: this.storage, onNonFinite: this.options.onNonFinite, warn: this.warn, kind: this.options.fileKind, owner: this.owner };
+    const metadata = {
+      step,
+      ...(options.epoch !== undefined ? { epoch: options.epoch } : {}),
+      metrics: options.metrics ?? {},
+      owner: this.owner,
+    };
+    const writeOptions = {
+      metadata,
+      storage: this.storage,
+      onNonFinite: this.options.onNonFinite,
+      warn: this.warn,
+      kind: this.options.fileKind,
+      owner: this.owner,
+    };
     const record = async (size: number, crc: number) => {
-      const entry: ManifestEntry = { file, step, epoch: options.epoch, metrics: options.metrics ?? {}, time: new Date(this.now()).toISOString(), size, headerCrc32: crc };
+      const entry: ManifestEntry = {
+        file,
+        step,
+        epoch: options.epoch,
+        metrics: options.metrics ?? {},
+        time: new Date(this.now()).toISOString(),
+        size,
+        headerCrc32: crc,
+      };
       // An overwritten checkpoint goes to the end of the queue, as in TensorFlow.
       m.checkpoints = m.checkpoints.filter((e) => e.file !== file);
       m.preserved = (m.preserved ?? []).filter((e) => e.file !== file);
@@ -374,8 +483,13 @@ export class CheckpointManager {
         const result = await pending.durable;
         await record(result.bytes, result.headerCrc32);
       });
-      const settled = done.catch((e: unknown) => { this.backgroundFailures.push(e); })
-        .finally(() => { this.pending = this.pending.filter((p) => p !== settled); });
+      const settled = done
+        .catch((e: unknown) => {
+          this.backgroundFailures.push(e);
+        })
+        .finally(() => {
+          this.pending = this.pending.filter((p) => p !== settled);
+        });
       this.pending.push(settled);
       return path;
     }
@@ -395,8 +509,16 @@ export class CheckpointManager {
   /** A file named by a save, relative to the directory and inside it. */
   private checkedFile(file: string): string {
     const relative = normalize(file);
-    if (file === '' || relative.startsWith('..') || relative.startsWith('/') || relative === this.manifestName || relative === this.lockName) {
-      throw new ArgumentError(`CheckpointManager.save: file must name a new file inside ${this.directory}, got '${file}'`);
+    if (
+      file === '' ||
+      relative.startsWith('..') ||
+      relative.startsWith('/') ||
+      relative === this.manifestName ||
+      relative === this.lockName
+    ) {
+      throw new ArgumentError(
+        `CheckpointManager.save: file must name a new file inside ${this.directory}, got '${file}'`,
+      );
     }
     return relative;
   }
@@ -421,7 +543,13 @@ export class CheckpointManager {
 
   /** Waits for pending saves, then releases the directory for another manager. */
   async close(): Promise<void> {
-    if (!(await this.ready.then(() => true, () => false))) return; // never opened: nothing to flush or release
+    if (
+      !(await this.ready.then(
+        () => true,
+        () => false,
+      ))
+    )
+      return; // never opened: nothing to flush or release
     try {
       await this.flush();
     } finally {
@@ -443,7 +571,8 @@ export class CheckpointManager {
     const m = this.loaded;
     const recorded = [...m.checkpoints, ...(m.preserved ?? [])].map((e) => e.file);
     for (const file of [...recorded, ...(m.removing ?? [])]) await this.storage.remove(join(this.directory, file));
-    for (const name of await this.storage.list(this.directory)) if (this.isOwnTemporary(name)) await this.storage.remove(join(this.directory, name));
+    for (const name of await this.storage.list(this.directory))
+      if (this.isOwnTemporary(name)) await this.storage.remove(join(this.directory, name));
     this.manifest = { ...m, checkpoints: [], preserved: [] };
     delete this.manifest.removing;
     if (m.unmanaged?.length) {
@@ -469,7 +598,10 @@ export class CheckpointManager {
     m.preserved = [...(m.preserved ?? []), ...swept.preserve];
     m.lastPreservedTime = new Date(swept.lastPreserved).toISOString();
     if (swept.remove.length) m.removing = [...new Set([...(m.removing ?? []), ...swept.remove.map((e) => e.file)])];
-    const written = await this.writeManifest().then(() => null, (e: unknown) => e);
+    const written = await this.writeManifest().then(
+      () => null,
+      (e: unknown) => e,
+    );
     await this.removePending();
     if (written !== null) throw written;
   }
@@ -496,7 +628,9 @@ export class CheckpointManager {
   async latestVerified(): Promise<string | null> {
     await this.ready;
     const m = this.loaded;
-    const files = [...new Set([...(m.latest !== undefined ? [m.latest] : []), ...m.checkpoints.map((e) => e.file).reverse()])];
+    const files = [
+      ...new Set([...(m.latest !== undefined ? [m.latest] : []), ...m.checkpoints.map((e) => e.file).reverse()]),
+    ];
     for (const [i, file] of files.entries()) {
       const path = join(this.directory, file);
       try {
@@ -504,7 +638,10 @@ export class CheckpointManager {
         return path;
       } catch (e) {
         const reason = e instanceof CheckpointError ? e.message : String(e);
-        const older = i + 1 < files.length ? `falling back to ${join(this.directory, files[i + 1])}` : 'no older checkpoint to fall back to';
+        const older =
+          i + 1 < files.length
+            ? `falling back to ${join(this.directory, files[i + 1])}`
+            : 'no older checkpoint to fall back to';
         this.warn(`checkpoint ${path} is damaged (${reason}); ${older}`);
       }
     }
@@ -527,29 +664,41 @@ export class CheckpointManager {
     if (this.options.checkpointInterval !== undefined) this.lastStep = this.options.stepCounter!.value;
     return path;
   }
-
 }
 
 /** Refuses, by name and rule, every option that would otherwise be accepted and misbehave later. */
 function validateOptions(o: CheckpointManagerOptions): void {
   const fail = (name: string, rule: string, value: unknown) => {
-    throw new ArgumentError(`CheckpointManager: ${name} must be ${rule}, got ${typeof value === 'string' ? `'${value}'` : String(value)}`);
+    throw new ArgumentError(
+      `CheckpointManager: ${name} must be ${rule}, got ${typeof value === 'string' ? `'${value}'` : String(value)}`,
+    );
   };
-  if (o.maxToKeep !== undefined && o.maxToKeep !== null && !(Number.isInteger(o.maxToKeep) && o.maxToKeep >= 1)) fail('maxToKeep', 'a positive integer or null', o.maxToKeep);
+  if (o.maxToKeep !== undefined && o.maxToKeep !== null && !(Number.isInteger(o.maxToKeep) && o.maxToKeep >= 1))
+    fail('maxToKeep', 'a positive integer or null', o.maxToKeep);
   const hours = o.keepEveryNHours;
-  if (hours !== undefined && hours !== null && !(Number.isFinite(hours) && hours > 0)) fail('keepEveryNHours', 'a positive number of hours or null', hours);
-  if (o.maxBytes !== undefined && o.maxBytes !== null && !(Number.isFinite(o.maxBytes) && o.maxBytes > 0)) fail('maxBytes', 'a positive number of bytes or null', o.maxBytes);
-  if (o.checkpointInterval !== undefined && !(Number.isSafeInteger(o.checkpointInterval) && o.checkpointInterval >= 0)) {
+  if (hours !== undefined && hours !== null && !(Number.isFinite(hours) && hours > 0))
+    fail('keepEveryNHours', 'a positive number of hours or null', hours);
+  if (o.maxBytes !== undefined && o.maxBytes !== null && !(Number.isFinite(o.maxBytes) && o.maxBytes > 0))
+    fail('maxBytes', 'a positive number of bytes or null', o.maxBytes);
+  if (
+    o.checkpointInterval !== undefined &&
+    !(Number.isSafeInteger(o.checkpointInterval) && o.checkpointInterval >= 0)
+  ) {
     fail('checkpointInterval', 'a non-negative integer of steps', o.checkpointInterval);
   }
-  if (o.checkpointInterval !== undefined && o.stepCounter === undefined) fail('stepCounter', 'given with checkpointInterval (the interval counts its steps)', o.stepCounter);
-  if (o.lastCheckpointStep !== undefined && !(Number.isSafeInteger(o.lastCheckpointStep) && o.lastCheckpointStep >= 0)) fail('lastCheckpointStep', 'a non-negative integer step', o.lastCheckpointStep);
-  if (o.lockLeaseMs !== undefined && !(Number.isFinite(o.lockLeaseMs) && o.lockLeaseMs >= 1000)) fail('lockLeaseMs', 'at least 1000 (milliseconds)', o.lockLeaseMs);
-  if (o.onNonFinite !== undefined && !['warn', 'error', 'allow'].includes(o.onNonFinite)) fail('onNonFinite', "'warn', 'error' or 'allow'", o.onNonFinite);
+  if (o.checkpointInterval !== undefined && o.stepCounter === undefined)
+    fail('stepCounter', 'given with checkpointInterval (the interval counts its steps)', o.stepCounter);
+  if (o.lastCheckpointStep !== undefined && !(Number.isSafeInteger(o.lastCheckpointStep) && o.lastCheckpointStep >= 0))
+    fail('lastCheckpointStep', 'a non-negative integer step', o.lastCheckpointStep);
+  if (o.lockLeaseMs !== undefined && !(Number.isFinite(o.lockLeaseMs) && o.lockLeaseMs >= 1000))
+    fail('lockLeaseMs', 'at least 1000 (milliseconds)', o.lockLeaseMs);
+  if (o.onNonFinite !== undefined && !['warn', 'error', 'allow'].includes(o.onNonFinite))
+    fail('onNonFinite', "'warn', 'error' or 'allow'", o.onNonFinite);
   if (o.bestOf !== undefined && o.bestOf !== null) {
     const { monitor, mode, keep } = o.bestOf;
     if (typeof monitor !== 'string' || monitor === '') fail('bestOf.monitor', 'the name of a metric', monitor);
-    if (mode !== undefined && !['min', 'max', 'auto'].includes(mode)) fail('bestOf.mode', "'min', 'max' or 'auto'", mode);
+    if (mode !== undefined && !['min', 'max', 'auto'].includes(mode))
+      fail('bestOf.mode', "'min', 'max' or 'auto'", mode);
     if (keep !== undefined && !(Number.isInteger(keep) && keep >= 1)) fail('bestOf.keep', 'a positive integer', keep);
   }
 }
@@ -560,14 +709,19 @@ function validateOptions(o: CheckpointManagerOptions): void {
  * once (per step) and ignored; one that jumps ahead (a resumed suspend) is followed.
  */
 function steadyClock(wall: () => number, monotonic: () => number, warn: (message: string) => void): () => number {
-  let last = wall(), lastMonotonic = monotonic(), warnedBehind = 0;
+  let last = wall(),
+    lastMonotonic = monotonic(),
+    warnedBehind = 0;
   return () => {
-    const now = wall(), elapsed = monotonic() - lastMonotonic;
+    const now = wall(),
+      elapsed = monotonic() - lastMonotonic;
     const steady = last + Math.max(0, elapsed);
     lastMonotonic += elapsed;
     const behind = steady - now;
     if (behind > 60_000 && behind > 2 * warnedBehind) {
-      warn(`the system clock went back ${(behind / 1000).toFixed(0)} s during the run: checkpoint times and keepEveryNHours follow the elapsed time instead`);
+      warn(
+        `the system clock went back ${(behind / 1000).toFixed(0)} s during the run: checkpoint times and keepEveryNHours follow the elapsed time instead`,
+      );
       warnedBehind = behind;
     }
     last = Math.max(now, steady);

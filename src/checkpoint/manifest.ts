@@ -73,7 +73,8 @@ export interface ParsedManifest {
  */
 export function parseManifest(bytes: Uint8Array): ParsedManifest {
   const m = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
-  if (m === null || typeof m !== 'object' || m.format !== 'waypoint-manifest' || !Array.isArray(m.checkpoints)) throw new Error('not a waypoint manifest');
+  if (m === null || typeof m !== 'object' || m.format !== 'waypoint-manifest' || !Array.isArray(m.checkpoints))
+    throw new Error('not a waypoint manifest');
   const refused: string[] = [];
   const safeEntries = (list: unknown, where: string): ManifestEntry[] => {
     if (!Array.isArray(list)) return [];
@@ -88,7 +89,9 @@ export function parseManifest(bytes: Uint8Array): ParsedManifest {
   if (m.unmanaged !== undefined) m.unmanaged = safeEntries(m.unmanaged, 'unmanaged');
   if (m.removing !== undefined) {
     const removing = Array.isArray(m.removing) ? m.removing : [];
-    m.removing = removing.filter((f, i) => staysInside(f) || (refused.push(`removing[${i}]: ${JSON.stringify(f)}`), false));
+    m.removing = removing.filter(
+      (f, i) => staysInside(f) || (refused.push(`removing[${i}]: ${JSON.stringify(f)}`), false),
+    );
   }
   if (m.latest !== undefined && !staysInside(m.latest)) {
     refused.push(`latest: ${JSON.stringify(m.latest)}`);
@@ -99,19 +102,38 @@ export function parseManifest(bytes: Uint8Array): ParsedManifest {
 
 /** The error for a manifest that names files outside its directory. */
 export function unsafeManifestError(path: string, refused: string[]): CheckpointError {
-  return new CheckpointError('UNSAFE_PATH', `the manifest names ${refused.length === 1 ? 'a path' : 'paths'} outside its directory, refused: `
-    + `${refused.slice(0, 5).join(', ')}${refused.length > 5 ? ` and ${refused.length - 5} more` : ''}`, { file: path });
+  return new CheckpointError(
+    'UNSAFE_PATH',
+    `the manifest names ${refused.length === 1 ? 'a path' : 'paths'} outside its directory, refused: ` +
+      `${refused.slice(0, 5).join(', ')}${refused.length > 5 ? ` and ${refused.length - 5} more` : ''}`,
+    { file: path },
+  );
 }
 
 /** A manifest with no checkpoints; as TensorFlow, the preservation clock starts a second before `now`. */
 export function emptyManifest(checkpointName: string, policy: RetentionPolicy, now: number): Manifest {
-  return { format: 'waypoint-manifest', version: 1, checkpointName, policy, lastPreservedTime: new Date(now - 1000).toISOString(), checkpoints: [] };
+  return {
+    format: 'waypoint-manifest',
+    version: 1,
+    checkpointName,
+    policy,
+    lastPreservedTime: new Date(now - 1000).toISOString(),
+    checkpoints: [],
+  };
 }
 
 /** Writes a manifest atomically; `owner` tags its temporary file (see `tempPathFor`). */
-export async function writeManifestFile(storage: Storage, path: string, m: Manifest, failure: string, owner?: string): Promise<void> {
+export async function writeManifestFile(
+  storage: Storage,
+  path: string,
+  m: Manifest,
+  failure: string,
+  owner?: string,
+): Promise<void> {
   const bytes = new TextEncoder().encode(`${JSON.stringify(m, null, 1)}\n`);
-  await writeFileAtomic(storage, path, bytes, tempPathFor(path, owner)).catch((cause) => { throw osError(failure, path, cause); });
+  await writeFileAtomic(storage, path, bytes, tempPathFor(path, owner)).catch((cause) => {
+    throw osError(failure, path, cause);
+  });
 }
 
 /** The manifest of `dir` (null when there is none or it is not one); refuses one naming paths outside `dir`. */
@@ -137,13 +159,26 @@ async function readManifest(storage: Storage, dir: string): Promise<Manifest | n
  * are listed as unmanaged: no retention deletes them.
  */
 export async function recordSave(storage: Storage, path: string, step: number, result: WriteResult): Promise<void> {
-  const dir = dirname(path), file = basename(path);
+  const dir = dirname(path),
+    file = basename(path);
   const warn = (m: string) => console.warn(`waypoint: ${m}`);
   const lock = await acquireLock(storage, dir, { warn });
   try {
-    const m = await readManifest(storage, dir)
-      ?? emptyManifest(file.replace(/-\d+\.wpt$/, ''), { maxToKeep: 5, keepEveryNHours: null, bestOf: null, maxBytes: null }, Date.now());
-    const entry: ManifestEntry = { file, step, metrics: {}, time: new Date().toISOString(), size: result.bytes, headerCrc32: result.headerCrc32 };
+    const m =
+      (await readManifest(storage, dir)) ??
+      emptyManifest(
+        file.replace(/-\d+\.wpt$/, ''),
+        { maxToKeep: 5, keepEveryNHours: null, bestOf: null, maxBytes: null },
+        Date.now(),
+      );
+    const entry: ManifestEntry = {
+      file,
+      step,
+      metrics: {},
+      time: new Date().toISOString(),
+      size: result.bytes,
+      headerCrc32: result.headerCrc32,
+    };
     m.checkpoints = m.checkpoints.filter((e) => e.file !== file);
     m.unmanaged = [...(m.unmanaged ?? []).filter((e) => e.file !== file), entry];
     m.latest = file;

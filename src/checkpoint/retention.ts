@@ -46,11 +46,19 @@ export interface Sweep<E> {
  * at least keepEveryNHours newer than the last preserved one, else deleted. Waypoint's
  * additions: the `bestOf` best never leave, and `maxBytes` then deletes the oldest.
  */
-export function sweep<E extends Retained>(active: E[], newest: E, policy: SelectionPolicy, lastPreserved: number, timeOf: (e: E) => number): Sweep<E> {
+export function sweep<E extends Retained>(
+  active: E[],
+  newest: E,
+  policy: SelectionPolicy,
+  lastPreserved: number,
+  timeOf: (e: E) => number,
+): Sweep<E> {
   const best = new Set(policy.bestOf !== null ? bestEntries(active, policy.bestOf) : []);
   // The ones older than the newest maxToKeep leave the managed set, oldest first.
   const leaving = policy.maxToKeep === null ? 0 : active.length - policy.maxToKeep;
-  const keep: E[] = [], preserve: E[] = [], remove: E[] = [];
+  const keep: E[] = [],
+    preserve: E[] = [],
+    remove: E[] = [];
   for (const [i, e] of active.entries()) {
     if (i >= leaving || e === newest || best.has(e)) {
       keep.push(e);
@@ -80,7 +88,9 @@ function bestEntries<E extends Retained>(entries: E[], bestOf: BestOf): E[] {
   const mode = resolveMode(bestOf.mode ?? 'auto', bestOf.monitor);
   const m = bestOf.monitor;
   const scored = entries.filter((e) => Number.isFinite(e.metrics[m]));
-  scored.sort((a, b) => (mode === 'min' ? a.metrics[m] - b.metrics[m] : b.metrics[m] - a.metrics[m]) || b.step - a.step);
+  scored.sort(
+    (a, b) => (mode === 'min' ? a.metrics[m] - b.metrics[m] : b.metrics[m] - a.metrics[m]) || b.step - a.step,
+  );
   return scored.slice(0, bestOf.keep ?? 1);
 }
 

@@ -4,7 +4,10 @@ import { WaypointError } from '../errors.js';
 /** A command-line mistake: printed as one line, exit code 2. */
 export class UsageError extends WaypointError {}
 
-export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean; help: string }>;
+export type OptionSpec = Record<
+  string,
+  { type: 'string' | 'boolean'; short?: string; default?: string | boolean; help: string }
+>;
 
 export interface Command {
   name: string;
@@ -25,7 +28,9 @@ export function helpText(cmd: Command): string {
     lines.push('options:');
     for (const [name, o] of opts) {
       const flag = `--${name}${o.type === 'string' ? ' VALUE' : ''}`;
-      lines.push(`  ${flag.padEnd(24)} ${o.help}${o.default !== undefined && o.default !== false ? ` (default ${String(o.default)})` : ''}`);
+      lines.push(
+        `  ${flag.padEnd(24)} ${o.help}${o.default !== undefined && o.default !== false ? ` (default ${String(o.default)})` : ''}`,
+      );
     }
   }
   lines.push(`  ${'--help'.padEnd(24)} show this help`);
@@ -38,13 +43,20 @@ export function helpText(cmd: Command): string {
  * rule it breaks.
  */
 function joinNegativeValues(cmd: Command, argv: string[]): string[] {
-  const optionOf = (token: string) => (token.startsWith('--') ? token.slice(2)
-    : Object.entries(cmd.options).find(([, o]) => o.short !== undefined && `-${o.short}` === token)?.[0]);
+  const optionOf = (token: string) =>
+    token.startsWith('--')
+      ? token.slice(2)
+      : Object.entries(cmd.options).find(([, o]) => o.short !== undefined && `-${o.short}` === token)?.[0];
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i].includes('=') ? undefined : optionOf(argv[i]);
     const next = argv[i + 1];
-    if (name !== undefined && cmd.options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) {
+    if (
+      name !== undefined &&
+      cmd.options[name]?.type === 'string' &&
+      next !== undefined &&
+      /^-(\d|\.\d|Infinity)/.test(next)
+    ) {
       out.push(`--${name}=${next}`);
       i++;
     } else {
@@ -56,9 +68,23 @@ function joinNegativeValues(cmd: Command, argv: string[]): string[] {
 
 export function parse(cmd: Command, argv: string[]) {
   argv = joinNegativeValues(cmd, argv);
-  const options = Object.fromEntries(Object.entries(cmd.options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.default !== undefined ? { default: o.default } : {}) }]));
+  const options = Object.fromEntries(
+    Object.entries(cmd.options).map(([k, o]) => [
+      k,
+      {
+        type: o.type,
+        ...(o.short ? { short: o.short } : {}),
+        ...(o.default !== undefined ? { default: o.default } : {}),
+      },
+    ]),
+  );
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } } as never, allowPositionals: true, strict: true }) as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+    return parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean' } } as never,
+      allowPositionals: true,
+      strict: true,
+    }) as { values: Record<string, string | boolean | undefined>; positionals: string[] };
   } catch (e) {
     throw new UsageError(`${(e as Error).message.split(/\. |\n/)[0]} (see waypoint ${cmd.name} --help)`);
   }
@@ -66,6 +92,7 @@ export function parse(cmd: Command, argv: string[]) {
 
 export function intOption(cmd: string, name: string, v: unknown, min = 1): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`${cmd}: --${name} must be an integer ≥ ${min}, got '${String(v)}'`);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`${cmd}: --${name} must be an integer ≥ ${min}, got '${String(v)}'`);
   return n;
 }

@@ -23,7 +23,8 @@ export async function writeTfjs(model: Sequential, outDir: string): Promise<stri
 export const exportCommand: Command = {
   name: 'export',
   title: 'export to TensorFlow.js, safetensors or ONNX',
-  summary: 'Export a model (or weights) file to a TensorFlow.js layers model (model.json + weights.bin) or a safetensors file, in Keras\'s layout (layers.0.kernel) or PyTorch\'s (the state_dict of the equivalent nn.Sequential, whose Python source is written beside it).',
+  summary:
+    "Export a model (or weights) file to a TensorFlow.js layers model (model.json + weights.bin) or a safetensors file, in Keras's layout (layers.0.kernel) or PyTorch's (the state_dict of the equivalent nn.Sequential, whose Python source is written beside it).",
   usage: 'export FILE --to tfjs|safetensors|onnx [--layout keras|torch] [--opset N] [--out PATH] [--overwrite]',
   options: {
     to: { type: 'string', help: 'tfjs, safetensors or onnx' },
@@ -35,11 +36,16 @@ export const exportCommand: Command = {
   async run(positionals, v) {
     if (positionals.length !== 1) throw new UsageError('export: give exactly one FILE');
     const file = positionals[0];
-    if (v.to !== 'tfjs' && v.to !== 'safetensors' && v.to !== 'onnx') throw new UsageError(`export: --to must be tfjs, safetensors or onnx, got '${String(v.to ?? '')}'`);
+    if (v.to !== 'tfjs' && v.to !== 'safetensors' && v.to !== 'onnx')
+      throw new UsageError(`export: --to must be tfjs, safetensors or onnx, got '${String(v.to ?? '')}'`);
     const stem = join(dirname(file), basename(file, '.wpt'));
-    if (v.layout !== undefined && v.to !== 'safetensors') throw new UsageError(`export: --layout applies to --to safetensors only (TensorFlow.js and ONNX have one layout each)`);
+    if (v.layout !== undefined && v.to !== 'safetensors')
+      throw new UsageError(
+        `export: --layout applies to --to safetensors only (TensorFlow.js and ONNX have one layout each)`,
+      );
     const layout = v.layout ?? 'keras';
-    if (layout !== 'keras' && layout !== 'torch') throw new UsageError(`export: --layout must be keras or torch, got '${String(layout)}'`);
+    if (layout !== 'keras' && layout !== 'torch')
+      throw new UsageError(`export: --layout must be keras or torch, got '${String(layout)}'`);
     const overwrite = v.overwrite === true;
     if (v.to === 'onnx') {
       const out = (v.out as string) ?? `${stem}.onnx`;

@@ -5,16 +5,34 @@ import { fmtShape } from '../errors.js';
 import { type Command, UsageError } from './args.js';
 import { bytes, num, table } from './format.js';
 
-interface SavedHistory { epoch: number[]; history: Record<string, number[]> }
+interface SavedHistory {
+  epoch: number[];
+  history: Record<string, number[]>;
+}
 
 function historyTable(h: SavedHistory): string {
   const keys = Object.keys(h.history).sort();
-  return table(['epoch', ...keys], h.epoch.map((e, i) => [String(e + 1), ...keys.map((k) => num(h.history[k][i]))]), [true, ...keys.map(() => true)]);
+  return table(
+    ['epoch', ...keys],
+    h.epoch.map((e, i) => [String(e + 1), ...keys.map((k) => num(h.history[k][i]))]),
+    [true, ...keys.map(() => true)],
+  );
 }
 
 /** Min, max and mean of the finite values, and counts of the others. */
-export function tensorStats(values: Float32Array): { min: number; max: number; mean: number; nan: number; inf: number } {
-  let min = Infinity, max = -Infinity, sum = 0, finite = 0, nan = 0, inf = 0;
+export function tensorStats(values: Float32Array): {
+  min: number;
+  max: number;
+  mean: number;
+  nan: number;
+  inf: number;
+} {
+  let min = Infinity,
+    max = -Infinity,
+    sum = 0,
+    finite = 0,
+    nan = 0,
+    inf = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v !== v) nan++;
@@ -32,7 +50,8 @@ export function tensorStats(values: Float32Array): { min: number; max: number; m
 export const inspect: Command = {
   name: 'inspect',
   title: 'show entries, sizes, metadata, history and checksums of a .wpt file',
-  summary: 'Show what a .wpt file holds: kind, versions, entries (dtype, shape, codec, sizes), metadata, training history, and whether every checksum verifies.',
+  summary:
+    'Show what a .wpt file holds: kind, versions, entries (dtype, shape, codec, sizes), metadata, training history, and whether every checksum verifies.',
   usage: 'inspect FILE',
   options: {},
   async run(positionals) {
@@ -40,8 +59,11 @@ export const inspect: Command = {
     const reader = await WptReader.open(positionals[0]);
     try {
       const h = reader.header;
-      console.log(`${positionals[0]}: ${h.kind}, format ${h.version.join('.')}, written by ${h.engine.name} ${h.engine.version} at ${h.created}, ${bytes(reader.size)}`);
-      let stored = 0, raw = 0;
+      console.log(
+        `${positionals[0]}: ${h.kind}, format ${h.version.join('.')}, written by ${h.engine.name} ${h.engine.version} at ${h.created}, ${bytes(reader.size)}`,
+      );
+      let stored = 0,
+        raw = 0;
       const nonFinite: string[] = [];
       const rows: string[][] = [];
       for (const e of reader.entries) {
@@ -49,17 +71,50 @@ export const inspect: Command = {
         stored += e.length;
         raw += decoded;
         const codec = e.planes ? `${e.codec} [${e.planes.map((p) => (p === 'raw' ? 'r' : 'd')).join('')}]` : e.codec;
-        const stats = e.dtype === 'json' ? null : await reader.read(e.key).then((t) => tensorStats((t as Tensor).data), () => 'unreadable' as const);
-        if (stats && stats !== 'unreadable' && stats.nan + stats.inf > 0) nonFinite.push(`${e.key} (${stats.nan} NaN, ${stats.inf} Inf)`);
-        const statCells = stats === null ? ['', '', '', '', ''] : stats === 'unreadable' ? ['?', '?', '?', '?', '?']
-          : [num(stats.min), num(stats.max), num(stats.mean), String(stats.nan), String(stats.inf)];
-        rows.push([e.key, e.dtype, e.dtype === 'json' ? '' : fmtShape(e.shape), codec, String(e.length), String(decoded), decoded ? (e.length / decoded).toFixed(3) : '-', ...statCells]);
+        const stats =
+          e.dtype === 'json'
+            ? null
+            : await reader.read(e.key).then(
+                (t) => tensorStats((t as Tensor).data),
+                () => 'unreadable' as const,
+              );
+        if (stats && stats !== 'unreadable' && stats.nan + stats.inf > 0)
+          nonFinite.push(`${e.key} (${stats.nan} NaN, ${stats.inf} Inf)`);
+        const statCells =
+          stats === null
+            ? ['', '', '', '', '']
+            : stats === 'unreadable'
+              ? ['?', '?', '?', '?', '?']
+              : [num(stats.min), num(stats.max), num(stats.mean), String(stats.nan), String(stats.inf)];
+        rows.push([
+          e.key,
+          e.dtype,
+          e.dtype === 'json' ? '' : fmtShape(e.shape),
+          codec,
+          String(e.length),
+          String(decoded),
+          decoded ? (e.length / decoded).toFixed(3) : '-',
+          ...statCells,
+        ]);
       }
-      console.log(`\n${table(['entry', 'dtype', 'shape', 'codec', 'stored B', 'raw B', 'ratio', 'min', 'max', 'mean', 'NaN', 'Inf'], rows,
-        [false, false, false, false, true, true, true, true, true, true, true, true])}`);
+      console.log(
+        `\n${table(
+          ['entry', 'dtype', 'shape', 'codec', 'stored B', 'raw B', 'ratio', 'min', 'max', 'mean', 'NaN', 'Inf'],
+          rows,
+          [false, false, false, false, true, true, true, true, true, true, true, true],
+        )}`,
+      );
       // min, max and mean are over the finite values; the NaN and Inf columns count the rest.
-      if (nonFinite.length) console.log(`\nwarning: non-finite values in ${nonFinite.length} entr${nonFinite.length === 1 ? 'y' : 'ies'}: ${nonFinite.join('; ')}`);
-      console.log(`total: ${bytes(stored)} stored for ${bytes(raw)} raw (${raw ? (stored / raw).toFixed(3) : '-'}); ${reader.entries.filter((e) => e.dtype !== 'json').reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0).toLocaleString('en-US')} tensor values`);
+      if (nonFinite.length)
+        console.log(
+          `\nwarning: non-finite values in ${nonFinite.length} entr${nonFinite.length === 1 ? 'y' : 'ies'}: ${nonFinite.join('; ')}`,
+        );
+      console.log(
+        `total: ${bytes(stored)} stored for ${bytes(raw)} raw (${raw ? (stored / raw).toFixed(3) : '-'}); ${reader.entries
+          .filter((e) => e.dtype !== 'json')
+          .reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0)
+          .toLocaleString('en-US')} tensor values`,
+      );
       if (Object.keys(h.metadata).length) console.log(`\nmetadata: ${JSON.stringify(h.metadata)}`);
       if (reader.entries.some((e) => e.key === 'history')) {
         const history = (await reader.read('history')) as unknown as SavedHistory;
@@ -81,7 +136,8 @@ export const inspect: Command = {
 export const diff: Command = {
   name: 'diff',
   title: 'compare two .wpt files entry by entry',
-  summary: 'Compare two .wpt files entry by entry: max abs difference, shape changes, entries only on one side, differing JSON values, metadata and history differences. Exits 0 when the files hold the same entries and values, 1 when anything differs, 2 on error (as diff and cmp).',
+  summary:
+    'Compare two .wpt files entry by entry: max abs difference, shape changes, entries only on one side, differing JSON values, metadata and history differences. Exits 0 when the files hold the same entries and values, 1 when anything differs, 2 on error (as diff and cmp).',
   usage: 'diff A B',
   options: {},
   errorExitCode: 2,
@@ -93,23 +149,47 @@ export const diff: Command = {
       const rows: string[][] = [];
       let same = 0;
       for (const key of keys) {
-        const ea = a.entries.find((e) => e.key === key), eb = b.entries.find((e) => e.key === key);
-        if (!ea || !eb) { rows.push([key, ea ? 'only in A' : 'only in B', '']); continue; }
+        const ea = a.entries.find((e) => e.key === key),
+          eb = b.entries.find((e) => e.key === key);
+        if (!ea || !eb) {
+          rows.push([key, ea ? 'only in A' : 'only in B', '']);
+          continue;
+        }
         const [va, vb] = [await a.read(ea), await b.read(eb)];
         if (va instanceof Tensor && vb instanceof Tensor) {
-          if (fmtShape(va.shape) !== fmtShape(vb.shape)) { rows.push([key, `shape ${fmtShape(va.shape)} → ${fmtShape(vb.shape)}`, '']); continue; }
+          if (fmtShape(va.shape) !== fmtShape(vb.shape)) {
+            rows.push([key, `shape ${fmtShape(va.shape)} → ${fmtShape(vb.shape)}`, '']);
+            continue;
+          }
           let max = 0;
-          for (let i = 0; i < va.size; i++) max = Math.max(max, Math.abs(va.data[i] - vb.data[i]) || (Object.is(va.data[i], vb.data[i]) ? 0 : Infinity));
+          for (let i = 0; i < va.size; i++)
+            max = Math.max(
+              max,
+              Math.abs(va.data[i] - vb.data[i]) || (Object.is(va.data[i], vb.data[i]) ? 0 : Infinity),
+            );
           if (max === 0) same++;
           else rows.push([key, 'values differ', `max |a-b| = ${max.toPrecision(4)}`]);
         } else if (JSON.stringify(va) === JSON.stringify(vb)) same++;
-        else rows.push([key, 'JSON differs', key === 'history' ? historyDelta(va as unknown as SavedHistory, vb as unknown as SavedHistory) : jsonDelta(key, va, vb)]);
+        else
+          rows.push([
+            key,
+            'JSON differs',
+            key === 'history'
+              ? historyDelta(va as unknown as SavedHistory, vb as unknown as SavedHistory)
+              : jsonDelta(key, va, vb),
+          ]);
       }
-      console.log(`A: ${positionals[0]} (${a.header.kind}, ${a.header.created})\nB: ${positionals[1]} (${b.header.kind}, ${b.header.created})`);
+      console.log(
+        `A: ${positionals[0]} (${a.header.kind}, ${a.header.created})\nB: ${positionals[1]} (${b.header.kind}, ${b.header.created})`,
+      );
       if (JSON.stringify(a.header.metadata) !== JSON.stringify(b.header.metadata)) {
-        console.log(`metadata: A ${JSON.stringify(a.header.metadata)}\n          B ${JSON.stringify(b.header.metadata)}`);
+        console.log(
+          `metadata: A ${JSON.stringify(a.header.metadata)}\n          B ${JSON.stringify(b.header.metadata)}`,
+        );
       }
-      console.log(rows.length ? `\n${table(['entry', 'difference', 'detail'], rows)}` : '\nno differences in any entry');
+      console.log(
+        rows.length ? `\n${table(['entry', 'difference', 'detail'], rows)}` : '\nno differences in any entry',
+      );
       console.log(`\n${same} of ${keys.length} entries identical`);
       const metadataDiffers = JSON.stringify(a.header.metadata) !== JSON.stringify(b.header.metadata);
       if (rows.length > 0 || metadataDiffers) process.exitCode = 1;
@@ -126,10 +206,13 @@ function jsonDelta(key: string, a: unknown, b: unknown): string {
     if (JSON.stringify(x) === JSON.stringify(y)) return;
     const isObj = (v: unknown) => typeof v === 'object' && v !== null;
     if (isObj(x) && isObj(y) && Array.isArray(x) === Array.isArray(y)) {
-      const xs = x as Record<string, unknown>, ys = y as Record<string, unknown>;
+      const xs = x as Record<string, unknown>,
+        ys = y as Record<string, unknown>;
       for (const k of new Set([...Object.keys(xs), ...Object.keys(ys)])) walk(`${path}/${k}`, xs[k], ys[k]);
     } else {
-      found.push(`${path}: ${x === undefined ? '(none)' : JSON.stringify(x)} vs ${y === undefined ? '(none)' : JSON.stringify(y)}`);
+      found.push(
+        `${path}: ${x === undefined ? '(none)' : JSON.stringify(x)} vs ${y === undefined ? '(none)' : JSON.stringify(y)}`,
+      );
     }
   };
   walk(key, a, b);
@@ -137,11 +220,16 @@ function jsonDelta(key: string, a: unknown, b: unknown): string {
 }
 
 function historyDelta(a: SavedHistory, b: SavedHistory): string {
-  const la = a.epoch.length, lb = b.epoch.length;
+  const la = a.epoch.length,
+    lb = b.epoch.length;
   const common = Math.min(la, lb);
   let firstDiff = -1;
   for (let i = 0; i < common && firstDiff < 0; i++) {
-    for (const k of Object.keys(a.history)) if (a.history[k][i] !== b.history[k]?.[i]) { firstDiff = i; break; }
+    for (const k of Object.keys(a.history))
+      if (a.history[k][i] !== b.history[k]?.[i]) {
+        firstDiff = i;
+        break;
+      }
   }
   return `${la} vs ${lb} epochs${firstDiff >= 0 ? `; first differs at epoch ${firstDiff + 1}` : la !== lb ? '; one continues the other' : ''}`;
 }

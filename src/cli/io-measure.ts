@@ -38,16 +38,24 @@ export function syntheticState(params: number, rng: Random): StateDict {
   const width = 1000;
   for (let i = 0; params > 0; i++) {
     const rows = Math.min(width, Math.ceil(params / width));
-    layers[`dense_${i}`] = { kernel: new Tensor(rng.fillNormal(new Float32Array(rows * width), 0, Math.sqrt(2 / width)), [rows, width]) };
+    layers[`dense_${i}`] = {
+      kernel: new Tensor(rng.fillNormal(new Float32Array(rows * width), 0, Math.sqrt(2 / width)), [rows, width]),
+    };
     params -= rows * width;
   }
   return layers;
 }
 
 export function tensorsOf(state: StateDict, prefix = ''): Array<[string, Tensor]> {
-  return Object.entries(state).flatMap(([k, v]) => (v instanceof Tensor ? [[prefix + k, v] as [string, Tensor]]
-    : v instanceof Float32Array ? [[prefix + k, new Tensor(v, [v.length])] as [string, Tensor]]
-      : typeof v === 'object' && v !== null && !Array.isArray(v) ? tensorsOf(v as StateDict, `${prefix}${k}/`) : []));
+  return Object.entries(state).flatMap(([k, v]) =>
+    v instanceof Tensor
+      ? [[prefix + k, v] as [string, Tensor]]
+      : v instanceof Float32Array
+        ? [[prefix + k, new Tensor(v, [v.length])] as [string, Tensor]]
+        : typeof v === 'object' && v !== null && !Array.isArray(v)
+          ? tensorsOf(v as StateDict, `${prefix}${k}/`)
+          : [],
+  );
 }
 
 export function rawBytesOf(state: StateDict): Uint8Array {
@@ -62,8 +70,14 @@ export function rawBytesOf(state: StateDict): Uint8Array {
 }
 
 export interface IoRow {
-  method: string; saveMBs: number; loadMBs: number; restoreMBs: number; sizeRatio: number;
-  saveVsRef: number; loadVsRef: number; restoreVsRef: number;
+  method: string;
+  saveMBs: number;
+  loadMBs: number;
+  restoreMBs: number;
+  sizeRatio: number;
+  saveVsRef: number;
+  loadVsRef: number;
+  restoreVsRef: number;
 }
 
 /**
@@ -130,7 +144,12 @@ async function timeAlternately(a: () => unknown, b: () => unknown, runs: number)
  * reference row gives the median of all of its samples. Loads and restores take `loadRuns`
  * samples: they are short, and the page faults of fresh memory make them the noisiest.
  */
-export async function measureCodecs(state: StateDict, dir: string, runs: number, loadRuns = 3 * runs): Promise<IoRow[]> {
+export async function measureCodecs(
+  state: StateDict,
+  dir: string,
+  runs: number,
+  loadRuns = 3 * runs,
+): Promise<IoRow[]> {
   const raw = rawBytesOf(state);
   const mb = raw.length / 1e6;
   const refPath = join(dir, 'reference.bin');
@@ -152,13 +171,21 @@ export async function measureCodecs(state: StateDict, dir: string, runs: number,
   reference.save();
   const refSamples = { save: [] as number[], load: [] as number[], restore: [] as number[] };
   // The last two rows load without load threads: the baseline for what they bring.
-  const codecs: Array<[string, Codec, number, boolean]> = [['raw', 'raw', 1, true], ['deflate level 1', 'deflate', 1, true],
-    ['shuffle-deflate level 1 (default)', 'shuffle-deflate', 1, true], ['shuffle-deflate level 6', 'shuffle-deflate', 6, true],
-    ['shuffle-deflate level 9', 'shuffle-deflate', 9, true], ['raw, calling thread only', 'raw', 1, false],
-    ['default, calling thread only', 'shuffle-deflate', 1, false]];
+  const codecs: Array<[string, Codec, number, boolean]> = [
+    ['raw', 'raw', 1, true],
+    ['deflate level 1', 'deflate', 1, true],
+    ['shuffle-deflate level 1 (default)', 'shuffle-deflate', 1, true],
+    ['shuffle-deflate level 6', 'shuffle-deflate', 6, true],
+    ['shuffle-deflate level 9', 'shuffle-deflate', 9, true],
+    ['raw, calling thread only', 'raw', 1, false],
+    ['default, calling thread only', 'shuffle-deflate', 1, false],
+  ];
   const live = tensorsOf(state);
   const ckpt = new Checkpoint({
-    model: { stateDict: () => state, loadStateDict: (s: StateDict) => tensorsOf(s).forEach(([, t], i) => copyUnlessSame(t.data, live[i][1].data)) },
+    model: {
+      stateDict: () => state,
+      loadStateDict: (s: StateDict) => tensorsOf(s).forEach(([, t], i) => copyUnlessSame(t.data, live[i][1].data)),
+    },
   });
   const rows: IoRow[] = [];
   for (const [method, codec, level, threads] of codecs) {
@@ -174,18 +201,44 @@ export async function measureCodecs(state: StateDict, dir: string, runs: number,
     const restore = await measure('restore', () => ckpt.read(path));
     configureLoadThreads(before);
     rows.push({
-      method, saveMBs: save.mbs, loadMBs: load.mbs, restoreMBs: restore.mbs, sizeRatio: statSync(path).size / raw.length,
-      saveVsRef: save.vsRef, loadVsRef: load.vsRef, restoreVsRef: restore.vsRef,
+      method,
+      saveMBs: save.mbs,
+      loadMBs: load.mbs,
+      restoreMBs: restore.mbs,
+      sizeRatio: statSync(path).size / raw.length,
+      saveVsRef: save.vsRef,
+      loadVsRef: load.vsRef,
+      restoreVsRef: restore.vsRef,
     });
   }
   const refMBs = (samples: number[]) => mb / (median(samples) / 1e3);
-  return [{
-    method: 'fs write+fsync / read (reference)', saveMBs: refMBs(refSamples.save), loadMBs: refMBs(refSamples.load), restoreMBs: refMBs(refSamples.restore),
-    sizeRatio: 1, saveVsRef: 1, loadVsRef: 1, restoreVsRef: 1,
-  }, ...rows];
+  return [
+    {
+      method: 'fs write+fsync / read (reference)',
+      saveMBs: refMBs(refSamples.save),
+      loadMBs: refMBs(refSamples.load),
+      restoreMBs: refMBs(refSamples.restore),
+      sizeRatio: 1,
+      saveVsRef: 1,
+      loadVsRef: 1,
+      restoreVsRef: 1,
+    },
+    ...rows,
+  ];
 }
 
-export const ioTable = (rows: IoRow[]) => table(['method', 'save MB/s', 'load MB/s', 'restore MB/s', 'size / raw', 'save × ref', 'load × ref', 'restore × ref'],
-  rows.map((r) => [r.method, r.saveMBs.toFixed(0), r.loadMBs.toFixed(0), r.restoreMBs.toFixed(0), r.sizeRatio.toFixed(3), r.saveVsRef.toFixed(2), r.loadVsRef.toFixed(2), r.restoreVsRef.toFixed(2)]),
-  [false, true, true, true, true, true, true, true]);
-
+export const ioTable = (rows: IoRow[]) =>
+  table(
+    ['method', 'save MB/s', 'load MB/s', 'restore MB/s', 'size / raw', 'save × ref', 'load × ref', 'restore × ref'],
+    rows.map((r) => [
+      r.method,
+      r.saveMBs.toFixed(0),
+      r.loadMBs.toFixed(0),
+      r.restoreMBs.toFixed(0),
+      r.sizeRatio.toFixed(3),
+      r.saveVsRef.toFixed(2),
+      r.loadVsRef.toFixed(2),
+      r.restoreVsRef.toFixed(2),
+    ]),
+    [false, true, true, true, true, true, true, true],
+  );

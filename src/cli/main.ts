@@ -13,11 +13,28 @@ import { exportCommand } from './export.js';
 import { bench } from './bench.js';
 import { errnoOf, osError } from '../storage/os-errors.js';
 
-const COMMANDS: Command[] = [train, inspect, diff, select, plot, exportCommand, importCommand, inspectLogs, tensorboardExport, bench];
+const COMMANDS: Command[] = [
+  train,
+  inspect,
+  diff,
+  select,
+  plot,
+  exportCommand,
+  importCommand,
+  inspectLogs,
+  tensorboardExport,
+  bench,
+];
 
 function usage(): string {
-  return [`waypoint ${ENGINE_VERSION}: train, checkpoint and inspect small models`, '', 'commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(Math.max(...COMMANDS.map((k) => k.name.length)))}  ${c.title}`), '', 'waypoint COMMAND --help for its options'].join('\n');
+  return [
+    `waypoint ${ENGINE_VERSION}: train, checkpoint and inspect small models`,
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(Math.max(...COMMANDS.map((k) => k.name.length)))}  ${c.title}`),
+    '',
+    'waypoint COMMAND --help for its options',
+  ].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -41,12 +58,15 @@ export async function main(argv: string[]): Promise<number> {
     await cmd.run(positionals, values);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
-    const message = e instanceof WaypointError ? e.message
-      : errnoOf(e) !== undefined ? osError(`${name} failed`, (e as NodeJS.ErrnoException).path ?? '?', e).message
-        : `unexpected error: ${(e as Error).stack ?? String(e)}`;
+    const message =
+      e instanceof WaypointError
+        ? e.message
+        : errnoOf(e) !== undefined
+          ? osError(`${name} failed`, (e as NodeJS.ErrnoException).path ?? '?', e).message
+          : `unexpected error: ${(e as Error).stack ?? String(e)}`;
     // A command's own messages may start with its name: said once.
     const line = message.split('\n')[0].replace(new RegExp(`^${name}: `), '');
     console.error(`waypoint ${name}: ${line}`);
-    return e instanceof UsageError ? 2 : cmd?.errorExitCode ?? 1;
+    return e instanceof UsageError ? 2 : (cmd?.errorExitCode ?? 1);
   }
 }

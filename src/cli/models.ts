@@ -9,12 +9,25 @@ export type MnistModelKind = 'mlp' | 'cnn';
 
 /** The built-in MNIST models: MLP 784-128-10, and a small CNN (conv 8, pool, conv 16, pool, dense 10). */
 export function mnistModel(kind: MnistModelKind, seed: number): Sequential {
-  const layers = kind === 'mlp'
-    ? [new Dense({ units: 128, activation: 'relu', inputShape: [784] }), new Dense({ units: 10, activation: 'softmax' })]
-    : [new Conv2D({ filters: 8, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }), new MaxPool2D({ poolSize: 2 }),
-      new Conv2D({ filters: 16, kernelSize: 3, activation: 'relu' }), new MaxPool2D({ poolSize: 2 }), new Flatten(),
-      new Dense({ units: 10, activation: 'softmax' })];
+  const layers =
+    kind === 'mlp'
+      ? [
+          new Dense({ units: 128, activation: 'relu', inputShape: [784] }),
+          new Dense({ units: 10, activation: 'softmax' }),
+        ]
+      : [
+          new Conv2D({ filters: 8, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }),
+          new MaxPool2D({ poolSize: 2 }),
+          new Conv2D({ filters: 16, kernelSize: 3, activation: 'relu' }),
+          new MaxPool2D({ poolSize: 2 }),
+          new Flatten(),
+          new Dense({ units: 10, activation: 'softmax' }),
+        ];
   const model = new Sequential(layers, { seed, name: `mnist_${kind}` });
-  model.compile({ optimizer: new Adam({ learningRate: 1e-3 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  model.compile({
+    optimizer: new Adam({ learningRate: 1e-3 }),
+    loss: 'categoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
   return model;
 }

@@ -23,8 +23,10 @@ function realPath(path: string): string {
 export function checkOutputs(command: string, input: string, outputs: string[], overwrite: boolean): void {
   const source = realPath(input);
   for (const out of outputs) {
-    if (realPath(out) === source) throw new UsageError(`${command}: the output ${out} is the input file ${input}: give another --out`);
-    if (!overwrite && existsSync(out)) throw new UsageError(`${command}: ${out} exists; give another --out, or --overwrite to replace it`);
+    if (realPath(out) === source)
+      throw new UsageError(`${command}: the output ${out} is the input file ${input}: give another --out`);
+    if (!overwrite && existsSync(out))
+      throw new UsageError(`${command}: ${out} exists; give another --out, or --overwrite to replace it`);
   }
 }
 

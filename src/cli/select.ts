@@ -15,7 +15,10 @@ function collect(args: string[]): string[] {
   return args.flatMap((a) => {
     if (!existsSync(a)) throw new UsageError(`select: ${a} does not exist`);
     if (!statSync(a).isDirectory()) return [a];
-    return readdirSync(a).filter((f) => f.endsWith('.wpt')).sort().map((f) => join(a, f));
+    return readdirSync(a)
+      .filter((f) => f.endsWith('.wpt'))
+      .sort()
+      .map((f) => join(a, f));
   });
 }
 
@@ -25,13 +28,18 @@ export const select: Command = {
   summary: 'Evaluate checkpoints on held-out data and rank them (pick the one that does best on the test split).',
   usage: 'select FILES…|DIR [--data mnist-test] [--metric accuracy]',
   options: {
-    data: { type: 'string', default: 'mnist-test', help: 'held-out data: mnist-test (the 2,000-sample test split) or mnist-train' },
+    data: {
+      type: 'string',
+      default: 'mnist-test',
+      help: 'held-out data: mnist-test (the 2,000-sample test split) or mnist-train',
+    },
     metric: { type: 'string', default: 'accuracy', help: 'metric to rank by (accuracy or loss)' },
   },
   async run(positionals, v) {
     const files = collect(positionals);
     if (files.length === 0) throw new UsageError('select: no .wpt files given or found');
-    if (v.data !== 'mnist-test' && v.data !== 'mnist-train') throw new UsageError(`select: --data must be mnist-test or mnist-train, got '${String(v.data)}'`);
+    if (v.data !== 'mnist-test' && v.data !== 'mnist-train')
+      throw new UsageError(`select: --data must be mnist-test or mnist-train, got '${String(v.data)}'`);
     // The data is loaded once per input shape: files of different architectures rank together.
     const data = new Map<'flat' | 'image', { x: Tensor; y: Tensor }>();
     const dataFor = async (shape: 'flat' | 'image') => {
@@ -53,13 +61,27 @@ export const select: Command = {
         skipped.push([file, (e as Error).message]);
       }
     }
-    if (ranked.length === 0) throw new WaypointError(`select: no file could be evaluated: ${skipped.map(([f, why]) => `${f}: ${why}`).join('; ')}`);
+    if (ranked.length === 0)
+      throw new WaypointError(
+        `select: no file could be evaluated: ${skipped.map(([f, why]) => `${f}: ${why}`).join('; ')}`,
+      );
     const direction = resolveMode('auto', v.metric as string);
-    ranked.sort((a, b) => (direction === 'max' ? b.metrics[v.metric as string] - a.metrics[v.metric as string] : a.metrics[v.metric as string] - b.metrics[v.metric as string]));
+    ranked.sort((a, b) =>
+      direction === 'max'
+        ? b.metrics[v.metric as string] - a.metrics[v.metric as string]
+        : a.metrics[v.metric as string] - b.metrics[v.metric as string],
+    );
     const keys = Object.keys(ranked[0].metrics);
-    console.log(table(['rank', 'checkpoint', ...keys], ranked.map((r, i) => [String(i + 1), r.path, ...keys.map((k) => num(r.metrics[k]))]), [true, false, ...keys.map(() => true)]));
+    console.log(
+      table(
+        ['rank', 'checkpoint', ...keys],
+        ranked.map((r, i) => [String(i + 1), r.path, ...keys.map((k) => num(r.metrics[k]))]),
+        [true, false, ...keys.map(() => true)],
+      ),
+    );
     console.log(`\nbest by ${String(v.metric)} on ${String(v.data)}: ${ranked[0].path}`);
-    if (skipped.length) console.log(`\nnot ranked (${skipped.length}):\n${skipped.map(([f, why]) => `  ${f}: ${why}`).join('\n')}`);
+    if (skipped.length)
+      console.log(`\nnot ranked (${skipped.length}):\n${skipped.map(([f, why]) => `  ${f}: ${why}`).join('\n')}`);
   },
 };
 

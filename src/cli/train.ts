@@ -18,17 +18,24 @@ import { type MnistModelKind, mnistModel } from './models.js';
 
 /** Tells the user where a resumed run picks up (placed after BackupAndRestore). */
 class ResumeNotice extends Callback {
-  constructor(private readonly backup: BackupAndRestore, private readonly say: (s: string) => void) { super(); }
+  constructor(
+    private readonly backup: BackupAndRestore,
+    private readonly say: (s: string) => void,
+  ) {
+    super();
+  }
   override async onTrainBegin(): Promise<void> {
     const start = this.context!.start;
-    if (this.backup.restoredFrom) this.say(`resuming from epoch ${start.epoch + 1}, batch ${start.batch} (backup ${this.backup.restoredFrom})`);
+    if (this.backup.restoredFrom)
+      this.say(`resuming from epoch ${start.epoch + 1}, batch ${start.batch} (backup ${this.backup.restoredFrom})`);
   }
 }
 
 export const train: Command = {
   name: 'train',
   title: 'train the built-in MNIST model with checkpoints; rerun to resume',
-  summary: 'Train the built-in MNIST model with checkpoints. Interrupt it (Ctrl-C, kill) and run the same command again: it resumes exactly where it stopped.',
+  summary:
+    'Train the built-in MNIST model with checkpoints. Interrupt it (Ctrl-C, kill) and run the same command again: it resumes exactly where it stopped.',
   usage: 'train [--model mlp|cnn] [--epochs N] [--run DIR] [--backend cpu|gpu|auto] [--seed N] [--every-batches N]',
   options: {
     model: { type: 'string', default: 'cnn', help: 'mlp (784-128-10) or cnn (conv 8, pool, conv 16, pool, dense 10)' },
@@ -37,7 +44,10 @@ export const train: Command = {
     backend: { type: 'string', default: 'auto', help: 'cpu, gpu or auto' },
     seed: { type: 'string', default: '42', help: 'seed of initialization, shuffling and dropout' },
     'every-batches': { type: 'string', help: 'back up every N batches (default: every epoch)' },
-    'take-over-lock': { type: 'boolean', help: 'take over the backup lock even if its holder looks alive (make sure it is not)' },
+    'take-over-lock': {
+      type: 'boolean',
+      help: 'take over the backup lock even if its holder looks alive (make sure it is not)',
+    },
   },
   async run(positionals, v) {
     if (positionals.length) throw new UsageError(`train: unexpected argument '${positionals[0]}'`);
@@ -47,15 +57,27 @@ export const train: Command = {
     const seed = intOption('train', 'seed', v.seed, 0);
     const every = v['every-batches'] === undefined ? 'epoch' : intOption('train', 'every-batches', v['every-batches']);
     const backend = v.backend as BackendChoice;
-    if (!['cpu', 'gpu', 'auto'].includes(backend)) throw new UsageError(`train: --backend must be cpu, gpu or auto, got '${backend}'`);
+    if (!['cpu', 'gpu', 'auto'].includes(backend))
+      throw new UsageError(`train: --backend must be cpu, gpu or auto, got '${backend}'`);
     setBackend(backend);
     const dir = (v.run as string | undefined) ?? join('runs', kind);
-    const paths = { backup: join(dir, 'backup'), best: join(dir, 'best.wpt'), last: join(dir, 'last.wpt'), csv: join(dir, 'log.csv') };
+    const paths = {
+      backup: join(dir, 'backup'),
+      best: join(dir, 'best.wpt'),
+      last: join(dir, 'last.wpt'),
+      csv: join(dir, 'log.csv'),
+    };
 
     // The whole command holds the run's lock: what to resume is decided under it, so a run
     // started while another finishes waits for nothing and decides nothing from a half state.
-    await fsStorage.mkdirp(dir).catch((cause) => { throw osError('cannot create the run directory', dir, cause); });
-    const runLock = await acquireLock(fsStorage, dir, { name: RUN_LOCK, warn: (m) => console.error(`waypoint: ${m}`), takeOver: v['take-over-lock'] === true });
+    await fsStorage.mkdirp(dir).catch((cause) => {
+      throw osError('cannot create the run directory', dir, cause);
+    });
+    const runLock = await acquireLock(fsStorage, dir, {
+      name: RUN_LOCK,
+      warn: (m) => console.error(`waypoint: ${m}`),
+      takeOver: v['take-over-lock'] === true,
+    });
     try {
       await trainRun(dir, paths, kind, { epochs, seed, every, takeOverLock: v['take-over-lock'] === true });
     } finally {
@@ -67,9 +89,19 @@ export const train: Command = {
 /** The lock file of a run directory, held by `waypoint train` from start to end. */
 const RUN_LOCK = 'run.lock';
 
-interface RunPaths { backup: string; best: string; last: string; csv: string }
+interface RunPaths {
+  backup: string;
+  best: string;
+  last: string;
+  csv: string;
+}
 
-async function trainRun(dir: string, paths: RunPaths, kind: string, o: { epochs: number; seed: number; every: 'epoch' | number; takeOverLock: boolean }): Promise<void> {
+async function trainRun(
+  dir: string,
+  paths: RunPaths,
+  kind: string,
+  o: { epochs: number; seed: number; every: 'epoch' | number; takeOverLock: boolean },
+): Promise<void> {
   const { epochs, seed, every } = o;
   const say = (s: string) => console.log(s);
   await refuseOtherModel(dir, paths, kind);
@@ -88,29 +120,44 @@ async function trainRun(dir: string, paths: RunPaths, kind: string, o: { epochs:
   const data = await loadMnist({ shape: kind === 'mlp' ? 'flat' : 'image' });
   say(`backend: ${getBackend().detail}`);
   const count = (n: number) => n.toLocaleString('en-US');
-  say(`training ${kind} on MNIST (${count(data.xTrain.shape[0])} train / ${count(data.xTest.shape[0])} test) for ${plural(epochs, 'epoch')}; run directory ${dir}`);
+  say(
+    `training ${kind} on MNIST (${count(data.xTrain.shape[0])} train / ${count(data.xTest.shape[0])} test) for ${plural(epochs, 'epoch')}; run directory ${dir}`,
+  );
   const backup = new BackupAndRestore({ backupDir: paths.backup, saveFreq: every, takeOverLock: o.takeOverLock });
   // Ctrl-C, and kill or `docker stop` (SIGTERM): the batch in flight finishes, a backup of
   // that exact position is written and the lock released; a second signal exits at once.
   const stopSignals = interruptOnSignals(model, { exit: false });
   try {
     await model.fit(data.xTrain, data.yTrain, {
-      epochs, batchSize: 32, validationData: [data.xTest, data.yTest], initialEpoch: model.currentEpoch,
+      epochs,
+      batchSize: 32,
+      validationData: [data.xTest, data.yTest],
+      initialEpoch: model.currentEpoch,
       callbacks: [
-        backup, new ResumeNotice(backup, say),
-        new ModelCheckpoint({ filepath: paths.best, monitor: 'val_accuracy', saveBestOnly: true, saveLast: paths.last }),
+        backup,
+        new ResumeNotice(backup, say),
+        new ModelCheckpoint({
+          filepath: paths.best,
+          monitor: 'val_accuracy',
+          saveBestOnly: true,
+          saveLast: paths.last,
+        }),
         new CSVLogger(paths.csv, { append: true }),
       ],
     });
   } catch (e) {
     if (!(e instanceof TrainingInterruptedError)) throw e;
-    console.error(`interrupted (${e.reason}) at epoch ${e.epoch + 1}, batch ${e.batch}: backed up to ${paths.backup}; run the same command again to resume`);
+    console.error(
+      `interrupted (${e.reason}) at epoch ${e.epoch + 1}, batch ${e.batch}: backed up to ${paths.backup}; run the same command again to resume`,
+    );
     process.exitCode = exitCodeFor(e.reason as 'SIGINT' | 'SIGTERM');
     return;
   } finally {
     stopSignals();
   }
-  say(`run complete: ${plural(model.currentEpoch, 'epoch')}; final test accuracy ${(model.history.history.val_accuracy.at(-1)! * 100).toFixed(2)}%`);
+  say(
+    `run complete: ${plural(model.currentEpoch, 'epoch')}; final test accuracy ${(model.history.history.val_accuracy.at(-1)! * 100).toFixed(2)}%`,
+  );
   say(`best model: ${paths.best}${await bestNote(paths.best)}`);
   say(`last model: ${paths.last}`);
 }
@@ -128,8 +175,10 @@ async function refuseOtherModel(dir: string, paths: { backup: string; last: stri
   }
   if (name === `mnist_${kind}`) return;
   const held = /^mnist_(mlp|cnn)$/.exec(name)?.[1];
-  throw new UsageError(`${dir} holds a ${held ? `'${held}' run` : `run of another model ('${name}')`}, not '${kind}': `
-    + `${held ? `continue it with --model ${held}, or ` : ''}start a new run with --run NEW_DIR`);
+  throw new UsageError(
+    `${dir} holds a ${held ? `'${held}' run` : `run of another model ('${name}')`}, not '${kind}': ` +
+      `${held ? `continue it with --model ${held}, or ` : ''}start a new run with --run NEW_DIR`,
+  );
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;

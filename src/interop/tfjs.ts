@@ -15,32 +15,90 @@ import { Sequential } from '../model/sequential.js';
 import { kerasLayerNames } from '../model/keras-names.js';
 
 type Json = Record<string, any>;
-const INITIALIZER: Record<string, string> = { glorotUniform: 'GlorotUniform', heNormal: 'HeNormal', zeros: 'Zeros', ones: 'Ones', orthogonal: 'Orthogonal', uniform: 'RandomUniform' };
-const init = (name: string) => ({ class_name: INITIALIZER[name] ?? 'GlorotUniform', config: name === 'uniform' ? { minval: -0.05, maxval: 0.05 } : {} });
+const INITIALIZER: Record<string, string> = {
+  glorotUniform: 'GlorotUniform',
+  heNormal: 'HeNormal',
+  zeros: 'Zeros',
+  ones: 'Ones',
+  orthogonal: 'Orthogonal',
+  uniform: 'RandomUniform',
+};
+const init = (name: string) => ({
+  class_name: INITIALIZER[name] ?? 'GlorotUniform',
+  config: name === 'uniform' ? { minval: -0.05, maxval: 0.05 } : {},
+});
 
 /** TensorFlow.js's class names (and aliases) for Waypoint's, where they differ. */
-const WAYPOINT_CLASS: Record<string, string> = { MaxPooling2D: 'MaxPool2D', MaxPool2D: 'MaxPool2D', AvgPool2D: 'AveragePooling2D', GlobalAvgPool2D: 'GlobalAveragePooling2D', GlobalMaxPool2D: 'GlobalMaxPooling2D' };
+const WAYPOINT_CLASS: Record<string, string> = {
+  MaxPooling2D: 'MaxPool2D',
+  MaxPool2D: 'MaxPool2D',
+  AvgPool2D: 'AveragePooling2D',
+  GlobalAvgPool2D: 'GlobalAveragePooling2D',
+  GlobalMaxPool2D: 'GlobalMaxPooling2D',
+};
 
 function kerasConfig(layer: Layer): Json {
   const c = layer.getConfig() as Json;
-  const weights = () => ({ use_bias: c.useBias, kernel_initializer: init(c.kernelInitializer), bias_initializer: init(c.biasInitializer),
-    kernel_regularizer: null, bias_regularizer: null, activity_regularizer: null, kernel_constraint: null, bias_constraint: null });
+  const weights = () => ({
+    use_bias: c.useBias,
+    kernel_initializer: init(c.kernelInitializer),
+    bias_initializer: init(c.biasInitializer),
+    kernel_regularizer: null,
+    bias_regularizer: null,
+    activity_regularizer: null,
+    kernel_constraint: null,
+    bias_constraint: null,
+  });
   switch (layer.className) {
-    case 'Dense': return { units: c.units, activation: c.activation, ...weights() };
-    case 'Conv2D': return { filters: c.filters, kernel_size: c.kernelSize, strides: c.strides, padding: c.padding, data_format: 'channels_last',
-      dilation_rate: c.dilationRate ?? [1, 1], activation: c.activation, ...weights() };
-    case 'MaxPool2D': case 'AveragePooling2D': return { pool_size: c.poolSize, strides: c.strides, padding: c.padding, data_format: 'channels_last' };
-    case 'GlobalAveragePooling2D': case 'GlobalMaxPooling2D': return { data_format: 'channels_last' };
-    case 'Flatten': return {};
-    case 'Reshape': return { target_shape: c.targetShape };
-    case 'Dropout': return { rate: c.rate };
-    case 'Activation': return { activation: c.activation };
-    case 'BatchNormalization': return { axis: -1, momentum: c.momentum, epsilon: c.epsilon, center: c.center, scale: c.scale };
-    case 'LayerNormalization': return { axis: -1, epsilon: c.epsilon, center: c.center, scale: c.scale };
-    case 'Embedding': return { input_dim: c.inputDim, output_dim: c.outputDim, embeddings_initializer: init(c.embeddingsInitializer) };
-    case 'LSTM': return { units: c.units, activation: c.activation, recurrent_activation: c.recurrentActivation, use_bias: c.useBias, return_sequences: c.returnSequences,
-      unit_forget_bias: c.unitForgetBias, kernel_initializer: init(c.kernelInitializer), recurrent_initializer: init(c.recurrentInitializer), bias_initializer: init(c.biasInitializer) };
-    default: throw new ArgumentError(`TensorFlow.js export: ${layer.describe()} has no TensorFlow.js equivalent${layer.className === 'GRU' ? ' (TensorFlow.js\'s GRU has no resetAfter)' : ''}`);
+    case 'Dense':
+      return { units: c.units, activation: c.activation, ...weights() };
+    case 'Conv2D':
+      return {
+        filters: c.filters,
+        kernel_size: c.kernelSize,
+        strides: c.strides,
+        padding: c.padding,
+        data_format: 'channels_last',
+        dilation_rate: c.dilationRate ?? [1, 1],
+        activation: c.activation,
+        ...weights(),
+      };
+    case 'MaxPool2D':
+    case 'AveragePooling2D':
+      return { pool_size: c.poolSize, strides: c.strides, padding: c.padding, data_format: 'channels_last' };
+    case 'GlobalAveragePooling2D':
+    case 'GlobalMaxPooling2D':
+      return { data_format: 'channels_last' };
+    case 'Flatten':
+      return {};
+    case 'Reshape':
+      return { target_shape: c.targetShape };
+    case 'Dropout':
+      return { rate: c.rate };
+    case 'Activation':
+      return { activation: c.activation };
+    case 'BatchNormalization':
+      return { axis: -1, momentum: c.momentum, epsilon: c.epsilon, center: c.center, scale: c.scale };
+    case 'LayerNormalization':
+      return { axis: -1, epsilon: c.epsilon, center: c.center, scale: c.scale };
+    case 'Embedding':
+      return { input_dim: c.inputDim, output_dim: c.outputDim, embeddings_initializer: init(c.embeddingsInitializer) };
+    case 'LSTM':
+      return {
+        units: c.units,
+        activation: c.activation,
+        recurrent_activation: c.recurrentActivation,
+        use_bias: c.useBias,
+        return_sequences: c.returnSequences,
+        unit_forget_bias: c.unitForgetBias,
+        kernel_initializer: init(c.kernelInitializer),
+        recurrent_initializer: init(c.recurrentInitializer),
+        bias_initializer: init(c.biasInitializer),
+      };
+    default:
+      throw new ArgumentError(
+        `TensorFlow.js export: ${layer.describe()} has no TensorFlow.js equivalent${layer.className === 'GRU' ? " (TensorFlow.js's GRU has no resetAfter)" : ''}`,
+      );
   }
 }
 
@@ -56,16 +114,36 @@ export function exportTfjs(model: Sequential): TfjsArtifacts {
   const names = kerasLayerNames(model);
   const layers = model.layers.map((l, i) => ({
     class_name: l.kerasClassName,
-    config: { name: names[i], trainable: l.trainable, dtype: 'float32', ...(i === 0 ? { batch_input_shape: [null, ...model.inputShapeOf()] } : {}), ...kerasConfig(l) },
+    config: {
+      name: names[i],
+      trainable: l.trainable,
+      dtype: 'float32',
+      ...(i === 0 ? { batch_input_shape: [null, ...model.inputShapeOf()] } : {}),
+      ...kerasConfig(l),
+    },
   }));
-  const weights = model.layers.flatMap((l, i) => l.namedWeights().map(([w, t]) => ({ spec: { name: `${names[i]}/${w}`, shape: t.shape, dtype: 'float32' }, data: t.data })));
+  const weights = model.layers.flatMap((l, i) =>
+    l
+      .namedWeights()
+      .map(([w, t]) => ({ spec: { name: `${names[i]}/${w}`, shape: t.shape, dtype: 'float32' }, data: t.data })),
+  );
   const weightData = new Uint8Array(weights.reduce((n, w) => n + w.data.byteLength, 0));
   let at = 0;
-  for (const w of weights) { weightData.set(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength), at); at += w.data.byteLength; }
+  for (const w of weights) {
+    weightData.set(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength), at);
+    at += w.data.byteLength;
+  }
   return {
     modelJson: {
-      format: 'layers-model', generatedBy: `waypoint ${ENGINE_VERSION}`, convertedBy: null,
-      modelTopology: { class_name: 'Sequential', config: { name: model.name, layers }, keras_version: 'tfjs-layers 4.22.0', backend: 'tensor_flow.js' },
+      format: 'layers-model',
+      generatedBy: `waypoint ${ENGINE_VERSION}`,
+      convertedBy: null,
+      modelTopology: {
+        class_name: 'Sequential',
+        config: { name: model.name, layers },
+        keras_version: 'tfjs-layers 4.22.0',
+        backend: 'tensor_flow.js',
+      },
       weightsManifest: [{ paths: ['weights.bin'], weights: weights.map((w) => w.spec) }],
     },
     weightData,
@@ -73,27 +151,67 @@ export function exportTfjs(model: Sequential): TfjsArtifacts {
 }
 
 const camel = (k: string) => k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase());
-const INITIALIZER_BACK: Record<string, string> = Object.fromEntries(Object.entries(INITIALIZER).map(([k, v]) => [v, k]));
+const INITIALIZER_BACK: Record<string, string> = Object.fromEntries(
+  Object.entries(INITIALIZER).map(([k, v]) => [v, k]),
+);
 
 /** A Keras/TensorFlow.js layer config as Waypoint's, checked for what Waypoint cannot do. */
 function waypointConfig(className: string, k: Json, name: string): Json {
-  const refuse = (why: string): never => { throw new ArgumentError(`TensorFlow.js import: layer '${name}' (${className}) ${why}`); };
-  if (k.data_format && k.data_format !== 'channels_last') refuse(`has data_format '${k.data_format}'; Waypoint is channels_last (NHWC)`);
-  if (className === 'GRU' && k.reset_after === false) refuse('has reset_after: false; Waypoint\'s GRU is resetAfter: true');
+  const refuse = (why: string): never => {
+    throw new ArgumentError(`TensorFlow.js import: layer '${name}' (${className}) ${why}`);
+  };
+  if (k.data_format && k.data_format !== 'channels_last')
+    refuse(`has data_format '${k.data_format}'; Waypoint is channels_last (NHWC)`);
+  if (className === 'GRU' && k.reset_after === false)
+    refuse("has reset_after: false; Waypoint's GRU is resetAfter: true");
   const out: Json = {};
   for (const [key, v] of Object.entries(k)) {
-    if (['name', 'dtype', 'trainable', 'batch_input_shape', 'batch_shape', 'data_format', 'axis', 'input_length'].includes(key) || key.endsWith('_regularizer') || key.endsWith('_constraint')) continue;
+    if (
+      [
+        'name',
+        'dtype',
+        'trainable',
+        'batch_input_shape',
+        'batch_shape',
+        'data_format',
+        'axis',
+        'input_length',
+      ].includes(key) ||
+      key.endsWith('_regularizer') ||
+      key.endsWith('_constraint')
+    )
+      continue;
     if (key.endsWith('_initializer')) {
       const cls = (v as Json | null)?.class_name;
       if (INITIALIZER_BACK[cls]) out[camel(key)] = INITIALIZER_BACK[cls];
       continue;
     }
-    if (['activation', 'recurrent_activation'].includes(key) && !['linear', 'relu', 'sigmoid', 'tanh', 'softmax'].includes(v as string)) {
-      refuse(`has ${key} '${String(v)}'${v === 'hard_sigmoid' ? ' (TensorFlow.js\'s default for recurrent layers)' : ''}; Waypoint has linear, relu, sigmoid, tanh and softmax`);
+    if (
+      ['activation', 'recurrent_activation'].includes(key) &&
+      !['linear', 'relu', 'sigmoid', 'tanh', 'softmax'].includes(v as string)
+    ) {
+      refuse(
+        `has ${key} '${String(v)}'${v === 'hard_sigmoid' ? " (TensorFlow.js's default for recurrent layers)" : ''}; Waypoint has linear, relu, sigmoid, tanh and softmax`,
+      );
     }
-    if (['dropout', 'recurrent_dropout'].includes(key) && v) refuse(`has ${key} ${v}, which Waypoint's recurrent layers do not have`);
-    if (['dropout', 'recurrent_dropout', 'implementation', 'stateful', 'unroll', 'go_backwards', 'return_state', 'reset_after', 'seed', 'noise_shape'].includes(key)) {
-      if (['stateful', 'go_backwards', 'return_state'].includes(key) && v) refuse(`has ${key}: true, which Waypoint does not do`);
+    if (['dropout', 'recurrent_dropout'].includes(key) && v)
+      refuse(`has ${key} ${v}, which Waypoint's recurrent layers do not have`);
+    if (
+      [
+        'dropout',
+        'recurrent_dropout',
+        'implementation',
+        'stateful',
+        'unroll',
+        'go_backwards',
+        'return_state',
+        'reset_after',
+        'seed',
+        'noise_shape',
+      ].includes(key)
+    ) {
+      if (['stateful', 'go_backwards', 'return_state'].includes(key) && v)
+        refuse(`has ${key}: true, which Waypoint does not do`);
       continue;
     }
     out[camel(key)] = v;
@@ -120,24 +238,39 @@ export interface TfjsWeightsManifest {
  * non-negative integers, every weight float32, and the total size exact.
  */
 export function tfjsWeightsManifest(modelJson: unknown): TfjsWeightsManifest {
-  if (!isObject(modelJson)) throw malformed(`model.json must be a JSON object, got ${JSON.stringify(modelJson)?.slice(0, 40)}`);
+  if (!isObject(modelJson))
+    throw malformed(`model.json must be a JSON object, got ${JSON.stringify(modelJson)?.slice(0, 40)}`);
   const groups = modelJson.weightsManifest ?? [];
   if (!Array.isArray(groups)) throw malformed(`weightsManifest must be a list, got ${typeof groups}`);
   const out: TfjsWeightsManifest = { paths: [], specs: [], bytes: 0 };
   groups.forEach((g: unknown, i) => {
-    if (!isObject(g) || !Array.isArray(g.paths) || !Array.isArray(g.weights)) throw malformed(`weightsManifest[${i}] must have lists 'paths' and 'weights'`);
+    if (!isObject(g) || !Array.isArray(g.paths) || !Array.isArray(g.weights))
+      throw malformed(`weightsManifest[${i}] must have lists 'paths' and 'weights'`);
     g.paths.forEach((p: unknown, j: number) => {
-      if (!staysInside(p)) throw new CheckpointError('UNSAFE_PATH', `TensorFlow.js import: weightsManifest[${i}].paths[${j}] is ${JSON.stringify(p)}; weight files must be named relative to model.json's directory, inside it`);
+      if (!staysInside(p))
+        throw new CheckpointError(
+          'UNSAFE_PATH',
+          `TensorFlow.js import: weightsManifest[${i}].paths[${j}] is ${JSON.stringify(p)}; weight files must be named relative to model.json's directory, inside it`,
+        );
       out.paths.push(p);
     });
     g.weights.forEach((w: unknown, j: number) => {
       const where = `weightsManifest[${i}].weights[${j}]`;
       if (!isObject(w) || typeof w.name !== 'string') throw malformed(`${where} must be an object with a 'name'`);
       const { name, shape, dtype } = w;
-      if (dtype !== 'float32') throw new ArgumentError(`TensorFlow.js import: weight '${name}' is ${JSON.stringify(dtype)}; only float32 weights are read`);
-      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw malformed(`weight '${name}' has shape ${JSON.stringify(shape)}; a shape is a list of non-negative integers`);
+      if (dtype !== 'float32')
+        throw new ArgumentError(
+          `TensorFlow.js import: weight '${name}' is ${JSON.stringify(dtype)}; only float32 weights are read`,
+        );
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+        throw malformed(
+          `weight '${name}' has shape ${JSON.stringify(shape)}; a shape is a list of non-negative integers`,
+        );
       const bytes = shape.reduce((n: number, d: number) => n * d, 4);
-      if (!Number.isSafeInteger(out.bytes + bytes)) throw malformed(`weight '${name}' of shape [${shape.join(', ')}] makes the weights larger than any file can be`);
+      if (!Number.isSafeInteger(out.bytes + bytes))
+        throw malformed(
+          `weight '${name}' of shape [${shape.join(', ')}] makes the weights larger than any file can be`,
+        );
       out.specs.push({ name, shape, dtype });
       out.bytes += bytes;
     });
@@ -147,8 +280,11 @@ export function tfjsWeightsManifest(modelJson: unknown): TfjsWeightsManifest {
 
 /** The batch input shape of a layers model, checked: null or a size, then positive sizes. */
 function batchInputShape(shape: unknown): number[] {
-  const ok = Array.isArray(shape) && shape.length >= 2 && (shape[0] === null || Number.isSafeInteger(shape[0]))
-    && shape.slice(1).every((d) => Number.isSafeInteger(d) && d > 0);
+  const ok =
+    Array.isArray(shape) &&
+    shape.length >= 2 &&
+    (shape[0] === null || Number.isSafeInteger(shape[0])) &&
+    shape.slice(1).every((d) => Number.isSafeInteger(d) && d > 0);
   if (!ok) throw malformed(`the input shape ${JSON.stringify(shape)} is not [batch, ...positive sizes]`);
   return (shape as number[]).slice(1);
 }
@@ -164,44 +300,69 @@ function batchInputShape(shape: unknown): number[] {
 export function importTfjs(modelJson: Json, weightData: Uint8Array): Sequential {
   const manifest = tfjsWeightsManifest(modelJson);
   if (weightData.length !== manifest.bytes) {
-    throw new CheckpointError(weightData.length < manifest.bytes ? 'TRUNCATED' : 'MALFORMED_HEADER',
-      `TensorFlow.js import: the manifest's weights take ${manifest.bytes} bytes, the weight data has ${weightData.length}`
-      + (weightData.length > manifest.bytes ? ' (trailing bytes are refused)' : ''));
+    throw new CheckpointError(
+      weightData.length < manifest.bytes ? 'TRUNCATED' : 'MALFORMED_HEADER',
+      `TensorFlow.js import: the manifest's weights take ${manifest.bytes} bytes, the weight data has ${weightData.length}` +
+        (weightData.length > manifest.bytes ? ' (trailing bytes are refused)' : ''),
+    );
   }
-  const topology = isObject(modelJson.modelTopology) ? modelJson.modelTopology.model_config ?? modelJson.modelTopology : undefined;
-  if (topology?.class_name !== 'Sequential') throw new ArgumentError(`TensorFlow.js import: only Sequential models, got ${JSON.stringify(topology?.class_name)}`);
+  const topology = isObject(modelJson.modelTopology)
+    ? (modelJson.modelTopology.model_config ?? modelJson.modelTopology)
+    : undefined;
+  if (topology?.class_name !== 'Sequential')
+    throw new ArgumentError(
+      `TensorFlow.js import: only Sequential models, got ${JSON.stringify(topology?.class_name)}`,
+    );
   const kerasLayers = (isObject(topology.config) ? topology.config.layers : topology.config) as unknown;
   if (!Array.isArray(kerasLayers)) throw malformed('the Sequential model has no list of layers');
   kerasLayers.forEach((l: unknown, i) => {
-    if (!isObject(l) || typeof l.class_name !== 'string' || !isObject(l.config)) throw malformed(`layers[${i}] must be an object with a 'class_name' and a 'config', got ${JSON.stringify(l)?.slice(0, 60)}`);
+    if (!isObject(l) || typeof l.class_name !== 'string' || !isObject(l.config))
+      throw malformed(
+        `layers[${i}] must be an object with a 'class_name' and a 'config', got ${JSON.stringify(l)?.slice(0, 60)}`,
+      );
   });
   const layersJson = (kerasLayers as Json[]).filter((l) => l.class_name !== 'InputLayer');
-  const inputLayer = kerasLayers[0]?.class_name === 'InputLayer' ? kerasLayers[0] as Json : null;
-  const firstShape = inputLayer?.config.batch_input_shape ?? inputLayer?.config.batch_shape ?? layersJson[0]?.config.batch_input_shape;
-  if (!firstShape) throw new ArgumentError('TensorFlow.js import: the model has no input shape (batch_input_shape of its first layer)');
+  const inputLayer = kerasLayers[0]?.class_name === 'InputLayer' ? (kerasLayers[0] as Json) : null;
+  const firstShape =
+    inputLayer?.config.batch_input_shape ?? inputLayer?.config.batch_shape ?? layersJson[0]?.config.batch_input_shape;
+  if (!firstShape)
+    throw new ArgumentError(
+      'TensorFlow.js import: the model has no input shape (batch_input_shape of its first layer)',
+    );
   const inputShape = batchInputShape(firstShape);
   const layers = layersJson.map((l, i) => {
     const className = WAYPOINT_CLASS[l.class_name] ?? l.class_name;
     const config = waypointConfig(className, l.config, l.config.name);
-    return layerFromConfig({ className, config: { ...config, name: l.config.name, ...(i === 0 ? { inputShape } : {}) } });
+    return layerFromConfig({
+      className,
+      config: { ...config, name: l.config.name, ...(i === 0 ? { inputShape } : {}) },
+    });
   });
   const model = new Sequential([], { name: topology.config.name ?? 'sequential' });
-  withWeightBudget(manifest.bytes / 4, () => layers.forEach((layer, i) => {
-    try {
-      model.add(layer);
-    } catch (e) {
-      if (e instanceof ArgumentError) throw new ArgumentError(`TensorFlow.js import: layer '${layersJson[i].config.name}' (${layersJson[i].class_name}): ${e.message}`);
-      throw e;
-    }
-  }));
+  withWeightBudget(manifest.bytes / 4, () =>
+    layers.forEach((layer, i) => {
+      try {
+        model.add(layer);
+      } catch (e) {
+        if (e instanceof ArgumentError)
+          throw new ArgumentError(
+            `TensorFlow.js import: layer '${layersJson[i].config.name}' (${layersJson[i].class_name}): ${e.message}`,
+          );
+        throw e;
+      }
+    }),
+  );
   // Waypoint's normalizations act on the last axis: an axis given as a number or a one-element list must name it.
   let shape = model.inputShapeOf();
   layersJson.forEach((l, i) => {
     const axis = l.config.axis;
     if (['BatchNormalization', 'LayerNormalization'].includes(l.class_name) && axis !== undefined) {
-      const a = Array.isArray(axis) && axis.length === 1 ? axis[0] : axis, rank = shape.length + 1;
+      const a = Array.isArray(axis) && axis.length === 1 ? axis[0] : axis,
+        rank = shape.length + 1;
       if (!(Number.isInteger(a) && (a < 0 ? a + rank : a) === rank - 1)) {
-        throw new ArgumentError(`TensorFlow.js import: layer '${l.config.name}' (${l.class_name}) normalizes axis ${JSON.stringify(axis)} of rank-${rank} inputs; Waypoint normalizes the last axis`);
+        throw new ArgumentError(
+          `TensorFlow.js import: layer '${l.config.name}' (${l.class_name}) normalizes axis ${JSON.stringify(axis)} of rank-${rank} inputs; Waypoint normalizes the last axis`,
+        );
       }
     }
     shape = model.layers[i].outputShape(shape);
@@ -220,14 +381,23 @@ export function importTfjs(modelJson: Json, weightData: Uint8Array): Sequential 
     const values = layer.namedWeights().map(([w, t]) => {
       const key = `${names[i]}/${w}`;
       const found = byName.get(key) ?? [...byName.entries()].find(([k]) => k.endsWith(`/${key}`))?.[1];
-      if (!found) throw new CheckpointError('MISSING_KEYS', `TensorFlow.js import: no weight '${key}' in the manifest (it has ${listSome([...byName.keys()])})`);
-      if (found.shape.join() !== t.shape.join()) throw new CheckpointError('SHAPE_MISMATCH', `TensorFlow.js import: weight '${key}' is [${found.shape.join(', ')}], the layer needs [${t.shape.join(', ')}]`);
+      if (!found)
+        throw new CheckpointError(
+          'MISSING_KEYS',
+          `TensorFlow.js import: no weight '${key}' in the manifest (it has ${listSome([...byName.keys()])})`,
+        );
+      if (found.shape.join() !== t.shape.join())
+        throw new CheckpointError(
+          'SHAPE_MISMATCH',
+          `TensorFlow.js import: weight '${key}' is [${found.shape.join(', ')}], the layer needs [${t.shape.join(', ')}]`,
+        );
       used.add(key);
       return found.data;
     });
     layer.setWeights(values);
   });
   const unused = [...byName.keys()].filter((k) => ![...used].some((u) => k === u || k.endsWith(`/${u}`)));
-  if (unused.length) throw new CheckpointError('UNEXPECTED_KEYS', `TensorFlow.js import: weights no layer takes: ${listSome(unused)}`);
+  if (unused.length)
+    throw new CheckpointError('UNEXPECTED_KEYS', `TensorFlow.js import: weights no layer takes: ${listSome(unused)}`);
   return model;
 }

@@ -27,27 +27,38 @@ export interface TorchPlan {
   input: 'NCHW' | 'as is';
 }
 
-const ACTIVATION: Record<string, string> = { relu: 'nn.ReLU()', sigmoid: 'nn.Sigmoid()', tanh: 'nn.Tanh()', softmax: 'nn.Softmax(dim=-1)' };
+const ACTIVATION: Record<string, string> = {
+  relu: 'nn.ReLU()',
+  sigmoid: 'nn.Sigmoid()',
+  tanh: 'nn.Tanh()',
+  softmax: 'nn.Softmax(dim=-1)',
+};
 const py = (b: unknown) => (b ? 'True' : 'False');
-
 
 /**
  * kernel [rows, cols] (rows reordered by `perm`) ↔ torch's [cols, rows], in 32×32 tiles so
  * that both sides are walked along cache lines: `back` writes the kernel from torch's layout.
  */
-function transpose(from: Float32Array, to: Float32Array, rows: number, cols: number, perm: Int32Array | null, back: boolean): void {
+function transpose(
+  from: Float32Array,
+  to: Float32Array,
+  rows: number,
+  cols: number,
+  perm: Int32Array | null,
+  back: boolean,
+): void {
   const T = 32;
-  for (let r0 = 0; r0 < rows; r0 += T) for (let c0 = 0; c0 < cols; c0 += T) {
-    for (let r = r0; r < Math.min(rows, r0 + T); r++) {
-      const k = (perm ? perm[r] : r) * cols;
-      for (let c = c0; c < Math.min(cols, c0 + T); c++) {
-        if (back) to[k + c] = from[c * rows + r];
-        else to[c * rows + r] = from[k + c];
+  for (let r0 = 0; r0 < rows; r0 += T)
+    for (let c0 = 0; c0 < cols; c0 += T) {
+      for (let r = r0; r < Math.min(rows, r0 + T); r++) {
+        const k = (perm ? perm[r] : r) * cols;
+        for (let c = c0; c < Math.min(cols, c0 + T); c++) {
+          if (back) to[k + c] = from[c * rows + r];
+          else to[c * rows + r] = from[k + c];
+        }
       }
     }
-  }
 }
-
 
 export function torchPlan(model: Sequential): TorchPlan {
   const modules: string[] = [];
@@ -64,26 +75,38 @@ export function torchPlan(model: Sequential): TorchPlan {
   model.layers.forEach((layer, i) => {
     const c = layer.getConfig() as Record<string, any>;
     const weight = (name: string): Tensor => layer.namedWeights().find(([n]) => n === name)![1];
-    const plain = (key: string, w: Tensor, torchShape = w.shape) => entries.push({ key, shape: [...torchShape], read: () => w.data, write: (d) => w.data.set(d) });
+    const plain = (key: string, w: Tensor, torchShape = w.shape) =>
+      entries.push({ key, shape: [...torchShape], read: () => w.data, write: (d) => w.data.set(d) });
     const image = shape.length === 3;
     const activation = (name: string) => {
       if (name === 'linear') return;
-      if (name === 'softmax' && image) unsupported(i, 'has a softmax over NHWC channels, which nn.Softmax(dim=-1) would take over width');
+      if (name === 'softmax' && image)
+        unsupported(i, 'has a softmax over NHWC channels, which nn.Softmax(dim=-1) would take over width');
       add(ACTIVATION[name]);
     };
     const next = layer.outputShape(shape);
-    if (perm && !['Dense', 'Dropout', 'Activation'].includes(layer.className)) unsupported(i, 'follows the flattening of an image, whose feature order torch has as C, H, W; only Dense, Dropout and Activation are mapped there');
+    if (perm && !['Dense', 'Dropout', 'Activation'].includes(layer.className))
+      unsupported(
+        i,
+        'follows the flattening of an image, whose feature order torch has as C, H, W; only Dense, Dropout and Activation are mapped there',
+      );
     switch (layer.className) {
       case 'Dense': {
-        if (image) unsupported(i, 'acts on the channel axis of images; torch Linear would act on width (Flatten first)');
+        if (image)
+          unsupported(i, 'acts on the channel axis of images; torch Linear would act on width (Flatten first)');
         const kernel = weight('kernel');
         const [inF, units] = kernel.shape;
         const p = perm;
         perm = null;
         const m = add(`nn.Linear(${inF}, ${units}, bias=${py(c.useBias)})`);
         entries.push({
-          key: `${m}.weight`, shape: [units, inF],
-          read: () => { const out = new Float32Array(units * inF); transpose(kernel.data, out, inF, units, p, false); return out; },
+          key: `${m}.weight`,
+          shape: [units, inF],
+          read: () => {
+            const out = new Float32Array(units * inF);
+            transpose(kernel.data, out, inF, units, p, false);
+            return out;
+          },
           write: (d) => transpose(d, kernel.data, inF, units, p, true),
         });
         if (c.useBias) plain(`${m}.bias`, weight('bias'));
@@ -93,17 +116,26 @@ export function torchPlan(model: Sequential): TorchPlan {
       case 'Conv2D': {
         const kernel = weight('kernel');
         const [kh, kw, inC, outC] = kernel.shape;
-        const [sh, sw] = c.strides as number[], [dh, dw] = (c.dilationRate ?? [1, 1]) as number[];
+        const [sh, sw] = c.strides as number[],
+          [dh, dw] = (c.dilationRate ?? [1, 1]) as number[];
         let padding = '0';
         if (c.padding === 'same' && sh === 1 && sw === 1) padding = "'same'";
         else if (c.padding === 'same') {
-          const [t, b] = samePadding(shape[0], (kh - 1) * dh + 1, sh), [l, r] = samePadding(shape[1], (kw - 1) * dw + 1, sw);
+          const [t, b] = samePadding(shape[0], (kh - 1) * dh + 1, sh),
+            [l, r] = samePadding(shape[1], (kw - 1) * dw + 1, sw);
           if (t + b + l + r > 0) add(`nn.ZeroPad2d((${l}, ${r}, ${t}, ${b}))`);
         }
-        const m = add(`nn.Conv2d(${inC}, ${outC}, (${kh}, ${kw}), stride=(${sh}, ${sw}), padding=${padding}, dilation=(${dh}, ${dw}), bias=${py(c.useBias)})`);
+        const m = add(
+          `nn.Conv2d(${inC}, ${outC}, (${kh}, ${kw}), stride=(${sh}, ${sw}), padding=${padding}, dilation=(${dh}, ${dw}), bias=${py(c.useBias)})`,
+        );
         entries.push({
-          key: `${m}.weight`, shape: [outC, inC, kh, kw],
-          read: () => { const out = new Float32Array(kernel.size); convKernel(kernel.data, out, kernel.shape, false); return out; },
+          key: `${m}.weight`,
+          shape: [outC, inC, kh, kw],
+          read: () => {
+            const out = new Float32Array(kernel.size);
+            convKernel(kernel.data, out, kernel.shape, false);
+            return out;
+          },
           write: (d) => convKernel(kernel.data, d, kernel.shape, true),
         });
         if (c.useBias) plain(`${m}.bias`, weight('bias'));
@@ -112,18 +144,24 @@ export function torchPlan(model: Sequential): TorchPlan {
       }
       case 'MaxPool2D':
       case 'AveragePooling2D': {
-        const [kh, kw] = c.poolSize as number[], [sh, sw] = c.strides as number[];
+        const [kh, kw] = c.poolSize as number[],
+          [sh, sw] = c.strides as number[];
         const max = layer.className === 'MaxPool2D';
         if (c.padding === 'valid') {
           add(`nn.${max ? 'MaxPool2d' : 'AvgPool2d'}((${kh}, ${kw}), stride=(${sh}, ${sw}))`);
           break;
         }
-        const [t, b] = samePadding(shape[0], kh, sh), [l, r] = samePadding(shape[1], kw, sw);
+        const [t, b] = samePadding(shape[0], kh, sh),
+          [l, r] = samePadding(shape[1], kw, sw);
         if (max) {
           if (t + b + l + r > 0) add(`nn.ConstantPad2d((${l}, ${r}, ${t}, ${b}), float('-inf'))`);
           add(`nn.MaxPool2d((${kh}, ${kw}), stride=(${sh}, ${sw}))`);
         } else {
-          if (t !== b || l !== r || 2 * t > kh || 2 * l > kw) unsupported(i, `pads 'same' asymmetrically (${t}/${b}, ${l}/${r}), which AvgPool2d's count_include_pad=False cannot`);
+          if (t !== b || l !== r || 2 * t > kh || 2 * l > kw)
+            unsupported(
+              i,
+              `pads 'same' asymmetrically (${t}/${b}, ${l}/${r}), which AvgPool2d's count_include_pad=False cannot`,
+            );
           add(`nn.AvgPool2d((${kh}, ${kw}), stride=(${sh}, ${sw}), padding=(${t}, ${l}), count_include_pad=False)`);
         }
         break;
@@ -149,22 +187,32 @@ export function torchPlan(model: Sequential): TorchPlan {
         activation(c.activation);
         break;
       case 'BatchNormalization': {
-        if (shape.length !== 1 && !image) unsupported(i, 'normalizes the last axis of sequences; torch BatchNorm1d normalizes axis 1');
-        if (c.center !== c.scale) unsupported(i, 'has only one of center and scale; torch has both or neither (affine)');
+        if (shape.length !== 1 && !image)
+          unsupported(i, 'normalizes the last axis of sequences; torch BatchNorm1d normalizes axis 1');
+        if (c.center !== c.scale)
+          unsupported(i, 'has only one of center and scale; torch has both or neither (affine)');
         const ch = shape[shape.length - 1];
-        const m = add(`nn.BatchNorm${image ? '2d' : '1d'}(${ch}, eps=${c.epsilon}, momentum=${+(1 - c.momentum).toPrecision(12)}, affine=${py(c.scale)})`);
+        const m = add(
+          `nn.BatchNorm${image ? '2d' : '1d'}(${ch}, eps=${c.epsilon}, momentum=${+(1 - c.momentum).toPrecision(12)}, affine=${py(c.scale)})`,
+        );
         if (c.scale) {
           plain(`${m}.weight`, weight('gamma'));
           plain(`${m}.bias`, weight('beta'));
         }
         plain(`${m}.running_mean`, weight('moving_mean'));
         plain(`${m}.running_var`, weight('moving_variance'));
-        entries.push({ key: `${m}.num_batches_tracked`, shape: [], read: () => new BigInt64Array(1), write: () => undefined });
+        entries.push({
+          key: `${m}.num_batches_tracked`,
+          shape: [],
+          read: () => new BigInt64Array(1),
+          write: () => undefined,
+        });
         break;
       }
       case 'LayerNormalization': {
         if (image) unsupported(i, 'normalizes NHWC channels; torch LayerNorm would normalize width');
-        if (c.center !== c.scale) unsupported(i, 'has only one of center and scale; torch LayerNorm has both or neither');
+        if (c.center !== c.scale)
+          unsupported(i, 'has only one of center and scale; torch LayerNorm has both or neither');
         const f = shape[shape.length - 1];
         const m = add(`nn.LayerNorm(${f}, eps=${c.epsilon}, elementwise_affine=${py(c.scale)})`);
         if (c.scale) {
@@ -181,16 +229,27 @@ export function torchPlan(model: Sequential): TorchPlan {
       case 'LSTM':
       case 'GRU': {
         const lstm = layer.className === 'LSTM';
-        if (c.activation !== 'tanh' || c.recurrentActivation !== 'sigmoid') unsupported(i, 'uses other activations than tanh and sigmoid, which torch fixes');
-        const gates = lstm ? 4 : 3, u = c.units as number, f = shape[1];
+        if (c.activation !== 'tanh' || c.recurrentActivation !== 'sigmoid')
+          unsupported(i, 'uses other activations than tanh and sigmoid, which torch fixes');
+        const gates = lstm ? 4 : 3,
+          u = c.units as number,
+          f = shape[1];
         // Keras's gate blocks for torch's: LSTM i, f, c/g, o are the same order; GRU z, r, h → torch r, z, n.
         const order = lstm ? [0, 1, 2, 3] : [1, 0, 2];
-        const m = add(`Keras${layer.className}(${f}, ${u}, return_sequences=${py(c.returnSequences)}, bias=${py(c.useBias)})`);
-        const matrix = (key: string, w: Tensor, rows: number) => entries.push({
-          key: `${m}.rnn.${key}`, shape: [gates * u, rows],
-          read: () => { const out = new Float32Array(gates * u * rows); gateMatrix(w.data, out, rows, u, order, false); return out; },
-          write: (d) => gateMatrix(w.data, d, rows, u, order, true),
-        });
+        const m = add(
+          `Keras${layer.className}(${f}, ${u}, return_sequences=${py(c.returnSequences)}, bias=${py(c.useBias)})`,
+        );
+        const matrix = (key: string, w: Tensor, rows: number) =>
+          entries.push({
+            key: `${m}.rnn.${key}`,
+            shape: [gates * u, rows],
+            read: () => {
+              const out = new Float32Array(gates * u * rows);
+              gateMatrix(w.data, out, rows, u, order, false);
+              return out;
+            },
+            write: (d) => gateMatrix(w.data, d, rows, u, order, true),
+          });
         matrix('weight_ih_l0', weight('kernel'), f);
         matrix('weight_hh_l0', weight('recurrent_kernel'), u);
         if (c.useBias) {
@@ -202,12 +261,17 @@ export function torchPlan(model: Sequential): TorchPlan {
           // LSTM: Keras has one bias, torch two that add up: all of it goes to bias_ih; an import sums them.
           let pendingIh: Float32Array | null = null;
           entries.push({
-            key: `${m}.rnn.bias_ih_l0`, shape: [gates * u],
+            key: `${m}.rnn.bias_ih_l0`,
+            shape: [gates * u],
             read: () => reordered(lstm ? bias.data : bias.data.subarray(0, gates * u)),
-            write: (d) => { if (lstm) pendingIh = d.slice(); else restore(d, bias.data.subarray(0, gates * u)); },
+            write: (d) => {
+              if (lstm) pendingIh = d.slice();
+              else restore(d, bias.data.subarray(0, gates * u));
+            },
           });
           entries.push({
-            key: `${m}.rnn.bias_hh_l0`, shape: [gates * u],
+            key: `${m}.rnn.bias_hh_l0`,
+            shape: [gates * u],
             read: () => (lstm ? new Float32Array(gates * u) : reordered(bias.data.subarray(gates * u))),
             write: (d) => {
               if (!lstm) return restore(d, bias.data.subarray(gates * u));
@@ -264,6 +328,12 @@ export function torchSource(model: Sequential): string {
     '',
     '',
   ];
-  return [...helpers, `# input: ${input === 'NCHW' ? 'NCHW images (a Waypoint NHWC batch x: x.permute(0, 3, 1, 2))' : 'as Waypoint takes it'}`,
-    'model = nn.Sequential(', ...modules.map((m) => `    ${m},`), ')', ''].join('\n');
+  return [
+    ...helpers,
+    `# input: ${input === 'NCHW' ? 'NCHW images (a Waypoint NHWC batch x: x.permute(0, 3, 1, 2))' : 'as Waypoint takes it'}`,
+    'model = nn.Sequential(',
+    ...modules.map((m) => `    ${m},`),
+    ')',
+    '',
+  ].join('\n');
 }

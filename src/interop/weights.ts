@@ -24,13 +24,25 @@ export interface ImportReport {
 function entriesOf(model: Sequential, layout: WeightsLayout): WeightEntry[] {
   if (!model.built) model.build();
   if (layout === 'torch') return torchPlan(model).entries;
-  return model.layers.flatMap((l, i) => l.namedWeights().map(([name, w]) => ({ key: `layers.${i}.${name}`, shape: [...w.shape], read: () => w.data, write: (d: Float32Array) => w.data.set(d) })));
+  return model.layers.flatMap((l, i) =>
+    l.namedWeights().map(([name, w]) => ({
+      key: `layers.${i}.${name}`,
+      shape: [...w.shape],
+      read: () => w.data,
+      write: (d: Float32Array) => w.data.set(d),
+    })),
+  );
 }
 
 export function exportSafetensors(model: Sequential, options: { layout?: WeightsLayout } = {}): Uint8Array {
   const layout = options.layout ?? 'keras';
   const tensors = entriesOf(model, layout).map((e) => ({ name: e.key, shape: e.shape, data: e.read() }));
-  return encodeSafetensors(tensors, { format: layout === 'torch' ? 'pt' : 'waypoint', engine: `waypoint ${ENGINE_VERSION}`, model: model.name, layout });
+  return encodeSafetensors(tensors, {
+    format: layout === 'torch' ? 'pt' : 'waypoint',
+    engine: `waypoint ${ENGINE_VERSION}`,
+    model: model.name,
+    layout,
+  });
 }
 
 /**
@@ -39,12 +51,20 @@ export function exportSafetensors(model: Sequential, options: { layout?: Weights
  * UNEXPECTED_KEYS or SHAPE_MISMATCH) names the entries and nothing is changed. With
  * `strict: false` what matches is loaded and the report lists the rest, as Checkpoint.read.
  */
-export function importSafetensors(model: Sequential, bytes: Uint8Array, options: { layout?: WeightsLayout; strict?: boolean } = {}): ImportReport {
+export function importSafetensors(
+  model: Sequential,
+  bytes: Uint8Array,
+  options: { layout?: WeightsLayout; strict?: boolean } = {},
+): ImportReport {
   const strict = options.strict ?? true;
   const { tensors } = parseSafetensors(bytes);
   const entries = entriesOf(model, options.layout ?? 'keras');
   const expected = new Set(entries.map((e) => e.key));
-  const report: ImportReport = { missing: [], unexpected: [...tensors.keys()].filter((k) => !expected.has(k)), mismatched: [] };
+  const report: ImportReport = {
+    missing: [],
+    unexpected: [...tensors.keys()].filter((k) => !expected.has(k)),
+    mismatched: [],
+  };
   const shapes: string[] = [];
   for (const e of entries) {
     const t = tensors.get(e.key);
@@ -55,9 +75,16 @@ export function importSafetensors(model: Sequential, bytes: Uint8Array, options:
     }
   }
   if (strict && report.missing.length + report.unexpected.length + report.mismatched.length > 0) {
-    const parts = [report.missing.length ? `missing from the file: ${listSome(report.missing)}` : '', report.unexpected.length ? `not expected: ${listSome(report.unexpected)}` : '',
-      shapes.length ? `different shape: ${listSome(shapes)}` : ''].filter(Boolean);
-    const code = report.missing.length ? 'MISSING_KEYS' : report.unexpected.length ? 'UNEXPECTED_KEYS' : 'SHAPE_MISMATCH';
+    const parts = [
+      report.missing.length ? `missing from the file: ${listSome(report.missing)}` : '',
+      report.unexpected.length ? `not expected: ${listSome(report.unexpected)}` : '',
+      shapes.length ? `different shape: ${listSome(shapes)}` : '',
+    ].filter(Boolean);
+    const code = report.missing.length
+      ? 'MISSING_KEYS'
+      : report.unexpected.length
+        ? 'UNEXPECTED_KEYS'
+        : 'SHAPE_MISMATCH';
     throw new CheckpointError(code, `${parts.join('; ')} (import with { strict: false } to load what matches)`);
   }
   for (const e of entries) {

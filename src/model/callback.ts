@@ -71,7 +71,9 @@ export class FitContext {
       throw new ArgumentError(`FitContext.resumeAt: epoch must be an integer in [0, ${epochs}], got ${start.epoch}`);
     }
     if (!(Number.isInteger(start.batch) && start.batch >= 0 && start.batch <= steps)) {
-      throw new ArgumentError(`FitContext.resumeAt: batch must be an integer in [0, ${steps}] (batches per epoch), got ${start.batch}`);
+      throw new ArgumentError(
+        `FitContext.resumeAt: batch must be an integer in [0, ${steps}] (batches per epoch), got ${start.batch}`,
+      );
     }
     this.startAt = { ...start, totals: start.batch > 0 ? start.totals : null };
     this.resumed = true;
@@ -136,8 +138,10 @@ export class Callback {
 
 /** A callback as TensorFlow.js accepts it: a plain object with any of the hooks, each sync or async. */
 export type CallbackHooks = {
-  [K in 'onTrainBegin' | 'onTrainEnd' | 'onEpochBegin' | 'onEpochEnd' | 'onBatchBegin' | 'onBatchEnd']?:
-    K extends 'onTrainBegin' | 'onTrainEnd' ? (logs?: Logs) => void | Promise<void> : (index: number, logs?: Logs) => void | Promise<void>;
+  [K in 'onTrainBegin' | 'onTrainEnd' | 'onEpochBegin' | 'onEpochEnd' | 'onBatchBegin' | 'onBatchEnd']?: K extends
+    'onTrainBegin' | 'onTrainEnd'
+    ? (logs?: Logs) => void | Promise<void>
+    : (index: number, logs?: Logs) => void | Promise<void>;
 };
 
 const HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const;
@@ -149,8 +153,11 @@ class HooksCallback extends Callback {
     for (const name of HOOKS) {
       const hook = hooks[name] as ((...args: unknown[]) => unknown) | undefined;
       if (hook === undefined) continue;
-      if (typeof hook !== 'function') throw new ArgumentError(`callback: ${name} must be a function, got ${typeof hook}`);
-      this[name] = async (...args: unknown[]) => { await hook.apply(hooks, args); };
+      if (typeof hook !== 'function')
+        throw new ArgumentError(`callback: ${name} must be a function, got ${typeof hook}`);
+      this[name] = async (...args: unknown[]) => {
+        await hook.apply(hooks, args);
+      };
     }
   }
 }
@@ -158,9 +165,15 @@ class HooksCallback extends Callback {
 /** A Callback as it is, a plain object of hooks wrapped as one. */
 export function asCallback(c: Callback | CallbackHooks): Callback {
   if (c instanceof Callback) return c;
-  if (typeof c !== 'object' || c === null) throw new ArgumentError(`callbacks: expected a Callback or an object of hooks, got ${c === null ? 'null' : typeof c}`);
+  if (typeof c !== 'object' || c === null)
+    throw new ArgumentError(
+      `callbacks: expected a Callback or an object of hooks, got ${c === null ? 'null' : typeof c}`,
+    );
   const unknown = Object.keys(c).filter((k) => k.startsWith('on') && !(HOOKS as readonly string[]).includes(k));
-  if (unknown.length) throw new ArgumentError(`callbacks: unknown hook ${unknown.map((k) => `'${k}'`).join(', ')} (hooks: ${HOOKS.join(', ')})`);
+  if (unknown.length)
+    throw new ArgumentError(
+      `callbacks: unknown hook ${unknown.map((k) => `'${k}'`).join(', ')} (hooks: ${HOOKS.join(', ')})`,
+    );
   return new HooksCallback(c);
 }
 
@@ -184,11 +197,25 @@ export class CallbackList {
   }
 
   // As Keras's CallbackList, a hook called without logs passes {} (a callback may read it unguarded).
-  async trainBegin(logs: Logs = {}) { for (const c of this.callbacks) await c.onTrainBegin(logs); }
-  async trainEnd(logs: Logs = {}) { for (const c of this.callbacks) await c.onTrainEnd(logs); }
-  async trainAbort(error: unknown) { for (const c of this.callbacks) await c.onTrainAbort(error).catch(() => undefined); }
-  async epochBegin(epoch: number, logs: Logs = {}) { for (const c of this.callbacks) await c.onEpochBegin(epoch, logs); }
-  async epochEnd(epoch: number, logs: Logs = {}) { for (const c of this.callbacks) await c.onEpochEnd(epoch, logs); }
-  async batchBegin(batch: number, logs: Logs = {}) { for (const c of this.callbacks) await c.onBatchBegin(batch, logs); }
-  async batchEnd(batch: number, logs: Logs = {}) { for (const c of this.callbacks) await c.onBatchEnd(batch, logs); }
+  async trainBegin(logs: Logs = {}) {
+    for (const c of this.callbacks) await c.onTrainBegin(logs);
+  }
+  async trainEnd(logs: Logs = {}) {
+    for (const c of this.callbacks) await c.onTrainEnd(logs);
+  }
+  async trainAbort(error: unknown) {
+    for (const c of this.callbacks) await c.onTrainAbort(error).catch(() => undefined);
+  }
+  async epochBegin(epoch: number, logs: Logs = {}) {
+    for (const c of this.callbacks) await c.onEpochBegin(epoch, logs);
+  }
+  async epochEnd(epoch: number, logs: Logs = {}) {
+    for (const c of this.callbacks) await c.onEpochEnd(epoch, logs);
+  }
+  async batchBegin(batch: number, logs: Logs = {}) {
+    for (const c of this.callbacks) await c.onBatchBegin(batch, logs);
+  }
+  async batchEnd(batch: number, logs: Logs = {}) {
+    for (const c of this.callbacks) await c.onBatchEnd(batch, logs);
+  }
 }

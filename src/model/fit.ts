@@ -46,18 +46,23 @@ export interface EvaluateOptions {
 const STREAM = { shuffle: 1, dropout: 2 } as const;
 
 const emptyTotals = (): EpochTotals => ({ samples: 0, sums: {}, counts: {} });
-const averages = (t: EpochTotals): Logs => Object.fromEntries(Object.entries(t.sums).map(([k, s]) => [k, s / t.counts[k]]));
+const averages = (t: EpochTotals): Logs =>
+  Object.fromEntries(Object.entries(t.sums).map(([k, s]) => [k, s / t.counts[k]]));
 
 function validateXY(where: string, x: Tensor, y: Tensor): void {
   if (!(x instanceof Tensor) || !(y instanceof Tensor)) throw new ArgumentError(`${where}: x and y must be Tensors`);
   if (x.rank < 1 || x.shape[0] === 0) throw new ArgumentError(`${where}: x is empty (shape ${fmtShape(x.shape)})`);
   if (y.rank < 1 || x.shape[0] !== y.shape[0]) {
-    throw new ShapeError(where, `x has ${x.shape[0]} samples (${fmtShape(x.shape)}) but y has ${y.shape[0] ?? 0} (${fmtShape(y.shape)})`);
+    throw new ShapeError(
+      where,
+      `x has ${x.shape[0]} samples (${fmtShape(x.shape)}) but y has ${y.shape[0] ?? 0} (${fmtShape(y.shape)})`,
+    );
   }
 }
 
 function positiveInt(where: string, name: string, v: number): number {
-  if (!(Number.isInteger(v) && v > 0)) throw new ArgumentError(`${where}: ${name} must be a positive integer, got ${v}`);
+  if (!(Number.isInteger(v) && v > 0))
+    throw new ArgumentError(`${where}: ${name} must be a positive integer, got ${v}`);
   return v;
 }
 
@@ -68,27 +73,40 @@ export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, op
   const epochs = options.epochs ?? 1;
   const batchSize = positiveInt('fit', 'batchSize', options.batchSize ?? 32);
   const initialEpoch = options.initialEpoch ?? 0;
-  if (!(Number.isInteger(epochs) && epochs >= 0)) throw new ArgumentError(`fit: epochs must be a non-negative integer, got ${epochs}`);
+  if (!(Number.isInteger(epochs) && epochs >= 0))
+    throw new ArgumentError(`fit: epochs must be a non-negative integer, got ${epochs}`);
   if (!(Number.isInteger(initialEpoch) && initialEpoch >= 0 && initialEpoch <= epochs)) {
     throw new ArgumentError(`fit: initialEpoch must be an integer in [0, epochs=${epochs}], got ${initialEpoch}`);
   }
   const split = options.validationSplit ?? 0;
   if (!(split >= 0 && split < 1)) throw new ArgumentError(`fit: validationSplit must be in [0, 1), got ${split}`);
-  if (options.validationData && split > 0) throw new ArgumentError('fit: give validationData or validationSplit, not both');
+  if (options.validationData && split > 0)
+    throw new ArgumentError('fit: give validationData or validationSplit, not both');
   const validationFreq = options.validationFreq ?? 1;
-  if (!(Array.isArray(validationFreq) ? validationFreq.every((e) => Number.isInteger(e) && e >= 1) : Number.isInteger(validationFreq) && validationFreq >= 1)) {
-    throw new ArgumentError(`fit: validationFreq must be a positive integer or an array of 1-based epochs, got ${JSON.stringify(validationFreq)}`);
+  if (
+    !(Array.isArray(validationFreq)
+      ? validationFreq.every((e) => Number.isInteger(e) && e >= 1)
+      : Number.isInteger(validationFreq) && validationFreq >= 1)
+  ) {
+    throw new ArgumentError(
+      `fit: validationFreq must be a positive integer or an array of 1-based epochs, got ${JSON.stringify(validationFreq)}`,
+    );
   }
-  const validateAfter = (epoch: number) => (Array.isArray(validationFreq) ? validationFreq.includes(epoch + 1) : (epoch + 1) % validationFreq === 0);
+  const validateAfter = (epoch: number) =>
+    Array.isArray(validationFreq) ? validationFreq.includes(epoch + 1) : (epoch + 1) % validationFreq === 0;
   const yieldEveryMs = options.yieldEveryMs ?? YIELD_EVERY_MS;
-  if (!(yieldEveryMs >= 0)) throw new ArgumentError(`fit: yieldEveryMs must be a non-negative number of milliseconds (or Infinity), got ${yieldEveryMs}`);
+  if (!(yieldEveryMs >= 0))
+    throw new ArgumentError(
+      `fit: yieldEveryMs must be a non-negative number of milliseconds (or Infinity), got ${yieldEveryMs}`,
+    );
 
   let [x, y] = [xAll, yAll];
   let validation = options.validationData;
   if (validation) validateXY('fit validationData', validation[0], validation[1]);
   if (split > 0) {
     const nTrain = Math.floor(xAll.shape[0] * (1 - split));
-    if (nTrain === 0 || nTrain === xAll.shape[0]) throw new ArgumentError(`fit: validationSplit ${split} of ${xAll.shape[0]} samples leaves an empty set`);
+    if (nTrain === 0 || nTrain === xAll.shape[0])
+      throw new ArgumentError(`fit: validationSplit ${split} of ${xAll.shape[0]} samples leaves an empty set`);
     [x, y] = [takeRows(xAll, 0, nTrain), takeRows(yAll, 0, nTrain)];
     validation = [takeRows(xAll, nTrain, xAll.shape[0]), takeRows(yAll, nTrain, xAll.shape[0])];
   }
@@ -107,12 +125,30 @@ export async function fitModel(model: Sequential, xAll: Tensor, yAll: Tensor, op
   model.stopTraining = false;
   const batchLogKeys = ['loss', ...compiled.metrics.map((m) => m.name)];
   const epochLogKeys = validation ? [...batchLogKeys, ...batchLogKeys.map((k) => `val_${k}`)] : batchLogKeys;
-  const context = new FitContext({ epochs, steps: batches, samples: n, batchSize, verbose, initialEpoch, doValidation: validation !== undefined,
-    metrics: epochLogKeys, batchMetrics: batchLogKeys });
+  const context = new FitContext({
+    epochs,
+    steps: batches,
+    samples: n,
+    batchSize,
+    verbose,
+    initialEpoch,
+    doValidation: validation !== undefined,
+    metrics: epochLogKeys,
+    batchMetrics: batchLogKeys,
+  });
   callbacks.setContext(context);
   model.interruption.begin();
   try {
-    return await runEpochs(model, x, y, validation, callbacks, context, { epochs, batchSize, batches, n, shuffle: options.shuffle ?? true, params, yieldEveryMs, validateAfter });
+    return await runEpochs(model, x, y, validation, callbacks, context, {
+      epochs,
+      batchSize,
+      batches,
+      n,
+      shuffle: options.shuffle ?? true,
+      params,
+      yieldEveryMs,
+      validateAfter,
+    });
   } catch (error) {
     await callbacks.trainAbort(error);
     throw error;
@@ -130,12 +166,25 @@ function checkInterrupt(model: Sequential, epoch: number, nextBatch: number): vo
 
 /** `params` is computed once per fit: the same tensors are updated in place every batch. */
 interface LoopSettings {
-  epochs: number; batchSize: number; batches: number; n: number; shuffle: boolean; params: NamedParams; yieldEveryMs: number;
+  epochs: number;
+  batchSize: number;
+  batches: number;
+  n: number;
+  shuffle: boolean;
+  params: NamedParams;
+  yieldEveryMs: number;
   validateAfter: (epoch: number) => boolean;
 }
 
-async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [Tensor, Tensor] | undefined, callbacks: CallbackList,
-  context: FitContext, { epochs, batchSize, batches, n, shuffle, params, yieldEveryMs, validateAfter }: LoopSettings): Promise<History> {
+async function runEpochs(
+  model: Sequential,
+  x: Tensor,
+  y: Tensor,
+  validation: [Tensor, Tensor] | undefined,
+  callbacks: CallbackList,
+  context: FitContext,
+  { epochs, batchSize, batches, n, shuffle, params, yieldEveryMs, validateAfter }: LoopSettings,
+): Promise<History> {
   await callbacks.trainBegin({});
   const start = context.freezeStart();
   model.history.truncate(start.epoch);
@@ -153,12 +202,22 @@ async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [T
     context.epoch = epoch;
     context.totals = totals;
     await callbacks.epochBegin(epoch, {});
-    const order = shuffle ? Random.derive(model.seed, STREAM.shuffle, epoch).permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
+    const order = shuffle
+      ? Random.derive(model.seed, STREAM.shuffle, epoch).permutation(n)
+      : Int32Array.from({ length: n }, (_, i) => i);
     for (let b = resuming ? start.batch : 0; b < batches; b++) {
       context.batch = b;
-      const start = b * batchSize, end = Math.min(n, start + batchSize);
+      const start = b * batchSize,
+        end = Math.min(n, start + batchSize);
       await callbacks.batchBegin(b, { batch: b, size: end - start });
-      trainBatch(model, params, takeRows(x, start, end, { order, into: xBatch }), takeRows(y, start, end, { order, into: yBatch }), Random.derive(model.seed, STREAM.dropout, epoch, b), totals);
+      trainBatch(
+        model,
+        params,
+        takeRows(x, start, end, { order, into: xBatch }),
+        takeRows(y, start, end, { order, into: yBatch }),
+        Random.derive(model.seed, STREAM.dropout, epoch, b),
+        totals,
+      );
       await callbacks.batchEnd(b, { batch: b, size: end - start, ...averages(totals) });
       await yielder.maybeYield();
       checkInterrupt(model, epoch, b + 1);
@@ -170,7 +229,8 @@ async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [T
       for (const [k, v] of Object.entries(val)) logs[`val_${k}`] = v;
     }
     // The rate the epoch ended with (a plateau callback lowers it after), as Keras's callbacks log it.
-    if (callbacks.callbacks.some((c) => c.logsLearningRate)) logs.learning_rate = model.compiled!.optimizer.learningRate;
+    if (callbacks.callbacks.some((c) => c.logsLearningRate))
+      logs.learning_rate = model.compiled!.optimizer.learningRate;
     model.history.record(epoch, logs);
     lastLogs = logs;
     await callbacks.epochEnd(epoch, logs);
@@ -185,14 +245,28 @@ async function runEpochs(model: Sequential, x: Tensor, y: Tensor, validation: [T
  * buffer scope, so the next step computes into this one's activations and gradients
  * (kernels/buffers.ts); the gradients are dropped with them.
  */
-function trainBatch(model: Sequential, params: NamedParams, x: Tensor, y: Tensor, rng: Random, totals: EpochTotals): void {
+function trainBatch(
+  model: Sequential,
+  params: NamedParams,
+  x: Tensor,
+  y: Tensor,
+  rng: Random,
+  totals: EpochTotals,
+): void {
   withBufferScope(() => {
     trainStep(model, params, x, y, rng, totals);
     for (const [, p] of params) p.zeroGrad();
   });
 }
 
-function trainStep(model: Sequential, params: NamedParams, x: Tensor, y: Tensor, rng: Random, totals: EpochTotals): void {
+function trainStep(
+  model: Sequential,
+  params: NamedParams,
+  x: Tensor,
+  y: Tensor,
+  rng: Random,
+  totals: EpochTotals,
+): void {
   const compiled = model.compiled!;
   const output = model.forward(x, { training: true, rng, logits: compiled.fromLogits });
   const loss = compiled.loss(y, output, compiled.fromLogits);
@@ -222,21 +296,30 @@ export async function evaluateModel(model: Sequential, x: Tensor, y: Tensor, opt
 }
 
 /** Loss and metrics over (x, y) in batches, giving the event loop a turn as fit does. */
-async function evaluateLoop(model: Sequential, x: Tensor, y: Tensor, batchSize: number, yielder: Yielder): Promise<Logs> {
+async function evaluateLoop(
+  model: Sequential,
+  x: Tensor,
+  y: Tensor,
+  batchSize: number,
+  yielder: Yielder,
+): Promise<Logs> {
   const compiled = model.compiled!;
   const totals = emptyTotals();
   const rng = new Random(model.seed);
   for (let start = 0; start < x.shape[0]; start += batchSize) {
     const end = Math.min(x.shape[0], start + batchSize);
-    withBufferScope(() => noGrad(() => {
-      const xb = takeRows(x, start, end), yb = takeRows(y, start, end);
-      const output = model.forward(xb, { training: false, rng, logits: compiled.fromLogits });
-      add(totals, 'loss', compiled.loss(yb, output, compiled.fromLogits).item() * (end - start), end - start);
-      for (const m of compiled.metrics) {
-        const { total, count } = m.fn(yb, output, compiled.fromLogits);
-        add(totals, m.name, total, count);
-      }
-    }));
+    withBufferScope(() =>
+      noGrad(() => {
+        const xb = takeRows(x, start, end),
+          yb = takeRows(y, start, end);
+        const output = model.forward(xb, { training: false, rng, logits: compiled.fromLogits });
+        add(totals, 'loss', compiled.loss(yb, output, compiled.fromLogits).item() * (end - start), end - start);
+        for (const m of compiled.metrics) {
+          const { total, count } = m.fn(yb, output, compiled.fromLogits);
+          add(totals, m.name, total, count);
+        }
+      }),
+    );
     await yielder.maybeYield();
   }
   return averages(totals);

@@ -37,11 +37,16 @@ export class History implements Trackable {
   }
 
   stateDict(): StateDict {
-    return { epoch: [...this.epoch], history: Object.fromEntries(Object.entries(this.history).map(([k, v]) => [k, [...v]])) };
+    return {
+      epoch: [...this.epoch],
+      history: Object.fromEntries(Object.entries(this.history).map(([k, v]) => [k, [...v]])),
+    };
   }
 
   loadStateDict(state: StateDict): void {
     this.epoch = [...(state.epoch as number[])];
-    this.history = Object.fromEntries(Object.entries(state.history as Record<string, number[]>).map(([k, v]) => [k, [...v]]));
+    this.history = Object.fromEntries(
+      Object.entries(state.history as Record<string, number[]>).map(([k, v]) => [k, [...v]]),
+    );
   }
 }

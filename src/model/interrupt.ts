@@ -10,7 +10,11 @@ import { platform } from '../platform.js';
 
 /** A fit stopped by `model.interrupt()` (a signal, a page being hidden) before it finished. */
 export class TrainingInterruptedError extends WaypointError {
-  constructor(readonly reason: string, readonly epoch: number, readonly batch: number) {
+  constructor(
+    readonly reason: string,
+    readonly epoch: number,
+    readonly batch: number,
+  ) {
     super(`training interrupted (${reason}) at epoch ${epoch + 1}, batch ${batch}`);
   }
 }
@@ -73,7 +77,10 @@ export const exitCodeFor = (signal: Signal): number => 128 + SIGNAL_NUMBERS[sign
  * one exits at once (every file already written stays intact: writes are atomic). A signal
  * that arrives while no fit runs exits at once. Returns a function that removes the handlers.
  */
-export function interruptOnSignals(model: { interrupt(reason: string): Promise<boolean> }, options: InterruptOnSignalsOptions = {}): () => void {
+export function interruptOnSignals(
+  model: { interrupt(reason: string): Promise<boolean> },
+  options: InterruptOnSignalsOptions = {},
+): () => void {
   const proc = platform().signals;
   if (!proc) return () => undefined; // a browser: interrupt from page events instead
   const signals = options.signals ?? ['SIGINT', 'SIGTERM'];
@@ -93,5 +100,7 @@ export function interruptOnSignals(model: { interrupt(reason: string): Promise<b
     });
   };
   for (const s of signals) proc.on(s, handler);
-  return () => { for (const s of signals) proc.off(s, handler); };
+  return () => {
+    for (const s of signals) proc.off(s, handler);
+  };
 }

@@ -7,7 +7,11 @@ import type { Sequential } from './sequential.js';
 
 /** Keras's to_snake_case: `(.)([A-Z][a-z]+)` → `\1_\2`, then `([a-z])([A-Z])` → `\1_\2`, lower-cased. */
 export function snakeCase(className: string): string {
-  return className.replace(/\W+/g, '').replace(/(.)([A-Z][a-z]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+  return className
+    .replace(/\W+/g, '')
+    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
 }
 
 export function kerasLayerNames(model: Sequential): string[] {

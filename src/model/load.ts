@@ -20,7 +20,12 @@ export async function loadModel(path: string, options: { storage?: Storage } = {
   const saved = await readConfig(path, options.storage);
   const model = Sequential.fromConfig(saved.model);
   if (saved.inputShape) model.build(saved.inputShape);
-  if (saved.compile) model.compile({ optimizer: optimizerFrom(saved.compile.optimizer), loss: saved.compile.loss, metrics: saved.compile.metrics });
+  if (saved.compile)
+    model.compile({
+      optimizer: optimizerFrom(saved.compile.optimizer),
+      loss: saved.compile.loss,
+      metrics: saved.compile.metrics,
+    });
   await trainingCheckpoint(model).read(path, { storage: options.storage });
   return model;
 }

@@ -27,7 +27,13 @@ export function modelFileConfig(model: Sequential): ModelFileConfig {
   return {
     model: model.getConfig(),
     inputShape: model.built ? model.inputShapeOf() : null,
-    compile: c ? { loss: c.lossName, metrics: c.metrics.map((m) => m.name), optimizer: { className: c.optimizer.className, config: c.optimizer.getConfig() } } : null,
+    compile: c
+      ? {
+          loss: c.lossName,
+          metrics: c.metrics.map((m) => m.name),
+          optimizer: { className: c.optimizer.className, config: c.optimizer.getConfig() },
+        }
+      : null,
   };
 }
 
@@ -45,7 +51,13 @@ function rngTrackable(model: Sequential): Trackable {
  */
 export function trainingCheckpoint(model: Sequential, extra: Record<string, Trackable | JsonValue> = {}): Checkpoint {
   if (!model.built) model.build();
-  const objects: Record<string, Trackable | JsonValue> = { config: modelFileConfig(model) as unknown as JsonValue, model, history: model.history, rng: rngTrackable(model), ...extra };
+  const objects: Record<string, Trackable | JsonValue> = {
+    config: modelFileConfig(model) as unknown as JsonValue,
+    model,
+    history: model.history,
+    rng: rngTrackable(model),
+    ...extra,
+  };
   if (model.optimizer) {
     model.optimizer.build(model.namedParams());
     objects.optimizer = model.optimizer;
@@ -76,7 +88,11 @@ export function weightsCheckpoint(model: Sequential): Checkpoint {
   return new Checkpoint({ config: modelFileConfig(model) as unknown as JsonValue, model });
 }
 
-export async function saveWeights(model: Sequential, path: string, options: ModelSaveOptions = {}): Promise<WriteResult> {
+export async function saveWeights(
+  model: Sequential,
+  path: string,
+  options: ModelSaveOptions = {},
+): Promise<WriteResult> {
   return weightsCheckpoint(model).write(path, { kind: 'weights', ...options });
 }
 
@@ -84,7 +100,11 @@ export async function readConfig(path: string, storage?: Storage): Promise<Model
   const reader = await WptReader.open(path, storage);
   try {
     if (!reader.entries.some((e) => e.key === 'config')) {
-      throw new CheckpointError('MISSING_KEYS', 'no model config in this file (was it written by model.save or saveWeights?)', { file: path, entry: 'config' });
+      throw new CheckpointError(
+        'MISSING_KEYS',
+        'no model config in this file (was it written by model.save or saveWeights?)',
+        { file: path, entry: 'config' },
+      );
     }
     return (await reader.read('config')) as unknown as ModelFileConfig;
   } finally {
@@ -97,7 +117,11 @@ function checkArchitecture(path: string, saved: ModelFileConfig, model: Sequenti
   const current = model.getConfig();
   const diffs = configDiff(saved.model.layers, current.layers, 'layers');
   if (strict && diffs.length) {
-    throw new CheckpointError('SHAPE_MISMATCH', `the saved model's architecture differs from this one — ${diffs.join('; ')} (use { strict: false } to restore what matches)`, { file: path });
+    throw new CheckpointError(
+      'SHAPE_MISMATCH',
+      `the saved model's architecture differs from this one — ${diffs.join('; ')} (use { strict: false } to restore what matches)`,
+      { file: path },
+    );
   }
 }
 
@@ -107,7 +131,11 @@ export async function loadWeights(model: Sequential, path: string, options: Mode
   checkArchitecture(path, saved, model, strict);
   if (!model.built && saved.inputShape) model.build(saved.inputShape);
   // A model file also holds optimizer, history and RNG: only the weights matter here.
-  await new Checkpoint({ config: null, model }).read(path, { strict, ignoreUnexpected: (k) => !k.startsWith('model/'), storage: options.storage });
+  await new Checkpoint({ config: null, model }).read(path, {
+    strict,
+    ignoreUnexpected: (k) => !k.startsWith('model/'),
+    storage: options.storage,
+  });
 }
 
 /** Restores weights, optimizer, history and RNG saved by `model.save` into this model. */

@@ -35,7 +35,10 @@ function consoleSink(): TextSink {
     isTTY: false,
     write(text) {
       for (const part of text.split(/(\n)/)) {
-        if (part === '\n') { console.log(line); line = ''; } else line = part.slice(part.lastIndexOf('\r') + 1);
+        if (part === '\n') {
+          console.log(line);
+          line = '';
+        } else line = part.slice(part.lastIndexOf('\r') + 1);
       }
     },
   };
@@ -66,10 +69,16 @@ function sinkFor(options: ProgressBarOptions): TextSink {
 }
 
 const metricParts = (logs: Logs | undefined) =>
-  Object.entries(logs ?? {}).filter(([k]) => k !== 'batch' && k !== 'size').map(([k, v]) => `${k}: ${v.toFixed(4)}`);
+  Object.entries(logs ?? {})
+    .filter(([k]) => k !== 'batch' && k !== 'size')
+    .map(([k, v]) => `${k}: ${v.toFixed(4)}`);
 
 function fmtSeconds(s: number): string {
-  return s >= 60 ? `${Math.floor(s / 60)}m${Math.round(s % 60).toString().padStart(2, '0')}s` : `${s.toFixed(s < 10 ? 1 : 0)}s`;
+  return s >= 60
+    ? `${Math.floor(s / 60)}m${Math.round(s % 60)
+        .toString()
+        .padStart(2, '0')}s`
+    : `${s.toFixed(s < 10 ? 1 : 0)}s`;
 }
 
 /**
@@ -77,10 +86,12 @@ function fmtSeconds(s: number): string {
  * metrics from the last, then the line is cut. A line that wraps would scroll on every redraw.
  */
 export function fitLine(head: string, bar: string | null, tail: string, metrics: string[], width: number): string {
-  const join = (withBar: boolean, m: string[]) => [withBar && bar ? `${head} ${bar}` : head, tail, ...m].filter(Boolean).join(' - ');
+  const join = (withBar: boolean, m: string[]) =>
+    [withBar && bar ? `${head} ${bar}` : head, tail, ...m].filter(Boolean).join(' - ');
   let line = join(true, metrics);
   if (line.length > width && bar) line = join(false, metrics);
-  for (let keep = metrics.length - 1; line.length > width && keep >= 0; keep--) line = join(false, metrics.slice(0, keep));
+  for (let keep = metrics.length - 1; line.length > width && keep >= 0; keep--)
+    line = join(false, metrics.slice(0, keep));
   return line.slice(0, width);
 }
 
@@ -131,12 +142,17 @@ export class ProgressBar extends Callback {
     const elapsed = (now - this.epochStart) / 1000;
     const eta = steps ? (elapsed / this.timed) * (steps - done) : 0;
     const bar = `[${'='.repeat(Math.max(filled - 1, 0))}${filled ? '>' : ''}${'.'.repeat(barWidth - filled)}]`;
-    this.sink.write(`\r${fitLine(`${done}/${steps}`, bar, `ETA: ${fmtSeconds(eta)}`, metricParts(logs), this.width)}\x1b[K`);
+    this.sink.write(
+      `\r${fitLine(`${done}/${steps}`, bar, `ETA: ${fmtSeconds(eta)}`, metricParts(logs), this.width)}\x1b[K`,
+    );
   }
 
   override async onEpochEnd(epoch: number, logs?: Logs): Promise<void> {
     const seconds = fmtSeconds((performance.now() - this.epochStart) / 1000);
-    if (this.live) this.sink.write(`\r${fitLine(`${this.steps}/${this.steps}`, null, seconds, metricParts(logs), this.width)}\x1b[K\n`);
+    if (this.live)
+      this.sink.write(
+        `\r${fitLine(`${this.steps}/${this.steps}`, null, seconds, metricParts(logs), this.width)}\x1b[K\n`,
+      );
     else this.sink.write(`${[`Epoch ${epoch + 1}/${this.epochs}`, seconds, ...metricParts(logs)].join(' - ')}\n`);
   }
 }

@@ -16,7 +16,9 @@ export interface RankedCheckpoint {
  * best first: the "pick the checkpoint that does best on the test data" workflow.
  */
 export async function selectBest(
-  source: string[] | CheckpointManager, data: { x: Tensor; y: Tensor }, options: { metric?: string; mode?: Mode; batchSize?: number } = {},
+  source: string[] | CheckpointManager,
+  data: { x: Tensor; y: Tensor },
+  options: { metric?: string; mode?: Mode; batchSize?: number } = {},
 ): Promise<RankedCheckpoint[]> {
   const paths = Array.isArray(source) ? source : (await source.ready, source.checkpoints);
   if (paths.length === 0) throw new ArgumentError('selectBest: no checkpoints to compare');
@@ -26,10 +28,14 @@ export async function selectBest(
   for (const path of paths) {
     const model = await modelFromFile(path);
     const metrics = await model.evaluate(data.x, data.y, { batchSize: options.batchSize ?? 256 });
-    if (!(metric in metrics)) throw new ArgumentError(`selectBest: ${path} does not report '${metric}' (it reports ${Object.keys(metrics).join(', ')})`);
+    if (!(metric in metrics))
+      throw new ArgumentError(
+        `selectBest: ${path} does not report '${metric}' (it reports ${Object.keys(metrics).join(', ')})`,
+      );
     scored.push({ path, metrics });
   }
-  scored.sort((a, b) => (direction === 'max' ? b.metrics[metric] - a.metrics[metric] : a.metrics[metric] - b.metrics[metric]));
+  scored.sort((a, b) =>
+    direction === 'max' ? b.metrics[metric] - a.metrics[metric] : a.metrics[metric] - b.metrics[metric],
+  );
   return scored.map((s, i) => ({ ...s, rank: i + 1 }));
 }
-

@@ -96,9 +96,11 @@ export class Sequential implements Trackable {
   /** Creates every layer's weights for samples of `inputShape` (taken from the first layer if omitted). */
   build(inputShape?: SampleShape): SampleShape {
     const shape = inputShape ?? this.layers[0]?.inputShape;
-    if (shape === undefined) throw new ShapeError(this.name, 'the first layer needs an inputShape (or call build(shape), or fit on data)');
+    if (shape === undefined)
+      throw new ShapeError(this.name, 'the first layer needs an inputShape (or call build(shape), or fit on data)');
     if (this.inputShape !== null) {
-      if (fmtShape(this.inputShape) !== fmtShape(shape)) throw new ShapeError(this.name, `built for samples ${fmtShape(this.inputShape)}, given ${fmtShape(shape)}`);
+      if (fmtShape(this.inputShape) !== fmtShape(shape))
+        throw new ShapeError(this.name, `built for samples ${fmtShape(this.inputShape)}, given ${fmtShape(shape)}`);
       return this.outputShapes().at(-1)!;
     }
     let s: SampleShape = [...shape];
@@ -125,7 +127,10 @@ export class Sequential implements Trackable {
     const metrics = (options.metrics ?? []).map((m) => resolveMetric(m, options.loss));
     const last = this.layers.at(-1) as (Layer & { activation?: string }) | undefined;
     this.compiled = {
-      optimizer: getOptimizer(options.optimizer), lossName: options.loss, loss, metrics,
+      optimizer: getOptimizer(options.optimizer),
+      lossName: options.loss,
+      loss,
+      metrics,
       fromLogits: last?.activation !== undefined && last.activation === FUSABLE_ACTIVATION[options.loss],
     };
     if (this.built) this.compiled.optimizer.build(this.namedParams());
@@ -142,7 +147,11 @@ export class Sequential implements Trackable {
     this.requireBuilt('setWeights');
     const counts = this.layers.map((layer) => layer.namedWeights().length);
     const total = counts.reduce((a, b) => a + b, 0);
-    if (!Array.isArray(values) || values.length !== total) throw new ShapeError(this.name, `setWeights needs ${total} arrays, got ${Array.isArray(values) ? values.length : typeof values}`);
+    if (!Array.isArray(values) || values.length !== total)
+      throw new ShapeError(
+        this.name,
+        `setWeights needs ${total} arrays, got ${Array.isArray(values) ? values.length : typeof values}`,
+      );
     let at = 0;
     const perLayer = counts.map((n) => values.slice(at, (at += n)));
     const before = this.layers.map((layer) => layer.getWeights());
@@ -155,12 +164,18 @@ export class Sequential implements Trackable {
   }
 
   private requireBuilt(what: string): void {
-    if (!this.built) throw new ShapeError(this.name, `${what}: the model is not built (give the first layer an inputShape, or call build(shape))`);
+    if (!this.built)
+      throw new ShapeError(
+        this.name,
+        `${what}: the model is not built (give the first layer an inputShape, or call build(shape))`,
+      );
   }
 
   /** Trainable parameters keyed by path: `layers/0/kernel`, `layers/0/bias`, … */
   namedParams(): Array<[string, Tensor]> {
-    return this.layers.flatMap((layer, i) => layer.trainableWeights().map(([n, w]) => [`layers/${i}/${n}`, w] as [string, Tensor]));
+    return this.layers.flatMap((layer, i) =>
+      layer.trainableWeights().map(([n, w]) => [`layers/${i}/${n}`, w] as [string, Tensor]),
+    );
   }
 
   /** The forward pass, recording the graph (training) or not. */
@@ -184,16 +199,21 @@ export class Sequential implements Trackable {
   /** Outputs for `x`, computed in batches without recording the graph. */
   predict(x: Tensor, options: { batchSize?: number } = {}): Tensor {
     const batchSize = options.batchSize ?? 32;
-    if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new ArgumentError(`predict: batchSize must be a positive integer, got ${batchSize}`);
+    if (!(Number.isInteger(batchSize) && batchSize > 0))
+      throw new ArgumentError(`predict: batchSize must be a positive integer, got ${batchSize}`);
     const n = x.shape[0];
     const rng = new Random(this.seed);
     return noGrad(() => {
       const parts: Tensor[] = [];
-      for (let start = 0; start < n; start += batchSize) parts.push(this.forward(takeRows(x, start, Math.min(n, start + batchSize)), { training: false, rng }));
+      for (let start = 0; start < n; start += batchSize)
+        parts.push(this.forward(takeRows(x, start, Math.min(n, start + batchSize)), { training: false, rng }));
       if (parts.length === 0) return new Tensor(new Float32Array(0), [0, ...this.build(x.shape.slice(1))]);
       const out = new Float32Array(parts.reduce((s, p) => s + p.size, 0));
       let at = 0;
-      for (const p of parts) { out.set(p.data, at); at += p.size; }
+      for (const p of parts) {
+        out.set(p.data, at);
+        at += p.size;
+      }
       return new Tensor(out, [n, ...parts[0].shape.slice(1)]);
     });
   }
@@ -201,15 +221,21 @@ export class Sequential implements Trackable {
   summary(write: (line: string) => void = console.log): void {
     if (!this.built && this.layers[0]?.inputShape) this.build();
     const shapes = this.built ? this.outputShapes() : this.layers.map(() => null);
-    const rows = this.layers.map((l, i) => [`${l.name || `${l.className.toLowerCase()}_${i}`} (${l.className})`,
-      shapes[i] ? `(None, ${shapes[i]!.join(', ')})` : '(unbuilt)', String(l.countParams())]);
+    const rows = this.layers.map((l, i) => [
+      `${l.name || `${l.className.toLowerCase()}_${i}`} (${l.className})`,
+      shapes[i] ? `(None, ${shapes[i]!.join(', ')})` : '(unbuilt)',
+      String(l.countParams()),
+    ]);
     const widths = [34, 24, 12];
     const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i])).join('');
     write(`Model: "${this.name}"`);
     write('_'.repeat(70));
     write(line(['Layer (type)', 'Output Shape', 'Param #']));
     write('='.repeat(70));
-    rows.forEach((r, i) => { write(line(r)); if (i < rows.length - 1) write('_'.repeat(70)); });
+    rows.forEach((r, i) => {
+      write(line(r));
+      if (i < rows.length - 1) write('_'.repeat(70));
+    });
     write('='.repeat(70));
     const total = this.layers.reduce((n, l) => n + l.countParams(), 0);
     const trainable = this.layers.reduce((n, l) => n + (l.trainable ? l.countParams() : 0), 0);
@@ -257,7 +283,9 @@ export class Sequential implements Trackable {
   /** Every weight by path (`layers/0/kernel`, …). */
   stateDict(): StateDict {
     const layers: StateDict = {};
-    this.layers.forEach((layer, i) => { if (layer.namedWeights().length) layers[String(i)] = layer.stateDict(); });
+    this.layers.forEach((layer, i) => {
+      if (layer.namedWeights().length) layers[String(i)] = layer.stateDict();
+    });
     return { layers };
   }
 
@@ -268,7 +296,10 @@ export class Sequential implements Trackable {
       if (!layer.namedWeights().length) return;
       const s = layers[String(i)] as StateDict | undefined;
       if (s === undefined) {
-        if (options.strict ?? true) throw new CheckpointError('MISSING_KEYS', `no saved weights for layers/${i} (${layer.describe()})`, { entry: `layers/${i}` });
+        if (options.strict ?? true)
+          throw new CheckpointError('MISSING_KEYS', `no saved weights for layers/${i} (${layer.describe()})`, {
+            entry: `layers/${i}`,
+          });
         return;
       }
       layer.loadStateDict(s, options);

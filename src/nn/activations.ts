@@ -14,7 +14,9 @@ const ACTIVATIONS: Record<ActivationName, (x: Tensor) => Tensor> = {
 export function activation(name: ActivationName | undefined, where: string): (x: Tensor) => Tensor {
   const fn = ACTIVATIONS[name ?? 'linear'];
   if (fn === undefined) {
-    throw new ArgumentError(`${where}: unknown activation '${String(name)}' (expected one of ${Object.keys(ACTIVATIONS).join(', ')})`);
+    throw new ArgumentError(
+      `${where}: unknown activation '${String(name)}' (expected one of ${Object.keys(ACTIVATIONS).join(', ')})`,
+    );
   }
   return fn;
 }
@@ -23,7 +25,13 @@ export function activation(name: ActivationName | undefined, where: string): (x:
  * A layer's tail: y + bias (when it has one), then its activation, skipped for logits. A relu
  * goes into the bias's own pass (biasAdd): the same bits, two passes each way fewer.
  */
-export function biasThenActivate(y: Tensor, bias: Tensor | null, name: ActivationName, act: (x: Tensor) => Tensor, logits = false): Tensor {
+export function biasThenActivate(
+  y: Tensor,
+  bias: Tensor | null,
+  name: ActivationName,
+  act: (x: Tensor) => Tensor,
+  logits = false,
+): Tensor {
   if (bias === null) return logits ? y : act(y);
   if (!logits && name === 'relu') return biasAdd(y, bias, 'relu');
   const z = biasAdd(y, bias);

@@ -2,7 +2,14 @@ import { ArgumentError } from '../errors.js';
 import type { Random } from '../tensor/random.js';
 
 export type InitializerName = 'glorotUniform' | 'heNormal' | 'zeros' | 'ones' | 'orthogonal' | 'uniform';
-const INITIALIZERS: readonly InitializerName[] = ['glorotUniform', 'heNormal', 'zeros', 'ones', 'orthogonal', 'uniform'];
+const INITIALIZERS: readonly InitializerName[] = [
+  'glorotUniform',
+  'heNormal',
+  'zeros',
+  'ones',
+  'orthogonal',
+  'uniform',
+];
 
 /** Values that weights may still allocate, while a budget is set (see `withWeightBudget`). */
 let budget: { left: number; total: number } | null = null;
@@ -24,11 +31,14 @@ export function withWeightBudget<T>(values: number, build: () => T): T {
 
 /** A new weight array of `size` values, all `fill`; counted against the budget, if any. */
 export function weightArray(size: number, fill = 0): Float32Array {
-  if (!Number.isSafeInteger(size) || size < 0) throw new ArgumentError(`a weight of ${size} values cannot be made (the layer's configuration is out of range)`);
+  if (!Number.isSafeInteger(size) || size < 0)
+    throw new ArgumentError(`a weight of ${size} values cannot be made (the layer's configuration is out of range)`);
   if (budget !== null) {
     if (size > budget.left) {
-      throw new ArgumentError(`a weight of ${size} values is more than the ${budget.total} the model's weight files hold `
-        + `(${budget.total - budget.left} already taken): the configuration does not match the weights`);
+      throw new ArgumentError(
+        `a weight of ${size} values is more than the ${budget.total} the model's weight files hold ` +
+          `(${budget.total - budget.left} already taken): the configuration does not match the weights`,
+      );
     }
     budget.left -= size;
   }
@@ -37,7 +47,13 @@ export function weightArray(size: number, fill = 0): Float32Array {
 }
 
 /** Fills a new weight of `size` values; fanIn/fanOut as Keras computes them for the layer. */
-export function initialize(name: InitializerName, size: number, fanIn: number, fanOut: number, rng: Random): Float32Array {
+export function initialize(
+  name: InitializerName,
+  size: number,
+  fanIn: number,
+  fanOut: number,
+  rng: Random,
+): Float32Array {
   const out = weightArray(size);
   switch (name) {
     case 'glorotUniform': {

@@ -60,14 +60,21 @@ export abstract class Layer implements Trackable {
   build(inputShape: SampleShape, rng: Random): SampleShape {
     if (this.builtFor === null) {
       this.createWeights(inputShape, rng);
-      const unbuilt = this.sublayers().filter(([, l]) => !l.built).map(([k, l]) => `'${k}' (${l.describe()})`);
+      const unbuilt = this.sublayers()
+        .filter(([, l]) => !l.built)
+        .map(([k, l]) => `'${k}' (${l.describe()})`);
       if (unbuilt.length) {
-        throw new ArgumentError(`${this.describe()}: sublayer ${unbuilt.join(', ')} was not built: build each in createWeights, `
-          + 'with the input shape it will see (`this.inner.build(shape, rng)`, which returns its output shape)');
+        throw new ArgumentError(
+          `${this.describe()}: sublayer ${unbuilt.join(', ')} was not built: build each in createWeights, ` +
+            'with the input shape it will see (`this.inner.build(shape, rng)`, which returns its output shape)',
+        );
       }
       this.builtFor = [...inputShape];
     } else if (fmtShape(this.builtFor) !== fmtShape(inputShape)) {
-      throw new ShapeError(this.describe(), `was built for input ${fmtShape(this.builtFor)}, now given ${fmtShape(inputShape)}`);
+      throw new ShapeError(
+        this.describe(),
+        `was built for input ${fmtShape(this.builtFor)}, now given ${fmtShape(inputShape)}`,
+      );
     }
     return this.outputShape(inputShape);
   }
@@ -95,14 +102,22 @@ export abstract class Layer implements Trackable {
     const found: Array<[string, Layer]> = [];
     for (const [key, value] of Object.entries(this)) {
       if (value instanceof Layer) found.push([key, value]);
-      else if (Array.isArray(value)) value.forEach((v, i) => { if (v instanceof Layer) found.push([`${key}/${i}`, v]); });
+      else if (Array.isArray(value))
+        value.forEach((v, i) => {
+          if (v instanceof Layer) found.push([`${key}/${i}`, v]);
+        });
     }
     return found;
   }
 
   /** Weights in creation order (kernel before bias), then the sublayers', prefixed by their key. */
   namedWeights(): Array<[string, Tensor]> {
-    return [...this.weights.entries(), ...this.sublayers().flatMap(([key, l]) => l.namedWeights().map(([n, w]) => [`${key}/${n}`, w] as [string, Tensor]))];
+    return [
+      ...this.weights.entries(),
+      ...this.sublayers().flatMap(([key, l]) =>
+        l.namedWeights().map(([n, w]) => [`${key}/${n}`, w] as [string, Tensor]),
+      ),
+    ];
   }
 
   /** Copies of the weights, in Keras's order (Dense: kernel, bias), trainable or not. */
@@ -114,24 +129,42 @@ export abstract class Layer implements Trackable {
   setWeights(values: ReadonlyArray<Tensor | ArrayLike<number>>): void {
     const named = this.namedWeights();
     if (!Array.isArray(values) || values.length !== named.length) {
-      throw new ShapeError(this.describe(), `setWeights needs ${named.length} arrays (${named.map(([n, w]) => `${n} ${fmtShape(w.shape)}`).join(', ') || 'none'}), got ${Array.isArray(values) ? values.length : typeof values}`);
+      throw new ShapeError(
+        this.describe(),
+        `setWeights needs ${named.length} arrays (${named.map(([n, w]) => `${n} ${fmtShape(w.shape)}`).join(', ') || 'none'}), got ${Array.isArray(values) ? values.length : typeof values}`,
+      );
     }
     named.forEach(([name, w], i) => {
       const v = values[i];
-      const fits = v instanceof Tensor ? fmtShape(v.shape) === fmtShape(w.shape) : v !== null && typeof v === 'object' && v.length === w.size;
+      const fits =
+        v instanceof Tensor
+          ? fmtShape(v.shape) === fmtShape(w.shape)
+          : v !== null && typeof v === 'object' && v.length === w.size;
       if (!fits) {
-        const got = v instanceof Tensor ? fmtShape(v.shape) : `${(v as ArrayLike<number> | null)?.length ?? typeof v} values`;
-        throw new ShapeError(this.describe(), `setWeights: '${name}' is ${fmtShape(w.shape)} (${w.size} values), got ${got}`);
+        const got =
+          v instanceof Tensor ? fmtShape(v.shape) : `${(v as ArrayLike<number> | null)?.length ?? typeof v} values`;
+        throw new ShapeError(
+          this.describe(),
+          `setWeights: '${name}' is ${fmtShape(w.shape)} (${w.size} values), got ${got}`,
+        );
       }
     });
-    named.forEach(([, w], i) => { const v = values[i]; w.data.set(v instanceof Tensor ? v.data : v); });
+    named.forEach(([, w], i) => {
+      const v = values[i];
+      w.data.set(v instanceof Tensor ? v.data : v);
+    });
   }
 
   /** The weights the optimizer updates: none when the layer is frozen (`trainable: false`). */
   trainableWeights(): Array<[string, Tensor]> {
     if (!this.trainable) return [];
     const own = [...this.weights.entries()].filter(([name]) => !this.nonTrainable.has(name));
-    return [...own, ...this.sublayers().flatMap(([key, l]) => l.trainableWeights().map(([n, w]) => [`${key}/${n}`, w] as [string, Tensor]))];
+    return [
+      ...own,
+      ...this.sublayers().flatMap(([key, l]) =>
+        l.trainableWeights().map(([n, w]) => [`${key}/${n}`, w] as [string, Tensor]),
+      ),
+    ];
   }
 
   countParams(): number {
@@ -148,7 +181,8 @@ export abstract class Layer implements Trackable {
 
   protected weight(name: string): Tensor {
     const w = this.weights.get(name);
-    if (w === undefined) throw new ArgumentError(`${this.describe()}: weight '${name}' does not exist (is the layer built?)`);
+    if (w === undefined)
+      throw new ArgumentError(`${this.describe()}: weight '${name}' does not exist (is the layer built?)`);
     return w;
   }
 
@@ -165,9 +199,13 @@ export abstract class Layer implements Trackable {
   loadStateDict(state: StateDict, options: LoadOptions = {}): void {
     for (const [key, l] of this.sublayers()) {
       const [head, index] = key.split('/');
-      const saved = (index === undefined ? state[head] : (state[head] as StateDict | undefined)?.[index]) as StateDict | undefined;
+      const saved = (index === undefined ? state[head] : (state[head] as StateDict | undefined)?.[index]) as
+        StateDict | undefined;
       if (saved === undefined || saved === null || typeof saved !== 'object') {
-        if (options.strict ?? true) throw new CheckpointError('MISSING_KEYS', `${this.describe()} has no saved sublayer '${key}'`, { entry: key });
+        if (options.strict ?? true)
+          throw new CheckpointError('MISSING_KEYS', `${this.describe()} has no saved sublayer '${key}'`, {
+            entry: key,
+          });
         continue;
       }
       l.loadStateDict(saved, options);
@@ -175,11 +213,16 @@ export abstract class Layer implements Trackable {
     for (const [name, w] of this.weights) {
       const v = state[name];
       if (v === undefined) {
-        if (options.strict ?? true) throw new CheckpointError('MISSING_KEYS', `${this.describe()} has no saved '${name}'`, { entry: name });
+        if (options.strict ?? true)
+          throw new CheckpointError('MISSING_KEYS', `${this.describe()} has no saved '${name}'`, { entry: name });
         continue;
       }
       if (!(v instanceof Tensor) || fmtShape(v.shape) !== fmtShape(w.shape)) {
-        throw new CheckpointError('SHAPE_MISMATCH', `${this.describe()} '${name}': expected ${fmtShape(w.shape)}, got ${v instanceof Tensor ? fmtShape(v.shape) : typeof v}`, { entry: name });
+        throw new CheckpointError(
+          'SHAPE_MISMATCH',
+          `${this.describe()} '${name}': expected ${fmtShape(w.shape)}, got ${v instanceof Tensor ? fmtShape(v.shape) : typeof v}`,
+          { entry: name },
+        );
       }
       copyUnlessSame(v.data, w.data);
     }

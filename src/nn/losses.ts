@@ -16,7 +16,10 @@ const EPSILON = 1e-7;
 /** Integer labels [batch] or [batch, 1] → one-hot rows of width `depth`. */
 function labelsToOneHot(yTrue: Tensor, depth: number): Tensor {
   if (yTrue.size !== yTrue.shape[0] || (yTrue.rank !== 1 && yTrue.rank !== 2)) {
-    throw new ShapeError('sparseCategoricalCrossentropy', `labels must be [batch] or [batch,1] integers, got ${fmtShape(yTrue.shape)}`);
+    throw new ShapeError(
+      'sparseCategoricalCrossentropy',
+      `labels must be [batch] or [batch,1] integers, got ${fmtShape(yTrue.shape)}`,
+    );
   }
   return oneHot(yTrue.data, depth);
 }
@@ -42,7 +45,8 @@ export const LOSSES: Record<LossName, LossFn> = {
     sameShapes('categoricalCrossentropy', y, out);
     return crossentropy(y, out, fromLogits);
   },
-  sparseCategoricalCrossentropy: (y, out, fromLogits) => crossentropy(labelsToOneHot(y, out.shape[out.rank - 1]), out, fromLogits),
+  sparseCategoricalCrossentropy: (y, out, fromLogits) =>
+    crossentropy(labelsToOneHot(y, out.shape[out.rank - 1]), out, fromLogits),
   binaryCrossentropy: (y, out, fromLogits) => {
     sameShapes('binaryCrossentropy', y, out);
     if (fromLogits) {
@@ -64,6 +68,7 @@ export const FUSABLE_ACTIVATION: Partial<Record<LossName, string>> = {
 
 export function getLoss(name: LossName): LossFn {
   const fn = LOSSES[name];
-  if (fn === undefined) throw new ArgumentError(`unknown loss '${String(name)}' (expected one of ${Object.keys(LOSSES).join(', ')})`);
+  if (fn === undefined)
+    throw new ArgumentError(`unknown loss '${String(name)}' (expected one of ${Object.keys(LOSSES).join(', ')})`);
   return fn;
 }

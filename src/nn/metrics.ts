@@ -16,14 +16,16 @@ function argmaxRow(data: Float32Array, row: number, width: number): number {
 }
 
 const categoricalAccuracy: MetricFn = (y, out) => {
-  const width = out.shape[out.rank - 1], rows = out.size / width;
+  const width = out.shape[out.rank - 1],
+    rows = out.size / width;
   let correct = 0;
   for (let r = 0; r < rows; r++) correct += Number(argmaxRow(out.data, r, width) === argmaxRow(y.data, r, width));
   return { total: correct, count: rows };
 };
 
 const sparseCategoricalAccuracy: MetricFn = (y, out) => {
-  const width = out.shape[out.rank - 1], rows = out.size / width;
+  const width = out.shape[out.rank - 1],
+    rows = out.size / width;
   let correct = 0;
   for (let r = 0; r < rows; r++) correct += Number(argmaxRow(out.data, r, width) === y.data[r]);
   return { total: correct, count: rows };
@@ -32,7 +34,7 @@ const sparseCategoricalAccuracy: MetricFn = (y, out) => {
 const binaryAccuracy: MetricFn = (y, out, fromLogits) => {
   const threshold = fromLogits ? 0 : 0.5; // sigmoid(z) > 0.5 ⇔ z > 0
   let correct = 0;
-  for (let i = 0; i < out.size; i++) correct += Number((out.data[i] > threshold) === (y.data[i] > 0.5));
+  for (let i = 0; i < out.size; i++) correct += Number(out.data[i] > threshold === y.data[i] > 0.5);
   return { total: correct, count: out.size };
 };
 

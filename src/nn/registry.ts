@@ -15,10 +15,21 @@ export interface SerializedLayer {
 
 export type LayerClass = (new (config: never) => Layer) & { example?: LayerExample };
 const registry = new Map<string, LayerClass>([
-  ['Dense', Dense], ['Conv2D', Conv2D], ['MaxPool2D', MaxPool2D], ['Flatten', Flatten], ['Dropout', Dropout], ['Activation', Activation],
-  ['Reshape', Reshape], ['AveragePooling2D', AveragePooling2D], ['GlobalAveragePooling2D', GlobalAveragePooling2D],
-  ['GlobalMaxPooling2D', GlobalMaxPooling2D], ['BatchNormalization', BatchNormalization], ['LayerNormalization', LayerNormalization],
-  ['Embedding', Embedding], ['LSTM', LSTM], ['GRU', GRU],
+  ['Dense', Dense],
+  ['Conv2D', Conv2D],
+  ['MaxPool2D', MaxPool2D],
+  ['Flatten', Flatten],
+  ['Dropout', Dropout],
+  ['Activation', Activation],
+  ['Reshape', Reshape],
+  ['AveragePooling2D', AveragePooling2D],
+  ['GlobalAveragePooling2D', GlobalAveragePooling2D],
+  ['GlobalMaxPooling2D', GlobalMaxPooling2D],
+  ['BatchNormalization', BatchNormalization],
+  ['LayerNormalization', LayerNormalization],
+  ['Embedding', Embedding],
+  ['LSTM', LSTM],
+  ['GRU', GRU],
 ]);
 
 /** Every registered layer class by name (the library's, then registerLayer's): the layer contract runs over them. */
@@ -38,7 +49,9 @@ export function serializeLayer(layer: Layer): SerializedLayer {
 export function layerFromConfig(s: SerializedLayer): Layer {
   const cls = registry.get(s.className);
   if (cls === undefined) {
-    throw new ArgumentError(`unknown layer class '${s.className}' (registered: ${[...registry.keys()].join(', ')}; use registerLayer for custom layers)`);
+    throw new ArgumentError(
+      `unknown layer class '${s.className}' (registered: ${[...registry.keys()].join(', ')}; use registerLayer for custom layers)`,
+    );
   }
   return new cls(s.config as never);
 }

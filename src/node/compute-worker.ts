@@ -5,7 +5,14 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { matmulRows } from '../../kernels/cpu/matmul.js';
-import { CONTROL, OP_CONV_FILTER_GRAD, OP_CONV_FORWARD, OP_CONV_INPUT_GRAD, OP_MATMUL, OP_REFRESH } from '../backend/threads.js';
+import {
+  CONTROL,
+  OP_CONV_FILTER_GRAD,
+  OP_CONV_FORWARD,
+  OP_CONV_INPUT_GRAD,
+  OP_MATMUL,
+  OP_REFRESH,
+} from '../backend/threads.js';
 import { chunksOf, conv2dBackpropInputDirect, conv2dDirect, filterGradChunks } from '../../kernels/cpu/conv-direct.js';
 import { geometryFrom } from '../backend/conv-threads.js';
 
@@ -40,10 +47,21 @@ function serve(): void {
     const op = control[CONTROL.OP];
     if (op === OP_MATMUL) {
       const [aAt, bAt, cAt, m, k, n, transA, transB, r0, r1] = control.subarray(CONTROL.PARAMS, CONTROL.PARAMS + 10);
-      matmulRows(data.subarray(aAt, aAt + m * k), data.subarray(bAt, bAt + k * n), m, k, n, transA === 1, transB === 1,
-        data.subarray(cAt, cAt + (r1 - r0) * n), r0, r1);
+      matmulRows(
+        data.subarray(aAt, aAt + m * k),
+        data.subarray(bAt, bAt + k * n),
+        m,
+        k,
+        n,
+        transA === 1,
+        transB === 1,
+        data.subarray(cAt, cAt + (r1 - r0) * n),
+        r0,
+        r1,
+      );
     }
-    if (op === OP_CONV_FORWARD || op === OP_CONV_INPUT_GRAD || op === OP_CONV_FILTER_GRAD) convolve(op, control.subarray(CONTROL.PARAMS, CONTROL.PARAMS + 16));
+    if (op === OP_CONV_FORWARD || op === OP_CONV_INPUT_GRAD || op === OP_CONV_FILTER_GRAD)
+      convolve(op, control.subarray(CONTROL.PARAMS, CONTROL.PARAMS + 16));
     Atomics.store(control, CONTROL.DONE, seq);
     Atomics.notify(control, CONTROL.DONE);
     if (op === OP_REFRESH) return;
@@ -55,14 +73,29 @@ function convolve(op: number, params: Int32Array): void {
   const [xAt, fAt, bAt, outAt, relu, images] = params;
   const w = geometryFrom(images, params.subarray(6));
   const filterLength = w.kH * w.kW * w.channels * w.outC;
-  const inImage = w.inH * w.inW * w.channels, outImage = w.outH * w.outW * w.outC;
+  const inImage = w.inH * w.inW * w.channels,
+    outImage = w.outH * w.outW * w.outC;
   const f = data.subarray(fAt, fAt + filterLength);
   if (op === OP_CONV_FORWARD) {
-    conv2dDirect(data.subarray(xAt, xAt + images * inImage), f, bAt < 0 ? null : data.subarray(bAt, bAt + w.outC), relu === 1, w, { into: data.subarray(outAt, outAt + images * outImage) });
+    conv2dDirect(
+      data.subarray(xAt, xAt + images * inImage),
+      f,
+      bAt < 0 ? null : data.subarray(bAt, bAt + w.outC),
+      relu === 1,
+      w,
+      { into: data.subarray(outAt, outAt + images * outImage) },
+    );
   } else if (op === OP_CONV_INPUT_GRAD) {
-    conv2dBackpropInputDirect(data.subarray(xAt, xAt + images * outImage), f, w, { into: data.subarray(outAt, outAt + images * inImage) });
+    conv2dBackpropInputDirect(data.subarray(xAt, xAt + images * outImage), f, w, {
+      into: data.subarray(outAt, outAt + images * inImage),
+    });
   } else {
     // xAt: the input images, fAt: their dy, outAt: the partial sums of their chunks.
-    filterGradChunks(data.subarray(xAt, xAt + images * inImage), data.subarray(fAt, fAt + images * outImage), w, data.subarray(outAt, outAt + chunksOf(images) * filterLength));
+    filterGradChunks(
+      data.subarray(xAt, xAt + images * inImage),
+      data.subarray(fAt, fAt + images * outImage),
+      w,
+      data.subarray(outAt, outAt + chunksOf(images) * filterLength),
+    );
   }
 }

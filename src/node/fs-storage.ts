@@ -3,7 +3,17 @@
  * atomic renames, hard links, free space, and the synchronous calls a lock check, an exit
  * hook and TensorBoard's appends need.
  */
-import { read as fsRead, promises as fsp, constants as fsConstants, openSync, writeSync, fsyncSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import {
+  read as fsRead,
+  promises as fsp,
+  constants as fsConstants,
+  openSync,
+  writeSync,
+  fsyncSync,
+  closeSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { dirname } from '../paths.js';
 import { type ReadHandle, type Storage, type WriteHandle, writeFully } from '../storage/storage.js';
 import { allocUninitialized } from './platform.js';
@@ -40,7 +50,14 @@ export const fsStorage: Storage = {
       // Node reports ENOENT when a missing parent cannot be created (a read-only volume, no
       // permission): creating the first missing ancestor on its own gives the real reason.
       let missing = dir;
-      while (dirname(missing) !== missing && !(await fsp.stat(dirname(missing)).then(() => true, () => false))) missing = dirname(missing);
+      while (
+        dirname(missing) !== missing &&
+        !(await fsp.stat(dirname(missing)).then(
+          () => true,
+          () => false,
+        ))
+      )
+        missing = dirname(missing);
       await fsp.mkdir(missing);
       await fsp.mkdir(dir, { recursive: true });
     });
@@ -72,9 +89,10 @@ export const fsStorage: Storage = {
  * file the main thread opened.
  */
 export function readHandleOver(fd: number, size: number): ReadHandle {
-  const readAt = (out: Uint8Array, at: number, length: number, position: number) => new Promise<number>((resolve, reject) => {
-    fsRead(fd, out, at, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
-  });
+  const readAt = (out: Uint8Array, at: number, length: number, position: number) =>
+    new Promise<number>((resolve, reject) => {
+      fsRead(fd, out, at, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
+    });
   return {
     size,
     fd,
@@ -97,8 +115,14 @@ export function readHandleOver(fd: number, size: number): ReadHandle {
 function synchronousHandle(path: string): WriteHandle {
   const fd = openSync(path, 'wx', 0o644);
   return {
-    async write(buffers) { for (const b of buffers) for (let at = 0; at < b.length;) at += writeSync(fd, b, at); },
-    async sync() { fsyncSync(fd); },
-    async close() { closeSync(fd); },
+    async write(buffers) {
+      for (const b of buffers) for (let at = 0; at < b.length;) at += writeSync(fd, b, at);
+    },
+    async sync() {
+      fsyncSync(fd);
+    },
+    async close() {
+      closeSync(fd);
+    },
   };
 }

@@ -9,9 +9,17 @@ import { handleLoadMessage, handleOverPayload } from '../checkpoint/threads/load
 import type { LoadMessage } from '../checkpoint/threads/load-threads.js';
 
 const port = parentPort;
-if (port === null) throw new Error('load-worker.ts runs as a worker thread (checkpoint/threads/load-threads.ts starts it)');
+if (port === null)
+  throw new Error('load-worker.ts runs as a worker thread (checkpoint/threads/load-threads.ts starts it)');
 
-port.on('message', (message: LoadMessage) => handleLoadMessage(message,
-  (job) => (job.fd !== undefined ? readHandleOver(job.fd, job.size) : handleOverPayload(new Uint8Array(job.payload!), job.entry.offset, job.size)),
-  (reply, transfer) => port.postMessage(reply, transfer)));
+port.on('message', (message: LoadMessage) =>
+  handleLoadMessage(
+    message,
+    (job) =>
+      job.fd !== undefined
+        ? readHandleOver(job.fd, job.size)
+        : handleOverPayload(new Uint8Array(job.payload!), job.entry.offset, job.size),
+    (reply, transfer) => port.postMessage(reply, transfer),
+  ),
+);
 port.postMessage('ready');

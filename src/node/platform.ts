@@ -31,24 +31,39 @@ const require = createRequire(import.meta.url);
 
 export const nodePlatform: Platform = {
   name: 'node',
-  readBytes: async (url) => (new URL(url).protocol === 'file:' ? new Uint8Array(await readFile(new URL(url))) : fetchBytes(url)),
+  readBytes: async (url) =>
+    new URL(url).protocol === 'file:' ? new Uint8Array(await readFile(new URL(url))) : fetchBytes(url),
   env: (name) => process.env[name],
   cores: () => availableParallelism(),
   allocUninitialized,
   zlib: zlib as unknown as NativeZlib,
   identity: currentProcess,
   processState,
-  onExit: (handler) => { process.on('exit', handler); },
+  onExit: (handler) => {
+    process.on('exit', handler);
+  },
   signals: {
-    on: (signal, handler) => { process.on(signal, handler); },
-    off: (signal, handler) => { process.off(signal, handler); },
+    on: (signal, handler) => {
+      process.on(signal, handler);
+    },
+    off: (signal, handler) => {
+      process.off(signal, handler);
+    },
     exit: (code) => process.exit(code),
-    tell: (message) => { process.stderr.write(`${message}\n`); },
+    tell: (message) => {
+      process.stderr.write(`${message}\n`);
+    },
   },
   stdout: {
-    write: (text) => { process.stdout.write(text); },
-    get isTTY() { return Boolean(process.stdout.isTTY); },
-    get columns() { return process.stdout.columns; },
+    write: (text) => {
+      process.stdout.write(text);
+    },
+    get isTTY() {
+      return Boolean(process.stdout.isTTY);
+    },
+    get columns() {
+      return process.stdout.columns;
+    },
   },
   startLoadWorker: () => startWorker('load-worker'),
   startComputeWorker: () => startWorker('compute-worker'),

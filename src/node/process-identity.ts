@@ -24,7 +24,10 @@ function readText(path: string): string | null {
 export function parseProcStat(text: string): { state: string; startTime: string } | null {
   const end = text.lastIndexOf(')');
   if (end < 0) return null;
-  const fields = text.slice(end + 2).trim().split(/\s+/);
+  const fields = text
+    .slice(end + 2)
+    .trim()
+    .split(/\s+/);
   // fields[0] is field 3 (state); field 22 (starttime) is fields[19].
   if (fields.length < 20) return null;
   return { state: fields[0], startTime: fields[19] };
@@ -39,7 +42,7 @@ export function currentProcess(): ProcessIdentity {
     host: hostname(),
     pid: process.pid,
     bootId: readText('/proc/sys/kernel/random/boot_id')?.trim() || null,
-    startTime: stat ? parseProcStat(stat)?.startTime ?? null : null,
+    startTime: stat ? (parseProcStat(stat)?.startTime ?? null) : null,
   };
   return self;
 }

@@ -13,7 +13,11 @@ export class Adagrad extends Optimizer {
 
   constructor(config: AdagradConfig = {}) {
     super('Adagrad', config, 0.001);
-    this.initialAccumulatorValue = checkRate('Adagrad', 'initialAccumulatorValue', config.initialAccumulatorValue ?? 0.1);
+    this.initialAccumulatorValue = checkRate(
+      'Adagrad',
+      'initialAccumulatorValue',
+      config.initialAccumulatorValue ?? 0.1,
+    );
     this.epsilon = checkRate('Adagrad', 'epsilon', config.epsilon ?? 1e-7);
   }
 

@@ -15,23 +15,49 @@ export { RMSprop } from './rmsprop.js';
 export type { RMSpropConfig } from './rmsprop.js';
 export { Adagrad } from './adagrad.js';
 export type { AdagradConfig } from './adagrad.js';
-export { LearningRateSchedule, ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, CosineDecay, scheduleFromConfig } from './schedules.js';
-export type { ScheduleConfig, ExponentialDecayConfig, InverseTimeDecayConfig, PiecewiseConstantDecayConfig, CosineDecayConfig } from './schedules.js';
+export {
+  LearningRateSchedule,
+  ExponentialDecay,
+  InverseTimeDecay,
+  PiecewiseConstantDecay,
+  CosineDecay,
+  scheduleFromConfig,
+} from './schedules.js';
+export type {
+  ScheduleConfig,
+  ExponentialDecayConfig,
+  InverseTimeDecayConfig,
+  PiecewiseConstantDecayConfig,
+  CosineDecayConfig,
+} from './schedules.js';
 
 /** Every optimizer by class name, built from a config. */
 const OPTIMIZERS: Record<string, (config: never) => Optimizer> = {
-  SGD: (c) => new SGD(c), Adam: (c) => new Adam(c), AdamW: (c) => new AdamW(c), RMSprop: (c) => new RMSprop(c), Adagrad: (c) => new Adagrad(c),
+  SGD: (c) => new SGD(c),
+  Adam: (c) => new Adam(c),
+  AdamW: (c) => new AdamW(c),
+  RMSprop: (c) => new RMSprop(c),
+  Adagrad: (c) => new Adagrad(c),
 };
 
 /** The names `compile` accepts for an optimizer with default settings, as Keras's strings. */
 export type OptimizerName = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
-const BY_NAME: Record<OptimizerName, string> = { sgd: 'SGD', adam: 'Adam', adamw: 'AdamW', rmsprop: 'RMSprop', adagrad: 'Adagrad' };
+const BY_NAME: Record<OptimizerName, string> = {
+  sgd: 'SGD',
+  adam: 'Adam',
+  adamw: 'AdamW',
+  rmsprop: 'RMSprop',
+  adagrad: 'Adagrad',
+};
 
 /** An optimizer from its name ('adam', 'sgd', …) with default settings, or the instance itself. */
 export function getOptimizer(spec: Optimizer | OptimizerName): Optimizer {
   if (typeof spec !== 'string') return spec;
   const className = BY_NAME[spec];
-  if (className === undefined) throw new ArgumentError(`unknown optimizer '${String(spec)}' (expected one of ${Object.keys(BY_NAME).join(', ')}, or an Optimizer)`);
+  if (className === undefined)
+    throw new ArgumentError(
+      `unknown optimizer '${String(spec)}' (expected one of ${Object.keys(BY_NAME).join(', ')}, or an Optimizer)`,
+    );
   return OPTIMIZERS[className]({} as never);
 }
 

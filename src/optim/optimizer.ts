@@ -50,10 +50,16 @@ export abstract class Optimizer implements Trackable {
     if (!(lr instanceof LearningRateSchedule)) checkRate(owner, 'learningRate', lr, { open: true });
     this.initialRate = lr;
     this.rate = lr instanceof LearningRateSchedule ? NaN : Math.fround(lr);
-    const clips = (['clipnorm', 'clipvalue', 'globalClipnorm'] as const).filter((k) => config[k] !== undefined && config[k] !== null);
-    if (clips.length > 1) throw new ArgumentError(`${owner}: give at most one of clipnorm, clipvalue and globalClipnorm, got ${clips.join(' and ')}`);
+    const clips = (['clipnorm', 'clipvalue', 'globalClipnorm'] as const).filter(
+      (k) => config[k] !== undefined && config[k] !== null,
+    );
+    if (clips.length > 1)
+      throw new ArgumentError(
+        `${owner}: give at most one of clipnorm, clipvalue and globalClipnorm, got ${clips.join(' and ')}`,
+      );
     for (const k of clips) this[k] = checkRate(owner, k, config[k]!, { open: true });
-    if (config.weightDecay !== undefined && config.weightDecay !== null) this.weightDecay = checkRate(owner, 'weightDecay', config.weightDecay);
+    if (config.weightDecay !== undefined && config.weightDecay !== null)
+      this.weightDecay = checkRate(owner, 'weightDecay', config.weightDecay);
   }
 
   /** The learning rate of the next step: the schedule's value at `iterations`, or the plain rate. */
@@ -64,7 +70,9 @@ export abstract class Optimizer implements Trackable {
   /** Sets a plain learning rate (stored as float32, as Keras's variable); a schedule's is not settable. */
   set learningRate(value: number) {
     if (this.initialRate instanceof LearningRateSchedule) {
-      throw new ArgumentError(`${this.className}: the learning rate follows a ${this.initialRate.className} schedule and cannot be set (give a number as learningRate to set it)`);
+      throw new ArgumentError(
+        `${this.className}: the learning rate follows a ${this.initialRate.className} schedule and cannot be set (give a number as learningRate to set it)`,
+      );
     }
     this.rate = Math.fround(checkRate(this.className, 'learningRate', value));
   }
@@ -75,7 +83,13 @@ export abstract class Optimizer implements Trackable {
   }
 
   protected abstract slotNames(): string[];
-  protected abstract update(param: Float32Array, grad: Float32Array, slots: Float32Array[], t: number, lr: number): void;
+  protected abstract update(
+    param: Float32Array,
+    grad: Float32Array,
+    slots: Float32Array[],
+    t: number,
+    lr: number,
+  ): void;
   /** The optimizer's own hyperparameters (the base adds the learning rate, clipping and weight decay). */
   protected abstract ownConfig(): Record<string, number | boolean>;
   /** A slot's value before the first step (Adagrad starts its accumulators above 0). */
@@ -84,9 +98,13 @@ export abstract class Optimizer implements Trackable {
   }
 
   getConfig(): OptimizerConfigJson {
-    const lr = this.initialRate instanceof LearningRateSchedule ? { className: this.initialRate.className, config: this.initialRate.getConfig() } : this.initialRate;
+    const lr =
+      this.initialRate instanceof LearningRateSchedule
+        ? { className: this.initialRate.className, config: this.initialRate.getConfig() }
+        : this.initialRate;
     const extra: OptimizerConfigJson = {};
-    for (const k of ['clipnorm', 'clipvalue', 'globalClipnorm', 'weightDecay'] as const) if (this[k] !== undefined) extra[k] = this[k]!;
+    for (const k of ['clipnorm', 'clipvalue', 'globalClipnorm', 'weightDecay'] as const)
+      if (this[k] !== undefined) extra[k] = this[k]!;
     return { learningRate: lr, ...this.ownConfig(), ...extra };
   }
 
@@ -133,7 +151,13 @@ export abstract class Optimizer implements Trackable {
         const keep = 1 - this.weightDecay * lr;
         for (let j = 0; j < p.data.length; j++) p.data[j] *= keep;
       }
-      this.update(p.data, grads[i], names.map((n) => this.slots.get(n)!.get(path)!), t, lr);
+      this.update(
+        p.data,
+        grads[i],
+        names.map((n) => this.slots.get(n)!.get(path)!),
+        t,
+        lr,
+      );
     });
   }
 
@@ -161,7 +185,12 @@ export abstract class Optimizer implements Trackable {
   }
 
   stateDict(): StateDict {
-    const state: StateDict = { className: this.className, config: this.getConfig() as StateDict, iterations: this.iterations, learningRate: this.learningRate };
+    const state: StateDict = {
+      className: this.className,
+      config: this.getConfig() as StateDict,
+      iterations: this.iterations,
+      learningRate: this.learningRate,
+    };
     for (const [name, bySlot] of this.slots) state[name] = nest(bySlot, this.shapes);
     return state;
   }
@@ -176,7 +205,10 @@ export abstract class Optimizer implements Trackable {
       for (const [path, arr] of bySlot) {
         const saved = lookup(state[name], path);
         if (saved === undefined) {
-          if (strict) throw new CheckpointError('MISSING_KEYS', `${this.className} has no saved '${name}' for ${path}`, { entry: `${name}/${path}` });
+          if (strict)
+            throw new CheckpointError('MISSING_KEYS', `${this.className} has no saved '${name}' for ${path}`, {
+              entry: `${name}/${path}`,
+            });
           continue;
         }
         const shape = this.shapes.get(path)!;
@@ -185,7 +217,11 @@ export abstract class Optimizer implements Trackable {
         const savedShape = saved instanceof Tensor ? saved.shape : [data.length];
         const fits = data.length === arr.length && (savedShape.length === 1 || sameShape(savedShape, shape));
         if (!fits) {
-          throw new CheckpointError('SHAPE_MISMATCH', `${this.className} slot '${name}' for ${path}: shape [${shape.join(', ')}] expected, [${savedShape.join(', ')}] saved`, { entry: `${name}/${path}` });
+          throw new CheckpointError(
+            'SHAPE_MISMATCH',
+            `${this.className} slot '${name}' for ${path}: shape [${shape.join(', ')}] expected, [${savedShape.join(', ')}] saved`,
+            { entry: `${name}/${path}` },
+          );
         }
         copyUnlessSame(data, arr);
       }
@@ -195,17 +231,23 @@ export abstract class Optimizer implements Trackable {
   /** Refuses state saved by another optimizer type or with other hyperparameters, saying what differs. */
   private checkConfig(state: StateDict): void {
     const diffs: string[] = [];
-    if (state.className !== undefined && state.className !== this.className) diffs.push(`type: saved ${String(state.className)}, this is ${this.className}`);
+    if (state.className !== undefined && state.className !== this.className)
+      diffs.push(`type: saved ${String(state.className)}, this is ${this.className}`);
     const saved = (state.config ?? {}) as Record<string, unknown>;
     const text = (v: unknown) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
     for (const [k, v] of Object.entries(this.getConfig())) {
       if (k in saved && text(saved[k]) !== text(v)) diffs.push(`${k}: saved ${text(saved[k])}, this is ${text(v)}`);
     }
-    if (diffs.length) throw new CheckpointError('SHAPE_MISMATCH', `optimizer config differs — ${diffs.join('; ')} (load with { strict: false } to keep this config)`);
+    if (diffs.length)
+      throw new CheckpointError(
+        'SHAPE_MISMATCH',
+        `optimizer config differs — ${diffs.join('; ')} (load with { strict: false } to keep this config)`,
+      );
   }
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
 
 function nest(bySlot: Map<string, Float32Array>, shapes: Map<string, Shape>): StateDict {
   const root: StateDict = {};
@@ -227,9 +269,16 @@ function lookup(tree: unknown, path: string): unknown {
   return node;
 }
 
-export function checkRate(owner: string, name: string, value: number, { min = 0, max = Infinity, open = false } = {}): number {
+export function checkRate(
+  owner: string,
+  name: string,
+  value: number,
+  { min = 0, max = Infinity, open = false } = {},
+): number {
   if (!(typeof value === 'number' && (open ? value > min : value >= min) && value <= max)) {
-    throw new ArgumentError(`${owner}: ${name} must be in ${open ? '(' : '['}${min}, ${max}${max === Infinity ? ')' : ']'}, got ${value}`);
+    throw new ArgumentError(
+      `${owner}: ${name} must be in ${open ? '(' : '['}${min}, ${max}${max === Infinity ? ')' : ']'}, got ${value}`,
+    );
   }
   return value;
 }

@@ -15,20 +15,32 @@ export abstract class LearningRateSchedule {
 }
 
 function check(owner: string, name: string, value: number, rule: (v: number) => boolean, text: string): number {
-  if (!(typeof value === 'number' && rule(value))) throw new ArgumentError(`${owner}: ${name} must be ${text}, got ${value}`);
+  if (!(typeof value === 'number' && rule(value)))
+    throw new ArgumentError(`${owner}: ${name} must be ${text}, got ${value}`);
   return value;
 }
-const positive = (owner: string, name: string, v: number) => check(owner, name, v, (x) => Number.isFinite(x) && x > 0, 'a positive number');
-const nonNegative = (owner: string, name: string, v: number) => check(owner, name, v, (x) => Number.isFinite(x) && x >= 0, 'a non-negative number');
+const positive = (owner: string, name: string, v: number) =>
+  check(owner, name, v, (x) => Number.isFinite(x) && x > 0, 'a positive number');
+const nonNegative = (owner: string, name: string, v: number) =>
+  check(owner, name, v, (x) => Number.isFinite(x) && x >= 0, 'a non-negative number');
 
 /** ExponentialDecay's and InverseTimeDecay's config. */
-export interface DecayConfig { initialLearningRate: number; decaySteps: number; decayRate: number; staircase?: boolean }
+export interface DecayConfig {
+  initialLearningRate: number;
+  decaySteps: number;
+  decayRate: number;
+  staircase?: boolean;
+}
 export type ExponentialDecayConfig = DecayConfig;
 export type InverseTimeDecayConfig = DecayConfig;
 
 /** A rate decayed by `decayed(initial, rate, p)` with p = step / decaySteps, floored with `staircase`. */
 abstract class StepDecay extends LearningRateSchedule {
-  constructor(readonly config: DecayConfig, owner: string, decayRateRule: typeof positive) {
+  constructor(
+    readonly config: DecayConfig,
+    owner: string,
+    decayRateRule: typeof positive,
+  ) {
     super();
     nonNegative(owner, 'initialLearningRate', config.initialLearningRate);
     positive(owner, 'decaySteps', config.decaySteps);
@@ -37,10 +49,17 @@ abstract class StepDecay extends LearningRateSchedule {
   protected abstract decayed(initial: number, rate: number, p: number): number;
   call(step: number): number {
     const { initialLearningRate, decaySteps, decayRate, staircase } = this.config;
-    return Math.fround(this.decayed(initialLearningRate, decayRate, staircase ? Math.floor(step / decaySteps) : step / decaySteps));
+    return Math.fround(
+      this.decayed(initialLearningRate, decayRate, staircase ? Math.floor(step / decaySteps) : step / decaySteps),
+    );
   }
   getConfig(): ScheduleConfig {
-    return { initialLearningRate: this.config.initialLearningRate, decaySteps: this.config.decaySteps, decayRate: this.config.decayRate, staircase: this.config.staircase ?? false };
+    return {
+      initialLearningRate: this.config.initialLearningRate,
+      decaySteps: this.config.decaySteps,
+      decayRate: this.config.decayRate,
+      staircase: this.config.staircase ?? false,
+    };
   }
 }
 
@@ -66,7 +85,10 @@ export class InverseTimeDecay extends StepDecay {
   }
 }
 
-export interface PiecewiseConstantDecayConfig { boundaries: number[]; values: number[] }
+export interface PiecewiseConstantDecayConfig {
+  boundaries: number[];
+  values: number[];
+}
 
 /** values[0] up to and including boundaries[0], values[i] in (boundaries[i-1], boundaries[i]], the last value after. */
 export class PiecewiseConstantDecay extends LearningRateSchedule {
@@ -75,10 +97,14 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
     super();
     const { boundaries, values } = config;
     if (!Array.isArray(boundaries) || !Array.isArray(values) || values.length !== boundaries.length + 1) {
-      throw new ArgumentError(`PiecewiseConstantDecay: values must have one more element than boundaries, got ${values?.length} values for ${boundaries?.length} boundaries`);
+      throw new ArgumentError(
+        `PiecewiseConstantDecay: values must have one more element than boundaries, got ${values?.length} values for ${boundaries?.length} boundaries`,
+      );
     }
     if (boundaries.some((b, i) => !Number.isFinite(b) || (i > 0 && b <= boundaries[i - 1]))) {
-      throw new ArgumentError(`PiecewiseConstantDecay: boundaries must be increasing numbers, got [${boundaries.join(', ')}]`);
+      throw new ArgumentError(
+        `PiecewiseConstantDecay: boundaries must be increasing numbers, got [${boundaries.join(', ')}]`,
+      );
     }
     values.forEach((v, i) => nonNegative('PiecewiseConstantDecay', `values[${i}]`, v));
   }
@@ -110,13 +136,17 @@ export class CosineDecay extends LearningRateSchedule {
     nonNegative('CosineDecay', 'initialLearningRate', config.initialLearningRate);
     positive('CosineDecay', 'decaySteps', config.decaySteps);
     check('CosineDecay', 'alpha', config.alpha ?? 0, (a) => a >= 0 && a <= 1, 'in [0, 1]');
-    if (config.warmupTarget !== undefined && config.warmupTarget !== null) nonNegative('CosineDecay', 'warmupTarget', config.warmupTarget);
+    if (config.warmupTarget !== undefined && config.warmupTarget !== null)
+      nonNegative('CosineDecay', 'warmupTarget', config.warmupTarget);
     nonNegative('CosineDecay', 'warmupSteps', config.warmupSteps ?? 0);
   }
   call(step: number): number {
     const { initialLearningRate, decaySteps } = this.config;
-    const alpha = this.config.alpha ?? 0, warmupSteps = this.config.warmupSteps ?? 0, target = this.config.warmupTarget ?? null;
-    const decay = (s: number, from: number) => from * ((1 - alpha) * 0.5 * (1 + Math.cos(Math.PI * (s / decaySteps))) + alpha);
+    const alpha = this.config.alpha ?? 0,
+      warmupSteps = this.config.warmupSteps ?? 0,
+      target = this.config.warmupTarget ?? null;
+    const decay = (s: number, from: number) =>
+      from * ((1 - alpha) * 0.5 * (1 + Math.cos(Math.PI * (s / decaySteps))) + alpha);
     if (target === null) return Math.fround(decay(Math.min(step, decaySteps), initialLearningRate));
     const s = Math.min(step, decaySteps + warmupSteps);
     if (s < warmupSteps) return Math.fround(initialLearningRate + (s / warmupSteps) * (target - initialLearningRate));
@@ -124,7 +154,13 @@ export class CosineDecay extends LearningRateSchedule {
   }
   getConfig(): ScheduleConfig {
     const c = this.config;
-    return { initialLearningRate: c.initialLearningRate, decaySteps: c.decaySteps, alpha: c.alpha ?? 0, warmupTarget: c.warmupTarget ?? null, warmupSteps: c.warmupSteps ?? 0 };
+    return {
+      initialLearningRate: c.initialLearningRate,
+      decaySteps: c.decaySteps,
+      alpha: c.alpha ?? 0,
+      warmupTarget: c.warmupTarget ?? null,
+      warmupSteps: c.warmupSteps ?? 0,
+    };
   }
 }
 
@@ -138,6 +174,9 @@ const SCHEDULES: Record<string, (config: never) => LearningRateSchedule> = {
 /** A schedule rebuilt from `{ className, config }` (what an optimizer's config records). */
 export function scheduleFromConfig(spec: { className: string; config: ScheduleConfig }): LearningRateSchedule {
   const make = SCHEDULES[spec.className];
-  if (make === undefined) throw new ArgumentError(`unknown learning-rate schedule '${spec.className}' (known: ${Object.keys(SCHEDULES).join(', ')})`);
+  if (make === undefined)
+    throw new ArgumentError(
+      `unknown learning-rate schedule '${spec.className}' (known: ${Object.keys(SCHEDULES).join(', ')})`,
+    );
   return make(spec.config as never);
 }

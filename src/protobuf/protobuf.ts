@@ -120,7 +120,10 @@ export interface ProtoField {
 
 /** Thrown on bytes that are not well-formed protocol buffers, with the offset. */
 export class ProtoError extends WaypointError {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(`${message} at byte ${offset}`);
   }
 }
@@ -130,7 +133,8 @@ export function readFields(bytes: Uint8Array): ProtoField[] {
   const fields: ProtoField[] = [];
   let at = 0;
   const varint = (): bigint => {
-    let v = 0n, shift = 0n;
+    let v = 0n,
+      shift = 0n;
     for (;;) {
       if (at >= bytes.length) throw new ProtoError('truncated varint', at);
       const b = bytes[at++];
@@ -148,7 +152,8 @@ export function readFields(bytes: Uint8Array): ProtoField[] {
   };
   while (at < bytes.length) {
     const key = Number(varint());
-    const field = key >>> 3, wire = (key & 7) as WireType;
+    const field = key >>> 3,
+      wire = (key & 7) as WireType;
     if (field === 0) throw new ProtoError('field number 0', at);
     if (wire === 0) fields.push({ field, wire, varint: varint() });
     else if (wire === 1) fields.push({ field, wire, bytes: take(8) });

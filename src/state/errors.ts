@@ -48,12 +48,18 @@ export class CheckpointError extends WaypointError {
   readonly offset?: number;
 
   /** `detail` is what went wrong, without the code and the location (which the message adds). */
-  constructor(readonly code: CheckpointErrorCode, readonly detail: string, context: CheckpointErrorContext = {}) {
+  constructor(
+    readonly code: CheckpointErrorCode,
+    readonly detail: string,
+    context: CheckpointErrorContext = {},
+  ) {
     const where = [
       context.file !== undefined ? `file ${context.file}` : null,
       context.entry !== undefined ? `entry '${context.entry}'` : null,
       context.offset !== undefined ? `offset ${context.offset}` : null,
-    ].filter(Boolean).join(', ');
+    ]
+      .filter(Boolean)
+      .join(', ');
     super(`${code}: ${detail}${where ? ` (${where})` : ''}`);
     this.file = context.file;
     this.entry = context.entry;

@@ -23,8 +23,12 @@ export interface Trackable {
 }
 
 export function isTrackable(x: unknown): x is Trackable {
-  return typeof x === 'object' && x !== null &&
-    typeof (x as Trackable).stateDict === 'function' && typeof (x as Trackable).loadStateDict === 'function';
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as Trackable).stateDict === 'function' &&
+    typeof (x as Trackable).loadStateDict === 'function'
+  );
 }
 
 /** Copies `from` into `to`, unless they are one array (restored in place by Checkpoint.read). */

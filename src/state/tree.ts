@@ -34,7 +34,11 @@ export function flattenState(tree: StateDict, prefix = ''): FlatLeaf[] {
     if (value instanceof Tensor) out.push({ key, kind: 'tensor', value });
     else if (value instanceof Float32Array) out.push({ key, kind: 'tensor', value: new Tensor(value, [value.length]) });
     else if (Array.isArray(value) && holdsTensor(value)) {
-      throw new CheckpointError('INVALID_STATE', 'an array holding tensors cannot be stored: use an object keyed by name', { entry: key });
+      throw new CheckpointError(
+        'INVALID_STATE',
+        'an array holding tensors cannot be stored: use an object keyed by name',
+        { entry: key },
+      );
     } else if (isPlainObject(value) && holdsTensor(value)) out.push(...flattenState(value as StateDict, `${key}/`));
     else out.push({ key, kind: 'json', value: checkJson(value, key) });
   }
@@ -50,7 +54,11 @@ function checkJson(value: unknown, key: string): JsonValue {
     for (const [k, v] of Object.entries(value)) if (v !== undefined) checkJson(v, `${key}.${k}`);
     return value as JsonValue;
   }
-  throw new CheckpointError('INVALID_STATE', `value of type ${value === undefined ? 'undefined' : (value as object).constructor?.name ?? t} is neither a tensor nor JSON`, { entry: key });
+  throw new CheckpointError(
+    'INVALID_STATE',
+    `value of type ${value === undefined ? 'undefined' : ((value as object).constructor?.name ?? t)} is neither a tensor nor JSON`,
+    { entry: key },
+  );
 }
 
 export function unflattenState(leaves: Array<{ key: string; value: StateLeaf }>): StateDict {
@@ -75,7 +83,8 @@ export function unflattenState(leaves: Array<{ key: string; value: StateLeaf }>)
  */
 const FLOAT_TAG = '__float__';
 /** An object JSON writes as `{…}` (also one without a prototype). */
-const isJsonObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
+const isJsonObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
 const TAG_LIKE = /^_*__float__$/;
 
 export function stringifyJson(value: JsonValue): string {
@@ -94,9 +103,19 @@ export function parseJson(text: string): JsonValue {
     const keys = Object.keys(v);
     if (keys.length === 1 && keys[0] === FLOAT_TAG && typeof v[FLOAT_TAG] === 'string') {
       const tag = v[FLOAT_TAG] as string;
-      return tag === '-0' ? -0 : tag === 'NaN' ? NaN : tag === 'Infinity' ? Infinity : tag === '-Infinity' ? -Infinity : v;
+      return tag === '-0'
+        ? -0
+        : tag === 'NaN'
+          ? NaN
+          : tag === 'Infinity'
+            ? Infinity
+            : tag === '-Infinity'
+              ? -Infinity
+              : v;
     }
     if (!keys.some((k) => k !== FLOAT_TAG && TAG_LIKE.test(k))) return v;
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k !== FLOAT_TAG && TAG_LIKE.test(k) ? k.slice(1) : k, x]));
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => [k !== FLOAT_TAG && TAG_LIKE.test(k) ? k.slice(1) : k, x]),
+    );
   }) as JsonValue;
 }

@@ -1,4 +1,11 @@
-export { getDefaultStorage, setDefaultStorage, writeFully, writeFileAtomic, writeNewFile, readFileIfExists } from './storage.js';
+export {
+  getDefaultStorage,
+  setDefaultStorage,
+  writeFully,
+  writeFileAtomic,
+  writeNewFile,
+  readFileIfExists,
+} from './storage.js';
 export type { Storage, ReadHandle, WriteHandle } from './storage.js';
 export { MemoryStorage } from './memory.js';
 export { osError } from './os-errors.js';

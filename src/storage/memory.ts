@@ -33,9 +33,15 @@ export class MemoryStorage implements Storage {
     const chunks: Uint8Array[] = [];
     this.files.set(path, new Uint8Array(0));
     return {
-      write: async (buffers: Uint8Array[]) => { chunks.push(...buffers.map((b) => b.slice())); },
-      sync: async () => { this.files.set(path, concat(chunks)); },
-      close: async () => { this.files.set(path, concat(chunks)); },
+      write: async (buffers: Uint8Array[]) => {
+        chunks.push(...buffers.map((b) => b.slice()));
+      },
+      sync: async () => {
+        this.files.set(path, concat(chunks));
+      },
+      close: async () => {
+        this.files.set(path, concat(chunks));
+      },
     };
   }
 
@@ -72,7 +78,9 @@ export class MemoryStorage implements Storage {
   }
 
   async syncDir() {}
-  async remove(path: string) { this.files.delete(path); }
+  async remove(path: string) {
+    this.files.delete(path);
+  }
 
   /** The files and directories in `dir` (ENOENT if it is none). */
   async list(dir: string) {
@@ -91,12 +99,17 @@ export class MemoryStorage implements Storage {
     if ((await this.list(dir).catch(() => [])).length === 0) this.dirs.delete(dir);
   }
 
-  async freeBytes() { return Number.MAX_SAFE_INTEGER; }
+  async freeBytes() {
+    return Number.MAX_SAFE_INTEGER;
+  }
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
-  for (const c of chunks) { out.set(c, at); at += c.length; }
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
   return out;
 }

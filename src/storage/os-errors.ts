@@ -9,17 +9,27 @@ const OS_CODES: Record<string, { code: CheckpointErrorCode; advice: string }> = 
   ENOSPC: { code: 'NO_SPACE', advice: 'the volume is full: free space or choose another directory' },
   EDQUOT: { code: 'NO_SPACE', advice: 'the disk quota is exhausted: free space or choose another directory' },
   EROFS: { code: 'READ_ONLY', advice: 'the file system is mounted read-only: choose a writable directory' },
-  EACCES: { code: 'PERMISSION_DENIED', advice: 'permission denied: check the owner and mode of the path, or choose another directory' },
-  EPERM: { code: 'PERMISSION_DENIED', advice: 'operation not permitted: check the owner and mode of the path, or choose another directory' },
+  EACCES: {
+    code: 'PERMISSION_DENIED',
+    advice: 'permission denied: check the owner and mode of the path, or choose another directory',
+  },
+  EPERM: {
+    code: 'PERMISSION_DENIED',
+    advice: 'operation not permitted: check the owner and mode of the path, or choose another directory',
+  },
   EISDIR: { code: 'IS_A_DIRECTORY', advice: 'the path is a directory, not a file: give a file path' },
   ENOTDIR: { code: 'NOT_A_DIRECTORY', advice: 'a component of the path is a file, not a directory' },
   EEXIST: { code: 'ALREADY_EXISTS', advice: 'something already exists at the path: remove it or choose another path' },
   ENOENT: { code: 'NOT_FOUND', advice: 'no such file or directory' },
-  ENAMETOOLONG: { code: 'NAME_TOO_LONG', advice: 'a file name is longer than the file system allows (255 bytes on most): choose a shorter name' },
+  ENAMETOOLONG: {
+    code: 'NAME_TOO_LONG',
+    advice: 'a file name is longer than the file system allows (255 bytes on most): choose a shorter name',
+  },
 };
 
 /** The errno code of a failure (`ENOSPC`), if it has one. */
-export const errnoOf = (cause: unknown): string | undefined => (cause as { code?: unknown } | null)?.code as string | undefined;
+export const errnoOf = (cause: unknown): string | undefined =>
+  (cause as { code?: unknown } | null)?.code as string | undefined;
 
 /**
  * `what` failed because of `cause`; `file` is the path the user gave (the message also names

@@ -69,13 +69,17 @@ export const MAX_WRITE_CALL_BYTES = 1 << 30;
  * than asked (a short write), continuing where it stopped. Byte counts are plain numbers
  * (exact to 2^53); no call is given more than MAX_WRITE_CALL_BYTES.
  */
-export async function writeFully(writev: (buffers: Uint8Array[]) => Promise<number>, buffers: Uint8Array[]): Promise<void> {
+export async function writeFully(
+  writev: (buffers: Uint8Array[]) => Promise<number>,
+  buffers: Uint8Array[],
+): Promise<void> {
   let pending = buffers.filter((b) => b.length > 0);
   while (pending.length > 0) {
     const call = takePrefix(pending, MAX_WRITE_CALL_BYTES);
     const total = call.reduce((n, b) => n + b.length, 0);
     const written = await writev(call);
-    if (!(written > 0 && written <= total)) throw Object.assign(new Error(`write made no progress (${written} of ${total} bytes)`), { code: 'EIO' });
+    if (!(written > 0 && written <= total))
+      throw Object.assign(new Error(`write made no progress (${written} of ${total} bytes)`), { code: 'EIO' });
     pending = dropPrefix(pending, written);
   }
 }
@@ -92,13 +96,21 @@ function takePrefix(buffers: Uint8Array[], bytes: number): Uint8Array[] {
 }
 
 const missing = (): never => {
-  throw new ArgumentError('no storage was given and this platform has no default one: pass `storage` (a MemoryStorage, '
-    + 'IndexedDBStorage or OPFSStorage), or use the package from Node or a browser, whose entries provide the file system and IndexedDB');
+  throw new ArgumentError(
+    'no storage was given and this platform has no default one: pass `storage` (a MemoryStorage, ' +
+      'IndexedDBStorage or OPFSStorage), or use the package from Node or a browser, whose entries provide the file system and IndexedDB',
+  );
 };
 
 /** Stands in where the platform has no storage: every use says so. */
 const noStorage: Storage = {
-  createExclusive: missing, openRead: missing, rename: missing, syncDir: missing, remove: missing, list: missing, mkdirp: missing,
+  createExclusive: missing,
+  openRead: missing,
+  rename: missing,
+  syncDir: missing,
+  remove: missing,
+  list: missing,
+  mkdirp: missing,
 };
 
 let defaultStorage: Storage = noStorage;
@@ -126,9 +138,13 @@ function dropPrefix(buffers: Uint8Array[], bytes: number): Uint8Array[] {
   return out;
 }
 
-
 /** Writes a small file crash-safely: temporary file, fsync, rename, directory fsync. */
-export async function writeFileAtomic(storage: Storage, path: string, bytes: Uint8Array, tempPath: string): Promise<void> {
+export async function writeFileAtomic(
+  storage: Storage,
+  path: string,
+  bytes: Uint8Array,
+  tempPath: string,
+): Promise<void> {
   await writeNewFile(storage, tempPath, bytes);
   try {
     await storage.rename(tempPath, path);

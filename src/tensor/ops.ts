@@ -1,4 +1,19 @@
-export { add, sub, mul, div, pow, neg, exp, log, sqrt, relu, sigmoid, tanh, clip, broadcastData } from './ops/elementwise.js';
+export {
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  neg,
+  exp,
+  log,
+  sqrt,
+  relu,
+  sigmoid,
+  tanh,
+  clip,
+  broadcastData,
+} from './ops/elementwise.js';
 export { sum, mean, max } from './ops/reduce.js';
 export { reshape, transpose, gather, takeRows, oneHot, slice, concat, stack } from './ops/layout.js';
 export { matmul, biasAdd, conv2d, fusedConv2d, maxPool2d, avgPool2d, logSoftmax, softmax, dropout } from './ops/nn.js';

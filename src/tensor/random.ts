@@ -71,7 +71,8 @@ export class Random {
 
   /** Integer in [0, n), unbiased (rejection sampling). */
   int(n: number): number {
-    if (!Number.isInteger(n) || n <= 0 || n > 2 ** 32) throw new ArgumentError(`Random.int: n must be an integer in [1, 2^32], got ${n}`);
+    if (!Number.isInteger(n) || n <= 0 || n > 2 ** 32)
+      throw new ArgumentError(`Random.int: n must be an integer in [1, 2^32], got ${n}`);
     const limit = 2 ** 32 - (2 ** 32 % n);
     let x: number;
     do x = this.nextUint32();
@@ -122,9 +123,16 @@ export class Random {
 
   setState(state: RandomState): void {
     const words = state?.state;
-    if (state?.algorithm !== 'xoshiro128**' || !Array.isArray(words) || words.length !== 4 ||
-        !words.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32) || words.every((w) => w === 0)) {
-      throw new ArgumentError(`Random.setState: expected { algorithm: 'xoshiro128**', state: four uint32 words, not all zero }, got ${JSON.stringify(state)}`);
+    if (
+      state?.algorithm !== 'xoshiro128**' ||
+      !Array.isArray(words) ||
+      words.length !== 4 ||
+      !words.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32) ||
+      words.every((w) => w === 0)
+    ) {
+      throw new ArgumentError(
+        `Random.setState: expected { algorithm: 'xoshiro128**', state: four uint32 words, not all zero }, got ${JSON.stringify(state)}`,
+      );
     }
     this.s.set(words);
   }

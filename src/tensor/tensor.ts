@@ -76,10 +76,16 @@ export class Tensor {
   /** Reverse-mode differentiation from this tensor; a non-scalar needs an explicit seed. */
   backward(seed?: Tensor): void {
     if (seed === undefined && this.size !== 1) {
-      throw new ShapeError('backward', `output has shape ${fmtShape(this.shape)}: pass a gradient or reduce to a scalar`);
+      throw new ShapeError(
+        'backward',
+        `output has shape ${fmtShape(this.shape)}: pass a gradient or reduce to a scalar`,
+      );
     }
     if (seed !== undefined && seed.size !== this.size) {
-      throw new ShapeError('backward', `gradient shape ${fmtShape(seed.shape)} does not match output ${fmtShape(this.shape)}`);
+      throw new ShapeError(
+        'backward',
+        `gradient shape ${fmtShape(seed.shape)} does not match output ${fmtShape(this.shape)}`,
+      );
     }
     const order = this.topologicalOrder();
     // Gradients of intermediate nodes live only for this pass; leaves keep (and accumulate) theirs.
@@ -180,26 +186,66 @@ export class Tensor {
     return `Tensor(${fmtShape(this.shape)}) ${JSON.stringify(this.toArray())}`;
   }
 
-  add(b: TensorLike): Tensor { return ops.add(this, b); }
-  sub(b: TensorLike): Tensor { return ops.sub(this, b); }
-  mul(b: TensorLike): Tensor { return ops.mul(this, b); }
-  div(b: TensorLike): Tensor { return ops.div(this, b); }
-  pow(b: TensorLike): Tensor { return ops.pow(this, b); }
-  neg(): Tensor { return ops.neg(this); }
-  exp(): Tensor { return ops.exp(this); }
-  log(): Tensor { return ops.log(this); }
-  sqrt(): Tensor { return ops.sqrt(this); }
-  relu(): Tensor { return ops.relu(this); }
-  sigmoid(): Tensor { return ops.sigmoid(this); }
-  tanh(): Tensor { return ops.tanh(this); }
-  sum(axis?: number | number[], keepDims = false): Tensor { return ops.sum(this, axis, keepDims); }
-  mean(axis?: number | number[], keepDims = false): Tensor { return ops.mean(this, axis, keepDims); }
-  max(axis?: number, keepDims = false): Tensor { return ops.max(this, axis, keepDims); }
-  reshape(shape: number[]): Tensor { return ops.reshape(this, shape); }
-  transpose(perm?: number[]): Tensor { return ops.transpose(this, perm); }
-  matmul(b: Tensor): Tensor { return ops.matmul(this, b); }
-  softmax(axis = -1): Tensor { return ops.softmax(this, axis); }
-  logSoftmax(axis = -1): Tensor { return ops.logSoftmax(this, axis); }
+  add(b: TensorLike): Tensor {
+    return ops.add(this, b);
+  }
+  sub(b: TensorLike): Tensor {
+    return ops.sub(this, b);
+  }
+  mul(b: TensorLike): Tensor {
+    return ops.mul(this, b);
+  }
+  div(b: TensorLike): Tensor {
+    return ops.div(this, b);
+  }
+  pow(b: TensorLike): Tensor {
+    return ops.pow(this, b);
+  }
+  neg(): Tensor {
+    return ops.neg(this);
+  }
+  exp(): Tensor {
+    return ops.exp(this);
+  }
+  log(): Tensor {
+    return ops.log(this);
+  }
+  sqrt(): Tensor {
+    return ops.sqrt(this);
+  }
+  relu(): Tensor {
+    return ops.relu(this);
+  }
+  sigmoid(): Tensor {
+    return ops.sigmoid(this);
+  }
+  tanh(): Tensor {
+    return ops.tanh(this);
+  }
+  sum(axis?: number | number[], keepDims = false): Tensor {
+    return ops.sum(this, axis, keepDims);
+  }
+  mean(axis?: number | number[], keepDims = false): Tensor {
+    return ops.mean(this, axis, keepDims);
+  }
+  max(axis?: number, keepDims = false): Tensor {
+    return ops.max(this, axis, keepDims);
+  }
+  reshape(shape: number[]): Tensor {
+    return ops.reshape(this, shape);
+  }
+  transpose(perm?: number[]): Tensor {
+    return ops.transpose(this, perm);
+  }
+  matmul(b: Tensor): Tensor {
+    return ops.matmul(this, b);
+  }
+  softmax(axis = -1): Tensor {
+    return ops.softmax(this, axis);
+  }
+  logSoftmax(axis = -1): Tensor {
+    return ops.logSoftmax(this, axis);
+  }
 }
 
 /** Builds a tensor from nested arrays, or from flat values plus a shape. */

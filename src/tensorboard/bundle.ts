@@ -15,7 +15,10 @@ export async function bundleLogs(storage: Storage, logDir: string): Promise<Uint
     }
   }
   if (Object.keys(entries).length === 0) {
-    const missing = await storage.list(logDir).then(() => null, (e: unknown) => e);
+    const missing = await storage.list(logDir).then(
+      () => null,
+      (e: unknown) => e,
+    );
     if (missing !== null) throw osError('cannot read the log directory', logDir, missing);
     throw new ArgumentError(`no TensorBoard event files under ${logDir}: nothing to export`);
   }

@@ -4,7 +4,15 @@
  * rank-0 float tensors (what TensorFlow 2 writes), histograms as HistogramProto, text as the
  * text plugin's string tensor, and SessionLog for restarts.
  */
-import { ProtoWriter, fixed32ToFloat, fixed64ToDouble, int64, readFields, utf8, type ProtoField } from '../protobuf/protobuf.js';
+import {
+  ProtoWriter,
+  fixed32ToFloat,
+  fixed64ToDouble,
+  int64,
+  readFields,
+  utf8,
+  type ProtoField,
+} from '../protobuf/protobuf.js';
 
 export interface Histogram {
   min: number;
@@ -38,30 +46,58 @@ export interface TbEvent {
 }
 
 const STATUS: Record<SessionStatus, number> = { START: 1, STOP: 2, CHECKPOINT: 3 };
-const DT_FLOAT = 1, DT_STRING = 7;
-const DATA_CLASS_SCALAR = 1, DATA_CLASS_TENSOR = 2;
+const DT_FLOAT = 1,
+  DT_STRING = 7;
+const DATA_CLASS_SCALAR = 1,
+  DATA_CLASS_TENSOR = 2;
 
 function pluginMetadata(w: ProtoWriter, plugin: string, dataClass: number, content?: string): void {
-  w.message(1, (p) => { p.string(1, plugin); if (content !== undefined) p.string(2, content); }).int(4, dataClass);
+  w.message(1, (p) => {
+    p.string(1, plugin);
+    if (content !== undefined) p.string(2, content);
+  }).int(4, dataClass);
 }
 
 /** A Summary.Value, its fields in number order as protobuf writes them: tag 1, histo 5, tensor 8, metadata 9. */
 function encodeValue(w: ProtoWriter, v: SummaryValue): void {
   w.string(1, v.tag);
   if (v.kind === 'scalar') {
-    w.message(8, (t) => t.int(1, DT_FLOAT).message(2, () => undefined).packedFloats(5, [v.value]));
+    w.message(8, (t) =>
+      t
+        .int(1, DT_FLOAT)
+        .message(2, () => undefined)
+        .packedFloats(5, [v.value]),
+    );
     w.message(9, (m) => pluginMetadata(m, 'scalars', DATA_CLASS_SCALAR));
   } else if (v.kind === 'text') {
-    w.message(8, (t) => t.int(1, DT_STRING).message(2, () => undefined).string(8, v.text));
+    w.message(8, (t) =>
+      t
+        .int(1, DT_STRING)
+        .message(2, () => undefined)
+        .string(8, v.text),
+    );
     w.message(9, (m) => pluginMetadata(m, 'text', DATA_CLASS_TENSOR));
   } else if (v.kind === 'kerasModel') {
     // As Keras's keras_model_summary: plugin content b'1', no data class.
-    w.message(8, (t) => t.int(1, DT_STRING).message(2, () => undefined).string(8, v.json));
+    w.message(8, (t) =>
+      t
+        .int(1, DT_STRING)
+        .message(2, () => undefined)
+        .string(8, v.json),
+    );
     w.message(9, (m) => pluginMetadata(m, 'graph_keras_model', 0, '1'));
   } else {
     const h = v.histogram;
-    w.message(5, (p) => p.double(1, h.min).double(2, h.max).double(3, h.num).double(4, h.sum).double(5, h.sumSquares)
-      .packedDoubles(6, h.bucketLimit).packedDoubles(7, h.bucket));
+    w.message(5, (p) =>
+      p
+        .double(1, h.min)
+        .double(2, h.max)
+        .double(3, h.num)
+        .double(4, h.sum)
+        .double(5, h.sumSquares)
+        .packedDoubles(6, h.bucketLimit)
+        .packedDoubles(7, h.bucket),
+    );
   }
 }
 
@@ -69,8 +105,15 @@ export function encodeEvent(e: TbEvent): Uint8Array {
   const w = new ProtoWriter().double(1, e.wallTime).int(2, e.step);
   const b = e.body;
   if (b.kind === 'fileVersion') w.string(3, b.version);
-  else if (b.kind === 'summary') w.message(5, (s) => { for (const v of b.values) s.message(1, (m) => encodeValue(m, v)); });
-  else w.message(7, (s) => { s.int(1, STATUS[b.status]); if (b.msg) s.string(3, b.msg); });
+  else if (b.kind === 'summary')
+    w.message(5, (s) => {
+      for (const v of b.values) s.message(1, (m) => encodeValue(m, v));
+    });
+  else
+    w.message(7, (s) => {
+      s.int(1, STATUS[b.status]);
+      if (b.msg) s.string(3, b.msg);
+    });
   return w.finish();
 }
 
@@ -111,16 +154,35 @@ function decodeValue(bytes: Uint8Array): SummaryValue | null {
   const histo = first(f, 5);
   if (histo) {
     const h = readFields(histo.bytes!);
-    const num = (n: number) => { const x = first(h, n); return x ? fixed64ToDouble(x.bytes!) : 0; };
-    return { tag, kind: 'histogram', histogram: { min: num(1), max: num(2), num: num(3), sum: num(4), sumSquares: num(5), bucketLimit: packedDoubles(h, 6), bucket: packedDoubles(h, 7) } };
+    const num = (n: number) => {
+      const x = first(h, n);
+      return x ? fixed64ToDouble(x.bytes!) : 0;
+    };
+    return {
+      tag,
+      kind: 'histogram',
+      histogram: {
+        min: num(1),
+        max: num(2),
+        num: num(3),
+        sum: num(4),
+        sumSquares: num(5),
+        bucketLimit: packedDoubles(h, 6),
+        bucket: packedDoubles(h, 7),
+      },
+    };
   }
   const tensor = first(f, 8);
   if (tensor) {
     const value = tensorValue(tensor.bytes!);
-    const metadata = first(f, 9), pluginData = metadata && first(readFields(metadata.bytes!), 1);
+    const metadata = first(f, 9),
+      pluginData = metadata && first(readFields(metadata.bytes!), 1);
     const plugin = pluginData ? utf8(first(readFields(pluginData.bytes!), 1)?.bytes ?? new Uint8Array()) : '';
     if (typeof value === 'number') return { tag, kind: 'scalar', value };
-    if (typeof value === 'string') return plugin === 'graph_keras_model' ? { tag, kind: 'kerasModel', json: value } : { tag, kind: 'text', text: value };
+    if (typeof value === 'string')
+      return plugin === 'graph_keras_model'
+        ? { tag, kind: 'kerasModel', json: value }
+        : { tag, kind: 'text', text: value };
   }
   return null; // a kind Waypoint does not read (images, audio): skipped
 }
@@ -130,7 +192,9 @@ export function decodeEvent(bytes: Uint8Array): TbEvent {
   const f = readFields(bytes);
   const wallTime = first(f, 1) ? fixed64ToDouble(first(f, 1)!.bytes!) : 0;
   const step = first(f, 2) ? int64(first(f, 2)!.varint!) : 0;
-  const version = first(f, 3), summary = first(f, 5), session = first(f, 7);
+  const version = first(f, 3),
+    summary = first(f, 5),
+    session = first(f, 7);
   if (version) return { wallTime, step, body: { kind: 'fileVersion', version: utf8(version.bytes!) } };
   if (session) {
     const s = readFields(session.bytes!);
@@ -139,13 +203,21 @@ export function decodeEvent(bytes: Uint8Array): TbEvent {
     const msg = first(s, 3);
     return { wallTime, step, body: { kind: 'sessionLog', status, ...(msg ? { msg: utf8(msg.bytes!) } : {}) } };
   }
-  const values = summary ? all(readFields(summary.bytes!), 1).map((v) => decodeValue(v.bytes!)).filter((v): v is SummaryValue => v !== null) : [];
+  const values = summary
+    ? all(readFields(summary.bytes!), 1)
+        .map((v) => decodeValue(v.bytes!))
+        .filter((v): v is SummaryValue => v !== null)
+    : [];
   return { wallTime, step, body: { kind: 'summary', values } };
 }
 
 /** 30 equal-width buckets over [min, max] (one bucket when they are equal), as a HistogramProto. */
 export function histogramOf(values: ArrayLike<number>, buckets = 30): Histogram {
-  let min = Infinity, max = -Infinity, sum = 0, sumSquares = 0, n = 0;
+  let min = Infinity,
+    max = -Infinity,
+    sum = 0,
+    sumSquares = 0,
+    n = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (!Number.isFinite(v)) continue;

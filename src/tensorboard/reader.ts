@@ -40,7 +40,16 @@ function add<V>(series: Map<string, Array<Point<V>>>, tag: string, point: Point<
 export async function readRun(storage: Storage, logDir: string, run = '.'): Promise<RunLogs> {
   const dir = run === '.' ? logDir : join(logDir, run);
   const files = (await storage.list(dir).catch(() => [] as string[])).filter((n) => EVENT_FILE.test(n)).sort();
-  const logs: RunLogs = { run, files, scalars: new Map(), histograms: new Map(), texts: new Map(), graphs: new Map(), starts: [], problems: [] };
+  const logs: RunLogs = {
+    run,
+    files,
+    scalars: new Map(),
+    histograms: new Map(),
+    texts: new Map(),
+    graphs: new Map(),
+    starts: [],
+    problems: [],
+  };
   for (const file of files) {
     const bytes = await readFileIfExists(storage, join(dir, file));
     if (bytes === null) continue;
@@ -51,8 +60,14 @@ export async function readRun(storage: Storage, logDir: string, run = '.'): Prom
       if (e.body.kind === 'sessionLog' && e.body.status === 'START') {
         logs.starts.push(e.step);
         if (logs.starts.length === 1) continue; // as TensorBoard: the first START is the run's start, not a restart
-        for (const series of [logs.scalars, logs.histograms, logs.texts, logs.graphs] as Array<Map<string, Array<Point<unknown>>>>) {
-          for (const [tag, points] of series) series.set(tag, points.filter((p) => p.step < e.step));
+        for (const series of [logs.scalars, logs.histograms, logs.texts, logs.graphs] as Array<
+          Map<string, Array<Point<unknown>>>
+        >) {
+          for (const [tag, points] of series)
+            series.set(
+              tag,
+              points.filter((p) => p.step < e.step),
+            );
         }
       } else if (e.body.kind === 'summary') {
         for (const v of e.body.values) {

@@ -36,13 +36,17 @@ export function parseRecords(bytes: Uint8Array): ParsedRecords {
   let at = 0;
   const stop = (torn: boolean, reason: string): ParsedRecords => ({ records, problem: { offset: at, torn, reason } });
   while (at < bytes.length) {
-    if (at + 12 > bytes.length) return stop(true, `the file ends ${bytes.length - at} bytes into a record's 12-byte header`);
+    if (at + 12 > bytes.length)
+      return stop(true, `the file ends ${bytes.length - at} bytes into a record's 12-byte header`);
     const length = view.getBigUint64(at, true);
-    if (view.getUint32(at + 8, true) !== maskedCrc32c(bytes.subarray(at, at + 8))) return stop(false, 'the length\'s CRC-32C does not match');
+    if (view.getUint32(at + 8, true) !== maskedCrc32c(bytes.subarray(at, at + 8)))
+      return stop(false, "the length's CRC-32C does not match");
     const end = at + 12 + Number(length) + 4;
-    if (length > BigInt(bytes.length) || end > bytes.length) return stop(true, `the file ends inside a record of ${length} bytes`);
+    if (length > BigInt(bytes.length) || end > bytes.length)
+      return stop(true, `the file ends inside a record of ${length} bytes`);
     const data = bytes.subarray(at + 12, end - 4);
-    if (view.getUint32(end - 4, true) !== maskedCrc32c(data)) return stop(false, `the CRC-32C of a record of ${length} bytes does not match`);
+    if (view.getUint32(end - 4, true) !== maskedCrc32c(data))
+      return stop(false, `the CRC-32C of a record of ${length} bytes does not match`);
     records.push(data);
     at = end;
   }

@@ -21,11 +21,18 @@ export class EventFileWriter {
   private pending: Promise<void> = Promise.resolve();
   private failed: Error | null = null;
 
-  private constructor(readonly path: string, private readonly handle: WriteHandle, private readonly now: () => number, private readonly synchronous = false) {}
+  private constructor(
+    readonly path: string,
+    private readonly handle: WriteHandle,
+    private readonly now: () => number,
+    private readonly synchronous = false,
+  ) {}
 
   /** Creates a new event file in `dir` (made if missing) and writes its file_version event. */
   static async create(storage: Storage, dir: string, now: () => number = Date.now): Promise<EventFileWriter> {
-    await storage.mkdirp(dir).catch((cause) => { throw osError('TensorBoard cannot create the log directory', dir, cause); });
+    await storage.mkdirp(dir).catch((cause) => {
+      throw osError('TensorBoard cannot create the log directory', dir, cause);
+    });
     const existing = (await storage.list(dir)).filter((n) => EVENT_FILE.test(n)).sort();
     const last = existing.at(-1);
     const { host, pid } = platform().identity();
@@ -37,11 +44,17 @@ export class EventFileWriter {
       const path = join(dir, nameAt(seconds, n));
       try {
         const sync = storage.createSynchronous !== undefined;
-        const writer = new EventFileWriter(path, sync ? storage.createSynchronous!(path) : await storage.createExclusive(path), now, sync);
+        const writer = new EventFileWriter(
+          path,
+          sync ? storage.createSynchronous!(path) : await storage.createExclusive(path),
+          now,
+          sync,
+        );
         writer.add(0, { kind: 'fileVersion', version: 'brain.Event:2' });
         return writer;
       } catch (e) {
-        if ((e as { code?: string }).code !== 'EEXIST') throw osError('TensorBoard cannot create its event file', path, e);
+        if ((e as { code?: string }).code !== 'EEXIST')
+          throw osError('TensorBoard cannot create its event file', path, e);
       }
     }
   }
@@ -51,10 +64,17 @@ export class EventFileWriter {
     const record = frameRecord(encodeEvent({ wallTime: this.now() / 1000, step, body }));
     if (this.synchronous) {
       // The handle's write is synchronous underneath: call it now, not after the chain's next turn.
-      if (this.failed === null) this.handle.write([record]).catch((e: Error) => { this.failed ??= e; });
+      if (this.failed === null)
+        this.handle.write([record]).catch((e: Error) => {
+          this.failed ??= e;
+        });
       return;
     }
-    this.pending = this.pending.then(() => this.handle.write([record])).catch((e: Error) => { this.failed ??= e; });
+    this.pending = this.pending
+      .then(() => this.handle.write([record]))
+      .catch((e: Error) => {
+        this.failed ??= e;
+      });
   }
 
   /** Waits until every event added so far is written to the file; reports a failed write. */
@@ -67,7 +87,9 @@ export class EventFileWriter {
   async close(): Promise<void> {
     try {
       await this.flush();
-      await this.handle.sync().catch((e: Error) => { throw osError('syncing the TensorBoard event file failed', this.path, e); });
+      await this.handle.sync().catch((e: Error) => {
+        throw osError('syncing the TensorBoard event file failed', this.path, e);
+      });
     } finally {
       await this.handle.close();
     }

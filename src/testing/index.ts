@@ -12,7 +12,10 @@ import { STORAGE_RULES } from './storage-contract.js';
 export { STORAGE_RULES, checkStorage, type StorageRule } from './storage-contract.js';
 
 /** Declares one test per rule of the Storage contract; `make` gives each a storage and a fresh directory (made with mkdirp first). */
-export function storageContract(name: string, make: () => Promise<{ storage: Storage; dir: string }> | { storage: Storage; dir: string }): void {
+export function storageContract(
+  name: string,
+  make: () => Promise<{ storage: Storage; dir: string }> | { storage: Storage; dir: string },
+): void {
   describe(`the Storage contract: ${name}`, () => {
     for (const rule of STORAGE_RULES) {
       it(rule.name, async () => {

@@ -24,7 +24,11 @@ function expectThat(ok: boolean, what: string): void {
 }
 
 /** The error code a promise rejects with ('ok' when it resolves). */
-const outcome = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e?.code ?? String(e));
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: { code?: string }) => e?.code ?? String(e),
+  );
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
 const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -82,7 +86,10 @@ export const STORAGE_RULES: StorageRule[] = [
         expectThat(same(await h.read(10, 5), data.subarray(10, 15)), 'read(10, 5) gave other bytes');
         const into = new Uint8Array(8);
         const tail = await h.read(996, 8, into);
-        expectThat(tail.length === 4 && same(tail, data.subarray(996)), `read(996, 8) gave ${tail.length} bytes, not the last 4`);
+        expectThat(
+          tail.length === 4 && same(tail, data.subarray(996)),
+          `read(996, 8) gave ${tail.length} bytes, not the last 4`,
+        );
         expectThat(same(into.subarray(0, 4), data.subarray(996)), 'read into an array did not fill it');
         expectThat((await h.read(0, 1000)).length === 1000, 'a whole read came back short');
       } finally {
@@ -139,7 +146,10 @@ export const STORAGE_RULES: StorageRule[] = [
       await h.close();
       await s.syncDir(dir);
       const back = await readAll(s, path);
-      expectThat(same(back.subarray(0, 64), bytes(64, 3)) && same(back.subarray(64), bytes(64, 4)), 'appends after a sync were lost or reordered');
+      expectThat(
+        same(back.subarray(0, 64), bytes(64, 3)) && same(back.subarray(64), bytes(64, 4)),
+        'appends after a sync were lost or reordered',
+      );
     },
   },
   {
@@ -156,9 +166,15 @@ export const STORAGE_RULES: StorageRule[] = [
       const path = join(dir, 'atomic.bin');
       await writeFileAtomic(s, path, bytes(50, 5), tempPathFor(path));
       const failing: Storage = {
-        createExclusive: (p) => s.createExclusive(p), openRead: (p) => s.openRead(p), syncDir: (d) => s.syncDir(d), remove: (p) => s.remove(p),
-        list: (d) => s.list(d), mkdirp: (d) => s.mkdirp(d),
-        rename: async () => { throw Object.assign(new Error('EIO: the rename failed'), { code: 'EIO' }); },
+        createExclusive: (p) => s.createExclusive(p),
+        openRead: (p) => s.openRead(p),
+        syncDir: (d) => s.syncDir(d),
+        remove: (p) => s.remove(p),
+        list: (d) => s.list(d),
+        mkdirp: (d) => s.mkdirp(d),
+        rename: async () => {
+          throw Object.assign(new Error('EIO: the rename failed'), { code: 'EIO' });
+        },
       };
       const r = await outcome(writeFileAtomic(failing, path, bytes(80, 6), tempPathFor(path)));
       expectThat(r === 'EIO', `the failed write gave ${r}`);
@@ -174,19 +190,30 @@ export const STORAGE_RULES: StorageRule[] = [
       data[7] = -0;
       data[8] = NaN;
       const path = join(dir, 'big.wpt');
-      await writeWpt(path, [{ key: 'w', kind: 'tensor', value: new Tensor(data, [1000, 1000]) }], { kind: 'checkpoint', storage: s });
+      await writeWpt(path, [{ key: 'w', kind: 'tensor', value: new Tensor(data, [1000, 1000]) }], {
+        kind: 'checkpoint',
+        storage: s,
+      });
       const back = (await readWpt(path, s)).values.get('w') as Tensor;
-      expectThat(back.data.every((v, i) => Object.is(v, data[i])), 'the values read back differ');
+      expectThat(
+        back.data.every((v, i) => Object.is(v, data[i])),
+        'the values read back differ',
+      );
     },
   },
 ];
 
 /** Runs every rule, each in a fresh directory from `make`; returns the violations, by rule. */
-export async function checkStorage(make: () => Promise<{ storage: Storage; dir: string }>): Promise<Array<{ rule: string; problem: string }>> {
+export async function checkStorage(
+  make: () => Promise<{ storage: Storage; dir: string }>,
+): Promise<Array<{ rule: string; problem: string }>> {
   const problems: Array<{ rule: string; problem: string }> = [];
   for (const rule of STORAGE_RULES) {
     const { storage, dir } = await make();
-    await storage.mkdirp(dir).then(() => rule.check(storage, dir)).catch((e: Error) => problems.push({ rule: rule.name, problem: e.message }));
+    await storage
+      .mkdirp(dir)
+      .then(() => rule.check(storage, dir))
+      .catch((e: Error) => problems.push({ rule: rule.name, problem: e.message }));
   }
   return problems;
 }

@@ -18,11 +18,15 @@ import type { WaypointPage } from '../../harness/page.js';
 
 const expectBrowser = process.env.WAYPOINT_EXPECT_CHROMIUM === '1';
 const available = haveChromium();
-if (!available) console.log(`SKIPPED: the browser tests: no Chromium at /usr/bin/chromium (apt-get install chromium)${expectBrowser ? ', which CI requires' : ''}`);
+if (!available)
+  console.log(
+    `SKIPPED: the browser tests: no Chromium at /usr/bin/chromium (apt-get install chromium)${expectBrowser ? ', which CI requires' : ''}`,
+  );
 
 const TOTAL = EPOCHS * STEPS_PER_EPOCH;
 type Kind = 'idb' | 'opfs';
-const call = <T>(page: Page, fn: (p: WaypointPage) => Promise<T>) => page.evaluate(`(${fn.toString()})(globalThis.waypointPage)`) as Promise<T>;
+const call = <T>(page: Page, fn: (p: WaypointPage) => Promise<T>) =>
+  page.evaluate(`(${fn.toString()})(globalThis.waypointPage)`) as Promise<T>;
 
 let browser: TestBrowser;
 let reference: PageRunResult;
@@ -32,7 +36,9 @@ describe.skipIf(!available)('in Chromium', () => {
     browser = await launchTestBrowser();
     reference = await pageRun(node, { storage: new MemoryStorage(), backupDir: 'reference' });
   }, 120_000);
-  afterAll(async () => { await browser?.close(); });
+  afterAll(async () => {
+    await browser?.close();
+  });
 
   /** Starts the run in `page`, reloads the page once a batch at or past `killAt` has ended, then runs again to the end. */
   async function killAndResume(page: Page, kind: Kind, killAt: number): Promise<PageRunResult> {
@@ -43,12 +49,17 @@ describe.skipIf(!available)('in Chromium', () => {
       if (n && Number(n[1]) >= killAt && reloading === null) reloading = page.reload();
     };
     page.on('console', onConsole);
-    const first = page.evaluate(`globalThis.waypointPage.run(${JSON.stringify(kind)}, ${JSON.stringify(dir)}, 3)`).then(() => 'finished', () => 'killed');
+    const first = page.evaluate(`globalThis.waypointPage.run(${JSON.stringify(kind)}, ${JSON.stringify(dir)}, 3)`).then(
+      () => 'finished',
+      () => 'killed',
+    );
     expect(await first).toBe('killed');
     page.off('console', onConsole);
     await reloading;
     await page.waitForFunction(() => 'waypointPage' in globalThis);
-    return page.evaluate(`globalThis.waypointPage.run(${JSON.stringify(kind)}, ${JSON.stringify(dir)}, 0)`) as Promise<PageRunResult>;
+    return page.evaluate(
+      `globalThis.waypointPage.run(${JSON.stringify(kind)}, ${JSON.stringify(dir)}, 0)`,
+    ) as Promise<PageRunResult>;
   }
 
   for (const kind of ['idb', 'opfs'] as const) {
@@ -56,17 +67,20 @@ describe.skipIf(!available)('in Chromium', () => {
       const page = await browser.open();
       await call(page, (p) => p.clear());
       // Kill points anywhere in the run: before the first backup (batch 4), on a backup's batch, in the last epoch.
-      await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: TOTAL - 8 }), async (killAt) => {
-        const resumed = await killAndResume(page, kind, killAt);
-        // It resumes at a backup (every 5 batches), at or after the one written before the batch the reload was asked at.
-        expect(resumed.firstBatch % 5).toBe(0);
-        expect(resumed.firstBatch).toBeGreaterThanOrEqual(Math.floor((killAt + 1) / 5) * 5);
-        expect(resumed.firstBatch).toBeLessThan(TOTAL);
-        expect(resumed.weights).toEqual(reference.weights);
-        expect(resumed.optimizer).toEqual(reference.optimizer);
-        expect(resumed.history).toBe(reference.history);
-        expect(resumed.rng).toEqual(reference.rng);
-      }), { numRuns: 4, examples: [[3], [30], [TOTAL - 9]] });
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: TOTAL - 8 }), async (killAt) => {
+          const resumed = await killAndResume(page, kind, killAt);
+          // It resumes at a backup (every 5 batches), at or after the one written before the batch the reload was asked at.
+          expect(resumed.firstBatch % 5).toBe(0);
+          expect(resumed.firstBatch).toBeGreaterThanOrEqual(Math.floor((killAt + 1) / 5) * 5);
+          expect(resumed.firstBatch).toBeLessThan(TOTAL);
+          expect(resumed.weights).toEqual(reference.weights);
+          expect(resumed.optimizer).toEqual(reference.optimizer);
+          expect(resumed.history).toBe(reference.history);
+          expect(resumed.rng).toEqual(reference.rng);
+        }),
+        { numRuns: 4, examples: [[3], [30], [TOTAL - 9]] },
+      );
       await page.close();
     }, 240_000);
   }
@@ -95,7 +109,9 @@ describe.skipIf(!available)('in Chromium', () => {
       const holder = await browser.open();
       const other = await browser.open();
       expect(await holder.evaluate(`globalThis.waypointPage.holdLock('${kind}', 'locked')`)).toBe('held');
-      expect(await other.evaluate(`globalThis.waypointPage.tryLock('${kind}', 'locked')`)).toMatch(/^LOCKED: .*locked is being written by another page or worker of this origin/);
+      expect(await other.evaluate(`globalThis.waypointPage.tryLock('${kind}', 'locked')`)).toMatch(
+        /^LOCKED: .*locked is being written by another page or worker of this origin/,
+      );
       await holder.evaluate('globalThis.waypointPage.releaseLock()');
       expect(await other.evaluate(`globalThis.waypointPage.tryLock('${kind}', 'locked')`)).toBe('acquired');
       // A holder that goes away without releasing (a reload) leaves its lock file; the Web Lock went with the page.
@@ -114,7 +130,9 @@ describe.skipIf(!available)('in Chromium', () => {
     await call(page, (p) => p.clear());
     const r = await call(page, (p) => p.allCallbacks());
     expect(r.epochs).toBe(2); // EarlyStopping: no improvement of 10 in the loss
-    expect(r.progress).toMatch(/^Epoch 1\/30\n24\/24 - [\d.]+s - loss: [\d.]+ - accuracy: [\d.]+ - val_loss: [\d.]+\nEpoch 2\/30\n24\/24/);
+    expect(r.progress).toMatch(
+      /^Epoch 1\/30\n24\/24 - [\d.]+s - loss: [\d.]+ - accuracy: [\d.]+ - val_loss: [\d.]+\nEpoch 2\/30\n24\/24/,
+    );
     expect(r.csv.split('\n')[0]).toBe('epoch,accuracy,loss,val_accuracy,val_loss');
     expect(r.csv.trim().split('\n')).toHaveLength(3);
     expect(r.checkpoints).toContain('01.wpt');
@@ -127,23 +145,33 @@ describe.skipIf(!available)('in Chromium', () => {
     expect(r.exports.safetensors).toEqual(['0.bias', '0.weight', '2.bias', '2.weight']); // nn.Sequential(Linear, ReLU, Linear, Softmax)
     expect(r.exports.onnxBytes).toBeGreaterThan(4 * (32 * 256 + 256 * 4));
     expect(r.eventFiles).toBe(1);
-    expect(r.tags).toEqual([['train', ['epoch_accuracy', 'epoch_learning_rate', 'epoch_loss']], ['validation', ['epoch_accuracy', 'epoch_loss']]]);
+    expect(r.tags).toEqual([
+      ['train', ['epoch_accuracy', 'epoch_learning_rate', 'epoch_loss']],
+      ['validation', ['epoch_accuracy', 'epoch_loss']],
+    ]);
     expect(r.nanStops).toMatchObject({ epochs: 1, lastLoss: 'NaN' });
     expect(r.ticks, 'a 5 ms timer ran while fit trained').toBeGreaterThan(2);
     await page.close();
   }, 120_000);
 
-  it.skipIf(!haveGpuJs() && process.env.WAYPOINT_EXPECT_HEADLESSGL !== '1')("the gpu backend runs on WebGL2 and agrees with the cpu; 'auto' stays on the cpu on a software renderer and says why", async () => {
-    const page = await browser.open();
-    const r = await call(page, (p) => p.gpuCheck()) as Awaited<ReturnType<WaypointPage['gpuCheck']>>;
-    expect(r.auto.name).toBe('cpu');
-    expect(r.auto.detail).toMatch(/auto: gpu.js found no GPU hardware \(its best mode here is 'webgl2' on .*SwiftShader/);
-    if (r.error !== undefined || r.gpu === undefined || r.maxValue === undefined) throw new Error(`the gpu backend did not start: ${r.error}`);
-    expect(r.gpu.gpujsMode).toBe('webgl2');
-    expect(r.values).toBe(64 * 48 + 2 * 12 * 12 * 8);
-    expect(r.maxDiff).toBeLessThanOrEqual(1e-5 * r.maxValue);
-    await page.close();
-  }, 120_000);
+  it.skipIf(!haveGpuJs() && process.env.WAYPOINT_EXPECT_HEADLESSGL !== '1')(
+    "the gpu backend runs on WebGL2 and agrees with the cpu; 'auto' stays on the cpu on a software renderer and says why",
+    async () => {
+      const page = await browser.open();
+      const r = (await call(page, (p) => p.gpuCheck())) as Awaited<ReturnType<WaypointPage['gpuCheck']>>;
+      expect(r.auto.name).toBe('cpu');
+      expect(r.auto.detail).toMatch(
+        /auto: gpu.js found no GPU hardware \(its best mode here is 'webgl2' on .*SwiftShader/,
+      );
+      if (r.error !== undefined || r.gpu === undefined || r.maxValue === undefined)
+        throw new Error(`the gpu backend did not start: ${r.error}`);
+      expect(r.gpu.gpujsMode).toBe('webgl2');
+      expect(r.values).toBe(64 * 48 + 2 * 12 * 12 * 8);
+      expect(r.maxDiff).toBeLessThanOrEqual(1e-5 * r.maxValue);
+      await page.close();
+    },
+    120_000,
+  );
 });
 
 if (!available && expectBrowser) {

@@ -1,6 +1,14 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { createRequire } from 'node:module';
-import { GpuBackend, GpuUnavailableError, setBackend, getBackend, BackendError, Random, type GpuMode } from '../../src/node/index.js';
+import {
+  GpuBackend,
+  GpuUnavailableError,
+  setBackend,
+  getBackend,
+  BackendError,
+  Random,
+  type GpuMode,
+} from '../../src/node/index.js';
 import { kernelSuite } from '../helpers/kernel-suite.js';
 import { dataFor, makeModel, fingerprint, type Kind } from '../../harness/training.js';
 
@@ -22,7 +30,10 @@ const gpuJs = (() => {
   }
 })();
 const expectGpuJs = process.env.WAYPOINT_EXPECT_HEADLESSGL === '1';
-if (!gpuJs) console.log(`SKIPPED: the gpu.js tests: gpu.js is not installed (npm run setup:gpu)${expectGpuJs ? ', which CI requires' : ''}`);
+if (!gpuJs)
+  console.log(
+    `SKIPPED: the gpu.js tests: gpu.js is not installed (npm run setup:gpu)${expectGpuJs ? ', which CI requires' : ''}`,
+  );
 
 describe('gpu.js', () => {
   it('is installed wherever the gpu tests are expected (CI runs npm run setup:gpu)', () => {
@@ -30,7 +41,9 @@ describe('gpu.js', () => {
   });
 });
 
-afterAll(() => { setBackend('cpu'); });
+afterAll(() => {
+  setBackend('cpu');
+});
 
 for (const mode of gpuJs ? modes : []) {
   let backend: GpuBackend | null = null;
@@ -44,7 +57,10 @@ for (const mode of gpuJs ? modes : []) {
   if (backend === null) {
     describe(`gpu.js mode '${mode}'`, () => {
       it(`is unavailable here (${reason}), which is only allowed where it is not expected`, () => {
-        expect(mode === 'headlessgl' && process.env.WAYPOINT_EXPECT_HEADLESSGL === '1', `headlessgl expected but unavailable: ${reason}`).toBe(false);
+        expect(
+          mode === 'headlessgl' && process.env.WAYPOINT_EXPECT_HEADLESSGL === '1',
+          `headlessgl expected but unavailable: ${reason}`,
+        ).toBe(false);
         expect(mode).toBe('headlessgl'); // cpu and webasm must always work
       });
     });
@@ -61,12 +77,29 @@ for (const mode of gpuJs ? modes : []) {
   describe(`gpu.js mode '${mode}' at training sizes`, () => {
     it('a conv2d with more output rows than a GL texture has pixels per side (32×28×28 > 16,384) matches the cpu', async () => {
       const { cpuBackend } = await import('../../src/backend/cpu.js');
-      const info = { batch: 32, inH: 28, inW: 28, channels: 1, kH: 3, kW: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, outH: 28, outW: 28, outC: 16 };
+      const info = {
+        batch: 32,
+        inH: 28,
+        inW: 28,
+        channels: 1,
+        kH: 3,
+        kW: 3,
+        strideH: 1,
+        strideW: 1,
+        padTop: 1,
+        padLeft: 1,
+        outH: 28,
+        outW: 28,
+        outC: 16,
+      };
       const rng = new Random(5);
-      const x = rng.fillUniform(new Float32Array(32 * 28 * 28), -1, 1), f = rng.fillUniform(new Float32Array(144), -1, 1);
-      const want = cpuBackend.conv2d(x, f, info), got = backend!.conv2d(x, f, info);
+      const x = rng.fillUniform(new Float32Array(32 * 28 * 28), -1, 1),
+        f = rng.fillUniform(new Float32Array(144), -1, 1);
+      const want = cpuBackend.conv2d(x, f, info),
+        got = backend!.conv2d(x, f, info);
       expect(got.length).toBe(want.length);
-      for (let i = 0; i < want.length; i += 97) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(want[i])));
+      for (let i = 0; i < want.length; i += 97)
+        expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(want[i])));
     });
   });
 
@@ -88,7 +121,9 @@ for (const mode of gpuJs ? modes : []) {
         onCpu.weights.forEach(([name, bits], i) => {
           const a = new Float32Array(Uint32Array.from(bits as number[]).buffer);
           const b = new Float32Array(Uint32Array.from(onGpu.weights[i][1] as number[]).buffer);
-          a.forEach((v, j) => expect(Math.abs(v - b[j]), `${kind} ${String(name)}[${j}]`).toBeLessThan(1e-4 * Math.max(1, Math.abs(v))));
+          a.forEach((v, j) =>
+            expect(Math.abs(v - b[j]), `${kind} ${String(name)}[${j}]`).toBeLessThan(1e-4 * Math.max(1, Math.abs(v))),
+          );
         });
       }
     });
@@ -98,7 +133,8 @@ for (const mode of gpuJs ? modes : []) {
 describe('backend selection', () => {
   it("'auto' takes the gpu only on real GPU hardware, and says why not", () => {
     const info = setBackend('auto');
-    if (info.name === 'cpu') expect(info.detail).toMatch(/auto: (gpu\.js found no GPU hardware|gpu\.js could not be loaded)/);
+    if (info.name === 'cpu')
+      expect(info.detail).toMatch(/auto: (gpu\.js found no GPU hardware|gpu\.js could not be loaded)/);
     else expect(info.detail).toMatch(/gpu\.js mode/);
     setBackend('cpu');
   });

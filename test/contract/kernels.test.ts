@@ -13,90 +13,174 @@ import { maxPool2d } from '../../kernels/cpu/pool.js';
 import { adamSlots, adamUpdate, adamUpdateScalar } from '../../kernels/cpu/adam.js';
 import { type Window2d, type Conv2dInfo } from '../../kernels/types.js';
 import { kernelSuite, rand, expectClose, naiveMatmul } from '../helpers/kernel-suite.js';
-import { conv2dBackpropFilterDirect, conv2dBackpropInputDirect, conv2dDirect, directConvApplies, directFilterGradApplies } from '../../kernels/cpu/conv-direct.js';
+import {
+  conv2dBackpropFilterDirect,
+  conv2dBackpropInputDirect,
+  conv2dDirect,
+  directConvApplies,
+  directFilterGradApplies,
+} from '../../kernels/cpu/conv-direct.js';
 import { biasActivate, biasActivateGrad } from '../../kernels/cpu/bias.js';
 kernelSuite('cpu backend', cpuBackend);
 
 describe('cpu matmul micro-kernels agree with each other', () => {
   it(`portable js and ${defaultGemm.name}`, () => {
     const js = jsEngine();
-    fc.assert(fc.property(fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 600 }), fc.integer({ min: 1, max: 30 }), fc.boolean(), fc.boolean(), fc.nat(),
-      (m, k, n, ta, tb, seed) => {
-        const rng = new Random(seed);
-        const a = rand(m * k, rng), b = rand(k * n, rng);
-        const expected = naiveMatmul(a, b, m, k, n, ta, tb);
-        expectClose(matmul(a, b, m, k, n, ta, tb, undefined, js), expected, 'js kernel');
-        expectClose(matmul(a, b, m, k, n, ta, tb, undefined, defaultGemm), expected, `${defaultGemm.name} kernel`);
-      }), { numRuns: 30 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 70 }),
+        fc.integer({ min: 1, max: 600 }),
+        fc.integer({ min: 1, max: 30 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.nat(),
+        (m, k, n, ta, tb, seed) => {
+          const rng = new Random(seed);
+          const a = rand(m * k, rng),
+            b = rand(k * n, rng);
+          const expected = naiveMatmul(a, b, m, k, n, ta, tb);
+          expectClose(matmul(a, b, m, k, n, ta, tb, undefined, js), expected, 'js kernel');
+          expectClose(matmul(a, b, m, k, n, ta, tb, undefined, defaultGemm), expected, `${defaultGemm.name} kernel`);
+        },
+      ),
+      { numRuns: 30 },
+    );
   });
 
   it('writes into a caller-provided output and zero-fills when k = 0', () => {
     const out = new Float32Array(6).fill(9);
-    expect([...matmul(new Float32Array(0), new Float32Array(0), 2, 0, 3, false, false, out)]).toEqual([0, 0, 0, 0, 0, 0]);
+    expect([...matmul(new Float32Array(0), new Float32Array(0), 2, 0, 3, false, false, out)]).toEqual([
+      0, 0, 0, 0, 0, 0,
+    ]);
   });
 });
 
 /** The window of output pixel (b, oy, ox): the input index of tap (ky, kx, ch), or -1 in the padding. */
 function tap(w: Window2d, b: number, oy: number, ox: number, ky: number, kx: number, ch: number): number {
-  const iy = oy * w.strideH - w.padTop + ky * (w.dilationH ?? 1), ix = ox * w.strideW - w.padLeft + kx * (w.dilationW ?? 1);
+  const iy = oy * w.strideH - w.padTop + ky * (w.dilationH ?? 1),
+    ix = ox * w.strideW - w.padLeft + kx * (w.dilationW ?? 1);
   return iy < 0 || iy >= w.inH || ix < 0 || ix >= w.inW ? -1 : ((b * w.inH + iy) * w.inW + ix) * w.channels + ch;
 }
 
 const windows = fc.record({
-  batch: fc.integer({ min: 1, max: 2 }), inH: fc.integer({ min: 1, max: 7 }), inW: fc.integer({ min: 1, max: 7 }), channels: fc.integer({ min: 1, max: 3 }),
-  kH: fc.integer({ min: 1, max: 3 }), kW: fc.integer({ min: 1, max: 3 }), strideH: fc.integer({ min: 1, max: 2 }), strideW: fc.integer({ min: 1, max: 2 }),
-  padTop: fc.integer({ min: 0, max: 2 }), padLeft: fc.integer({ min: 0, max: 2 }), dilationH: fc.integer({ min: 1, max: 2 }), dilationW: fc.integer({ min: 1, max: 2 }),
-  outH: fc.integer({ min: 1, max: 5 }), outW: fc.integer({ min: 1, max: 5 }),
+  batch: fc.integer({ min: 1, max: 2 }),
+  inH: fc.integer({ min: 1, max: 7 }),
+  inW: fc.integer({ min: 1, max: 7 }),
+  channels: fc.integer({ min: 1, max: 3 }),
+  kH: fc.integer({ min: 1, max: 3 }),
+  kW: fc.integer({ min: 1, max: 3 }),
+  strideH: fc.integer({ min: 1, max: 2 }),
+  strideW: fc.integer({ min: 1, max: 2 }),
+  padTop: fc.integer({ min: 0, max: 2 }),
+  padLeft: fc.integer({ min: 0, max: 2 }),
+  dilationH: fc.integer({ min: 1, max: 2 }),
+  dilationW: fc.integer({ min: 1, max: 2 }),
+  outH: fc.integer({ min: 1, max: 5 }),
+  outW: fc.integer({ min: 1, max: 5 }),
 });
 
 describe('im2col and col2im', () => {
   it('gather every tap of every window (zeros in the padding) and scatter-add them back, as a tap-by-tap reference', () => {
     const rng = new Random(4);
-    fc.assert(fc.property(windows, (w) => {
-      const x = rng.fillNormal(new Float32Array(w.batch * w.inH * w.inW * w.channels), 0, 1);
-      const cols = im2col(x, w);
-      const back = col2im(cols, w);
-      const expected = new Float32Array(back.length);
-      let d = 0;
-      for (let b = 0; b < w.batch; b++) for (let oy = 0; oy < w.outH; oy++) for (let ox = 0; ox < w.outW; ox++) {
-        for (let ky = 0; ky < w.kH; ky++) for (let kx = 0; kx < w.kW; kx++) for (let ch = 0; ch < w.channels; ch++, d++) {
-          const at = tap(w, b, oy, ox, ky, kx, ch);
-          expect(cols[d]).toBe(at < 0 ? 0 : x[at]);
-          if (at >= 0) expected[at] += cols[d];
-        }
-      }
-      expect(Array.from(back)).toEqual(Array.from(expected));
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(windows, (w) => {
+        const x = rng.fillNormal(new Float32Array(w.batch * w.inH * w.inW * w.channels), 0, 1);
+        const cols = im2col(x, w);
+        const back = col2im(cols, w);
+        const expected = new Float32Array(back.length);
+        let d = 0;
+        for (let b = 0; b < w.batch; b++)
+          for (let oy = 0; oy < w.outH; oy++)
+            for (let ox = 0; ox < w.outW; ox++) {
+              for (let ky = 0; ky < w.kH; ky++)
+                for (let kx = 0; kx < w.kW; kx++)
+                  for (let ch = 0; ch < w.channels; ch++, d++) {
+                    const at = tap(w, b, oy, ox, ky, kx, ch);
+                    expect(cols[d]).toBe(at < 0 ? 0 : x[at]);
+                    if (at >= 0) expected[at] += cols[d];
+                  }
+            }
+        expect(Array.from(back)).toEqual(Array.from(expected));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
 describe('max pooling', () => {
   it('2×2 windows at stride 2 pick the first maximum (a NaN first of all), as the general loops do', () => {
     const values = fc.oneof(fc.constantFrom(0, 1, -1, NaN, Infinity, -Infinity), fc.float({ noNaN: true }));
-    fc.assert(fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }),
-      fc.integer({ min: 0, max: 1 }), fc.integer({ min: 0, max: 1 }), fc.array(values, { minLength: 2 * 9 * 9 * 3, maxLength: 2 * 9 * 9 * 3 }),
-      (batch, outH, outW, channels, extraH, extraW, pool) => {
-        const w: Window2d = { batch, inH: 2 * outH + extraH, inW: 2 * outW + extraW, channels, kH: 2, kW: 2, strideH: 2, strideW: 2, padTop: 0, padLeft: 0, outH, outW };
-        const x = Float32Array.from(pool.slice(0, batch * w.inH * w.inW * channels));
-        const { out, argmax } = maxPool2d(x, w);
-        let o = 0;
-        for (let b = 0; b < batch; b++) for (let oy = 0; oy < outH; oy++) for (let ox = 0; ox < outW; ox++) for (let ch = 0; ch < channels; ch++, o++) {
-          const cells = [[0, 0], [0, 1], [1, 0], [1, 1]].map(([ky, kx]) => tap(w, b, oy, ox, ky, kx, ch));
-          const nan = cells.find((at) => Number.isNaN(x[at]));
-          const winner = nan ?? cells.reduce((best, at) => (x[at] > x[best] ? at : best), cells[0]);
-          expect(argmax[o]).toBe(winner);
-          expect(Object.is(out[o], x[winner])).toBe(true);
-        }
-      }), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 1 }),
+        fc.integer({ min: 0, max: 1 }),
+        fc.array(values, { minLength: 2 * 9 * 9 * 3, maxLength: 2 * 9 * 9 * 3 }),
+        (batch, outH, outW, channels, extraH, extraW, pool) => {
+          const w: Window2d = {
+            batch,
+            inH: 2 * outH + extraH,
+            inW: 2 * outW + extraW,
+            channels,
+            kH: 2,
+            kW: 2,
+            strideH: 2,
+            strideW: 2,
+            padTop: 0,
+            padLeft: 0,
+            outH,
+            outW,
+          };
+          const x = Float32Array.from(pool.slice(0, batch * w.inH * w.inW * channels));
+          const { out, argmax } = maxPool2d(x, w);
+          let o = 0;
+          for (let b = 0; b < batch; b++)
+            for (let oy = 0; oy < outH; oy++)
+              for (let ox = 0; ox < outW; ox++)
+                for (let ch = 0; ch < channels; ch++, o++) {
+                  const cells = [
+                    [0, 0],
+                    [0, 1],
+                    [1, 0],
+                    [1, 1],
+                  ].map(([ky, kx]) => tap(w, b, oy, ox, ky, kx, ch));
+                  const nan = cells.find((at) => Number.isNaN(x[at]));
+                  const winner = nan ?? cells.reduce((best, at) => (x[at] > x[best] ? at : best), cells[0]);
+                  expect(argmax[o]).toBe(winner);
+                  expect(Object.is(out[o], x[winner])).toBe(true);
+                }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 
 describe('the filter gradient and the forward im2col matrix it reuses', () => {
   it('is the same whether the matrix is reused, gathered again, or the forward ran on another input since', () => {
     const rng = new Random(6);
-    const info = { batch: 2, inH: 6, inW: 5, channels: 3, kH: 3, kW: 2, strideH: 1, strideW: 2, padTop: 1, padLeft: 0, outH: 6, outW: 2, outC: 4 };
-    const x = rng.fillNormal(new Float32Array(2 * 6 * 5 * 3), 0, 1), other = rng.fillNormal(new Float32Array(x.length), 0, 1);
-    const f = rng.fillNormal(new Float32Array(3 * 2 * 3 * 4), 0, 1), dy = rng.fillNormal(new Float32Array(2 * 6 * 2 * 4), 0, 1);
+    const info = {
+      batch: 2,
+      inH: 6,
+      inW: 5,
+      channels: 3,
+      kH: 3,
+      kW: 2,
+      strideH: 1,
+      strideW: 2,
+      padTop: 1,
+      padLeft: 0,
+      outH: 6,
+      outW: 2,
+      outC: 4,
+    };
+    const x = rng.fillNormal(new Float32Array(2 * 6 * 5 * 3), 0, 1),
+      other = rng.fillNormal(new Float32Array(x.length), 0, 1);
+    const f = rng.fillNormal(new Float32Array(3 * 2 * 3 * 4), 0, 1),
+      dy = rng.fillNormal(new Float32Array(2 * 6 * 2 * 4), 0, 1);
     const fresh = Array.from(conv2dBackpropFilter(x.slice(), dy, info)); // another array: nothing to reuse
     conv2d(x, f, info);
     expect(Array.from(conv2dBackpropFilter(x, dy, info))).toEqual(fresh); // reused
@@ -109,43 +193,71 @@ describe('the filter gradient and the forward im2col matrix it reuses', () => {
 describe("Adam's update kernel", () => {
   it('gives the same bits in WebAssembly SIMD as in float32-rounded JavaScript, for any length', () => {
     const rng = new Random(8);
-    fc.assert(fc.property(fc.integer({ min: 0, max: 70 }), fc.integer({ min: 1, max: 50 }), (n, t) => {
-      const p = rng.fillNormal(new Float32Array(n), 0, 1), g = rng.fillNormal(new Float32Array(n), 0, 0.1);
-      const m = rng.fillNormal(new Float32Array(n), 0, 0.01), v = Float32Array.from(rng.fillNormal(new Float32Array(n), 0, 0.01), Math.abs);
-      const copies = [p, g, m, v].map((a) => a.slice());
-      const alpha = (0.001 * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t);
-      adamUpdate(p, g, m, v, 0.1, 0.001, alpha, 1e-7);
-      adamUpdateScalar(copies[0], copies[1], copies[2], copies[3], 0.1, 0.001, alpha, 1e-7);
-      for (const [a, b] of [[p, copies[0]], [m, copies[2]], [v, copies[3]]]) expect(Array.from(new Uint32Array(a.buffer))).toEqual(Array.from(new Uint32Array(b.buffer)));
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 70 }), fc.integer({ min: 1, max: 50 }), (n, t) => {
+        const p = rng.fillNormal(new Float32Array(n), 0, 1),
+          g = rng.fillNormal(new Float32Array(n), 0, 0.1);
+        const m = rng.fillNormal(new Float32Array(n), 0, 0.01),
+          v = Float32Array.from(rng.fillNormal(new Float32Array(n), 0, 0.01), Math.abs);
+        const copies = [p, g, m, v].map((a) => a.slice());
+        const alpha = (0.001 * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t);
+        adamUpdate(p, g, m, v, 0.1, 0.001, alpha, 1e-7);
+        adamUpdateScalar(copies[0], copies[1], copies[2], copies[3], 0.1, 0.001, alpha, 1e-7);
+        for (const [a, b] of [
+          [p, copies[0]],
+          [m, copies[2]],
+          [v, copies[3]],
+        ])
+          expect(Array.from(new Uint32Array(a.buffer))).toEqual(Array.from(new Uint32Array(b.buffer)));
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('gives the same bits with slots resident in its memory (adamSlots), step after step', () => {
     const rng = new Random(9);
     const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
-    fc.assert(fc.property(fc.integer({ min: 1, max: 70 }), (n) => {
-      const [m, v] = adamSlots(n);
-      expect(bits(m)).toEqual(bits(new Float32Array(n)));
-      const p = rng.fillNormal(new Float32Array(n), 0, 1), plain = [p.slice(), new Float32Array(n), new Float32Array(n)];
-      for (let t = 1; t <= 3; t++) {
-        const g = rng.fillNormal(new Float32Array(n), 0, 0.1);
-        const alpha = (0.001 * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t);
-        adamUpdate(p, g, m, v, 0.1, 0.001, alpha, 1e-7);
-        adamUpdateScalar(plain[0], g, plain[1], plain[2], 0.1, 0.001, alpha, 1e-7);
-      }
-      expect([p, m, v].map(bits)).toEqual(plain.map(bits));
-    }), { numRuns: 60 });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 70 }), (n) => {
+        const [m, v] = adamSlots(n);
+        expect(bits(m)).toEqual(bits(new Float32Array(n)));
+        const p = rng.fillNormal(new Float32Array(n), 0, 1),
+          plain = [p.slice(), new Float32Array(n), new Float32Array(n)];
+        for (let t = 1; t <= 3; t++) {
+          const g = rng.fillNormal(new Float32Array(n), 0, 0.1);
+          const alpha = (0.001 * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t);
+          adamUpdate(p, g, m, v, 0.1, 0.001, alpha, 1e-7);
+          adamUpdateScalar(plain[0], g, plain[1], plain[2], 0.1, 0.001, alpha, 1e-7);
+        }
+        expect([p, m, v].map(bits)).toEqual(plain.map(bits));
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
 function info(batch: number, h: number, w: number, c: number, k: number, outC: number, pad: number): Conv2dInfo {
-  return { batch, inH: h, inW: w, channels: c, kH: k, kW: k, strideH: 1, strideW: 1, padTop: pad, padLeft: pad, outH: h + 2 * pad - k + 1, outW: w + 2 * pad - k + 1, outC };
+  return {
+    batch,
+    inH: h,
+    inW: w,
+    channels: c,
+    kH: k,
+    kW: k,
+    strideH: 1,
+    strideW: 1,
+    padTop: pad,
+    padLeft: pad,
+    outH: h + 2 * pad - k + 1,
+    outW: w + 2 * pad - k + 1,
+    outC,
+  };
 }
 
 describe('direct convolution kernels', () => {
-  it('run the MNIST CNN\'s layers and stride-1 layers of 4–64 output channels in fours; im2col takes the rest', () => {
+  it("run the MNIST CNN's layers and stride-1 layers of 4–64 output channels in fours; im2col takes the rest", () => {
     expect(directConvApplies(info(32, 28, 28, 1, 3, 8, 0), 1, 8)).toBe(true);
     expect(directConvApplies(info(32, 13, 13, 8, 3, 16, 0), 8, 16)).toBe(true);
     expect(directConvApplies(info(32, 13, 13, 8, 3, 16, 0), 16, 8)).toBe(true); // its input gradient
@@ -159,22 +271,44 @@ describe('direct convolution kernels', () => {
     expect(directFilterGradApplies(info(32, 28, 28, 1, 3, 32, 0))).toBe(false);
     expect(directFilterGradApplies(info(32, 28, 28, 1, 3, 16, 0))).toBe(true);
     expect(directFilterGradApplies(info(32, 28, 28, 8, 3, 32, 0))).toBe(true);
-    expect(conv2dDirect(new Float32Array(8 * 13 * 13 * 8), new Float32Array(9 * 8 * 128), null, false, info(8, 13, 13, 8, 3, 128, 0))).toBeNull();
+    expect(
+      conv2dDirect(
+        new Float32Array(8 * 13 * 13 * 8),
+        new Float32Array(9 * 8 * 128),
+        null,
+        false,
+        info(8, 13, 13, 8, 3, 128, 0),
+      ),
+    ).toBeNull();
   });
 
   it('fuse bias and relu into the forward pass: the bits of the kernel without them, then biasActivate', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 3, max: 10 }), fc.constantFrom(1, 3, 8), fc.constantFrom(4, 8, 16, 24, 32), fc.nat(), (batch, h, c, outC, seed) => {
-      const w = info(batch, h, h, c, 3, outC, 1), rng = new Random(seed);
-      const x = rng.fillUniform(new Float32Array(batch * h * h * c), -1, 1);
-      const f = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1), b = rng.fillUniform(new Float32Array(outC), -1, 1);
-      const fused = conv2dDirect(x, f, b, true, w)!;
-      expect(bits(fused)).toEqual(bits(biasActivate(conv2dDirect(x, f, null, false, w)!, b, true)));
-    }), { numRuns: 30 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 3, max: 10 }),
+        fc.constantFrom(1, 3, 8),
+        fc.constantFrom(4, 8, 16, 24, 32),
+        fc.nat(),
+        (batch, h, c, outC, seed) => {
+          const w = info(batch, h, h, c, 3, outC, 1),
+            rng = new Random(seed);
+          const x = rng.fillUniform(new Float32Array(batch * h * h * c), -1, 1);
+          const f = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1),
+            b = rng.fillUniform(new Float32Array(outC), -1, 1);
+          const fused = conv2dDirect(x, f, b, true, w)!;
+          expect(bits(fused)).toEqual(bits(biasActivate(conv2dDirect(x, f, null, false, w)!, b, true)));
+        },
+      ),
+      { numRuns: 30 },
+    );
   });
 
   it('give the same bits on every call and for every batch it is split into (each image summed alone, taps in order)', () => {
-    const w = info(4, 13, 13, 8, 3, 16, 0), rng = new Random(3);
-    const x = rng.fillUniform(new Float32Array(4 * 13 * 13 * 8), -1, 1), f = rng.fillUniform(new Float32Array(9 * 8 * 16), -1, 1);
+    const w = info(4, 13, 13, 8, 3, 16, 0),
+      rng = new Random(3);
+    const x = rng.fillUniform(new Float32Array(4 * 13 * 13 * 8), -1, 1),
+      f = rng.fillUniform(new Float32Array(9 * 8 * 16), -1, 1);
     const dy = rng.fillUniform(new Float32Array(4 * 11 * 11 * 16), -1, 1);
     const whole = conv2dDirect(x, f, null, false, w)!;
     expect(bits(conv2dDirect(x, f, null, false, w)!)).toEqual(bits(whole));
@@ -189,55 +323,116 @@ describe('bias and relu kernels', () => {
   it('SIMD and JavaScript give the same bits, forward and backward, NaN, infinities and signed zeros included', () => {
     const special = fc.constantFrom(0, -0, 1, -1, NaN, Infinity, -Infinity, 1e-30, -1e-30);
     const value = fc.oneof(special, fc.float({ min: -4, max: 4, noNaN: true }));
-    fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), fc.constantFrom(4, 8, 12), fc.boolean(), fc.array(value, { minLength: 96, maxLength: 96 }), (rows, channels, relu, values) => {
-      const x = Float32Array.from(values.slice(0, rows * channels)), bias = Float32Array.from(values.slice(80, 80 + channels));
-      const g = Float32Array.from(values.slice(8, 8 + rows * channels));
-      const y = biasActivate(x, bias, relu), yJs = biasActivate(x, bias, relu, false);
-      // A NaN keeps being NaN; its payload is the CPU's business.
-      const canonical = (a: Float32Array) => bits(a.map((v) => (Number.isNaN(v) ? NaN : v)));
-      expect(canonical(y)).toEqual(canonical(yJs));
-      const simd = biasActivateGrad(y, g, channels, relu), js = biasActivateGrad(yJs, g, channels, relu, false);
-      expect(canonical(simd.dz)).toEqual(canonical(js.dz));
-      expect(canonical(simd.dbias)).toEqual(canonical(js.dbias));
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.constantFrom(4, 8, 12),
+        fc.boolean(),
+        fc.array(value, { minLength: 96, maxLength: 96 }),
+        (rows, channels, relu, values) => {
+          const x = Float32Array.from(values.slice(0, rows * channels)),
+            bias = Float32Array.from(values.slice(80, 80 + channels));
+          const g = Float32Array.from(values.slice(8, 8 + rows * channels));
+          const y = biasActivate(x, bias, relu),
+            yJs = biasActivate(x, bias, relu, false);
+          // A NaN keeps being NaN; its payload is the CPU's business.
+          const canonical = (a: Float32Array) => bits(a.map((v) => (Number.isNaN(v) ? NaN : v)));
+          expect(canonical(y)).toEqual(canonical(yJs));
+          const simd = biasActivateGrad(y, g, channels, relu),
+            js = biasActivateGrad(yJs, g, channels, relu, false);
+          expect(canonical(simd.dz)).toEqual(canonical(js.dz));
+          expect(canonical(simd.dbias)).toEqual(canonical(js.dbias));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 
 describe('2×2 max pooling in SIMD', () => {
   it('picks the cell and the index the scalar rule picks: row-major, a later cell only if larger or the first NaN', () => {
     const special = fc.constantFrom(0, -0, 1, -1, 2, NaN, Infinity, -Infinity);
-    fc.assert(fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 2, max: 7 }), fc.integer({ min: 2, max: 7 }), fc.constantFrom(4, 8, 12), fc.array(special, { minLength: 2 * 7 * 7 * 12, maxLength: 2 * 7 * 7 * 12 }),
-      (batch, h, w, c, values) => {
-        const x = Float32Array.from(values.slice(0, batch * h * w * c));
-        const outH = h >> 1, outW = w >> 1;
-        const { out, argmax } = maxPool2d(x, { batch, inH: h, inW: w, channels: c, kH: 2, kW: 2, strideH: 2, strideW: 2, padTop: 0, padLeft: 0, outH, outW });
-        for (let b = 0, o = 0; b < batch; b++) for (let oy = 0; oy < outH; oy++) for (let ox = 0; ox < outW; ox++) for (let ch = 0; ch < c; ch++, o++) {
-          const cells = [[0, 0], [0, 1], [1, 0], [1, 1]].map(([dy, dx]) => ((b * h + 2 * oy + dy) * w + 2 * ox + dx) * c + ch);
-          let at = cells[0];
-          for (const i of cells.slice(1)) if (x[i] > x[at] || (Number.isNaN(x[i]) && !Number.isNaN(x[at]))) at = i;
-          expect(argmax[o]).toBe(at);
-          expect(Object.is(out[o], x[at]) || (Number.isNaN(out[o]) && Number.isNaN(x[at]))).toBe(true);
-        }
-      }), { numRuns: 100 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 }),
+        fc.integer({ min: 2, max: 7 }),
+        fc.integer({ min: 2, max: 7 }),
+        fc.constantFrom(4, 8, 12),
+        fc.array(special, { minLength: 2 * 7 * 7 * 12, maxLength: 2 * 7 * 7 * 12 }),
+        (batch, h, w, c, values) => {
+          const x = Float32Array.from(values.slice(0, batch * h * w * c));
+          const outH = h >> 1,
+            outW = w >> 1;
+          const { out, argmax } = maxPool2d(x, {
+            batch,
+            inH: h,
+            inW: w,
+            channels: c,
+            kH: 2,
+            kW: 2,
+            strideH: 2,
+            strideW: 2,
+            padTop: 0,
+            padLeft: 0,
+            outH,
+            outW,
+          });
+          for (let b = 0, o = 0; b < batch; b++)
+            for (let oy = 0; oy < outH; oy++)
+              for (let ox = 0; ox < outW; ox++)
+                for (let ch = 0; ch < c; ch++, o++) {
+                  const cells = [
+                    [0, 0],
+                    [0, 1],
+                    [1, 0],
+                    [1, 1],
+                  ].map(([dy, dx]) => ((b * h + 2 * oy + dy) * w + 2 * ox + dx) * c + ch);
+                  let at = cells[0];
+                  for (const i of cells.slice(1))
+                    if (x[i] > x[at] || (Number.isNaN(x[i]) && !Number.isNaN(x[at]))) at = i;
+                  expect(argmax[o]).toBe(at);
+                  expect(Object.is(out[o], x[at]) || (Number.isNaN(out[o]) && Number.isNaN(x[at]))).toBe(true);
+                }
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 });
 
 describe('fusedConv2d', () => {
   it('gives the bits of conv2d then biasAdd, forward and all three gradients, direct and im2col shapes alike', async () => {
     const { conv2d, fusedConv2d, biasAdd, sum, mul, Tensor: T } = await import('../../src/node/index.js');
-    fc.assert(fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 3, max: 8 }), fc.constantFrom(1, 3, 8), fc.constantFrom(4, 6, 8, 16), fc.constantFrom<'same' | 'valid'>('same', 'valid'),
-      fc.integer({ min: 1, max: 2 }), fc.boolean(), fc.nat(), (batch, h, c, outC, padding, stride, relu, seed) => {
-        const rng = new Random(seed);
-        const xs = rng.fillUniform(new Float32Array(batch * h * h * c), -1, 1), fs = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1);
-        const bs = rng.fillUniform(new Float32Array(outC), -1, 1);
-        const run = (fused: boolean) => {
-          const x = new T(xs.slice(), [batch, h, h, c], true), f = new T(fs.slice(), [3, 3, c, outC], true), b = new T(bs.slice(), [outC], true);
-          const options = { padding, strides: stride };
-          const y = fused ? fusedConv2d(x, f, b, relu ? 'relu' : 'linear', options) : biasAdd(conv2d(x, f, options), b, relu ? 'relu' : 'linear');
-          sum(mul(y, new T(new Random(seed + 1).fillUniform(new Float32Array(y.size), -1, 1), y.shape))).backward();
-          return [y.data, x.grad!.data, f.grad!.data, b.grad!.data].map(bits);
-        };
-        expect(run(true)).toEqual(run(false));
-      }), { numRuns: 40 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 }),
+        fc.integer({ min: 3, max: 8 }),
+        fc.constantFrom(1, 3, 8),
+        fc.constantFrom(4, 6, 8, 16),
+        fc.constantFrom<'same' | 'valid'>('same', 'valid'),
+        fc.integer({ min: 1, max: 2 }),
+        fc.boolean(),
+        fc.nat(),
+        (batch, h, c, outC, padding, stride, relu, seed) => {
+          const rng = new Random(seed);
+          const xs = rng.fillUniform(new Float32Array(batch * h * h * c), -1, 1),
+            fs = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1);
+          const bs = rng.fillUniform(new Float32Array(outC), -1, 1);
+          const run = (fused: boolean) => {
+            const x = new T(xs.slice(), [batch, h, h, c], true),
+              f = new T(fs.slice(), [3, 3, c, outC], true),
+              b = new T(bs.slice(), [outC], true);
+            const options = { padding, strides: stride };
+            const y = fused
+              ? fusedConv2d(x, f, b, relu ? 'relu' : 'linear', options)
+              : biasAdd(conv2d(x, f, options), b, relu ? 'relu' : 'linear');
+            sum(mul(y, new T(new Random(seed + 1).fillUniform(new Float32Array(y.size), -1, 1), y.shape))).backward();
+            return [y.data, x.grad!.data, f.grad!.data, b.grad!.data].map(bits);
+          };
+          expect(run(true)).toEqual(run(false));
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });

@@ -6,7 +6,19 @@
  * the layer and the format. A new layer is checked by declaring its example.
  */
 import { describe, it, expect } from 'vitest';
-import { MemoryStorage, Random, Sequential, Tensor, WaypointError, exportOnnx, exportSafetensors, exportTfjs, loadModel, mul, sum } from '../../src/node/index.js';
+import {
+  MemoryStorage,
+  Random,
+  Sequential,
+  Tensor,
+  WaypointError,
+  exportOnnx,
+  exportSafetensors,
+  exportTfjs,
+  loadModel,
+  mul,
+  sum,
+} from '../../src/node/index.js';
 import { layerFromConfig, registeredLayers, serializeLayer } from '../../src/nn/registry.js';
 import type { LayerExample } from '../../src/nn/layer.js';
 
@@ -19,7 +31,10 @@ const EXPORTERS: Array<[string, RegExp, (m: Sequential) => unknown]> = [
 
 function inputFor(example: LayerExample, batch: number, rng: Random): Tensor {
   const n = batch * example.inputShape.reduce((a, b) => a * b, 1);
-  const data = example.integerInputs === undefined ? rng.fillUniform(new Float32Array(n), -1, 1) : Float32Array.from({ length: n }, (_, i) => (i * 5 + 1) % example.integerInputs!);
+  const data =
+    example.integerInputs === undefined
+      ? rng.fillUniform(new Float32Array(n), -1, 1)
+      : Float32Array.from({ length: n }, (_, i) => (i * 5 + 1) % example.integerInputs!);
   return new Tensor(data, [batch, ...example.inputShape]);
 }
 
@@ -32,7 +47,8 @@ describe('the layer contract', () => {
 
   for (const [name, cls] of layers.filter(([, c]) => c.example !== undefined)) {
     const example = cls.example!;
-    const build = () => new Sequential([new cls({ ...example.config, inputShape: example.inputShape } as never)], { seed: 3 });
+    const build = () =>
+      new Sequential([new cls({ ...example.config, inputShape: example.inputShape } as never)], { seed: 3 });
 
     describe(name, () => {
       it('getConfig → layerFromConfig rebuilds the same layer', () => {
@@ -73,14 +89,18 @@ describe('the layer contract', () => {
           const grad = t.grad!.data;
           for (let k = 0; k < Math.min(t.size, 6); k++) {
             const i = (k * 7919) % t.size;
-            const saved = t.data[i], eps = 1e-2;
+            const saved = t.data[i],
+              eps = 1e-2;
             t.data[i] = saved + eps;
             const up = loss().data[0];
             t.data[i] = saved - eps;
             const down = loss().data[0];
             t.data[i] = saved;
             const numeric = (up - down) / (2 * eps);
-            expect(Math.abs(numeric - grad[i]), `${name} target ${ti} [${i}]: numeric ${numeric}, autograd ${grad[i]}`).toBeLessThanOrEqual(2e-2 * Math.max(1, Math.abs(numeric)));
+            expect(
+              Math.abs(numeric - grad[i]),
+              `${name} target ${ti} [${i}]: numeric ${numeric}, autograd ${grad[i]}`,
+            ).toBeLessThanOrEqual(2e-2 * Math.max(1, Math.abs(numeric)));
           }
         }
       });

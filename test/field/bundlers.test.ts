@@ -8,7 +8,17 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync, execSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { haveChromium, runPage } from '../../harness/browser.js';
@@ -46,21 +56,40 @@ beforeAll(() => {
   const tarball = join(work, (JSON.parse(out.slice(out.indexOf('['))) as Array<{ filename: string }>)[0].filename);
   consumer = join(work, 'consumer');
   mkdirSync(consumer);
-  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', type: 'module', private: true }));
+  writeFileSync(
+    join(consumer, 'package.json'),
+    JSON.stringify({ name: 'consumer', version: '1.0.0', type: 'module', private: true }),
+  );
   execFileSync('npm', ['install', '--no-audit', '--no-fund', tarball], { cwd: consumer });
   writeFileSync(join(consumer, 'main.js'), MAIN);
-  writeFileSync(join(consumer, 'index.html'), '<!doctype html><title>app</title><script type="module" src="./main.js"></script>');
+  writeFileSync(
+    join(consumer, 'index.html'),
+    '<!doctype html><title>app</title><script type="module" src="./main.js"></script>',
+  );
 }, 600_000);
-afterAll(() => { if (work) rmSync(work, { recursive: true, force: true }); });
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
 
 /** Runs index.html from `dir` in Chromium; returns the page's report (see MAIN). */
 async function runPageOf(dir: string): Promise<Record<string, unknown>> {
-  const types: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.gz': 'application/octet-stream' };
-  const { value, errors } = await runPage((req, res) => {
-    const file = join(dir, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
-    if (!file.startsWith(dir) || !existsSync(file) || extname(file) === '') res.writeHead(404).end('not found');
-    else res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
-  }, 'index.html', 'report');
+  const types: Record<string, string> = {
+    '.js': 'text/javascript',
+    '.html': 'text/html',
+    '.gz': 'application/octet-stream',
+  };
+  const { value, errors } = await runPage(
+    (req, res) => {
+      const file = join(dir, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
+      if (!file.startsWith(dir) || !existsSync(file) || extname(file) === '') res.writeHead(404).end('not found');
+      else
+        res
+          .writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' })
+          .end(readFileSync(file));
+    },
+    'index.html',
+    'report',
+  );
   expect(errors).toEqual([]);
   return value as Record<string, unknown>;
 }
@@ -78,11 +107,22 @@ describe.skipIf(!available)('a page bundled from the installed package', () => {
   it('esbuild: loadMnist() says what to copy; copied beside the page it loads; loads decode without the worker file', async () => {
     const { build } = await import('esbuild');
     const outdir = join(work, 'esbuild-dist');
-    await build({ entryPoints: [join(consumer, 'main.js')], bundle: true, format: 'esm', platform: 'browser', outdir, logLevel: 'silent', absWorkingDir: consumer, external: ['gpu.js'] });
+    await build({
+      entryPoints: [join(consumer, 'main.js')],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      outdir,
+      logLevel: 'silent',
+      absWorkingDir: consumer,
+      external: ['gpu.js'],
+    });
     copyFileSync(join(consumer, 'index.html'), join(outdir, 'index.html'));
     const before = await runPageOf(outdir);
     expect(before.restored).toBe(true); // no load-worker.js beside the bundle: the calling thread decodes
-    expect(before.mnistError).toMatch(/Copy node_modules\/waypoint\/dist\/data\/mnist\/digits\.idx\.gz beside the page \(Vite: into public\/; esbuild: into the output directory\), or pass \{ url \}/);
+    expect(before.mnistError).toMatch(
+      /Copy node_modules\/waypoint\/dist\/data\/mnist\/digits\.idx\.gz beside the page \(Vite: into public\/; esbuild: into the output directory\), or pass \{ url \}/,
+    );
     copyFileSync(join(consumer, 'node_modules/waypoint/dist/data/mnist/digits.idx.gz'), join(outdir, 'digits.idx.gz'));
     expect(await runPageOf(outdir)).toEqual({ mnist: 8000, restored: true });
   }, 120_000);

@@ -8,14 +8,23 @@ import { join } from 'node:path';
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'waypoint.js');
 
 function train(run: string, delayMs = 0): Promise<{ code: number | null; out: string; err: string; ms: number }> {
-  return new Promise((resolve) => setTimeout(() => {
-    const started = performance.now();
-    const p = spawn(process.execPath, [BIN, 'train', '--model', 'mlp', '--epochs', '2', '--run', run], { env: { ...process.env, WAYPOINT_BACKEND: 'cpu' } });
-    let out = '', err = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { err += d; });
-    p.on('exit', (code) => resolve({ code, out, err, ms: performance.now() - started }));
-  }, delayMs));
+  return new Promise((resolve) =>
+    setTimeout(() => {
+      const started = performance.now();
+      const p = spawn(process.execPath, [BIN, 'train', '--model', 'mlp', '--epochs', '2', '--run', run], {
+        env: { ...process.env, WAYPOINT_BACKEND: 'cpu' },
+      });
+      let out = '',
+        err = '';
+      p.stdout.on('data', (d) => {
+        out += d;
+      });
+      p.stderr.on('data', (d) => {
+        err += d;
+      });
+      p.on('exit', (code) => resolve({ code, out, err, ms: performance.now() - started }));
+    }, delayMs),
+  );
 }
 
 describe('waypoint train started while another finishes the same run', () => {
@@ -33,7 +42,11 @@ describe('waypoint train started while another finishes the same run', () => {
         if (second.code === 0) expect(outcome).toMatch(/is complete: 2 epochs trained/);
         else expect(outcome).toMatch(/LOCKED: .* is being written by pid \d+/);
         expect(outcome).not.toMatch(/training mlp on MNIST/);
-        const epochs = readFileSync(join(run, 'log.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]);
+        const epochs = readFileSync(join(run, 'log.csv'), 'utf8')
+          .trim()
+          .split('\n')
+          .slice(1)
+          .map((l) => l.split(',')[0]);
         expect(epochs).toEqual(['0', '1']);
         expect(existsSync(join(run, 'run.lock'))).toBe(false);
       }

@@ -14,7 +14,9 @@ const enabled = process.env.WAYPOINT_LARGE_FILES === '1';
 describe('entries larger than 2 GiB', () => {
   it('a single raw entry of 600M floats (2.4 GB) is written and restored exactly', async () => {
     if (!enabled) {
-      console.log('SKIPPED: the 2.4 GB entry test (set WAYPOINT_LARGE_FILES=1 on a machine with 5 GB of disk and 6 GB of memory)');
+      console.log(
+        'SKIPPED: the 2.4 GB entry test (set WAYPOINT_LARGE_FILES=1 on a machine with 5 GB of disk and 6 GB of memory)',
+      );
       return;
     }
     const dir = mkdtempSync(join(tmpdir(), 'wpt-large-'));
@@ -29,7 +31,8 @@ describe('entries larger than 2 GiB', () => {
       expect(statSync(path).size).toBe(result.bytes);
       const into = new Tensor(new Float32Array(n), [n]);
       await new Checkpoint({ w: into }).read(path);
-      for (let i = 0; i < n; i += 4093) if (into.data[i] !== Math.fround(i)) throw new Error(`value ${i} came back as ${into.data[i]}`);
+      for (let i = 0; i < n; i += 4093)
+        if (into.data[i] !== Math.fround(i)) throw new Error(`value ${i} came back as ${into.data[i]}`);
       expect(into.data[n - 1]).toBe(-1.5);
       expect(into.data[1]).toBe(0);
     } finally {

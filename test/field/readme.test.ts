@@ -37,25 +37,41 @@ const y = oneHot_(Array.from({ length: 64 }, (_, i) => i % 3), 3);
 `;
 
 let dir: string;
-beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'wpt-readme-')); });
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'wpt-readme-'));
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Writes a snippet, after its prelude, as an ES module importing the sources (imports hoisted); returns its path. */
 function nodeModule(name: string, code: string, prelude = ''): string {
   const importOf = /^import [\s\S]*? from 'waypoint';$/gm;
   const text = `${prelude}\n${code}`;
-  const imports = [...text.matchAll(importOf)].map((m) => m[0].replace("'waypoint'", JSON.stringify(join(root, 'src/node/index.ts'))));
+  const imports = [...text.matchAll(importOf)].map((m) =>
+    m[0].replace("'waypoint'", JSON.stringify(join(root, 'src/node/index.ts'))),
+  );
   const file = join(dir, `${name}.mts`);
   writeFileSync(file, [...imports, text.replace(importOf, '')].join('\n'));
   return file;
 }
 
-function run(file: string, cwd: string, killAfterMs?: number): Promise<{ code: number | null; signal: string | null; out: string; err: string }> {
+function run(
+  file: string,
+  cwd: string,
+  killAfterMs?: number,
+): Promise<{ code: number | null; signal: string | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', TSX, file], { cwd, env: { ...process.env, WAYPOINT_BACKEND: 'cpu' } });
-    let out = '', err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
+    const child = spawn(process.execPath, ['--import', TSX, file], {
+      cwd,
+      env: { ...process.env, WAYPOINT_BACKEND: 'cpu' },
+    });
+    let out = '',
+      err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
     if (killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     child.on('exit', (code, signal) => resolve({ code, signal, out, err }));
   });
@@ -82,8 +98,14 @@ async function finalWeights(runDir: string): Promise<Record<string, number[]>> {
 // The Storage contract snippet declares vitest tests: it is imported here, at collection, with a
 // MyStorage of its own (a MemoryStorage), and its tests run as this file's.
 const contractSnippet = join(mkdtempSync(join(tmpdir(), 'wpt-readme-contract-')), 'contract.mts');
-writeFileSync(contractSnippet, `import { MemoryStorage } from ${JSON.stringify(join(root, 'src/node/index.ts'))};\nclass MyStorage extends MemoryStorage {}\n`
-  + find("storageContract('MyStorage'").replace("'waypoint/testing'", JSON.stringify(join(root, 'src/testing/index.ts'))));
+writeFileSync(
+  contractSnippet,
+  `import { MemoryStorage } from ${JSON.stringify(join(root, 'src/node/index.ts'))};\nclass MyStorage extends MemoryStorage {}\n` +
+    find("storageContract('MyStorage'").replace(
+      "'waypoint/testing'",
+      JSON.stringify(join(root, 'src/testing/index.ts')),
+    ),
+);
 await import(contractSnippet);
 
 const chromium = haveChromium() || process.env.WAYPOINT_EXPECT_CHROMIUM === '1';
@@ -100,7 +122,9 @@ describe('README.md, block by block', () => {
     expect(r.err).not.toMatch(/Error/);
     expect(r.code).toBe(0);
     expect(existsSync(join(cwd, 'run', 'last.wpt'))).toBe(true);
-    expect(readFileSync(join(cwd, 'run', 'log.csv'), 'utf8').split('\n')[0]).toBe('epoch,accuracy,loss,val_accuracy,val_loss');
+    expect(readFileSync(join(cwd, 'run', 'log.csv'), 'utf8').split('\n')[0]).toBe(
+      'epoch,accuracy,loss,val_accuracy,val_loss',
+    );
   }, 240_000);
 
   it('the custom loop runs, and killed with SIGKILL at any moment it resumes to the same bits', async () => {
@@ -157,20 +181,43 @@ if (again.layers[1].getWeights().map((w) => Array.from(w.data).join()).join() !=
   });
 
   // Skipped only where no Chromium is expected: CI sets WAYPOINT_EXPECT_CHROMIUM=1, and then a missing one fails.
-  it.skipIf(!chromium)('in a browser: BackupAndRestore over IndexedDB and a ProgressBar into a <pre>, in Chromium', async () => {
-    const code = find('new IndexedDBStorage()');
-    const out = fresh('browser');
-    const entry = join(out, 'entry.ts');
-    const browserEntry = JSON.stringify(join(root, 'src/browser/index.ts'));
-    writeFileSync(entry, `${MODEL_PRELUDE}\n${code}\n(globalThis as any).readmeDone = model.currentEpoch;\n`.replaceAll("'waypoint'", browserEntry));
-    await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', outfile: join(out, 'page.js'), logLevel: 'silent', external: ['gpu.js'] });
-    const html = '<!doctype html><pre></pre><script type="module" src="/page.js"></script>';
-    const { value, errors, pre } = await runPage((req, res) => {
-      if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(out, 'page.js')));
-      else res.writeHead(200, { 'content-type': 'text/html' }).end(html);
-    }, '', 'readmeDone');
-    expect(errors).toEqual([]);
-    expect(value).toBe(5);
-    expect(pre).toMatch(/Epoch 5\/5/);
-  }, 120_000);
+  it.skipIf(!chromium)(
+    'in a browser: BackupAndRestore over IndexedDB and a ProgressBar into a <pre>, in Chromium',
+    async () => {
+      const code = find('new IndexedDBStorage()');
+      const out = fresh('browser');
+      const entry = join(out, 'entry.ts');
+      const browserEntry = JSON.stringify(join(root, 'src/browser/index.ts'));
+      writeFileSync(
+        entry,
+        `${MODEL_PRELUDE}\n${code}\n(globalThis as any).readmeDone = model.currentEpoch;\n`.replaceAll(
+          "'waypoint'",
+          browserEntry,
+        ),
+      );
+      await build({
+        entryPoints: [entry],
+        bundle: true,
+        format: 'esm',
+        platform: 'browser',
+        outfile: join(out, 'page.js'),
+        logLevel: 'silent',
+        external: ['gpu.js'],
+      });
+      const html = '<!doctype html><pre></pre><script type="module" src="/page.js"></script>';
+      const { value, errors, pre } = await runPage(
+        (req, res) => {
+          if (req.url === '/page.js')
+            res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(out, 'page.js')));
+          else res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+        },
+        '',
+        'readmeDone',
+      );
+      expect(errors).toEqual([]);
+      expect(value).toBe(5);
+      expect(pre).toMatch(/Epoch 5\/5/);
+    },
+    120_000,
+  );
 });

@@ -22,7 +22,10 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const manifestOf = (run: string) => JSON.parse(readFileSync(join(run, 'backup', 'manifest.json'), 'utf8')) as { checkpoints: Array<{ file: string; step: number }> };
+const manifestOf = (run: string) =>
+  JSON.parse(readFileSync(join(run, 'backup', 'manifest.json'), 'utf8')) as {
+    checkpoints: Array<{ file: string; step: number }>;
+  };
 
 async function verifyAll(dir: string): Promise<string[]> {
   const problems: string[] = [];
@@ -35,7 +38,10 @@ async function verifyAll(dir: string): Promise<string[]> {
 }
 
 describe('a signal in the middle of an epoch, with the default per-epoch backups', () => {
-  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+  for (const [signal, code] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const) {
     it(`${signal}: finishes the batch, backs up that exact batch, exits ${code}; the rerun resumes inside the epoch and ends bit-identical`, async () => {
       const run = join(root, signal);
       const child = startChild([run, join(run, 'out.json')]);
@@ -45,7 +51,12 @@ describe('a signal in the middle of an epoch, with the default per-epoch backups
       expect(killedBy).toBeNull();
       expect(exitCode).toBe(code);
       expect(child.stderr()).toMatch(new RegExp(`${signal}: finishing the current batch`));
-      const last = Number(child.lines.filter((l) => l.startsWith('batch ')).at(-1)!.split(' ')[2]);
+      const last = Number(
+        child.lines
+          .filter((l) => l.startsWith('batch '))
+          .at(-1)!
+          .split(' ')[2],
+      );
       // The backup is at the batch after the last one trained: inside epoch 1, not its start.
       const [entry] = manifestOf(run).checkpoints;
       expect(entry.step).toBe(BATCHES + last + 1);
@@ -66,7 +77,12 @@ describe('a signal in the middle of an epoch, with the default per-epoch backups
     child.child.kill('SIGTERM');
     // The first signal was handled (the fit is now finishing its batch and saving): the second ends it.
     await new Promise<void>((resolve) => {
-      const poll = setInterval(() => { if (child.stderr().includes('finishing the current batch')) { clearInterval(poll); resolve(); } }, 5);
+      const poll = setInterval(() => {
+        if (child.stderr().includes('finishing the current batch')) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 5);
     });
     child.child.kill('SIGTERM');
     const { code } = await child.exit;
@@ -87,44 +103,55 @@ const namespaces = pidNamespaceSupport();
 if (!namespaces.ok) console.log(`SKIPPED: pid-namespace tests (${namespaces.reason})`);
 const inNamespace = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL'];
 
-describe.skipIf(!namespaces.ok)('a container restart: the new process has the dead holder\'s pid (pid 1) and host', () => {
-  it('SIGKILLed as pid 1 in a pid namespace, restarted as pid 1 in a new one: takes the stale lock over and ends bit-identical', async () => {
-    const run = join(root, 'container');
-    const first = startChild([run, join(run, 'out.json')], inNamespace);
-    expect(await first.waitFor(/^pid /)).toBe('pid 1');
-    await first.waitFor(/^batch 1 5$/);
-    first.child.kill('SIGKILL'); // the namespace's init dies with unshare (--kill-child): the OOM killer, docker kill
-    await first.exit;
-    const lock = JSON.parse(readFileSync(join(run, 'backup', 'manager.lock'), 'utf8'));
-    expect(lock).toMatchObject({ pid: 1, host: hostname() });
-    expect(lock.startTime).toMatch(/^\d+$/);
+describe.skipIf(!namespaces.ok)(
+  "a container restart: the new process has the dead holder's pid (pid 1) and host",
+  () => {
+    it('SIGKILLed as pid 1 in a pid namespace, restarted as pid 1 in a new one: takes the stale lock over and ends bit-identical', async () => {
+      const run = join(root, 'container');
+      const first = startChild([run, join(run, 'out.json')], inNamespace);
+      expect(await first.waitFor(/^pid /)).toBe('pid 1');
+      await first.waitFor(/^batch 1 5$/);
+      first.child.kill('SIGKILL'); // the namespace's init dies with unshare (--kill-child): the OOM killer, docker kill
+      await first.exit;
+      const lock = JSON.parse(readFileSync(join(run, 'backup', 'manager.lock'), 'utf8'));
+      expect(lock).toMatchObject({ pid: 1, host: hostname() });
+      expect(lock.startTime).toMatch(/^\d+$/);
 
-    const second = startChild([run, join(run, 'out.json')], inNamespace);
-    const { code } = await second.exit;
-    expect(code, second.stderr()).toBe(0);
-    expect(second.lines[0]).toBe('pid 1');
-    expect(second.lines).toContain('start 1 0');
-    expect(second.stderr()).toMatch(/taking over the stale lock .*\(pid 1 on .* is gone \(pid 1 is now another process\)\)/);
-    expect(readFileSync(join(run, 'out.json'), 'utf8')).toBe(reference);
-  }, 60_000);
+      const second = startChild([run, join(run, 'out.json')], inNamespace);
+      const { code } = await second.exit;
+      expect(code, second.stderr()).toBe(0);
+      expect(second.lines[0]).toBe('pid 1');
+      expect(second.lines).toContain('start 1 0');
+      expect(second.stderr()).toMatch(
+        /taking over the stale lock .*\(pid 1 on .* is gone \(pid 1 is now another process\)\)/,
+      );
+      expect(readFileSync(join(run, 'out.json'), 'utf8')).toBe(reference);
+    }, 60_000);
 
-  it('a lock of the old form naming pid 1 and this host (the reported case) is taken over inside a namespace', async () => {
-    const run = join(root, 'legacy-lock');
-    mkdirSync(join(run, 'backup'), { recursive: true });
-    writeFileSync(join(run, 'backup', 'manager.lock'), JSON.stringify({ pid: 1, host: hostname(), time: new Date().toISOString() }));
-    const lines = await runToEnd([run, join(run, 'out.json')], inNamespace);
-    expect(lines[0]).toBe('pid 1');
-    expect(readFileSync(join(run, 'out.json'), 'utf8')).toBe(reference);
-  }, 60_000);
-});
+    it('a lock of the old form naming pid 1 and this host (the reported case) is taken over inside a namespace', async () => {
+      const run = join(root, 'legacy-lock');
+      mkdirSync(join(run, 'backup'), { recursive: true });
+      writeFileSync(
+        join(run, 'backup', 'manager.lock'),
+        JSON.stringify({ pid: 1, host: hostname(), time: new Date().toISOString() }),
+      );
+      const lines = await runToEnd([run, join(run, 'out.json')], inNamespace);
+      expect(lines[0]).toBe('pid 1');
+      expect(readFileSync(join(run, 'out.json'), 'utf8')).toBe(reference);
+    }, 60_000);
+  },
+);
 
 /** A script that takes `dir`'s lock, prints `locked PID` and stays alive holding it. */
 function writeHolder(name: string, dir: string): string {
   const path = join(root, name);
-  writeFileSync(path, `
+  writeFileSync(
+    path,
+    `
     import { Checkpoint, CheckpointManager, Variable } from ${JSON.stringify(join(import.meta.dirname, '..', '..', 'src', 'node', 'index.ts'))};
     const m = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), ${JSON.stringify(dir)});
-    await m.ready; console.log('locked ' + process.pid); setInterval(() => {}, 1000);`);
+    await m.ready; console.log('locked ' + process.pid); setInterval(() => {}, 1000);`,
+  );
   return path;
 }
 
@@ -133,15 +160,22 @@ describe('a zombie lock holder (killed, never reaped by its parent)', () => {
     const dir = join(root, 'zombie');
     const holder = writeHolder('holder.mts', dir);
     // sh starts the holder, then becomes \`sleep\`, which never waits for its children.
-    const parent = spawn('sh', ['-c', `${process.execPath} --import tsx ${holder} & exec sleep 60`], { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(import.meta.dirname, '..', '..') });
+    const parent = spawn('sh', ['-c', `${process.execPath} --import tsx ${holder} & exec sleep 60`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      cwd: join(import.meta.dirname, '..', '..'),
+    });
     try {
-      const pid = await new Promise<number>((resolve) => parent.stdout!.on('data', (d: Buffer) => {
-        const m = /locked (\d+)/.exec(d.toString());
-        if (m) resolve(Number(m[1]));
-      }));
+      const pid = await new Promise<number>((resolve) =>
+        parent.stdout!.on('data', (d: Buffer) => {
+          const m = /locked (\d+)/.exec(d.toString());
+          if (m) resolve(Number(m[1]));
+        }),
+      );
       const held = await new CheckpointManager(new Checkpoint({ v: new Variable(1) }), dir).ready.catch((e) => e);
       expect(held).toBeInstanceOf(CheckpointError);
-      expect(held.message).toMatch(new RegExp(`LOCKED: .* by pid ${pid} on .*takeOverLock: true, or waypoint train --take-over-lock`));
+      expect(held.message).toMatch(
+        new RegExp(`LOCKED: .* by pid ${pid} on .*takeOverLock: true, or waypoint train --take-over-lock`),
+      );
 
       process.kill(pid, 'SIGKILL');
       const state = () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0];
@@ -149,7 +183,9 @@ describe('a zombie lock holder (killed, never reaped by its parent)', () => {
       expect(() => process.kill(pid, 0)).not.toThrow(); // what the old liveness check relied on
 
       const warnings: string[] = [];
-      const taker = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), dir, { warn: (m) => warnings.push(m) });
+      const taker = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), dir, {
+        warn: (m) => warnings.push(m),
+      });
       await taker.ready;
       expect(warnings.join()).toMatch(new RegExp(`taking over the stale lock .*pid ${pid} .* zombie`));
       await taker.close();
@@ -163,14 +199,29 @@ describe('waypoint train --take-over-lock', () => {
   it('refuses a live holder by name and says how to take over; with the flag it takes over and trains', async () => {
     const run = join(root, 'takeover');
     const holder = writeHolder('live-holder.mts', join(run, 'backup'));
-    const live = spawn(process.execPath, ['--import', 'tsx', holder], { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(import.meta.dirname, '..', '..') });
+    const live = spawn(process.execPath, ['--import', 'tsx', holder], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      cwd: join(import.meta.dirname, '..', '..'),
+    });
     try {
-      await new Promise<void>((resolve) => live.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('locked')) resolve(); }));
+      await new Promise<void>((resolve) =>
+        live.stdout!.on('data', (d: Buffer) => {
+          if (d.toString().includes('locked')) resolve();
+        }),
+      );
       const bin = join(import.meta.dirname, '..', '..', 'bin', 'waypoint.js');
-      const train = (...extra: string[]) => spawnSync(process.execPath, [bin, 'train', '--model', 'mlp', '--epochs', '1', '--run', run, ...extra], { encoding: 'utf8', env: { ...process.env, WAYPOINT_BACKEND: 'cpu' } });
+      const train = (...extra: string[]) =>
+        spawnSync(process.execPath, [bin, 'train', '--model', 'mlp', '--epochs', '1', '--run', run, ...extra], {
+          encoding: 'utf8',
+          env: { ...process.env, WAYPOINT_BACKEND: 'cpu' },
+        });
       const refused = train();
       expect(refused.status).toBe(1);
-      expect(refused.stderr.trim()).toMatch(new RegExp(`^waypoint train: LOCKED: .* is being written by pid ${live.pid} on ${hostname()} .*takeOverLock: true, or waypoint train --take-over-lock`));
+      expect(refused.stderr.trim()).toMatch(
+        new RegExp(
+          `^waypoint train: LOCKED: .* is being written by pid ${live.pid} on ${hostname()} .*takeOverLock: true, or waypoint train --take-over-lock`,
+        ),
+      );
       const taken = train('--take-over-lock');
       expect(taken.status, taken.stderr).toBe(0);
       expect(taken.stderr).toMatch(new RegExp(`taking over the lock of .* from pid ${live.pid} .* as asked`));

@@ -19,10 +19,14 @@ export interface Watched {
  */
 export function startChild(args: string[], prefix: string[] = []): Watched {
   const command = [...prefix, process.execPath, '--import', 'tsx', FIELD_CHILD, ...args];
-  const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WAYPOINT_BACKEND: 'cpu' } });
+  const child = spawn(command[0], command.slice(1), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WAYPOINT_BACKEND: 'cpu' },
+  });
   const lines: string[] = [];
   const waiters: Array<{ pattern: RegExp; resolve: (l: string) => void }> = [];
-  let partial = '', err = '';
+  let partial = '',
+    err = '';
   child.stdout!.on('data', (d: Buffer) => {
     const parts = (partial + d.toString()).split('\n');
     partial = parts.pop()!;
@@ -34,18 +38,29 @@ export function startChild(args: string[], prefix: string[] = []): Watched {
       }
     }
   });
-  child.stderr!.on('data', (d: Buffer) => { err += d; });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d;
+  });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
     child.on('exit', (code, signal) => resolve({ code, signal, at: performance.now() }));
   });
   return {
-    child, lines, exit, stderr: () => err,
+    child,
+    lines,
+    exit,
+    stderr: () => err,
     waitFor: (pattern) => {
       const seen = lines.find((l) => pattern.test(l));
       if (seen !== undefined) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
         waiters.push({ pattern, resolve });
-        void exit.then(({ code, signal }) => reject(new Error(`child exited (${signal ?? code}) before printing ${pattern}: ${err.trim().split('\n').slice(-3).join(' | ')}`)));
+        void exit.then(({ code, signal }) =>
+          reject(
+            new Error(
+              `child exited (${signal ?? code}) before printing ${pattern}: ${err.trim().split('\n').slice(-3).join(' | ')}`,
+            ),
+          ),
+        );
       });
     },
   };
@@ -55,14 +70,18 @@ export function startChild(args: string[], prefix: string[] = []): Watched {
 export async function runToEnd(args: string[], prefix: string[] = []): Promise<string[]> {
   const run = startChild(args, prefix);
   const { code, signal } = await run.exit;
-  if (code !== 0) throw new Error(`child failed (${signal ?? code}): ${run.stderr().trim().split('\n').slice(-5).join(' | ')}`);
+  if (code !== 0)
+    throw new Error(`child failed (${signal ?? code}): ${run.stderr().trim().split('\n').slice(-5).join(' | ')}`);
   return run.lines;
 }
 
 /** Whether this machine lets us make a pid namespace (root, or user namespaces allowed), and why not. */
 export function pidNamespaceSupport(): { ok: true } | { ok: false; reason: string } {
-  const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL', 'sh', '-c', 'echo $$'], { encoding: 'utf8' });
+  const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL', 'sh', '-c', 'echo $$'], {
+    encoding: 'utf8',
+  });
   if (r.error) return { ok: false, reason: `unshare is not available (${r.error.message})` };
-  if (r.status !== 0 || r.stdout.trim() !== '1') return { ok: false, reason: `unshare --pid failed: ${r.stderr.trim() || `exit ${r.status}`}` };
+  if (r.status !== 0 || r.stdout.trim() !== '1')
+    return { ok: false, reason: `unshare --pid failed: ${r.stderr.trim() || `exit ${r.status}`}` };
   return { ok: true };
 }

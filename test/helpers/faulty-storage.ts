@@ -23,9 +23,16 @@ export class FaultyStorage implements Storage {
   /** Present where the base storage has hard links. */
   readonly link?: (existing: string, newPath: string) => Promise<void>;
 
-  constructor(private readonly base: Storage, public plan: FaultPlan) {
+  constructor(
+    private readonly base: Storage,
+    public plan: FaultPlan,
+  ) {
     const link = base.link?.bind(base);
-    if (link) this.link = async (existing, newPath) => { this.check('link', newPath); await link(existing, newPath); };
+    if (link)
+      this.link = async (existing, newPath) => {
+        this.check('link', newPath);
+        await link(existing, newPath);
+      };
   }
 
   private check(op: StorageOp, path: string): void {
@@ -50,17 +57,42 @@ export class FaultyStorage implements Storage {
         }
         await h.write(buffers);
       },
-      sync: async () => { this.check('sync', path); await h.sync(); },
-      close: async () => { this.check('close', path); await h.close(); },
+      sync: async () => {
+        this.check('sync', path);
+        await h.sync();
+      },
+      close: async () => {
+        this.check('close', path);
+        await h.close();
+      },
     };
   }
 
-  openRead(path: string): Promise<ReadHandle> { return this.base.openRead(path); }
-  async rename(from: string, to: string) { this.check('rename', to); await this.base.rename(from, to); }
-  async syncDir(dir: string) { this.check('syncDir', dir); await this.base.syncDir(dir); }
-  async remove(path: string) { this.check('remove', path); await this.base.remove(path); }
-  list(dir: string) { return this.base.list(dir); }
-  mkdirp(dir: string) { return this.base.mkdirp(dir); }
-  async removeEmptyDir(dir: string) { await this.base.removeEmptyDir?.(dir); }
-  freeBytes(dir: string) { return this.base.freeBytes?.(dir) ?? Promise.resolve(Number.MAX_SAFE_INTEGER); }
+  openRead(path: string): Promise<ReadHandle> {
+    return this.base.openRead(path);
+  }
+  async rename(from: string, to: string) {
+    this.check('rename', to);
+    await this.base.rename(from, to);
+  }
+  async syncDir(dir: string) {
+    this.check('syncDir', dir);
+    await this.base.syncDir(dir);
+  }
+  async remove(path: string) {
+    this.check('remove', path);
+    await this.base.remove(path);
+  }
+  list(dir: string) {
+    return this.base.list(dir);
+  }
+  mkdirp(dir: string) {
+    return this.base.mkdirp(dir);
+  }
+  async removeEmptyDir(dir: string) {
+    await this.base.removeEmptyDir?.(dir);
+  }
+  freeBytes(dir: string) {
+    return this.base.freeBytes?.(dir) ?? Promise.resolve(Number.MAX_SAFE_INTEGER);
+  }
 }

@@ -7,7 +7,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BackupAndRestore, Callback, fsStorage, interruptOnSignals, setDefaultStorage, type Storage } from '../../src/node/index.js';
+import {
+  BackupAndRestore,
+  Callback,
+  fsStorage,
+  interruptOnSignals,
+  setDefaultStorage,
+  type Storage,
+} from '../../src/node/index.js';
 import { dataFor, fingerprint, makeModel } from '../../harness/training.js';
 
 const [dir, out, slowArg] = process.argv.slice(2);
@@ -19,7 +26,14 @@ if (slowMs > 0) {
     ...fsStorage,
     async createExclusive(path) {
       const h = await fsStorage.createExclusive(path);
-      return { write: async (b) => { await sleep(); await h.write(b); }, sync: () => h.sync(), close: () => h.close() };
+      return {
+        write: async (b) => {
+          await sleep();
+          await h.write(b);
+        },
+        sync: () => h.sync(),
+        close: () => h.close(),
+      };
     },
   };
   setDefaultStorage(slow);
@@ -45,7 +59,10 @@ const model = makeModel('dropout', 7);
 const [x, y] = dataFor('dropout', 400, 3);
 interruptOnSignals(model);
 await model.fit(x, y, {
-  epochs: 3, batchSize: 8, verbose: 0, validationSplit: 0.2,
+  epochs: 3,
+  batchSize: 8,
+  verbose: 0,
+  validationSplit: 0.2,
   callbacks: [new BackupAndRestore({ backupDir: join(dir, 'backup') }), new Report()],
 });
 writeFileSync(out, JSON.stringify(fingerprint(model)));

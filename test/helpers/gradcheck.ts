@@ -10,7 +10,10 @@ import type { Arr } from './reference.js';
  * difference of L computed on an independent float64 reference implementation of f.
  */
 export type Domain = 'any' | 'positive' | 'awayFromZero';
-interface Input { shape: number[]; domain?: Domain }
+interface Input {
+  shape: number[];
+  domain?: Domain;
+}
 
 export interface GradCase<S> {
   name: string;
@@ -37,7 +40,10 @@ export function checkGradient<S>(c: GradCase<S>, spec: S, seed: number): void {
   const values = inputs.map((inp) => sample(rng, R.size(inp.shape), inp.domain));
   const tensors = values.map((v, i) => new Tensor(v.slice(), inputs[i].shape, true));
   const out = c.run(spec, tensors);
-  const refOut = c.ref(spec, values.map((v, i) => R.arr(v, inputs[i].shape)));
+  const refOut = c.ref(
+    spec,
+    values.map((v, i) => R.arr(v, inputs[i].shape)),
+  );
   expect(out.shape).toEqual(refOut.shape);
   out.data.forEach((v, i) => expect(v).toBeCloseTo(refOut.data[i], 4));
 
@@ -48,15 +54,20 @@ export function checkGradient<S>(c: GradCase<S>, spec: S, seed: number): void {
   values.forEach((v, which) => {
     const grad = tensors[which].grad?.data ?? new Float32Array(v.length);
     for (let j = 0; j < v.length; j++) {
-      const probe = (delta: number) => loss(values.map((u, k) => {
-        const a = R.arr(u, inputs[k].shape);
-        if (k === which) a.data[j] += delta;
-        return a;
-      }));
+      const probe = (delta: number) =>
+        loss(
+          values.map((u, k) => {
+            const a = R.arr(u, inputs[k].shape);
+            if (k === which) a.data[j] += delta;
+            return a;
+          }),
+        );
       const numeric = (probe(h) - probe(-h)) / (2 * h);
       const ok = Math.abs(grad[j] - numeric) <= 1e-3 * (1 + Math.abs(numeric));
-      if (!ok) expect.fail(`${c.name}: d/dx${which}[${j}] autograd ${grad[j]} vs finite difference ${numeric} (spec ${JSON.stringify(spec)})`);
+      if (!ok)
+        expect.fail(
+          `${c.name}: d/dx${which}[${j}] autograd ${grad[j]} vs finite difference ${numeric} (spec ${JSON.stringify(spec)})`,
+        );
     }
   });
 }
-

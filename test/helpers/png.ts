@@ -4,21 +4,29 @@
  */
 import { inflateSync } from 'node:zlib';
 
-export interface Image { width: number; height: number; rgba: Uint8Array }
+export interface Image {
+  width: number;
+  height: number;
+  rgba: Uint8Array;
+}
 
 export function decodePng(file: Uint8Array): Image {
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
   if (view.getUint32(0) !== 0x89504e47) throw new Error('not a PNG');
-  let width = 0, height = 0, colorType = 0;
+  let width = 0,
+    height = 0,
+    colorType = 0;
   const idat: Uint8Array[] = [];
   for (let at = 8; at < file.length;) {
     const length = view.getUint32(at);
     const type = String.fromCharCode(...file.subarray(at + 4, at + 8));
     const data = file.subarray(at + 8, at + 8 + length);
     if (type === 'IHDR') {
-      width = view.getUint32(at + 8); height = view.getUint32(at + 12);
+      width = view.getUint32(at + 8);
+      height = view.getUint32(at + 12);
       const [depth, ct, , , interlace] = data.subarray(8, 13);
-      if (depth !== 8 || (ct !== 2 && ct !== 6) || interlace !== 0) throw new Error(`unsupported PNG: depth ${depth}, color type ${ct}, interlace ${interlace}`);
+      if (depth !== 8 || (ct !== 2 && ct !== 6) || interlace !== 0)
+        throw new Error(`unsupported PNG: depth ${depth}, color type ${ct}, interlace ${interlace}`);
       colorType = ct;
     } else if (type === 'IDAT') idat.push(data);
     at += 12 + length;
@@ -34,7 +42,10 @@ export function decodePng(file: Uint8Array): Image {
       const a = i >= channels ? pixels[y * stride + i - channels] : 0;
       const b = y > 0 ? pixels[(y - 1) * stride + i] : 0;
       const c = y > 0 && i >= channels ? pixels[(y - 1) * stride + i - channels] : 0;
-      const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+      const p = a + b - c,
+        pa = Math.abs(p - a),
+        pb = Math.abs(p - b),
+        pc = Math.abs(p - c);
       const predictor = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][filter];
       if (predictor === undefined) throw new Error(`bad PNG filter ${filter} on row ${y}`);
       pixels[y * stride + i] = (row[i] + predictor) & 0xff;

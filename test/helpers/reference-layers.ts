@@ -6,7 +6,14 @@ import { type Arr, outAndPad, ravel, size, unravel } from './reference.js';
 
 export function sliceRef(a: Arr, begin: number[], sizes: number[]): Arr {
   const out = new Float64Array(size(sizes));
-  for (let i = 0; i < out.length; i++) out[i] = a.data[ravel(unravel(i, sizes).map((v, d) => v + begin[d]), a.shape)];
+  for (let i = 0; i < out.length; i++)
+    out[i] =
+      a.data[
+        ravel(
+          unravel(i, sizes).map((v, d) => v + begin[d]),
+          a.shape,
+        )
+      ];
   return { data: out, shape: sizes };
 }
 
@@ -28,16 +35,22 @@ export function avgPoolRef(x: Arr, pool: [number, number], stride: [number, numb
   const [oh, pt] = outAndPad(h, pool[0], stride[0], padding);
   const [ow, pl] = outAndPad(w, pool[1], stride[1], padding);
   const out = new Float64Array(nb * oh * ow * c);
-  for (let b = 0; b < nb; b++) for (let y = 0; y < oh; y++) for (let xx = 0; xx < ow; xx++) for (let ch = 0; ch < c; ch++) {
-    let s = 0, n = 0;
-    for (let ky = 0; ky < pool[0]; ky++) for (let kx = 0; kx < pool[1]; kx++) {
-      const iy = y * stride[0] - pt + ky, ix = xx * stride[1] - pl + kx;
-      if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-      s += x.data[((b * h + iy) * w + ix) * c + ch];
-      n++;
-    }
-    out[((b * oh + y) * ow + xx) * c + ch] = s / n;
-  }
+  for (let b = 0; b < nb; b++)
+    for (let y = 0; y < oh; y++)
+      for (let xx = 0; xx < ow; xx++)
+        for (let ch = 0; ch < c; ch++) {
+          let s = 0,
+            n = 0;
+          for (let ky = 0; ky < pool[0]; ky++)
+            for (let kx = 0; kx < pool[1]; kx++) {
+              const iy = y * stride[0] - pt + ky,
+                ix = xx * stride[1] - pl + kx;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+              s += x.data[((b * h + iy) * w + ix) * c + ch];
+              n++;
+            }
+          out[((b * oh + y) * ow + xx) * c + ch] = s / n;
+        }
   return { data: out, shape: [nb, oh, ow, c] };
 }
 
@@ -48,17 +61,21 @@ function normalizeRef(x: Arr, gamma: Arr, beta: Arr, eps: number, perSample: boo
   const out = new Float64Array(x.data.length);
   if (perSample) {
     for (let r = 0; r < rows; r++) {
-      let m = 0, v = 0;
+      let m = 0,
+        v = 0;
       for (let j = 0; j < c; j++) m += x.data[r * c + j] / c;
       for (let j = 0; j < c; j++) v += (x.data[r * c + j] - m) ** 2 / c;
-      for (let j = 0; j < c; j++) out[r * c + j] = ((x.data[r * c + j] - m) / Math.sqrt(v + eps)) * gamma.data[j] + beta.data[j];
+      for (let j = 0; j < c; j++)
+        out[r * c + j] = ((x.data[r * c + j] - m) / Math.sqrt(v + eps)) * gamma.data[j] + beta.data[j];
     }
   } else {
     for (let j = 0; j < c; j++) {
-      let m = 0, v = 0;
+      let m = 0,
+        v = 0;
       for (let r = 0; r < rows; r++) m += x.data[r * c + j] / rows;
       for (let r = 0; r < rows; r++) v += (x.data[r * c + j] - m) ** 2 / rows;
-      for (let r = 0; r < rows; r++) out[r * c + j] = ((x.data[r * c + j] - m) / Math.sqrt(v + eps)) * gamma.data[j] + beta.data[j];
+      for (let r = 0; r < rows; r++)
+        out[r * c + j] = ((x.data[r * c + j] - m) / Math.sqrt(v + eps)) * gamma.data[j] + beta.data[j];
     }
   }
   return { data: out, shape: x.shape };
@@ -69,16 +86,26 @@ export const layerNormRef = (x: Arr, gamma: Arr, beta: Arr, eps: number) => norm
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
 /** z = xₜW + hU + b per unit and gate, gate-major ([batch, gates·units]). */
-function preActivation(x: Arr, t: number, h: Float64Array, w: Arr, u: Arr, b: Float64Array | null, gates: number): Float64Array {
+function preActivation(
+  x: Arr,
+  t: number,
+  h: Float64Array,
+  w: Arr,
+  u: Arr,
+  b: Float64Array | null,
+  gates: number,
+): Float64Array {
   const [batch, time, f] = x.shape;
-  const units = u.shape[0], width = gates * units;
+  const units = u.shape[0],
+    width = gates * units;
   const z = new Float64Array(batch * width);
-  for (let n = 0; n < batch; n++) for (let j = 0; j < width; j++) {
-    let s = b ? b[j] : 0;
-    for (let k = 0; k < f; k++) s += x.data[(n * time + t) * f + k] * w.data[k * width + j];
-    for (let k = 0; k < units; k++) s += h[n * units + k] * u.data[k * width + j];
-    z[n * width + j] = s;
-  }
+  for (let n = 0; n < batch; n++)
+    for (let j = 0; j < width; j++) {
+      let s = b ? b[j] : 0;
+      for (let k = 0; k < f; k++) s += x.data[(n * time + t) * f + k] * w.data[k * width + j];
+      for (let k = 0; k < units; k++) s += h[n * units + k] * u.data[k * width + j];
+      z[n * width + j] = s;
+    }
   return z;
 }
 
@@ -92,12 +119,16 @@ export function lstmRef(x: Arr, w: Arr, u: Arr, b: Arr, returnSequences: boolean
   for (let t = 0; t < time; t++) {
     const z = preActivation(x, t, h, w, u, b.data, 4);
     const next = new Float64Array(batch * units);
-    for (let n = 0; n < batch; n++) for (let j = 0; j < units; j++) {
-      const at = (g: number) => z[n * 4 * units + g * units + j];
-      const i = sigmoid(at(0)), fg = sigmoid(at(1)), cc = Math.tanh(at(2)), o = sigmoid(at(3));
-      c[n * units + j] = fg * c[n * units + j] + i * cc;
-      next[n * units + j] = o * Math.tanh(c[n * units + j]);
-    }
+    for (let n = 0; n < batch; n++)
+      for (let j = 0; j < units; j++) {
+        const at = (g: number) => z[n * 4 * units + g * units + j];
+        const i = sigmoid(at(0)),
+          fg = sigmoid(at(1)),
+          cc = Math.tanh(at(2)),
+          o = sigmoid(at(3));
+        c[n * units + j] = fg * c[n * units + j] + i * cc;
+        next[n * units + j] = o * Math.tanh(c[n * units + j]);
+      }
     h = next;
     outs.push(h);
   }
@@ -107,20 +138,32 @@ export function lstmRef(x: Arr, w: Arr, u: Arr, b: Arr, returnSequences: boolean
 /** Keras's GRU with resetAfter (gates z, r, h; bias [2, 3u]: input bias, recurrent bias), zero initial state. */
 export function gruRef(x: Arr, w: Arr, u: Arr, b: Arr, returnSequences: boolean): Arr {
   const [batch, time] = x.shape;
-  const units = u.shape[0], width = 3 * units;
+  const units = u.shape[0],
+    width = 3 * units;
   const zero = new Float64Array(batch * units);
   let h = zero;
   const outs: Float64Array[] = [];
   for (let t = 0; t < time; t++) {
     const xz = preActivation(x, t, zero, w, u, b.data.subarray(0, width), 3); // h = 0: x·W + b_input only
-    const inner = preActivation({ data: new Float64Array(x.data.length), shape: x.shape }, t, h, w, u, b.data.subarray(width), 3); // h·U + b_rec
+    const inner = preActivation(
+      { data: new Float64Array(x.data.length), shape: x.shape },
+      t,
+      h,
+      w,
+      u,
+      b.data.subarray(width),
+      3,
+    ); // h·U + b_rec
     const next = new Float64Array(batch * units);
-    for (let n = 0; n < batch; n++) for (let j = 0; j < units; j++) {
-      const xi = (g: number) => xz[n * width + g * units + j], hi = (g: number) => inner[n * width + g * units + j];
-      const z = sigmoid(xi(0) + hi(0)), r = sigmoid(xi(1) + hi(1));
-      const cand = Math.tanh(xi(2) + r * hi(2));
-      next[n * units + j] = z * h[n * units + j] + (1 - z) * cand;
-    }
+    for (let n = 0; n < batch; n++)
+      for (let j = 0; j < units; j++) {
+        const xi = (g: number) => xz[n * width + g * units + j],
+          hi = (g: number) => inner[n * width + g * units + j];
+        const z = sigmoid(xi(0) + hi(0)),
+          r = sigmoid(xi(1) + hi(1));
+        const cand = Math.tanh(xi(2) + r * hi(2));
+        next[n * units + j] = z * h[n * units + j] + (1 - z) * cand;
+      }
     h = next;
     outs.push(h);
   }
@@ -130,6 +173,8 @@ export function gruRef(x: Arr, w: Arr, u: Arr, b: Arr, returnSequences: boolean)
 function sequenceOut(outs: Float64Array[], batch: number, time: number, units: number, returnSequences: boolean): Arr {
   if (!returnSequences) return { data: outs[time - 1], shape: [batch, units] };
   const data = new Float64Array(batch * time * units);
-  for (let t = 0; t < time; t++) for (let n = 0; n < batch; n++) for (let j = 0; j < units; j++) data[(n * time + t) * units + j] = outs[t][n * units + j];
+  for (let t = 0; t < time; t++)
+    for (let n = 0; n < batch; n++)
+      for (let j = 0; j < units; j++) data[(n * time + t) * units + j] = outs[t][n * units + j];
   return { data, shape: [batch, time, units] };
 }

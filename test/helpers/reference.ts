@@ -28,13 +28,20 @@ export function ravel(idx: readonly number[], shape: readonly number[]): number 
 export function broadcast2(a: Arr, b: Arr, f: (x: number, y: number) => number): Arr {
   const rank = Math.max(a.shape.length, b.shape.length);
   const pad = (s: number[]) => [...new Array(rank - s.length).fill(1), ...s];
-  const as = pad(a.shape), bs = pad(b.shape);
+  const as = pad(a.shape),
+    bs = pad(b.shape);
   const shape = as.map((d, i) => Math.max(d, bs[i]));
   const out = new Float64Array(size(shape));
   for (let i = 0; i < out.length; i++) {
     const idx = unravel(i, shape);
-    const ai = ravel(idx.map((v, d) => (as[d] === 1 ? 0 : v)), as);
-    const bi = ravel(idx.map((v, d) => (bs[d] === 1 ? 0 : v)), bs);
+    const ai = ravel(
+      idx.map((v, d) => (as[d] === 1 ? 0 : v)),
+      as,
+    );
+    const bi = ravel(
+      idx.map((v, d) => (bs[d] === 1 ? 0 : v)),
+      bs,
+    );
     out[i] = f(a.data[ai], b.data[bi]);
   }
   return { data: out, shape };
@@ -42,7 +49,13 @@ export function broadcast2(a: Arr, b: Arr, f: (x: number, y: number) => number):
 
 export const map = (a: Arr, f: (x: number) => number): Arr => ({ data: a.data.map(f), shape: a.shape });
 
-export function reduce(a: Arr, axes: number[], keepDims: boolean, init: number, f: (acc: number, v: number) => number): Arr {
+export function reduce(
+  a: Arr,
+  axes: number[],
+  keepDims: boolean,
+  init: number,
+  f: (acc: number, v: number) => number,
+): Arr {
   const keptShape = a.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const out = new Float64Array(size(keptShape)).fill(init);
   for (let i = 0; i < a.data.length; i++) {
@@ -66,13 +79,15 @@ export function transposeRef(a: Arr, perm: number[]): Arr {
 }
 
 export function matmulRef(a: Arr, b: Arr): Arr {
-  const [m, k] = a.shape, n = b.shape[1];
+  const [m, k] = a.shape,
+    n = b.shape[1];
   const out = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let p = 0; p < k; p++) s += a.data[i * k + p] * b.data[p * n + j];
-    out[i * n + j] = s;
-  }
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a.data[i * k + p] * b.data[p * n + j];
+      out[i * n + j] = s;
+    }
   return { data: out, shape: [m, n] };
 }
 
@@ -83,21 +98,33 @@ export function outAndPad(size: number, k: number, s: number, padding: 'same' | 
 }
 
 /** Direct convolution, NHWC input, HWIO filter. */
-export function conv2dRef(x: Arr, f: Arr, stride: [number, number], padding: 'same' | 'valid', dilation: [number, number] = [1, 1]): Arr {
+export function conv2dRef(
+  x: Arr,
+  f: Arr,
+  stride: [number, number],
+  padding: 'same' | 'valid',
+  dilation: [number, number] = [1, 1],
+): Arr {
   const [nb, h, w, c] = x.shape;
   const [kh, kw, , o] = f.shape;
   const [oh, pt] = outAndPad(h, (kh - 1) * dilation[0] + 1, stride[0], padding);
   const [ow, pl] = outAndPad(w, (kw - 1) * dilation[1] + 1, stride[1], padding);
   const out = new Float64Array(nb * oh * ow * o);
-  for (let b = 0; b < nb; b++) for (let y = 0; y < oh; y++) for (let xx = 0; xx < ow; xx++) for (let oc = 0; oc < o; oc++) {
-    let s = 0;
-    for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
-      const iy = y * stride[0] - pt + ky * dilation[0], ix = xx * stride[1] - pl + kx * dilation[1];
-      if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-      for (let ic = 0; ic < c; ic++) s += x.data[((b * h + iy) * w + ix) * c + ic] * f.data[((ky * kw + kx) * c + ic) * o + oc];
-    }
-    out[((b * oh + y) * ow + xx) * o + oc] = s;
-  }
+  for (let b = 0; b < nb; b++)
+    for (let y = 0; y < oh; y++)
+      for (let xx = 0; xx < ow; xx++)
+        for (let oc = 0; oc < o; oc++) {
+          let s = 0;
+          for (let ky = 0; ky < kh; ky++)
+            for (let kx = 0; kx < kw; kx++) {
+              const iy = y * stride[0] - pt + ky * dilation[0],
+                ix = xx * stride[1] - pl + kx * dilation[1];
+              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+              for (let ic = 0; ic < c; ic++)
+                s += x.data[((b * h + iy) * w + ix) * c + ic] * f.data[((ky * kw + kx) * c + ic) * o + oc];
+            }
+          out[((b * oh + y) * ow + xx) * o + oc] = s;
+        }
   return { data: out, shape: [nb, oh, ow, o] };
 }
 
@@ -106,14 +133,19 @@ export function maxPoolRef(x: Arr, pool: [number, number], stride: [number, numb
   const [oh, pt] = outAndPad(h, pool[0], stride[0], padding);
   const [ow, pl] = outAndPad(w, pool[1], stride[1], padding);
   const out = new Float64Array(nb * oh * ow * c).fill(-Infinity);
-  for (let b = 0; b < nb; b++) for (let y = 0; y < oh; y++) for (let xx = 0; xx < ow; xx++) for (let ch = 0; ch < c; ch++) {
-    for (let ky = 0; ky < pool[0]; ky++) for (let kx = 0; kx < pool[1]; kx++) {
-      const iy = y * stride[0] - pt + ky, ix = xx * stride[1] - pl + kx;
-      if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-      const o = ((b * oh + y) * ow + xx) * c + ch;
-      out[o] = Math.max(out[o], x.data[((b * h + iy) * w + ix) * c + ch]);
-    }
-  }
+  for (let b = 0; b < nb; b++)
+    for (let y = 0; y < oh; y++)
+      for (let xx = 0; xx < ow; xx++)
+        for (let ch = 0; ch < c; ch++) {
+          for (let ky = 0; ky < pool[0]; ky++)
+            for (let kx = 0; kx < pool[1]; kx++) {
+              const iy = y * stride[0] - pt + ky,
+                ix = xx * stride[1] - pl + kx;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+              const o = ((b * oh + y) * ow + xx) * c + ch;
+              out[o] = Math.max(out[o], x.data[((b * h + iy) * w + ix) * c + ch]);
+            }
+        }
   return { data: out, shape: [nb, oh, ow, c] };
 }
 

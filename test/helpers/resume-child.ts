@@ -22,7 +22,15 @@ class Kill extends Callback {
 const model = makeModel(kind as Kind, 11);
 const [x, y] = dataFor(kind as Kind);
 await model.fit(x, y, {
-  epochs: 4, batchSize: 8, verbose: 0, validationSplit: 0.2,
-  callbacks: [new BackupAndRestore({ backupDir: join(dir, 'backup'), saveFreq }), new CSVLogger(join(dir, 'log.csv')), ...callbacksFor(kind as Kind), new Kill()],
+  epochs: 4,
+  batchSize: 8,
+  verbose: 0,
+  validationSplit: 0.2,
+  callbacks: [
+    new BackupAndRestore({ backupDir: join(dir, 'backup'), saveFreq }),
+    new CSVLogger(join(dir, 'log.csv')),
+    ...callbacksFor(kind as Kind),
+    new Kill(),
+  ],
 });
 writeFileSync(out, JSON.stringify(fingerprint(model)));

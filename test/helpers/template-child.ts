@@ -11,9 +11,16 @@ import { dataFor, makeModel } from '../../harness/training.js';
 const [template, keep, epochs] = process.argv.slice(2);
 let failed = 0;
 const checkpoint = new ModelCheckpoint({
-  filepath: template, monitor: 'loss', saveFreq: 1, onSaveError: 'warn', maxToKeep: keep === 'all' ? undefined : Number(keep),
+  filepath: template,
+  monitor: 'loss',
+  saveFreq: 1,
+  onSaveError: 'warn',
+  maxToKeep: keep === 'all' ? undefined : Number(keep),
   write: (line) => {
-    if (/failed/.test(line)) { failed++; process.stderr.write(`${line}\n`); }
+    if (/failed/.test(line)) {
+      failed++;
+      process.stderr.write(`${line}\n`);
+    }
   },
 });
 const [x, y] = dataFor('mlp', 60);

@@ -20,6 +20,13 @@ class Kill extends Callback {
 const model = makeModel('mlp', 4);
 const [x, y] = dataFor('mlp');
 await model.fit(x, y, {
-  epochs: 4, batchSize: 8, verbose: 0, validationSplit: 0.2,
-  callbacks: [new BackupAndRestore({ backupDir: join(dir, 'backup'), saveFreq: 3 }), new TensorBoard({ logDir: join(dir, 'logs'), updateFreq: 2, histogramFreq: 1 }), new Kill()],
+  epochs: 4,
+  batchSize: 8,
+  verbose: 0,
+  validationSplit: 0.2,
+  callbacks: [
+    new BackupAndRestore({ backupDir: join(dir, 'backup'), saveFreq: 3 }),
+    new TensorBoard({ logDir: join(dir, 'logs'), updateFreq: 2, histogramFreq: 1 }),
+    new Kill(),
+  ],
 });

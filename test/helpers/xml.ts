@@ -1,6 +1,11 @@
 /** A small XML well-formedness check for the SVG test: balanced tags, quoted attributes. */
 /** `text` is the element's own character data (entities left as written). */
-export interface XmlElement { name: string; attributes: Record<string, string>; children: XmlElement[]; text: string }
+export interface XmlElement {
+  name: string;
+  attributes: Record<string, string>;
+  children: XmlElement[];
+  text: string;
+}
 
 export function parseXml(text: string): XmlElement {
   const body = text.replace(/^<\?xml[^?]*\?>\s*/, '');

@@ -12,9 +12,17 @@ import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..', '..');
 const python = join(root, '.venv-ref', 'bin', 'python');
-const probe = existsSync(python) ? spawnSync(python, ['-c', 'import keras, torch; print(keras.__version__, torch.__version__)'], { encoding: 'utf8', env: { ...process.env, KERAS_BACKEND: 'torch' } }) : null;
+const probe = existsSync(python)
+  ? spawnSync(python, ['-c', 'import keras, torch; print(keras.__version__, torch.__version__)'], {
+      encoding: 'utf8',
+      env: { ...process.env, KERAS_BACKEND: 'torch' },
+    })
+  : null;
 const live = probe?.status === 0;
-if (!live) console.warn(`SKIPPED live Keras golden checks: ${probe ? `keras/torch do not import in .venv-ref (${probe.stderr.trim().split('\n').at(-1)})` : '.venv-ref/bin/python not found'}; the committed golden files are used as they are`);
+if (!live)
+  console.warn(
+    `SKIPPED live Keras golden checks: ${probe ? `keras/torch do not import in .venv-ref (${probe.stderr.trim().split('\n').at(-1)})` : '.venv-ref/bin/python not found'}; the committed golden files are used as they are`,
+  );
 
 /**
  * Every number equal to rtol 1e-5. The same library versions on the same CPU give the same
@@ -24,7 +32,8 @@ if (!live) console.warn(`SKIPPED live Keras golden checks: ${probe ? `keras/torc
  */
 function compare(a: unknown, b: unknown, path: string): void {
   if (typeof a === 'number' && typeof b === 'number') {
-    if (!(Math.abs(a - b) <= 1e-5 * Math.abs(b) + 1e-8)) expect.fail(`${path}: the script now gives ${a}, the committed file has ${b}`);
+    if (!(Math.abs(a - b) <= 1e-5 * Math.abs(b) + 1e-8))
+      expect.fail(`${path}: the script now gives ${a}, the committed file has ${b}`);
     return;
   }
   if (Array.isArray(a) && Array.isArray(b)) {
@@ -33,7 +42,10 @@ function compare(a: unknown, b: unknown, path: string): void {
     return;
   }
   if (a && b && typeof a === 'object' && typeof b === 'object') {
-    if (path === '') return Object.keys(b).filter((k) => k !== 'keras').forEach((k) => compare((a as never)[k], (b as never)[k], k));
+    if (path === '')
+      return Object.keys(b)
+        .filter((k) => k !== 'keras')
+        .forEach((k) => compare((a as never)[k], (b as never)[k], k));
     expect(Object.keys(a).sort(), `${path}: keys`).toEqual(Object.keys(b).sort());
     for (const k of Object.keys(b)) compare((a as never)[k], (b as never)[k], `${path}.${k}`);
     return;
@@ -42,14 +54,25 @@ function compare(a: unknown, b: unknown, path: string): void {
 }
 
 describe.runIf(live)(`committed golden files equal what their scripts make now (${probe?.stdout.trim()})`, () => {
-  for (const [script, golden] of [['keras_optimizers.py', 'keras-optimizers.json'], ['keras_layers.py', 'keras-layers.json']]) {
+  for (const [script, golden] of [
+    ['keras_optimizers.py', 'keras-optimizers.json'],
+    ['keras_layers.py', 'keras-layers.json'],
+  ]) {
     it(`${script} → test/golden/${golden}`, () => {
       const dir = mkdtempSync(join(tmpdir(), 'wpt-golden-'));
       try {
         const out = join(dir, golden);
-        const run = spawnSync(python, [join(root, 'scripts', 'golden', script), out], { encoding: 'utf8', env: { ...process.env, KERAS_BACKEND: 'torch' }, timeout: 300_000 });
+        const run = spawnSync(python, [join(root, 'scripts', 'golden', script), out], {
+          encoding: 'utf8',
+          env: { ...process.env, KERAS_BACKEND: 'torch' },
+          timeout: 300_000,
+        });
         expect(run.status, run.stderr).toBe(0);
-        compare(JSON.parse(readFileSync(out, 'utf8')), JSON.parse(readFileSync(join(root, 'test', 'golden', golden), 'utf8')), '');
+        compare(
+          JSON.parse(readFileSync(out, 'utf8')),
+          JSON.parse(readFileSync(join(root, 'test', 'golden', golden), 'utf8')),
+          '',
+        );
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

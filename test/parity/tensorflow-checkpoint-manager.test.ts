@@ -4,21 +4,38 @@
  */
 import { describe, it, expect } from 'vitest';
 import {
-  ArgumentError, Checkpoint, CheckpointManager, MANIFEST_NAME, MemoryStorage, SAVE_COUNTER, Variable, WptReader, latestCheckpoint,
+  ArgumentError,
+  Checkpoint,
+  CheckpointManager,
+  MANIFEST_NAME,
+  MemoryStorage,
+  SAVE_COUNTER,
+  Variable,
+  WptReader,
+  latestCheckpoint,
 } from '../../src/node/index.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 const names = (paths: string[]) => paths.map((p) => p.split('/').pop());
-const files = (storage: MemoryStorage) => [...storage.files.keys()].filter((k) => k.endsWith('.wpt')).map((k) => k.split('/').pop()).sort();
-const manifestOf = (storage: MemoryStorage) => JSON.parse(new TextDecoder().decode(storage.files.get(`/run/${MANIFEST_NAME}`)));
+const files = (storage: MemoryStorage) =>
+  [...storage.files.keys()]
+    .filter((k) => k.endsWith('.wpt'))
+    .map((k) => k.split('/').pop())
+    .sort();
+const manifestOf = (storage: MemoryStorage) =>
+  JSON.parse(new TextDecoder().decode(storage.files.get(`/run/${MANIFEST_NAME}`)));
 
 describe('numbering', () => {
   it('by a save counter that starts at 1, is saved in the checkpoint and restored with it, so numbering continues after a restart', async () => {
     const storage = new MemoryStorage();
     const value = new Variable<number>(0);
     const first = new CheckpointManager(new Checkpoint({ value }), '/run', { storage });
-    expect(names([(await first.save())!, (await first.save())!, (await first.save({ step: 100 }))!])).toEqual(['ckpt-1.wpt', 'ckpt-2.wpt', 'ckpt-100.wpt']);
+    expect(names([(await first.save())!, (await first.save())!, (await first.save({ step: 100 }))!])).toEqual([
+      'ckpt-1.wpt',
+      'ckpt-2.wpt',
+      'ckpt-100.wpt',
+    ]);
     const reader = await WptReader.open('/run/ckpt-100.wpt', storage);
     expect(await reader.read(SAVE_COUNTER)).toBe(3); // an explicit number still advances the counter
     await reader.close();
@@ -73,7 +90,12 @@ describe('keepEveryNHours', () => {
   it('manager.checkpoints and the manifest list only the managed checkpoints, not the ones preserved for good', async () => {
     const storage = new MemoryStorage();
     let clock = T0;
-    const m = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), '/run', { storage, maxToKeep: 2, keepEveryNHours: 0.5, now: () => new Date(clock) });
+    const m = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), '/run', {
+      storage,
+      maxToKeep: 2,
+      keepEveryNHours: 0.5,
+      now: () => new Date(clock),
+    });
     for (let i = 0; i < 5; i++) {
       await m.save();
       clock += HOUR;
@@ -95,9 +117,14 @@ describe('keepEveryNHours', () => {
     await a.close();
     clock = T0 + 5 * HOUR; // a VM migration, an NTP step
     const warnings: string[] = [];
-    const b = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), '/run', { ...options, warn: (w) => warnings.push(w) });
+    const b = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), '/run', {
+      ...options,
+      warn: (w) => warnings.push(w),
+    });
     await b.ready;
-    expect(warnings.join()).toMatch(/the clock is 17999\.0 s behind the last preserved checkpoint time .*keeping every existing checkpoint for good/);
+    expect(warnings.join()).toMatch(
+      /the clock is 17999\.0 s behind the last preserved checkpoint time .*keeping every existing checkpoint for good/,
+    );
     expect(names(b.preserved)).toEqual(['ckpt-1.wpt']);
     await b.save({ step: 2 });
     await b.save({ step: 3 });
@@ -135,26 +162,39 @@ describe('checkpointInterval', () => {
   it('takes lastCheckpointStep as a constructor option: the interval counts from it', async () => {
     const storage = new MemoryStorage();
     const step = new Variable<number>(12);
-    const m = new CheckpointManager(new Checkpoint({ step }), '/run', { storage, checkpointInterval: 10, stepCounter: step, lastCheckpointStep: 5 });
+    const m = new CheckpointManager(new Checkpoint({ step }), '/run', {
+      storage,
+      checkpointInterval: 10,
+      stepCounter: step,
+      lastCheckpointStep: 5,
+    });
     expect(m.lastCheckpointStep).toBe(5);
     expect(await m.save()).toBeNull(); // 12 < 5 + 10
     step.value = 15;
     expect(await m.save()).toBe('/run/ckpt-1.wpt');
     await m.close();
-    expect(() => new CheckpointManager(new Checkpoint({}), '/x', { storage, lastCheckpointStep: -1 })).toThrow(/lastCheckpointStep must be a non-negative integer step, got -1/);
+    expect(() => new CheckpointManager(new Checkpoint({}), '/x', { storage, lastCheckpointStep: -1 })).toThrow(
+      /lastCheckpointStep must be a non-negative integer step, got -1/,
+    );
   });
 
   it('is refused without a stepCounter (TensorFlow raises ValueError)', () => {
-    expect(() => new CheckpointManager(new Checkpoint({}), '/run', { storage: new MemoryStorage(), checkpointInterval: 5 }))
-      .toThrow(ArgumentError);
-    expect(() => new CheckpointManager(new Checkpoint({}), '/run', { storage: new MemoryStorage(), checkpointInterval: 5 }))
-      .toThrow(/stepCounter must be given with checkpointInterval/);
+    expect(
+      () => new CheckpointManager(new Checkpoint({}), '/run', { storage: new MemoryStorage(), checkpointInterval: 5 }),
+    ).toThrow(ArgumentError);
+    expect(
+      () => new CheckpointManager(new Checkpoint({}), '/run', { storage: new MemoryStorage(), checkpointInterval: 5 }),
+    ).toThrow(/stepCounter must be given with checkpointInterval/);
   });
 
   it('lastCheckpointStep; force (check_interval=False) saves early but never twice at one step; after a restore it counts from the restored step', async () => {
     const storage = new MemoryStorage();
     const step = new Variable<number>(0);
-    const m = new CheckpointManager(new Checkpoint({ step }), '/run', { storage, checkpointInterval: 10, stepCounter: step });
+    const m = new CheckpointManager(new Checkpoint({ step }), '/run', {
+      storage,
+      checkpointInterval: 10,
+      stepCounter: step,
+    });
     await m.ready;
     expect(m.lastCheckpointStep).toBeNull();
     expect(await m.save()).toBe('/run/ckpt-1.wpt');
@@ -167,7 +207,11 @@ describe('checkpointInterval', () => {
     await m.close();
 
     const restoredStep = new Variable<number>(0);
-    const again = new CheckpointManager(new Checkpoint({ step: restoredStep }), '/run', { storage, checkpointInterval: 10, stepCounter: restoredStep });
+    const again = new CheckpointManager(new Checkpoint({ step: restoredStep }), '/run', {
+      storage,
+      checkpointInterval: 10,
+      stepCounter: restoredStep,
+    });
     await again.restoreOrInitialize();
     expect(restoredStep.value).toBe(3);
     expect(again.lastCheckpointStep).toBe(3);

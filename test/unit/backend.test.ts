@@ -8,8 +8,12 @@ describe('withCpuDefaults', () => {
   it("fills in the cpu's kernel for each defaulted kernel a backend leaves out, and keeps the ones it implements", () => {
     const own = (x: Float32Array) => x.map((v) => v + 1);
     const partial: Backend = {
-      name: 'gpu', matmul: cpuBackend.matmul, conv2d: cpuBackend.conv2d, conv2dBackpropInput: cpuBackend.conv2dBackpropInput,
-      conv2dBackpropFilter: cpuBackend.conv2dBackpropFilter, biasActivation: own,
+      name: 'gpu',
+      matmul: cpuBackend.matmul,
+      conv2d: cpuBackend.conv2d,
+      conv2dBackpropInput: cpuBackend.conv2dBackpropInput,
+      conv2dBackpropFilter: cpuBackend.conv2dBackpropFilter,
+      biasActivation: own,
     };
     const complete = withCpuDefaults(partial);
     for (const k of DEFAULTED_KERNELS) expect(typeof complete[k], k).toBe('function');

@@ -15,17 +15,32 @@ describe('BackupAndRestore at train end', () => {
       symlinkSync(target, join(root, 'backup'));
       const [x, y] = dataFor('mlp');
       const warnings: string[] = [];
-      const fit = () => makeModel('mlp', 1).fit(x, y, { epochs: 2, verbose: 0, callbacks: [
-        new BackupAndRestore({ backupDir: join(root, 'backup'), warn: (m) => warnings.push(m) }),
-        new ModelCheckpoint({ filepath: join(root, 'best.wpt'), monitor: 'loss', saveBestOnly: true, saveLast: join(root, 'last.wpt') }),
-        new CSVLogger(join(root, 'log.csv'), { append: true }),
-      ] });
+      const fit = () =>
+        makeModel('mlp', 1).fit(x, y, {
+          epochs: 2,
+          verbose: 0,
+          callbacks: [
+            new BackupAndRestore({ backupDir: join(root, 'backup'), warn: (m) => warnings.push(m) }),
+            new ModelCheckpoint({
+              filepath: join(root, 'best.wpt'),
+              monitor: 'loss',
+              saveBestOnly: true,
+              saveLast: join(root, 'last.wpt'),
+            }),
+            new CSVLogger(join(root, 'log.csv'), { append: true }),
+          ],
+        });
       await fit();
       expect(existsSync(join(root, 'last.wpt'))).toBe(true);
       expect(lstatSync(join(root, 'backup')).isSymbolicLink()).toBe(true);
       expect(readdirSync(target)).toEqual([]);
       expect(warnings).toEqual([]);
-      expect(readFileSync(join(root, 'log.csv'), 'utf8').trim().split('\n').map((l) => l.split(',')[0])).toEqual(['epoch', '0', '1']);
+      expect(
+        readFileSync(join(root, 'log.csv'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => l.split(',')[0]),
+      ).toEqual(['epoch', '0', '1']);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

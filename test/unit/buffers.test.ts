@@ -1,8 +1,37 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { allocate, allocateInt32, bufferStats, keepBuffer, setBufferPooling, withBufferScope } from '../../kernels/buffers.js';
 import {
-  AdamW, AveragePooling2D, BatchNormalization, Conv2D, CosineDecay, Dense, Embedding, GRU, GlobalAveragePooling2D, GlobalMaxPooling2D, LSTM, Layer,
-  LayerNormalization, MaxPool2D, RMSprop, Random, Sequential, Tensor, keep, loadMnist, oneHot, type CallContext, type Optimizer, type SampleShape,
+  allocate,
+  allocateInt32,
+  bufferStats,
+  keepBuffer,
+  setBufferPooling,
+  withBufferScope,
+} from '../../kernels/buffers.js';
+import {
+  AdamW,
+  AveragePooling2D,
+  BatchNormalization,
+  Conv2D,
+  CosineDecay,
+  Dense,
+  Embedding,
+  GRU,
+  GlobalAveragePooling2D,
+  GlobalMaxPooling2D,
+  LSTM,
+  Layer,
+  LayerNormalization,
+  MaxPool2D,
+  RMSprop,
+  Random,
+  Sequential,
+  Tensor,
+  keep,
+  loadMnist,
+  oneHot,
+  type CallContext,
+  type Optimizer,
+  type SampleShape,
 } from '../../src/node/index.js';
 import { dataFor, fingerprint, makeModel, type Kind } from '../../harness/training.js';
 import { mnistModel } from '../../src/cli/models.js';
@@ -37,7 +66,8 @@ describe('the buffer pool', () => {
 
   it('pools nothing when turned off', () => {
     setBufferPooling(false);
-    const a = withBufferScope(() => allocate(32)), b = withBufferScope(() => allocate(32));
+    const a = withBufferScope(() => allocate(32)),
+      b = withBufferScope(() => allocate(32));
     expect(a).not.toBe(b);
   });
 });
@@ -60,30 +90,74 @@ describe('training with recycled buffers', () => {
   }
 
   const wide: Array<[string, () => Sequential, () => Optimizer, Tensor]> = [
-    ['Embedding → LSTM → LayerNormalization → GRU → Dense, AdamW on CosineDecay',
-      () => new Sequential([new Embedding({ inputDim: 9, outputDim: 4, inputShape: [5] }), new LSTM({ units: 3, returnSequences: true }), new LayerNormalization(), new GRU({ units: 3 }), new Dense({ units: 3, activation: 'softmax' })], { seed: 2 }),
+    [
+      'Embedding → LSTM → LayerNormalization → GRU → Dense, AdamW on CosineDecay',
+      () =>
+        new Sequential(
+          [
+            new Embedding({ inputDim: 9, outputDim: 4, inputShape: [5] }),
+            new LSTM({ units: 3, returnSequences: true }),
+            new LayerNormalization(),
+            new GRU({ units: 3 }),
+            new Dense({ units: 3, activation: 'softmax' }),
+          ],
+          { seed: 2 },
+        ),
       () => new AdamW({ learningRate: new CosineDecay({ initialLearningRate: 0.01, decaySteps: 10 }) }),
-      new Tensor(Float32Array.from({ length: 24 * 5 }, (_, i) => (i * 7) % 9), [24, 5])],
-    ['Conv2D (dilated) → BatchNormalization → AveragePooling2D → Conv2D (strided) → GlobalMaxPooling2D → Dense, RMSprop with clipnorm',
-      () => new Sequential([new Conv2D({ filters: 3, kernelSize: 2, dilationRate: 2, padding: 'same', inputShape: [6, 6, 2] }), new BatchNormalization(), new AveragePooling2D({ poolSize: 2 }),
-        new Conv2D({ filters: 4, kernelSize: 2, strides: 2, padding: 'same' }), new GlobalMaxPooling2D(), new Dense({ units: 3, activation: 'softmax' })], { seed: 3 }),
+      new Tensor(
+        Float32Array.from({ length: 24 * 5 }, (_, i) => (i * 7) % 9),
+        [24, 5],
+      ),
+    ],
+    [
+      'Conv2D (dilated) → BatchNormalization → AveragePooling2D → Conv2D (strided) → GlobalMaxPooling2D → Dense, RMSprop with clipnorm',
+      () =>
+        new Sequential(
+          [
+            new Conv2D({ filters: 3, kernelSize: 2, dilationRate: 2, padding: 'same', inputShape: [6, 6, 2] }),
+            new BatchNormalization(),
+            new AveragePooling2D({ poolSize: 2 }),
+            new Conv2D({ filters: 4, kernelSize: 2, strides: 2, padding: 'same' }),
+            new GlobalMaxPooling2D(),
+            new Dense({ units: 3, activation: 'softmax' }),
+          ],
+          { seed: 3 },
+        ),
       () => new RMSprop({ learningRate: 0.01, momentum: 0.5, centered: true, clipnorm: 1 }),
-      new Tensor(new Random(5).fillUniform(new Float32Array(24 * 72), -1, 1), [24, 6, 6, 2])],
-    ['Conv2D 8 (direct, same padding) → MaxPool2D → Conv2D 4 → GlobalAveragePooling2D → Dense, Adam',
-      () => new Sequential([new Conv2D({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [7, 7, 3] }), new MaxPool2D({ poolSize: 2 }),
-        new Conv2D({ filters: 4, kernelSize: 2, activation: 'relu' }), new GlobalAveragePooling2D(), new Dense({ units: 3, activation: 'softmax' })], { seed: 4 }),
+      new Tensor(new Random(5).fillUniform(new Float32Array(24 * 72), -1, 1), [24, 6, 6, 2]),
+    ],
+    [
+      'Conv2D 8 (direct, same padding) → MaxPool2D → Conv2D 4 → GlobalAveragePooling2D → Dense, Adam',
+      () =>
+        new Sequential(
+          [
+            new Conv2D({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [7, 7, 3] }),
+            new MaxPool2D({ poolSize: 2 }),
+            new Conv2D({ filters: 4, kernelSize: 2, activation: 'relu' }),
+            new GlobalAveragePooling2D(),
+            new Dense({ units: 3, activation: 'softmax' }),
+          ],
+          { seed: 4 },
+        ),
       () => new AdamW({ learningRate: 0.01, weightDecay: 0 }),
-      new Tensor(new Random(6).fillUniform(new Float32Array(24 * 147), -1, 1), [24, 7, 7, 3])],
+      new Tensor(new Random(6).fillUniform(new Float32Array(24 * 147), -1, 1), [24, 7, 7, 3]),
+    ],
   ];
   for (const [name, make, optimizer, x] of wide) {
     it(`${name}: the same bits pooled or not`, async () => {
-      const y = oneHot(Array.from({ length: 24 }, (_, i) => i % 3), 3);
+      const y = oneHot(
+        Array.from({ length: 24 }, (_, i) => i % 3),
+        3,
+      );
       const run = async (pooled: boolean) => {
         setBufferPooling(pooled);
         const model = make();
         model.compile({ optimizer: optimizer(), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
         await model.fit(x, y, { epochs: 3, batchSize: 8, verbose: 0, validationData: [x, y] });
-        return { weights: model.getWeights().map((w) => Array.from(new Uint32Array(w.data.buffer, w.data.byteOffset, w.size))), history: JSON.stringify(model.history.stateDict()) };
+        return {
+          weights: model.getWeights().map((w) => Array.from(new Uint32Array(w.data.buffer, w.data.byteOffset, w.size))),
+          history: JSON.stringify(model.history.stateDict()),
+        };
       };
       expect(await run(true)).toEqual(await run(false));
     });
@@ -97,7 +171,8 @@ describe('training with recycled buffers', () => {
       order.forEach((i, k) => out.set(from.data.subarray(i * width, (i + 1) * width), k * width));
       return out;
     };
-    const x = new Tensor(rows(xTrain, 784), [96, 28, 28, 1]), y = new Tensor(rows(yTrain, 10), [96, 10]);
+    const x = new Tensor(rows(xTrain, 784), [96, 28, 28, 1]),
+      y = new Tensor(rows(yTrain, 10), [96, 10]);
     const run = async (pooled: boolean) => {
       setBufferPooling(pooled);
       const model = mnistModel('cnn', 5);
@@ -110,13 +185,31 @@ describe('training with recycled buffers', () => {
   it('allocates nothing fresh per batch in steady state: after the first step every buffer comes from the pool', async () => {
     for (const kind of ['mlp', 'cnn'] as const) {
       const shape = kind === 'mlp' ? [784] : [28, 28, 1];
-      const x = new Tensor(new Random(1).fillUniform(new Float32Array(64 * shape.reduce((a, b) => a * b)), 0, 1), [64, ...shape]);
-      const y = new Tensor(Float32Array.from({ length: 640 }, (_, i) => (i % 10 === Math.floor(i / 10) % 10 ? 1 : 0)), [64, 10]);
+      const x = new Tensor(new Random(1).fillUniform(new Float32Array(64 * shape.reduce((a, b) => a * b)), 0, 1), [
+        64,
+        ...shape,
+      ]);
+      const y = new Tensor(
+        Float32Array.from({ length: 640 }, (_, i) => (i % 10 === Math.floor(i / 10) % 10 ? 1 : 0)),
+        [64, 10],
+      );
       const model = mnistModel(kind, 1);
-      let afterFirst = -1, atEnd = -1;
+      let afterFirst = -1,
+        atEnd = -1;
       await model.fit(x, y, {
-        epochs: 2, batchSize: 32, verbose: 0,
-        callbacks: [{ onBatchEnd: async (batch: number) => { if (batch === 0 && afterFirst < 0) afterFirst = bufferStats().fresh; }, onTrainEnd: async () => { atEnd = bufferStats().fresh; } }],
+        epochs: 2,
+        batchSize: 32,
+        verbose: 0,
+        callbacks: [
+          {
+            onBatchEnd: async (batch: number) => {
+              if (batch === 0 && afterFirst < 0) afterFirst = bufferStats().fresh;
+            },
+            onTrainEnd: async () => {
+              atEnd = bufferStats().fresh;
+            },
+          },
+        ],
       });
       expect(atEnd, `${kind}: buffers allocated fresh after the first step`).toBe(afterFirst);
     }
@@ -126,8 +219,12 @@ describe('training with recycled buffers', () => {
     class Remember extends Layer {
       readonly className = 'Remember';
       readonly kept: Array<[Tensor, Float32Array]> = [];
-      outputShape(s: SampleShape): SampleShape { return s; }
-      getConfig() { return {}; }
+      outputShape(s: SampleShape): SampleShape {
+        return s;
+      }
+      getConfig() {
+        return {};
+      }
       call(x: Tensor, _ctx: CallContext): Tensor {
         const y = x.mul(2);
         this.kept.push([keep(y), y.data.slice()]);
@@ -135,7 +232,10 @@ describe('training with recycled buffers', () => {
       }
     }
     const remember = new Remember({});
-    const model = new Sequential([new Dense({ units: 4, inputShape: [6] }), remember, new Dense({ units: 3, activation: 'softmax' })], { seed: 1 });
+    const model = new Sequential(
+      [new Dense({ units: 4, inputShape: [6] }), remember, new Dense({ units: 3, activation: 'softmax' })],
+      { seed: 1 },
+    );
     model.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy' });
     const [x, y] = dataFor('mlp', 64, 1);
     await model.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0 });

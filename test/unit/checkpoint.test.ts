@@ -4,8 +4,18 @@ import { mkdtempSync, rmSync, readdirSync, readFileSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  Checkpoint, CheckpointError, Variable, Random, Tensor, randn, tensor, WptReader, readWpt, writeWpt,
-  type StateDict, type Trackable,
+  Checkpoint,
+  CheckpointError,
+  Variable,
+  Random,
+  Tensor,
+  randn,
+  tensor,
+  WptReader,
+  readWpt,
+  writeWpt,
+  type StateDict,
+  type Trackable,
 } from '../../src/node/index.js';
 import { replacedFilesReleased } from '../../src/checkpoint/format/writer.js';
 import { TEMP_SUFFIX } from '../../src/storage/temp-names.js';
@@ -14,12 +24,17 @@ import { MemoryStorage } from '../../src/node/index.js';
 import { FaultyStorage } from '../helpers/faulty-storage.js';
 
 let dir: string;
-beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'wpt-')); });
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'wpt-'));
+});
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A minimal trackable: named tensors plus a JSON config. */
 class Params implements Trackable {
-  constructor(public tensors: Record<string, Tensor>, public config: Record<string, number> = {}) {}
+  constructor(
+    public tensors: Record<string, Tensor>,
+    public config: Record<string, number> = {},
+  ) {}
   stateDict(): StateDict {
     return { ...this.tensors, config: this.config };
   }
@@ -29,16 +44,23 @@ class Params implements Trackable {
   }
 }
 
-const params = (seed: number, shape = [3, 4]) => new Params({ kernel: randn(shape, new Random(seed)), bias: randn([shape[1]], new Random(seed + 1)) }, { units: shape[1] });
+const params = (seed: number, shape = [3, 4]) =>
+  new Params(
+    { kernel: randn(shape, new Random(seed)), bias: randn([shape[1]], new Random(seed + 1)) },
+    { units: shape[1] },
+  );
 
 describe('Checkpoint', () => {
   it('restores a group of trackables and values into fresh objects', async () => {
-    const gen = params(1), disc = params(2, [4, 2]);
+    const gen = params(1),
+      disc = params(2, [4, 2]);
     const step = new Variable<number>(41);
     const path = join(dir, 'ckpt.wpt');
     await new Checkpoint({ generator: gen, discriminator: disc, step, note: 'hello' }).write(path);
 
-    const gen2 = params(10), disc2 = params(20, [4, 2]), step2 = new Variable<number>(0);
+    const gen2 = params(10),
+      disc2 = params(20, [4, 2]),
+      step2 = new Variable<number>(0);
     const again = new Checkpoint({ generator: gen2, discriminator: disc2, step: step2, note: null });
     const report = await again.read(path);
     expect(report).toEqual({ missing: [], unexpected: [], mismatched: [], saveCounter: null });
@@ -104,19 +126,31 @@ describe('Checkpoint', () => {
     const source = Object.fromEntries(shapes.map((s, i) => [`t${i}`, randn(s, new Random(i + 1))]));
     await new Checkpoint(source).write(path);
     const file = readFileSync(path);
-    const { entries } = (await WptReader.open(path).then(async (r) => { await r.close(); return r; })).header;
-    await fc.assert(fc.asyncProperty(fc.nat({ max: entries.length - 1 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), async (which, where) => {
-      const e = entries[which];
-      const damaged = Buffer.from(file);
-      damaged[e.offset + Math.floor(where * e.length)] ^= 0x5a;
-      writeFileSync(path, damaged);
-      const targets = Object.fromEntries(shapes.map((s, i) => [`t${i}`, randn(s, new Random(100 + i))]));
-      const before = Object.values(targets).map((t) => t.data.slice());
-      const err = await new Checkpoint(targets).read(path).catch((x: unknown) => x);
-      expect(err).toBeInstanceOf(CheckpointError);
-      expect(['CHECKSUM_MISMATCH', 'DECOMPRESSED_SIZE_MISMATCH']).toContain((err as CheckpointError).code);
-      Object.values(targets).forEach((t, i) => expect(t.data).toEqual(before[i]));
-    }), { numRuns: 40 });
+    const { entries } = (
+      await WptReader.open(path).then(async (r) => {
+        await r.close();
+        return r;
+      })
+    ).header;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat({ max: entries.length - 1 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        async (which, where) => {
+          const e = entries[which];
+          const damaged = Buffer.from(file);
+          damaged[e.offset + Math.floor(where * e.length)] ^= 0x5a;
+          writeFileSync(path, damaged);
+          const targets = Object.fromEntries(shapes.map((s, i) => [`t${i}`, randn(s, new Random(100 + i))]));
+          const before = Object.values(targets).map((t) => t.data.slice());
+          const err = await new Checkpoint(targets).read(path).catch((x: unknown) => x);
+          expect(err).toBeInstanceOf(CheckpointError);
+          expect(['CHECKSUM_MISMATCH', 'DECOMPRESSED_SIZE_MISMATCH']).toContain((err as CheckpointError).code);
+          Object.values(targets).forEach((t, i) => expect(t.data).toEqual(before[i]));
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 
   it('restores float16 exports into float32 arrays, and refuses an array of the wrong size by name', async () => {
@@ -127,7 +161,9 @@ describe('Checkpoint', () => {
     await new Checkpoint({ w: into }).read(path);
     const { values } = await readWpt(path);
     expect(into.data).toEqual((values.get('w') as Tensor).data);
-    expect(Math.max(...into.data.map((v, i) => Math.abs(v - w.data[i])))).toBeLessThan(2e-3 * Math.max(...w.data.map(Math.abs)));
+    expect(Math.max(...into.data.map((v, i) => Math.abs(v - w.data[i])))).toBeLessThan(
+      2e-3 * Math.max(...w.data.map(Math.abs)),
+    );
     const reader = await WptReader.open(path);
     const err = await reader.stage([{ key: 'w', into: new Float32Array(34) }]).catch((x: unknown) => x);
     await reader.close();
@@ -165,10 +201,14 @@ describe('Checkpoint', () => {
   it('lists entries from the header alone and reads one entry by its bytes alone', async () => {
     const storage = new MemoryStorage();
     const big = randn([100, 100], new Random(1));
-    await writeWpt('/m/x.wpt', [
-      { key: 'big', kind: 'tensor', value: big },
-      { key: 'small', kind: 'tensor', value: tensor([1, 2]) },
-    ], { kind: 'weights', storage });
+    await writeWpt(
+      '/m/x.wpt',
+      [
+        { key: 'big', kind: 'tensor', value: big },
+        { key: 'small', kind: 'tensor', value: tensor([1, 2]) },
+      ],
+      { kind: 'weights', storage },
+    );
     const reader = await WptReader.open('/m/x.wpt', storage);
     const headerReads = storage.reads.reduce((n, r) => n + r.length, 0);
     expect(headerReads).toBeLessThan(1000);
@@ -176,7 +216,9 @@ describe('Checkpoint', () => {
     storage.reads = [];
     const small = await reader.read('small');
     expect(Array.from((small as Tensor).data)).toEqual([1, 2]);
-    expect(storage.reads).toEqual([{ path: '/m/x.wpt', offset: reader.entry('small').offset, length: reader.entry('small').length }]);
+    expect(storage.reads).toEqual([
+      { path: '/m/x.wpt', offset: reader.entry('small').offset, length: reader.entry('small').length },
+    ]);
     await reader.close();
   });
 
@@ -197,7 +239,9 @@ describe('Checkpoint', () => {
             events.push('prologue landed');
             return h.read(offset, length);
           },
-          close: async () => { events.push('close'); },
+          close: async () => {
+            events.push('close');
+          },
         };
       },
     });
@@ -212,12 +256,27 @@ describe('crash-safe writes', () => {
     return new Proxy(base, {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver);
-        if (prop === op) return async () => { throw Object.assign(new Error(`${code}: injected`), { code }); };
+        if (prop === op)
+          return async () => {
+            throw Object.assign(new Error(`${code}: injected`), { code });
+          };
         if (prop === 'createExclusive') {
           return async (path: string) => {
             const h = await target.createExclusive(path);
-            if (op === ('write' as keyof Storage)) return { ...h, write: async () => { throw Object.assign(new Error(`${code}: injected`), { code }); } };
-            if (op === ('sync' as keyof Storage)) return { ...h, sync: async () => { throw Object.assign(new Error(`${code}: injected`), { code }); } };
+            if (op === ('write' as keyof Storage))
+              return {
+                ...h,
+                write: async () => {
+                  throw Object.assign(new Error(`${code}: injected`), { code });
+                },
+              };
+            if (op === ('sync' as keyof Storage))
+              return {
+                ...h,
+                sync: async () => {
+                  throw Object.assign(new Error(`${code}: injected`), { code });
+                },
+              };
             return h;
           };
         }
@@ -231,7 +290,10 @@ describe('crash-safe writes', () => {
       const storage = new MemoryStorage();
       const leaf = (v: number) => [{ key: 'v', kind: 'json' as const, value: v }];
       await writeWpt('/m/c.wpt', leaf(1), { kind: 'checkpoint', storage });
-      const err = await writeWpt('/m/c.wpt', leaf(2), { kind: 'checkpoint', storage: failing(storage, op as keyof Storage, 'ENOSPC') }).catch((e) => e);
+      const err = await writeWpt('/m/c.wpt', leaf(2), {
+        kind: 'checkpoint',
+        storage: failing(storage, op as keyof Storage, 'ENOSPC'),
+      }).catch((e) => e);
       expect(err).toBeInstanceOf(CheckpointError);
       expect(err.code).toBe('NO_SPACE');
       expect(err.message).toContain('ENOSPC');
@@ -255,11 +317,24 @@ describe('crash-safe writes', () => {
     await writeWpt('/m/c.wpt', leaf(1), { kind: 'checkpoint', storage: memory });
     const log: string[] = [];
     const logged: Storage = {
-      ...Object.fromEntries(['createExclusive', 'openRead', 'list', 'mkdirp', 'freeBytes'].map((k) => [k, (memory as any)[k].bind(memory)])) as unknown as Storage,
-      link: async (a, b) => { log.push(`link ${a} ${b.endsWith(TEMP_SUFFIX) ? 'temp' : b}`); await memory.link(a, b); },
-      rename: async (a, b) => { log.push(`rename to ${b}`); await memory.rename(a, b); },
-      syncDir: async (d) => { log.push(`syncDir ${d}`); },
-      remove: async (p) => { log.push(`remove ${p.endsWith(TEMP_SUFFIX) ? 'temp' : p}`); await memory.remove(p); },
+      ...(Object.fromEntries(
+        ['createExclusive', 'openRead', 'list', 'mkdirp', 'freeBytes'].map((k) => [k, (memory as any)[k].bind(memory)]),
+      ) as unknown as Storage),
+      link: async (a, b) => {
+        log.push(`link ${a} ${b.endsWith(TEMP_SUFFIX) ? 'temp' : b}`);
+        await memory.link(a, b);
+      },
+      rename: async (a, b) => {
+        log.push(`rename to ${b}`);
+        await memory.rename(a, b);
+      },
+      syncDir: async (d) => {
+        log.push(`syncDir ${d}`);
+      },
+      remove: async (p) => {
+        log.push(`remove ${p.endsWith(TEMP_SUFFIX) ? 'temp' : p}`);
+        await memory.remove(p);
+      },
     };
     await writeWpt('/m/c.wpt', leaf(2), { kind: 'checkpoint', storage: logged });
     await replacedFilesReleased();
@@ -276,14 +351,22 @@ describe('crash-safe writes', () => {
   });
 
   it('round-trips through the real filesystem for random states', async () => {
-    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 50 }), fc.nat(), async (r, c, seed) => {
-      const p = params(seed, [r, c]);
-      const path = join(dir, 'fs.wpt');
-      await new Checkpoint({ p }).write(path);
-      const q = params(seed + 100, [r, c]);
-      await new Checkpoint({ p: q }).read(path);
-      expect(q.tensors.kernel.data).toEqual(p.tensors.kernel.data);
-    }), { numRuns: 20 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 50 }),
+        fc.nat(),
+        async (r, c, seed) => {
+          const p = params(seed, [r, c]);
+          const path = join(dir, 'fs.wpt');
+          await new Checkpoint({ p }).write(path);
+          const q = params(seed + 100, [r, c]);
+          await new Checkpoint({ p: q }).read(path);
+          expect(q.tensors.kernel.data).toEqual(p.tensors.kernel.data);
+        },
+      ),
+      { numRuns: 20 },
+    );
   });
 });
 

@@ -21,7 +21,11 @@ describe('waypoint export outputs', () => {
   it('refuses --out naming the checkpoint it exports, by any name, and leaves it intact', () => {
     const before = readFileSync(model);
     symlinkSync(model, join(dir, 'alias.onnx'));
-    for (const [to, out] of [['onnx', model], ['safetensors', join(dir, '.', 'm.wpt')], ['onnx', join(dir, 'alias.onnx')]]) {
+    for (const [to, out] of [
+      ['onnx', model],
+      ['safetensors', join(dir, '.', 'm.wpt')],
+      ['onnx', join(dir, 'alias.onnx')],
+    ]) {
       const r = cli('export', model, '--to', to, '--out', out, '--overwrite');
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(/is the input file .*give another --out/);
@@ -29,7 +33,7 @@ describe('waypoint export outputs', () => {
     expect(readFileSync(model).equals(before)).toBe(true);
   });
 
-  it("refuses to replace an existing model.json (or any output) without --overwrite, and replaces it with it", () => {
+  it('refuses to replace an existing model.json (or any output) without --overwrite, and replaces it with it', () => {
     const out = join(dir, 'tfjs');
     mkdirSync(out);
     writeFileSync(join(out, 'model.json'), 'mine');
@@ -74,10 +78,20 @@ describe('command-line edges', () => {
     writeFileSync(join(clone, 'bin', 'waypoint.js'), readFileSync(BIN));
     writeFileSync(join(clone, 'package.json'), '{"type":"module"}');
     symlinkSync(join(import.meta.dirname, '..', '..', 'node_modules'), join(clone, 'node_modules'));
-    writeFileSync(join(clone, 'src', 'cli', 'main.ts'), "export async function main(): Promise<number> { console.log('sources'); return 0; }\n");
-    writeFileSync(join(clone, 'dist', 'src', 'cli', 'main.js'), "export async function main() { console.log('stale dist'); return 0; }\n");
-    expect(spawnSync(process.execPath, [join(clone, 'bin', 'waypoint.js')], { encoding: 'utf8' }).stdout).toBe('sources\n');
+    writeFileSync(
+      join(clone, 'src', 'cli', 'main.ts'),
+      "export async function main(): Promise<number> { console.log('sources'); return 0; }\n",
+    );
+    writeFileSync(
+      join(clone, 'dist', 'src', 'cli', 'main.js'),
+      "export async function main() { console.log('stale dist'); return 0; }\n",
+    );
+    expect(spawnSync(process.execPath, [join(clone, 'bin', 'waypoint.js')], { encoding: 'utf8' }).stdout).toBe(
+      'sources\n',
+    );
     rmSync(join(clone, 'src'), { recursive: true }); // an installed package ships dist/ only
-    expect(spawnSync(process.execPath, [join(clone, 'bin', 'waypoint.js')], { encoding: 'utf8' }).stdout).toBe('stale dist\n');
+    expect(spawnSync(process.execPath, [join(clone, 'bin', 'waypoint.js')], { encoding: 'utf8' }).stdout).toBe(
+      'stale dist\n',
+    );
   });
 });

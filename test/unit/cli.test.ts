@@ -10,7 +10,17 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { readWpt, Tensor, loadMnist, ProgressBar, ModelCheckpoint, osError, Sequential, Dense, Adam } from '../../src/node/index.js';
+import {
+  readWpt,
+  Tensor,
+  loadMnist,
+  ProgressBar,
+  ModelCheckpoint,
+  osError,
+  Sequential,
+  Dense,
+  Adam,
+} from '../../src/node/index.js';
 import { modelFromFile } from '../../src/model/load.js';
 import { parseXml, findAll, type XmlElement as XmlNode } from '../helpers/xml.js';
 import { fitLine } from '../../src/model/progress.js';
@@ -23,17 +33,22 @@ const BIN = join(import.meta.dirname, '..', '..', 'bin', 'waypoint.js');
 const cli = (...args: string[]) => spawnSync('node', [BIN, ...args], { encoding: 'utf8' });
 
 let dir: string;
-beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'wpt-cli-')); });
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'wpt-cli-'));
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const weightsOf = async (path: string) => {
   const { values } = await readWpt(path);
-  return [...values].filter(([k]) => k.startsWith('model/') || k.startsWith('optimizer/m')).map(([k, v]) => [k, Array.from((v as Tensor).data)]);
+  return [...values]
+    .filter(([k]) => k.startsWith('model/') || k.startsWith('optimizer/m'))
+    .map(([k, v]) => [k, Array.from((v as Tensor).data)]);
 };
 
 describe('waypoint train', () => {
   it('killed mid-epoch, then run again, resumes to the same final model as an uninterrupted run', async () => {
-    const straight = join(dir, 'straight'), killed = join(dir, 'killed');
+    const straight = join(dir, 'straight'),
+      killed = join(dir, 'killed');
     const args = (run: string) => ['train', '--model', 'mlp', '--epochs', '2', '--every-batches', '40', '--run', run];
     const first = cli(...args(straight));
     expect(first.status).toBe(0);
@@ -50,7 +65,10 @@ describe('waypoint train', () => {
           resolve();
         }
       }, 20);
-      child.on('exit', () => { clearInterval(poll); reject(new Error('the run finished before it could be killed')); });
+      child.on('exit', () => {
+        clearInterval(poll);
+        reject(new Error('the run finished before it could be killed'));
+      });
     });
     await new Promise((r) => child.on('exit', r));
     expect(existsSync(join(killed, 'last.wpt'))).toBe(false);
@@ -73,7 +91,9 @@ describe('waypoint train, stopped', () => {
     const args = ['train', '--model', 'mlp', '--epochs', '2', '--every-batches', '40', '--run', run];
     const child = spawn('node', [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
     const manifest = join(run, 'backup', 'manifest.json');
     // One SIGTERM, as `kill` sends: a second one, arriving while the first is handled, would
     // take the default action (what a second Ctrl-C is for).
@@ -86,7 +106,9 @@ describe('waypoint train, stopped', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     clearInterval(poll);
     expect(code).toBe(143);
-    expect(stderr).toMatch(/interrupted \(SIGTERM\) at epoch \d+, batch \d+: backed up to .*backup; run the same command again to resume/);
+    expect(stderr).toMatch(
+      /interrupted \(SIGTERM\) at epoch \d+, batch \d+: backed up to .*backup; run the same command again to resume/,
+    );
     expect(existsSync(join(run, 'backup', 'manager.lock'))).toBe(false);
 
     const resumed = cli(...args);
@@ -137,9 +159,16 @@ describe('inspect, diff, select, plot', () => {
     const root = parseXml(readFileSync(svg, 'utf8'));
     expect(root.name).toBe('svg');
     const groups = findAll(root, 'g').filter((g) => g.attributes['data-series'] !== undefined);
-    expect(groups.map((g) => g.attributes['data-series']).sort()).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_loss']);
+    expect(groups.map((g) => g.attributes['data-series']).sort()).toEqual([
+      'accuracy',
+      'loss',
+      'val_accuracy',
+      'val_loss',
+    ]);
     for (const g of groups) {
-      expect(findAll(g, 'path').map((p) => p.attributes.d)).toEqual([expect.stringMatching(/^M[\d.]+,[\d.]+ L[\d.]+,[\d.]+$/)]);
+      expect(findAll(g, 'path').map((p) => p.attributes.d)).toEqual([
+        expect.stringMatching(/^M[\d.]+,[\d.]+ L[\d.]+,[\d.]+$/),
+      ]);
       expect(findAll(g, 'circle')).toHaveLength(2); // few epochs: a marker on every point
     }
   });
@@ -153,10 +182,13 @@ describe('export', () => {
     const modelJson = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
     const bin = readFileSync(join(out, 'weights.bin'));
     await tf.setBackend('cpu');
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory({
-      modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0].weights,
-      weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length),
-    }));
+    const loaded = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: modelJson.modelTopology,
+        weightSpecs: modelJson.weightsManifest[0].weights,
+        weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length),
+      }),
+    );
     const ours = await modelFromFile(file);
     const x = await (await loadMnist()).xTest;
     const sample = new Tensor(x.data.slice(0, 64 * 784), [64, 784]);
@@ -171,8 +203,13 @@ describe('export', () => {
     expect(cli('export', join(cnnRun, 'last.wpt'), '--to', 'tfjs', '--out', join(dir, 'tfjs-cnn')).status).toBe(0);
     const modelJson = JSON.parse(readFileSync(join(dir, 'tfjs-cnn', 'model.json'), 'utf8'));
     const bin = readFileSync(join(dir, 'tfjs-cnn', 'weights.bin'));
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0].weights,
-      weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length) }));
+    const loaded = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: modelJson.modelTopology,
+        weightSpecs: modelJson.weightsManifest[0].weights,
+        weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length),
+      }),
+    );
     const x = await (await loadMnist({ shape: 'image' })).xTest;
     const sample = new Tensor(x.data.slice(0, 16 * 784), [16, 28, 28, 1]);
     const theirs = (loaded.predict(tf.tensor(sample.data, sample.shape)) as tf.Tensor).dataSync();
@@ -217,7 +254,11 @@ describe('bad input: one clear line, non-zero exit', () => {
     [['train', '--model', 'rnn'], /--model must be mlp or cnn, got 'rnn'/, 2],
     [['train', '--epochs', '0'], /--epochs must be an integer ≥ 1/, 2],
     [['inspect'], /give exactly one FILE/, 2],
-    [['inspect', '/no/such/file.wpt'], /NOT_FOUND: cannot open the file: no such file or directory \(ENOENT\) \(file \/no\/such\/file\.wpt\)/, 1],
+    [
+      ['inspect', '/no/such/file.wpt'],
+      /NOT_FOUND: cannot open the file: no such file or directory \(ENOENT\) \(file \/no\/such\/file\.wpt\)/,
+      1,
+    ],
     [['diff', 'only-one.wpt'], /give two files/, 2],
     [['select', '/no/such/dir'], /does not exist/, 2],
     [['plot', '/no/such/file.wpt'], /cannot open/, 1],
@@ -249,15 +290,22 @@ describe('bad input: one clear line, non-zero exit', () => {
   });
 });
 
-
 let ownDir: string;
-beforeAll(() => { ownDir = mkdtempSync(join(tmpdir(), 'wpt-polish-')); });
+beforeAll(() => {
+  ownDir = mkdtempSync(join(tmpdir(), 'wpt-polish-'));
+});
 afterAll(() => rmSync(ownDir, { recursive: true, force: true }));
 
 /** A few samples of MNIST's shapes (the values do not matter where only shapes and counters do). */
 const fakeMnist = (kind: 'mlp' | 'cnn', n = 64) => {
-  const x = new Tensor(Float32Array.from({ length: n * 784 }, (_, i) => ((i * 7919) % 255) / 255), kind === 'mlp' ? [n, 784] : [n, 28, 28, 1]);
-  const y = new Tensor(Float32Array.from({ length: n * 10 }, (_, i) => (i % 10 === Math.floor(i / 10) % 10 ? 1 : 0)), [n, 10]);
+  const x = new Tensor(
+    Float32Array.from({ length: n * 784 }, (_, i) => ((i * 7919) % 255) / 255),
+    kind === 'mlp' ? [n, 784] : [n, 28, 28, 1],
+  );
+  const y = new Tensor(
+    Float32Array.from({ length: n * 10 }, (_, i) => (i % 10 === Math.floor(i / 10) % 10 ? 1 : 0)),
+    [n, 10],
+  );
   return [x, y] as const;
 };
 
@@ -268,14 +316,24 @@ describe('1. the progress line', () => {
     const metrics = ['loss: 0.1235', 'accuracy: 0.5000'];
     const wide = fitLine('95/100', '[====>....]', 'ETA: 1.0s', metrics, 200);
     expect(wide).toBe('95/100 [====>....] - ETA: 1.0s - loss: 0.1235 - accuracy: 0.5000');
-    expect(fitLine('95/100', '[====>....]', 'ETA: 1.0s', metrics, wide.length - 1)).toBe('95/100 - ETA: 1.0s - loss: 0.1235 - accuracy: 0.5000');
+    expect(fitLine('95/100', '[====>....]', 'ETA: 1.0s', metrics, wide.length - 1)).toBe(
+      '95/100 - ETA: 1.0s - loss: 0.1235 - accuracy: 0.5000',
+    );
     expect(fitLine('95/100', '[====>....]', 'ETA: 1.0s', metrics, 40)).toBe('95/100 - ETA: 1.0s - loss: 0.1235');
     expect(fitLine('95/100', '[====>....]', 'ETA: 1.0s', metrics, 10)).toHaveLength(10);
   });
 
   it('in an 80-column terminal every redraw stays on one line of at most 79 characters', async () => {
     let out = '';
-    const bar = new ProgressBar({ epochs: 1, stepsPerEpoch: 95, isTTY: true, columns: 80, write: (t) => { out += t; } });
+    const bar = new ProgressBar({
+      epochs: 1,
+      stepsPerEpoch: 95,
+      isTTY: true,
+      columns: 80,
+      write: (t) => {
+        out += t;
+      },
+    });
     vi.useFakeTimers({ toFake: ['performance'] });
     try {
       await bar.onEpochBegin(0);
@@ -287,7 +345,10 @@ describe('1. the progress line', () => {
     } finally {
       vi.useRealTimers();
     }
-    const redraws = out.split('\r').slice(1).map((l) => l.replace('\x1b[K', ''));
+    const redraws = out
+      .split('\r')
+      .slice(1)
+      .map((l) => l.replace('\x1b[K', ''));
     expect(redraws.length).toBeGreaterThan(90);
     expect(out.split('\n').filter(Boolean)).toHaveLength(2); // "Epoch 1/1" and the epoch's final line
     for (const line of redraws) expect(line.replace(/\n$/, '').length).toBeLessThanOrEqual(79);
@@ -296,21 +357,38 @@ describe('1. the progress line', () => {
 
   it('outside a terminal: one line per epoch', async () => {
     let out = '';
-    const bar = new ProgressBar({ epochs: 2, stepsPerEpoch: 10, isTTY: false, write: (t) => { out += t; } });
+    const bar = new ProgressBar({
+      epochs: 2,
+      stepsPerEpoch: 10,
+      isTTY: false,
+      write: (t) => {
+        out += t;
+      },
+    });
     for (const epoch of [0, 1]) {
       await bar.onEpochBegin(epoch);
       for (let b = 0; b < 10; b++) await bar.onBatchEnd(b, logs);
       await bar.onEpochEnd(epoch, logs);
     }
     expect(out.split('\n').filter(Boolean)).toEqual([
-      expect.stringMatching(/^Epoch 1\/2 - [\d.]+s - loss: 0\.1235 - accuracy: 0\.5000 - val_loss: 0\.2000 - val_accuracy: 0\.7500$/),
+      expect.stringMatching(
+        /^Epoch 1\/2 - [\d.]+s - loss: 0\.1235 - accuracy: 0\.5000 - val_loss: 0\.2000 - val_accuracy: 0\.7500$/,
+      ),
       expect.stringMatching(/^Epoch 2\/2 - /),
     ]);
   });
 
   it('after a resume, the ETA is timed over the batches this process ran, not the restored ones', async () => {
     let out = '';
-    const bar = new ProgressBar({ epochs: 1, stepsPerEpoch: 100, isTTY: true, columns: 200, write: (t) => { out += t; } });
+    const bar = new ProgressBar({
+      epochs: 1,
+      stepsPerEpoch: 100,
+      isTTY: true,
+      columns: 200,
+      write: (t) => {
+        out += t;
+      },
+    });
     vi.useFakeTimers({ toFake: ['performance'] });
     try {
       await bar.onEpochBegin(0); // resumed at batch 90: batches 0..89 were restored, not run here
@@ -329,11 +407,15 @@ describe('1. the progress line', () => {
 describe('2. plot: markers, gaps, labels, grid, checked on the rendered picture', () => {
   const hasRsvg = spawnSync('rsvg-convert', ['--version']).status === 0;
   // CI installs it and sets WAYPOINT_EXPECT_RSVG=1: there, a missing renderer fails instead of skipping.
-  if (!hasRsvg && process.env.WAYPOINT_EXPECT_RSVG !== '1') console.warn('SKIPPED plot pixel tests: rsvg-convert (Debian librsvg2-bin) is not installed');
-  it.runIf(process.env.WAYPOINT_EXPECT_RSVG === '1')('rsvg-convert is installed (CI)', () => expect(hasRsvg).toBe(true));
+  if (!hasRsvg && process.env.WAYPOINT_EXPECT_RSVG !== '1')
+    console.warn('SKIPPED plot pixel tests: rsvg-convert (Debian librsvg2-bin) is not installed');
+  it.runIf(process.env.WAYPOINT_EXPECT_RSVG === '1')('rsvg-convert is installed (CI)', () =>
+    expect(hasRsvg).toBe(true),
+  );
 
   const plotSvg = (name: string, csv: string) => {
-    const file = join(ownDir, `${name}.csv`), svg = join(ownDir, `${name}.svg`);
+    const file = join(ownDir, `${name}.csv`),
+      svg = join(ownDir, `${name}.svg`);
     writeFileSync(file, csv);
     const out = cli('plot', file, '--out', svg);
     expect(out.status, out.stderr).toBe(0);
@@ -347,8 +429,10 @@ describe('2. plot: markers, gaps, labels, grid, checked on the rendered picture'
     expect(render.status, String(render.stderr)).toBe(0);
     return { out, root, image: decodePng(readFileSync(png)) };
   };
-  const group = (root: XmlNode, series: string) => findAll(root, 'g').find((g) => g.attributes['data-series'] === series)!;
-  const markers = (g: XmlNode) => findAll(g, 'circle').map((c) => [Number(c.attributes.cx), Number(c.attributes.cy)] as const);
+  const group = (root: XmlNode, series: string) =>
+    findAll(root, 'g').find((g) => g.attributes['data-series'] === series)!;
+  const markers = (g: XmlNode) =>
+    findAll(g, 'circle').map((c) => [Number(c.attributes.cx), Number(c.attributes.cy)] as const);
 
   it.skipIf(!hasRsvg)('a 1-epoch run: a visible marker per series, in the middle of the axis', () => {
     const { root, image } = plotCsv('one-epoch', 'epoch,accuracy,loss,val_accuracy,val_loss\n0,0.8,0.6,0.85,0.5\n');
@@ -376,19 +460,26 @@ describe('2. plot: markers, gaps, labels, grid, checked on the rendered picture'
     expect(colorNear(image, ...mid(points[2], points[3]), color)).toBe(true); // epochs 4–5: joined
     expect(colorNear(image, ...mid(points[1], points[2]), color, 2)).toBe(false); // across the NaN: nothing drawn
     expect(findAll(loss, 'path')[0].attributes.d.match(/M/g)).toHaveLength(2);
-    const notes = findAll(root, 'text').filter((t) => t.attributes.class === 'gap-note').map((t) => t.text);
+    const notes = findAll(root, 'text')
+      .filter((t) => t.attributes.class === 'gap-note')
+      .map((t) => t.text);
     expect(notes).toEqual(['loss: no value at epoch 3 (NaN)']);
   });
 
   it('labels the y axes and draws light grid lines', () => {
     const { root } = plotSvg('labels', 'epoch,accuracy,loss\n0,0.5,1\n1,0.7,0.8\n2,0.9,0.6\n');
     const texts = findAll(root, 'text');
-    expect(texts.filter((t) => /rotate\(-90\)/.test(t.attributes.transform ?? '')).map((t) => t.text)).toEqual(['loss', 'value']);
-    expect(findAll(root, 'line').filter((l) => l.attributes.stroke === '#e8e8e8').length).toBeGreaterThanOrEqual(2 * (5 + 3));
+    expect(texts.filter((t) => /rotate\(-90\)/.test(t.attributes.transform ?? '')).map((t) => t.text)).toEqual([
+      'loss',
+      'value',
+    ]);
+    expect(findAll(root, 'line').filter((l) => l.attributes.stroke === '#e8e8e8').length).toBeGreaterThanOrEqual(
+      2 * (5 + 3),
+    );
   });
 });
 
-describe('3 and 4. select across architectures; train on another model\'s run', () => {
+describe("3 and 4. select across architectures; train on another model's run", () => {
   it('select ranks an MLP and a CNN together and lists a file it cannot evaluate, with the reason', async () => {
     const d = join(ownDir, 'mixed');
     mkdirSync(d);
@@ -411,7 +502,9 @@ describe('3 and 4. select across architectures; train on another model\'s run', 
     const out = cli('train', '--model', 'mlp', '--epochs', '1', '--run', run);
     expect(out.status).toBe(2);
     expect(out.stdout).not.toMatch(/training/);
-    expect(out.stderr.trim()).toBe(`waypoint train: ${run} holds a 'cnn' run, not 'mlp': continue it with --model cnn, or start a new run with --run NEW_DIR`);
+    expect(out.stderr.trim()).toBe(
+      `waypoint train: ${run} holds a 'cnn' run, not 'mlp': continue it with --model cnn, or start a new run with --run NEW_DIR`,
+    );
   });
 });
 
@@ -441,17 +534,23 @@ describe('6. messages', () => {
     expect(out.status, out.stderr).toBe(0);
     expect(out.stdout).toMatch(/training mlp on MNIST \(8,000 train \/ 2,000 test\) for 1 epoch; run directory/);
     expect(out.stdout).toMatch(/run complete: 1 epoch; final test accuracy/);
-    expect(cli('train', '--model', 'mlp', '--epochs', '1', '--run', join(ownDir, 'one')).stdout).toMatch(/is complete: 1 epoch trained/);
+    expect(cli('train', '--model', 'mlp', '--epochs', '1', '--run', join(ownDir, 'one')).stdout).toMatch(
+      /is complete: 1 epoch trained/,
+    );
   }, 120_000);
 
-  it('a command\'s name is said once', () => {
+  it("a command's name is said once", () => {
     const out = cli('train', '--epochs', '0');
     expect(out.stderr.trim()).toMatch(/^waypoint train: --epochs must be/);
   });
 
   it('an errno is said once', () => {
     const nodeError = (code: string, message: string) => Object.assign(new Error(message), { code, syscall: 'write' });
-    for (const [code, message] of [['EIO', 'EIO: i/o error, write'], ['ENOSPC', 'ENOSPC: no space left on device, write'], ['EBUSY', 'EBUSY: resource busy or locked']]) {
+    for (const [code, message] of [
+      ['EIO', 'EIO: i/o error, write'],
+      ['ENOSPC', 'ENOSPC: no space left on device, write'],
+      ['EBUSY', 'EBUSY: resource busy or locked'],
+    ]) {
       const text = osError('saving', '/x/m.wpt', nodeError(code, message)).message;
       expect(text.split(code).length - 1, text).toBe(1);
     }
@@ -461,7 +560,11 @@ describe('6. messages', () => {
     const file = join(ownDir, 'huge-offset.wpt');
     await mnistModel('mlp', 1).save(file);
     const bytes = readFileSync(file);
-    new DataView(bytes.buffer, bytes.byteOffset).setBigUint64(bytes.length - TRAILER_SIZE, 0xffff_ffff_ffff_fff0n, true);
+    new DataView(bytes.buffer, bytes.byteOffset).setBigUint64(
+      bytes.length - TRAILER_SIZE,
+      0xffff_ffff_ffff_fff0n,
+      true,
+    );
     writeFileSync(file, bytes);
     const out = cli('inspect', file);
     expect(out.status).toBe(1);
@@ -471,18 +574,26 @@ describe('6. messages', () => {
 
 describe('7. templates', () => {
   it('refuses an unterminated placeholder or a stray brace, naming the position', () => {
-    expect(() => new ModelCheckpoint({ filepath: join(ownDir, 'ckpt-{epoch.wpt') })).toThrow(/unterminated or malformed '\{' at position \d+/);
+    expect(() => new ModelCheckpoint({ filepath: join(ownDir, 'ckpt-{epoch.wpt') })).toThrow(
+      /unterminated or malformed '\{' at position \d+/,
+    );
     expect(() => formatTemplate('ckpt-epoch}.wpt', { epoch: 1 })).toThrow(/unmatched '\}' at position 10/);
     expect(formatTemplate('ckpt-{epoch:03d}.wpt', { epoch: 7 })).toBe('ckpt-007.wpt');
   });
 
   it('writes exponents as Python does (at least two digits)', () => {
-    const cases: Array<[number, string]> = [[0.71313, '7.1313e-01'], [71313, '7.1313e+04'], [1e-10, '1.0000e-10'], [1.5e123, '1.5000e+123'], [0, '0.0000e+00']];
+    const cases: Array<[number, string]> = [
+      [0.71313, '7.1313e-01'],
+      [71313, '7.1313e+04'],
+      [1e-10, '1.0000e-10'],
+      [1.5e123, '1.5000e+123'],
+      [0, '0.0000e+00'],
+    ];
     for (const [v, python] of cases) expect(formatTemplate('{v:.4e}', { v })).toBe(python);
   });
 });
 
-describe('8. TensorFlow.js export: Keras\'s layer names', () => {
+describe("8. TensorFlow.js export: Keras's layer names", () => {
   it('conv2d, max_pooling2d, conv2d_1, max_pooling2d_1, flatten, dense', () => {
     const model = mnistModel('cnn', 1);
     model.build();
@@ -492,8 +603,8 @@ describe('8. TensorFlow.js export: Keras\'s layer names', () => {
   });
 });
 
-describe('9. optimizer slots keep their parameter\'s shape in the file', () => {
-  it('inspect shows m and v with the kernel\'s shape', async () => {
+describe("9. optimizer slots keep their parameter's shape in the file", () => {
+  it("inspect shows m and v with the kernel's shape", async () => {
     const model = mnistModel('cnn', 2);
     const [x, y] = fakeMnist('cnn', 8);
     await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });

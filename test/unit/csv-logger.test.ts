@@ -7,7 +7,8 @@ import { describe, it, expect } from 'vitest';
 import { CSVLogger, Callback, CallbackList, MemoryStorage } from '../../src/node/index.js';
 import { dataFor, makeModel } from '../../harness/training.js';
 
-const csvOf = (storage: MemoryStorage, path: string) => new TextDecoder().decode(storage.files.get(path)).trim().split('\n');
+const csvOf = (storage: MemoryStorage, path: string) =>
+  new TextDecoder().decode(storage.files.get(path)).trim().split('\n');
 
 describe('CSVLogger', () => {
   it('append on a new fit from epoch 0 keeps the earlier rows (Keras appends); a resumed fit drops only the epochs it replays', async () => {
@@ -26,7 +27,14 @@ describe('CSVLogger', () => {
   it('the header has the validation columns before the first validation, and a missing value is NA (Keras)', async () => {
     const [x, y] = dataFor('mlp', 40, 1);
     const storage = new MemoryStorage();
-    await makeModel('mlp', 1).fit(x, y, { epochs: 3, batchSize: 8, verbose: 0, validationSplit: 0.25, validationFreq: 2, callbacks: [new CSVLogger('/v.csv', { storage })] });
+    await makeModel('mlp', 1).fit(x, y, {
+      epochs: 3,
+      batchSize: 8,
+      verbose: 0,
+      validationSplit: 0.25,
+      validationFreq: 2,
+      callbacks: [new CSVLogger('/v.csv', { storage })],
+    });
     const rows = csvOf(storage, '/v.csv').map((r) => r.split(','));
     expect(rows[0]).toEqual(['epoch', 'accuracy', 'loss', 'val_accuracy', 'val_loss']);
     expect(rows.map((r) => r[4] === 'NA')).toEqual([false, true, false, true]);
@@ -34,12 +42,16 @@ describe('CSVLogger', () => {
 });
 
 describe('CSVLogger and CallbackList called by hand (a custom loop)', () => {
-  it("hooks called without logs pass {}; first logs without val_ keys get val_ columns, NA until given (Keras)", async () => {
+  it('hooks called without logs pass {}; first logs without val_ keys get val_ columns, NA until given (Keras)', async () => {
     const storage = new MemoryStorage();
     const seen: unknown[] = [];
     const probe = new Callback();
-    probe.onEpochBegin = async (_e, logs) => { seen.push(logs); };
-    probe.onTrainBegin = async (logs) => { seen.push(logs); };
+    probe.onEpochBegin = async (_e, logs) => {
+      seen.push(logs);
+    };
+    probe.onTrainBegin = async (logs) => {
+      seen.push(logs);
+    };
     const list = new CallbackList([probe, new CSVLogger('/hand.csv', { storage })]);
     await list.trainBegin();
     await list.epochBegin(0);

@@ -4,7 +4,11 @@ import zlib from 'node:zlib';
 import { deflateSync, inflateSync } from 'fflate';
 import { InflateError, inflateLiterals } from '../../src/checkpoint/codec/inflate.js';
 import { inflateHere } from '../../src/checkpoint/codec/deflate.js';
-import { MAX_CODE_BITS, codeLengths, deflateLiterals as deflateLiteralsOrNull } from '../../src/checkpoint/codec/huffman-deflate.js';
+import {
+  MAX_CODE_BITS,
+  codeLengths,
+  deflateLiterals as deflateLiteralsOrNull,
+} from '../../src/checkpoint/codec/huffman-deflate.js';
 import { shuffleInto, unshuffleInto } from '../../src/checkpoint/codec/byte-planes.js';
 import { Random } from '../../src/node/index.js';
 
@@ -67,8 +71,11 @@ function inflated(stream: Uint8Array, capacity: number): Uint8Array {
 /** Bytes shaped like real inputs: uniform noise, a skewed small alphabet (a float's exponent plane), runs. */
 const bytesArb = fc.oneof(
   fc.uint8Array({ maxLength: 3000 }),
-  fc.array(fc.constantFrom(0x3c, 0x3d, 0xbc, 0xbd, 0x3b, 0xbb, 0x3a, 0x00, 0xff), { maxLength: 5000 }).map((a) => Uint8Array.from(a)),
-  fc.array(fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 400 })), { maxLength: 40 })
+  fc
+    .array(fc.constantFrom(0x3c, 0x3d, 0xbc, 0xbd, 0x3b, 0xbb, 0x3a, 0x00, 0xff), { maxLength: 5000 })
+    .map((a) => Uint8Array.from(a)),
+  fc
+    .array(fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 400 })), { maxLength: 40 })
     .map((runs) => Uint8Array.from(runs.flatMap(([v, n]) => Array(n).fill(v)))),
 );
 
@@ -84,18 +91,26 @@ describe('inflate (the DEFLATE decoders of the calling thread)', () => {
       expect(inflateLiterals(zlib.deflateRawSync(planes, options), new Uint8Array(planes.length)), name).toBeNull();
     }
     // zlib's Huffman-only codes of a skewed plane run past the decoder's 10-bit table: zlib's to decode.
-    const skewed = Uint8Array.from({ length: 200_000 }, (_, i) => (Math.imul(i, 2654435761) >>> 24) & (i % 3 === 0 ? 255 : 15));
+    const skewed = Uint8Array.from(
+      { length: 200_000 },
+      (_, i) => (Math.imul(i, 2654435761) >>> 24) & (i % 3 === 0 ? 255 : 15),
+    );
     const longCodes = zlib.deflateRawSync(skewed, { level: 1, strategy: Z.Z_HUFFMAN_ONLY });
     expect(inflateLiterals(longCodes, new Uint8Array(skewed.length))).toBeNull();
     expect(Buffer.compare(inflated(longCodes, skewed.length), skewed)).toBe(0);
   });
 
-
   it('decodes every kind of stream zlib and fflate write, bit-exactly', () => {
-    fc.assert(fc.property(bytesArb, fc.integer({ min: 0, max: ZLIB_SETTINGS.length }), (bytes, which) => {
-      const stream = which === ZLIB_SETTINGS.length ? deflateSync(bytes, { level: 6 }) : zlib.deflateRawSync(bytes, ZLIB_SETTINGS[which][1]);
-      expect(inflated(stream, bytes.length)).toEqual(bytes);
-    }), { numRuns: 400 });
+    fc.assert(
+      fc.property(bytesArb, fc.integer({ min: 0, max: ZLIB_SETTINGS.length }), (bytes, which) => {
+        const stream =
+          which === ZLIB_SETTINGS.length
+            ? deflateSync(bytes, { level: 6 })
+            : zlib.deflateRawSync(bytes, ZLIB_SETTINGS[which][1]);
+        expect(inflated(stream, bytes.length)).toEqual(bytes);
+      }),
+      { numRuns: 400 },
+    );
   });
 
   it('decodes the byte planes of trained-like weights (many blocks, codes past the 10-bit table)', () => {
@@ -111,7 +126,10 @@ describe('inflate (the DEFLATE decoders of the calling thread)', () => {
 
   it('codes planes of any size, and decodes streams too large for the WebAssembly decoder (over 16 MiB) through zlib, the same', () => {
     const n = 17 << 20;
-    const exponents = Uint8Array.from({ length: n }, (_, i) => [0x3c, 0x3d, 0xbc, 0xbd][Math.imul(i, 2654435761) >>> 30]);
+    const exponents = Uint8Array.from(
+      { length: n },
+      (_, i) => [0x3c, 0x3d, 0xbc, 0xbd][Math.imul(i, 2654435761) >>> 30],
+    );
     const ours = deflateLiterals(exponents);
     expect(Buffer.compare(zlib.inflateRawSync(ours), exponents)).toBe(0);
     for (const stream of [ours, zlib.deflateRawSync(exponents, { level: 1, strategy: Z.Z_HUFFMAN_ONLY })]) {
@@ -124,7 +142,8 @@ describe('inflate (the DEFLATE decoders of the calling thread)', () => {
     const bytes = new Random(4).fillNormal(new Float32Array(50_000), 0, 1);
     const raw = new Uint8Array(bytes.buffer);
     const pieces = [raw.subarray(0, 70_000), raw.subarray(70_000, 140_000), raw.subarray(140_000)].map((p, i, all) =>
-      zlib.deflateRawSync(p, { level: 1, finishFlush: i === all.length - 1 ? Z.Z_FINISH : Z.Z_SYNC_FLUSH }));
+      zlib.deflateRawSync(p, { level: 1, finishFlush: i === all.length - 1 ? Z.Z_FINISH : Z.Z_SYNC_FLUSH }),
+    );
     expect(Buffer.compare(inflated(Buffer.concat(pieces), raw.length), raw)).toBe(0);
   });
 
@@ -140,7 +159,9 @@ describe('inflate (the DEFLATE decoders of the calling thread)', () => {
         expect(() => inflated(stream.subarray(0, cut), bytes.length), `${name} cut at ${cut}`).toThrow(InflateError);
       }
       expect(() => inflated(stream, bytes.length - 1), name).toThrow(/exceed 599 bytes/);
-      expect(() => inflated(Buffer.concat([stream, Buffer.from([0])]), bytes.length), name).toThrow(/1 bytes follow the final block/);
+      expect(() => inflated(Buffer.concat([stream, Buffer.from([0])]), bytes.length), name).toThrow(
+        /1 bytes follow the final block/,
+      );
     }
   });
 
@@ -151,43 +172,58 @@ describe('inflate (the DEFLATE decoders of the calling thread)', () => {
     const farBack = new BitWriter().bits(1, 1).bits(1, 2).code(0b0000001, 7).code(0, 5).code(0, 7).bytes();
     expect(() => inflated(farBack, 10)).toThrow(/distance too far back/);
     // The same after one literal ('a' = 0x61: code 0x30 + 0x61, 8 bits) decodes to 'aaaa'.
-    const ok = new BitWriter().bits(1, 1).bits(1, 2).code(0x30 + 0x61, 8).code(0b0000001, 7).code(0, 5).code(0, 7).bytes();
+    const ok = new BitWriter()
+      .bits(1, 1)
+      .bits(1, 2)
+      .code(0x30 + 0x61, 8)
+      .code(0b0000001, 7)
+      .code(0, 5)
+      .code(0, 7)
+      .bytes();
     expect(inflated(ok, 4)).toEqual(new Uint8Array(4).fill(0x61));
     // Dynamic block: 30 literal/length symbols declared beyond the 286 allowed.
-    expect(() => inflated(new BitWriter().bits(1, 1).bits(2, 2).bits(31, 5).bits(0, 5).bits(0, 4).bytes(), 10)).toThrow(/too many length or distance symbols/);
+    expect(() => inflated(new BitWriter().bits(1, 1).bits(2, 2).bits(31, 5).bits(0, 5).bits(0, 4).bytes(), 10)).toThrow(
+      /too many length or distance symbols/,
+    );
   });
 
   it('on damaged streams (one byte changed): only InflateError or output within the capacity, never a hang', () => {
-    fc.assert(fc.property(bytesArb, fc.boolean(), fc.nat(), fc.integer({ min: 1, max: 255 }), (bytes, ours, where, flip) => {
-      const stream = ours ? deflateLiterals(bytes) : zlib.deflateRawSync(bytes, { level: 1, strategy: Z.Z_RLE });
-      const damaged = stream.slice();
-      damaged[where % damaged.length] ^= flip;
-      try {
-        expect(inflated(damaged, bytes.length).length).toBeLessThanOrEqual(bytes.length);
-      } catch (e) {
-        expect(e).toBeInstanceOf(InflateError);
-      }
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(bytesArb, fc.boolean(), fc.nat(), fc.integer({ min: 1, max: 255 }), (bytes, ours, where, flip) => {
+        const stream = ours ? deflateLiterals(bytes) : zlib.deflateRawSync(bytes, { level: 1, strategy: Z.Z_RLE });
+        const damaged = stream.slice();
+        damaged[where % damaged.length] ^= flip;
+        try {
+          expect(inflated(damaged, bytes.length).length).toBeLessThanOrEqual(bytes.length);
+        } catch (e) {
+          expect(e).toBeInstanceOf(InflateError);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('on random bytes: only InflateError, and whatever zlib decodes it decodes the same', () => {
-    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 200 }), (junk) => {
-      let ours: Uint8Array | InflateError;
-      try {
-        ours = inflated(junk, 4096);
-      } catch (e) {
-        expect(e).toBeInstanceOf(InflateError);
-        ours = e as InflateError;
-      }
-      let theirs: Uint8Array | undefined;
-      try {
-        theirs = zlib.inflateRawSync(junk, { maxOutputLength: 4096 });
-      } catch {
-        theirs = undefined;
-      }
-      // zlib also stops at the final block and ignores what follows; it rejects incomplete codes this decoder accepts.
-      if (theirs && !(ours instanceof InflateError)) expect(Buffer.compare(ours, theirs)).toBe(0);
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 200 }), (junk) => {
+        let ours: Uint8Array | InflateError;
+        try {
+          ours = inflated(junk, 4096);
+        } catch (e) {
+          expect(e).toBeInstanceOf(InflateError);
+          ours = e as InflateError;
+        }
+        let theirs: Uint8Array | undefined;
+        try {
+          theirs = zlib.inflateRawSync(junk, { maxOutputLength: 4096 });
+        } catch {
+          theirs = undefined;
+        }
+        // zlib also stops at the final block and ignores what follows; it rejects incomplete codes this decoder accepts.
+        if (theirs && !(ours instanceof InflateError)) expect(Buffer.compare(ours, theirs)).toBe(0);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
 
@@ -207,12 +243,15 @@ function optimalCost(freq: number[]): number {
 
 describe('the literal encoder (huffman-deflate)', () => {
   it('writes streams that zlib, fflate and this package inflate to the input', () => {
-    fc.assert(fc.property(bytesArb, (bytes) => {
-      const stream = deflateLiterals(bytes);
-      expect(new Uint8Array(zlib.inflateRawSync(stream))).toEqual(bytes);
-      expect(inflateSync(stream, { out: new Uint8Array(bytes.length) })).toEqual(bytes);
-      expect(inflated(stream, bytes.length)).toEqual(bytes);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(bytesArb, (bytes) => {
+        const stream = deflateLiterals(bytes);
+        expect(new Uint8Array(zlib.inflateRawSync(stream))).toEqual(bytes);
+        expect(inflateSync(stream, { out: new Uint8Array(bytes.length) })).toEqual(bytes);
+        expect(inflated(stream, bytes.length)).toEqual(bytes);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('across block boundaries, and on a real exponent plane as small as zlib makes it', () => {
@@ -227,32 +266,47 @@ describe('the literal encoder (huffman-deflate)', () => {
   });
 
   it('builds complete codes no longer than the limit, optimal when the limit does not bind', () => {
-    fc.assert(fc.property(fc.array(fc.nat({ max: 1 << 20 }), { minLength: 2, maxLength: 290 }), fc.integer({ min: 7, max: 15 }), (freq, maxBits) => {
-      const lengths = codeLengths(freq, maxBits);
-      const used = freq.filter((f) => f > 0).length;
-      freq.forEach((f, s) => expect(lengths[s] > 0).toBe(f > 0));
-      if (used < 2) return;
-      expect(Math.max(...lengths)).toBeLessThanOrEqual(maxBits);
-      const kraft = Array.from(lengths).reduce((sum, l) => sum + (l ? 2 ** -l : 0), 0);
-      expect(kraft).toBeCloseTo(1, 12);
-      const cost = freq.reduce((sum, f, s) => sum + f * lengths[s], 0);
-      const best = optimalCost(freq);
-      expect(cost).toBeGreaterThanOrEqual(best);
-      if (maxBits === 15 && used <= 16) expect(cost).toBe(best); // 16 symbols never need more than 15 bits
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.nat({ max: 1 << 20 }), { minLength: 2, maxLength: 290 }),
+        fc.integer({ min: 7, max: 15 }),
+        (freq, maxBits) => {
+          const lengths = codeLengths(freq, maxBits);
+          const used = freq.filter((f) => f > 0).length;
+          freq.forEach((f, s) => expect(lengths[s] > 0).toBe(f > 0));
+          if (used < 2) return;
+          expect(Math.max(...lengths)).toBeLessThanOrEqual(maxBits);
+          const kraft = Array.from(lengths).reduce((sum, l) => sum + (l ? 2 ** -l : 0), 0);
+          expect(kraft).toBeCloseTo(1, 12);
+          const cost = freq.reduce((sum, f, s) => sum + f * lengths[s], 0);
+          const best = optimalCost(freq);
+          expect(cost).toBeGreaterThanOrEqual(best);
+          if (maxBits === 15 && used <= 16) expect(cost).toBe(best); // 16 symbols never need more than 15 bits
+        },
+      ),
+      { numRuns: 500 },
+    );
     expect(MAX_CODE_BITS).toBe(10);
   });
 });
 
 describe('byte planes', () => {
   it('shuffle and unshuffle are inverse and match the plain definition, at every length and element size', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 20_000 }), fc.constantFrom(1, 2, 4), fc.integer(), (n, size, seed) => {
-      const bytes = Uint8Array.from({ length: n * size }, (_, i) => (i * 2654435761 + seed) >>> 24);
-      const planes = shuffle(bytes, size);
-      for (let k = 0; k < size; k++) for (let i = 0; i < n; i += 97) expect(planes[k * n + i]).toBe(bytes[i * size + k]);
-      const back = new Uint8Array(n * size);
-      unshuffleInto(Array.from({ length: size }, (_, k) => planes.subarray(k * n, (k + 1) * n)), n, back);
-      expect(Buffer.compare(back, bytes)).toBe(0);
-    }), { numRuns: 60 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 20_000 }), fc.constantFrom(1, 2, 4), fc.integer(), (n, size, seed) => {
+        const bytes = Uint8Array.from({ length: n * size }, (_, i) => (i * 2654435761 + seed) >>> 24);
+        const planes = shuffle(bytes, size);
+        for (let k = 0; k < size; k++)
+          for (let i = 0; i < n; i += 97) expect(planes[k * n + i]).toBe(bytes[i * size + k]);
+        const back = new Uint8Array(n * size);
+        unshuffleInto(
+          Array.from({ length: size }, (_, k) => planes.subarray(k * n, (k + 1) * n)),
+          n,
+          back,
+        );
+        expect(Buffer.compare(back, bytes)).toBe(0);
+      }),
+      { numRuns: 60 },
+    );
   });
 });

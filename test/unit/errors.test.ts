@@ -5,8 +5,17 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ArgumentError, BackupAndRestore, CSVLogger, Checkpoint, CheckpointError, CheckpointManager, EarlyStopping, MemoryStorage,
-  ModelCheckpoint, Variable, osError,
+  ArgumentError,
+  BackupAndRestore,
+  CSVLogger,
+  Checkpoint,
+  CheckpointError,
+  CheckpointManager,
+  EarlyStopping,
+  MemoryStorage,
+  ModelCheckpoint,
+  Variable,
+  osError,
 } from '../../src/node/index.js';
 import { sizesThatDiffer } from '../../src/checkpoint/format/writer.js';
 import { dataFor, makeModel } from '../../harness/training.js';
@@ -40,9 +49,15 @@ describe('operating-system errors', () => {
 
   it('the CLI prints them as one line, never "unexpected"', () => {
     const cases: Array<[string[], RegExp]> = [
-      [['inspect', dir], /^waypoint inspect: IS_A_DIRECTORY: cannot read the file: the path is a directory, not a file: give a file path \(EISDIR\) \(file .*\)$/],
+      [
+        ['inspect', dir],
+        /^waypoint inspect: IS_A_DIRECTORY: cannot read the file: the path is a directory, not a file: give a file path \(EISDIR\) \(file .*\)$/,
+      ],
       [['inspect', '/etc/passwd/x.wpt'], /^waypoint inspect: NOT_A_DIRECTORY: /],
-      [['inspect', '/no/such/file.wpt'], /^waypoint inspect: NOT_FOUND: cannot open the file: no such file or directory \(ENOENT\) \(file \/no\/such\/file\.wpt\)$/],
+      [
+        ['inspect', '/no/such/file.wpt'],
+        /^waypoint inspect: NOT_FOUND: cannot open the file: no such file or directory \(ENOENT\) \(file \/no\/such\/file\.wpt\)$/,
+      ],
     ];
     for (const [args, expected] of cases) {
       const r = cli(...args);
@@ -52,16 +67,40 @@ describe('operating-system errors', () => {
     }
   });
 
-  const readOnly = spawnSync('unshare', ['--mount', 'sh', '-c', `mount -t tmpfs -o ro tmpfs ${dir} && touch ${dir}/x`], { encoding: 'utf8' });
+  const readOnly = spawnSync(
+    'unshare',
+    ['--mount', 'sh', '-c', `mount -t tmpfs -o ro tmpfs ${dir} && touch ${dir}/x`],
+    { encoding: 'utf8' },
+  );
   const canMountReadOnly = /Read-only file system/.test(readOnly.stderr);
-  if (!canMountReadOnly) console.log(`SKIPPED: the read-only volume test (unshare --mount with a read-only tmpfs failed: ${readOnly.stderr.trim() || readOnly.error?.message})`);
-  it.skipIf(!canMountReadOnly)('waypoint train on a read-only volume: READ_ONLY, one line', () => {
-    const ro = join(dir, 'ro');
-    mkdirSync(ro);
-    const r = spawnSync('unshare', ['--mount', 'sh', '-c', `mount -t tmpfs -o ro tmpfs ${ro} && exec ${process.execPath} ${BIN} train --model mlp --epochs 1 --run ${ro}/run`], { encoding: 'utf8', env: { ...process.env, WAYPOINT_BACKEND: 'cpu' } });
-    expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toMatch(new RegExp(`^waypoint train: READ_ONLY: cannot create the run directory: the file system is mounted read-only: choose a writable directory \\(EROFS.*\\) \\(file ${ro}/run\\)$`));
-  }, 60_000);
+  if (!canMountReadOnly)
+    console.log(
+      `SKIPPED: the read-only volume test (unshare --mount with a read-only tmpfs failed: ${readOnly.stderr.trim() || readOnly.error?.message})`,
+    );
+  it.skipIf(!canMountReadOnly)(
+    'waypoint train on a read-only volume: READ_ONLY, one line',
+    () => {
+      const ro = join(dir, 'ro');
+      mkdirSync(ro);
+      const r = spawnSync(
+        'unshare',
+        [
+          '--mount',
+          'sh',
+          '-c',
+          `mount -t tmpfs -o ro tmpfs ${ro} && exec ${process.execPath} ${BIN} train --model mlp --epochs 1 --run ${ro}/run`,
+        ],
+        { encoding: 'utf8', env: { ...process.env, WAYPOINT_BACKEND: 'cpu' } },
+      );
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim()).toMatch(
+        new RegExp(
+          `^waypoint train: READ_ONLY: cannot create the run directory: the file system is mounted read-only: choose a writable directory \\(EROFS.*\\) \\(file ${ro}/run\\)$`,
+        ),
+      );
+    },
+    60_000,
+  );
 
   it('NO_SPACE prints sizes with as many decimals as it takes to tell them apart', () => {
     expect(sizesThatDiffer(104_857, 104_850)).toEqual(['102.40 KiB', '102.39 KiB']);
@@ -74,7 +113,9 @@ describe('operating-system errors', () => {
     const target = join(dir, 'log-is-a-dir');
     mkdirSync(target);
     const [x, y] = dataFor('mlp', 16, 1);
-    const err = await makeModel('mlp', 1).fit(x, y, { epochs: 1, verbose: 0, callbacks: [new CSVLogger(target)] }).catch((e) => e);
+    const err = await makeModel('mlp', 1)
+      .fit(x, y, { epochs: 1, verbose: 0, callbacks: [new CSVLogger(target)] })
+      .catch((e) => e);
     expect(err).toBeInstanceOf(CheckpointError);
     expect(err.code).toBe('IS_A_DIRECTORY');
     expect(err.message).toContain(target);
@@ -88,7 +129,9 @@ describe('negative numbers on the command line', () => {
     for (const args of [['--epochs', '-1'], ['--epochs=-1'], ['--every-batches', '-5']]) {
       const r = cli('train', '--model', 'mlp', ...args, '--run', join(dir, 'neg'));
       expect(r.status, args.join(' ')).toBe(2);
-      expect(r.stderr.trim()).toMatch(/^waypoint train: --(epochs|every-batches) must be an integer ≥ 1, got '-(1|5)'$/);
+      expect(r.stderr.trim()).toMatch(
+        /^waypoint train: --(epochs|every-batches) must be an integer ≥ 1, got '-(1|5)'$/,
+      );
     }
     expect(existsSync(join(dir, 'neg'))).toBe(false);
   });
@@ -97,15 +140,55 @@ describe('negative numbers on the command line', () => {
 describe('options that would misbehave later are refused at once, by name and rule', () => {
   const ckpt = () => new Checkpoint({ v: new Variable(1) });
   const cases: Array<[string, () => unknown, RegExp]> = [
-    ['keepEveryNHours: -1', () => new CheckpointManager(ckpt(), '/r', { storage: new MemoryStorage(), keepEveryNHours: -1 }), /keepEveryNHours must be a positive number of hours or null, got -1/],
-    ["bestOf.mode: 'sideways'", () => new CheckpointManager(ckpt(), '/r', { storage: new MemoryStorage(), bestOf: { monitor: 'loss', mode: 'sideways' as 'min' } }), /bestOf\.mode must be 'min', 'max' or 'auto', got 'sideways'/],
-    ['bestOf.keep: 0', () => new CheckpointManager(ckpt(), '/r', { storage: new MemoryStorage(), bestOf: { monitor: 'loss', keep: 0 } }), /bestOf\.keep must be a positive integer, got 0/],
-    ['checkpointInterval: -5', () => new CheckpointManager(ckpt(), '/r', { storage: new MemoryStorage(), checkpointInterval: -5 }), /checkpointInterval must be a non-negative integer of steps, got -5/],
-    ['directory: ""', () => new CheckpointManager(ckpt(), '', { storage: new MemoryStorage() }), /directory must be a non-empty path/],
-    ['EarlyStopping patience: -1', () => new EarlyStopping({ patience: -1 }), /patience must be a non-negative integer of epochs, got -1/],
-    ["BackupAndRestore backupDir: ''", () => new BackupAndRestore({ backupDir: '' }), /backupDir must be a non-empty directory path, got ""/],
-    ['BackupAndRestore without backupDir', () => new BackupAndRestore({} as { backupDir: string }), /backupDir must be a non-empty directory path, got undefined/],
-    ["ModelCheckpoint filepath: ''", () => new ModelCheckpoint({ filepath: '' }), /filepath must be a non-empty path template/],
+    [
+      'keepEveryNHours: -1',
+      () => new CheckpointManager(ckpt(), '/r', { storage: new MemoryStorage(), keepEveryNHours: -1 }),
+      /keepEveryNHours must be a positive number of hours or null, got -1/,
+    ],
+    [
+      "bestOf.mode: 'sideways'",
+      () =>
+        new CheckpointManager(ckpt(), '/r', {
+          storage: new MemoryStorage(),
+          bestOf: { monitor: 'loss', mode: 'sideways' as 'min' },
+        }),
+      /bestOf\.mode must be 'min', 'max' or 'auto', got 'sideways'/,
+    ],
+    [
+      'bestOf.keep: 0',
+      () => new CheckpointManager(ckpt(), '/r', { storage: new MemoryStorage(), bestOf: { monitor: 'loss', keep: 0 } }),
+      /bestOf\.keep must be a positive integer, got 0/,
+    ],
+    [
+      'checkpointInterval: -5',
+      () => new CheckpointManager(ckpt(), '/r', { storage: new MemoryStorage(), checkpointInterval: -5 }),
+      /checkpointInterval must be a non-negative integer of steps, got -5/,
+    ],
+    [
+      'directory: ""',
+      () => new CheckpointManager(ckpt(), '', { storage: new MemoryStorage() }),
+      /directory must be a non-empty path/,
+    ],
+    [
+      'EarlyStopping patience: -1',
+      () => new EarlyStopping({ patience: -1 }),
+      /patience must be a non-negative integer of epochs, got -1/,
+    ],
+    [
+      "BackupAndRestore backupDir: ''",
+      () => new BackupAndRestore({ backupDir: '' }),
+      /backupDir must be a non-empty directory path, got ""/,
+    ],
+    [
+      'BackupAndRestore without backupDir',
+      () => new BackupAndRestore({} as { backupDir: string }),
+      /backupDir must be a non-empty directory path, got undefined/,
+    ],
+    [
+      "ModelCheckpoint filepath: ''",
+      () => new ModelCheckpoint({ filepath: '' }),
+      /filepath must be a non-empty path template/,
+    ],
     ["CSVLogger path: ''", () => new CSVLogger(''), /path must be a non-empty file path/],
   ];
   for (const [name, make, message] of cases) {
@@ -117,7 +200,9 @@ describe('options that would misbehave later are refused at once, by name and ru
 
   it('fit: yieldEveryMs must be a non-negative number', async () => {
     const [x, y] = dataFor('mlp', 8, 1);
-    await expect(makeModel('mlp', 1).fit(x, y, { verbose: 0, yieldEveryMs: -1 })).rejects.toThrow(/yieldEveryMs must be a non-negative number/);
+    await expect(makeModel('mlp', 1).fit(x, y, { verbose: 0, yieldEveryMs: -1 })).rejects.toThrow(
+      /yieldEveryMs must be a non-negative number/,
+    );
   });
 });
 
@@ -126,8 +211,14 @@ describe('the error family', () => {
     const api = await import('../../src/node/index.js');
     const { ProtoError } = await import('../../src/protobuf/protobuf.js');
     const { InflateError } = await import('../../src/checkpoint/codec/inflate.js');
-    const classes = Object.entries({ ...api, ProtoError, InflateError }).filter(([name, v]) => typeof v === 'function' && /^[A-Z]\w*Error$/.test(name));
+    const classes = Object.entries({ ...api, ProtoError, InflateError }).filter(
+      ([name, v]) => typeof v === 'function' && /^[A-Z]\w*Error$/.test(name),
+    );
     expect(classes.length).toBeGreaterThan(8);
-    for (const [name, cls] of classes) expect((cls as { prototype: object }).prototype instanceof api.WaypointError || cls === api.WaypointError, name).toBe(true);
+    for (const [name, cls] of classes)
+      expect(
+        (cls as { prototype: object }).prototype instanceof api.WaypointError || cls === api.WaypointError,
+        name,
+      ).toBe(true);
   });
 });

@@ -1,6 +1,14 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { Tensor, Random, CheckpointError, writeWpt, readWpt, type JsonValue, type Codec } from '../../src/node/index.js';
+import {
+  Tensor,
+  Random,
+  CheckpointError,
+  writeWpt,
+  readWpt,
+  type JsonValue,
+  type Codec,
+} from '../../src/node/index.js';
 import { type FlatLeaf } from '../../src/state/tree.js';
 import { crc32 } from '../../src/checkpoint/layout/crc32.js';
 import { crc32Portable } from '../../src/checkpoint/layout/crc32.js';
@@ -28,43 +36,66 @@ const bitsOf = (t: Tensor) => new Uint32Array(t.data.buffer, t.data.byteOffset, 
 const shapeArb = fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 3 });
 const tensorArb = shapeArb.chain((shape) => {
   const n = shape.reduce((a, b) => a * b, 1);
-  return fc.array(fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom(0x7fc00000, 0xff800000, 0x80000000, 0x00000001, 0x7f800001)),
-    { minLength: n, maxLength: n }).map((words) => new Tensor(new Float32Array(Uint32Array.from(words).buffer), shape));
+  return fc
+    .array(
+      fc.oneof(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.constantFrom(0x7fc00000, 0xff800000, 0x80000000, 0x00000001, 0x7f800001),
+      ),
+      { minLength: n, maxLength: n },
+    )
+    .map((words) => new Tensor(new Float32Array(Uint32Array.from(words).buffer), shape));
 });
 const jsonArb: fc.Arbitrary<JsonValue> = fc.oneof(
   fc.jsonValue() as fc.Arbitrary<JsonValue>,
   fc.array(fc.double(), { maxLength: 4 }), // NaN, ±Infinity, -0 inside JSON
 );
-const keyArb = fc.string({ minLength: 1, maxLength: 6, unit: fc.constantFrom('a', 'b', 'é', '/', '~', '0', '🙂', ' ', '.') });
-const leavesArb = fc.uniqueArray(fc.tuple(keyArb, fc.oneof(tensorArb, jsonArb)), { selector: ([k]) => k, maxLength: 6 })
-  .map((pairs) => pairs.map(([key, value]): FlatLeaf => (value instanceof Tensor ? { key, kind: 'tensor', value } : { key, kind: 'json', value })));
+const keyArb = fc.string({
+  minLength: 1,
+  maxLength: 6,
+  unit: fc.constantFrom('a', 'b', 'é', '/', '~', '0', '🙂', ' ', '.'),
+});
+const leavesArb = fc
+  .uniqueArray(fc.tuple(keyArb, fc.oneof(tensorArb, jsonArb)), { selector: ([k]) => k, maxLength: 6 })
+  .map((pairs) =>
+    pairs.map(([key, value]): FlatLeaf =>
+      value instanceof Tensor ? { key, kind: 'tensor', value } : { key, kind: 'json', value },
+    ),
+  );
 
 describe('.wpt round trip', () => {
   for (const codec of CODECS) {
     it(`is bit-exact for arbitrary entries with codec ${codec}`, async () => {
-      await fc.assert(fc.asyncProperty(leavesArb, async (leaves) => {
-        const { values, header } = await roundTrip(leaves, codec);
-        expect([...values.keys()]).toEqual(leaves.map((l) => l.key));
-        for (const leaf of leaves) {
-          const got = values.get(leaf.key);
-          if (leaf.kind === 'tensor') {
-            expect(got).toBeInstanceOf(Tensor);
-            expect((got as Tensor).shape).toEqual(leaf.value.shape);
-            expect(bitsOf(got as Tensor)).toEqual(bitsOf(leaf.value));
-          } else {
-            expect(Object.is(got, leaf.value) || JSON.stringify(got) === JSON.stringify(leaf.value)).toBe(true);
-            expect(got).toStrictEqual(leaf.value); // toStrictEqual tells -0 from 0 and matches NaN
+      await fc.assert(
+        fc.asyncProperty(leavesArb, async (leaves) => {
+          const { values, header } = await roundTrip(leaves, codec);
+          expect([...values.keys()]).toEqual(leaves.map((l) => l.key));
+          for (const leaf of leaves) {
+            const got = values.get(leaf.key);
+            if (leaf.kind === 'tensor') {
+              expect(got).toBeInstanceOf(Tensor);
+              expect((got as Tensor).shape).toEqual(leaf.value.shape);
+              expect(bitsOf(got as Tensor)).toEqual(bitsOf(leaf.value));
+            } else {
+              expect(Object.is(got, leaf.value) || JSON.stringify(got) === JSON.stringify(leaf.value)).toBe(true);
+              expect(got).toStrictEqual(leaf.value); // toStrictEqual tells -0 from 0 and matches NaN
+            }
           }
-        }
-        expect(header.entries.every((e) => e.dtype === 'json' || e.codec === codec)).toBe(true);
-      }), { numRuns: 60 });
+          expect(header.entries.every((e) => e.dtype === 'json' || e.codec === codec)).toBe(true);
+        }),
+        { numRuns: 60 },
+      );
     });
   }
 
   it('float16 export stays within float16 rounding and keeps NaN, ±Inf and -0', async () => {
     const values = new Random(3).fillNormal(new Float32Array(1000), 0, 10);
     values.set([NaN, Infinity, -Infinity, -0, 65504, 1e-8, 1e5, 6e-5], 0);
-    const { values: back } = await roundTrip([{ key: 'w', kind: 'tensor', value: new Tensor(values, [1000]) }], 'shuffle-deflate', true);
+    const { values: back } = await roundTrip(
+      [{ key: 'w', kind: 'tensor', value: new Tensor(values, [1000]) }],
+      'shuffle-deflate',
+      true,
+    );
     const got = (back.get('w') as Tensor).data;
     expect([got[0], got[1], got[2], got[4], got[5], got[6]]).toEqual([NaN, Infinity, -Infinity, 65504, 0, Infinity]);
     expect(Object.is(got[3], -0)).toBe(true);
@@ -87,9 +118,11 @@ describe('.wpt round trip', () => {
 
   it('the portable CRC-32 agrees with the native one and the standard check value', () => {
     expect(crc32Portable(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(), (bytes, seed) => {
-      expect(crc32Portable(bytes, seed >>> 0)).toBe(crc32(bytes, seed >>> 0));
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(), (bytes, seed) => {
+        expect(crc32Portable(bytes, seed >>> 0)).toBe(crc32(bytes, seed >>> 0));
+      }),
+    );
   });
 });
 
@@ -109,9 +142,14 @@ async function smallFile(): Promise<Uint8Array> {
 
 async function expectCheckpointError(bytes: Uint8Array, code?: string): Promise<CheckpointError> {
   const { result } = await readBytes(bytes);
-  const err = await result.then(() => null, (e: unknown) => e);
+  const err = await result.then(
+    () => null,
+    (e: unknown) => e,
+  );
   if (!(err instanceof CheckpointError)) {
-    expect.fail(err === null ? 'a damaged file loaded without error' : `expected a CheckpointError, got ${String(err)}`);
+    expect.fail(
+      err === null ? 'a damaged file loaded without error' : `expected a CheckpointError, got ${String(err)}`,
+    );
   }
   if (code) expect(err.code).toBe(code);
   return err;
@@ -137,13 +175,19 @@ describe('damaged files are rejected, never loaded', () => {
 
   it('random bytes, with and without a valid magic, give only CheckpointErrors and read within the file', async () => {
     const magic = encodePrologue();
-    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 400 }), fc.boolean(), async (bytes, withMagic) => {
-      const file = withMagic ? new Uint8Array([...magic, ...bytes]) : bytes;
-      const { storage, result } = await readBytes(file);
-      const err = await result.then(() => null, (e: unknown) => e);
-      expect(err).toBeInstanceOf(CheckpointError);
-      for (const r of storage.reads) expect(r.offset + r.length).toBeLessThanOrEqual(file.length);
-    }), { numRuns: 2000 });
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 400 }), fc.boolean(), async (bytes, withMagic) => {
+        const file = withMagic ? new Uint8Array([...magic, ...bytes]) : bytes;
+        const { storage, result } = await readBytes(file);
+        const err = await result.then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(CheckpointError);
+        for (const r of storage.reads) expect(r.offset + r.length).toBeLessThanOrEqual(file.length);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
@@ -151,20 +195,45 @@ describe('damaged files are rejected, never loaded', () => {
  * Hand-built files, one per error code: prologue, payload bytes, a header object and a
  * trailer, assembled with correct checksums so that exactly one rule is broken.
  */
-function build(header: Record<string, unknown>, payload: Uint8Array = new Uint8Array(0), patch?: (file: Uint8Array) => void): Uint8Array {
-  const json = new TextEncoder().encode(JSON.stringify({
-    format: 'wpt', version: [1, 0], kind: 'weights', engine: { name: 'waypoint', version: '0.1.0' },
-    created: '2026-01-01T00:00:00Z', metadata: {}, entries: [], ...header,
-  }));
+function build(
+  header: Record<string, unknown>,
+  payload: Uint8Array = new Uint8Array(0),
+  patch?: (file: Uint8Array) => void,
+): Uint8Array {
+  const json = new TextEncoder().encode(
+    JSON.stringify({
+      format: 'wpt',
+      version: [1, 0],
+      kind: 'weights',
+      engine: { name: 'waypoint', version: '0.1.0' },
+      created: '2026-01-01T00:00:00Z',
+      metadata: {},
+      entries: [],
+      ...header,
+    }),
+  );
   const headerOffset = 16 + payload.length;
-  const file = new Uint8Array([...encodePrologue(), ...payload, ...json, ...encodeTrailer(headerOffset, json.length, crc32(json))]);
+  const file = new Uint8Array([
+    ...encodePrologue(),
+    ...payload,
+    ...json,
+    ...encodeTrailer(headerOffset, json.length, crc32(json)),
+  ]);
   patch?.(file);
   return file;
 }
 
 const f32 = (...xs: number[]) => new Uint8Array(Float32Array.from(xs).buffer);
-const entry = (over: Record<string, unknown> = {}, payload = f32(1, 2)) =>
-  ({ key: 'w', dtype: 'float32', shape: [2], codec: 'raw', offset: 16, length: payload.length, crc32: crc32(payload), ...over });
+const entry = (over: Record<string, unknown> = {}, payload = f32(1, 2)) => ({
+  key: 'w',
+  dtype: 'float32',
+  shape: [2],
+  codec: 'raw',
+  offset: 16,
+  length: payload.length,
+  crc32: crc32(payload),
+  ...over,
+});
 
 describe('one fixture per error code', () => {
   it('the fixture builder makes a valid file', async () => {
@@ -174,17 +243,40 @@ describe('one fixture per error code', () => {
 
   const cases: Array<[string, () => Uint8Array, RegExp?]> = [
     ['BAD_MAGIC', () => new TextEncoder().encode('{"not": "a checkpoint"}'), /offset 0/],
-    ['UNSUPPORTED_VERSION', () => build({}, undefined, (f) => { f[8] = 2; }), /format version 2\.0/],
+    [
+      'UNSUPPORTED_VERSION',
+      () =>
+        build({}, undefined, (f) => {
+          f[8] = 2;
+        }),
+      /format version 2\.0/,
+    ],
     ['TRUNCATED', () => build({ entries: [entry()] }, f32(1, 2)).subarray(0, 40), /no trailer/],
-    ['HEADER_TOO_LARGE', () => build({}, undefined, (f) => new DataView(f.buffer).setUint32(f.length - 16, MAX_HEADER_BYTES + 1, true)), /cap/],
+    [
+      'HEADER_TOO_LARGE',
+      () => build({}, undefined, (f) => new DataView(f.buffer).setUint32(f.length - 16, MAX_HEADER_BYTES + 1, true)),
+      /cap/,
+    ],
     ['MALFORMED_HEADER', () => build({ format: 'zip' }), /format is "zip"/],
     ['OFFSET_OUT_OF_RANGE', () => build({ entries: [entry({ length: 4000 })] }, f32(1, 2)), /entry 'w'/],
-    ['OVERLAPPING_ENTRIES', () => build({ entries: [entry(), entry({ key: 'v', offset: 20, length: 4, shape: [1] })] }, f32(1, 2)), /entry 'v', offset 20/],
+    [
+      'OVERLAPPING_ENTRIES',
+      () => build({ entries: [entry(), entry({ key: 'v', offset: 20, length: 4, shape: [1] })] }, f32(1, 2)),
+      /entry 'v', offset 20/,
+    ],
     ['CHECKSUM_MISMATCH', () => build({ entries: [entry({ crc32: 12345 })] }, f32(1, 2)), /entry 'w', offset 16/],
-    ['DECOMPRESSED_SIZE_MISMATCH', () => build({ entries: [entry({ codec: 'deflate', shape: [3] })] }, f32(1, 2)), /entry 'w'/],
+    [
+      'DECOMPRESSED_SIZE_MISMATCH',
+      () => build({ entries: [entry({ codec: 'deflate', shape: [3] })] }, f32(1, 2)),
+      /entry 'w'/,
+    ],
     ['UNKNOWN_CODEC', () => build({ entries: [entry({ codec: 'lz4' })] }, f32(1, 2)), /codec "lz4"/],
     ['UNKNOWN_DTYPE', () => build({ entries: [entry({ dtype: 'int8' })] }, f32(1, 2)), /dtype "int8"/],
-    ['ENTRY_TOO_LARGE', () => build({ entries: [entry({ shape: [2 ** 20, 2 ** 20], codec: 'deflate' })] }, f32(1, 2)), /cap/],
+    [
+      'ENTRY_TOO_LARGE',
+      () => build({ entries: [entry({ shape: [2 ** 20, 2 ** 20], codec: 'deflate' })] }, f32(1, 2)),
+      /cap/,
+    ],
   ];
   for (const [code, make, message] of cases) {
     it(code, async () => {
@@ -196,7 +288,10 @@ describe('one fixture per error code', () => {
 
   it('a zip bomb is refused without inflating past the declared size', async () => {
     const zeros = (await import('node:zlib')).deflateRawSync(new Uint8Array(1 << 24));
-    const file = build({ entries: [entry({ codec: 'deflate', shape: [16], length: zeros.length, crc32: crc32(zeros) })] }, zeros);
+    const file = build(
+      { entries: [entry({ codec: 'deflate', shape: [16], length: zeros.length, crc32: crc32(zeros) })] },
+      zeros,
+    );
     await expectCheckpointError(file, 'DECOMPRESSED_SIZE_MISMATCH');
   });
 });
@@ -206,16 +301,26 @@ describe('docs/header.schema.json', () => {
     const { readFileSync } = await import('node:fs');
     const { validateSchema } = await import('../helpers/json-schema.js');
     const schema = JSON.parse(readFileSync(new URL('../../docs/header.schema.json', import.meta.url), 'utf8'));
-    await fc.assert(fc.asyncProperty(leavesArb, fc.constantFrom<Codec>('raw', 'deflate', 'shuffle-deflate'), fc.boolean(), async (leaves, codec, half) => {
-      const { header } = await roundTrip(leaves, codec, half);
-      expect(validateSchema(header, schema)).toEqual([]);
-    }), { numRuns: 40 });
+    await fc.assert(
+      fc.asyncProperty(
+        leavesArb,
+        fc.constantFrom<Codec>('raw', 'deflate', 'shuffle-deflate'),
+        fc.boolean(),
+        async (leaves, codec, half) => {
+          const { header } = await roundTrip(leaves, codec, half);
+          expect(validateSchema(header, schema)).toEqual([]);
+        },
+      ),
+      { numRuns: 40 },
+    );
     expect(validateSchema({ format: 'zip' }, schema).length).toBeGreaterThan(0);
   });
 
   it('the engine version written into files matches package.json', async () => {
     const { readFileSync } = await import('node:fs');
     const { ENGINE_VERSION } = await import('../../src/version.js');
-    expect(ENGINE_VERSION).toBe(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+    expect(ENGINE_VERSION).toBe(
+      JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version,
+    );
   });
 });

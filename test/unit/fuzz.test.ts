@@ -5,12 +5,16 @@ import { mutate } from '../../harness/fuzz.js';
 async function seedFile(): Promise<{ file: Uint8Array; values: Map<string, unknown> }> {
   const storage = new MemoryStorage();
   const rng = new Random(4);
-  await writeWpt('/f/seed.wpt', [
-    { key: 'w', kind: 'tensor', value: new Tensor(rng.fillNormal(new Float32Array(96), 0, 0.1), [8, 12]) },
-    { key: 'b', kind: 'tensor', value: new Tensor(new Float32Array(8), [8]) },
-    { key: 'raw', kind: 'tensor', value: new Tensor(rng.fillNormal(new Float32Array(6)), [2, 3]) },
-    { key: 'h', kind: 'json', value: { loss: [1, 0.5, NaN], note: 'x'.repeat(300) } },
-  ], { kind: 'checkpoint', storage });
+  await writeWpt(
+    '/f/seed.wpt',
+    [
+      { key: 'w', kind: 'tensor', value: new Tensor(rng.fillNormal(new Float32Array(96), 0, 0.1), [8, 12]) },
+      { key: 'b', kind: 'tensor', value: new Tensor(new Float32Array(8), [8]) },
+      { key: 'raw', kind: 'tensor', value: new Tensor(rng.fillNormal(new Float32Array(6)), [2, 3]) },
+      { key: 'h', kind: 'json', value: { loss: [1, 0.5, NaN], note: 'x'.repeat(300) } },
+    ],
+    { kind: 'checkpoint', storage },
+  );
   const file = storage.files.get('/f/seed.wpt')!;
   return { file, values: (await readWpt('/f/seed.wpt', storage)).values };
 }
@@ -25,10 +29,16 @@ describe('decoder fuzzing', () => {
       const storage = new MemoryStorage();
       storage.files.set('/f/m.wpt', m.bytes);
       const t = performance.now();
-      const result = await readWpt('/f/m.wpt', storage).then((r) => r, (e: unknown) => e);
+      const result = await readWpt('/f/m.wpt', storage).then(
+        (r) => r,
+        (e: unknown) => e,
+      );
       expect(performance.now() - t).toBeLessThan(2000);
       for (const r of storage.reads) expect(r.offset + r.length).toBeLessThanOrEqual(m.bytes.length);
-      if (result instanceof CheckpointError) { counts.rejected++; continue; }
+      if (result instanceof CheckpointError) {
+        counts.rejected++;
+        continue;
+      }
       if (result instanceof Error) expect.fail(`${m.what}: ${result.constructor.name} ${result.message}`);
       counts.loaded++;
       // Raw damage is always caught: every byte is covered by a check.
@@ -54,11 +64,18 @@ describe('decoder fuzzing', () => {
       const m = mutate(file, rng);
       const storage = new MemoryStorage();
       storage.files.set('/f/m.wpt', m.bytes);
-      const loaded = await readWpt('/f/m.wpt', storage).then((r) => r.values, (e: unknown) => e);
+      const loaded = await readWpt('/f/m.wpt', storage).then(
+        (r) => r.values,
+        (e: unknown) => e,
+      );
       const model = { w: sentinel(96, [8, 12]), b: sentinel(8, [8]), raw: sentinel(6, [2, 3]) };
-      const result = await new Checkpoint({ ...model, h: null }).read('/f/m.wpt', { storage }).then((r) => r, (e: unknown) => e);
+      const result = await new Checkpoint({ ...model, h: null }).read('/f/m.wpt', { storage }).then(
+        (r) => r,
+        (e: unknown) => e,
+      );
       if (result instanceof Error) {
-        if (!(result instanceof CheckpointError)) expect.fail(`${m.what}: ${result.constructor.name} ${result.message}`);
+        if (!(result instanceof CheckpointError))
+          expect.fail(`${m.what}: ${result.constructor.name} ${result.message}`);
         for (const t of Object.values(model)) expect(t.data.every((v) => v === -7)).toBe(true);
         continue;
       }

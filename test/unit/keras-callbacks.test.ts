@@ -4,8 +4,17 @@
  */
 import { describe, it, expect } from 'vitest';
 import {
-  ArgumentError, BackupAndRestore, CSVLogger, Callback, CallbackList, EarlyStopping, MemoryStorage, ModelCheckpoint, NonFiniteLossError,
-  TerminateOnNaN, type Logs,
+  ArgumentError,
+  BackupAndRestore,
+  CSVLogger,
+  Callback,
+  CallbackList,
+  EarlyStopping,
+  MemoryStorage,
+  ModelCheckpoint,
+  NonFiniteLossError,
+  TerminateOnNaN,
+  type Logs,
 } from '../../src/node/index.js';
 import { dataFor, fingerprint, makeModel } from '../../harness/training.js';
 
@@ -24,15 +33,20 @@ async function feed(es: EarlyStopping, values: number[], monitor = 'val_loss') {
 
 class InterruptAt extends Callback {
   private n = 0;
-  constructor(private readonly at: number) { super(); }
-  override async onBatchEnd() { if (++this.n === this.at) void this.model.interrupt('test'); }
+  constructor(private readonly at: number) {
+    super();
+  }
+  override async onBatchEnd() {
+    if (++this.n === this.at) void this.model.interrupt('test');
+  }
 }
-
 
 describe('EarlyStopping', () => {
   it("mode 'auto' with a monitor of unknown direction: refused at construction, naming the fix (Keras raises rather than guess)", () => {
     expect(() => new EarlyStopping({ monitor: 'unknown' })).toThrow(ArgumentError);
-    expect(() => new EarlyStopping({ monitor: 'unknown' })).toThrow(/cannot tell whether 'unknown' should be minimized or maximized; pass mode: 'max'.*mode: 'min'/);
+    expect(() => new EarlyStopping({ monitor: 'unknown' })).toThrow(
+      /cannot tell whether 'unknown' should be minimized or maximized; pass mode: 'max'.*mode: 'min'/,
+    );
     expect(() => new EarlyStopping({ monitor: 'unknown', mode: 'max' })).not.toThrow();
     expect(() => new EarlyStopping({ monitor: 'val_accuracy' })).not.toThrow();
   });
@@ -55,16 +69,22 @@ describe('EarlyStopping', () => {
     for (const order of ['stopper first', 'backup first'] as const) {
       const storage = new MemoryStorage();
       const run = (extra: Callback[]) => {
-        const es = stopper(), backup = new BackupAndRestore({ backupDir: '/b', storage, saveFreq: 3 });
+        const es = stopper(),
+          backup = new BackupAndRestore({ backupDir: '/b', storage, saveFreq: 3 });
         return { es, callbacks: [...(order === 'stopper first' ? [es, backup] : [backup, es]), ...extra] };
       };
       const first = run([new InterruptAt(14)]); // inside epoch 2: the stopper has a best and a wait to carry over
-      await expect(makeModel('mlp', 2).fit(x, y, { ...options, callbacks: first.callbacks })).rejects.toThrow(/interrupted/);
+      await expect(makeModel('mlp', 2).fit(x, y, { ...options, callbacks: first.callbacks })).rejects.toThrow(
+        /interrupted/,
+      );
       const second = run([]);
       const resumed = makeModel('mlp', 2);
       await resumed.fit(x, y, { ...options, callbacks: second.callbacks });
-      expect({ wait: second.es.wait, best: second.es.best, bestEpoch: second.es.bestEpoch }, order)
-        .toEqual({ wait: straightStopper.wait, best: straightStopper.best, bestEpoch: straightStopper.bestEpoch });
+      expect({ wait: second.es.wait, best: second.es.best, bestEpoch: second.es.bestEpoch }, order).toEqual({
+        wait: straightStopper.wait,
+        best: straightStopper.best,
+        bestEpoch: straightStopper.bestEpoch,
+      });
       expect(fingerprint(resumed), order).toEqual(fingerprint(straight));
     }
   });
@@ -87,7 +107,10 @@ describe('EarlyStopping', () => {
       await model.fit(x, y, { epochs: 6, batchSize: 4, verbose: 0, callbacks: [score, es] });
       expect(weightsAt.length, ending).toBe(ending === 'epochs ran out' ? 6 : 4);
       expect(es.bestEpoch, ending).toBe(1);
-      expect(model.namedParams().map(([, p]) => Array.from(p.data)), ending).toEqual(weightsAt[1]);
+      expect(
+        model.namedParams().map(([, p]) => Array.from(p.data)),
+        ending,
+      ).toEqual(weightsAt[1]);
     }
   });
 
@@ -105,8 +128,13 @@ describe('hooks called outside a fit work with what they are given (Keras tests 
     const storage = new MemoryStorage();
     const model = makeModel('mlp', 1);
     model.build();
-    const callbacks = [new ModelCheckpoint({ filepath: '/m/{epoch}.wpt', storage }), new EarlyStopping(), new CSVLogger('/m/log.csv', { storage }),
-      new BackupAndRestore({ backupDir: '/m/b', storage }), new TerminateOnNaN()];
+    const callbacks = [
+      new ModelCheckpoint({ filepath: '/m/{epoch}.wpt', storage }),
+      new EarlyStopping(),
+      new CSVLogger('/m/log.csv', { storage }),
+      new BackupAndRestore({ backupDir: '/m/b', storage }),
+      new TerminateOnNaN(),
+    ];
     for (const c of callbacks) {
       c.setModel(model);
       await expect(c.onTrainBegin(), c.constructor.name).resolves.toBeUndefined();
@@ -125,8 +153,17 @@ describe('BackupAndRestore', () => {
     for (const double of [false, true]) {
       const storage = new MemoryStorage();
       const warnings: string[] = [];
-      const backup = () => new BackupAndRestore({ backupDir: '/b', storage, saveFreq: 2, doubleCheckpoint: double, warn: (m) => warnings.push(m) });
-      await expect(makeModel('mlp', 1).fit(x, y, { ...options, callbacks: [backup(), new InterruptAt(9)] })).rejects.toThrow(/interrupted/);
+      const backup = () =>
+        new BackupAndRestore({
+          backupDir: '/b',
+          storage,
+          saveFreq: 2,
+          doubleCheckpoint: double,
+          warn: (m) => warnings.push(m),
+        });
+      await expect(
+        makeModel('mlp', 1).fit(x, y, { ...options, callbacks: [backup(), new InterruptAt(9)] }),
+      ).rejects.toThrow(/interrupted/);
       const files = [...storage.files.keys()].filter((k) => k.endsWith('.wpt')).sort();
       expect(files).toEqual(double ? ['/b/backup-8.wpt', '/b/backup-9.wpt'] : ['/b/backup-9.wpt']);
       storage.files.get('/b/backup-9.wpt')![40] ^= 0xff; // the latest backup is damaged
@@ -141,17 +178,39 @@ describe('BackupAndRestore', () => {
 describe('fit, TerminateOnNaN, CallbackList, History', () => {
   it('validationFreq: an integer validates every N epochs, an array at those 1-based epochs (Keras validation_freq)', async () => {
     const [x, y] = dataFor('mlp', 40, 1);
-    const every2 = await makeModel('mlp', 1).fit(x, y, { epochs: 4, batchSize: 8, verbose: 0, validationSplit: 0.25, validationFreq: 2 });
+    const every2 = await makeModel('mlp', 1).fit(x, y, {
+      epochs: 4,
+      batchSize: 8,
+      verbose: 0,
+      validationSplit: 0.25,
+      validationFreq: 2,
+    });
     expect(every2.history.val_loss.map(Number.isNaN)).toEqual([true, false, true, false]);
-    const listed = await makeModel('mlp', 1).fit(x, y, { epochs: 4, batchSize: 8, verbose: 0, validationSplit: 0.25, validationFreq: [1, 4] });
+    const listed = await makeModel('mlp', 1).fit(x, y, {
+      epochs: 4,
+      batchSize: 8,
+      verbose: 0,
+      validationSplit: 0.25,
+      validationFreq: [1, 4],
+    });
     expect(listed.history.val_loss.map(Number.isNaN)).toEqual([false, true, true, false]);
-    await expect(makeModel('mlp', 1).fit(x, y, { verbose: 0, validationFreq: 0 })).rejects.toThrow(/validationFreq must be a positive integer or an array of 1-based epochs, got 0/);
+    await expect(makeModel('mlp', 1).fit(x, y, { verbose: 0, validationFreq: 0 })).rejects.toThrow(
+      /validationFreq must be a positive integer or an array of 1-based epochs, got 0/,
+    );
   });
 
   it('TerminateOnNaN({ raiseError: true }) fails the fit instead of stopping it (Keras raise_error)', async () => {
     const [x, y] = dataFor('mlp', 24, 1);
     x.data[9 * 6] = NaN; // batch 1
-    const err = await makeModel('mlp', 1).fit(x, y, { epochs: 2, batchSize: 8, shuffle: false, verbose: 0, callbacks: [new TerminateOnNaN({ raiseError: true })] }).catch((e) => e);
+    const err = await makeModel('mlp', 1)
+      .fit(x, y, {
+        epochs: 2,
+        batchSize: 8,
+        shuffle: false,
+        verbose: 0,
+        callbacks: [new TerminateOnNaN({ raiseError: true })],
+      })
+      .catch((e) => e);
     expect(err).toBeInstanceOf(NonFiniteLossError);
     expect(err).toMatchObject({ batch: 1 });
     expect(err.message).toBe('batch 1: invalid loss NaN, terminating training');
@@ -161,18 +220,34 @@ describe('fit, TerminateOnNaN, CallbackList, History', () => {
     expect(new CallbackList().callbacks).toEqual([]);
     const got: Array<[string, unknown]> = [];
     const spy = new (class extends Callback {
-      override async onTrainBegin(logs?: Logs) { got.push(['trainBegin', logs]); }
-      override async onEpochBegin(_e: number, logs?: Logs) { got.push(['epochBegin', logs]); }
-      override async onBatchBegin(_b: number, logs?: Logs) { got.push(['batchBegin', typeof logs]); }
+      override async onTrainBegin(logs?: Logs) {
+        got.push(['trainBegin', logs]);
+      }
+      override async onEpochBegin(_e: number, logs?: Logs) {
+        got.push(['epochBegin', logs]);
+      }
+      override async onBatchBegin(_b: number, logs?: Logs) {
+        got.push(['batchBegin', typeof logs]);
+      }
     })();
     const [x, y] = dataFor('mlp', 8, 1);
     await makeModel('mlp', 1).fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, callbacks: [spy] });
-    expect(got).toEqual([['trainBegin', {}], ['epochBegin', {}], ['batchBegin', 'object']]);
+    expect(got).toEqual([
+      ['trainBegin', {}],
+      ['epochBegin', {}],
+      ['batchBegin', 'object'],
+    ]);
   });
 
   it('History keeps every series aligned with history.epoch: a key first logged at epoch 1 is NaN at epoch 0 (Keras would record [v]; see README)', async () => {
     const [x, y] = dataFor('mlp', 40, 1);
-    const history = await makeModel('mlp', 1).fit(x, y, { epochs: 2, batchSize: 8, verbose: 0, validationSplit: 0.25, validationFreq: [2] });
+    const history = await makeModel('mlp', 1).fit(x, y, {
+      epochs: 2,
+      batchSize: 8,
+      verbose: 0,
+      validationSplit: 0.25,
+      validationFreq: [2],
+    });
     expect(history.epoch).toEqual([0, 1]);
     expect(history.history.val_loss).toHaveLength(2);
     expect(history.history.val_loss[0]).toBeNaN();

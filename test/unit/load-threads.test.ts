@@ -5,7 +5,18 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Tensor, Random, CheckpointError, Checkpoint, ArgumentError, configureLoadThreads, startLoadThreads, readWpt, writeWpt, type Codec } from '../../src/node/index.js';
+import {
+  Tensor,
+  Random,
+  CheckpointError,
+  Checkpoint,
+  ArgumentError,
+  configureLoadThreads,
+  startLoadThreads,
+  readWpt,
+  writeWpt,
+  type Codec,
+} from '../../src/node/index.js';
 import { type FlatLeaf } from '../../src/state/tree.js';
 import { type Lane, loadThreadsFor, shareOut } from '../../src/checkpoint/threads/load-threads.js';
 import { WptReader } from '../../src/checkpoint/format/reader.js';
@@ -33,30 +44,42 @@ async function bothWays<T>(load: () => Promise<T>): Promise<[PromiseSettledResul
   return [here, shared];
 }
 
-const bits = (v: unknown) => (v instanceof Tensor ? [v.shape, Array.from(new Uint32Array(v.data.buffer, v.data.byteOffset, v.data.length))] : v);
-const outcome = (r: PromiseSettledResult<{ values: Map<string, unknown> }>) => (r.status === 'fulfilled'
-  ? { keys: [...r.value.values.keys()], values: [...r.value.values.values()].map(bits) }
-  : { error: r.reason instanceof CheckpointError ? [r.reason.code, r.reason.message] : String(r.reason) });
+const bits = (v: unknown) =>
+  v instanceof Tensor ? [v.shape, Array.from(new Uint32Array(v.data.buffer, v.data.byteOffset, v.data.length))] : v;
+const outcome = (r: PromiseSettledResult<{ values: Map<string, unknown> }>) =>
+  r.status === 'fulfilled'
+    ? { keys: [...r.value.values.keys()], values: [...r.value.values.values()].map(bits) }
+    : { error: r.reason instanceof CheckpointError ? [r.reason.code, r.reason.message] : String(r.reason) };
 
 function leaves(rng: Random, sizes: number[]): FlatLeaf[] {
   return [
-    ...sizes.map((n, i): FlatLeaf => ({ key: `layer_${i}/kernel`, kind: 'tensor', value: new Tensor(rng.fillNormal(new Float32Array(n), 0, 0.05), [n]) })),
+    ...sizes.map((n, i): FlatLeaf => ({
+      key: `layer_${i}/kernel`,
+      kind: 'tensor',
+      value: new Tensor(rng.fillNormal(new Float32Array(n), 0, 0.05), [n]),
+    })),
     { key: 'meta', kind: 'json', value: { epoch: 3, loss: [0.5, 0.25] } },
   ];
 }
 
 describe('load threads', () => {
   it('decode every codec to the same bits, in the same key order, as this thread', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.constantFrom<Codec>('raw', 'deflate', 'shuffle-deflate'), fc.boolean(),
-      fc.array(fc.integer({ min: 0, max: 70_000 }), { minLength: 1, maxLength: 6 }), fc.integer(),
-      async (codec, float16, sizes, seed) => {
-        const path = join(dir, 'p.wpt');
-        await writeWpt(path, leaves(new Random(seed), sizes), { kind: 'checkpoint', codec, float16 });
-        const [here, shared] = await bothWays(() => readWpt(path));
-        expect(here.status).toBe('fulfilled');
-        expect(outcome(shared)).toEqual(outcome(here));
-      }), { numRuns: 25 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom<Codec>('raw', 'deflate', 'shuffle-deflate'),
+        fc.boolean(),
+        fc.array(fc.integer({ min: 0, max: 70_000 }), { minLength: 1, maxLength: 6 }),
+        fc.integer(),
+        async (codec, float16, sizes, seed) => {
+          const path = join(dir, 'p.wpt');
+          await writeWpt(path, leaves(new Random(seed), sizes), { kind: 'checkpoint', codec, float16 });
+          const [here, shared] = await bothWays(() => readWpt(path));
+          expect(here.status).toBe('fulfilled');
+          expect(outcome(shared)).toEqual(outcome(here));
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 
   it('reject every damaged payload byte with the error this thread gives', async () => {
@@ -83,7 +106,9 @@ describe('load threads', () => {
 
   it('finish a load on the calling thread when their thread stops in the middle of it', async () => {
     const path = join(dir, 'stopped.wpt');
-    await writeWpt(path, leaves(new Random(6), [40_000, 40_000, 40_000, 40_000, 40_000, 40_000]), { kind: 'checkpoint' });
+    await writeWpt(path, leaves(new Random(6), [40_000, 40_000, 40_000, 40_000, 40_000, 40_000]), {
+      kind: 'checkpoint',
+    });
     configureLoadThreads({ minBytes: Infinity });
     const expected = outcome({ status: 'fulfilled', value: await readWpt(path) });
     for (const delayMs of [-1, 0, 1, 3]) {
@@ -101,7 +126,11 @@ describe('load threads', () => {
 
   it('leave every array unchanged when a restore through them meets a damaged entry', async () => {
     const path = join(dir, 'restore.wpt');
-    const state = Object.fromEntries(leaves(new Random(3), [5000, 7000, 9000]).filter((l) => l.kind === 'tensor').map((l) => [l.key.split('/')[0], l.value]));
+    const state = Object.fromEntries(
+      leaves(new Random(3), [5000, 7000, 9000])
+        .filter((l) => l.kind === 'tensor')
+        .map((l) => [l.key.split('/')[0], l.value]),
+    );
     const ckpt = new Checkpoint({ model: { stateDict: () => state, loadStateDict: () => undefined } });
     await ckpt.write(path);
     const reader = await WptReader.open(path);
@@ -120,7 +149,10 @@ describe('load threads', () => {
 
   it('restore into live arrays exactly what was saved, again and again (the threads reuse their buffers)', async () => {
     const rng = new Random(4);
-    const state = { a: new Tensor(new Float32Array(30_000), [30_000]), b: new Tensor(new Float32Array(20_000), [100, 200]) };
+    const state = {
+      a: new Tensor(new Float32Array(30_000), [30_000]),
+      b: new Tensor(new Float32Array(20_000), [100, 200]),
+    };
     const ckpt = new Checkpoint({ model: { stateDict: () => state, loadStateDict: () => undefined } });
     const saved: Array<{ a: Float32Array; b: Float32Array }> = [];
     for (const [k, codec] of (['raw', 'shuffle-deflate', 'deflate'] as Codec[]).entries()) {
@@ -157,7 +189,10 @@ describe('load threads and the process', () => {
   const src = (file: string) => JSON.stringify(fileURLToPath(new URL(`../../src/checkpoint/${file}`, import.meta.url)));
   const run = (body: string) => {
     const script = join(dir, `child-${Math.random().toString(36).slice(2)}.mts`);
-    writeFileSync(script, `import ${JSON.stringify(fileURLToPath(new URL('../../src/node/install.ts', import.meta.url)))};\nimport { configureLoadThreads, startLoadThreads } from ${src('threads/load-threads.ts')};\nimport { readWpt, WptReader } from ${src('format/reader.ts')};\n${body}\n`);
+    writeFileSync(
+      script,
+      `import ${JSON.stringify(fileURLToPath(new URL('../../src/node/install.ts', import.meta.url)))};\nimport { configureLoadThreads, startLoadThreads } from ${src('threads/load-threads.ts')};\nimport { readWpt, WptReader } from ${src('format/reader.ts')};\n${body}\n`,
+    );
     return spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 });
   };
 
@@ -181,7 +216,13 @@ describe('load threads and the process', () => {
 });
 
 describe('shareOut', () => {
-  const lane = (log: string[], name: string, slots: number, ready?: Promise<boolean>, fail?: (i: number) => boolean): Lane<number> => ({
+  const lane = (
+    log: string[],
+    name: string,
+    slots: number,
+    ready?: Promise<boolean>,
+    fail?: (i: number) => boolean,
+  ): Lane<number> => ({
     slots,
     ready,
     run: async (i) => {
@@ -192,11 +233,23 @@ describe('shareOut', () => {
   });
 
   it('runs every item exactly once across the lanes', async () => {
-    await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: 30 }), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }), async (n, slots) => {
-      const log: string[] = [];
-      await shareOut(Array.from({ length: n }, (_, i) => i), slots.map((s, k) => lane(log, `L${k}:`, s)));
-      expect(log.map((x) => Number(x.split(':')[1])).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
-    }), { numRuns: 30 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 30 }),
+        fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }),
+        async (n, slots) => {
+          const log: string[] = [];
+          await shareOut(
+            Array.from({ length: n }, (_, i) => i),
+            slots.map((s, k) => lane(log, `L${k}:`, s)),
+          );
+          expect(log.map((x) => Number(x.split(':')[1])).sort((a, b) => a - b)).toEqual(
+            Array.from({ length: n }, (_, i) => i),
+          );
+        },
+      ),
+      { numRuns: 30 },
+    );
   });
 
   it('does not wait for a lane that never starts, nor give it work', async () => {
@@ -216,7 +269,9 @@ describe('shareOut', () => {
         log.push(`slow${i}`);
       },
     };
-    await expect(shareOut([0, 1, 2, 3, 4, 5], [slow, lane(log, 'fast', 1, undefined, (i) => i === 1)])).rejects.toThrow('item 1');
+    await expect(shareOut([0, 1, 2, 3, 4, 5], [slow, lane(log, 'fast', 1, undefined, (i) => i === 1)])).rejects.toThrow(
+      'item 1',
+    );
     expect(log).toContain('slow0');
     expect(started).toEqual([0]);
     expect(log).toEqual(['fast1', 'slow0']);

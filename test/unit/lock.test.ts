@@ -1,16 +1,33 @@
 import { describe, it, expect } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { Checkpoint, CheckpointError, CheckpointManager, LOCK_NAME, MemoryStorage, Variable, type LockRecord } from '../../src/node/index.js';
+import {
+  Checkpoint,
+  CheckpointError,
+  CheckpointManager,
+  LOCK_NAME,
+  MemoryStorage,
+  Variable,
+  type LockRecord,
+} from '../../src/node/index.js';
 import { whyStale } from '../../src/checkpoint/lock.js';
 import { currentProcess, parseProcStat } from '../../src/node/process-identity.js';
 
 const me = currentProcess();
 const lockOf = (over: Partial<LockRecord>): LockRecord => ({
-  format: 'waypoint-lock', token: 't', host: me.host, pid: me.pid, bootId: me.bootId, startTime: me.startTime,
-  acquired: new Date().toISOString(), heartbeat: new Date().toISOString(), leaseMs: 60_000, ...over,
+  format: 'waypoint-lock',
+  token: 't',
+  host: me.host,
+  pid: me.pid,
+  bootId: me.bootId,
+  startTime: me.startTime,
+  acquired: new Date().toISOString(),
+  heartbeat: new Date().toISOString(),
+  leaseMs: 60_000,
+  ...over,
 });
-const manager = (storage: MemoryStorage, options = {}) => new CheckpointManager(new Checkpoint({ v: new Variable(1) }), '/run', { storage, ...options });
+const manager = (storage: MemoryStorage, options = {}) =>
+  new CheckpointManager(new Checkpoint({ v: new Variable(1) }), '/run', { storage, ...options });
 const lockText = (storage: MemoryStorage) => new TextDecoder().decode(storage.files.get(`/run/${LOCK_NAME}`)!);
 
 describe('who holds a lock', () => {
@@ -34,8 +51,13 @@ describe('who holds a lock', () => {
     const now = Date.now();
     expect(whyStale(lockOf({}), me, now, true)).toBeNull();
     const parent = existsSync(`/proc/${process.ppid}/stat`) ? readFileSync(`/proc/${process.ppid}/stat`, 'utf8') : null;
-    if (parent) expect(whyStale(lockOf({ pid: process.ppid, startTime: parseProcStat(parent)!.startTime }), me, now, false)).toBeNull();
-    expect(whyStale(lockOf({ host: 'other-host', pid: 1, heartbeat: new Date(now - 30_000).toISOString() }), me, now, false)).toBeNull();
+    if (parent)
+      expect(
+        whyStale(lockOf({ pid: process.ppid, startTime: parseProcStat(parent)!.startTime }), me, now, false),
+      ).toBeNull();
+    expect(
+      whyStale(lockOf({ host: 'other-host', pid: 1, heartbeat: new Date(now - 30_000).toISOString() }), me, now, false),
+    ).toBeNull();
   });
 
   it('is gone: this pid without the lock in memory, a reused pid, a dead pid, another boot, an expired lease', () => {
@@ -43,11 +65,16 @@ describe('who holds a lock', () => {
     expect(whyStale(lockOf({}), me, now, false)).toMatch(/is this process, which does not hold it/);
     if (me.startTime !== null) {
       expect(whyStale(lockOf({ pid: process.ppid, startTime: '1' }), me, now, false)).toMatch(/is now another process/);
-      expect(whyStale(lockOf({ startTime: String(Number(me.startTime) - 1) }), me, now, false)).toMatch(/is now another process/);
+      expect(whyStale(lockOf({ startTime: String(Number(me.startTime) - 1) }), me, now, false)).toMatch(
+        /is now another process/,
+      );
     }
     expect(whyStale(lockOf({ pid: 2 ** 22 + 17 }), me, now, false)).toMatch(/is gone/);
-    if (me.bootId !== null) expect(whyStale(lockOf({ bootId: 'another-boot' }), me, now, false)).toMatch(/before this machine rebooted/);
-    expect(whyStale(lockOf({ host: 'other-host', heartbeat: new Date(now - 61_000).toISOString() }), me, now, false)).toMatch(/lease expired 61 s ago/);
+    if (me.bootId !== null)
+      expect(whyStale(lockOf({ bootId: 'another-boot' }), me, now, false)).toMatch(/before this machine rebooted/);
+    expect(
+      whyStale(lockOf({ host: 'other-host', heartbeat: new Date(now - 61_000).toISOString() }), me, now, false),
+    ).toMatch(/lease expired 61 s ago/);
   });
 
   it('without start times (no /proc), a live pid holds the lock only while its lease is fresh', () => {
@@ -55,7 +82,9 @@ describe('who holds a lock', () => {
     const noProc = { ...me, bootId: null, startTime: null };
     const holder = lockOf({ pid: process.ppid, bootId: null, startTime: null });
     expect(whyStale(holder, noProc, now, false)).toBeNull();
-    expect(whyStale({ ...holder, heartbeat: new Date(now - 120_000).toISOString() }, noProc, now, false)).toMatch(/lease expired/);
+    expect(whyStale({ ...holder, heartbeat: new Date(now - 120_000).toISOString() }, noProc, now, false)).toMatch(
+      /lease expired/,
+    );
   });
 });
 
@@ -64,10 +93,17 @@ describe('the lock of a CheckpointManager', () => {
     const storage = new MemoryStorage();
     const first = manager(storage);
     await first.ready;
-    expect(JSON.parse(lockText(storage))).toMatchObject({ host: me.host, pid: me.pid, bootId: me.bootId, startTime: me.startTime });
+    expect(JSON.parse(lockText(storage))).toMatchObject({
+      host: me.host,
+      pid: me.pid,
+      bootId: me.bootId,
+      startTime: me.startTime,
+    });
     const err = await manager(storage).ready.catch((e) => e);
     expect(err).toBeInstanceOf(CheckpointError);
-    expect(err.message).toMatch(/LOCKED: \/run is being written by another CheckpointManager in this process \(close\(\) it first\)/);
+    expect(err.message).toMatch(
+      /LOCKED: \/run is being written by another CheckpointManager in this process \(close\(\) it first\)/,
+    );
     await first.close();
     expect(storage.files.has(`/run/${LOCK_NAME}`)).toBe(false);
     await manager(storage).close(); // free again
@@ -94,7 +130,8 @@ describe('the lock of a CheckpointManager', () => {
 
   it('a lock from another host is a lease: refused while its heartbeat is fresh, taken over once it expired', async () => {
     const storage = new MemoryStorage();
-    const remote = (ageMs: number) => lockOf({ host: 'other-host', pid: 4242, heartbeat: new Date(Date.now() - ageMs).toISOString(), leaseMs: 60_000 });
+    const remote = (ageMs: number) =>
+      lockOf({ host: 'other-host', pid: 4242, heartbeat: new Date(Date.now() - ageMs).toISOString(), leaseMs: 60_000 });
     storage.files.set(`/run/${LOCK_NAME}`, new TextEncoder().encode(JSON.stringify(remote(5_000))));
     const err = await manager(storage).ready.catch((e) => e);
     expect(err.message).toMatch(/LOCKED: .*pid 4242 on other-host .*takeOverLock: true/);

@@ -3,58 +3,95 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Checkpoint, CheckpointManager, Variable, tensor, selectBest, MANIFEST_NAME, Sequential, Dense, CheckpointError } from '../../src/node/index.js';
+import {
+  Checkpoint,
+  CheckpointManager,
+  Variable,
+  tensor,
+  selectBest,
+  MANIFEST_NAME,
+  Sequential,
+  Dense,
+  CheckpointError,
+} from '../../src/node/index.js';
 import { dataFor, makeModel } from '../../harness/training.js';
 
 let dir: string;
-beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'wpt-mgr-')); });
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'wpt-mgr-'));
+});
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const ckptFiles = (d: string) => readdirSync(d).filter((f) => f.endsWith('.wpt')).sort();
+const ckptFiles = (d: string) =>
+  readdirSync(d)
+    .filter((f) => f.endsWith('.wpt'))
+    .sort();
 
 describe('CheckpointManager retention', () => {
   it('keeps exactly what maxToKeep + bestOf + the newest say, across any sequence of saves and restarts', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.array(fc.oneof(fc.record({ save: fc.double({ min: 0, max: 10, noNaN: true }) }), fc.constant({ restart: true as const })), { minLength: 1, maxLength: 12 }),
-      fc.option(fc.integer({ min: 1, max: 4 }), { nil: null }),
-      fc.option(fc.record({ keep: fc.integer({ min: 1, max: 2 }), mode: fc.constantFrom<'min' | 'max'>('min', 'max') }), { nil: null }),
-      async (ops, maxToKeep, best) => {
-        const d = mkdtempSync(join(dir, 'p-'));
-        const step = new Variable<number>(0);
-        const options = { maxToKeep, bestOf: best ? { monitor: 'val_loss', mode: best.mode, keep: best.keep } : null };
-        let manager = new CheckpointManager(new Checkpoint({ step }), d, options);
-        await manager.ready; // a restart replaces a finished process: never two managers at once
-        const saved: Array<{ step: number; loss: number }> = [];
-        let next = 0;
-        for (const op of ops) {
-          if ('restart' in op) {
-            await manager.close();
-            manager = new CheckpointManager(new Checkpoint({ step }), d); // no options: the manifest's policy applies
-            await manager.ready;
-            continue;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.oneof(
+            fc.record({ save: fc.double({ min: 0, max: 10, noNaN: true }) }),
+            fc.constant({ restart: true as const }),
+          ),
+          { minLength: 1, maxLength: 12 },
+        ),
+        fc.option(fc.integer({ min: 1, max: 4 }), { nil: null }),
+        fc.option(
+          fc.record({ keep: fc.integer({ min: 1, max: 2 }), mode: fc.constantFrom<'min' | 'max'>('min', 'max') }),
+          { nil: null },
+        ),
+        async (ops, maxToKeep, best) => {
+          const d = mkdtempSync(join(dir, 'p-'));
+          const step = new Variable<number>(0);
+          const options = {
+            maxToKeep,
+            bestOf: best ? { monitor: 'val_loss', mode: best.mode, keep: best.keep } : null,
+          };
+          let manager = new CheckpointManager(new Checkpoint({ step }), d, options);
+          await manager.ready; // a restart replaces a finished process: never two managers at once
+          const saved: Array<{ step: number; loss: number }> = [];
+          let next = 0;
+          for (const op of ops) {
+            if ('restart' in op) {
+              await manager.close();
+              manager = new CheckpointManager(new Checkpoint({ step }), d); // no options: the manifest's policy applies
+              await manager.ready;
+              continue;
+            }
+            step.value = next;
+            await manager.save({ step: next, metrics: { val_loss: op.save } });
+            saved.push({ step: next++, loss: op.save });
+            // Reference model of the policy.
+            const keep = new Set<number>([next - 1]);
+            for (const s of maxToKeep === null ? saved : saved.slice(-maxToKeep)) keep.add(s.step);
+            if (best) {
+              [...saved]
+                .sort((a, b) => (best.mode === 'min' ? a.loss - b.loss : b.loss - a.loss) || b.step - a.step)
+                .slice(0, best.keep)
+                .forEach((s) => keep.add(s.step));
+            }
+            const expected = [...keep].sort((a, b) => a - b).map((s) => `ckpt-${s}.wpt`);
+            expect(ckptFiles(d)).toEqual([...expected].sort());
+            expect(manager.entries.map((e) => e.file)).toEqual(expected);
+            // Ops that were dropped by retention stay dropped in the reference too.
+            for (let i = saved.length - 1; i >= 0; i--) if (!keep.has(saved[i].step)) saved.splice(i, 1);
           }
-          step.value = next;
-          await manager.save({ step: next, metrics: { val_loss: op.save } });
-          saved.push({ step: next++, loss: op.save });
-          // Reference model of the policy.
-          const keep = new Set<number>([next - 1]);
-          for (const s of maxToKeep === null ? saved : saved.slice(-maxToKeep)) keep.add(s.step);
-          if (best) {
-            [...saved].sort((a, b) => (best.mode === 'min' ? a.loss - b.loss : b.loss - a.loss) || b.step - a.step)
-              .slice(0, best.keep).forEach((s) => keep.add(s.step));
-          }
-          const expected = [...keep].sort((a, b) => a - b).map((s) => `ckpt-${s}.wpt`);
-          expect(ckptFiles(d)).toEqual([...expected].sort());
-          expect(manager.entries.map((e) => e.file)).toEqual(expected);
-          // Ops that were dropped by retention stay dropped in the reference too.
-          for (let i = saved.length - 1; i >= 0; i--) if (!keep.has(saved[i].step)) saved.splice(i, 1);
-        }
-      }), { numRuns: 40 });
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 
   it('keepEveryNHours preserves, as a checkpoint leaves the newest maxToKeep, one per period for good (TensorFlow _sweep)', async () => {
     let clock = Date.parse('2026-01-01T00:00:00Z');
-    const manager = new CheckpointManager(new Checkpoint({ v: 1 }), dir, { maxToKeep: 1, keepEveryNHours: 1, now: () => new Date(clock) });
+    const manager = new CheckpointManager(new Checkpoint({ v: 1 }), dir, {
+      maxToKeep: 1,
+      keepEveryNHours: 1,
+      now: () => new Date(clock),
+    });
     for (let i = 0; i < 8; i++) {
       await manager.save({ step: i });
       clock += 20 * 60_000; // 20 minutes
@@ -68,7 +105,10 @@ describe('CheckpointManager retention', () => {
   });
 
   it('maxBytes deletes the oldest first and never the newest', async () => {
-    const manager = new CheckpointManager(new Checkpoint({ w: tensor(new Float32Array(1000).fill(1)) }), dir, { maxToKeep: null, maxBytes: 1 });
+    const manager = new CheckpointManager(new Checkpoint({ w: tensor(new Float32Array(1000).fill(1)) }), dir, {
+      maxToKeep: null,
+      maxBytes: 1,
+    });
     for (let i = 0; i < 3; i++) await manager.save(); // numbered by the save counter: 1, 2, 3
     expect(ckptFiles(dir)).toEqual(['ckpt-3.wpt']);
   });
@@ -110,7 +150,11 @@ describe('CheckpointManager recovery', () => {
   it('restoreOrInitialize runs the initializer when there is nothing to restore', async () => {
     let initialized = false;
     const manager = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), dir);
-    expect(await manager.restoreOrInitialize(() => { initialized = true; })).toBeNull();
+    expect(
+      await manager.restoreOrInitialize(() => {
+        initialized = true;
+      }),
+    ).toBeNull();
     expect(initialized).toBe(true);
   });
 
@@ -126,8 +170,13 @@ describe('CheckpointManager recovery', () => {
     const warnings: string[] = [];
     const again = new CheckpointManager(new Checkpoint({ v }), dir, { warn: (m) => warnings.push(m) });
     await again.ready;
-    expect(readdirSync(dir).sort()).toEqual(['ckpt-1.wpt', 'ckpt-2.wpt', 'ckpt-4.wpt', MANIFEST_NAME, 'manager.lock'].sort());
-    expect(again.entries.map((e) => [e.step, e.metrics.loss])).toEqual([[1, 0.5], [2, 0.25]]);
+    expect(readdirSync(dir).sort()).toEqual(
+      ['ckpt-1.wpt', 'ckpt-2.wpt', 'ckpt-4.wpt', MANIFEST_NAME, 'manager.lock'].sort(),
+    );
+    expect(again.entries.map((e) => [e.step, e.metrics.loss])).toEqual([
+      [1, 0.5],
+      [2, 0.25],
+    ]);
     expect(warnings.join()).toMatch(/leaving .*ckpt-4\.wpt as it is: not in the manifest and it does not verify/);
   });
 
@@ -148,9 +197,15 @@ describe('CheckpointManager recovery', () => {
 
 describe('model persistence and selection', () => {
   it('loading weights into a different architecture is refused with a readable diff; strict: false restores what matches', async () => {
-    const model = new Sequential([new Dense({ units: 4, inputShape: [6] }), new Dense({ units: 3, activation: 'softmax' })], { seed: 1 });
+    const model = new Sequential(
+      [new Dense({ units: 4, inputShape: [6] }), new Dense({ units: 3, activation: 'softmax' })],
+      { seed: 1 },
+    );
     await model.saveWeights(join(dir, 'w.wpt'));
-    const other = new Sequential([new Dense({ units: 4, inputShape: [6] }), new Dense({ units: 2, activation: 'sigmoid' })], { seed: 2 });
+    const other = new Sequential(
+      [new Dense({ units: 4, inputShape: [6] }), new Dense({ units: 2, activation: 'sigmoid' })],
+      { seed: 2 },
+    );
     const err = await other.loadWeights(join(dir, 'w.wpt')).catch((e) => e);
     expect(err).toBeInstanceOf(CheckpointError);
     expect(err.message).toContain('layers[1].config.units: saved 3, this is 2');
@@ -186,9 +241,18 @@ describe('CheckpointManager under unlucky conditions', () => {
     const manager = new CheckpointManager(new Checkpoint({ v }), dir, { maxToKeep: 1 });
     for (let i = 0; i < 3; i++) await manager.save();
     await manager.close();
-    expect(ckptFiles(dir)).toEqual(['ckpt-3.wpt', 'unusual_prefix-1.wpt', 'unusual_prefix-2.wpt', 'unusual_prefix-3.wpt']);
+    expect(ckptFiles(dir)).toEqual([
+      'ckpt-3.wpt',
+      'unusual_prefix-1.wpt',
+      'unusual_prefix-2.wpt',
+      'unusual_prefix-3.wpt',
+    ]);
     const manifest = JSON.parse(readFileSync(join(dir, MANIFEST_NAME), 'utf8'));
-    expect(manifest.unmanaged.map((e: { file: string }) => e.file)).toEqual(['unusual_prefix-1.wpt', 'unusual_prefix-2.wpt', 'unusual_prefix-3.wpt']);
+    expect(manifest.unmanaged.map((e: { file: string }) => e.file)).toEqual([
+      'unusual_prefix-1.wpt',
+      'unusual_prefix-2.wpt',
+      'unusual_prefix-3.wpt',
+    ]);
     await new CheckpointManager(new Checkpoint({ v }), dir).deleteAll();
     expect(ckptFiles(dir)).toEqual(['unusual_prefix-1.wpt', 'unusual_prefix-2.wpt', 'unusual_prefix-3.wpt']);
   });
@@ -213,7 +277,8 @@ describe('CheckpointManager under unlucky conditions', () => {
     await manager.close();
     expect(ckptFiles(dir)).toEqual(['ckpt-4.wpt']);
     // Removals are recorded before they are made: the manifest may still name ones done since, never a file that is there.
-    for (const file of JSON.parse(readFileSync(join(dir, MANIFEST_NAME), 'utf8')).removing ?? []) expect(ckptFiles(dir)).not.toContain(file);
+    for (const file of JSON.parse(readFileSync(join(dir, MANIFEST_NAME), 'utf8')).removing ?? [])
+      expect(ckptFiles(dir)).not.toContain(file);
   });
 
   it('on a real 2 MiB tmpfs filled by saves: failed saves leak no file, and once space is freed the next save succeeds', async () => {
@@ -229,9 +294,14 @@ describe('CheckpointManager under unlucky conditions', () => {
     try {
       // Small checkpoints with ~100 kB of metrics each: the manifest (two entries) outgrows what a
       // checkpoint needs, so with little space left the checkpoint is written and the manifest is not.
-      const metrics = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`metric_with_a_long_descriptive_name_${i}`, i / 7]));
+      const metrics = Object.fromEntries(
+        Array.from({ length: 2000 }, (_, i) => [`metric_with_a_long_descriptive_name_${i}`, i / 7]),
+      );
       const run = join(mount, 'run');
-      const manager = new CheckpointManager(new Checkpoint({ w: tensor([1, 2, 3]) }), run, { maxToKeep: 2, warn: () => undefined });
+      const manager = new CheckpointManager(new Checkpoint({ w: tensor([1, 2, 3]) }), run, {
+        maxToKeep: 2,
+        warn: () => undefined,
+      });
       await manager.save({ metrics });
       await manager.save({ metrics });
       const free = () => statfsSync(mount).bavail * statfsSync(mount).bsize;
@@ -248,7 +318,9 @@ describe('CheckpointManager under unlucky conditions', () => {
       await manager.save({ metrics });
       await manager.close();
       const files = readdirSync(run);
-      expect(files.filter((f) => f.endsWith('.wpt')).sort()).toEqual(manager.checkpoints.map((p) => p.slice(run.length + 1)).sort());
+      expect(files.filter((f) => f.endsWith('.wpt')).sort()).toEqual(
+        manager.checkpoints.map((p) => p.slice(run.length + 1)).sort(),
+      );
       expect(files.filter((f) => f.includes('tmp'))).toEqual([]);
     } finally {
       spawnSync('umount', [mount]);
@@ -258,12 +330,18 @@ describe('CheckpointManager under unlucky conditions', () => {
   it('a wall clock stepped back during a run neither stops keepEveryNHours nor dates a checkpoint before the previous one', async () => {
     const run = async (stepBackHoursAfter: number | null) => {
       const d = mkdtempSync(join(dir, 'clock-'));
-      let wall = Date.parse('2026-06-01T00:00:00Z'), mono = 0;
+      let wall = Date.parse('2026-06-01T00:00:00Z'),
+        mono = 0;
       const warnings: string[] = [];
       const manager = new CheckpointManager(new Checkpoint({ v: new Variable(1) }), d, {
-        maxToKeep: 1, keepEveryNHours: 1, now: () => new Date(wall), monotonicNow: () => mono, warn: (m) => warnings.push(m),
+        maxToKeep: 1,
+        keepEveryNHours: 1,
+        now: () => new Date(wall),
+        monotonicNow: () => mono,
+        warn: (m) => warnings.push(m),
       });
-      for (let i = 0; i < 12; i++) { // a save every 30 minutes for 6 hours
+      for (let i = 0; i < 12; i++) {
+        // a save every 30 minutes for 6 hours
         await manager.save();
         wall += 1_800_000;
         mono += 1_800_000;
@@ -323,18 +401,34 @@ describe('CheckpointManager under unlucky conditions', () => {
 
   it('background saves are bounded (maxPendingSaves) however fast saves are issued, and all land in order', async () => {
     const { fsStorage } = await import('../../src/node/index.js');
-    let open = 0, mostOpen = 0;
+    let open = 0,
+      mostOpen = 0;
     const slow = {
       ...fsStorage,
       async createExclusive(path: string) {
         const h = await fsStorage.createExclusive(path);
         if (!path.endsWith('.wpt-tmp') || path.includes('manifest')) return h;
         mostOpen = Math.max(mostOpen, ++open);
-        return { write: async (b: Uint8Array[]) => { await new Promise((r) => setTimeout(r, 20)); await h.write(b); }, sync: () => h.sync(), close: async () => { open--; await h.close(); } };
+        return {
+          write: async (b: Uint8Array[]) => {
+            await new Promise((r) => setTimeout(r, 20));
+            await h.write(b);
+          },
+          sync: () => h.sync(),
+          close: async () => {
+            open--;
+            await h.close();
+          },
+        };
       },
     };
     const v = tensor(new Float32Array(10_000));
-    const manager = new CheckpointManager(new Checkpoint({ v }), dir, { async: true, maxToKeep: 3, storage: slow, maxPendingSaves: 2 });
+    const manager = new CheckpointManager(new Checkpoint({ v }), dir, {
+      async: true,
+      maxToKeep: 3,
+      storage: slow,
+      maxPendingSaves: 2,
+    });
     for (let i = 0; i < 20; i++) {
       v.data.fill(i);
       await manager.save();
@@ -350,7 +444,12 @@ describe('CheckpointManager under unlucky conditions', () => {
   it("a loop that awaits only the manager's save still lets background saves reach the disk (no event-loop turn needed from it)", async () => {
     const step = new Variable(0);
     const w = tensor(new Float32Array(50_000));
-    const manager = new CheckpointManager(new Checkpoint({ w, step }), dir, { async: true, checkpointInterval: 20, stepCounter: step, maxToKeep: 3 });
+    const manager = new CheckpointManager(new Checkpoint({ w, step }), dir, {
+      async: true,
+      checkpointInterval: 20,
+      stepCounter: step,
+      maxToKeep: 3,
+    });
     await manager.ready;
     let firstOnDisk: number | null = null;
     for (; step.value < 400; step.value++) {

@@ -13,13 +13,23 @@ import fc from 'fast-check';
 const requested = vi.hoisted(() => ({ bytes: 0 }));
 const { installPlatform, platform } = await import('../../src/platform.js');
 const real = platform();
-installPlatform({ ...real, allocUninitialized: (n: number) => { requested.bytes += n; return real.allocUninitialized(n); } });
+installPlatform({
+  ...real,
+  allocUninitialized: (n: number) => {
+    requested.bytes += n;
+    return real.allocUninitialized(n);
+  },
+});
 vi.mock('../../src/checkpoint/layout/recycler.js', () => ({
-  takeScratch: (n: number) => { requested.bytes += n; return new Uint8Array(n); },
+  takeScratch: (n: number) => {
+    requested.bytes += n;
+    return new Uint8Array(n);
+  },
   recycle: () => undefined,
 }));
 
-const { Checkpoint, MemoryStorage, Random, Tensor, WptReader, readWpt, writeWpt } = await import('../../src/node/index.js');
+const { Checkpoint, MemoryStorage, Random, Tensor, WptReader, readWpt, writeWpt } =
+  await import('../../src/node/index.js');
 const { mutate } = await import('../../harness/fuzz.js');
 type StateDict = import('../../src/node/index.js').StateDict;
 
@@ -43,7 +53,10 @@ async function boundOf(storage: CountingStorage, path: string): Promise<number> 
   const reader = await WptReader.open(path, storage).catch(() => null);
   if (reader === null) return size;
   await reader.close();
-  const declared = reader.entries.reduce((n, e) => n + (e.dtype === 'json' ? e.shape[0] : 4 * e.shape.reduce((a, b) => a * b, 1)), 0);
+  const declared = reader.entries.reduce(
+    (n, e) => n + (e.dtype === 'json' ? e.shape[0] : 4 * e.shape.reduce((a, b) => a * b, 1)),
+    0,
+  );
   return size + 2 * declared;
 }
 
@@ -54,7 +67,8 @@ async function requestedBy(read: () => Promise<unknown>): Promise<number> {
   return requested.bytes;
 }
 
-const tensorArb = fc.tuple(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 1, max: 3 }), fc.integer())
+const tensorArb = fc
+  .tuple(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 1, max: 3 }), fc.integer())
   .map(([n, rows, seed]) => new Tensor(new Random(seed).fillNormal(new Float32Array(n * rows), 0, 0.1), [rows, n]));
 const stateArb = fc.record({
   w: tensorArb,
@@ -65,32 +79,51 @@ const stateArb = fc.record({
 
 describe('memory a reader asks for', () => {
   it('loads and restores of arbitrary files, every codec, float16 too: within the file size plus twice the declared sizes', async () => {
-    await fc.assert(fc.asyncProperty(stateArb, fc.constantFrom('raw', 'deflate', 'shuffle-deflate'), fc.boolean(), async (state, codec, float16) => {
-      const storage = new CountingStorage();
-      const tree = { ...state } as StateDict; // fast-check builds records without a prototype
-      const model = { stateDict: () => tree, loadStateDict: () => undefined };
-      await new Checkpoint({ model }).write('/m/x.wpt', { codec, float16, storage });
-      const bound = await boundOf(storage, '/m/x.wpt');
-      expect(await requestedBy(() => readWpt('/m/x.wpt', storage))).toBeLessThanOrEqual(bound);
-      expect(await requestedBy(() => new Checkpoint({ model }).read('/m/x.wpt', { storage }))).toBeLessThanOrEqual(bound);
-    }), { numRuns: 60 });
+    await fc.assert(
+      fc.asyncProperty(
+        stateArb,
+        fc.constantFrom('raw', 'deflate', 'shuffle-deflate'),
+        fc.boolean(),
+        async (state, codec, float16) => {
+          const storage = new CountingStorage();
+          const tree = { ...state } as StateDict; // fast-check builds records without a prototype
+          const model = { stateDict: () => tree, loadStateDict: () => undefined };
+          await new Checkpoint({ model }).write('/m/x.wpt', { codec, float16, storage });
+          const bound = await boundOf(storage, '/m/x.wpt');
+          expect(await requestedBy(() => readWpt('/m/x.wpt', storage))).toBeLessThanOrEqual(bound);
+          expect(await requestedBy(() => new Checkpoint({ model }).read('/m/x.wpt', { storage }))).toBeLessThanOrEqual(
+            bound,
+          );
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   it('damaged and hostile files (2,000 mutations, header fields included): within the same bound', async () => {
     const storage = new CountingStorage();
     const rng = new Random(11);
-    await writeWpt('/m/seed.wpt', [
-      { key: 'w', kind: 'tensor', value: new Tensor(rng.fillNormal(new Float32Array(2048), 0, 0.1), [2, 1024]) },
-      { key: 'raw', kind: 'tensor', value: new Tensor(rng.fillNormal(new Float32Array(6)), [2, 3]) },
-      { key: 'h', kind: 'json', value: { loss: [1, 0.5], note: 'x'.repeat(300) } },
-    ], { kind: 'checkpoint', storage });
+    await writeWpt(
+      '/m/seed.wpt',
+      [
+        { key: 'w', kind: 'tensor', value: new Tensor(rng.fillNormal(new Float32Array(2048), 0, 0.1), [2, 1024]) },
+        { key: 'raw', kind: 'tensor', value: new Tensor(rng.fillNormal(new Float32Array(6)), [2, 3]) },
+        { key: 'h', kind: 'json', value: { loss: [1, 0.5], note: 'x'.repeat(300) } },
+      ],
+      { kind: 'checkpoint', storage },
+    );
     const seed = storage.files.get('/m/seed.wpt')!;
     let rejected = 0;
     for (let i = 0; i < 2000; i++) {
       storage.files.set('/m/m.wpt', mutate(seed, rng).bytes);
       const bound = await boundOf(storage, '/m/m.wpt');
       let failed = false;
-      const asked = await requestedBy(() => readWpt('/m/m.wpt', storage).catch((e: unknown) => { failed = true; throw e; }));
+      const asked = await requestedBy(() =>
+        readWpt('/m/m.wpt', storage).catch((e: unknown) => {
+          failed = true;
+          throw e;
+        }),
+      );
       if (failed) rejected++;
       expect(asked).toBeLessThanOrEqual(bound);
     }

@@ -1,8 +1,29 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import {
-  Sequential, Dense, Conv2D, MaxPool2D, Flatten, Dropout, Activation, Adam, SGD, Random, Tensor, tensor, randn,
-  mul, sum, ArgumentError, ShapeError, Callback, type Layer, type Logs, LOSSES, oneHot, softmax,
+  Sequential,
+  Dense,
+  Conv2D,
+  MaxPool2D,
+  Flatten,
+  Dropout,
+  Activation,
+  Adam,
+  SGD,
+  Random,
+  Tensor,
+  tensor,
+  randn,
+  mul,
+  sum,
+  ArgumentError,
+  ShapeError,
+  Callback,
+  type Layer,
+  type Logs,
+  LOSSES,
+  oneHot,
+  softmax,
 } from '../../src/node/index.js';
 import { blobs } from '../../harness/training.js';
 
@@ -47,14 +68,34 @@ function checkLayerGradients(layer: Layer, inputShape: number[], seed: number): 
 describe('layer gradients match finite differences', () => {
   const seeds = fc.nat();
   it('Dense (tanh, sigmoid, softmax, linear; with and without bias)', () => {
-    fc.assert(fc.property(seeds, fc.constantFrom('tanh', 'sigmoid', 'softmax', 'linear') as fc.Arbitrary<'tanh'>, fc.boolean(), (seed, act, useBias) => {
-      checkLayerGradients(new Dense({ units: 3, activation: act, useBias }), [2, 4], seed);
-    }), { numRuns: 10 });
+    fc.assert(
+      fc.property(
+        seeds,
+        fc.constantFrom('tanh', 'sigmoid', 'softmax', 'linear') as fc.Arbitrary<'tanh'>,
+        fc.boolean(),
+        (seed, act, useBias) => {
+          checkLayerGradients(new Dense({ units: 3, activation: act, useBias }), [2, 4], seed);
+        },
+      ),
+      { numRuns: 10 },
+    );
   });
   it('Conv2D (both paddings, stride 1 and 2)', () => {
-    fc.assert(fc.property(seeds, fc.constantFrom('same', 'valid') as fc.Arbitrary<'same'>, fc.constantFrom(1, 2), (seed, padding, strides) => {
-      checkLayerGradients(new Conv2D({ filters: 2, kernelSize: [2, 3], strides, padding, activation: 'tanh' }), [2, 5, 4, 2], seed);
-    }), { numRuns: 8 });
+    fc.assert(
+      fc.property(
+        seeds,
+        fc.constantFrom('same', 'valid') as fc.Arbitrary<'same'>,
+        fc.constantFrom(1, 2),
+        (seed, padding, strides) => {
+          checkLayerGradients(
+            new Conv2D({ filters: 2, kernelSize: [2, 3], strides, padding, activation: 'tanh' }),
+            [2, 5, 4, 2],
+            seed,
+          );
+        },
+      ),
+      { numRuns: 8 },
+    );
   });
   it('MaxPool2D, Flatten, Dropout, Activation', () => {
     checkLayerGradients(new MaxPool2D({ poolSize: 2, strides: 1 }), [1, 3, 3, 2], 1);
@@ -66,7 +107,14 @@ describe('layer gradients match finite differences', () => {
 
 describe('losses', () => {
   it('fused softmax cross-entropy equals the probability form and has gradient (softmax − y)/batch', () => {
-    const logits = tensor([[2, -1, 0.5], [0.1, 0.2, 3]], undefined, true);
+    const logits = tensor(
+      [
+        [2, -1, 0.5],
+        [0.1, 0.2, 3],
+      ],
+      undefined,
+      true,
+    );
     const y = oneHot([0, 2], 3);
     const fused = LOSSES.categoricalCrossentropy(y, logits, true);
     const plain = LOSSES.categoricalCrossentropy(y, softmax(logits.detach()), false);
@@ -83,23 +131,37 @@ describe('losses', () => {
   });
 
   it('binary cross-entropy from logits equals the sigmoid form; sparse equals one-hot', () => {
-    const z = tensor([[0.3], [-2], [4]]), y = tensor([[1], [0], [1]]);
+    const z = tensor([[0.3], [-2], [4]]),
+      y = tensor([[1], [0], [1]]);
     const sig = z.sigmoid();
-    expect(LOSSES.binaryCrossentropy(y, z, true).item()).toBeCloseTo(LOSSES.binaryCrossentropy(y, sig, false).item(), 5);
+    expect(LOSSES.binaryCrossentropy(y, z, true).item()).toBeCloseTo(
+      LOSSES.binaryCrossentropy(y, sig, false).item(),
+      5,
+    );
     const logits = randn([4, 5], new Random(1));
     const labels = tensor([0, 4, 2, 2]);
-    expect(LOSSES.sparseCategoricalCrossentropy(labels, logits, true).item()).toBeCloseTo(LOSSES.categoricalCrossentropy(oneHot([0, 4, 2, 2], 5), logits, true).item(), 6);
+    expect(LOSSES.sparseCategoricalCrossentropy(labels, logits, true).item()).toBeCloseTo(
+      LOSSES.categoricalCrossentropy(oneHot([0, 4, 2, 2], 5), logits, true).item(),
+      6,
+    );
     expect(LOSSES.mse(tensor([1, 2]), tensor([2, 4]), false).item()).toBeCloseTo(2.5);
   });
 });
 
 function mlp(seed: number, dropout = 0): Sequential {
-  const model = new Sequential([
-    new Dense({ units: 8, activation: 'relu', inputShape: [6] }),
-    ...(dropout > 0 ? [new Dropout({ rate: dropout })] : []),
-    new Dense({ units: 3, activation: 'softmax' }),
-  ], { seed });
-  model.compile({ optimizer: new Adam({ learningRate: 0.01 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const model = new Sequential(
+    [
+      new Dense({ units: 8, activation: 'relu', inputShape: [6] }),
+      ...(dropout > 0 ? [new Dropout({ rate: dropout })] : []),
+      new Dense({ units: 3, activation: 'softmax' }),
+    ],
+    { seed },
+  );
+  model.compile({
+    optimizer: new Adam({ learningRate: 0.01 }),
+    loss: 'categoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
   return model;
 }
 
@@ -153,25 +215,47 @@ describe('Sequential training', () => {
   it('awaits async callback hooks in order and stops on model.stopTraining', async () => {
     const events: string[] = [];
     class Recorder extends Callback {
-      override async onTrainBegin() { events.push('trainBegin'); }
-      override async onEpochBegin(e: number) { await new Promise((r) => setTimeout(r, 1)); events.push(`epochBegin ${e}`); }
-      override async onBatchEnd(b: number) { if (b === 0) events.push('batch 0'); }
+      override async onTrainBegin() {
+        events.push('trainBegin');
+      }
+      override async onEpochBegin(e: number) {
+        await new Promise((r) => setTimeout(r, 1));
+        events.push(`epochBegin ${e}`);
+      }
+      override async onBatchEnd(b: number) {
+        if (b === 0) events.push('batch 0');
+      }
       override async onEpochEnd(e: number, logs?: Logs) {
         events.push(`epochEnd ${e} ${typeof logs?.loss}`);
         if (e === 1) this.model.stopTraining = true;
       }
-      override async onTrainEnd() { events.push('trainEnd'); }
+      override async onTrainEnd() {
+        events.push('trainEnd');
+      }
     }
     await mlp(5).fit(x, y, { epochs: 5, verbose: 0, callbacks: [new Recorder()] });
-    expect(events).toEqual(['trainBegin', 'epochBegin 0', 'batch 0', 'epochEnd 0 number', 'epochBegin 1', 'batch 0', 'epochEnd 1 number', 'trainEnd']);
+    expect(events).toEqual([
+      'trainBegin',
+      'epochBegin 0',
+      'batch 0',
+      'epochEnd 0 number',
+      'epochBegin 1',
+      'batch 0',
+      'epochEnd 1 number',
+      'trainEnd',
+    ]);
   });
 
   it('validates its arguments before training', async () => {
     const m = mlp(6);
-    await expect(m.fit(tensor(new Float32Array(0), [0, 6]), tensor(new Float32Array(0), [0, 3]))).rejects.toThrow(/x is empty/);
+    await expect(m.fit(tensor(new Float32Array(0), [0, 6]), tensor(new Float32Array(0), [0, 3]))).rejects.toThrow(
+      /x is empty/,
+    );
     await expect(m.fit(x, oneHot([0, 1], 3))).rejects.toThrow('fit: x has 120 samples ([120,6]) but y has 2 ([2,3])');
     await expect(m.fit(x, y, { batchSize: 0 })).rejects.toThrow(/batchSize must be a positive integer, got 0/);
-    await expect(m.fit(x, y, { epochs: 2, initialEpoch: 3 })).rejects.toThrow(/initialEpoch must be an integer in \[0, epochs=2\]/);
+    await expect(m.fit(x, y, { epochs: 2, initialEpoch: 3 })).rejects.toThrow(
+      /initialEpoch must be an integer in \[0, epochs=2\]/,
+    );
     await expect(new Sequential([new Dense({ units: 1 })]).fit(x, y)).rejects.toThrow(/compile the model first/);
     expect(() => m.compile({ optimizer: 'adam', loss: 'hinge' as 'mse' })).toThrow(ArgumentError);
     expect(() => m.compile({ optimizer: 'adam', loss: 'mse', metrics: ['f1'] })).toThrow(/unknown metric 'f1'/);
@@ -186,10 +270,16 @@ describe('Sequential training', () => {
   });
 
   it('rebuilds from its config with the same output shapes and parameter count', () => {
-    const model = new Sequential([
-      new Conv2D({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [8, 8, 1] }),
-      new MaxPool2D({ poolSize: 2 }), new Flatten(), new Dropout({ rate: 0.5 }), new Dense({ units: 10, activation: 'softmax' }),
-    ], { seed: 3, name: 'cnn' });
+    const model = new Sequential(
+      [
+        new Conv2D({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [8, 8, 1] }),
+        new MaxPool2D({ poolSize: 2 }),
+        new Flatten(),
+        new Dropout({ rate: 0.5 }),
+        new Dense({ units: 10, activation: 'softmax' }),
+      ],
+      { seed: 3, name: 'cnn' },
+    );
     const again = Sequential.fromConfig(JSON.parse(JSON.stringify(model.getConfig())));
     expect(again.build()).toEqual(model.build());
     expect(again.countParams()).toBe(model.countParams());

@@ -16,29 +16,44 @@ const { huffmanKernels } = await import('../../src/checkpoint/codec/huffman-wasm
 
 const planeArb = fc.oneof(
   fc.uint8Array({ maxLength: 3000 }),
-  fc.array(fc.constantFrom(0x3c, 0x3d, 0xbc, 0xbd, 0x3b, 0xbb, 0x3a), { maxLength: 5000 }).map((a) => Uint8Array.from(a)),
+  fc
+    .array(fc.constantFrom(0x3c, 0x3d, 0xbc, 0xbd, 0x3b, 0xbb, 0x3a), { maxLength: 5000 })
+    .map((a) => Uint8Array.from(a)),
 );
 
 describe('the plane codec without WebAssembly', () => {
   it('declines, and streams zlib writes decode through zlib, bit-exactly', () => {
     expect(huffmanKernels).toBeNull(); // the mock took
-    fc.assert(fc.property(planeArb, (bytes) => {
-      expect(deflateLiterals(bytes)).toBeNull();
-      const stream = zlib.deflateRawSync(bytes, { level: 1, strategy: zlib.constants.Z_HUFFMAN_ONLY });
-      const out = new Uint8Array(bytes.length);
-      expect(inflateLiterals(stream, out)).toBeNull();
-      expect(out.subarray(0, inflateHere(stream, out))).toEqual(bytes);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(planeArb, (bytes) => {
+        expect(deflateLiterals(bytes)).toBeNull();
+        const stream = zlib.deflateRawSync(bytes, { level: 1, strategy: zlib.constants.Z_HUFFMAN_ONLY });
+        const out = new Uint8Array(bytes.length);
+        expect(inflateLiterals(stream, out)).toBeNull();
+        expect(out.subarray(0, inflateHere(stream, out))).toEqual(bytes);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('saves and loads shuffle-deflate checkpoints bit-exactly, the exponent plane deflated by zlib', async () => {
     const weights = new Random(2).fillNormal(new Float32Array(600_000), 0, 0.05);
     const storage = new MemoryStorage();
     for (const background of [false, true]) {
-      await writeWpt('/x.wpt', [{ key: 'w', kind: 'tensor', value: new Tensor(weights, [600, 1000]) }], { kind: 'checkpoint', codec: 'shuffle-deflate', storage, background });
+      await writeWpt('/x.wpt', [{ key: 'w', kind: 'tensor', value: new Tensor(weights, [600, 1000]) }], {
+        kind: 'checkpoint',
+        codec: 'shuffle-deflate',
+        storage,
+        background,
+      });
       const { values, header } = await readWpt('/x.wpt', storage);
       expect(header.entries[0].planes).toEqual(['raw', 'raw', 'raw', 'deflate']);
-      expect(Buffer.compare(Buffer.from((values.get('w') as InstanceType<typeof Tensor>).data.buffer), Buffer.from(weights.buffer))).toBe(0);
+      expect(
+        Buffer.compare(
+          Buffer.from((values.get('w') as InstanceType<typeof Tensor>).data.buffer),
+          Buffer.from(weights.buffer),
+        ),
+      ).toBe(0);
     }
   });
 });

@@ -17,12 +17,15 @@ const inflated = (stream: Uint8Array, capacity: number) => {
 describe('DEFLATE without zlib (fflate)', () => {
   it('compresses with fflate and decodes every kind of stream, bit-exactly', async () => {
     expect(havePool()).toBe(false); // the mock took
-    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 4000 }), fc.constantFrom(0, 1, 6, 9), async (bytes, level) => {
-      const ours = await deflateRaw(bytes, { level });
-      expect(new Uint8Array(zlib.inflateRawSync(ours))).toEqual(bytes);
-      expect(await inflateRaw(ours, bytes.length)).toEqual(bytes);
-      expect(inflated(zlib.deflateRawSync(bytes, { level }), bytes.length)).toEqual(bytes);
-    }), { numRuns: 150 });
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 4000 }), fc.constantFrom(0, 1, 6, 9), async (bytes, level) => {
+        const ours = await deflateRaw(bytes, { level });
+        expect(new Uint8Array(zlib.inflateRawSync(ours))).toEqual(bytes);
+        expect(await inflateRaw(ours, bytes.length)).toEqual(bytes);
+        expect(inflated(zlib.deflateRawSync(bytes, { level }), bytes.length)).toEqual(bytes);
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('refuses output that would not fit and truncated streams, as InflateErrors', () => {

@@ -4,7 +4,18 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Callback, CheckpointError, MemoryStorage, Tensor, TerminateOnNaN, clip, max, maxPool2d, relu, tensor } from '../../src/node/index.js';
+import {
+  Callback,
+  CheckpointError,
+  MemoryStorage,
+  Tensor,
+  TerminateOnNaN,
+  clip,
+  max,
+  maxPool2d,
+  relu,
+  tensor,
+} from '../../src/node/index.js';
 import { dataFor, makeModel } from '../../harness/training.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wpt-nan-'));
@@ -14,7 +25,18 @@ describe('ops propagate NaN', () => {
   it('relu, max, maxPool2d and clip', () => {
     expect(Array.from(relu(tensor([NaN, -1, 2, -Infinity, Infinity])).data)).toEqual([NaN, 0, 2, 0, Infinity]);
     expect(max(tensor([1, NaN, 3])).item()).toBeNaN();
-    expect(Array.from(max(tensor([[1, 2], [NaN, 0], [5, NaN]]), 1).data)).toEqual([2, NaN, NaN]);
+    expect(
+      Array.from(
+        max(
+          tensor([
+            [1, 2],
+            [NaN, 0],
+            [5, NaN],
+          ]),
+          1,
+        ).data,
+      ),
+    ).toEqual([2, NaN, NaN]);
     const pooled = maxPool2d(new Tensor(Float32Array.of(1, NaN, 3, 4, 5, 6, 7, 8), [1, 2, 4, 1]), { poolSize: 2 });
     expect(Array.from(pooled.data)).toEqual([NaN, 8]);
     expect(Array.from(clip(tensor([NaN, -5, 5]), -1, 1).data)).toEqual([NaN, -1, 1]);
@@ -34,10 +56,20 @@ describe('a NaN in the data', () => {
     const model = makeModel('mlp', 1);
     const said: string[] = [];
     const seen: number[] = [];
-    await model.fit(x, y, { epochs: 3, batchSize: 8, shuffle: false, verbose: 0, callbacks: [
-      new TerminateOnNaN({ write: (l) => said.push(l) }),
-      new (class extends Callback { override async onBatchEnd(b: number) { seen.push(b); } })(),
-    ] });
+    await model.fit(x, y, {
+      epochs: 3,
+      batchSize: 8,
+      shuffle: false,
+      verbose: 0,
+      callbacks: [
+        new TerminateOnNaN({ write: (l) => said.push(l) }),
+        new (class extends Callback {
+          override async onBatchEnd(b: number) {
+            seen.push(b);
+          }
+        })(),
+      ],
+    });
     expect(said).toEqual(['Batch 2: invalid loss NaN, terminating training']);
     expect(seen).toEqual([0, 1, 2]);
     expect(model.history.history.loss[0]).toBeNaN();
@@ -59,8 +91,12 @@ describe('saving non-finite weights', () => {
     const warnings: string[] = [];
     await poisoned().save('/m/warn.wpt', { storage, warn: (m) => warnings.push(m) });
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/saving \/m\/warn\.wpt with non-finite values in 1 entry: 'model\/layers\/0\/kernel' \(1 NaN, 1 infinite of 48\)/);
-    const err = await poisoned().save('/m/error.wpt', { storage, onNonFinite: 'error' }).catch((e) => e);
+    expect(warnings[0]).toMatch(
+      /saving \/m\/warn\.wpt with non-finite values in 1 entry: 'model\/layers\/0\/kernel' \(1 NaN, 1 infinite of 48\)/,
+    );
+    const err = await poisoned()
+      .save('/m/error.wpt', { storage, onNonFinite: 'error' })
+      .catch((e) => e);
     expect(err).toBeInstanceOf(CheckpointError);
     expect(err.code).toBe('NON_FINITE');
     expect(storage.files.has('/m/error.wpt')).toBe(false);
@@ -71,7 +107,11 @@ describe('saving non-finite weights', () => {
   it('waypoint inspect shows min, max, mean and the NaN and Inf counts of every entry, and warns', async () => {
     const path = join(dir, 'poisoned.wpt');
     await poisoned().save(path, { onNonFinite: 'allow' });
-    const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'waypoint.js'), 'inspect', path], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [join(import.meta.dirname, '..', '..', 'bin', 'waypoint.js'), 'inspect', path],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(0);
     const header = r.stdout.split('\n').find((l) => l.startsWith('entry'))!;
     expect(header).toMatch(/min\s+max\s+mean\s+NaN\s+Inf$/);

@@ -29,7 +29,13 @@ describe('without Node zlib (the browser path)', () => {
       for (const leaf of leaves) {
         const got = values.get(leaf.key);
         if (leaf.kind === 'json') expect(got).toEqual(leaf.value);
-        else expect(Buffer.compare(Buffer.from((got as InstanceType<typeof Tensor>).data.buffer), Buffer.from(leaf.value.data.buffer))).toBe(0);
+        else
+          expect(
+            Buffer.compare(
+              Buffer.from((got as InstanceType<typeof Tensor>).data.buffer),
+              Buffer.from(leaf.value.data.buffer),
+            ),
+          ).toBe(0);
       }
       if (codec === 'shuffle-deflate') {
         const planes = header.entries.find((e) => e.key === 'w')!.planes;

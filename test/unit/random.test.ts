@@ -11,24 +11,30 @@ describe('Random (xoshiro128**)', () => {
   });
 
   it('is deterministic per seed and differs across seeds', () => {
-    fc.assert(fc.property(fc.nat(), (seed) => {
-      const a = new Random(seed), b = new Random(seed), c = new Random(seed + 1);
-      const xs = Array.from({ length: 8 }, () => a.nextUint32());
-      expect(Array.from({ length: 8 }, () => b.nextUint32())).toEqual(xs);
-      expect(Array.from({ length: 8 }, () => c.nextUint32())).not.toEqual(xs);
-    }));
+    fc.assert(
+      fc.property(fc.nat(), (seed) => {
+        const a = new Random(seed),
+          b = new Random(seed),
+          c = new Random(seed + 1);
+        const xs = Array.from({ length: 8 }, () => a.nextUint32());
+        expect(Array.from({ length: 8 }, () => b.nextUint32())).toEqual(xs);
+        expect(Array.from({ length: 8 }, () => c.nextUint32())).not.toEqual(xs);
+      }),
+    );
   });
 
   it('state round-trips: a restored generator continues the same sequence', () => {
-    fc.assert(fc.property(fc.nat(), fc.nat(50), (seed, skip) => {
-      const a = new Random(seed);
-      for (let i = 0; i < skip; i++) a.normal();
-      const saved = JSON.parse(JSON.stringify(a.getState()));
-      const expected = [a.uniform(), a.normal(), a.int(17)];
-      const b = new Random(999);
-      b.setState(saved);
-      expect([b.uniform(), b.normal(), b.int(17)]).toEqual(expected);
-    }));
+    fc.assert(
+      fc.property(fc.nat(), fc.nat(50), (seed, skip) => {
+        const a = new Random(seed);
+        for (let i = 0; i < skip; i++) a.normal();
+        const saved = JSON.parse(JSON.stringify(a.getState()));
+        const expected = [a.uniform(), a.normal(), a.int(17)];
+        const b = new Random(999);
+        b.setState(saved);
+        expect([b.uniform(), b.normal(), b.int(17)]).toEqual(expected);
+      }),
+    );
   });
 
   it('rejects malformed states', () => {
@@ -39,11 +45,13 @@ describe('Random (xoshiro128**)', () => {
   });
 
   it('shuffle is a permutation and depends only on the seed', () => {
-    fc.assert(fc.property(fc.nat(), fc.integer({ min: 0, max: 200 }), (seed, n) => {
-      const p = new Random(seed).permutation(n);
-      expect([...p].sort((a, b) => a - b)).toEqual([...Array(n).keys()]);
-      expect(new Random(seed).permutation(n)).toEqual(p);
-    }));
+    fc.assert(
+      fc.property(fc.nat(), fc.integer({ min: 0, max: 200 }), (seed, n) => {
+        const p = new Random(seed).permutation(n);
+        expect([...p].sort((a, b) => a - b)).toEqual([...Array(n).keys()]);
+        expect(new Random(seed).permutation(n)).toEqual(p);
+      }),
+    );
   });
 
   it('derive gives independent, reproducible streams per key', () => {
@@ -55,8 +63,13 @@ describe('Random (xoshiro128**)', () => {
   it('draws look like their distributions', () => {
     const r = new Random(5);
     const n = 20000;
-    let sum = 0, sq = 0;
-    for (let i = 0; i < n; i++) { const v = r.normal(); sum += v; sq += v * v; }
+    let sum = 0,
+      sq = 0;
+    for (let i = 0; i < n; i++) {
+      const v = r.normal();
+      sum += v;
+      sq += v * v;
+    }
     expect(Math.abs(sum / n)).toBeLessThan(0.03);
     expect(Math.abs(sq / n - 1)).toBeLessThan(0.05);
     const counts = new Array(6).fill(0);

@@ -1,17 +1,48 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import {
-  Tensor, tensor, zeros, ones, randn, noGrad, isGradEnabled, add, mul, sum, matmul, conv2d, maxPool2d,
-  reshape, transpose, gather, oneHot, logSoftmax, dropout, Random, ShapeError, ArgumentError, WaypointError, broadcastData,
+  Tensor,
+  tensor,
+  zeros,
+  ones,
+  randn,
+  noGrad,
+  isGradEnabled,
+  add,
+  mul,
+  sum,
+  matmul,
+  conv2d,
+  maxPool2d,
+  reshape,
+  transpose,
+  gather,
+  oneHot,
+  logSoftmax,
+  dropout,
+  Random,
+  ShapeError,
+  ArgumentError,
+  WaypointError,
+  broadcastData,
 } from '../../src/node/index.js';
 
 describe('Tensor', () => {
   it('builds from nested arrays and from flat data plus a shape', () => {
-    const t = tensor([[1, 2, 3], [4, 5, 6]]);
+    const t = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(t.shape).toEqual([2, 3]);
     expect(t.data).toBeInstanceOf(Float32Array);
-    expect(t.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
-    expect(tensor([1, 2, 3, 4], [2, 2]).toArray()).toEqual([[1, 2], [3, 4]]);
+    expect(t.toArray()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    expect(tensor([1, 2, 3, 4], [2, 2]).toArray()).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(tensor(5).shape).toEqual([]);
     expect(tensor(5).toArray()).toBe(5);
     expect(zeros([2, 0]).size).toBe(0);
@@ -60,7 +91,11 @@ describe('Tensor', () => {
     const x = tensor([1, 2], undefined, true);
     const y = noGrad(() => mul(x, 2));
     expect(y.requiresGrad).toBe(false);
-    expect(() => noGrad(() => { throw new Error('boom'); })).toThrow('boom');
+    expect(() =>
+      noGrad(() => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect(isGradEnabled()).toBe(true);
   });
 
@@ -85,26 +120,36 @@ describe('broadcasting', () => {
   const shape = fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 4 });
 
   it('a + b equals b + a, and broadcasting against zeros of the output shape is the identity', () => {
-    fc.assert(fc.property(shape, fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }), fc.nat(), (s, ones_, seed) => {
-      const other = s.map((d, i) => (ones_[i] ? 1 : d));
-      const rng = new Random(seed);
-      const a = randn(s, rng), b = randn(other, rng);
-      const ab = add(a, b), ba = add(b, a);
-      expect(ab.shape).toEqual(s);
-      expect(ab.data).toEqual(ba.data);
-      const expanded = add(b, zeros(s));
-      expect(expanded.data).toEqual(broadcastData(b.data, b.shape, s));
-    }));
+    fc.assert(
+      fc.property(shape, fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }), fc.nat(), (s, ones_, seed) => {
+        const other = s.map((d, i) => (ones_[i] ? 1 : d));
+        const rng = new Random(seed);
+        const a = randn(s, rng),
+          b = randn(other, rng);
+        const ab = add(a, b),
+          ba = add(b, a);
+        expect(ab.shape).toEqual(s);
+        expect(ab.data).toEqual(ba.data);
+        const expanded = add(b, zeros(s));
+        expect(expanded.data).toEqual(broadcastData(b.data, b.shape, s));
+      }),
+    );
   });
 
   it('the gradient of a broadcast operand is summed back to its own shape', () => {
-    fc.assert(fc.property(shape.filter((s) => s.length > 0), fc.nat(), (s, seed) => {
-      const bias = randn([s[s.length - 1]], new Random(seed), true);
-      sum(add(zeros(s), bias)).backward();
-      expect(bias.grad!.shape).toEqual(bias.shape);
-      const repeats = s.slice(0, -1).reduce((p, d) => p * d, 1);
-      for (const g of bias.grad!.data) expect(g).toBe(repeats);
-    }));
+    fc.assert(
+      fc.property(
+        shape.filter((s) => s.length > 0),
+        fc.nat(),
+        (s, seed) => {
+          const bias = randn([s[s.length - 1]], new Random(seed), true);
+          sum(add(zeros(s), bias)).backward();
+          expect(bias.grad!.shape).toEqual(bias.shape);
+          const repeats = s.slice(0, -1).reduce((p, d) => p * d, 1);
+          for (const g of bias.grad!.data) expect(g).toBe(repeats);
+        },
+      ),
+    );
   });
 
   it('rejects incompatible shapes naming both', () => {
@@ -114,7 +159,13 @@ describe('broadcasting', () => {
 
 describe('op argument errors are typed and name the op and the shapes', () => {
   it('matmul', () => {
-    const err = (() => { try { matmul(zeros([32, 784]), zeros([128, 10])); } catch (e) { return e; } })();
+    const err = (() => {
+      try {
+        matmul(zeros([32, 784]), zeros([128, 10]));
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(err).toBeInstanceOf(ShapeError);
     expect(err).toBeInstanceOf(WaypointError);
     expect((err as Error).message).toBe('matmul: inner dimensions differ: [32,784] x [128,10]');
@@ -123,18 +174,25 @@ describe('op argument errors are typed and name the op and the shapes', () => {
 
   it('conv2d and maxPool2d', () => {
     expect(() => conv2d(zeros([1, 5, 5, 3]), zeros([3, 3, 4, 8]))).toThrow(
-      'conv2d: depth of input [1,5,5,3] (3) must match input depth of filter [3,3,4,8] (4)');
-    expect(() => conv2d(zeros([5, 5, 3]), zeros([3, 3, 3, 8]))).toThrow('conv2d: input must be rank 4 NHWC, got [5,5,3]');
+      'conv2d: depth of input [1,5,5,3] (3) must match input depth of filter [3,3,4,8] (4)',
+    );
+    expect(() => conv2d(zeros([5, 5, 3]), zeros([3, 3, 3, 8]))).toThrow(
+      'conv2d: input must be rank 4 NHWC, got [5,5,3]',
+    );
     expect(() => conv2d(zeros([1, 2, 2, 1]), zeros([3, 3, 1, 1]))).toThrow(/window 3 is larger than the input size 2/);
     expect(() => conv2d(zeros([1, 4, 4, 1]), zeros([3, 3, 1, 1]), { strides: 0 })).toThrow(ArgumentError);
-    expect(() => maxPool2d(zeros([1, 4, 4, 1]), { padding: 'full' as 'same' })).toThrow(/padding must be 'same' or 'valid'/);
+    expect(() => maxPool2d(zeros([1, 4, 4, 1]), { padding: 'full' as 'same' })).toThrow(
+      /padding must be 'same' or 'valid'/,
+    );
   });
 
   it('reshape, transpose, gather, oneHot, logSoftmax, dropout', () => {
     expect(() => reshape(zeros([2, 3]), [4, 2])).toThrow('reshape: cannot reshape [2,3] (6 values) to [4,2]');
     expect(reshape(zeros([2, 3]), [-1, 2]).shape).toEqual([3, 2]);
     expect(() => transpose(zeros([2, 3]), [0, 0])).toThrow(/not a permutation/);
-    expect(() => gather(zeros([3, 2]), [3])).toThrow('gather: index 3 at position 0 is out of range [0, 3) for [3,2] axis 0');
+    expect(() => gather(zeros([3, 2]), [3])).toThrow(
+      'gather: index 3 at position 0 is out of range [0, 3) for [3,2] axis 0',
+    );
     expect(() => oneHot([0, 10], 10)).toThrow(/index 10 at position 1/);
     expect(() => logSoftmax(zeros([2, 3]), 2)).toThrow('logSoftmax: axis 2 is out of range for rank 2');
     expect(() => dropout(zeros([2]), 1, new Random(0))).toThrow(/rate must be in \[0, 1\)/);
@@ -150,8 +208,22 @@ describe('numerics', () => {
   });
 
   it('oneHot and transpose', () => {
-    expect(oneHot([2, 0], 3).toArray()).toEqual([[0, 0, 1], [1, 0, 0]]);
-    expect(transpose(tensor([[1, 2, 3], [4, 5, 6]])).toArray()).toEqual([[1, 4], [2, 5], [3, 6]]);
+    expect(oneHot([2, 0], 3).toArray()).toEqual([
+      [0, 0, 1],
+      [1, 0, 0],
+    ]);
+    expect(
+      transpose(
+        tensor([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]),
+      ).toArray(),
+    ).toEqual([
+      [1, 4],
+      [2, 5],
+      [3, 6],
+    ]);
   });
 
   it('dropout keeps the expected fraction and preserves the mean in expectation', () => {
@@ -166,9 +238,15 @@ describe('numerics', () => {
 
 describe('Tensor class surface', () => {
   it('method forms equal the function forms', () => {
-    const a = tensor([[1, 2], [3, 4]]);
+    const a = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(a.add(1).mul(2).sub(a).div(2).data).toEqual(new Tensor(Float32Array.from([1.5, 2, 2.5, 3]), [2, 2]).data);
-    expect(a.matmul(a).toArray()).toEqual([[7, 10], [15, 22]]);
+    expect(a.matmul(a).toArray()).toEqual([
+      [7, 10],
+      [15, 22],
+    ]);
     expect(a.max(1).toArray()).toEqual([2, 4]);
     expect(a.mean().item()).toBe(2.5);
     expect(() => a.item()).toThrow(/is not a scalar/);
@@ -177,20 +255,38 @@ describe('Tensor class surface', () => {
 
 describe('biasAdd', () => {
   it('gives the bits of add and relu composed, forward and backward, NaN, infinities and signed zeros included (SIMD where the channels come in fours)', async () => {
-    const { add: plus, biasAdd, relu: rectify, sum: total, mul: times, Tensor: T } = await import('../../src/node/index.js');
+    const {
+      add: plus,
+      biasAdd,
+      relu: rectify,
+      sum: total,
+      mul: times,
+      Tensor: T,
+    } = await import('../../src/node/index.js');
     const special = fc.constantFrom(0, -0, 1, -1, NaN, Infinity, -Infinity, 1e-30);
     const value = fc.oneof(special, fc.float({ min: -4, max: 4, noNaN: true }));
-    fc.assert(fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 8 }), fc.boolean(), fc.array(value, { minLength: 48, maxLength: 48 }), fc.array(value, { minLength: 48, maxLength: 48 }),
-      (rows, channels, withRelu, xs, seeds) => {
-        const run = (fused: boolean) => {
-          const x = new T(Float32Array.from(xs.slice(0, rows * channels)), [rows, channels], true);
-          const b = new T(Float32Array.from(xs.slice(40, 40 + channels)), [channels], true);
-          const y = fused ? biasAdd(x, b, withRelu ? 'relu' : 'linear') : withRelu ? rectify(plus(x, b)) : plus(x, b);
-          total(times(y, new T(Float32Array.from(seeds.slice(0, rows * channels)), [rows, channels]))).backward();
-          // A NaN stays NaN; its sign and payload are the CPU's (SIMD makes 0xffc00000 where JavaScript shows 0x7fc00000).
-          return [y.data, x.grad!.data, b.grad!.data].map((a) => Array.from(new Uint32Array(a.map((v) => (Number.isNaN(v) ? NaN : v)).buffer)));
-        };
-        expect(run(true)).toEqual(run(false));
-      }), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.boolean(),
+        fc.array(value, { minLength: 48, maxLength: 48 }),
+        fc.array(value, { minLength: 48, maxLength: 48 }),
+        (rows, channels, withRelu, xs, seeds) => {
+          const run = (fused: boolean) => {
+            const x = new T(Float32Array.from(xs.slice(0, rows * channels)), [rows, channels], true);
+            const b = new T(Float32Array.from(xs.slice(40, 40 + channels)), [channels], true);
+            const y = fused ? biasAdd(x, b, withRelu ? 'relu' : 'linear') : withRelu ? rectify(plus(x, b)) : plus(x, b);
+            total(times(y, new T(Float32Array.from(seeds.slice(0, rows * channels)), [rows, channels]))).backward();
+            // A NaN stays NaN; its sign and payload are the CPU's (SIMD makes 0xffc00000 where JavaScript shows 0x7fc00000).
+            return [y.data, x.grad!.data, b.grad!.data].map((a) =>
+              Array.from(new Uint32Array(a.map((v) => (Number.isNaN(v) ? NaN : v)).buffer)),
+            );
+          };
+          expect(run(true)).toEqual(run(false));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

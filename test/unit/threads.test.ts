@@ -5,7 +5,19 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fc from 'fast-check';
-import { Conv2D, Dense, GlobalAveragePooling2D, Random, Sequential, SGD, Tensor, configureThreads, getBackend, oneHot, startThreads } from '../../src/node/index.js';
+import {
+  Conv2D,
+  Dense,
+  GlobalAveragePooling2D,
+  Random,
+  Sequential,
+  SGD,
+  Tensor,
+  configureThreads,
+  getBackend,
+  oneHot,
+  startThreads,
+} from '../../src/node/index.js';
 import { parallelConvFilterGrad, parallelConvForward, parallelConvInputGrad } from '../../src/backend/conv-threads.js';
 import { matmul } from '../../kernels/cpu/matmul.js';
 import { MIN_CONV_MULTIPLY_ADDS, MIN_MULTIPLY_ADDS, MIN_ROWS, parallelMatmul } from '../../src/backend/threads.js';
@@ -20,7 +32,9 @@ function onTwoThreads(): void {
     before = configureThreads({ threads: 2 });
     expect(await startThreads()).toBe(2);
   }, 60_000);
-  afterAll(() => { configureThreads({ threads: before }); });
+  afterAll(() => {
+    configureThreads({ threads: before });
+  });
 }
 
 describe('matmul on several threads', () => {
@@ -28,12 +42,25 @@ describe('matmul on several threads', () => {
 
   it('gives the same bits as one thread, whatever the shape, transposes and split', () => {
     const rng = new Random(3);
-    fc.assert(fc.property(fc.integer({ min: 1, max: 700 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 130 }), fc.boolean(), fc.boolean(),
-      (m, k, n, transA, transB) => {
-        const a = rng.fillNormal(new Float32Array(m * k), 0, 1), b = rng.fillNormal(new Float32Array(k * n), 0, 1);
-        const forced = parallelMatmul(a, b, m, k, n, transA, transB, new Float32Array(m * n), { minMultiplyAdds: 0, minRows: 0 });
-        expect(bits(forced)).toEqual(bits(matmul(a, b, m, k, n, transA, transB)));
-      }), { numRuns: 150 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 700 }),
+        fc.integer({ min: 0, max: 300 }),
+        fc.integer({ min: 1, max: 130 }),
+        fc.boolean(),
+        fc.boolean(),
+        (m, k, n, transA, transB) => {
+          const a = rng.fillNormal(new Float32Array(m * k), 0, 1),
+            b = rng.fillNormal(new Float32Array(k * n), 0, 1);
+          const forced = parallelMatmul(a, b, m, k, n, transA, transB, new Float32Array(m * n), {
+            minMultiplyAdds: 0,
+            minRows: 0,
+          });
+          expect(bits(forced)).toEqual(bits(matmul(a, b, m, k, n, transA, transB)));
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 
   it('trains to the same bits with 1 and 2 threads (a layer large enough to be split)', async () => {
@@ -42,7 +69,10 @@ describe('matmul on several threads', () => {
       await startThreads();
       const rng = new Random(5);
       const x = new Tensor(rng.fillNormal(new Float32Array(1024 * 1024), 0, 1), [1024, 1024]);
-      const y = oneHot(Array.from({ length: 1024 }, (_, i) => i % 64), 64);
+      const y = oneHot(
+        Array.from({ length: 1024 }, (_, i) => i % 64),
+        64,
+      );
       const model = new Sequential([new Dense({ units: 64, activation: 'softmax', inputShape: [1024] })], { seed: 2 });
       model.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: 'categoricalCrossentropy' });
       await model.fit(x, y, { epochs: 2, batchSize: 512, verbose: 0 });
@@ -62,7 +92,9 @@ describe('matmul on several threads', () => {
     configureThreads({ threads: 2 });
     await startThreads();
     expect(getBackend()).toMatchObject({ name: 'cpu', threads: 2 });
-    expect(getBackend().detail).toMatch(/on 2 threads \(matmuls of 16M\+ multiply-adds and 256\+ rows, direct convolutions of 32M\+\)/);
+    expect(getBackend().detail).toMatch(
+      /on 2 threads \(matmuls of 16M\+ multiply-adds and 256\+ rows, direct convolutions of 32M\+\)/,
+    );
     for (const bad of [0, 1.5, -1, NaN]) expect(() => configureThreads({ threads: bad })).toThrow(ArgumentError);
     expect(() => configureThreads({ threads: 0 })).toThrow(/threads must be a whole number >= 1, got 0/);
   });
@@ -73,18 +105,48 @@ describe('direct convolutions on several threads', () => {
 
   it('give the same bits as one thread for every batch split: forward (bias, relu), input and filter gradients', () => {
     const rng = new Random(8);
-    fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 3, max: 9 }), fc.constantFrom(1, 4, 8), fc.constantFrom(4, 8, 16, 32), fc.boolean(), fc.boolean(),
-      (batch, h, c, outC, same, relu) => {
-        const pad = same ? 1 : 0, outH = h + 2 * pad - 2;
-        const w = { batch, inH: h, inW: h, channels: c, kH: 3, kW: 3, strideH: 1, strideW: 1, padTop: pad, padLeft: pad, outH, outW: outH, outC };
-        const x = rng.fillUniform(new Float32Array(batch * h * h * c), -1, 1), f = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1);
-        const bias = rng.fillUniform(new Float32Array(outC), -1, 1), dy = rng.fillUniform(new Float32Array(batch * outH * outH * outC), -1, 1);
-        expect(bits(parallelConvForward(x, f, bias, relu, w, 0)!)).toEqual(bits(parallelConvForward(x, f, bias, relu, w, Infinity)!));
-        // Null where the filter gradient takes im2col (few input channels, many output channels): then on both.
-        const [split, one] = [parallelConvFilterGrad(x, dy, w, 0), parallelConvFilterGrad(x, dy, w, Infinity)];
-        expect(split === null ? null : bits(split)).toEqual(one === null ? null : bits(one));
-        if (c % 4 === 0) expect(bits(parallelConvInputGrad(dy, f, w, 0)!)).toEqual(bits(parallelConvInputGrad(dy, f, w, Infinity)!));
-      }), { numRuns: 60 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 3, max: 9 }),
+        fc.constantFrom(1, 4, 8),
+        fc.constantFrom(4, 8, 16, 32),
+        fc.boolean(),
+        fc.boolean(),
+        (batch, h, c, outC, same, relu) => {
+          const pad = same ? 1 : 0,
+            outH = h + 2 * pad - 2;
+          const w = {
+            batch,
+            inH: h,
+            inW: h,
+            channels: c,
+            kH: 3,
+            kW: 3,
+            strideH: 1,
+            strideW: 1,
+            padTop: pad,
+            padLeft: pad,
+            outH,
+            outW: outH,
+            outC,
+          };
+          const x = rng.fillUniform(new Float32Array(batch * h * h * c), -1, 1),
+            f = rng.fillUniform(new Float32Array(9 * c * outC), -1, 1);
+          const bias = rng.fillUniform(new Float32Array(outC), -1, 1),
+            dy = rng.fillUniform(new Float32Array(batch * outH * outH * outC), -1, 1);
+          expect(bits(parallelConvForward(x, f, bias, relu, w, 0)!)).toEqual(
+            bits(parallelConvForward(x, f, bias, relu, w, Infinity)!),
+          );
+          // Null where the filter gradient takes im2col (few input channels, many output channels): then on both.
+          const [split, one] = [parallelConvFilterGrad(x, dy, w, 0), parallelConvFilterGrad(x, dy, w, Infinity)];
+          expect(split === null ? null : bits(split)).toEqual(one === null ? null : bits(one));
+          if (c % 4 === 0)
+            expect(bits(parallelConvInputGrad(dy, f, w, 0)!)).toEqual(bits(parallelConvInputGrad(dy, f, w, Infinity)!));
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   it('train to the same bits with 1 and 2 threads (a convolution large enough to be split)', async () => {
@@ -93,8 +155,18 @@ describe('direct convolutions on several threads', () => {
       await startThreads();
       const rng = new Random(6);
       const x = new Tensor(rng.fillUniform(new Float32Array(64 * 28 * 28 * 16), -1, 1), [64, 28, 28, 16]);
-      const y = oneHot(Array.from({ length: 64 }, (_, i) => i % 3), 3);
-      const model = new Sequential([new Conv2D({ filters: 16, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 16] }), new GlobalAveragePooling2D(), new Dense({ units: 3, activation: 'softmax' })], { seed: 2 });
+      const y = oneHot(
+        Array.from({ length: 64 }, (_, i) => i % 3),
+        3,
+      );
+      const model = new Sequential(
+        [
+          new Conv2D({ filters: 16, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 16] }),
+          new GlobalAveragePooling2D(),
+          new Dense({ units: 3, activation: 'softmax' }),
+        ],
+        { seed: 2 },
+      );
       model.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: 'categoricalCrossentropy' });
       await model.fit(x, y, { epochs: 1, batchSize: 32, verbose: 0 });
       return model.getWeights().map((w) => bits(w.data));

@@ -11,7 +11,14 @@ const T = [9, 10, 11, 12];
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
 const get = (i: number) => op.get(i);
 /** Address src/dst + plane·n + i·16. */
-const planeAt = (base: number, plane: number) => [get(base), ...(plane ? [get(N), op.i32(plane), op.mul, op.add] : []), get(I), op.i32(4), op.shl, op.add];
+const planeAt = (base: number, plane: number) => [
+  get(base),
+  ...(plane ? [get(N), op.i32(plane), op.mul, op.add] : []),
+  get(I),
+  op.i32(4),
+  op.shl,
+  op.add,
+];
 
 // shuffle: 16 interleaved elements (4 vectors) → 16 bytes of each of the 4 planes.
 const EVEN = [0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29];
@@ -24,32 +31,97 @@ const ZIP_HI = range(8, 16).flatMap((i) => [i, 16 + i]);
 const ZIP16_LO = range(0, 4).flatMap((i) => [2 * i, 2 * i + 1, 16 + 2 * i, 17 + 2 * i]);
 const ZIP16_HI = range(4, 8).flatMap((i) => [2 * i, 2 * i + 1, 16 + 2 * i, 17 + 2 * i]);
 
-const loop = (body: number[][]) => [op.i32(0), op.set(I), op.block, op.loop, get(I), get(BLOCKS), op.geU, op.brIf(1),
-  ...body, get(I), op.i32(1), op.add, op.set(I), op.br(0), op.end, op.end];
-const pick = (out: number, a: number, b: number, lanes: number[]) => [get(a), get(b), op.i8x16Shuffle(lanes), op.set(out)];
+const loop = (body: number[][]) => [
+  op.i32(0),
+  op.set(I),
+  op.block,
+  op.loop,
+  get(I),
+  get(BLOCKS),
+  op.geU,
+  op.brIf(1),
+  ...body,
+  get(I),
+  op.i32(1),
+  op.add,
+  op.set(I),
+  op.br(0),
+  op.end,
+  op.end,
+];
+const pick = (out: number, a: number, b: number, lanes: number[]) => [
+  get(a),
+  get(b),
+  op.i8x16Shuffle(lanes),
+  op.set(out),
+];
 
 function buildModule(): Uint8Array<ArrayBuffer> {
   const shuffleBody = loop([
     // x0..x3 = the 64 interleaved bytes at src + i·64
     ...X.flatMap((x, k) => [get(SRC), get(I), op.i32(6), op.shl, op.add, op.v128Load(16 * k), op.set(x)]),
-    ...pick(T[0], X[0], X[1], EVEN), ...pick(T[1], X[0], X[1], ODD),
-    ...pick(T[2], X[2], X[3], EVEN), ...pick(T[3], X[2], X[3], ODD),
-    ...([[T[0], T[2], LOW_HALVES], [T[0], T[2], HIGH_HALVES], [T[1], T[3], LOW_HALVES], [T[1], T[3], HIGH_HALVES]] as Array<[number, number, number[]]>).flatMap(([a, b, lanes], plane) =>
-      [...planeAt(DST, plane), get(a), get(b), op.i8x16Shuffle(lanes), op.v128Store(0)]),
+    ...pick(T[0], X[0], X[1], EVEN),
+    ...pick(T[1], X[0], X[1], ODD),
+    ...pick(T[2], X[2], X[3], EVEN),
+    ...pick(T[3], X[2], X[3], ODD),
+    ...(
+      [
+        [T[0], T[2], LOW_HALVES],
+        [T[0], T[2], HIGH_HALVES],
+        [T[1], T[3], LOW_HALVES],
+        [T[1], T[3], HIGH_HALVES],
+      ] as Array<[number, number, number[]]>
+    ).flatMap(([a, b, lanes], plane) => [
+      ...planeAt(DST, plane),
+      get(a),
+      get(b),
+      op.i8x16Shuffle(lanes),
+      op.v128Store(0),
+    ]),
   ]);
   const unshuffleBody = loop([
     ...X.flatMap((x, plane) => [...planeAt(SRC, plane), op.v128Load(0), op.set(x)]),
-    ...pick(T[0], X[0], X[1], ZIP_LO), ...pick(T[1], X[0], X[1], ZIP_HI),
-    ...pick(T[2], X[2], X[3], ZIP_LO), ...pick(T[3], X[2], X[3], ZIP_HI),
-    ...([[T[0], T[2], ZIP16_LO], [T[0], T[2], ZIP16_HI], [T[1], T[3], ZIP16_LO], [T[1], T[3], ZIP16_HI]] as Array<[number, number, number[]]>).flatMap(([a, b, lanes], k) =>
-      [get(DST), get(I), op.i32(6), op.shl, op.add, get(a), get(b), op.i8x16Shuffle(lanes), op.v128Store(16 * k)]),
+    ...pick(T[0], X[0], X[1], ZIP_LO),
+    ...pick(T[1], X[0], X[1], ZIP_HI),
+    ...pick(T[2], X[2], X[3], ZIP_LO),
+    ...pick(T[3], X[2], X[3], ZIP_HI),
+    ...(
+      [
+        [T[0], T[2], ZIP16_LO],
+        [T[0], T[2], ZIP16_HI],
+        [T[1], T[3], ZIP16_LO],
+        [T[1], T[3], ZIP16_HI],
+      ] as Array<[number, number, number[]]>
+    ).flatMap(([a, b, lanes], k) => [
+      get(DST),
+      get(I),
+      op.i32(6),
+      op.shl,
+      op.add,
+      get(a),
+      get(b),
+      op.i8x16Shuffle(lanes),
+      op.v128Store(16 * k),
+    ]),
   ]);
-  const fn = (exportName: string, body: number[][]) => ({ exportName, params: [I32, I32, I32, I32], locals: [[1, I32], [8, V128]] as Array<[number, number]>, body });
+  const fn = (exportName: string, body: number[][]) => ({
+    exportName,
+    params: [I32, I32, I32, I32],
+    locals: [
+      [1, I32],
+      [8, V128],
+    ] as Array<[number, number]>,
+    body,
+  });
   return encodeModule([fn('shuffle4', shuffleBody), fn('unshuffle4', unshuffleBody)]);
 }
 
 type Kernel = (src: number, dst: number, n: number, blocks: number) => void;
-interface Simd { memory: WebAssembly.Memory; shuffle4: Kernel; unshuffle4: Kernel }
+interface Simd {
+  memory: WebAssembly.Memory;
+  shuffle4: Kernel;
+  unshuffle4: Kernel;
+}
 
 const simd: Simd | null = (() => {
   if (typeof WebAssembly === 'undefined') return null;
@@ -70,7 +142,8 @@ const PLANES_AT = 0;
 const ELEMENTS_AT = 4 * CHUNK;
 
 function memoryOf(s: Simd): Uint8Array {
-  if (s.memory.buffer.byteLength < 8 * CHUNK) s.memory.grow(Math.ceil((8 * CHUNK - s.memory.buffer.byteLength) / 65536));
+  if (s.memory.buffer.byteLength < 8 * CHUNK)
+    s.memory.grow(Math.ceil((8 * CHUNK - s.memory.buffer.byteLength) / 65536));
   return new Uint8Array(s.memory.buffer);
 }
 
@@ -84,7 +157,8 @@ export function shuffleInto(bytes: Uint8Array, elementSize: number, out: Uint8Ar
       const count = Math.min(CHUNK, n - done) & ~15;
       mem.set(bytes.subarray(4 * done, 4 * (done + count)), ELEMENTS_AT);
       simd.shuffle4(ELEMENTS_AT, PLANES_AT, CHUNK, count >> 4);
-      for (let k = 0; k < 4; k++) out.set(mem.subarray(PLANES_AT + k * CHUNK, PLANES_AT + k * CHUNK + count), k * n + done);
+      for (let k = 0; k < 4; k++)
+        out.set(mem.subarray(PLANES_AT + k * CHUNK, PLANES_AT + k * CHUNK + count), k * n + done);
       if (count < CHUNK) {
         done += count;
         break;

@@ -44,7 +44,12 @@ export interface EncodeOptions {
   background: boolean;
 }
 
-export async function encodePayload(bytes: Uint8Array, codec: Codec, elementSize: number, { level, background }: EncodeOptions): Promise<EncodedPayload> {
+export async function encodePayload(
+  bytes: Uint8Array,
+  codec: Codec,
+  elementSize: number,
+  { level, background }: EncodeOptions,
+): Promise<EncodedPayload> {
   if (codec === 'raw') return { parts: [bytes], scratch: [], length: bytes.length };
   if (codec === 'deflate' || elementSize === 1) return finish([await deflateRaw(bytes, { level })], []);
   const planes = takeScratch(bytes.length);
@@ -52,16 +57,23 @@ export async function encodePayload(bytes: Uint8Array, codec: Codec, elementSize
   shuffleInto(bytes, elementSize, planes);
   const planeLength = bytes.length / elementSize;
   // Each plane: deflated where that saves 3 % (see below), else stored raw.
-  const chosen = await Promise.all(Array.from({ length: elementSize }, async (_, k) => {
-    const plane = planes.subarray(k * planeLength, (k + 1) * planeLength);
-    const bits = entropyBitsPerByte(plane);
-    // Mostly one value (zeros, constant exponents): runs pay; otherwise Huffman coding alone does.
-    const packed = bits >= 8 * 0.97 || plane.length < MIN_DEFLATED_PLANE ? null
-      : bits < 1 ? await deflateRaw(plane, { level, strategy: 'rle', background })
-        : await huffmanCoded(plane);
-    // Deflated only where that saves 3 %: each deflated plane costs time on every load.
-    return packed !== null && packed.length < 0.97 * plane.length ? { method: 'deflate' as const, bytes: packed } : { method: 'raw' as const, bytes: plane };
-  }));
+  const chosen = await Promise.all(
+    Array.from({ length: elementSize }, async (_, k) => {
+      const plane = planes.subarray(k * planeLength, (k + 1) * planeLength);
+      const bits = entropyBitsPerByte(plane);
+      // Mostly one value (zeros, constant exponents): runs pay; otherwise Huffman coding alone does.
+      const packed =
+        bits >= 8 * 0.97 || plane.length < MIN_DEFLATED_PLANE
+          ? null
+          : bits < 1
+            ? await deflateRaw(plane, { level, strategy: 'rle', background })
+            : await huffmanCoded(plane);
+      // Deflated only where that saves 3 %: each deflated plane costs time on every load.
+      return packed !== null && packed.length < 0.97 * plane.length
+        ? { method: 'deflate' as const, bytes: packed }
+        : { method: 'raw' as const, bytes: plane };
+    }),
+  );
   const methods: PlaneMethod[] = chosen.map((c) => c.method);
   const parts = chosen.map((c) => c.bytes);
   return { ...finish(parts, scratch), planes: methods, planeLengths: parts.map((p) => p.length) };
@@ -132,21 +144,42 @@ export interface VerifiedPayload {
  * size). `scratch` are buffers the result holds and releases: the payload's, if the caller
  * read it into scratch.
  */
-export async function verifyPayload(payload: Uint8Array, e: EntryHeader, file: string, { inflater, payloadCrc32 }: VerifyOptions, scratch: Uint8Array[] = []): Promise<VerifiedPayload> {
+export async function verifyPayload(
+  payload: Uint8Array,
+  e: EntryHeader,
+  file: string,
+  { inflater, payloadCrc32 }: VerifyOptions,
+  scratch: Uint8Array[] = [],
+): Promise<VerifiedPayload> {
   const ctx = { file, entry: e.key, offset: e.offset };
   const held = [...scratch];
   const release = () => recycle(held.splice(0));
   try {
-    if (payloadCrc32 !== e.crc32) throw new CheckpointError('CHECKSUM_MISMATCH', `stored CRC-32 ${hex(e.crc32)}, computed ${hex(payloadCrc32)}`, ctx);
+    if (payloadCrc32 !== e.crc32)
+      throw new CheckpointError(
+        'CHECKSUM_MISMATCH',
+        `stored CRC-32 ${hex(e.crc32)}, computed ${hex(payloadCrc32)}`,
+        ctx,
+      );
     const expected = decodedByteLength(e);
-    const failed = (at: number, cause: unknown) => new CheckpointError('DECOMPRESSED_SIZE_MISMATCH',
-      `DEFLATE stream is invalid or inflates past its size: ${(cause as Error).message}`, { ...ctx, offset: at, cause });
+    const failed = (at: number, cause: unknown) =>
+      new CheckpointError(
+        'DECOMPRESSED_SIZE_MISMATCH',
+        `DEFLATE stream is invalid or inflates past its size: ${(cause as Error).message}`,
+        { ...ctx, offset: at, cause },
+      );
     const checkLength = (produced: number, length: number, at: number) => {
-      if (produced !== length) throw new CheckpointError('DECOMPRESSED_SIZE_MISMATCH', `inflated to ${produced} bytes, expected ${length}`, { ...ctx, offset: at });
+      if (produced !== length)
+        throw new CheckpointError('DECOMPRESSED_SIZE_MISMATCH', `inflated to ${produced} bytes, expected ${length}`, {
+          ...ctx,
+          offset: at,
+        });
     };
     if (e.codec === 'raw') return { decodeInto: (out) => copyInto(payload, out), release };
     if (e.codec === 'deflate' || DTYPE_SIZE[e.dtype] === 1) {
-      const inflated = await inflateRaw(payload, expected).catch((cause: unknown) => { throw failed(e.offset, cause); });
+      const inflated = await inflateRaw(payload, expected).catch((cause: unknown) => {
+        throw failed(e.offset, cause);
+      });
       checkLength(inflated.length, expected, e.offset);
       return { decodeInto: (out) => out.set(inflated), release, decoded: inflated };
     }
@@ -157,17 +190,30 @@ export async function verifyPayload(payload: Uint8Array, e: EntryHeader, file: s
     for (const length of e.planeLengths as number[]) starts.push(starts[starts.length - 1] + length);
     const stored = starts.slice(0, size).map((at, k) => payload.subarray(at, starts[k + 1]));
     const planeInflater = inflater ?? new PlaneInflater([e]);
-    const inflating = stored.map((s, k) => ((e.planes as PlaneMethod[])[k] === 'deflate'
-      ? planeInflater.inflate(s, n).catch((cause: unknown) => { throw failed(e.offset + starts[k], cause); })
-      : undefined));
+    const inflating = stored.map((s, k) =>
+      (e.planes as PlaneMethod[])[k] === 'deflate'
+        ? planeInflater.inflate(s, n).catch((cause: unknown) => {
+            throw failed(e.offset + starts[k], cause);
+          })
+        : undefined,
+    );
     const inflated = await Promise.all(inflating).catch((err: unknown) => {
-      for (const p of inflating) p?.then((plane) => plane.scratch && recycle([plane.bytes]), () => undefined);
+      for (const p of inflating)
+        p?.then(
+          (plane) => plane.scratch && recycle([plane.bytes]),
+          () => undefined,
+        );
       throw err;
     });
     for (const p of inflated) if (p?.scratch) held.push(p.bytes);
     inflated.forEach((p, k) => p && checkLength(p.bytes.length, n, e.offset + starts[k]));
     return {
-      decodeInto: (out) => unshuffleInto(stored.map((s, k) => inflated[k]?.bytes ?? s), n, out.subarray(0, expected)),
+      decodeInto: (out) =>
+        unshuffleInto(
+          stored.map((s, k) => inflated[k]?.bytes ?? s),
+          n,
+          out.subarray(0, expected),
+        ),
       release,
     };
   } catch (err) {

@@ -32,19 +32,31 @@ const PIECE = 1 << 18;
  * parallel, as pigz does: every piece but the last ends with a sync flush (an empty stored
  * block, byte-aligned, not final), so the pieces concatenate into one valid DEFLATE stream.
  */
-export async function deflateRaw(bytes: Uint8Array, { level, strategy: kind = 'default', background = false }: DeflateOptions): Promise<Uint8Array> {
+export async function deflateRaw(
+  bytes: Uint8Array,
+  { level, strategy: kind = 'default', background = false }: DeflateOptions,
+): Promise<Uint8Array> {
   const zlib = platform().zlib;
   if (!zlib) return deflateSync(bytes, { level: level as 1 });
-  const strategy = { default: zlib.constants.Z_DEFAULT_STRATEGY, huffman: zlib.constants.Z_HUFFMAN_ONLY, rle: zlib.constants.Z_RLE }[kind];
+  const strategy = {
+    default: zlib.constants.Z_DEFAULT_STRATEGY,
+    huffman: zlib.constants.Z_HUFFMAN_ONLY,
+    rle: zlib.constants.Z_RLE,
+  }[kind];
   // Without LZ77 matches beyond one byte, a 512-byte window suffices and the stream is cheaper to set up.
   const memory = kind === 'default' ? {} : { windowBits: 9 };
   // A small input compresses here in less time than a round trip to the pool takes.
   if (bytes.length < SMALL && !background) return zlib.deflateRawSync(bytes, { level, strategy, ...memory });
-  const piece = (start: number, last: boolean) => new Promise<Uint8Array>((resolve, reject) => {
-    const input = bytes.subarray(start, last ? bytes.length : start + PIECE);
-    const finishFlush = last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH;
-    zlib.deflateRaw(input, { level, strategy, finishFlush, chunkSize: chunkFor(input.length), ...memory }, (err, out) => (err ? reject(err) : resolve(out)));
-  });
+  const piece = (start: number, last: boolean) =>
+    new Promise<Uint8Array>((resolve, reject) => {
+      const input = bytes.subarray(start, last ? bytes.length : start + PIECE);
+      const finishFlush = last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH;
+      zlib.deflateRaw(
+        input,
+        { level, strategy, finishFlush, chunkSize: chunkFor(input.length), ...memory },
+        (err, out) => (err ? reject(err) : resolve(out)),
+      );
+    });
   const starts: number[] = [];
   for (let s = 0; s === 0 || s < bytes.length; s += PIECE) starts.push(s);
   const pieces = await Promise.all(starts.map((s, i) => piece(s, i === starts.length - 1)));
@@ -85,7 +97,11 @@ export function inflateRaw(bytes: Uint8Array, expectedLength: number): Promise<U
     });
   }
   return new Promise<Uint8Array>((resolve, reject) => {
-    zlib.inflateRaw(bytes, { maxOutputLength: Math.max(expectedLength, 1), chunkSize: chunkFor(expectedLength) }, (err, out) => (err ? reject(err) : resolve(out)));
+    zlib.inflateRaw(
+      bytes,
+      { maxOutputLength: Math.max(expectedLength, 1), chunkSize: chunkFor(expectedLength) },
+      (err, out) => (err ? reject(err) : resolve(out)),
+    );
   });
 }
 
@@ -110,10 +126,13 @@ function inflateWithZlib(z: NativeZlib, bytes: Uint8Array, out: Uint8Array): num
     result = z.inflateRawSync(bytes, options) as ZlibResult;
   } catch (cause) {
     const code = (cause as { code?: string }).code;
-    throw new InflateError(code === 'ERR_BUFFER_TOO_LARGE' ? `output would exceed ${out.length} bytes` : `zlib: ${(cause as Error).message}`);
+    throw new InflateError(
+      code === 'ERR_BUFFER_TOO_LARGE' ? `output would exceed ${out.length} bytes` : `zlib: ${(cause as Error).message}`,
+    );
   }
   const consumed = result.engine.bytesWritten;
-  if (consumed < bytes.length) throw new InflateError(`${bytes.length - consumed} bytes follow the final block`, consumed);
+  if (consumed < bytes.length)
+    throw new InflateError(`${bytes.length - consumed} bytes follow the final block`, consumed);
   out.set(result.buffer);
   return result.buffer.length;
 }

@@ -30,7 +30,10 @@ export class EntryReader {
   private readonly readSlots = new Slots(READS_IN_FLIGHT);
 
   /** `path` names the file in errors. */
-  constructor(readonly path: string, private readonly handle: ReadHandle) {}
+  constructor(
+    readonly path: string,
+    private readonly handle: ReadHandle,
+  ) {}
 
   /** Reads, verifies and decodes one entry: a Tensor (float32 or float16 stored) or a JSON value. */
   async read(e: EntryHeader, inflater?: PlaneInflater): Promise<EntryValue> {
@@ -53,7 +56,10 @@ export class EntryReader {
 
   /** Reads, verifies and decodes a tensor entry into `out` (float16 widened); a raw float32 one is read straight into it. */
   async readTensorInto(e: EntryHeader, out: Float32Array, inflater?: PlaneInflater): Promise<void> {
-    const direct = e.codec === 'raw' && e.dtype === 'float32' ? new Uint8Array(out.buffer, out.byteOffset, out.byteLength) : undefined;
+    const direct =
+      e.codec === 'raw' && e.dtype === 'float32'
+        ? new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
+        : undefined;
     const verified = await this.readVerified(e, inflater, direct);
     try {
       decodeTensorInto(verified, e, out);
@@ -85,12 +91,20 @@ export class EntryReader {
    * lands while the next ones are read: the checksum overlaps the reading instead of
    * following it. A file that ends first is TRUNCATED.
    */
-  private async readChecksummed(e: EntryHeader, target: () => Uint8Array): Promise<{ payload: Uint8Array; crc32: number }> {
+  private async readChecksummed(
+    e: EntryHeader,
+    target: () => Uint8Array,
+  ): Promise<{ payload: Uint8Array; crc32: number }> {
     let buffer: Uint8Array | undefined;
     const pieces: Array<Promise<Uint8Array>> = [];
     for (let at = 0; at === 0 || at < e.length; at += READ_PIECE) {
       const length = Math.min(READ_PIECE, e.length - at);
-      pieces.push(this.readSlots.acquire().then(() => this.handle.read(e.offset + at, length, (buffer ??= target()).subarray(at))).finally(() => this.readSlots.release()));
+      pieces.push(
+        this.readSlots
+          .acquire()
+          .then(() => this.handle.read(e.offset + at, length, (buffer ??= target()).subarray(at)))
+          .finally(() => this.readSlots.release()),
+      );
     }
     let crc = 0;
     let got = 0;
@@ -108,7 +122,11 @@ export class EntryReader {
     }
     if (got !== e.length) {
       await Promise.allSettled(pieces);
-      throw new CheckpointError('TRUNCATED', `payload needs ${e.length} bytes, file has ${got}`, { file: this.path, entry: e.key, offset: e.offset });
+      throw new CheckpointError('TRUNCATED', `payload needs ${e.length} bytes, file has ${got}`, {
+        file: this.path,
+        entry: e.key,
+        offset: e.offset,
+      });
     }
     return { payload: (buffer as Uint8Array).subarray(0, got), crc32: crc };
   }
@@ -151,16 +169,25 @@ function decodeValue(bytes: Uint8Array, e: EntryHeader, file: string): EntryValu
     try {
       return parseJson(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
     } catch (cause) {
-      throw new CheckpointError('MALFORMED_HEADER', `JSON entry does not parse: ${(cause as Error).message}`, { file, entry: e.key, offset: e.offset, cause });
+      throw new CheckpointError('MALFORMED_HEADER', `JSON entry does not parse: ${(cause as Error).message}`, {
+        file,
+        entry: e.key,
+        offset: e.offset,
+        cause,
+      });
     }
   }
   // Typed-array views need alignment and memory of their own: the bytes here start a buffer
   // that nothing else uses (fresh, or zlib's output, which can run 64 bytes past them), else
   // they are copied into memory of their own (a Node Buffer's slice() would be another view).
   const own = bytes.byteOffset === 0 ? bytes : copyOf(bytes);
-  const data = e.dtype === 'float16'
-    ? float16ToFloat32(new Uint16Array(own.buffer, 0, own.length / 2), new Float32Array(platform().allocUninitialized(own.length * 2).buffer, 0, own.length / 2))
-    : new Float32Array(own.buffer, 0, own.length / 4);
+  const data =
+    e.dtype === 'float16'
+      ? float16ToFloat32(
+          new Uint16Array(own.buffer, 0, own.length / 2),
+          new Float32Array(platform().allocUninitialized(own.length * 2).buffer, 0, own.length / 2),
+        )
+      : new Float32Array(own.buffer, 0, own.length / 4);
   return new Tensor(data, e.shape);
 }
 

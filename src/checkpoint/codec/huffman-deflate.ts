@@ -8,7 +8,16 @@
  * times zlib's speed (bench/checkpoint-io.ts). The loops over a block's bytes (counting
  * them, writing their codes) run as WebAssembly (huffman-wasm.ts) where there is WebAssembly.
  */
-import { DATA_AT, HIST_AT, type HuffmanKernels, PAIRS_AT, STATE_AT, huffmanKernels, reserve, reverseBits } from './huffman-wasm.js';
+import {
+  DATA_AT,
+  HIST_AT,
+  type HuffmanKernels,
+  PAIRS_AT,
+  STATE_AT,
+  huffmanKernels,
+  reserve,
+  reverseBits,
+} from './huffman-wasm.js';
 
 /** Longest code emitted: the decoder's table width, so every literal decodes in one lookup. */
 export const MAX_CODE_BITS = 10;
@@ -26,7 +35,9 @@ const CODE_LENGTH_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2
 export function codeLengths(freq: ArrayLike<number>, maxBits: number): Uint8Array {
   const n = freq.length;
   const lengths = new Uint8Array(n);
-  const used = Array.from({ length: n }, (_, s) => s).filter((s) => freq[s] > 0).sort((a, b) => freq[a] - freq[b] || a - b);
+  const used = Array.from({ length: n }, (_, s) => s)
+    .filter((s) => freq[s] > 0)
+    .sort((a, b) => freq[a] - freq[b] || a - b);
   if (used.length === 0) return lengths;
   if (used.length === 1) {
     lengths[used[0]] = 1;
@@ -122,12 +133,23 @@ function runLengthCode(lengths: Uint8Array): Array<[number, number]> {
     while (i + run < lengths.length && lengths[i + run] === v) run++;
     i += run;
     if (v === 0) {
-      while (run >= 11) { const r = Math.min(run, 138); out.push([18, r - 11]); run -= r; }
-      if (run >= 3) { out.push([17, run - 3]); run = 0; }
+      while (run >= 11) {
+        const r = Math.min(run, 138);
+        out.push([18, r - 11]);
+        run -= r;
+      }
+      if (run >= 3) {
+        out.push([17, run - 3]);
+        run = 0;
+      }
     } else {
       out.push([v, 0]);
       run--;
-      while (run >= 3) { const r = Math.min(run, 6); out.push([16, r - 3]); run -= r; }
+      while (run >= 3) {
+        const r = Math.min(run, 6);
+        out.push([16, r - 3]);
+        run -= r;
+      }
     }
     for (; run > 0; run--) out.push([v, 0]);
   }
@@ -185,7 +207,8 @@ function writeBlock(w: BitWriter, bytes: Uint8Array, final: boolean, coder: Bloc
 function fillPairs(pairs: Int32Array, codes: Uint16Array, lengths: Uint8Array): void {
   const used: number[] = [];
   for (let v = 0; v < 256; v++) if (lengths[v] > 0) used.push(v);
-  for (const a of used) for (const b of used) pairs[a | (b << 8)] = (codes[a] | (codes[b] << lengths[a])) | ((lengths[a] + lengths[b]) << 20);
+  for (const a of used)
+    for (const b of used) pairs[a | (b << 8)] = codes[a] | (codes[b] << lengths[a]) | ((lengths[a] + lengths[b]) << 20);
 }
 
 /** The two loops over a block's bytes: counting them, and writing their codes. */
@@ -204,7 +227,10 @@ export function deflateLiteralsBound(length: number): number {
  * (deflateLiteralsBound bytes at least); null where there is no WebAssembly (or its memory
  * cannot grow), for the caller to hand the bytes to zlib or fflate instead.
  */
-export function deflateLiterals(bytes: Uint8Array, out: Uint8Array = new Uint8Array(deflateLiteralsBound(bytes.length))): Uint8Array | null {
+export function deflateLiterals(
+  bytes: Uint8Array,
+  out: Uint8Array = new Uint8Array(deflateLiteralsBound(bytes.length)),
+): Uint8Array | null {
   const coder = huffmanKernels ? wasmCoder(huffmanKernels) : null;
   return coder && deflateWith(bytes, out, coder);
 }

@@ -13,11 +13,25 @@
  * construct raises InflateError naming the input byte where decoding stopped.
  */
 import { WaypointError } from '../../errors.js';
-import { DATA_AT, type HuffmanKernels, RUN_BITS, RUN_META_AT, RUNS_AT, RUNS_PER_REFILL, STATE_AT, huffmanKernels, reserve, reverseBits } from './huffman-wasm.js';
+import {
+  DATA_AT,
+  type HuffmanKernels,
+  RUN_BITS,
+  RUN_META_AT,
+  RUNS_AT,
+  RUNS_PER_REFILL,
+  STATE_AT,
+  huffmanKernels,
+  reserve,
+  reverseBits,
+} from './huffman-wasm.js';
 
 export class InflateError extends WaypointError {
   /** `byteOffset`: the input byte where decoding stopped, where the decoder knows it. */
-  constructor(message: string, readonly byteOffset?: number) {
+  constructor(
+    message: string,
+    readonly byteOffset?: number,
+  ) {
     super(byteOffset === undefined ? message : `${message} (at input byte ${byteOffset})`);
   }
 }
@@ -166,7 +180,8 @@ function readLiteralCode(r: BitReader): boolean {
   const literalCount = r.take(5) + 257;
   const distanceCount = r.take(5) + 1;
   const lengthCodeCount = r.take(4) + 4;
-  if (literalCount > 286 || distanceCount > 30) throw new InflateError('too many length or distance symbols', r.byteOffset);
+  if (literalCount > 286 || distanceCount > 30)
+    throw new InflateError('too many length or distance symbols', r.byteOffset);
   if (literalCount !== LITERALS_ONLY) return false;
   codeLengthLengths.fill(0);
   for (let i = 0; i < lengthCodeCount; i++) codeLengthLengths[CODE_LENGTH_ORDER[i]] = r.take(3);
@@ -179,7 +194,8 @@ function readLiteralCode(r: BitReader): boolean {
       lengths[i++] = symbol;
       continue;
     }
-    let repeat: number, value = 0;
+    let repeat: number,
+      value = 0;
     if (symbol === 16) {
       if (i === 0) throw new InflateError('code length repeat with no previous length', r.byteOffset);
       value = lengths[i - 1];
@@ -232,7 +248,13 @@ export function inflateLiterals(input: Uint8Array, out: Uint8Array): number | nu
   // The input is copied into the kernel's memory, the output decoded there and copied out.
   const bytes = new Uint8Array(kernels.memory.buffer);
   bytes.set(input, inAt);
-  const produced = decodeStream(kernels, bytes.subarray(inAt, inAt + input.length), bytes.subarray(outAt, outAt + out.length), inAt, outAt);
+  const produced = decodeStream(
+    kernels,
+    bytes.subarray(inAt, inAt + input.length),
+    bytes.subarray(outAt, outAt + out.length),
+    inAt,
+    outAt,
+  );
   if (produced !== null) out.set(bytes.subarray(outAt, outAt + produced));
   return produced;
 }
@@ -243,7 +265,13 @@ function looksLiteral(input: Uint8Array): boolean {
 }
 
 /** Decodes `input` (at `inAt` in the kernel's memory) into `out` (at `outAt`); null to decline. */
-function decodeStream(kernels: HuffmanKernels, input: Uint8Array, out: Uint8Array, inAt: number, outAt: number): number | null {
+function decodeStream(
+  kernels: HuffmanKernels,
+  input: Uint8Array,
+  out: Uint8Array,
+  inAt: number,
+  outAt: number,
+): number | null {
   const { memory } = kernels;
   const runLiterals = new Int32Array(memory.buffer, RUNS_AT, 1 << RUN_BITS);
   const runMeta = new Uint8Array(memory.buffer, RUN_META_AT, 1 << RUN_BITS);
@@ -296,6 +324,7 @@ function decodeStream(kernels: HuffmanKernels, input: Uint8Array, out: Uint8Arra
     }
   }
   r.checkEnd();
-  if (r.byteOffset < input.length) throw new InflateError(`${input.length - r.byteOffset} bytes follow the final block`, r.byteOffset);
+  if (r.byteOffset < input.length)
+    throw new InflateError(`${input.length - r.byteOffset} bytes follow the final block`, r.byteOffset);
   return op;
 }

@@ -80,7 +80,9 @@ export class PlaneInflater {
 }
 
 function deflatedPlaneBytes(e: EntryHeader): number {
-  return e.codec !== 'shuffle-deflate' || !e.planes ? 0 : e.planes.reduce((n, m, k) => n + (m === 'deflate' ? (e.planeLengths as number[])[k] : 0), 0);
+  return e.codec !== 'shuffle-deflate' || !e.planes
+    ? 0
+    : e.planes.reduce((n, m, k) => n + (m === 'deflate' ? (e.planeLengths as number[])[k] : 0), 0);
 }
 
 function decodeHere(stored: Uint8Array, length: number): InflatedPlane {

@@ -8,14 +8,31 @@ import { Tensor } from '../../tensor/tensor.js';
 import { CheckpointError } from '../../state/errors.js';
 import { osError } from '../../storage/os-errors.js';
 import {
-  type EntryHeader, type FileHeader, FORMAT_MAJOR, MAGIC, MAX_HEADER_BYTES, PROLOGUE_SIZE, TRAILER_MAGIC, TRAILER_SIZE,
-  validateHeader, assertLittleEndianHost, decodedByteLength, DTYPE_SIZE,
+  type EntryHeader,
+  type FileHeader,
+  FORMAT_MAJOR,
+  MAGIC,
+  MAX_HEADER_BYTES,
+  PROLOGUE_SIZE,
+  TRAILER_MAGIC,
+  TRAILER_SIZE,
+  validateHeader,
+  assertLittleEndianHost,
+  decodedByteLength,
+  DTYPE_SIZE,
 } from '../layout/format.js';
 import { recycle, takeScratch } from '../layout/recycler.js';
 import { PlaneInflater } from '../codec/plane-inflater.js';
 import { crc32 } from '../layout/crc32.js';
 import { type EntryValue, EntryReader, decodeTensorInto } from '../codec/entry-reader.js';
-import { type Lane, type LoadThread, loadDone, loadThreadsFor, shareOut, useCallingThread } from '../threads/load-threads.js';
+import {
+  type Lane,
+  type LoadThread,
+  loadDone,
+  loadThreadsFor,
+  shareOut,
+  useCallingThread,
+} from '../threads/load-threads.js';
 import { type ReadHandle, type Storage, getDefaultStorage } from '../../storage/storage.js';
 
 export type { EntryValue } from '../codec/entry-reader.js';
@@ -86,7 +103,11 @@ export class WptReader {
       const e = this.entry(key);
       const values = e.dtype === 'json' ? -1 : decodedByteLength(e) / DTYPE_SIZE[e.dtype];
       if (values !== into.length) {
-        throw new CheckpointError('SHAPE_MISMATCH', `the array to restore holds ${into.length} values, the file has ${e.dtype === 'json' ? 'a JSON value' : `${values}`}`, { file: this.path, entry: key, offset: e.offset });
+        throw new CheckpointError(
+          'SHAPE_MISMATCH',
+          `the array to restore holds ${into.length} values, the file has ${e.dtype === 'json' ? 'a JSON value' : `${values}`}`,
+          { file: this.path, entry: key, offset: e.offset },
+        );
       }
       return e;
     });
@@ -109,11 +130,16 @@ export class WptReader {
           const decoded = takeScratch(targets[i].into.byteLength);
           held.push(() => recycle([decoded]));
           try {
-            decodeTensorInto(v, entries[i], new Float32Array(decoded.buffer, decoded.byteOffset, targets[i].into.length));
+            decodeTensorInto(
+              v,
+              entries[i],
+              new Float32Array(decoded.buffer, decoded.byteOffset, targets[i].into.length),
+            );
           } finally {
             v.release();
           }
-          commits[i] = () => new Uint8Array(targets[i].into.buffer, targets[i].into.byteOffset, decoded.length).set(decoded);
+          commits[i] = () =>
+            new Uint8Array(targets[i].into.buffer, targets[i].into.byteOffset, decoded.length).set(decoded);
         },
         there: (i, data, thread) => {
           held.push(() => thread.recycle(data.buffer as ArrayBuffer));
@@ -163,7 +189,10 @@ export class WptReader {
     const inflater = new PlaneInflater(entries, !threads.some((t) => t.isReady));
     const hereLane: Lane<number> = {
       slots: shared ? HERE_SLOTS : entries.length,
-      ready: !shared || useCallingThread() ? undefined : Promise.all(threads.map((t) => t.ready)).then((started) => !started.includes(true)),
+      ready:
+        !shared || useCallingThread()
+          ? undefined
+          : Promise.all(threads.map((t) => t.ready)).then((started) => !started.includes(true)),
       run: (i) => sink.here(i, inflater, shared),
     };
     const threadLanes = threads.map((thread): Lane<number> => ({
@@ -175,7 +204,8 @@ export class WptReader {
         let data: Float32Array;
         try {
           // Without a descriptor to share (a page's storage), the thread gets the entry's stored bytes.
-          const payload = fd === undefined ? (await this.handle.read(e.offset, e.length)).slice().buffer as ArrayBuffer : undefined;
+          const payload =
+            fd === undefined ? ((await this.handle.read(e.offset, e.length)).slice().buffer as ArrayBuffer) : undefined;
           data = await thread.decode({ file: this.path, fd, payload, size: this.size, entry: e, reuse: sink.reuse });
         } catch (err) {
           // A thread that stopped (it crashed, or configureLoadThreads took it away) leaves its entries to this one.
@@ -186,7 +216,10 @@ export class WptReader {
       },
     }));
     try {
-      await shareOut(entries.map((_, i) => i), [hereLane, ...threadLanes]);
+      await shareOut(
+        entries.map((_, i) => i),
+        [hereLane, ...threadLanes],
+      );
     } finally {
       loadDone(tensorBytes);
     }
@@ -230,7 +263,10 @@ export interface StagedRead {
 }
 
 /** Opens, reads everything, closes. */
-export async function readWpt(path: string, storage?: Storage): Promise<{ header: FileHeader; values: Map<string, EntryValue> }> {
+export async function readWpt(
+  path: string,
+  storage?: Storage,
+): Promise<{ header: FileHeader; values: Map<string, EntryValue> }> {
   const reader = await WptReader.open(path, storage);
   try {
     return { header: reader.header, values: await reader.readAll() };
@@ -244,50 +280,94 @@ async function readHeader(h: ReadHandle, file: string): Promise<{ header: FileHe
   // Prologue and trailer are read at once: one round trip through the I/O threads, not two.
   // Both settle before either failure is thrown: the caller closes the file then.
   const trailerAt = Math.max(0, h.size - TRAILER_SIZE);
-  const [prologue, trailer] = await bothSettled(h.read(0, Math.min(PROLOGUE_SIZE, h.size)), h.read(trailerAt, h.size - trailerAt));
+  const [prologue, trailer] = await bothSettled(
+    h.read(0, Math.min(PROLOGUE_SIZE, h.size)),
+    h.read(trailerAt, h.size - trailerAt),
+  );
   if (!startsWith(prologue, MAGIC.subarray(0, Math.min(prologue.length, MAGIC.length)))) {
     throw new CheckpointError('BAD_MAGIC', 'not a .wpt file (magic bytes differ)', { file, offset: 0 });
   }
   if (h.size < PROLOGUE_SIZE + TRAILER_SIZE) {
-    throw new CheckpointError('TRUNCATED', `file is ${h.size} bytes, smaller than prologue + trailer`, { file, offset: h.size });
+    throw new CheckpointError('TRUNCATED', `file is ${h.size} bytes, smaller than prologue + trailer`, {
+      file,
+      offset: h.size,
+    });
   }
   const pv = new DataView(prologue.buffer, prologue.byteOffset, PROLOGUE_SIZE);
-  const major = pv.getUint16(8, true), minor = pv.getUint16(10, true), flags = pv.getUint32(12, true);
-  if (major !== FORMAT_MAJOR) throw new CheckpointError('UNSUPPORTED_VERSION', `format version ${major}.${minor}; this reader reads ${FORMAT_MAJOR}.x`, { file, offset: 8 });
-  if (flags !== 0) throw new CheckpointError('UNSUPPORTED_VERSION', `reserved flags 0x${flags.toString(16)} are set`, { file, offset: 12 });
+  const major = pv.getUint16(8, true),
+    minor = pv.getUint16(10, true),
+    flags = pv.getUint32(12, true);
+  if (major !== FORMAT_MAJOR)
+    throw new CheckpointError(
+      'UNSUPPORTED_VERSION',
+      `format version ${major}.${minor}; this reader reads ${FORMAT_MAJOR}.x`,
+      { file, offset: 8 },
+    );
+  if (flags !== 0)
+    throw new CheckpointError('UNSUPPORTED_VERSION', `reserved flags 0x${flags.toString(16)} are set`, {
+      file,
+      offset: 12,
+    });
 
   if (!startsWith(trailer.subarray(16), TRAILER_MAGIC)) {
-    throw new CheckpointError('TRUNCATED', 'no trailer at the end of the file (cut short, or never finished)', { file, offset: trailerAt });
+    throw new CheckpointError('TRUNCATED', 'no trailer at the end of the file (cut short, or never finished)', {
+      file,
+      offset: trailerAt,
+    });
   }
   const tv = new DataView(trailer.buffer, trailer.byteOffset, TRAILER_SIZE);
   const rawHeaderOffset = tv.getBigUint64(0, true);
   const headerLength = tv.getUint32(8, true);
   // A u64 past 2^53 would print rounded as a Number: it is reported exactly, from the BigInt.
   if (rawHeaderOffset > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new CheckpointError('OFFSET_OUT_OF_RANGE', `header offset ${rawHeaderOffset} is past the end of the ${h.size}-byte file`, { file, offset: trailerAt });
+    throw new CheckpointError(
+      'OFFSET_OUT_OF_RANGE',
+      `header offset ${rawHeaderOffset} is past the end of the ${h.size}-byte file`,
+      { file, offset: trailerAt },
+    );
   }
   const headerOffset = Number(rawHeaderOffset);
   const headerCrc = tv.getUint32(12, true);
   if (headerLength > MAX_HEADER_BYTES) {
-    throw new CheckpointError('HEADER_TOO_LARGE', `header is ${headerLength} bytes, over the ${MAX_HEADER_BYTES}-byte cap`, { file, offset: trailerAt + 8 });
+    throw new CheckpointError(
+      'HEADER_TOO_LARGE',
+      `header is ${headerLength} bytes, over the ${MAX_HEADER_BYTES}-byte cap`,
+      { file, offset: trailerAt + 8 },
+    );
   }
   if (headerOffset < PROLOGUE_SIZE || headerOffset + headerLength !== trailerAt) {
-    throw new CheckpointError('OFFSET_OUT_OF_RANGE', `header at [${headerOffset}, ${headerOffset + headerLength}) does not end where the trailer starts (${trailerAt})`, { file, offset: trailerAt });
+    throw new CheckpointError(
+      'OFFSET_OUT_OF_RANGE',
+      `header at [${headerOffset}, ${headerOffset + headerLength}) does not end where the trailer starts (${trailerAt})`,
+      { file, offset: trailerAt },
+    );
   }
   const headerBytes = await h.read(headerOffset, headerLength);
   const actual = crc32(headerBytes);
   if (actual !== headerCrc) {
-    throw new CheckpointError('CHECKSUM_MISMATCH', `header CRC-32 is 0x${actual.toString(16)}, trailer says 0x${headerCrc.toString(16)}`, { file, entry: '(header)', offset: headerOffset });
+    throw new CheckpointError(
+      'CHECKSUM_MISMATCH',
+      `header CRC-32 is 0x${actual.toString(16)}, trailer says 0x${headerCrc.toString(16)}`,
+      { file, entry: '(header)', offset: headerOffset },
+    );
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (cause) {
-    throw new CheckpointError('MALFORMED_HEADER', `header is not UTF-8 JSON: ${(cause as Error).message}`, { file, offset: headerOffset, cause });
+    throw new CheckpointError('MALFORMED_HEADER', `header is not UTF-8 JSON: ${(cause as Error).message}`, {
+      file,
+      offset: headerOffset,
+      cause,
+    });
   }
   const header = validateHeader(parsed, file, headerOffset);
   if (header.version[0] !== major || header.version[1] !== minor) {
-    throw new CheckpointError('MALFORMED_HEADER', `header says version ${header.version.join('.')}, prologue ${major}.${minor}`, { file, offset: 8 });
+    throw new CheckpointError(
+      'MALFORMED_HEADER',
+      `header says version ${header.version.join('.')}, prologue ${major}.${minor}`,
+      { file, offset: 8 },
+    );
   }
   return { header, headerCrc32: headerCrc };
 }

@@ -10,8 +10,17 @@ import { ArgumentError } from '../../errors.js';
 import { CheckpointError } from '../../state/errors.js';
 import { osError } from '../../storage/os-errors.js';
 import {
-  type Codec, type EntryHeader, type FileHeader, type FileKind, FORMAT_MAJOR, FORMAT_MINOR, PROLOGUE_SIZE,
-  encodePrologue, encodeTrailer, DTYPE_SIZE, assertLittleEndianHost,
+  type Codec,
+  type EntryHeader,
+  type FileHeader,
+  type FileKind,
+  FORMAT_MAJOR,
+  FORMAT_MINOR,
+  PROLOGUE_SIZE,
+  encodePrologue,
+  encodeTrailer,
+  DTYPE_SIZE,
+  assertLittleEndianHost,
 } from '../layout/format.js';
 import { encodePayload } from '../codec/codecs.js';
 import { recycle } from '../layout/recycler.js';
@@ -113,9 +122,11 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
       // meanwhile: waiting for each sync made raw saves 5 syncs' latency slower.
       if (unsynced >= SYNC_EVERY_BYTES && syncing === null) {
         unsynced = 0;
-        const sync: Promise<void> = writing.then(() => handle!.sync()).finally(() => {
-          if (syncing === sync) syncing = null;
-        });
+        const sync: Promise<void> = writing
+          .then(() => handle!.sync())
+          .finally(() => {
+            if (syncing === sync) syncing = null;
+          });
         syncing = sync;
         syncs.push(sync);
         sync.catch(() => undefined); // awaited at the end
@@ -127,20 +138,34 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     };
     // Entries encode a few at a time, so one's shuffling here overlaps another's compression
     // on the thread pool; they are written strictly in order.
-    const encoding: Array<Promise<{ meta: ReturnType<typeof entryBytes>; encoded: Awaited<ReturnType<typeof encodePayload>> }> | undefined> = [];
+    const encoding: Array<
+      Promise<{ meta: ReturnType<typeof entryBytes>; encoded: Awaited<ReturnType<typeof encodePayload>> }> | undefined
+    > = [];
     const startEncoding = (i: number) => {
       if (i >= leaves.length || encoding[i]) return;
       const meta = entryBytes(leaves[i], options);
-      encoding[i] = encodePayload(meta.bytes, meta.codec, DTYPE_SIZE[meta.dtype], { level, background: options.background ?? false }).then((encoded) => ({ meta, encoded }));
+      encoding[i] = encodePayload(meta.bytes, meta.codec, DTYPE_SIZE[meta.dtype], {
+        level,
+        background: options.background ?? false,
+      }).then((encoded) => ({ meta, encoded }));
       encoding[i]!.catch(() => undefined); // awaited below, in order
     };
     for (let i = 0; i < leaves.length; i++) {
       for (let j = i; j < i + ENCODE_AHEAD; j++) startEncoding(j);
-      const { meta: { dtype, shape, codec }, encoded } = await encoding[i]!;
+      const {
+        meta: { dtype, shape, codec },
+        encoded,
+      } = await encoding[i]!;
       encoding[i] = undefined;
       const leaf = leaves[i];
       const entry: EntryHeader = {
-        key: leaf.key, dtype, shape, codec, offset, length: encoded.length, crc32: encoded.crc32 ?? 0,
+        key: leaf.key,
+        dtype,
+        shape,
+        codec,
+        offset,
+        length: encoded.length,
+        crc32: encoded.crc32 ?? 0,
         ...(encoded.planes ? { planes: encoded.planes, planeLengths: encoded.planeLengths } : {}),
       };
       entries.push(entry);
@@ -153,9 +178,13 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
       if (encoded.crc32 === undefined) entry.crc32 = encoded.parts.reduce((crc, part) => crc32(part, crc), 0);
     }
     const header: FileHeader = {
-      format: 'wpt', version: [FORMAT_MAJOR, FORMAT_MINOR], kind: options.kind,
-      engine: { name: 'waypoint', version: ENGINE_VERSION }, created: new Date().toISOString(),
-      metadata: options.metadata ?? {}, entries,
+      format: 'wpt',
+      version: [FORMAT_MAJOR, FORMAT_MINOR],
+      kind: options.kind,
+      engine: { name: 'waypoint', version: ENGINE_VERSION },
+      created: new Date().toISOString(),
+      metadata: options.metadata ?? {},
+      entries,
     };
     const headerBytes = new TextEncoder().encode(JSON.stringify(header));
     const headerCrc32 = crc32(headerBytes);
@@ -188,7 +217,10 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
 async function publish(storage: Storage, tmp: string, path: string, owner: string | undefined): Promise<void> {
   let retired: string | null = storage.link ? tempPathFor(path, owner) : null;
   // No file to replace yet (ENOENT), or no hard links on this volume: a plain rename.
-  if (retired) await storage.link!(path, retired).catch(() => { retired = null; });
+  if (retired)
+    await storage.link!(path, retired).catch(() => {
+      retired = null;
+    });
   try {
     await storage.rename(tmp, path);
     await storage.syncDir(dirname(path));
@@ -215,10 +247,21 @@ export async function replacedFilesReleased(): Promise<void> {
  * Refuses, before writing anything, a save that cannot fit: the uncompressed size is an upper
  * bound of what the file needs (compression only shrinks it), plus room for the header.
  */
-async function checkFreeSpace(storage: Storage, path: string, leaves: FlatLeaf[], options: WriteOptions): Promise<void> {
+async function checkFreeSpace(
+  storage: Storage,
+  path: string,
+  leaves: FlatLeaf[],
+  options: WriteOptions,
+): Promise<void> {
   if (!storage.freeBytes) return;
   const bytesPerValue = options.float16 ? 2 : 4;
-  const needed = leaves.reduce((n, l) => n + (l.kind === 'tensor' ? l.value.size * bytesPerValue : stringifyJson(l.value).length * 3), 0) + 256 * leaves.length + 65536;
+  const needed =
+    leaves.reduce(
+      (n, l) => n + (l.kind === 'tensor' ? l.value.size * bytesPerValue : stringifyJson(l.value).length * 3),
+      0,
+    ) +
+    256 * leaves.length +
+    65536;
   let free: number;
   try {
     free = await storage.freeBytes(dirname(path));
@@ -227,16 +270,22 @@ async function checkFreeSpace(storage: Storage, path: string, leaves: FlatLeaf[]
   }
   if (free < needed) {
     const [need, have] = sizesThatDiffer(needed, free);
-    throw new CheckpointError('NO_SPACE', `the save needs up to ${need} but ${have} are free on the volume of ${dirname(path)}; nothing was written`, { file: path });
+    throw new CheckpointError(
+      'NO_SPACE',
+      `the save needs up to ${need} but ${have} are free on the volume of ${dirname(path)}; nothing was written`,
+      { file: path },
+    );
   }
 }
 
 /** Counts of the NaN and infinite values of a float array. */
 export function countNonFinite(values: Float32Array): { nan: number; inf: number } {
-  let nan = 0, inf = 0;
+  let nan = 0,
+    inf = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (v - v !== 0) { // false for every finite value; NaN for NaN and both infinities
+    if (v - v !== 0) {
+      // false for every finite value; NaN for NaN and both infinities
       if (v !== v) nan++;
       else inf++;
     }
@@ -246,17 +295,24 @@ export function countNonFinite(values: Float32Array): { nan: number; inf: number
 
 function checkFinite(path: string, leaves: FlatLeaf[], options: WriteOptions): void {
   const policy = options.onNonFinite ?? 'warn';
-  if (!['warn', 'error', 'allow'].includes(policy)) throw new ArgumentError(`save: onNonFinite must be 'warn', 'error' or 'allow', got '${String(policy)}'`);
+  if (!['warn', 'error', 'allow'].includes(policy))
+    throw new ArgumentError(`save: onNonFinite must be 'warn', 'error' or 'allow', got '${String(policy)}'`);
   if (policy === 'allow') return;
   const found: string[] = [];
   for (const leaf of leaves) {
     if (leaf.kind !== 'tensor') continue;
     const { nan, inf } = countNonFinite(leaf.value.data);
-    if (nan + inf > 0) found.push(`'${leaf.key}' (${[nan ? `${nan} NaN` : '', inf ? `${inf} infinite` : ''].filter(Boolean).join(', ')} of ${leaf.value.size})`);
+    if (nan + inf > 0)
+      found.push(
+        `'${leaf.key}' (${[nan ? `${nan} NaN` : '', inf ? `${inf} infinite` : ''].filter(Boolean).join(', ')} of ${leaf.value.size})`,
+      );
   }
   if (found.length === 0) return;
   const what = `non-finite values in ${found.length} entr${found.length === 1 ? 'y' : 'ies'}: ${found.slice(0, 5).join('; ')}${found.length > 5 ? `; and ${found.length - 5} more` : ''}`;
-  if (policy === 'error') throw new CheckpointError('NON_FINITE', `${what}; nothing was written (onNonFinite: 'allow' saves them)`, { file: path });
+  if (policy === 'error')
+    throw new CheckpointError('NON_FINITE', `${what}; nothing was written (onNonFinite: 'allow' saves them)`, {
+      file: path,
+    });
   (options.warn ?? ((m) => console.warn(`waypoint: ${m}`)))(`saving ${path} with ${what}`);
 }
 
@@ -276,7 +332,12 @@ export function sizesThatDiffer(a: number, b: number): [string, string] {
 function entryBytes(leaf: FlatLeaf, options: WriteOptions) {
   if (leaf.kind === 'json') {
     const bytes = new TextEncoder().encode(stringifyJson(leaf.value));
-    return { dtype: 'json' as const, shape: [bytes.length], bytes, codec: (bytes.length > 256 ? 'deflate' : 'raw') as Codec };
+    return {
+      dtype: 'json' as const,
+      shape: [bytes.length],
+      bytes,
+      codec: (bytes.length > 256 ? 'deflate' : 'raw') as Codec,
+    };
   }
   const t: Tensor = leaf.value;
   const codec = options.codec ?? 'shuffle-deflate';
@@ -284,5 +345,10 @@ function entryBytes(leaf: FlatLeaf, options: WriteOptions) {
     const half = float32ToFloat16(t.data);
     return { dtype: 'float16' as const, shape: t.shape, bytes: new Uint8Array(half.buffer), codec };
   }
-  return { dtype: 'float32' as const, shape: t.shape, bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), codec };
+  return {
+    dtype: 'float32' as const,
+    shape: t.shape,
+    bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+    codec,
+  };
 }

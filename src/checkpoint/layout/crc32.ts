@@ -24,8 +24,15 @@ export function crc32Portable(bytes: Uint8Array, seed = 0): number {
   const end8 = bytes.length - (bytes.length % 8);
   for (; i < end8; i += 8) {
     const lo = (c ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24))) >>> 0;
-    c = t[1792 + (lo & 0xff)] ^ t[1536 + ((lo >>> 8) & 0xff)] ^ t[1280 + ((lo >>> 16) & 0xff)] ^ t[1024 + (lo >>> 24)] ^
-      t[768 + bytes[i + 4]] ^ t[512 + bytes[i + 5]] ^ t[256 + bytes[i + 6]] ^ t[bytes[i + 7]];
+    c =
+      t[1792 + (lo & 0xff)] ^
+      t[1536 + ((lo >>> 8) & 0xff)] ^
+      t[1280 + ((lo >>> 16) & 0xff)] ^
+      t[1024 + (lo >>> 24)] ^
+      t[768 + bytes[i + 4]] ^
+      t[512 + bytes[i + 5]] ^
+      t[256 + bytes[i + 6]] ^
+      t[bytes[i + 7]];
   }
   for (; i < bytes.length; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;

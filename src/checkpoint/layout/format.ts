@@ -84,12 +84,16 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
  * unique, decoded sizes must be under the cap. Throws a CheckpointError naming the entry.
  */
 export function validateHeader(h: unknown, file: string, dataEnd: number): FileHeader {
-  const bad = (detail: string, entry?: string, offset?: number) => new CheckpointError('MALFORMED_HEADER', detail, { file, entry, offset });
+  const bad = (detail: string, entry?: string, offset?: number) =>
+    new CheckpointError('MALFORMED_HEADER', detail, { file, entry, offset });
   if (!isObject(h)) throw bad('header is not a JSON object');
   if (h.format !== 'wpt') throw bad(`format is ${JSON.stringify(h.format)}, expected "wpt"`);
-  if (!Array.isArray(h.version) || h.version.length !== 2 || !h.version.every(isCount)) throw bad('version must be [major, minor]');
-  if (!['model', 'weights', 'checkpoint'].includes(h.kind as string)) throw bad(`kind ${JSON.stringify(h.kind)} is not model, weights or checkpoint`);
-  if (!isObject(h.engine) || typeof h.engine.name !== 'string' || typeof h.engine.version !== 'string') throw bad('engine must be { name, version }');
+  if (!Array.isArray(h.version) || h.version.length !== 2 || !h.version.every(isCount))
+    throw bad('version must be [major, minor]');
+  if (!['model', 'weights', 'checkpoint'].includes(h.kind as string))
+    throw bad(`kind ${JSON.stringify(h.kind)} is not model, weights or checkpoint`);
+  if (!isObject(h.engine) || typeof h.engine.name !== 'string' || typeof h.engine.version !== 'string')
+    throw bad('engine must be { name, version }');
   if (typeof h.created !== 'string') throw bad('created must be an ISO date string');
   if (!isObject(h.metadata)) throw bad('metadata must be an object');
   if (!Array.isArray(h.entries)) throw bad('entries must be an array');
@@ -101,22 +105,44 @@ export function validateHeader(h: unknown, file: string, dataEnd: number): FileH
     if (seen.has(key)) throw bad('duplicate key', key);
     seen.add(key);
     if (!(typeof e.dtype === 'string' && e.dtype in DTYPE_SIZE)) {
-      throw new CheckpointError('UNKNOWN_DTYPE', `dtype ${JSON.stringify(e.dtype)} is not one of ${Object.keys(DTYPE_SIZE).join(', ')}`, { file, entry: key });
+      throw new CheckpointError(
+        'UNKNOWN_DTYPE',
+        `dtype ${JSON.stringify(e.dtype)} is not one of ${Object.keys(DTYPE_SIZE).join(', ')}`,
+        { file, entry: key },
+      );
     }
     if (!CODECS.includes(e.codec as Codec)) {
-      throw new CheckpointError('UNKNOWN_CODEC', `codec ${JSON.stringify(e.codec)} is not one of ${CODECS.join(', ')}`, { file, entry: key });
+      throw new CheckpointError(
+        'UNKNOWN_CODEC',
+        `codec ${JSON.stringify(e.codec)} is not one of ${CODECS.join(', ')}`,
+        { file, entry: key },
+      );
     }
-    if (!Array.isArray(e.shape) || !e.shape.every(isCount) || (e.dtype === 'json' && e.shape.length !== 1)) throw bad('shape must be an array of non-negative integers', key);
-    if (!isCount(e.offset) || !isCount(e.length) || !isCount(e.crc32) || e.crc32 > 0xffffffff) throw bad('offset, length and crc32 must be non-negative integers', key);
+    if (!Array.isArray(e.shape) || !e.shape.every(isCount) || (e.dtype === 'json' && e.shape.length !== 1))
+      throw bad('shape must be an array of non-negative integers', key);
+    if (!isCount(e.offset) || !isCount(e.length) || !isCount(e.crc32) || e.crc32 > 0xffffffff)
+      throw bad('offset, length and crc32 must be non-negative integers', key);
     const decoded = decodedByteLength(e as unknown as EntryHeader);
     if (!(decoded <= MAX_ENTRY_BYTES)) {
-      throw new CheckpointError('ENTRY_TOO_LARGE', `decodes to ${decoded} bytes, over the ${MAX_ENTRY_BYTES}-byte cap`, { file, entry: key });
+      throw new CheckpointError(
+        'ENTRY_TOO_LARGE',
+        `decodes to ${decoded} bytes, over the ${MAX_ENTRY_BYTES}-byte cap`,
+        { file, entry: key },
+      );
     }
     if (e.offset < PROLOGUE_SIZE || e.offset + e.length > dataEnd) {
-      throw new CheckpointError('OFFSET_OUT_OF_RANGE', `payload [${e.offset}, ${e.offset + e.length}) lies outside the data section [${PROLOGUE_SIZE}, ${dataEnd})`, { file, entry: key, offset: e.offset });
+      throw new CheckpointError(
+        'OFFSET_OUT_OF_RANGE',
+        `payload [${e.offset}, ${e.offset + e.length}) lies outside the data section [${PROLOGUE_SIZE}, ${dataEnd})`,
+        { file, entry: key, offset: e.offset },
+      );
     }
     if (e.codec === 'raw' && e.length !== decoded) {
-      throw new CheckpointError('DECOMPRESSED_SIZE_MISMATCH', `raw payload is ${e.length} bytes, shape and dtype say ${decoded}`, { file, entry: key, offset: e.offset });
+      throw new CheckpointError(
+        'DECOMPRESSED_SIZE_MISMATCH',
+        `raw payload is ${e.length} bytes, shape and dtype say ${decoded}`,
+        { file, entry: key, offset: e.offset },
+      );
     }
     if (e.codec === 'shuffle-deflate') validatePlanes(e, key, decoded, file);
     spans.push([e.offset, e.offset + e.length, key]);
@@ -126,27 +152,55 @@ export function validateHeader(h: unknown, file: string, dataEnd: number): FileH
   spans.sort((a, b) => a[0] - b[0]);
   let end = PROLOGUE_SIZE;
   for (const [start, stop, key] of spans) {
-    if (start < end) throw new CheckpointError('OVERLAPPING_ENTRIES', `payload starts inside the previous entry, which ends at ${end}`, { file, entry: key, offset: start });
-    if (start > end) throw new CheckpointError('MALFORMED_HEADER', `${start - end} unaccounted bytes before this payload`, { file, entry: key, offset: end });
+    if (start < end)
+      throw new CheckpointError(
+        'OVERLAPPING_ENTRIES',
+        `payload starts inside the previous entry, which ends at ${end}`,
+        { file, entry: key, offset: start },
+      );
+    if (start > end)
+      throw new CheckpointError('MALFORMED_HEADER', `${start - end} unaccounted bytes before this payload`, {
+        file,
+        entry: key,
+        offset: end,
+      });
     end = stop;
   }
-  if (end !== dataEnd) throw new CheckpointError('MALFORMED_HEADER', `${dataEnd - end} unaccounted bytes after the last payload`, { file, offset: end });
+  if (end !== dataEnd)
+    throw new CheckpointError('MALFORMED_HEADER', `${dataEnd - end} unaccounted bytes after the last payload`, {
+      file,
+      offset: end,
+    });
   return h as unknown as FileHeader;
 }
 
 function validatePlanes(e: Record<string, unknown>, key: string, decoded: number, file: string): void {
   const size = DTYPE_SIZE[e.dtype as DType];
-  const planes = e.planes, lengths = e.planeLengths;
-  const ok = Array.isArray(planes) && Array.isArray(lengths) && planes.length === size && lengths.length === size &&
-    planes.every((p) => p === 'raw' || p === 'deflate') && lengths.every(isCount) &&
+  const planes = e.planes,
+    lengths = e.planeLengths;
+  const ok =
+    Array.isArray(planes) &&
+    Array.isArray(lengths) &&
+    planes.length === size &&
+    lengths.length === size &&
+    planes.every((p) => p === 'raw' || p === 'deflate') &&
+    lengths.every(isCount) &&
     lengths.reduce((a: number, b: number) => a + b, 0) === e.length &&
     planes.every((p, i) => p !== 'raw' || lengths[i] === decoded / size);
-  if (!ok) throw new CheckpointError('MALFORMED_HEADER', `shuffle-deflate needs ${size} planes ('raw' | 'deflate') whose lengths sum to the payload length`, { file, entry: key });
+  if (!ok)
+    throw new CheckpointError(
+      'MALFORMED_HEADER',
+      `shuffle-deflate needs ${size} planes ('raw' | 'deflate') whose lengths sum to the payload length`,
+      { file, entry: key },
+    );
 }
 
 /** The format is little-endian and the codecs view typed arrays as bytes: refuse other hosts. */
 export function assertLittleEndianHost(): void {
   if (new Uint8Array(Uint16Array.of(1).buffer)[0] !== 1) {
-    throw new CheckpointError('IO', 'this host is big-endian; .wpt files are little-endian and this build does not byte-swap');
+    throw new CheckpointError(
+      'IO',
+      'this host is big-endian; .wpt files are little-endian and this build does not byte-swap',
+    );
   }
 }

@@ -27,7 +27,11 @@ export function handleOverPayload(bytes: Uint8Array, base: number, size: number)
 }
 
 /** Handles one message; `post` sends a reply (with the buffers to transfer). */
-export async function handleLoadMessage(message: LoadMessage, handleFor: (job: LoadJob) => ReadHandle, post: (reply: LoadReply, transfer: ArrayBuffer[]) => void): Promise<void> {
+export async function handleLoadMessage(
+  message: LoadMessage,
+  handleFor: (job: LoadJob) => ReadHandle,
+  post: (reply: LoadReply, transfer: ArrayBuffer[]) => void,
+): Promise<void> {
   if ('recycle' in message) {
     recycle([new Uint8Array(message.recycle)]);
     return;
@@ -37,9 +41,10 @@ export async function handleLoadMessage(message: LoadMessage, handleFor: (job: L
     const data = await decode(message, handleFor(message));
     post({ id, data }, [data.buffer as ArrayBuffer]);
   } catch (err) {
-    const error = err instanceof CheckpointError
-      ? { code: err.code, detail: err.detail, file: err.file, entry: err.entry, offset: err.offset }
-      : { message: (err as Error).message, errno: (err as { code?: string }).code };
+    const error =
+      err instanceof CheckpointError
+        ? { code: err.code, detail: err.detail, file: err.file, entry: err.entry, offset: err.offset }
+        : { message: (err as Error).message, errno: (err as { code?: string }).code };
     post({ id, error }, []);
   }
 }

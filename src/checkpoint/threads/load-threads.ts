@@ -25,7 +25,9 @@ export interface LoadJob {
   reuse: boolean;
 }
 
-type SerializedError = { code: CheckpointErrorCode; detail: string; file?: string; entry?: string; offset?: number } | { message: string; errno?: string };
+type SerializedError =
+  | { code: CheckpointErrorCode; detail: string; file?: string; entry?: string; offset?: number }
+  | { message: string; errno?: string };
 
 /** What a load thread is sent: a job, or a buffer to recycle. */
 export type LoadMessage = LoadJob | { recycle: ArrayBuffer };
@@ -48,7 +50,11 @@ export interface LoadThreadOptions {
   useCallingThread: boolean;
 }
 
-const settings: LoadThreadOptions = { threads: Math.min(7, Math.max(0, platform().cores() - 1)), minBytes: 3 << 19, useCallingThread: true };
+const settings: LoadThreadOptions = {
+  threads: Math.min(7, Math.max(0, platform().cores() - 1)),
+  minBytes: 3 << 19,
+  useCallingThread: true,
+};
 
 /** Whether loads that use threads also decode on the calling thread (see LoadThreadOptions). */
 export const useCallingThread = () => settings.useCallingThread;
@@ -56,8 +62,12 @@ export const useCallingThread = () => settings.useCallingThread;
 /** Changes how many load threads there are and which loads use them (threads beyond the new count stop); returns the settings it replaced. */
 export function configureLoadThreads(options: Partial<LoadThreadOptions>): LoadThreadOptions {
   const { threads, minBytes } = options;
-  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0)) throw new ArgumentError(`configureLoadThreads: threads must be a whole number >= 0, got ${threads}`);
-  if (minBytes !== undefined && !(minBytes >= 0)) throw new ArgumentError(`configureLoadThreads: minBytes must be >= 0 (Infinity turns load threads off), got ${minBytes}`);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0))
+    throw new ArgumentError(`configureLoadThreads: threads must be a whole number >= 0, got ${threads}`);
+  if (minBytes !== undefined && !(minBytes >= 0))
+    throw new ArgumentError(
+      `configureLoadThreads: minBytes must be >= 0 (Infinity turns load threads off), got ${minBytes}`,
+    );
   const before = { ...settings };
   Object.assign(settings, options);
   for (const t of running.splice(settings.threads)) t.stop();
@@ -186,7 +196,12 @@ export class LoadThread {
 }
 
 function rebuild(error: SerializedError): Error {
-  if ('code' in error) return new CheckpointError(error.code, error.detail, { file: error.file, entry: error.entry, offset: error.offset });
+  if ('code' in error)
+    return new CheckpointError(error.code, error.detail, {
+      file: error.file,
+      entry: error.entry,
+      offset: error.offset,
+    });
   return Object.assign(new Error(error.message), error.errno === undefined ? {} : { code: error.errno });
 }
 

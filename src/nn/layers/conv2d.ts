@@ -19,7 +19,8 @@ export interface Conv2DConfig extends LayerConfig {
   biasInitializer?: InitializerName;
 }
 
-export const pairOf = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+export const pairOf = (v: number | [number, number]): [number, number] =>
+  typeof v === 'number' ? [v, v] : [v[0], v[1]];
 
 /** Output size of one spatial dim, as the conv2d op computes it. */
 export function convOutDim(size: number, k: number, s: number, padding: Padding): number {
@@ -29,7 +30,10 @@ export function convOutDim(size: number, k: number, s: number, padding: Padding)
 /** 2-D convolution over NHWC inputs with an [kh, kw, inC, filters] kernel. */
 export class Conv2D extends Layer {
   /** A small instance for the layer contract (test/contract/layers.test.ts): its config and per-sample input shape. */
-  static readonly example: LayerExample = { config: { filters: 4, kernelSize: 3, padding: 'same', activation: 'tanh' }, inputShape: [5, 5, 2] };
+  static readonly example: LayerExample = {
+    config: { filters: 4, kernelSize: 3, padding: 'same', activation: 'tanh' },
+    inputShape: [5, 5, 2],
+  };
   readonly className = 'Conv2D';
   readonly filters: number;
   readonly kernelSize: [number, number];
@@ -44,19 +48,25 @@ export class Conv2D extends Layer {
 
   constructor(config: Conv2DConfig) {
     super(config);
-    if (!Number.isInteger(config.filters) || config.filters < 1) throw new ArgumentError(`Conv2D: filters must be a positive integer, got ${config.filters}`);
+    if (!Number.isInteger(config.filters) || config.filters < 1)
+      throw new ArgumentError(`Conv2D: filters must be a positive integer, got ${config.filters}`);
     this.filters = config.filters;
     this.kernelSize = pairOf(config.kernelSize);
     this.strides = pairOf(config.strides ?? 1);
     this.dilationRate = pairOf(config.dilationRate ?? 1);
     if ([...this.strides, ...this.dilationRate].some((v) => !(Number.isInteger(v) && v >= 1))) {
-      throw new ArgumentError(`Conv2D: strides and dilationRate must be positive integers, got ${JSON.stringify(config.strides)} and ${JSON.stringify(config.dilationRate)}`);
+      throw new ArgumentError(
+        `Conv2D: strides and dilationRate must be positive integers, got ${JSON.stringify(config.strides)} and ${JSON.stringify(config.dilationRate)}`,
+      );
     }
     if (this.strides.some((v) => v > 1) && this.dilationRate.some((v) => v > 1)) {
-      throw new ArgumentError(`Conv2D: strides ${JSON.stringify(this.strides)} and dilationRate ${JSON.stringify(this.dilationRate)} cannot both be above 1 (as in Keras)`);
+      throw new ArgumentError(
+        `Conv2D: strides ${JSON.stringify(this.strides)} and dilationRate ${JSON.stringify(this.dilationRate)} cannot both be above 1 (as in Keras)`,
+      );
     }
     this.padding = config.padding ?? 'valid';
-    if (this.padding !== 'same' && this.padding !== 'valid') throw new ArgumentError(`Conv2D: padding must be 'same' or 'valid', got '${String(this.padding)}'`);
+    if (this.padding !== 'same' && this.padding !== 'valid')
+      throw new ArgumentError(`Conv2D: padding must be 'same' or 'valid', got '${String(this.padding)}'`);
     this.activation = config.activation ?? 'linear';
     this.act = activation(this.activation, 'Conv2D');
     this.useBias = config.useBias ?? true;
@@ -65,12 +75,23 @@ export class Conv2D extends Layer {
   }
 
   protected override createWeights(inputShape: SampleShape, rng: Random): void {
-    if (inputShape.length !== 3) throw new ShapeError(this.describe(), `expects NHWC inputs [batch, h, w, c], got per-sample shape ${fmtShape(inputShape)}`);
+    if (inputShape.length !== 3)
+      throw new ShapeError(
+        this.describe(),
+        `expects NHWC inputs [batch, h, w, c], got per-sample shape ${fmtShape(inputShape)}`,
+      );
     const [kh, kw] = this.kernelSize;
     const inC = inputShape[2];
-    const fanIn = kh * kw * inC, fanOut = kh * kw * this.filters;
-    this.addWeight('kernel', initialize(this.kernelInitializer, fanIn * this.filters, fanIn, fanOut, rng), [kh, kw, inC, this.filters]);
-    if (this.useBias) this.addWeight('bias', initialize(this.biasInitializer, this.filters, fanIn, fanOut, rng), [this.filters]);
+    const fanIn = kh * kw * inC,
+      fanOut = kh * kw * this.filters;
+    this.addWeight('kernel', initialize(this.kernelInitializer, fanIn * this.filters, fanIn, fanOut, rng), [
+      kh,
+      kw,
+      inC,
+      this.filters,
+    ]);
+    if (this.useBias)
+      this.addWeight('bias', initialize(this.biasInitializer, this.filters, fanIn, fanOut, rng), [this.filters]);
   }
 
   outputShape(inputShape: SampleShape): SampleShape {
@@ -78,7 +99,11 @@ export class Conv2D extends Layer {
     const [kH, kW] = this.kernelSize.map((k, i) => (k - 1) * this.dilationRate[i] + 1); // the window a dilated kernel covers
     const outH = convOutDim(h, kH, this.strides[0], this.padding);
     const outW = convOutDim(w, kW, this.strides[1], this.padding);
-    if (outH < 1 || outW < 1) throw new ShapeError(this.describe(), `kernel ${fmtShape(this.kernelSize)} does not fit input ${fmtShape(inputShape)} with '${this.padding}' padding`);
+    if (outH < 1 || outW < 1)
+      throw new ShapeError(
+        this.describe(),
+        `kernel ${fmtShape(this.kernelSize)} does not fit input ${fmtShape(inputShape)} with '${this.padding}' padding`,
+      );
     return [outH, outW, this.filters];
   }
 
@@ -86,16 +111,27 @@ export class Conv2D extends Layer {
     const options = { strides: this.strides, padding: this.padding, dilationRate: this.dilationRate };
     // Logits skip the activation; a relu or nothing after the bias is one fused op.
     const tail = ctx.logits ? 'linear' : this.activation;
-    if (this.useBias && (tail === 'relu' || tail === 'linear')) return fusedConv2d(x, this.weight('kernel'), this.weight('bias'), tail, options);
+    if (this.useBias && (tail === 'relu' || tail === 'linear'))
+      return fusedConv2d(x, this.weight('kernel'), this.weight('bias'), tail, options);
     const y = conv2d(x, this.weight('kernel'), options);
     return biasThenActivate(y, this.useBias ? this.weight('bias') : null, this.activation, this.act, ctx.logits);
   }
 
   getConfig() {
-    return { name: this.name, inputShape: this.inputShape, trainable: this.trainable, filters: this.filters, kernelSize: this.kernelSize,
-      strides: this.strides, padding: this.padding,
+    return {
+      name: this.name,
+      inputShape: this.inputShape,
+      trainable: this.trainable,
+      filters: this.filters,
+      kernelSize: this.kernelSize,
+      strides: this.strides,
+      padding: this.padding,
       // Only when dilated: configs saved before dilation existed stay equal to today's.
-      ...(this.dilationRate.some((d) => d > 1) ? { dilationRate: this.dilationRate } : {}), activation: this.activation, useBias: this.useBias,
-      kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer };
+      ...(this.dilationRate.some((d) => d > 1) ? { dilationRate: this.dilationRate } : {}),
+      activation: this.activation,
+      useBias: this.useBias,
+      kernelInitializer: this.kernelInitializer,
+      biasInitializer: this.biasInitializer,
+    };
   }
 }

@@ -28,7 +28,8 @@ export class Dense extends Layer {
 
   constructor(config: DenseConfig) {
     super(config);
-    if (!Number.isInteger(config.units) || config.units < 1) throw new ShapeError('Dense', `units must be a positive integer, got ${config.units}`);
+    if (!Number.isInteger(config.units) || config.units < 1)
+      throw new ShapeError('Dense', `units must be a positive integer, got ${config.units}`);
     this.units = config.units;
     this.activation = config.activation ?? 'linear';
     this.act = activation(this.activation, 'Dense');
@@ -38,10 +39,18 @@ export class Dense extends Layer {
   }
 
   protected override createWeights(inputShape: SampleShape, rng: Random): void {
-    if (inputShape.length === 0) throw new ShapeError(this.describe(), `expects inputs with a feature axis, got per-sample shape ${fmtShape(inputShape)}`);
+    if (inputShape.length === 0)
+      throw new ShapeError(
+        this.describe(),
+        `expects inputs with a feature axis, got per-sample shape ${fmtShape(inputShape)}`,
+      );
     const inDim = inputShape[inputShape.length - 1];
-    this.addWeight('kernel', initialize(this.kernelInitializer, inDim * this.units, inDim, this.units, rng), [inDim, this.units]);
-    if (this.useBias) this.addWeight('bias', initialize(this.biasInitializer, this.units, inDim, this.units, rng), [this.units]);
+    this.addWeight('kernel', initialize(this.kernelInitializer, inDim * this.units, inDim, this.units, rng), [
+      inDim,
+      this.units,
+    ]);
+    if (this.useBias)
+      this.addWeight('bias', initialize(this.biasInitializer, this.units, inDim, this.units, rng), [this.units]);
   }
 
   outputShape(inputShape: SampleShape): SampleShape {
@@ -56,7 +65,15 @@ export class Dense extends Layer {
   }
 
   getConfig() {
-    return { name: this.name, inputShape: this.inputShape, trainable: this.trainable, units: this.units, activation: this.activation,
-      useBias: this.useBias, kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer };
+    return {
+      name: this.name,
+      inputShape: this.inputShape,
+      trainable: this.trainable,
+      units: this.units,
+      activation: this.activation,
+      useBias: this.useBias,
+      kernelInitializer: this.kernelInitializer,
+      biasInitializer: this.biasInitializer,
+    };
   }
 }

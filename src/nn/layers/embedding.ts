@@ -29,7 +29,8 @@ export class Embedding extends Layer {
   constructor(config: EmbeddingConfig) {
     super(config);
     for (const k of ['inputDim', 'outputDim'] as const) {
-      if (!(Number.isInteger(config[k]) && config[k] > 0)) throw new ArgumentError(`Embedding: ${k} must be a positive integer, got ${config[k]}`);
+      if (!(Number.isInteger(config[k]) && config[k] > 0))
+        throw new ArgumentError(`Embedding: ${k} must be a positive integer, got ${config[k]}`);
     }
     this.inputDim = config.inputDim;
     this.outputDim = config.outputDim;
@@ -37,7 +38,11 @@ export class Embedding extends Layer {
   }
 
   protected override createWeights(_inputShape: SampleShape, rng: Random): void {
-    this.addWeight('embeddings', initialize(this.embeddingsInitializer, this.inputDim * this.outputDim, this.inputDim, this.outputDim, rng), [this.inputDim, this.outputDim]);
+    this.addWeight(
+      'embeddings',
+      initialize(this.embeddingsInitializer, this.inputDim * this.outputDim, this.inputDim, this.outputDim, rng),
+      [this.inputDim, this.outputDim],
+    );
   }
 
   outputShape(inputShape: SampleShape): SampleShape {
@@ -48,13 +53,23 @@ export class Embedding extends Layer {
     for (let i = 0; i < x.size; i++) {
       const v = x.data[i];
       if (!(Number.isInteger(v) && v >= 0 && v < this.inputDim)) {
-        throw new ShapeError(this.describe(), `input ${v} at flat position ${i} is not an integer in [0, ${this.inputDim}) (inputDim)`);
+        throw new ShapeError(
+          this.describe(),
+          `input ${v} at flat position ${i} is not an integer in [0, ${this.inputDim}) (inputDim)`,
+        );
       }
     }
     return reshape(gather(this.weight('embeddings'), x.data, 0), [...x.shape, this.outputDim]);
   }
 
   getConfig() {
-    return { name: this.name, inputShape: this.inputShape, trainable: this.trainable, inputDim: this.inputDim, outputDim: this.outputDim, embeddingsInitializer: this.embeddingsInitializer };
+    return {
+      name: this.name,
+      inputShape: this.inputShape,
+      trainable: this.trainable,
+      inputDim: this.inputDim,
+      outputDim: this.outputDim,
+      embeddingsInitializer: this.embeddingsInitializer,
+    };
   }
 }

@@ -6,12 +6,20 @@ import { type CallContext, Layer, type LayerExample, type LayerConfig, type Samp
 import { weightArray } from '../initializers.js';
 
 function checkEpsilon(owner: string, epsilon: number): number {
-  if (!(epsilon > 0 && Number.isFinite(epsilon))) throw new ArgumentError(`${owner}: epsilon must be a positive number, got ${epsilon}`);
+  if (!(epsilon > 0 && Number.isFinite(epsilon)))
+    throw new ArgumentError(`${owner}: epsilon must be a positive number, got ${epsilon}`);
   return epsilon;
 }
 
 /** (x − mean) / √(variance + ε) · γ + β over the last axis, the statistics over `axes`. */
-function normalize(x: Tensor, m: Tensor, v: Tensor, epsilon: number, gamma: Tensor | null, beta: Tensor | null): Tensor {
+function normalize(
+  x: Tensor,
+  m: Tensor,
+  v: Tensor,
+  epsilon: number,
+  gamma: Tensor | null,
+  beta: Tensor | null,
+): Tensor {
   let y = div(sub(x, m), sqrt(add(v, epsilon)));
   if (gamma) y = mul(y, gamma);
   if (beta) y = add(y, beta);
@@ -44,14 +52,16 @@ export class BatchNormalization extends Layer {
   constructor(config: BatchNormalizationConfig = {}) {
     super(config);
     this.momentum = config.momentum ?? 0.99;
-    if (!(this.momentum >= 0 && this.momentum <= 1)) throw new ArgumentError(`BatchNormalization: momentum must be in [0, 1], got ${this.momentum}`);
+    if (!(this.momentum >= 0 && this.momentum <= 1))
+      throw new ArgumentError(`BatchNormalization: momentum must be in [0, 1], got ${this.momentum}`);
     this.epsilon = checkEpsilon('BatchNormalization', config.epsilon ?? 1e-3);
     this.center = config.center ?? true;
     this.scale = config.scale ?? true;
   }
 
   protected override createWeights(inputShape: SampleShape): void {
-    if (inputShape.length === 0) throw new ShapeError(this.describe(), 'expects inputs with a channel axis, got scalars');
+    if (inputShape.length === 0)
+      throw new ShapeError(this.describe(), 'expects inputs with a channel axis, got scalars');
     const c = inputShape[inputShape.length - 1];
     if (this.scale) this.addWeight('gamma', weightArray(c, 1), [c]);
     if (this.center) this.addWeight('beta', weightArray(c), [c]);
@@ -64,15 +74,18 @@ export class BatchNormalization extends Layer {
   }
 
   call(x: Tensor, ctx: CallContext): Tensor {
-    const gamma = this.scale ? this.weight('gamma') : null, beta = this.center ? this.weight('beta') : null;
-    const movingMean = this.weight('moving_mean'), movingVariance = this.weight('moving_variance');
+    const gamma = this.scale ? this.weight('gamma') : null,
+      beta = this.center ? this.weight('beta') : null;
+    const movingMean = this.weight('moving_mean'),
+      movingVariance = this.weight('moving_variance');
     if (!(ctx.training && this.trainable)) return normalize(x, movingMean, movingVariance, this.epsilon, gamma, beta);
     const axes = x.shape.slice(0, -1).map((_, i) => i);
     const m = mean(x, axes);
     const centered = sub(x, m);
     const v = mean(mul(centered, centered), axes);
     noGrad(() => {
-      const keep = this.momentum, take = 1 - this.momentum;
+      const keep = this.momentum,
+        take = 1 - this.momentum;
       for (let i = 0; i < m.size; i++) {
         movingMean.data[i] = movingMean.data[i] * keep + m.data[i] * take;
         movingVariance.data[i] = movingVariance.data[i] * keep + v.data[i] * take;
@@ -82,7 +95,15 @@ export class BatchNormalization extends Layer {
   }
 
   getConfig() {
-    return { name: this.name, inputShape: this.inputShape, trainable: this.trainable, momentum: this.momentum, epsilon: this.epsilon, center: this.center, scale: this.scale };
+    return {
+      name: this.name,
+      inputShape: this.inputShape,
+      trainable: this.trainable,
+      momentum: this.momentum,
+      epsilon: this.epsilon,
+      center: this.center,
+      scale: this.scale,
+    };
   }
 }
 
@@ -109,7 +130,11 @@ export class LayerNormalization extends Layer {
   }
 
   protected override createWeights(inputShape: SampleShape): void {
-    if (inputShape.length === 0) throw new ShapeError(this.describe(), `expects inputs with a feature axis, got per-sample shape ${fmtShape(inputShape)}`);
+    if (inputShape.length === 0)
+      throw new ShapeError(
+        this.describe(),
+        `expects inputs with a feature axis, got per-sample shape ${fmtShape(inputShape)}`,
+      );
     const f = inputShape[inputShape.length - 1];
     if (this.scale) this.addWeight('gamma', weightArray(f, 1), [f]);
     if (this.center) this.addWeight('beta', weightArray(f), [f]);
@@ -123,10 +148,24 @@ export class LayerNormalization extends Layer {
     const m = mean(x, -1, true);
     const centered = sub(x, m);
     const v = mean(mul(centered, centered), -1, true);
-    return normalize(x, m, v, this.epsilon, this.scale ? this.weight('gamma') : null, this.center ? this.weight('beta') : null);
+    return normalize(
+      x,
+      m,
+      v,
+      this.epsilon,
+      this.scale ? this.weight('gamma') : null,
+      this.center ? this.weight('beta') : null,
+    );
   }
 
   getConfig() {
-    return { name: this.name, inputShape: this.inputShape, trainable: this.trainable, epsilon: this.epsilon, center: this.center, scale: this.scale };
+    return {
+      name: this.name,
+      inputShape: this.inputShape,
+      trainable: this.trainable,
+      epsilon: this.epsilon,
+      center: this.center,
+      scale: this.scale,
+    };
   }
 }

@@ -30,10 +30,19 @@ export class MaxPool2D extends Layer {
   }
 
   outputShape(inputShape: SampleShape): SampleShape {
-    if (inputShape.length !== 3) throw new ShapeError(this.describe(), `expects NHWC inputs, got per-sample shape ${fmtShape(inputShape)}`);
+    if (inputShape.length !== 3)
+      throw new ShapeError(this.describe(), `expects NHWC inputs, got per-sample shape ${fmtShape(inputShape)}`);
     const [h, w, c] = inputShape;
-    const out = [convOutDim(h, this.poolSize[0], this.strides[0], this.padding), convOutDim(w, this.poolSize[1], this.strides[1], this.padding), c];
-    if (out[0] < 1 || out[1] < 1) throw new ShapeError(this.describe(), `pool ${fmtShape(this.poolSize)} does not fit input ${fmtShape(inputShape)}`);
+    const out = [
+      convOutDim(h, this.poolSize[0], this.strides[0], this.padding),
+      convOutDim(w, this.poolSize[1], this.strides[1], this.padding),
+      c,
+    ];
+    if (out[0] < 1 || out[1] < 1)
+      throw new ShapeError(
+        this.describe(),
+        `pool ${fmtShape(this.poolSize)} does not fit input ${fmtShape(inputShape)}`,
+      );
     return out;
   }
 
@@ -46,7 +55,13 @@ export class MaxPool2D extends Layer {
   }
 
   getConfig() {
-    return { name: this.name, inputShape: this.inputShape, poolSize: this.poolSize, strides: this.strides, padding: this.padding };
+    return {
+      name: this.name,
+      inputShape: this.inputShape,
+      poolSize: this.poolSize,
+      strides: this.strides,
+      padding: this.padding,
+    };
   }
 }
 
@@ -65,7 +80,8 @@ export class AveragePooling2D extends MaxPool2D {
 }
 
 function channelsOf(layer: Layer, inputShape: SampleShape): SampleShape {
-  if (inputShape.length !== 3) throw new ShapeError(layer.describe(), `expects NHWC inputs, got per-sample shape ${fmtShape(inputShape)}`);
+  if (inputShape.length !== 3)
+    throw new ShapeError(layer.describe(), `expects NHWC inputs, got per-sample shape ${fmtShape(inputShape)}`);
   return [inputShape[2]];
 }
 

@@ -39,7 +39,8 @@ abstract class Recurrent extends Layer {
 
   constructor(owner: string, config: RecurrentConfig) {
     super(config);
-    if (!(Number.isInteger(config.units) && config.units > 0)) throw new ArgumentError(`${owner}: units must be a positive integer, got ${config.units}`);
+    if (!(Number.isInteger(config.units) && config.units > 0))
+      throw new ArgumentError(`${owner}: units must be a positive integer, got ${config.units}`);
     this.units = config.units;
     this.activation = config.activation ?? 'tanh';
     this.recurrentActivation = config.recurrentActivation ?? 'sigmoid';
@@ -53,14 +54,22 @@ abstract class Recurrent extends Layer {
   }
 
   protected features(inputShape: SampleShape): number {
-    if (inputShape.length !== 2) throw new ShapeError(this.describe(), `expects sequences [batch, time, features], got per-sample shape ${fmtShape(inputShape)}`);
+    if (inputShape.length !== 2)
+      throw new ShapeError(
+        this.describe(),
+        `expects sequences [batch, time, features], got per-sample shape ${fmtShape(inputShape)}`,
+      );
     return inputShape[1];
   }
 
   protected addKernels(inputShape: SampleShape, rng: Random): void {
-    const f = this.features(inputShape), g = this.gates * this.units;
+    const f = this.features(inputShape),
+      g = this.gates * this.units;
     this.addWeight('kernel', initialize(this.kernelInitializer, f * g, f, g, rng), [f, g]);
-    this.addWeight('recurrent_kernel', initialize(this.recurrentInitializer, this.units * g, this.units, g, rng), [this.units, g]);
+    this.addWeight('recurrent_kernel', initialize(this.recurrentInitializer, this.units * g, this.units, g, rng), [
+      this.units,
+      g,
+    ]);
   }
 
   outputShape(inputShape: SampleShape): SampleShape {
@@ -83,7 +92,8 @@ abstract class Recurrent extends Layer {
 
   /** Runs `step` over time from zero states; the last output, or all of them. */
   protected unroll(x: Tensor, projections: Tensor, step: (xt: Tensor, h: Tensor) => Tensor): Tensor {
-    if (x.rank !== 3) throw new ShapeError(this.describe(), `expects [batch, time, features], got ${fmtShape(x.shape)}`);
+    if (x.rank !== 3)
+      throw new ShapeError(this.describe(), `expects [batch, time, features], got ${fmtShape(x.shape)}`);
     const [batch, time] = x.shape;
     const width = this.gates * this.units;
     let h = new Tensor(new Float32Array(batch * this.units), [batch, this.units]);
@@ -96,9 +106,19 @@ abstract class Recurrent extends Layer {
   }
 
   protected baseConfig() {
-    return { name: this.name, inputShape: this.inputShape, trainable: this.trainable, units: this.units, activation: this.activation,
-      recurrentActivation: this.recurrentActivation, useBias: this.useBias, returnSequences: this.returnSequences,
-      kernelInitializer: this.kernelInitializer, recurrentInitializer: this.recurrentInitializer, biasInitializer: this.biasInitializer };
+    return {
+      name: this.name,
+      inputShape: this.inputShape,
+      trainable: this.trainable,
+      units: this.units,
+      activation: this.activation,
+      recurrentActivation: this.recurrentActivation,
+      useBias: this.useBias,
+      returnSequences: this.returnSequences,
+      kernelInitializer: this.kernelInitializer,
+      recurrentInitializer: this.recurrentInitializer,
+      biasInitializer: this.biasInitializer,
+    };
   }
 }
 
@@ -139,7 +159,8 @@ export class LSTM extends Recurrent {
     let c = new Tensor(new Float32Array(x.shape[0] * this.units), [x.shape[0], this.units]);
     return this.unroll(x, projections, (xt, h) => {
       const z = add(xt, matmul(h, recurrent));
-      const i = this.recurrentAct(this.gate(z, 0)), f = this.recurrentAct(this.gate(z, 1));
+      const i = this.recurrentAct(this.gate(z, 0)),
+        f = this.recurrentAct(this.gate(z, 1));
       const o = this.recurrentAct(this.gate(z, 3));
       c = add(mul(f, c), mul(i, this.act(this.gate(z, 2))));
       return mul(o, this.act(c));
@@ -165,7 +186,8 @@ export class GRU extends Recurrent {
 
   constructor(config: RecurrentConfig & { resetAfter?: boolean }) {
     super('GRU', config);
-    if (config.resetAfter === false) throw new ArgumentError('GRU: only resetAfter: true (the Keras default) is implemented');
+    if (config.resetAfter === false)
+      throw new ArgumentError('GRU: only resetAfter: true (the Keras default) is implemented');
   }
 
   protected override createWeights(inputShape: SampleShape, rng: Random): void {

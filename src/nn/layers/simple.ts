@@ -38,8 +38,14 @@ export class Reshape extends Layer {
   constructor(config: ReshapeConfig) {
     super(config);
     const t = config.targetShape;
-    if (!Array.isArray(t) || t.some((d) => !(Number.isInteger(d) && (d > 0 || d === -1))) || t.filter((d) => d === -1).length > 1) {
-      throw new ArgumentError(`Reshape: targetShape must be positive integers with at most one -1, got ${JSON.stringify(t)}`);
+    if (
+      !Array.isArray(t) ||
+      t.some((d) => !(Number.isInteger(d) && (d > 0 || d === -1))) ||
+      t.filter((d) => d === -1).length > 1
+    ) {
+      throw new ArgumentError(
+        `Reshape: targetShape must be positive integers with at most one -1, got ${JSON.stringify(t)}`,
+      );
     }
     this.targetShape = [...t];
   }
@@ -49,7 +55,10 @@ export class Reshape extends Layer {
     const known = this.targetShape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
     const out = this.targetShape.map((d) => (d === -1 ? size / known : d));
     if (out.reduce((a, b) => a * b, 1) !== size || !out.every(Number.isInteger)) {
-      throw new ShapeError(this.describe(), `cannot reshape samples ${fmtShape(inputShape)} (${size} values) to ${fmtShape(this.targetShape)}`);
+      throw new ShapeError(
+        this.describe(),
+        `cannot reshape samples ${fmtShape(inputShape)} (${size} values) to ${fmtShape(this.targetShape)}`,
+      );
     }
     return out;
   }
@@ -76,7 +85,8 @@ export class Dropout extends Layer {
 
   constructor(config: DropoutConfig) {
     super(config);
-    if (!(config.rate >= 0 && config.rate < 1)) throw new ArgumentError(`Dropout: rate must be in [0, 1), got ${config.rate}`);
+    if (!(config.rate >= 0 && config.rate < 1))
+      throw new ArgumentError(`Dropout: rate must be in [0, 1), got ${config.rate}`);
     this.rate = config.rate;
   }
 

@@ -1,5 +1,13 @@
 import { Tensor, type TensorLike } from '../tensor.js';
-import { broadcastShapes, broadcastStrides, sameShape, sizeOf, sumToShape, trailingBlock, type Shape } from '../shape.js';
+import {
+  broadcastShapes,
+  broadcastStrides,
+  sameShape,
+  sizeOf,
+  sumToShape,
+  trailingBlock,
+  type Shape,
+} from '../shape.js';
 import { allocate } from '../../../kernels/buffers.js';
 
 type F32 = Float32Array;
@@ -38,9 +46,13 @@ export function broadcastData(data: F32, shape: Shape, to: Shape): F32 {
  * forward and backward are plain same-shape loops; gradients are summed back down to
  * each operand's own shape.
  */
-function binary(op: string, aIn: TensorLike, bIn: TensorLike,
+function binary(
+  op: string,
+  aIn: TensorLike,
+  bIn: TensorLike,
   forward: (x: F32, y: F32, out: F32) => void,
-  backward: (g: F32, x: F32, y: F32, out: F32, needA: boolean, needB: boolean) => Grads): Tensor {
+  backward: (g: F32, x: F32, y: F32, out: F32, needA: boolean, needB: boolean) => Grads,
+): Tensor {
   const a = asTensor(aIn);
   const b = asTensor(bIn);
   const shape = broadcastShapes(op, a.shape, b.shape);
@@ -55,7 +67,11 @@ function binary(op: string, aIn: TensorLike, bIn: TensorLike,
 }
 
 /** An elementwise unary op: forward fills `out`; backward fills `gx` from the output gradient. */
-function unary(x: Tensor, forward: (x: F32, out: F32) => void, backward: (g: F32, x: F32, out: F32, gx: F32) => void): Tensor {
+function unary(
+  x: Tensor,
+  forward: (x: F32, out: F32) => void,
+  backward: (g: F32, x: F32, out: F32, gx: F32) => void,
+): Tensor {
   const out = allocate(x.size);
   forward(x.data, out);
   return Tensor.record(new Tensor(out, x.shape), [x], (g) => {
@@ -66,52 +82,87 @@ function unary(x: Tensor, forward: (x: F32, out: F32) => void, backward: (g: F32
 }
 
 export function add(a: TensorLike, b: TensorLike): Tensor {
-  return binary('add', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] + y[i]; },
-    (g) => [g, g]);
+  return binary(
+    'add',
+    a,
+    b,
+    (x, y, o) => {
+      for (let i = 0; i < o.length; i++) o[i] = x[i] + y[i];
+    },
+    (g) => [g, g],
+  );
 }
 
 export function sub(a: TensorLike, b: TensorLike): Tensor {
-  return binary('sub', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] - y[i]; },
+  return binary(
+    'sub',
+    a,
+    b,
+    (x, y, o) => {
+      for (let i = 0; i < o.length; i++) o[i] = x[i] - y[i];
+    },
     (g, _x, _y, _o, _needA, needB) => {
       if (!needB) return [g, null];
       const gb = allocate(g.length);
       for (let i = 0; i < g.length; i++) gb[i] = -g[i];
       return [g, gb];
-    });
+    },
+  );
 }
 
 export function mul(a: TensorLike, b: TensorLike): Tensor {
-  return binary('mul', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] * y[i]; },
+  return binary(
+    'mul',
+    a,
+    b,
+    (x, y, o) => {
+      for (let i = 0; i < o.length; i++) o[i] = x[i] * y[i];
+    },
     (g, x, y, _o, needA, needB) => {
       const ga = needA ? allocate(g.length) : null;
       const gb = needB ? allocate(g.length) : null;
       if (ga) for (let i = 0; i < g.length; i++) ga[i] = g[i] * y[i];
       if (gb) for (let i = 0; i < g.length; i++) gb[i] = g[i] * x[i];
       return [ga, gb];
-    });
+    },
+  );
 }
 
 export function div(a: TensorLike, b: TensorLike): Tensor {
-  return binary('div', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] / y[i]; },
+  return binary(
+    'div',
+    a,
+    b,
+    (x, y, o) => {
+      for (let i = 0; i < o.length; i++) o[i] = x[i] / y[i];
+    },
     (g, _x, y, o, needA, needB) => {
       const ga = needA ? allocate(g.length) : null;
       const gb = needB ? allocate(g.length) : null;
       if (ga) for (let i = 0; i < g.length; i++) ga[i] = g[i] / y[i];
       if (gb) for (let i = 0; i < g.length; i++) gb[i] = (-g[i] * o[i]) / y[i];
       return [ga, gb];
-    });
+    },
+  );
 }
 
 /** a^b elementwise; d/da = b·a^(b−1), d/db = a^b·ln a. */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
-  return binary('pow', a, b, (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.pow(x[i], y[i]); },
+  return binary(
+    'pow',
+    a,
+    b,
+    (x, y, o) => {
+      for (let i = 0; i < o.length; i++) o[i] = Math.pow(x[i], y[i]);
+    },
     (g, x, y, o, needA, needB) => {
       const ga = needA ? allocate(g.length) : null;
       const gb = needB ? allocate(g.length) : null;
       if (ga) for (let i = 0; i < g.length; i++) ga[i] = g[i] * y[i] * Math.pow(x[i], y[i] - 1);
       if (gb) for (let i = 0; i < g.length; i++) gb[i] = g[i] * o[i] * Math.log(x[i]);
       return [ga, gb];
-    });
+    },
+  );
 }
 
 /*
@@ -119,49 +170,107 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
  * V8 compiles every op's arithmetic inline (a shared per-element callback would not be).
  */
 export function neg(x: Tensor): Tensor {
-  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = -x[i]; },
-    (g, _x, _o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = -g[i]; });
+  return unary(
+    x,
+    (x, o) => {
+      for (let i = 0; i < o.length; i++) o[i] = -x[i];
+    },
+    (g, _x, _o, gx) => {
+      for (let i = 0; i < g.length; i++) gx[i] = -g[i];
+    },
+  );
 }
 
 export function exp(x: Tensor): Tensor {
-  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.exp(x[i]); },
-    (g, _x, o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = g[i] * o[i]; });
+  return unary(
+    x,
+    (x, o) => {
+      for (let i = 0; i < o.length; i++) o[i] = Math.exp(x[i]);
+    },
+    (g, _x, o, gx) => {
+      for (let i = 0; i < g.length; i++) gx[i] = g[i] * o[i];
+    },
+  );
 }
 
 export function log(x: Tensor): Tensor {
-  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.log(x[i]); },
-    (g, x, _o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = g[i] / x[i]; });
+  return unary(
+    x,
+    (x, o) => {
+      for (let i = 0; i < o.length; i++) o[i] = Math.log(x[i]);
+    },
+    (g, x, _o, gx) => {
+      for (let i = 0; i < g.length; i++) gx[i] = g[i] / x[i];
+    },
+  );
 }
 
 export function sqrt(x: Tensor): Tensor {
-  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.sqrt(x[i]); },
-    (g, _x, o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = g[i] / (2 * o[i]); });
+  return unary(
+    x,
+    (x, o) => {
+      for (let i = 0; i < o.length; i++) o[i] = Math.sqrt(x[i]);
+    },
+    (g, _x, o, gx) => {
+      for (let i = 0; i < g.length; i++) gx[i] = g[i] / (2 * o[i]);
+    },
+  );
 }
 
 /** max(x, 0), except that NaN stays NaN (as in PyTorch and TensorFlow): `<=` is false for NaN. */
 export function relu(x: Tensor): Tensor {
-  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i] <= 0 ? 0 : x[i]; },
-    (g, x, _o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = x[i] <= 0 ? 0 : g[i]; });
+  return unary(
+    x,
+    (x, o) => {
+      for (let i = 0; i < o.length; i++) o[i] = x[i] <= 0 ? 0 : x[i];
+    },
+    (g, x, _o, gx) => {
+      for (let i = 0; i < g.length; i++) gx[i] = x[i] <= 0 ? 0 : g[i];
+    },
+  );
 }
 
 export function sigmoid(x: Tensor): Tensor {
   // Split by sign so exp never overflows: σ(x) = 1/(1+e^−x) = e^x/(1+e^x).
-  return unary(x, (x, o) => {
-    for (let i = 0; i < o.length; i++) {
-      const v = x[i];
-      if (v >= 0) o[i] = 1 / (1 + Math.exp(-v));
-      else { const e = Math.exp(v); o[i] = e / (1 + e); }
-    }
-  }, (g, _x, o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = g[i] * o[i] * (1 - o[i]); });
+  return unary(
+    x,
+    (x, o) => {
+      for (let i = 0; i < o.length; i++) {
+        const v = x[i];
+        if (v >= 0) o[i] = 1 / (1 + Math.exp(-v));
+        else {
+          const e = Math.exp(v);
+          o[i] = e / (1 + e);
+        }
+      }
+    },
+    (g, _x, o, gx) => {
+      for (let i = 0; i < g.length; i++) gx[i] = g[i] * o[i] * (1 - o[i]);
+    },
+  );
 }
 
 export function tanh(x: Tensor): Tensor {
-  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.tanh(x[i]); },
-    (g, _x, o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = g[i] * (1 - o[i] * o[i]); });
+  return unary(
+    x,
+    (x, o) => {
+      for (let i = 0; i < o.length; i++) o[i] = Math.tanh(x[i]);
+    },
+    (g, _x, o, gx) => {
+      for (let i = 0; i < g.length; i++) gx[i] = g[i] * (1 - o[i] * o[i]);
+    },
+  );
 }
 
 /** Clamps into [lo, hi] (NaN stays NaN); the gradient flows only where the value was inside. */
 export function clip(x: Tensor, lo: number, hi: number): Tensor {
-  return unary(x, (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.min(Math.max(x[i], lo), hi); },
-    (g, x, _o, gx) => { for (let i = 0; i < g.length; i++) gx[i] = x[i] >= lo && x[i] <= hi ? g[i] : 0; });
+  return unary(
+    x,
+    (x, o) => {
+      for (let i = 0; i < o.length; i++) o[i] = Math.min(Math.max(x[i], lo), hi);
+    },
+    (g, x, _o, gx) => {
+      for (let i = 0; i < g.length; i++) gx[i] = x[i] >= lo && x[i] <= hi ? g[i] : 0;
+    },
+  );
 }

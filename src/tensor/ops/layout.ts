@@ -18,7 +18,10 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const p = perm ?? x.shape.map((_, i) => x.rank - 1 - i);
   if (p.length !== x.rank || [...p].sort((a, b) => a - b).some((v, i) => v !== i)) {
-    throw new ShapeError('transpose', `perm [${p.join(',')}] is not a permutation of the ${x.rank} dims of ${fmtShape(x.shape)}`);
+    throw new ShapeError(
+      'transpose',
+      `perm [${p.join(',')}] is not a permutation of the ${x.rank} dims of ${fmtShape(x.shape)}`,
+    );
   }
   const shape = p.map((d) => x.shape[d]);
   const out = permute(x.data, x.shape, p);
@@ -53,7 +56,12 @@ function permute(data: Float32Array, shape: readonly number[], perm: readonly nu
  * the batches of fit and predict, the split of validationSplit. A copy outside autograd, into
  * `into` when given (a reused batch buffer). `gather` is the differentiable form.
  */
-export function takeRows(x: Tensor, start: number, end: number, options: { order?: ArrayLike<number>; into?: Float32Array } = {}): Tensor {
+export function takeRows(
+  x: Tensor,
+  start: number,
+  end: number,
+  options: { order?: ArrayLike<number>; into?: Float32Array } = {},
+): Tensor {
   const row = x.size / Math.max(x.shape[0], 1);
   const shape = [end - start, ...x.shape.slice(1)];
   const { order, into } = options;
@@ -69,7 +77,8 @@ export function takeRows(x: Tensor, start: number, end: number, options: { order
 /** Picks slices along `axis` by index (rows of an embedding table, say); backward scatters. */
 export function gather(x: Tensor, indices: ArrayLike<number>, axis = 0): Tensor {
   if (axis < 0) axis += x.rank;
-  if (axis < 0 || axis >= x.rank) throw new ShapeError('gather', `axis ${axis} is out of range for ${fmtShape(x.shape)}`);
+  if (axis < 0 || axis >= x.rank)
+    throw new ShapeError('gather', `axis ${axis} is out of range for ${fmtShape(x.shape)}`);
   const len = x.shape[axis];
   const inner = sizeOf(x.shape.slice(axis + 1));
   const outer = sizeOf(x.shape.slice(0, axis));
@@ -77,7 +86,9 @@ export function gather(x: Tensor, indices: ArrayLike<number>, axis = 0): Tensor 
   for (let j = 0; j < n; j++) {
     const v = indices[j];
     if (!Number.isInteger(v) || v < 0 || v >= len) {
-      throw new ArgumentError(`gather: index ${v} at position ${j} is out of range [0, ${len}) for ${fmtShape(x.shape)} axis ${axis}`);
+      throw new ArgumentError(
+        `gather: index ${v} at position ${j} is out of range [0, ${len}) for ${fmtShape(x.shape)} axis ${axis}`,
+      );
     }
   }
   const out = allocate(outer * n * inner);
@@ -117,11 +128,22 @@ export function oneHot(indices: ArrayLike<number>, depth: number): Tensor {
 /** The block of `x` starting at `begin` with `size` along each dim (-1: to the end). Backward pads with zeros. */
 export function slice(x: Tensor, begin: readonly number[], size: readonly number[]): Tensor {
   if (begin.length !== x.rank || size.length !== x.rank) {
-    throw new ShapeError('slice', `begin [${begin.join(',')}] and size [${size.join(',')}] need one entry per dim of ${fmtShape(x.shape)}`);
+    throw new ShapeError(
+      'slice',
+      `begin [${begin.join(',')}] and size [${size.join(',')}] need one entry per dim of ${fmtShape(x.shape)}`,
+    );
   }
   const sizes = size.map((s, d) => (s === -1 ? x.shape[d] - begin[d] : s));
-  if (sizes.some((s, d) => !Number.isInteger(begin[d]) || begin[d] < 0 || !Number.isInteger(s) || s < 0 || begin[d] + s > x.shape[d])) {
-    throw new ShapeError('slice', `begin [${begin.join(',')}] size [${size.join(',')}] is outside ${fmtShape(x.shape)}`);
+  if (
+    sizes.some(
+      (s, d) =>
+        !Number.isInteger(begin[d]) || begin[d] < 0 || !Number.isInteger(s) || s < 0 || begin[d] + s > x.shape[d],
+    )
+  ) {
+    throw new ShapeError(
+      'slice',
+      `begin [${begin.join(',')}] size [${size.join(',')}] is outside ${fmtShape(x.shape)}`,
+    );
   }
   const strides = stridesOf(x.shape);
   const out = allocate(sizeOf(sizes));
@@ -151,10 +173,14 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   if (tensors.length === 0) throw new ArgumentError('concat: needs at least one tensor');
   const first = tensors[0];
   if (axis < 0) axis += first.rank;
-  if (axis < 0 || axis >= first.rank) throw new ShapeError('concat', `axis ${axis} is out of range for ${fmtShape(first.shape)}`);
+  if (axis < 0 || axis >= first.rank)
+    throw new ShapeError('concat', `axis ${axis} is out of range for ${fmtShape(first.shape)}`);
   for (const t of tensors) {
     if (t.rank !== first.rank || t.shape.some((d, i) => i !== axis && d !== first.shape[i])) {
-      throw new ShapeError('concat', `shapes ${tensors.map((u) => fmtShape(u.shape)).join(', ')} differ outside axis ${axis}`);
+      throw new ShapeError(
+        'concat',
+        `shapes ${tensors.map((u) => fmtShape(u.shape)).join(', ')} differ outside axis ${axis}`,
+      );
     }
   }
   const outer = sizeOf(first.shape.slice(0, axis));
@@ -189,5 +215,8 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   const shape = [...tensors[0].shape];
   if (axis < 0) axis += shape.length + 1;
   shape.splice(axis, 0, 1);
-  return concat(tensors.map((t) => reshape(t, shape)), axis);
+  return concat(
+    tensors.map((t) => reshape(t, shape)),
+    axis,
+  );
 }

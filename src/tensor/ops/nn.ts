@@ -14,7 +14,11 @@ import { allocate } from '../../../kernels/buffers.js';
  */
 export function biasAdd(x: Tensor, bias: Tensor, activation: 'linear' | 'relu' = 'linear'): Tensor {
   const channels = x.shape[x.rank - 1];
-  if (bias.rank !== 1 || bias.shape[0] !== channels) throw new ShapeError('biasAdd', `bias ${fmtShape(bias.shape)} does not match the last axis of ${fmtShape(x.shape)}`);
+  if (bias.rank !== 1 || bias.shape[0] !== channels)
+    throw new ShapeError(
+      'biasAdd',
+      `bias ${fmtShape(bias.shape)} does not match the last axis of ${fmtShape(x.shape)}`,
+    );
   const relu = activation === 'relu';
   const out = backend().biasActivation(x.data, bias.data, relu);
   return Tensor.record(new Tensor(out, x.shape), [x, bias], (g) => {
@@ -61,12 +65,20 @@ function outDim(op: string, size: number, k: number, s: number, padding: Padding
     const out = Math.ceil(size / s);
     return [out, Math.floor(Math.max((out - 1) * s + k - size, 0) / 2)];
   }
-  if (padding !== 'valid') throw new ArgumentError(`${op}: padding must be 'same' or 'valid', got '${String(padding)}'`);
+  if (padding !== 'valid')
+    throw new ArgumentError(`${op}: padding must be 'same' or 'valid', got '${String(padding)}'`);
   if (size < k) throw new ShapeError(op, `window ${k} is larger than the input size ${size} with 'valid' padding`);
   return [Math.floor((size - k) / s) + 1, 0];
 }
 
-function window2d(op: string, xShape: number[], kH: number, kW: number, strides: [number, number], padding: Padding): Window2d {
+function window2d(
+  op: string,
+  xShape: number[],
+  kH: number,
+  kW: number,
+  strides: [number, number],
+  padding: Padding,
+): Window2d {
   const [batch, inH, inW, channels] = xShape;
   const [outH, padTop] = outDim(op, inH, kH, strides[0], padding);
   const [outW, padLeft] = outDim(op, inW, kW, strides[1], padding);
@@ -76,15 +88,21 @@ function window2d(op: string, xShape: number[], kH: number, kW: number, strides:
 /** The geometry of conv2d(x, filter, options), validated. */
 function convInfo(op: string, x: Tensor, filter: Tensor, options: Conv2dOptions): Conv2dInfo {
   if (x.rank !== 4) throw new ShapeError(op, `input must be rank 4 NHWC, got ${fmtShape(x.shape)}`);
-  if (filter.rank !== 4) throw new ShapeError(op, `filter must be rank 4 [kh,kw,inC,outC], got ${fmtShape(filter.shape)}`);
+  if (filter.rank !== 4)
+    throw new ShapeError(op, `filter must be rank 4 [kh,kw,inC,outC], got ${fmtShape(filter.shape)}`);
   const [kH, kW, inC, outC] = filter.shape;
   if (inC !== x.shape[3]) {
-    throw new ShapeError(op, `depth of input ${fmtShape(x.shape)} (${x.shape[3]}) must match input depth of filter ${fmtShape(filter.shape)} (${inC})`);
+    throw new ShapeError(
+      op,
+      `depth of input ${fmtShape(x.shape)} (${x.shape[3]}) must match input depth of filter ${fmtShape(filter.shape)} (${inC})`,
+    );
   }
   const strides = pair(op, 'strides', options.strides ?? 1);
   const [dH, dW] = pair(op, 'dilationRate', options.dilationRate ?? 1);
   if ((dH > 1 || dW > 1) && (strides[0] > 1 || strides[1] > 1)) {
-    throw new ArgumentError(`${op}: strides ${JSON.stringify(options.strides)} and dilationRate ${JSON.stringify(options.dilationRate)} cannot both be above 1 (as in TensorFlow and Keras)`);
+    throw new ArgumentError(
+      `${op}: strides ${JSON.stringify(options.strides)} and dilationRate ${JSON.stringify(options.dilationRate)} cannot both be above 1 (as in TensorFlow and Keras)`,
+    );
   }
   // A dilated window covers (k−1)·d+1 pixels: its output size and padding are those of that window.
   const window = window2d(op, x.shape, (kH - 1) * dH + 1, (kW - 1) * dW + 1, strides, options.padding ?? 'valid');
@@ -107,12 +125,23 @@ export function conv2d(x: Tensor, filter: Tensor, options: Conv2dOptions = {}): 
  * kernel adds the bias and applies the relu as it stores; backward masks the gradient and sums
  * the bias's once, for both convolution gradients.
  */
-export function fusedConv2d(x: Tensor, filter: Tensor, bias: Tensor, activation: 'linear' | 'relu', options: Conv2dOptions = {}): Tensor {
+export function fusedConv2d(
+  x: Tensor,
+  filter: Tensor,
+  bias: Tensor,
+  activation: 'linear' | 'relu',
+  options: Conv2dOptions = {},
+): Tensor {
   const info = convInfo('fusedConv2d', x, filter, options);
-  if (bias.rank !== 1 || bias.shape[0] !== info.outC) throw new ShapeError('fusedConv2d', `bias ${fmtShape(bias.shape)} does not match the filter's ${info.outC} output channels`);
+  if (bias.rank !== 1 || bias.shape[0] !== info.outC)
+    throw new ShapeError(
+      'fusedConv2d',
+      `bias ${fmtShape(bias.shape)} does not match the filter's ${info.outC} output channels`,
+    );
   const relu = activation === 'relu';
-  const out = backend().conv2dBiasActivation?.(x.data, filter.data, bias.data, relu, info)
-    ?? backend().biasActivation(backend().conv2d(x.data, filter.data, info), bias.data, relu);
+  const out =
+    backend().conv2dBiasActivation?.(x.data, filter.data, bias.data, relu, info) ??
+    backend().biasActivation(backend().conv2d(x.data, filter.data, info), bias.data, relu);
   return Tensor.record(new Tensor(out, [info.batch, info.outH, info.outW, info.outC]), [x, filter, bias], (g) => {
     const { dz, dbias } = backend().biasActivationGrad(out, g, info.outC, relu);
     return [
@@ -136,8 +165,9 @@ export function maxPool2d(x: Tensor, options: Pool2dOptions = {}): Tensor {
   const strides = pair('maxPool2d', 'strides', options.strides ?? [kH, kW]);
   const info = window2d('maxPool2d', x.shape, kH, kW, strides, options.padding ?? 'valid');
   const { out, argmax } = backend().maxPool2d(x.data, info);
-  return Tensor.record(new Tensor(out, [info.batch, info.outH, info.outW, info.channels]), [x],
-    (g) => [backend().maxPool2dBackward(g, argmax, x.size)]);
+  return Tensor.record(new Tensor(out, [info.batch, info.outH, info.outW, info.channels]), [x], (g) => [
+    backend().maxPool2dBackward(g, argmax, x.size),
+  ]);
 }
 
 /** Average pooling over NHWC (padding cells not counted, as TensorFlow); strides default to the pool size. */
@@ -146,8 +176,11 @@ export function avgPool2d(x: Tensor, options: Pool2dOptions = {}): Tensor {
   const [kH, kW] = pair('avgPool2d', 'poolSize', options.poolSize ?? 2);
   const strides = pair('avgPool2d', 'strides', options.strides ?? [kH, kW]);
   const info = window2d('avgPool2d', x.shape, kH, kW, strides, options.padding ?? 'valid');
-  return Tensor.record(new Tensor(backend().avgPool2d(x.data, info), [info.batch, info.outH, info.outW, info.channels]), [x],
-    (g) => [backend().avgPool2dBackward(g, info)]);
+  return Tensor.record(
+    new Tensor(backend().avgPool2d(x.data, info), [info.batch, info.outH, info.outW, info.channels]),
+    [x],
+    (g) => [backend().avgPool2dBackward(g, info)],
+  );
 }
 
 /**

@@ -30,8 +30,9 @@ export function sum(x: Tensor, axis?: number | number[], keepDims = false): Tens
   const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const out = sumToShape(x.data, x.shape, kept);
   const shape = keepDims ? kept : x.shape.filter((_, i) => !axes.includes(i));
-  return Tensor.record(new Tensor(out === x.data ? out.slice() : out, shape), [x],
-    (g) => [broadcastData(g, kept, x.shape)]);
+  return Tensor.record(new Tensor(out === x.data ? out.slice() : out, shape), [x], (g) => [
+    broadcastData(g, kept, x.shape),
+  ]);
 }
 
 export function mean(x: Tensor, axis?: number | number[], keepDims = false): Tensor {
@@ -50,7 +51,8 @@ export function max(x: Tensor, axis?: number, keepDims = false): Tensor {
     for (let l = 0; l < len; l++) {
       for (let i = 0; i < inner; i++) {
         const at = (o * len + l) * inner + i;
-        const v = x.data[at], best = out[o * inner + i];
+        const v = x.data[at],
+          best = out[o * inner + i];
         if (v > best || l === 0 || (v !== v && best === best)) {
           out[o * inner + i] = v;
           argmax[o * inner + i] = at;
