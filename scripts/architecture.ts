@@ -6,55 +6,29 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
+/** Everything below the platform entries and the CLI: what the entries (and benchmarks) may import. */
+const PACKAGE_CORE = [
+  'src/callbacks',
+  'src/tensorboard',
+  'src/interop',
+  'src/model',
+  'src/nn',
+  'src/optim',
+  'src/data',
+  'src/checkpoint',
+  'src/storage',
+  'src/state',
+  'src/tensor',
+  'src/backend',
+  'kernels',
+];
+
 /** What each folder may import, besides itself and the root modules. Top of the graph first. */
 export const ALLOWED: Record<string, string[]> = {
   // The package entries for Node and browsers: each installs its platform, then the core.
-  'src/node': [
-    'src/callbacks',
-    'src/tensorboard',
-    'src/interop',
-    'src/model',
-    'src/nn',
-    'src/optim',
-    'src/data',
-    'src/checkpoint',
-    'src/storage',
-    'src/state',
-    'src/tensor',
-    'src/backend',
-    'kernels',
-  ],
-  'src/browser': [
-    'src/callbacks',
-    'src/tensorboard',
-    'src/interop',
-    'src/model',
-    'src/nn',
-    'src/optim',
-    'src/data',
-    'src/checkpoint',
-    'src/storage',
-    'src/state',
-    'src/tensor',
-    'src/backend',
-    'kernels',
-  ],
-  'src/cli': [
-    'src/node',
-    'src/callbacks',
-    'src/tensorboard',
-    'src/interop',
-    'src/model',
-    'src/nn',
-    'src/optim',
-    'src/data',
-    'src/checkpoint',
-    'src/storage',
-    'src/state',
-    'src/tensor',
-    'src/backend',
-    'kernels',
-  ],
+  'src/node': PACKAGE_CORE,
+  'src/browser': PACKAGE_CORE,
+  'src/cli': ['src/node', ...PACKAGE_CORE],
   // waypoint/testing: the contract suites (the Storage contract) for any implementation.
   'src/testing': ['src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
   'src/callbacks': ['src/model', 'src/tensorboard', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
@@ -98,24 +72,7 @@ export const ALLOWED: Record<string, string[]> = {
   'src/backend': ['kernels'],
   kernels: [],
   // Outside the package: benchmarks and the processes they share with tests; never test/.
-  bench: [
-    'harness',
-    'src/node',
-    'src/cli',
-    'src/callbacks',
-    'src/tensorboard',
-    'src/interop',
-    'src/model',
-    'src/nn',
-    'src/optim',
-    'src/data',
-    'src/checkpoint',
-    'src/storage',
-    'src/state',
-    'src/tensor',
-    'src/backend',
-    'kernels',
-  ],
+  bench: ['harness', 'src/node', 'src/cli', ...PACKAGE_CORE],
   harness: ['src/node', 'src/browser', 'src/testing', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
 };
 /** The package's public entry, for the folders outside it. */
