@@ -12,7 +12,7 @@ import type { Layer } from '../nn/layer.js';
 import { layerFromConfig } from '../nn/registry.js';
 import { withWeightBudget } from '../nn/initializers.js';
 import { Sequential } from '../model/sequential.js';
-import { kerasLayerNames } from '../model/keras-names.js';
+import { kerasLayerNames, snakeCase } from '../model/keras-names.js';
 
 type Json = Record<string, any>;
 const INITIALIZER: Record<string, string> = {
@@ -37,69 +37,47 @@ const WAYPOINT_CLASS: Record<string, string> = {
   GlobalMaxPool2D: 'GlobalMaxPooling2D',
 };
 
+/** TensorFlow.js's layer classes that a Waypoint layer can be (a custom layer of another class has no equivalent there). */
+const TFJS_CLASSES = new Set([
+  'Dense',
+  'Conv2D',
+  'MaxPooling2D',
+  'AveragePooling2D',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D',
+  'Flatten',
+  'Reshape',
+  'Dropout',
+  'Activation',
+  'BatchNormalization',
+  'LayerNormalization',
+  'Embedding',
+  'LSTM',
+  'GRU',
+]);
+
+/** Config keys that stay Waypoint's own: the name and input shape are written by the model, not the layer. */
+const NOT_KERAS = new Set(['name', 'inputShape', 'trainable']);
+
+/**
+ * A layer's Keras config, by one rule for every layer: its `getConfig()` snake-cased
+ * (initializer names as Keras's objects), after what the layer declares beside its class
+ * (`kerasConfigExtras`). Refused: what TensorFlow.js's layers cannot express.
+ */
 function kerasConfig(layer: Layer): Json {
-  const c = layer.getConfig() as Json;
-  const weights = () => ({
-    use_bias: c.useBias,
-    kernel_initializer: init(c.kernelInitializer),
-    bias_initializer: init(c.biasInitializer),
-    kernel_regularizer: null,
-    bias_regularizer: null,
-    activity_regularizer: null,
-    kernel_constraint: null,
-    bias_constraint: null,
-  });
-  switch (layer.className) {
-    case 'Dense':
-      return { units: c.units, activation: c.activation, ...weights() };
-    case 'Conv2D':
-      return {
-        filters: c.filters,
-        kernel_size: c.kernelSize,
-        strides: c.strides,
-        padding: c.padding,
-        data_format: 'channels_last',
-        dilation_rate: c.dilationRate ?? [1, 1],
-        activation: c.activation,
-        ...weights(),
-      };
-    case 'MaxPool2D':
-    case 'AveragePooling2D':
-      return { pool_size: c.poolSize, strides: c.strides, padding: c.padding, data_format: 'channels_last' };
-    case 'GlobalAveragePooling2D':
-    case 'GlobalMaxPooling2D':
-      return { data_format: 'channels_last' };
-    case 'Flatten':
-      return {};
-    case 'Reshape':
-      return { target_shape: c.targetShape };
-    case 'Dropout':
-      return { rate: c.rate };
-    case 'Activation':
-      return { activation: c.activation };
-    case 'BatchNormalization':
-      return { axis: -1, momentum: c.momentum, epsilon: c.epsilon, center: c.center, scale: c.scale };
-    case 'LayerNormalization':
-      return { axis: -1, epsilon: c.epsilon, center: c.center, scale: c.scale };
-    case 'Embedding':
-      return { input_dim: c.inputDim, output_dim: c.outputDim, embeddings_initializer: init(c.embeddingsInitializer) };
-    case 'LSTM':
-      return {
-        units: c.units,
-        activation: c.activation,
-        recurrent_activation: c.recurrentActivation,
-        use_bias: c.useBias,
-        return_sequences: c.returnSequences,
-        unit_forget_bias: c.unitForgetBias,
-        kernel_initializer: init(c.kernelInitializer),
-        recurrent_initializer: init(c.recurrentInitializer),
-        bias_initializer: init(c.biasInitializer),
-      };
-    default:
-      throw new ArgumentError(
-        `TensorFlow.js export: ${layer.describe()} has no TensorFlow.js equivalent${layer.className === 'GRU' ? " (TensorFlow.js's GRU has no resetAfter)" : ''}`,
-      );
+  if (!TFJS_CLASSES.has(layer.kerasClassName))
+    throw new ArgumentError(`TensorFlow.js export: ${layer.describe()} has no TensorFlow.js equivalent`);
+  const out: Json = { ...layer.kerasConfigExtras() };
+  for (const [key, value] of Object.entries(layer.getConfig())) {
+    if (NOT_KERAS.has(key) || value === undefined) continue;
+    out[snakeCase(key)] = key.endsWith('Initializer') ? init(value as string) : value;
   }
+  // TensorFlow.js's GRU has only the original formulation (reset gate before the recurrent matmul).
+  if (out.reset_after === true)
+    throw new ArgumentError(
+      `TensorFlow.js export: ${layer.describe()} has no TensorFlow.js equivalent (TensorFlow.js's GRU has no resetAfter)`,
+    );
+  return out;
 }
 
 export interface TfjsArtifacts {

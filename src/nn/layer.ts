@@ -89,6 +89,15 @@ export abstract class Layer implements Trackable {
     return this.className;
   }
 
+  /**
+   * Keras config entries (snake_case) this layer always has but does not keep in its own
+   * config, such as `data_format`; the rest of its Keras config is its `getConfig()`,
+   * snake-cased. A layer whose Keras config differs declares it here, beside its class.
+   */
+  kerasConfigExtras(): Record<string, unknown> {
+    return {};
+  }
+
   describe(): string {
     return `${this.className}${this.name ? ` '${this.name}'` : ''}`;
   }

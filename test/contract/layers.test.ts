@@ -20,7 +20,7 @@ import {
   sum,
 } from '../../src/node/index.js';
 import { layerFromConfig, registeredLayers, serializeLayer } from '../../src/nn/registry.js';
-import type { LayerExample } from '../../src/nn/layer.js';
+import { Layer, type LayerExample } from '../../src/nn/layer.js';
 
 const EXPORTERS: Array<[string, RegExp, (m: Sequential) => unknown]> = [
   ['TensorFlow.js', /TensorFlow\.js/, (m) => exportTfjs(m)],
@@ -43,6 +43,35 @@ const layers = registeredLayers();
 describe('the layer contract', () => {
   it('every registered layer declares an example', () => {
     expect(layers.filter(([, cls]) => cls.example === undefined).map(([name]) => name)).toEqual([]);
+  });
+
+  it('a custom layer no format knows is refused by every exporter, naming the layer and the format', () => {
+    class Doubler extends Layer {
+      readonly className = 'Doubler';
+      outputShape(shape: number[]) {
+        return shape;
+      }
+      call(x: Tensor) {
+        return mul(x, 2);
+      }
+      getConfig() {
+        return { name: this.name, inputShape: this.inputShape };
+      }
+    }
+    const model = new Sequential([new Doubler({ name: 'twice', inputShape: [3] })]);
+    // safetensors in Keras's layout is only the weights, by name: any layer maps to it.
+    for (const [format, names, run] of EXPORTERS.filter(([f]) => !f.includes('Keras'))) {
+      const e = (() => {
+        try {
+          run(model);
+        } catch (err) {
+          return err;
+        }
+      })();
+      expect(e, `${format} exported a layer it cannot know`).toBeInstanceOf(WaypointError);
+      expect((e as Error).message).toContain("Doubler 'twice'");
+      expect((e as Error).message).toMatch(names);
+    }
   });
 
   for (const [name, cls] of layers.filter(([, c]) => c.example !== undefined)) {

@@ -117,6 +117,10 @@ export class Conv2D extends Layer {
     return biasThenActivate(y, this.useBias ? this.weight('bias') : null, this.activation, this.act, ctx.logits);
   }
 
+  override kerasConfigExtras() {
+    return { data_format: 'channels_last', dilation_rate: this.dilationRate };
+  }
+
   getConfig() {
     return {
       name: this.name,

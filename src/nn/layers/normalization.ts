@@ -94,6 +94,11 @@ export class BatchNormalization extends Layer {
     return normalize(x, m, v, this.epsilon, gamma, beta);
   }
 
+  /** Waypoint normalizes the last axis. */
+  override kerasConfigExtras() {
+    return { axis: -1 };
+  }
+
   getConfig() {
     return {
       name: this.name,
@@ -156,6 +161,11 @@ export class LayerNormalization extends Layer {
       this.scale ? this.weight('gamma') : null,
       this.center ? this.weight('beta') : null,
     );
+  }
+
+  /** Waypoint normalizes the last axis. */
+  override kerasConfigExtras() {
+    return { axis: -1 };
   }
 
   getConfig() {

@@ -54,6 +54,10 @@ export class MaxPool2D extends Layer {
     return maxPool2d(x, options);
   }
 
+  override kerasConfigExtras(): Record<string, unknown> {
+    return { data_format: 'channels_last' };
+  }
+
   getConfig() {
     return {
       name: this.name,
@@ -99,6 +103,10 @@ export class GlobalAveragePooling2D extends Layer {
     return mean(x, [1, 2]);
   }
 
+  override kerasConfigExtras() {
+    return { data_format: 'channels_last' };
+  }
+
   getConfig() {
     return { name: this.name, inputShape: this.inputShape };
   }
@@ -116,6 +124,10 @@ export class GlobalMaxPooling2D extends Layer {
 
   call(x: Tensor): Tensor {
     return max(max(x, 1), 1);
+  }
+
+  override kerasConfigExtras() {
+    return { data_format: 'channels_last' };
   }
 
   getConfig() {
