@@ -78,21 +78,46 @@ export function sumToShape(grad: Float32Array, from: Shape, to: Shape): Float32A
     return out;
   }
   const strides = broadcastStrides(to, from);
-  const rank = from.length;
+  forEachRow(from, strides, (i, at, n, step) => {
+    for (let j = 0; j < n; j++) out[at + j * step] += grad[i + j];
+  });
+  return out;
+}
+
+/**
+ * Walks the elements of `shape` in order, where a step along dim d moves `steps[d]` in
+ * another array (a permuted or broadcast view of it): `row(i, at, n, step)` once per run of
+ * the last dim — the run's first element `i`, its offset `at` in the other array, its length
+ * `n` and the other array's step along it. Copies, transposes and un-broadcasts share it;
+ * the callback per row, not per element, keeps the inner loop tight.
+ */
+export function forEachRow(
+  shape: Shape,
+  steps: readonly number[],
+  row: (i: number, at: number, n: number, step: number) => void,
+): void {
+  const rank = shape.length;
+  const total = sizeOf(shape);
+  if (rank === 0) {
+    if (total) row(0, 0, 1, 0);
+    return;
+  }
+  const n = shape[rank - 1],
+    step = steps[rank - 1];
+  if (n === 0) return;
   const index = new Array<number>(rank).fill(0);
-  let target = 0;
-  for (let i = 0; i < grad.length; i++) {
-    out[target] += grad[i];
-    // Odometer increment over `from`, tracking the flat index into `to`.
-    for (let d = rank - 1; d >= 0; d--) {
+  let at = 0;
+  for (let i = 0; i < total; i += n) {
+    row(i, at, n, step);
+    // Odometer over the outer dims, tracking the offset in the other array.
+    for (let d = rank - 2; d >= 0; d--) {
       index[d]++;
-      target += strides[d];
-      if (index[d] < from[d]) break;
-      target -= strides[d] * from[d];
+      at += steps[d];
+      if (index[d] < shape[d]) break;
+      at -= steps[d] * shape[d];
       index[d] = 0;
     }
   }
-  return out;
 }
 
 export function checkShape(op: string, shape: Shape): void {

@@ -25,7 +25,9 @@ import {
   ArgumentError,
   WaypointError,
   broadcastData,
+  slice,
 } from '../../src/node/index.js';
+import { sumToShape } from '../../src/tensor/shape.js';
 
 describe('Tensor', () => {
   it('builds from nested arrays and from flat data plus a shape', () => {
@@ -287,6 +289,88 @@ describe('biasAdd', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+});
+
+/** The multi-index of flat position `i` in `shape`. */
+function indexOf(i: number, shape: readonly number[]): number[] {
+  const index = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    index[d] = i % shape[d];
+    i = Math.floor(i / shape[d]);
+  }
+  return index;
+}
+const flatOf = (index: readonly number[], shape: readonly number[]) => index.reduce((o, v, d) => o * shape[d] + v, 0);
+
+describe('strided walks (transpose, broadcast, slice, un-broadcast), element by element', () => {
+  const shape = fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 5 });
+
+  it('transpose puts x[index] at out[index permuted]', () => {
+    fc.assert(
+      fc.property(shape, fc.nat(), (s, seed) => {
+        const rng = new Random(seed);
+        const perm = s.map((_, i) => i).sort(() => rng.uniform() - 0.5);
+        const x = randn(s, rng);
+        const out = transpose(x, perm);
+        expect(out.shape).toEqual(perm.map((d) => s[d]));
+        for (let i = 0; i < out.size; i++) {
+          const o = indexOf(i, out.shape);
+          const src = new Array<number>(s.length);
+          perm.forEach((d, k) => (src[d] = o[k]));
+          expect(out.data[i]).toBe(x.data[flatOf(src, s)]);
+        }
+      }),
+    );
+  });
+
+  it('broadcastData and sumToShape are adjoint: each output element reads, and sends its gradient to, the element its index names', () => {
+    fc.assert(
+      fc.property(shape, fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }), fc.nat(), (to, ones_, seed) => {
+        const from = to.map((d, i) => (ones_[i] ? 1 : d));
+        const rng = new Random(seed);
+        const x = randn(from, rng);
+        const out = broadcastData(x.data, from, to);
+        const g = randn(to, rng).data;
+        const expected = new Float64Array(x.size);
+        for (let i = 0; i < out.length; i++) {
+          const src = flatOf(
+            indexOf(i, to).map((v, d) => (from[d] === 1 ? 0 : v)),
+            from,
+          );
+          expect(out[i]).toBe(x.data[src]);
+          expected[src] += g[i];
+        }
+        const summed = sumToShape(g, to, from);
+        expected.forEach((v, j) => expect(summed[j]).toBeCloseTo(v, 4));
+      }),
+    );
+  });
+
+  it('slice copies the block at begin, and its gradient lands back there', () => {
+    fc.assert(
+      fc.property(shape, fc.nat(), (s, seed) => {
+        const rng = new Random(seed);
+        const begin = s.map((d) => Math.floor(rng.uniform() * (d + 1)));
+        const size = s.map((d, i) => Math.floor(rng.uniform() * (d - begin[i] + 1)));
+        const x = randn(s, rng);
+        x.requiresGrad = true;
+        const y = slice(x, begin, size);
+        expect(y.shape).toEqual(size);
+        for (let i = 0; i < y.size; i++)
+          expect(y.data[i]).toBe(
+            x.data[
+              flatOf(
+                indexOf(i, size).map((v, d) => v + begin[d]),
+                s,
+              )
+            ],
+          );
+        sum(mul(y, 2)).backward();
+        const inside = (j: number) => indexOf(j, s).every((v, d) => v >= begin[d] && v < begin[d] + size[d]);
+        for (let j = 0; j < x.size; j++) expect(x.grad!.data[j]).toBe(inside(j) ? 2 : 0);
+      }),
     );
   });
 });

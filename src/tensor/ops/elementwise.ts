@@ -2,6 +2,7 @@ import { Tensor, type TensorLike } from '../tensor.js';
 import {
   broadcastShapes,
   broadcastStrides,
+  forEachRow,
   sameShape,
   sizeOf,
   sumToShape,
@@ -25,19 +26,9 @@ export function broadcastData(data: F32, shape: Shape, to: Shape): F32 {
     for (let start = 0; start < out.length; start += block) for (let j = 0; j < block; j++) out[start + j] = data[j];
     return out;
   }
-  const strides = broadcastStrides(shape, to);
-  const index = new Array<number>(to.length).fill(0);
-  let src = 0;
-  for (let i = 0; i < out.length; i++) {
-    out[i] = data[src];
-    for (let d = to.length - 1; d >= 0; d--) {
-      index[d]++;
-      src += strides[d];
-      if (index[d] < to[d]) break;
-      src -= strides[d] * to[d];
-      index[d] = 0;
-    }
-  }
+  forEachRow(to, broadcastStrides(shape, to), (i, at, n, step) => {
+    for (let j = 0; j < n; j++) out[i + j] = data[at + j * step];
+  });
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { ShapeError, fmtShape, ArgumentError } from '../../errors.js';
 import { Tensor } from '../tensor.js';
-import { sizeOf, stridesOf } from '../shape.js';
+import { forEachRow, sizeOf, stridesOf } from '../shape.js';
 import { allocate, allocateZeroed } from '../../../kernels/buffers.js';
 
 /** Same values, new shape (one dimension may be -1 and is inferred). Shares the data. */
@@ -31,23 +31,15 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
 }
 
 function permute(data: Float32Array, shape: readonly number[], perm: readonly number[]): Float32Array {
-  const rank = shape.length;
   const srcStrides = stridesOf(shape);
-  const outShape = perm.map((d) => shape[d]);
-  const step = perm.map((d) => srcStrides[d]); // source stride of each output dim
   const out = allocate(data.length);
-  const index = new Array<number>(rank).fill(0);
-  let src = 0;
-  for (let i = 0; i < out.length; i++) {
-    out[i] = data[src];
-    for (let d = rank - 1; d >= 0; d--) {
-      index[d]++;
-      src += step[d];
-      if (index[d] < outShape[d]) break;
-      src -= step[d] * outShape[d];
-      index[d] = 0;
-    }
-  }
+  forEachRow(
+    perm.map((d) => shape[d]),
+    perm.map((d) => srcStrides[d]), // the source stride of each output dim
+    (i, at, n, step) => {
+      for (let j = 0; j < n; j++) out[i + j] = data[at + j * step];
+    },
+  );
   return out;
 }
 
@@ -147,23 +139,19 @@ export function slice(x: Tensor, begin: readonly number[], size: readonly number
   }
   const strides = stridesOf(x.shape);
   const out = allocate(sizeOf(sizes));
-  // Rows of the last dim are contiguous: copy them whole, stepping the outer index.
+  // Rows of the last dim are contiguous: copy them whole, and keep where each came from for the backward pass.
   const row = sizes[x.rank - 1] ?? 1;
-  const rows = out.length / Math.max(row, 1);
-  const index = new Array<number>(Math.max(x.rank - 1, 0)).fill(0);
-  const offsetOf = () => index.reduce((o, i, d) => o + (begin[d] + i) * strides[d], begin[x.rank - 1] ?? 0);
+  const rows = row > 0 ? out.length / row : 0;
+  const base = begin.reduce((o, b, d) => o + b * strides[d], 0);
   const offsets = new Int32Array(rows);
-  for (let r = 0; r < rows && row > 0; r++) {
-    offsets[r] = offsetOf();
-    out.set(x.data.subarray(offsets[r], offsets[r] + row), r * row);
-    for (let d = x.rank - 2; d >= 0; d--) {
-      if (++index[d] < sizes[d]) break;
-      index[d] = 0;
-    }
-  }
+  let r = 0;
+  forEachRow(sizes, strides, (i, at, n) => {
+    offsets[r++] = base + at;
+    out.set(x.data.subarray(base + at, base + at + n), i);
+  });
   return Tensor.record(new Tensor(out, sizes), [x], (g) => {
     const gx = allocateZeroed(x.size);
-    for (let r = 0; r < rows && row > 0; r++) gx.set(g.subarray(r * row, (r + 1) * row), offsets[r]);
+    for (let k = 0; k < rows; k++) gx.set(g.subarray(k * row, (k + 1) * row), offsets[k]);
     return [gx];
   });
 }
