@@ -35,11 +35,11 @@ export const ALLOWED: Record<string, string[]> = {
   'src/tensorboard': ['src/storage', 'src/protobuf'],
   'src/protobuf': [],
   'src/interop': ['src/model', 'src/nn', 'src/protobuf', 'src/state', 'src/tensor'],
-  'src/model': ['src/nn', 'src/optim', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
+  'src/model': ['src/nn', 'src/optim', 'src/data', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
   'src/nn': ['src/state', 'src/tensor'],
   // Adam's update is the backend's kernel (a SIMD one on the cpu).
   'src/optim': ['src/state', 'src/tensor', 'src/backend'],
-  'src/data': ['src/tensor'],
+  'src/data': ['src/storage', 'src/state', 'src/tensor'],
   // The codecs assemble their WebAssembly with the kernels' assembler.
   // .wpt files in layers: the byte layout < codecs (one entry's bytes) < load threads < file I/O
   // (reader, writer) < the folder's own files (manifest < Checkpoint < CheckpointManager, by the no-circle rule).

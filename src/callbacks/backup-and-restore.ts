@@ -40,6 +40,8 @@ interface Progress {
   batch: number;
   totals: EpochTotals | null;
   batchesSeen: number;
+  /** Batches trained since epoch 0 (absent in backups written before datasets: epoch × steps + batch). */
+  stepsDone?: number;
 }
 
 /**
@@ -110,7 +112,13 @@ export class BackupAndRestore extends Callback {
         this.progress = s.position as unknown as Progress;
       },
     };
-    const checkpoint = trainingCheckpoint(this.model, { progress, callbacks: this.peerStates() });
+    // A dataset's position and its shuffles' passes go with the model: the fit continues at the next sample.
+    const data = this.context?.data;
+    const checkpoint = trainingCheckpoint(this.model, {
+      progress,
+      callbacks: this.peerStates(),
+      ...(data ? { data } : {}),
+    });
     const o = this.options;
     // With doubleCheckpoint the previous backup stays too: a damaged latest one falls back to it.
     this.manager = new CheckpointManager(checkpoint, this.backupDir, {
@@ -127,7 +135,12 @@ export class BackupAndRestore extends Callback {
     this.progress = { epoch: context?.start.epoch ?? 0, batch: 0, totals: null, batchesSeen: 0 };
     this.restoredFrom = await this.manager.restoreOrInitialize();
     if (this.restoredFrom && context)
-      context.resumeAt({ epoch: this.progress.epoch, batch: this.progress.batch, totals: this.progress.totals });
+      context.resumeAt({
+        epoch: this.progress.epoch,
+        batch: this.progress.batch,
+        totals: this.progress.totals,
+        stepsDone: this.progress.stepsDone,
+      });
     this.trained = { epoch: this.progress.epoch, batch: this.progress.batch };
   }
 
@@ -153,8 +166,9 @@ export class BackupAndRestore extends Callback {
       batch,
       totals: batch > 0 ? structuredClone(context.totals) : null,
       batchesSeen: this.progress.batchesSeen,
+      stepsDone: context.stepsDone,
     };
-    await this.backup(epoch * context.params.steps + batch);
+    await this.backup(context.stepsDone);
   }
 
   /** The running fit's context: a backup needs to know where the fit is. */

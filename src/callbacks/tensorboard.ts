@@ -76,9 +76,8 @@ export class TensorBoard extends Callback {
   }
 
   private async open(): Promise<void> {
-    const start = this.context?.start ?? { epoch: 0, batch: 0 };
-    const steps = this.params?.steps ?? 0;
-    const resumedBatches = start.epoch * steps + start.batch;
+    const start: { epoch: number; batch: number; stepsDone?: number } = this.context?.start ?? { epoch: 0, batch: 0 };
+    const resumedBatches = start.stepsDone ?? start.epoch * (this.params?.steps ?? 0) + start.batch;
     const trainDir = join(this.logDir, 'train'),
       validationDir = join(this.logDir, 'validation');
     const [earlierTrain, earlierValidation] = await Promise.all([
@@ -127,7 +126,7 @@ export class TensorBoard extends Callback {
 
   override async onBatchEnd(batch: number, logs: Logs = {}): Promise<void> {
     if (this.updateFreq === 'epoch' || this.train === null) return;
-    const step = (this.context?.epoch ?? 0) * (this.params?.steps ?? 0) + batch + 1;
+    const step = this.context?.stepsDone ?? batch + 1;
     if (step % this.updateFreq !== 0) return;
     const values = Object.entries(logs)
       .filter(([k]) => k !== 'batch' && k !== 'size')

@@ -1,6 +1,7 @@
 import { ArgumentError } from '../errors.js';
 import type { Logs } from './history.js';
 import type { Sequential } from './sequential.js';
+import type { Trackable } from '../state/trackable.js';
 
 /** Running sums of an epoch's loss and metrics, weighted by batch size; serializable for resume. */
 export interface EpochTotals {
@@ -15,10 +16,12 @@ export interface EpochTotals {
  */
 export interface FitParams {
   epochs: number;
-  /** Batches per epoch. */
-  steps: number;
-  samples: number;
-  batchSize: number;
+  /** Batches per epoch; null when an epoch lasts until its dataset ends. */
+  steps: number | null;
+  /** Samples per epoch, when known. */
+  samples: number | null;
+  /** null when a dataset's batches are made before the fit (fitDataset). */
+  batchSize: number | null;
   verbose: 0 | 1 | 2;
   /** The epoch the caller asked to start at (a callback may move the start: `FitContext.resumeAt`). */
   initialEpoch: number;
@@ -35,6 +38,8 @@ export interface FitStart {
   batch: number;
   /** The running totals of the batches before `batch` (null when `batch` is 0). */
   totals: EpochTotals | null;
+  /** Batches trained since epoch 0 before this start (by default epoch × steps + batch). */
+  stepsDone?: number;
 }
 
 /**
@@ -53,10 +58,20 @@ export class FitContext {
   private deferred: Array<() => void> = [];
   /** Whether a callback moved the start (a resume): CSVLogger then drops the rows it replays. */
   resumed = false;
+  /** Batches trained since epoch 0: TensorBoard's step, a backup's number. */
+  stepsDone = 0;
 
-  constructor(readonly params: FitParams) {
+  /**
+   * `data`: what a backup must keep of the training data to continue at the next batch (a
+   * dataset's position and its shuffles' passes); null when the data is tensors in memory.
+   */
+  constructor(
+    readonly params: FitParams,
+    readonly data: Trackable | null = null,
+  ) {
     this.startAt = { epoch: params.initialEpoch, batch: 0, totals: null };
     this.epoch = params.initialEpoch;
+    this.stepsDone = params.initialEpoch * (params.steps ?? 0);
   }
 
   get start(): Readonly<FitStart> {
@@ -70,12 +85,13 @@ export class FitContext {
     if (!(Number.isInteger(start.epoch) && start.epoch >= 0 && start.epoch <= epochs)) {
       throw new ArgumentError(`FitContext.resumeAt: epoch must be an integer in [0, ${epochs}], got ${start.epoch}`);
     }
-    if (!(Number.isInteger(start.batch) && start.batch >= 0 && start.batch <= steps)) {
+    if (!(Number.isInteger(start.batch) && start.batch >= 0 && start.batch <= (steps ?? Infinity))) {
       throw new ArgumentError(
-        `FitContext.resumeAt: batch must be an integer in [0, ${steps}] (batches per epoch), got ${start.batch}`,
+        `FitContext.resumeAt: batch must be an integer in [0, ${steps ?? 'the batches of an epoch'}] (batches per epoch), got ${start.batch}`,
       );
     }
-    this.startAt = { ...start, totals: start.batch > 0 ? start.totals : null };
+    const stepsDone = start.stepsDone ?? start.epoch * (steps ?? 0) + start.batch;
+    this.startAt = { ...start, stepsDone, totals: start.batch > 0 ? start.totals : null };
     this.resumed = true;
   }
 
@@ -94,6 +110,7 @@ export class FitContext {
     this.movable = false;
     this.epoch = this.startAt.epoch;
     this.batch = this.startAt.batch;
+    this.stepsDone = this.startAt.stepsDone ?? this.stepsDone;
     return this.startAt;
   }
 }

@@ -8,6 +8,13 @@ import { CheckpointError } from '../state/errors.js';
 import { type Optimizer, type OptimizerName, getOptimizer } from '../optim/index.js';
 import { History, type Logs } from './history.js';
 import { type FitOptions, type EvaluateOptions, evaluateModel, fitModel } from './fit.js';
+import {
+  type EvaluateDatasetOptions,
+  type FitDatasetOptions,
+  evaluateDatasetModel,
+  fitDatasetModel,
+} from './fit-dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { type ModelLoadOptions, type ModelSaveOptions, loadWeights, saveModel, saveWeights } from './persistence.js';
 import { InterruptSwitch } from './interrupt.js';
 import type { WriteResult } from '../checkpoint/format/writer.js';
@@ -194,6 +201,16 @@ export class Sequential implements Trackable {
 
   evaluate(x: Tensor, y: Tensor, options: EvaluateOptions = {}): Promise<Logs> {
     return evaluateModel(this, x, y, options);
+  }
+
+  /** Trains on a dataset whose elements are batches, `{ xs, ys }` or `[xs, ys]` (TensorFlow.js's fitDataset); resumable at the next sample. */
+  fitDataset(dataset: Dataset<unknown>, options: FitDatasetOptions = {}): Promise<History> {
+    return fitDatasetModel(this, dataset, options);
+  }
+
+  /** Loss and metrics over a dataset of batches (one pass, or `batches` of them). */
+  evaluateDataset(dataset: Dataset<unknown>, options: EvaluateDatasetOptions = {}): Promise<Logs> {
+    return evaluateDatasetModel(this, dataset, options);
   }
 
   /** Outputs for `x`, computed in batches without recording the graph. */

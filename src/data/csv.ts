@@ -1,0 +1,202 @@
+/**
+ * `csv`: a CSV file's records as elements, streamed, as tfjs-data's `CSVDataset`: a plain
+ * object per row keyed by column name, or `{ xs, ys }` when a column is a label. A position
+ * is the next record's byte offset and line (with the header's columns and their types), so
+ * a resumed pass seeks there and reads nothing before it.
+ */
+import { ArgumentError, listSome } from '../errors.js';
+import { derived, type Dataset } from './dataset.js';
+import { byteSource, type ByteSource, type SourceLike, type SourceOptions } from './byte-source.js';
+import { RecordReader, type RecordStart } from './records.js';
+import { firstRecord } from './text.js';
+import { DataError } from './errors.js';
+
+export type ColumnDtype = 'float32' | 'int32' | 'bool' | 'string';
+
+export interface ColumnConfig {
+  /** The column goes in `ys` (and the rest in `xs`). */
+  isLabel?: boolean;
+  /** How values are read (default: float32 when the first row's value is a number, else string). */
+  dtype?: ColumnDtype;
+  /** The value of an empty field (without one, an empty numeric field is an error). */
+  default?: number | string | boolean;
+}
+
+export interface CsvOptions extends SourceOptions {
+  /** The first line names the columns (default true). */
+  hasHeader?: boolean;
+  /** The columns' names: needed without a header; with one, they replace its names. */
+  columnNames?: string[];
+  columnConfigs?: Record<string, ColumnConfig>;
+  /** Keep only the columns columnConfigs names. */
+  configuredColumnsOnly?: boolean;
+  /** One character (default ','). */
+  delimiter?: string;
+  /** A record that cannot be read stops the pass with a DataError ('error', the default) or is left out ('skip'). */
+  onBadRecord?: 'error' | 'skip';
+}
+
+export type CsvRow = Record<string, number | string>;
+export type CsvElement = CsvRow | { xs: CsvRow; ys: CsvRow };
+
+interface CsvPosition extends RecordStart {
+  columns: string[];
+  dtypes: ColumnDtype[];
+}
+
+/** The fields of one record: split at the delimiter, with RFC 4180 quotes where the record has any. */
+export function splitRecord(text: string, delimiter: string): string[] | string {
+  if (!text.includes('"')) return text.split(delimiter);
+  const fields: string[] = [];
+  let i = 0;
+  for (;;) {
+    if (text[i] === '"') {
+      let value = '';
+      let j = i + 1;
+      for (;;) {
+        const q = text.indexOf('"', j);
+        if (q < 0) return 'a quoted field has no closing quote';
+        value += text.slice(j, q);
+        if (text[q + 1] === '"') {
+          value += '"';
+          j = q + 2;
+        } else {
+          j = q + 1;
+          break;
+        }
+      }
+      fields.push(value);
+      if (j === text.length) return fields;
+      if (text[j] !== delimiter) return `a quoted field is followed by '${text[j]}', not the delimiter`;
+      i = j + 1;
+    } else {
+      const d = text.indexOf(delimiter, i);
+      fields.push(d < 0 ? text.slice(i) : text.slice(i, d));
+      if (d < 0) return fields;
+      i = d + 1;
+    }
+  }
+}
+
+const isNumber = (s: string) => s.trim() !== '' && !Number.isNaN(Number(s));
+
+export function csv(source: SourceLike, options: CsvOptions = {}): Dataset<CsvElement> {
+  const bytes = byteSource(source, options);
+  const delimiter = options.delimiter ?? ',';
+  if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n')
+    throw new ArgumentError(`data.csv: delimiter must be one character other than a quote or newline, got ${JSON.stringify(delimiter)}`);
+  const hasHeader = options.hasHeader ?? true;
+  if (!hasHeader && !options.columnNames)
+    throw new ArgumentError('data.csv: without a header (hasHeader: false), give columnNames');
+  const configs = options.columnConfigs ?? {};
+  const onBad = options.onBadRecord ?? 'error';
+  const decoder = new TextDecoder();
+
+  return derived([], null, async (position) => {
+    const saved = position as CsvPosition | undefined;
+    let start: RecordStart, columns: string[], dtypes: ColumnDtype[] | null;
+    if (saved) {
+      columns = saved.columns;
+      dtypes = saved.dtypes.length ? saved.dtypes : null;
+      start = { offset: saved.offset, line: saved.line };
+    } else {
+      ({ start, columns } = await header(bytes, hasHeader, delimiter, options.columnNames));
+      const unknown = Object.keys(configs).filter((k) => !columns.includes(k));
+      if (unknown.length)
+        throw new DataError(
+          `columnConfigs names ${listSome(unknown.map((k) => `'${k}'`))}, which the file does not have (its columns: ${listSome(columns)})`,
+          { source: bytes.name },
+        );
+      dtypes = null;
+    }
+    const keep = columns.map((c) => !options.configuredColumnsOnly || c in configs);
+    const label = columns.map((c) => configs[c]?.isLabel === true);
+    const anyLabel = label.some(Boolean);
+    const reader = new RecordReader(bytes, start, true);
+
+    /** The element of one record, or the reason it is bad (with the column). */
+    const parse = (fields: string[], at: RecordStart): CsvElement | DataError => {
+      const place = { source: bytes.name, line: at.line, offset: at.offset };
+      if (fields.length !== columns.length)
+        return new DataError(`${fields.length} fields where the header has ${columns.length} columns`, place);
+      dtypes ??= columns.map((c, i) => configs[c]?.dtype ?? (isNumber(fields[i]) ? 'float32' : 'string'));
+      const xs: CsvRow = {},
+        ys: CsvRow = {};
+      for (let i = 0; i < columns.length; i++) {
+        if (!keep[i]) continue;
+        const column = columns[i],
+          text = fields[i],
+          dtype = dtypes[i];
+        let value: number | string;
+        if (text === '' && configs[column]?.default !== undefined) value = toValue(configs[column].default!);
+        else if (dtype === 'string') value = text;
+        else if (dtype === 'bool') {
+          const b = text.trim().toLowerCase();
+          if (!['true', 'false', '1', '0'].includes(b))
+            return new DataError(`'${text}' is not a boolean (true, false, 1, 0)`, { ...place, column });
+          value = b === 'true' || b === '1' ? 1 : 0;
+        } else {
+          value = Number(text);
+          if (text.trim() === '' || Number.isNaN(value)) {
+            return new DataError(
+              text.trim() === ''
+                ? `empty value in the ${dtype} column (give columnConfigs['${column}'].default)`
+                : `'${text.length > 40 ? `${text.slice(0, 40)}…` : text}' is not a number, in the ${dtype} column`,
+              { ...place, column },
+            );
+          }
+          if (dtype === 'int32' && !Number.isInteger(value))
+            return new DataError(`'${text}' is not an integer, in the int32 column`, { ...place, column });
+        }
+        (label[i] ? ys : xs)[column] = value;
+      }
+      return anyLabel ? { xs, ys } : xs;
+    };
+
+    return {
+      next: async () => {
+        for (;;) {
+          const at: RecordStart = { offset: reader.offset, line: reader.line };
+          const record = await reader.next();
+          if (record === null) return { done: true, value: undefined };
+          const text = decoder.decode(record);
+          if (text === '') continue; // a blank line (the file's last newline, or padding) is no record
+          const fields = splitRecord(text, delimiter);
+          const element =
+            typeof fields === 'string' ? new DataError(fields, { source: bytes.name, line: at.line, offset: at.offset }) : parse(fields, at);
+          if (!(element instanceof DataError)) return { done: false, value: element };
+          if (onBad === 'error') throw element;
+        }
+      },
+      position: (): CsvPosition => ({ offset: reader.offset, line: reader.line, columns, dtypes: dtypes ?? [] }),
+    };
+  });
+}
+
+function toValue(v: number | string | boolean): number | string {
+  return typeof v === 'boolean' ? Number(v) : v;
+}
+
+/** The columns, and where the first data record starts. */
+async function header(
+  bytes: ByteSource,
+  hasHeader: boolean,
+  delimiter: string,
+  names: string[] | undefined,
+): Promise<{ start: RecordStart; columns: string[] }> {
+  const first = await firstRecord(bytes);
+  if (!hasHeader) return { start: first, columns: [...names!] };
+  const reader = new RecordReader(bytes, first, true);
+  const record = await reader.next();
+  const start = { offset: reader.offset, line: reader.line };
+  await reader.close();
+  if (record === null) throw new DataError('the file is empty: no header', { source: bytes.name });
+  const fields = splitRecord(new TextDecoder().decode(record), delimiter);
+  if (typeof fields === 'string') throw new DataError(`the header: ${fields}`, { source: bytes.name, line: 1 });
+  if (names && names.length !== fields.length)
+    throw new DataError(`columnNames has ${names.length} names, the header ${fields.length} columns`, { source: bytes.name, line: 1 });
+  const columns = names ? [...names] : fields.map((f) => f.trim());
+  const twice = columns.filter((c, i) => columns.indexOf(c) !== i);
+  if (twice.length) throw new DataError(`the column ${listSome(twice.map((c) => `'${c}'`))} is named twice`, { source: bytes.name, line: 1 });
+  return { start, columns };
+}
