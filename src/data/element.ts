@@ -25,9 +25,11 @@ function numericShape(v: unknown): number[] | null {
   if (typeof v === 'number') return [];
   if (v instanceof Float32Array) return [v.length];
   if (v instanceof Tensor) return v.shape;
-  if (!Array.isArray(v) || v.length === 0) return null;
+  if (!Array.isArray(v) || v.length === 0 || v[0] instanceof Tensor) return null;
   const inner = numericShape(v[0]);
-  return inner === null ? null : [v.length, ...inner];
+  // Rectangular all through, or a container of mixed parts ([features, label]).
+  if (inner === null || v.some((e) => fmtShape(numericShape(e) ?? [-1]) !== fmtShape(inner))) return null;
+  return [v.length, ...inner];
 }
 
 function flattenInto(v: unknown, shape: readonly number[], out: Float32Array, at: number, where: string): number {

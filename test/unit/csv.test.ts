@@ -53,7 +53,10 @@ describe('data.textLines', () => {
     await w.write([bytes('one\ntwo\nthree\n')]);
     await w.close();
     expect(await data.textLines('/logs/a.txt', { storage }).toArray()).toEqual(['one', 'two', 'three']);
-    const e = await data.textLines('/logs/missing.txt', { storage }).toArray().catch((err) => err);
+    const e = await data
+      .textLines('/logs/missing.txt', { storage })
+      .toArray()
+      .catch((err) => err);
     expect(e).toBeInstanceOf(DataError);
     expect(e.message).toMatch(/\/logs\/missing\.txt/);
   });
@@ -68,9 +71,9 @@ describe('data.csv', () => {
     const field = fc.string({ unit: fc.constantFrom('a', 'b', ',', '"', '\n', 'é', ' ') });
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: 1, max: 4 }).chain((k) =>
-          fc.array(fc.array(field, { minLength: k, maxLength: k }), { minLength: 1, maxLength: 8 }),
-        ),
+        fc
+          .integer({ min: 1, max: 4 })
+          .chain((k) => fc.array(fc.array(field, { minLength: k, maxLength: k }), { minLength: 1, maxLength: 8 })),
         fc.constantFrom('\n', '\r\n'),
         fc.integer({ min: 1, max: 7 }),
         async (rows, eol, chunkSize) => {
@@ -101,7 +104,11 @@ describe('data.csv', () => {
       { xs: { a: 1.5, b: 2, flag: 1, name: 'x' }, ys: { label: 0 } },
       { xs: { a: -300, b: 7, flag: 0, name: 'y' }, ys: { label: 1 } },
     ]);
-    const only = data.csv(bytes(text), { delimiter: ';', configuredColumnsOnly: true, columnConfigs: { a: {}, label: {} } });
+    const only = data.csv(bytes(text), {
+      delimiter: ';',
+      configuredColumnsOnly: true,
+      columnConfigs: { a: {}, label: {} },
+    });
     expect(await only.toArray()).toEqual([
       { a: 1.5, label: 0 },
       { a: -300, label: 1 },
@@ -141,7 +148,9 @@ describe('data.csv', () => {
     expect(notNumber.message).toMatch(/line 3, byte 8, column 'y': 'oops' is not a number, in the float32 column/);
     expect(notNumber.column).toBe('y');
     const empty = await firstError('x,y\n1,2\n6,\n');
-    expect(empty.message).toMatch(/column 'y': empty value in the float32 column \(give columnConfigs\['y'\]\.default\)/);
+    expect(empty.message).toMatch(
+      /column 'y': empty value in the float32 column \(give columnConfigs\['y'\]\.default\)/,
+    );
     const unknown = await firstError('x,y\n1,2\n', { columnConfigs: { z: { isLabel: true } } });
     expect(unknown.message).toMatch(/columnConfigs names 'z', which the file does not have \(its columns: x, y\)/);
     const quote = await firstError('x,y\n"1,2\n');

@@ -66,7 +66,11 @@ describe('transformations, as tfjs-data', () => {
     const e = await ds.toArray().catch((err) => err);
     expect(e).toBeInstanceOf(ShapeError);
     expect(e.message).toMatch(/element\.x 2 of the batch/);
-    const missing = await data.array([{ a: 1 }, { b: 2 }]).batch(2).toArray().catch((err) => err);
+    const missing = await data
+      .array([{ a: 1 }, { b: 2 }])
+      .batch(2)
+      .toArray()
+      .catch((err) => err);
     expect(missing.message).toMatch(/element 1 of the batch has no key 'a'/);
   });
 
@@ -120,7 +124,12 @@ describe('transformations, as tfjs-data', () => {
     expect(await ds.mapAsync(async (x) => x + 1).toArray()).toEqual(range(20).map((x) => x + 1));
     expect(await ds.filter((x) => x % 3 === 0).toArray()).toEqual([0, 3, 6, 9, 12, 15, 18]);
     expect(ds.filter(() => true).size).toBeNull();
-    expect(await ds.take(3).concatenate(data.array([99])).toArray()).toEqual([0, 1, 2, 99]);
+    expect(
+      await ds
+        .take(3)
+        .concatenate(data.array([99]))
+        .toArray(),
+    ).toEqual([0, 1, 2, 99]);
     expect(await ds.prefetch(4).toArray()).toEqual(range(20));
     const seen: number[] = [];
     await ds.take(4).forEachAsync((x) => void seen.push(x));
@@ -169,7 +178,7 @@ describe('transformations, as tfjs-data', () => {
     let next = 0;
     const seekable = data.generator(
       function* () {
-        for (; next < 6; ) yield next++;
+        for (; next < 6;) yield next++;
       },
       { stateDict: () => next, loadStateDict: (s) => (next = s as number) },
     );
