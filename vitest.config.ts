@@ -19,6 +19,7 @@ export const HEAVY = [
   'test/field/cli-train.test.ts', // two `waypoint train` processes racing
   'test/field/bundlers.test.ts', // the packed package bundled by Vite and esbuild, in Chromium
   'test/field/large-files.test.ts', // a 2.4 GB entry (WAYPOINT_LARGE_FILES=1)
+  'test/field/dataset-resume.test.ts', // a 2-million-row CSV streamed by processes killed with SIGKILL
 ];
 
 /** What both suites share. */

@@ -6,9 +6,8 @@
  */
 import { ArgumentError, listSome } from '../errors.js';
 import { derived, type Dataset } from './dataset.js';
-import { byteSource, type ByteSource, type SourceLike, type SourceOptions } from './byte-source.js';
+import { byteSource, type SourceLike, type SourceOptions } from './byte-source.js';
 import { RecordReader, type RecordStart } from './records.js';
-import { firstRecord } from './text.js';
 import { DataError } from './errors.js';
 
 export type ColumnDtype = 'float32' | 'int32' | 'bool' | 'string';
@@ -94,13 +93,14 @@ export function csv(source: SourceLike, options: CsvOptions = {}): Dataset<CsvEl
 
   return derived([], null, async (position) => {
     const saved = position as CsvPosition | undefined;
-    let start: RecordStart, columns: string[], dtypes: ColumnDtype[] | null;
+    // One reader from the start of the file (header, then records) or from the saved record on.
+    const reader = new RecordReader(bytes, saved ? { offset: saved.offset, line: saved.line } : { offset: 0, line: 1 }, true);
+    let columns: string[], dtypes: ColumnDtype[] | null;
     if (saved) {
       columns = saved.columns;
       dtypes = saved.dtypes.length ? saved.dtypes : null;
-      start = { offset: saved.offset, line: saved.line };
     } else {
-      ({ start, columns } = await header(bytes, hasHeader, delimiter, options.columnNames));
+      columns = await header(reader, bytes.name, hasHeader, delimiter, options.columnNames);
       const unknown = Object.keys(configs).filter((k) => !columns.includes(k));
       if (unknown.length)
         throw new DataError(
@@ -112,7 +112,6 @@ export function csv(source: SourceLike, options: CsvOptions = {}): Dataset<CsvEl
     const keep = columns.map((c) => !options.configuredColumnsOnly || c in configs);
     const label = columns.map((c) => configs[c]?.isLabel === true);
     const anyLabel = label.some(Boolean);
-    const reader = new RecordReader(bytes, start, true);
 
     /** The element of one record, or the reason it is bad (with the column). */
     const parse = (fields: string[], at: RecordStart): CsvElement | DataError => {
@@ -177,26 +176,24 @@ function toValue(v: number | string | boolean): number | string {
   return typeof v === 'boolean' ? Number(v) : v;
 }
 
-/** The columns, and where the first data record starts. */
+/** The columns, read from the header through `reader` (which then stands at the first data record). */
 async function header(
-  bytes: ByteSource,
+  reader: RecordReader,
+  source: string,
   hasHeader: boolean,
   delimiter: string,
   names: string[] | undefined,
-): Promise<{ start: RecordStart; columns: string[] }> {
-  const first = await firstRecord(bytes);
-  if (!hasHeader) return { start: first, columns: [...names!] };
-  const reader = new RecordReader(bytes, first, true);
+): Promise<string[]> {
+  if (!hasHeader) return [...names!];
   const record = await reader.next();
-  const start = { offset: reader.offset, line: reader.line };
-  await reader.close();
-  if (record === null) throw new DataError('the file is empty: no header', { source: bytes.name });
+  if (record === null) throw new DataError('the file is empty: no header', { source });
   const fields = splitRecord(new TextDecoder().decode(record), delimiter);
-  if (typeof fields === 'string') throw new DataError(`the header: ${fields}`, { source: bytes.name, line: 1 });
+  if (typeof fields === 'string') throw new DataError(`the header: ${fields}`, { source, line: 1 });
   if (names && names.length !== fields.length)
-    throw new DataError(`columnNames has ${names.length} names, the header ${fields.length} columns`, { source: bytes.name, line: 1 });
+    throw new DataError(`columnNames has ${names.length} names, the header ${fields.length} columns`, { source, line: 1 });
   const columns = names ? [...names] : fields.map((f) => f.trim());
   const twice = columns.filter((c, i) => columns.indexOf(c) !== i);
-  if (twice.length) throw new DataError(`the column ${listSome(twice.map((c) => `'${c}'`))} is named twice`, { source: bytes.name, line: 1 });
-  return { start, columns };
+  if (twice.length)
+    throw new DataError(`the column ${listSome(twice.map((c) => `'${c}'`))} is named twice`, { source, line: 1 });
+  return columns;
 }

@@ -6,6 +6,7 @@
  */
 import type { ByteSource } from './byte-source.js';
 
+const UTF8_BOM = [0xef, 0xbb, 0xbf];
 const NEWLINE = 10,
   RETURN = 13,
   QUOTE = 34;
@@ -23,6 +24,8 @@ export class RecordReader {
   /** The file offset of buffer[0]. */
   private base: number;
   private ended = false;
+  /** Whether the first bytes of the file are still to come (a byte-order mark is skipped there). */
+  private atFileStart: boolean;
   private readonly chunks: AsyncGenerator<Uint8Array, void, undefined>;
   /** Where the next record starts. */
   line: number;
@@ -33,6 +36,7 @@ export class RecordReader {
     private readonly quoted: boolean,
   ) {
     this.base = start.offset;
+    this.atFileStart = start.offset === 0;
     this.line = start.line;
     this.chunks = source.chunks(start.offset);
   }
@@ -79,6 +83,14 @@ export class RecordReader {
       scan -= this.at;
       this.at = 0;
       this.buffer = joined;
+      // A UTF-8 byte-order mark opening the file is no part of its first record.
+      if (this.base === 0 && this.atFileStart) {
+        const n = Math.min(3, joined.length);
+        const mark = UTF8_BOM.slice(0, n).every((b, i) => joined[i] === b);
+        if (mark && n < 3) continue; // too few bytes yet to tell
+        this.atFileStart = false;
+        if (mark) this.at = scan = 3;
+      }
     }
   }
 
@@ -88,8 +100,9 @@ export class RecordReader {
   }
 }
 
+/** Quotes in buf[from, to): a loop over the record's bytes (indexOf would search on to the end of the buffer). */
 function quotesIn(buf: Uint8Array, from: number, to: number): number {
   let n = 0;
-  for (let i = buf.indexOf(QUOTE, from); i >= 0 && i < to; i = buf.indexOf(QUOTE, i + 1)) n++;
+  for (let i = from; i < to; i++) if (buf[i] === QUOTE) n++;
   return n;
 }
