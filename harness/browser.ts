@@ -77,7 +77,7 @@ function serve(dir: string): Promise<{ server: Server; origin: string }> {
     if (url.pathname === '/') {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end(
-        '<!doctype html><meta charset="utf-8"><title>waypoint test page</title><pre id="out"></pre><script type="module" src="/page.js"></script>',
+        '<!doctype html><meta charset="utf-8"><title>waypoint test page</title><pre id="out"></pre><input type="file" id="csv"><script type="module" src="/page.js"></script>',
       );
       return;
     }

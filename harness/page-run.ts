@@ -124,3 +124,65 @@ export async function mnistMlpEpochs(
   await model.fit(data.xTrain, data.yTrain, { epochs, batchSize: 32, verbose: 0, callbacks });
   return seconds;
 }
+
+export const CSV_ROWS = 3000;
+export const CSV_BATCHES_PER_EPOCH = Math.ceil(CSV_ROWS / 32);
+export const CSV_EPOCHS = 2;
+
+/** A CSV of `rows` rows (4 features and a label) that depends only on the seed: what the page's File holds. */
+export function csvText(wp: Package, rows = CSV_ROWS, seed = 3): string {
+  const rng = new wp.Random(seed);
+  const lines = ['a,b,c,d,label'];
+  for (let i = 0; i < rows; i++) {
+    const f = Array.from({ length: 4 }, () => Math.round(rng.normal() * 1000) / 1000);
+    lines.push(`${f.join(',')},${f[0] - f[2] > 0 ? 1 : 0}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * fitDataset on a CSV (a File in a page, its bytes in Node), read in 4 KiB chunks through a
+ * shuffle, with BackupAndRestore every 7 batches into `storage`: resumed after a reload, the
+ * run reads the File from the saved offset on.
+ */
+export async function pageCsvRun(
+  wp: Package,
+  source: Blob | Uint8Array,
+  options: PageRunOptions,
+): Promise<PageRunResult> {
+  const model = new wp.Sequential(
+    [
+      new wp.Dense({ units: 12, activation: 'relu', inputShape: [4] }),
+      new wp.Dense({ units: 2, activation: 'softmax' }),
+    ],
+    { seed: 8 },
+  );
+  model.compile({ optimizer: new wp.Adam({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy' });
+  const rows = wp.data
+    .csv(source, { chunkSize: 4096, columnConfigs: { label: { isLabel: true } } })
+    .map((row) => {
+      const { xs, ys } = row as { xs: Record<string, number>; ys: Record<string, number> };
+      return { xs: Object.values(xs), ys: ys.label };
+    })
+    .shuffle(100, 5)
+    .batch(32);
+  let firstBatch = -1;
+  const report = new (class extends wp.Callback {
+    override async onBatchEnd(batch: number) {
+      const global = this.context!.epoch * CSV_BATCHES_PER_EPOCH + batch;
+      if (firstBatch < 0) firstBatch = global;
+      options.onBatch?.(global);
+      if (options.batchDelayMs) await new Promise((resolve) => setTimeout(resolve, options.batchDelayMs));
+    }
+  })();
+  const backup = new wp.BackupAndRestore({ backupDir: options.backupDir, saveFreq: 7, storage: options.storage });
+  await model.fitDataset(rows, { epochs: CSV_EPOCHS, verbose: 0, callbacks: [backup, report] });
+  const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+  return {
+    weights: model.namedParams().map(([k, t]) => [k, bits(t.data)]),
+    optimizer: null,
+    history: JSON.stringify(model.history.stateDict()),
+    rng: model.rng.getState(),
+    firstBatch,
+  };
+}

@@ -6,7 +6,7 @@
 import * as wp from '../src/browser/index.js';
 import { checkStorage } from '../src/testing/storage-contract.js';
 import '../src/browser/gpu.js';
-import { mnistMlpEpochs, pageRun, type PageRunResult } from './page-run.js';
+import { mnistMlpEpochs, pageCsvRun, pageRun, type PageRunResult } from './page-run.js';
 
 type StorageKind = 'idb' | 'opfs';
 const storageOf = (kind: StorageKind): wp.Storage =>
@@ -27,6 +27,18 @@ const page = {
   /** The shared run, backing up into `kind`; each batch is logged as `batch N` for the test to act on. */
   run(kind: StorageKind, dir: string, batchDelayMs: number): Promise<PageRunResult> {
     return pageRun(wp, {
+      storage: storageOf(kind),
+      backupDir: dir,
+      batchDelayMs,
+      onBatch: (n) => console.log(`batch ${n}`),
+    });
+  },
+
+  /** fitDataset on the CSV File the user picked in the page's file input (#csv), backing up into `kind`. */
+  runCsv(kind: StorageKind, dir: string, batchDelayMs: number): Promise<PageRunResult> {
+    const file = document.querySelector<HTMLInputElement>('#csv')?.files?.[0];
+    if (!file) throw new Error('no file picked in #csv');
+    return pageCsvRun(wp, file, {
       storage: storageOf(kind),
       backupDir: dir,
       batchDelayMs,

@@ -12,7 +12,16 @@ import fc from 'fast-check';
 import type { Page } from 'playwright-core';
 import { MemoryStorage } from '../../src/node/index.js';
 import * as node from '../../src/node/index.js';
-import { pageRun, EPOCHS, STEPS_PER_EPOCH, type PageRunResult } from '../../harness/page-run.js';
+import {
+  pageRun,
+  pageCsvRun,
+  csvText,
+  EPOCHS,
+  STEPS_PER_EPOCH,
+  CSV_BATCHES_PER_EPOCH,
+  CSV_EPOCHS,
+  type PageRunResult,
+} from '../../harness/page-run.js';
 import { haveChromium, haveGpuJs, launchTestBrowser, type TestBrowser } from '../../harness/browser.js';
 import type { WaypointPage } from '../../harness/page.js';
 
@@ -84,6 +93,46 @@ describe.skipIf(!available)('in Chromium', () => {
       await page.close();
     }, 240_000);
   }
+
+  it('fitDataset on a CSV File the user picked: a reload mid-epoch resumes at the next sample and ends bit-identical to Node', async () => {
+    const csv = Buffer.from(csvText(node));
+    const nodeRun = await pageCsvRun(node, new Uint8Array(csv), { storage: new MemoryStorage(), backupDir: 'csv' });
+    const page = await browser.open();
+    await call(page, (p) => p.clear());
+    const pick = () => page.setInputFiles('#csv', { name: 'rows.csv', mimeType: 'text/csv', buffer: csv });
+    const total = CSV_EPOCHS * CSV_BATCHES_PER_EPOCH;
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 8, max: total - 4 }), async (killAt) => {
+        const dir = `csv-${killAt}`;
+        await pick();
+        let reloading: Promise<unknown> | null = null;
+        const onConsole = (m: { text(): string }) => {
+          const n = /^batch (\d+)$/.exec(m.text());
+          if (n && Number(n[1]) >= killAt && reloading === null) reloading = page.reload();
+        };
+        page.on('console', onConsole);
+        const first = await page.evaluate(`globalThis.waypointPage.runCsv('idb', ${JSON.stringify(dir)}, 3)`).then(
+          () => 'finished',
+          () => 'killed',
+        );
+        expect(first).toBe('killed');
+        page.off('console', onConsole);
+        await reloading;
+        await page.waitForFunction(() => 'waypointPage' in globalThis);
+        await pick(); // after a reload the page's user picks the file again
+        const resumed = (await page.evaluate(
+          `globalThis.waypointPage.runCsv('idb', ${JSON.stringify(dir)}, 0)`,
+        )) as PageRunResult;
+        expect(resumed.firstBatch % 7).toBe(0);
+        expect(resumed.firstBatch).toBeGreaterThan(0);
+        expect(resumed.weights).toEqual(nodeRun.weights);
+        expect(resumed.history).toBe(nodeRun.history);
+        expect(resumed.rng).toEqual(nodeRun.rng);
+      }),
+      { numRuns: 3, examples: [[40]] },
+    );
+    await page.close();
+  }, 240_000);
 
   it('IndexedDBStorage and OPFSStorage keep the Storage contract (every rule the file system and memory keep, test/contract/storage-contract.test.ts)', async () => {
     const page = await browser.open();
