@@ -36,7 +36,8 @@ export interface CsvOptions extends SourceOptions {
 }
 
 export type CsvRow = Record<string, number | string>;
-export type CsvElement = CsvRow | { xs: CsvRow; ys: CsvRow };
+/** A row keyed by column (numbers, or strings in string columns); with a label column, `{ xs: row, ys: labels }`. */
+export type CsvElement = Record<string, any>;
 
 interface CsvPosition extends RecordStart {
   columns: string[];

@@ -113,7 +113,7 @@ if (!chromium) console.log('SKIPPED: the README page snippet in Chromium: no Chr
 
 describe('README.md, block by block', () => {
   it('has the blocks this test knows how to run, and no other', () => {
-    expect(blocks.length).toBe(7);
+    expect(blocks.length).toBe(9);
   });
 
   it('the tour: MNIST with every callback, then loadModel and a continued fit, as written', async () => {
@@ -148,6 +148,28 @@ describe('README.md, block by block', () => {
     }
     expect(compared).toBeGreaterThan(0);
   }, 120_000);
+
+  it('a CSV in five lines: streamed, trained with backups, the backup gone at the end', async () => {
+    const cwd = fresh('csv');
+    const lines = ['f0,f1,f2,f3,f4,label'];
+    for (let i = 0; i < 500; i++) {
+      const f = [0, 1, 2, 3, 4].map((k) => Math.sin(i * (k + 1)).toFixed(4));
+      lines.push(`${f.join(',')},${Number(f[0]) + Number(f[1]) > 0 ? 1 : 0}`);
+    }
+    writeFileSync(join(cwd, 'rows.csv'), lines.join('\n') + '\n');
+    const code = `${find("data.csv('rows.csv'")}\nif (model.history.history.loss.length !== 5) throw new Error('not 5 epochs');\n`;
+    const r = await run(nodeModule('csv', code), cwd);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(existsSync(join(cwd, 'run', 'backup', 'manifest.json'))).toBe(false);
+  }, 60_000);
+
+  it('a generator as a dataset, with validation on part of it', async () => {
+    const code = `${find('data.generator(function* ()')}\nif (!(net.history.history.val_loss?.length === 3)) throw new Error('no validation');\n`;
+    const r = await run(nodeModule('generator', code), fresh('generator'));
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+  }, 60_000);
 
   it('interruptOnSignals around a fit', async () => {
     const cwd = fresh('signals');
