@@ -32,24 +32,30 @@ function numericShape(v: unknown): number[] | null {
   return [v.length, ...inner];
 }
 
-function flattenInto(v: unknown, shape: readonly number[], out: Float32Array, at: number, where: string): number {
-  if (typeof v === 'number') {
-    out[at] = v;
-    return at + 1;
-  }
+/**
+ * Writes `v` (a number, or nested lists of them, or a Tensor / float array) of `shape[depth..]`
+ * into `out` at `at`; returns the offset after it, or -1 if it does not have that shape.
+ */
+function flattenInto(v: unknown, shape: readonly number[], depth: number, out: Float32Array, at: number): number {
+  if (typeof v === 'number') return depth === shape.length ? ((out[at] = v), at + 1) : -1;
   if (v instanceof Tensor || v instanceof Float32Array) {
     const data = v instanceof Tensor ? v.data : v;
     const own = v instanceof Tensor ? v.shape : [v.length];
-    if (fmtShape(own) !== fmtShape(shape)) throw new ShapeError('batch', `${where} has shape ${fmtShape(own)}, the first element ${fmtShape(shape)}`);
+    if (own.length !== shape.length - depth || own.some((d, k) => d !== shape[depth + k])) return -1;
     out.set(data, at);
     return at + data.length;
   }
-  if (!Array.isArray(v) || v.length !== shape[0])
-    throw new ShapeError(
-      'batch',
-      `${where} is ${Array.isArray(v) ? `a list of ${v.length}` : JSON.stringify(v)?.slice(0, 40)} where the first element has ${shape.length ? `shape ${fmtShape(shape)}` : 'a number'}`,
-    );
-  for (let i = 0; i < v.length; i++) at = flattenInto(v[i], shape.slice(1), out, at, `${where}[${i}]`);
+  if (!Array.isArray(v) || v.length !== shape[depth]) return -1;
+  if (depth === shape.length - 1) {
+    // The innermost list: numbers, copied in one loop.
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (typeof x !== 'number') return -1;
+      out[at + i] = x;
+    }
+    return at + v.length;
+  }
+  for (let i = 0; i < v.length && at >= 0; i++) at = flattenInto(v[i], shape, depth + 1, out, at);
   return at;
 }
 
@@ -65,9 +71,13 @@ export function stack(elements: readonly DataElement[], path = 'element'): DataE
     const size = shape.reduce((a, b) => a * b, 1);
     const out = new Float32Array(size * elements.length);
     elements.forEach((e, i) => {
-      const end = flattenInto(e, shape, out, i * size, `${path} ${i} of the batch`);
-      if (end !== (i + 1) * size)
-        throw new ShapeError('batch', `${path} ${i} of the batch does not have the first element's shape ${fmtShape(shape)}`);
+      if (flattenInto(e, shape, 0, out, i * size) !== (i + 1) * size) {
+        const own = numericShape(e);
+        throw new ShapeError(
+          'batch',
+          `${path} ${i} of the batch has ${own ? `shape ${fmtShape(own)}` : 'parts that are not numbers'}, the first element shape ${fmtShape(shape)}`,
+        );
+      }
     });
     return new Tensor(out, [elements.length, ...shape]);
   }

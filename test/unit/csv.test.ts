@@ -163,6 +163,32 @@ describe('data.csv', () => {
     for (const e of errors) expect(e.source).toMatch(/^\d+ bytes in memory$/);
   });
 
+  it("rows: 'arrays' gives each row's values in column order, labels apart, each number the bits Number(text) gives", async () => {
+    const number = fc.oneof(
+      fc.double({ noNaN: true }).map(String),
+      fc.integer({ min: -1e6, max: 1e6 }).map(String),
+      fc.tuple(fc.nat(9999), fc.nat(99999)).map(([a, b]) => `${a}.${b}`),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(number, { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 20 }),
+        async (rows) => {
+          const text = ['a,label,b', ...rows.map((r) => r.join(','))].join('\n');
+          const ds = data.csv(bytes(text), { rows: 'arrays', columnConfigs: { label: { isLabel: true } } });
+          const expected = rows.map((r) => ({ xs: [Number(r[0]), Number(r[2])], ys: [Number(r[1])] }));
+          const got = (await ds.toArray()) as Array<{ xs: number[]; ys: number[] }>;
+          expect(got.length).toBe(expected.length);
+          got.forEach((g, i) => {
+            g.xs.forEach((v, k) => expect(Object.is(v, expected[i].xs[k]), `${rows[i]}`).toBe(true));
+            expect(Object.is(g.ys[0], expected[i].ys[0])).toBe(true);
+          });
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(await data.csv(bytes('u,v\n1,"2"\n'), { rows: 'arrays' }).toArray()).toEqual([[1, 2]]);
+  });
+
   it('reads a Blob or File in slices', async () => {
     const file = new File(['u,v\n1,2\n3,4\n'], 'points.csv');
     expect(await data.csv(file, { chunkSize: 3 }).toArray()).toEqual([
