@@ -9,7 +9,7 @@ import { derived, type Dataset } from './dataset.js';
 import { byteSource, type SourceLike, type SourceOptions } from './byte-source.js';
 import { RecordReader, type RecordStart } from './records.js';
 import { DataError } from './errors.js';
-import { plainDecimal } from './decimal.js';
+import { splitDecimals } from './decimal.js';
 
 export type ColumnDtype = 'float32' | 'int32' | 'bool' | 'string';
 
@@ -97,7 +97,14 @@ const QUOTE = 34;
 class RecordFields {
   count = 0;
   private bytes: Uint8Array = new Uint8Array(0);
-  private bounds = new Int32Array(64);
+  private bounds = new Int32Array(0);
+  /** Each field as a plain decimal, or NaN (see splitDecimals). */
+  private values = new Float64Array(0);
+
+  /** The fields read as plain decimals (NaN where not one); null for a record split as text. */
+  get numbers(): Float64Array | null {
+    return this.texts ? null : this.values;
+  }
   private texts: string[] | null = null;
   private readonly delimiterByte: number;
   private readonly decoder = new TextDecoder();
@@ -118,24 +125,11 @@ class RecordFields {
       return null;
     }
     this.texts = null;
-    // Fields are a few bytes each: a plain loop beats a native indexOf call per field.
-    const delimiter = this.delimiterByte;
-    let bounds = this.bounds;
-    let n = 1;
-    bounds[0] = 0;
-    for (let i = 0; i < record.length; i++) {
-      if (record[i] !== delimiter) continue;
-      if (2 * n + 2 > bounds.length) {
-        const grown = new Int32Array(bounds.length * 2);
-        grown.set(bounds);
-        this.bounds = bounds = grown;
-      }
-      bounds[2 * n - 1] = i;
-      bounds[2 * n] = i + 1;
-      n++;
+    if (this.bounds.length < 2 * record.length + 2) {
+      this.bounds = new Int32Array(2 * record.length + 2);
+      this.values = new Float64Array(record.length + 1);
     }
-    bounds[2 * n - 1] = record.length;
-    this.count = n;
+    this.count = splitDecimals(record, this.delimiterByte, this.bounds, this.values);
     return null;
   }
 
@@ -149,7 +143,7 @@ class RecordFields {
 
   /** The field as a plain decimal read from its bytes, or NaN: then its text decides. */
   number(i: number): number {
-    return this.texts ? NaN : plainDecimal(this.bytes, this.bounds[2 * i], this.bounds[2 * i + 1]);
+    return this.texts ? NaN : this.values[i];
   }
 }
 
@@ -191,48 +185,81 @@ export function csv(source: SourceLike, options: CsvOptions = {}): Dataset<CsvEl
     const anyLabel = label.some(Boolean);
 
     const arrays = options.rows === 'arrays';
+    let plainFloat: boolean[] | null = null;
     const fields = new RecordFields(delimiter);
+
+    /** Field i's value by its column's type, or the reason it is bad. */
+    const valueOf = (i: number, at: RecordStart): number | string | DataError => {
+      const column = columns[i],
+        dtype = dtypes![i];
+      const bad = (why: string): DataError =>
+        new DataError(why, { source: bytes.name, line: at.line, offset: at.offset, column });
+      const fallback = defaults[i];
+      if (fallback !== undefined && fields.empty(i)) return fallback;
+      if (dtype === 'string') return fields.text(i);
+      if (dtype === 'bool') {
+        const b = fields.text(i).trim().toLowerCase();
+        if (!['true', 'false', '1', '0'].includes(b)) return bad(`'${fields.text(i)}' is not a boolean (true, false, 1, 0)`);
+        return b === 'true' || b === '1' ? 1 : 0;
+      }
+      let value = fields.number(i);
+      if (Number.isNaN(value)) {
+        const text = fields.text(i);
+        value = Number(text);
+        if (text.trim() === '') return bad(`empty value in the ${dtype} column (give columnConfigs['${column}'].default)`);
+        if (Number.isNaN(value))
+          return bad(`'${text.length > 40 ? `${text.slice(0, 40)}…` : text}' is not a number, in the ${dtype} column`);
+      }
+      if (dtype === 'int32' && !Number.isInteger(value)) return bad(`'${fields.text(i)}' is not an integer, in the int32 column`);
+      return value;
+    };
 
     /** The element of one record, or the reason it is bad (with the column). */
     const parse = (at: RecordStart): CsvElement | DataError => {
-      const place = { source: bytes.name, line: at.line, offset: at.offset };
       if (fields.count !== columns.length)
-        return new DataError(`${fields.count} fields where the header has ${columns.length} columns`, place);
+        return new DataError(`${fields.count} fields where the header has ${columns.length} columns`, {
+          source: bytes.name,
+          line: at.line,
+          offset: at.offset,
+        });
       dtypes ??= columns.map((c, i) => configs[c]?.dtype ?? (isNumber(fields.text(i)) ? 'float32' : 'string'));
-      const xs: CsvRow | Array<number | string> = arrays ? [] : {},
-        ys: CsvRow | Array<number | string> = arrays ? [] : {};
-      for (let i = 0; i < columns.length; i++) {
-        if (!keep[i]) continue;
-        const column = columns[i],
-          dtype = dtypes[i];
-        let value: number | string;
-        const fallback = defaults[i];
-        if (fallback !== undefined && fields.empty(i)) value = fallback;
-        else if (dtype === 'string') value = fields.text(i);
-        else if (dtype === 'bool') {
-          const b = fields.text(i).trim().toLowerCase();
-          if (!['true', 'false', '1', '0'].includes(b))
-            return new DataError(`'${fields.text(i)}' is not a boolean (true, false, 1, 0)`, { ...place, column });
-          value = b === 'true' || b === '1' ? 1 : 0;
-        } else {
-          value = fields.number(i);
-          if (Number.isNaN(value)) {
-            const text = fields.text(i);
-            value = Number(text);
-            if (text.trim() === '' || Number.isNaN(value)) {
-              return new DataError(
-                text.trim() === ''
-                  ? `empty value in the ${dtype} column (give columnConfigs['${column}'].default)`
-                  : `'${text.length > 40 ? `${text.slice(0, 40)}…` : text}' is not a number, in the ${dtype} column`,
-                { ...place, column },
-              );
+      // A float32 column's plain decimal, already read with the split, goes straight in.
+      plainFloat ??= dtypes.map((d, i) => d === 'float32' && keep[i]);
+      const numbers = fields.numbers;
+      if (arrays) {
+        const xs: Array<number | string> = [],
+          ys: Array<number | string> = [];
+        for (let i = 0; i < columns.length; i++) {
+          const into = label[i] ? ys : xs;
+          if (plainFloat[i] && numbers !== null) {
+            const v = numbers[i];
+            if (v === v) {
+              into.push(v);
+              continue;
             }
           }
-          if (dtype === 'int32' && !Number.isInteger(value))
-            return new DataError(`'${fields.text(i)}' is not an integer, in the int32 column`, { ...place, column });
+          if (!keep[i]) continue;
+          const v = valueOf(i, at); // not a plain decimal: by its column's type
+          if (v instanceof DataError) return v;
+          into.push(v);
         }
-        if (arrays) ((label[i] ? ys : xs) as Array<number | string>).push(value);
-        else ((label[i] ? ys : xs) as CsvRow)[column] = value;
+        return anyLabel ? { xs, ys } : xs;
+      }
+      const xs: CsvRow = {},
+        ys: CsvRow = {};
+      for (let i = 0; i < columns.length; i++) {
+        const into = label[i] ? ys : xs;
+        if (plainFloat[i] && numbers !== null) {
+          const v = numbers[i];
+          if (v === v) {
+            into[columns[i]] = v;
+            continue;
+          }
+        }
+        if (!keep[i]) continue;
+        const v = valueOf(i, at);
+        if (v instanceof DataError) return v;
+        into[columns[i]] = v;
       }
       return anyLabel ? { xs, ys } : xs;
     };

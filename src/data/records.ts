@@ -24,6 +24,8 @@ export class RecordReader {
   /** The file offset of buffer[0]. */
   private base: number;
   private ended = false;
+  /** Where the buffer's next quote is (its length if none), from the last scan on; -1: not searched yet. */
+  private nextQuote = -1;
   /** Whether the first bytes of the file are still to come (a byte-order mark is skipped there). */
   private atFileStart: boolean;
   private readonly chunks: AsyncGenerator<Uint8Array, void, undefined>;
@@ -55,6 +57,9 @@ export class RecordReader {
       const buf = this.buffer;
       let end = buf.indexOf(NEWLINE, scan);
       while (end >= 0 && this.quoted) {
+        // The buffer's next quote, found once: records before it need no counting.
+        if (this.nextQuote < scan) this.nextQuote = indexOrEnd(buf, QUOTE, scan);
+        if (this.nextQuote >= end && !open) break;
         open ^= quotesIn(buf, scan, end) & 1;
         scan = end + 1;
         if (!open) break;
@@ -83,6 +88,7 @@ export class RecordReader {
       scan -= this.at;
       this.at = 0;
       this.buffer = joined;
+      this.nextQuote = -1;
       // A UTF-8 byte-order mark opening the file is no part of its first record.
       if (this.base === 0 && this.atFileStart) {
         const n = Math.min(3, joined.length);
@@ -98,6 +104,11 @@ export class RecordReader {
   async close(): Promise<void> {
     await this.chunks.return(undefined);
   }
+}
+
+function indexOrEnd(buf: Uint8Array, byte: number, from: number): number {
+  const i = buf.indexOf(byte, from);
+  return i < 0 ? buf.length : i;
 }
 
 /** Quotes in buf[from, to): a loop over the record's bytes (indexOf would search on to the end of the buffer). */

@@ -1,7 +1,7 @@
 /** plainDecimal reads a field's bytes to exactly the double Number(text) gives, or declines (NaN) and leaves the text to Number. */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { plainDecimal } from '../../src/data/decimal.js';
+import { plainDecimal, splitDecimals } from '../../src/data/decimal.js';
 
 const read = (s: string) => {
   const b = new TextEncoder().encode(`x${s}y`);
@@ -33,5 +33,30 @@ describe('plainDecimal', () => {
       expect(same(read(s), Number(s)), s).toBe(true);
     for (const s of ['', '-', '.', '1e5', ' 1', '1 ', '0x10', 'NaN', '1234567890123456', '1.2.3'])
       expect(read(s), s).toBeNaN();
+  });
+});
+
+describe('splitDecimals', () => {
+  it('splits any record as split() does, each field read as plainDecimal reads it alone', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ unit: fc.constantFrom('1', '0', '.', '-', '+', 'e', ',', ' ', '5') }), { maxLength: 8 }),
+        (parts) => {
+          const text = parts.join(',');
+          const bytes = new TextEncoder().encode(text);
+          const bounds = new Int32Array(2 * bytes.length + 2),
+            values = new Float64Array(bytes.length + 1);
+          const n = splitDecimals(bytes, 44, bounds, values);
+          const fields = text.split(',');
+          expect(n).toBe(fields.length);
+          fields.forEach((f, k) => {
+            expect(new TextDecoder().decode(bytes.subarray(bounds[2 * k], bounds[2 * k + 1]))).toBe(f);
+            const alone = plainDecimal(bytes, bounds[2 * k], bounds[2 * k + 1]);
+            expect(Object.is(values[k], alone) || (Number.isNaN(values[k]) && Number.isNaN(alone)), f).toBe(true);
+          });
+        },
+      ),
+      { numRuns: 5000 },
+    );
   });
 });
