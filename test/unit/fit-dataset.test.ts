@@ -16,6 +16,7 @@ import {
   Sequential,
   Tensor,
   TrainingInterruptedError,
+  DataError,
   data,
   type Storage,
 } from '../../src/node/index.js';
@@ -155,6 +156,39 @@ const pipelineOver = (storage: Storage) =>
     .batch(8);
 
 describe('fitDataset resumed from a backup', () => {
+  it('a generator that throws stops the fit with a DataError; the last backup stays whole and the fixed rerun resumes from it', async () => {
+    const r = rows(64, 6);
+    let failAt = 37; // the element the "sensor" dies on, the first time
+    const source = () =>
+      data
+        .generator(function* () {
+          for (let i = 0; i < r.length; i++) {
+            if (i === failAt) throw new Error('sensor offline');
+            yield { xs: r[i].x, ys: r[i].y };
+          }
+        })
+        .batch(8);
+    const backups = new MemoryStorage();
+    const backup = () => new BackupAndRestore({ backupDir: '/run', storage: backups, saveFreq: 2 });
+    const first = makeModel();
+    const e = await first.fitDataset(source(), { epochs: 2, verbose: 0, callbacks: [backup()] }).catch((err) => err);
+    expect(e).toBeInstanceOf(DataError);
+    expect(e.message).toMatch(/threw producing element 37: sensor offline/);
+    failAt = -1;
+    const rerun = makeModel();
+    const seen: Array<[number, number]> = [];
+    await rerun.fitDataset(source(), {
+      epochs: 2,
+      verbose: 0,
+      callbacks: [backup(), { onBatchEnd: (b) => void seen.push([rerun.history.epoch.length, b]) }],
+    });
+    // Batches 0-3 of epoch 0 were backed up (every 2), batch 4 died: the rerun starts at batch 4.
+    expect(seen[0]).toEqual([0, 4]);
+    const whole = makeModel();
+    await whole.fitDataset(source(), { epochs: 2, verbose: 0 });
+    expect(weightsOf(rerun)).toEqual(weightsOf(whole));
+  });
+
   it('interrupted at any batch, continues at the next sample from the saved byte offset and ends bit-identical', async () => {
     const r = rows(120, 4);
     const reference = csvStorage(r);
