@@ -186,6 +186,9 @@ export function csv(source: SourceLike, options: CsvOptions = {}): Dataset<CsvEl
 
     const arrays = options.rows === 'arrays';
     let plainFloat: boolean[] | null = null;
+    let allFloat: boolean | null = null;
+    const featureIndex = Int32Array.from(columns.flatMap((_, i) => (keep[i] && !label[i] ? [i] : [])));
+    const labelIndex = Int32Array.from(columns.flatMap((_, i) => (keep[i] && label[i] ? [i] : [])));
     const fields = new RecordFields(delimiter);
 
     /** Field i's value by its column's type, or the reason it is bad. */
@@ -225,7 +228,14 @@ export function csv(source: SourceLike, options: CsvOptions = {}): Dataset<CsvEl
       dtypes ??= columns.map((c, i) => configs[c]?.dtype ?? (isNumber(fields.text(i)) ? 'float32' : 'string'));
       // A float32 column's plain decimal, already read with the split, goes straight in.
       plainFloat ??= dtypes.map((d, i) => d === 'float32' && keep[i]);
+      allFloat ??= dtypes.every((d, i) => !keep[i] || (d === 'float32' && defaults[i] === undefined));
       const numbers = fields.numbers;
+      if (arrays && numbers !== null && allFloat) {
+        // Every column a float32 one: gather the plain decimals into lists of their final length.
+        const xs = gather(numbers, featureIndex),
+          ys = gather(numbers, labelIndex);
+        if (xs !== null && ys !== null) return anyLabel ? { xs, ys } : xs;
+      }
       if (arrays) {
         const xs: Array<number | string> = [],
           ys: Array<number | string> = [];
@@ -280,6 +290,17 @@ export function csv(source: SourceLike, options: CsvOptions = {}): Dataset<CsvEl
       position: (): CsvPosition => ({ offset: reader.offset, line: reader.line, columns, dtypes: dtypes ?? [] }),
     };
   });
+}
+
+/** numbers[index[j]] for each j, as a list; null if one of them is no plain decimal. */
+function gather(numbers: Float64Array, index: Int32Array): number[] | null {
+  const out = new Array<number>(index.length);
+  for (let j = 0; j < index.length; j++) {
+    const v = numbers[index[j]];
+    if (v !== v) return null;
+    out[j] = v;
+  }
+  return out;
 }
 
 function toValue(v: number | string | boolean): number | string {
