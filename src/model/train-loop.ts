@@ -231,32 +231,27 @@ function trainBatch(
   totals: EpochTotals,
 ): void {
   withBufferScope(() => {
-    trainStep(model, params, x, y, rng, totals);
+    const compiled = model.compiled!;
+    const output = model.forward(x, { training: true, rng, logits: compiled.fromLogits });
+    const loss = compiled.loss(y, output, compiled.fromLogits);
+    for (const [, p] of params) p.zeroGrad();
+    loss.backward();
+    noGrad(() => compiled.optimizer.applyGradients(params));
+    count(model, totals, y, output, loss);
     for (const [, p] of params) p.zeroGrad();
   });
 }
 
-function trainStep(
-  model: Sequential,
-  params: NamedParams,
-  x: Tensor,
-  y: Tensor,
-  rng: Random,
-  totals: EpochTotals,
-): void {
+/** Adds a batch's loss (weighted by its size) and metrics to the running totals. */
+function count(model: Sequential, totals: EpochTotals, y: Tensor, output: Tensor, loss: Tensor): void {
   const compiled = model.compiled!;
-  const output = model.forward(x, { training: true, rng, logits: compiled.fromLogits });
-  const loss = compiled.loss(y, output, compiled.fromLogits);
-  for (const [, p] of params) p.zeroGrad();
-  loss.backward();
-  noGrad(() => compiled.optimizer.applyGradients(params));
-  const bs = x.shape[0];
-  add(totals, 'loss', loss.item() * bs, bs);
+  const n = y.shape[0];
+  add(totals, 'loss', loss.item() * n, n);
   for (const m of compiled.metrics) {
     const { total, count } = m.fn(y, output, compiled.fromLogits);
     add(totals, m.name, total, count);
   }
-  totals.samples += bs;
+  totals.samples += n;
 }
 
 function add(t: EpochTotals, key: string, sum: number, count: number): void {
@@ -275,15 +270,10 @@ export async function evaluateBatches(
   const rng = new Random(model.seed);
   for (let batch = await next(); batch !== null; batch = await next()) {
     const [xb, yb] = batch;
-    const n = xb.shape[0];
     withBufferScope(() =>
       noGrad(() => {
         const output = model.forward(xb, { training: false, rng, logits: compiled.fromLogits });
-        add(totals, 'loss', compiled.loss(yb, output, compiled.fromLogits).item() * n, n);
-        for (const m of compiled.metrics) {
-          const { total, count } = m.fn(yb, output, compiled.fromLogits);
-          add(totals, m.name, total, count);
-        }
+        count(model, totals, yb, output, compiled.loss(yb, output, compiled.fromLogits));
       }),
     );
     await yielder.maybeYield();
