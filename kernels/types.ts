@@ -24,3 +24,21 @@ export interface Window2d {
 export interface Conv2dInfo extends Window2d {
   outC: number;
 }
+
+/** A normalization's output and what its backward pass needs (kernels/cpu/normalize.ts). */
+export interface Normalized {
+  y: Float32Array;
+  /** (x − μ) · r, for the backward pass. */
+  xhat: Float32Array;
+  /** r per row (rows) or per channel (channels). */
+  rstd: Float32Array;
+  /** The statistics: per row or per channel (channels: the moving averages take them). */
+  mean: Float32Array;
+  variance: Float32Array;
+}
+
+export interface NormalizedGrad {
+  dx: Float32Array;
+  dgamma: Float32Array | null;
+  dbeta: Float32Array | null;
+}

@@ -1,4 +1,4 @@
-import type { Conv2dInfo, Window2d } from '../../kernels/types.js';
+import type { Conv2dInfo, Normalized, NormalizedGrad, Window2d } from '../../kernels/types.js';
 
 /**
  * What a backend must compute: the heavy kernels. Ops validate shapes and build the
@@ -44,6 +44,42 @@ export interface Backend {
     channels: number,
     relu: boolean,
   ): { dz: Float32Array; dbias: Float32Array };
+  /** LayerNormalization: each of `rows` rows of `f` values by its own statistics, then γ and β per column. */
+  normalizeRows?(
+    x: Float32Array,
+    rows: number,
+    f: number,
+    gamma: Float32Array | null,
+    beta: Float32Array | null,
+    epsilon: number,
+  ): Normalized;
+  normalizeRowsGrad?(
+    dy: Float32Array,
+    forward: Normalized,
+    rows: number,
+    f: number,
+    gamma: Float32Array | null,
+    withGamma: boolean,
+    withBeta: boolean,
+  ): NormalizedGrad;
+  /** BatchNormalization in training: each of `c` channels by its statistics over `positions` rows, then γ and β. */
+  normalizeChannels?(
+    x: Float32Array,
+    positions: number,
+    c: number,
+    gamma: Float32Array | null,
+    beta: Float32Array | null,
+    epsilon: number,
+  ): Normalized;
+  normalizeChannelsGrad?(
+    dy: Float32Array,
+    forward: Normalized,
+    positions: number,
+    c: number,
+    gamma: Float32Array | null,
+    withGamma: boolean,
+    withBeta: boolean,
+  ): NormalizedGrad;
   /** Adam's m and v for a parameter of `size` values, in memory the update kernel works in. */
   adamSlots?(size: number): [Float32Array, Float32Array];
   /** One Adam step in place, in float32 (Keras's formulation: c1 = 1−β₁, c2 = 1−β₂). */
@@ -67,6 +103,10 @@ export const DEFAULTED_KERNELS = [
   'avgPool2dBackward',
   'biasActivation',
   'biasActivationGrad',
+  'normalizeRows',
+  'normalizeRowsGrad',
+  'normalizeChannels',
+  'normalizeChannelsGrad',
   'adamSlots',
   'adamUpdate',
 ] as const;

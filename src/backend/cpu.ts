@@ -6,6 +6,12 @@ import { parallelConvFilterGrad, parallelConvForward, parallelConvInputGrad } fr
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../../kernels/cpu/pool.js';
 import { biasActivate, biasActivateGrad } from '../../kernels/cpu/bias.js';
 import { adamSlots, adamUpdate } from '../../kernels/cpu/adam.js';
+import {
+  normalizeChannels,
+  normalizeChannelsGrad,
+  normalizeRows,
+  normalizeRowsGrad,
+} from '../../kernels/cpu/normalize.js';
 
 export const cpuBackend: CompleteBackend = {
   name: 'cpu',
@@ -23,6 +29,10 @@ export const cpuBackend: CompleteBackend = {
   avgPool2dBackward,
   biasActivation: (x, bias, relu) => biasActivate(x, bias, relu),
   biasActivationGrad: (y, dy, channels, relu) => biasActivateGrad(y, dy, channels, relu),
+  normalizeRows,
+  normalizeRowsGrad,
+  normalizeChannels,
+  normalizeChannelsGrad,
   adamSlots,
   adamUpdate,
 };

@@ -1,7 +1,7 @@
 /** BatchNormalization and LayerNormalization, as Keras 3 computes them (biased variance). */
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
-import { Tensor, noGrad } from '../../tensor/tensor.js';
-import { add, div, mean, mul, sqrt, sub } from '../../tensor/ops.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { add, batchNormTraining, div, layerNorm, mul, sqrt, sub } from '../../tensor/ops.js';
 import { type CallContext, Layer, type LayerExample, type LayerConfig, type SampleShape } from '../layer.js';
 import { weightArray } from '../initializers.js';
 
@@ -79,19 +79,14 @@ export class BatchNormalization extends Layer {
     const movingMean = this.weight('moving_mean'),
       movingVariance = this.weight('moving_variance');
     if (!(ctx.training && this.trainable)) return normalize(x, movingMean, movingVariance, this.epsilon, gamma, beta);
-    const axes = x.shape.slice(0, -1).map((_, i) => i);
-    const m = mean(x, axes);
-    const centered = sub(x, m);
-    const v = mean(mul(centered, centered), axes);
-    noGrad(() => {
-      const keep = this.momentum,
-        take = 1 - this.momentum;
-      for (let i = 0; i < m.size; i++) {
-        movingMean.data[i] = movingMean.data[i] * keep + m.data[i] * take;
-        movingVariance.data[i] = movingVariance.data[i] * keep + v.data[i] * take;
-      }
-    });
-    return normalize(x, m, v, this.epsilon, gamma, beta);
+    const { y, mean: m, variance: v } = batchNormTraining(x, gamma, beta, this.epsilon);
+    const keep = this.momentum,
+      take = 1 - this.momentum;
+    for (let i = 0; i < m.length; i++) {
+      movingMean.data[i] = movingMean.data[i] * keep + m[i] * take;
+      movingVariance.data[i] = movingVariance.data[i] * keep + v[i] * take;
+    }
+    return y;
   }
 
   /** Waypoint normalizes the last axis. */
@@ -150,16 +145,11 @@ export class LayerNormalization extends Layer {
   }
 
   call(x: Tensor): Tensor {
-    const m = mean(x, -1, true);
-    const centered = sub(x, m);
-    const v = mean(mul(centered, centered), -1, true);
-    return normalize(
+    return layerNorm(
       x,
-      m,
-      v,
-      this.epsilon,
       this.scale ? this.weight('gamma') : null,
       this.center ? this.weight('beta') : null,
+      this.epsilon,
     );
   }
 
