@@ -2,7 +2,8 @@
  * Forward + backward time of each layer issue 19 added, at a typical size, beside
  * TensorFlow.js's wasm backend (where it has the kernels) and PyTorch on one CPU thread
  * (when .venv-ref has torch), measured in the same run; then one epoch of a small LSTM text
- * classifier beside the same model in both. `npm run bench -- layers [--quick]`
+ * classifier beside the same model in both. `npm run bench -- layers [--quick] [--no-epoch]`
+ * (--no-epoch: the per-layer table only; TensorFlow.js's epoch alone takes ten minutes)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -28,6 +29,7 @@ import { loadTf, table, timeMedian, type Tf } from './common.js';
 
 const quick = process.argv.includes('--quick');
 const runs = quick ? 3 : 7;
+const withEpoch = !process.argv.includes('--no-epoch');
 const PYTHON = '.venv-ref/bin/python';
 
 interface Case {
@@ -274,6 +276,7 @@ export async function run(): Promise<void> {
   );
   console.log(table(['layer', 'waypoint', 'tfjs wasm', 'ratio', 'torch 1 thread', 'ratio'], rows));
   if (typeof torch === 'string') console.log(`PyTorch: ${torch}`);
+  if (!withEpoch) return;
 
   const ours = await waypointEpoch();
   const theirs = typeof tf === 'string' ? tf : await tfEpoch(tf); // may switch tfjs to its cpu backend (said in the row)
