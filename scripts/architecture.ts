@@ -113,6 +113,7 @@ export const ALLOWED_CIRCLES = [
     'src/tensor/ops/elementwise.ts',
     'src/tensor/ops/layout.ts',
     'src/tensor/ops/nn.ts',
+    'src/tensor/ops/normalization.ts',
     'src/tensor/ops/reduce.ts',
     'src/tensor/tensor.ts',
   ],

@@ -72,6 +72,13 @@ export function trailingBlock(inner: Shape, outer: Shape): number {
 export function sumToShape(grad: Float32Array, from: Shape, to: Shape): Float32Array {
   if (sameShape(from, to)) return grad;
   const out = allocateZeroed(sizeOf(to));
+  if (out.length === 1) {
+    // A sum of everything: one loop, float32 after every add as the strided walk does.
+    let total = 0;
+    for (let i = 0; i < grad.length; i++) total = Math.fround(total + grad[i]);
+    out[0] = total;
+    return out;
+  }
   const block = trailingBlock(to, from);
   if (block > 0) {
     for (let start = 0; start < grad.length; start += block) for (let j = 0; j < block; j++) out[j] += grad[start + j];

@@ -80,7 +80,7 @@ export function add(a: TensorLike, b: TensorLike): Tensor {
     (x, y, o) => {
       for (let i = 0; i < o.length; i++) o[i] = x[i] + y[i];
     },
-    (g) => [g, g],
+    (g, _x, _y, _o, needA, needB) => [needA ? g : null, needB ? g : null],
   );
 }
 
