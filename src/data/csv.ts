@@ -91,7 +91,7 @@ const QUOTE = 34;
 
 /**
  * One record's fields. A record without quotes is split on its bytes and its numbers read
- * from them (`plainDecimal`): no string is made for a plain number. A quoted record is
+ * from them (`splitDecimals`): no string is made for a plain number. A quoted record is
  * decoded and split as text (RFC 4180).
  */
 class RecordFields {

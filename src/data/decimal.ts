@@ -1,5 +1,5 @@
 /**
- * Numbers read straight from a CSV field's bytes, without making a string: the common
+ * Numbers read straight from a CSV record's bytes, without making a string: the common
  * plain decimal (`-12.375`, `0`, `255`) with at most 15 significant digits and 22 decimals is
  * an exact integer divided by an exact power of ten, so one IEEE division gives the correctly
  * rounded double — the same bits as `Number(text)` (Clinger's fast path). Anything else
@@ -8,41 +8,12 @@
 const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k); // 10^0 … 10^22, each exact in a double
 
 const ZERO = 48,
-  NINE = 57,
   DOT = 46,
   MINUS = 45,
   PLUS = 43;
 
-export function plainDecimal(bytes: Uint8Array, start: number, end: number): number {
-  let i = start;
-  let negative = false;
-  if (bytes[i] === MINUS) {
-    negative = true;
-    i++;
-  } else if (bytes[i] === PLUS) i++;
-  let mantissa = 0,
-    significant = 0,
-    decimals = 0,
-    digits = 0,
-    dot = false;
-  for (; i < end; i++) {
-    const c = bytes[i];
-    if (c >= ZERO && c <= NINE) {
-      digits++;
-      if (dot) decimals++;
-      if (mantissa === 0 && c === ZERO) continue; // a leading zero adds nothing
-      if (++significant > 15) return NaN; // 10^15 < 2^53: the integer stays exact
-      mantissa = mantissa * 10 + (c - ZERO);
-    } else if (c === DOT && !dot) dot = true;
-    else return NaN;
-  }
-  if (digits === 0 || decimals > 22) return NaN;
-  const value = decimals === 0 ? mantissa : mantissa / POW10[decimals];
-  return negative ? -value : value;
-}
-
 /**
- * Splits a record at `delimiter` and reads each field as plainDecimal does, in one pass over
+ * Splits a record at `delimiter` and reads each field as a plain decimal, in one pass over
  * its bytes: field f spans bytes [bounds[2f], bounds[2f+1]) and its value is values[f] (NaN
  * where it is no plain decimal). Both arrays must hold a field per byte, plus one. Returns
  * the number of fields.
