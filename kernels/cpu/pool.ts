@@ -122,6 +122,43 @@ export function avgPool2dBackward(dy: Float32Array, w: Window2d): Float32Array {
   return dx;
 }
 
+/**
+ * The mean of every channel over all `positions` of each of `batch` images ([batch, positions,
+ * channels] → [batch, channels]): sums in float64, one pass.
+ */
+export function globalAvgPool(x: Float32Array, batch: number, positions: number, channels: number): Float32Array {
+  const out = allocate(batch * channels);
+  const sum = new Float64Array(channels);
+  for (let b = 0; b < batch; b++) {
+    sum.fill(0);
+    const base = b * positions * channels;
+    for (let p = 0; p < positions; p++) {
+      const at = base + p * channels;
+      for (let k = 0; k < channels; k++) sum[k] += x[at + k];
+    }
+    for (let k = 0; k < channels; k++) out[b * channels + k] = sum[k] / positions;
+  }
+  return out;
+}
+
+/** Each image's channel gradient, spread evenly over its positions. */
+export function globalAvgPoolBackward(
+  dy: Float32Array,
+  batch: number,
+  positions: number,
+  channels: number,
+): Float32Array {
+  const dx = allocate(batch * positions * channels);
+  for (let b = 0; b < batch; b++) {
+    const base = b * positions * channels;
+    for (let p = 0; p < positions; p++) {
+      const at = base + p * channels;
+      for (let k = 0; k < channels; k++) dx[at + k] = dy[b * channels + k] / positions;
+    }
+  }
+  return dx;
+}
+
 /** Calls visit(output index, input index, cells in that window) for every input cell of every window. */
 function eachWindow(w: Window2d, visit: (o: number, at: number, count: number) => void): void {
   const { batch, inH, inW, channels: c, kH, kW, strideH, strideW, padTop, padLeft, outH, outW } = w;

@@ -35,6 +35,9 @@ export interface Backend {
   maxPool2dBackward?(dy: Float32Array, argmax: Int32Array, inputSize: number): Float32Array;
   avgPool2d?(x: Float32Array, info: Window2d): Float32Array;
   avgPool2dBackward?(dy: Float32Array, info: Window2d): Float32Array;
+  /** [batch, positions, channels] → [batch, channels]: each channel's mean over the positions (GlobalAveragePooling2D). */
+  globalAvgPool?(x: Float32Array, batch: number, positions: number, channels: number): Float32Array;
+  globalAvgPoolBackward?(dy: Float32Array, batch: number, positions: number, channels: number): Float32Array;
   /** x + bias along the last axis (`bias.length` channels), then relu if asked. */
   biasActivation?(x: Float32Array, bias: Float32Array, relu: boolean): Float32Array;
   /** Given y = biasActivation(...) and dL/dy: dL/dx and dL/dbias. */
@@ -101,6 +104,8 @@ export const DEFAULTED_KERNELS = [
   'maxPool2dBackward',
   'avgPool2d',
   'avgPool2dBackward',
+  'globalAvgPool',
+  'globalAvgPoolBackward',
   'biasActivation',
   'biasActivationGrad',
   'normalizeRows',

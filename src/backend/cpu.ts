@@ -3,7 +3,14 @@ import { defaultGemm, gemmFallbackReason } from '../../kernels/cpu/matmul.js';
 import { parallelMatmul } from './threads.js';
 import { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from '../../kernels/cpu/conv2d.js';
 import { parallelConvFilterGrad, parallelConvForward, parallelConvInputGrad } from './conv-threads.js';
-import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../../kernels/cpu/pool.js';
+import {
+  avgPool2d,
+  avgPool2dBackward,
+  globalAvgPool,
+  globalAvgPoolBackward,
+  maxPool2d,
+  maxPool2dBackward,
+} from '../../kernels/cpu/pool.js';
 import { biasActivate, biasActivateGrad } from '../../kernels/cpu/bias.js';
 import { adamSlots, adamUpdate } from '../../kernels/cpu/adam.js';
 import {
@@ -27,6 +34,8 @@ export const cpuBackend: CompleteBackend = {
   maxPool2dBackward,
   avgPool2d,
   avgPool2dBackward,
+  globalAvgPool,
+  globalAvgPoolBackward,
   biasActivation: (x, bias, relu) => biasActivate(x, bias, relu),
   biasActivationGrad: (y, dy, channels, relu) => biasActivateGrad(y, dy, channels, relu),
   normalizeRows,

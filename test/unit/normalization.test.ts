@@ -1,7 +1,7 @@
 /**
- * The fused normalization ops (layerNorm, batchNormTraining) against the same formula composed
- * from elementwise ops, on random shapes: outputs, statistics and every gradient agree to
- * float32 rounding.
+ * The fused ops (layerNorm, batchNormTraining, globalAvgPool2d) against the same formula
+ * composed from elementwise ops, on random shapes: outputs, statistics and every gradient agree
+ * to float32 rounding.
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
@@ -11,6 +11,7 @@ import {
   add,
   batchNormTraining,
   div,
+  globalAvgPool2d,
   layerNorm,
   mean,
   mul,
@@ -120,6 +121,27 @@ describe('fused normalization', () => {
         }
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('globalAvgPool2d equals mean over height and width, value and gradient', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 4, maxLength: 4 }), fc.nat(), (shape, seed) => {
+        const rng = new Random(seed);
+        const x = randn(shape, rng, true),
+          x2 = new Tensor(x.data.slice(), shape, true);
+        const w = randn([shape[0], shape[3]], rng);
+        const a = globalAvgPool2d(x),
+          b = mean(x2, [1, 2]);
+        close(a.data, b.data, 'y');
+        sum(mul(a, w)).backward();
+        sum(mul(b, w)).backward();
+        close(x.grad!.data, x2.grad!.data, 'dx');
+      }),
+      { numRuns: 200 },
+    );
+    expect(() => globalAvgPool2d(randn([2, 3], new Random(1)))).toThrow(
+      /globalAvgPool2d: input must be rank 4 NHWC, got \[2,3\]/,
     );
   });
 

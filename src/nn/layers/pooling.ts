@@ -1,7 +1,7 @@
 /** Pooling layers over NHWC inputs: windowed (max, average) and global (over all positions). */
 import { ShapeError, fmtShape } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { avgPool2d, max, maxPool2d, mean, type Padding, type Pool2dOptions } from '../../tensor/ops.js';
+import { avgPool2d, globalAvgPool2d, max, maxPool2d, type Padding, type Pool2dOptions } from '../../tensor/ops.js';
 import { Layer, type LayerExample, type LayerConfig, type SampleShape } from '../layer.js';
 import { convOutDim, pairOf } from './conv2d.js';
 
@@ -100,7 +100,7 @@ export class GlobalAveragePooling2D extends Layer {
   }
 
   call(x: Tensor): Tensor {
-    return mean(x, [1, 2]);
+    return globalAvgPool2d(x);
   }
 
   override kerasConfigExtras() {

@@ -183,6 +183,18 @@ export function avgPool2d(x: Tensor, options: Pool2dOptions = {}): Tensor {
   );
 }
 
+/** The mean of each channel over every position of an NHWC batch: [b, h, w, c] → [b, c], one pass each way. */
+export function globalAvgPool2d(x: Tensor): Tensor {
+  if (x.rank !== 4) throw new ShapeError('globalAvgPool2d', `input must be rank 4 NHWC, got ${fmtShape(x.shape)}`);
+  const [batch, h, w, channels] = x.shape;
+  const positions = h * w;
+  return Tensor.record(
+    new Tensor(backend().globalAvgPool(x.data, batch, positions, channels), [batch, channels]),
+    [x],
+    (g) => [backend().globalAvgPoolBackward(g, batch, positions, channels)],
+  );
+}
+
 /**
  * log(softmax(x)) along `axis`, stable: x − max − log Σ exp(x − max).
  * Backward: g − softmax · Σg (fused; composing it from primitives would lose precision).
