@@ -6,6 +6,7 @@ import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { Random } from '../../tensor/random.js';
 import { add, matmul, mul, reshape, slice, stack, sub } from '../../tensor/ops.js';
+import { lstmRecurrence } from '../../tensor/ops/recurrent.js';
 import { type ActivationName, activation } from '../activations.js';
 import { type InitializerName, initialize } from '../initializers.js';
 import { Layer, type LayerExample, type LayerConfig, type SampleShape } from '../layer.js';
@@ -84,6 +85,8 @@ abstract class Recurrent extends Layer {
 
   /** x·kernel (+ bias) for every step at once: [batch, time, gates·units]. */
   protected inputProjections(x: Tensor, bias: Tensor | null): Tensor {
+    if (x.rank !== 3)
+      throw new ShapeError(this.describe(), `expects [batch, time, features], got ${fmtShape(x.shape)}`);
     const [batch, time, f] = x.shape;
     let xw = matmul(reshape(x, [batch * time, f]), this.weight('kernel'));
     if (bias) xw = add(xw, bias);
@@ -92,8 +95,6 @@ abstract class Recurrent extends Layer {
 
   /** Runs `step` over time from zero states; the last output, or all of them. */
   protected unroll(x: Tensor, projections: Tensor, step: (xt: Tensor, h: Tensor) => Tensor): Tensor {
-    if (x.rank !== 3)
-      throw new ShapeError(this.describe(), `expects [batch, time, features], got ${fmtShape(x.shape)}`);
     const [batch, time] = x.shape;
     const width = this.gates * this.units;
     let h = new Tensor(new Float32Array(batch * this.units), [batch, this.units]);
@@ -156,6 +157,9 @@ export class LSTM extends Recurrent {
   call(x: Tensor): Tensor {
     const projections = this.inputProjections(x, this.useBias ? this.weight('bias') : null);
     const recurrent = this.weight('recurrent_kernel');
+    // Keras's default activations: the fused recurrence; others unroll through the autograd.
+    if (this.activation === 'tanh' && this.recurrentActivation === 'sigmoid')
+      return lstmRecurrence(projections, recurrent, this.returnSequences);
     let c = new Tensor(new Float32Array(x.shape[0] * this.units), [x.shape[0], this.units]);
     return this.unroll(x, projections, (xt, h) => {
       const z = add(xt, matmul(h, recurrent));

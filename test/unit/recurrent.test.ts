@@ -1,0 +1,80 @@
+/**
+ * The fused LSTM recurrence (lstmRecurrence) against the same recurrence composed from ops,
+ * step by step, on random shapes: every output and the gradients of the projections and the
+ * recurrent kernel agree to float32 rounding, for the last step and for every step.
+ */
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import {
+  Random,
+  Tensor,
+  add,
+  matmul,
+  mul,
+  randn,
+  reshape,
+  sigmoid,
+  slice,
+  stack,
+  sum,
+  tanh,
+} from '../../src/node/index.js';
+import { lstmRecurrence } from '../../src/tensor/ops/recurrent.js';
+
+function composed(p: Tensor, U: Tensor, sequences: boolean): Tensor {
+  const [batch, time, width] = p.shape;
+  const u = width / 4;
+  let h = new Tensor(new Float32Array(batch * u), [batch, u]);
+  let c = new Tensor(new Float32Array(batch * u), [batch, u]);
+  const gate = (z: Tensor, k: number) => slice(z, [0, k * u], [batch, u]);
+  const outs: Tensor[] = [];
+  for (let t = 0; t < time; t++) {
+    const z = add(reshape(slice(p, [0, t, 0], [batch, 1, width]), [batch, width]), matmul(h, U));
+    c = add(mul(sigmoid(gate(z, 1)), c), mul(sigmoid(gate(z, 0)), tanh(gate(z, 2))));
+    h = mul(sigmoid(gate(z, 3)), tanh(c));
+    outs.push(h);
+  }
+  return sequences ? stack(outs, 1) : h;
+}
+
+function close(a: Float32Array, b: Float32Array, what: string) {
+  for (let i = 0; i < a.length; i++)
+    expect(Math.abs(a[i] - b[i]), `${what}[${i}]: ${a[i]} vs ${b[i]}`).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(b[i])));
+}
+
+describe('lstmRecurrence', () => {
+  it('equals the composed recurrence: outputs and gradients, last step or every step', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.boolean(),
+        fc.nat(),
+        (batch, time, u, sequences, seed) => {
+          const rng = new Random(seed);
+          const p1 = randn([batch, time, 4 * u], rng, true),
+            U1 = new Tensor(rng.fillNormal(new Float32Array(u * 4 * u), 0, 0.5), [u, 4 * u], true);
+          const p2 = new Tensor(p1.data.slice(), p1.shape, true),
+            U2 = new Tensor(U1.data.slice(), U1.shape, true);
+          const a = lstmRecurrence(p1, U1, sequences),
+            b = composed(p2, U2, sequences);
+          expect(a.shape).toEqual(b.shape);
+          close(a.data, b.data, 'h');
+          const w = randn(a.shape, rng);
+          sum(mul(a, w)).backward();
+          sum(mul(b, w)).backward();
+          close(p1.grad!.data, p2.grad!.data, 'dP');
+          close(U1.grad!.data, U2.grad!.data, 'dU');
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('refuses shapes that are not [batch, time, 4u] and [u, 4u], naming them', () => {
+    expect(() => lstmRecurrence(randn([2, 3, 8], new Random(1)), randn([3, 12], new Random(2)), false)).toThrow(
+      /lstmRecurrence: projections \[2,3,8\] and recurrent kernel \[3,12\]/,
+    );
+  });
+});
