@@ -24,9 +24,10 @@ const CORE = ['src/tensor', 'kernels/cpu', 'kernels (root)'];
  * 80: LayerNormalization 2.6× and BatchNormalization 1.5× faster) and the shared strided walker
  * took it to 3,469; raised to 3,600, room for the next fused kernel of the speed issue. The fused
  * GlobalAveragePooling2D (40) and the LSTM recurrence with its own backpropagation through time
- * (ops/recurrent.ts, 104) took it to 3,608: raised to 3,700.
+ * (ops/recurrent.ts, 104) took it to 3,608: raised to 3,700. The GRU recurrence (98 more in
+ * ops/recurrent.ts) took it to 3,706: raised to 3,800.
  */
-export const CORE_BUDGET = 3700;
+export const CORE_BUDGET = 3800;
 /**
  * src/checkpoint: the manifest's own module and managers that own their files took it to
  * 3,070; the Storage layer moving out to src/storage (its own folder) took it to 2,873.

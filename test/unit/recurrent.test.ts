@@ -14,12 +14,13 @@ import {
   randn,
   reshape,
   sigmoid,
+  sub,
   slice,
   stack,
   sum,
   tanh,
 } from '../../src/node/index.js';
-import { lstmRecurrence } from '../../src/tensor/ops/recurrent.js';
+import { gruRecurrence, lstmRecurrence } from '../../src/tensor/ops/recurrent.js';
 
 function composed(p: Tensor, U: Tensor, sequences: boolean): Tensor {
   const [batch, time, width] = p.shape;
@@ -32,6 +33,25 @@ function composed(p: Tensor, U: Tensor, sequences: boolean): Tensor {
     const z = add(reshape(slice(p, [0, t, 0], [batch, 1, width]), [batch, width]), matmul(h, U));
     c = add(mul(sigmoid(gate(z, 1)), c), mul(sigmoid(gate(z, 0)), tanh(gate(z, 2))));
     h = mul(sigmoid(gate(z, 3)), tanh(c));
+    outs.push(h);
+  }
+  return sequences ? stack(outs, 1) : h;
+}
+
+function composedGru(p: Tensor, U: Tensor, rb: Tensor | null, sequences: boolean): Tensor {
+  const [batch, time, width] = p.shape;
+  const u = width / 3;
+  let h = new Tensor(new Float32Array(batch * u), [batch, u]);
+  const gate = (z: Tensor, k: number) => slice(z, [0, k * u], [batch, u]);
+  const outs: Tensor[] = [];
+  for (let t = 0; t < time; t++) {
+    const xt = reshape(slice(p, [0, t, 0], [batch, 1, width]), [batch, width]);
+    let inner = matmul(h, U);
+    if (rb) inner = add(inner, rb);
+    const z = sigmoid(add(gate(xt, 0), gate(inner, 0)));
+    const r = sigmoid(add(gate(xt, 1), gate(inner, 1)));
+    const n = tanh(add(gate(xt, 2), mul(r, gate(inner, 2))));
+    h = add(mul(z, h), mul(sub(1, z), n));
     outs.push(h);
   }
   return sequences ? stack(outs, 1) : h;
@@ -66,6 +86,40 @@ describe('lstmRecurrence', () => {
           sum(mul(b, w)).backward();
           close(p1.grad!.data, p2.grad!.data, 'dP');
           close(U1.grad!.data, U2.grad!.data, 'dU');
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('gruRecurrence equals the composed GRU (resetAfter): outputs and every gradient, with and without the recurrent bias', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.nat(),
+        (batch, time, u, sequences, withBias, seed) => {
+          const rng = new Random(seed);
+          const p1 = randn([batch, time, 3 * u], rng, true),
+            U1 = new Tensor(rng.fillNormal(new Float32Array(u * 3 * u), 0, 0.5), [u, 3 * u], true),
+            b1 = withBias ? new Tensor(rng.fillNormal(new Float32Array(3 * u), 0, 0.5), [3 * u], true) : null;
+          const copy = (t: Tensor) => new Tensor(t.data.slice(), t.shape, true);
+          const p2 = copy(p1),
+            U2 = copy(U1),
+            b2 = b1 && copy(b1);
+          const a = gruRecurrence(p1, U1, b1, sequences),
+            b = composedGru(p2, U2, b2, sequences);
+          expect(a.shape).toEqual(b.shape);
+          close(a.data, b.data, 'h');
+          const w = randn(a.shape, rng);
+          sum(mul(a, w)).backward();
+          sum(mul(b, w)).backward();
+          close(p1.grad!.data, p2.grad!.data, 'dP');
+          close(U1.grad!.data, U2.grad!.data, 'dU');
+          if (b1) close(b1.grad!.data, b2!.grad!.data, 'dBias');
         },
       ),
       { numRuns: 150 },

@@ -6,7 +6,7 @@ import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { Random } from '../../tensor/random.js';
 import { add, matmul, mul, reshape, slice, stack, sub } from '../../tensor/ops.js';
-import { lstmRecurrence } from '../../tensor/ops/recurrent.js';
+import { gruRecurrence, lstmRecurrence } from '../../tensor/ops/recurrent.js';
 import { type ActivationName, activation } from '../activations.js';
 import { type InitializerName, initialize } from '../initializers.js';
 import { Layer, type LayerExample, type LayerConfig, type SampleShape } from '../layer.js';
@@ -207,6 +207,9 @@ export class GRU extends Recurrent {
     const recurrentBias = bias && reshape(slice(bias, [1, 0], [1, g]), [g]);
     const projections = this.inputProjections(x, inputBias);
     const recurrent = this.weight('recurrent_kernel');
+    // Keras's default activations: the fused recurrence; others unroll through the autograd.
+    if (this.activation === 'tanh' && this.recurrentActivation === 'sigmoid')
+      return gruRecurrence(projections, recurrent, recurrentBias, this.returnSequences);
     return this.unroll(x, projections, (xt, h) => {
       let inner = matmul(h, recurrent);
       if (recurrentBias) inner = add(inner, recurrentBias);

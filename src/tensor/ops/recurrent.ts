@@ -102,3 +102,109 @@ export function lstmRecurrence(projections: Tensor, recurrent: Tensor, sequences
     return [dP, dU];
   });
 }
+
+/**
+ * The GRU recurrence as one op (Keras's `resetAfter: true`, tanh and sigmoid): with
+ * a = hₜ₋₁·U + b_rec, z = σ(p_z + a_z), r = σ(p_r + a_r), n = tanh(p_n + r·a_n),
+ * hₜ = z·hₜ₋₁ + (1 − z)·n; forward and backpropagation through time as for the LSTM.
+ * `recurrentBias` [3u] (the recurrent half of Keras's bias) may be null.
+ */
+export function gruRecurrence(
+  projections: Tensor,
+  recurrent: Tensor,
+  recurrentBias: Tensor | null,
+  sequences: boolean,
+): Tensor {
+  const [batch, time, width] = projections.shape;
+  const u = recurrent.shape[0];
+  if (
+    projections.rank !== 3 ||
+    recurrent.rank !== 2 ||
+    recurrent.shape[1] !== 3 * u ||
+    width !== 3 * u ||
+    (recurrentBias !== null && recurrentBias.size !== 3 * u)
+  )
+    throw new ShapeError(
+      'gruRecurrence',
+      `projections ${fmtShape(projections.shape)}, recurrent kernel ${fmtShape(recurrent.shape)} and bias ${recurrentBias ? fmtShape(recurrentBias.shape) : 'none'} are not [batch, time, 3u], [u, 3u] and [3u]`,
+    );
+  const b = backend();
+  const step = batch * u;
+  const rb = recurrentBias?.data;
+  // Saved for the backward pass: z, r, n and a_n a step, and h.
+  const saved = allocate(time * batch * 4 * u);
+  const hs = allocateZeroed((time + 1) * step);
+  const p = projections.data;
+  for (let t = 0; t < time; t++) {
+    const a = b.matmul(hs.subarray(t * step, (t + 1) * step), recurrent.data, batch, u, width, false, false);
+    for (let r = 0; r < batch; r++) {
+      const ar = r * width,
+        pr = (r * time + t) * width,
+        sr = (t * batch + r) * 4 * u,
+        hr = r * u;
+      for (let j = 0; j < u; j++) {
+        const az = a[ar + j] + (rb ? rb[j] : 0),
+          aR = a[ar + u + j] + (rb ? rb[u + j] : 0),
+          an = a[ar + 2 * u + j] + (rb ? rb[2 * u + j] : 0);
+        const z = sigmoid(p[pr + j] + az);
+        const reset = sigmoid(p[pr + u + j] + aR);
+        const n = Math.tanh(p[pr + 2 * u + j] + reset * an);
+        saved[sr + j] = z;
+        saved[sr + u + j] = reset;
+        saved[sr + 2 * u + j] = n;
+        saved[sr + 3 * u + j] = an;
+        hs[(t + 1) * step + hr + j] = z * hs[t * step + hr + j] + (1 - z) * n;
+      }
+    }
+  }
+  let out: Float32Array;
+  if (sequences) {
+    out = allocate(batch * time * u);
+    for (let t = 0; t < time; t++)
+      for (let r = 0; r < batch; r++)
+        out.set(hs.subarray((t + 1) * step + r * u, (t + 1) * step + (r + 1) * u), (r * time + t) * u);
+  } else out = hs.slice(time * step, (time + 1) * step);
+  const shape = sequences ? [batch, time, u] : [batch, u];
+  const parents = [projections, recurrent, ...(recurrentBias ? [recurrentBias] : [])];
+  return Tensor.record(new Tensor(out, shape), parents, (dOut) => {
+    const dP = allocate(projections.size);
+    const dU = allocateZeroed(recurrent.size);
+    const dB = recurrentBias ? allocateZeroed(3 * u) : null;
+    let dhNext: Float32Array = allocateZeroed(step);
+    const da = allocate(batch * width);
+    const direct = allocate(step);
+    for (let t = time - 1; t >= 0; t--) {
+      for (let r = 0; r < batch; r++) {
+        const ar = r * width,
+          sr = (t * batch + r) * 4 * u,
+          hr = r * u;
+        for (let j = 0; j < u; j++) {
+          const k = hr + j;
+          const dh = dhNext[k] + (sequences ? dOut[(r * time + t) * u + j] : t === time - 1 ? dOut[k] : 0);
+          const z = saved[sr + j],
+            reset = saved[sr + u + j],
+            n = saved[sr + 2 * u + j],
+            an = saved[sr + 3 * u + j];
+          const dn = dh * (1 - z) * (1 - n * n);
+          const dz = dh * (hs[t * step + k] - n) * z * (1 - z);
+          const dr = dn * an * reset * (1 - reset);
+          da[ar + j] = dz;
+          da[ar + u + j] = dr;
+          da[ar + 2 * u + j] = dn * reset;
+          direct[k] = dh * z;
+          dP[(r * time + t) * width + j] = dz;
+          dP[(r * time + t) * width + u + j] = dr;
+          dP[(r * time + t) * width + 2 * u + j] = dn;
+        }
+        if (dB) for (let q = 0; q < width; q++) dB[q] += da[ar + q];
+      }
+      const hPrev = hs.subarray(t * step, (t + 1) * step);
+      const dUt = b.matmul(hPrev, da, u, batch, width, true, false);
+      for (let q = 0; q < dU.length; q++) dU[q] += dUt[q];
+      const back = b.matmul(da, recurrent.data, batch, width, u, false, true);
+      for (let q = 0; q < step; q++) back[q] += direct[q];
+      dhNext = back;
+    }
+    return [dP, dU, ...(recurrentBias ? [dB] : [])];
+  });
+}
