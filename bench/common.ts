@@ -11,6 +11,27 @@ export function timeMedian(fn: () => unknown, { warmup = 2, runs = 5 } = {}): Pr
   return cliTimeMedian(fn, runs, warmup);
 }
 
+/** One engine's epoch in a peer benchmark: seconds, the epoch's loss and the memory it held. */
+export interface EpochSample {
+  seconds: number;
+  loss: number;
+  rssMiB: number;
+}
+/** An engine's samples over the rounds (the first loss, the largest RSS), or why it could not run. */
+export type EngineResults = Map<string, { seconds: number[]; loss: number; rssMiB: number } | string>;
+
+/** Adds one round's sample of `engine` to `results`; a failure (a message) replaces them. */
+export function addSample(results: EngineResults, engine: string, sample: EpochSample | string): void {
+  const entry = results.get(engine);
+  if (typeof sample === 'string') results.set(engine, sample);
+  else if (entry === undefined || typeof entry === 'string')
+    results.set(engine, { seconds: [sample.seconds], loss: sample.loss, rssMiB: sample.rssMiB });
+  else {
+    entry.seconds.push(sample.seconds);
+    entry.rssMiB = Math.max(entry.rssMiB, sample.rssMiB);
+  }
+}
+
 export function table(headers: string[], rows: Array<Array<string | number>>): string {
   const cells = [headers, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => String(r[i]).length)));

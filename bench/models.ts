@@ -35,7 +35,7 @@ import {
   torchSource,
   type Layer,
 } from '../src/node/index.js';
-import { median, table } from './common.js';
+import { type EngineResults, type EpochSample, addSample, median, table } from './common.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 1 : 3;
@@ -52,33 +52,27 @@ interface Workload {
   layers: () => Layer[];
 }
 
+/** Embedding(1000, 32) → an LSTM or GRU of 64 units → Dense(2): a text classifier on 2,048 sequences of 40 ids. */
+function textClassifier(cell: 'LSTM' | 'GRU'): Workload {
+  const Cell = cell === 'LSTM' ? LSTM : GRU;
+  return {
+    name: `Embedding(1000,32) → ${cell}(64) → Dense(2), 2,048 sequences of 40 ids`,
+    samples: 2048,
+    batch: 32,
+    input: [40],
+    ids: 1000,
+    classes: 2,
+    layers: () => [
+      new Embedding({ inputDim: 1000, outputDim: 32, inputShape: [40] }),
+      new Cell({ units: 64 }),
+      new Dense({ units: 2, activation: 'softmax' }),
+    ],
+  };
+}
+
 const WORKLOADS: Workload[] = [
-  {
-    name: 'Embedding(1000,32) → LSTM(64) → Dense(2), 2,048 sequences of 40 ids',
-    samples: 2048,
-    batch: 32,
-    input: [40],
-    ids: 1000,
-    classes: 2,
-    layers: () => [
-      new Embedding({ inputDim: 1000, outputDim: 32, inputShape: [40] }),
-      new LSTM({ units: 64 }),
-      new Dense({ units: 2, activation: 'softmax' }),
-    ],
-  },
-  {
-    name: 'Embedding(1000,32) → GRU(64) → Dense(2), 2,048 sequences of 40 ids',
-    samples: 2048,
-    batch: 32,
-    input: [40],
-    ids: 1000,
-    classes: 2,
-    layers: () => [
-      new Embedding({ inputDim: 1000, outputDim: 32, inputShape: [40] }),
-      new GRU({ units: 64 }),
-      new Dense({ units: 2, activation: 'softmax' }),
-    ],
-  },
+  textClassifier('LSTM'),
+  textClassifier('GRU'),
   {
     name: 'CIFAR-shaped convnet (32×32×3; conv32-BN-conv32-pool-conv64-BN-pool-dense128-dense10), 2,048 images',
     samples: 2048,
@@ -148,13 +142,7 @@ seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "loss": total / n, "rssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 `;
 
-interface Sample {
-  seconds: number;
-  loss: number;
-  rssMiB: number;
-}
-
-function torchEpoch(threads: number, dir: string): Sample | string {
+function torchEpoch(threads: number, dir: string): EpochSample | string {
   const r = spawnSync(PYTHON, ['-c', PEER, String(threads), dir], { encoding: 'utf8', timeout: 600_000 });
   if (r.status !== 0) return (r.stderr || r.error?.message || 'failed').trim().split('\n').at(-1)!;
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
@@ -166,7 +154,7 @@ function model(w: Workload): Sequential {
   return m;
 }
 
-async function waypointEpoch(w: Workload, threads: number, x: Tensor, y: Tensor): Promise<Sample> {
+async function waypointEpoch(w: Workload, threads: number, x: Tensor, y: Tensor): Promise<EpochSample> {
   configureThreads({ threads });
   await startThreads();
   const m = model(w);
@@ -205,7 +193,7 @@ export async function run(): Promise<void> {
       JSON.stringify({ samples: w.samples, batch: w.batch, input: w.input, ids: w.ids ?? 0 }),
     );
     const engines = ['waypoint1', 'waypoint2', ...(hasTorch ? ['torch1', 'torch2'] : [])];
-    const results = new Map<string, { seconds: number[]; loss: number; rssMiB: number } | string>();
+    const results: EngineResults = new Map();
     try {
       for (let r = 0; r < ROUNDS; r++) {
         for (const engine of engines) {
@@ -213,14 +201,7 @@ export async function run(): Promise<void> {
           const sample = engine.startsWith('waypoint')
             ? await waypointEpoch(w, threads, x, y)
             : torchEpoch(threads, dir);
-          const entry = results.get(engine);
-          if (typeof sample === 'string') results.set(engine, sample);
-          else if (entry === undefined || typeof entry === 'string')
-            results.set(engine, { seconds: [sample.seconds], loss: sample.loss, rssMiB: sample.rssMiB });
-          else {
-            entry.seconds.push(sample.seconds);
-            entry.rssMiB = Math.max(entry.rssMiB, sample.rssMiB);
-          }
+          addSample(results, engine, sample);
         }
       }
     } finally {
@@ -234,7 +215,7 @@ export async function run(): Promise<void> {
     };
     const best = (['waypoint1', 'waypoint2'] as const)
       .map((e) => results.get(e))
-      .filter((v): v is { seconds: number[]; loss: number; rssMiB: number } => typeof v === 'object')
+      .filter((v) => typeof v === 'object')
       .reduce((m, v) => Math.min(m, median(v.seconds)), Infinity);
     console.log(`\n${w.name}; batch ${w.batch}, Adam 1e-3; median of ${ROUNDS} rounds (engines alternating)`);
     console.log(

@@ -22,7 +22,7 @@ import {
   torchSource,
 } from '../src/node/index.js';
 import { mnistModel, type MnistModelKind } from '../src/cli/models.js';
-import { median, table } from './common.js';
+import { type EngineResults, type EpochSample, addSample, median, table } from './common.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 1 : 5;
@@ -74,11 +74,7 @@ else:
 print(json.dumps({"seconds": seconds, "loss": total / n, "rssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 `;
 
-function peer(
-  engine: string,
-  arch: MnistModelKind,
-  dir: string,
-): { seconds: number; loss: number; rssMiB: number } | string {
+function peer(engine: string, arch: MnistModelKind, dir: string): EpochSample | string {
   const r = spawnSync(PYTHON, ['-c', PEER, engine, arch, dir], {
     encoding: 'utf8',
     env: { ...process.env, KERAS_BACKEND: 'torch' },
@@ -111,11 +107,11 @@ export async function run(): Promise<void> {
     writeFileSync(join(dir, 'keras.safetensors'), exportSafetensors(initial, { layout: 'keras' }));
     writeFileSync(join(dir, 'model.py'), torchSource(initial));
     const engines = ['waypoint1', 'waypoint2', ...(hasPython ? ['torch1', 'torch2', 'keras'] : [])];
-    const results = new Map<string, { seconds: number[]; loss: number; rssMiB: number } | string>();
+    const results: EngineResults = new Map();
     try {
       for (let r = 0; r < ROUNDS; r++) {
         for (const engine of engines) {
-          let sample: { seconds: number; loss: number; rssMiB: number } | string;
+          let sample: EpochSample | string;
           if (engine.startsWith('waypoint')) {
             configureThreads({ threads: Number(engine.slice(-1)) });
             await startThreads();
@@ -135,14 +131,7 @@ export async function run(): Promise<void> {
           } else {
             sample = peer(engine, arch, dir);
           }
-          const entry = results.get(engine);
-          if (typeof sample === 'string') results.set(engine, sample);
-          else if (entry === undefined || typeof entry === 'string')
-            results.set(engine, { seconds: [sample.seconds], loss: sample.loss, rssMiB: sample.rssMiB });
-          else {
-            entry.seconds.push(sample.seconds);
-            entry.rssMiB = Math.max(entry.rssMiB, sample.rssMiB);
-          }
+          addSample(results, engine, sample);
         }
       }
     } finally {

@@ -7,8 +7,8 @@
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Callback, fsStorage, interruptOnSignals, type Storage } from '../src/node/index.js';
-import { backupFor, csvModel, csvPipeline } from './csv-stream.js';
+import { BackupAndRestore, Callback, fsStorage, interruptOnSignals, type Storage } from '../src/node/index.js';
+import { csvModel, csvPipeline } from './csv-stream.js';
 
 const [source, dir, saveFreq, readLog, out, epochs] = process.argv.slice(2);
 
@@ -47,7 +47,7 @@ interruptOnSignals(model);
 await model.fitDataset(csvPipeline(source, { storage: logged }), {
   epochs: Number(epochs ?? 1),
   verbose: 0,
-  callbacks: [backupFor(join(dir, 'backup'), Number(saveFreq)), new Report()],
+  callbacks: [new BackupAndRestore({ backupDir: join(dir, 'backup'), saveFreq: Number(saveFreq) }), new Report()],
 });
 const bits = model
   .getWeights()

@@ -4,16 +4,7 @@
  * pipeline a user would write over it.
  */
 import { openSync, writeSync, closeSync } from 'node:fs';
-import {
-  BackupAndRestore,
-  Dense,
-  Dropout,
-  Random,
-  Sequential,
-  data,
-  type Dataset,
-  type SourceOptions,
-} from '../src/node/index.js';
+import { Dense, Dropout, Random, Sequential, data, type Dataset, type SourceOptions } from '../src/node/index.js';
 
 export const CSV_HEADER = 'f0,f1,f2,f3,f4,label';
 
@@ -61,8 +52,4 @@ export function csvModel(): Sequential {
   );
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   return model;
-}
-
-export function backupFor(dir: string, saveFreq: number) {
-  return new BackupAndRestore({ backupDir: dir, saveFreq });
 }

@@ -6,6 +6,7 @@
  */
 import { ShapeError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
+import { sameShape } from '../tensor/shape.js';
 import type { JsonValue } from '../state/tree.js';
 
 export type DataElement =
@@ -17,7 +18,7 @@ export type DataElement =
   | DataElement[]
   | { [key: string]: DataElement };
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
 
 /** A nested array of numbers (a row, a matrix): stacked as one tensor, not as a list of elements. */
@@ -28,7 +29,7 @@ function numericShape(v: unknown): number[] | null {
   if (!Array.isArray(v) || v.length === 0 || v[0] instanceof Tensor) return null;
   const inner = numericShape(v[0]);
   // Rectangular all through, or a container of mixed parts ([features, label]).
-  if (inner === null || v.some((e) => fmtShape(numericShape(e) ?? [-1]) !== fmtShape(inner))) return null;
+  if (inner === null || v.some((e) => !sameShape(numericShape(e) ?? [-1], inner))) return null;
   return [v.length, ...inner];
 }
 

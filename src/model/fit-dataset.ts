@@ -9,7 +9,7 @@ import { Tensor } from '../tensor/tensor.js';
 import type { StateDict } from '../state/tree.js';
 import type { Trackable } from '../state/trackable.js';
 import { Dataset, type DatasetIterator, type Position } from '../data/dataset.js';
-import { decodeValue, encodeValue } from '../data/element.js';
+import { decodeValue, encodeValue, isPlainObject } from '../data/element.js';
 import type { Sequential } from './sequential.js';
 import type { History, Logs } from './history.js';
 import { Yielder } from './event-loop.js';
@@ -33,9 +33,6 @@ export interface EvaluateDatasetOptions {
   /** At most this many batches (default: one whole pass). */
   batches?: number;
 }
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
 
 /** A dataset element as a batch (x, y), or a clear error saying what the element is instead. */
 function batchOf(where: string, element: unknown, index: number): [Tensor, Tensor] {
@@ -77,8 +74,6 @@ class DatasetBatches implements BatchSource {
   readonly samples = null;
   readonly batchSize = null;
   private it: DatasetIterator<unknown> | null = null;
-  /** Where the data stands after the last batch given; null: the next epoch starts a new pass. */
-  private after: Position | null = null;
   /** A position restored from a backup, for the first epoch opened. */
   private restored: Position | null | undefined;
   private given = 0;
@@ -96,7 +91,9 @@ class DatasetBatches implements BatchSource {
       stateDict: (): StateDict => ({
         dataset: dataset.stateDict(),
         ...(validation ? { validation: validation.stateDict() } : {}),
-        position: encodeValue(this.after),
+        // Taken when a backup asks (between batches, so right after the last one given), not after
+        // every batch: a shuffle's position copies its buffer. Null: the next epoch starts a new pass.
+        position: encodeValue(this.it?.position() ?? null),
       }),
       loadStateDict: (s: StateDict) => {
         dataset.loadStateDict(s.dataset as StateDict);
@@ -113,18 +110,15 @@ class DatasetBatches implements BatchSource {
     if (restored != null && (from > 0 || this.batchesPerEpoch !== undefined))
       this.it = await this.dataset.iterator(restored);
     else if (this.batchesPerEpoch === undefined || this.it === null) this.it = await this.dataset.iterator();
-    this.after = this.it.position();
   }
 
   async nextBatch(): Promise<[Tensor, Tensor] | null> {
     const r = await this.it!.next();
     if (r.done) {
       this.it = null;
-      this.after = null;
       if (this.batchesPerEpoch !== undefined) this.onRunOut();
       return null;
     }
-    this.after = this.it!.position();
     return batchOf('fitDataset', r.value, this.given++);
   }
 }

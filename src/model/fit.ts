@@ -115,7 +115,7 @@ export async function evaluateModel(model: Sequential, x: Tensor, y: Tensor, opt
 }
 
 /** Loss and metrics over (x, y) in order, in batches. */
-export function evaluateTensors(
+export async function evaluateTensors(
   model: Sequential,
   x: Tensor,
   y: Tensor,
@@ -123,6 +123,6 @@ export function evaluateTensors(
   yielder: Yielder,
 ): Promise<Logs> {
   const batches = new TensorBatches(x, y, batchSize, false, model.seed);
-  void batches.openEpoch(0, 0);
+  await batches.openEpoch(0, 0);
   return evaluateBatches(model, () => batches.nextBatch(), yielder);
 }

@@ -103,6 +103,8 @@ export class ProgressBar extends Callback {
   private lastDraw = 0;
   /** Batches this process trained in this epoch: after a resume the restored ones took no time here. */
   private timed = 0;
+  /** The batches of this epoch so far (its last batch index + 1). */
+  private done = 0;
 
   constructor(private readonly options: ProgressBarOptions = {}) {
     super();
@@ -115,8 +117,9 @@ export class ProgressBar extends Callback {
     return this.options.epochs ?? this.params?.epochs ?? '?';
   }
 
-  private get steps(): number {
-    return this.options.stepsPerEpoch ?? this.params?.steps ?? 0;
+  /** null while an epoch lasts until its dataset ends (fitDataset): shown as Keras shows it, `12/Unknown`. */
+  private get steps(): number | null {
+    return this.options.stepsPerEpoch ?? this.params?.steps ?? null;
   }
 
   private get width(): number {
@@ -127,6 +130,7 @@ export class ProgressBar extends Callback {
   override async onEpochBegin(epoch: number): Promise<void> {
     this.epochStart = performance.now();
     this.timed = 0;
+    this.done = 0;
     if (this.live) this.sink.write(`Epoch ${epoch + 1}/${this.epochs}\n`);
   }
 
@@ -134,12 +138,18 @@ export class ProgressBar extends Callback {
     const now = performance.now();
     this.timed++;
     const steps = this.steps;
-    if (!this.live || (now - this.lastDraw < 100 && batch + 1 < steps)) return;
+    const done = (this.done = batch + 1);
+    if (!this.live || (now - this.lastDraw < 100 && (steps === null || done < steps))) return;
     this.lastDraw = now;
-    const done = batch + 1;
+    const elapsed = (now - this.epochStart) / 1000;
+    if (steps === null) {
+      this.sink.write(
+        `\r${fitLine(`${done}/Unknown`, null, fmtSeconds(elapsed), metricParts(logs), this.width)}\x1b[K`,
+      );
+      return;
+    }
     const barWidth = 30;
     const filled = steps ? Math.round((done / steps) * barWidth) : barWidth;
-    const elapsed = (now - this.epochStart) / 1000;
     const eta = steps ? (elapsed / this.timed) * (steps - done) : 0;
     const bar = `[${'='.repeat(Math.max(filled - 1, 0))}${filled ? '>' : ''}${'.'.repeat(barWidth - filled)}]`;
     this.sink.write(
@@ -149,10 +159,9 @@ export class ProgressBar extends Callback {
 
   override async onEpochEnd(epoch: number, logs?: Logs): Promise<void> {
     const seconds = fmtSeconds((performance.now() - this.epochStart) / 1000);
+    const total = this.steps ?? this.done;
     if (this.live)
-      this.sink.write(
-        `\r${fitLine(`${this.steps}/${this.steps}`, null, seconds, metricParts(logs), this.width)}\x1b[K\n`,
-      );
+      this.sink.write(`\r${fitLine(`${total}/${total}`, null, seconds, metricParts(logs), this.width)}\x1b[K\n`);
     else this.sink.write(`${[`Epoch ${epoch + 1}/${this.epochs}`, seconds, ...metricParts(logs)].join(' - ')}\n`);
   }
 }

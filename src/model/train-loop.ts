@@ -237,13 +237,13 @@ function trainBatch(
     for (const [, p] of params) p.zeroGrad();
     loss.backward();
     noGrad(() => compiled.optimizer.applyGradients(params));
-    count(model, totals, y, output, loss);
+    addBatchLogs(model, totals, y, output, loss);
     for (const [, p] of params) p.zeroGrad();
   });
 }
 
 /** Adds a batch's loss (weighted by its size) and metrics to the running totals. */
-function count(model: Sequential, totals: EpochTotals, y: Tensor, output: Tensor, loss: Tensor): void {
+function addBatchLogs(model: Sequential, totals: EpochTotals, y: Tensor, output: Tensor, loss: Tensor): void {
   const compiled = model.compiled!;
   const n = y.shape[0];
   add(totals, 'loss', loss.item() * n, n);
@@ -273,7 +273,7 @@ export async function evaluateBatches(
     withBufferScope(() =>
       noGrad(() => {
         const output = model.forward(xb, { training: false, rng, logits: compiled.fromLogits });
-        count(model, totals, yb, output, compiled.loss(yb, output, compiled.fromLogits));
+        addBatchLogs(model, totals, yb, output, compiled.loss(yb, output, compiled.fromLogits));
       }),
     );
     await yielder.maybeYield();

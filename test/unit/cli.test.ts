@@ -355,6 +355,25 @@ describe('1. the progress line', () => {
     expect(redraws[50]).toMatch(/^51\/95 - ETA: [\d.]+s - loss: 0\.1235/); // 4 metrics: the bar had to go
   });
 
+  it('an epoch of unknown length (a dataset of unknown size) counts batches as Keras does, n/Unknown, then n/n', async () => {
+    let out = '';
+    const bar = new ProgressBar({ epochs: 1, isTTY: true, columns: 80, write: (t) => void (out += t) });
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      await bar.onEpochBegin(0);
+      for (let b = 0; b < 7; b++) {
+        vi.advanceTimersByTime(150);
+        await bar.onBatchEnd(b, logs);
+      }
+      await bar.onEpochEnd(0, logs);
+    } finally {
+      vi.useRealTimers();
+    }
+    const redraws = out.split('\r').slice(1);
+    expect(redraws[2]).toMatch(/^3\/Unknown - [\d.]+s - loss: 0\.1235/);
+    expect(redraws.at(-1)).toMatch(/^7\/7 - [\d.]+s - loss/);
+  });
+
   it('outside a terminal: one line per epoch', async () => {
     let out = '';
     const bar = new ProgressBar({

@@ -13,6 +13,40 @@ import { allocate, allocateZeroed } from '../../../kernels/buffers.js';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
+/** hs holds h₀ … h_T, [batch, u] each: every hₜ as [batch, time, u], or the last as [batch, u]. */
+function outputs(hs: Float32Array, batch: number, time: number, u: number, sequences: boolean): Tensor {
+  const step = batch * u;
+  if (!sequences) return new Tensor(hs.slice(time * step, (time + 1) * step), [batch, u]);
+  const out = allocate(batch * time * u);
+  for (let t = 0; t < time; t++)
+    for (let r = 0; r < batch; r++)
+      out.set(hs.subarray((t + 1) * step + r * u, (t + 1) * step + (r + 1) * u), (r * time + t) * u);
+  return new Tensor(out, [batch, time, u]);
+}
+
+/** The output gradient reaching unit j of row r at step t: every step's with `sequences`, else only the last. */
+function outputGrad(dOut: Float32Array, sequences: boolean, r: number, t: number, j: number, time: number, u: number) {
+  if (sequences) return dOut[(r * time + t) * u + j];
+  return t === time - 1 ? dOut[r * u + j] : 0;
+}
+
+/** Step t's pre-activation gradient dz [batch, gates·u] through z = … + hₜ₋₁·U: dU += hₜ₋₁ᵀ·dz; returns dhₜ₋₁ = dz·Uᵀ. */
+function throughRecurrentKernel(
+  hs: Float32Array,
+  t: number,
+  dz: Float32Array,
+  recurrent: Tensor,
+  dU: Float32Array,
+  batch: number,
+  u: number,
+): Float32Array {
+  const width = recurrent.shape[1];
+  const hPrev = hs.subarray(t * batch * u, (t + 1) * batch * u);
+  const dUt = backend().matmul(hPrev, dz, u, batch, width, true, false);
+  for (let q = 0; q < dU.length; q++) dU[q] += dUt[q];
+  return backend().matmul(dz, recurrent.data, batch, width, u, false, true);
+}
+
 /**
  * `projections` [batch, time, 4u] (x·W + b for every step, gates i, f, c, o), `recurrent` U
  * [u, 4u]: every hₜ [batch, time, u] with `sequences`, else the last [batch, u].
@@ -57,15 +91,8 @@ export function lstmRecurrence(projections: Tensor, recurrent: Tensor, sequences
       }
     }
   }
-  let out: Float32Array;
-  if (sequences) {
-    out = allocate(batch * time * u);
-    for (let t = 0; t < time; t++)
-      for (let r = 0; r < batch; r++)
-        out.set(hs.subarray((t + 1) * step + r * u, (t + 1) * step + (r + 1) * u), (r * time + t) * u);
-  } else out = hs.slice(time * step, (time + 1) * step);
-  const shape = sequences ? [batch, time, u] : [batch, u];
-  return Tensor.record(new Tensor(out, shape), [projections, recurrent], (dOut) => {
+  const out = outputs(hs, batch, time, u, sequences);
+  return Tensor.record(out, [projections, recurrent], (dOut) => {
     const dP = allocate(projections.size);
     const dU = allocateZeroed(recurrent.size);
     let dhNext: Float32Array = allocateZeroed(step);
@@ -78,7 +105,7 @@ export function lstmRecurrence(projections: Tensor, recurrent: Tensor, sequences
           zr = r * width;
         for (let j = 0; j < u; j++) {
           const k = cr + j;
-          const dh = dhNext[k] + (sequences ? dOut[(r * time + t) * u + j] : t === time - 1 ? dOut[k] : 0);
+          const dh = dhNext[k] + outputGrad(dOut, sequences, r, t, j, time, u);
           const i = gates[gr + j],
             f = gates[gr + u + j],
             g = gates[gr + 2 * u + j],
@@ -93,11 +120,7 @@ export function lstmRecurrence(projections: Tensor, recurrent: Tensor, sequences
         }
         dP.set(dz.subarray(zr, zr + width), (r * time + t) * width);
       }
-      // dU += hₜ₋₁ᵀ · dz;  dhₜ₋₁ = dz · Uᵀ
-      const hPrev = hs.subarray(t * step, (t + 1) * step);
-      const dUt = b.matmul(hPrev, dz, u, batch, width, true, false);
-      for (let q = 0; q < dU.length; q++) dU[q] += dUt[q];
-      dhNext = b.matmul(dz, recurrent.data, batch, width, u, false, true);
+      dhNext = throughRecurrentKernel(hs, t, dz, recurrent, dU, batch, u);
     }
     return [dP, dU];
   });
@@ -157,16 +180,9 @@ export function gruRecurrence(
       }
     }
   }
-  let out: Float32Array;
-  if (sequences) {
-    out = allocate(batch * time * u);
-    for (let t = 0; t < time; t++)
-      for (let r = 0; r < batch; r++)
-        out.set(hs.subarray((t + 1) * step + r * u, (t + 1) * step + (r + 1) * u), (r * time + t) * u);
-  } else out = hs.slice(time * step, (time + 1) * step);
-  const shape = sequences ? [batch, time, u] : [batch, u];
+  const out = outputs(hs, batch, time, u, sequences);
   const parents = [projections, recurrent, ...(recurrentBias ? [recurrentBias] : [])];
-  return Tensor.record(new Tensor(out, shape), parents, (dOut) => {
+  return Tensor.record(out, parents, (dOut) => {
     const dP = allocate(projections.size);
     const dU = allocateZeroed(recurrent.size);
     const dB = recurrentBias ? allocateZeroed(3 * u) : null;
@@ -180,7 +196,7 @@ export function gruRecurrence(
           hr = r * u;
         for (let j = 0; j < u; j++) {
           const k = hr + j;
-          const dh = dhNext[k] + (sequences ? dOut[(r * time + t) * u + j] : t === time - 1 ? dOut[k] : 0);
+          const dh = dhNext[k] + outputGrad(dOut, sequences, r, t, j, time, u);
           const z = saved[sr + j],
             reset = saved[sr + u + j],
             n = saved[sr + 2 * u + j],
@@ -198,12 +214,8 @@ export function gruRecurrence(
         }
         if (dB) for (let q = 0; q < width; q++) dB[q] += da[ar + q];
       }
-      const hPrev = hs.subarray(t * step, (t + 1) * step);
-      const dUt = b.matmul(hPrev, da, u, batch, width, true, false);
-      for (let q = 0; q < dU.length; q++) dU[q] += dUt[q];
-      const back = b.matmul(da, recurrent.data, batch, width, u, false, true);
-      for (let q = 0; q < step; q++) back[q] += direct[q];
-      dhNext = back;
+      dhNext = throughRecurrentKernel(hs, t, da, recurrent, dU, batch, u);
+      for (let q = 0; q < step; q++) dhNext[q] += direct[q];
     }
     return [dP, dU, ...(recurrentBias ? [dB] : [])];
   });
