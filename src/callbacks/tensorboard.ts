@@ -3,7 +3,8 @@ import { ArgumentError } from '../errors.js';
 import { Callback } from '../model/callback.js';
 import type { Logs } from '../model/history.js';
 import { kerasLayerNames } from '../model/keras-names.js';
-import type { Sequential } from '../model/sequential.js';
+import type { Model } from '../model/model.js';
+import type { GraphConfig } from '../model/graph.js';
 import { type Storage, getDefaultStorage } from '../storage/storage.js';
 import { EventFileWriter } from '../tensorboard/writer.js';
 import { histogramOf } from '../tensorboard/events.js';
@@ -183,18 +184,33 @@ export class TensorBoard extends Callback {
   }
 }
 
-/** The model as Keras's `to_json()` lays a Sequential out: what TensorBoard's graphs plugin reads. */
-function kerasModelJson(model: Sequential): unknown {
+/**
+ * The model as Keras's `to_json()` lays it out, what TensorBoard's graphs plugin reads: a
+ * Sequential's layers in order, or a functional model's layers with the calls that feed each
+ * (`inbound_nodes`) and its input and output layers.
+ */
+function kerasModelJson(model: Model): unknown {
   const names = kerasLayerNames(model);
   const kerasClass = (c: string) => (c === 'MaxPool2D' ? 'MaxPooling2D' : c);
+  const layers = model.layers.map((l, i) => ({
+    class_name: kerasClass(l.kerasClassName),
+    name: names[i],
+    config: { ...l.getConfig(), name: names[i], dtype: 'float32' },
+  }));
+  const graph = model.getConfig();
+  if (!('nodes' in graph))
+    return { class_name: 'Sequential', config: { name: model.name, layers }, keras_version: 'waypoint', backend: 'waypoint' };
+  const { nodes, inputs, outputs } = graph as GraphConfig;
   return {
-    class_name: 'Sequential',
+    class_name: 'Functional',
     config: {
       name: model.name,
-      layers: model.layers.map((l, i) => ({
-        class_name: kerasClass(l.className),
-        config: { ...l.getConfig(), name: names[i], dtype: 'float32' },
+      layers: layers.map((l) => ({
+        ...l,
+        inbound_nodes: nodes.filter((n) => n.layer === l.name && n.inputs.length).map((n) => n.inputs.map((r) => [...r, {}])),
       })),
+      input_layers: inputs,
+      output_layers: outputs,
     },
     keras_version: 'waypoint',
     backend: 'waypoint',

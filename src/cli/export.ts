@@ -3,7 +3,7 @@ import { exportSafetensors } from '../interop/weights.js';
 import { torchSource } from '../interop/torch-layout.js';
 import { exportOnnx } from '../interop/onnx.js';
 import { exportTfjs } from '../interop/tfjs.js';
-import type { Sequential } from '../model/sequential.js';
+import type { Model } from '../model/model.js';
 import { modelFromFile } from '../model/load.js';
 import { type Command, UsageError } from './args.js';
 import { checkOutputs, writeOutput } from './output.js';
@@ -12,7 +12,7 @@ import { checkOutputs, writeOutput } from './output.js';
 const tfjsFiles = (outDir: string) => [join(outDir, 'weights.bin'), join(outDir, 'model.json')];
 
 /** model.json + weights.bin that `tf.loadLayersModel` loads (the weights first: model.json names them). Returns the written paths. */
-export async function writeTfjs(model: Sequential, outDir: string): Promise<string[]> {
+export async function writeTfjs(model: Model, outDir: string): Promise<string[]> {
   const { modelJson, weightData } = exportTfjs(model);
   const [weights, json] = tfjsFiles(outDir);
   await writeOutput(weights, weightData);

@@ -12,6 +12,7 @@ import { BackupAndRestore } from '../callbacks/backup-and-restore.js';
 import { CSVLogger } from '../callbacks/csv-logger.js';
 import { ModelCheckpoint } from '../callbacks/model-checkpoint.js';
 import { loadModel } from '../model/load.js';
+import type { Model } from '../model/model.js';
 import { TrainingInterruptedError, exitCodeFor, interruptOnSignals } from '../model/interrupt.js';
 import { type Command, UsageError, intOption } from './args.js';
 import { type MnistModelKind, mnistModel } from './models.js';
@@ -106,7 +107,7 @@ async function trainRun(
   const say = (s: string) => console.log(s);
   await refuseOtherModel(dir, paths, kind);
   // A finished run (final model saved, no backup pending) is continued from its last model.
-  let model = mnistModel(kind as MnistModelKind, seed);
+  let model: Model = mnistModel(kind as MnistModelKind, seed);
   if (existsSync(paths.last) && !existsSync(paths.backup)) {
     model = await loadModel(paths.last);
     if (model.currentEpoch >= epochs) {

@@ -8,7 +8,8 @@
  */
 import { ArgumentError } from '../errors.js';
 import { ENGINE_VERSION } from '../version.js';
-import type { Sequential } from '../model/sequential.js';
+import type { Model } from '../model/model.js';
+import { stackOf } from './stack.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ProtoWriter } from '../protobuf/protobuf.js';
 import { channelsFirstOrder, convKernel, gateBias, gateMatrix, samePadding } from './layout.js';
@@ -52,7 +53,8 @@ export interface OnnxOptions {
   opset?: number;
 }
 
-export function exportOnnx(model: Sequential, options: OnnxOptions = {}): Uint8Array {
+export function exportOnnx(input: Model, options: OnnxOptions = {}): Uint8Array {
+  const model = stackOf(input, 'ONNX export');
   const opset = options.opset ?? 17;
   if (!Number.isInteger(opset) || opset < 13)
     throw new ArgumentError(`exportOnnx: opset must be an integer of at least 13, got ${opset}`);

@@ -12,6 +12,8 @@ import type { Layer } from '../nn/layer.js';
 import { layerFromConfig } from '../nn/registry.js';
 import { withWeightBudget } from '../nn/initializers.js';
 import { Sequential } from '../model/sequential.js';
+import type { Model } from '../model/model.js';
+import { stackOf } from './stack.js';
 import { kerasLayerNames, snakeCase } from '../model/keras-names.js';
 
 type Json = Record<string, any>;
@@ -87,7 +89,8 @@ export interface TfjsArtifacts {
   weightData: Uint8Array;
 }
 
-export function exportTfjs(model: Sequential): TfjsArtifacts {
+export function exportTfjs(input: Model): TfjsArtifacts {
+  const model = stackOf(input, 'TensorFlow.js export');
   if (!model.built) model.build();
   const names = kerasLayerNames(model);
   const layers = model.layers.map((l, i) => ({

@@ -6,7 +6,8 @@
  * Keras's semantics need (an RNN that returns the last step or all steps, a reshape).
  */
 import { ArgumentError } from '../errors.js';
-import type { Sequential } from '../model/sequential.js';
+import type { Model } from '../model/model.js';
+import { stackOf } from './stack.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { channelsFirstOrder, convKernel, gateBias, gateMatrix, samePadding } from './layout.js';
 
@@ -60,7 +61,8 @@ function transpose(
     }
 }
 
-export function torchPlan(model: Sequential): TorchPlan {
+export function torchPlan(exported: Model): TorchPlan {
+  const model = stackOf(exported, 'torch layout');
   const modules: string[] = [];
   const entries: WeightEntry[] = [];
   let shape = model.inputShapeOf();
@@ -292,7 +294,8 @@ export function torchPlan(model: Sequential): TorchPlan {
 }
 
 /** The Python source of the equivalent module, with the helpers it uses: `model = nn.Sequential(...)`. */
-export function torchSource(model: Sequential): string {
+export function torchSource(exported: Model): string {
+  const model = stackOf(exported, 'torch layout');
   const { modules, input } = torchPlan(model);
   const helpers = [
     'import torch',

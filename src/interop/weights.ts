@@ -7,6 +7,8 @@ import { ENGINE_VERSION } from '../version.js';
 import { fmtShape, listSome } from '../errors.js';
 import { CheckpointError } from '../state/errors.js';
 import type { Sequential } from '../model/sequential.js';
+import type { Model } from '../model/model.js';
+import { stackOf } from './stack.js';
 import { encodeSafetensors, parseSafetensors } from './safetensors.js';
 import { type WeightEntry, torchPlan } from './torch-layout.js';
 
@@ -34,7 +36,8 @@ function entriesOf(model: Sequential, layout: WeightsLayout): WeightEntry[] {
   );
 }
 
-export function exportSafetensors(model: Sequential, options: { layout?: WeightsLayout } = {}): Uint8Array {
+export function exportSafetensors(input: Model, options: { layout?: WeightsLayout } = {}): Uint8Array {
+  const model = stackOf(input, 'safetensors export');
   const layout = options.layout ?? 'keras';
   const tensors = entriesOf(model, layout).map((e) => ({ name: e.key, shape: e.shape, data: e.read() }));
   return encodeSafetensors(tensors, {
@@ -52,13 +55,13 @@ export function exportSafetensors(model: Sequential, options: { layout?: Weights
  * `strict: false` what matches is loaded and the report lists the rest, as Checkpoint.read.
  */
 export function importSafetensors(
-  model: Sequential,
+  model: Model,
   bytes: Uint8Array,
   options: { layout?: WeightsLayout; strict?: boolean } = {},
 ): ImportReport {
   const strict = options.strict ?? true;
   const { tensors } = parseSafetensors(bytes);
-  const entries = entriesOf(model, options.layout ?? 'keras');
+  const entries = entriesOf(stackOf(model, 'safetensors import'), options.layout ?? 'keras');
   const expected = new Set(entries.map((e) => e.key));
   const report: ImportReport = {
     missing: [],

@@ -1,6 +1,6 @@
 import { ArgumentError } from '../errors.js';
 import type { Logs } from './history.js';
-import type { Sequential } from './sequential.js';
+import type { Model } from './model.js';
 import type { Trackable } from '../state/trackable.js';
 
 /** Running sums of an epoch's loss and metrics, weighted by batch size; serializable for resume. */
@@ -121,7 +121,7 @@ export class FitContext {
  * `context` describe it (null outside one: hooks called by hand get what they are given).
  */
 export class Callback {
-  model!: Sequential;
+  model!: Model;
   params: FitParams | null = null;
   context: FitContext | null = null;
   /** Every callback of the running fit (BackupAndRestore saves and restores their state). */
@@ -129,7 +129,7 @@ export class Callback {
   /** Whether the fit should log the learning rate (`learning_rate`) at each epoch end, for this callback. */
   readonly logsLearningRate: boolean = false;
 
-  setModel(model: Sequential): void {
+  setModel(model: Model): void {
     this.model = model;
   }
 
@@ -202,7 +202,7 @@ export class CallbackList {
     this.callbacks = callbacks.map(asCallback);
   }
 
-  setModel(model: Sequential): void {
+  setModel(model: Model): void {
     for (const c of this.callbacks) {
       c.setModel(model);
       c.peers = this.callbacks;

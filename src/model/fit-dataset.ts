@@ -4,17 +4,18 @@
  * (and its shuffles' passes) is state a backup keeps, so a resumed fit seeks the data and
  * continues at the next sample.
  */
-import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { StateDict } from '../state/tree.js';
 import type { Trackable } from '../state/trackable.js';
 import { Dataset, type DatasetIterator, type Position } from '../data/dataset.js';
 import { decodeValue, encodeValue, isPlainObject } from '../data/element.js';
-import type { Sequential } from './sequential.js';
+import type { Model } from './model.js';
+import { type ModelData, dataList, sameSamples } from './model-data.js';
 import type { History, Logs } from './history.js';
 import { Yielder } from './event-loop.js';
 import { evaluateTensors, positiveInt } from './fit.js';
-import { type BatchSource, type LoopOptions, checkLoopOptions, evaluateBatches, runFit } from './train-loop.js';
+import { type Batch, type BatchSource, type LoopOptions, checkLoopOptions, evaluateBatches, runFit } from './train-loop.js';
 
 export interface FitDatasetOptions extends LoopOptions {
   /**
@@ -23,7 +24,7 @@ export interface FitDatasetOptions extends LoopOptions {
    */
   batchesPerEpoch?: number;
   /** A dataset of batches (as the training one), or [x, y] tensors evaluated in batches of 32. */
-  validationData?: Dataset<unknown> | [Tensor, Tensor];
+  validationData?: Dataset<unknown> | [ModelData, ModelData];
   /** At most this many validation batches each time (default: the whole validation dataset). */
   validationBatches?: number;
   warn?: (message: string) => void;
@@ -34,8 +35,11 @@ export interface EvaluateDatasetOptions {
   batches?: number;
 }
 
-/** A dataset element as a batch (x, y), or a clear error saying what the element is instead. */
-function batchOf(where: string, element: unknown, index: number): [Tensor, Tensor] {
+/**
+ * A dataset element as a batch: `{ xs, ys }` or `[xs, ys]`, each a Tensor, a list of them or an
+ * object keyed by input (output) name; or a clear error saying what the element is instead.
+ */
+function batchOf(where: string, model: Model, element: unknown, index: number): Batch {
   let pair: [unknown, unknown];
   if (Array.isArray(element) && element.length === 2) pair = [element[0], element[1]];
   else if (isPlainObject(element) && 'xs' in element && 'ys' in element) pair = [element.xs, element.ys];
@@ -43,23 +47,18 @@ function batchOf(where: string, element: unknown, index: number): [Tensor, Tenso
     throw new ArgumentError(
       `${where}: element ${index} is ${describe(element)}; each element is one batch, { xs, ys } or [xs, ys]`,
     );
-  const [x, y] = pair.map((part, k) => {
-    const name = k === 0 ? 'xs' : 'ys';
-    if (part instanceof Tensor) return part;
-    if (isPlainObject(part))
+  for (const [k, part] of pair.entries()) {
+    const parts = part instanceof Tensor ? [part] : Array.isArray(part) ? part : isPlainObject(part) ? Object.values(part) : [part];
+    if (!parts.every((p) => p instanceof Tensor))
       throw new ArgumentError(
-        `${where}: element ${index}'s ${name} is an object of ${Object.keys(part).join(', ')}; a Sequential takes one tensor (map each element to { xs: Object.values(xs), ys: Object.values(ys) } before batching)`,
+        `${where}: element ${index}'s ${k === 0 ? 'xs' : 'ys'} is ${describe(part)}, not a Tensor: batch the dataset first (dataset.batch(32))`,
       );
-    throw new ArgumentError(
-      `${where}: element ${index}'s ${name} is ${describe(part)}, not a Tensor: batch the dataset first (dataset.batch(32))`,
-    );
-  });
-  if (x.rank < 1 || y.rank < 1 || x.shape[0] !== y.shape[0])
-    throw new ShapeError(
-      where,
-      `element ${index}: xs ${fmtShape(x.shape)} and ys ${fmtShape(y.shape)} do not hold the same number of samples`,
-    );
-  return [x, y];
+  }
+  const at = `${where}: element ${index}`;
+  const xs = dataList(at, 'x', pair[0], model.inputNames);
+  const ys = dataList(at, 'y', pair[1], model.outputNames);
+  sameSamples(at, xs, ys, { x: model.inputNames, y: model.outputNames });
+  return { xs, ys };
 }
 
 function describe(v: unknown): string {
@@ -80,6 +79,7 @@ class DatasetBatches implements BatchSource {
   readonly state: Trackable;
 
   constructor(
+    private readonly model: Model,
     private readonly dataset: Dataset<unknown>,
     private readonly batchesPerEpoch: number | undefined,
     private readonly onRunOut: () => void,
@@ -112,29 +112,29 @@ class DatasetBatches implements BatchSource {
     else if (this.batchesPerEpoch === undefined || this.it === null) this.it = await this.dataset.iterator();
   }
 
-  async nextBatch(): Promise<[Tensor, Tensor] | null> {
+  async nextBatch(): Promise<Batch | null> {
     const r = await this.it!.next();
     if (r.done) {
       this.it = null;
       if (this.batchesPerEpoch !== undefined) this.onRunOut();
       return null;
     }
-    return batchOf('fitDataset', r.value, this.given++);
+    return batchOf('fitDataset', this.model, r.value, this.given++);
   }
 }
 
 /** Builds an unbuilt model from the first batch's shape, leaving the dataset's passes as they were. */
-async function buildFromFirstBatch(model: Sequential, dataset: Dataset<unknown>): Promise<void> {
+async function buildFromFirstBatch(model: Model, dataset: Dataset<unknown>): Promise<void> {
   if (model.built) return;
   const passes = dataset.stateDict();
   const first = await (await dataset.iterator()).next();
   dataset.loadStateDict(passes);
   if (first.done) throw new ArgumentError('fitDataset: the dataset is empty');
-  model.build(batchOf('fitDataset', first.value, 0)[0].shape.slice(1));
+  model.buildInputs(batchOf('fitDataset', model, first.value, 0).xs.map((t) => t.shape.slice(1)));
 }
 
 export async function fitDatasetModel(
-  model: Sequential,
+  model: Model,
   dataset: Dataset<unknown>,
   options: FitDatasetOptions,
 ): Promise<History> {
@@ -154,6 +154,7 @@ export async function fitDatasetModel(
   await buildFromFirstBatch(model, dataset);
   const warn = options.warn ?? ((m: string) => console.warn(`waypoint: ${m}`));
   const source = new DatasetBatches(
+    model,
     dataset,
     options.batchesPerEpoch,
     () => {
@@ -169,12 +170,12 @@ export async function fitDatasetModel(
       ? null
       : v instanceof Dataset
         ? (yielder: Yielder) => evaluateDatasetBatches(model, v, options.validationBatches, yielder)
-        : (yielder: Yielder) => evaluateTensors(model, v[0], v[1], 32, yielder);
+        : (yielder: Yielder) => evaluateTensors(model, v[0], v[1], 32, yielder, 'fitDataset validationData');
   return runFit(model, source, validate, options, checked);
 }
 
 function evaluateDatasetBatches(
-  model: Sequential,
+  model: Model,
   dataset: Dataset<unknown>,
   batches: number | undefined,
   yielder: Yielder,
@@ -187,14 +188,14 @@ function evaluateDatasetBatches(
       it ??= await dataset.iterator();
       if (batches !== undefined && n >= batches) return null;
       const r = await it.next();
-      return r.done ? null : batchOf('evaluateDataset', r.value, n++);
+      return r.done ? null : batchOf('evaluateDataset', model, r.value, n++);
     },
     yielder,
   );
 }
 
 export async function evaluateDatasetModel(
-  model: Sequential,
+  model: Model,
   dataset: Dataset<unknown>,
   options: EvaluateDatasetOptions,
 ): Promise<Logs> {

@@ -3,7 +3,7 @@
  * `conv2d`), then `_1`, `_2`, … for later layers of the same class; a layer's own name wins.
  * Exports and TensorBoard's tags use them, so they read as Keras's do.
  */
-import type { Sequential } from './sequential.js';
+import type { Model } from './model.js';
 
 /** Keras's to_snake_case: `(.)([A-Z][a-z]+)` → `\1_\2`, then `([a-z])([A-Z])` → `\1_\2`, lower-cased. */
 export function snakeCase(className: string): string {
@@ -14,7 +14,7 @@ export function snakeCase(className: string): string {
     .toLowerCase();
 }
 
-export function kerasLayerNames(model: Sequential): string[] {
+export function kerasLayerNames(model: Model): string[] {
   const used = new Set<string>();
   const seen = new Map<string, number>();
   return model.layers.map((l) => {

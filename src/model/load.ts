@@ -7,7 +7,8 @@ import { CheckpointError } from '../state/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { Adam, type Optimizer, type OptimizerConfigJson, optimizerFromConfig } from '../optim/index.js';
 import { Sequential } from './sequential.js';
-import { readConfig, trainingCheckpoint } from './persistence.js';
+import { type FunctionalConfig, Model, type SequentialConfig } from './model.js';
+import { type ModelFileConfig, readConfig, trainingCheckpoint } from './persistence.js';
 
 function optimizerFrom(spec: { className: string; config: OptimizerConfigJson }): Optimizer {
   const optimizer = optimizerFromConfig(spec);
@@ -15,16 +16,26 @@ function optimizerFrom(spec: { className: string; config: OptimizerConfigJson })
   return optimizer;
 }
 
+/** The model a file's config describes, built for the shapes it was saved with. */
+function modelOf(saved: ModelFileConfig): Model {
+  const model =
+    saved.className === 'Functional'
+      ? Model.fromConfig(saved.model as FunctionalConfig)
+      : Sequential.fromConfig(saved.model as SequentialConfig);
+  if (saved.inputShape) model.buildInputs(saved.inputShapes ?? [saved.inputShape]);
+  return model;
+}
+
 /** Rebuilds a model saved by `model.save` from its config, recompiles it, and restores its state. */
-export async function loadModel(path: string, options: { storage?: Storage } = {}): Promise<Sequential> {
+export async function loadModel(path: string, options: { storage?: Storage } = {}): Promise<Model> {
   const saved = await readConfig(path, options.storage);
-  const model = Sequential.fromConfig(saved.model);
-  if (saved.inputShape) model.build(saved.inputShape);
+  const model = modelOf(saved);
   if (saved.compile)
     model.compile({
       optimizer: optimizerFrom(saved.compile.optimizer),
       loss: saved.compile.loss,
       metrics: saved.compile.metrics,
+      lossWeights: saved.compile.lossWeights,
     });
   await trainingCheckpoint(model).read(path, { storage: options.storage });
   return model;
@@ -34,12 +45,17 @@ export async function loadModel(path: string, options: { storage?: Storage } = {
  * A model for inference or evaluation from any file with a config (model or weights): rebuilt
  * from its config, compiled with its loss and metrics when it has them, holding its weights.
  */
-export async function modelFromFile(path: string, options: { storage?: Storage } = {}): Promise<Sequential> {
+export async function modelFromFile(path: string, options: { storage?: Storage } = {}): Promise<Model> {
   const saved = await readConfig(path, options.storage);
-  const model = Sequential.fromConfig(saved.model);
-  if (saved.inputShape) model.build(saved.inputShape);
+  const model = modelOf(saved);
   // The optimizer does not matter for evaluation; loss and metrics come from the file.
-  if (saved.compile) model.compile({ optimizer: new Adam(), loss: saved.compile.loss, metrics: saved.compile.metrics });
+  if (saved.compile)
+    model.compile({
+      optimizer: new Adam(),
+      loss: saved.compile.loss,
+      metrics: saved.compile.metrics,
+      lossWeights: saved.compile.lossWeights,
+    });
   await model.loadWeights(path, { storage: options.storage });
   return model;
 }

@@ -10,27 +10,43 @@ import type { JsonValue, StateDict } from '../state/tree.js';
 import type { LoadOptions, Trackable } from '../state/trackable.js';
 import type { WriteResult } from '../checkpoint/format/writer.js';
 import type { Storage } from '../storage/storage.js';
-import type { Sequential, SequentialConfig } from './sequential.js';
+import type { FunctionalConfig, Model, SequentialConfig } from './model.js';
 import type { LossName } from '../nn/losses.js';
 import type { OptimizerConfigJson } from '../optim/index.js';
 import { configDiff } from './config-diff.js';
 
 /** What a model file records about how to rebuild and recompile the model. */
 export interface ModelFileConfig {
-  model: SequentialConfig;
+  /** 'Sequential' or 'Functional' (files written before functional models have none: Sequential). */
+  className?: string;
+  model: SequentialConfig | FunctionalConfig;
+  /** The first input's per-sample shape (a Sequential's only one). */
   inputShape: number[] | null;
-  compile: { loss: LossName; metrics: string[]; optimizer: { className: string; config: OptimizerConfigJson } } | null;
+  /** Every input's per-sample shape. */
+  inputShapes?: number[][] | null;
+  /** As compile took it: a model of one output keeps a loss and a list of metrics; of several, one of each per output. */
+  compile: {
+    loss: LossName | LossName[];
+    metrics: string[] | string[][];
+    lossWeights?: number[];
+    optimizer: { className: string; config: OptimizerConfigJson };
+  } | null;
 }
 
-export function modelFileConfig(model: Sequential): ModelFileConfig {
+export function modelFileConfig(model: Model): ModelFileConfig {
   const c = model.compiled;
+  const several = (c?.outputs.length ?? 0) > 1;
+  const shapes = model.built ? model.inputShapes() : null;
   return {
+    className: model.className,
     model: model.getConfig(),
-    inputShape: model.built ? model.inputShapeOf() : null,
+    inputShape: shapes && shapes[0],
+    inputShapes: shapes,
     compile: c
       ? {
-          loss: c.lossName,
-          metrics: c.metrics.map((m) => m.name),
+          loss: several ? c.options.loss : c.options.loss[0],
+          metrics: several ? c.options.metrics : c.options.metrics[0],
+          ...(several ? { lossWeights: c.options.lossWeights } : {}),
           optimizer: { className: c.optimizer.className, config: c.optimizer.getConfig() },
         }
       : null,
@@ -38,7 +54,7 @@ export function modelFileConfig(model: Sequential): ModelFileConfig {
 }
 
 /** The RNG as a trackable whose state is plain JSON. */
-function rngTrackable(model: Sequential): Trackable {
+function rngTrackable(model: Model): Trackable {
   return {
     stateDict: () => ({ state: model.rng.getState() as unknown as JsonValue }),
     loadStateDict: (s: StateDict) => model.rng.loadStateDict(s),
@@ -49,8 +65,8 @@ function rngTrackable(model: Sequential): Trackable {
  * Everything that makes a training run resumable, as one group of trackables: weights,
  * optimizer state, history (and so the epoch count), and the model's RNG.
  */
-export function trainingCheckpoint(model: Sequential, extra: Record<string, Trackable | JsonValue> = {}): Checkpoint {
-  if (!model.built) model.build();
+export function trainingCheckpoint(model: Model, extra: Record<string, Trackable | JsonValue> = {}): Checkpoint {
+  model.ensureBuilt();
   const objects: Record<string, Trackable | JsonValue> = {
     config: modelFileConfig(model) as unknown as JsonValue,
     model,
@@ -78,18 +94,18 @@ export interface ModelLoadOptions extends LoadOptions {
   storage?: Storage;
 }
 
-export async function saveModel(model: Sequential, path: string, options: ModelSaveOptions = {}): Promise<WriteResult> {
+export async function saveModel(model: Model, path: string, options: ModelSaveOptions = {}): Promise<WriteResult> {
   return trainingCheckpoint(model).write(path, { kind: 'model', ...options, metadata: options.metadata ?? {} });
 }
 
 /** The weights alone, with the config that says which model they fit: what `saveWeights` writes. */
-export function weightsCheckpoint(model: Sequential): Checkpoint {
-  if (!model.built) model.build();
+export function weightsCheckpoint(model: Model): Checkpoint {
+  model.ensureBuilt();
   return new Checkpoint({ config: modelFileConfig(model) as unknown as JsonValue, model });
 }
 
 export async function saveWeights(
-  model: Sequential,
+  model: Model,
   path: string,
   options: ModelSaveOptions = {},
 ): Promise<WriteResult> {
@@ -113,9 +129,12 @@ export async function readConfig(path: string, storage?: Storage): Promise<Model
 }
 
 /** Refuses (strict) a file whose architecture differs from the model's, listing every difference. */
-function checkArchitecture(path: string, saved: ModelFileConfig, model: Sequential, strict: boolean): void {
+function checkArchitecture(path: string, saved: ModelFileConfig, model: Model, strict: boolean): void {
   const current = model.getConfig();
-  const diffs = configDiff(saved.model.layers, current.layers, 'layers');
+  const diffs =
+    'layers' in saved.model && !('nodes' in saved.model) && 'layers' in current && !('nodes' in current)
+      ? configDiff(saved.model.layers, current.layers, 'layers')
+      : configDiff({ ...saved.model, name: null, seed: null }, { ...current, name: null, seed: null });
   if (strict && diffs.length) {
     throw new CheckpointError(
       'SHAPE_MISMATCH',
@@ -125,11 +144,11 @@ function checkArchitecture(path: string, saved: ModelFileConfig, model: Sequenti
   }
 }
 
-export async function loadWeights(model: Sequential, path: string, options: ModelLoadOptions = {}): Promise<void> {
+export async function loadWeights(model: Model, path: string, options: ModelLoadOptions = {}): Promise<void> {
   const strict = options.strict ?? true;
   const saved = await readConfig(path, options.storage);
   checkArchitecture(path, saved, model, strict);
-  if (!model.built && saved.inputShape) model.build(saved.inputShape);
+  if (!model.built && saved.inputShape) model.buildInputs(saved.inputShapes ?? [saved.inputShape]);
   // A model file also holds optimizer, history and RNG: only the weights matter here.
   await new Checkpoint({ config: null, model }).read(path, {
     strict,
@@ -139,10 +158,10 @@ export async function loadWeights(model: Sequential, path: string, options: Mode
 }
 
 /** Restores weights, optimizer, history and RNG saved by `model.save` into this model. */
-export async function restoreModel(model: Sequential, path: string, options: ModelLoadOptions = {}): Promise<void> {
+export async function restoreModel(model: Model, path: string, options: ModelLoadOptions = {}): Promise<void> {
   const strict = options.strict ?? true;
   const saved = await readConfig(path, options.storage);
   checkArchitecture(path, saved, model, strict);
-  if (!model.built && saved.inputShape) model.build(saved.inputShape);
+  if (!model.built && saved.inputShape) model.buildInputs(saved.inputShapes ?? [saved.inputShape]);
   await trainingCheckpoint(model).read(path, { strict, storage: options.storage });
 }

@@ -7,10 +7,12 @@
  */
 import { ArgumentError } from '../errors.js';
 import { noGrad, type Tensor } from '../tensor/tensor.js';
+import { add, mul } from '../tensor/ops/elementwise.js';
 import { Random } from '../tensor/random.js';
 import { withBufferScope } from '../tensor/memory.js';
 import type { Trackable } from '../state/trackable.js';
-import type { Sequential } from './sequential.js';
+import type { Model } from './model.js';
+import { logKeys } from './compile.js';
 import { type Callback, type CallbackHooks, CallbackList, type EpochTotals, FitContext } from './callback.js';
 import type { History, Logs } from './history.js';
 import { ProgressBar } from './progress.js';
@@ -20,6 +22,12 @@ import { TrainingInterruptedError } from './interrupt.js';
 
 /** Sub-streams of the model seed. */
 export const STREAM = { shuffle: 1, dropout: 2 } as const;
+
+/** One batch: a tensor per model input and per output, each of the same number of samples. */
+export interface Batch {
+  xs: Tensor[];
+  ys: Tensor[];
+}
 
 /** The training data of a fit, a batch at a time. */
 export interface BatchSource {
@@ -31,7 +39,7 @@ export interface BatchSource {
   /** Starts epoch `epoch` at batch `from` (past 0 when a resumed fit continues an epoch). */
   openEpoch(epoch: number, from: number): Promise<void>;
   /** The next batch of the open epoch, or null at its end. */
-  nextBatch(): Promise<[Tensor, Tensor] | null>;
+  nextBatch(): Promise<Batch | null>;
   /** What backups must keep besides the model to continue at the next batch (a dataset's position). */
   readonly state?: Trackable;
 }
@@ -101,7 +109,7 @@ export type Validate = (yielder: Yielder) => Promise<Logs>;
 
 /** Runs a fit of `model` over `source`: callbacks, context, interruption; the model is built and compiled. */
 export async function runFit(
-  model: Sequential,
+  model: Model,
   source: BatchSource,
   validate: Validate | null,
   options: LoopOptions,
@@ -125,7 +133,7 @@ export async function runFit(
   ]);
   callbacks.setModel(model);
   model.stopTraining = false;
-  const batchLogKeys = ['loss', ...compiled.metrics.map((m) => m.name)];
+  const batchLogKeys = logKeys(compiled);
   const epochLogKeys = validate ? [...batchLogKeys, ...batchLogKeys.map((k) => `val_${k}`)] : batchLogKeys;
   const context = new FitContext(
     {
@@ -155,13 +163,13 @@ export async function runFit(
 }
 
 /** Stops the fit here if `model.interrupt()` was called: at a batch boundary, after its callbacks. */
-function checkInterrupt(model: Sequential, epoch: number, nextBatch: number): void {
+function checkInterrupt(model: Model, epoch: number, nextBatch: number): void {
   const reason = model.interruption.requested;
   if (reason !== null) throw new TrainingInterruptedError(reason, epoch, nextBatch);
 }
 
 async function runEpochs(
-  model: Sequential,
+  model: Model,
   source: BatchSource,
   validate: Validate | null,
   callbacks: CallbackList,
@@ -189,11 +197,10 @@ async function runEpochs(
     for (let b = first; source.steps === null || b < source.steps; b++) {
       const batch = await source.nextBatch();
       if (batch === null) break;
-      const [x, y] = batch;
       context.batch = b;
-      const size = x.shape[0];
+      const size = batch.xs[0].shape[0];
       await callbacks.batchBegin(b, { batch: b, size });
-      trainBatch(model, params, x, y, Random.derive(model.seed, STREAM.dropout, epoch, b), totals);
+      trainBatch(model, params, batch, Random.derive(model.seed, STREAM.dropout, epoch, b), totals);
       context.stepsDone++;
       await callbacks.batchEnd(b, { batch: b, size, ...averages(totals) });
       await yielder.maybeYield();
@@ -222,58 +229,73 @@ async function runEpochs(
  * buffer scope, so the next step computes into this one's activations and gradients
  * (kernels/buffers.ts); the gradients are dropped with them.
  */
-function trainBatch(
-  model: Sequential,
-  params: NamedParams,
-  x: Tensor,
-  y: Tensor,
-  rng: Random,
-  totals: EpochTotals,
-): void {
+function trainBatch(model: Model, params: NamedParams, batch: Batch, rng: Random, totals: EpochTotals): void {
   withBufferScope(() => {
     const compiled = model.compiled!;
-    const output = model.forward(x, { training: true, rng, logits: compiled.fromLogits });
-    const loss = compiled.loss(y, output, compiled.fromLogits);
+    const outputs = model.forwardAll(batch.xs, { training: true, rng, logits: compiled.logits });
+    const losses = outputLosses(model, batch.ys, outputs);
+    const loss = totalLoss(model, losses);
     for (const [, p] of params) p.zeroGrad();
     loss.backward();
     noGrad(() => compiled.optimizer.applyGradients(params));
-    addBatchLogs(model, totals, y, output, loss);
+    addBatchLogs(model, totals, batch.ys, outputs, losses, loss);
     for (const [, p] of params) p.zeroGrad();
   });
 }
 
-/** Adds a batch's loss (weighted by its size) and metrics to the running totals. */
-function addBatchLogs(model: Sequential, totals: EpochTotals, y: Tensor, output: Tensor, loss: Tensor): void {
+/** Each output's loss (the mean over the batch). */
+function outputLosses(model: Model, ys: Tensor[], outputs: Tensor[]): Tensor[] {
+  return model.compiled!.outputs.map((o, i) => o.loss(ys[i], outputs[i], o.fromLogits));
+}
+
+/** What training minimizes: the outputs' losses times their weights, summed in output order (as Keras). */
+function totalLoss(model: Model, losses: Tensor[]): Tensor {
+  const weighted = model.compiled!.outputs.map((o, i) => (o.weight === 1 ? losses[i] : mul(losses[i], o.weight)));
+  return weighted.slice(1).reduce((sum, l) => add(sum, l), weighted[0]);
+}
+
+/** Adds a batch's loss (weighted by its size), each output's loss (several outputs) and metrics to the running totals. */
+function addBatchLogs(
+  model: Model,
+  totals: EpochTotals,
+  ys: Tensor[],
+  outputs: Tensor[],
+  losses: Tensor[],
+  loss: Tensor,
+): void {
   const compiled = model.compiled!;
-  const n = y.shape[0];
-  add(totals, 'loss', loss.item() * n, n);
-  for (const m of compiled.metrics) {
-    const { total, count } = m.fn(y, output, compiled.fromLogits);
-    add(totals, m.name, total, count);
-  }
+  const n = ys[0].shape[0];
+  tally(totals, 'loss', loss.item() * n, n);
+  compiled.outputs.forEach((o, i) => {
+    if (compiled.outputs.length > 1) tally(totals, `${o.prefix}loss`, losses[i].item() * n, n);
+    for (const m of o.metrics) {
+      const { total, count } = m.fn(ys[i], outputs[i], o.fromLogits);
+      tally(totals, o.prefix + m.name, total, count);
+    }
+  });
   totals.samples += n;
 }
 
-function add(t: EpochTotals, key: string, sum: number, count: number): void {
+function tally(t: EpochTotals, key: string, sum: number, count: number): void {
   t.sums[key] = (t.sums[key] ?? 0) + sum;
   t.counts[key] = (t.counts[key] ?? 0) + count;
 }
 
 /** Loss and metrics over the batches `next` gives until null, giving the event loop a turn as fit does. */
 export async function evaluateBatches(
-  model: Sequential,
-  next: () => Promise<[Tensor, Tensor] | null>,
+  model: Model,
+  next: () => Promise<Batch | null>,
   yielder: Yielder,
 ): Promise<Logs> {
   const compiled = model.compiled!;
   const totals = emptyTotals();
   const rng = new Random(model.seed);
   for (let batch = await next(); batch !== null; batch = await next()) {
-    const [xb, yb] = batch;
     withBufferScope(() =>
       noGrad(() => {
-        const output = model.forward(xb, { training: false, rng, logits: compiled.fromLogits });
-        addBatchLogs(model, totals, yb, output, compiled.loss(yb, output, compiled.fromLogits));
+        const outputs = model.forwardAll(batch.xs, { training: false, rng, logits: compiled.logits });
+        const losses = outputLosses(model, batch.ys, outputs);
+        addBatchLogs(model, totals, batch.ys, outputs, losses, totalLoss(model, losses));
       }),
     );
     await yielder.maybeYield();

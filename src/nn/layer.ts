@@ -5,9 +5,13 @@ import type { StateDict } from '../state/tree.js';
 import { type LoadOptions, type Trackable, copyUnlessSame } from '../state/trackable.js';
 import { CheckpointError } from '../state/errors.js';
 import { keep } from '../tensor/memory.js';
+import { GraphNode, SymbolicTensor } from './symbolic.js';
 
 /** Per-sample shape (no batch dimension). */
 export type SampleShape = number[];
+
+/** Shapes as a list in errors: `[4], [8]`. */
+export const fmtShapes = (shapes: SampleShape[]): string => shapes.map((s) => fmtShape(s)).join(', ');
 
 export interface CallContext {
   training: boolean;
@@ -22,6 +26,8 @@ export interface LayerExample {
   config: Record<string, unknown>;
   /** The per-sample input shape. */
   inputShape: number[];
+  /** Several inputs (a merge layer): their per-sample shapes, `inputShape` being the first. */
+  inputShapes?: number[][];
   /** Inputs are integer ids below this (Embedding), not floats. */
   integerInputs?: number;
 }
@@ -38,8 +44,10 @@ export interface LayerConfig {
  */
 export abstract class Layer implements Trackable {
   abstract readonly className: string;
-  readonly name: string;
   readonly inputShape?: SampleShape;
+  /** The calls of this layer on symbolic tensors, in order (Keras's inbound nodes). */
+  readonly inboundNodes: GraphNode[] = [];
+  private layerName: string;
   trainable: boolean;
   protected weights = new Map<string, Tensor>();
   /** Weights that training does not update by gradient (BatchNormalization's moving statistics). */
@@ -47,13 +55,81 @@ export abstract class Layer implements Trackable {
   private builtFor: SampleShape | null = null;
 
   constructor(config: LayerConfig = {}) {
-    this.name = config.name ?? '';
+    this.layerName = config.name ?? '';
     this.inputShape = config.inputShape;
     this.trainable = config.trainable ?? true;
   }
 
+  get name(): string {
+    return this.layerName;
+  }
+
+  /** Names a layer that has no name (a functional model names its layers as Keras would); a given name stays. */
+  nameIfUnnamed(name: string): void {
+    if (this.layerName === '') this.layerName = name;
+  }
+
   get built(): boolean {
     return this.builtFor !== null;
+  }
+
+  /**
+   * Calls the layer on symbolic tensors (from `Input` or another layer's `apply`), recording
+   * the call for a functional `Model`, and returns its output (as TensorFlow.js's `apply`).
+   * A list of tensors goes to layers that take several (`Add`, `Concatenate`, a model).
+   */
+  apply(inputs: SymbolicTensor | SymbolicTensor[]): SymbolicTensor {
+    const outputs = this.applyAll(inputs);
+    if (outputs.length !== 1)
+      throw new ArgumentError(`${this.describe()} has ${outputs.length} outputs: call applyAll to get them all`);
+    return outputs[0];
+  }
+
+  /** `apply` for a layer (a model) with several outputs: every output, in order. */
+  applyAll(inputs: SymbolicTensor | SymbolicTensor[]): SymbolicTensor[] {
+    const list = Array.isArray(inputs) ? inputs : [inputs];
+    if (list.length === 0 || !list.every((t) => t instanceof SymbolicTensor)) {
+      const got = list.map((t) => (t instanceof Tensor ? 'a Tensor' : typeof t)).join(', ');
+      throw new ArgumentError(
+        `${this.describe()}.apply takes symbolic tensors (from Input() or another layer's apply), got ${got || 'nothing'}: to compute on Tensors, build a Model and call predict`,
+      );
+    }
+    const shapes = list.map((t) => t.shape);
+    const first = this.inboundNodes[0];
+    if (first !== undefined && fmtShapes(first.inputs.map((t) => t.shape)) !== fmtShapes(shapes))
+      throw new ShapeError(
+        this.describe(),
+        `is shared, and a shared layer takes inputs of one shape: first called on ${fmtShapes(first.inputs.map((t) => t.shape))}, now on ${fmtShapes(shapes)}`,
+      );
+    const node = new GraphNode(this, list, this.outputShapesFor(shapes), this.inboundNodes.length);
+    this.inboundNodes.push(node);
+    return node.outputs;
+  }
+
+  /*
+   * A layer as a graph node: inputs and outputs as lists. A layer of one input and one output
+   * (all but the merge layers and models) keeps these defaults.
+   */
+
+  /** Output shapes for inputs of `shapes` (checked: a wrong count or shape is a ShapeError naming the layer). */
+  outputShapesFor(shapes: SampleShape[]): SampleShape[] {
+    return [this.outputShape(this.onlyInput(shapes))];
+  }
+
+  /** Builds the layer for inputs of `shapes`; returns the output shapes. */
+  buildFor(shapes: SampleShape[], rng: Random): SampleShape[] {
+    return [this.build(this.onlyInput(shapes), rng)];
+  }
+
+  /** The forward pass over a node's inputs. */
+  callFor(inputs: Tensor[], ctx: CallContext): Tensor[] {
+    return [this.call(this.onlyInput(inputs), ctx)];
+  }
+
+  private onlyInput<T>(inputs: T[]): T {
+    if (inputs.length !== 1)
+      throw new ArgumentError(`${this.describe()} takes one input, given ${inputs.length}`);
+    return inputs[0];
   }
 
   /** Creates the weights for inputs of `inputShape`; returns the output shape. */

@@ -7,6 +7,8 @@ import { AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPool2D
 import { BatchNormalization, LayerNormalization } from './layers/normalization.js';
 import { Embedding } from './layers/embedding.js';
 import { GRU, LSTM } from './layers/recurrent.js';
+import { Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract } from './layers/merge.js';
+import { InputLayer } from './layers/input.js';
 
 export interface SerializedLayer {
   className: string;
@@ -30,7 +32,22 @@ const registry = new Map<string, LayerClass>([
   ['Embedding', Embedding],
   ['LSTM', LSTM],
   ['GRU', GRU],
+  ['InputLayer', InputLayer],
+  ['Add', Add],
+  ['Subtract', Subtract],
+  ['Multiply', Multiply],
+  ['Average', Average],
+  ['Maximum', Maximum],
+  ['Minimum', Minimum],
+  ['Concatenate', Concatenate],
 ]);
+
+/** Models used as layers (Sequential, Functional) are rebuilt by their own `fromConfig`: they register it here. */
+const modelClasses = new Map<string, (config: never) => Layer>();
+
+export function registerModelClass(className: string, fromConfig: (config: never) => Layer): void {
+  modelClasses.set(className, fromConfig);
+}
 
 /** Every registered layer class by name (the library's, then registerLayer's): the layer contract runs over them. */
 export function registeredLayers(): Array<[string, LayerClass]> {
@@ -47,6 +64,8 @@ export function serializeLayer(layer: Layer): SerializedLayer {
 }
 
 export function layerFromConfig(s: SerializedLayer): Layer {
+  const fromConfig = modelClasses.get(s?.className);
+  if (fromConfig !== undefined) return fromConfig(s.config as never);
   const cls = registry.get(s.className);
   if (cls === undefined) {
     throw new ArgumentError(

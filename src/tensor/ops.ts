@@ -4,6 +4,8 @@ export {
   mul,
   div,
   pow,
+  maximum,
+  minimum,
   neg,
   exp,
   log,

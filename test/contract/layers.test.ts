@@ -91,7 +91,7 @@ describe('the layer contract', () => {
         const model = build();
         const storage = new MemoryStorage();
         await model.save('/m.wpt', { storage });
-        const back = await loadModel('/m.wpt', { storage });
+        const back = (await loadModel('/m.wpt', { storage })) as Sequential;
         const x = inputFor(example, 3, new Random(1));
         expect(Array.from(back.predict(x).data)).toEqual(Array.from(model.predict(x).data));
       });

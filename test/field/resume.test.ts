@@ -19,6 +19,7 @@ import {
   ModelCheckpoint,
   CheckpointError,
   ReduceLROnPlateau,
+  type Sequential,
 } from '../../src/node/index.js';
 import { dataFor, fingerprint, makeModel, type Kind } from '../../harness/training.js';
 let dir: string;
@@ -100,7 +101,7 @@ describe('resume is exact', () => {
     const first = makeModel('mlp', 3);
     await first.fit(x, y, { epochs: 2, verbose: 0 });
     await first.save(join(dir, 'm.wpt'));
-    const again = await loadModel(join(dir, 'm.wpt'));
+    const again = (await loadModel(join(dir, 'm.wpt'))) as Sequential;
     expect(again.currentEpoch).toBe(2);
     expect(again.history.history).toEqual(first.history.history);
     await again.fit(x, y, { epochs: 4, verbose: 0, initialEpoch: again.currentEpoch });

@@ -467,7 +467,7 @@ describe('a model trained in TensorFlow.js → importTfjs', () => {
       expect(run.status, run.stderr).toBe(0);
       const x = new Tensor(t.x.dataSync() as Float32Array, [16, 6, 6, 2]);
       expectClose(
-        (await loadModel(join(dir, 'm.wpt'))).predict(x).data,
+        ((await loadModel(join(dir, 'm.wpt'))) as Sequential).predict(x).data,
         (t.model.predict(t.x) as tf.Tensor).dataSync(),
         1e-5,
         'imported by the CLI',

@@ -189,7 +189,7 @@ describe('export', () => {
         weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length),
       }),
     );
-    const ours = await modelFromFile(file);
+    const ours = (await modelFromFile(file)) as Sequential;
     const x = await (await loadMnist()).xTest;
     const sample = new Tensor(x.data.slice(0, 64 * 784), [64, 784]);
     const theirs = (loaded.predict(tf.tensor(sample.data, sample.shape)) as tf.Tensor).dataSync();
@@ -213,7 +213,7 @@ describe('export', () => {
     const x = await (await loadMnist({ shape: 'image' })).xTest;
     const sample = new Tensor(x.data.slice(0, 16 * 784), [16, 28, 28, 1]);
     const theirs = (loaded.predict(tf.tensor(sample.data, sample.shape)) as tf.Tensor).dataSync();
-    const mine = (await modelFromFile(join(cnnRun, 'last.wpt'))).predict(sample).data;
+    const mine = ((await modelFromFile(join(cnnRun, 'last.wpt'))) as Sequential).predict(sample).data;
     for (let i = 0; i < mine.length; i++) expect(Math.abs(theirs[i] - mine[i])).toBeLessThan(1e-5);
   }, 60_000);
 
@@ -227,7 +227,7 @@ describe('export', () => {
     const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8'));
     const buffer = bytes.subarray(8 + n);
     expect(header.__metadata__.engine).toMatch(/^waypoint /);
-    const ours = await modelFromFile(file);
+    const ours = (await modelFromFile(file)) as Sequential;
     let end = 0;
     ours.layers.forEach((layer, i) => {
       for (const [name, t] of layer.namedWeights()) {

@@ -121,7 +121,7 @@ describe('layers holding layers', () => {
       const first = model();
       await first.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0 });
       await first.save(join(dir, 'm.wpt'));
-      const again = await loadModel(join(dir, 'm.wpt'));
+      const again = (await loadModel(join(dir, 'm.wpt'))) as Sequential;
       expect(again.layers[1]).toBeInstanceOf(Stack);
       await again.fit(x, y, { epochs: 4, batchSize: 16, verbose: 0, initialEpoch: again.currentEpoch });
       const bits = (m: Sequential) =>

@@ -156,7 +156,7 @@ describe('new layers, optimizers and schedules survive model.save / loadModel', 
       first.compile({ optimizer: m.optimizer(), loss: 'categoricalCrossentropy' });
       await first.fit(m.x, y, { epochs: 2, batchSize: 4, shuffle: false, verbose: 0 });
       await first.save('/m.wpt', { storage });
-      const loaded = await loadModel('/m.wpt', { storage });
+      const loaded = (await loadModel('/m.wpt', { storage })) as Sequential;
       expect(loaded.getConfig()).toEqual(first.getConfig());
       expect(loaded.optimizer!.getConfig()).toEqual(first.optimizer!.getConfig());
       expect(loaded.optimizer!.learningRate).toBe(first.optimizer!.learningRate);

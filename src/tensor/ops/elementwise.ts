@@ -137,6 +137,40 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
   );
 }
 
+/**
+ * The larger (or smaller) of a and b elementwise. As PyTorch's maximum/minimum (which Keras's
+ * torch backend runs), a tie sends half the gradient to each operand.
+ */
+function extremum(op: string, a: TensorLike, b: TensorLike, larger: boolean): Tensor {
+  return binary(
+    op,
+    a,
+    b,
+    (x, y, o) => {
+      if (larger) for (let i = 0; i < o.length; i++) o[i] = x[i] >= y[i] ? x[i] : y[i];
+      else for (let i = 0; i < o.length; i++) o[i] = x[i] <= y[i] ? x[i] : y[i];
+    },
+    (g, x, y, _o, needA, needB) => {
+      const ga = needA ? allocate(g.length) : null;
+      const gb = needB ? allocate(g.length) : null;
+      for (let i = 0; i < g.length; i++) {
+        const share = x[i] === y[i] ? 0.5 : (x[i] > y[i]) === larger ? 1 : 0;
+        if (ga) ga[i] = g[i] * share;
+        if (gb) gb[i] = g[i] * (1 - share);
+      }
+      return [ga, gb];
+    },
+  );
+}
+
+export function maximum(a: TensorLike, b: TensorLike): Tensor {
+  return extremum('maximum', a, b, true);
+}
+
+export function minimum(a: TensorLike, b: TensorLike): Tensor {
+  return extremum('minimum', a, b, false);
+}
+
 /** a^b elementwise; d/da = b·a^(b−1), d/db = a^b·ln a. */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
   return binary(
