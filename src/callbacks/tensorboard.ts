@@ -199,7 +199,12 @@ function kerasModelJson(model: Model): unknown {
   }));
   const graph = model.getConfig();
   if (!('nodes' in graph))
-    return { class_name: 'Sequential', config: { name: model.name, layers }, keras_version: 'waypoint', backend: 'waypoint' };
+    return {
+      class_name: 'Sequential',
+      config: { name: model.name, layers },
+      keras_version: 'waypoint',
+      backend: 'waypoint',
+    };
   const { nodes, inputs, outputs } = graph as GraphConfig;
   return {
     class_name: 'Functional',
@@ -207,7 +212,9 @@ function kerasModelJson(model: Model): unknown {
       name: model.name,
       layers: layers.map((l) => ({
         ...l,
-        inbound_nodes: nodes.filter((n) => n.layer === l.name && n.inputs.length).map((n) => n.inputs.map((r) => [...r, {}])),
+        inbound_nodes: nodes
+          .filter((n) => n.layer === l.name && n.inputs.length)
+          .map((n) => n.inputs.map((r) => [...r, {}])),
       })),
       input_layers: inputs,
       output_layers: outputs,

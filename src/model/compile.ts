@@ -84,7 +84,13 @@ export function compileModel(options: CompileOptions, outputs: OutputSpec[]): Co
     throw new ArgumentError('compile: give { optimizer, loss, metrics? }');
   if (options.loss === undefined) throw new ArgumentError('compile: loss is required');
   const several = outputs.length > 1;
-  const losses = perOutput('loss', options.loss, outputs, undefined as never, (v): v is LossName => typeof v === 'string');
+  const losses = perOutput(
+    'loss',
+    options.loss,
+    outputs,
+    undefined as never,
+    (v): v is LossName => typeof v === 'string',
+  );
   const weights = perOutput('lossWeights', options.lossWeights, outputs, 1, (v): v is number => typeof v === 'number');
   weights.forEach((w, i) => {
     if (!Number.isFinite(w))
@@ -99,19 +105,25 @@ export function compileModel(options: CompileOptions, outputs: OutputSpec[]): Co
   const metrics =
     flat || (Array.isArray(m) && m.length === 0)
       ? outputs.map(() => m as string[])
-      : perOutput<string[]>('metrics', m as PerOutput<string[]> | undefined, outputs, [], (_v): _v is string[] => false);
+      : perOutput<string[]>(
+          'metrics',
+          m as PerOutput<string[]> | undefined,
+          outputs,
+          [],
+          (_v): _v is string[] => false,
+        );
   const compiled = outputs.map((o, i): CompiledOutput => {
-      const lossName = losses[i];
-      return {
-        name: o.name,
-        lossName,
-        loss: getLoss(lossName),
-        weight: weights[i],
-        metrics: (metrics[i] ?? []).map((name) => resolveMetric(name, lossName)),
-        fromLogits: o.fusableActivation !== undefined && o.fusableActivation === FUSABLE_ACTIVATION[lossName],
-        prefix: several ? `${o.name}_` : '',
-      };
-    });
+    const lossName = losses[i];
+    return {
+      name: o.name,
+      lossName,
+      loss: getLoss(lossName),
+      weight: weights[i],
+      metrics: (metrics[i] ?? []).map((name) => resolveMetric(name, lossName)),
+      fromLogits: o.fusableActivation !== undefined && o.fusableActivation === FUSABLE_ACTIVATION[lossName],
+      prefix: several ? `${o.name}_` : '',
+    };
+  });
   return {
     optimizer: getOptimizer(options.optimizer),
     outputs: compiled,
@@ -125,6 +137,9 @@ export function logKeys(compiled: Compiled): string[] {
   const several = compiled.outputs.length > 1;
   return [
     'loss',
-    ...compiled.outputs.flatMap((o) => [...(several ? [`${o.prefix}loss`] : []), ...o.metrics.map((m) => o.prefix + m.name)]),
+    ...compiled.outputs.flatMap((o) => [
+      ...(several ? [`${o.prefix}loss`] : []),
+      ...o.metrics.map((m) => o.prefix + m.name),
+    ]),
   ];
 }

@@ -15,7 +15,14 @@ import { type ModelData, dataList, sameSamples } from './model-data.js';
 import type { History, Logs } from './history.js';
 import { Yielder } from './event-loop.js';
 import { evaluateTensors, positiveInt } from './fit.js';
-import { type Batch, type BatchSource, type LoopOptions, checkLoopOptions, evaluateBatches, runFit } from './train-loop.js';
+import {
+  type Batch,
+  type BatchSource,
+  type LoopOptions,
+  checkLoopOptions,
+  evaluateBatches,
+  runFit,
+} from './train-loop.js';
 
 export interface FitDatasetOptions extends LoopOptions {
   /**
@@ -48,7 +55,8 @@ function batchOf(where: string, model: Model, element: unknown, index: number): 
       `${where}: element ${index} is ${describe(element)}; each element is one batch, { xs, ys } or [xs, ys]`,
     );
   for (const [k, part] of pair.entries()) {
-    const parts = part instanceof Tensor ? [part] : Array.isArray(part) ? part : isPlainObject(part) ? Object.values(part) : [part];
+    const parts =
+      part instanceof Tensor ? [part] : Array.isArray(part) ? part : isPlainObject(part) ? Object.values(part) : [part];
     if (!parts.every((p) => p instanceof Tensor))
       throw new ArgumentError(
         `${where}: element ${index}'s ${k === 0 ? 'xs' : 'ys'} is ${describe(part)}, not a Tensor: batch the dataset first (dataset.batch(32))`,

@@ -119,7 +119,10 @@ export class Graph {
   }
 
   /** Rebuilds the tensors of a saved graph: new layers from their configs, called in the saved order. */
-  static tensorsFromConfig(config: GraphConfig, where: string): { inputs: SymbolicTensor[]; outputs: SymbolicTensor[] } {
+  static tensorsFromConfig(
+    config: GraphConfig,
+    where: string,
+  ): { inputs: SymbolicTensor[]; outputs: SymbolicTensor[] } {
     const bad = (why: string) => new CheckpointError('INVALID_STATE', `${where}: the saved graph ${why}`);
     if (![config?.layers, config?.nodes, config?.inputs, config?.outputs].every(Array.isArray))
       throw bad('lacks layers, nodes, inputs or outputs');
@@ -133,7 +136,8 @@ export class Graph {
     const made = new Map<string, SymbolicTensor[][]>();
     const tensor = ([name, call, index]: TensorRef): SymbolicTensor => {
       const t = made.get(name)?.[call]?.[index];
-      if (t === undefined) throw bad(`reads ${name}[${call}][${index}] before it is made (a cycle, or a damaged config)`);
+      if (t === undefined)
+        throw bad(`reads ${name}[${call}][${index}] before it is made (a cycle, or a damaged config)`);
       return t;
     };
     for (const { layer: name, inputs } of config.nodes) {
@@ -177,7 +181,9 @@ function nameLayers(layers: Layer[], where: string): void {
         `${where}: two layers are named '${layer.name}' (${taken.get(layer.name)!.describe()} and ${layer.describe()}): layer names must be unique in a model`,
       );
     if (layer.name.includes('/'))
-      throw new ArgumentError(`${where}: layer name '${layer.name}' contains '/', which separates the parts of weight paths`);
+      throw new ArgumentError(
+        `${where}: layer name '${layer.name}' contains '/', which separates the parts of weight paths`,
+      );
     taken.set(layer.name, layer);
   }
   const counts = new Map<string, number>();

@@ -24,17 +24,27 @@ export function dataList(where: string, what: 'x' | 'y', data: unknown, names: s
     const given = Object.keys(data);
     const unknown = given.find((k) => !names.includes(k));
     if (unknown !== undefined)
-      throw new ArgumentError(`${where}: ${what} names unknown ${kind} '${unknown}' (the model's ${kind}s: ${names.join(', ')})`);
+      throw new ArgumentError(
+        `${where}: ${what} names unknown ${kind} '${unknown}' (the model's ${kind}s: ${names.join(', ')})`,
+      );
     const missing = names.find((n) => !given.includes(n));
     if (missing !== undefined) throw new ArgumentError(`${where}: ${what} has no tensor for ${kind} '${missing}'`);
     tensors = names.map((n) => (data as Record<string, unknown>)[n]);
   } else {
-    throw new ArgumentError(`${where}: ${what} must be a Tensor, a list of Tensors or an object of them, got ${data === null ? 'null' : typeof data}`);
+    throw new ArgumentError(
+      `${where}: ${what} must be a Tensor, a list of Tensors or an object of them, got ${data === null ? 'null' : typeof data}`,
+    );
   }
   tensors.forEach((t, i) => {
     if (!(t instanceof Tensor))
-      throw new ArgumentError(`${where}: ${what} for ${kind} '${names[i]}' is ${t === null ? 'null' : typeof t}, not a Tensor`);
-    if (t.rank < 1) throw new ShapeError(where, `${what} for ${kind} '${names[i]}' has no batch dimension (shape ${fmtShape(t.shape)})`);
+      throw new ArgumentError(
+        `${where}: ${what} for ${kind} '${names[i]}' is ${t === null ? 'null' : typeof t}, not a Tensor`,
+      );
+    if (t.rank < 1)
+      throw new ShapeError(
+        where,
+        `${what} for ${kind} '${names[i]}' has no batch dimension (shape ${fmtShape(t.shape)})`,
+      );
   });
   return tensors as Tensor[];
 }
@@ -47,6 +57,9 @@ export function sameSamples(where: string, x: Tensor[], y: Tensor[], names: { x:
   const all = [...x.map((t, i) => [label('x', i), t] as const), ...y.map((t, i) => [label('y', i), t] as const)];
   for (const [which, t] of all)
     if (t.shape[0] !== n)
-      throw new ShapeError(where, `${label('x', 0)} has ${n} samples (${fmtShape(x[0].shape)}) but ${which} has ${t.shape[0]} (${fmtShape(t.shape)})`);
+      throw new ShapeError(
+        where,
+        `${label('x', 0)} has ${n} samples (${fmtShape(x[0].shape)}) but ${which} has ${t.shape[0]} (${fmtShape(t.shape)})`,
+      );
   return n;
 }

@@ -81,7 +81,9 @@ export class Model extends Layer {
     }
     const where = `Model '${this.name}'`;
     if (args.inputs === undefined || args.outputs === undefined)
-      throw new ArgumentError(`${where}: give { inputs, outputs } (tensors from Input() and the layers applied to them)`);
+      throw new ArgumentError(
+        `${where}: give { inputs, outputs } (tensors from Input() and the layers applied to them)`,
+      );
     this.graph = new Graph(list(args.inputs), list(args.outputs), where);
     this.graph.build(this.rng);
   }
@@ -128,10 +130,15 @@ export class Model extends Layer {
     const expected = this.inputShapes();
     const names = this.inputNames;
     if (shapes.length !== expected.length)
-      throw new ArgumentError(`${this.describe()} takes ${expected.length} inputs (${names.join(', ')}), given ${shapes.length}`);
+      throw new ArgumentError(
+        `${this.describe()} takes ${expected.length} inputs (${names.join(', ')}), given ${shapes.length}`,
+      );
     shapes.forEach((s, i) => {
       if (fmtShape(s) !== fmtShape(expected[i]))
-        throw new ShapeError(this.describe(), `input '${names[i]}' takes samples ${fmtShape(expected[i])}, given ${fmtShape(s)}`);
+        throw new ShapeError(
+          this.describe(),
+          `input '${names[i]}' takes samples ${fmtShape(expected[i])}, given ${fmtShape(s)}`,
+        );
     });
   }
 
@@ -255,9 +262,19 @@ export class Model extends Layer {
       const parts: Tensor[][] = [];
       for (let start = 0; start < n; start += batchSize) {
         const end = Math.min(n, start + batchSize);
-        parts.push(this.forwardAll(xs.map((t) => takeRows(t, start, end)), { training: false, rng }));
+        parts.push(
+          this.forwardAll(
+            xs.map((t) => takeRows(t, start, end)),
+            { training: false, rng },
+          ),
+        );
       }
-      return this.outputShapes().map((shape, k) => joinRows(parts.map((p) => p[k]), [n, ...shape]));
+      return this.outputShapes().map((shape, k) =>
+        joinRows(
+          parts.map((p) => p[k]),
+          [n, ...shape],
+        ),
+      );
     });
   }
 
@@ -332,7 +349,9 @@ export class Model extends Layer {
       const saved = layers[key.slice('layers/'.length)] as StateDict | undefined;
       if (saved === undefined) {
         if (options.strict ?? true)
-          throw new CheckpointError('MISSING_KEYS', `no saved weights for ${key} (${layer.describe()})`, { entry: key });
+          throw new CheckpointError('MISSING_KEYS', `no saved weights for ${key} (${layer.describe()})`, {
+            entry: key,
+          });
         continue;
       }
       layer.loadStateDict(saved, options);

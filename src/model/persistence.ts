@@ -104,11 +104,7 @@ export function weightsCheckpoint(model: Model): Checkpoint {
   return new Checkpoint({ config: modelFileConfig(model) as unknown as JsonValue, model });
 }
 
-export async function saveWeights(
-  model: Model,
-  path: string,
-  options: ModelSaveOptions = {},
-): Promise<WriteResult> {
+export async function saveWeights(model: Model, path: string, options: ModelSaveOptions = {}): Promise<WriteResult> {
   return weightsCheckpoint(model).write(path, { kind: 'weights', ...options });
 }
 

@@ -80,8 +80,7 @@ export class Sequential extends Model {
   }
 
   override buildInputs(shapes: SampleShape[]): void {
-    if (shapes.length !== 1)
-      throw new ShapeError(this.name, `a Sequential takes one input, given ${shapes.length}`);
+    if (shapes.length !== 1) throw new ShapeError(this.name, `a Sequential takes one input, given ${shapes.length}`);
     this.build(shapes[0]);
   }
 

@@ -13,15 +13,14 @@ export interface SummaryRow {
 const shapeText = (shapes: SampleShape[] | null): string =>
   shapes === null ? '(unbuilt)' : shapes.map((s) => `(None, ${s.join(', ')})`).join(', ');
 
-export function printSummary(
-  model: Layer,
-  rows: SummaryRow[],
-  graph: boolean,
-  write: (line: string) => void,
-): void {
+export function printSummary(model: Layer, rows: SummaryRow[], graph: boolean, write: (line: string) => void): void {
   const widths = graph ? [34, 24, 12, 30] : [34, 24, 12];
   const width = widths.reduce((a, b) => a + b, 0) - 2;
-  const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i])).join('').trimEnd();
+  const line = (cols: string[]) =>
+    cols
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('')
+      .trimEnd();
   write(`Model: "${model.name}"`);
   write('_'.repeat(width));
   write(line(['Layer (type)', 'Output Shape', 'Param #', ...(graph ? ['Connected to'] : [])]));

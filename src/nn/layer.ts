@@ -127,8 +127,7 @@ export abstract class Layer implements Trackable {
   }
 
   private onlyInput<T>(inputs: T[]): T {
-    if (inputs.length !== 1)
-      throw new ArgumentError(`${this.describe()} takes one input, given ${inputs.length}`);
+    if (inputs.length !== 1) throw new ArgumentError(`${this.describe()} takes one input, given ${inputs.length}`);
     return inputs[0];
   }
 

@@ -57,6 +57,7 @@ describe.runIf(live)(`committed golden files equal what their scripts make now (
   for (const [script, golden] of [
     ['keras_optimizers.py', 'keras-optimizers.json'],
     ['keras_layers.py', 'keras-layers.json'],
+    ['keras_functional.py', 'keras-functional.json'],
   ]) {
     it(`${script} → test/golden/${golden}`, () => {
       const dir = mkdtempSync(join(tmpdir(), 'wpt-golden-'));

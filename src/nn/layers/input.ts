@@ -1,6 +1,7 @@
 /** `Input` and the layer behind it: where a functional model's graph starts. */
 import { ArgumentError } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import type { Random } from '../../tensor/random.js';
 import { Layer, type LayerExample, type SampleShape } from '../layer.js';
 import { GraphNode, type SymbolicTensor } from '../symbolic.js';
 
@@ -21,12 +22,19 @@ export class InputLayer extends Layer {
     super({ name: config.name });
     const shape = config.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d > 0))
-      throw new ArgumentError(`Input: shape must be a list of positive integers (no batch dimension), got ${JSON.stringify(shape)}`);
+      throw new ArgumentError(
+        `Input: shape must be a list of positive integers (no batch dimension), got ${JSON.stringify(shape)}`,
+      );
     this.shape = [...shape];
   }
 
   outputShape(inputShape: SampleShape): SampleShape {
     return inputShape;
+  }
+
+  /** Starts a graph: its node reads nothing and gives a tensor of its shape. */
+  override buildFor(_shapes: SampleShape[], rng: Random): SampleShape[] {
+    return [this.build(this.shape, rng)];
   }
 
   call(x: Tensor): Tensor {

@@ -90,7 +90,8 @@ export class Subtract extends ElementwiseMerge {
   static readonly example = pair;
   readonly className = 'Subtract';
   protected override mergedShape(shapes: SampleShape[]): SampleShape {
-    if (shapes.length !== 2) throw new ArgumentError(`${this.describe()} takes exactly two inputs, given ${shapes.length}`);
+    if (shapes.length !== 2)
+      throw new ArgumentError(`${this.describe()} takes exactly two inputs, given ${shapes.length}`);
     return super.mergedShape(shapes);
   }
   protected combine(a: Tensor, b: Tensor): Tensor {
@@ -144,7 +145,14 @@ export interface ConcatenateConfig extends LayerConfig {
 
 /** Its inputs joined along `axis`; every other dimension must agree. */
 export class Concatenate extends Merge {
-  static readonly example: LayerExample = { config: { axis: -1 }, inputShape: [2, 3], inputShapes: [[2, 3], [2, 1]] };
+  static readonly example: LayerExample = {
+    config: { axis: -1 },
+    inputShape: [2, 3],
+    inputShapes: [
+      [2, 3],
+      [2, 1],
+    ],
+  };
   readonly className = 'Concatenate';
   readonly axis: number;
 

@@ -154,7 +154,7 @@ function extremum(op: string, a: TensorLike, b: TensorLike, larger: boolean): Te
       const ga = needA ? allocate(g.length) : null;
       const gb = needB ? allocate(g.length) : null;
       for (let i = 0; i < g.length; i++) {
-        const share = x[i] === y[i] ? 0.5 : (x[i] > y[i]) === larger ? 1 : 0;
+        const share = x[i] === y[i] ? 0.5 : x[i] > y[i] === larger ? 1 : 0;
         if (ga) ga[i] = g[i] * share;
         if (gb) gb[i] = g[i] * (1 - share);
       }
