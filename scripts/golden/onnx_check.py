@@ -1,8 +1,9 @@
 """
 The ONNX side of Waypoint's ONNX goldens: for each NAME.onnx in DIR (written by
 scripts/golden/onnx-cases.ts), run the ONNX checker (full_check: shape inference included),
-then ONNX Runtime on the NAME.json input batch (NHWC, the batch dimension dynamic), and
-write the outputs to DIR/onnxruntime.json.
+then ONNX Runtime on the NAME.json input batches (NHWC, the batch dimension dynamic; a
+functional model's inputs by name, its outputs flattened and joined in order), and write the
+outputs to DIR/onnxruntime.json.
 
     .venv-ref/bin/python scripts/golden/onnx_check.py [DIR]
 """
@@ -26,10 +27,12 @@ def main():
         model = onnx.load(os.path.join(DIR, file))
         onnx.checker.check_model(model, full_check=True)
         spec = json.load(open(os.path.join(DIR, f"{name}.json")))
-        x = np.array(spec["x"], dtype=np.float32).reshape(spec["shape"])
+        inputs = spec.get("inputs", [{"name": "input", **spec}])
+        feed = {i["name"]: np.array(i["x"], dtype=np.float32).reshape(i["shape"]) for i in inputs}
         session = ort.InferenceSession(os.path.join(DIR, file), providers=["CPUExecutionProvider"])
-        (y,) = session.run(["output"], {"input": x})
-        (y2,) = session.run(["output"], {"input": x[:1]})  # the batch dimension is dynamic
+        # Every output, flattened and joined in order; then the first sample alone (the batch dimension is dynamic).
+        y = np.concatenate([o.flatten() for o in session.run(None, feed)])
+        y2 = np.concatenate([o.flatten() for o in session.run(None, {k: v[:1] for k, v in feed.items()})])
         out["cases"][name] = {"outputs": y.flatten().tolist(), "firstAlone": y2.flatten().tolist(), "opset": model.opset_import[0].version}
     with open(os.path.join(DIR, "onnxruntime.json"), "w") as f:
         json.dump(out, f, indent=1)

@@ -13,7 +13,7 @@ import { layerFromConfig } from '../nn/registry.js';
 import { withWeightBudget } from '../nn/initializers.js';
 import { Sequential } from '../model/sequential.js';
 import type { Model } from '../model/model.js';
-import { stackOf } from './stack.js';
+import type { Dataflow } from '../model/dataflow.js';
 import { kerasLayerNames, snakeCase } from '../model/keras-names.js';
 
 type Json = Record<string, any>;
@@ -56,6 +56,12 @@ const TFJS_CLASSES = new Set([
   'Embedding',
   'LSTM',
   'GRU',
+  'Add',
+  'Multiply',
+  'Average',
+  'Maximum',
+  'Minimum',
+  'Concatenate',
 ]);
 
 /** Config keys that stay Waypoint's own: the name and input shape are written by the model, not the layer. */
@@ -89,9 +95,8 @@ export interface TfjsArtifacts {
   weightData: Uint8Array;
 }
 
-export function exportTfjs(input: Model): TfjsArtifacts {
-  const model = stackOf(input, 'TensorFlow.js export');
-  if (!model.built) model.build();
+/** TensorFlow.js's layers of a Sequential: the first carries the batch input shape. */
+function sequentialLayers(model: Sequential): { layers: Json[]; names: string[] } {
   const names = kerasLayerNames(model);
   const layers = model.layers.map((l, i) => ({
     class_name: l.kerasClassName,
@@ -103,7 +108,74 @@ export function exportTfjs(input: Model): TfjsArtifacts {
       ...kerasConfig(l),
     },
   }));
-  const weights = model.layers.flatMap((l, i) =>
+  return { layers, names };
+}
+
+/**
+ * A functional model's layers as Keras lays them out: its InputLayers, then each layer once
+ * with the calls that feed it (`inbound_nodes`: [layer, call, output] of each input), and the
+ * model's input and output tensors. A nested model is inlined, its layers named
+ * `outer_inner`.
+ */
+function functionalConfig(flow: Dataflow): { config: Json; layers: Layer[]; names: string[] } {
+  const taken = new Set<string>();
+  const unique = (name: string) => {
+    while (taken.has(name)) name = `${name}_`;
+    taken.add(name);
+    return name;
+  };
+  type Ref = [string, number, number];
+  const refs: Ref[] = [];
+  const entries: Json[] = flow.inputs.map(({ name, value }) => {
+    refs[value] = [unique(name), 0, 0];
+    const config = {
+      batch_input_shape: [null, ...flow.shapes[value]],
+      dtype: 'float32',
+      sparse: false,
+      name: refs[value][0],
+    };
+    return { class_name: 'InputLayer', name: config.name, config, inbound_nodes: [] };
+  });
+  const layers: Layer[] = [];
+  const names: string[] = [];
+  const byLayer = new Map<Layer, Json>();
+  for (const call of flow.calls) {
+    let entry = byLayer.get(call.layer);
+    if (entry === undefined) {
+      const name = unique(call.key.replace(/(^|\.)layers\./g, '$1').replaceAll('.', '_'));
+      const config = { name, trainable: call.layer.trainable, dtype: 'float32', ...kerasConfig(call.layer) };
+      entry = { class_name: call.layer.kerasClassName, name, config, inbound_nodes: [] };
+      byLayer.set(call.layer, entry);
+      entries.push(entry);
+      layers.push(call.layer);
+      names.push(name);
+    }
+    const node = entry.inbound_nodes.length;
+    entry.inbound_nodes.push(call.inputs.map((v) => [...refs[v], {}]));
+    call.outputs.forEach((v, i) => (refs[v] = [entry.name, node, i]));
+  }
+  const config = {
+    layers: entries,
+    input_layers: flow.inputs.map((i) => refs[i.value]),
+    output_layers: flow.outputs.map((o) => refs[o.value]),
+  };
+  return { config, layers, names };
+}
+
+export function exportTfjs(model: Model): TfjsArtifacts {
+  const flow = model.dataflow();
+  const sequential = model instanceof Sequential && flow.calls.length === model.layers.length;
+  let topology: Json, layers: Layer[], names: string[];
+  if (sequential) {
+    const stack = sequentialLayers(model);
+    topology = { class_name: 'Sequential', config: { name: model.name, layers: stack.layers } };
+    [layers, names] = [model.layers, stack.names];
+  } else {
+    const graph = functionalConfig(flow);
+    topology = { class_name: 'Model', config: { name: model.name, ...graph.config } };
+    [layers, names] = [graph.layers, graph.names];
+  }
+  const weights = layers.flatMap((l, i) =>
     l
       .namedWeights()
       .map(([w, t]) => ({ spec: { name: `${names[i]}/${w}`, shape: t.shape, dtype: 'float32' }, data: t.data })),
@@ -119,12 +191,7 @@ export function exportTfjs(input: Model): TfjsArtifacts {
       format: 'layers-model',
       generatedBy: `waypoint ${ENGINE_VERSION}`,
       convertedBy: null,
-      modelTopology: {
-        class_name: 'Sequential',
-        config: { name: model.name, layers },
-        keras_version: 'tfjs-layers 4.22.0',
-        backend: 'tensor_flow.js',
-      },
+      modelTopology: { ...topology, keras_version: 'tfjs-layers 4.22.0', backend: 'tensor_flow.js' },
       weightsManifest: [{ paths: ['weights.bin'], weights: weights.map((w) => w.spec) }],
     },
     weightData,

@@ -1,14 +1,12 @@
 /**
- * A model's weights as safetensors bytes and back, in Keras's layout (`layers.0.kernel`,
- * Waypoint's shapes) or PyTorch's (the state_dict of the equivalent nn.Sequential, see
- * torch-layout.ts). Bytes in, bytes out, so the same calls work in a browser.
+ * A model's weights as safetensors bytes and back, in Keras's layout (`layers.0.kernel` in a
+ * Sequential, `layers.dense.kernel` in a functional model: Waypoint's shapes) or PyTorch's
+ * (the state_dict of the equivalent module, see torch-layout.ts). Bytes in, bytes out, so the same calls work in a browser.
  */
 import { ENGINE_VERSION } from '../version.js';
 import { fmtShape, listSome } from '../errors.js';
 import { CheckpointError } from '../state/errors.js';
-import type { Sequential } from '../model/sequential.js';
 import type { Model } from '../model/model.js';
-import { stackOf } from './stack.js';
 import { encodeSafetensors, parseSafetensors } from './safetensors.js';
 import { type WeightEntry, torchPlan } from './torch-layout.js';
 
@@ -23,21 +21,23 @@ export interface ImportReport {
   mismatched: string[];
 }
 
-function entriesOf(model: Sequential, layout: WeightsLayout): WeightEntry[] {
-  if (!model.built) model.build();
+/** Keras's layout: each layer's weights once, under its key in the model (`layers.0.kernel`, `layers.dense.kernel`). */
+function entriesOf(model: Model, layout: WeightsLayout): WeightEntry[] {
   if (layout === 'torch') return torchPlan(model).entries;
-  return model.layers.flatMap((l, i) =>
-    l.namedWeights().map(([name, w]) => ({
-      key: `layers.${i}.${name}`,
-      shape: [...w.shape],
-      read: () => w.data,
-      write: (d: Float32Array) => w.data.set(d),
-    })),
-  );
+  const calls = model.dataflow().calls;
+  return calls
+    .filter((c, i) => calls.findIndex((o) => o.layer === c.layer) === i)
+    .flatMap(({ layer, key }) =>
+      layer.namedWeights().map(([name, w]) => ({
+        key: `${key}.${name}`,
+        shape: [...w.shape],
+        read: () => w.data,
+        write: (d: Float32Array) => w.data.set(d),
+      })),
+    );
 }
 
-export function exportSafetensors(input: Model, options: { layout?: WeightsLayout } = {}): Uint8Array {
-  const model = stackOf(input, 'safetensors export');
+export function exportSafetensors(model: Model, options: { layout?: WeightsLayout } = {}): Uint8Array {
   const layout = options.layout ?? 'keras';
   const tensors = entriesOf(model, layout).map((e) => ({ name: e.key, shape: e.shape, data: e.read() }));
   return encodeSafetensors(tensors, {
@@ -61,7 +61,7 @@ export function importSafetensors(
 ): ImportReport {
   const strict = options.strict ?? true;
   const { tensors } = parseSafetensors(bytes);
-  const entries = entriesOf(stackOf(model, 'safetensors import'), options.layout ?? 'keras');
+  const entries = entriesOf(model, options.layout ?? 'keras');
   const expected = new Set(entries.map((e) => e.key));
   const report: ImportReport = {
     missing: [],

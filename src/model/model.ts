@@ -12,7 +12,7 @@ import type { StateDict } from '../state/tree.js';
 import type { LoadOptions } from '../state/trackable.js';
 import { CheckpointError } from '../state/errors.js';
 import type { Optimizer } from '../optim/index.js';
-import { type CallContext, Layer, type SampleShape } from '../nn/layer.js';
+import { type CallContext, Layer, type SampleShape, fmtShapes } from '../nn/layer.js';
 import type { SymbolicTensor } from '../nn/symbolic.js';
 import { InputLayer } from '../nn/layers/input.js';
 import { type SerializedLayer, registerModelClass } from '../nn/registry.js';
@@ -22,6 +22,7 @@ import { History, type Logs } from './history.js';
 import { InterruptSwitch } from './interrupt.js';
 import { type Compiled, type CompileOptions, type OutputSpec, compileModel } from './compile.js';
 import { Graph, type GraphConfig } from './graph.js';
+import { type Dataflow, type DataflowSource, flatDataflow } from './dataflow.js';
 import { type ModelData, dataList } from './model-data.js';
 import { type EvaluateOptions, type FitOptions, evaluateModel, fitModel } from './fit.js';
 import {
@@ -57,7 +58,7 @@ export interface ForwardContext {
 
 const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
-export class Model extends Layer {
+export class Model extends Layer implements DataflowSource {
   readonly className: string = 'Functional';
   readonly seed: number;
   /** The model's generator: weight initialization draws from it, in layer order. */
@@ -146,6 +147,34 @@ export class Model extends Layer {
   forwardAll(inputs: Tensor[], ctx: ForwardContext): Tensor[] {
     this.buildInputs(inputs.map((x) => x.shape.slice(1)));
     return this.functional.run(inputs, { training: ctx.training, rng: ctx.rng }, ctx.logits);
+  }
+
+  /** The graph as numbered values and layer calls, a nested model still one call (see dataflow.ts). */
+  ownDataflow(): Dataflow {
+    const g = this.functional;
+    const shapes: SampleShape[] = [];
+    const ids = new Map<SymbolicTensor, number>();
+    const id = (t: SymbolicTensor) => {
+      if (!ids.has(t)) ids.set(t, shapes.push([...t.shape]) - 1);
+      return ids.get(t)!;
+    };
+    const inputs = g.inputs.map((t) => ({ name: t.layer.name, value: id(t) }));
+    const calls = g.nodes
+      .filter((n) => !(n.layer instanceof InputLayer))
+      .map((n) => ({
+        layer: n.layer,
+        key: `layers.${n.layer.name}`,
+        inputs: n.inputs.map(id),
+        outputs: n.outputs.map(id),
+      }));
+    const outputs = this.outputNames.map((name, i) => ({ name, value: id(g.outputs[i]) }));
+    return { inputs, calls, outputs, shapes };
+  }
+
+  /** What the exporters map: the model as layer calls over numbered values, nested models inlined. */
+  dataflow(): Dataflow {
+    this.ensureBuilt();
+    return flatDataflow(this);
   }
 
   /** For compile: each output's name and the activation its loss may fold in. */
@@ -278,26 +307,25 @@ export class Model extends Layer {
     });
   }
 
-  /** The layers, their output shapes, parameter counts and (a graph) what each is connected to, as Keras prints it. */
+  /**
+   * The layers, their output shapes, parameter counts and (a graph) what each is connected to,
+   * as Keras prints it: a shared layer once, connected to the inputs of all its calls, its
+   * output shape "multiple" where the calls give different shapes.
+   */
   summary(write: (line: string) => void = console.log): void {
     const g = this.functional;
-    const rows = g.nodes.map((node) => ({
-      layer: node.layer,
-      outputShapes: node.outputs.map((t) => t.shape),
-      connectedTo: node.inputs.map((t) => `${t.layer.name}[${t.node.index}][${t.index}]`),
-    }));
-    // A shared layer's parameters count once, on its first call.
-    const seen = new Set<Layer>();
-    printSummary(
-      this,
-      rows.map((r) => {
-        const first = !seen.has(r.layer);
-        seen.add(r.layer);
-        return { ...r, params: first ? r.layer.countParams() : 0 };
-      }),
-      true,
-      write,
-    );
+    const rows = g.layers.map((layer) => {
+      const calls = g.nodes.filter((n) => n.layer === layer);
+      const shapes = calls.map((n) => n.outputs.map((t) => t.shape));
+      const same = shapes.every((s) => fmtShapes(s) === fmtShapes(shapes[0]));
+      return {
+        layer,
+        outputShapes: same ? shapes[0] : 'multiple',
+        params: layer.countParams(),
+        connectedTo: calls.flatMap((n) => n.inputs.map((t) => `${t.layer.name}[${t.node.index}][${t.index}]`)),
+      } as const;
+    });
+    printSummary(this, rows, true, write);
   }
 
   /**

@@ -4,6 +4,7 @@ import type { Random } from '../tensor/random.js';
 import type { Layer, SampleShape } from '../nn/layer.js';
 import { layerFromConfig, registerModelClass, serializeLayer } from '../nn/registry.js';
 import type { OutputSpec } from './compile.js';
+import type { Dataflow } from './dataflow.js';
 import { type ForwardContext, Model, type SequentialConfig, activationOf } from './model.js';
 import { type ModelData } from './model-data.js';
 import { kerasLayerNames } from './keras-names.js';
@@ -114,6 +115,17 @@ export class Sequential extends Model {
     let s = this.builtInput as SampleShape;
     for (const layer of this.stack) shapes.push((s = layer.outputShape(s)));
     return shapes;
+  }
+
+  /** A chain: value i is layer i's input, value 0 the model's. */
+  override ownDataflow(): Dataflow {
+    this.ensureBuilt();
+    return {
+      inputs: [{ name: 'input', value: 0 }],
+      calls: this.stack.map((layer, i) => ({ layer, key: `layers.${i}`, inputs: [i], outputs: [i + 1] })),
+      outputs: [{ name: 'output', value: this.stack.length }],
+      shapes: [this.inputShapeOf(), ...this.stackShapes()],
+    };
   }
 
   protected override outputSpecs(): OutputSpec[] {

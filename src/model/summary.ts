@@ -3,15 +3,19 @@ import type { Layer, SampleShape } from '../nn/layer.js';
 
 export interface SummaryRow {
   layer: Layer;
-  /** Null while the layer is not built. */
-  outputShapes: SampleShape[] | null;
+  /** Null while the layer is not built; 'multiple' for a shared layer whose calls give different shapes (as Keras). */
+  outputShapes: SampleShape[] | null | 'multiple';
   params: number;
   /** The tensors a graph's call reads, `dense[0][0]`. */
   connectedTo?: string[];
 }
 
-const shapeText = (shapes: SampleShape[] | null): string =>
-  shapes === null ? '(unbuilt)' : shapes.map((s) => `(None, ${s.join(', ')})`).join(', ');
+const shapeText = (shapes: SummaryRow['outputShapes']): string =>
+  shapes === null
+    ? '(unbuilt)'
+    : shapes === 'multiple'
+      ? 'multiple'
+      : shapes.map((s) => `(None, ${s.join(', ')})`).join(', ');
 
 export function printSummary(model: Layer, rows: SummaryRow[], graph: boolean, write: (line: string) => void): void {
   const widths = graph ? [34, 24, 12, 30] : [34, 24, 12];

@@ -7,7 +7,9 @@
  */
 import { describe, it, expect } from 'vitest';
 import {
+  Input,
   MemoryStorage,
+  Model,
   Random,
   Sequential,
   Tensor,
@@ -21,21 +23,49 @@ import {
 } from '../../src/node/index.js';
 import { layerFromConfig, registeredLayers, serializeLayer } from '../../src/nn/registry.js';
 import { Layer, type LayerExample } from '../../src/nn/layer.js';
+import { InputLayer, inputTensor } from '../../src/nn/layers/input.js';
 
-const EXPORTERS: Array<[string, RegExp, (m: Sequential) => unknown]> = [
+const EXPORTERS: Array<[string, RegExp, (m: Model) => unknown]> = [
   ['TensorFlow.js', /TensorFlow\.js/, (m) => exportTfjs(m)],
   ['ONNX', /ONNX/, (m) => exportOnnx(m)],
   ['safetensors (Keras layout)', /safetensors|Keras/, (m) => exportSafetensors(m, { layout: 'keras' })],
   ['safetensors (PyTorch layout)', /torch/, (m) => exportSafetensors(m, { layout: 'torch' })],
 ];
 
-function inputFor(example: LayerExample, batch: number, rng: Random): Tensor {
-  const n = batch * example.inputShape.reduce((a, b) => a * b, 1);
-  const data =
-    example.integerInputs === undefined
-      ? rng.fillUniform(new Float32Array(n), -1, 1)
-      : Float32Array.from({ length: n }, (_, i) => (i * 5 + 1) % example.integerInputs!);
-  return new Tensor(data, [batch, ...example.inputShape]);
+function inputShapesOf(example: LayerExample): number[][] {
+  return example.inputShapes ?? [example.inputShape];
+}
+
+/** A batch for each of the example's inputs. */
+function inputsFor(example: LayerExample, batch: number, rng: Random): Tensor[] {
+  return inputShapesOf(example).map((shape) => {
+    const n = batch * shape.reduce((a, b) => a * b, 1);
+    const data =
+      example.integerInputs === undefined
+        ? rng.fillUniform(new Float32Array(n), -1, 1)
+        : Float32Array.from({ length: n }, (_, i) => (i * 5 + 1) % example.integerInputs!);
+    return new Tensor(data, [batch, ...shape]);
+  });
+}
+
+/**
+ * A model of the one layer: a Sequential where it takes one input, else (a merge, an Input) a
+ * functional model over an Input per input, so every path a user meets the layer on is checked.
+ */
+function modelOf(cls: (typeof layers)[number][1], example: LayerExample): { model: Model; layer: Layer } {
+  if (cls === InputLayer) {
+    const x = new InputLayer(example.config as never);
+    return { model: new Model({ inputs: inputTensor(x), outputs: inputTensor(x), seed: 3 }), layer: x };
+  }
+  if (example.inputShapes === undefined) {
+    const model = new Sequential([new cls({ ...example.config, inputShape: example.inputShape } as never)], {
+      seed: 3,
+    });
+    return { model, layer: model.layers[0] };
+  }
+  const layer = new cls(example.config as never);
+  const inputs = example.inputShapes.map((shape) => Input({ shape }));
+  return { model: new Model({ inputs, outputs: layer.apply(inputs), seed: 3 }), layer };
 }
 
 const layers = registeredLayers();
@@ -76,12 +106,11 @@ describe('the layer contract', () => {
 
   for (const [name, cls] of layers.filter(([, c]) => c.example !== undefined)) {
     const example = cls.example!;
-    const build = () =>
-      new Sequential([new cls({ ...example.config, inputShape: example.inputShape } as never)], { seed: 3 });
+    const build = () => modelOf(cls, example).model;
 
     describe(name, () => {
       it('getConfig → layerFromConfig rebuilds the same layer', () => {
-        const layer = build().layers[0];
+        const { layer } = modelOf(cls, example);
         const again = layerFromConfig(serializeLayer(layer));
         expect(again.className).toBe(name);
         expect(again.getConfig()).toEqual(layer.getConfig());
@@ -91,23 +120,23 @@ describe('the layer contract', () => {
         const model = build();
         const storage = new MemoryStorage();
         await model.save('/m.wpt', { storage });
-        const back = (await loadModel('/m.wpt', { storage })) as Sequential;
-        const x = inputFor(example, 3, new Random(1));
-        expect(Array.from(back.predict(x).data)).toEqual(Array.from(model.predict(x).data));
+        const back = await loadModel('/m.wpt', { storage });
+        const xs = inputsFor(example, 3, new Random(1));
+        expect(back.className).toBe(model.className);
+        expect(Array.from(back.predictAll(xs)[0].data)).toEqual(Array.from(model.predictAll(xs)[0].data));
       });
 
       it('has the gradient central differences give, for its input and every weight', () => {
-        const model = build();
-        const layer = model.layers[0];
+        const { model, layer } = modelOf(cls, example);
         const rng = new Random(7);
-        const x = inputFor(example, 2, rng);
+        const xs = inputsFor(example, 2, rng);
         const float = example.integerInputs === undefined;
-        const probe = rng.fillUniform(new Float32Array(model.predict(x).size), -1, 1);
+        const probe = rng.fillUniform(new Float32Array(model.predictAll(xs)[0].size), -1, 1);
         const loss = () => {
-          const y = layer.call(x, { training: false, rng: new Random(0) });
+          const [y] = layer.callFor(xs, { training: false, rng: new Random(0) });
           return sum(mul(y, new Tensor(probe, y.shape)));
         };
-        const targets: Tensor[] = [...(float ? [x] : []), ...layer.namedWeights().map(([, w]) => w)];
+        const targets: Tensor[] = [...(float ? xs : []), ...layer.namedWeights().map(([, w]) => w)];
         for (const t of targets) {
           t.requiresGrad = true;
           t.grad = null;

@@ -28,6 +28,7 @@ import {
   loadModel,
 } from '../../src/node/index.js';
 import { INTEROP_CASE_NAMES, interopCase } from '../../harness/interop-cases.js';
+import { FUNCTIONAL_CASE_NAMES, functionalCase } from '../../harness/functional-cases.js';
 import { expectClose } from '../helpers/close.js';
 import * as tf from '@tensorflow/tfjs';
 const root = join(import.meta.dirname, '..', '..');
@@ -206,6 +207,11 @@ describe.runIf(live)('live: PyTorch loads what Waypoint exports today', () => {
           `${name} live, trained by PyTorch`,
         );
       }
+      for (const name of FUNCTIONAL_CASE_NAMES) {
+        const c = await functionalCase(name);
+        const ours = c.model.predictAll(c.xs).flatMap((y) => Array.from(y.data));
+        expectClose(ours, now.cases[name].predictions, 1e-5, `${name} live`);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -331,6 +337,11 @@ describe.runIf(onnxLive)('live: the ONNX checker and ONNX Runtime on what Waypoi
           1e-5,
           `${name} live`,
         );
+      for (const name of FUNCTIONAL_CASE_NAMES) {
+        const c = await functionalCase(name);
+        const ours = c.model.predictAll(c.xs).flatMap((y) => Array.from(y.data));
+        expectClose(ours, now.cases[name].outputs, 1e-5, `${name} live`);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
