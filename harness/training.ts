@@ -1,4 +1,9 @@
 import {
+  Add,
+  Concatenate,
+  Input,
+  Model,
+  type ModelData,
   Sequential,
   Dense,
   Dropout,
@@ -93,8 +98,51 @@ export function dataFor(kind: Kind, n = 60, seed = 1): [Tensor, Tensor] {
   return kind === 'sequence' ? [new Tensor(x.data, [n, 3, 2]), y] : [x, y];
 }
 
+/**
+ * A functional model on the same blobs: the features as two inputs (`left`, `right`: three
+ * each), a residual block with BatchNormalization and Dropout on one, merged by Concatenate,
+ * two outputs (`label`: the class, softmax; `sum`: the features' sum, regression) weighted
+ * in the loss.
+ */
+export function makeFunctional(seed: number): Model {
+  const left = Input({ shape: [3], name: 'left' });
+  const right = Input({ shape: [3], name: 'right' });
+  const h = new Dense({ units: 3, activation: 'relu', name: 'h' }).apply(left);
+  const residual = new Add({ name: 'residual' }).apply([left, new BatchNormalization({ name: 'bn' }).apply(h)]);
+  const joined = new Concatenate({ name: 'joined' }).apply([
+    new Dropout({ rate: 0.2, name: 'drop' }).apply(residual),
+    right,
+  ]);
+  const hidden = new Dense({ units: 8, activation: 'tanh', name: 'hidden' }).apply(joined);
+  const label = new Dense({ units: 3, activation: 'softmax', name: 'label' }).apply(hidden);
+  const sum = new Dense({ units: 1, name: 'sum' }).apply(hidden);
+  const model = new Model({ inputs: [left, right], outputs: [label, sum], seed });
+  model.compile({
+    optimizer: new Adam({ learningRate: 0.01 }),
+    loss: { label: 'categoricalCrossentropy', sum: 'mse' },
+    metrics: { label: ['accuracy'] },
+    lossWeights: { sum: 0.1 },
+  });
+  return model;
+}
+
+/** The blobs for `makeFunctional`: inputs and targets by name. */
+export function functionalData(n = 60, seed = 1): [ModelData, ModelData] {
+  const [x, y] = blobs(n, seed);
+  const half = (from: number) =>
+    new Tensor(
+      Float32Array.from({ length: n * 3 }, (_, k) => x.data[Math.floor(k / 3) * 6 + from + (k % 3)]),
+      [n, 3],
+    );
+  const sums = Float32Array.from({ length: n }, (_, i) => x.data.subarray(i * 6, i * 6 + 6).reduce((a, b) => a + b, 0));
+  return [
+    { left: half(0), right: half(3) },
+    { label: y, sum: new Tensor(sums, [n, 1]) },
+  ];
+}
+
 /** Everything that must match after a resume, as plain data (float bits compared exactly). */
-export function fingerprint(model: Sequential) {
+export function fingerprint(model: Model) {
   const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
   const opt = model.optimizer!.stateDict();
   const slots = (tree: unknown): unknown =>

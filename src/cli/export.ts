@@ -24,7 +24,7 @@ export const exportCommand: Command = {
   name: 'export',
   title: 'export to TensorFlow.js, safetensors or ONNX',
   summary:
-    "Export a model (or weights) file to a TensorFlow.js layers model (model.json + weights.bin) or a safetensors file, in Keras's layout (layers.0.kernel) or PyTorch's (the state_dict of the equivalent nn.Sequential, whose Python source is written beside it).",
+    "Export a model (or weights) file to a TensorFlow.js layers model (model.json + weights.bin) or a safetensors file, in Keras's layout (layers.0.kernel) or PyTorch's (the state_dict of the equivalent nn.Sequential, or of a functional model's nn.Module with its forward, whose Python source is written beside it).",
   usage: 'export FILE --to tfjs|safetensors|onnx [--layout keras|torch] [--opset N] [--out PATH] [--overwrite]',
   options: {
     to: { type: 'string', help: 'tfjs, safetensors or onnx' },
@@ -52,7 +52,12 @@ export const exportCommand: Command = {
       checkOutputs('export', file, [out], overwrite);
       const model = await modelFromFile(file);
       await writeOutput(out, exportOnnx(model, { opset: Number(v.opset) }));
-      console.log(`wrote ${out} (input 'input': NHWC as Waypoint takes it, batch dimension dynamic; output 'output')`);
+      const { inputs, outputs } = model.dataflow();
+      const named = (what: string, list: Array<{ name: string }>) =>
+        `${what}${list.length > 1 ? 's' : ''} ${list.map((v) => `'${v.name}'`).join(', ')}`;
+      console.log(
+        `wrote ${out} (${named('input', inputs)}: NHWC as Waypoint takes it, batch dimension dynamic; ${named('output', outputs)})`,
+      );
       return;
     }
     if (v.to === 'tfjs') {

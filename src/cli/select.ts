@@ -90,7 +90,10 @@ async function inputShapeOf(file: string): Promise<string> {
   const reader = await WptReader.open(file);
   try {
     const config = (await reader.read('config')) as unknown as ModelFileConfig;
-    return (config.inputShape ?? []).join(',');
+    const shapes = config.inputShapes ?? [config.inputShape ?? []];
+    if (shapes.length !== 1)
+      throw new Error(`it takes ${shapes.length} inputs (${shapes.map((s) => `[${s}]`).join(', ')}); MNIST gives one`);
+    return shapes[0].join(',');
   } finally {
     await reader.close();
   }

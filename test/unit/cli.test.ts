@@ -635,3 +635,50 @@ describe("9. optimizer slots keep their parameter's shape in the file", () => {
     expect(existsSync(file)).toBe(true);
   }, 60_000);
 });
+
+describe('a functional model file through the CLI', () => {
+  it('inspect lists its weights by layer name, diff compares it, export writes every format with its inputs and outputs named, select says why it cannot rank it', async () => {
+    const { functionalCase } = await import('../../harness/functional-cases.js');
+    const c = await functionalCase('two-inputs-two-outputs');
+    const file = join(dir, 'heads.wpt');
+    await c.model.save(file);
+    const inspect = cli('inspect', file);
+    expect(inspect.status, inspect.stderr).toBe(0);
+    expect(inspect.stdout).toMatch(/model\/layers\/block\/layers\/0\/kernel\s+float32\s+\[4,6\]/);
+    expect(inspect.stdout).toMatch(/model\/layers\/score\/bias\s+float32\s+\[1\]/);
+    expect(cli('diff', file, file).status).toBe(0);
+
+    const onnx = cli('export', file, '--to', 'onnx', '--out', join(dir, 'heads.onnx'));
+    expect(onnx.status, onnx.stderr).toBe(0);
+    expect(onnx.stdout).toMatch(/inputs 'features', 'ids'.*outputs 'kind', 'score'/);
+    const torch = cli(
+      'export',
+      file,
+      '--to',
+      'safetensors',
+      '--layout',
+      'torch',
+      '--out',
+      join(dir, 'heads.safetensors'),
+    );
+    expect(torch.status, torch.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'heads.py'), 'utf8')).toMatch(/def forward\(self, features, ids\):/);
+    const tfjs = cli('export', file, '--to', 'tfjs', '--out', join(dir, 'heads-tfjs'));
+    expect(tfjs.status, tfjs.stderr).toBe(0);
+    // As a page loads it from fetch: the two files' contents.
+    const json = JSON.parse(readFileSync(join(dir, 'heads-tfjs', 'model.json'), 'utf8'));
+    const weights = readFileSync(join(dir, 'heads-tfjs', 'weights.bin'));
+    const loaded = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest[0].weights,
+        weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.length),
+      }),
+    );
+    expect(loaded.outputs).toHaveLength(2);
+
+    const select = cli('select', file);
+    expect(select.status).toBe(1);
+    expect(select.stderr).toMatch(/heads\.wpt: it takes 2 inputs \(\[4\], \[3\]\); MNIST gives one/);
+  });
+});
