@@ -113,7 +113,7 @@ if (!chromium) console.log('SKIPPED: the README page snippet in Chromium: no Chr
 
 describe('README.md, block by block', () => {
   it('has the blocks this test knows how to run, and no other', () => {
-    expect(blocks.length).toBe(9);
+    expect(blocks.length).toBe(10);
   });
 
   it('the tour: MNIST with every callback, then loadModel and a continued fit, as written', async () => {
@@ -169,6 +169,20 @@ describe('README.md, block by block', () => {
     const r = await run(nodeModule('generator', code), fresh('generator'));
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
+  }, 60_000);
+
+  it('a functional model of two inputs and two heads: trained with backups, saved, loaded, predicting the same', async () => {
+    const code = `${find('new Model({ inputs: [features, category]')}
+const ours = model.predictAll(x);
+if (ours.some((t, i) => t.data.some((v, k) => v !== [probabilities, prices][i].data[k]))) throw new Error('loaded model predicts otherwise');
+if (!history.history.val_kind_accuracy || history.history.price_loss.length !== 3) throw new Error('missing history keys');
+`;
+    const cwd = fresh('functional');
+    const r = await run(nodeModule('functional', code), cwd);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/Connected to/);
+    expect(existsSync(join(cwd, 'tabular', 'backup', 'manifest.json'))).toBe(false); // a finished fit removes its backup
   }, 60_000);
 
   it('interruptOnSignals around a fit', async () => {

@@ -1,0 +1,277 @@
+/**
+ * Functional models. (1) The graph walk's cost: the same network built as a Sequential and as a
+ * functional chain (Input → apply → … → Model), identical weights and batches, one epoch each,
+ * rounds alternating, medians: the ratio is what the graph costs (the losses are the same bits).
+ * (2) A residual CNN (32×32×3: conv16, two residual blocks of conv-BN-relu-conv-BN + skip, pool,
+ * conv32, global average pooling, dense10) beside PyTorch running the nn.Module that
+ * `torchSource` generates with the weights `exportSafetensors` wrote: the same batches, Adam
+ * 1e-3, each on 1 and 2 threads, rounds alternating, medians, first-epoch loss and peak RSS.
+ * PyTorch runs when .venv-ref has torch. `npm run bench -- functional [--quick]`
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  Activation,
+  Add,
+  BatchNormalization,
+  Conv2D,
+  Dense,
+  Flatten,
+  GlobalAveragePooling2D,
+  Input,
+  MaxPool2D,
+  Model,
+  Random,
+  Sequential,
+  Tensor,
+  configureThreads,
+  exportSafetensors,
+  startThreads,
+  torchSource,
+  type Layer,
+  type SymbolicTensor,
+} from '../src/node/index.js';
+import { type EngineResults, type EpochSample, addSample, median, table } from './common.js';
+
+const quick = process.argv.includes('--quick');
+const ROUNDS = quick ? 1 : 5;
+const PYTHON = '.venv-ref/bin/python';
+
+interface Data {
+  x: Tensor;
+  y: Tensor;
+  labels: Int32Array;
+}
+
+function randomData(samples: number, input: number[], classes: number): Data {
+  const rng = new Random(7);
+  const x = new Tensor(rng.fillNormal(new Float32Array(samples * input.reduce((a, b) => a * b, 1)), 0, 1), [
+    samples,
+    ...input,
+  ]);
+  const labels = Int32Array.from({ length: samples }, () => rng.int(classes));
+  return { x, y: new Tensor(Float32Array.from(labels), [samples]), labels };
+}
+
+async function epoch(model: Model, data: Data, batch: number): Promise<EpochSample> {
+  model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+  const t = performance.now();
+  const history = await model.fit(data.x, data.y, { epochs: 1, batchSize: batch, shuffle: false, verbose: 0 });
+  return {
+    seconds: (performance.now() - t) / 1000,
+    loss: history.history.loss[0],
+    rssMiB: process.memoryUsage().rss / 2 ** 20,
+  };
+}
+
+/** The same layers as a functional chain: Input, then each layer applied to the last tensor. */
+function chain(layers: Layer[], input: number[], seed: number): Model {
+  const x = Input({ shape: input });
+  const y = layers.reduce<SymbolicTensor>((t, layer) => layer.apply(t), x);
+  return new Model({ inputs: x, outputs: y, seed });
+}
+
+const CHAINS = [
+  {
+    name: 'MLP 784-256-256-10, 8,192 rows, batch 32',
+    input: [784],
+    samples: 8192,
+    batch: 32,
+    layers: () => [
+      new Dense({ units: 256, activation: 'relu' }),
+      new Dense({ units: 256, activation: 'relu' }),
+      new Dense({ units: 10, activation: 'softmax' }),
+    ],
+  },
+  {
+    name: 'CNN 28×28×1 conv8-pool-conv16-pool-dense10, 4,096 images, batch 32',
+    input: [28, 28, 1],
+    samples: 4096,
+    batch: 32,
+    layers: () => [
+      new Conv2D({ filters: 8, kernelSize: 3, activation: 'relu' }),
+      new MaxPool2D({ poolSize: 2 }),
+      new Conv2D({ filters: 16, kernelSize: 3, activation: 'relu' }),
+      new MaxPool2D({ poolSize: 2 }),
+      new Flatten(),
+      new Dense({ units: 10, activation: 'softmax' }),
+    ],
+  },
+];
+
+async function graphOverhead(): Promise<void> {
+  configureThreads({ threads: 1 });
+  await startThreads();
+  for (const c of CHAINS) {
+    const data = randomData(c.samples, c.input, 10);
+    const sequential = () => {
+      const [first, ...rest] = c.layers();
+      const withShape = new (first.constructor as new (config: object) => Layer)({
+        ...first.getConfig(),
+        inputShape: c.input,
+      });
+      return new Sequential([withShape, ...rest], { seed: 42 });
+    };
+    const results: EngineResults = new Map();
+    for (let r = 0; r < 2 * ROUNDS + 1; r++) {
+      // Round 0 warms both up and is not counted; then each goes first in every other round.
+      const order = r % 2 === 0 ? (['sequential', 'functional'] as const) : (['functional', 'sequential'] as const);
+      const samples: Record<string, EpochSample> = {};
+      for (const build of order)
+        samples[build] = await epoch(
+          build === 'sequential' ? sequential() : chain(c.layers(), c.input, 42),
+          data,
+          c.batch,
+        );
+      if (r === 0) {
+        if (samples.sequential.loss !== samples.functional.loss)
+          throw new Error(
+            `${c.name}: the two builds trained differently (${samples.sequential.loss} vs ${samples.functional.loss})`,
+          );
+        continue;
+      }
+      for (const build of order) addSample(results, build, samples[build]);
+    }
+    const seconds = (e: string) => median((results.get(e) as { seconds: number[] }).seconds);
+    console.log(
+      `\n${c.name}; 1 thread; median of ${2 * ROUNDS} rounds (each first in half of them), the same loss to the bit`,
+    );
+    console.log(
+      table(
+        ['build', 's/epoch', 'functional ÷ Sequential'],
+        [
+          ['Sequential', seconds('sequential'), ''],
+          [
+            'functional chain',
+            seconds('functional'),
+            `${((seconds('functional') / seconds('sequential') - 1) * 100).toFixed(1)} %`,
+          ],
+        ],
+      ),
+    );
+  }
+}
+
+/** conv-BN-relu-conv-BN plus the block's input, then relu. */
+function residualBlock(x: SymbolicTensor, filters: number, name: string): SymbolicTensor {
+  const conv = (n: string) =>
+    new Conv2D({ filters, kernelSize: 3, padding: 'same', useBias: false, name: `${name}_${n}` });
+  let h = new BatchNormalization({ name: `${name}_bn1` }).apply(conv('conv1').apply(x));
+  h = new Activation({ activation: 'relu', name: `${name}_relu1` }).apply(h);
+  h = new BatchNormalization({ name: `${name}_bn2` }).apply(conv('conv2').apply(h));
+  return new Activation({ activation: 'relu', name: `${name}_out` }).apply(
+    new Add({ name: `${name}_add` }).apply([x, h]),
+  );
+}
+
+function residualCnn(): Model {
+  const image = Input({ shape: [32, 32, 3], name: 'image' });
+  let x = new Conv2D({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', name: 'stem' }).apply(image);
+  x = residualBlock(x, 16, 'block1');
+  x = new MaxPool2D({ poolSize: 2, name: 'pool' }).apply(x);
+  x = new Conv2D({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', name: 'widen' }).apply(x);
+  x = residualBlock(x, 32, 'block2');
+  x = new GlobalAveragePooling2D({ name: 'gap' }).apply(x);
+  const probs = new Dense({ units: 10, activation: 'softmax', name: 'probs' }).apply(x);
+  return new Model({ inputs: image, outputs: probs, name: 'residual_cnn', seed: 42 });
+}
+
+const PEER = `
+import json, resource, sys, time, os
+threads, d = int(sys.argv[1]), sys.argv[2]
+import numpy as np, torch
+from safetensors.torch import load_file
+torch.set_num_threads(threads)
+meta = json.load(open(os.path.join(d, "meta.json")))
+n, batch = meta["samples"], meta["batch"]
+x = np.fromfile(os.path.join(d, "x.bin"), dtype=np.float32).reshape([n] + meta["input"])
+xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+labels = torch.from_numpy(np.fromfile(os.path.join(d, "y.bin"), dtype=np.int64))
+scope = {}
+exec(open(os.path.join(d, "model.py")).read(), scope)
+model = scope["model"]
+model.load_state_dict(load_file(os.path.join(d, "torch.safetensors")), strict=True)
+model.probs[-1] = torch.nn.Identity()  # the softmax is folded into the loss, as Waypoint folds it
+model.train()
+opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+start = time.perf_counter(); total = 0.0
+for i in range(0, n, batch):
+    opt.zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(xt[i:i + batch]), labels[i:i + batch])
+    loss.backward(); opt.step()
+    total += loss.item() * min(batch, n - i)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "loss": total / n, "rssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+`;
+
+async function residualBeside(): Promise<void> {
+  const samples = quick ? 512 : 2048,
+    batch = 64;
+  const data = randomData(samples, [32, 32, 3], 10);
+  const dir = mkdtempSync(join(tmpdir(), 'wpt-functional-'));
+  const initial = residualCnn();
+  writeFileSync(join(dir, 'x.bin'), data.x.data);
+  writeFileSync(
+    join(dir, 'y.bin'),
+    BigInt64Array.from(data.labels, (l) => BigInt(l)),
+  );
+  writeFileSync(join(dir, 'torch.safetensors'), exportSafetensors(initial, { layout: 'torch' }));
+  writeFileSync(join(dir, 'model.py'), torchSource(initial));
+  writeFileSync(join(dir, 'meta.json'), JSON.stringify({ samples, batch, input: [32, 32, 3] }));
+  const hasTorch = existsSync(PYTHON);
+  const engines = ['waypoint1', 'waypoint2', ...(hasTorch ? ['torch1', 'torch2'] : [])];
+  const results: EngineResults = new Map();
+  try {
+    for (let r = 0; r < Math.min(ROUNDS, 3); r++)
+      for (const engine of engines) {
+        const threads = Number(engine.slice(-1));
+        if (engine.startsWith('waypoint')) {
+          configureThreads({ threads });
+          await startThreads();
+          addSample(results, engine, await epoch(residualCnn(), data, batch));
+        } else {
+          const p = spawnSync(PYTHON, ['-c', PEER, String(threads), dir], { encoding: 'utf8', timeout: 600_000 });
+          addSample(
+            results,
+            engine,
+            p.status === 0
+              ? JSON.parse(p.stdout.trim().split('\n').at(-1)!)
+              : (p.stderr || 'failed').trim().split('\n').at(-1)!,
+          );
+        }
+      }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const label: Record<string, string> = {
+    waypoint1: 'Waypoint, 1 thread',
+    waypoint2: 'Waypoint, 2 threads',
+    torch1: 'PyTorch, 1 thread',
+    torch2: 'PyTorch, 2 threads',
+  };
+  const best = ['waypoint1', 'waypoint2']
+    .map((e) => results.get(e))
+    .filter((v) => typeof v === 'object')
+    .reduce((m, v) => Math.min(m, median(v.seconds)), Infinity);
+  console.log(
+    `\nResidual CNN (32×32×3, two residual blocks with BatchNormalization), ${samples} images, batch ${batch}, Adam 1e-3; median of ${Math.min(ROUNDS, 3)} rounds (engines alternating)`,
+  );
+  console.log(
+    table(
+      ['engine', 's/epoch', "engine ÷ Waypoint's best", 'first-epoch loss', 'peak RSS MiB'],
+      ['waypoint1', 'waypoint2', 'torch1', 'torch2'].map((e) => {
+        const v = results.get(e);
+        if (v === undefined) return [label[e], 'absent', '', `${PYTHON} not found`, ''];
+        if (typeof v === 'string') return [label[e], 'failed', '', v.slice(0, 60), ''];
+        return [label[e], median(v.seconds), `${(median(v.seconds) / best).toFixed(2)}×`, v.loss.toFixed(4), v.rssMiB];
+      }),
+    ),
+  );
+}
+
+export async function run(): Promise<void> {
+  await graphOverhead();
+  await residualBeside();
+}
