@@ -5,6 +5,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import { flattenState } from '../../src/state/tree.js';
+import { readFileIfExists } from '../../src/storage/storage.js';
 import {
   Add,
   Concatenate,
@@ -12,8 +13,13 @@ import {
   Embedding,
   Flatten,
   Input,
+  CSVLogger,
+  EarlyStopping,
   MemoryStorage,
   Model,
+  ModelCheckpoint,
+  TensorBoard,
+  readRun,
   Random,
   Sequential,
   ShapeError,
@@ -135,6 +141,17 @@ describe('clear errors', () => {
     expect(() => new Model({ inputs: [a, b], outputs: fromA })).toThrow(/inputs\[1\] \(b\) is not used by any output/);
     expect(() => new Model({ inputs: fromA, outputs: fromA })).toThrow(
       /inputs\[0\] is the output of Dense.*not a tensor from Input/,
+    );
+  });
+
+  it('a saved graph with a cycle (a node reading what a later node makes) is refused, naming the tensor', () => {
+    const x = Input({ shape: [2], name: 'x' });
+    const a = new Dense({ units: 2, name: 'a' }).apply(x);
+    const model = new Model({ inputs: x, outputs: new Dense({ units: 2, name: 'b' }).apply(a) });
+    const config = JSON.parse(JSON.stringify(model.getConfig())) as FunctionalConfig;
+    config.nodes[1].inputs = [['b', 0, 0]]; // a reads b's output, b reads a's
+    expect(() => Model.fromConfig(config)).toThrow(
+      /reads b\[0\]\[0\] before it is made \(a cycle, or a damaged config\)/,
     );
   });
 
@@ -278,5 +295,52 @@ describe('everything Sequential has', () => {
     expect(text).toMatch(/shared \(Dense\)\s+\(None, 3\)\s+9\s+a\[0\]\[0\]\n\s+b\[0\]\[0\]/);
     expect(text).toMatch(/sum \(Add\)\s+\(None, 3\)\s+0\s+shared\[0\]\[0\]\n\s+shared\[1\]\[0\]/);
     expect(text).toMatch(/Total params: 9/);
+  });
+
+  it("every callback takes a functional model's logs by Keras's keys: ModelCheckpoint by val_kind_accuracy, EarlyStopping, CSVLogger, TensorBoard with the graph", async () => {
+    const { x, y } = twoHeadsData(24);
+    const model = twoHeads();
+    compileTwoHeads(model);
+    const storage = new MemoryStorage();
+    await model.fit(x, y, {
+      epochs: 4,
+      batchSize: 8,
+      verbose: 0,
+      validationSplit: 0.25,
+      callbacks: [
+        new ModelCheckpoint({
+          filepath: '/ckpt/{epoch:02d}-{val_kind_accuracy:.2f}.wpt',
+          monitor: 'val_kind_accuracy',
+          saveBestOnly: true,
+          storage,
+        }),
+        new EarlyStopping({ monitor: 'val_score_loss', patience: 10, restoreBestWeights: true }),
+        new CSVLogger('/log.csv', { storage }),
+        new TensorBoard({ logDir: '/tb', storage }),
+      ],
+    });
+    const saved = (await storage.list('/ckpt')).filter((f) => f.endsWith('.wpt'));
+    expect(saved.length).toBeGreaterThan(0);
+    expect(saved[0]).toMatch(/^01-\d\.\d\d\.wpt$/);
+    const csv = new TextDecoder().decode((await readFileIfExists(storage, '/log.csv'))!);
+    expect(csv.split('\n')[0]).toBe(
+      'epoch,kind_accuracy,kind_loss,loss,score_loss,val_kind_accuracy,val_kind_loss,val_loss,val_score_loss',
+    );
+    expect(csv.trim().split('\n')).toHaveLength(5);
+    const train = await readRun(storage, '/tb', 'train');
+    expect([...train.scalars.keys()]).toEqual(
+      expect.arrayContaining(['epoch_loss', 'epoch_kind_loss', 'epoch_kind_accuracy']),
+    );
+    const graph = JSON.parse([...train.graphs.values()][0][0].value) as {
+      class_name: string;
+      config: { output_layers: unknown[] };
+    };
+    expect(graph.class_name).toBe('Functional');
+    expect(graph.config.output_layers).toEqual([
+      ['kind', 0, 0],
+      ['score', 0, 0],
+    ]);
+    const back = await loadModel(`/ckpt/${saved.at(-1)}`, { storage });
+    expect(back.outputNames).toEqual(['kind', 'score']);
   });
 });
