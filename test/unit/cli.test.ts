@@ -637,7 +637,7 @@ describe("9. optimizer slots keep their parameter's shape in the file", () => {
 });
 
 describe('a functional model file through the CLI', () => {
-  it('inspect lists its weights by layer name, diff compares it, export writes every format with its inputs and outputs named, select says why it cannot rank it', async () => {
+  it('inspect lists its weights by layer name, diff compares it, export writes every format with its inputs and outputs named, plot draws the loss of each output too, select says why it cannot rank it', async () => {
     const { functionalCase } = await import('../../harness/functional-cases.js');
     const c = await functionalCase('two-inputs-two-outputs');
     const file = join(dir, 'heads.wpt');
@@ -676,6 +676,14 @@ describe('a functional model file through the CLI', () => {
       }),
     );
     expect(loaded.outputs).toHaveLength(2);
+
+    // plot draws every series of its history, the outputs' own included.
+    const svg = join(dir, 'heads.svg');
+    expect(cli('plot', file, '--out', svg).status).toBe(0);
+    const series = findAll(parseXml(readFileSync(svg, 'utf8')), 'g')
+      .map((g) => g.attributes['data-series'])
+      .filter((name) => name !== undefined);
+    expect(series.sort()).toEqual(['kind_loss', 'loss', 'score_loss']);
 
     const select = cli('select', file);
     expect(select.status).toBe(1);
