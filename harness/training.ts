@@ -38,9 +38,10 @@ export function blobs(n: number, seed: number): [Tensor, Tensor] {
 /**
  * `sequence`: BatchNormalization and an LSTM on the blobs as sequences [n, 3, 2], trained by
  * AdamW on a warmed-up CosineDecay; `plateau`: an MLP under SGD whose rate ReduceLROnPlateau
- * lowers (see `callbacksFor`).
+ * lowers (see `callbacksFor`); `ema`: the MLP under Adam keeping a moving average of its
+ * weights, which overwrites them every 5 steps.
  */
-export type Kind = 'mlp' | 'dropout' | 'sgd' | 'cnn' | 'sequence' | 'plateau';
+export type Kind = 'mlp' | 'dropout' | 'sgd' | 'cnn' | 'sequence' | 'plateau' | 'ema';
 
 function layersFor(kind: Kind) {
   if (kind === 'cnn')
@@ -65,6 +66,7 @@ function layersFor(kind: Kind) {
 function optimizerFor(kind: Kind) {
   if (kind === 'sgd') return new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true });
   if (kind === 'plateau') return new SGD({ learningRate: 0.2, momentum: 0.5 });
+  if (kind === 'ema') return new Adam({ learningRate: 0.01, ema: { momentum: 0.9, overwriteFrequency: 5 } });
   if (kind === 'sequence')
     return new AdamW({
       learningRate: new CosineDecay({

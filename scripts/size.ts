@@ -25,9 +25,11 @@ const CORE = ['src/tensor', 'kernels/cpu', 'kernels (root)'];
  * took it to 3,469; raised to 3,600, room for the next fused kernel of the speed issue. The fused
  * GlobalAveragePooling2D (40) and the LSTM recurrence with its own backpropagation through time
  * (ops/recurrent.ts, 104) took it to 3,608: raised to 3,700. The GRU recurrence (98 more in
- * ops/recurrent.ts) took it to 3,706: raised to 3,800.
+ * ops/recurrent.ts) took it to 3,706: raised to 3,800. The moving average of the weights in
+ * SIMD (kernels/cpu/ema.ts, 87: 3.1 → 0.9 ms a step per million parameters, an MNIST MLP epoch
+ * +54 % → +4 % with ema) took it to 3,829: raised to 3,900.
  */
-export const CORE_BUDGET = 3800;
+export const CORE_BUDGET = 3900;
 /**
  * src/checkpoint: the manifest's own module and managers that own their files took it to
  * 3,070; the Storage layer moving out to src/storage (its own folder) took it to 2,873.

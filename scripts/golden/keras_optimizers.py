@@ -72,6 +72,10 @@ def cases():
                                    {"class": "SGD", "schedule": {"className": "PiecewiseConstantDecay", "config": {"boundaries": [2, 5], "values": [0.3, 0.1, 0.01]}}}),
         "adam_cosine_warmup": (lambda: optimizers.Adam(s.CosineDecay(0.0, 6, alpha=0.1, warmup_target=0.05, warmup_steps=3)),
                                {"class": "Adam", "schedule": {"className": "CosineDecay", "config": {"initialLearningRate": 0.0, "decaySteps": 6, "alpha": 0.1, "warmupTarget": 0.05, "warmupSteps": 3}}}),
+        "adam_ema": (lambda: optimizers.Adam(0.05, use_ema=True, ema_momentum=0.9),
+                     {"class": "Adam", "config": {"learningRate": 0.05, "ema": {"momentum": 0.9}}}),
+        "sgd_ema_overwrite": (lambda: optimizers.SGD(0.2, momentum=0.5, use_ema=True, ema_momentum=0.8, ema_overwrite_frequency=4),
+                              {"class": "SGD", "config": {"learningRate": 0.2, "momentum": 0.5, "ema": {"momentum": 0.8, "overwriteFrequency": 4}}}),
         "sgd_inverse_time_staircase": (lambda: optimizers.SGD(s.InverseTimeDecay(0.3, 2, 1.0, staircase=True)),
                                        {"class": "SGD", "schedule": {"className": "InverseTimeDecay", "config": {"initialLearningRate": 0.3, "decaySteps": 2, "decayRate": 1.0, "staircase": True}}}),
     }

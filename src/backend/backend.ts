@@ -96,6 +96,10 @@ export interface Backend {
     alpha: number,
     eps: number,
   ): void;
+  /** A zeroed moving average for a weight of `size` values, in memory the update kernel works in. */
+  emaAverage?(size: number): Float32Array;
+  /** average ← m·average + rest·w in place, in float32 (each product rounded, then the sum). */
+  emaUpdate?(average: Float32Array, w: Float32Array, m: number, rest: number): void;
 }
 
 /** The kernels every backend has, its own or the cpu's. */
@@ -114,6 +118,8 @@ export const DEFAULTED_KERNELS = [
   'normalizeChannelsGrad',
   'adamSlots',
   'adamUpdate',
+  'emaAverage',
+  'emaUpdate',
 ] as const;
 export type CompleteBackend = Backend & Required<Pick<Backend, (typeof DEFAULTED_KERNELS)[number]>>;
 

@@ -13,6 +13,7 @@ import {
 } from '../../kernels/cpu/pool.js';
 import { biasActivate, biasActivateGrad } from '../../kernels/cpu/bias.js';
 import { adamSlots, adamUpdate } from '../../kernels/cpu/adam.js';
+import { emaAverage, emaUpdate } from '../../kernels/cpu/ema.js';
 import {
   normalizeChannels,
   normalizeChannelsGrad,
@@ -44,6 +45,8 @@ export const cpuBackend: CompleteBackend = {
   normalizeChannelsGrad,
   adamSlots,
   adamUpdate,
+  emaAverage,
+  emaUpdate,
 };
 
 export function cpuDetail(): string {

@@ -1,3 +1,4 @@
+import { type WhichWeights, checkWhichWeights, withWeights } from '../model/ema-weights.js';
 import { basename, dirname, relative, sep } from '../paths.js';
 import { ArgumentError } from '../errors.js';
 import type { StateDict } from '../state/tree.js';
@@ -35,6 +36,11 @@ export interface ModelCheckpointOptions {
   storage?: Storage;
   /** What a save of NaN or infinite weights does (default 'warn'). */
   onNonFinite?: 'warn' | 'error' | 'allow';
+  /**
+   * 'raw' (default): the weights as trained. 'ema': the optimizer's moving averages in their
+   * place (the optimizer must have `ema`), for a file to deploy; resume from a raw one.
+   */
+  weights?: WhichWeights;
 }
 
 /**
@@ -51,6 +57,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
   readonly saveWeightsOnly: boolean;
   readonly saveFreq: 'epoch' | number;
   readonly saveLast?: string;
+  readonly weights: WhichWeights;
   private readonly verbose: 0 | 1;
   private readonly write: (line: string) => void;
   private readonly threshold: number | undefined;
@@ -80,6 +87,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
       throw new ArgumentError(`ModelCheckpoint: mode must be 'min', 'max' or 'auto', got '${String(this.mode)}'`);
     this.saveBestOnly = options.saveBestOnly ?? false;
     this.saveWeightsOnly = options.saveWeightsOnly ?? false;
+    this.weights = checkWhichWeights('ModelCheckpoint', options.weights);
     this.saveFreq = options.saveFreq ?? 'epoch';
     if (this.saveFreq !== 'epoch' && !(Number.isInteger(this.saveFreq) && this.saveFreq > 0)) {
       throw new ArgumentError(
@@ -154,7 +162,10 @@ export class ModelCheckpoint extends Callback implements Trackable {
         await this.storage.mkdirp(dirname(this.saveLast)).catch((cause) => {
           throw osError('ModelCheckpoint cannot create the directory', dirname(this.saveLast!), cause);
         });
-        await this.model.save(this.saveLast, this.saveOptions()); // the whole model, even with saveWeightsOnly
+        // The whole model, even with saveWeightsOnly.
+        await withWeights(this.model, this.weights, 'ModelCheckpoint', () =>
+          this.model.save(this.saveLast!, this.saveOptions()),
+        );
         this.saved.push(this.saveLast);
       }
     } finally {
@@ -224,13 +235,15 @@ export class ModelCheckpoint extends Callback implements Trackable {
     try {
       const manager = await this.openManager();
       const { epoch, batch: _batch, ...metrics } = values;
-      await manager.save({
-        file: relative(manager.directory, path),
-        step: this.batchesSeen,
-        epoch,
-        metrics,
-        force: true,
-      });
+      await withWeights(this.model, this.weights, 'ModelCheckpoint', () =>
+        manager.save({
+          file: relative(manager.directory, path),
+          step: this.batchesSeen,
+          epoch,
+          metrics,
+          force: true,
+        }),
+      );
     } catch (e) {
       if (this.onSaveError === 'raise') throw e;
       this.write(`waypoint: saving ${path} failed, training goes on: ${(e as Error).message}`);

@@ -25,13 +25,19 @@ export const exportCommand: Command = {
   title: 'export to TensorFlow.js, safetensors or ONNX',
   summary:
     "Export a model (or weights) file to a TensorFlow.js layers model (model.json + weights.bin) or a safetensors file, in Keras's layout (layers.0.kernel) or PyTorch's (the state_dict of the equivalent nn.Sequential, or of a functional model's nn.Module with its forward, whose Python source is written beside it).",
-  usage: 'export FILE --to tfjs|safetensors|onnx [--layout keras|torch] [--opset N] [--out PATH] [--overwrite]',
+  usage:
+    'export FILE --to tfjs|safetensors|onnx [--layout keras|torch] [--opset N] [--weights raw|ema] [--out PATH] [--overwrite]',
   options: {
     to: { type: 'string', help: 'tfjs, safetensors or onnx' },
     opset: { type: 'string', default: '17', help: 'ONNX operator set version (at least 13)' },
     layout: { type: 'string', help: 'safetensors names and shapes: keras (the default) or torch' },
     out: { type: 'string', help: 'output directory (tfjs) or file (safetensors); default next to FILE' },
     overwrite: { type: 'boolean', default: false, help: 'replace existing output files (never FILE itself)' },
+    weights: {
+      type: 'string',
+      default: 'raw',
+      help: "raw (the trained weights) or ema (the optimizer's moving averages, from a model file whose optimizer has ema)",
+    },
   },
   async run(positionals, v) {
     if (positionals.length !== 1) throw new UsageError('export: give exactly one FILE');
@@ -47,10 +53,13 @@ export const exportCommand: Command = {
     if (layout !== 'keras' && layout !== 'torch')
       throw new UsageError(`export: --layout must be keras or torch, got '${String(layout)}'`);
     const overwrite = v.overwrite === true;
+    if (v.weights !== 'raw' && v.weights !== 'ema')
+      throw new UsageError(`export: --weights must be raw or ema, got '${String(v.weights)}'`);
+    const weights = v.weights;
     if (v.to === 'onnx') {
       const out = (v.out as string) ?? `${stem}.onnx`;
       checkOutputs('export', file, [out], overwrite);
-      const model = await modelFromFile(file);
+      const model = await modelFromFile(file, { weights });
       await writeOutput(out, exportOnnx(model, { opset: Number(v.opset) }));
       const { inputs, outputs } = model.dataflow();
       const named = (what: string, list: Array<{ name: string }>) =>
@@ -63,13 +72,13 @@ export const exportCommand: Command = {
     if (v.to === 'tfjs') {
       const outDir = (v.out as string) ?? `${stem}-tfjs`;
       checkOutputs('export', file, tfjsFiles(outDir), overwrite);
-      console.log(`wrote ${(await writeTfjs(await modelFromFile(file), outDir)).join(', ')}`);
+      console.log(`wrote ${(await writeTfjs(await modelFromFile(file, { weights }), outDir)).join(', ')}`);
       return;
     }
     const out = (v.out as string) ?? `${stem}${layout === 'torch' ? '.torch' : ''}.safetensors`;
     const source = layout === 'torch' ? `${out.replace(/\.safetensors$/, '')}.py` : null;
     checkOutputs('export', file, source ? [out, source] : [out], overwrite);
-    const model = await modelFromFile(file);
+    const model = await modelFromFile(file, { weights });
     await writeOutput(out, exportSafetensors(model, { layout }));
     if (source) await writeOutput(source, torchSource(model));
     console.log(`wrote ${[out, ...(source ? [source] : [])].join(', ')}`);

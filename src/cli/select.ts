@@ -26,7 +26,7 @@ export const select: Command = {
   name: 'select',
   title: 'rank checkpoints on held-out data',
   summary: 'Evaluate checkpoints on held-out data and rank them (pick the one that does best on the test split).',
-  usage: 'select FILES…|DIR [--data mnist-test] [--metric accuracy]',
+  usage: 'select FILES…|DIR [--data mnist-test] [--metric accuracy] [--weights raw|ema]',
   options: {
     data: {
       type: 'string',
@@ -34,10 +34,18 @@ export const select: Command = {
       help: 'held-out data: mnist-test (the 2,000-sample test split) or mnist-train',
     },
     metric: { type: 'string', default: 'accuracy', help: 'metric to rank by (accuracy or loss)' },
+    weights: {
+      type: 'string',
+      default: 'raw',
+      help: "raw (the trained weights) or ema (the optimizer's moving averages, in model files whose optimizer has ema)",
+    },
   },
   async run(positionals, v) {
     const files = collect(positionals);
     if (files.length === 0) throw new UsageError('select: no .wpt files given or found');
+    if (v.weights !== 'raw' && v.weights !== 'ema')
+      throw new UsageError(`select: --weights must be raw or ema, got '${String(v.weights)}'`);
+    const weights = v.weights;
     if (v.data !== 'mnist-test' && v.data !== 'mnist-train')
       throw new UsageError(`select: --data must be mnist-test or mnist-train, got '${String(v.data)}'`);
     // The data is loaded once per input shape: files of different architectures rank together.
@@ -56,7 +64,7 @@ export const select: Command = {
         const shape = await inputShapeOf(file);
         const kind = shape === '784' ? 'flat' : shape === '28,28,1' ? 'image' : null;
         if (kind === null) throw new Error(`its input shape [${shape}] is not MNIST's [784] or [28,28,1]`);
-        ranked.push(...(await selectBest([file], await dataFor(kind), { metric: v.metric as string })));
+        ranked.push(...(await selectBest([file], await dataFor(kind), { metric: v.metric as string, weights })));
       } catch (e) {
         skipped.push([file, (e as Error).message]);
       }

@@ -9,6 +9,7 @@ import { Adam, type Optimizer, type OptimizerConfigJson, optimizerFromConfig } f
 import { Sequential } from './sequential.js';
 import { type FunctionalConfig, Model, type SequentialConfig } from './model.js';
 import { type ModelFileConfig, readConfig, trainingCheckpoint } from './persistence.js';
+import { type WhichWeights, checkWhichWeights, useEmaWeights } from './ema-weights.js';
 
 function optimizerFrom(spec: { className: string; config: OptimizerConfigJson }): Optimizer {
   const optimizer = optimizerFromConfig(spec);
@@ -26,8 +27,16 @@ function modelOf(saved: ModelFileConfig): Model {
   return model;
 }
 
-/** Rebuilds a model saved by `model.save` from its config, recompiles it, and restores its state. */
-export async function loadModel(path: string, options: { storage?: Storage } = {}): Promise<Model> {
+/**
+ * Rebuilds a model saved by `model.save` from its config, recompiles it, and restores its
+ * state. `weights: 'ema'` puts the optimizer's moving averages in the weights (the optimizer
+ * must have `ema`; the raw weights are then not in the model).
+ */
+export async function loadModel(
+  path: string,
+  options: { storage?: Storage; weights?: WhichWeights } = {},
+): Promise<Model> {
+  const which = checkWhichWeights('loadModel', options.weights);
   const saved = await readConfig(path, options.storage);
   const model = modelOf(saved);
   if (saved.compile)
@@ -38,6 +47,7 @@ export async function loadModel(path: string, options: { storage?: Storage } = {
       lossWeights: saved.compile.lossWeights,
     });
   await trainingCheckpoint(model).read(path, { storage: options.storage });
+  if (which === 'ema') useEmaWeights(model, `loadModel ${path}`);
   return model;
 }
 
@@ -45,7 +55,12 @@ export async function loadModel(path: string, options: { storage?: Storage } = {
  * A model for inference or evaluation from any file with a config (model or weights): rebuilt
  * from its config, compiled with its loss and metrics when it has them, holding its weights.
  */
-export async function modelFromFile(path: string, options: { storage?: Storage } = {}): Promise<Model> {
+export async function modelFromFile(
+  path: string,
+  options: { storage?: Storage; weights?: WhichWeights } = {},
+): Promise<Model> {
+  // The averages are the optimizer's: a model file's, restored with it.
+  if (checkWhichWeights('modelFromFile', options.weights) === 'ema') return loadModel(path, options);
   const saved = await readConfig(path, options.storage);
   const model = modelOf(saved);
   // The optimizer does not matter for evaluation; loss and metrics come from the file.

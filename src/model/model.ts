@@ -33,6 +33,7 @@ import {
 } from './fit-dataset.js';
 import { type ModelLoadOptions, type ModelSaveOptions, loadWeights, saveModel, saveWeights } from './persistence.js';
 import { printSummary } from './summary.js';
+import { type WhichWeights, checkWhichWeights, withWeights } from './ema-weights.js';
 
 export interface ModelArgs {
   /** Tensors from `Input` (one, or a list). */
@@ -258,8 +259,15 @@ export class Model extends Layer implements DataflowSource {
     return fitModel(this, x, y, options);
   }
 
-  evaluate(x: ModelData, y: ModelData, options: EvaluateOptions = {}): Promise<Logs> {
-    return evaluateModel(this, x, y, options);
+  /** The loss and metrics on (x, y); `weights: 'ema'` evaluates the optimizer's moving averages of the weights. */
+  async evaluate(
+    x: ModelData,
+    y: ModelData,
+    options: EvaluateOptions & { weights?: WhichWeights } = {},
+  ): Promise<Logs> {
+    const { weights, ...rest } = options;
+    const which = checkWhichWeights('evaluate', weights);
+    return withWeights(this, which, 'evaluate', () => evaluateModel(this, x, y, rest));
   }
 
   /** Trains on a dataset whose elements are batches, `{ xs, ys }` or `[xs, ys]` (TensorFlow.js's fitDataset); resumable at the next sample. */

@@ -4,6 +4,7 @@ import { CheckpointManager } from '../checkpoint/manager.js';
 import { type Mode, resolveMode } from '../state/mode.js';
 import type { Logs } from './history.js';
 import { modelFromFile } from './load.js';
+import type { WhichWeights } from './ema-weights.js';
 
 export interface RankedCheckpoint {
   path: string;
@@ -18,7 +19,7 @@ export interface RankedCheckpoint {
 export async function selectBest(
   source: string[] | CheckpointManager,
   data: { x: Tensor; y: Tensor },
-  options: { metric?: string; mode?: Mode; batchSize?: number } = {},
+  options: { metric?: string; mode?: Mode; batchSize?: number; weights?: WhichWeights } = {},
 ): Promise<RankedCheckpoint[]> {
   const paths = Array.isArray(source) ? source : (await source.ready, source.checkpoints);
   if (paths.length === 0) throw new ArgumentError('selectBest: no checkpoints to compare');
@@ -26,7 +27,7 @@ export async function selectBest(
   const direction = resolveMode(options.mode ?? 'auto', metric);
   const scored: Array<{ path: string; metrics: Logs }> = [];
   for (const path of paths) {
-    const model = await modelFromFile(path);
+    const model = await modelFromFile(path, { weights: options.weights });
     const metrics = await model.evaluate(data.x, data.y, { batchSize: options.batchSize ?? 256 });
     if (!(metric in metrics))
       throw new ArgumentError(

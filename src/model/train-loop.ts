@@ -220,6 +220,9 @@ async function runEpochs(
     await callbacks.epochEnd(epoch, logs);
     checkInterrupt(model, epoch + 1, 0);
   }
+  // As Keras: an optimizer with `ema` leaves its averages in the weights (before onTrainEnd,
+  // so EarlyStopping's restoreBestWeights still has the last word).
+  if (epochs > 0) model.compiled!.optimizer.finalizeWeights(params);
   await callbacks.trainEnd(lastLogs);
   return model.history;
 }

@@ -4,6 +4,7 @@ import type { Shape } from '../tensor/shape.js';
 import type { StateDict } from '../state/tree.js';
 import { type LoadOptions, type Trackable, copyUnlessSame } from '../state/trackable.js';
 import { CheckpointError } from '../state/errors.js';
+import { backend } from '../backend/index.js';
 import { LearningRateSchedule, type ScheduleConfig, scheduleFromConfig } from './schedules.js';
 
 export type NamedParams = ReadonlyArray<readonly [path: string, param: Tensor]>;
@@ -19,10 +20,31 @@ export interface OptimizerConfig {
   globalClipnorm?: number;
   /** Decoupled weight decay: p ← p − p·weightDecay·lr before each update (every parameter). */
   weightDecay?: number;
+  /**
+   * Keep an exponential moving average of the weights (Keras's `use_ema`): after each step
+   * average ← momentum·average + (1 − momentum)·weight (the first step copies the weight);
+   * every `overwriteFrequency` steps the weights take their averages; and `fit` ends with
+   * the averages in the weights, as Keras's does. The averages are state: checkpoints keep
+   * them (`optimizer/ema/...`) beside the raw weights.
+   */
+  ema?: EmaConfig;
+}
+
+export interface EmaConfig {
+  /** Default 0.99 (Keras's `ema_momentum`). */
+  momentum?: number;
+  /** Copy the averages into the weights every this many steps (Keras's `ema_overwrite_frequency`); default never. */
+  overwriteFrequency?: number;
 }
 
 /** An optimizer's config as saved: numbers and flags, and a schedule as `{ className, config }`. */
-export type OptimizerConfigJson = Record<string, number | boolean | { className: string; config: ScheduleConfig }>;
+export type OptimizerConfigJson = Record<
+  string,
+  number | boolean | { className: string; config: ScheduleConfig } | { momentum: number; overwriteFrequency?: number }
+>;
+
+/** The state key of the weights' moving averages (beside the slots: `ema/layers/0/kernel`). */
+const EMA = 'ema';
 
 /**
  * Base of every optimizer. Per-parameter slots (momentum, m, v) are keyed by the parameter's
@@ -44,6 +66,7 @@ export abstract class Optimizer implements Trackable {
   readonly clipvalue?: number;
   readonly globalClipnorm?: number;
   readonly weightDecay?: number;
+  readonly ema?: { momentum: number; overwriteFrequency?: number };
 
   protected constructor(owner: string, config: OptimizerConfig, defaultLearningRate: number) {
     const lr = config.learningRate ?? defaultLearningRate;
@@ -60,6 +83,7 @@ export abstract class Optimizer implements Trackable {
     for (const k of clips) this[k] = checkRate(owner, k, config[k]!, { open: true });
     if (config.weightDecay !== undefined && config.weightDecay !== null)
       this.weightDecay = checkRate(owner, 'weightDecay', config.weightDecay);
+    if (config.ema !== undefined && config.ema !== null) this.ema = checkEma(owner, config.ema);
   }
 
   /** The learning rate of the next step: the schedule's value at `iterations`, or the plain rate. */
@@ -105,6 +129,7 @@ export abstract class Optimizer implements Trackable {
     const extra: OptimizerConfigJson = {};
     for (const k of ['clipnorm', 'clipvalue', 'globalClipnorm', 'weightDecay'] as const)
       if (this[k] !== undefined) extra[k] = this[k]!;
+    if (this.ema !== undefined) extra.ema = { ...this.ema };
     return { learningRate: lr, ...this.ownConfig(), ...extra };
   }
 
@@ -117,6 +142,9 @@ export abstract class Optimizer implements Trackable {
       if (names.length === 0 || this.slots.get(names[0])!.has(path)) continue;
       this.newSlots(p.size).forEach((slot, i) => this.slots.get(names[i])!.set(path, slot));
     }
+    if (this.ema === undefined) return;
+    const averages = this.slots.get(EMA) ?? this.slots.set(EMA, new Map()).get(EMA)!;
+    for (const [path, p] of params) if (!averages.has(path)) averages.set(path, backend().emaAverage(p.size));
   }
 
   /**
@@ -124,7 +152,7 @@ export abstract class Optimizer implements Trackable {
    * a fresh optimizer (no step taken, `build` never called) restores as the trained one.
    */
   prepareRestore(entries: ReadonlyArray<{ key: string; shape: readonly number[] | null }>): void {
-    const names = new Set(this.slotNames());
+    const names = new Set([...this.slotNames(), ...(this.ema ? [EMA] : [])]);
     const shapes = new Map<string, number[]>();
     for (const { key, shape } of entries) {
       const at = key.indexOf('/');
@@ -159,6 +187,39 @@ export abstract class Optimizer implements Trackable {
         lr,
       );
     });
+    if (this.ema) this.updateAverages(params, t);
+  }
+
+  /**
+   * Keras's moving average, in float32 as it computes it: momentum·average + (1 − momentum)·
+   * weight, each product rounded, then the sum; momentum 0 on the first step. Every
+   * `overwriteFrequency` steps the weights take the averages.
+   */
+  private updateAverages(params: NamedParams, t: number): void {
+    const { momentum, overwriteFrequency } = this.ema!;
+    const m = t === 1 ? 0 : Math.fround(momentum),
+      rest = Math.fround(1 - m);
+    const averages = this.slots.get(EMA)!;
+    const overwrite = overwriteFrequency !== undefined && t % overwriteFrequency === 0;
+    for (const [path, p] of params) {
+      const average = averages.get(path)!;
+      backend().emaUpdate(average, p.data, m, rest);
+      if (overwrite) p.data.set(average);
+    }
+  }
+
+  /** The weights' moving averages by parameter path (empty without `ema`, or before the first step). */
+  get averages(): ReadonlyMap<string, Float32Array> {
+    return this.slots.get(EMA) ?? new Map();
+  }
+
+  /** The end of a fit (Keras's `finalize_variable_values`): with `ema`, the weights take their averages. */
+  finalizeWeights(params: NamedParams): void {
+    if (this.ema === undefined || this.iterations === 0) return;
+    for (const [path, p] of params) {
+      const average = this.averages.get(path);
+      if (average !== undefined) p.data.set(average);
+    }
   }
 
   /** Keras's clipping: per-gradient norm, else global norm, else per-value; new arrays, the gradients stay as computed. */
@@ -281,6 +342,19 @@ export function checkRate(
     );
   }
   return value;
+}
+
+function checkEma(owner: string, ema: EmaConfig): { momentum: number; overwriteFrequency?: number } {
+  if (typeof ema !== 'object')
+    throw new ArgumentError(
+      `${owner}: ema must be an object { momentum?, overwriteFrequency? }, got ${JSON.stringify(ema)}`,
+    );
+  const momentum = checkRate(owner, 'ema.momentum', ema.momentum ?? 0.99, { max: 1 });
+  const every = ema.overwriteFrequency;
+  if (every === undefined || every === null) return { momentum };
+  if (!(Number.isInteger(every) && every >= 1))
+    throw new ArgumentError(`${owner}: ema.overwriteFrequency must be an integer of at least 1, got ${every}`);
+  return { momentum, overwriteFrequency: every };
 }
 
 /** The learning rate of a saved config: a number, or a schedule rebuilt from its config. */

@@ -11,6 +11,7 @@ import { matmul, jsEngine, defaultGemm } from '../../kernels/cpu/matmul.js';
 import { col2im, conv2d, conv2dBackpropFilter, im2col } from '../../kernels/cpu/conv2d.js';
 import { maxPool2d } from '../../kernels/cpu/pool.js';
 import { adamSlots, adamUpdate, adamUpdateScalar } from '../../kernels/cpu/adam.js';
+import { emaAverage, emaUpdate, emaUpdateScalar } from '../../kernels/cpu/ema.js';
 import { type Window2d, type Conv2dInfo } from '../../kernels/types.js';
 import { kernelSuite, rand, expectClose, naiveMatmul } from '../helpers/kernel-suite.js';
 import {
@@ -232,6 +233,37 @@ describe("Adam's update kernel", () => {
         expect([p, m, v].map(bits)).toEqual(plain.map(bits));
       }),
       { numRuns: 60 },
+    );
+  });
+});
+
+describe('the moving-average kernel (ema)', () => {
+  it('gives the bits of the float32 rule in JavaScript, resident in its memory (emaAverage) or not, step after step', () => {
+    const rng = new Random(10);
+    const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 70 }), fc.double({ min: 0, max: 1, noNaN: true }), (n, momentum) => {
+        const resident = emaAverage(n),
+          plain = new Float32Array(n),
+          loose = new Float32Array(n);
+        expect(bits(resident)).toEqual(bits(plain));
+        const m = Math.fround(momentum),
+          rest = Math.fround(1 - m);
+        for (let step = 0; step < 3; step++) {
+          const w = rng.fillNormal(new Float32Array(n), 0, 1);
+          emaUpdate(resident, w, m, rest);
+          emaUpdate(loose, w, m, rest);
+          emaUpdateScalar(plain, w, m, rest);
+        }
+        expect(bits(resident)).toEqual(bits(plain));
+        expect(bits(loose)).toEqual(bits(plain));
+        // The rule itself: each product rounded to float32, then the sum.
+        const w = rng.fillNormal(new Float32Array(n), 0, 1);
+        const expected = Float32Array.from(plain, (a, i) => Math.fround(m * a) + Math.fround(rest * w[i]));
+        emaUpdate(resident, w, m, rest);
+        expect(bits(resident)).toEqual(bits(expected));
+      }),
+      { numRuns: 80 },
     );
   });
 });

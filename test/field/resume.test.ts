@@ -322,8 +322,8 @@ afterAll(() => rmSync(layersDir, { recursive: true, force: true }));
 
 const BATCHES = 4 * 6; // 4 epochs of 48 training samples in batches of 8
 
-describe('BatchNormalization + LSTM + AdamW + CosineDecay, SGD + ReduceLROnPlateau, and a functional model of two inputs and two outputs resume bit-exactly in a new process', () => {
-  for (const kind of ['sequence', 'plateau', 'functional'] as const) {
+describe('BatchNormalization + LSTM + AdamW + CosineDecay, SGD + ReduceLROnPlateau, Adam keeping a moving average of the weights, and a functional model of two inputs and two outputs resume bit-exactly in a new process', () => {
+  for (const kind of ['sequence', 'plateau', 'ema', 'functional'] as const) {
     it(`${kind}: SIGKILL at a random batch, BackupAndRestore every 2 batches`, () => {
       const straight = mkdtempSync(join(layersDir, `${kind}-s-`));
       execFileSync(tsx, [child, straight, kind, '2', '-1', join(straight, 'out.json')]);

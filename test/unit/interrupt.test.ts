@@ -72,7 +72,7 @@ describe('model.interrupt()', () => {
   it('an interrupted run with per-epoch backups resumes at that batch and ends equal to an uninterrupted one', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom<Kind>('mlp', 'dropout', 'cnn'),
+        fc.constantFrom<Kind>('mlp', 'dropout', 'cnn', 'ema'),
         fc.integer({ min: 1, max: 18 }),
         fc.integer({ min: 0, max: 99 }), // 6 batches an epoch, 18 in all
         async (kind, at, seed) => {
