@@ -84,5 +84,7 @@ export type { InterruptOnSignalsOptions } from './model/interrupt.js';
 export { yieldToEventLoop } from './model/event-loop.js';
 export type { ModelSaveOptions, ModelLoadOptions } from './model/persistence.js';
 export { selectBest } from './model/select.js';
+export { averageCheckpoints } from './model/average.js';
+export type { AverageSource, AverageOptions } from './model/average.js';
 export type { RankedCheckpoint } from './model/select.js';
 export { formatTemplate } from './callbacks/template.js';

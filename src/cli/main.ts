@@ -8,6 +8,7 @@ import { diff, inspect } from './inspect.js';
 import { inspectLogs, tensorboardExport } from './logs.js';
 import { importCommand } from './import.js';
 import { select } from './select.js';
+import { average } from './average.js';
 import { plot } from './plot.js';
 import { exportCommand } from './export.js';
 import { bench } from './bench.js';
@@ -18,6 +19,7 @@ const COMMANDS: Command[] = [
   inspect,
   diff,
   select,
+  average,
   plot,
   exportCommand,
   importCommand,

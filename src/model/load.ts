@@ -17,8 +17,8 @@ function optimizerFrom(spec: { className: string; config: OptimizerConfigJson })
   return optimizer;
 }
 
-/** The model a file's config describes, built for the shapes it was saved with. */
-function modelOf(saved: ModelFileConfig): Model {
+/** The model a file's config describes, built for the shapes it was saved with (its weights as initialized). */
+export function modelOf(saved: ModelFileConfig): Model {
   const model =
     saved.className === 'Functional'
       ? Model.fromConfig(saved.model as FunctionalConfig)
