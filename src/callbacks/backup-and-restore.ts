@@ -7,11 +7,22 @@ import type { EpochTotals } from '../model/callback.js';
 import { trainingCheckpoint } from '../model/persistence.js';
 import type { Storage } from '../storage/storage.js';
 import { TrainingInterruptedError } from '../model/interrupt.js';
+import { SaveTimer, type TimeInterval, checkOverheadBudget, intervalMs } from '../checkpoint/save-timer.js';
 
 export interface BackupAndRestoreOptions {
   backupDir: string;
-  /** 'epoch', or back up every N batches (counted across epochs). */
-  saveFreq?: 'epoch' | number;
+  /**
+   * 'epoch', every N batches (counted across epochs), or by wall-clock time: `{ minutes }` or
+   * `{ seconds }` (checked at each batch's end, counted from the last backup's end).
+   */
+  saveFreq?: 'epoch' | number | TimeInterval;
+  /**
+   * With a time `saveFreq`: the share of training time backups may block (e.g. 0.01); after
+   * each backup the interval stretches as far as that needs.
+   */
+  overheadBudget?: number;
+  /** The monotonic clock of time-based backups, in milliseconds (default `performance.now`; tests pass a fake one). */
+  monotonicNow?: () => number;
   /** Remove the backup once training ends normally (only the files the backup wrote). */
   deleteCheckpoint?: boolean;
   /**
@@ -19,6 +30,12 @@ export interface BackupAndRestoreOptions {
    * exact batch position before it stops, whatever `saveFreq` says. Default true.
    */
   saveOnInterrupt?: boolean;
+  /**
+   * When the fit fails with an error (thrown by a callback, the data, validation), back up the
+   * last position where the state is whole — never from inside a step, which may be
+   * half-applied — and record the error in the manifest. Default true.
+   */
+  saveOnError?: boolean;
   /** Keep the previous backup beside the latest, so a damaged latest one falls back to it (default false, as Keras). */
   doubleCheckpoint?: boolean;
   /** Where the backups go (default: the default storage). */
@@ -52,8 +69,11 @@ interface Progress {
  */
 export class BackupAndRestore extends Callback {
   readonly backupDir: string;
-  readonly saveFreq: 'epoch' | number;
+  readonly saveFreq: 'epoch' | number | TimeInterval;
   readonly deleteCheckpoint: boolean;
+  /** With a time saveFreq: when the next backup is due (made at train begin). */
+  private timer: SaveTimer | null = null;
+  private readonly timeMs: number | null;
   private manager: CheckpointManager | null = null;
   private progress: Progress = { epoch: 0, batch: 0, totals: null, batchesSeen: 0 };
   /** The position after the last batch trained (progress is the last one backed up). */
@@ -70,11 +90,18 @@ export class BackupAndRestore extends Callback {
     }
     this.backupDir = options.backupDir;
     this.saveFreq = options.saveFreq ?? 'epoch';
-    if (this.saveFreq !== 'epoch' && !(Number.isInteger(this.saveFreq) && this.saveFreq > 0)) {
+    const timed = typeof this.saveFreq === 'object' && this.saveFreq !== null;
+    this.timeMs = timed ? intervalMs('BackupAndRestore', 'saveFreq', this.saveFreq as TimeInterval) : null;
+    if (!timed && this.saveFreq !== 'epoch' && !(Number.isInteger(this.saveFreq) && (this.saveFreq as number) > 0)) {
       throw new ArgumentError(
-        `BackupAndRestore: saveFreq must be 'epoch' or a positive integer of batches, got ${String(this.saveFreq)}`,
+        `BackupAndRestore: saveFreq must be 'epoch', a positive integer of batches or { minutes } / { seconds }, got ${JSON.stringify(this.saveFreq)}`,
       );
     }
+    checkOverheadBudget('BackupAndRestore', options.overheadBudget);
+    if (options.overheadBudget !== undefined && !timed)
+      throw new ArgumentError(
+        'BackupAndRestore: overheadBudget stretches a time saveFreq ({ minutes } or { seconds })',
+      );
     this.deleteCheckpoint = options.deleteCheckpoint ?? true;
   }
 
@@ -142,12 +169,22 @@ export class BackupAndRestore extends Callback {
         stepsDone: this.progress.stepsDone,
       });
     this.trained = { epoch: this.progress.epoch, batch: this.progress.batch };
+    if (this.timeMs !== null)
+      this.timer = new SaveTimer(
+        this.timeMs,
+        this.options.overheadBudget,
+        this.options.monotonicNow ?? (() => performance.now()),
+      );
   }
 
   override async onBatchEnd(batch: number): Promise<void> {
     this.progress.batchesSeen++;
     this.trained = { epoch: this.fitContext('onBatchEnd').epoch, batch: batch + 1 };
-    if (this.saveFreq === 'epoch' || this.progress.batchesSeen % this.saveFreq !== 0) return;
+    if (this.timer !== null) {
+      if (this.timer.due()) await this.timer.time(() => this.backupHere());
+      return;
+    }
+    if (this.saveFreq === 'epoch' || this.progress.batchesSeen % (this.saveFreq as number) !== 0) return;
     await this.backupHere();
   }
 
@@ -158,7 +195,7 @@ export class BackupAndRestore extends Callback {
   }
 
   /** Backs up the position after the last batch trained (mid-epoch: with the epoch's running totals). */
-  private async backupHere(): Promise<void> {
+  private async backupHere(reason?: string): Promise<void> {
     const context = this.fitContext('a backup');
     const { epoch, batch } = this.trained;
     this.progress = {
@@ -168,7 +205,7 @@ export class BackupAndRestore extends Callback {
       batchesSeen: this.progress.batchesSeen,
       stepsDone: context.stepsDone,
     };
-    await this.backup(context.stepsDone);
+    await this.backup(context.stepsDone, reason);
   }
 
   /** The running fit's context: a backup needs to know where the fit is. */
@@ -180,9 +217,9 @@ export class BackupAndRestore extends Callback {
     return this.context;
   }
 
-  private async backup(step: number): Promise<void> {
+  private async backup(step: number, reason?: string): Promise<void> {
     try {
-      await this.manager!.save({ step, epoch: this.progress.epoch, force: true });
+      await this.manager!.save({ step, epoch: this.progress.epoch, force: true, reason });
     } catch (e) {
       if ((this.options.onSaveError ?? 'raise') === 'raise') throw e;
       this.warnOf(`backup at step ${step} failed, training goes on: ${(e as Error).message}`);
@@ -205,15 +242,27 @@ export class BackupAndRestore extends Callback {
 
   /**
    * A failed fit keeps its backup (that is the point) but frees the directory's lock. An
-   * interrupted one first backs up the batch it stopped at, unless that is the last backup.
+   * interrupted one first backs up the batch it stopped at, unless that is the last backup;
+   * one that failed with an error backs up the last position where its state was whole.
    */
   override async onTrainAbort(error: unknown): Promise<void> {
     const manager = this.manager;
     if (manager === null) return;
-    const { epoch, batch } = this.trained;
-    const unsaved = epoch !== this.progress.epoch || batch !== this.progress.batch;
-    if (error instanceof TrainingInterruptedError && (this.options.saveOnInterrupt ?? true) && unsaved) {
-      await this.backupHere().catch((e: Error) => this.warnOf(`the backup at the interruption failed: ${e.message}`));
+    const interrupted = error instanceof TrainingInterruptedError;
+    const wanted = interrupted ? (this.options.saveOnInterrupt ?? true) : (this.options.saveOnError ?? true);
+    const at = interrupted ? this.trained : this.context?.consistentAt;
+    if (wanted && at === null)
+      this.warnOf(
+        `training failed inside a step (${(error as Error)?.message}); its state may be half-applied, so the last backup stands`,
+      );
+    if (wanted && at) {
+      const unsaved = at.epoch !== this.progress.epoch || at.batch !== this.progress.batch;
+      this.trained = { ...at };
+      const reason = interrupted ? undefined : `error: ${String((error as Error)?.message ?? error)}`;
+      if (unsaved)
+        await this.backupHere(reason).catch((e: Error) =>
+          this.warnOf(`the backup at the ${interrupted ? 'interruption' : 'error'} failed: ${e.message}`),
+        );
     }
     this.manager = null;
     await manager.close().catch((e: Error) => this.warnOf(`closing the backup failed: ${e.message}`));

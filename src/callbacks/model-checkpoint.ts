@@ -1,3 +1,4 @@
+import { SaveTimer, type TimeInterval, checkOverheadBudget, intervalMs } from '../checkpoint/save-timer.js';
 import { type WhichWeights, checkWhichWeights, withWeights } from '../model/ema-weights.js';
 import { basename, dirname, relative, sep } from '../paths.js';
 import { ArgumentError } from '../errors.js';
@@ -20,8 +21,12 @@ export interface ModelCheckpointOptions {
   mode?: Mode;
   saveBestOnly?: boolean;
   saveWeightsOnly?: boolean;
-  /** 'epoch', or save every N batches (counted across epochs). */
-  saveFreq?: 'epoch' | number;
+  /** 'epoch', every N batches (counted across epochs), or by wall-clock time: `{ minutes }` or `{ seconds }` (checked at each batch's end). */
+  saveFreq?: 'epoch' | number | TimeInterval;
+  /** With a time `saveFreq`: the share of training time saves may block (e.g. 0.01); the interval stretches as far as that needs. */
+  overheadBudget?: number;
+  /** The monotonic clock of time-based saves, in milliseconds (default `performance.now`; tests pass a fake one). */
+  monotonicNow?: () => number;
   /** With saveBestOnly: only values better than this count as improvements. */
   initialValueThreshold?: number;
   /** Also save the final model here when training ends, whatever the result. */
@@ -55,8 +60,10 @@ export class ModelCheckpoint extends Callback implements Trackable {
   readonly mode: Mode;
   readonly saveBestOnly: boolean;
   readonly saveWeightsOnly: boolean;
-  readonly saveFreq: 'epoch' | number;
+  readonly saveFreq: 'epoch' | number | TimeInterval;
   readonly saveLast?: string;
+  private readonly timeMs: number | null;
+  private timer: SaveTimer | null = null;
   readonly weights: WhichWeights;
   private readonly verbose: 0 | 1;
   private readonly write: (line: string) => void;
@@ -89,11 +96,16 @@ export class ModelCheckpoint extends Callback implements Trackable {
     this.saveWeightsOnly = options.saveWeightsOnly ?? false;
     this.weights = checkWhichWeights('ModelCheckpoint', options.weights);
     this.saveFreq = options.saveFreq ?? 'epoch';
-    if (this.saveFreq !== 'epoch' && !(Number.isInteger(this.saveFreq) && this.saveFreq > 0)) {
+    const timed = typeof this.saveFreq === 'object' && this.saveFreq !== null;
+    this.timeMs = timed ? intervalMs('ModelCheckpoint', 'saveFreq', this.saveFreq as TimeInterval) : null;
+    if (!timed && this.saveFreq !== 'epoch' && !(Number.isInteger(this.saveFreq) && (this.saveFreq as number) > 0)) {
       throw new ArgumentError(
-        `ModelCheckpoint: saveFreq must be 'epoch' or a positive integer of batches, got ${String(this.saveFreq)}`,
+        `ModelCheckpoint: saveFreq must be 'epoch', a positive integer of batches or { minutes } / { seconds }, got ${JSON.stringify(this.saveFreq)}`,
       );
     }
+    checkOverheadBudget('ModelCheckpoint', options.overheadBudget);
+    if (options.overheadBudget !== undefined && !timed)
+      throw new ArgumentError('ModelCheckpoint: overheadBudget stretches a time saveFreq ({ minutes } or { seconds })');
     this.saveLast = options.saveLast;
     this.verbose = options.verbose ?? 0;
     this.write = options.write ?? ((l) => console.log(l));
@@ -129,9 +141,20 @@ export class ModelCheckpoint extends Callback implements Trackable {
   /** Refuses settings that would silently never save: keys that will not exist at the save points. */
   override async onTrainBegin(): Promise<void> {
     await this.openManager();
+    if (this.timeMs !== null)
+      this.timer = new SaveTimer(
+        this.timeMs,
+        this.options.overheadBudget,
+        this.options.monotonicNow ?? (() => performance.now()),
+      );
     if (this.params === null) return; // called by hand: no fit whose keys could be checked
     const available = this.saveFreq === 'epoch' ? this.params.metrics : this.params.batchMetrics;
-    const where = this.saveFreq === 'epoch' ? 'at the end of each epoch' : `every ${this.saveFreq} batches`;
+    const where =
+      this.saveFreq === 'epoch'
+        ? 'at the end of each epoch'
+        : this.timeMs !== null
+          ? 'at the batch ends where timed saves happen'
+          : `every ${this.saveFreq} batches`;
     const unknown = templateKeys(this.filepath).filter((k) => k !== 'epoch' && k !== 'batch' && !available.includes(k));
     if (this.saveFreq === 'epoch' && templateKeys(this.filepath).includes('batch')) unknown.push('batch');
     if (this.saveBestOnly && !available.includes(this.monitor)) unknown.push(this.monitor);
@@ -147,9 +170,12 @@ export class ModelCheckpoint extends Callback implements Trackable {
 
   override async onBatchEnd(batch: number, logs?: Logs): Promise<void> {
     this.batchesSeen++;
-    if (this.saveFreq !== 'epoch' && this.batchesSeen % this.saveFreq === 0) {
-      await this.maybeSave({ ...logs, epoch: (this.context?.epoch ?? 0) + 1, batch: batch + 1 });
+    const values = () => ({ ...logs, epoch: (this.context?.epoch ?? 0) + 1, batch: batch + 1 });
+    if (this.timer !== null) {
+      if (this.timer.due()) await this.timer.time(() => this.maybeSave(values()));
+      return;
     }
+    if (this.saveFreq !== 'epoch' && this.batchesSeen % (this.saveFreq as number) === 0) await this.maybeSave(values());
   }
 
   override async onEpochEnd(epoch: number, logs?: Logs): Promise<void> {

@@ -3,6 +3,7 @@
  * a manifest (written atomically) that records each one, and retention policies that
  * decide which files stay. The manifest, not file times, says which checkpoint is latest.
  */
+import { SaveTimer, type TimeInterval, checkOverheadBudget, intervalMs } from './save-timer.js';
 import { dirname, join, normalize } from '../paths.js';
 import { ArgumentError } from '../errors.js';
 import { yieldToEventLoop } from '../event-loop.js';
@@ -37,6 +38,13 @@ export interface CheckpointManagerOptions extends Partial<RetentionPolicy> {
   stepCounter?: { value: number };
   /** With checkpointInterval: the step of the last save before this manager (default none: the first save is never too soon). */
   lastCheckpointStep?: number;
+  /**
+   * Save only once this much wall-clock time has passed since the last save ended (or since
+   * the manager was made): `{ minutes }` or `{ seconds }`; `save({ force: true })` saves anyway.
+   */
+  interval?: TimeInterval;
+  /** With `interval`: the share of the time saves may block the caller (e.g. 0.01); the interval stretches as far as that needs. */
+  overheadBudget?: number;
   /** Write in the background (`save` returns after the state snapshot; see `flush`). */
   async?: boolean;
   storage?: Storage;
@@ -91,6 +99,8 @@ export interface SaveOptions {
   force?: boolean;
   /** The file to write, relative to the directory (it may name a sub-directory); default `{checkpointName}-{step}.wpt`. */
   file?: string;
+  /** Why this save was made, when not by schedule (a backup at an error): recorded in the manifest. */
+  reason?: string;
 }
 
 export class CheckpointManager {
@@ -107,6 +117,8 @@ export class CheckpointManager {
   private readonly lockName: string;
   /** The step counter's value at the last save (or restore), as TensorFlow's `_last_checkpoint_step`. */
   private lastStep: number | null;
+  /** With `interval`: when the next save is due. */
+  private readonly timer: SaveTimer | null = null;
   /** Tags this manager's files (their metadata's `owner`) and temporary files: it adopts and sweeps only its own. */
   private readonly owner: string;
   /** The manager's time: the wall clock, never going backwards (see `now` in the options). */
@@ -144,6 +156,12 @@ export class CheckpointManager {
       options.monotonicNow ?? (() => performance.now()),
       this.warn,
     );
+    if (options.interval !== undefined)
+      this.timer = new SaveTimer(
+        intervalMs('CheckpointManager', 'interval', options.interval),
+        options.overheadBudget,
+        options.monotonicNow ?? (() => performance.now()),
+      );
     this.ready = this.load();
     this.ready.catch(() => undefined); // surfaced by the first awaiting method
   }
@@ -415,6 +433,14 @@ export class CheckpointManager {
    * Returns its path, or null when `checkpointInterval` says it is too soon.
    */
   async save(options: SaveOptions = {}): Promise<string | null> {
+    const timer = this.timer;
+    if (timer === null) return this.saveNow(options);
+    await this.ready;
+    if (!options.force && !timer.due()) return null;
+    return timer.time(() => this.saveNow(options));
+  }
+
+  private async saveNow(options: SaveOptions): Promise<string | null> {
     await this.ready;
     // A loop that awaits only resolved promises never lets the event loop run, and so never
     // lets a background save's I/O complete: each call gives pending saves a turn.
@@ -468,6 +494,7 @@ export class CheckpointManager {
         time: new Date(this.now()).toISOString(),
         size,
         headerCrc32: crc,
+        ...(options.reason === undefined ? {} : { reason: options.reason }),
       };
       // An overwritten checkpoint goes to the end of the queue, as in TensorFlow.
       m.checkpoints = m.checkpoints.filter((e) => e.file !== file);
@@ -686,6 +713,9 @@ function validateOptions(o: CheckpointManagerOptions): void {
   ) {
     fail('checkpointInterval', 'a non-negative integer of steps', o.checkpointInterval);
   }
+  checkOverheadBudget('CheckpointManager', o.overheadBudget);
+  if (o.overheadBudget !== undefined && o.interval === undefined)
+    fail('interval', 'given with overheadBudget (the budget stretches the interval)', o.interval);
   if (o.checkpointInterval !== undefined && o.stepCounter === undefined)
     fail('stepCounter', 'given with checkpointInterval (the interval counts its steps)', o.stepCounter);
   if (o.lastCheckpointStep !== undefined && !(Number.isSafeInteger(o.lastCheckpointStep) && o.lastCheckpointStep >= 0))

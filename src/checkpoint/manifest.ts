@@ -38,6 +38,8 @@ export interface ManifestEntry {
   size: number;
   /** CRC-32 of the file's header (from its trailer): identifies this exact file. */
   headerCrc32: number;
+  /** Why it was saved, when not by schedule ("error: …" for a backup at a failed fit). */
+  reason?: string;
   /** Set in manifests before 2026-12: kept for good by keepEveryNHours (now the `preserved` list). */
   preserved?: boolean;
 }

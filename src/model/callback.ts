@@ -60,6 +60,12 @@ export class FitContext {
   resumed = false;
   /** Batches trained since epoch 0: TensorBoard's step, a backup's number. */
   stepsDone = 0;
+  /**
+   * Where the model's state is whole: the position (next epoch and batch) that the weights,
+   * optimizer, totals, history and data position all agree on; null while a batch is fetched
+   * and trained (a step may be half-applied). What a backup at an error saves.
+   */
+  consistentAt: { epoch: number; batch: number } | null = null;
 
   /**
    * `data`: what a backup must keep of the training data to continue at the next batch (a

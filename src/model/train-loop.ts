@@ -186,6 +186,7 @@ async function runEpochs(
   checkInterrupt(model, start.epoch, start.batch);
 
   let lastLogs: Logs = {};
+  context.consistentAt = { epoch: start.epoch, batch: start.batch };
   for (let epoch = start.epoch; epoch < epochs && !model.stopTraining; epoch++) {
     const resuming = epoch === start.epoch && start.batch > 0;
     const totals = resuming && start.totals ? structuredClone(start.totals) : emptyTotals();
@@ -193,15 +194,22 @@ async function runEpochs(
     context.totals = totals;
     await callbacks.epochBegin(epoch, {});
     const first = resuming ? start.batch : 0;
+    context.consistentAt = null; // opening the epoch's data moves its position
     await source.openEpoch(epoch, first);
     for (let b = first; source.steps === null || b < source.steps; b++) {
+      // From the fetch to the end of the step, the state may be half-way: no backup at an error.
+      context.consistentAt = null;
       const batch = await source.nextBatch();
-      if (batch === null) break;
+      if (batch === null) {
+        context.consistentAt = { epoch, batch: b };
+        break;
+      }
       context.batch = b;
       const size = batch.xs[0].shape[0];
       await callbacks.batchBegin(b, { batch: b, size });
       trainBatch(model, params, batch, Random.derive(model.seed, STREAM.dropout, epoch, b), totals);
       context.stepsDone++;
+      context.consistentAt = { epoch, batch: b + 1 };
       await callbacks.batchEnd(b, { batch: b, size, ...averages(totals) });
       await yielder.maybeYield();
       checkInterrupt(model, epoch, b + 1);
@@ -216,6 +224,7 @@ async function runEpochs(
     if (callbacks.callbacks.some((c) => c.logsLearningRate))
       logs.learning_rate = model.compiled!.optimizer.learningRate;
     model.history.record(epoch, logs);
+    context.consistentAt = { epoch: epoch + 1, batch: 0 };
     lastLogs = logs;
     await callbacks.epochEnd(epoch, logs);
     checkInterrupt(model, epoch + 1, 0);
