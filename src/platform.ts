@@ -100,6 +100,8 @@ export interface Platform {
   requireGpuJs?(): unknown;
   /** gpu.js through a dynamic import(), where the platform has a way to (see src/browser/gpu.ts). */
   importGpuJs?(): Promise<unknown>;
+  /** A native incremental SHA-256 (Node's crypto), where the platform has one. */
+  sha256?(): { update(bytes: Uint8Array): void; hex(): string };
 }
 
 let anonymousPid = 0;

@@ -42,6 +42,8 @@ export interface BackupAndRestoreOptions {
   storage?: Storage;
   /** Take over the backup directory's lock even from a holder that looks alive (see CheckpointManager). */
   takeOverLock?: boolean;
+  /** Record each file's SHA-256 in the manifest and check it before a restore or load trusts the file (see CheckpointManager). */
+  hash?: 'sha256';
   /** What a backup of NaN or infinite weights does (default 'warn'). */
   onNonFinite?: 'warn' | 'error' | 'allow';
   /** Write backups in the background (the next one waits for the last). */
@@ -156,6 +158,7 @@ export class BackupAndRestore extends Callback {
       storage: o.storage,
       takeOverLock: o.takeOverLock,
       onNonFinite: o.onNonFinite,
+      hash: o.hash,
     });
     // Outside a fit (a hook called by hand) the model is still restored; there is no start to move.
     const context = this.context;

@@ -39,6 +39,8 @@ export interface ModelCheckpointOptions {
   write?: (line: string) => void;
   /** Where the files go (default: the default storage). */
   storage?: Storage;
+  /** Record each file's SHA-256 in the manifest and check it before a restore or load trusts the file (see CheckpointManager). */
+  hash?: 'sha256';
   /** What a save of NaN or infinite weights does (default 'warn'). */
   onNonFinite?: 'warn' | 'error' | 'allow';
   /**
@@ -218,6 +220,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
         fileKind: this.saveWeightsOnly ? 'weights' : 'model',
         storage: this.storage,
         onNonFinite: this.options.onNonFinite,
+        hash: this.options.hash,
         warn: (m) => this.write(`waypoint: ${m}`),
       });
     }

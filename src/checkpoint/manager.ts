@@ -3,6 +3,8 @@
  * a manifest (written atomically) that records each one, and retention policies that
  * decide which files stay. The manifest, not file times, says which checkpoint is latest.
  */
+import { checkSha256, hashingWrites } from './hash.js';
+import { sha256 } from './sha256.js';
 import { SaveTimer, type TimeInterval, checkOverheadBudget, intervalMs } from './save-timer.js';
 import { dirname, join, normalize } from '../paths.js';
 import { ArgumentError } from '../errors.js';
@@ -45,6 +47,12 @@ export interface CheckpointManagerOptions extends Partial<RetentionPolicy> {
   interval?: TimeInterval;
   /** With `interval`: the share of the time saves may block the caller (e.g. 0.01); the interval stretches as far as that needs. */
   overheadBudget?: number;
+  /**
+   * Record each file's SHA-256 in the manifest (taken as the file is written, not in a
+   * second pass), and check it before a restore trusts the file: a file whose bytes differ
+   * (substituted, with valid checksums of its own) is refused and the restore falls back.
+   */
+  hash?: 'sha256';
   /** Write in the background (`save` returns after the state snapshot; see `flush`). */
   async?: boolean;
   storage?: Storage;
@@ -477,9 +485,10 @@ export class CheckpointManager {
       metrics: options.metrics ?? {},
       owner: this.owner,
     };
+    const hasher = this.options.hash === 'sha256' ? sha256() : null;
     const writeOptions = {
       metadata,
-      storage: this.storage,
+      storage: hasher ? hashingWrites(this.storage, hasher) : this.storage,
       onNonFinite: this.options.onNonFinite,
       warn: this.warn,
       kind: this.options.fileKind,
@@ -495,6 +504,7 @@ export class CheckpointManager {
         size,
         headerCrc32: crc,
         ...(options.reason === undefined ? {} : { reason: options.reason }),
+        ...(hasher ? { sha256: hasher.hex() } : {}),
       };
       // An overwritten checkpoint goes to the end of the queue, as in TensorFlow.
       m.checkpoints = m.checkpoints.filter((e) => e.file !== file);
@@ -662,6 +672,8 @@ export class CheckpointManager {
       const path = join(this.directory, file);
       try {
         await this.describe(path, file);
+        const recorded = m.checkpoints.find((e) => e.file === file)?.sha256;
+        if (recorded !== undefined) await checkSha256(this.storage, path, recorded);
         return path;
       } catch (e) {
         const reason = e instanceof CheckpointError ? e.message : String(e);
@@ -716,6 +728,7 @@ function validateOptions(o: CheckpointManagerOptions): void {
   checkOverheadBudget('CheckpointManager', o.overheadBudget);
   if (o.overheadBudget !== undefined && o.interval === undefined)
     fail('interval', 'given with overheadBudget (the budget stretches the interval)', o.interval);
+  if (o.hash !== undefined && o.hash !== 'sha256') fail('hash', "'sha256'", o.hash);
   if (o.checkpointInterval !== undefined && o.stepCounter === undefined)
     fail('stepCounter', 'given with checkpointInterval (the interval counts its steps)', o.stepCounter);
   if (o.lastCheckpointStep !== undefined && !(Number.isSafeInteger(o.lastCheckpointStep) && o.lastCheckpointStep >= 0))

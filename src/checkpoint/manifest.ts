@@ -40,6 +40,8 @@ export interface ManifestEntry {
   headerCrc32: number;
   /** Why it was saved, when not by schedule ("error: …" for a backup at a failed fit). */
   reason?: string;
+  /** With the manager's `hash: 'sha256'`: the SHA-256 of the file's bytes, as 64 hex digits. */
+  sha256?: string;
   /** Set in manifests before 2026-12: kept for good by keepEveryNHours (now the `preserved` list). */
   preserved?: boolean;
 }

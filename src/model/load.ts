@@ -4,7 +4,8 @@
  * itself only saves and restores (persistence.ts).
  */
 import { CheckpointError } from '../state/errors.js';
-import type { Storage } from '../storage/storage.js';
+import { type Storage, getDefaultStorage } from '../storage/storage.js';
+import { checkRecordedSha256 } from '../checkpoint/hash.js';
 import { Adam, type Optimizer, type OptimizerConfigJson, optimizerFromConfig } from '../optim/index.js';
 import { Sequential } from './sequential.js';
 import { type FunctionalConfig, Model, type SequentialConfig } from './model.js';
@@ -37,6 +38,7 @@ export async function loadModel(
   options: { storage?: Storage; weights?: WhichWeights } = {},
 ): Promise<Model> {
   const which = checkWhichWeights('loadModel', options.weights);
+  await checkRecordedSha256(options.storage ?? getDefaultStorage(), path);
   const saved = await readConfig(path, options.storage);
   const model = modelOf(saved);
   if (saved.compile)
@@ -61,6 +63,7 @@ export async function modelFromFile(
 ): Promise<Model> {
   // The averages are the optimizer's: a model file's, restored with it.
   if (checkWhichWeights('modelFromFile', options.weights) === 'ema') return loadModel(path, options);
+  await checkRecordedSha256(options.storage ?? getDefaultStorage(), path);
   const saved = await readConfig(path, options.storage);
   const model = modelOf(saved);
   // The optimizer does not matter for evaluation; loss and metrics come from the file.

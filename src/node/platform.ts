@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { type WorkerThread, type NativeZlib, type Platform, fetchBytes } from '../platform.js';
 import { currentProcess, processState } from './process-identity.js';
 
@@ -37,6 +38,10 @@ export const nodePlatform: Platform = {
   cores: () => availableParallelism(),
   allocUninitialized,
   zlib: zlib as unknown as NativeZlib,
+  sha256: () => {
+    const hash = createHash('sha256');
+    return { update: (bytes) => void hash.update(bytes), hex: () => hash.digest('hex') };
+  },
   identity: currentProcess,
   processState,
   onExit: (handler) => {
