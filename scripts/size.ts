@@ -34,8 +34,12 @@ export const CORE_BUDGET = 3900;
  * src/checkpoint: the manifest's own module and managers that own their files took it to
  * 3,070; the Storage layer moving out to src/storage (its own folder) took it to 2,873.
  */
-/** Restated with the formatter too: 2,873 lines before it, 3,809 after; budget from 3,000 to 4,000. */
-export const CHECKPOINT_BUDGET = 4000;
+/**
+ * Restated with the formatter too: 2,873 lines before it, 3,809 after; budget from 3,000 to 4,000.
+ * The checkpoint lifecycle's saves by time (save-timer.ts) and content hashes (hash.ts, and an
+ * incremental SHA-256 for pages, sha256.ts) took it to 4,067: raised to 4,200.
+ */
+export const CHECKPOINT_BUDGET = 4200;
 const root = new URL('..', import.meta.url).pathname;
 
 function files(dir: string): string[] {
