@@ -20,6 +20,7 @@ export const HEAVY = [
   'test/field/bundlers.test.ts', // the packed package bundled by Vite and esbuild, in Chromium
   'test/field/large-files.test.ts', // a 2.4 GB entry (WAYPOINT_LARGE_FILES=1)
   'test/field/dataset-resume.test.ts', // a 2-million-row CSV streamed by processes killed with SIGKILL
+  'test/field/timed-backups.test.ts', // processes killed at random moments, timed in wall-clock milliseconds
 ];
 
 /** What both suites share. */
