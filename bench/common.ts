@@ -68,11 +68,13 @@ type Hook = 'onTrainBegin' | 'onTrainEnd' | 'onEpochBegin' | 'onEpochEnd' | 'onB
 /** Wraps a callback and adds up how long its hooks hold up the training loop (`blockedMs`), except the hooks named `untimed`. */
 export class TimedCallback extends Callback {
   blockedMs = 0;
+  override readonly logsCheckpointOverhead: boolean;
   constructor(
     private readonly inner: Callback,
     private readonly untimed: readonly Hook[] = [],
   ) {
     super();
+    this.logsCheckpointOverhead = inner.logsCheckpointOverhead;
   }
   override setModel(model: Parameters<Callback['setModel']>[0]) {
     super.setModel(model);

@@ -39,6 +39,12 @@ export interface ModelCheckpointOptions {
   write?: (line: string) => void;
   /** Where the files go (default: the default storage). */
   storage?: Storage;
+  /**
+   * Log `checkpoint_overhead` at each epoch end: the share of wall time since the previous
+   * epoch's logs that saves blocked training. Off by default: a wall-clock value in the
+   * history differs between a resumed run and an uninterrupted one.
+   */
+  logOverhead?: boolean;
   /** Record each file's SHA-256 in the manifest and check it before a restore or load trusts the file (see CheckpointManager). */
   hash?: 'sha256';
   /** What a save of NaN or infinite weights does (default 'warn'). */
@@ -67,6 +73,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
   private readonly timeMs: number | null;
   private timer: SaveTimer | null = null;
   readonly weights: WhichWeights;
+  override readonly logsCheckpointOverhead: boolean;
   private readonly verbose: 0 | 1;
   private readonly write: (line: string) => void;
   private readonly threshold: number | undefined;
@@ -97,6 +104,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
     this.saveBestOnly = options.saveBestOnly ?? false;
     this.saveWeightsOnly = options.saveWeightsOnly ?? false;
     this.weights = checkWhichWeights('ModelCheckpoint', options.weights);
+    this.logsCheckpointOverhead = options.logOverhead ?? false;
     this.saveFreq = options.saveFreq ?? 'epoch';
     const timed = typeof this.saveFreq === 'object' && this.saveFreq !== null;
     this.timeMs = timed ? intervalMs('ModelCheckpoint', 'saveFreq', this.saveFreq as TimeInterval) : null;
@@ -261,6 +269,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
   }
 
   private async saveTo(path: string, values: Record<string, number>): Promise<void> {
+    const started = performance.now();
     try {
       const manager = await this.openManager();
       const { epoch, batch: _batch, ...metrics } = values;
@@ -277,6 +286,8 @@ export class ModelCheckpoint extends Callback implements Trackable {
       if (this.onSaveError === 'raise') throw e;
       this.write(`waypoint: saving ${path} failed, training goes on: ${(e as Error).message}`);
       return;
+    } finally {
+      if (this.context) this.context.checkpointMs += performance.now() - started;
     }
     this.saved.push(path);
   }

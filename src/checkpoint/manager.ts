@@ -12,6 +12,7 @@ import { yieldToEventLoop } from '../event-loop.js';
 import type { Checkpoint } from './checkpoint.js';
 import { CheckpointError } from '../state/errors.js';
 import { WptReader } from './format/reader.js';
+import type { WriteResult } from './format/writer.js';
 import { type Storage, getDefaultStorage, readFileIfExists } from '../storage/storage.js';
 import { TEMP_SUFFIX } from '../storage/temp-names.js';
 import type { FileKind } from './layout/format.js';
@@ -494,7 +495,11 @@ export class CheckpointManager {
       kind: this.options.fileKind,
       owner: this.owner,
     };
-    const record = async (size: number, crc: number) => {
+    const clock = this.options.monotonicNow ?? (() => performance.now());
+    const started = clock();
+    let blockedMs: number | null = null;
+    const record = async ({ bytes: size, headerCrc32: crc, costs }: WriteResult) => {
+      const durableAfterMs = clock() - started;
       const entry: ManifestEntry = {
         file,
         step,
@@ -503,6 +508,15 @@ export class CheckpointManager {
         time: new Date(this.now()).toISOString(),
         size,
         headerCrc32: crc,
+        cost: {
+          blockedMs: round(blockedMs ?? durableAfterMs),
+          encodeMs: round(costs.encodeMs),
+          writeMs: round(costs.writeMs),
+          syncMs: round(costs.syncMs),
+          durableAfterMs: round(durableAfterMs),
+          bytes: costs.rawBytes,
+          storedBytes: size,
+        },
         ...(options.reason === undefined ? {} : { reason: options.reason }),
         ...(hasher ? { sha256: hasher.hex() } : {}),
       };
@@ -516,10 +530,7 @@ export class CheckpointManager {
     if (this.options.async) {
       await this.makeRoom();
       const pending = await this.checkpoint.writeInBackground(path, writeOptions);
-      const done = this.enqueue(async () => {
-        const result = await pending.durable;
-        await record(result.bytes, result.headerCrc32);
-      });
+      const done = this.enqueue(async () => record(await pending.durable));
       const settled = done
         .catch((e: unknown) => {
           this.backgroundFailures.push(e);
@@ -528,12 +539,10 @@ export class CheckpointManager {
           this.pending = this.pending.filter((p) => p !== settled);
         });
       this.pending.push(settled);
+      blockedMs = clock() - started;
       return path;
     }
-    await this.enqueue(async () => {
-      const result = await this.checkpoint.write(path, writeOptions);
-      await record(result.bytes, result.headerCrc32);
-    });
+    await this.enqueue(async () => record(await this.checkpoint.write(path, writeOptions)));
     return path;
   }
 
@@ -704,6 +713,9 @@ export class CheckpointManager {
     return path;
   }
 }
+
+/** Milliseconds to a hundredth, for the manifest. */
+const round = (ms: number) => Math.round(ms * 100) / 100;
 
 /** Refuses, by name and rule, every option that would otherwise be accepted and misbehave later. */
 function validateOptions(o: CheckpointManagerOptions): void {

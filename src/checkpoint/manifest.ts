@@ -42,8 +42,26 @@ export interface ManifestEntry {
   reason?: string;
   /** With the manager's `hash: 'sha256'`: the SHA-256 of the file's bytes, as 64 hex digits. */
   sha256?: string;
+  /** What the save cost (files written by a manager since 2026-12-07). */
+  cost?: SaveCost;
   /** Set in manifests before 2026-12: kept for good by keepEveryNHours (now the `preserved` list). */
   preserved?: boolean;
+}
+
+/**
+ * A save's cost, in milliseconds and bytes: how long the caller was blocked (for a background
+ * save, until the state was copied), the time spent encoding, writing and syncing (each summed
+ * over its parts, which overlap), how long until the file was durable, and the entries' bytes
+ * before and after encoding.
+ */
+export interface SaveCost {
+  blockedMs: number;
+  encodeMs: number;
+  writeMs: number;
+  syncMs: number;
+  durableAfterMs: number;
+  bytes: number;
+  storedBytes: number;
 }
 
 export interface Manifest {

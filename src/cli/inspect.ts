@@ -1,4 +1,7 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { WptReader } from '../checkpoint/format/reader.js';
+import { parseManifest } from '../checkpoint/manifest.js';
 import { decodedByteLength } from '../checkpoint/layout/format.js';
 import { Tensor } from '../tensor/tensor.js';
 import { fmtShape } from '../errors.js';
@@ -52,10 +55,11 @@ export const inspect: Command = {
   title: 'show entries, sizes, metadata, history and checksums of a .wpt file',
   summary:
     'Show what a .wpt file holds: kind, versions, entries (dtype, shape, codec, sizes), metadata, training history, and whether every checksum verifies.',
-  usage: 'inspect FILE',
+  usage: 'inspect FILE|RUN_DIR',
   options: {},
   async run(positionals) {
-    if (positionals.length !== 1) throw new UsageError('inspect: give exactly one FILE');
+    if (positionals.length !== 1) throw new UsageError('inspect: give exactly one FILE or RUN_DIR');
+    if (existsSync(positionals[0]) && statSync(positionals[0]).isDirectory()) return inspectRun(positionals[0]);
     const reader = await WptReader.open(positionals[0]);
     try {
       const h = reader.header;
@@ -232,4 +236,58 @@ function historyDelta(a: SavedHistory, b: SavedHistory): string {
       }
   }
   return `${la} vs ${lb} epochs${firstDiff >= 0 ? `; first differs at epoch ${firstDiff + 1}` : la !== lb ? '; one continues the other' : ''}`;
+}
+
+/**
+ * A run directory's saves, from the manifests in it and its sub-directories (BackupAndRestore's,
+ * a CheckpointManager's, ModelCheckpoint's hidden ones): per manifest, the saves it holds and
+ * what they cost (medians and totals of the costs recorded since they were).
+ */
+function inspectRun(dir: string): void {
+  const manifests: string[] = [];
+  const walk = (d: string, depth: number) => {
+    for (const name of readdirSync(d)) {
+      const path = join(d, name);
+      if (name.endsWith('manifest.json')) manifests.push(path);
+      else if (depth < 2 && statSync(path).isDirectory()) walk(path, depth + 1);
+    }
+  };
+  walk(dir, 0);
+  if (manifests.length === 0) throw new UsageError(`inspect: ${dir} holds no checkpoint manifest (manifest.json)`);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
+  const rows = manifests.map((path) => {
+    const entries = parseManifest(readFileSync(path)).manifest.checkpoints;
+    const costs = entries.flatMap((e) => (e.cost ? [e.cost] : []));
+    const of = (k: 'blockedMs' | 'durableAfterMs' | 'encodeMs' | 'writeMs' | 'syncMs') => costs.map((c) => c[k]);
+    const stored = costs.reduce((n, c) => n + c.storedBytes, 0),
+      raw = costs.reduce((n, c) => n + c.bytes, 0);
+    return [
+      path,
+      String(entries.length),
+      costs.length ? num(median(of('blockedMs'))) : '-',
+      costs.length ? num(median(of('durableAfterMs'))) : '-',
+      costs.length
+        ? `${num(median(of('encodeMs')))} / ${num(median(of('writeMs')))} / ${num(median(of('syncMs')))}`
+        : '-',
+      costs.length ? num(of('blockedMs').reduce((a, b) => a + b, 0)) : '-',
+      costs.length ? `${bytes(stored)} (${raw ? (stored / raw).toFixed(3) : '-'})` : '-',
+    ];
+  });
+  console.log(`${dir}: ${manifests.length} manifest${manifests.length === 1 ? '' : 's'}\n`);
+  console.log(
+    table(
+      [
+        'manifest',
+        'saves',
+        'blocked ms (median)',
+        'durable after ms',
+        'encode / write / sync ms',
+        'blocked ms (total)',
+        'stored (ratio)',
+      ],
+      rows,
+      [false, true, true, true, true, true, true],
+    ),
+  );
+  console.log('\nCosts are recorded by saves made since 2026-12-07; older entries show "-".');
 }

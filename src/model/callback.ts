@@ -66,6 +66,8 @@ export class FitContext {
    * and trained (a step may be half-applied). What a backup at an error saves.
    */
   consistentAt: { epoch: number; batch: number } | null = null;
+  /** Milliseconds the fit was blocked by checkpoint saves so far (what `checkpoint_overhead` divides). */
+  checkpointMs = 0;
 
   /**
    * `data`: what a backup must keep of the training data to continue at the next batch (a
@@ -134,6 +136,8 @@ export class Callback {
   peers: readonly Callback[] = [];
   /** Whether the fit should log the learning rate (`learning_rate`) at each epoch end, for this callback. */
   readonly logsLearningRate: boolean = false;
+  /** Whether the fit should log `checkpoint_overhead` at each epoch end (a saving callback's `logOverhead`). */
+  readonly logsCheckpointOverhead: boolean = false;
 
   setModel(model: Model): void {
     this.model = model;

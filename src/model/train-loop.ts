@@ -134,7 +134,11 @@ export async function runFit(
   callbacks.setModel(model);
   model.stopTraining = false;
   const batchLogKeys = logKeys(compiled);
-  const epochLogKeys = validate ? [...batchLogKeys, ...batchLogKeys.map((k) => `val_${k}`)] : batchLogKeys;
+  const epochLogKeys = [
+    ...batchLogKeys,
+    ...(validate ? batchLogKeys.map((k) => `val_${k}`) : []),
+    ...(callbacks.callbacks.some((c) => c.logsCheckpointOverhead) ? ['checkpoint_overhead'] : []),
+  ];
   const context = new FitContext(
     {
       epochs: checked.epochs,
@@ -187,6 +191,11 @@ async function runEpochs(
 
   let lastLogs: Logs = {};
   context.consistentAt = { epoch: start.epoch, batch: start.batch };
+  // An epoch's checkpoint_overhead: the share of the time since the last epoch's logs (its
+  // end-of-epoch saves included) that saves blocked training.
+  const logOverhead = callbacks.callbacks.some((c) => c.logsCheckpointOverhead);
+  let windowStart = performance.now(),
+    blockedBefore = context.checkpointMs;
   for (let epoch = start.epoch; epoch < epochs && !model.stopTraining; epoch++) {
     const resuming = epoch === start.epoch && start.batch > 0;
     const totals = resuming && start.totals ? structuredClone(start.totals) : emptyTotals();
@@ -223,6 +232,11 @@ async function runEpochs(
     // The rate the epoch ended with (a plateau callback lowers it after), as Keras's callbacks log it.
     if (callbacks.callbacks.some((c) => c.logsLearningRate))
       logs.learning_rate = model.compiled!.optimizer.learningRate;
+    if (logOverhead) {
+      const now = performance.now();
+      logs.checkpoint_overhead = (context.checkpointMs - blockedBefore) / Math.max(now - windowStart, 1e-9);
+      [windowStart, blockedBefore] = [now, context.checkpointMs];
+    }
     model.history.record(epoch, logs);
     context.consistentAt = { epoch: epoch + 1, batch: 0 };
     lastLogs = logs;

@@ -63,6 +63,12 @@ export interface WriteResult {
   header: FileHeader;
   /** CRC-32 of the header bytes (as in the trailer): identifies this exact file. */
   headerCrc32: number;
+  /**
+   * Where the save's time went, in milliseconds, each summed over its parts (they overlap:
+   * entries encode while earlier ones are written): encoding, writes, fsyncs (the file's and
+   * its directory's); and the entries' bytes before encoding.
+   */
+  costs: { encodeMs: number; writeMs: number; syncMs: number; rawBytes: number };
 }
 
 /** Writes are buffered into batches of this many bytes (one writev each). */
@@ -87,6 +93,14 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
   }
   await checkFreeSpace(storage, path, leaves, options);
   const tmp = tempPathFor(path, options.owner);
+  const costs = { encodeMs: 0, writeMs: 0, syncMs: 0, rawBytes: 0 };
+  /** `work`, its time added to `costs[key]`. */
+  const timed = <T>(key: 'encodeMs' | 'writeMs' | 'syncMs', work: () => Promise<T>): Promise<T> => {
+    const start = performance.now();
+    return work().finally(() => {
+      costs[key] += performance.now() - start;
+    });
+  };
   let handle;
   // One write in flight while the next entries encode: I/O overlaps compression.
   let writing: Promise<void> = Promise.resolve();
@@ -115,7 +129,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
       pending = [];
       pendingBytes = 0;
       pendingScratch = [];
-      writing = writing.then(() => handle!.write(batch)).then(() => recycle(scratch));
+      writing = writing.then(() => timed('writeMs', () => handle!.write(batch))).then(() => recycle(scratch));
       writing.catch(() => undefined); // handled where awaited; never an unhandled rejection meanwhile
       // Syncing as the file grows lets the disk write it back while later entries still
       // encode and write, so the final fsync waits only for the tail. The next writes go on
@@ -123,7 +137,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
       if (unsynced >= SYNC_EVERY_BYTES && syncing === null) {
         unsynced = 0;
         const sync: Promise<void> = writing
-          .then(() => handle!.sync())
+          .then(() => timed<void>('syncMs', () => handle!.sync()))
           .finally(() => {
             if (syncing === sync) syncing = null;
           });
@@ -144,10 +158,13 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     const startEncoding = (i: number) => {
       if (i >= leaves.length || encoding[i]) return;
       const meta = entryBytes(leaves[i], options);
-      encoding[i] = encodePayload(meta.bytes, meta.codec, DTYPE_SIZE[meta.dtype], {
-        level,
-        background: options.background ?? false,
-      }).then((encoded) => ({ meta, encoded }));
+      costs.rawBytes += meta.bytes.length;
+      encoding[i] = timed('encodeMs', () =>
+        encodePayload(meta.bytes, meta.codec, DTYPE_SIZE[meta.dtype], {
+          level,
+          background: options.background ?? false,
+        }),
+      ).then((encoded) => ({ meta, encoded }));
       encoding[i]!.catch(() => undefined); // awaited below, in order
     };
     for (let i = 0; i < leaves.length; i++) {
@@ -192,11 +209,11 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     await flush();
     await writing;
     await Promise.all(syncs);
-    await handle.sync();
+    await timed('syncMs', () => handle!.sync());
     await handle.close();
     handle = undefined;
-    await publish(storage, tmp, path, options.owner);
-    return { path, bytes: offset + headerBytes.length + 24, header, headerCrc32 };
+    await timed('syncMs', () => publish(storage, tmp, path, options.owner));
+    return { path, bytes: offset + headerBytes.length + 24, header, headerCrc32, costs };
   } catch (cause) {
     await writing.catch(() => undefined);
     await Promise.allSettled(syncs);
