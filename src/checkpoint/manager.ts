@@ -30,6 +30,7 @@ import {
   writeManifestFile,
 } from './manifest.js';
 
+import type { BestOf } from './retention.js';
 export type { BestOf } from './retention.js';
 export type { Manifest, ManifestEntry, RetentionPolicy } from './manifest.js';
 export { MANIFEST_NAME, latestCheckpoint } from './manifest.js';
@@ -192,6 +193,11 @@ export class CheckpointManager {
    */
   get checkpoints(): string[] {
     return this.loaded.checkpoints.map((e) => join(this.directory, e.file));
+  }
+
+  /** The metric retention ranks by (`bestOf`, given or recorded in the manifest), or null. */
+  get bestOf(): BestOf | null {
+    return this.loaded.policy.bestOf;
   }
 
   /** Paths of the checkpoints kept for good, oldest first. */

@@ -16,6 +16,7 @@ import { resolveMode, type Mode } from '../state/mode.js';
 import type { Storage } from '../storage/storage.js';
 import { WptReader } from '../checkpoint/format/reader.js';
 import type { CheckpointManager } from '../checkpoint/manager.js';
+import { Checkpoint } from '../checkpoint/checkpoint.js';
 import { optimizerFromConfig } from '../optim/index.js';
 import { configDiff } from './config-diff.js';
 import { modelOf } from './load.js';
@@ -25,12 +26,14 @@ import type { ModelFileConfig } from './persistence.js';
 export type AverageSource =
   | string[]
   | { manager: CheckpointManager; last: number }
-  | { manager: CheckpointManager; best: number; monitor: string; mode?: Mode };
+  | { manager: CheckpointManager; best: number; monitor?: string; mode?: Mode };
 
 export interface AverageOptions {
   storage?: Storage;
-  /** Also save the averaged model here (a model file, its optimizer fresh). */
+  /** Also save the averaged model here (a model file, its optimizer fresh unless `optimizerFrom`). */
   out?: string;
+  /** Carry this file's optimizer state (slots, step count) instead of a fresh optimizer: to train on from the average. */
+  optimizerFrom?: string;
 }
 
 /** The files a source names: paths as given, a manager's newest `last`, or its `best` by a metric. */
@@ -43,13 +46,18 @@ function pathsOf(source: AverageSource): string[] {
       `averageCheckpoints: ${'last' in source ? 'last' : 'best'} must be a positive integer, got ${count}`,
     );
   if ('last' in source) return manager.checkpoints.slice(-count);
-  const direction = resolveMode(source.mode ?? 'auto', source.monitor);
-  const scored = manager.entries.filter((e) => Number.isFinite(e.metrics[source.monitor]));
+  const monitor = source.monitor ?? manager.bestOf?.monitor;
+  if (monitor === undefined)
+    throw new ArgumentError(
+      `averageCheckpoints: { best } needs a monitor: give one, or a manager with bestOf (${manager.directory} has none)`,
+    );
+  const direction = resolveMode(source.mode ?? manager.bestOf?.mode ?? 'auto', monitor);
+  const scored = manager.entries.filter((e) => Number.isFinite(e.metrics[monitor]));
   if (scored.length === 0)
-    throw new ArgumentError(`averageCheckpoints: no checkpoint of ${manager.directory} recorded '${source.monitor}'`);
+    throw new ArgumentError(`averageCheckpoints: no checkpoint of ${manager.directory} recorded '${monitor}'`);
   const sign = direction === 'max' ? -1 : 1;
   return [...scored]
-    .sort((a, b) => sign * (a.metrics[source.monitor] - b.metrics[source.monitor]))
+    .sort((a, b) => sign * (a.metrics[monitor] - b.metrics[monitor]))
     .slice(0, count)
     .map((e) => manager.checkpoints[manager.entries.indexOf(e)]);
 }
@@ -108,6 +116,11 @@ export async function averageCheckpoints(source: AverageSource, options: Average
       }
       for (let i = 0; i < sum.length; i++) target.data[i] = sum[i] / readers.length;
     }
+    if (options.optimizerFrom !== undefined && model.optimizer !== undefined)
+      await new Checkpoint({ optimizer: model.optimizer }).read(options.optimizerFrom, {
+        storage: options.storage,
+        strict: false,
+      });
     if (options.out !== undefined) await model.save(options.out, { storage: options.storage });
     return model;
   } finally {

@@ -23,6 +23,7 @@ import {
   type Tensor,
 } from '../../src/node/index.js';
 import { dataFor } from '../../harness/training.js';
+import { flattenState } from '../../src/state/tree.js';
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
@@ -95,6 +96,21 @@ describe('averageCheckpoints', () => {
       ).toBe(true); // a fresh optimizer's
   });
 
+  it("optimizerFrom carries one file's optimizer state (its step count and slots) to train on from the average", async () => {
+    const storage = new MemoryStorage();
+    const files = await run(storage);
+    const averaged = await averageCheckpoints(files, { storage, optimizerFrom: files[3] });
+    const last = await loadModel(files[3], { storage });
+    expect(averaged.optimizer!.iterations).toBe(last.optimizer!.iterations);
+    expect(averaged.optimizer!.iterations).toBeGreaterThan(0);
+    const slots = (m: typeof last) =>
+      flattenState(m.optimizer!.stateDict())
+        .filter((leaf) => leaf.kind === 'tensor')
+        .map((leaf) => [leaf.key, bits((leaf.value as Tensor).data)]);
+    expect(slots(averaged).length).toBeGreaterThan(0);
+    expect(slots(averaged)).toEqual(slots(last));
+  });
+
   it("takes a manager's last n, or its best k by a metric", async () => {
     const storage = new MemoryStorage();
     const m = model();
@@ -109,6 +125,9 @@ describe('averageCheckpoints', () => {
     const byPaths = await averageCheckpoints(saved.slice(2), { storage });
     expect(last.getWeights().map((w) => bits(w.data))).toEqual(byPaths.getWeights().map((w) => bits(w.data)));
     const best = await averageCheckpoints({ manager, best: 2, monitor: 'loss' }, { storage });
+    await expect(averageCheckpoints({ manager, best: 2 }, { storage })).rejects.toThrow(
+      /\{ best \} needs a monitor: give one, or a manager with bestOf/,
+    );
     const expected = await averageCheckpoints([saved[1], saved[3]], { storage });
     expect(best.getWeights().map((w) => bits(w.data))).toEqual(expected.getWeights().map((w) => bits(w.data)));
     await manager.close();
