@@ -263,8 +263,11 @@ export class BackupAndRestore extends Callback {
     if (manager === null) return;
     const interrupted = error instanceof TrainingInterruptedError;
     const wanted = interrupted ? (this.options.saveOnInterrupt ?? true) : (this.options.saveOnError ?? true);
-    const at = interrupted ? this.trained : this.context?.consistentAt;
-    if (wanted && at === null)
+    // An interruption stops at a batch boundary; an error, wherever it was thrown: inside a
+    // step nothing is saved, before training (a refused lock, a callback's onTrainBegin) nothing needs to be.
+    const inStep = !interrupted && this.context?.stepInFlight === true;
+    const at = interrupted ? this.trained : inStep ? null : (this.context?.consistentAt ?? null);
+    if (wanted && inStep)
       this.warnOf(
         `training failed inside a step (${(error as Error)?.message}); its state may be half-applied, so the last backup stands`,
       );

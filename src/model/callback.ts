@@ -62,10 +62,12 @@ export class FitContext {
   stepsDone = 0;
   /**
    * Where the model's state is whole: the position (next epoch and batch) that the weights,
-   * optimizer, totals, history and data position all agree on; null while a batch is fetched
-   * and trained (a step may be half-applied). What a backup at an error saves.
+   * optimizer, totals, history and data position all agree on — what a backup at an error
+   * saves. Null until training starts.
    */
   consistentAt: { epoch: number; batch: number } | null = null;
+  /** True from a batch's fetch (or an epoch's opening) to the end of its step: the state may be half-applied. */
+  stepInFlight = false;
   /** Milliseconds the fit was blocked by checkpoint saves so far (what `checkpoint_overhead` divides). */
   checkpointMs = 0;
 

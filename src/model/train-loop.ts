@@ -203,14 +203,15 @@ async function runEpochs(
     context.totals = totals;
     await callbacks.epochBegin(epoch, {});
     const first = resuming ? start.batch : 0;
-    context.consistentAt = null; // opening the epoch's data moves its position
+    context.stepInFlight = true; // opening the epoch's data moves its position
     await source.openEpoch(epoch, first);
     for (let b = first; source.steps === null || b < source.steps; b++) {
       // From the fetch to the end of the step, the state may be half-way: no backup at an error.
-      context.consistentAt = null;
+      context.stepInFlight = true;
       const batch = await source.nextBatch();
       if (batch === null) {
         context.consistentAt = { epoch, batch: b };
+        context.stepInFlight = false;
         break;
       }
       context.batch = b;
@@ -219,6 +220,7 @@ async function runEpochs(
       trainBatch(model, params, batch, Random.derive(model.seed, STREAM.dropout, epoch, b), totals);
       context.stepsDone++;
       context.consistentAt = { epoch, batch: b + 1 };
+      context.stepInFlight = false;
       await callbacks.batchEnd(b, { batch: b, size, ...averages(totals) });
       await yielder.maybeYield();
       checkInterrupt(model, epoch, b + 1);
@@ -239,6 +241,7 @@ async function runEpochs(
     }
     model.history.record(epoch, logs);
     context.consistentAt = { epoch: epoch + 1, batch: 0 };
+    context.stepInFlight = false;
     lastLogs = logs;
     await callbacks.epochEnd(epoch, logs);
     checkInterrupt(model, epoch + 1, 0);
