@@ -1,7 +1,8 @@
 /** Shared benchmark helpers: medians after warm-up, and tables with side-by-side ratios. */
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { timeMedian as cliTimeMedian } from '../src/cli/io-measure.js';
+import { median, timeMedian as cliTimeMedian } from '../src/cli/io-measure.js';
 import { Callback, type FitContext, type Logs } from '../src/node/index.js';
 
 export { median } from '../src/cli/io-measure.js';
@@ -30,6 +31,45 @@ export function addSample(results: EngineResults, engine: string, sample: EpochS
     entry.seconds.push(sample.seconds);
     entry.rssMiB = Math.max(entry.rssMiB, sample.rssMiB);
   }
+}
+
+/** How the peer benchmarks name their engines. */
+export const ENGINE_LABELS: Record<string, string> = {
+  waypoint1: 'Waypoint, 1 thread',
+  waypoint2: 'Waypoint, 2 threads',
+  torch1: 'PyTorch, 1 thread',
+  torch2: 'PyTorch, 2 threads',
+  keras: 'Keras 3 (torch backend)',
+};
+
+/** A Python peer's epoch: the JSON sample its script prints last, or the last line of why it failed. */
+export function pythonEpoch(python: string, script: string, args: string[]): EpochSample | string {
+  const r = spawnSync(python, ['-c', script, ...args], { encoding: 'utf8', timeout: 600_000 });
+  if (r.status !== 0) return (r.stderr || r.error?.message || 'failed').trim().split('\n').at(-1)!;
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+}
+
+/** Each engine's median epoch beside Waypoint's best (of its thread counts), its first loss and peak RSS. */
+export function bestRatioTable(results: EngineResults, engines: string[], python: string): string {
+  const best = ['waypoint1', 'waypoint2']
+    .map((e) => results.get(e))
+    .filter((v) => typeof v === 'object')
+    .reduce((m, v) => Math.min(m, median(v.seconds)), Infinity);
+  return table(
+    ['engine', 's/epoch', "engine ÷ Waypoint's best", 'first-epoch loss', 'peak RSS MiB'],
+    engines.map((e) => {
+      const v = results.get(e);
+      if (v === undefined) return [ENGINE_LABELS[e], 'absent', '', `${python} not found`, ''];
+      if (typeof v === 'string') return [ENGINE_LABELS[e], 'failed', '', v.slice(0, 60), ''];
+      return [
+        ENGINE_LABELS[e],
+        median(v.seconds),
+        `${(median(v.seconds) / best).toFixed(2)}×`,
+        v.loss.toFixed(4),
+        v.rssMiB,
+      ];
+    }),
+  );
 }
 
 export function table(headers: string[], rows: Array<Array<string | number>>): string {

@@ -8,7 +8,6 @@
  * 1e-3, each on 1 and 2 threads, rounds alternating, medians, first-epoch loss and peak RSS.
  * PyTorch runs when .venv-ref has torch. `npm run bench -- functional [--quick]`
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +32,15 @@ import {
   type Layer,
   type SymbolicTensor,
 } from '../src/node/index.js';
-import { type EngineResults, type EpochSample, addSample, median, table } from './common.js';
+import {
+  type EngineResults,
+  type EpochSample,
+  addSample,
+  bestRatioTable,
+  median,
+  pythonEpoch,
+  table,
+} from './common.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 1 : 5;
@@ -269,43 +276,16 @@ async function residualBeside(): Promise<void> {
           await startThreads();
           addSample(results, engine, await epoch(residualCnn(), data, batch));
         } else {
-          const p = spawnSync(PYTHON, ['-c', PEER, String(threads), dir], { encoding: 'utf8', timeout: 600_000 });
-          addSample(
-            results,
-            engine,
-            p.status === 0
-              ? JSON.parse(p.stdout.trim().split('\n').at(-1)!)
-              : (p.stderr || 'failed').trim().split('\n').at(-1)!,
-          );
+          addSample(results, engine, pythonEpoch(PYTHON, PEER, [String(threads), dir]));
         }
       }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const label: Record<string, string> = {
-    waypoint1: 'Waypoint, 1 thread',
-    waypoint2: 'Waypoint, 2 threads',
-    torch1: 'PyTorch, 1 thread',
-    torch2: 'PyTorch, 2 threads',
-  };
-  const best = ['waypoint1', 'waypoint2']
-    .map((e) => results.get(e))
-    .filter((v) => typeof v === 'object')
-    .reduce((m, v) => Math.min(m, median(v.seconds)), Infinity);
   console.log(
     `\nResidual CNN (32×32×3, two residual blocks with BatchNormalization), ${samples} images, batch ${batch}, Adam 1e-3; median of ${Math.min(ROUNDS, 3)} rounds (engines alternating)`,
   );
-  console.log(
-    table(
-      ['engine', 's/epoch', "engine ÷ Waypoint's best", 'first-epoch loss', 'peak RSS MiB'],
-      ['waypoint1', 'waypoint2', 'torch1', 'torch2'].map((e) => {
-        const v = results.get(e);
-        if (v === undefined) return [label[e], 'absent', '', `${PYTHON} not found`, ''];
-        if (typeof v === 'string') return [label[e], 'failed', '', v.slice(0, 60), ''];
-        return [label[e], median(v.seconds), `${(median(v.seconds) / best).toFixed(2)}×`, v.loss.toFixed(4), v.rssMiB];
-      }),
-    ),
-  );
+  console.log(bestRatioTable(results, ['waypoint1', 'waypoint2', 'torch1', 'torch2'], PYTHON));
 }
 
 export async function run(): Promise<void> {

@@ -11,7 +11,6 @@
  * `bench -- layers`).
  * `npm run bench -- models [--quick]`
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +34,7 @@ import {
   torchSource,
   type Layer,
 } from '../src/node/index.js';
-import { type EngineResults, type EpochSample, addSample, median, table } from './common.js';
+import { type EngineResults, type EpochSample, addSample, bestRatioTable, pythonEpoch } from './common.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 1 : 3;
@@ -142,12 +141,6 @@ seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "loss": total / n, "rssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 `;
 
-function torchEpoch(threads: number, dir: string): EpochSample | string {
-  const r = spawnSync(PYTHON, ['-c', PEER, String(threads), dir], { encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0) return (r.stderr || r.error?.message || 'failed').trim().split('\n').at(-1)!;
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-}
-
 function model(w: Workload): Sequential {
   const m = new Sequential(w.layers(), { seed: 42 });
   m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
@@ -200,40 +193,14 @@ export async function run(): Promise<void> {
           const threads = Number(engine.slice(-1));
           const sample = engine.startsWith('waypoint')
             ? await waypointEpoch(w, threads, x, y)
-            : torchEpoch(threads, dir);
+            : pythonEpoch(PYTHON, PEER, [String(threads), dir]);
           addSample(results, engine, sample);
         }
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const label: Record<string, string> = {
-      waypoint1: 'Waypoint, 1 thread',
-      waypoint2: 'Waypoint, 2 threads',
-      torch1: 'PyTorch, 1 thread',
-      torch2: 'PyTorch, 2 threads',
-    };
-    const best = (['waypoint1', 'waypoint2'] as const)
-      .map((e) => results.get(e))
-      .filter((v) => typeof v === 'object')
-      .reduce((m, v) => Math.min(m, median(v.seconds)), Infinity);
     console.log(`\n${w.name}; batch ${w.batch}, Adam 1e-3; median of ${ROUNDS} rounds (engines alternating)`);
-    console.log(
-      table(
-        ['engine', 's/epoch', "engine ÷ Waypoint's best", 'first-epoch loss', 'peak RSS MiB'],
-        ['waypoint1', 'waypoint2', 'torch1', 'torch2'].map((e) => {
-          const v = results.get(e);
-          if (v === undefined) return [label[e], 'absent', '', `${PYTHON} not found`, ''];
-          if (typeof v === 'string') return [label[e], 'failed', '', v.slice(0, 60), ''];
-          return [
-            label[e],
-            median(v.seconds),
-            `${(median(v.seconds) / best).toFixed(2)}×`,
-            v.loss.toFixed(4),
-            v.rssMiB,
-          ];
-        }),
-      ),
-    );
+    console.log(bestRatioTable(results, ['waypoint1', 'waypoint2', 'torch1', 'torch2'], PYTHON));
   }
 }

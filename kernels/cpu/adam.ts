@@ -5,7 +5,7 @@
  * float64 result of float32 operands rounds to the float32 result). Both give the same bits.
  *   m += (g − m)·c1;  v += (g² − v)·c2;  p −= alpha·m / (√v + eps)
  */
-import { F32, I32, V128, bump, encodeModule, op } from './wasm-asm.js';
+import { F32, I32, V128, bump, compileModule, encodeModule, op } from './wasm-asm.js';
 
 interface AdamKernel {
   memory: WebAssembly.Memory;
@@ -110,13 +110,7 @@ function buildModule(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-function compile(): WebAssembly.Module | null {
-  if (typeof WebAssembly === 'undefined') return null;
-  const bytes = buildModule();
-  return WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-}
-
-const module = compile();
+const module = compileModule(buildModule());
 
 function instantiate(memory: WebAssembly.Memory): AdamKernel['run'] {
   return new WebAssembly.Instance(module!, { env: { memory } }).exports.adam as AdamKernel['run'];

@@ -6,7 +6,7 @@
  * after each one. Both give the same bits. Averages made by `emaAverage` live in WebAssembly
  * memory beside room for the weights, so a step copies only the weights in.
  */
-import { F32, I32, V128, bump, encodeModule, op } from './wasm-asm.js';
+import { F32, I32, V128, bump, compileModule, encodeModule, forLoop, op } from './wasm-asm.js';
 
 type Run = (average: number, w: number, groups: number, m: number, rest: number) => void;
 
@@ -20,34 +20,21 @@ function buildModule(): Uint8Array<ArrayBuffer> {
     op.get(rest),
     op.f32x4Splat,
     op.set(R),
-    op.i32(0),
-    op.set(i),
-    op.block,
-    op.loop,
-    op.get(i),
-    op.get(groups),
-    op.geU,
-    op.brIf(1),
-    // average = m·average + rest·w
-    op.get(average),
-    op.get(M),
-    op.get(average),
-    op.v128Load(0),
-    op.f32x4Mul,
-    op.get(R),
-    op.get(w),
-    op.v128Load(0),
-    op.f32x4Mul,
-    op.f32x4Add,
-    op.v128Store(0),
-    ...[average, w].flatMap((ptr) => bump(ptr, [op.i32(16)])),
-    op.get(i),
-    op.i32(1),
-    op.add,
-    op.set(i),
-    op.br(0),
-    op.end,
-    op.end,
+    ...forLoop(i, groups, [
+      // average = m·average + rest·w
+      op.get(average),
+      op.get(M),
+      op.get(average),
+      op.v128Load(0),
+      op.f32x4Mul,
+      op.get(R),
+      op.get(w),
+      op.v128Load(0),
+      op.f32x4Mul,
+      op.f32x4Add,
+      op.v128Store(0),
+      ...[average, w].flatMap((ptr) => bump(ptr, [op.i32(16)])),
+    ]),
   ];
   return encodeModule([
     {
@@ -62,13 +49,7 @@ function buildModule(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-function compile(): WebAssembly.Module | null {
-  if (typeof WebAssembly === 'undefined') return null;
-  const bytes = buildModule();
-  return WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-}
-
-const module = compile();
+const module = compileModule(buildModule());
 
 const instantiate = (memory: WebAssembly.Memory): Run =>
   new WebAssembly.Instance(module!, { env: { memory } }).exports.ema as Run;

@@ -125,6 +125,12 @@ export const forLoop = (i: number, limit: number, body: number[][]): number[][] 
 export const nthAddress = (base: number, step: number, k: number): number[][] =>
   k === 0 ? [op.get(base)] : [op.get(base), op.get(step), op.i32(k), op.mul, op.add];
 
+/** A module from its bytes, or null where WebAssembly (or the SIMD it uses) is missing: the caller falls back. */
+export function compileModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module | null {
+  if (typeof WebAssembly === 'undefined') return null;
+  return WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+}
+
 /** local += the value the instructions `by` push. */
 export const bump = (local: number, by: number[][]): number[][] => [op.get(local), ...by, op.add, op.set(local)];
 

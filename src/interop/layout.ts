@@ -1,4 +1,5 @@
-/** What the torch and ONNX exports share: TensorFlow's padding, the channel order of a flattened image, and the kernel and gate layouts. */
+/** What the torch and ONNX exports share: TensorFlow's padding, the channel order of a flattened image, the kernel and gate layouts, and merges in a channels-first graph. */
+import type { Layer, SampleShape } from '../nn/layer.js';
 
 /** TensorFlow's 'same' padding of one dim: [before, after]. */
 export function samePadding(size: number, k: number, s: number): [number, number] {
@@ -64,4 +65,30 @@ export function gateBias(
 ): Float32Array {
   order.forEach((kb, ob) => into.set(from.subarray(kb * u, (kb + 1) * u), at + ob * u));
   return into;
+}
+
+/**
+ * A merge layer's call in a graph that holds images channels-first: its output shape, and for
+ * Concatenate the axis of the full channels-first tensor (NHWC's H, W, C are NCHW's 2, 3, 1).
+ * Refused (through `refuse`, naming `format`): flattened images, whose feature orders differ
+ * between the layouts, and images that broadcast, which would broadcast along other axes.
+ */
+export function channelsFirstMerge(
+  layer: Layer,
+  inputs: ReadonlyArray<{ shape: SampleShape; perm: Int32Array | null }>,
+  format: string,
+  refuse: (why: string) => never,
+): { shape: SampleShape; concatAxis: number | null } {
+  const shape = layer.outputShapesFor(inputs.map((v) => v.shape))[0];
+  if (inputs.some((v) => v.perm !== null))
+    refuse(`merges flattened images, whose feature order ${format} has as C, H, W (merge before Flatten)`);
+  if (layer.className === 'Concatenate') {
+    const rank = shape.length + 1;
+    const axis = (layer as unknown as { axis: number }).axis;
+    const full = axis < 0 ? axis + rank : axis;
+    return { shape, concatAxis: rank === 4 ? [0, 2, 3, 1][full] : full };
+  }
+  if (inputs.some((v) => v.shape.length === 3) && inputs.some((v) => v.shape.join() !== shape.join()))
+    refuse(`broadcasts images, which ${format} holds as NCHW (merge images of one shape)`);
+  return { shape, concatAxis: null };
 }

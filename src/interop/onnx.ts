@@ -15,7 +15,7 @@ import type { Model } from '../model/model.js';
 import type { Layer, SampleShape } from '../nn/layer.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ProtoWriter } from '../protobuf/protobuf.js';
-import { channelsFirstOrder, convKernel, gateBias, gateMatrix, samePadding } from './layout.js';
+import { channelsFirstMerge, channelsFirstOrder, convKernel, gateBias, gateMatrix, samePadding } from './layout.js';
 
 const FLOAT = 1,
   INT64 = 7;
@@ -106,21 +106,10 @@ const ELEMENTWISE: Record<string, string> = {
 
 /** A merge layer's call. Images are NCHW in the graph: elementwise merges need equal shapes there, and Concatenate's axis moves. */
 function emitMerge(g: OnnxGraph, layer: Layer, inputs: Value[], refuse: (why: string) => never): Value {
-  const shape = layer.outputShapesFor(inputs.map((v) => v.shape))[0];
-  if (inputs.some((v) => v.perm !== null))
-    refuse('merges flattened images, whose feature order ONNX has as C, H, W (merge before Flatten)');
+  const { shape, concatAxis } = channelsFirstMerge(layer, inputs, 'ONNX', refuse);
   const names = inputs.map((v) => v.name);
-  if (layer.className === 'Concatenate') {
-    const rank = shape.length + 1;
-    const axis = (layer as unknown as { axis: number }).axis;
-    const full = axis < 0 ? axis + rank : axis;
-    // NHWC's H, W, C are NCHW's 2, 3, 1.
-    const onnxAxis = rank === 4 ? [0, 2, 3, 1][full] : full;
-    return { name: g.op('Concat', names, { axis: onnxAxis }), shape, perm: null };
-  }
+  if (concatAxis !== null) return { name: g.op('Concat', names, { axis: concatAxis }), shape, perm: null };
   const type = ELEMENTWISE[layer.className];
-  if (inputs.some((v) => v.shape.length === 3) && inputs.some((v) => v.shape.join() !== shape.join()))
-    refuse('broadcasts images, which the graph holds as NCHW (merge images of one shape)');
   // Sub and Mul take two inputs: a longer merge is a chain, in the order Waypoint computes it.
   const name =
     type === 'Sub' || type === 'Mul'

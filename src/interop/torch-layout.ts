@@ -12,7 +12,7 @@ import { ArgumentError } from '../errors.js';
 import type { Model } from '../model/model.js';
 import type { Layer, SampleShape } from '../nn/layer.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { channelsFirstOrder, convKernel, gateBias, gateMatrix, samePadding } from './layout.js';
+import { channelsFirstMerge, channelsFirstOrder, convKernel, gateBias, gateMatrix, samePadding } from './layout.js';
 
 /** One saved tensor (a state_dict entry, or a Keras-layout weight): its key and shape, and how to read it from / write it into the model. */
 export interface WeightEntry {
@@ -318,22 +318,10 @@ const ELEMENTWISE: Record<string, (args: string[]) => string> = {
 
 /** A merge layer's call as a Python expression over its inputs (images are NCHW there). */
 function mergeExpression(layer: Layer, inputs: Value[], args: string[], refuse: (why: string) => never): Value {
-  const shape = layer.outputShapesFor(inputs.map((v) => v.shape))[0];
-  if (inputs.some((v) => v.perm !== null))
-    refuse('merges flattened images, whose feature order torch has as C, H, W (merge before Flatten)');
-  if (layer.className === 'Concatenate') {
-    const rank = shape.length + 1;
-    const axis = (layer as unknown as { axis: number }).axis;
-    const full = axis < 0 ? axis + rank : axis;
-    return {
-      shape,
-      perm: null,
-      expression: `torch.cat([${args.join(', ')}], dim=${rank === 4 ? [0, 2, 3, 1][full] : full})`,
-    } as Value & { expression: string };
-  }
-  if (inputs.some((v) => v.shape.length === 3) && inputs.some((v) => v.shape.join() !== shape.join()))
-    refuse('broadcasts images, which torch holds as NCHW (merge images of one shape)');
-  return { shape, perm: null, expression: ELEMENTWISE[layer.className](args) } as Value & { expression: string };
+  const { shape, concatAxis } = channelsFirstMerge(layer, inputs, 'torch', refuse);
+  const expression =
+    concatAxis !== null ? `torch.cat([${args.join(', ')}], dim=${concatAxis})` : ELEMENTWISE[layer.className](args);
+  return { shape, perm: null, expression } as Value & { expression: string };
 }
 
 export function torchPlan(model: Model): TorchPlan {
