@@ -216,7 +216,8 @@ const cases: GradCase<any>[] = [
     ref: (s, [x]) => {
       if (s.rate === 0) return x;
       const rng = new Random(s.seed);
-      return R.map(x, (v) => (rng.uniform() < s.rate ? 0 : v * Math.fround(1 / (1 - s.rate))));
+      // A value is dropped when a 32-bit draw falls below rate·2³².
+      return R.map(x, (v) => (rng.nextUint32() < s.rate * 2 ** 32 ? 0 : v * Math.fround(1 / (1 - s.rate))));
     },
   },
 ];

@@ -4,7 +4,7 @@ import { backend } from '../../backend/index.js';
 import type { Random } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { normalizeAxis } from '../shape.js';
-import { exp, mul } from './elementwise.js';
+import { exp } from './elementwise.js';
 import { allocate } from '../../../kernels/buffers.js';
 
 /**
@@ -243,8 +243,23 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 export function dropout(x: Tensor, rate: number, rng: Random): Tensor {
   if (!(rate >= 0 && rate < 1)) throw new ArgumentError(`dropout: rate must be in [0, 1), got ${rate}`);
   if (rate === 0) return x;
-  const mask = allocate(x.size);
-  const keep = 1 / (1 - rate);
-  for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() < rate ? 0 : keep;
-  return mul(x, new Tensor(mask, x.shape));
+  // One pass each way, the mask (0 or 1/(1 − rate)) kept for the backward pass. A value is
+  // dropped when a 32-bit draw falls below rate·2³²: one draw a value, where a 53-bit
+  // uniform took two (the generator was most of the op's time).
+  const n = x.size,
+    mask = allocate(n),
+    out = allocate(n);
+  const keep = 1 / (1 - rate),
+    threshold = rate * 2 ** 32,
+    xs = x.data;
+  for (let i = 0; i < n; i++) {
+    const m = rng.nextUint32() < threshold ? 0 : keep;
+    mask[i] = m;
+    out[i] = xs[i] * mask[i];
+  }
+  return Tensor.record(new Tensor(out, x.shape), [x], (g) => {
+    const gx = allocate(n);
+    for (let i = 0; i < n; i++) gx[i] = g[i] * mask[i];
+    return [gx];
+  });
 }
