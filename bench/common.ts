@@ -1,9 +1,10 @@
 /** Shared benchmark helpers: medians after warm-up, and tables with side-by-side ratios. */
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { median, timeMedian as cliTimeMedian } from '../src/cli/io-measure.js';
-import { Callback, type FitContext, type Logs } from '../src/node/index.js';
+import { Callback, type FitContext, type Logs, type Model, exportSafetensors, torchSource } from '../src/node/index.js';
 
 export { median } from '../src/cli/io-measure.js';
 
@@ -148,4 +149,85 @@ export class TimedCallback extends Callback {
   override async onBatchEnd(b: number, logs?: Logs) {
     await this.hook('onBatchEnd', () => this.inner.onBatchEnd(b, logs));
   }
+}
+
+/*
+ * PyTorch as a peer for one training epoch: the files a peer run reads (the batch, the labels,
+ * Waypoint's initial weights in torch's layout and the module `torchSource` writes for them),
+ * and the script that trains one epoch of them with Adam, as the Waypoint side does.
+ */
+
+export interface TorchPeerSpec {
+  samples: number;
+  batch: number;
+  /** Per-sample input shape, as Waypoint takes it (NHWC images are permuted for torch). */
+  input: number[];
+  /** The input is ids (an Embedding reads it), not floats. */
+  ids?: boolean;
+  /**
+   * A functional model's output layer, whose last module (its softmax) the peer replaces by
+   * the identity; a Sequential's last module is dropped instead.
+   */
+  softmaxIn?: string;
+}
+
+const SCRIPT = `
+import json, resource, sys, time, os
+threads, d = int(sys.argv[1]), sys.argv[2]
+import numpy as np, torch
+from safetensors.torch import load_file
+torch.set_num_threads(threads)
+meta = json.load(open(os.path.join(d, "meta.json")))
+n, batch = meta["samples"], meta["batch"]
+x = np.fromfile(os.path.join(d, "x.bin"), dtype=np.float32).reshape([n] + meta["input"])
+labels = torch.from_numpy(np.fromfile(os.path.join(d, "y.bin"), dtype=np.int64))
+if meta.get("ids"):
+    xt = torch.from_numpy(x.astype(np.int64))
+elif len(meta["input"]) == 3:
+    xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+else:
+    xt = torch.from_numpy(x)
+scope = {}
+exec(open(os.path.join(d, "model.py")).read(), scope)
+model = scope["model"]
+model.load_state_dict(load_file(os.path.join(d, "torch.safetensors")), strict=True)
+# The softmax is folded into the loss, as Waypoint folds it.
+if meta.get("softmaxIn"):
+    getattr(model, meta["softmaxIn"])[-1] = torch.nn.Identity()
+    logits = model
+else:
+    logits = model[:-1]
+model.train()
+opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+start = time.perf_counter(); total = 0.0
+for i in range(0, n, batch):
+    opt.zero_grad()
+    loss = torch.nn.functional.cross_entropy(logits(xt[i:i + batch]), labels[i:i + batch])
+    loss.backward(); opt.step()
+    total += loss.item() * min(batch, n - i)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "loss": total / n, "rssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+`;
+
+/** Writes what the peer reads into `dir`: `x` (the batch's values), the labels, the model's initial weights and source. */
+export function writeTorchPeer(
+  dir: string,
+  initial: Model,
+  x: Float32Array,
+  labels: Int32Array,
+  spec: TorchPeerSpec,
+): void {
+  writeFileSync(join(dir, 'x.bin'), x);
+  writeFileSync(
+    join(dir, 'y.bin'),
+    BigInt64Array.from(labels, (l) => BigInt(l)),
+  );
+  writeFileSync(join(dir, 'torch.safetensors'), exportSafetensors(initial, { layout: 'torch' }));
+  writeFileSync(join(dir, 'model.py'), torchSource(initial));
+  writeFileSync(join(dir, 'meta.json'), JSON.stringify(spec));
+}
+
+/** One PyTorch epoch over what `writeTorchPeer` wrote, on `threads` threads. */
+export function torchEpoch(python: string, threads: number, dir: string): EpochSample | string {
+  return pythonEpoch(python, SCRIPT, [String(threads), dir]);
 }

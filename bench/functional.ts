@@ -8,7 +8,7 @@
  * 1e-3, each on 1 and 2 threads, rounds alternating, medians, first-epoch loss and peak RSS.
  * PyTorch runs when .venv-ref has torch. `npm run bench -- functional [--quick]`
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -26,9 +26,7 @@ import {
   Sequential,
   Tensor,
   configureThreads,
-  exportSafetensors,
   startThreads,
-  torchSource,
   type Layer,
   type SymbolicTensor,
 } from '../src/node/index.js';
@@ -38,8 +36,9 @@ import {
   addSample,
   bestRatioTable,
   median,
-  pythonEpoch,
   table,
+  torchEpoch,
+  writeTorchPeer,
 } from './common.js';
 
 const quick = process.argv.includes('--quick');
@@ -222,48 +221,13 @@ function residualCnn(): Model {
   return new Model({ inputs: image, outputs: probs, name: 'residual_cnn', seed: 42 });
 }
 
-const PEER = `
-import json, resource, sys, time, os
-threads, d = int(sys.argv[1]), sys.argv[2]
-import numpy as np, torch
-from safetensors.torch import load_file
-torch.set_num_threads(threads)
-meta = json.load(open(os.path.join(d, "meta.json")))
-n, batch = meta["samples"], meta["batch"]
-x = np.fromfile(os.path.join(d, "x.bin"), dtype=np.float32).reshape([n] + meta["input"])
-xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
-labels = torch.from_numpy(np.fromfile(os.path.join(d, "y.bin"), dtype=np.int64))
-scope = {}
-exec(open(os.path.join(d, "model.py")).read(), scope)
-model = scope["model"]
-model.load_state_dict(load_file(os.path.join(d, "torch.safetensors")), strict=True)
-model.probs[-1] = torch.nn.Identity()  # the softmax is folded into the loss, as Waypoint folds it
-model.train()
-opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-start = time.perf_counter(); total = 0.0
-for i in range(0, n, batch):
-    opt.zero_grad()
-    loss = torch.nn.functional.cross_entropy(model(xt[i:i + batch]), labels[i:i + batch])
-    loss.backward(); opt.step()
-    total += loss.item() * min(batch, n - i)
-seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "loss": total / n, "rssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-`;
-
 async function residualBeside(): Promise<void> {
   const samples = quick ? 512 : 2048,
     batch = 64;
   const data = randomData(samples, [32, 32, 3], 10);
   const dir = mkdtempSync(join(tmpdir(), 'wpt-functional-'));
   const initial = residualCnn();
-  writeFileSync(join(dir, 'x.bin'), data.x.data);
-  writeFileSync(
-    join(dir, 'y.bin'),
-    BigInt64Array.from(data.labels, (l) => BigInt(l)),
-  );
-  writeFileSync(join(dir, 'torch.safetensors'), exportSafetensors(initial, { layout: 'torch' }));
-  writeFileSync(join(dir, 'model.py'), torchSource(initial));
-  writeFileSync(join(dir, 'meta.json'), JSON.stringify({ samples, batch, input: [32, 32, 3] }));
+  writeTorchPeer(dir, initial, data.x.data, data.labels, { samples, batch, input: [32, 32, 3], softmaxIn: 'probs' });
   const hasTorch = existsSync(PYTHON);
   const engines = ['waypoint1', 'waypoint2', ...(hasTorch ? ['torch1', 'torch2'] : [])];
   const results: EngineResults = new Map();
@@ -276,7 +240,7 @@ async function residualBeside(): Promise<void> {
           await startThreads();
           addSample(results, engine, await epoch(residualCnn(), data, batch));
         } else {
-          addSample(results, engine, pythonEpoch(PYTHON, PEER, [String(threads), dir]));
+          addSample(results, engine, torchEpoch(PYTHON, threads, dir));
         }
       }
   } finally {

@@ -11,7 +11,7 @@
  * `bench -- layers`).
  * `npm run bench -- models [--quick]`
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -29,12 +29,17 @@ import {
   Sequential,
   Tensor,
   configureThreads,
-  exportSafetensors,
   startThreads,
-  torchSource,
   type Layer,
 } from '../src/node/index.js';
-import { type EngineResults, type EpochSample, addSample, bestRatioTable, pythonEpoch } from './common.js';
+import {
+  type EngineResults,
+  type EpochSample,
+  addSample,
+  bestRatioTable,
+  torchEpoch,
+  writeTorchPeer,
+} from './common.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 1 : 3;
@@ -108,39 +113,6 @@ const WORKLOADS: Workload[] = [
   },
 ];
 
-const PEER = `
-import json, resource, sys, time, os
-threads, d = int(sys.argv[1]), sys.argv[2]
-import numpy as np, torch
-from safetensors.torch import load_file
-torch.set_num_threads(threads)
-meta = json.load(open(os.path.join(d, "meta.json")))
-n, batch = meta["samples"], meta["batch"]
-x = np.fromfile(os.path.join(d, "x.bin"), dtype=np.float32).reshape([n] + meta["input"])
-labels = torch.from_numpy(np.fromfile(os.path.join(d, "y.bin"), dtype=np.int64))
-if meta["ids"]:
-    xt = torch.from_numpy(x.astype(np.int64))
-elif len(meta["input"]) == 3:
-    xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
-else:
-    xt = torch.from_numpy(x)
-scope = {}
-exec(open(os.path.join(d, "model.py")).read(), scope)
-model = scope["model"]
-model.load_state_dict(load_file(os.path.join(d, "torch.safetensors")), strict=True)
-logits = model[:-1]  # the softmax is folded into the loss, as Waypoint folds it
-model.train()
-opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-start = time.perf_counter(); total = 0.0
-for i in range(0, n, batch):
-    opt.zero_grad()
-    loss = torch.nn.functional.cross_entropy(logits(xt[i:i + batch]), labels[i:i + batch])
-    loss.backward(); opt.step()
-    total += loss.item() * min(batch, n - i)
-seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "loss": total / n, "rssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-`;
-
 function model(w: Workload): Sequential {
   const m = new Sequential(w.layers(), { seed: 42 });
   m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
@@ -174,17 +146,12 @@ export async function run(): Promise<void> {
       y = new Tensor(Float32Array.from(labels), [w.samples]);
     const dir = mkdtempSync(join(tmpdir(), 'wpt-models-'));
     const initial = model(w);
-    writeFileSync(join(dir, 'x.bin'), xData);
-    writeFileSync(
-      join(dir, 'y.bin'),
-      BigInt64Array.from(labels, (l) => BigInt(l)),
-    );
-    writeFileSync(join(dir, 'torch.safetensors'), exportSafetensors(initial, { layout: 'torch' }));
-    writeFileSync(join(dir, 'model.py'), torchSource(initial));
-    writeFileSync(
-      join(dir, 'meta.json'),
-      JSON.stringify({ samples: w.samples, batch: w.batch, input: w.input, ids: w.ids ?? 0 }),
-    );
+    writeTorchPeer(dir, initial, xData, labels, {
+      samples: w.samples,
+      batch: w.batch,
+      input: w.input,
+      ids: w.ids !== undefined,
+    });
     const engines = ['waypoint1', 'waypoint2', ...(hasTorch ? ['torch1', 'torch2'] : [])];
     const results: EngineResults = new Map();
     try {
@@ -193,7 +160,7 @@ export async function run(): Promise<void> {
           const threads = Number(engine.slice(-1));
           const sample = engine.startsWith('waypoint')
             ? await waypointEpoch(w, threads, x, y)
-            : pythonEpoch(PYTHON, PEER, [String(threads), dir]);
+            : torchEpoch(PYTHON, threads, dir);
           addSample(results, engine, sample);
         }
       }

@@ -7,7 +7,7 @@ import type { EpochTotals } from '../model/callback.js';
 import { trainingCheckpoint } from '../model/persistence.js';
 import type { Storage } from '../storage/storage.js';
 import { TrainingInterruptedError } from '../model/interrupt.js';
-import { SaveTimer, type TimeInterval, checkOverheadBudget, intervalMs } from '../checkpoint/save-timer.js';
+import { SaveTimer, type TimeInterval, checkSaveFreq } from '../checkpoint/save-timer.js';
 
 export interface BackupAndRestoreOptions {
   backupDir: string;
@@ -99,18 +99,7 @@ export class BackupAndRestore extends Callback {
     }
     this.backupDir = options.backupDir;
     this.saveFreq = options.saveFreq ?? 'epoch';
-    const timed = typeof this.saveFreq === 'object' && this.saveFreq !== null;
-    this.timeMs = timed ? intervalMs('BackupAndRestore', 'saveFreq', this.saveFreq as TimeInterval) : null;
-    if (!timed && this.saveFreq !== 'epoch' && !(Number.isInteger(this.saveFreq) && (this.saveFreq as number) > 0)) {
-      throw new ArgumentError(
-        `BackupAndRestore: saveFreq must be 'epoch', a positive integer of batches or { minutes } / { seconds }, got ${JSON.stringify(this.saveFreq)}`,
-      );
-    }
-    checkOverheadBudget('BackupAndRestore', options.overheadBudget);
-    if (options.overheadBudget !== undefined && !timed)
-      throw new ArgumentError(
-        'BackupAndRestore: overheadBudget stretches a time saveFreq ({ minutes } or { seconds })',
-      );
+    this.timeMs = checkSaveFreq('BackupAndRestore', this.saveFreq, options.overheadBudget);
     this.deleteCheckpoint = options.deleteCheckpoint ?? true;
     this.logsCheckpointOverhead = options.logOverhead ?? false;
   }
@@ -181,11 +170,7 @@ export class BackupAndRestore extends Callback {
       });
     this.trained = { epoch: this.progress.epoch, batch: this.progress.batch };
     if (this.timeMs !== null)
-      this.timer = new SaveTimer(
-        this.timeMs,
-        this.options.overheadBudget,
-        this.options.monotonicNow ?? (() => performance.now()),
-      );
+      this.timer = new SaveTimer(this.timeMs, this.options.overheadBudget, this.options.monotonicNow);
   }
 
   override async onBatchEnd(batch: number): Promise<void> {

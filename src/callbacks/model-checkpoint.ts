@@ -1,4 +1,4 @@
-import { SaveTimer, type TimeInterval, checkOverheadBudget, intervalMs } from '../checkpoint/save-timer.js';
+import { SaveTimer, type TimeInterval, checkSaveFreq } from '../checkpoint/save-timer.js';
 import { type WhichWeights, checkWhichWeights, withWeights } from '../model/ema-weights.js';
 import { basename, dirname, relative, sep } from '../paths.js';
 import { ArgumentError } from '../errors.js';
@@ -106,16 +106,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
     this.weights = checkWhichWeights('ModelCheckpoint', options.weights);
     this.logsCheckpointOverhead = options.logOverhead ?? false;
     this.saveFreq = options.saveFreq ?? 'epoch';
-    const timed = typeof this.saveFreq === 'object' && this.saveFreq !== null;
-    this.timeMs = timed ? intervalMs('ModelCheckpoint', 'saveFreq', this.saveFreq as TimeInterval) : null;
-    if (!timed && this.saveFreq !== 'epoch' && !(Number.isInteger(this.saveFreq) && (this.saveFreq as number) > 0)) {
-      throw new ArgumentError(
-        `ModelCheckpoint: saveFreq must be 'epoch', a positive integer of batches or { minutes } / { seconds }, got ${JSON.stringify(this.saveFreq)}`,
-      );
-    }
-    checkOverheadBudget('ModelCheckpoint', options.overheadBudget);
-    if (options.overheadBudget !== undefined && !timed)
-      throw new ArgumentError('ModelCheckpoint: overheadBudget stretches a time saveFreq ({ minutes } or { seconds })');
+    this.timeMs = checkSaveFreq('ModelCheckpoint', this.saveFreq, options.overheadBudget);
     this.saveLast = options.saveLast;
     this.verbose = options.verbose ?? 0;
     this.write = options.write ?? ((l) => console.log(l));
@@ -152,11 +143,7 @@ export class ModelCheckpoint extends Callback implements Trackable {
   override async onTrainBegin(): Promise<void> {
     await this.openManager();
     if (this.timeMs !== null)
-      this.timer = new SaveTimer(
-        this.timeMs,
-        this.options.overheadBudget,
-        this.options.monotonicNow ?? (() => performance.now()),
-      );
+      this.timer = new SaveTimer(this.timeMs, this.options.overheadBudget, this.options.monotonicNow);
     if (this.params === null) return; // called by hand: no fit whose keys could be checked
     const available = this.saveFreq === 'epoch' ? this.params.metrics : this.params.batchMetrics;
     const where =

@@ -170,7 +170,7 @@ export class CheckpointManager {
       this.timer = new SaveTimer(
         intervalMs('CheckpointManager', 'interval', options.interval),
         options.overheadBudget,
-        options.monotonicNow ?? (() => performance.now()),
+        options.monotonicNow,
       );
     this.ready = this.load();
     this.ready.catch(() => undefined); // surfaced by the first awaiting method

@@ -29,6 +29,26 @@ export function checkOverheadBudget(owner: string, budget: number | undefined): 
   return budget;
 }
 
+/**
+ * A saving callback's `saveFreq` and `overheadBudget`, checked together: 'epoch', a positive
+ * number of batches, or a time interval (returned in milliseconds; null for the others).
+ */
+export function checkSaveFreq(
+  owner: string,
+  saveFreq: 'epoch' | number | TimeInterval,
+  overheadBudget: number | undefined,
+): number | null {
+  const timed = typeof saveFreq === 'object' && saveFreq !== null;
+  if (!timed && saveFreq !== 'epoch' && !(Number.isInteger(saveFreq) && (saveFreq as number) > 0))
+    throw new ArgumentError(
+      `${owner}: saveFreq must be 'epoch', a positive integer of batches or { minutes } / { seconds }, got ${JSON.stringify(saveFreq)}`,
+    );
+  checkOverheadBudget(owner, overheadBudget);
+  if (overheadBudget !== undefined && !timed)
+    throw new ArgumentError(`${owner}: overheadBudget stretches a time saveFreq ({ minutes } or { seconds })`);
+  return timed ? intervalMs(owner, 'saveFreq', saveFreq as TimeInterval) : null;
+}
+
 export class SaveTimer {
   private last: number;
   private interval: number;
@@ -36,7 +56,8 @@ export class SaveTimer {
   constructor(
     private readonly base: number,
     private readonly budget: number | undefined,
-    private readonly clock: () => number,
+    /** Milliseconds, monotonic (tests pass a fake clock). */
+    private readonly clock: () => number = () => performance.now(),
   ) {
     this.last = clock();
     this.interval = base;

@@ -7,6 +7,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { fmtShape } from '../errors.js';
 import { type Command, UsageError } from './args.js';
 import { bytes, num, table } from './format.js';
+import { median } from './io-measure.js';
 
 interface SavedHistory {
   epoch: number[];
@@ -254,7 +255,6 @@ function inspectRun(dir: string): void {
   };
   walk(dir, 0);
   if (manifests.length === 0) throw new UsageError(`inspect: ${dir} holds no checkpoint manifest (manifest.json)`);
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
   const rows = manifests.map((path) => {
     const entries = parseManifest(readFileSync(path)).manifest.checkpoints;
     const costs = entries.flatMap((e) => (e.cost ? [e.cost] : []));

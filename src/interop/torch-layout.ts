@@ -317,11 +317,16 @@ const ELEMENTWISE: Record<string, (args: string[]) => string> = {
 };
 
 /** A merge layer's call as a Python expression over its inputs (images are NCHW there). */
-function mergeExpression(layer: Layer, inputs: Value[], args: string[], refuse: (why: string) => never): Value {
+function mergeExpression(
+  layer: Layer,
+  inputs: Value[],
+  args: string[],
+  refuse: (why: string) => never,
+): Value & { expression: string } {
   const { shape, concatAxis } = channelsFirstMerge(layer, inputs, 'torch', refuse);
   const expression =
     concatAxis !== null ? `torch.cat([${args.join(', ')}], dim=${concatAxis})` : ELEMENTWISE[layer.className](args);
-  return { shape, perm: null, expression } as Value & { expression: string };
+  return { shape, perm: null, expression };
 }
 
 export function torchPlan(model: Model): TorchPlan {
@@ -360,7 +365,7 @@ export function torchPlan(model: Model): TorchPlan {
   const taken = new Set<string>();
   const attributes = new Map<Layer, string>();
   const init: string[] = [];
-  const values: Array<Value & { expression?: string }> = [];
+  const values: Value[] = [];
   const names: string[] = [];
   const params = flow.inputs.map((i) => attributeOf(i.name, taken));
   flow.inputs.forEach((i, k) => {
@@ -380,7 +385,7 @@ export function torchPlan(model: Model): TorchPlan {
         call.inputs.map((v) => values[v]),
         args,
         refuse,
-      ) as Value & { expression: string };
+      );
       values[call.outputs[0]] = merged;
       forward.push(`        ${out} = ${merged.expression}`);
       continue;

@@ -15,13 +15,13 @@ export function checkWhichWeights(where: string, weights: unknown): WhichWeights
 }
 
 /** The optimizer's average of each trainable weight, by path; a clear error where there are none. */
-function averagesOf(model: Model, where: string): Map<string, Float32Array> {
+function averagesOf(model: Model, where: string): ReadonlyMap<string, Float32Array> {
   const optimizer = model.optimizer;
   if (optimizer?.ema === undefined)
     throw new ArgumentError(
       `${where}: weights 'ema' needs an optimizer with ema (${optimizer ? `this model's ${optimizer.className} keeps no averages` : 'this model is not compiled'})`,
     );
-  const averages = new Map(optimizer.averages);
+  const averages = optimizer.averages;
   const missing = model.namedParams().find(([path]) => !averages.has(path));
   if (missing !== undefined)
     throw new ArgumentError(

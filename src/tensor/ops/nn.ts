@@ -249,13 +249,14 @@ export function dropout(x: Tensor, rate: number, rng: Random): Tensor {
   const n = x.size,
     mask = allocate(n),
     out = allocate(n);
-  const keep = 1 / (1 - rate),
+  // The scale as the mask stores it (float32), so out = x · mask exactly as a product of the two.
+  const keep = Math.fround(1 / (1 - rate)),
     threshold = rate * 2 ** 32,
     xs = x.data;
   for (let i = 0; i < n; i++) {
     const m = rng.nextUint32() < threshold ? 0 : keep;
     mask[i] = m;
-    out[i] = xs[i] * mask[i];
+    out[i] = xs[i] * m;
   }
   return Tensor.record(new Tensor(out, x.shape), [x], (g) => {
     const gx = allocate(n);
