@@ -13,14 +13,17 @@ import { join } from 'node:path';
 import { Random } from '../../src/node/index.js';
 
 const child = join(import.meta.dirname, '..', 'helpers', 'timed-backup-child.ts');
-const tsx = join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'tsx');
 const INTERVAL_MS = 300,
   BATCH_MS = 20;
 
 /** Runs the child until `killAfterMs` past its first batch, SIGKILLs it; returns the last batch it reported. */
 function runAndKill(dir: string, killAfterMs: number): Promise<{ finished: number; lifetimeMs: number }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(tsx, [child, dir, String(INTERVAL_MS), String(BATCH_MS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Node itself runs the trainer (tsx as a loader), so the SIGKILL reaches the process that trains.
+    const p = spawn(process.execPath, ['--import', 'tsx', child, dir, String(INTERVAL_MS), String(BATCH_MS)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: join(import.meta.dirname, '..', '..'),
+    });
     let out = '',
       started = 0,
       err = '';
