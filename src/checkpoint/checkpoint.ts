@@ -232,7 +232,7 @@ export class Checkpoint {
         if (staged.status === 'fulfilled') staged.value.discard();
         throw staged.status === 'rejected' ? staged.reason : (values as PromiseRejectedResult).reason;
       }
-      staged.value.commit();
+      await staged.value.commit();
       const leaves: Array<{ key: string; value: StateLeaf }> = [
         ...tensors.map((leaf) => ({ key: leaf.key, value: leaf.value })),
         ...json.map((leaf, i) => ({ key: leaf.key, value: values.value[i] as StateLeaf })),

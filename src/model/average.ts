@@ -111,7 +111,7 @@ export async function averageCheckpoints(source: AverageSource, options: Average
             { file: reader.path, entry },
           );
         const data = scratch.subarray(0, target.size);
-        (await reader.stage([{ key: entry, into: data }])).commit();
+        await (await reader.stage([{ key: entry, into: data }])).commit();
         for (let i = 0; i < sum.length; i++) sum[i] += data[i];
       }
       for (let i = 0; i < sum.length; i++) target.data[i] = sum[i] / readers.length;

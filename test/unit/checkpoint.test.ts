@@ -18,6 +18,7 @@ import {
   type Trackable,
 } from '../../src/node/index.js';
 import { replacedFilesReleased } from '../../src/checkpoint/format/writer.js';
+import { STAGE_BYTES } from '../../src/checkpoint/format/reader.js';
 import { TEMP_SUFFIX } from '../../src/storage/temp-names.js';
 import type { Storage } from '../../src/node/index.js';
 import { MemoryStorage } from '../../src/node/index.js';
@@ -28,6 +29,8 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'wpt-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 /** A minimal trackable: named tensors plus a JSON config. */
 class Params implements Trackable {
@@ -151,6 +154,50 @@ describe('Checkpoint', () => {
       ),
       { numRuns: 40 },
     );
+  });
+
+  it('a restore too large to stage (two passes over the file) restores every codec exactly, and a damaged entry anywhere leaves every array as it was', async () => {
+    // Nine entries of 8 MiB: past STAGE_BYTES, so the reader verifies the whole file, then reads it again into the arrays.
+    const floats = 2 << 20;
+    const sources = Array.from({ length: 9 }, (_, i) => {
+      const data = new Float32Array(floats);
+      new Random(i + 1).fillNormal(data, 0, 0.05);
+      return new Tensor(data, [floats]);
+    });
+    expect(sources.length * floats * 4).toBeGreaterThan(STAGE_BYTES);
+    const fresh = () => Object.fromEntries(sources.map((t, i) => [`t${i}`, new Tensor(new Float32Array(floats).fill(i), [floats])]));
+    for (const codec of ['raw', 'shuffle-deflate'] as const) {
+      const path = join(dir, `large-${codec}.wpt`);
+      await new Checkpoint(Object.fromEntries(sources.map((t, i) => [`t${i}`, t]))).write(path, { codec });
+      const sound = fresh();
+      await new Checkpoint(sound).read(path);
+      // Compared as bytes: toEqual walks 2M values one by one.
+      Object.values(sound).forEach((t, i) => expect(Buffer.compare(bytesOf(t.data), bytesOf(sources[i].data))).toBe(0));
+      const file = readFileSync(path);
+      const reader = await WptReader.open(path);
+      const { entries } = reader.header;
+      await reader.close();
+      await fc.assert(
+        fc.asyncProperty(
+          fc.nat({ max: entries.length - 1 }),
+          fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+          async (which, where) => {
+            const e = entries[which];
+            const at = e.offset + Math.floor(where * e.length);
+            file[at] ^= 0x5a;
+            writeFileSync(path, file);
+            file[at] ^= 0x5a;
+            const targets = fresh();
+            const err = await new Checkpoint(targets).read(path).catch((x: unknown) => x);
+            expect(err).toBeInstanceOf(CheckpointError);
+            expect((err as CheckpointError).entry).toBe(e.key);
+            expect(['CHECKSUM_MISMATCH', 'DECOMPRESSED_SIZE_MISMATCH']).toContain((err as CheckpointError).code);
+            Object.values(targets).forEach((t, i) => expect(t.data.every((v) => v === i)).toBe(true));
+          },
+        ),
+        { numRuns: 6, examples: [[0, 0], [entries.length - 1, 0.999]] },
+      );
+    }
   });
 
   it('restores float16 exports into float32 arrays, and refuses an array of the wrong size by name', async () => {

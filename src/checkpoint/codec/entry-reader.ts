@@ -69,66 +69,90 @@ export class EntryReader {
   }
 
   /**
+   * Checks an entry without keeping it: its stored bytes checksummed as they stream through
+   * a few rotating pieces of scratch (all a raw entry needs), a compressed one's parts also
+   * inflated to their exact sizes, in scratch of the entry's size that is handed back. What
+   * a restore too large to stage reads first (WptReader.stage).
+   */
+  async verify(e: EntryHeader, inflater: PlaneInflater | undefined): Promise<void> {
+    if (e.codec !== 'raw') {
+      (await this.readVerified(e, inflater)).release();
+      return;
+    }
+    const ring = Array.from({ length: READS_IN_FLIGHT }, () => takeScratch(Math.min(READ_PIECE, e.length)));
+    try {
+      const actual = await this.readChecksummed(e, (at) => ring[(at / READ_PIECE) % READS_IN_FLIGHT]);
+      (await verifyPayload(new Uint8Array(0), e, this.path, { payloadCrc32: actual })).release();
+    } finally {
+      recycle(ring);
+    }
+  }
+
+  /**
    * An entry's payload, read (into `into`, else scratch memory) and verified: checksummed
    * as its pieces land, its deflated parts inflated and their sizes checked. Scratch is
    * taken when the entry's first piece starts to read, so a load holds scratch only for
    * the entries in flight.
    */
   async readVerified(e: EntryHeader, inflater: PlaneInflater | undefined, into?: Uint8Array): Promise<VerifiedPayload> {
-    let scratch: Uint8Array | undefined;
-    let read;
+    let buffer = into;
+    let actual;
     try {
-      read = await this.readChecksummed(e, () => into ?? (scratch = takeScratch(e.length)));
+      actual = await this.readChecksummed(e, (at) => (buffer ??= takeScratch(e.length)).subarray(at));
     } catch (err) {
-      if (scratch) recycle([scratch]);
+      if (buffer && !into) recycle([buffer]);
       throw err;
     }
-    return verifyPayload(read.payload, e, this.path, { inflater, payloadCrc32: read.crc32 }, scratch ? [scratch] : []);
+    const payload = (buffer as Uint8Array).subarray(0, e.length);
+    return verifyPayload(payload, e, this.path, { inflater, payloadCrc32: actual }, into ? [] : [payload]);
   }
 
   /**
-   * Reads an entry's payload in pieces, a few in flight, and checksums each piece as it
-   * lands while the next ones are read: the checksum overlaps the reading instead of
-   * following it. A file that ends first is TRUNCATED.
+   * Reads an entry's payload in pieces of READ_PIECE bytes, a few in flight, and checksums
+   * each as it lands while the next ones are read: the checksum overlaps the reading
+   * instead of following it. `target(at)` is the memory for the piece at payload byte `at`;
+   * a piece is started only once the one READS_IN_FLIGHT before it was checksummed, so
+   * `target` may hand out a few rotating buffers and stream a payload of any size. Returns
+   * the CRC-32; a file that ends first is TRUNCATED.
    */
-  private async readChecksummed(
-    e: EntryHeader,
-    target: () => Uint8Array,
-  ): Promise<{ payload: Uint8Array; crc32: number }> {
-    let buffer: Uint8Array | undefined;
-    const pieces: Array<Promise<Uint8Array>> = [];
-    for (let at = 0; at === 0 || at < e.length; at += READ_PIECE) {
-      const length = Math.min(READ_PIECE, e.length - at);
-      pieces.push(
+  private async readChecksummed(e: EntryHeader, target: (at: number) => Uint8Array): Promise<number> {
+    const inFlight: Array<Promise<Uint8Array>> = [];
+    let next = 0;
+    const startPiece = () => {
+      const at = next;
+      next += READ_PIECE;
+      inFlight.push(
         this.readSlots
           .acquire()
-          .then(() => this.handle.read(e.offset + at, length, (buffer ??= target()).subarray(at)))
+          .then(() => this.handle.read(e.offset + at, Math.min(READ_PIECE, e.length - at), target(at)))
           .finally(() => this.readSlots.release()),
       );
-    }
+    };
+    startPiece(); // an empty payload still reads once, to find that the file holds it
+    while (next < e.length && inFlight.length < READS_IN_FLIGHT) startPiece();
     let crc = 0;
     let got = 0;
-    for (const piece of pieces) {
-      // On failure, every read still in flight lands before this returns: the buffer may be
-      // scratch that goes back to the recycler, and another load or save must not find
-      // bytes of this one appearing in it later.
-      const bytes = await piece.catch(async (cause: unknown) => {
-        await Promise.allSettled(pieces);
-        throw cause;
-      });
-      crc = crc32(bytes, crc);
-      got += bytes.length;
-      if (bytes.length < READ_PIECE) break; // the file ended
+    try {
+      while (inFlight.length > 0) {
+        const bytes = await inFlight.shift()!;
+        crc = crc32(bytes, crc);
+        got += bytes.length;
+        if (bytes.length < READ_PIECE) break; // the file ended
+        if (next < e.length) startPiece();
+      }
+    } finally {
+      // Every read still in flight lands before this returns: the memory may be scratch that
+      // goes back to the recycler, and another load or save must not find bytes of this one
+      // appearing in it later.
+      await Promise.allSettled(inFlight);
     }
-    if (got !== e.length) {
-      await Promise.allSettled(pieces);
+    if (got !== e.length)
       throw new CheckpointError('TRUNCATED', `payload needs ${e.length} bytes, file has ${got}`, {
         file: this.path,
         entry: e.key,
         offset: e.offset,
       });
-    }
-    return { payload: (buffer as Uint8Array).subarray(0, got), crc32: crc };
+    return crc;
   }
 }
 

@@ -44,6 +44,16 @@ export type { EntryValue } from '../codec/entry-reader.js';
 const HERE_SLOTS = 2;
 const THREAD_SLOTS = 2;
 
+/**
+ * Restores of more decoded bytes than this read the file twice instead of holding it all
+ * in scratch (see WptReader.stage): the bound on a restore's extra memory is the largest
+ * entry plus this, where staging needed the whole model again.
+ */
+export const STAGE_BYTES = 64 << 20;
+/** Stored bytes of entries in flight at once in a streamed restore (one entry may exceed it alone), and a raw entry's share of it. */
+const STREAM_BYTES = 32 << 20;
+const STREAM_PIECE_BYTES = 3 << 20;
+
 export class WptReader {
   private readonly payloads: EntryReader;
 
@@ -91,12 +101,14 @@ export class WptReader {
   }
 
   /**
-   * Reads tensor entries into existing arrays (a built model being restored), all or none.
-   * Every payload is read into scratch memory and verified (checksums, inflated sizes)
-   * before `commit` writes the first array, so a damaged file leaves every array as it was.
-   * Scratch memory is recycled: a process that restores again (BackupAndRestore, the best
-   * weights of EarlyStopping, a benchmark) reads into memory already paged in, and the
-   * restore allocates nothing the garbage collector has to chase.
+   * Reads tensor entries into existing arrays (a built model being restored), all or none:
+   * every payload is verified (checksums, inflated sizes) before `commit` writes the first
+   * array, so a damaged file leaves every array as it was. A restore of up to STAGE_BYTES
+   * is read once, into scratch memory, and `commit` decodes from there. A larger one would
+   * need the model's size again in scratch, so it reads the file twice: this pass streams
+   * every entry through bounded memory to verify it, and `commit` reads each one again
+   * straight into its array (from the page cache, where the file fits), checking its
+   * checksum once more; it holds at most the entries in flight. See docs/FORMAT.md §8.
    */
   async stage(targets: Array<{ key: string; into: Float32Array }>): Promise<StagedRead> {
     const entries = targets.map(({ key, into }) => {
@@ -111,6 +123,67 @@ export class WptReader {
       }
       return e;
     });
+    const bytes = targets.reduce((n, t) => n + t.into.byteLength, 0);
+    if (bytes <= STAGE_BYTES) return this.stageInScratch(entries, targets);
+    await this.inOrder(entries, (e, inflater) => this.payloads.verify(e, inflater));
+    return {
+      commit: () =>
+        this.inOrder(entries, (e, inflater, i) => this.payloads.readTensorInto(e, targets[i].into, inflater)).catch(
+          (err: unknown) => {
+            if (!(err instanceof CheckpointError)) throw err;
+            // Verified a moment ago: the file changed since, or the storage returned other bytes.
+            throw new CheckpointError(
+              err.code,
+              `${err.detail}, on the second read of a restore that had verified the whole file (the file changed while it was restored); the arrays of other entries may already hold its values`,
+              { file: err.file, entry: err.entry, offset: err.offset },
+            );
+          },
+        ),
+      discard: () => undefined,
+    };
+  }
+
+  /**
+   * `each` over the entries in file order on this thread, a few at once while their sizes
+   * allow (one entry of any size, more only within STREAM_BYTES stored bytes in flight).
+   * Everything started settles before a failure is thrown.
+   */
+  private async inOrder(
+    entries: EntryHeader[],
+    each: (e: EntryHeader, inflater: PlaneInflater, index: number) => Promise<void>,
+  ): Promise<void> {
+    const inflater = new PlaneInflater(entries, true);
+    let held = 0;
+    let next = 0;
+    let failure: { reason: unknown } | undefined;
+    const running = new Set<Promise<void>>();
+    while (next < entries.length && failure === undefined) {
+      const e = entries[next];
+      const index = next++;
+      const weight = e.codec === 'raw' ? Math.min(e.length, STREAM_PIECE_BYTES) : e.length;
+      while (running.size > 0 && (held + weight > STREAM_BYTES || running.size >= HERE_SLOTS * 2))
+        await Promise.race(running);
+      if (failure !== undefined) break;
+      held += weight;
+      const job: Promise<void> = each(e, inflater, index)
+        .catch((reason: unknown) => {
+          failure ??= { reason };
+        })
+        .finally(() => {
+          held -= weight;
+          running.delete(job);
+        });
+      running.add(job);
+    }
+    await Promise.all(running);
+    if (failure) throw failure.reason;
+  }
+
+  /** The restore of a small model: every entry read into scratch, verified, decoded by `commit` (see stage). */
+  private async stageInScratch(
+    entries: EntryHeader[],
+    targets: Array<{ key: string; into: Float32Array }>,
+  ): Promise<StagedRead> {
     // What the read holds until commit or discard: scratch here, buffers of load threads.
     const held: Array<() => void> = [];
     const commits: Array<() => void> = [];
@@ -151,7 +224,7 @@ export class WptReader {
       throw err;
     }
     return {
-      commit() {
+      async commit() {
         commits.forEach((write) => write());
         discard();
       },
@@ -256,8 +329,13 @@ interface EntrySink {
 
 /** Verified entries waiting to be written into their arrays (WptReader.stage). */
 export interface StagedRead {
-  /** Decodes every entry into its array and frees the scratch memory; cannot fail. */
-  commit(): void;
+  /**
+   * Decodes every entry into its array and frees the scratch memory. A staged read cannot
+   * fail here; a streamed one (a large restore) reads the file again, and fails only if the
+   * storage fails or the file changed since it was verified: then the arrays before the
+   * failing entry hold the file's values and the error says so.
+   */
+  commit(): Promise<void>;
   /** Frees the scratch memory, leaving every array as it was. */
   discard(): void;
 }
