@@ -166,7 +166,18 @@ function plotSvg(sizes: number[], results: Results, engines: string[]): string {
           mib: points.map(([b, s]) => [b, Math.max(1, peak(s))]),
         });
     }
-  const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+  const colors = [
+    '#1f77b4',
+    '#ff7f0e',
+    '#2ca02c',
+    '#d62728',
+    '#9467bd',
+    '#8c564b',
+    '#e377c2',
+    '#7f7f7f',
+    '#bcbd22',
+    '#17becf',
+  ];
   const w = 520,
     h = 380,
     pad = { l: 60, r: 20, t: 30, b: 40 };
@@ -174,8 +185,7 @@ function plotSvg(sizes: number[], results: Results, engines: string[]): string {
     const ys = series.flatMap((s) => pick(s).map(([, y]) => y));
     const [y0, y1] = [Math.log10(Math.min(...ys)) - 0.1, Math.log10(Math.max(...ys)) + 0.1];
     const [x0l, x1l] = [Math.log10(Math.min(...sizes)), Math.log10(Math.max(...sizes)) || 1];
-    const sx = (b: number) =>
-      x0 + pad.l + ((Math.log10(b) - x0l) / (x1l - x0l || 1)) * (w - pad.l - pad.r);
+    const sx = (b: number) => x0 + pad.l + ((Math.log10(b) - x0l) / (x1l - x0l || 1)) * (w - pad.l - pad.r);
     const sy = (v: number) => pad.t + (1 - (Math.log10(v) - y0) / (y1 - y0 || 1)) * (h - pad.t - pad.b);
     const parts = [`<text x="${x0 + w / 2}" y="18" text-anchor="middle" font-weight="bold">${title}</text>`];
     for (const b of sizes)
@@ -191,7 +201,9 @@ function plotSvg(sizes: number[], results: Results, engines: string[]): string {
       const d = pick(s)
         .map(([b, v], j) => `${j ? 'L' : 'M'}${sx(b).toFixed(1)},${sy(v).toFixed(1)}`)
         .join(' ');
-      parts.push(`<path d="${d}" fill="none" stroke="${colors[i % colors.length]}" stroke-width="2" data-series="${s.name}"/>`);
+      parts.push(
+        `<path d="${d}" fill="none" stroke="${colors[i % colors.length]}" stroke-width="2" data-series="${s.name}"/>`,
+      );
     });
     return parts.join('\n');
   };

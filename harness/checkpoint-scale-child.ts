@@ -61,7 +61,7 @@ function fsLoad(file: string, bytes: number): Float32Array[] {
   for (let i = 0; i < TENSORS; i++) {
     const data = new Float32Array(per);
     const view = new Uint8Array(data.buffer);
-    for (let at = 0; at < view.length; ) {
+    for (let at = 0; at < view.length;) {
       const n = readSync(fd, view, at, Math.min(1 << 30, view.length - at), position);
       if (n <= 0) throw new Error(`${file} ended at ${position}`);
       at += n;

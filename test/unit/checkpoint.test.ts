@@ -165,7 +165,8 @@ describe('Checkpoint', () => {
       return new Tensor(data, [floats]);
     });
     expect(sources.length * floats * 4).toBeGreaterThan(STAGE_BYTES);
-    const fresh = () => Object.fromEntries(sources.map((t, i) => [`t${i}`, new Tensor(new Float32Array(floats).fill(i), [floats])]));
+    const fresh = () =>
+      Object.fromEntries(sources.map((_, i) => [`t${i}`, new Tensor(new Float32Array(floats).fill(i), [floats])]));
     for (const codec of ['raw', 'shuffle-deflate'] as const) {
       const path = join(dir, `large-${codec}.wpt`);
       await new Checkpoint(Object.fromEntries(sources.map((t, i) => [`t${i}`, t]))).write(path, { codec });
@@ -195,7 +196,13 @@ describe('Checkpoint', () => {
             Object.values(targets).forEach((t, i) => expect(t.data.every((v) => v === i)).toBe(true));
           },
         ),
-        { numRuns: 6, examples: [[0, 0], [entries.length - 1, 0.999]] },
+        {
+          numRuns: 6,
+          examples: [
+            [0, 0],
+            [entries.length - 1, 0.999],
+          ],
+        },
       );
     }
   });
