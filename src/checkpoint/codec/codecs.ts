@@ -7,7 +7,7 @@
  */
 import { CheckpointError } from '../../state/errors.js';
 import { type Codec, type EntryHeader, type PlaneMethod, DTYPE_SIZE, decodedByteLength } from '../layout/format.js';
-import { deflateRaw, havePool, inflateRaw } from './deflate.js';
+import { deflateRaw, deflateRawPieces, havePool, inflateRaw } from './deflate.js';
 import { PlaneInflater } from './plane-inflater.js';
 import { deflateLiterals, deflateLiteralsBound } from './huffman-deflate.js';
 import { crc32 } from '../layout/crc32.js';
@@ -51,7 +51,7 @@ export async function encodePayload(
   { level, background }: EncodeOptions,
 ): Promise<EncodedPayload> {
   if (codec === 'raw') return { parts: [bytes], scratch: [], length: bytes.length };
-  if (codec === 'deflate' || elementSize === 1) return finish([await deflateRaw(bytes, { level })], []);
+  if (codec === 'deflate' || elementSize === 1) return finish(await deflateRawPieces(bytes, { level }), []);
   const planes = takeScratch(bytes.length);
   const scratch = [planes];
   shuffleInto(bytes, elementSize, planes);

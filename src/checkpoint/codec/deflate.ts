@@ -27,17 +27,31 @@ const SMALL = 64 * 1024;
 /** Inputs are compressed in pieces of this size, in parallel on the thread pool. */
 const PIECE = 1 << 18;
 
+/** Pieces compressing on the pool at once: enough to keep its threads busy; each holds a zlib stream and its output. */
+const PIECES_IN_FLIGHT = 8;
+
 /**
  * Compresses off the calling thread. Large inputs are cut into 256 KiB pieces compressed in
  * parallel, as pigz does: every piece but the last ends with a sync flush (an empty stored
  * block, byte-aligned, not final), so the pieces concatenate into one valid DEFLATE stream.
  */
-export async function deflateRaw(
+export async function deflateRaw(bytes: Uint8Array, options: DeflateOptions): Promise<Uint8Array> {
+  const pieces = await deflateRawPieces(bytes, options);
+  return pieces.length === 1 ? pieces[0] : concat(pieces);
+}
+
+/**
+ * deflateRaw's stream as its pieces, in order (written one after another they are the
+ * stream), without the copy that joins them. At most PIECES_IN_FLIGHT are compressing at
+ * once: a 64 MB entry started all its 256 pieces together, each with a zlib stream and an
+ * output buffer (hundreds of MB at once).
+ */
+export async function deflateRawPieces(
   bytes: Uint8Array,
   { level, strategy: kind = 'default', background = false }: DeflateOptions,
-): Promise<Uint8Array> {
+): Promise<Uint8Array[]> {
   const zlib = platform().zlib;
-  if (!zlib) return deflateSync(bytes, { level: level as 1 });
+  if (!zlib) return [deflateSync(bytes, { level: level as 1 })];
   const strategy = {
     default: zlib.constants.Z_DEFAULT_STRATEGY,
     huffman: zlib.constants.Z_HUFFMAN_ONLY,
@@ -46,7 +60,7 @@ export async function deflateRaw(
   // Without LZ77 matches beyond one byte, a 512-byte window suffices and the stream is cheaper to set up.
   const memory = kind === 'default' ? {} : { windowBits: 9 };
   // A small input compresses here in less time than a round trip to the pool takes.
-  if (bytes.length < SMALL && !background) return zlib.deflateRawSync(bytes, { level, strategy, ...memory });
+  if (bytes.length < SMALL && !background) return [zlib.deflateRawSync(bytes, { level, strategy, ...memory })];
   const piece = (start: number, last: boolean) =>
     new Promise<Uint8Array>((resolve, reject) => {
       const input = bytes.subarray(start, last ? bytes.length : start + PIECE);
@@ -57,10 +71,20 @@ export async function deflateRaw(
         (err, out) => (err ? reject(err) : resolve(out)),
       );
     });
-  const starts: number[] = [];
-  for (let s = 0; s === 0 || s < bytes.length; s += PIECE) starts.push(s);
-  const pieces = await Promise.all(starts.map((s, i) => piece(s, i === starts.length - 1)));
-  return pieces.length === 1 ? pieces[0] : concat(pieces);
+  const count = Math.max(1, Math.ceil(bytes.length / PIECE));
+  const out: Uint8Array[] = new Array(count);
+  let next = 0;
+  const lane = async () => {
+    while (next < count) {
+      const i = next++;
+      out[i] = await piece(i * PIECE, i === count - 1);
+    }
+  };
+  // A failed piece stops its lane; the others finish theirs before the failure is thrown.
+  const lanes = await Promise.allSettled(Array.from({ length: Math.min(PIECES_IN_FLIGHT, count) }, lane));
+  const failed = lanes.find((l) => l.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return out;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -79,6 +79,13 @@ const SYNC_EVERY_BYTES = 8 * 1024 * 1024;
 const WRITES_QUEUED = 2;
 /** Entries being encoded at once (bounds the extra memory to a few entries). */
 const ENCODE_AHEAD = 3;
+/**
+ * Raw bytes of the entries encoding ahead of the one being waited for: an entry starts early
+ * only while they stay within this, so a save of large entries encodes one or two at a time
+ * (its scratch is about an entry's size each), and the encoded batches waiting for the disk
+ * are held to it as well. Raw entries are written from the tensors themselves and weigh nothing.
+ */
+const AHEAD_BYTES = 32 << 20;
 
 export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteOptions): Promise<WriteResult> {
   assertLittleEndianHost();
@@ -118,8 +125,8 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     let pendingBytes = PROLOGUE_SIZE;
     let pendingScratch: Uint8Array[] = [];
     let unsynced = 0;
-    // Batches queued behind the one being written; each waits for the one before it.
-    const queued: Array<Promise<void>> = [];
+    // Batches queued behind the one being written, and the scratch bytes each holds; each waits for the one before it.
+    const queued: Array<{ written: Promise<void>; bytes: number }> = [];
     // At most one fsync of the growing file in flight; writes do not wait for it.
     let syncing: Promise<void> | null = null;
     const flush = async () => {
@@ -145,10 +152,13 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
         syncs.push(sync);
         sync.catch(() => undefined); // awaited at the end
       }
-      // Encoding goes on while writes are in flight, but at most WRITES_QUEUED batches wait
-      // behind the one being written: that bounds the memory a slow disk makes a save hold.
-      queued.push(writing);
-      if (queued.length > WRITES_QUEUED) await queued.shift();
+      // Encoding goes on while writes are in flight, but at most WRITES_QUEUED batches, or
+      // AHEAD_BYTES of encoded scratch, wait behind the one being written: that bounds the
+      // memory a slow disk makes a save hold.
+      queued.push({ written: writing, bytes: scratch.reduce((n, b) => n + b.length, 0) });
+      const waiting = () => queued.reduce((n, q) => n + q.bytes, 0);
+      while (queued.length > WRITES_QUEUED || (queued.length > 1 && waiting() > AHEAD_BYTES))
+        await queued.shift()!.written;
     };
     // Entries encode a few at a time, so one's shuffling here overlaps another's compression
     // on the thread pool; they are written strictly in order.
@@ -167,8 +177,24 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
       ).then((encoded) => ({ meta, encoded }));
       encoding[i]!.catch(() => undefined); // awaited below, in order
     };
+    const weight = (leaf: FlatLeaf) =>
+      leaf.kind === 'tensor' && (options.codec ?? 'shuffle-deflate') === 'raw' && !options.float16
+        ? 0
+        : leaf.kind === 'tensor'
+          ? leaf.value.data.byteLength
+          : 0;
+    let started = 0;
     for (let i = 0; i < leaves.length; i++) {
-      for (let j = i; j < i + ENCODE_AHEAD; j++) startEncoding(j);
+      // The entry waited for, and those after it while they fit in AHEAD_BYTES.
+      let ahead = leaves.slice(i + 1, started).reduce((n, l) => n + weight(l), 0);
+      while (
+        started < leaves.length &&
+        started < i + ENCODE_AHEAD &&
+        (started <= i || ahead + weight(leaves[started]) <= AHEAD_BYTES)
+      ) {
+        if (started > i) ahead += weight(leaves[started]);
+        startEncoding(started++);
+      }
       const {
         meta: { dtype, shape, codec },
         encoded,

@@ -212,27 +212,53 @@ export interface Lane<T> {
   run(item: T): Promise<void>;
 }
 
+/** How much of a load may be in flight at once (see shareOut). */
+export interface InFlightBudget<T> {
+  weight(item: T): number;
+  /** An item starts while the weights in flight plus its own stay within this, or when nothing is in flight. */
+  budget: number;
+}
+
 /**
  * Runs every item on whichever lane has a free slot, in order: a slow or late lane takes
- * fewer. After a failure no new item starts; everything started settles before this
- * throws the first failure (reads of the file must end before the caller closes it).
+ * fewer. With a `limit`, an item waits while the items in flight weigh too much, so a load
+ * of large entries holds a bounded number of them. After a failure no new item starts;
+ * everything started settles before this throws the first failure (reads of the file must
+ * end before the caller closes it).
  */
-export async function shareOut<T>(items: T[], lanes: Array<Lane<T>>): Promise<void> {
+export async function shareOut<T>(items: T[], lanes: Array<Lane<T>>, limit?: InFlightBudget<T>): Promise<void> {
   let next = 0;
   let failure: { reason: unknown } | undefined;
   // A lane still starting stops waiting once every item is taken.
   let allTaken = () => {};
   const taken = new Promise<boolean>((resolve) => (allTaken = () => resolve(false)));
+  let held = 0;
+  let inFlight = 0;
+  let wake: Array<() => void> = [];
+  const fits = (item: T) => inFlight === 0 || held + limit!.weight(item) <= limit!.budget;
   const work = async (lane: Lane<T>) => {
     if (lane.ready && !(await Promise.race([lane.ready, taken]))) return;
     while (failure === undefined && next < items.length) {
+      if (limit && !fits(items[next])) {
+        await new Promise<void>((resolve) => wake.push(resolve));
+        continue;
+      }
       const item = items[next++];
       if (next === items.length) allTaken();
+      const weight = limit ? limit.weight(item) : 0;
+      held += weight;
+      inFlight++;
       try {
         await lane.run(item);
       } catch (reason) {
         failure ??= { reason };
         allTaken();
+      } finally {
+        held -= weight;
+        inFlight--;
+        const waiting = wake;
+        wake = [];
+        waiting.forEach((resolve) => resolve());
       }
     }
   };
