@@ -18,7 +18,7 @@ export const HEAVY = [
   'test/field/package.test.ts', // npm pack and a consumer install
   'test/field/cli-train.test.ts', // two `waypoint train` processes racing
   'test/field/bundlers.test.ts', // the packed package bundled by Vite and esbuild, in Chromium
-  'test/field/large-files.test.ts', // a 2.4 GB entry (WAYPOINT_LARGE_FILES=1)
+  'test/field/large-files.test.ts', // a 4.6 GB file with a 2.4 GB entry (WAYPOINT_LARGE_FILES=1)
   'test/field/dataset-resume.test.ts', // a 2-million-row CSV streamed by processes killed with SIGKILL
   'test/field/timed-backups.test.ts', // processes killed at random moments, timed in wall-clock milliseconds
 ];

@@ -20,6 +20,7 @@ import {
   encodePrologue,
   encodeTrailer,
   DTYPE_SIZE,
+  MAX_ENTRY_BYTES,
   assertLittleEndianHost,
 } from '../layout/format.js';
 import { encodePayload } from '../codec/codecs.js';
@@ -92,6 +93,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
   const storage = options.storage ?? getDefaultStorage();
   const level = options.level ?? 1;
   checkFinite(path, leaves, options);
+  checkEntrySizes(path, leaves, options);
   // As TensorFlow, a save into a folder that does not exist yet creates it (inside the storage).
   try {
     await storage.mkdirp(dirname(path));
@@ -318,6 +320,24 @@ async function checkFreeSpace(
       `the save needs up to ${need} but ${have} are free on the volume of ${dirname(path)}; nothing was written`,
       { file: path },
     );
+  }
+}
+
+/**
+ * Refuses, before writing anything, a tensor whose entry readers would refuse: one stored in
+ * more than MAX_ENTRY_BYTES (4 GiB, where JavaScript's byte views of one array end), or a
+ * float16 one that widens to more than that when read.
+ */
+function checkEntrySizes(path: string, leaves: FlatLeaf[], options: WriteOptions): void {
+  for (const leaf of leaves) {
+    if (leaf.kind !== 'tensor') continue;
+    const stored = leaf.value.size * (options.float16 ? 2 : 4);
+    if (stored * (options.float16 ? 2 : 1) > MAX_ENTRY_BYTES)
+      throw new CheckpointError(
+        'ENTRY_TOO_LARGE',
+        `tensor '${leaf.key}' of shape [${leaf.value.shape}] holds ${leaf.value.size} values (${(leaf.value.size * 4) / 2 ** 30} GiB as float32); an entry holds at most ${MAX_ENTRY_BYTES / 2 ** 30} GiB as float32 (docs/FORMAT.md §9): split it into several tensors; nothing was written`,
+        { file: path, entry: leaf.key },
+      );
   }
 }
 

@@ -13,7 +13,11 @@ export const PROLOGUE_SIZE = 16;
 export const TRAILER_SIZE = 24;
 /** Readers refuse larger headers before reading them. */
 export const MAX_HEADER_BYTES = 64 * 1024 * 1024;
-/** Readers refuse entries that would decode to more than this. */
+/**
+ * Readers refuse entries that would decode to more than this (float16 ones counted widened to
+ * float32), and writers refuse to write them: 4 GiB is where JavaScript's byte views of one
+ * array end (V8's typed-array length limit), not a limit of the file's 64-bit offsets.
+ */
 export const MAX_ENTRY_BYTES = 2 ** 32;
 
 export type DType = 'float32' | 'float16' | 'json';
@@ -123,10 +127,12 @@ export function validateHeader(h: unknown, file: string, dataEnd: number): FileH
     if (!isCount(e.offset) || !isCount(e.length) || !isCount(e.crc32) || e.crc32 > 0xffffffff)
       throw bad('offset, length and crc32 must be non-negative integers', key);
     const decoded = decodedByteLength(e as unknown as EntryHeader);
-    if (!(decoded <= MAX_ENTRY_BYTES)) {
+    // float16 is widened to float32 when read: that array must fit too.
+    const widened = e.dtype === 'float16' ? 2 * decoded : decoded;
+    if (!(widened <= MAX_ENTRY_BYTES)) {
       throw new CheckpointError(
         'ENTRY_TOO_LARGE',
-        `decodes to ${decoded} bytes, over the ${MAX_ENTRY_BYTES}-byte cap`,
+        `decodes to ${widened} bytes${e.dtype === 'float16' ? ' as float32' : ''}, over the ${MAX_ENTRY_BYTES}-byte cap`,
         { file, entry: key },
       );
     }
