@@ -17,23 +17,22 @@ import {
   type EntryHeader,
 } from '../../src/checkpoint/layout/format.js';
 import { crc32 } from '../../src/checkpoint/layout/crc32.js';
-import type { ReadHandle } from '../../src/node/index.js';
 
 /** A file of `size` bytes: these regions, zeros elsewhere. */
 class SparseStorage extends MemoryStorage {
-  readonly reads: Array<[number, number]> = [];
+  readonly seen: Array<[number, number]> = [];
   constructor(
     private readonly size: number,
     private readonly regions: Array<{ at: number; bytes: Uint8Array }>,
   ) {
     super();
   }
-  override async openRead(): Promise<ReadHandle> {
+  override async openRead() {
     return {
       size: this.size,
       read: async (offset: number, length: number, into?: Uint8Array) => {
         const n = Math.max(0, Math.min(length, this.size - offset));
-        this.reads.push([offset, n]);
+        this.seen.push([offset, n]);
         const out = (into ?? new Uint8Array(n)).subarray(0, n);
         out.fill(0);
         for (const { at, bytes } of this.regions) {
@@ -57,7 +56,15 @@ function fileWithEntryAt(offset: number, values: Float32Array): { storage: Spars
   let at = PROLOGUE_SIZE;
   for (let i = 0; at < offset; i++) {
     const length = Math.min(MAX_ENTRY_BYTES, offset - at);
-    entries.push({ key: `filler${i}`, dtype: 'float32', shape: [length / 4], codec: 'raw', offset: at, length, crc32: 0 });
+    entries.push({
+      key: `filler${i}`,
+      dtype: 'float32',
+      shape: [length / 4],
+      codec: 'raw',
+      offset: at,
+      length,
+      crc32: 0,
+    });
     at += length;
   }
   const payload = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
@@ -95,8 +102,7 @@ function fileWithEntryAt(offset: number, values: Float32Array): { storage: Spars
 }
 
 /** Offsets (multiples of 4, past the prologue) within a few KiB either side of `boundary`. */
-const near = (boundary: number) =>
-  fc.integer({ min: -1024, max: 1024 }).map((d) => boundary + 4 * d + PROLOGUE_SIZE);
+const near = (boundary: number) => fc.integer({ min: -1024, max: 1024 }).map((d) => boundary + 4 * d + PROLOGUE_SIZE);
 
 describe('offsets past 32 bits', () => {
   it('an entry at any offset near 2^31, 2^32 and 2^40 reads back exactly, from exactly its bytes', async () => {
@@ -108,14 +114,14 @@ describe('offsets past 32 bits', () => {
           const { storage, entry } = fileWithEntryAt(offset, values);
           const reader = await WptReader.open('big.wpt', storage);
           expect(reader.entry('x').offset).toBe(offset);
-          storage.reads.length = 0;
+          storage.seen.length = 0;
           const got = (await reader.read('x')) as Tensor;
           await reader.close();
           expect(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength)).toEqual(
             Buffer.from(values.buffer, values.byteOffset, values.byteLength),
           );
           // The pieces read cover exactly [offset, offset + length).
-          const pieces = [...storage.reads].sort((a, b) => a[0] - b[0]);
+          const pieces = [...storage.seen].sort((a, b) => a[0] - b[0]);
           expect(pieces[0][0]).toBe(offset);
           pieces.forEach(([at], i) => i > 0 && expect(at).toBe(pieces[i - 1][0] + pieces[i - 1][1]));
           expect(pieces.reduce((n, [, length]) => n + length, 0)).toBe(entry.length);
