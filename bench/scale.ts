@@ -65,6 +65,13 @@ function operations(dir: string, withPython: boolean): Op[] {
     ops.push({ engine: `Waypoint ${codec}`, op: 'load', file, run: waypoint('load') });
     ops.push({ engine: `Waypoint ${codec}`, op: 'restore', file, run: waypoint('restore') });
   }
+  // A background save's snapshot is the model again (until durable): its peak RSS says so.
+  ops.push({
+    engine: 'Waypoint background save (shuffle-deflate)',
+    op: 'save',
+    file: join(dir, 'background.wpt'),
+    run: waypoint('save-background', 'shuffle-deflate'),
+  });
   const fsFile = join(dir, 'fs.bin');
   ops.push({ engine: 'fs write+fsync / read', op: 'save', file: fsFile, run: waypoint('fs-save') });
   ops.push({ engine: 'fs write+fsync / read', op: 'load', file: fsFile, run: waypoint('fs-load') });
@@ -230,6 +237,7 @@ export async function run(): Promise<void> {
   const results = measure(sizes, rounds, withPython);
   const engines = [
     ...CODECS.map((c) => `Waypoint ${c}`),
+    'Waypoint background save (shuffle-deflate)',
     'fs write+fsync / read',
     'torch.save / torch.load',
     'safetensors save_file / load_file',

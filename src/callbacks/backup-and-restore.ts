@@ -54,6 +54,8 @@ export interface BackupAndRestoreOptions {
   onNonFinite?: 'warn' | 'error' | 'allow';
   /** Write backups in the background (the next one waits for the last). */
   async?: boolean;
+  /** With `async`: a model of more tensor bytes than this is backed up in the foreground, without a copy (see CheckpointManager). */
+  maxSnapshotBytes?: number;
   /** A failed backup stops training ('raise', the default) or is reported and skipped ('warn'). */
   onSaveError?: 'raise' | 'warn';
   warn?: (message: string) => void;
@@ -151,6 +153,7 @@ export class BackupAndRestore extends Callback {
       maxToKeep: o.doubleCheckpoint ? 2 : 1,
       checkpointName: 'backup',
       async: o.async,
+      maxSnapshotBytes: o.maxSnapshotBytes,
       warn: o.warn,
       storage: o.storage,
       takeOverLock: o.takeOverLock,

@@ -26,6 +26,13 @@ export type Checkpointable = Trackable | Tensor | JsonValue;
 
 export interface CheckpointWriteOptions extends Omit<WriteOptions, 'kind'> {
   kind?: FileKind;
+  /**
+   * For background writes: the most bytes of tensors a snapshot may copy. A background write
+   * holds a copy of every tensor (the state's size) until its file is durable; a state larger
+   * than this is written from the live arrays instead, the caller waiting until it is durable,
+   * so memory never holds the model twice. Default: no cap.
+   */
+  maxSnapshotBytes?: number;
 }
 
 /** A background write: `durable` resolves once the file is on disk (or rejects with why not). */
@@ -108,8 +115,8 @@ export class Checkpoint {
     path: string,
     options: CheckpointWriteOptions & { async?: boolean } = {},
   ): Promise<WriteResult | PendingWrite> {
-    const { async: background, ...rest } = options;
-    if (background) return this.writeInBackground(path, rest);
+    const { async: background, maxSnapshotBytes, ...rest } = options;
+    if (background) return this.writeInBackground(path, { ...rest, maxSnapshotBytes });
     return this.enqueue(path, flattenState(this.stateDict()), rest);
   }
 
@@ -119,11 +126,21 @@ export class Checkpoint {
    * the same path is still in flight: then it first waits for that one (backpressure).
    */
   async writeInBackground(path: string, options: CheckpointWriteOptions = {}): Promise<PendingWrite> {
+    const { maxSnapshotBytes, ...writeOptions } = options;
+    if (maxSnapshotBytes !== undefined && !(maxSnapshotBytes >= 0))
+      throw new ArgumentError(`maxSnapshotBytes must be a number of bytes >= 0, got ${maxSnapshotBytes}`);
+    const leaves = flattenState(this.stateDict());
+    const bytes = leaves.reduce((n, l) => n + (l.kind === 'tensor' ? l.value.data.byteLength : 0), 0);
+    if (maxSnapshotBytes !== undefined && bytes > maxSnapshotBytes) {
+      // No copy: written from the live arrays, so the caller waits until the file is durable.
+      const result = await this.enqueue(path, leaves, writeOptions);
+      return { path, durable: Promise.resolve(result) };
+    }
     const copies: Uint8Array[] = [];
-    const snapshot = flattenState(this.stateDict()).map((leaf) => copyLeaf(leaf, copies));
+    const snapshot = leaves.map((leaf) => copyLeaf(leaf, copies));
     const previous = this.inFlight.get(path);
     if (previous) await previous.catch(() => undefined);
-    const durable = this.enqueue(path, snapshot, { ...options, background: true });
+    const durable = this.enqueue(path, snapshot, { ...writeOptions, background: true });
     // The copies go back for the next snapshot once written: copying into memory already
     // touched is several times faster than into fresh pages (bench/checkpoint-io.ts).
     const giveBack = () => recycle(copies);

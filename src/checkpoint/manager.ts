@@ -75,6 +75,12 @@ export interface CheckpointManagerOptions extends Partial<RetentionPolicy> {
    */
   maxPendingSaves?: number;
   /**
+   * With `async`: the most bytes of tensors a background save may copy (see
+   * CheckpointWriteOptions.maxSnapshotBytes). Memory holds up to `maxPendingSaves` snapshots of
+   * the state's size; a state larger than this is saved from the live arrays, in the foreground.
+   */
+  maxSnapshotBytes?: number;
+  /**
    * Take the directory's lock even from a holder that looks alive. Only for when you know it
    * is not (a host that died with a shared filesystem mounted); its next save fails with LOCKED.
    */
@@ -535,7 +541,10 @@ export class CheckpointManager {
     };
     if (this.options.async) {
       await this.makeRoom();
-      const pending = await this.checkpoint.writeInBackground(path, writeOptions);
+      const pending = await this.checkpoint.writeInBackground(path, {
+        ...writeOptions,
+        maxSnapshotBytes: this.options.maxSnapshotBytes,
+      });
       const done = this.enqueue(async () => record(await pending.durable));
       const settled = done
         .catch((e: unknown) => {

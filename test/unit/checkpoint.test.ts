@@ -236,6 +236,24 @@ describe('Checkpoint', () => {
     expect((values.get('p/kernel') as Tensor).data).toEqual(original);
   });
 
+  it('a background write of a state over maxSnapshotBytes copies nothing: it writes from the live arrays and returns once the file is durable', async () => {
+    const p = params(1, [64, 64]); // 16 KiB of tensors
+    const original = p.tensors.kernel.data.slice();
+    const ckpt = new Checkpoint({ p });
+    const path = join(dir, 'capped.wpt');
+    const pending = await ckpt.write(path, { async: true, maxSnapshotBytes: 4096 });
+    // Already on disk when the call returns: the caller waited instead of a copy being taken.
+    const { values } = await readWpt(path);
+    expect((values.get('p/kernel') as Tensor).data).toEqual(original);
+    expect((await pending.durable).path).toBe(path);
+    // Under the cap it snapshots as before: weights changed right after the call are not in the file.
+    const under = await ckpt.write(path, { async: true, maxSnapshotBytes: 1 << 20 });
+    p.tensors.kernel.data.fill(7);
+    await under.durable;
+    expect(((await readWpt(path)).values.get('p/kernel') as Tensor).data).toEqual(original);
+    await expect(ckpt.writeInBackground(path, { maxSnapshotBytes: -1 })).rejects.toThrow(/maxSnapshotBytes must be/);
+  });
+
   it('background writes to one target land in order, one at a time', async () => {
     const v = new Variable<number>(0);
     const ckpt = new Checkpoint({ v });
