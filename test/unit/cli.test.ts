@@ -263,7 +263,7 @@ describe('bad input: one clear line, non-zero exit', () => {
     [['select', '/no/such/dir'], /does not exist/, 2],
     [['plot', '/no/such/file.wpt'], /cannot open/, 1],
     [['export', 'x.wpt'], /--to must be tfjs, safetensors or onnx/, 2],
-    [['bench', '--size', 'huge'], /--size must be small or large/, 2],
+    [['bench', '--size', 'huge'], /--size must be small, large or a size such as 100M or 4G/, 2],
   ];
   for (const [args, message, code] of cases) {
     it(args.join(' '), () => {

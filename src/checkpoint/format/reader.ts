@@ -108,7 +108,7 @@ export class WptReader {
    * need the model's size again in scratch, so it reads the file twice: this pass streams
    * every entry through bounded memory to verify it, and `commit` reads each one again
    * straight into its array (from the page cache, where the file fits), checking its
-   * checksum once more; it holds at most the entries in flight. See docs/FORMAT.md §8.
+   * checksum once more; it holds at most the entries in flight. See docs/FORMAT.md §5.1.
    */
   async stage(targets: Array<{ key: string; into: Float32Array }>): Promise<StagedRead> {
     const entries = targets.map(({ key, into }) => {

@@ -337,7 +337,7 @@ function checkEntrySizes(path: string, leaves: FlatLeaf[], options: WriteOptions
     if (stored * (options.float16 ? 2 : 1) > MAX_ENTRY_BYTES)
       throw new CheckpointError(
         'ENTRY_TOO_LARGE',
-        `tensor '${leaf.key}' of shape [${leaf.value.shape}] holds ${leaf.value.size} values (${(leaf.value.size * 4) / 2 ** 30} GiB as float32); an entry holds at most ${MAX_ENTRY_BYTES / 2 ** 30} GiB as float32 (docs/FORMAT.md §9): split it into several tensors; nothing was written`,
+        `tensor '${leaf.key}' of shape [${leaf.value.shape}] holds ${leaf.value.size} values (${(leaf.value.size * 4) / 2 ** 30} GiB as float32); an entry holds at most ${MAX_ENTRY_BYTES / 2 ** 30} GiB as float32 (docs/FORMAT.md §8.1): split it into several tensors; nothing was written`,
         { file: path, entry: leaf.key },
       );
   }
