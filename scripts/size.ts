@@ -38,8 +38,10 @@ export const CORE_BUDGET = 3900;
  * Restated with the formatter too: 2,873 lines before it, 3,809 after; budget from 3,000 to 4,000.
  * The checkpoint lifecycle's saves by time (save-timer.ts) and content hashes (hash.ts, and an
  * incremental SHA-256 for pages, sha256.ts) took it to 4,067: raised to 4,200.
+ * Checkpoints at scale (the two-pass restore, saves and loads bounded by bytes in flight, the
+ * entry-size check, the fast non-finite scan, maxSnapshotBytes) took it to 4,287: raised to 4,400.
  */
-export const CHECKPOINT_BUDGET = 4200;
+export const CHECKPOINT_BUDGET = 4400;
 const root = new URL('..', import.meta.url).pathname;
 
 function files(dir: string): string[] {
