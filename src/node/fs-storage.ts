@@ -30,7 +30,11 @@ export const fsStorage: Storage = {
   async openRead(path) {
     const fh = await fsp.open(path, 'r');
     const { size } = await fh.stat();
-    return { ...readHandleOver(fh.fd, size), close: () => fh.close() };
+    const version = async () => {
+      const st = await fh.stat({ bigint: true });
+      return `${st.ino}:${st.size}:${st.ctimeNs}:${st.mtimeNs}`;
+    };
+    return { ...readHandleOver(fh.fd, size), version, close: () => fh.close() };
   },
   rename: (from, to) => fsp.rename(from, to),
   link: (existing, newPath) => fsp.link(existing, newPath),

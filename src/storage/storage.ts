@@ -26,6 +26,13 @@ export interface ReadHandle {
    * threads of this process can read the same open file through it (load-threads.ts).
    */
   readonly fd?: number;
+  /**
+   * A stamp of the open file's contents that changes whenever they do (the file system's: its
+   * inode, size, and change and modification times to the nanosecond), where the storage can
+   * tell. A restore that reads a file twice compares it before and after instead of
+   * checksumming the second read (WptReader.stage).
+   */
+  version?(): Promise<string>;
 }
 
 export interface Storage {

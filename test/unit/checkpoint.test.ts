@@ -17,6 +17,7 @@ import {
   type StateDict,
   type Trackable,
 } from '../../src/node/index.js';
+import { flattenState } from '../../src/state/tree.js';
 import { replacedFilesReleased } from '../../src/checkpoint/format/writer.js';
 import { STAGE_BYTES } from '../../src/checkpoint/format/reader.js';
 import { TEMP_SUFFIX } from '../../src/storage/temp-names.js';
@@ -234,6 +235,50 @@ describe('Checkpoint', () => {
     await pending.durable;
     const { values } = await readWpt(join(dir, 'bg.wpt'));
     expect((values.get('p/kernel') as Tensor).data).toEqual(original);
+  });
+
+  it('a file that changes between the two passes of a large restore fails the second: by its checksums, or by its version stamp where the storage has one', async () => {
+    const floats = 2 << 20;
+    const state = () =>
+      Object.fromEntries(
+        Array.from({ length: 9 }, (_, i) => [`t${i}`, new Tensor(new Float32Array(floats).fill(i + 1), [floats])]),
+      );
+    const targets = () => Object.entries(state()).map(([key, t]) => ({ key, into: t.data }));
+    const storage = new MemoryStorage();
+    await writeWpt('/big.wpt', flattenState(state()), { kind: 'weights', codec: 'raw', storage });
+    // No version stamps in memory: the second pass checksums every entry again.
+    let reader = await WptReader.open('/big.wpt', storage);
+    let staged = await reader.stage(targets());
+    const stored = storage.files.get('/big.wpt')!;
+    const last = reader.entry('t8');
+    stored[last.offset + 5] ^= 0xff; // changed in place after the first pass verified it
+    let err = await staged.commit().catch((e: unknown) => e);
+    await reader.close();
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect((err as CheckpointError).code).toBe('CHECKSUM_MISMATCH');
+    expect((err as CheckpointError).entry).toBe('t8');
+    expect((err as Error).message).toMatch(/the file changed while it was restored/);
+    stored[last.offset + 5] ^= 0xff;
+    // A storage with version stamps compares them instead: a stamp that moved is refused.
+    let version = 0;
+    const stamped: Storage = Object.assign(Object.create(storage) as Storage, {
+      openRead: async (path: string) => ({ ...(await storage.openRead(path)), version: async () => `v${version++}` }),
+    });
+    reader = await WptReader.open('/big.wpt', stamped);
+    staged = await reader.stage(targets());
+    err = await staged.commit().catch((e: unknown) => e);
+    await reader.close();
+    expect((err as CheckpointError).code).toBe('CHECKSUM_MISMATCH');
+    expect((err as Error).message).toMatch(/its version was v0 when verified and is v1 now/);
+    // And an unchanged stamp restores, the raw entries read straight into their arrays.
+    const steady: Storage = Object.assign(Object.create(storage) as Storage, {
+      openRead: async (path: string) => ({ ...(await storage.openRead(path)), version: async () => 'same' }),
+    });
+    const into = targets();
+    reader = await WptReader.open('/big.wpt', steady);
+    await (await reader.stage(into)).commit();
+    await reader.close();
+    into.forEach(({ into: a }, i) => expect(a[0] === i + 1 && a[floats - 1] === i + 1).toBe(true));
   });
 
   it('a background write of a state over maxSnapshotBytes copies nothing: it writes from the live arrays and returns once the file is durable', async () => {

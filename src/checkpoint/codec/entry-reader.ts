@@ -89,6 +89,16 @@ export class EntryReader {
   }
 
   /**
+   * Reads a raw float32 entry straight into `out` without checksumming it: the second read
+   * of bytes verified a moment ago, of a file whose version stamp shows it unchanged
+   * (WptReader.stage). A file that ends first is TRUNCATED.
+   */
+  async readVerifiedAgain(e: EntryHeader, out: Float32Array): Promise<void> {
+    const into = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    await this.readChecksummed(e, (at) => into.subarray(at), false);
+  }
+
+  /**
    * An entry's payload, read (into `into`, else scratch memory) and verified: checksummed
    * as its pieces land, its deflated parts inflated and their sizes checked. Scratch is
    * taken when the entry's first piece starts to read, so a load holds scratch only for
@@ -113,9 +123,9 @@ export class EntryReader {
    * instead of following it. `target(at)` is the memory for the piece at payload byte `at`;
    * a piece is started only once the one READS_IN_FLIGHT before it was checksummed, so
    * `target` may hand out a few rotating buffers and stream a payload of any size. Returns
-   * the CRC-32; a file that ends first is TRUNCATED.
+   * the CRC-32 (0 without `checksum`); a file that ends first is TRUNCATED.
    */
-  private async readChecksummed(e: EntryHeader, target: (at: number) => Uint8Array): Promise<number> {
+  private async readChecksummed(e: EntryHeader, target: (at: number) => Uint8Array, checksum = true): Promise<number> {
     const inFlight: Array<Promise<Uint8Array>> = [];
     let next = 0;
     const startPiece = () => {
@@ -135,7 +145,7 @@ export class EntryReader {
     try {
       while (inFlight.length > 0) {
         const bytes = await inFlight.shift()!;
-        crc = crc32(bytes, crc);
+        if (checksum) crc = crc32(bytes, crc);
         got += bytes.length;
         if (bytes.length < READ_PIECE) break; // the file ended
         if (next < e.length) startPiece();

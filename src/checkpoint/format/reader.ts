@@ -107,8 +107,9 @@ export class WptReader {
    * is read once, into scratch memory, and `commit` decodes from there. A larger one would
    * need the model's size again in scratch, so it reads the file twice: this pass streams
    * every entry through bounded memory to verify it, and `commit` reads each one again
-   * straight into its array (from the page cache, where the file fits), checking its
-   * checksum once more; it holds at most the entries in flight. See docs/FORMAT.md §5.1.
+   * straight into its array (from the page cache, where the file fits), checking that the
+   * file did not change meanwhile (its version stamp, where the storage has one, else every
+   * checksum again); it holds at most the entries in flight. See docs/FORMAT.md §5.1.
    */
   async stage(targets: Array<{ key: string; into: Float32Array }>): Promise<StagedRead> {
     const entries = targets.map(({ key, into }) => {
@@ -125,20 +126,35 @@ export class WptReader {
     });
     const bytes = targets.reduce((n, t) => n + t.into.byteLength, 0);
     if (bytes <= STAGE_BYTES) return this.stageInScratch(entries, targets);
-    await this.inOrder(entries, (e, inflater) => this.payloads.verify(e, inflater));
+    // Where the storage stamps versions, an unchanged stamp after the second read proves it read
+    // the verified bytes, and raw entries skip the second checksum; elsewhere every read is checked.
+    const stamp = await this.handle.version?.();
+    // The first pass spreads over the load threads too: verifying compressed entries is inflating them.
+    await this.shareEntries(entries, {
+      reuse: false,
+      verifyOnly: true,
+      here: (i, inflater) => this.payloads.verify(entries[i], inflater),
+      there: () => undefined,
+    });
+    const readInto = (e: EntryHeader, inflater: PlaneInflater, i: number) =>
+      stamp !== undefined && e.codec === 'raw' && e.dtype === 'float32'
+        ? this.payloads.readVerifiedAgain(e, targets[i].into)
+        : this.payloads.readTensorInto(e, targets[i].into, inflater);
+    const changed = (detail: string, at: { entry?: string; offset?: number } = {}) =>
+      new CheckpointError(
+        'CHECKSUM_MISMATCH',
+        `${detail}, on the second read of a restore that had verified the whole file: the file changed while it was restored, and the arrays of other entries may already hold its new values`,
+        { file: this.path, ...at },
+      );
     return {
-      commit: () =>
-        this.inOrder(entries, (e, inflater, i) => this.payloads.readTensorInto(e, targets[i].into, inflater)).catch(
-          (err: unknown) => {
-            if (!(err instanceof CheckpointError)) throw err;
-            // Verified a moment ago: the file changed since, or the storage returned other bytes.
-            throw new CheckpointError(
-              err.code,
-              `${err.detail}, on the second read of a restore that had verified the whole file (the file changed while it was restored); the arrays of other entries may already hold its values`,
-              { file: err.file, entry: err.entry, offset: err.offset },
-            );
-          },
-        ),
+      commit: async () => {
+        await this.inOrder(entries, readInto).catch((err: unknown) => {
+          if (!(err instanceof CheckpointError)) throw err;
+          throw changed(err.detail, { entry: err.entry, offset: err.offset });
+        });
+        const now = stamp === undefined ? undefined : await this.handle.version!();
+        if (now !== stamp) throw changed(`its version was ${stamp} when verified and is ${now} now`);
+      },
       discard: () => undefined,
     };
   }
@@ -265,7 +281,15 @@ export class WptReader {
           // Without a descriptor to share (a page's storage), the thread gets the entry's stored bytes.
           const payload =
             fd === undefined ? ((await this.handle.read(e.offset, e.length)).slice().buffer as ArrayBuffer) : undefined;
-          data = await thread.decode({ file: this.path, fd, payload, size: this.size, entry: e, reuse: sink.reuse });
+          data = await thread.decode({
+            file: this.path,
+            fd,
+            payload,
+            size: this.size,
+            entry: e,
+            reuse: sink.reuse,
+            verifyOnly: sink.verifyOnly,
+          });
         } catch (err) {
           // A thread that stopped (it crashed, or configureLoadThreads took it away) leaves its entries to this one.
           if (thread.isReady) throw err;
@@ -315,6 +339,8 @@ export class WptReader {
 interface EntrySink {
   /** Load threads decode into buffers they get back (`LoadThread.recycle`) rather than ones the values keep. */
   reuse: boolean;
+  /** Load threads only verify the entries (`there` gets an empty array). */
+  verifyOnly?: boolean;
   /** Reads entry `i` on this thread; `shared` tells whether load threads take part. */
   here(i: number, inflater: PlaneInflater, shared: boolean): Promise<void>;
   /** Tensor entry `i`, decoded by `thread`. */

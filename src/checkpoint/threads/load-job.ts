@@ -49,9 +49,13 @@ export async function handleLoadMessage(
   }
 }
 
-async function decode({ file, entry, reuse }: LoadJob, handle: ReadHandle): Promise<Float32Array> {
+async function decode({ file, entry, reuse, verifyOnly }: LoadJob, handle: ReadHandle): Promise<Float32Array> {
   if (entry.dtype === 'json') throw new Error(`load threads decode tensors; entry '${entry.key}' is JSON`);
   const reader = new EntryReader(file, handle);
+  if (verifyOnly) {
+    await reader.verify(entry, undefined);
+    return new Float32Array(0);
+  }
   if (!reuse) return ((await reader.read(entry)) as Tensor).data;
   const values = decodedByteLength(entry) / DTYPE_SIZE[entry.dtype];
   const out = takeScratch(values * 4);

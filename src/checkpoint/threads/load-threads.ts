@@ -23,6 +23,8 @@ export interface LoadJob {
   entry: EntryHeader;
   /** Decode into the thread's scratch memory, which comes back through `LoadThread.recycle` (a restore copies out of it). */
   reuse: boolean;
+  /** Only verify the entry (checksum, inflated sizes), keeping nothing: the reply's array is empty. */
+  verifyOnly?: boolean;
 }
 
 type SerializedError =
