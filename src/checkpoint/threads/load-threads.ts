@@ -82,11 +82,12 @@ export function configureLoadThreads(options: Partial<LoadThreadOptions>): LoadT
  * competes for the cores with the very load it would help: the first load of 10M parameters
  * in a fresh process (what resuming does) was slower with a thread starting beside it than
  * without. A large load starts them after it is done (`loadDone`), for the next. Loads of
- * SHARE_WHILE_STARTING bytes and more take them as they come: there a start is small beside the load.
+ * SHARE_WHILE_STARTING bytes and more take them as they come: there a start is small beside the
+ * load (`onlyReady`: never, only threads already started).
  */
-export function loadThreadsFor(payloadBytes: number): LoadThread[] {
+export function loadThreadsFor(payloadBytes: number, { onlyReady = false } = {}): LoadThread[] {
   if (payloadBytes < settings.minBytes) return [];
-  if (payloadBytes >= SHARE_WHILE_STARTING) return threads();
+  if (payloadBytes >= SHARE_WHILE_STARTING && !onlyReady) return threads();
   return running.filter((t) => t.isReady);
 }
 
