@@ -100,6 +100,23 @@ describe('memory a reader asks for', () => {
     );
   });
 
+  it('a raw restore too large to stage asks for three 1 MiB pieces per entry, in all, where staging asked for the model again', async () => {
+    const storage = new CountingStorage();
+    const floats = 2 << 20; // nine entries of 8 MiB: 72 MiB, past STAGE_BYTES
+    const tree: StateDict = Object.fromEntries(
+      Array.from({ length: 9 }, (_, i) => [`t${i}`, new Tensor(new Float32Array(floats).fill(i), [floats])]),
+    );
+    const model = { stateDict: () => tree, loadStateDict: () => undefined };
+    await new Checkpoint({ model }).write('/m/big.wpt', { codec: 'raw', storage });
+    const into: StateDict = Object.fromEntries(
+      Array.from({ length: 9 }, (_, i) => [`t${i}`, new Tensor(new Float32Array(floats), [floats])]),
+    );
+    const target = { stateDict: () => into, loadStateDict: () => undefined };
+    const asked = await requestedBy(() => new Checkpoint({ model: target }).read('/m/big.wpt', { storage }));
+    Object.values(into).forEach((t, i) => expect((t as Tensor).data.every((v) => v === i)).toBe(true));
+    expect(asked).toBeLessThanOrEqual(9 * 3 * (1 << 20) + (1 << 20)); // the pieces, and the header
+  });
+
   it('damaged and hostile files (2,000 mutations, header fields included): within the same bound', async () => {
     const storage = new CountingStorage();
     const rng = new Random(11);
