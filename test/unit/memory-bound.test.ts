@@ -26,6 +26,7 @@ vi.mock('../../src/checkpoint/layout/recycler.js', () => ({
     return new Uint8Array(n);
   },
   recycle: () => undefined,
+  keepMoreWhile: () => () => undefined,
 }));
 
 const { Checkpoint, MemoryStorage, Random, Tensor, WptReader, readWpt, writeWpt } =

@@ -21,7 +21,7 @@ import {
   decodedByteLength,
   DTYPE_SIZE,
 } from '../layout/format.js';
-import { recycle, takeScratch } from '../layout/recycler.js';
+import { keepMoreWhile, recycle, takeScratch } from '../layout/recycler.js';
 import { PlaneInflater } from '../codec/plane-inflater.js';
 import { crc32 } from '../layout/crc32.js';
 import { type EntryValue, EntryReader, decodeTensorInto } from '../codec/entry-reader.js';
@@ -170,15 +170,22 @@ export class WptReader {
     each: (e: EntryHeader, inflater: PlaneInflater, index: number) => Promise<void>,
   ): Promise<void> {
     const inflater = new PlaneInflater(entries, true);
-    await shareOut(
-      entries.map((_, i) => i),
-      [{ slots: HERE_SLOTS * 2, run: (i) => each(entries[i], inflater, i) }],
-      {
-        weight: (i) =>
-          entries[i].codec === 'raw' ? Math.min(entries[i].length, STREAM_PIECE_BYTES) : entries[i].length,
-        budget: STREAM_BYTES,
-      },
+    const endKeep = keepMoreWhile(
+      2 * Math.max(0, ...entries.map((e) => (e.codec === 'raw' ? 0 : decodedByteLength(e)))),
     );
+    try {
+      await shareOut(
+        entries.map((_, i) => i),
+        [{ slots: HERE_SLOTS * 2, run: (i) => each(entries[i], inflater, i) }],
+        {
+          weight: (i) =>
+            entries[i].codec === 'raw' ? Math.min(entries[i].length, STREAM_PIECE_BYTES) : entries[i].length,
+          budget: STREAM_BYTES,
+        },
+      );
+    } finally {
+      endKeep();
+    }
   }
 
   /** The restore of a small model: every entry read into scratch, verified, decoded by `commit` (see stage). */
@@ -314,9 +321,12 @@ export class WptReader {
     };
     const all = entries.map((_, i) => i);
     const budget = Math.max(0, ...all.map(weight)) + STREAM_BYTES;
+    // Entries in flight reuse each other's scratch, whatever their size (see keepMoreWhile).
+    const endKeep = keepMoreWhile(2 * Math.max(0, ...all.map(weight)));
     try {
       await shareOut(all, [hereLane, ...threadLanes], { weight, budget });
     } finally {
+      endKeep();
       // Threads starting now would compete with the second pass that follows a verification.
       if (!sink.verifyOnly) loadDone(tensorBytes);
     }

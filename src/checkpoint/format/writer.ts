@@ -24,7 +24,7 @@ import {
   assertLittleEndianHost,
 } from '../layout/format.js';
 import { encodePayload } from '../codec/codecs.js';
-import { recycle } from '../layout/recycler.js';
+import { keepMoreWhile, recycle } from '../layout/recycler.js';
 import { crc32 } from '../layout/crc32.js';
 import { float32ToFloat16 } from '../layout/float16.js';
 import { type FlatLeaf, stringifyJson } from '../../state/tree.js';
@@ -108,6 +108,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
   }
   await checkFreeSpace(storage, path, leaves, options);
   const tmp = tempPathFor(path, options.owner);
+
   const syncEvery = Math.max(
     SYNC_EVERY_BYTES,
     leaves.reduce((n, l) => n + (l.kind === 'tensor' ? l.value.data.byteLength : 0), 0) / SYNCS_PER_FILE,
@@ -130,6 +131,9 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
   } catch (cause) {
     throw osError(`cannot create a temporary file next to ${path}`, path, cause);
   }
+  // An entry's encoding needs about its size in scratch, twice over while the one before it is written.
+  const largest = leaves.reduce((n, l) => Math.max(n, l.kind === 'tensor' ? l.value.data.byteLength : 0), 0);
+  const endKeep = keepMoreWhile(options.codec === 'raw' ? 0 : 2 * largest);
   try {
     const entries: EntryHeader[] = [];
     let offset = PROLOGUE_SIZE;
@@ -260,6 +264,8 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     await handle?.close().catch(() => undefined);
     await storage.remove(tmp).catch(() => undefined);
     throw osError(`writing ${path} failed`, path, cause);
+  } finally {
+    endKeep();
   }
 }
 
