@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { WptReader } from '../checkpoint/format/reader.js';
+import { TAIL_BYTES, isHttpUrl } from '../storage/http.js';
 import { parseManifest } from '../checkpoint/manifest.js';
 import { decodedByteLength } from '../checkpoint/layout/format.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -61,6 +62,8 @@ export const inspect: Command = {
   async run(positionals) {
     if (positionals.length !== 1) throw new UsageError('inspect: give exactly one FILE or RUN_DIR');
     if (existsSync(positionals[0]) && statSync(positionals[0]).isDirectory()) return inspectRun(positionals[0]);
+    // A remote file's inspection reads its header only: its entries could be gigabytes.
+    const remote = isHttpUrl(positionals[0]);
     const reader = await WptReader.open(positionals[0]);
     try {
       const h = reader.header;
@@ -77,7 +80,7 @@ export const inspect: Command = {
         raw += decoded;
         const codec = e.planes ? `${e.codec} [${e.planes.map((p) => (p === 'raw' ? 'r' : 'd')).join('')}]` : e.codec;
         const stats =
-          e.dtype === 'json'
+          e.dtype === 'json' || remote
             ? null
             : await reader.read(e.key).then(
                 (t) => tensorStats((t as Tensor).data),
@@ -121,6 +124,12 @@ export const inspect: Command = {
           .toLocaleString('en-US')} tensor values`,
       );
       if (Object.keys(h.metadata).length) console.log(`\nmetadata: ${JSON.stringify(h.metadata)}`);
+      if (remote) {
+        console.log(
+          `\nentries not read: ${positionals[0]} is remote, and inspect reads its header only (${reader.size - Math.min(reader.size, TAIL_BYTES) > 0 ? 'the last 64 KiB and the first 16 bytes' : 'the whole file, which is smaller than 64 KiB'}); \`waypoint diff\` or a download verifies the entries`,
+        );
+        return;
+      }
       if (reader.entries.some((e) => e.key === 'history')) {
         const history = (await reader.read('history')) as unknown as SavedHistory;
         if (history.epoch.length) console.log(`\nhistory (${history.epoch.length} epochs):\n${historyTable(history)}`);

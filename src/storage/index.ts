@@ -8,5 +8,6 @@ export {
 } from './storage.js';
 export type { Storage, ReadHandle, WriteHandle } from './storage.js';
 export { MemoryStorage } from './memory.js';
+export { HttpStorage, isHttpUrl, type HttpStorageOptions } from './http.js';
 export { osError } from './os-errors.js';
 export { TEMP_SUFFIX, tempPathFor } from './temp-names.js';

@@ -34,6 +34,7 @@ import {
   useCallingThread,
 } from '../threads/load-threads.js';
 import { type ReadHandle, type Storage, getDefaultStorage } from '../../storage/storage.js';
+import { HttpStorage, isHttpUrl } from '../../storage/http.js';
 
 export type { EntryValue } from '../codec/entry-reader.js';
 
@@ -72,8 +73,10 @@ export class WptReader {
     return this.header.entries;
   }
 
-  static async open(path: string, storage: Storage = getDefaultStorage()): Promise<WptReader> {
+  /** Opens `path` in `storage`; without one, an http(s) URL is read through an HttpStorage, any other path from the default storage. */
+  static async open(path: string, storage?: Storage): Promise<WptReader> {
     assertLittleEndianHost();
+    storage ??= isHttpUrl(path) ? new HttpStorage() : getDefaultStorage();
     let handle: ReadHandle;
     try {
       handle = await storage.openRead(path);
