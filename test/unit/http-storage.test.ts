@@ -7,6 +7,8 @@
  */
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   Adam,
@@ -111,6 +113,30 @@ describe('HttpStorage', () => {
     expect(out.stdout).toMatch(/entries not read: .* is remote, and inspect reads its header only/);
     expect(server.log.length).toBeLessThanOrEqual(2); // one where the file is under 64 KiB
     expect(server.log.reduce((n, r) => n + r.bytes, 0)).toBeLessThan(64 * 1024 + 16 + 1);
+  });
+
+  it('waypoint diff and export take URLs: a published model against its local copy, and exported to ONNX from its URL', async () => {
+    await publishModel('/models/cli.wpt');
+    const dir = mkdtempSync(join(tmpdir(), 'wpt-http-'));
+    try {
+      const local = join(dir, 'local.wpt');
+      writeFileSync(local, server.files.get('/models/cli.wpt')!);
+      const same = await cli('diff', `${server.url}/models/cli.wpt`, local);
+      expect(same.stderr).toBe('');
+      expect(same.status).toBe(0);
+      const onnx = join(dir, 'model.onnx');
+      const exported = await cli('export', `${server.url}/models/cli.wpt`, '--to', 'onnx', '--out', onnx);
+      expect(exported.stderr).toBe('');
+      expect(exported.status).toBe(0);
+      expect(statSync(onnx).size).toBeGreaterThan(1000);
+      const missing = await cli('inspect', `${server.url}/models/none.wpt`);
+      expect(missing.status).toBe(1);
+      expect(missing.stderr.trim()).toMatch(
+        /^waypoint inspect: NOT_FOUND: no such file: GET http:\/\/127\.0\.0\.1:\d+\/models\/none\.wpt/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a restore over HTTP of a model too large to stage verifies, then reads each entry again pinned to the ETag', async () => {
