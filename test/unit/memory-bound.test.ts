@@ -114,7 +114,9 @@ describe('memory a reader asks for', () => {
     );
     const target = { stateDict: () => into, loadStateDict: () => undefined };
     const asked = await requestedBy(() => new Checkpoint({ model: target }).read('/m/big.wpt', { storage }));
-    Object.values(into).forEach((t, i) => expect((t as InstanceType<typeof Tensor>).data.every((v) => v === i)).toBe(true));
+    Object.values(into).forEach((t, i) =>
+      expect((t as InstanceType<typeof Tensor>).data.every((v) => v === i)).toBe(true),
+    );
     expect(asked).toBeLessThanOrEqual(9 * 3 * (1 << 20) + (1 << 20)); // the pieces, and the header
   });
 
