@@ -6,10 +6,10 @@
  * (harness/checkpoint-scale-child.ts, bench/scale-peer.py), which reports its time and the
  * peak RSS it added beyond the model; rounds alternate the engines, medians are printed.
  * Writes the table and an SVG of time and memory against size into bench-results/.
- *   npm run bench -- scale [--quick] [--sizes 10M,100M,1G,4G] [--rounds N]
+ *   npm run bench -- scale [--quick] [--sizes 10M,100M,1G,4G] [--rounds N] [--replot: the SVG from bench-results/scale.json]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median, table } from './common.js';
@@ -159,8 +159,14 @@ function report(sizes: number[], results: Results, engines: string[]): string {
 
 /** Log-log lines of seconds (left) and peak extra MiB (right) against size, one per engine and operation. */
 function plotSvg(sizes: number[], results: Results, engines: string[]): string {
-  const series: Array<{ name: string; seconds: Array<[number, number]>; mib: Array<[number, number]> }> = [];
-  for (const engine of engines)
+  const series: Array<{
+    name: string;
+    engine: number;
+    op: string;
+    seconds: Array<[number, number]>;
+    mib: Array<[number, number]>;
+  }> = [];
+  for (const [engineIndex, engine] of engines.entries())
     for (const op of ['save', 'load', 'restore']) {
       const points = sizes.flatMap((b) => {
         const s = results.get(key(b, engine, op));
@@ -169,22 +175,20 @@ function plotSvg(sizes: number[], results: Results, engines: string[]): string {
       if (points.length)
         series.push({
           name: `${engine} ${op}`,
+          engine: engineIndex,
+          op,
           seconds: points.map(([b, s]) => [b, median(s.map((x) => x.seconds))]),
           mib: points.map(([b, s]) => [b, Math.max(1, peak(s))]),
         });
     }
-  const colors = [
-    '#1f77b4',
-    '#ff7f0e',
-    '#2ca02c',
-    '#d62728',
-    '#9467bd',
-    '#8c564b',
-    '#e377c2',
-    '#7f7f7f',
-    '#bcbd22',
-    '#17becf',
-  ];
+  // A color per engine, a line style per operation.
+  const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#7f7f7f', '#d62728', '#8c564b'];
+  const dashes: Record<string, string> = {
+    save: '',
+    load: ' stroke-dasharray="6 4"',
+    restore: ' stroke-dasharray="2 3"',
+  };
+  const stroke = (s: (typeof series)[0]) => `stroke="${colors[s.engine % colors.length]}"${dashes[s.op]}`;
   const w = 520,
     h = 380,
     pad = { l: 60, r: 20, t: 30, b: 40 };
@@ -204,12 +208,12 @@ function plotSvg(sizes: number[], results: Results, engines: string[]): string {
         `<line x1="${x0 + pad.l}" x2="${x0 + w - pad.r}" y1="${sy(10 ** p).toFixed(1)}" y2="${sy(10 ** p).toFixed(1)}" stroke="#e8e8e8"/>`,
         `<text x="${x0 + pad.l - 6}" y="${(sy(10 ** p) + 4).toFixed(1)}" text-anchor="end" font-size="11">${10 ** p}</text>`,
       );
-    series.forEach((s, i) => {
+    series.forEach((s) => {
       const d = pick(s)
         .map(([b, v], j) => `${j ? 'L' : 'M'}${sx(b).toFixed(1)},${sy(v).toFixed(1)}`)
         .join(' ');
       parts.push(
-        `<path d="${d}" fill="none" stroke="${colors[i % colors.length]}" stroke-width="2" data-series="${s.name}"/>`,
+        `<path d="${d}" fill="none" ${stroke(s)} stroke-width="2" data-series="${s.name.replace(/&/g, '&amp;')}"/>`,
       );
     });
     return parts.join('\n');
@@ -217,10 +221,11 @@ function plotSvg(sizes: number[], results: Results, engines: string[]): string {
   const legend = series
     .map(
       (s, i) =>
-        `<text x="${2 * w + 10}" y="${30 + 15 * i}" font-size="11" fill="${colors[i % colors.length]}">${s.name.replace(/&/g, '&amp;')}</text>`,
+        `<line x1="${2 * w + 10}" x2="${2 * w + 34}" y1="${26 + 15 * i}" y2="${26 + 15 * i}" ${stroke(s)} stroke-width="2"/>` +
+        `<text x="${2 * w + 40}" y="${30 + 15 * i}" font-size="11">${s.name.replace(/&/g, '&amp;')}</text>`,
     )
     .join('\n');
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="${2 * w + 330}" height="${h}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${panel(0, 'seconds against size (log-log)', (s) => s.seconds)}\n${panel(w, 'peak RSS beyond the model, MiB', (s) => s.mib)}\n${legend}\n</svg>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="${2 * w + 360}" height="${Math.max(h, 40 + 15 * series.length)}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${panel(0, 'seconds against size (log-log)', (s) => s.seconds)}\n${panel(w, 'peak RSS beyond the model, MiB', (s) => s.mib)}\n${legend}\n</svg>\n`;
 }
 
 export async function run(): Promise<void> {
@@ -234,7 +239,10 @@ export async function run(): Promise<void> {
   console.log(
     `checkpoint I/O against size: ${rounds} round(s), a fresh process per operation; ${withPython ? 'torch and safetensors from .venv-ref' : `torch and safetensors SKIPPED (${PYTHON} with torch and safetensors not found)`}`,
   );
-  const results = measure(sizes, rounds, withPython);
+  // --replot: the SVG again from the samples a run saved, without measuring.
+  const results: Results = argv.includes('--replot')
+    ? new Map(JSON.parse(readFileSync('bench-results/scale.json', 'utf8')) as Array<[string, Sample[] | string]>)
+    : measure(sizes, rounds, withPython);
   const engines = [
     ...CODECS.map((c) => `Waypoint ${c}`),
     'Waypoint background save (shuffle-deflate)',
@@ -247,5 +255,6 @@ export async function run(): Promise<void> {
   mkdirSync('bench-results', { recursive: true });
   writeFileSync('bench-results/scale.txt', `${text}\n`);
   writeFileSync('bench-results/scale.svg', plotSvg(sizes, results, engines));
+  writeFileSync('bench-results/scale.json', JSON.stringify([...results]));
   console.log('\nwritten: bench-results/scale.txt, bench-results/scale.svg');
 }
