@@ -35,6 +35,15 @@ export interface NativeZlib {
   /** With `info: true`, the result and the engine that made it. */
   inflateRawSync(bytes: Uint8Array, options: object): unknown;
   crc32?(bytes: Uint8Array, value?: number): number;
+  /** A streaming inflater: output in chunks of `chunkSize` bytes ('data'), then 'end', or 'error'. */
+  createInflateRaw?(options: object): {
+    on(event: 'data', listener: (chunk: Uint8Array) => void): unknown;
+    on(event: 'end', listener: () => void): unknown;
+    on(event: 'error', listener: (error: Error) => void): unknown;
+    write(chunk: Uint8Array): boolean;
+    end(): void;
+    destroy(): void;
+  };
 }
 
 /** A worker thread (checkpoint loads, large matmuls), as Node's worker_threads gives one. */

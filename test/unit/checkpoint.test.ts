@@ -168,7 +168,7 @@ describe('Checkpoint', () => {
     expect(sources.length * floats * 4).toBeGreaterThan(STAGE_BYTES);
     const fresh = () =>
       Object.fromEntries(sources.map((_, i) => [`t${i}`, new Tensor(new Float32Array(floats).fill(i), [floats])]));
-    for (const codec of ['raw', 'shuffle-deflate'] as const) {
+    for (const codec of ['raw', 'shuffle-deflate', 'deflate'] as const) {
       const path = join(dir, `large-${codec}.wpt`);
       await new Checkpoint(Object.fromEntries(sources.map((t, i) => [`t${i}`, t]))).write(path, { codec });
       const sound = fresh();

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import zlib from 'node:zlib';
 import { deflateSync, inflateSync } from 'fflate';
 import { InflateError, inflateLiterals } from '../../src/checkpoint/codec/inflate.js';
-import { inflateHere } from '../../src/checkpoint/codec/deflate.js';
+import { inflateHere, inflateRaw, inflateRawInto, inflatedLength } from '../../src/checkpoint/codec/deflate.js';
 import {
   MAX_CODE_BITS,
   codeLengths,
@@ -308,5 +308,32 @@ describe('byte planes', () => {
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('streamed inflation of large entries', () => {
+  it('inflateRawInto and inflatedLength give what inflateRaw gives, through 1 MiB chunks; one byte of room short, or a damaged stream, rejects', async () => {
+    const rng = new Random(4);
+    // 9 MiB of small integers: compressible, past the size that streams.
+    const plain = Uint8Array.from({ length: 9 << 20 }, () => rng.int(12));
+    const stream = zlib.deflateRawSync(plain, { level: 1 });
+    const whole = await inflateRaw(stream, plain.length);
+    expect(Buffer.compare(whole, plain)).toBe(0);
+    const into = new Uint8Array(plain.length);
+    expect(await inflateRawInto(stream, into)).toBe(plain.length);
+    expect(Buffer.compare(into, plain)).toBe(0);
+    expect(await inflatedLength(stream, plain.length)).toBe(plain.length);
+    await expect(inflateRawInto(stream, new Uint8Array(plain.length - 1))).rejects.toThrow(InflateError);
+    await expect(inflatedLength(stream, plain.length - 1)).rejects.toThrow(/output would exceed/);
+    const damaged = stream.slice();
+    damaged[10] ^= 0xff;
+    damaged[11] ^= 0xff;
+    const out = new Uint8Array(plain.length);
+    const outcome = await inflateRawInto(damaged, out).then(
+      (n) => (n === plain.length && Buffer.compare(out, plain) === 0 ? 'the original' : 'other bytes'),
+      (e: unknown) =>
+        e instanceof InflateError || (e as { code?: string }).code?.startsWith('Z_') ? 'rejected' : 'other error',
+    );
+    expect(['rejected', 'other bytes']).toContain(outcome); // what the CRC-32 before it then refuses
   });
 });

@@ -7,7 +7,7 @@
  */
 import { CheckpointError } from '../../state/errors.js';
 import { type Codec, type EntryHeader, type PlaneMethod, DTYPE_SIZE, decodedByteLength } from '../layout/format.js';
-import { deflateRaw, deflateRawPieces, havePool, inflateRaw } from './deflate.js';
+import { deflateRaw, deflateRawPieces, havePool, inflateRaw, inflateRawInto, inflatedLength } from './deflate.js';
 import { PlaneInflater } from './plane-inflater.js';
 import { deflateLiterals, deflateLiteralsBound } from './huffman-deflate.js';
 import { crc32 } from '../layout/crc32.js';
@@ -123,6 +123,17 @@ export interface VerifyOptions {
   inflater?: PlaneInflater;
   /** The payload's CRC-32, computed by the caller as the pieces landed. */
   payloadCrc32: number;
+  /**
+   * Only check the payload: a `deflate` one is inflated through a stream and counted, never
+   * held whole (inflatedLength), and the result cannot decode (its decodeInto throws).
+   */
+  checkOnly?: boolean;
+  /**
+   * A `deflate` payload inflates straight into these bytes (the array it decodes into, written
+   * before the size is checked: only where a failure may leave it written), streamed, never
+   * held whole; decodeInto of these same bytes then has nothing left to do.
+   */
+  inflateInto?: Uint8Array;
 }
 
 /**
@@ -148,7 +159,7 @@ export async function verifyPayload(
   payload: Uint8Array,
   e: EntryHeader,
   file: string,
-  { inflater, payloadCrc32 }: VerifyOptions,
+  { inflater, payloadCrc32, checkOnly = false, inflateInto }: VerifyOptions,
   scratch: Uint8Array[] = [],
 ): Promise<VerifiedPayload> {
   const ctx = { file, entry: e.key, offset: e.offset };
@@ -176,6 +187,25 @@ export async function verifyPayload(
         });
     };
     if (e.codec === 'raw') return { decodeInto: (out) => copyInto(payload, out), release };
+    if ((e.codec === 'deflate' || DTYPE_SIZE[e.dtype] === 1) && checkOnly) {
+      const produced = await inflatedLength(payload, expected).catch((cause: unknown) => {
+        throw failed(e.offset, cause);
+      });
+      checkLength(produced, expected, e.offset);
+      return {
+        decodeInto: () => {
+          throw new Error(`entry '${e.key}' was only checked (checkOnly), not kept to decode`);
+        },
+        release,
+      };
+    }
+    if (e.codec === 'deflate' && inflateInto !== undefined && inflateInto.length === expected) {
+      const produced = await inflateRawInto(payload, inflateInto).catch((cause: unknown) => {
+        throw failed(e.offset, cause);
+      });
+      checkLength(produced, expected, e.offset);
+      return { decodeInto: (out) => copyInto(inflateInto, out), release };
+    }
     if (e.codec === 'deflate' || DTYPE_SIZE[e.dtype] === 1) {
       const inflated = await inflateRaw(payload, expected).catch((cause: unknown) => {
         throw failed(e.offset, cause);

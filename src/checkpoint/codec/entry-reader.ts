@@ -41,7 +41,7 @@ export class EntryReader {
     // this one, takes the page faults of that fresh memory. Other payloads go to scratch
     // memory (already paged in) and decode from there into the fresh array.
     const into = e.dtype !== 'json' && e.codec === 'raw' ? platform().allocUninitialized(e.length) : undefined;
-    const verified = await this.readVerified(e, inflater, into);
+    const verified = await this.readVerified(e, inflater, { into });
     try {
       let bytes = verified.decoded ?? into;
       if (bytes === undefined) {
@@ -56,11 +56,13 @@ export class EntryReader {
 
   /** Reads, verifies and decodes a tensor entry into `out` (float16 widened); a raw float32 one is read straight into it. */
   async readTensorInto(e: EntryHeader, out: Float32Array, inflater?: PlaneInflater): Promise<void> {
-    const direct =
-      e.codec === 'raw' && e.dtype === 'float32'
-        ? new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
-        : undefined;
-    const verified = await this.readVerified(e, inflater, direct);
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    const float32 = e.dtype === 'float32';
+    // A raw payload is read into the array itself, a deflated one inflated straight into it.
+    const verified = await this.readVerified(e, inflater, {
+      into: e.codec === 'raw' && float32 ? bytes : undefined,
+      inflateInto: e.codec === 'deflate' && float32 ? bytes : undefined,
+    });
     try {
       decodeTensorInto(verified, e, out);
     } finally {
@@ -76,7 +78,7 @@ export class EntryReader {
    */
   async verify(e: EntryHeader, inflater: PlaneInflater | undefined): Promise<void> {
     if (e.codec !== 'raw') {
-      (await this.readVerified(e, inflater)).release();
+      (await this.readVerified(e, inflater, { checkOnly: true })).release();
       return;
     }
     const ring = Array.from({ length: READS_IN_FLIGHT }, () => takeScratch(Math.min(READ_PIECE, e.length)));
@@ -104,7 +106,11 @@ export class EntryReader {
    * taken when the entry's first piece starts to read, so a load holds scratch only for
    * the entries in flight.
    */
-  async readVerified(e: EntryHeader, inflater: PlaneInflater | undefined, into?: Uint8Array): Promise<VerifiedPayload> {
+  async readVerified(
+    e: EntryHeader,
+    inflater: PlaneInflater | undefined,
+    { into, checkOnly = false, inflateInto }: { into?: Uint8Array; checkOnly?: boolean; inflateInto?: Uint8Array } = {},
+  ): Promise<VerifiedPayload> {
     let buffer = into;
     let actual;
     try {
@@ -114,7 +120,13 @@ export class EntryReader {
       throw err;
     }
     const payload = (buffer as Uint8Array).subarray(0, e.length);
-    return verifyPayload(payload, e, this.path, { inflater, payloadCrc32: actual }, into ? [] : [payload]);
+    return verifyPayload(
+      payload,
+      e,
+      this.path,
+      { inflater, payloadCrc32: actual, checkOnly, inflateInto },
+      into ? [] : [payload],
+    );
   }
 
   /**
