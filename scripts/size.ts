@@ -39,9 +39,10 @@ export const CORE_BUDGET = 3900;
  * The checkpoint lifecycle's saves by time (save-timer.ts) and content hashes (hash.ts, and an
  * incremental SHA-256 for pages, sha256.ts) took it to 4,067: raised to 4,200.
  * Checkpoints at scale (the two-pass restore, saves and loads bounded by bytes in flight, the
- * entry-size check, the fast non-finite scan, maxSnapshotBytes) took it to 4,287: raised to 4,400.
+ * entry-size check, the fast non-finite scan, maxSnapshotBytes, streamed inflation of large
+ * DEFLATE entries, scratch reuse across large entries) took it to 4,421: raised to 4,500.
  */
-export const CHECKPOINT_BUDGET = 4400;
+export const CHECKPOINT_BUDGET = 4500;
 const root = new URL('..', import.meta.url).pathname;
 
 function files(dir: string): string[] {
