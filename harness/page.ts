@@ -46,6 +46,13 @@ const page = {
     });
   },
 
+  /** loadModel of a published checkpoint's URL (another origin: CORS), and its predictions for `x` (rows of `width`). */
+  async predictPublished(url: string, x: number[], width: number): Promise<number[]> {
+    const model = await wp.loadModel(url);
+    const out = model.predict(new wp.Tensor(Float32Array.from(x), [x.length / width, width])) as wp.Tensor;
+    return Array.from(out.data);
+  },
+
   async clear(): Promise<void> {
     await new wp.IndexedDBStorage('waypoint-test').destroy();
     const root = await navigator.storage.getDirectory();

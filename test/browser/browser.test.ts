@@ -24,6 +24,7 @@ import {
 } from '../../harness/page-run.js';
 import { haveChromium, haveGpuJs, launchTestBrowser, type TestBrowser } from '../../harness/browser.js';
 import type { WaypointPage } from '../../harness/page.js';
+import { startFileServer } from '../helpers/http-file-server.js';
 
 const expectBrowser = process.env.WAYPOINT_EXPECT_CHROMIUM === '1';
 const available = haveChromium();
@@ -152,6 +153,33 @@ describe.skipIf(!available)('in Chromium', () => {
     expect(r.equal).toBe(true);
     await page.close();
   }, 120_000);
+
+  it('a page loads a checkpoint published on another origin over HTTP (range requests, CORS) and predicts as Node', async () => {
+    const server = await startFileServer();
+    try {
+      const model = new node.Sequential(
+        [new node.Dense({ units: 16, activation: 'relu', inputShape: [8] }), new node.Dense({ units: 3 })],
+        { seed: 4 },
+      );
+      const storage = new MemoryStorage();
+      await model.save('/published.wpt', { storage });
+      server.files.set('/models/published.wpt', storage.files.get('/published.wpt')!);
+      const x = Array.from({ length: 4 * 8 }, (_, i) => Math.sin(i));
+      const expected = Array.from((model.predict(new node.Tensor(Float32Array.from(x), [4, 8])) as node.Tensor).data);
+      const page = await browser.open();
+      const url = `${server.url}/models/published.wpt`;
+      const got = await page.evaluate(
+        ({ url, x }) =>
+          (globalThis as unknown as { waypointPage: WaypointPage }).waypointPage.predictPublished(url, x, 8),
+        { url, x },
+      );
+      await page.close();
+      expect(got).toEqual(expected);
+      expect(server.log.every((r) => r.range.startsWith('bytes=') && r.status === 206)).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
 
   it('the directory lock holds across tabs (Web Locks), and a reloaded holder leaves no lock behind that blocks', async () => {
     for (const kind of ['idb', 'opfs'] as const) {

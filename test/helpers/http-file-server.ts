@@ -3,7 +3,8 @@
  * object store does: range requests (`bytes=a-b`, `bytes=a-`, suffix `bytes=-n`, 206 with
  * Content-Range), a strong ETag per file version, `If-Match` (412 when the file changed).
  * Faults are injected per request: a status to answer instead, a body cut short and the
- * connection dropped. Every request is logged with the bytes it sent.
+ * connection dropped. Every request is logged with the bytes it sent. CORS headers let a
+ * page of another origin read it (preflights are answered, not logged).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,12 +27,21 @@ const etagOf = (bytes: Uint8Array) => {
   return `"v${versions.get(bytes)}-${bytes.length}"`;
 };
 
+/** What a page of another origin needs to read ranges pinned to an ETag (answered to every request). */
+const CORS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Headers': 'Range, If-Match',
+  'Access-Control-Expose-Headers': 'Content-Range, ETag',
+};
+
 export async function startFileServer(): Promise<FileServer> {
   const files = new Map<string, Uint8Array>();
   const faults: Fault[] = [];
   const log: FileServer['log'] = [];
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    for (const [name, value] of Object.entries(CORS)) res.setHeader(name, value);
+    if (req.method === 'OPTIONS') return void res.writeHead(204).end(); // a page's preflight
     const range = String(req.headers.range ?? '');
     const answer = (status: number, body: Uint8Array, headers: Record<string, string> = {}) => {
       const fault = faults.shift();
