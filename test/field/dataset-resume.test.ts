@@ -95,7 +95,10 @@ describe('a CSV streamed from disk', () => {
         for (const [i, s] of segments.entries()) {
           // Each rerun starts at its backup's batch, and reads the file from past 0: nothing before its position.
           if (i > 0) {
-            expect(s.start[1]).toBe(Math.floor(kills[i - 1] / SAVE_FREQ) * SAVE_FREQ);
+            const at = kills[i - 1];
+            // Killed at the batch whose end backs up, the process may finish that backup before the signal lands.
+            const backups = [Math.floor(at / SAVE_FREQ) * SAVE_FREQ, ...((at + 1) % SAVE_FREQ === 0 ? [at + 1] : [])];
+            expect(backups).toContain(s.start[1]);
             if (s.start[1] > 0) expect(Math.min(...s.reads.map(([o]) => o))).toBeGreaterThan(0);
           }
         }
@@ -103,7 +106,7 @@ describe('a CSV streamed from disk', () => {
         const total = segments.flatMap((s) => s.reads).reduce((n, [, len]) => n + len, 0);
         expect(total).toBeLessThan(size + kills.length * 6 * MiB);
       }),
-      { numRuns: 2, endOnFailure: true },
+      { numRuns: 2, endOnFailure: true, examples: [[[199, 1999, 3999]]] }, // kills at batches whose end backs up,
     );
   }, 600_000);
 });
