@@ -35,9 +35,6 @@ export const TAIL_BYTES = 64 * 1024;
 export const isHttpUrl = (path: string): boolean => /^https?:\/\//i.test(path);
 
 export class HttpStorage implements Storage {
-  /** Requests made and body bytes received, for those who count (the tests and `bench`). */
-  readonly requests: Array<{ url: string; range: string; bytes: number }> = [];
-
   constructor(private readonly options: HttpStorageOptions = {}) {}
 
   private urlOf(path: string): string {
@@ -120,7 +117,6 @@ export class HttpStorage implements Storage {
         if (response.ok) {
           // A body cut short by the network rejects here, or arrives short: the reader checks.
           const body = new Uint8Array(await response.arrayBuffer());
-          this.requests.push({ url, range, bytes: body.length });
           return { response, body };
         }
         await response.body?.cancel().catch(() => undefined);

@@ -14,6 +14,7 @@ import {
   WptReader,
   readWpt,
   writeWpt,
+  type EntryHeader,
   type StateDict,
   type Trackable,
 } from '../../src/node/index.js';
@@ -32,6 +33,29 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+/** The entries a file's header lists. */
+async function entriesOf(path: string): Promise<EntryHeader[]> {
+  const reader = await WptReader.open(path);
+  await reader.close();
+  return reader.entries;
+}
+
+/** A property over one byte of any entry of `file` flipped and written to `path`; `check` reads it (the bytes in hand stay whole). */
+function anyDamagedByte(path: string, file: Buffer, entries: EntryHeader[], check: (e: EntryHeader) => Promise<void>) {
+  return fc.asyncProperty(
+    fc.nat({ max: entries.length - 1 }),
+    fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+    async (which, where) => {
+      const e = entries[which];
+      const at = e.offset + Math.floor(where * e.length);
+      file[at] ^= 0x5a;
+      writeFileSync(path, file);
+      file[at] ^= 0x5a;
+      await check(e);
+    },
+  );
+}
 
 /** A minimal trackable: named tensors plus a JSON config. */
 class Params implements Trackable {
@@ -130,29 +154,15 @@ describe('Checkpoint', () => {
     const source = Object.fromEntries(shapes.map((s, i) => [`t${i}`, randn(s, new Random(i + 1))]));
     await new Checkpoint(source).write(path);
     const file = readFileSync(path);
-    const { entries } = (
-      await WptReader.open(path).then(async (r) => {
-        await r.close();
-        return r;
-      })
-    ).header;
     await fc.assert(
-      fc.asyncProperty(
-        fc.nat({ max: entries.length - 1 }),
-        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
-        async (which, where) => {
-          const e = entries[which];
-          const damaged = Buffer.from(file);
-          damaged[e.offset + Math.floor(where * e.length)] ^= 0x5a;
-          writeFileSync(path, damaged);
-          const targets = Object.fromEntries(shapes.map((s, i) => [`t${i}`, randn(s, new Random(100 + i))]));
-          const before = Object.values(targets).map((t) => t.data.slice());
-          const err = await new Checkpoint(targets).read(path).catch((x: unknown) => x);
-          expect(err).toBeInstanceOf(CheckpointError);
-          expect(['CHECKSUM_MISMATCH', 'DECOMPRESSED_SIZE_MISMATCH']).toContain((err as CheckpointError).code);
-          Object.values(targets).forEach((t, i) => expect(t.data).toEqual(before[i]));
-        },
-      ),
+      anyDamagedByte(path, file, await entriesOf(path), async () => {
+        const targets = Object.fromEntries(shapes.map((s, i) => [`t${i}`, randn(s, new Random(100 + i))]));
+        const before = Object.values(targets).map((t) => t.data.slice());
+        const err = await new Checkpoint(targets).read(path).catch((x: unknown) => x);
+        expect(err).toBeInstanceOf(CheckpointError);
+        expect(['CHECKSUM_MISMATCH', 'DECOMPRESSED_SIZE_MISMATCH']).toContain((err as CheckpointError).code);
+        Object.values(targets).forEach((t, i) => expect(t.data).toEqual(before[i]));
+      }),
       { numRuns: 40 },
     );
   });
@@ -176,27 +186,16 @@ describe('Checkpoint', () => {
       // Compared as bytes: toEqual walks 2M values one by one.
       Object.values(sound).forEach((t, i) => expect(Buffer.compare(bytesOf(t.data), bytesOf(sources[i].data))).toBe(0));
       const file = readFileSync(path);
-      const reader = await WptReader.open(path);
-      const { entries } = reader.header;
-      await reader.close();
+      const entries = await entriesOf(path);
       await fc.assert(
-        fc.asyncProperty(
-          fc.nat({ max: entries.length - 1 }),
-          fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
-          async (which, where) => {
-            const e = entries[which];
-            const at = e.offset + Math.floor(where * e.length);
-            file[at] ^= 0x5a;
-            writeFileSync(path, file);
-            file[at] ^= 0x5a;
-            const targets = fresh();
-            const err = await new Checkpoint(targets).read(path).catch((x: unknown) => x);
-            expect(err).toBeInstanceOf(CheckpointError);
-            expect((err as CheckpointError).entry).toBe(e.key);
-            expect(['CHECKSUM_MISMATCH', 'DECOMPRESSED_SIZE_MISMATCH']).toContain((err as CheckpointError).code);
-            Object.values(targets).forEach((t, i) => expect(t.data.every((v) => v === i)).toBe(true));
-          },
-        ),
+        anyDamagedByte(path, file, entries, async (e) => {
+          const targets = fresh();
+          const err = await new Checkpoint(targets).read(path).catch((x: unknown) => x);
+          expect(err).toBeInstanceOf(CheckpointError);
+          expect((err as CheckpointError).entry).toBe(e.key);
+          expect(['CHECKSUM_MISMATCH', 'DECOMPRESSED_SIZE_MISMATCH']).toContain((err as CheckpointError).code);
+          Object.values(targets).forEach((t, i) => expect(t.data.every((v) => v === i)).toBe(true));
+        }),
         {
           numRuns: 6,
           examples: [
