@@ -48,52 +48,7 @@ export class HttpStorage implements Storage {
 
   async openRead(path: string): Promise<ReadHandle> {
     const url = this.urlOf(path);
-    const first = await this.get(url, `bytes=-${TAIL_BYTES}`, undefined, path);
-    const span = contentRange(first.response, url);
-    // A server that ignores ranges sends the whole file (200): then it is all in hand.
-    const size = span ? span.size : first.body.length;
-    const tailAt = span ? span.start : 0;
-    const tail = first.body;
-    if (tailAt + tail.length !== size)
-      throw new CheckpointError(
-        'IO',
-        `GET ${url} (bytes=-${TAIL_BYTES}) returned ${tail.length} bytes, not the file's end`,
-        {
-          file: path,
-        },
-      );
-    const etag = first.response.headers.get('etag') ?? undefined;
-    const strong = etag !== undefined && !etag.startsWith('W/') ? etag : undefined;
-    const handle: ReadHandle = {
-      size,
-      read: async (offset, length, into) => {
-        const end = Math.min(offset + length, size);
-        const out = into ? into.subarray(0, Math.max(0, end - offset)) : new Uint8Array(Math.max(0, end - offset));
-        if (out.length === 0) return out;
-        if (offset >= tailAt) {
-          out.set(tail.subarray(offset - tailAt, end - tailAt));
-          return out;
-        }
-        const got = await this.get(url, `bytes=${offset}-${end - 1}`, strong, path);
-        const at = contentRange(got.response, url);
-        if (got.response.status === 206 && at?.start !== offset)
-          throw new CheckpointError(
-            'IO',
-            `GET ${url} asked for bytes ${offset}-${end - 1}, got ${at ? at.start : 'no range'}`,
-            {
-              file: path,
-              offset,
-            },
-          );
-        const body = got.response.status === 200 ? got.body.subarray(offset, end) : got.body;
-        const n = Math.min(body.length, out.length);
-        out.set(body.subarray(0, n));
-        return out.subarray(0, n);
-      },
-      close: async () => undefined,
-      ...(strong ? { version: async () => `${strong}:${size}` } : {}),
-    };
-    return handle;
+    return openRanged(url, path, (range, ifMatch) => this.get(url, range, ifMatch, path));
   }
 
   /** A GET of `range`, retried on network errors, 429 and 5xx; other failures mapped to their codes. */
@@ -186,7 +141,7 @@ function statusError(status: number, detail: string, url: string, range: string,
 }
 
 /** A 206 response's `Content-Range: bytes start-end/size`, or null (a 200, or no size given). */
-function contentRange(response: Response, url: string): { start: number; size: number } | null {
+function contentRange(response: Response, url: string): { start: number; end: number; size: number } | null {
   if (response.status !== 206) return null;
   const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.headers.get('content-range') ?? '');
   if (!m)
@@ -194,5 +149,66 @@ function contentRange(response: Response, url: string): { start: number; size: n
       'IO',
       `GET ${url}: a 206 response without a usable Content-Range ('${response.headers.get('content-range')}')`,
     );
-  return { start: Number(m[1]), size: Number(m[3]) };
+  return { start: Number(m[1]), end: Number(m[2]), size: Number(m[3]) };
+}
+
+/** A ranged GET: the response and its whole body; failures already mapped to errors. */
+export type RangeGet = (
+  range: string,
+  ifMatch: string | undefined,
+) => Promise<{ response: Response; body: Uint8Array }>;
+
+/**
+ * A ReadHandle over range requests (HttpStorage's, S3Storage's): the first request asks for
+ * the last TAIL_BYTES (which also gives the size and the ETag), every later one is pinned to
+ * that ETag, so a file replaced meanwhile fails instead of mixing versions.
+ */
+export async function openRanged(url: string, path: string, get: RangeGet): Promise<ReadHandle> {
+  const first = await get(`bytes=-${TAIL_BYTES}`, undefined);
+  const span = contentRange(first.response, url);
+  // A server that ignores ranges sends the whole file (200): then it is all in hand. One
+  // that does not know suffix ranges (s3rver) answers another range: what it sent is kept.
+  const size = span ? span.size : first.body.length;
+  const tailAt = span ? span.start : 0;
+  const tail = first.body;
+  if (span && tail.length !== span.end + 1 - span.start)
+    throw new CheckpointError(
+      'IO',
+      `GET ${url} (bytes=-${TAIL_BYTES}) returned ${tail.length} bytes for the range ${span.start}-${span.end}`,
+      {
+        file: path,
+      },
+    );
+  const etag = first.response.headers.get('etag') ?? undefined;
+  const strong = etag !== undefined && !etag.startsWith('W/') ? etag : undefined;
+  const handle: ReadHandle = {
+    size,
+    read: async (offset, length, into) => {
+      const end = Math.min(offset + length, size);
+      const out = into ? into.subarray(0, Math.max(0, end - offset)) : new Uint8Array(Math.max(0, end - offset));
+      if (out.length === 0) return out;
+      if (offset >= tailAt && end <= tailAt + tail.length) {
+        out.set(tail.subarray(offset - tailAt, end - tailAt));
+        return out;
+      }
+      const got = await get(`bytes=${offset}-${end - 1}`, strong);
+      const at = contentRange(got.response, url);
+      if (got.response.status === 206 && at?.start !== offset)
+        throw new CheckpointError(
+          'IO',
+          `GET ${url} asked for bytes ${offset}-${end - 1}, got ${at ? at.start : 'no range'}`,
+          {
+            file: path,
+            offset,
+          },
+        );
+      const body = got.response.status === 200 ? got.body.subarray(offset, end) : got.body;
+      const n = Math.min(body.length, out.length);
+      out.set(body.subarray(0, n));
+      return out.subarray(0, n);
+    },
+    close: async () => undefined,
+    ...(strong ? { version: async () => `${strong}:${size}` } : {}),
+  };
+  return handle;
 }

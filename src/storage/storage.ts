@@ -35,8 +35,41 @@ export interface ReadHandle {
   version?(): Promise<string>;
 }
 
+/** What must hold at a path for `createAtomic` to publish there (checked by the store, at publication). */
+export interface PublishCondition {
+  /** The file there must still be this version (`ReadHandle.version`, an object store's ETag): HTTP's If-Match. */
+  ifVersion?: string;
+  /** No file may be there: HTTP's If-None-Match: *. */
+  ifAbsent?: boolean;
+}
+
+/** A file that appears at its path, whole, when `close` resolves, and never if it is aborted. */
+export interface AtomicWriteHandle extends WriteHandle {
+  /** Drops what was written: nothing appears (an object store's upload is aborted). */
+  abort(): Promise<void>;
+  /** After `close`: the published file's version, where the store has one. */
+  readonly version?: string;
+}
+
 export interface Storage {
   createExclusive(path: string): Promise<WriteHandle>;
+  /**
+   * Where the store publishes a file only when it is complete (an object store: a PUT, or a
+   * multipart upload completed), a file written straight under its name: the writer needs no
+   * temporary file and rename, which an object store can only do as a copy. A failed
+   * condition rejects `close` with code EEXIST (`ifAbsent`) or ECONFLICT (`ifVersion`).
+   */
+  createAtomic?(path: string, condition?: PublishCondition): Promise<AtomicWriteHandle>;
+  /**
+   * Whether the store enforces `createAtomic`'s conditions (object stores that ignore
+   * If-Match say false; the lock then falls back to a lease read back after writing).
+   */
+  conditionalWrites?(): Promise<boolean>;
+  /**
+   * Drops the unfinished writes (an object store's incomplete multipart uploads, left by a
+   * killed process) of the files in `dir` that `owned` claims; returns their names.
+   */
+  abortIncompleteWrites?(dir: string, owned: (name: string) => boolean): Promise<string[]>;
   openRead(path: string): Promise<ReadHandle>;
   /** Atomically replaces `to` with `from`. */
   rename(from: string, to: string): Promise<void>;
