@@ -28,7 +28,9 @@ export const ALLOWED: Record<string, string[]> = {
   // The package entries for Node and browsers: each installs its platform, then the core.
   'src/node': PACKAGE_CORE,
   'src/browser': PACKAGE_CORE,
-  'src/cli': ['src/node', ...PACKAGE_CORE],
+  'src/cli': ['src/node', 'src/s3', ...PACKAGE_CORE],
+  // waypoint/s3: S3-compatible object storage, an entry of its own (with its request signer, aws4fetch).
+  'src/s3': ['src/storage', 'src/state'],
   // waypoint/testing: the contract suites (the Storage contract) for any implementation.
   'src/testing': ['src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
   'src/callbacks': ['src/model', 'src/tensorboard', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
@@ -72,8 +74,17 @@ export const ALLOWED: Record<string, string[]> = {
   'src/backend': ['kernels'],
   kernels: [],
   // Outside the package: benchmarks and the processes they share with tests; never test/.
-  bench: ['harness', 'src/node', 'src/cli', ...PACKAGE_CORE],
-  harness: ['src/node', 'src/browser', 'src/testing', 'src/checkpoint', 'src/storage', 'src/state', 'src/tensor'],
+  bench: ['harness', 'src/node', 'src/cli', 'src/s3', ...PACKAGE_CORE],
+  harness: [
+    'src/node',
+    'src/browser',
+    'src/s3',
+    'src/testing',
+    'src/checkpoint',
+    'src/storage',
+    'src/state',
+    'src/tensor',
+  ],
 };
 /** The package's public entry, for the folders outside it. */
 const ENTRY = 'src/index.ts';

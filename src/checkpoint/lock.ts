@@ -15,7 +15,7 @@
 import { join } from '../paths.js';
 import { CheckpointError } from '../state/errors.js';
 import { type HeldExclusiveLock, type ProcessIdentity, platform } from '../platform.js';
-import { type Storage, readFileIfExists, writeFileAtomic, writeNewFile } from '../storage/storage.js';
+import { type Storage, readFileIfExists, writeAtomically, writeFileAtomic, writeNewFile } from '../storage/storage.js';
 import { tempPathFor } from '../storage/temp-names.js';
 import { osError } from '../storage/os-errors.js';
 
@@ -23,6 +23,9 @@ export const LOCK_NAME = 'manager.lock';
 
 /** A lock whose heartbeat is older than this is stale where liveness cannot be checked directly. */
 export const DEFAULT_LEASE_MS = 60_000;
+
+/** How long a lock created on an object store without conditional writes waits before reading itself back. */
+export const DEFAULT_SETTLE_MS = 1_000;
 
 export interface LockRecord extends ProcessIdentity {
   format: 'waypoint-lock';
@@ -43,6 +46,8 @@ export interface LockOptions {
   name?: string;
   /** Tags the heartbeat's temporary files as this manager's (see `tempPathFor`). */
   owner?: string;
+  /** Where the storage ignores conditional writes: the wait before a new lock is read back (default DEFAULT_SETTLE_MS). */
+  settleMs?: number;
 }
 
 export interface HeldLock {
@@ -51,14 +56,19 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-/** Lock paths held by this process, per storage (with their tokens). */
-const held = new Map<Storage, Map<string, string>>();
+/**
+ * Lock paths held by this process, per store (with their tokens): per `lockScope` where the
+ * storage names its store (two S3Storage objects on one bucket and prefix are one store), else
+ * per Storage object.
+ */
+const held = new Map<Storage | string, { storage: Storage; paths: Map<string, string> }>();
 let exitHookInstalled = false;
 
 const heldIn = (storage: Storage) => {
-  let paths = held.get(storage);
-  if (!paths) held.set(storage, (paths = new Map()));
-  return paths;
+  const key = storage.lockScope ?? storage;
+  let entry = held.get(key);
+  if (!entry) held.set(key, (entry = { storage, paths: new Map() }));
+  return entry.paths;
 };
 
 function randomToken(): string {
@@ -116,14 +126,31 @@ export function whyStale(holder: LockRecord, me: ProcessIdentity, now: number, h
 
 const encode = (r: LockRecord) => new TextEncoder().encode(`${JSON.stringify(r)}\n`);
 
-async function tryCreate(storage: Storage, path: string, record: LockRecord): Promise<boolean> {
+/**
+ * Creates the lock file; false if it exists. Returns the new file's version where the
+ * storage stamps one (an object store's ETag, the condition of each heartbeat's write).
+ * On an object store that ignores conditional writes, two create-only PUTs can both
+ * succeed: the last one wins, so the file is read back after `settleMs`, longer than a
+ * rival's check-then-PUT takes, and is ours only if it still holds our token (FORMAT.md §10.2).
+ */
+async function tryCreate(
+  storage: Storage,
+  path: string,
+  record: LockRecord,
+  settleMs: number,
+): Promise<{ created: boolean; version?: string }> {
+  let version: string | undefined;
   try {
-    await writeNewFile(storage, path, encode(record));
-    return true;
+    version = await writeNewFile(storage, path, encode(record));
   } catch (e) {
-    if ((e as { code?: string }).code === 'EEXIST') return false;
+    if ((e as { code?: string }).code === 'EEXIST') return { created: false };
     throw osError('cannot create the lock file', path, e);
   }
+  if ((await storage.conditionalWrites?.()) === false) {
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
+    if (parseLock(await readFileIfExists(storage, path))?.token !== record.token) return { created: false };
+  }
+  return { created: true, version };
 }
 
 /** Reads the holder; a file with no parsable holder is read again after a moment (its writer may be mid-write). */
@@ -142,7 +169,7 @@ function installExitHook(): void {
   // A process that exits through process.exit (or the end of its event loop) leaves no lock
   // behind, on storages that can remove a file at once.
   platform().onExit(() => {
-    for (const [storage, paths] of held) {
+    for (const { storage, paths } of held.values()) {
       if (!storage.readSync || !storage.removeSync) continue;
       for (const [path, token] of paths) {
         try {
@@ -177,13 +204,15 @@ export async function acquireLock(storage: Storage, dir: string, options: LockOp
       : "another page or worker of this origin (it holds the directory's Web Lock)";
     throw new CheckpointError('LOCKED', `${dir} is being written by ${who}`, { file: path });
   }
+  let version: string | undefined;
   try {
-    await takeFile(storage, dir, path, record, options, tabLock);
+    version = await takeFile(storage, dir, path, record, options, tabLock);
   } catch (e) {
     tabLock?.release();
     throw e;
   }
-  return holdLock(storage, dir, path, record, options, tabLock);
+  const conditional = version !== undefined && (await storage.conditionalWrites?.()) === true;
+  return holdLock(storage, dir, path, record, options, tabLock, conditional ? version : undefined);
 }
 
 async function takeFile(
@@ -193,14 +222,17 @@ async function takeFile(
   record: LockRecord,
   options: LockOptions,
   tabLock: HeldExclusiveLock | undefined,
-): Promise<void> {
+): Promise<string | undefined> {
   const now = options.now ?? Date.now;
   const me = platform().identity();
   const mine = heldIn(storage);
   let acquired = false;
+  let version: string | undefined;
   for (let attempt = 0; attempt < 3 && !acquired; attempt++) {
-    if (await tryCreate(storage, path, record)) {
+    const created = await tryCreate(storage, path, record, options.settleMs ?? DEFAULT_SETTLE_MS);
+    if (created.created) {
       acquired = true;
+      version = created.version;
       break;
     }
     const { exists, holder } = await readHolder(storage, path);
@@ -237,6 +269,7 @@ async function takeFile(
     });
   mine.set(path, record.token);
   installExitHook();
+  return version;
 }
 
 function holdLock(
@@ -246,6 +279,8 @@ function holdLock(
   record: LockRecord,
   options: LockOptions,
   tabLock: HeldExclusiveLock | undefined,
+  /** The lock file's version where the store enforces conditional writes: each heartbeat replaces exactly it. */
+  version: string | undefined,
 ): HeldLock {
   const now = options.now ?? Date.now;
   const stamp = () => new Date(now()).toISOString();
@@ -268,7 +303,17 @@ function holdLock(
     await check();
     if (lost !== null) return;
     record.heartbeat = stamp();
-    await writeFileAtomic(storage, path, encode(record), tempPathFor(path, options.owner));
+    if (version === undefined) {
+      await writeFileAtomic(storage, path, encode(record), tempPathFor(path, options.owner));
+      return;
+    }
+    try {
+      version = await writeAtomically(storage, path, encode(record), { ifVersion: version });
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ECONFLICT') throw e;
+      lost = 'another writer replaced the lock file (its version changed)';
+      if (mine.get(path) === record.token) mine.delete(path);
+    }
   };
   // The lease's heartbeat: a quarter of the lease, so three missed beats still leave it valid.
   let refreshing: Promise<void> = Promise.resolve();

@@ -13,7 +13,7 @@ import type { Checkpoint } from './checkpoint.js';
 import { CheckpointError } from '../state/errors.js';
 import { WptReader } from './format/reader.js';
 import type { WriteResult } from './format/writer.js';
-import { type Storage, getDefaultStorage, readFileIfExists } from '../storage/storage.js';
+import { type Storage, getDefaultStorage, readFileWithVersion } from '../storage/storage.js';
 import { TEMP_SUFFIX } from '../storage/temp-names.js';
 import type { FileKind } from './layout/format.js';
 import { type HeldLock, LOCK_NAME, acquireLock } from './lock.js';
@@ -125,6 +125,8 @@ export class CheckpointManager {
   /** Resolves once leftovers are cleaned and the manifest is loaded; every async method awaits it. */
   readonly ready: Promise<void>;
   private manifest: Manifest | null = null;
+  /** The manifest's version as last read or written (an object store's ETag): the condition of the next commit. */
+  private manifestVersion: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly storage: Storage;
   private readonly warn: (message: string) => void;
@@ -250,10 +252,21 @@ export class CheckpointManager {
       name: this.lockName,
       owner: this.owner,
     });
+    // An object store's uploads that a killed process left unfinished are this manager's debris too.
+    const unfinished = await this.storage.abortIncompleteWrites?.(
+      this.directory,
+      (name) => name === this.manifestName || this.isCheckpointFile(name),
+    );
+    if (unfinished?.length)
+      this.warn(
+        `aborted ${unfinished.length} unfinished upload(s) left in ${this.directory}: ${unfinished.join(', ')}`,
+      );
     const names = (await this.storage.list(this.directory)).filter((n) => n !== this.lockName);
     for (const name of names) if (this.isOwnTemporary(name)) await this.storage.remove(join(this.directory, name));
     const manifestPath = join(this.directory, this.manifestName);
-    const bytes = await readFileIfExists(this.storage, manifestPath);
+    const read = await readFileWithVersion(this.storage, manifestPath);
+    const bytes = read?.bytes ?? null;
+    this.manifestVersion = read?.version;
     let manifest: Manifest | null = null;
     try {
       const parsed = bytes && parseManifest(bytes);
@@ -435,12 +448,19 @@ export class CheckpointManager {
   }
 
   private async writeManifest(): Promise<void> {
-    await writeManifestFile(
+    const conditional = this.storage.createAtomic !== undefined && (await this.storage.conditionalWrites?.());
+    const condition = conditional
+      ? this.manifestVersion
+        ? { ifVersion: this.manifestVersion }
+        : { ifAbsent: true }
+      : undefined;
+    this.manifestVersion = await writeManifestFile(
       this.storage,
       join(this.directory, this.manifestName),
       this.loaded,
       'writing the manifest failed',
       this.owner,
+      condition,
     );
   }
 

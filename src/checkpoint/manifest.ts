@@ -9,7 +9,14 @@
  */
 import { basename, dirname, join, staysInside } from '../paths.js';
 import { CheckpointError } from '../state/errors.js';
-import { type Storage, getDefaultStorage, readFileIfExists, writeFileAtomic } from '../storage/storage.js';
+import {
+  type PublishCondition,
+  type Storage,
+  getDefaultStorage,
+  readFileIfExists,
+  writeAtomically,
+  writeFileAtomic,
+} from '../storage/storage.js';
 import { type WriteResult } from './format/writer.js';
 import { tempPathFor } from '../storage/temp-names.js';
 import { acquireLock } from './lock.js';
@@ -144,18 +151,37 @@ export function emptyManifest(checkpointName: string, policy: RetentionPolicy, n
   };
 }
 
-/** Writes a manifest atomically; `owner` tags its temporary file (see `tempPathFor`). */
+/**
+ * Writes a manifest atomically; `owner` tags its temporary file (see `tempPathFor`). Under
+ * `condition` (an object store that enforces conditional writes) the commit succeeds only
+ * over the version this writer last read or wrote, or where there is none yet: two writers
+ * cannot overwrite each other's commit. Returns the new manifest's version, where stamped.
+ */
 export async function writeManifestFile(
   storage: Storage,
   path: string,
   m: Manifest,
   failure: string,
   owner?: string,
-): Promise<void> {
+  condition?: PublishCondition,
+): Promise<string | undefined> {
   const bytes = new TextEncoder().encode(`${JSON.stringify(m, null, 1)}\n`);
+  if (condition) {
+    return writeAtomically(storage, path, bytes, condition).catch((cause) => {
+      const code = (cause as { code?: string }).code;
+      if (code === 'ECONFLICT' || code === 'EEXIST')
+        throw new CheckpointError(
+          'LOCKED',
+          `another writer committed ${path} since this manager ${condition.ifVersion ? `read it (version ${condition.ifVersion})` : 'found none'}; nothing was overwritten: ${(cause as Error).message}`,
+          { file: path, cause },
+        );
+      throw osError(failure, path, cause);
+    });
+  }
   await writeFileAtomic(storage, path, bytes, tempPathFor(path, owner)).catch((cause) => {
     throw osError(failure, path, cause);
   });
+  return undefined;
 }
 
 /** The manifest of `dir` (null when there is none or it is not one); refuses one naming paths outside `dir`. */

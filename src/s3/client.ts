@@ -71,7 +71,7 @@ export const encodeKey = (key: string): string =>
     .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 export class S3Client {
-  private readonly signer: (request: Request) => Promise<Request>;
+  private readonly signer: (url: string, init: RequestInit) => Promise<Request>;
   private readonly base: string;
   readonly bucket: string;
   /** Requests sent (tries included), by method: what `bench -- remote` reports. */
@@ -86,10 +86,12 @@ export class S3Client {
     this.base = pathStyle
       ? `${endpoint}/${options.bucket}`
       : `${url.protocol}//${options.bucket}.${url.host}${url.pathname}`;
-    if (options.sign) this.signer = options.sign;
+    const sign = options.sign;
+    if (sign) this.signer = (url, init) => sign(new Request(url, init));
     else if (options.credentials) {
       const aws = new AwsClient({ ...options.credentials, service: 's3', region, retries: 0 });
-      this.signer = (request) => aws.sign(request);
+      // Signed from the parts, not a Request: aws4fetch reads a Request's body only when it has a Content-Type.
+      this.signer = (url, init) => aws.sign(url, init);
     } else
       throw new CheckpointError(
         'PERMISSION_DENIED',
@@ -122,9 +124,11 @@ export class S3Client {
       let response: Response | undefined;
       let body: Uint8Array | undefined;
       try {
-        const signed = await this.signer(
-          new Request(url, { method: req.method, headers: req.headers, body: req.body as BodyInit | undefined }),
-        );
+        const signed = await this.signer(url, {
+          method: req.method,
+          headers: req.headers,
+          body: req.body as BodyInit | undefined,
+        });
         this.sent.requests++;
         this.sent.bytesUp += typeof req.body === 'string' ? req.body.length : (req.body?.length ?? 0);
         response = await fetchFn(signed);

@@ -283,7 +283,15 @@ export class S3Storage implements Storage {
     let marker: Record<string, string> = {};
     for (;;) {
       const query = { uploads: '', prefix, ...marker };
-      const xml = new TextDecoder().decode((await this.client.send({ method: 'GET', key: '', path: dir, query })).body);
+      const listed = await this.client.send({ method: 'GET', key: '', path: dir, query, accept: [501] });
+      if (listed.status === 501) {
+        (this.options.warn ?? console.warn)(
+          `S3Storage: the server of ${this.client.name(prefix)} cannot list unfinished multipart uploads (NotImplemented): ` +
+            'those a killed process left are not aborted here; a lifecycle rule (AbortIncompleteMultipartUpload) can',
+        );
+        return aborted;
+      }
+      const xml = new TextDecoder().decode(listed.body);
       for (const upload of elements(xml, 'Upload')) {
         const key = text(upload, 'Key') ?? '';
         const name = key.slice(prefix.length);

@@ -208,7 +208,7 @@ export async function openRanged(url: string, path: string, get: RangeGet): Prom
       return out.subarray(0, n);
     },
     close: async () => undefined,
-    ...(strong ? { version: async () => `${strong}:${size}` } : {}),
+    ...(strong ? { version: async () => strong } : {}),
   };
   return handle;
 }

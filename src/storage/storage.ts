@@ -185,6 +185,10 @@ export async function writeFileAtomic(
   bytes: Uint8Array,
   tempPath: string,
 ): Promise<void> {
+  if (storage.createAtomic) {
+    await writeAtomically(storage, path, bytes);
+    return;
+  }
   await writeNewFile(storage, tempPath, bytes);
   try {
     await storage.rename(tempPath, path);
@@ -195,22 +199,62 @@ export async function writeFileAtomic(
   await storage.syncDir(dirname(path));
 }
 
-/** Creates `path` holding `bytes`, durably (EEXIST if it exists); a failed write removes it again. */
-export async function writeNewFile(storage: Storage, path: string, bytes: Uint8Array): Promise<void> {
+/**
+ * Publishes `bytes` at `path` through `createAtomic` (which the storage must have), under
+ * `condition`; returns the new file's version where the storage has versions.
+ */
+export async function writeAtomically(
+  storage: Storage,
+  path: string,
+  bytes: Uint8Array,
+  condition?: PublishCondition,
+): Promise<string | undefined> {
+  const handle = await storage.createAtomic!(path, condition);
+  try {
+    await handle.write([bytes]);
+  } catch (e) {
+    await handle.abort().catch(() => undefined);
+    throw e;
+  }
+  await handle.close();
+  return handle.version;
+}
+
+/**
+ * Creates `path` holding `bytes`, durably (EEXIST if it exists); a failed write removes it
+ * again. Returns the file's version where the storage stamps new files (an object store's ETag).
+ */
+export async function writeNewFile(storage: Storage, path: string, bytes: Uint8Array): Promise<string | undefined> {
   const handle = await storage.createExclusive(path);
   try {
     await handle.write([bytes]);
     await handle.sync();
     await handle.close();
+    return (handle as Partial<AtomicWriteHandle>).version;
   } catch (e) {
-    await handle.close().catch(() => undefined);
-    await storage.remove(path).catch(() => undefined);
+    const atomic = handle as Partial<AtomicWriteHandle>;
+    // A file that appears only at close was not published: nothing to remove (and a rival's
+    // file may now be at the path, which a close that lost the race must leave alone).
+    if (atomic.abort) await atomic.abort().catch(() => undefined);
+    else {
+      await handle.close().catch(() => undefined);
+      await storage.remove(path).catch(() => undefined);
+    }
     throw e;
   }
 }
 
 /** Reads a whole (small) file, or null when it does not exist. */
 export async function readFileIfExists(storage: Storage, path: string): Promise<Uint8Array | null> {
+  return (await readFileWithVersion(storage, path, false))?.bytes ?? null;
+}
+
+/** A whole (small) file and, where the storage stamps them, its version (null when it does not exist). */
+export async function readFileWithVersion(
+  storage: Storage,
+  path: string,
+  versioned = true,
+): Promise<{ bytes: Uint8Array; version: string | undefined } | null> {
   let handle: ReadHandle;
   try {
     handle = await storage.openRead(path);
@@ -219,7 +263,8 @@ export async function readFileIfExists(storage: Storage, path: string): Promise<
     throw e;
   }
   try {
-    return await handle.read(0, handle.size);
+    const bytes = await handle.read(0, handle.size);
+    return { bytes, version: versioned ? await handle.version?.() : undefined };
   } finally {
     await handle.close();
   }

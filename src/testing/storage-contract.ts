@@ -184,6 +184,52 @@ export const STORAGE_RULES: StorageRule[] = [
     },
   },
   {
+    name: 'createAtomic, where the storage has it: nothing appears before close, the whole file after; an abort leaves the old file',
+    async check(s, dir) {
+      if (!s.createAtomic) return;
+      const path = join(dir, 'atomic.bin');
+      const first = await s.createAtomic(path);
+      await first.write([bytes(300, 1)]);
+      const before = await outcome(s.openRead(path));
+      expectThat(before === 'ENOENT', `a file being written opened before its close (${before})`);
+      await first.close();
+      expectThat(same(await readAll(s, path), bytes(300, 1)), 'the published file differs from what was written');
+      const second = await s.createAtomic(path);
+      await second.write([bytes(500, 2)]);
+      await second.abort();
+      expectThat(same(await readAll(s, path), bytes(300, 1)), 'an aborted write changed the file');
+      expectThat(
+        (await s.list(dir)).join() === 'atomic.bin',
+        `left beside the file: ${(await s.list(dir)).join(', ')}`,
+      );
+    },
+  },
+  {
+    name: 'conditional writes, where the storage enforces them: If-None-Match refuses an existing file (EEXIST), If-Match a replaced one (ECONFLICT)',
+    async check(s, dir) {
+      if (!s.createAtomic || !(await s.conditionalWrites?.())) return;
+      const path = join(dir, 'manifest.json');
+      const publish = async (data: Uint8Array, condition: { ifAbsent?: boolean; ifVersion?: string }) => {
+        const h = await s.createAtomic!(path, condition);
+        await h.write([data]);
+        await h.close();
+        return h.version;
+      };
+      const v1 = await publish(bytes(20, 1), { ifAbsent: true });
+      expectThat(typeof v1 === 'string', 'a conditional write returned no version');
+      const again = await outcome(publish(bytes(20, 2), { ifAbsent: true }));
+      expectThat(again === 'EEXIST', `a second create-only write gave ${again}`);
+      const v2 = await publish(bytes(20, 3), { ifVersion: v1! });
+      const stale = await outcome(publish(bytes(20, 4), { ifVersion: v1! }));
+      expectThat(stale === 'ECONFLICT', `a write over a replaced version gave ${stale}`);
+      expectThat(same(await readAll(s, path), bytes(20, 3)), 'a refused write changed the file');
+      const h = await s.openRead(path);
+      const read = await h.version?.();
+      await h.close();
+      expectThat(read === v2, `the version read (${read}) is not the one written (${v2})`);
+    },
+  },
+  {
     name: 'a checkpoint of a million floats round-trips bit for bit',
     async check(s, dir) {
       const data = new Float32Array(1_000_000).map((_, i) => Math.sin(i) * 1e3);

@@ -30,6 +30,7 @@ import { float32ToFloat16 } from '../layout/float16.js';
 import { type FlatLeaf, stringifyJson } from '../../state/tree.js';
 import { type Storage, getDefaultStorage } from '../../storage/storage.js';
 import { tempPathFor } from '../../storage/temp-names.js';
+import type { AtomicWriteHandle } from '../../storage/storage.js';
 
 export interface WriteOptions {
   kind: FileKind;
@@ -126,8 +127,11 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
   let writing: Promise<void> = Promise.resolve();
   // Mid-file fsyncs (see flush below), awaited before the final one.
   const syncs: Array<Promise<void>> = [];
+  // On an object store the file appears whole at close, under its own name: no temporary file to rename.
+  let atomic: AtomicWriteHandle | null = null;
   try {
-    handle = await storage.createExclusive(tmp);
+    if (storage.createAtomic) handle = atomic = await storage.createAtomic(path);
+    else handle = await storage.createExclusive(tmp);
   } catch (cause) {
     throw osError(`cannot create a temporary file next to ${path}`, path, cause);
   }
@@ -255,14 +259,17 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     await timed('syncMs', () => handle!.sync());
     await handle.close();
     handle = undefined;
-    await timed('syncMs', () => publish(storage, tmp, path, options.owner));
+    if (!atomic) await timed('syncMs', () => publish(storage, tmp, path, options.owner));
     finite.report();
     return { path, bytes: offset + headerBytes.length + 24, header, headerCrc32, costs };
   } catch (cause) {
     await writing.catch(() => undefined);
     await Promise.allSettled(syncs);
-    await handle?.close().catch(() => undefined);
-    await storage.remove(tmp).catch(() => undefined);
+    if (atomic) await (handle && atomic.abort().catch(() => undefined));
+    else {
+      await handle?.close().catch(() => undefined);
+      await storage.remove(tmp).catch(() => undefined);
+    }
     throw osError(`writing ${path} failed`, path, cause);
   } finally {
     endKeep();
