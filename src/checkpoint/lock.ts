@@ -183,7 +183,8 @@ function installExitHook(): void {
 }
 
 /** Takes the lock of `dir`, or throws LOCKED naming the holder and how to take over. */
-export async function acquireLock(storage: Storage, dir: string, options: LockOptions): Promise<HeldLock> {
+export async function acquireLock(given: Storage, dir: string, options: LockOptions): Promise<HeldLock> {
+  const storage = given.locks ?? given;
   const path = join(dir, options.name ?? LOCK_NAME);
   const now = options.now ?? Date.now;
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;

@@ -13,7 +13,7 @@ import type { Checkpoint } from './checkpoint.js';
 import { CheckpointError } from '../state/errors.js';
 import { WptReader } from './format/reader.js';
 import type { WriteResult } from './format/writer.js';
-import { type Storage, getDefaultStorage, readFileWithVersion } from '../storage/storage.js';
+import { type Storage, type UploadStatus, getDefaultStorage, readFileWithVersion } from '../storage/storage.js';
 import { TEMP_SUFFIX } from '../storage/temp-names.js';
 import type { FileKind } from './layout/format.js';
 import { type HeldLock, LOCK_NAME, acquireLock } from './lock.js';
@@ -623,6 +623,11 @@ export class CheckpointManager {
   }
 
   /** Waits for pending saves, then releases the directory for another manager. */
+  /** Where the copies to a remote tier stand, when the storage has one (TieredStorage). */
+  get uploads(): UploadStatus | undefined {
+    return this.storage.uploads;
+  }
+
   async close(): Promise<void> {
     if (
       !(await this.ready.then(
@@ -633,6 +638,7 @@ export class CheckpointManager {
       return; // never opened: nothing to flush or release
     try {
       await this.flush();
+      await this.storage.flush?.(); // a tiered storage's uploads: the remote tier complete before the lock goes
     } finally {
       const lock = this.lock;
       this.lock = null;

@@ -6,7 +6,8 @@ export {
   writeNewFile,
   readFileIfExists,
 } from './storage.js';
-export type { Storage, ReadHandle, WriteHandle } from './storage.js';
+export type { Storage, ReadHandle, WriteHandle, AtomicWriteHandle, PublishCondition, UploadStatus } from './storage.js';
+export { TieredStorage, type TieredStorageOptions } from './tiered.js';
 export { MemoryStorage } from './memory.js';
 export { HttpStorage, isHttpUrl, type HttpStorageOptions } from './http.js';
 export { osError } from './os-errors.js';

@@ -93,8 +93,25 @@ export interface Storage {
   readSync?(path: string): Uint8Array | null;
   /** Removes a file at once (a process's exit hook cannot wait). */
   removeSync?(path: string): void;
-  /** Names this store among others of its kind in cross-tab lock names (an IndexedDB database's name). */
+  /** Names this store among others of its kind in lock names (an IndexedDB database, a bucket and prefix). */
   readonly lockScope?: string;
+  /** Where this storage's directory locks live, when elsewhere (a tiered storage's remote tier, which every machine sees). */
+  readonly locks?: Storage;
+  /** Where copies to another tier stand (TieredStorage). */
+  readonly uploads?: UploadStatus;
+  /** Resolves when everything written is on every tier (TieredStorage); rejects with what stopped it. */
+  flush?(): Promise<void>;
+}
+
+/** Copies of files to a remote tier, as they stand. */
+export interface UploadStatus {
+  /** The files waiting to be copied (or being copied), oldest first. */
+  pending: string[];
+  uploaded: number;
+  removed: number;
+  bytesUploaded: number;
+  /** The copy that failed after its retries, if the last one did (it is tried again at the next change). */
+  failed: { path: string; message: string } | null;
 }
 
 /**

@@ -1,0 +1,302 @@
+/**
+ * A fast local tier and a remote one that outlives the machine (an S3Storage): every file is
+ * first written, durably, to the local tier (so a save blocks training no longer than a local
+ * save does), then copied to the remote tier in the background, in order.
+ *
+ * The remote tier replays the local tier's changes as an ordered log: each file that
+ * appears under its final name (a rename over it, or a close) is uploaded, and each removal
+ * is replayed, strictly in the order they happened, one at a time. So the remote tier is
+ * always a state the local tier was in: a manifest is uploaded only after the checkpoints it
+ * names, and a checkpoint that retention removed disappears remotely only after the manifest
+ * that no longer names it — never the one a run resumed from while its successor is still
+ * uploading. An upload superseded by a later change of the same file is skipped.
+ *
+ * Reads prefer the local tier and fall back to the remote one, so a process started on a new
+ * machine (an empty local tier) restores from the remote checkpoints; listings are the union
+ * of both tiers. Directory locks live on the remote tier (`locks`), where every machine sees
+ * them. Upload failures are retried with backoff, then warned about (and retried at the next
+ * change) or, with `onUploadError: 'throw'`, raised by the next write, so that a save fails
+ * and its caller's `onSaveError` decides. `uploads` tells where the uploads are.
+ */
+import { basename, dirname, join } from '../paths.js';
+import { CheckpointError } from '../state/errors.js';
+import type { AtomicWriteHandle, ReadHandle, Storage, UploadStatus, WriteHandle } from './storage.js';
+import { TEMP_SUFFIX, tempPathFor } from './temp-names.js';
+
+export interface TieredStorageOptions {
+  local: Storage;
+  remote: Storage;
+  /**
+   * Checkpoint files (`.wpt`) kept on the local tier per directory once they are uploaded,
+   * newest first (default: all that the managers keep). Older ones are read from the remote tier.
+   */
+  keepLocal?: number;
+  /** After the retries: 'warn' (default; retried at the next change) or 'throw' (the next write fails with the error). */
+  onUploadError?: 'warn' | 'throw';
+  /** Tries of one upload or removal on the remote tier (each request is also retried by the remote storage); default 4. */
+  attempts?: number;
+  /** The first retry's delay, doubling; default 1 s. */
+  retryDelayMs?: number;
+  warn?: (message: string) => void;
+}
+
+type Change = { kind: 'upload' | 'remove' | 'removeDir'; path: string; seq: number };
+
+/** Bytes read from the local tier per write to the remote one. */
+const PIECE_BYTES = 8 << 20;
+
+const isTemporary = (path: string) => path.endsWith(TEMP_SUFFIX);
+const isCheckpointFile = (path: string) => path.endsWith('.wpt');
+
+export class TieredStorage implements Storage {
+  readonly local: Storage;
+  readonly remote: Storage;
+  /** Locks go to the remote tier: the one every machine sharing the run sees. */
+  readonly locks: Storage;
+  readonly lockScope?: string;
+  private readonly queue: Change[] = [];
+  private seq = 0;
+  private worker: Promise<void> | null = null;
+  private failure: { error: Error; path: string } | null = null;
+  private readonly uploadedWpt = new Map<string, string[]>();
+  private readonly status = { uploaded: 0, removed: 0, bytes: 0 };
+  private current: Change | null = null;
+
+  constructor(private readonly options: TieredStorageOptions) {
+    this.local = options.local;
+    this.remote = options.remote;
+    this.locks = options.remote.locks ?? options.remote;
+    this.lockScope = options.remote.lockScope;
+    const local = options.local;
+    if (local.freeBytes) this.freeBytes = (dir) => local.freeBytes!(dir);
+  }
+
+  /** The local tier's free bytes, where it can tell (saves go there first). */
+  readonly freeBytes?: (dir: string) => Promise<number>;
+
+  get uploads(): UploadStatus {
+    const pending = this.queue.filter((c) => c.kind === 'upload').map((c) => c.path);
+    return {
+      pending: this.current?.kind === 'upload' ? [this.current.path, ...pending] : pending,
+      uploaded: this.status.uploaded,
+      removed: this.status.removed,
+      bytesUploaded: this.status.bytes,
+      failed: this.failure ? { path: this.failure.path, message: this.failure.error.message } : null,
+    };
+  }
+
+  /** Resolves when every change so far is on the remote tier; rejects with the failure that stopped it. */
+  async flush(): Promise<void> {
+    if (this.failure && this.queue.length) this.kick();
+    while (this.worker) await this.worker;
+    if (this.failure) throw this.failureError();
+  }
+
+  private failureError(): CheckpointError {
+    const { error, path } = this.failure!;
+    return new CheckpointError(
+      (error as CheckpointError).code ?? 'IO',
+      `the remote tier is behind: copying ${path} failed (${error.message})`,
+      { file: path, cause: error },
+    );
+  }
+
+  /** In 'throw' mode, a write after a failed upload fails with it (and the uploads are tried again). */
+  private assertHealthy(): void {
+    if (this.failure && this.options.onUploadError === 'throw') {
+      const e = this.failureError();
+      this.kick();
+      throw e;
+    }
+  }
+
+  private record(kind: Change['kind'], path: string): void {
+    if (isTemporary(path)) return;
+    this.queue.push({ kind, path, seq: this.seq++ });
+    this.kick();
+  }
+
+  /** Starts the worker unless it runs: a change after a failure tries the failed one again. */
+  private kick(): void {
+    if (this.worker) return;
+    this.failure = null;
+    this.worker = this.drain().finally(() => (this.worker = null));
+  }
+
+  private supersededAfter(change: Change): boolean {
+    return this.queue.some((c) => c.path === change.path && c.seq > change.seq);
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length) {
+      const change = this.queue[0];
+      this.current = change;
+      try {
+        await this.withRetries(change);
+        this.queue.shift();
+      } catch (error) {
+        this.failure = { error: error as Error, path: change.path };
+        (this.options.warn ?? console.warn)(
+          `TieredStorage: ${change.kind === 'upload' ? 'uploading' : 'removing'} ${change.path} on the remote tier failed ` +
+            `after ${this.options.attempts ?? 4} tries (${(error as Error).message}); ` +
+            (this.options.onUploadError === 'throw'
+              ? 'the next save fails with this error'
+              : 'it is tried again at the next save'),
+        );
+        return;
+      } finally {
+        this.current = null;
+      }
+    }
+  }
+
+  private async withRetries(change: Change): Promise<void> {
+    const attempts = this.options.attempts ?? 4;
+    let delay = this.options.retryDelayMs ?? 1000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (change.kind === 'remove') {
+          if (!this.supersededAfter(change)) await this.remote.remove(change.path);
+          this.status.removed++;
+        } else if (change.kind === 'removeDir') await this.remote.removeEmptyDir?.(change.path);
+        else await this.upload(change);
+        return;
+      } catch (e) {
+        if (attempt >= attempts) throw e;
+        await new Promise((r) => setTimeout(r, delay));
+        delay *= 2;
+      }
+    }
+  }
+
+  /** Copies the local file to the remote tier, unless a later change of it supersedes this one. */
+  private async upload(change: Change): Promise<void> {
+    if (this.supersededAfter(change)) return;
+    let source: ReadHandle;
+    try {
+      source = await this.local.openRead(change.path);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') return; // removed since: its removal follows
+      throw e;
+    }
+    try {
+      // Opened after a later change of the same file: that change's copy carries these bytes.
+      if (this.supersededAfter(change)) return;
+      // An object store publishes at close; any other remote tier gets a temporary file renamed into place.
+      const temp = this.remote.createAtomic ? null : tempPathFor(change.path);
+      const target = temp ? await this.remote.createExclusive(temp) : await this.remote.createAtomic!(change.path);
+      const piece = new Uint8Array(Math.min(PIECE_BYTES, Math.max(1, source.size)));
+      try {
+        for (let at = 0; at < source.size; at += piece.length)
+          await target.write([await source.read(at, piece.length, piece)]);
+        await target.sync();
+        await target.close();
+        if (temp) {
+          await this.remote.rename(temp, change.path);
+          await this.remote.syncDir(dirname(change.path));
+        }
+      } catch (e) {
+        if (!temp) await (target as AtomicWriteHandle).abort().catch(() => undefined);
+        else {
+          await target.close().catch(() => undefined);
+          await this.remote.remove(temp).catch(() => undefined);
+        }
+        throw e;
+      }
+      this.status.uploaded++;
+      this.status.bytes += source.size;
+    } finally {
+      await source.close();
+    }
+    if (isCheckpointFile(change.path)) await this.pruneLocal(change.path);
+  }
+
+  /** Drops uploaded checkpoint files of `path`'s directory beyond the newest `keepLocal` from the local tier. */
+  private async pruneLocal(path: string): Promise<void> {
+    const keep = this.options.keepLocal;
+    if (keep === undefined) return;
+    const dir = dirname(path);
+    const uploaded = (this.uploadedWpt.get(dir) ?? []).filter((p) => p !== path);
+    uploaded.push(path);
+    this.uploadedWpt.set(dir, uploaded);
+    while (uploaded.length > keep) {
+      const old = uploaded.shift()!;
+      if (this.queue.some((c) => c.path === old)) continue; // changing again: not ours to drop
+      await this.local.remove(old).catch(() => undefined);
+    }
+  }
+
+  async createExclusive(path: string): Promise<WriteHandle> {
+    this.assertHealthy();
+    const handle = await this.local.createExclusive(path);
+    return {
+      write: (buffers) => handle.write(buffers),
+      sync: () => handle.sync(),
+      close: async () => {
+        await handle.close();
+        this.record('upload', path);
+      },
+    };
+  }
+
+  async openRead(path: string): Promise<ReadHandle> {
+    try {
+      return await this.local.openRead(path);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ENOENT' || this.removing(path)) throw e;
+      return this.remote.openRead(path);
+    }
+  }
+
+  /** Whether the last change of `path` waiting for the remote tier is its removal. */
+  private removing(path: string): boolean {
+    for (let i = this.queue.length - 1; i >= 0; i--)
+      if (this.queue[i].path === path) return this.queue[i].kind !== 'upload';
+    return false;
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    this.assertHealthy();
+    await this.local.rename(from, to);
+    this.record('upload', to);
+    this.record('remove', from);
+  }
+
+  async syncDir(dir: string): Promise<void> {
+    await this.local.syncDir(dir);
+  }
+
+  async remove(path: string): Promise<void> {
+    await this.local.remove(path);
+    this.record('remove', path);
+  }
+
+  /** Both tiers' names (a file being removed remotely is already gone). */
+  async list(dir: string): Promise<string[]> {
+    const [local, remote] = await Promise.allSettled([this.local.list(dir), this.remote.list(dir)]);
+    const missing = (r: PromiseSettledResult<string[]>) =>
+      r.status === 'rejected' && (r.reason as { code?: string }).code === 'ENOENT';
+    for (const r of [local, remote]) if (r.status === 'rejected' && !missing(r)) throw r.reason;
+    if (local.status === 'rejected' && missing(remote)) throw local.reason;
+    const names = new Set(local.status === 'fulfilled' ? local.value : []);
+    if (remote.status === 'fulfilled') for (const n of remote.value) if (!this.removing(join(dir, n))) names.add(n);
+    return [...names];
+  }
+
+  async mkdirp(dir: string): Promise<void> {
+    await this.local.mkdirp(dir);
+    await this.remote.mkdirp(dir);
+  }
+
+  async removeEmptyDir(dir: string): Promise<void> {
+    await this.local.removeEmptyDir?.(dir);
+    const left = await this.local.list(dir).catch(() => null);
+    if (left === null) this.record('removeDir', dir);
+  }
+
+  /** The remote tier's unfinished uploads, but for those this storage is making now. */
+  async abortIncompleteWrites(dir: string, owned: (name: string) => boolean): Promise<string[]> {
+    const busy = this.current ? basename(this.current.path) : null;
+    return (await this.remote.abortIncompleteWrites?.(dir, (name) => name !== busy && owned(name))) ?? [];
+  }
+}
