@@ -21,6 +21,7 @@ export const HEAVY = [
   'test/field/large-files.test.ts', // a 4.6 GB file with a 2.4 GB entry (WAYPOINT_LARGE_FILES=1)
   'test/field/dataset-resume.test.ts', // a 2-million-row CSV streamed by processes killed with SIGKILL
   'test/field/timed-backups.test.ts', // processes killed at random moments, timed in wall-clock milliseconds
+  'test/field/remote-resume.test.ts', // processes killed mid-upload to an S3 server, resumed on "new machines"
 ];
 
 /** What both suites share. */

@@ -40,10 +40,24 @@ export interface TieredStorageOptions {
   warn?: (message: string) => void;
 }
 
-type Change = { kind: 'upload' | 'remove' | 'removeDir'; path: string; seq: number };
+/** A change to replay; `bytes`: a small file's content as it was at the change (see record). */
+type Change = {
+  kind: 'upload' | 'remove' | 'removeDir';
+  path: string;
+  seq: number;
+  bytes?: Uint8Array;
+  /** Resolves once `bytes` is read: the change holds its place in the order meanwhile. */
+  ready?: Promise<void>;
+};
 
 /** Bytes read from the local tier per write to the remote one. */
 const PIECE_BYTES = 8 << 20;
+/**
+ * Files up to this size (manifests, locks' neighbours, logs) are read at the change: a file
+ * rewritten before its upload (a manifest, two or three times a save) must go up as each
+ * version was, in its place in the order, not as the newest one ahead of the files it names.
+ */
+const SNAPSHOT_BYTES = 1 << 20;
 
 const isTemporary = (path: string) => path.endsWith(TEMP_SUFFIX);
 const isCheckpointFile = (path: string) => path.endsWith('.wpt');
@@ -110,10 +124,24 @@ export class TieredStorage implements Storage {
     }
   }
 
-  private record(kind: Change['kind'], path: string): void {
+  private async record(kind: Change['kind'], path: string): Promise<void> {
     if (isTemporary(path)) return;
-    this.queue.push({ kind, path, seq: this.seq++ });
+    const change: Change = { kind, path, seq: this.seq++ };
+    if (kind === 'upload') change.ready = this.snapshot(change);
+    this.queue.push(change);
     this.kick();
+    await change.ready;
+  }
+
+  /** Reads a small file into its change (a failure is the upload's, retried as it is). */
+  private async snapshot(change: Change): Promise<void> {
+    const handle = await this.local.openRead(change.path).catch(() => null);
+    if (!handle) return; // gone already: the upload finds it gone too
+    try {
+      if (handle.size <= SNAPSHOT_BYTES) change.bytes = (await handle.read(0, handle.size)).slice();
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Starts the worker unless it runs: a change after a failure tries the failed one again. */
@@ -123,8 +151,18 @@ export class TieredStorage implements Storage {
     this.worker = this.drain().finally(() => (this.worker = null));
   }
 
+  /**
+   * Whether a later change of the same file makes this one unneeded: only if no removal of
+   * another file comes between, since a removal must follow the copy of the manifest that
+   * stopped naming that file.
+   */
   private supersededAfter(change: Change): boolean {
-    return this.queue.some((c) => c.path === change.path && c.seq > change.seq);
+    for (const c of this.queue) {
+      if (c.seq <= change.seq) continue;
+      if (c.path === change.path) return true;
+      if (c.kind !== 'upload') return false;
+    }
+    return false;
   }
 
   private async drain(): Promise<void> {
@@ -132,6 +170,7 @@ export class TieredStorage implements Storage {
       const change = this.queue[0];
       this.current = change;
       try {
+        await change.ready?.catch(() => undefined);
         await this.withRetries(change);
         this.queue.shift();
       } catch (error) {
@@ -169,19 +208,19 @@ export class TieredStorage implements Storage {
     }
   }
 
-  /** Copies the local file to the remote tier, unless a later change of it supersedes this one. */
+  /** Copies the file to the remote tier (as it was at the change, if small), unless a later change supersedes this one. */
   private async upload(change: Change): Promise<void> {
     if (this.supersededAfter(change)) return;
     let source: ReadHandle;
+    if (change.bytes) source = inMemory(change.bytes);
+    else
+      try {
+        source = await this.local.openRead(change.path);
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ENOENT') return; // removed since: its removal follows
+        throw e;
+      }
     try {
-      source = await this.local.openRead(change.path);
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ENOENT') return; // removed since: its removal follows
-      throw e;
-    }
-    try {
-      // Opened after a later change of the same file: that change's copy carries these bytes.
-      if (this.supersededAfter(change)) return;
       // An object store publishes at close; any other remote tier gets a temporary file renamed into place.
       const temp = this.remote.createAtomic ? null : tempPathFor(change.path);
       const target = temp ? await this.remote.createExclusive(temp) : await this.remote.createAtomic!(change.path);
@@ -234,7 +273,7 @@ export class TieredStorage implements Storage {
       sync: () => handle.sync(),
       close: async () => {
         await handle.close();
-        this.record('upload', path);
+        await this.record('upload', path);
       },
     };
   }
@@ -258,8 +297,8 @@ export class TieredStorage implements Storage {
   async rename(from: string, to: string): Promise<void> {
     this.assertHealthy();
     await this.local.rename(from, to);
-    this.record('upload', to);
-    this.record('remove', from);
+    await this.record('upload', to);
+    await this.record('remove', from);
   }
 
   async syncDir(dir: string): Promise<void> {
@@ -268,7 +307,7 @@ export class TieredStorage implements Storage {
 
   async remove(path: string): Promise<void> {
     await this.local.remove(path);
-    this.record('remove', path);
+    await this.record('remove', path);
   }
 
   /** Both tiers' names (a file being removed remotely is already gone). */
@@ -291,7 +330,7 @@ export class TieredStorage implements Storage {
   async removeEmptyDir(dir: string): Promise<void> {
     await this.local.removeEmptyDir?.(dir);
     const left = await this.local.list(dir).catch(() => null);
-    if (left === null) this.record('removeDir', dir);
+    if (left === null) await this.record('removeDir', dir);
   }
 
   /** The remote tier's unfinished uploads, but for those this storage is making now. */
@@ -299,4 +338,18 @@ export class TieredStorage implements Storage {
     const busy = this.current ? basename(this.current.path) : null;
     return (await this.remote.abortIncompleteWrites?.(dir, (name) => name !== busy && owned(name))) ?? [];
   }
+}
+
+/** A ReadHandle over bytes in hand. */
+function inMemory(bytes: Uint8Array): ReadHandle {
+  return {
+    size: bytes.length,
+    read: async (offset, length, into) => {
+      const part = bytes.subarray(offset, Math.min(offset + length, bytes.length));
+      if (!into) return part.slice();
+      into.set(part);
+      return into.subarray(0, part.length);
+    },
+    close: async () => undefined,
+  };
 }
