@@ -312,13 +312,15 @@ export class TieredStorage implements Storage {
 
   /** Both tiers' names (a file being removed remotely is already gone). */
   async list(dir: string): Promise<string[]> {
+    // Taken before the remote listing: a removal that completes during it must still hide the name.
+    const removing = new Set(this.queue.map((c) => c.path).filter((p) => this.removing(p)));
     const [local, remote] = await Promise.allSettled([this.local.list(dir), this.remote.list(dir)]);
     const missing = (r: PromiseSettledResult<string[]>) =>
       r.status === 'rejected' && (r.reason as { code?: string }).code === 'ENOENT';
     for (const r of [local, remote]) if (r.status === 'rejected' && !missing(r)) throw r.reason;
     if (local.status === 'rejected' && missing(remote)) throw local.reason;
     const names = new Set(local.status === 'fulfilled' ? local.value : []);
-    if (remote.status === 'fulfilled') for (const n of remote.value) if (!this.removing(join(dir, n))) names.add(n);
+    if (remote.status === 'fulfilled') for (const n of remote.value) if (!removing.has(join(dir, n))) names.add(n);
     return [...names];
   }
 
