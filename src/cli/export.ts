@@ -5,6 +5,8 @@ import { exportOnnx } from '../interop/onnx.js';
 import { exportTfjs } from '../interop/tfjs.js';
 import type { Model } from '../model/model.js';
 import { modelFromFile } from '../model/load.js';
+import { isHttpUrl } from '../storage/http.js';
+import { isS3Url } from '../s3/index.js';
 import { type Command, UsageError } from './args.js';
 import { checkOutputs, writeOutput } from './output.js';
 
@@ -44,7 +46,9 @@ export const exportCommand: Command = {
     const file = positionals[0];
     if (v.to !== 'tfjs' && v.to !== 'safetensors' && v.to !== 'onnx')
       throw new UsageError(`export: --to must be tfjs, safetensors or onnx, got '${String(v.to ?? '')}'`);
-    const stem = join(dirname(file), basename(file, '.wpt'));
+    // A remote file's exports go to the working directory (unless --out says where).
+    const remote = isHttpUrl(file) || isS3Url(file);
+    const stem = remote ? basename(file, '.wpt') : join(dirname(file), basename(file, '.wpt'));
     if (v.layout !== undefined && v.to !== 'safetensors')
       throw new UsageError(
         `export: --layout applies to --to safetensors only (TensorFlow.js and ONNX have one layout each)`,

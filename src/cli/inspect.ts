@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { WptReader } from '../checkpoint/format/reader.js';
 import { TAIL_BYTES, isHttpUrl } from '../storage/http.js';
+import { isS3Url } from '../s3/index.js';
 import { parseManifest } from '../checkpoint/manifest.js';
 import { decodedByteLength } from '../checkpoint/layout/format.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -63,7 +64,7 @@ export const inspect: Command = {
     if (positionals.length !== 1) throw new UsageError('inspect: give exactly one FILE or RUN_DIR');
     if (existsSync(positionals[0]) && statSync(positionals[0]).isDirectory()) return inspectRun(positionals[0]);
     // A remote file's inspection reads its header only: its entries could be gigabytes.
-    const remote = isHttpUrl(positionals[0]);
+    const remote = isHttpUrl(positionals[0]) || isS3Url(positionals[0]);
     const reader = await WptReader.open(positionals[0]);
     try {
       const h = reader.header;
@@ -126,7 +127,7 @@ export const inspect: Command = {
       if (Object.keys(h.metadata).length) console.log(`\nmetadata: ${JSON.stringify(h.metadata)}`);
       if (remote) {
         console.log(
-          `\nentries not read: ${positionals[0]} is remote, and inspect reads its header only (${reader.size - Math.min(reader.size, TAIL_BYTES) > 0 ? 'the last 64 KiB and the first 16 bytes' : 'the whole file, which is smaller than 64 KiB'}); \`waypoint diff\` or a download verifies the entries`,
+          `\nentries not read: ${positionals[0]} is remote, and inspect reads its header only (${reader.size - Math.min(reader.size, TAIL_BYTES) > 0 ? 'the last 63 KiB and the first 16 bytes' : 'the whole file, which is smaller than 63 KiB'}); \`waypoint diff\` or a download verifies the entries`,
         );
         return;
       }

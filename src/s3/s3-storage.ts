@@ -54,8 +54,11 @@ export class S3Storage implements Storage {
       );
   }
 
-  /** The object key of a path (`.` and '' are the prefix itself). */
+  /** The object key of a path (`.` and '' are the prefix itself); `s3://bucket/key` URLs of this bucket are taken as their key. */
   keyOf(path: string): string {
+    // (`s3:/` too: path joins collapse the double slash.) A URL names the whole key: no prefix.
+    const url = /^s3:\/\/?([^/]+)(?:\/|$)(.*)$/i.exec(path);
+    if (url && url[1] === this.client.bucket) return join('/', url[2]).replace(/^\/+/, '');
     const clean = join('/', path).replace(/^\/+/, '');
     return this.prefix && clean ? `${this.prefix}/${clean}` : this.prefix || clean;
   }

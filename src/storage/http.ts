@@ -1,7 +1,7 @@
 /**
  * A read-only Storage over HTTP(S): `loadModel('https://…/model.wpt')`, `Checkpoint.read`,
  * `waypoint inspect https://…` and a page loading a published checkpoint read only what they
- * need, with range requests. Opening a file is one request for its last 64 KiB (a suffix
+ * need, with range requests. Opening a file is one request for its last 63 KiB (a suffix
  * range), whose response also gives the size: the trailer and the header of any file whose
  * header fits there are served from it, so inspecting a file costs two requests (that one
  * and its 16-byte prologue). Every later request is pinned to the first response's ETag
@@ -28,8 +28,11 @@ export interface HttpStorageOptions {
   retryDelayMs?: number;
 }
 
-/** Bytes the first request of a file asks for from its end: the trailer and, usually, the whole header. */
-export const TAIL_BYTES = 64 * 1024;
+/**
+ * Bytes the first request of a file asks for from its end: the trailer and, usually, the whole
+ * header; with the 16-byte prologue, opening a file reads under 64 KiB.
+ */
+export const TAIL_BYTES = 63 * 1024;
 
 /** Whether a path is an http(s) URL, which only an HttpStorage can read. */
 export const isHttpUrl = (path: string): boolean => /^https?:\/\//i.test(path);

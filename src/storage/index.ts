@@ -12,3 +12,5 @@ export { MemoryStorage } from './memory.js';
 export { HttpStorage, isHttpUrl, type HttpStorageOptions } from './http.js';
 export { osError } from './os-errors.js';
 export { TEMP_SUFFIX, tempPathFor } from './temp-names.js';
+export { rootedAt } from './rooted.js';
+export { registerUrlStorage, storageForPath } from './url-storages.js';

@@ -33,8 +33,8 @@ import {
   shareOut,
   useCallingThread,
 } from '../threads/load-threads.js';
-import { type ReadHandle, type Storage, getDefaultStorage } from '../../storage/storage.js';
-import { HttpStorage, isHttpUrl } from '../../storage/http.js';
+import type { ReadHandle, Storage } from '../../storage/storage.js';
+import { storageForPath } from '../../storage/url-storages.js';
 
 export type { EntryValue } from '../codec/entry-reader.js';
 
@@ -73,10 +73,10 @@ export class WptReader {
     return this.header.entries;
   }
 
-  /** Opens `path` in `storage`; without one, an http(s) URL is read through an HttpStorage, any other path from the default storage. */
+  /** Opens `path` in `storage`; without one, in the storage the path names (an http(s) or s3:// URL's, else the default: storageForPath). */
   static async open(path: string, storage?: Storage): Promise<WptReader> {
     assertLittleEndianHost();
-    storage ??= isHttpUrl(path) ? new HttpStorage() : getDefaultStorage();
+    storage ??= storageForPath(path);
     let handle: ReadHandle;
     try {
       handle = await storage.openRead(path);
