@@ -252,7 +252,10 @@ async function takeFile(
       throw new CheckpointError(
         'LOCKED',
         `${dir} is being written by ${who}; if that writer is gone, take the lock over explicitly ` +
-          `(takeOverLock: true, or waypoint train --take-over-lock)`,
+          `(takeOverLock: true, or waypoint train --take-over-lock)` +
+          ((await storage.conditionalWrites?.()) === false
+            ? '; this store ignores conditional writes, so the lock is a lease read back after writing (docs/FORMAT.md §10.2)'
+            : ''),
         { file: path },
       );
     }

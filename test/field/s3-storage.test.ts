@@ -220,6 +220,10 @@ describe('checkpoints on S3', () => {
       ).toBe(1);
       const lost = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
       expect((lost.reason as CheckpointError).code).toBe('LOCKED');
+      if (server.kind === 's3rver')
+        expect((lost.reason as Error).message).toMatch(
+          /this store ignores conditional writes, so the lock is a lease read back/,
+        );
       await (outcomes[0].status === 'fulfilled' ? a : b).close();
     }
   });
