@@ -291,8 +291,12 @@ function holdLock(
   const leaseMs = record.leaseMs;
   const mine = heldIn(storage);
   let lost: string | null = null;
-  const check = async () => {
-    if (lost !== null) return;
+  // When the lock was last read back as ours: on a remote store a save trusts a reading
+  // younger than a heartbeat's interval rather than wait a round trip for each one; a takeover
+  // there is noticed by the next heartbeat (docs/FORMAT.md §10.2).
+  let confirmedAt = now();
+  const check = async (fresh = true) => {
+    if (lost !== null || (!fresh && storage.networked && now() - confirmedAt < leaseMs / 4)) return;
     // On the file system, a synchronous read of the tiny file: an asynchronous one waits in
     // Node's thread pool behind the background saves' fsyncs (milliseconds per save).
     const holder = storage.readSync ? parseLock(storage.readSync(path)) : (await readHolder(storage, path)).holder;
@@ -301,7 +305,7 @@ function holdLock(
         ? `pid ${holder.pid} on ${holder.host} took it over at ${holder.acquired}`
         : 'the lock file was deleted';
       if (mine.get(path) === record.token) mine.delete(path);
-    }
+    } else confirmedAt = now();
   };
   const refresh = async () => {
     await check();
@@ -328,7 +332,7 @@ function holdLock(
 
   return {
     async verify() {
-      await check();
+      await check(false);
       if (lost !== null)
         throw new CheckpointError('LOCKED', `${dir} is no longer this manager's: ${lost}; nothing was written`, {
           file: path,

@@ -42,6 +42,7 @@ export class S3Storage implements Storage {
   private bucketChecked: Promise<void> | null = null;
   private conditional: Promise<boolean> | null = null;
   readonly lockScope: string;
+  readonly networked = true;
 
   constructor(private readonly options: S3StorageOptions) {
     this.client = new S3Client(options);

@@ -95,6 +95,8 @@ export interface Storage {
   removeSync?(path: string): void;
   /** Names this store among others of its kind in lock names (an IndexedDB database, a bucket and prefix). */
   readonly lockScope?: string;
+  /** Its reads are network round trips (an object store): the lock is re-read once a heartbeat, not at every save. */
+  readonly networked?: boolean;
   /** Where this storage's directory locks live, when elsewhere (a tiered storage's remote tier, which every machine sees). */
   readonly locks?: Storage;
   /** Where copies to another tier stand (TieredStorage). */

@@ -10,8 +10,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
-import { type S3Server, motoAvailable, startMoto, startS3rver } from '../helpers/s3-servers.js';
+import { type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
+import { type S3Server, motoAvailable, startMoto, startS3rver } from '../../harness/s3-servers.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'waypoint.js');
 const root = mkdtempSync(join(tmpdir(), 'wpt-cli-s3-'));

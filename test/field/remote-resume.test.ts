@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Random, readFileIfExists, readWpt } from '../../src/node/index.js';
 import { S3Storage } from '../../src/s3/index.js';
-import { type S3Server, motoAvailable, startMoto, startS3rver } from '../helpers/s3-servers.js';
+import { type S3Server, motoAvailable, startMoto, startS3rver } from '../../harness/s3-servers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'wpt-remote-resume-'));
 let server: S3Server;

@@ -10,8 +10,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Checkpoint, CheckpointError, CheckpointManager, Tensor, readWpt, writeWpt } from '../../src/node/index.js';
 import { S3Storage, type S3StorageOptions } from '../../src/s3/index.js';
 import { storageContract } from '../../src/testing/index.js';
-import { type FaultKind, type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
-import { type S3Server, motoAvailable, startMoto, startS3rver } from '../helpers/s3-servers.js';
+import { type FaultKind, type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
+import { type S3Server, motoAvailable, startMoto, startS3rver } from '../../harness/s3-servers.js';
 
 const hasMoto = await motoAvailable();
 if (!hasMoto) console.log('SKIPPED: the moto server tests (python3 has no moto.server here); s3rver runs them all');

@@ -23,8 +23,8 @@ import {
 } from '../../src/node/index.js';
 import { S3Storage } from '../../src/s3/index.js';
 import { storageContract } from '../../src/testing/index.js';
-import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
-import { type S3Server, motoAvailable, startMoto, startS3rver } from '../helpers/s3-servers.js';
+import { type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
+import { type S3Server, motoAvailable, startMoto, startS3rver } from '../../harness/s3-servers.js';
 
 const hasMoto = await motoAvailable();
 if (!hasMoto)
