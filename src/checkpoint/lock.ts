@@ -131,7 +131,7 @@ const encode = (r: LockRecord) => new TextEncoder().encode(`${JSON.stringify(r)}
  * storage stamps one (an object store's ETag, the condition of each heartbeat's write).
  * On an object store that ignores conditional writes, two create-only PUTs can both
  * succeed: the last one wins, so the file is read back after `settleMs`, longer than a
- * rival's check-then-PUT takes, and is ours only if it still holds our token (FORMAT.md §10.2).
+ * rival's check-then-PUT takes, and is ours only if it still holds our token (FORMAT.md §10.1).
  */
 async function tryCreate(
   storage: Storage,
@@ -254,7 +254,7 @@ async function takeFile(
         `${dir} is being written by ${who}; if that writer is gone, take the lock over explicitly ` +
           `(takeOverLock: true, or waypoint train --take-over-lock)` +
           ((await storage.conditionalWrites?.()) === false
-            ? '; this store ignores conditional writes, so the lock is a lease read back after writing (docs/FORMAT.md §10.2)'
+            ? '; this store ignores conditional writes, so the lock is a lease read back after writing (docs/FORMAT.md §10.1)'
             : ''),
         { file: path },
       );
@@ -293,7 +293,7 @@ function holdLock(
   let lost: string | null = null;
   // When the lock was last read back as ours: on a remote store a save trusts a reading
   // younger than a heartbeat's interval rather than wait a round trip for each one; a takeover
-  // there is noticed by the next heartbeat (docs/FORMAT.md §10.2).
+  // there is noticed by the next heartbeat (docs/FORMAT.md §10.1).
   let confirmedAt = now();
   const check = async (fresh = true) => {
     if (lost !== null || (!fresh && storage.networked && now() - confirmedAt < leaseMs / 4)) return;

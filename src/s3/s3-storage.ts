@@ -10,7 +10,7 @@
  *   it: `mkdirp` writes markers, `list` lists one level with a delimiter;
  * - the conditions of `createAtomic` go to the server as If-None-Match / If-Match, where it
  *   enforces them; whether it does is probed once (a create-only PUT sent twice).
- * The crash-safety protocol this gives is in docs/FORMAT.md §10.2.
+ * The crash-safety protocol this gives is in docs/FORMAT.md §10.1.
  */
 import { dirname, join } from '../paths.js';
 import { CheckpointError } from '../state/errors.js';
@@ -103,7 +103,7 @@ export class S3Storage implements Storage {
     if (!enforced)
       (this.options.warn ?? console.warn)(
         `S3Storage: ${this.client.name(this.prefix)} is on a server that ignores conditional writes (If-None-Match): ` +
-          "locks fall back to a lease read back after writing, and two writers' manifest commits are told apart only by the lock (docs/FORMAT.md §10.2)",
+          "locks fall back to a lease read back after writing, and two writers' manifest commits are told apart only by the lock (docs/FORMAT.md §10.1)",
       );
     return enforced;
   }

@@ -16,7 +16,8 @@
  * of both tiers. Directory locks live on the remote tier (`locks`), where every machine sees
  * them. Upload failures are retried with backoff, then warned about (and retried at the next
  * change) or, with `onUploadError: 'throw'`, raised by the next write, so that a save fails
- * and its caller's `onSaveError` decides. `uploads` tells where the uploads are.
+ * and its caller's `onSaveError` decides. `uploads` tells where the uploads are. The rules
+ * are docs/FORMAT.md §10.2.
  */
 import { basename, dirname, join } from '../paths.js';
 import { CheckpointError } from '../state/errors.js';

@@ -11,6 +11,7 @@ import { tempPathFor } from '../storage/temp-names.js';
 import { readWpt } from '../checkpoint/format/reader.js';
 import { writeWpt } from '../checkpoint/format/writer.js';
 import { Tensor } from '../tensor/tensor.js';
+import { MemoryStorage } from '../storage/memory.js';
 
 export interface StorageRule {
   name: string;
@@ -241,6 +242,76 @@ export const STORAGE_RULES: StorageRule[] = [
         storage: s,
       });
       const back = (await readWpt(path, s)).values.get('w') as Tensor;
+      expectThat(
+        back.data.every((v, i) => Object.is(v, data[i])),
+        'the values read back differ',
+      );
+    },
+  },
+];
+
+/**
+ * The rules a read-only Storage (HttpStorage: files published by other means) keeps: `publish`
+ * puts a file where the storage reads `path`.
+ */
+export interface ReadOnlyRule {
+  name: string;
+  check(storage: Storage, publish: (path: string, bytes: Uint8Array) => Promise<void>): Promise<void>;
+}
+
+export const READ_ONLY_RULES: ReadOnlyRule[] = [
+  {
+    name: 'ranged reads return exactly the bytes asked for, into a given array too, and fewer only at the end',
+    async check(s, publish) {
+      const data = bytes(200_000, 9);
+      await publish('ro/r.bin', data);
+      const h = await s.openRead('ro/r.bin');
+      try {
+        expectThat(h.size === data.length, `size is ${h.size}, not ${data.length}`);
+        expectThat(same(await h.read(10, 5), data.subarray(10, 15)), 'read(10, 5) gave other bytes');
+        const into = new Uint8Array(8);
+        const tail = await h.read(data.length - 4, 8, into);
+        expectThat(tail.length === 4 && same(tail, data.subarray(-4)), `a read past the end gave ${tail.length} bytes`);
+        expectThat(same(await h.read(0, data.length), data), 'a whole read differs');
+      } finally {
+        await h.close();
+      }
+    },
+  },
+  {
+    name: 'a missing file is refused as missing (ENOENT, or NOT_FOUND naming it), and writes are refused',
+    async check(s) {
+      const read = await outcome(s.openRead('ro/none.bin'));
+      expectThat(read === 'ENOENT' || read === 'NOT_FOUND', `openRead of a missing file gave ${read}`);
+      const create = await outcome(s.createExclusive('ro/new.bin'));
+      expectThat(create !== 'ok', 'a read-only storage created a file');
+    },
+  },
+  {
+    name: 'a file replaced between reads of one open handle fails instead of mixing versions',
+    async check(s, publish) {
+      await publish('ro/v.bin', bytes(300_000, 1));
+      const h = await s.openRead('ro/v.bin');
+      try {
+        await publish('ro/v.bin', bytes(300_000, 2));
+        const mixed = await outcome(h.read(0, 1000));
+        expectThat(mixed !== 'ok', 'a read after the file was replaced returned bytes');
+      } finally {
+        await h.close();
+      }
+    },
+  },
+  {
+    name: 'a checkpoint of a million floats reads back bit for bit',
+    async check(s, publish) {
+      const data = new Float32Array(1_000_000).map((_, i) => Math.cos(i) * 1e3);
+      const memory = new MemoryStorage();
+      await writeWpt('/big.wpt', [{ key: 'w', kind: 'tensor', value: new Tensor(data, [1000, 1000]) }], {
+        kind: 'checkpoint',
+        storage: memory,
+      });
+      await publish('ro/big.wpt', memory.files.get('/big.wpt')!);
+      const back = (await readWpt('ro/big.wpt', s)).values.get('w') as Tensor;
       expectThat(
         back.data.every((v, i) => Object.is(v, data[i])),
         'the values read back differ',

@@ -26,6 +26,7 @@ import {
   readWpt,
 } from '../../src/node/index.js';
 import { type FileServer, startFileServer } from '../helpers/http-file-server.js';
+import { readOnlyStorageContract } from '../../src/testing/index.js';
 
 let server: FileServer;
 beforeAll(async () => {
@@ -228,3 +229,9 @@ describe('HttpStorage', () => {
     expect((await readWpt('/t.wpt', http)).values.get('w')).toBeInstanceOf(Tensor);
   });
 });
+
+// The read-only contract, as a user's HttpStorage would prove itself.
+readOnlyStorageContract('HttpStorage', () => ({
+  storage: new HttpStorage({ baseUrl: server.url, retryDelayMs: 1 }),
+  publish: async (path, bytes) => void server.files.set(`/${path}`, bytes),
+}));
