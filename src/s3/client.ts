@@ -1,11 +1,10 @@
 /**
  * S3's requests: addressed (path-style, or virtual-hosted on AWS), signed with Signature V4
- * (aws4fetch, or the caller's own `sign`), retried with doubling delays on what a retry can
+ * (aws4fetch, an optional peer loaded at the first request, or the caller's own `sign`), retried with doubling delays on what a retry can
  * mend (a dropped connection, 5xx, 429, S3's SlowDown and RequestTimeout), and every other
  * failure turned into an error that names the request and what to check. Credentials never
  * appear in a message.
  */
-import { AwsClient } from 'aws4fetch';
 import { CheckpointError } from '../state/errors.js';
 import { text } from './xml.js';
 
@@ -89,9 +88,13 @@ export class S3Client {
     const sign = options.sign;
     if (sign) this.signer = (url, init) => sign(new Request(url, init));
     else if (options.credentials) {
-      const aws = new AwsClient({ ...options.credentials, service: 's3', region, retries: 0 });
+      const credentials = options.credentials;
+      let aws: Promise<{ sign(url: string, init: RequestInit): Promise<Request> }> | null = null;
       // Signed from the parts, not a Request: aws4fetch reads a Request's body only when it has a Content-Type.
-      this.signer = (url, init) => aws.sign(url, init);
+      this.signer = async (url, init) => {
+        aws ??= loadSigner().then((AwsClient) => new AwsClient({ ...credentials, service: 's3', region, retries: 0 }));
+        return (await aws).sign(url, init);
+      };
     } else
       throw new CheckpointError(
         'PERMISSION_DENIED',
@@ -123,12 +126,13 @@ export class S3Client {
     for (let attempt = 1; ; attempt++) {
       let response: Response | undefined;
       let body: Uint8Array | undefined;
+      // Signed before the try: a signer that cannot load is no network failure to retry.
+      const signed = await this.signer(url, {
+        method: req.method,
+        headers: req.headers,
+        body: req.body as BodyInit | undefined,
+      });
       try {
-        const signed = await this.signer(url, {
-          method: req.method,
-          headers: req.headers,
-          body: req.body as BodyInit | undefined,
-        });
         this.sent.requests++;
         this.sent.bytesUp += typeof req.body === 'string' ? req.body.length : (req.body?.length ?? 0);
         response = await fetchFn(signed);
@@ -219,4 +223,17 @@ function errorOf(body: Uint8Array): { code: string; message: string } | undefine
   const xml = new TextDecoder().decode(body);
   if (!/<Error[\s>]/.test(xml)) return undefined;
   return { code: text(xml, 'Code') ?? 'UnknownError', message: text(xml, 'Message') ?? '' };
+}
+
+/** aws4fetch's AwsClient, imported when first needed: an optional peer, installed by those who use S3. */
+async function loadSigner(): Promise<typeof import('aws4fetch').AwsClient> {
+  try {
+    return (await import('aws4fetch')).AwsClient;
+  } catch (cause) {
+    throw new CheckpointError(
+      'IO',
+      "S3Storage signs its requests with aws4fetch, an optional peer dependency that is not installed: run 'npm install aws4fetch' (88 KB, no dependencies), or pass `sign`",
+      { cause },
+    );
+  }
 }

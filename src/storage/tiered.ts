@@ -11,8 +11,9 @@
  * that no longer names it — never the one a run resumed from while its successor is still
  * uploading. An upload superseded by a later change of the same file is skipped.
  *
- * Reads prefer the local tier and fall back to the remote one, so a process started on a new
- * machine (an empty local tier) restores from the remote checkpoints; listings are the union
+ * Reads prefer the local tier; a file only the remote tier has is downloaded into the local
+ * one first, so a process started on a new machine (an empty local tier) restores from the
+ * remote checkpoints at download speed; listings are the union
  * of both tiers. Directory locks live on the remote tier (`locks`), where every machine sees
  * them. Upload failures are retried with backoff, then warned about (and retried at the next
  * change) or, with `onUploadError: 'throw'`, raised by the next write, so that a save fails
@@ -51,8 +52,10 @@ type Change = {
   ready?: Promise<void>;
 };
 
-/** Bytes read from the local tier per write to the remote one. */
+/** Bytes read from one tier per write to the other. */
 const PIECE_BYTES = 8 << 20;
+/** Ranged reads of a download in flight at once: a request's round trip overlaps the others' transfer. */
+const DOWNLOADS_IN_FLIGHT = 4;
 /**
  * Files up to this size (manifests, locks' neighbours, logs) are read at the change: a file
  * rewritten before its upload (a manifest, two or three times a save) must go up as each
@@ -76,6 +79,7 @@ export class TieredStorage implements Storage {
   private readonly uploadedWpt = new Map<string, string[]>();
   private readonly status = { uploaded: 0, removed: 0, bytes: 0 };
   private current: Change | null = null;
+  private readonly downloads = new Map<string, Promise<void>>();
 
   constructor(private readonly options: TieredStorageOptions) {
     this.local = options.local;
@@ -279,12 +283,70 @@ export class TieredStorage implements Storage {
     };
   }
 
+  /**
+   * The local copy; a file only the remote tier has (a new machine's first restore) is first
+   * downloaded into the local tier, with large ranged reads in parallel, and read from there.
+   */
   async openRead(path: string): Promise<ReadHandle> {
     try {
       return await this.local.openRead(path);
     } catch (e) {
       if ((e as { code?: string }).code !== 'ENOENT' || this.removing(path)) throw e;
-      return this.remote.openRead(path);
+    }
+    let download = this.downloads.get(path);
+    if (!download) {
+      download = this.download(path).finally(() => this.downloads.delete(path));
+      this.downloads.set(path, download);
+    }
+    await download;
+    return this.local.openRead(path);
+  }
+
+  /** Copies `path` from the remote tier into the local one (a temporary file renamed into place; not replayed). */
+  private async download(path: string): Promise<void> {
+    const source = await this.remote.openRead(path);
+    const temp = tempPathFor(path);
+    try {
+      await this.local.mkdirp(dirname(path));
+      const target = await this.local.createExclusive(temp);
+      try {
+        const pieces = Math.ceil(source.size / PIECE_BYTES);
+        const reading: Array<Promise<Uint8Array>> = [];
+        const start = (i: number) => {
+          if (i < pieces)
+            reading[i] = source.read(i * PIECE_BYTES, Math.min(PIECE_BYTES, source.size - i * PIECE_BYTES));
+          reading[i]?.catch(() => undefined); // awaited in order below
+        };
+        for (let i = 0; i < DOWNLOADS_IN_FLIGHT; i++) start(i);
+        for (let i = 0; i < pieces; i++) {
+          const piece = await reading[i];
+          const expected = Math.min(PIECE_BYTES, source.size - i * PIECE_BYTES);
+          if (piece.length !== expected)
+            throw new CheckpointError(
+              'TRUNCATED',
+              `downloading ${path}: ${piece.length} bytes at ${i * PIECE_BYTES}, not ${expected}`,
+              {
+                file: path,
+                offset: i * PIECE_BYTES + piece.length,
+              },
+            );
+          start(i + DOWNLOADS_IN_FLIGHT);
+          await target.write([piece]);
+          delete reading[i];
+        }
+        await target.sync();
+        await target.close();
+      } catch (e) {
+        await target.close().catch(() => undefined);
+        throw e;
+      }
+      await this.local.rename(temp, path);
+      await this.local.syncDir(dirname(path));
+    } catch (e) {
+      await this.local.remove(temp).catch(() => undefined);
+      throw e;
+    } finally {
+      await source.close();
     }
   }
 

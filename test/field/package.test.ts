@@ -101,7 +101,7 @@ describe('npm pack', () => {
 });
 
 describe('a consumer project installed from the tarball', () => {
-  it('gets Waypoint and fflate only (gpu.js is an optional peer), in under 6 MB', () => {
+  it('gets Waypoint and fflate only (gpu.js and aws4fetch are optional peers), in under 6 MB', () => {
     const modules = readdirSync(join(consumer, 'node_modules')).filter((n) => !n.startsWith('.'));
     expect(modules.sort()).toEqual(['fflate', 'waypoint']);
     expect(diskBytes(join(consumer, 'node_modules'))).toBeLessThan(6e6);
@@ -207,4 +207,18 @@ describe('a consumer project installed from the tarball', () => {
       expect.arrayContaining(['best.wpt', 'last.wpt', 'log.csv']),
     );
   }, 240_000);
+
+  it('waypoint/s3 loads without its optional signer, and says to install aws4fetch when a request needs it', () => {
+    writeFileSync(
+      join(consumer, 's3.js'),
+      [
+        "import { S3Storage } from 'waypoint/s3';",
+        "const s3 = new S3Storage({ endpoint: 'http://127.0.0.1:9', bucket: 'b', credentials: { accessKeyId: 'k', secretAccessKey: 's' } });",
+        'await s3.list("run").then(() => console.log("listed"), (e) => console.log(e.message));',
+      ].join('\n'),
+    );
+    expect(run(process.execPath, ['s3.js'], consumer)).toMatch(
+      /signs its requests with aws4fetch.*npm install aws4fetch/,
+    );
+  });
 });

@@ -47,7 +47,9 @@ function runOnNewMachine(
   let trainingSince = 0;
   let timer: ReturnType<typeof setTimeout> | null = null;
   child.stderr.on('data', (d) => (stderr += d));
+  let lastBatchAt = 0;
   child.stdout.on('data', (d: Buffer) => {
+    if (d.toString().includes('batch')) lastBatchAt = Date.now();
     if (!d.toString().includes('training') || trainingSince) return;
     trainingSince = Date.now();
     if (killAfterMs !== null) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
@@ -55,7 +57,8 @@ function runOnNewMachine(
   return new Promise((resolve, reject) =>
     child.on('exit', (code, signal) => {
       if (timer) clearTimeout(timer);
-      const trainingMs = trainingSince ? Date.now() - trainingSince : 0;
+      // From the first batch to the last: what a kill should land in (the end waits for the uploads).
+      const trainingMs = trainingSince ? lastBatchAt - trainingSince : 0;
       if (signal === 'SIGKILL') resolve({ end: 'killed', trainingMs, local });
       else if (code === 0) resolve({ end: 'finished', trainingMs, local });
       else reject(new Error(`the child failed (${code}): ${stderr}`));
@@ -81,7 +84,7 @@ describe('a run resumed on a new machine from object storage', () => {
     });
     for (let attempt = 0; attempt < 16 && !existsSync(out); attempt++) {
       // A kill somewhere in the first half of a straight run's training: each run gets a little further.
-      const after = attempt < 12 ? Math.floor(straight.trainingMs * (0.05 + 0.45 * rng.uniform())) : null;
+      const after = attempt < 12 ? Math.floor(straight.trainingMs * (0.1 + 0.4 * rng.uniform())) : null;
       const run = await runOnNewMachine(bucket, out, after);
       if (run.end !== 'killed') continue;
       kills++;

@@ -2,7 +2,7 @@
  * A training process that backs up to a TieredStorage: the local tier in LOCAL_DIR, the remote
  * tier an S3Storage (ENDPOINT, BUCKET). Every request to the remote tier is held back
  * UPLOAD_DELAY_MS, so uploads are in flight for much of the run (a kill lands in them).
- * It prints 'training' when its training starts (after the restore). The parent kills it with SIGKILL at random moments and starts it again with a new, empty
+ * It prints 'training' when its training starts (after the restore) and 'batch' after each batch. The parent kills it with SIGKILL at random moments and starts it again with a new, empty
  * LOCAL_DIR: a new machine, the same bucket. At the end it writes its fingerprint as JSON.
  * usage: remote-resume-child.ts LOCAL_DIR ENDPOINT BUCKET UPLOAD_DELAY_MS OUT.json
  */
@@ -38,10 +38,14 @@ const remote = new S3Storage({
 });
 const storage = new TieredStorage({ local, remote, warn: (m) => console.error(m) });
 
-/** Says when training starts (after the restore), for the parent's kill clock. */
+/** Says when training starts (after the restore) and when each batch ends, for the parent's kill clock; a batch takes 10 ms more (no arithmetic changes). */
 class SayTraining extends Callback {
   override async onTrainBegin() {
     process.stdout.write('training\n');
+  }
+  override async onBatchEnd() {
+    process.stdout.write('batch\n');
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
