@@ -4,6 +4,7 @@
  * as `window.waypointPage`.
  */
 import * as wp from '../src/browser/index.js';
+import { S3Storage } from '../src/s3/index.js';
 import { checkStorage } from '../src/testing/storage-contract.js';
 import '../src/browser/gpu.js';
 import { mnistMlpEpochs, pageCsvRun, pageRun, type PageRunResult } from './page-run.js';
@@ -28,6 +29,26 @@ const page = {
   run(kind: StorageKind, dir: string, batchDelayMs: number): Promise<PageRunResult> {
     return pageRun(wp, {
       storage: storageOf(kind),
+      backupDir: dir,
+      batchDelayMs,
+      onBatch: (n) => console.log(`batch ${n}`),
+    });
+  },
+
+  /**
+   * The shared run, backing up through a TieredStorage: IndexedDB first, then the S3 bucket at
+   * `endpoint` (another origin: CORS). A page whose IndexedDB was cleared is a new machine.
+   */
+  runTiered(endpoint: string, bucket: string, dir: string, batchDelayMs: number): Promise<PageRunResult> {
+    const remote = new S3Storage({
+      endpoint,
+      bucket,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      attempts: 8, // the test machine is loaded: a refused connection is tried longer
+      warn: () => undefined,
+    });
+    return pageRun(wp, {
+      storage: new wp.TieredStorage({ local: storageOf('idb'), remote, warn: (m) => console.log(m) }),
       backupDir: dir,
       batchDelayMs,
       onBatch: (n) => console.log(`batch ${n}`),

@@ -24,6 +24,7 @@ import {
 } from '../../harness/page-run.js';
 import { haveChromium, haveGpuJs, launchTestBrowser, type TestBrowser } from '../../harness/browser.js';
 import type { WaypointPage } from '../../harness/page.js';
+import { startS3rver } from '../../harness/s3-servers.js';
 import { startFileServer } from '../helpers/http-file-server.js';
 
 const expectBrowser = process.env.WAYPOINT_EXPECT_CHROMIUM === '1';
@@ -180,6 +181,56 @@ describe.skipIf(!available)('in Chromium', () => {
       await server.close();
     }
   });
+
+  it('a page backs up through IndexedDB to an S3 server of another origin (CORS); reloaded, and then on a new machine, it resumes and ends bit-identical to Node', async () => {
+    const server = await startS3rver({ corsBuckets: ['page-runs'] });
+    try {
+      const page = await browser.open();
+      await call(page, (p) => p.clear());
+      const run = (delay: number) =>
+        `globalThis.waypointPage.runTiered(${JSON.stringify(server.endpoint)}, 'page-runs', 'tiered', ${delay})`;
+      // A reload at batch 40: the page resumes from its IndexedDB.
+      let reloading: Promise<unknown> | null = null;
+      const reloadAt = (at: number) => (m: { text(): string }) => {
+        const n = /^batch (\d+)$/.exec(m.text());
+        if (n && Number(n[1]) >= at && reloading === null) reloading = page.reload();
+      };
+      let onConsole = reloadAt(40);
+      page.on('console', onConsole);
+      expect(
+        await page.evaluate(run(5)).then(
+          () => 'finished',
+          () => 'killed',
+        ),
+      ).toBe('killed');
+      page.off('console', onConsole);
+      await reloading;
+      await page.waitForFunction(() => 'waypointPage' in globalThis);
+      // A new machine: the page's IndexedDB is gone (cleared after a reload at batch 70); the bucket is all there is.
+      reloading = null;
+      onConsole = reloadAt(70);
+      page.on('console', onConsole);
+      expect(
+        await page.evaluate(run(5)).then(
+          () => 'finished',
+          () => 'killed',
+        ),
+      ).toBe('killed');
+      page.off('console', onConsole);
+      await reloading;
+      await page.waitForFunction(() => 'waypointPage' in globalThis);
+      await call(page, (p) => p.clear());
+      const resumed = (await page.evaluate(run(0))) as PageRunResult;
+      await page.close();
+      expect(resumed.firstBatch).toBeGreaterThanOrEqual(35); // from the bucket (past the first reload), not from the start
+      expect(resumed.weights).toEqual(reference.weights);
+      expect(resumed.optimizer).toEqual(reference.optimizer);
+      expect(resumed.history).toBe(reference.history);
+      expect(resumed.rng).toEqual(reference.rng);
+    } finally {
+      await server.close();
+    }
+  }, 180_000);
 
   it('the directory lock holds across tabs (Web Locks), and a reloaded holder leaves no lock behind that blocks', async () => {
     for (const kind of ['idb', 'opfs'] as const) {
