@@ -193,7 +193,7 @@ async function benchServer(server: S3Server, root: string): Promise<string[][]> 
       if (kind === 'get') await plainGet(server, bucket, 'run/ckpt-1.wpt');
       else {
         const machine = new TieredStorage({
-          local: rootedAt(fsStorage, join(root, `machine-${r}`)),
+          local: rootedAt(fsStorage, join(root, `${server.kind}-machine-${r}`)),
           remote: s3(server, bucket),
         });
         await big.read('run/ckpt-1.wpt', { storage: machine });

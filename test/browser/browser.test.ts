@@ -189,36 +189,27 @@ describe.skipIf(!available)('in Chromium', () => {
       await call(page, (p) => p.clear());
       const run = (delay: number) =>
         `globalThis.waypointPage.runTiered(${JSON.stringify(server.endpoint)}, 'page-runs', 'tiered', ${delay})`;
-      // A reload at batch 40: the page resumes from its IndexedDB.
-      let reloading: Promise<unknown> | null = null;
-      const reloadAt = (at: number) => (m: { text(): string }) => {
-        const n = /^batch (\d+)$/.exec(m.text());
-        if (n && Number(n[1]) >= at && reloading === null) reloading = page.reload();
+      /** Runs until a batch at or past `at` has ended, then reloads the page. */
+      const runAndReloadAt = async (at: number) => {
+        let reloading: Promise<unknown> | null = null;
+        const onConsole = (m: { text(): string }) => {
+          const n = /^batch (\d+)$/.exec(m.text());
+          if (n && Number(n[1]) >= at && reloading === null) reloading = page.reload();
+        };
+        page.on('console', onConsole);
+        expect(
+          await page.evaluate(run(5)).then(
+            () => 'finished',
+            () => 'killed',
+          ),
+        ).toBe('killed');
+        page.off('console', onConsole);
+        await reloading;
+        await page.waitForFunction(() => 'waypointPage' in globalThis);
       };
-      let onConsole = reloadAt(40);
-      page.on('console', onConsole);
-      expect(
-        await page.evaluate(run(5)).then(
-          () => 'finished',
-          () => 'killed',
-        ),
-      ).toBe('killed');
-      page.off('console', onConsole);
-      await reloading;
-      await page.waitForFunction(() => 'waypointPage' in globalThis);
-      // A new machine: the page's IndexedDB is gone (cleared after a reload at batch 70); the bucket is all there is.
-      reloading = null;
-      onConsole = reloadAt(70);
-      page.on('console', onConsole);
-      expect(
-        await page.evaluate(run(5)).then(
-          () => 'finished',
-          () => 'killed',
-        ),
-      ).toBe('killed');
-      page.off('console', onConsole);
-      await reloading;
-      await page.waitForFunction(() => 'waypointPage' in globalThis);
+      await runAndReloadAt(40); // the page resumes from its IndexedDB
+      await runAndReloadAt(70);
+      // A new machine: the page's IndexedDB is gone; the bucket is all there is.
       await call(page, (p) => p.clear());
       const resumed = (await page.evaluate(run(0))) as PageRunResult;
       await page.close();

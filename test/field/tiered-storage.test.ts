@@ -17,9 +17,10 @@ import {
   MemoryStorage,
   Tensor,
   TieredStorage,
+  type TieredStorageOptions,
   fsStorage,
   readWpt,
-  type Storage,
+  rootedAt,
 } from '../../src/node/index.js';
 import { S3Storage } from '../../src/s3/index.js';
 import { storageContract } from '../../src/testing/index.js';
@@ -55,25 +56,7 @@ const s3On = async (server: S3Server, endpoint = server.endpoint, bucket?: strin
     warn: () => undefined,
   });
 
-/** A storage rooted at `dir` of another (a local tier in its own directory; the remote's paths stay relative). */
-function rooted(storage: Storage, dir: string): Storage {
-  const at = (p: string) => join(dir, p);
-  return {
-    createExclusive: (p) => storage.createExclusive(at(p)),
-    openRead: (p) => storage.openRead(at(p)),
-    rename: (a, b) => storage.rename(at(a), at(b)),
-    syncDir: (d) => storage.syncDir(at(d)),
-    remove: (p) => storage.remove(at(p)),
-    list: (d) => storage.list(at(d)),
-    mkdirp: (d) => storage.mkdirp(at(d)),
-    removeEmptyDir: (d) => storage.removeEmptyDir!(at(d)),
-  };
-}
-
-const localTier = () => {
-  const dir = localDir();
-  return rooted(fsStorage, dir);
-};
+const localTier = () => rootedAt(fsStorage, localDir());
 
 storageContract('TieredStorage (memory over memory)', () => ({
   storage: new TieredStorage({ local: new MemoryStorage(), remote: new MemoryStorage() }),
@@ -182,25 +165,29 @@ describe('TieredStorage', () => {
     });
   }
 
-  it('an upload that keeps failing is warned about, training goes on, and the remote catches up once it answers', async () => {
-    const bucket = await (servers.moto ?? servers.s3rver).bucket();
-    const warnings: string[] = [];
+  /** A manager over a tier whose remote is behind the proxy, with every PUT of ckpt-1.wpt refused by `status`. */
+  async function failingUploads(options: Partial<TieredStorageOptions>, status: number, code: string) {
+    const server = servers.moto ?? servers.s3rver;
+    const bucket = await server.bucket();
     const storage = new TieredStorage({
       local: localTier(),
-      remote: await s3On(servers.moto ?? servers.s3rver, proxy.endpoint, bucket),
-      attempts: 2,
-      retryDelayMs: 5,
-      warn: (m) => warnings.push(m),
+      remote: await s3On(server, proxy.endpoint, bucket),
+      ...options,
     });
     const manager = new CheckpointManager(state(0), 'run', { storage });
     await manager.ready;
-    proxy.plan({
-      method: 'PUT',
-      url: /ckpt-1\.wpt/,
-      times: 1000,
-      fault: { kind: 'status', status: 503, code: 'SlowDown' },
-    });
+    proxy.plan({ method: 'PUT', url: /ckpt-1\.wpt/, times: 1000, fault: { kind: 'status', status, code } });
     await manager.save({ step: 1 });
+    return { storage, manager, remote: () => s3On(server, undefined, bucket) };
+  }
+
+  it('an upload that keeps failing is warned about, training goes on, and the remote catches up once it answers', async () => {
+    const warnings: string[] = [];
+    const { storage, manager, remote } = await failingUploads(
+      { attempts: 2, retryDelayMs: 5, warn: (m) => warnings.push(m) },
+      503,
+      'SlowDown',
+    );
     await expect(storage.flush()).rejects.toThrow(/the remote tier is behind: copying run\/ckpt-1\.wpt failed/);
     expect(manager.uploads?.failed?.path).toBe('run/ckpt-1.wpt');
     expect(warnings.join('\n')).toMatch(
@@ -209,28 +196,15 @@ describe('TieredStorage', () => {
     proxy.clear();
     await manager.save({ step: 2 });
     await manager.close();
-    const remote = await s3On(servers.moto ?? servers.s3rver, undefined, bucket);
-    expect((await remote.list('run')).sort()).toEqual(['ckpt-1.wpt', 'ckpt-2.wpt', 'manifest.json']);
+    expect((await (await remote()).list('run')).sort()).toEqual(['ckpt-1.wpt', 'ckpt-2.wpt', 'manifest.json']);
   });
 
   it("with onUploadError: 'throw', the save after a failed upload fails with it (for onSaveError to decide)", async () => {
-    const bucket = await (servers.moto ?? servers.s3rver).bucket();
-    const storage = new TieredStorage({
-      local: localTier(),
-      remote: await s3On(servers.moto ?? servers.s3rver, proxy.endpoint, bucket),
-      attempts: 1,
-      onUploadError: 'throw',
-      warn: () => undefined,
-    });
-    const manager = new CheckpointManager(state(0), 'run', { storage });
-    await manager.ready;
-    proxy.plan({
-      method: 'PUT',
-      url: /ckpt-1\.wpt/,
-      times: 1000,
-      fault: { kind: 'status', status: 500, code: 'InternalError' },
-    });
-    await manager.save({ step: 1 });
+    const { storage, manager } = await failingUploads(
+      { attempts: 1, onUploadError: 'throw', warn: () => undefined },
+      500,
+      'InternalError',
+    );
     await storage.flush().catch(() => undefined);
     const e = await manager.save({ step: 2 }).catch((err: CheckpointError) => err);
     expect(e).toBeInstanceOf(CheckpointError);

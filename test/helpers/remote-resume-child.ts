@@ -7,25 +7,14 @@
  * usage: remote-resume-child.ts LOCAL_DIR ENDPOINT BUCKET UPLOAD_DELAY_MS OUT.json
  */
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { BackupAndRestore, Callback, TieredStorage, fsStorage, type Storage } from '../../src/node/index.js';
+import { BackupAndRestore, Callback, TieredStorage, fsStorage, rootedAt } from '../../src/node/index.js';
 import { S3Storage } from '../../src/s3/index.js';
 import { dataFor, fingerprint, makeModel } from '../../harness/training.js';
 
 const [localDir, endpoint, bucket, delayArg, out] = process.argv.slice(2);
 const delay = Number(delayArg);
 
-const under = (p: string) => join(localDir, p);
-const local: Storage = {
-  createExclusive: (p) => fsStorage.createExclusive(under(p)),
-  openRead: (p) => fsStorage.openRead(under(p)),
-  rename: (a, b) => fsStorage.rename(under(a), under(b)),
-  syncDir: (d) => fsStorage.syncDir(under(d)),
-  remove: (p) => fsStorage.remove(under(p)),
-  list: (d) => fsStorage.list(under(d)),
-  mkdirp: (d) => fsStorage.mkdirp(under(d)),
-  removeEmptyDir: (d) => fsStorage.removeEmptyDir!(under(d)),
-};
+const local = rootedAt(fsStorage, localDir);
 const remote = new S3Storage({
   endpoint,
   bucket,
