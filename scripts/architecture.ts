@@ -15,6 +15,7 @@ const PACKAGE_CORE = [
   'src/nn',
   'src/optim',
   'src/data',
+  'src/runs',
   'src/checkpoint',
   'src/storage',
   'src/state',
@@ -29,6 +30,8 @@ export const ALLOWED: Record<string, string[]> = {
   'src/node': PACKAGE_CORE,
   'src/browser': PACKAGE_CORE,
   'src/cli': ['src/node', 'src/s3', ...PACKAGE_CORE],
+  // Runs in and out of storages: the run archive (tar), copies between storages, listing.
+  'src/runs': ['src/checkpoint', 'src/storage', 'src/state'],
   // waypoint/s3: S3-compatible object storage, an entry of its own (with its request signer, aws4fetch).
   'src/s3': ['src/storage', 'src/state'],
   // waypoint/testing: the contract suites (the Storage contract) for any implementation.

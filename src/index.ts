@@ -27,6 +27,7 @@ export type {
 } from './backend/index.js';
 export * from './state/index.js';
 export * from './storage/index.js';
+export * from './runs/index.js';
 export * from './checkpoint/index.js';
 export * from './nn/index.js';
 export * from './optim/index.js';

@@ -12,6 +12,7 @@ import { average } from './average.js';
 import { plot } from './plot.js';
 import { exportCommand } from './export.js';
 import { bench } from './bench.js';
+import { runCommand } from './runs.js';
 import { errnoOf, osError } from '../storage/os-errors.js';
 
 const COMMANDS: Command[] = [
@@ -25,6 +26,7 @@ const COMMANDS: Command[] = [
   importCommand,
   inspectLogs,
   tensorboardExport,
+  runCommand,
   bench,
 ];
 

@@ -85,7 +85,8 @@ export class MemoryStorage implements Storage {
   /** The files and directories in `dir` (ENOENT if it is none). */
   async list(dir: string) {
     if (!this.isDir(dir)) throw errno('ENOENT', dir);
-    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+    // The root of relative paths ('.') holds them all.
+    const prefix = dir === '.' || dir === '' ? '' : dir.endsWith('/') ? dir : `${dir}/`;
     const below = [...this.files.keys(), ...this.dirs].filter((p) => p.startsWith(prefix));
     return [...new Set(below.map((p) => p.slice(prefix.length).split('/')[0]).filter((n) => n !== ''))];
   }
