@@ -55,6 +55,24 @@ const page = {
     });
   },
 
+  /** The run in `dir` of `kind` as an archive (exportRun), base64: what a download button hands the user. */
+  async exportRunOf(kind: StorageKind, dir: string): Promise<string> {
+    const bytes = await wp.exportRun(storageOf(kind), dir);
+    let text = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(text);
+  },
+
+  /** Imports an archive (base64) as a File the user picked would be, into `dir` of `kind`: the import's error message, or 'imported'. */
+  async importRunInto(kind: StorageKind, dir: string, base64: string): Promise<string> {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const file = new File([bytes], 'run.tar');
+    return wp.importRun(file, storageOf(kind), dir).then(
+      () => 'imported',
+      (e: Error) => e.message,
+    );
+  },
+
   /** fitDataset on the CSV File the user picked in the page's file input (#csv), backing up into `kind`. */
   runCsv(kind: StorageKind, dir: string, batchDelayMs: number): Promise<PageRunResult> {
     const file = document.querySelector<HTMLInputElement>('#csv')?.files?.[0];

@@ -223,6 +223,83 @@ describe.skipIf(!available)('in Chromium', () => {
     }
   }, 180_000);
 
+  it('runs move between a page and Node as archives: exported from IndexedDB, resumed in Node, and the other way round, bit-identical', async () => {
+    const page = await browser.open();
+    await call(page, (p) => p.clear());
+    // Page to Node: the page's run, stopped by a reload at batch 33, exported and resumed in Node.
+    let reloading: Promise<unknown> | null = null;
+    const onConsole = (m: { text(): string }) => {
+      const n = /^batch (\d+)$/.exec(m.text());
+      if (n && Number(n[1]) >= 33 && reloading === null) reloading = page.reload();
+    };
+    page.on('console', onConsole);
+    expect(
+      await page.evaluate(`globalThis.waypointPage.run('idb', 'out', 3)`).then(
+        () => 'finished',
+        () => 'killed',
+      ),
+    ).toBe('killed');
+    page.off('console', onConsole);
+    await reloading;
+    await page.waitForFunction(() => 'waypointPage' in globalThis);
+    const archive = Buffer.from(
+      (await page.evaluate(`globalThis.waypointPage.exportRunOf('idb', 'out')`)) as string,
+      'base64',
+    );
+    const memory = new MemoryStorage();
+    await node.importRun(new Uint8Array(archive), memory, 'from-page');
+    const inNode = await pageRun(node, { storage: memory, backupDir: 'from-page' });
+    expect(inNode.firstBatch).toBeGreaterThan(0);
+    expect([inNode.weights, inNode.optimizer, inNode.history, inNode.rng]).toEqual([
+      reference.weights,
+      reference.optimizer,
+      reference.history,
+      reference.rng,
+    ]);
+
+    // Node to page: a Node run stopped at batch 47, exported, imported by the page (as a picked File) and resumed there.
+    const nodeRun = new MemoryStorage();
+    class Stop extends Error {}
+    await expect(
+      pageRun(node, {
+        storage: nodeRun,
+        backupDir: 'run',
+        onBatch: (n) => {
+          if (n === 47) throw new Stop();
+        },
+      }),
+    ).rejects.toBeInstanceOf(Stop);
+    const fromNode = Buffer.from(await node.exportRun(nodeRun, 'run')).toString('base64');
+    expect(
+      await page.evaluate(
+        ({ b }) =>
+          (globalThis as unknown as { waypointPage: WaypointPage }).waypointPage.importRunInto('idb', 'from-node', b),
+        { b: fromNode },
+      ),
+    ).toBe('imported');
+    const inPage = (await page.evaluate(`globalThis.waypointPage.run('idb', 'from-node', 0)`)) as PageRunResult;
+    expect(inPage.firstBatch).toBeGreaterThanOrEqual(45);
+    expect([inPage.weights, inPage.optimizer, inPage.history, inPage.rng]).toEqual([
+      reference.weights,
+      reference.optimizer,
+      reference.history,
+      reference.rng,
+    ]);
+
+    // A damaged archive is refused in the page before anything is written.
+    const damaged = Buffer.from(fromNode, 'base64');
+    damaged[700] ^= 0xff;
+    expect(
+      await page.evaluate(
+        ({ b }) =>
+          (globalThis as unknown as { waypointPage: WaypointPage }).waypointPage.importRunInto('idb', 'damaged', b),
+        { b: damaged.toString('base64') },
+      ),
+    ).toMatch(/does not match its SHA-256|header checksum/);
+    expect(await page.evaluate(`globalThis.waypointPage.files('idb', 'damaged')`)).toEqual([]);
+    await page.close();
+  }, 180_000);
+
   it('the directory lock holds across tabs (Web Locks), and a reloaded holder leaves no lock behind that blocks', async () => {
     for (const kind of ['idb', 'opfs'] as const) {
       const holder = await browser.open();
