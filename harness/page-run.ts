@@ -15,6 +15,8 @@ export interface PageRunOptions {
   onBatch?: (globalBatch: number) => void;
   /** Milliseconds each batch waits (a slow hook: gives a test time to reload mid-run; no arithmetic changes). */
   batchDelayMs?: number;
+  /** Told the time from the page being hidden to its backup being durable, once that backup is written. */
+  onHiddenBackup?: (ms: number) => void;
 }
 
 export const EPOCHS = 4;
@@ -61,6 +63,10 @@ export async function pageRun(wp: Package, options: PageRunOptions): Promise<Pag
       epoch = e;
     },
     onBatchEnd: async (batch: number) => {
+      if (backup.lastHiddenBackupMs !== null) {
+        options.onHiddenBackup?.(backup.lastHiddenBackupMs);
+        backup.lastHiddenBackupMs = null;
+      }
       const global = epoch * STEPS_PER_EPOCH + batch;
       if (firstBatch < 0) firstBatch = global;
       options.onBatch?.(global);

@@ -32,7 +32,14 @@ const page = {
       backupDir: dir,
       batchDelayMs,
       onBatch: (n) => console.log(`batch ${n}`),
+      onHiddenBackup: (ms) => console.log(`hidden backup ${ms.toFixed(1)}`),
     });
+  },
+
+  /** Makes the page look hidden to it, as switching tabs does (visibilityState and the event). */
+  hide(): void {
+    Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
   },
 
   /**

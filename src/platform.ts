@@ -111,6 +111,17 @@ export interface Platform {
   importGpuJs?(): Promise<unknown>;
   /** A native incremental SHA-256 (Node's crypto), where the platform has one. */
   sha256?(): { update(bytes: Uint8Array): void; hex(): string };
+  /** The page's lifecycle, where there is a page (a document that can be hidden or closed). */
+  readonly page?: PageLifecycle;
+}
+
+/** A page's visibility: what BackupAndRestore's saveOnHidden and pauseWhenHidden listen to. */
+export interface PageLifecycle {
+  /** Calls `handler` when the page is hidden (`visibilitychange`) or being unloaded (`pagehide`); returns the unsubscribe. */
+  onHidden(handler: (why: 'hidden' | 'pagehide') => void): () => void;
+  hidden(): boolean;
+  /** Resolves when the page is visible again (at once if it is). */
+  whenVisible(): Promise<void>;
 }
 
 let anonymousPid = 0;

@@ -57,6 +57,8 @@ function startLoadWorker(): WorkerThread {
 }
 
 /** Gives gpu.js to the gpu backend: set by `waypoint/gpu` (src/browser/gpu.ts), which imports its browser build. */
+import { pageLifecycle } from './page-lifecycle.js';
+
 let importGpuJs: (() => Promise<unknown>) | undefined;
 
 export function registerGpuJs(load: () => Promise<unknown>): void {
@@ -74,6 +76,7 @@ export const browserPlatform: Platform = {
   onExit: () => undefined,
   ...(globalThis.navigator?.locks ? { exclusiveLock } : {}),
   ...(typeof Worker === 'function' ? { startLoadWorker } : {}),
+  ...(typeof document === 'object' ? { page: pageLifecycle } : {}),
   get importGpuJs() {
     return importGpuJs;
   },

@@ -6,6 +6,7 @@ import { Callback } from '../model/callback.js';
 import type { EpochTotals } from '../model/callback.js';
 import { trainingCheckpoint } from '../model/persistence.js';
 import type { Storage } from '../storage/storage.js';
+import { platform } from '../platform.js';
 import { TrainingInterruptedError } from '../model/interrupt.js';
 import { SaveTimer, type TimeInterval, checkSaveFreq } from '../checkpoint/save-timer.js';
 
@@ -58,6 +59,14 @@ export interface BackupAndRestoreOptions {
   maxSnapshotBytes?: number;
   /** A failed backup stops training ('raise', the default) or is reported and skipped ('warn'). */
   onSaveError?: 'raise' | 'warn';
+  /**
+   * In a page: when it is hidden (another tab, a minimized window, a closing tab) or being
+   * unloaded, back up at the end of the batch in flight, whatever `saveFreq` says. Default true
+   * where there is a page; nothing elsewhere.
+   */
+  saveOnHidden?: boolean;
+  /** In a page: after that backup, wait to train on until the page is visible again. Default false. */
+  pauseWhenHidden?: boolean;
   warn?: (message: string) => void;
 }
 
@@ -88,6 +97,11 @@ export class BackupAndRestore extends Callback {
   private progress: Progress = { epoch: 0, batch: 0, totals: null, batchesSeen: 0 };
   /** The position after the last batch trained (progress is the last one backed up). */
   private trained = { epoch: 0, batch: 0 };
+  /** When the page was hidden (saveOnHidden), until the backup that answers it. */
+  private hiddenSince: { why: 'hidden' | 'pagehide'; at: number } | null = null;
+  private stopWatchingPage: (() => void) | null = null;
+  /** Milliseconds from the page being hidden to its backup being durable, the last time (saveOnHidden). */
+  lastHiddenBackupMs: number | null = null;
   /** The path restored from on train begin, if any. */
   restoredFrom: string | null = null;
   override readonly logsCheckpointOverhead: boolean;
@@ -172,6 +186,13 @@ export class BackupAndRestore extends Callback {
         stepsDone: this.progress.stepsDone,
       });
     this.trained = { epoch: this.progress.epoch, batch: this.progress.batch };
+    const page = platform().page;
+    if (page && (this.options.saveOnHidden ?? true)) {
+      this.stopWatchingPage?.();
+      this.stopWatchingPage = page.onHidden((why) => {
+        this.hiddenSince ??= { why, at: performance.now() };
+      });
+    }
     if (this.timeMs !== null)
       this.timer = new SaveTimer(this.timeMs, this.options.overheadBudget, this.options.monotonicNow);
   }
@@ -179,6 +200,15 @@ export class BackupAndRestore extends Callback {
   override async onBatchEnd(batch: number): Promise<void> {
     this.progress.batchesSeen++;
     this.trained = { epoch: this.fitContext('onBatchEnd').epoch, batch: batch + 1 };
+    if (this.hiddenSince) {
+      const { why, at } = this.hiddenSince;
+      this.hiddenSince = null;
+      await this.backupHere(`page ${why}`);
+      this.lastHiddenBackupMs = performance.now() - at;
+      const page = platform().page;
+      if (this.options.pauseWhenHidden && page?.hidden()) await page.whenVisible();
+      return;
+    }
     if (this.timer !== null) {
       if (this.timer.due()) await this.timer.time(() => this.backupHere());
       return;
@@ -233,6 +263,7 @@ export class BackupAndRestore extends Callback {
    * callbacks after this one still save the final model.
    */
   override async onTrainEnd(): Promise<void> {
+    this.unwatchPage();
     const manager = this.manager;
     this.manager = null;
     const cleanup = this.deleteCheckpoint ? manager?.deleteAll() : manager?.close();
@@ -247,6 +278,7 @@ export class BackupAndRestore extends Callback {
    * one that failed with an error backs up the last position where its state was whole.
    */
   override async onTrainAbort(error: unknown): Promise<void> {
+    this.unwatchPage();
     const manager = this.manager;
     if (manager === null) return;
     const interrupted = error instanceof TrainingInterruptedError;
@@ -270,6 +302,12 @@ export class BackupAndRestore extends Callback {
     }
     this.manager = null;
     await manager.close().catch((e: Error) => this.warnOf(`closing the backup failed: ${e.message}`));
+  }
+
+  private unwatchPage(): void {
+    this.stopWatchingPage?.();
+    this.stopWatchingPage = null;
+    this.hiddenSince = null;
   }
 
   private warnOf(message: string): void {
