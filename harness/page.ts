@@ -36,6 +36,12 @@ const page = {
     });
   },
 
+  /** The origin's usage and quota, and whether asking for persistent storage was granted. */
+  async quota(): Promise<{ usage: number; quota: number; persisted: boolean } | null> {
+    const estimate = await wp.storageEstimate();
+    return estimate && { ...estimate, persisted: await wp.requestPersistentStorage() };
+  },
+
   /** Makes the page look hidden to it, as switching tabs does (visibilityState and the event). */
   hide(): void {
     Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });

@@ -4,3 +4,4 @@ import './install.js';
 export * from '../index.js';
 export { IndexedDBStorage } from './indexeddb-storage.js';
 export { OPFSStorage } from './opfs-storage.js';
+export { requestPersistentStorage, storageEstimate } from './persistence.js';

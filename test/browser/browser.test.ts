@@ -270,6 +270,20 @@ describe.skipIf(!available)('in Chromium', () => {
     ]);
   }, 120_000);
 
+  it('a page reads its usage and quota, which its backups count in, and asks for persistent storage', async () => {
+    const page = await browser.open();
+    await call(page, (p) => p.clear());
+    const quota = () =>
+      page.evaluate(() => (globalThis as unknown as { waypointPage: WaypointPage }).waypointPage.quota());
+    const before = await quota();
+    await page.evaluate(`globalThis.waypointPage.run('idb', 'usage', 0)`);
+    const after = await quota();
+    await page.close();
+    expect(before!.quota).toBeGreaterThan(0);
+    expect(after!.usage).toBeGreaterThan(before!.usage);
+    expect(typeof after!.persisted).toBe('boolean'); // headless Chromium decides by site engagement
+  });
+
   it('runs move between a page and Node as archives: exported from IndexedDB, resumed in Node, and the other way round, bit-identical', async () => {
     const page = await browser.open();
     await call(page, (p) => p.clear());
