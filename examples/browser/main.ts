@@ -1,7 +1,9 @@
 /**
  * The browser example (`npm run example:browser`, then open the printed address): trains the
  * MNIST CNN in the page with a live loss curve and a progress bar, backs up to IndexedDB
- * every 50 batches, and after a reload or a closed tab resumes where it stopped.
+ * every 50 batches and whenever the page is hidden, and after a reload or a closed tab resumes
+ * where it stopped. The run downloads as one file and uploads again (here, in another browser,
+ * or into `waypoint run import` to resume in Node).
  */
 import {
   Sequential,
@@ -13,6 +15,8 @@ import {
   BackupAndRestore,
   IndexedDBStorage,
   ProgressBar,
+  exportRun,
+  importRun,
   loadMnist,
   getBackend,
 } from '../../src/browser/index.js';
@@ -20,7 +24,8 @@ import {
 const EPOCHS = 3;
 const BATCH = 32;
 const STORAGE = new IndexedDBStorage('waypoint-example');
-const BACKUP_DIR = 'mnist-cnn/backup';
+const RUN_DIR = 'mnist-cnn';
+const BACKUP_DIR = `${RUN_DIR}/backup`;
 const el = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (text: string) => {
   el('status').textContent = text;
@@ -87,6 +92,20 @@ async function train(): Promise<void> {
   const steps = Math.ceil(xTrain.shape[0] / BATCH);
   let epoch = 0;
   let resumedAt: number | null = null;
+  const backup = new BackupAndRestore({
+    backupDir: BACKUP_DIR,
+    saveFreq: 50,
+    storage: STORAGE,
+    pauseWhenHidden: el<HTMLInputElement>('pause').checked,
+  });
+  let lastStep = 0;
+  // The backup a hidden tab triggers, told as soon as it is durable (training may be paused behind it).
+  const watchHidden = setInterval(() => {
+    if (backup.lastHiddenBackupMs === null) return;
+    el('hidden').textContent =
+      `the page was hidden: backed up at batch ${lastStep + 1}, durable ${backup.lastHiddenBackupMs.toFixed(0)} ms after`;
+    backup.lastHiddenBackupMs = null;
+  }, 100);
   const curve = {
     onEpochBegin: async (e: number) => {
       epoch = e;
@@ -97,11 +116,11 @@ async function train(): Promise<void> {
         resumedAt = step - 1;
         status(resumedAt > 0 ? `resumed from the backup at batch ${resumedAt}` : 'training');
       }
+      lastStep = step;
       losses.push({ step, loss: logs?.loss ?? NaN });
       if (batch % 10 === 0) drawCurve(EPOCHS * steps);
     },
   };
-  const backup = new BackupAndRestore({ backupDir: BACKUP_DIR, saveFreq: 50, storage: STORAGE });
   const history = await model.fit(xTrain, yTrain, {
     epochs: EPOCHS,
     batchSize: BATCH,
@@ -109,6 +128,7 @@ async function train(): Promise<void> {
     validationData: [xTest, yTest],
     callbacks: [backup, curve, new ProgressBar({ sink: el('progress'), epochs: EPOCHS, stepsPerEpoch: steps })],
   });
+  clearInterval(watchHidden);
   drawCurve(EPOCHS * steps);
   const accuracy = history.history.val_accuracy?.at(-1) ?? NaN;
   status(`done: test accuracy ${(accuracy * 100).toFixed(1)} % (${getBackend().name})`);
@@ -121,6 +141,31 @@ el('start').onclick = () => {
 el('reset').onclick = async () => {
   for (const name of await STORAGE.list(BACKUP_DIR).catch(() => [])) await STORAGE.remove(`${BACKUP_DIR}/${name}`);
   status('backup forgotten');
+};
+// The run (its backup) as one file: a tar whose index holds every file's SHA-256.
+el('download').onclick = async () => {
+  try {
+    const bytes = await exportRun(STORAGE, RUN_DIR);
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(new Blob([bytes], { type: 'application/x-tar' }));
+    link.download = 'mnist-cnn.run.tar';
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000); // revoked at once, the download may not start
+    status(`downloaded the run (${(bytes.length / 1e6).toFixed(2)} MB)`);
+  } catch (e) {
+    status(`nothing to download: ${(e as Error).message}`);
+  }
+};
+// A run file picked by the user, verified whole before a byte is written, then resumed.
+el<HTMLInputElement>('upload').onchange = async () => {
+  const file = el<HTMLInputElement>('upload').files?.[0];
+  if (!file) return;
+  try {
+    await importRun(file, STORAGE, RUN_DIR);
+    status(`imported ${file.name}: press Train to resume it`);
+  } catch (e) {
+    status(`not imported: ${(e as Error).message}`);
+  }
 };
 // A backup from a reloaded or closed tab: carry on at once.
 if (await hasBackup()) el('start').click();
