@@ -52,15 +52,15 @@ describe.skipIf(!available)('in Chromium', () => {
   });
 
   /** Starts the run in `page`, reloads the page once a batch at or past `killAt` has ended, then runs again to the end. */
-  async function killAndResume(page: Page, kind: Kind, killAt: number): Promise<PageRunResult> {
-    const dir = `run-${kind}-${killAt}`;
+  /** Evaluates `run` (a run logging `batch N`), reloads the page once a batch at or past `at` has ended, and waits for it to be back. */
+  async function runUntilReloaded(page: Page, run: string, at: number): Promise<void> {
     let reloading: Promise<unknown> | null = null;
     const onConsole = (m: { text(): string }) => {
       const n = /^batch (\d+)$/.exec(m.text());
-      if (n && Number(n[1]) >= killAt && reloading === null) reloading = page.reload();
+      if (n && Number(n[1]) >= at && reloading === null) reloading = page.reload();
     };
     page.on('console', onConsole);
-    const first = page.evaluate(`globalThis.waypointPage.run(${JSON.stringify(kind)}, ${JSON.stringify(dir)}, 3)`).then(
+    const first = page.evaluate(run).then(
       () => 'finished',
       () => 'killed',
     );
@@ -68,6 +68,15 @@ describe.skipIf(!available)('in Chromium', () => {
     page.off('console', onConsole);
     await reloading;
     await page.waitForFunction(() => 'waypointPage' in globalThis);
+  }
+
+  async function killAndResume(page: Page, kind: Kind, killAt: number): Promise<PageRunResult> {
+    const dir = `run-${kind}-${killAt}`;
+    await runUntilReloaded(
+      page,
+      `globalThis.waypointPage.run(${JSON.stringify(kind)}, ${JSON.stringify(dir)}, 3)`,
+      killAt,
+    );
     return page.evaluate(
       `globalThis.waypointPage.run(${JSON.stringify(kind)}, ${JSON.stringify(dir)}, 0)`,
     ) as Promise<PageRunResult>;
@@ -189,26 +198,8 @@ describe.skipIf(!available)('in Chromium', () => {
       await call(page, (p) => p.clear());
       const run = (delay: number) =>
         `globalThis.waypointPage.runTiered(${JSON.stringify(server.endpoint)}, 'page-runs', 'tiered', ${delay})`;
-      /** Runs until a batch at or past `at` has ended, then reloads the page. */
-      const runAndReloadAt = async (at: number) => {
-        let reloading: Promise<unknown> | null = null;
-        const onConsole = (m: { text(): string }) => {
-          const n = /^batch (\d+)$/.exec(m.text());
-          if (n && Number(n[1]) >= at && reloading === null) reloading = page.reload();
-        };
-        page.on('console', onConsole);
-        expect(
-          await page.evaluate(run(5)).then(
-            () => 'finished',
-            () => 'killed',
-          ),
-        ).toBe('killed');
-        page.off('console', onConsole);
-        await reloading;
-        await page.waitForFunction(() => 'waypointPage' in globalThis);
-      };
-      await runAndReloadAt(40); // the page resumes from its IndexedDB
-      await runAndReloadAt(70);
+      await runUntilReloaded(page, run(5), 40); // the page resumes from its IndexedDB
+      await runUntilReloaded(page, run(5), 70);
       // A new machine: the page's IndexedDB is gone; the bucket is all there is.
       await call(page, (p) => p.clear());
       const resumed = (await page.evaluate(run(0))) as PageRunResult;
@@ -288,21 +279,7 @@ describe.skipIf(!available)('in Chromium', () => {
     const page = await browser.open();
     await call(page, (p) => p.clear());
     // Page to Node: the page's run, stopped by a reload at batch 33, exported and resumed in Node.
-    let reloading: Promise<unknown> | null = null;
-    const onConsole = (m: { text(): string }) => {
-      const n = /^batch (\d+)$/.exec(m.text());
-      if (n && Number(n[1]) >= 33 && reloading === null) reloading = page.reload();
-    };
-    page.on('console', onConsole);
-    expect(
-      await page.evaluate(`globalThis.waypointPage.run('idb', 'out', 3)`).then(
-        () => 'finished',
-        () => 'killed',
-      ),
-    ).toBe('killed');
-    page.off('console', onConsole);
-    await reloading;
-    await page.waitForFunction(() => 'waypointPage' in globalThis);
+    await runUntilReloaded(page, `globalThis.waypointPage.run('idb', 'out', 3)`, 33);
     const archive = Buffer.from(
       (await page.evaluate(`globalThis.waypointPage.exportRunOf('idb', 'out')`)) as string,
       'base64',

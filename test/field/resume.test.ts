@@ -21,24 +21,13 @@ import {
   ReduceLROnPlateau,
   type Sequential,
 } from '../../src/node/index.js';
+import { Crash, CrashAt } from '../helpers/crash-at.js';
 import { dataFor, fingerprint, makeModel, type Kind } from '../../harness/training.js';
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'wpt-resume-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-class Crash extends Error {}
-/** Throws after `at` batches: the in-process stand-in for a kill (nothing after it runs). */
-class CrashAt extends Callback {
-  private n = 0;
-  constructor(private readonly at: number) {
-    super();
-  }
-  override async onBatchEnd() {
-    if (++this.n === this.at) throw new Crash(`crash after batch ${this.at}`);
-  }
-}
 
 describe('resume is exact', () => {
   it('a run stopped at any batch and restored into a fresh model equals an uninterrupted run', async () => {

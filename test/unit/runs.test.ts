@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   BackupAndRestore,
-  Callback,
   CSVLogger,
   CheckpointError,
   MemoryStorage,
@@ -26,6 +25,7 @@ import {
 } from '../../src/node/index.js';
 import { S3Storage } from '../../src/s3/index.js';
 import { fileHeader, padding } from '../../src/runs/tar.js';
+import { Crash, CrashAt } from '../helpers/crash-at.js';
 import { dataFor, fingerprint, makeModel } from '../../harness/training.js';
 import { type S3Server, startS3rver } from '../../harness/s3-servers.js';
 
@@ -64,17 +64,6 @@ async function filesIn(storage: Storage, dir: string, under = ''): Promise<Recor
     }
   }
   return out;
-}
-
-class Crash extends Error {}
-class CrashAt extends Callback {
-  private n = 0;
-  constructor(private readonly at: number) {
-    super();
-  }
-  override async onBatchEnd() {
-    if (++this.n === this.at) throw new Crash();
-  }
 }
 
 describe('run archives', () => {
