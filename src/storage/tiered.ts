@@ -80,6 +80,8 @@ export class TieredStorage implements Storage {
   private readonly status = { uploaded: 0, removed: 0, bytes: 0 };
   private current: Change | null = null;
   private readonly downloads = new Map<string, Promise<void>>();
+  /** Files removed while their upload waited: their local copies go when the removal is replayed. */
+  private readonly keptForUpload = new Set<string>();
 
   constructor(private readonly options: TieredStorageOptions) {
     this.local = options.local;
@@ -157,14 +159,15 @@ export class TieredStorage implements Storage {
   }
 
   /**
-   * Whether a later change of the same file makes this one unneeded: only if no removal of
-   * another file comes between, since a removal must follow the copy of the manifest that
-   * stopped naming that file.
+   * Whether a later change of the same file makes this one unneeded: a newer copy of it with
+   * no removal of another file between (a removal must follow the copy of the manifest that
+   * stopped naming that file). A later removal of the file does not: a manifest copied in
+   * between may still name it.
    */
   private supersededAfter(change: Change): boolean {
     for (const c of this.queue) {
       if (c.seq <= change.seq) continue;
-      if (c.path === change.path) return true;
+      if (c.path === change.path) return change.kind !== 'upload' || c.kind === 'upload';
       if (c.kind !== 'upload') return false;
     }
     return false;
@@ -201,6 +204,11 @@ export class TieredStorage implements Storage {
       try {
         if (change.kind === 'remove') {
           if (!this.supersededAfter(change)) await this.remote.remove(change.path);
+          // The local copy kept for its upload, unless the file was written anew since.
+          const writtenAnew = this.queue.some(
+            (c) => c.seq > change.seq && c.path === change.path && c.kind === 'upload',
+          );
+          if (this.keptForUpload.delete(change.path) && !writtenAnew) await this.local.remove(change.path);
           this.status.removed++;
         } else if (change.kind === 'removeDir') await this.remote.removeEmptyDir?.(change.path);
         else await this.upload(change);
@@ -288,6 +296,7 @@ export class TieredStorage implements Storage {
    * downloaded into the local tier, with large ranged reads in parallel, and read from there.
    */
   async openRead(path: string): Promise<ReadHandle> {
+    if (this.removing(path)) throw Object.assign(new Error(`ENOENT: ${path} was removed`), { code: 'ENOENT', path });
     try {
       return await this.local.openRead(path);
     } catch (e) {
@@ -368,8 +377,15 @@ export class TieredStorage implements Storage {
     await this.local.syncDir(dir);
   }
 
+  /**
+   * Removes the file from both tiers. A file still waiting for its upload keeps its local copy
+   * until that upload is done (a manifest copied before its removal may name it): the local
+   * copy goes when the removal is replayed; meanwhile it is hidden from reads and listings.
+   */
   async remove(path: string): Promise<void> {
-    await this.local.remove(path);
+    const uploading = this.current?.path === path || this.queue.some((c) => c.path === path && c.kind === 'upload');
+    if (uploading) this.keptForUpload.add(path);
+    else await this.local.remove(path);
     await this.record('remove', path);
   }
 
@@ -382,7 +398,7 @@ export class TieredStorage implements Storage {
       r.status === 'rejected' && (r.reason as { code?: string }).code === 'ENOENT';
     for (const r of [local, remote]) if (r.status === 'rejected' && !missing(r)) throw r.reason;
     if (local.status === 'rejected' && missing(remote)) throw local.reason;
-    const names = new Set(local.status === 'fulfilled' ? local.value : []);
+    const names = new Set((local.status === 'fulfilled' ? local.value : []).filter((n) => !removing.has(join(dir, n))));
     if (remote.status === 'fulfilled') for (const n of remote.value) if (!removing.has(join(dir, n))) names.add(n);
     return [...names];
   }

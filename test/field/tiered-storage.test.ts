@@ -70,6 +70,14 @@ for (const kind of ['s3rver', 'moto'] as const)
   });
 
 const state = (v: number) => new Checkpoint({ w: new Tensor(new Float32Array(256).fill(v), [16, 16]), step: v });
+/** A state whose checkpoint passes 1 MiB (random values: no codec shrinks it below). */
+const largeState = () =>
+  new Checkpoint({
+    w: new Tensor(
+      new Float32Array(300_000).map(() => Math.random()),
+      [300_000],
+    ),
+  });
 
 /** A remote tier that takes `delayMs` for every change (uploads lag behind the saves), and copies its files after each change into `states`. */
 function slowRemote(delayMs: () => number, states: MemoryStorage[]): MemoryStorage {
@@ -116,12 +124,14 @@ describe('TieredStorage', () => {
         fc.integer({ min: 1, max: 3 }),
         fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 3, maxLength: 12 }),
         fc.array(fc.integer({ min: 0, max: 30 }), { minLength: 4, maxLength: 4 }),
-        async (maxToKeep, delays, pauses) => {
+        // Checkpoints past 1 MiB are uploaded from the local file, not from a copy taken at the change.
+        fc.boolean(),
+        async (maxToKeep, delays, pauses, large) => {
           let d = 0;
           const states: MemoryStorage[] = [];
           const remote = slowRemote(() => delays[d++ % delays.length], states);
           const storage = new TieredStorage({ local: new MemoryStorage(), remote });
-          const manager = new CheckpointManager(state(0), 'run', { storage, maxToKeep });
+          const manager = new CheckpointManager(large ? largeState() : state(0), 'run', { storage, maxToKeep });
           for (let step = 1; step <= 6; step++) {
             await manager.save({ step });
             await new Promise((r) => setTimeout(r, pauses[step % pauses.length]));
