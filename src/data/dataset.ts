@@ -245,20 +245,24 @@ export abstract class Dataset<T> implements Trackable {
 
   /**
    * Reads up to `bufferSize` elements ahead while the consumer works. Each element comes
-   * with the position after it, so a position taken here is the consumer's, not the reader's.
+   * with the position after it, and with the state of the datasets above it (a reshuffling
+   * shuffle's pass count) as it was then: reading ahead into the next pass must not move the
+   * pass a position taken here resumes at. A position taken here is the consumer's.
    */
   prefetch(bufferSize: number): Dataset<T> {
     if (!(Number.isInteger(bufferSize) && bufferSize > 0))
       throw new ArgumentError(`prefetch: bufferSize must be a positive integer, got ${bufferSize}`);
     return derived(this, this.size, async (position) => {
-      const it = await this.iterator(position);
-      let at = it.position();
+      const saved = position as { prefetched: Position; upstream: StateDict } | undefined;
+      if (saved) this.loadStateDict(saved.upstream);
+      const it = await this.iterator(saved?.prefetched);
+      let at = { prefetched: it.position(), upstream: this.stateDict() };
       let chain: Promise<unknown> = Promise.resolve();
-      const ahead: Array<Promise<{ r: IteratorResult<T, undefined>; at: Position }>> = [];
+      const ahead: Array<Promise<{ r: IteratorResult<T, undefined>; at: typeof at | null }>> = [];
       const pull = () => {
         const read = chain.then(async () => {
           const r = await it.next();
-          return { r, at: r.done ? null : it.position() };
+          return { r, at: r.done ? null : { prefetched: it.position(), upstream: this.stateDict() } };
         });
         chain = read.catch(() => undefined);
         read.catch(() => undefined); // awaited by next(); not an unhandled rejection meanwhile
@@ -268,7 +272,7 @@ export abstract class Dataset<T> implements Trackable {
         next: async () => {
           while (ahead.length < bufferSize) pull();
           const { r, at: after } = await ahead.shift()!;
-          if (!r.done) at = after;
+          if (!r.done && after) at = after;
           return r;
         },
         position: () => at,

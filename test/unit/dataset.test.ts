@@ -291,7 +291,18 @@ describe('saved positions', () => {
       {
         numRuns: 200,
         // Once found: a concatenated prefix must keep small last batches only where the whole pipeline does.
-        examples: [[18, [['batch', 3, false], ['batch', 3, true], ['concatenate'], ['batch', 3, false]], 0]],
+        examples: [
+          [18, [['batch', 3, false], ['batch', 3, true], ['concatenate'], ['batch', 3, false]], 0],
+          [
+            2,
+            [
+              ['shuffle', 2, 1046592456],
+              ['repeat', 2],
+              ['prefetch', 2],
+            ],
+            2,
+          ],
+        ],
       },
     );
   });
