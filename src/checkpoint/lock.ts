@@ -147,8 +147,14 @@ async function tryCreate(
     throw osError('cannot create the lock file', path, e);
   }
   if ((await storage.conditionalWrites?.()) === false) {
+    // Held here while it settles: another manager of this process reading it meanwhile must see a live holder.
+    const mine = heldIn(storage);
+    mine.set(path, record.token);
     await new Promise((resolve) => setTimeout(resolve, settleMs));
-    if (parseLock(await readFileIfExists(storage, path))?.token !== record.token) return { created: false };
+    if (parseLock(await readFileIfExists(storage, path))?.token !== record.token) {
+      if (mine.get(path) === record.token) mine.delete(path);
+      return { created: false };
+    }
   }
   return { created: true, version };
 }
