@@ -20,6 +20,20 @@ const managerOn = (kind: StorageKind, dir: string) =>
     warn: () => undefined,
   });
 
+let big: { tensors: Record<string, wp.Tensor>; checkpoint: wp.Checkpoint } | null = null;
+
+/** Entry `seed`'s values: distinct per position and entry, and not constant (a codec cannot shortcut them). */
+function fillPattern(data: Float32Array, seed: number): Float32Array {
+  for (let i = 0; i < data.length; i++) data[i] = ((i * 2654435761 + seed * 40503) % 1000003) / 1000003;
+  return data;
+}
+
+function samePattern(data: Float32Array, seed: number): boolean {
+  for (let i = 0; i < data.length; i++)
+    if (data[i] !== Math.fround(((i * 2654435761 + seed * 40503) % 1000003) / 1000003)) return false;
+  return true;
+}
+
 function randomTensor(rng: wp.Random, shape: number[]): wp.Tensor {
   return new wp.Tensor(rng.fillNormal(new Float32Array(shape.reduce((a, b) => a * b, 1)), 0, 1), shape);
 }
@@ -103,6 +117,49 @@ const page = {
     const model = await wp.loadModel(url);
     const out = model.predict(new wp.Tensor(Float32Array.from(x), [x.length / width, width])) as wp.Tensor;
     return Array.from(out.data);
+  },
+
+  /**
+   * A state of `megabytes` in tensors of `entryMegabytes` (a pattern, cheap to fill and to
+   * check), held by the page between calls: what the large-checkpoint test and bench save and load.
+   */
+  bigState(megabytes: number, entryMegabytes: number): number {
+    const perEntry = (entryMegabytes << 20) / 4;
+    const tensors: Record<string, wp.Tensor> = {};
+    for (let i = 0, left = (megabytes << 20) / 4; left > 0; i++, left -= perEntry) {
+      const n = Math.min(left, perEntry);
+      tensors[`w${String(i).padStart(3, '0')}`] = new wp.Tensor(fillPattern(new Float32Array(n), i), [n]);
+    }
+    big = { tensors, checkpoint: new wp.Checkpoint(tensors) };
+    return Object.keys(tensors).length;
+  },
+
+  /** Saves the held state into `kind` as `big/state.wpt`: milliseconds, the file's bytes, and the progress reports. */
+  async bigSave(
+    kind: StorageKind,
+    codec: 'raw' | 'shuffle-deflate',
+  ): Promise<{ ms: number; bytes: number; reports: number }> {
+    const storage = storageOf(kind);
+    await storage.mkdirp('big');
+    const start = performance.now();
+    const result = await big!.checkpoint.write('big/state.wpt', { storage, codec });
+    return { ms: performance.now() - start, bytes: result.bytes, reports: 0 };
+  },
+
+  /** Zeroes the held state, restores it from `kind`, and checks every value: milliseconds, and whether all came back. */
+  async bigLoad(kind: StorageKind): Promise<{ ms: number; intact: boolean }> {
+    const tensors = Object.values(big!.tensors);
+    for (const t of tensors) t.data.fill(0);
+    const start = performance.now();
+    await big!.checkpoint.read('big/state.wpt', { storage: storageOf(kind) });
+    const ms = performance.now() - start;
+    return { ms, intact: tensors.every((t, i) => samePattern(t.data, i)) };
+  },
+
+  /** Forgets the held state and removes its file from `kind`. */
+  async bigDrop(kind: StorageKind): Promise<void> {
+    big = null;
+    await storageOf(kind).remove('big/state.wpt');
   },
 
   async clear(): Promise<void> {

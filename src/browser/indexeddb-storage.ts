@@ -1,10 +1,19 @@
 /**
- * A Storage in one IndexedDB database, for pages: each file a record (its bytes) keyed by
- * its path, each directory a record of its own. A file's bytes are written in one
- * transaction when it is synced or closed, and a rename is one transaction that writes the
- * new name and deletes the old, so a checkpoint (written to a temporary name, then renamed)
- * and a manifest commit appear whole or not at all, as on a file system; a transaction that
- * commits with `durability: 'strict'` is on disk. Paths are POSIX-like ('runs/mlp/backup').
+ * A Storage in one IndexedDB database, for pages. Each file is a record keyed by its path
+ * that names the file's contents (an id and a size); the contents are records of CHUNK_BYTES
+ * each, keyed by [id, index], in a store of their own; each directory is a record too. So a
+ * file is never one value held whole: a write keeps one chunk in memory, a read fetches only
+ * the chunks it covers (tfjs ran out of memory putting a 2 GB model in one record, tfjs#7702).
+ *
+ * A file's size, which decides what readers see, changes only when it is synced or closed, in
+ * one durable transaction (`durability: 'strict'`) with its last chunk; the full chunks before
+ * it are written as they fill, in relaxed transactions that the strict one makes durable (one
+ * log for the database). A rename is one transaction that points the new name at the contents
+ * and deletes the old name, so a checkpoint (written to a temporary name, then renamed) and a
+ * manifest commit appear whole or not at all, as on a file system. A file replaced or removed
+ * while a handle reads it fails that handle's next read (ENOENT) instead of mixing versions.
+ * Files written by version 1 of this storage (one record of bytes) are still read, renamed and
+ * removed. Paths are POSIX-like ('runs/mlp/backup').
  */
 import { dirname, normalize } from '../paths.js';
 import type { ReadHandle, Storage, WriteHandle } from '../storage/storage.js';
@@ -12,9 +21,26 @@ import { errno, fromDom } from './errors.js';
 import { readHandleOverBytes } from './read-handle.js';
 
 const FILES = 'files';
+const CHUNKS = 'chunks';
 const DIRS = 'dirs';
+/** Bytes of a file per chunk record: what a write holds and a read fetches at least. */
+export const CHUNK_BYTES = 4 << 20;
+/** Chunks a read handle keeps: pieces read in order, a few in flight, each fetch a chunk once. */
+const CACHED_CHUNKS = 2;
+
+/** What a path's record holds: where its contents are. Version 1 stored the bytes themselves. */
+interface FileRecord {
+  id: string;
+  size: number;
+}
+type StoredFile = FileRecord | Uint8Array;
 
 const key = (path: string) => normalize(path).replace(/^\/+/, '').replace(/\/+$/, '');
+const chunksOf = (id: string) => IDBKeyRange.bound([id, 0], [id, Infinity]);
+const newId = () =>
+  typeof crypto !== 'undefined' && 'randomUUID' in crypto
+    ? crypto.randomUUID()
+    : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 
 function request<T>(r: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -31,6 +57,8 @@ function done(tx: IDBTransaction): Promise<void> {
   });
 }
 
+type Stores = { files: IDBObjectStore; chunks: IDBObjectStore; dirs: IDBObjectStore };
+
 export class IndexedDBStorage implements Storage {
   readonly lockScope: string;
   private db: Promise<IDBDatabase> | null = null;
@@ -46,10 +74,10 @@ export class IndexedDBStorage implements Storage {
         reject(errno('ENOSYS', this.name, 'this platform has no IndexedDB'));
         return;
       }
-      const r = indexedDB.open(this.name, 1);
+      const r = indexedDB.open(this.name, 2);
       r.onupgradeneeded = () => {
-        r.result.createObjectStore(FILES);
-        r.result.createObjectStore(DIRS);
+        for (const store of [FILES, CHUNKS, DIRS])
+          if (!r.result.objectStoreNames.contains(store)) r.result.createObjectStore(store);
       };
       r.onsuccess = () => {
         // Another page deleting or upgrading the database: let it (this storage reopens on next use).
@@ -66,17 +94,22 @@ export class IndexedDBStorage implements Storage {
     return this.db;
   }
 
-  /** Runs `body` in one transaction over both stores; resolves once it committed durably. */
+  /** Runs `body` in one transaction over every store; resolves once it committed (durably, unless relaxed). */
   private async transact<T>(
     mode: IDBTransactionMode,
     path: string,
-    body: (files: IDBObjectStore, dirs: IDBObjectStore) => Promise<T>,
+    body: (stores: Stores) => Promise<T>,
+    durability: IDBTransactionDurability = 'strict',
   ): Promise<T> {
     const db = await this.open();
-    const tx = db.transaction([FILES, DIRS], mode, { durability: 'strict' });
+    const tx = db.transaction([FILES, CHUNKS, DIRS], mode, { durability });
     const committed = done(tx);
     try {
-      const result = await body(tx.objectStore(FILES), tx.objectStore(DIRS));
+      const result = await body({
+        files: tx.objectStore(FILES),
+        chunks: tx.objectStore(CHUNKS),
+        dirs: tx.objectStore(DIRS),
+      });
       await committed;
       return result;
     } catch (e) {
@@ -96,32 +129,78 @@ export class IndexedDBStorage implements Storage {
       throw errno('ENOENT', path, 'no such directory');
   }
 
+  /** Deletes the contents a path's record names (its chunks; a version-1 record holds its own). */
+  private static async dropContents(chunks: IDBObjectStore, stored: StoredFile | undefined): Promise<void> {
+    if (stored !== undefined && !(stored instanceof Uint8Array)) await request(chunks.delete(chunksOf(stored.id)));
+  }
+
   async createExclusive(path: string): Promise<WriteHandle> {
     const k = key(path);
-    await this.transact('readwrite', path, async (files, dirs) => {
+    const id = newId();
+    await this.transact('readwrite', path, async ({ files, dirs }) => {
       await this.requireDir(dirs, k);
       if ((await request(files.count(k))) > 0 || (await request(dirs.count(k))) > 0)
         throw errno('EEXIST', path, 'file already exists');
-      await request(files.add(new Uint8Array(0), k));
+      await request(files.add({ id, size: 0 } satisfies FileRecord, k));
     });
-    const chunks: Uint8Array[] = [];
+    // The chunk being filled (grown to CHUNK_BYTES as needed: a manifest never holds 4 MiB); chunks before it are in the database.
+    let tail = new Uint8Array(0);
+    // The full chunk whose transaction is in flight: the tail's other buffer, filled again once that one committed.
+    let spare = new Uint8Array(0);
+    let tailLength = 0;
+    let tailIndex = 0;
+    let size = 0;
+    let persisted = 0;
     let closed = false;
-    // Written since the last persist: a close after a sync writes nothing again.
-    let dirty = false;
+    // At most one full chunk's transaction in flight while the next one fills.
+    let inFlight: Promise<void> = Promise.resolve();
+    const stillThere = async (files: IDBObjectStore) => {
+      const stored = (await request(files.get(k))) as StoredFile | undefined;
+      if (stored === undefined || stored instanceof Uint8Array || stored.id !== id)
+        throw errno('ENOENT', path, 'the file was removed while it was being written');
+    };
+    const putChunk = (index: number, bytes: Uint8Array, record: FileRecord | null) =>
+      this.transact(
+        'readwrite',
+        path,
+        async ({ files, chunks }) => {
+          await stillThere(files);
+          const put = bytes.length > 0 ? request(chunks.put(bytes, [id, index])) : null;
+          if (record) await request(files.put(record, k));
+          await put;
+        },
+        record ? 'strict' : 'relaxed',
+      );
     const persist = async () => {
-      if (!dirty) return;
-      dirty = false;
-      await this.transact('readwrite', path, async (files) => {
-        if ((await request(files.count(k))) === 0)
-          throw errno('ENOENT', path, 'the file was removed while it was being written');
-        await request(files.put(concat(chunks), k));
-      });
+      await inFlight;
+      if (size === persisted) return;
+      await putChunk(tailIndex, tail.subarray(0, tailLength), { id, size });
+      persisted = size;
     };
     return {
       write: async (buffers) => {
         if (closed) throw errno('EBADF', path, 'write after close');
-        for (const b of buffers) chunks.push(b.slice());
-        dirty = true;
+        for (const b of buffers) {
+          for (let at = 0; at < b.length;) {
+            const n = Math.min(b.length - at, CHUNK_BYTES - tailLength);
+            if (tail.length < tailLength + n) {
+              const grown = new Uint8Array(Math.min(CHUNK_BYTES, Math.max(2 * tail.length, tailLength + n)));
+              grown.set(tail.subarray(0, tailLength));
+              tail = grown;
+            }
+            tail.set(b.subarray(at, at + n), tailLength);
+            tailLength += n;
+            size += n;
+            at += n;
+            if (tailLength < CHUNK_BYTES) continue;
+            await inFlight;
+            inFlight = putChunk(tailIndex, tail, null);
+            inFlight.catch(() => undefined); // awaited by the next chunk, sync or close
+            [tail, spare] = [spare, tail];
+            tailIndex += 1;
+            tailLength = 0;
+          }
+        }
       },
       sync: persist,
       close: async () => {
@@ -133,21 +212,64 @@ export class IndexedDBStorage implements Storage {
   }
 
   async openRead(path: string): Promise<ReadHandle> {
-    const bytes = await this.transact('readonly', path, async (files, dirs) => {
+    const stored = await this.transact('readonly', path, async ({ files, dirs }) => {
       const k = key(path);
-      const value = (await request(files.get(k))) as Uint8Array | undefined;
+      const value = (await request(files.get(k))) as StoredFile | undefined;
       if (value === undefined) throw errno((await request(dirs.count(k))) > 0 ? 'EISDIR' : 'ENOENT', path);
       return value;
     });
-    return readHandleOverBytes(bytes.length, async (offset, end) => bytes.slice(offset, end));
+    if (stored instanceof Uint8Array)
+      return readHandleOverBytes(stored.length, async (offset, end) => stored.slice(offset, end));
+    return this.chunkedReader(path, stored);
+  }
+
+  /** Reads of a chunked file: each read fetches the chunks it covers, a few kept for the reads that follow. */
+  private chunkedReader(path: string, { id, size }: FileRecord): ReadHandle {
+    const cache = new Map<number, Promise<Uint8Array>>();
+    const chunk = (index: number): Promise<Uint8Array> => {
+      let got = cache.get(index);
+      if (got === undefined) {
+        got = this.transact('readonly', path, async ({ chunks }) => {
+          const bytes = (await request(chunks.get([id, index]))) as Uint8Array | undefined;
+          if (bytes === undefined) throw errno('ENOENT', path, 'the file was replaced or removed while it was read');
+          return bytes;
+        });
+        cache.set(index, got);
+        got.catch(() => cache.delete(index));
+        if (cache.size > CACHED_CHUNKS) cache.delete(cache.keys().next().value!);
+      }
+      return got;
+    };
+    return {
+      size,
+      version: async () => `${id}:${size}`,
+      async read(offset: number, length: number, into?: Uint8Array) {
+        const end = Math.min(size, offset + length);
+        const out = into ?? new Uint8Array(Math.max(0, end - offset));
+        for (let at = offset; at < end;) {
+          const index = Math.floor(at / CHUNK_BYTES);
+          const bytes = await chunk(index);
+          const from = at - index * CHUNK_BYTES;
+          const n = Math.min(end - at, CHUNK_BYTES - from);
+          if (bytes.length < from + n)
+            throw errno('EIO', path, `chunk ${index} holds ${bytes.length} bytes, fewer than the file's size says`);
+          out.set(bytes.subarray(from, from + n), at - offset);
+          at += n;
+        }
+        return out.subarray(0, Math.max(0, end - offset));
+      },
+      close: async () => cache.clear(),
+    };
   }
 
   async rename(from: string, to: string): Promise<void> {
-    await this.transact('readwrite', from, async (files, dirs) => {
-      const value = await request(files.get(key(from)));
+    await this.transact('readwrite', from, async ({ files, chunks, dirs }) => {
+      const value = (await request(files.get(key(from)))) as StoredFile | undefined;
       if (value === undefined) throw errno('ENOENT', from);
+      if (key(from) === key(to)) return;
       await this.requireDir(dirs, to);
       if ((await request(dirs.count(key(to)))) > 0) throw errno('EISDIR', to);
+      await IndexedDBStorage.dropContents(chunks, (await request(files.get(key(to)))) as StoredFile | undefined);
       await request(files.put(value, key(to)));
       await request(files.delete(key(from)));
     });
@@ -157,14 +279,15 @@ export class IndexedDBStorage implements Storage {
   async syncDir(): Promise<void> {}
 
   async remove(path: string): Promise<void> {
-    await this.transact('readwrite', path, async (files) => {
+    await this.transact('readwrite', path, async ({ files, chunks }) => {
+      await IndexedDBStorage.dropContents(chunks, (await request(files.get(key(path)))) as StoredFile | undefined);
       await request(files.delete(key(path)));
     });
   }
 
   async list(dir: string): Promise<string[]> {
     const d = key(dir);
-    return this.transact('readonly', dir, async (files, dirs) => {
+    return this.transact('readonly', dir, async ({ files, dirs }) => {
       if (d !== '' && d !== '.' && (await request(dirs.count(d))) === 0)
         throw errno('ENOENT', dir, 'no such directory');
       const prefix = d === '' || d === '.' ? '' : `${d}/`;
@@ -182,7 +305,7 @@ export class IndexedDBStorage implements Storage {
   async mkdirp(dir: string): Promise<void> {
     const d = key(dir);
     if (d === '' || d === '.') return;
-    await this.transact('readwrite', dir, async (files, dirs) => {
+    await this.transact('readwrite', dir, async ({ files, dirs }) => {
       const parts = d.split('/');
       for (let i = 1; i <= parts.length; i++) {
         const sub = parts.slice(0, i).join('/');
@@ -195,7 +318,7 @@ export class IndexedDBStorage implements Storage {
 
   async removeEmptyDir(dir: string): Promise<void> {
     const d = key(dir);
-    await this.transact('readwrite', dir, async (files, dirs) => {
+    await this.transact('readwrite', dir, async ({ files, dirs }) => {
       const range = IDBKeyRange.bound(`${d}/`, `${d}/\uffff`);
       if ((await request(files.count(range))) + (await request(dirs.count(range))) === 0) await request(dirs.delete(d));
     });
@@ -212,15 +335,4 @@ export class IndexedDBStorage implements Storage {
     this.db = null;
     await request(indexedDB.deleteDatabase(this.name));
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }

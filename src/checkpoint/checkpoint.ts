@@ -21,6 +21,7 @@ import { type Storage, getDefaultStorage } from '../storage/storage.js';
 import { Variable } from '../state/variable.js';
 import { ArgumentError, fmtShape } from '../errors.js';
 import { recordSave } from './manifest.js';
+import { type TransferOptions, throwIfAborted } from './layout/transfer.js';
 
 export type Checkpointable = Trackable | Tensor | JsonValue;
 
@@ -178,9 +179,10 @@ export class Checkpoint {
    */
   async read(
     path: string,
-    options: LoadOptions & { ignoreUnexpected?: (key: string) => boolean; storage?: Storage } = {},
+    options: LoadOptions & TransferOptions & { ignoreUnexpected?: (key: string) => boolean; storage?: Storage } = {},
   ): Promise<ReadReport> {
     const strict = options.strict ?? true;
+    throwIfAborted(options.signal, `the restore of ${path}`, path);
     const reader = await WptReader.open(path, options.storage);
     try {
       for (const [name, obj] of Object.entries(this.objects)) {
@@ -239,7 +241,10 @@ export class Checkpoint {
       // every JSON value has parsed: a damaged file changes nothing.
       const counterEntry = inFile.get(SAVE_COUNTER);
       const [staged, values] = await Promise.allSettled([
-        reader.stage(tensors.map((leaf) => ({ key: leaf.key, into: leaf.value.data }))),
+        reader.stage(
+          tensors.map((leaf) => ({ key: leaf.key, into: leaf.value.data })),
+          options,
+        ),
         Promise.all([
           ...json.map((leaf) => reader.read(leaf.key)),
           ...(counterEntry?.dtype === 'json' ? [reader.read(SAVE_COUNTER)] : []),
@@ -249,6 +254,9 @@ export class Checkpoint {
         if (staged.status === 'fulfilled') staged.value.discard();
         throw staged.status === 'rejected' ? staged.reason : (values as PromiseRejectedResult).reason;
       }
+      // The last moment an abort leaves every array as it was.
+      if (options.signal?.aborted) staged.value.discard();
+      throwIfAborted(options.signal, `the restore of ${path}`, path);
       await staged.value.commit();
       const leaves: Array<{ key: string; value: StateLeaf }> = [
         ...tensors.map((leaf) => ({ key: leaf.key, value: leaf.value })),

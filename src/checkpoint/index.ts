@@ -7,6 +7,7 @@ export type { EntryValue } from './format/reader.js';
 export { writeWpt } from './format/writer.js';
 export type { WriteOptions, WriteResult } from './format/writer.js';
 export type { FileHeader, EntryHeader, Codec, DType, FileKind } from './layout/format.js';
+export type { TransferOptions, TransferProgress } from './layout/transfer.js';
 export { CheckpointManager } from './manager.js';
 export { MANIFEST_NAME, latestCheckpoint } from './manifest.js';
 export { LOCK_NAME, DEFAULT_LEASE_MS } from './lock.js';

@@ -16,6 +16,7 @@ import type { WriteResult } from './format/writer.js';
 import { type Storage, type UploadStatus, getDefaultStorage, readFileWithVersion } from '../storage/storage.js';
 import { TEMP_SUFFIX } from '../storage/temp-names.js';
 import type { FileKind } from './layout/format.js';
+import type { TransferOptions } from './layout/transfer.js';
 import { type HeldLock, LOCK_NAME, acquireLock } from './lock.js';
 import { osError } from '../storage/os-errors.js';
 import { isTemporaryOf, ownerTag, sweep } from './retention.js';
@@ -103,7 +104,7 @@ export interface CheckpointManagerOptions extends Partial<RetentionPolicy> {
   fileKind?: FileKind;
 }
 
-export interface SaveOptions {
+export interface SaveOptions extends TransferOptions {
   /** The checkpoint's number (TensorFlow's checkpoint_number); default the checkpoint's save counter. */
   step?: number;
   epoch?: number;
@@ -526,6 +527,8 @@ export class CheckpointManager {
       warn: this.warn,
       kind: this.options.fileKind,
       owner: this.owner,
+      onProgress: options.onProgress,
+      signal: options.signal,
     };
     const clock = this.options.monotonicNow ?? (() => performance.now());
     const started = clock();
@@ -741,14 +744,18 @@ export class CheckpointManager {
    * Restores the newest checkpoint that verifies, or runs `initialize` when there is none.
    * Returns the path restored. With checkpointInterval, the interval then counts from the
    * restored step counter; a file written before save counters were saved gives its number.
+   * `onProgress` and `signal` follow the restore (Checkpoint.read).
    */
-  async restoreOrInitialize(initialize?: () => void | Promise<void>): Promise<string | null> {
+  async restoreOrInitialize(
+    initialize?: () => void | Promise<void>,
+    options: TransferOptions = {},
+  ): Promise<string | null> {
     const path = await this.latestVerified();
     if (path === null) {
       await initialize?.();
       return null;
     }
-    const report = await this.checkpoint.read(path, { storage: this.storage });
+    const report = await this.checkpoint.read(path, { ...options, storage: this.storage });
     if (report.saveCounter === null) this.checkpoint.saveCounter.value = Number(/-(\d+)\.wpt$/.exec(path)?.[1] ?? 0);
     if (this.options.checkpointInterval !== undefined) this.lastStep = this.options.stepCounter!.value;
     return path;

@@ -30,6 +30,7 @@ export type CheckpointErrorCode =
   | 'NON_FINITE'
   | 'LOCKED'
   | 'UNSAFE_PATH'
+  | 'ABORTED'
   | 'IO';
 
 export interface CheckpointErrorContext {

@@ -22,6 +22,7 @@ import {
   DTYPE_SIZE,
 } from '../layout/format.js';
 import { keepMoreWhile, recycle, takeScratch } from '../layout/recycler.js';
+import { ProgressCounter, type TransferOptions, throwIfAborted } from '../layout/transfer.js';
 import { PlaneInflater } from '../codec/plane-inflater.js';
 import { crc32 } from '../layout/crc32.js';
 import { type EntryValue, EntryReader, decodeTensorInto } from '../codec/entry-reader.js';
@@ -114,7 +115,10 @@ export class WptReader {
    * file did not change meanwhile (its version stamp, where the storage has one, else every
    * checksum again); it holds at most the entries in flight. See docs/FORMAT.md §5.1.
    */
-  async stage(targets: Array<{ key: string; into: Float32Array }>): Promise<StagedRead> {
+  async stage(
+    targets: Array<{ key: string; into: Float32Array }>,
+    { onProgress, signal }: TransferOptions = {},
+  ): Promise<StagedRead> {
     const entries = targets.map(({ key, into }) => {
       const e = this.entry(key);
       const values = e.dtype === 'json' ? -1 : decodedByteLength(e) / DTYPE_SIZE[e.dtype];
@@ -128,21 +132,34 @@ export class WptReader {
       return e;
     });
     const bytes = targets.reduce((n, t) => n + t.into.byteLength, 0);
-    if (bytes <= STAGE_BYTES) return this.stageInScratch(entries, targets);
+    const passes = bytes <= STAGE_BYTES ? 1 : 2;
+    const progress = new ProgressCounter(entries.length * passes, bytes * passes, onProgress);
+    const watch: EntryWatch = {
+      before: () => throwIfAborted(signal, `the restore of ${this.path}`, this.path),
+      after: (i) => progress.add(1, targets[i].into.byteLength),
+    };
+    if (passes === 1) return this.stageInScratch(entries, targets, watch);
     // Where the storage stamps versions, an unchanged stamp after the second read proves it read
     // the verified bytes, and raw entries skip the second checksum; elsewhere every read is checked.
     const stamp = await this.handle.version?.();
     // The first pass spreads over the load threads too: verifying compressed entries is inflating them.
-    await this.shareEntries(entries, {
-      reuse: false,
-      verifyOnly: true,
-      here: (i, inflater) => this.payloads.verify(entries[i], inflater),
-      there: () => undefined,
-    });
-    const readInto = (e: EntryHeader, inflater: PlaneInflater, i: number) =>
-      stamp !== undefined && e.codec === 'raw' && e.dtype === 'float32'
+    await this.shareEntries(
+      entries,
+      {
+        reuse: false,
+        verifyOnly: true,
+        here: (i, inflater) => this.payloads.verify(entries[i], inflater),
+        there: () => undefined,
+      },
+      watch,
+    );
+    // The arrays change from here on: an abort would leave them half restored, so it is no longer heard.
+    const readInto = async (e: EntryHeader, inflater: PlaneInflater, i: number) => {
+      await (stamp !== undefined && e.codec === 'raw' && e.dtype === 'float32'
         ? this.payloads.readVerifiedAgain(e, targets[i].into)
-        : this.payloads.readTensorInto(e, targets[i].into, inflater);
+        : this.payloads.readTensorInto(e, targets[i].into, inflater));
+      watch.after(i);
+    };
     const changed = (detail: string, at: { entry?: string; offset?: number } = {}) =>
       new CheckpointError(
         'CHECKSUM_MISMATCH',
@@ -195,42 +212,47 @@ export class WptReader {
   private async stageInScratch(
     entries: EntryHeader[],
     targets: Array<{ key: string; into: Float32Array }>,
+    watch: EntryWatch,
   ): Promise<StagedRead> {
     // What the read holds until commit or discard: scratch here, buffers of load threads.
     const held: Array<() => void> = [];
     const commits: Array<() => void> = [];
     const discard = () => held.splice(0).forEach((release) => release());
     try {
-      await this.shareEntries(entries, {
-        reuse: true,
-        here: async (i, inflater, shared) => {
-          const v = await this.payloads.readVerified(entries[i], inflater);
-          // Held until commit, which decodes: alone, or where decoding is only a copy (raw).
-          if (!shared || (entries[i].codec === 'raw' && entries[i].dtype === 'float32')) {
-            held.push(() => v.release());
-            commits[i] = () => decodeTensorInto(v, entries[i], targets[i].into);
-            return;
-          }
-          // Decoded now, while the load threads decode theirs; commit only copies.
-          const decoded = takeScratch(targets[i].into.byteLength);
-          held.push(() => recycle([decoded]));
-          try {
-            decodeTensorInto(
-              v,
-              entries[i],
-              new Float32Array(decoded.buffer, decoded.byteOffset, targets[i].into.length),
-            );
-          } finally {
-            v.release();
-          }
-          commits[i] = () =>
-            new Uint8Array(targets[i].into.buffer, targets[i].into.byteOffset, decoded.length).set(decoded);
+      await this.shareEntries(
+        entries,
+        {
+          reuse: true,
+          here: async (i, inflater, shared) => {
+            const v = await this.payloads.readVerified(entries[i], inflater);
+            // Held until commit, which decodes: alone, or where decoding is only a copy (raw).
+            if (!shared || (entries[i].codec === 'raw' && entries[i].dtype === 'float32')) {
+              held.push(() => v.release());
+              commits[i] = () => decodeTensorInto(v, entries[i], targets[i].into);
+              return;
+            }
+            // Decoded now, while the load threads decode theirs; commit only copies.
+            const decoded = takeScratch(targets[i].into.byteLength);
+            held.push(() => recycle([decoded]));
+            try {
+              decodeTensorInto(
+                v,
+                entries[i],
+                new Float32Array(decoded.buffer, decoded.byteOffset, targets[i].into.length),
+              );
+            } finally {
+              v.release();
+            }
+            commits[i] = () =>
+              new Uint8Array(targets[i].into.buffer, targets[i].into.byteOffset, decoded.length).set(decoded);
+          },
+          there: (i, data, thread) => {
+            held.push(() => thread.recycle(data.buffer as ArrayBuffer));
+            commits[i] = () => targets[i].into.set(data);
+          },
         },
-        there: (i, data, thread) => {
-          held.push(() => thread.recycle(data.buffer as ArrayBuffer));
-          commits[i] = () => targets[i].into.set(data);
-        },
-      });
+        watch,
+      );
     } catch (err) {
       discard();
       throw err;
@@ -265,7 +287,21 @@ export class WptReader {
    * arrays go to `sink.there`. Reads go in file order, a few in flight, and each entry
    * decodes as it lands. Everything started settles before a failure is thrown.
    */
-  private async shareEntries(entries: EntryHeader[], sink: EntrySink): Promise<void> {
+  private async shareEntries(entries: EntryHeader[], given: EntrySink, watch?: EntryWatch): Promise<void> {
+    const sink: EntrySink = watch
+      ? {
+          ...given,
+          here: async (i, inflater, shared) => {
+            watch.before(i);
+            await given.here(i, inflater, shared);
+            watch.after(i);
+          },
+          there: (i, data, thread) => {
+            given.there(i, data, thread);
+            watch.after(i);
+          },
+        }
+      : given;
     const fd = this.handle.fd;
     const tensorBytes = entries.reduce((n, e) => n + (e.dtype === 'json' ? 0 : e.length), 0);
     // Verifying alone never waits for threads to start: in a fresh process (a resume) starting
@@ -291,6 +327,7 @@ export class WptReader {
       run: async (i) => {
         const e = entries[i];
         if (e.dtype === 'json') return sink.here(i, inflater, shared);
+        watch?.before(i);
         let data: Float32Array;
         try {
           // Without a descriptor to share (a page's storage), the thread gets the entry's stored bytes.
@@ -364,6 +401,12 @@ interface EntrySink {
   here(i: number, inflater: PlaneInflater, shared: boolean): Promise<void>;
   /** Tensor entry `i`, decoded by `thread`. */
   there(i: number, data: Float32Array, thread: LoadThread): void;
+}
+
+/** What a staged read does around each entry: `before` may throw (an abort), `after` counts progress. */
+interface EntryWatch {
+  before(i: number): void;
+  after(i: number): void;
 }
 
 /** Verified entries waiting to be written into their arrays (WptReader.stage). */

@@ -31,8 +31,9 @@ import { type FlatLeaf, stringifyJson } from '../../state/tree.js';
 import { type Storage, getDefaultStorage } from '../../storage/storage.js';
 import { tempPathFor } from '../../storage/temp-names.js';
 import type { AtomicWriteHandle } from '../../storage/storage.js';
+import { ProgressCounter, type TransferOptions, throwIfAborted } from '../layout/transfer.js';
 
-export interface WriteOptions {
+export interface WriteOptions extends TransferOptions {
   kind: FileKind;
   metadata?: Record<string, unknown>;
   /** Codec for tensors (JSON values always use deflate or raw). Default 'shuffle-deflate'. */
@@ -99,6 +100,8 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
   assertLittleEndianHost();
   const storage = options.storage ?? getDefaultStorage();
   const level = options.level ?? 1;
+  const what = `the save of ${path}`;
+  throwIfAborted(options.signal, what, path);
   const finite = finiteCheck(path, leaves, options);
   checkEntrySizes(path, leaves, options);
   // As TensorFlow, a save into a folder that does not exist yet creates it (inside the storage).
@@ -115,6 +118,12 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     leaves.reduce((n, l) => n + (l.kind === 'tensor' ? l.value.data.byteLength : 0), 0) / SYNCS_PER_FILE,
   );
   const costs = { encodeMs: 0, writeMs: 0, syncMs: 0, rawBytes: 0 };
+  const tensorBytes = (l: FlatLeaf) => (l.kind === 'tensor' ? l.value.data.byteLength : 0);
+  const progress = new ProgressCounter(
+    leaves.length,
+    leaves.reduce((n, l) => n + tensorBytes(l), 0),
+    options.onProgress,
+  );
   /** `work`, its time added to `costs[key]`. */
   const timed = <T>(key: 'encodeMs' | 'writeMs' | 'syncMs', work: () => Promise<T>): Promise<T> => {
     const start = performance.now();
@@ -144,6 +153,8 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     let pending: Uint8Array[] = [encodePrologue()];
     let pendingBytes = PROLOGUE_SIZE;
     let pendingScratch: Uint8Array[] = [];
+    // The entries in `pending`, and their tensor bytes: reported once their batch is written.
+    let pendingDone = { entries: 0, bytes: 0 };
     let unsynced = 0;
     // Batches queued behind the one being written, and the scratch bytes each holds; each waits for the one before it.
     const queued: Array<{ written: Promise<void>; bytes: number }> = [];
@@ -152,11 +163,18 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     const flush = async () => {
       const batch = pending;
       const scratch = pendingScratch;
+      const done = pendingDone;
       unsynced += pendingBytes;
       pending = [];
       pendingBytes = 0;
       pendingScratch = [];
-      writing = writing.then(() => timed('writeMs', () => handle!.write(batch))).then(() => recycle(scratch));
+      pendingDone = { entries: 0, bytes: 0 };
+      writing = writing
+        .then(() => timed('writeMs', () => handle!.write(batch)))
+        .then(() => {
+          recycle(scratch);
+          if (done.entries > 0) progress.add(done.entries, done.bytes);
+        });
       writing.catch(() => undefined); // handled where awaited; never an unhandled rejection meanwhile
       // Syncing as the file grows lets the disk write it back while later entries still
       // encode and write, so the final fsync waits only for the tail. The next writes go on
@@ -205,6 +223,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
           : 0;
     let started = 0;
     for (let i = 0; i < leaves.length; i++) {
+      throwIfAborted(options.signal, what, path);
       // The entry waited for, and those after it while they fit in AHEAD_BYTES.
       let ahead = leaves.slice(i + 1, started).reduce((n, l) => n + weight(l), 0);
       while (
@@ -236,6 +255,8 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
       pending.push(...encoded.parts);
       pendingScratch.push(...encoded.scratch);
       pendingBytes += encoded.length;
+      pendingDone.entries += 1;
+      pendingDone.bytes += tensorBytes(leaf);
       if (pendingBytes >= BATCH_BYTES) await flush();
       // Raw bytes are checksummed here, while the write just started copies them; so is the scan for non-finite values.
       if (encoded.crc32 === undefined) entry.crc32 = encoded.parts.reduce((crc, part) => crc32(part, crc), 0);
@@ -256,6 +277,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     await flush();
     await writing;
     await Promise.all(syncs);
+    throwIfAborted(options.signal, what, path); // the last moment before the file is published
     await timed('syncMs', () => handle!.sync());
     await handle.close();
     handle = undefined;
