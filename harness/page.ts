@@ -162,6 +162,99 @@ const page = {
     await storageOf(kind).remove('big/state.wpt');
   },
 
+  /**
+   * IndexedDBStorage's chunk records where they matter: files across chunk boundaries (writes
+   * of every size, syncs between), reads straddling chunks, a file replaced or removed while a
+   * handle reads it, a file removed while written, and a file left by version 1 (one record of
+   * bytes). Returns what went wrong (empty when all holds).
+   */
+  async indexedDbChunks(): Promise<string[]> {
+    const problems: string[] = [];
+    const storage = new wp.IndexedDBStorage('waypoint-chunks');
+    const chunk = wp.IndexedDBStorage.chunkBytes;
+    const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
+    const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+    await storage.mkdirp('d');
+    // Writes of odd sizes crossing chunk ends, a sync after some of them.
+    const whole = bytes(2 * chunk + 12345, 1);
+    const w = await storage.createExclusive('d/a');
+    for (let at = 0, step = 1; at < whole.length; step = (step * 7 + 3) % (chunk + 11)) {
+      const n = Math.min(step + 1, whole.length - at);
+      await w.write([whole.subarray(at, at + n)]);
+      at += n;
+      if (at % 3 === 0) await w.sync();
+    }
+    await w.close();
+    const r = await storage.openRead('d/a');
+    if (r.size !== whole.length) problems.push(`size ${r.size}, wrote ${whole.length}`);
+    for (const [offset, length] of [
+      [0, 10],
+      [chunk - 5, 10],
+      [chunk - 1, chunk + 2],
+      [2 * chunk, 20000],
+      [whole.length - 3, 100],
+    ]) {
+      const got = await r.read(offset, length, new Uint8Array(length));
+      if (!same(got, whole.subarray(offset, offset + length))) problems.push(`read(${offset}, ${length}) differs`);
+    }
+    // A synced file reads back its synced part while it is still open.
+    const open = await storage.createExclusive('d/b');
+    await open.write([whole.subarray(0, chunk + 7)]);
+    await open.sync();
+    const partial = await storage.openRead('d/b');
+    if (partial.size !== chunk + 7) problems.push(`a synced open file has size ${partial.size}, not ${chunk + 7}`);
+    // Removed while written: the next chunk's write fails, and nothing is left behind.
+    await storage.remove('d/b');
+    const failed = await open
+      .write([whole])
+      .then(() => open.close())
+      .then(
+        () => 'no error',
+        (e: { code?: string }) => e.code,
+      );
+    if (failed !== 'ENOENT') problems.push(`writing a removed file gave ${failed}, not ENOENT`);
+    // Replaced while read: the old handle fails instead of reading the new file's bytes.
+    const replacement = await storage.createExclusive('d/c');
+    await replacement.write([bytes(3 * chunk, 9)]);
+    await replacement.close();
+    await storage.rename('d/c', 'd/a');
+    const stale = await r.read(0, 10).then(
+      () => 'read',
+      (e: { code?: string }) => e.code,
+    );
+    if (stale !== 'ENOENT') problems.push(`a handle on a replaced file gave ${stale}, not ENOENT`);
+    if (!same(await (await storage.openRead('d/a')).read(5, 7), bytes(3 * chunk, 9).subarray(5, 12)))
+      problems.push('the replacement reads wrong');
+    // A version-1 record (the bytes themselves under the path) still reads, renames and removes.
+    const legacy = bytes(1000, 4);
+    await new Promise<void>((resolve, reject) => {
+      const req = indexedDB.open('waypoint-chunks');
+      req.onsuccess = () => {
+        const tx = req.result.transaction('files', 'readwrite');
+        tx.objectStore('files').put(legacy, 'd/old');
+        tx.oncomplete = () => (req.result.close(), resolve());
+        tx.onerror = () => reject(tx.error);
+      };
+    });
+    if (!same(await (await storage.openRead('d/old')).read(0, 1000), legacy)) problems.push('a version-1 file reads wrong');
+    await storage.rename('d/old', 'd/older');
+    if (!same(await (await storage.openRead('d/older')).read(990, 10), legacy.subarray(990)))
+      problems.push('a renamed version-1 file reads wrong');
+    await storage.remove('d/older');
+    if ((await storage.list('d')).join() !== 'a') problems.push(`left in d: ${(await storage.list('d')).join()}`);
+    // Chunks are records of their own: only the live file's (3) remain.
+    const chunks = await new Promise<number>((resolve) => {
+      const req = indexedDB.open('waypoint-chunks');
+      req.onsuccess = () => {
+        const count = req.result.transaction('chunks').objectStore('chunks').count();
+        count.onsuccess = () => (req.result.close(), resolve(count.result));
+      };
+    });
+    if (chunks !== 3) problems.push(`${chunks} chunk records remain, where the one file holds 3`);
+    await storage.destroy();
+    return problems;
+  },
+
   async clear(): Promise<void> {
     await new wp.IndexedDBStorage('waypoint-test').destroy();
     const root = await navigator.storage.getDirectory();

@@ -24,7 +24,7 @@ const FILES = 'files';
 const CHUNKS = 'chunks';
 const DIRS = 'dirs';
 /** Bytes of a file per chunk record: what a write holds and a read fetches at least. */
-export const CHUNK_BYTES = 4 << 20;
+const CHUNK_BYTES = 4 << 20;
 /** Chunks a read handle keeps: pieces read in order, a few in flight, each fetch a chunk once. */
 const CACHED_CHUNKS = 2;
 
@@ -60,6 +60,8 @@ function done(tx: IDBTransaction): Promise<void> {
 type Stores = { files: IDBObjectStore; chunks: IDBObjectStore; dirs: IDBObjectStore };
 
 export class IndexedDBStorage implements Storage {
+  /** Bytes of a file per record (the last one holds the rest). */
+  static readonly chunkBytes = CHUNK_BYTES;
   readonly lockScope: string;
   private db: Promise<IDBDatabase> | null = null;
 

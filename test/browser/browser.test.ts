@@ -154,6 +154,12 @@ describe.skipIf(!available)('in Chromium', () => {
     await page.close();
   }, 120_000);
 
+  it("IndexedDBStorage's chunk records: writes and reads across chunks, a file replaced or removed under a handle, a version-1 file", async () => {
+    const page = await browser.open();
+    expect(await call(page, (p) => p.indexedDbChunks())).toEqual([]);
+    await page.close();
+  });
+
   it('a large load decodes on load threads that are Web Workers, bit-exactly', async () => {
     const page = await browser.open();
     await call(page, (p) => p.clear());
