@@ -134,26 +134,49 @@ const page = {
     return Object.keys(tensors).length;
   },
 
-  /** Saves the held state into `kind` as `big/state.wpt`: milliseconds, the file's bytes, and the progress reports. */
+  /**
+   * Saves the held state into `kind` as `big/state.wpt`: milliseconds, the file's bytes, and
+   * its progress reports (how many, whether they only grew and ended at the totals). With
+   * `abortAt`, aborts when that share of the bytes is reported and returns the error's code
+   * and the files then in `big`.
+   */
   async bigSave(
     kind: StorageKind,
     codec: 'raw' | 'shuffle-deflate',
-  ): Promise<{ ms: number; bytes: number; reports: number }> {
+    abortAt?: number,
+  ): Promise<{ ms: number; bytes: number; reports: number; progressOk: boolean; aborted?: string; files?: string[] }> {
     const storage = storageOf(kind);
     await storage.mkdirp('big');
+    const controller = new AbortController();
+    const seen: wp.TransferProgress[] = [];
+    const onProgress = (p: wp.TransferProgress) => {
+      seen.push(p);
+      if (abortAt !== undefined && p.bytes >= abortAt * p.totalBytes) controller.abort();
+    };
     const start = performance.now();
-    const result = await big!.checkpoint.write('big/state.wpt', { storage, codec });
-    return { ms: performance.now() - start, bytes: result.bytes, reports: 0 };
+    const saving = big!.checkpoint.write('big/state.wpt', { storage, codec, onProgress, signal: controller.signal });
+    if (abortAt !== undefined) {
+      const aborted = await saving.then(
+        () => 'saved',
+        (e: { code?: string }) => e.code ?? String(e),
+      );
+      return { ms: 0, bytes: 0, reports: seen.length, progressOk: true, aborted, files: await storage.list('big') };
+    }
+    const result = await saving;
+    const progressOk =
+      seen.every((p, i) => i === 0 || p.bytes >= seen[i - 1].bytes) && seen.at(-1)?.bytes === seen.at(-1)?.totalBytes;
+    return { ms: performance.now() - start, bytes: result.bytes, reports: seen.length, progressOk };
   },
 
-  /** Zeroes the held state, restores it from `kind`, and checks every value: milliseconds, and whether all came back. */
-  async bigLoad(kind: StorageKind): Promise<{ ms: number; intact: boolean }> {
+  /** Zeroes the held state, restores it from `kind`, and checks every value: milliseconds, whether all came back, progress reports. */
+  async bigLoad(kind: StorageKind): Promise<{ ms: number; intact: boolean; reports: number }> {
     const tensors = Object.values(big!.tensors);
     for (const t of tensors) t.data.fill(0);
+    let reports = 0;
     const start = performance.now();
-    await big!.checkpoint.read('big/state.wpt', { storage: storageOf(kind) });
+    await big!.checkpoint.read('big/state.wpt', { storage: storageOf(kind), onProgress: () => reports++ });
     const ms = performance.now() - start;
-    return { ms, intact: tensors.every((t, i) => samePattern(t.data, i)) };
+    return { ms, intact: tensors.every((t, i) => samePattern(t.data, i)), reports };
   },
 
   /** Forgets the held state and removes its file from `kind`. */
@@ -236,7 +259,8 @@ const page = {
         tx.onerror = () => reject(tx.error);
       };
     });
-    if (!same(await (await storage.openRead('d/old')).read(0, 1000), legacy)) problems.push('a version-1 file reads wrong');
+    if (!same(await (await storage.openRead('d/old')).read(0, 1000), legacy))
+      problems.push('a version-1 file reads wrong');
     await storage.rename('d/old', 'd/older');
     if (!same(await (await storage.openRead('d/older')).read(990, 10), legacy.subarray(990)))
       problems.push('a renamed version-1 file reads wrong');
@@ -253,6 +277,69 @@ const page = {
     if (chunks !== 3) problems.push(`${chunks} chunk records remain, where the one file holds 3`);
     await storage.destroy();
     return problems;
+  },
+
+  /** Three backups of a 4 MB state into `kind`, where the test left room for two: the third's error, and what is left. */
+  async quotaExhausted(kind: StorageKind): Promise<{
+    code: string;
+    message: string;
+    latest: string | null;
+    files: string[];
+    restored: boolean;
+  }> {
+    const storage = storageOf(kind);
+    const rng = new wp.Random(11);
+    const w = new wp.Tensor(rng.fillNormal(new Float32Array(1 << 20), 0, 1), [1 << 20]);
+    const manager = new wp.CheckpointManager(new wp.Checkpoint({ w }), 'quota', { storage, warn: () => undefined });
+    try {
+      await manager.save();
+      rng.fillNormal(w.data, 0, 1);
+      await manager.save();
+      const second = w.data.slice();
+      rng.fillNormal(w.data, 0, 1);
+      const error = (await manager.save().then(
+        () => ({ code: 'saved', message: '' }),
+        (e: Error & { code?: string }) => e,
+      )) as { code?: string; message: string };
+      const latest = await manager.latestVerified();
+      w.data.fill(0);
+      await manager.restoreOrInitialize();
+      return {
+        code: error.code ?? 'none',
+        message: error.message,
+        latest,
+        files: await storage.list('quota'),
+        restored: w.data.every((x, i) => x === second[i]),
+      };
+    } finally {
+      await manager.close();
+    }
+  },
+
+  /** Six saves of a 1 MB state into `kind` under `maxBytes`: the checkpoint files left, and their bytes. */
+  async withinBytes(kind: StorageKind, maxBytes: number): Promise<{ files: string[]; bytes: number }> {
+    const storage = storageOf(kind);
+    const rng = new wp.Random(12);
+    const w = new wp.Tensor(new Float32Array(1 << 18), [1 << 18]);
+    const manager = new wp.CheckpointManager(new wp.Checkpoint({ w }), 'budget', {
+      storage,
+      maxToKeep: null,
+      maxBytes,
+      warn: () => undefined,
+    });
+    for (let i = 0; i < 6; i++) {
+      rng.fillNormal(w.data, 0, 1);
+      await manager.save();
+    }
+    await manager.close();
+    const files = (await storage.list('budget')).filter((f) => f.endsWith('.wpt'));
+    let bytes = 0;
+    for (const f of files) {
+      const h = await storage.openRead(`budget/${f}`);
+      bytes += h.size;
+      await h.close();
+    }
+    return { files, bytes };
   },
 
   async clear(): Promise<void> {

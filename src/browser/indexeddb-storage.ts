@@ -17,7 +17,7 @@
  */
 import { dirname, normalize } from '../paths.js';
 import type { ReadHandle, Storage, WriteHandle } from '../storage/storage.js';
-import { errno, fromDom } from './errors.js';
+import { errno, fromDom, fromDomWithQuota } from './errors.js';
 import { readHandleOverBytes } from './read-handle.js';
 
 const FILES = 'files';
@@ -121,7 +121,8 @@ export class IndexedDBStorage implements Storage {
       } catch {
         /* already finished */
       }
-      throw (e as { code?: string }).code ? e : fromDom(e, path);
+      // Our own errno errors pass; a DOMException (whose `code` is a legacy number: 22 for a full quota) is mapped.
+      throw typeof (e as { code?: unknown }).code === 'string' ? e : await fromDomWithQuota(e, path);
     }
   }
 
@@ -176,7 +177,8 @@ export class IndexedDBStorage implements Storage {
     const persist = async () => {
       await inFlight;
       if (size === persisted) return;
-      await putChunk(tailIndex, tail.subarray(0, tailLength), { id, size });
+      // A copy of the filled part: a view would store its whole 4 MiB buffer (structured clone keeps views' buffers).
+      await putChunk(tailIndex, tail.slice(0, tailLength), { id, size });
       persisted = size;
     };
     return {

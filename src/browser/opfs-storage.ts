@@ -7,7 +7,7 @@
  */
 import { basename, dirname, normalize } from '../paths.js';
 import type { ReadHandle, Storage, WriteHandle } from '../storage/storage.js';
-import { errno, fromDom } from './errors.js';
+import { errno, fromDom, fromDomWithQuota } from './errors.js';
 import { readHandleOverBytes } from './read-handle.js';
 
 /** What Chromium's OPFS handles offer beyond the typed DOM library. */
@@ -85,7 +85,7 @@ export class OPFSStorage implements Storage {
         try {
           for (const b of buffers) await writable.write(b as Uint8Array<ArrayBuffer>);
         } catch (e) {
-          throw fromDom(e, path);
+          throw await fromDomWithQuota(e, path);
         }
       },
       // The stream's data reaches the file when it closes, all at once: that is this storage's sync.
@@ -93,8 +93,8 @@ export class OPFSStorage implements Storage {
       close: async () => {
         if (closed) return;
         closed = true;
-        await writable.close().catch((e) => {
-          throw fromDom(e, path);
+        await writable.close().catch(async (e) => {
+          throw await fromDomWithQuota(e, path);
         });
       },
     };

@@ -41,7 +41,14 @@ export function osError(what: string, file: string, cause: unknown): CheckpointE
   const known = errno !== undefined ? OS_CODES[errno] : undefined;
   const syscallPath = (cause as { path?: string } | null)?.path;
   const on = syscallPath && syscallPath !== file ? ` at ${syscallPath}` : '';
-  if (known) return new CheckpointError(known.code, `${what}: ${known.advice} (${errno}${on})`, { file, cause });
+  // A storage may know better what to advise (a browser's quota, with its sizes).
+  const advice = (cause as { advice?: unknown } | null)?.advice;
+  if (known)
+    return new CheckpointError(
+      known.code,
+      `${what}: ${typeof advice === 'string' ? advice : known.advice} (${errno}${on})`,
+      { file, cause },
+    );
   const message = (cause as Error | null)?.message ?? String(cause);
   // Node's messages already start with the errno ("EIO: i/o error, write"): not twice.
   const prefix = errno && !message.startsWith(errno) ? `${errno} ` : '';

@@ -25,6 +25,7 @@ import {
 import { haveChromium, haveGpuJs, launchTestBrowser, type TestBrowser } from '../../harness/browser.js';
 import type { WaypointPage } from '../../harness/page.js';
 import { startS3rver } from '../../harness/s3-servers.js';
+import { measurePageHeap } from '../../harness/page-heap.js';
 import { startFileServer } from '../helpers/http-file-server.js';
 
 const expectBrowser = process.env.WAYPOINT_EXPECT_CHROMIUM === '1';
@@ -160,6 +161,51 @@ describe.skipIf(!available)('in Chromium', () => {
     await page.close();
   });
 
+  // 1.5 GB in 64 MB entries: tfjs ran out of memory putting 2 GB in one IndexedDB record (tfjs#7702).
+  const BIG_MB = 1536;
+  const BIG_ENTRY_MB = 64;
+  for (const kind of ['idb', 'opfs'] as const) {
+    it(`a ${BIG_MB / 1024} GB checkpoint through ${kind === 'idb' ? 'IndexedDB' : 'OPFS'}: saved with at most its largest entry + 8 MiB of extra page memory, an aborted save over it leaves it whole, restored bit for bit`, async () => {
+      const page = await browser.open();
+      await call(page, (p) => p.clear());
+      const entries = await page.evaluate(`globalThis.waypointPage.bigState(${BIG_MB}, ${BIG_ENTRY_MB})`);
+      const saved = await measurePageHeap(
+        page,
+        () =>
+          page.evaluate(`globalThis.waypointPage.bigSave('${kind}', 'raw')`) as Promise<{
+            ms: number;
+            reports: number;
+            progressOk: boolean;
+          }>,
+      );
+      expect(saved.result.progressOk).toBe(true);
+      expect(saved.result.reports).toBeGreaterThanOrEqual(Number(entries) / 2);
+      expect(saved.peak - saved.baseline).toBeLessThanOrEqual((BIG_ENTRY_MB + 8) << 20);
+      const aborted = (await page.evaluate(`globalThis.waypointPage.bigSave('${kind}', 'raw', 0.5)`)) as {
+        aborted: string;
+        files: string[];
+      };
+      expect(aborted).toMatchObject({ aborted: 'ABORTED', files: ['state.wpt'] });
+      const loaded = await measurePageHeap(
+        page,
+        () =>
+          page.evaluate(`globalThis.waypointPage.bigLoad('${kind}')`) as Promise<{
+            ms: number;
+            intact: boolean;
+            reports: number;
+          }>,
+      );
+      expect(loaded.result).toMatchObject({ intact: true });
+      expect(loaded.result.reports).toBe(2 * Number(entries)); // verified, then read into the arrays
+      const mib = (h: { peak: number; baseline: number }) => ((h.peak - h.baseline) / 2 ** 20).toFixed(0);
+      console.log(
+        `${kind}: ${BIG_MB} MB saved in ${(saved.result.ms / 1000).toFixed(1)} s (+${mib(saved)} MiB page memory at the peak), restored in ${(loaded.result.ms / 1000).toFixed(1)} s (+${mib(loaded)} MiB, garbage not yet collected included)`,
+      );
+      await call(page, (p) => p.clear());
+      await page.close();
+    }, 300_000);
+  }
+
   it('a large load decodes on load threads that are Web Workers, bit-exactly', async () => {
     const page = await browser.open();
     await call(page, (p) => p.clear());
@@ -281,6 +327,37 @@ describe.skipIf(!available)('in Chromium', () => {
     expect(Number.isFinite(after!.usage) && after!.usage >= 0 && after!.usage < after!.quota).toBe(true);
     expect(typeof after!.persisted).toBe('boolean'); // headless Chromium decides by site engagement
   });
+
+  for (const kind of ['idb', 'opfs'] as const) {
+    it(`a quota exhausted mid-run (${kind === 'idb' ? 'IndexedDB' : 'OPFS'}): the save fails with NO_SPACE naming the quota, the earlier backups stay whole and restore; maxBytes keeps a run within its budget`, async () => {
+      const page = await browser.open();
+      await call(page, (p) => p.clear());
+      // The quota Chromium enforces for this origin (estimate() keeps reporting the real one): room for two
+      // backups of the 4 MB state (3.4 MB each, compressed), not three.
+      const cdp = await page.context().newCDPSession(page);
+      const { usage } = (await page.evaluate(() => navigator.storage.estimate())) as { usage: number };
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: browser.origin, quotaSize: usage + 9 * 2 ** 20 });
+      try {
+        const full = (await page.evaluate(
+          `globalThis.waypointPage.quotaExhausted(${JSON.stringify(kind)})`,
+        )) as Awaited<ReturnType<WaypointPage['quotaExhausted']>>;
+        expect(full.code).toBe('NO_SPACE');
+        expect(full.message).toMatch(/storage quota is exhausted \([\d.]+ MiB of its [\d.]+ MiB in use\)/);
+        expect(full.latest).toBe('quota/ckpt-2.wpt');
+        expect(full.files).toEqual(['ckpt-1.wpt', 'ckpt-2.wpt', 'manager.lock', 'manifest.json']); // no temporary file left
+        expect(full.restored).toBe(true);
+      } finally {
+        await cdp.send('Storage.overrideQuotaForOrigin', { origin: browser.origin });
+      }
+      const maxBytes = 2.5 * 2 ** 20;
+      const budget = (await page.evaluate(
+        `globalThis.waypointPage.withinBytes(${JSON.stringify(kind)}, ${maxBytes})`,
+      )) as { files: string[]; bytes: number };
+      expect(budget.files).toEqual(['ckpt-5.wpt', 'ckpt-6.wpt']);
+      expect(budget.bytes).toBeLessThanOrEqual(maxBytes);
+      await page.close();
+    });
+  }
 
   it('runs move between a page and Node as archives: exported from IndexedDB, resumed in Node, and the other way round, bit-identical', async () => {
     const page = await browser.open();
