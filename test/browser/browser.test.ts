@@ -172,7 +172,7 @@ describe.skipIf(!available)('in Chromium', () => {
       const saved = await measurePageHeap(
         page,
         () =>
-          page.evaluate(`globalThis.waypointPage.bigSave('${kind}', 'raw')`) as Promise<{
+          page.evaluate(`globalThis.waypointPage.bigSave('${kind}', 'shuffle-deflate')`) as Promise<{
             ms: number;
             reports: number;
             progressOk: boolean;
@@ -181,7 +181,7 @@ describe.skipIf(!available)('in Chromium', () => {
       expect(saved.result.progressOk).toBe(true);
       expect(saved.result.reports).toBeGreaterThanOrEqual(Number(entries) / 2);
       expect(saved.peak - saved.baseline).toBeLessThanOrEqual((BIG_ENTRY_MB + 8) << 20);
-      const aborted = (await page.evaluate(`globalThis.waypointPage.bigSave('${kind}', 'raw', 0.5)`)) as {
+      const aborted = (await page.evaluate(`globalThis.waypointPage.bigSave('${kind}', 'shuffle-deflate', 0.5)`)) as {
         aborted: string;
         files: string[];
       };

@@ -13,14 +13,15 @@ import { type FlatLeaf } from '../../src/state/tree.js';
 import { crc32 } from '../../src/checkpoint/layout/crc32.js';
 import { crc32Portable } from '../../src/checkpoint/layout/crc32.js';
 import { encodePrologue, encodeTrailer, MAX_HEADER_BYTES } from '../../src/checkpoint/layout/format.js';
-import { toFloat16Bits, fromFloat16Bits } from '../../src/checkpoint/layout/float16.js';
+import { toFloat16Bits, fromFloat16Bits, float32ToFloat16 } from '../../src/checkpoint/layout/float16.js';
+import { encodePayload } from '../../src/checkpoint/codec/codecs.js';
 import { MemoryStorage } from '../../src/node/index.js';
 
 const CODECS: Codec[] = ['raw', 'deflate', 'shuffle-deflate'];
 
-async function roundTrip(leaves: FlatLeaf[], codec: Codec, float16 = false) {
+async function roundTrip(leaves: FlatLeaf[], codec: Codec, float16 = false, lowMemory = false) {
   const storage = new MemoryStorage();
-  await writeWpt('/m/x.wpt', leaves, { kind: 'checkpoint', codec, storage, float16 });
+  await writeWpt('/m/x.wpt', leaves, { kind: 'checkpoint', codec, storage, float16, lowMemory });
   return { storage, bytes: storage.files.get('/m/x.wpt')!, ...(await readWpt('/m/x.wpt', storage)) };
 }
 
@@ -87,6 +88,44 @@ describe('.wpt round trip', () => {
       );
     });
   }
+
+  it('with lowMemory, an entry encoded a plane at a time (past 32 MiB) stores the bytes a whole encoding makes, and reads back bit-exact', async () => {
+    // Planes of every kind: a constant sign byte (run-length), a skewed exponent (Huffman), noise (raw).
+    const n = 9 << 20;
+    const rng = new Random(4);
+    const big = new Tensor(rng.fillNormal(new Float32Array(n), 0, 0.05), [n]);
+    const small = new Tensor(
+      Float32Array.from({ length: 1000 }, (_, i) => i / 7),
+      [1000],
+    );
+    for (const float16 of [false, true]) {
+      const leaves: FlatLeaf[] = [
+        { key: 'small', kind: 'tensor', value: small },
+        { key: 'big', kind: 'tensor', value: big },
+        { key: 'after', kind: 'tensor', value: small },
+      ];
+      const { values, header, bytes } = await roundTrip(leaves, 'shuffle-deflate', float16, true);
+      const entry = header.entries.find((e) => e.key === 'big')!;
+      const bytesOf = (t: Float32Array | Uint16Array) => new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
+      const whole = await encodePayload(
+        float16 ? bytesOf(float32ToFloat16(big.data)) : bytesOf(big.data),
+        'shuffle-deflate',
+        float16 ? 2 : 4,
+        { level: 1, background: false },
+      );
+      expect({ planes: entry.planes, planeLengths: entry.planeLengths, crc32: entry.crc32 }).toEqual({
+        planes: whole.planes,
+        planeLengths: whole.planeLengths,
+        crc32: whole.crc32,
+      });
+      expect(new Set(entry.planes).size).toBeGreaterThan(1);
+      const stored = bytes.subarray(entry.offset, entry.offset + entry.length);
+      expect(Buffer.from(stored).equals(Buffer.concat(whole.parts))).toBe(true);
+      if (!float16)
+        expect(Buffer.from(bitsOf(values.get('big') as Tensor).buffer).equals(Buffer.from(big.data.buffer))).toBe(true);
+      if (!float16) expect(bitsOf(values.get('after') as Tensor)).toEqual(bitsOf(small));
+    }
+  });
 
   it('float16 export stays within float16 rounding and keeps NaN, ±Inf and -0', async () => {
     const values = new Random(3).fillNormal(new Float32Array(1000), 0, 10);

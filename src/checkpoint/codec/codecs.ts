@@ -56,30 +56,90 @@ export async function encodePayload(
   const scratch = [planes];
   shuffleInto(bytes, elementSize, planes);
   const planeLength = bytes.length / elementSize;
-  // Each plane: deflated where that saves 3 % (see below), else stored raw.
   const chosen = await Promise.all(
-    Array.from({ length: elementSize }, async (_, k) => {
-      const plane = planes.subarray(k * planeLength, (k + 1) * planeLength);
-      const bits = entropyBitsPerByte(plane);
-      // Mostly one value (zeros, constant exponents): runs pay; otherwise Huffman coding alone does.
-      const packed =
-        bits >= 8 * 0.97 || plane.length < MIN_DEFLATED_PLANE
-          ? null
-          : bits < 1
-            ? await deflateRaw(plane, { level, strategy: 'rle', background })
-            : await huffmanCoded(plane);
-      // Deflated only where that saves 3 %: each deflated plane costs time on every load.
-      return packed !== null && packed.length < 0.97 * plane.length
-        ? { method: 'deflate' as const, bytes: packed }
-        : { method: 'raw' as const, bytes: plane };
-    }),
+    Array.from({ length: elementSize }, (_, k) =>
+      encodePlane(planes.subarray(k * planeLength, (k + 1) * planeLength), { level, background }, scratch),
+    ),
   );
   const methods: PlaneMethod[] = chosen.map((c) => c.method);
   const parts = chosen.map((c) => c.bytes);
   return { ...finish(parts, scratch), planes: methods, planeLengths: parts.map((p) => p.length) };
+}
+
+/** One plane of a shuffle-deflate payload, stored raw or deflated; `part` may be the plane itself. */
+export interface EncodedPlane {
+  method: PlaneMethod;
+  part: Uint8Array;
+  /** Scratch the part lives in (and what encoding it used): hand it to `recycle` once the part is written. */
+  scratch: Uint8Array[];
+}
+
+/**
+ * A shuffle-deflate payload one plane at a time, for entries too large to hold encoded whole:
+ * each plane is gathered into scratch of a plane's size and encoded as encodePayload would,
+ * the next only when the caller asks for it. With the previous plane written meanwhile, an
+ * entry's save holds about two planes and their encodings, never the entry again
+ * (writeWpt's streamed entries). The parts are the same bytes encodePayload makes.
+ */
+export async function* encodePlanesInTurn(
+  bytes: Uint8Array,
+  elementSize: number,
+  options: EncodeOptions,
+): AsyncGenerator<EncodedPlane> {
+  const planeLength = bytes.length / elementSize;
+  for (let k = 0; k < elementSize; k++) {
+    const plane = takeScratch(planeLength);
+    gatherPlane(bytes, elementSize, k, plane);
+    const scratch = [plane];
+    const { method, bytes: part } = await encodePlane(plane, options, scratch);
+    // Only the part's buffer waits for the write: the plane (when deflated) or an unused encoding goes back now.
+    recycle(scratch.filter((b) => b.buffer !== part.buffer));
+    yield { method, part, scratch: scratch.filter((b) => b.buffer === part.buffer) };
+  }
+}
+
+/** Plane `k` of `bytes` (byte k of every element) into `out`: as shuffleInto's plane k, alone. */
+function gatherPlane(bytes: Uint8Array, elementSize: number, k: number, out: Uint8Array): void {
+  const n = out.length;
+  if (elementSize !== 4 || bytes.byteOffset % 4 !== 0 || out.byteOffset % 4 !== 0) {
+    for (let i = 0, j = k; i < n; i++, j += elementSize) out[i] = bytes[j];
+    return;
+  }
+  // Four elements' bytes k make one word of the plane: a quarter of the stores.
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, n);
+  const packed = new Uint32Array(out.buffer, out.byteOffset, n >>> 2);
+  const shift = 8 * k;
+  for (let i = 0, j = 0; i < packed.length; i++, j += 4) {
+    packed[i] =
+      ((words[j] >>> shift) & 255) |
+      (((words[j + 1] >>> shift) & 255) << 8) |
+      (((words[j + 2] >>> shift) & 255) << 16) |
+      (((words[j + 3] >>> shift) & 255) << 24);
+  }
+  for (let i = packed.length * 4; i < n; i++) out[i] = bytes[4 * i + k];
+}
+
+/** Deflated where that saves 3 %, else stored raw; buffers it takes go into `scratch`. */
+async function encodePlane(
+  plane: Uint8Array,
+  { level, background }: EncodeOptions,
+  scratch: Uint8Array[],
+): Promise<{ method: PlaneMethod; bytes: Uint8Array }> {
+  const bits = entropyBitsPerByte(plane);
+  // Mostly one value (zeros, constant exponents): runs pay; otherwise Huffman coding alone does.
+  const packed =
+    bits >= 8 * 0.97 || plane.length < MIN_DEFLATED_PLANE
+      ? null
+      : bits < 1
+        ? await deflateRaw(plane, { level, strategy: 'rle', background })
+        : await huffmanCoded();
+  // Deflated only where that saves 3 %: each deflated plane costs time on every load.
+  return packed !== null && packed.length < 0.97 * plane.length
+    ? { method: 'deflate', bytes: packed }
+    : { method: 'raw', bytes: plane };
 
   /** This package's encoder, unless the plane is to go to the pool or there is no WebAssembly: then zlib's (or fflate's). */
-  async function huffmanCoded(plane: Uint8Array): Promise<Uint8Array> {
+  async function huffmanCoded(): Promise<Uint8Array> {
     if (!background || !havePool()) {
       const out = takeScratch(deflateLiteralsBound(plane.length));
       scratch.push(out);

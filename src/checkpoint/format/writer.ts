@@ -23,7 +23,7 @@ import {
   MAX_ENTRY_BYTES,
   assertLittleEndianHost,
 } from '../layout/format.js';
-import { encodePayload } from '../codec/codecs.js';
+import { encodePayload, encodePlanesInTurn } from '../codec/codecs.js';
 import { keepMoreWhile, recycle } from '../layout/recycler.js';
 import { crc32 } from '../layout/crc32.js';
 import { float32ToFloat16 } from '../layout/float16.js';
@@ -31,6 +31,7 @@ import { type FlatLeaf, stringifyJson } from '../../state/tree.js';
 import { type Storage, getDefaultStorage } from '../../storage/storage.js';
 import { tempPathFor } from '../../storage/temp-names.js';
 import type { AtomicWriteHandle } from '../../storage/storage.js';
+import { platform } from '../../platform.js';
 import { ProgressCounter, type TransferOptions, throwIfAborted } from '../layout/transfer.js';
 
 export interface WriteOptions extends TransferOptions {
@@ -56,6 +57,15 @@ export interface WriteOptions extends TransferOptions {
   onNonFinite?: 'warn' | 'error' | 'allow';
   /** Where 'warn' reports (default console.warn). */
   warn?: (message: string) => void;
+  /**
+   * Encode shuffle-deflate entries past 32 MiB a plane at a time, each plane written while the
+   * next encodes: the save then holds at most about its largest entry beyond the model (a
+   * whole encoding holds two to three times it), for a slower encoding of those entries
+   * (gathering a plane reads the whole entry: 512 MB in 64 MB entries saved in 1.1-1.4 s
+   * instead of 0.65-1.2 s in Node). Default: true in a browser, whose page has the tighter
+   * memory, false elsewhere.
+   */
+  lowMemory?: boolean;
   /** Tags the temporary files of this write as a manager's (see `tempPathFor`). */
   owner?: string;
 }
@@ -95,6 +105,12 @@ const ENCODE_AHEAD = 3;
  * are held to it as well. Raw entries are written from the tensors themselves and weigh nothing.
  */
 const AHEAD_BYTES = 32 << 20;
+/**
+ * With `lowMemory`, shuffle-deflate entries of more bytes than this are encoded a plane at a
+ * time, each plane written while the next encodes, instead of whole (1.5 GB in 64 MB entries
+ * saved in a page held 184 MiB beyond the model before, bench/browser-storage.ts).
+ */
+const STREAMED_ENTRY_BYTES = AHEAD_BYTES;
 
 export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteOptions): Promise<WriteResult> {
   assertLittleEndianHost();
@@ -160,7 +176,8 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     const queued: Array<{ written: Promise<void>; bytes: number }> = [];
     // At most one fsync of the growing file in flight; writes do not wait for it.
     let syncing: Promise<void> | null = null;
-    const flush = async () => {
+    /** Hands the pending batch to the storage; then waits while more than `queuedAtMost` batches wait (or their bytes exceed AHEAD_BYTES). */
+    const flush = async (queuedAtMost = WRITES_QUEUED) => {
       const batch = pending;
       const scratch = pendingScratch;
       const done = pendingDone;
@@ -195,7 +212,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
       // memory a slow disk makes a save hold.
       queued.push({ written: writing, bytes: scratch.reduce((n, b) => n + b.length, 0) });
       const waiting = () => queued.reduce((n, q) => n + q.bytes, 0);
-      while (queued.length > WRITES_QUEUED || (queued.length > 1 && waiting() > AHEAD_BYTES))
+      while (queued.length > queuedAtMost || (queued.length > 1 && waiting() > AHEAD_BYTES))
         await queued.shift()!.written;
     };
     // Entries encode a few at a time, so one's shuffling here overlaps another's compression
@@ -203,8 +220,14 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
     const encoding: Array<
       Promise<{ meta: ReturnType<typeof entryBytes>; encoded: Awaited<ReturnType<typeof encodePayload>> }> | undefined
     > = [];
+    const lowMemory = options.lowMemory ?? platform().name === 'browser';
+    const streamed = (leaf: FlatLeaf) =>
+      lowMemory &&
+      leaf.kind === 'tensor' &&
+      (options.codec ?? 'shuffle-deflate') === 'shuffle-deflate' &&
+      leaf.value.data.byteLength / (options.float16 ? 2 : 1) > STREAMED_ENTRY_BYTES;
     const startEncoding = (i: number) => {
-      if (i >= leaves.length || encoding[i]) return;
+      if (i >= leaves.length || encoding[i] || streamed(leaves[i])) return;
       const meta = entryBytes(leaves[i], options);
       costs.rawBytes += meta.bytes.length;
       encoding[i] = timed('encodeMs', () =>
@@ -221,6 +244,45 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
         : leaf.kind === 'tensor'
           ? leaf.value.data.byteLength
           : 0;
+    /** A streamed entry: each plane goes to the storage as it is encoded, the one before it written meanwhile. */
+    const writeInPlanes = async (leaf: FlatLeaf, at: number): Promise<EntryHeader> => {
+      const meta = entryBytes(leaf, options);
+      costs.rawBytes += meta.bytes.length;
+      const entry: EntryHeader = {
+        key: leaf.key,
+        dtype: meta.dtype,
+        shape: meta.shape,
+        codec: meta.codec,
+        offset: at,
+        length: 0,
+        crc32: 0,
+        planes: [],
+        planeLengths: [],
+      };
+      const planes = encodePlanesInTurn(meta.bytes, DTYPE_SIZE[meta.dtype], {
+        level,
+        background: options.background ?? false,
+      });
+      for (
+        let start = performance.now(), next = await planes.next();
+        !next.done;
+        start = performance.now(), next = await planes.next()
+      ) {
+        costs.encodeMs += performance.now() - start;
+        const { method, part, scratch } = next.value;
+        entry.crc32 = crc32(part, entry.crc32);
+        entry.length += part.length;
+        entry.planes!.push(method);
+        entry.planeLengths!.push(part.length);
+        pending.push(part);
+        pendingScratch.push(...scratch);
+        pendingBytes += part.length;
+        throwIfAborted(options.signal, what, path);
+        // Written before the next plane is gathered: the entry holds one plane and its encoding at a time.
+        await flush(0);
+      }
+      return entry;
+    };
     let started = 0;
     for (let i = 0; i < leaves.length; i++) {
       throwIfAborted(options.signal, what, path);
@@ -234,12 +296,20 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
         if (started > i) ahead += weight(leaves[started]);
         startEncoding(started++);
       }
+      const leaf = leaves[i];
+      if (streamed(leaf)) {
+        entries.push(await writeInPlanes(leaf, offset));
+        offset += entries.at(-1)!.length;
+        pendingDone.entries += 1;
+        pendingDone.bytes += tensorBytes(leaf);
+        finite.scan(leaf);
+        continue;
+      }
       const {
         meta: { dtype, shape, codec },
         encoded,
       } = await encoding[i]!;
       encoding[i] = undefined;
-      const leaf = leaves[i];
       const entry: EntryHeader = {
         key: leaf.key,
         dtype,
