@@ -362,32 +362,36 @@ describe.skipIf(!available)('in Chromium', () => {
 
   for (const kind of ['idb', 'opfs'] as const) {
     it(`a quota exhausted mid-run (${kind === 'idb' ? 'IndexedDB' : 'OPFS'}): the save fails with NO_SPACE naming the quota, the earlier backups stay whole and restore; maxBytes keeps a run within its budget`, async () => {
-      const page = await browser.open();
-      await call(page, (p) => p.clear());
-      // The quota Chromium enforces for this origin (estimate() keeps reporting the real one): room for two
-      // backups of the 4 MB state (3.4 MB each, compressed), not three.
-      const cdp = await page.context().newCDPSession(page);
-      const { usage } = (await page.evaluate(() => navigator.storage.estimate())) as { usage: number };
-      await cdp.send('Storage.overrideQuotaForOrigin', { origin: browser.origin, quotaSize: usage + 9 * 2 ** 20 });
+      // A browser of its own: the shared one's usage still counts files other tests deleted (storages compact lazily).
+      const own = await launchTestBrowser();
       try {
-        const full = (await page.evaluate(
-          `globalThis.waypointPage.quotaExhausted(${JSON.stringify(kind)})`,
-        )) as Awaited<ReturnType<WaypointPage['quotaExhausted']>>;
-        expect(full.code).toBe('NO_SPACE');
-        expect(full.message).toMatch(/storage quota is exhausted \([\d.]+ MiB of its [\d.]+ MiB in use\)/);
-        expect(full.latest).toBe('quota/ckpt-2.wpt');
-        expect(full.files).toEqual(['ckpt-1.wpt', 'ckpt-2.wpt', 'manager.lock', 'manifest.json']); // no temporary file left
-        expect(full.restored).toBe(true);
+        const page = await own.open();
+        // The quota Chromium enforces for this origin (estimate() keeps reporting the real one): room for two
+        // backups of the 4 MB state (3.4 MB each, compressed), not three.
+        const cdp = await page.context().newCDPSession(page);
+        const { usage } = (await page.evaluate(() => navigator.storage.estimate())) as { usage: number };
+        await cdp.send('Storage.overrideQuotaForOrigin', { origin: own.origin, quotaSize: usage + 9 * 2 ** 20 });
+        try {
+          const full = (await page.evaluate(
+            `globalThis.waypointPage.quotaExhausted(${JSON.stringify(kind)})`,
+          )) as Awaited<ReturnType<WaypointPage['quotaExhausted']>>;
+          expect(full.code).toBe('NO_SPACE');
+          expect(full.message).toMatch(/storage quota is exhausted \([\d.]+ MiB of its [\d.]+ MiB in use\)/);
+          expect(full.latest).toBe('quota/ckpt-2.wpt');
+          expect(full.files).toEqual(['ckpt-1.wpt', 'ckpt-2.wpt', 'manager.lock', 'manifest.json']); // no temporary file left
+          expect(full.restored).toBe(true);
+        } finally {
+          await cdp.send('Storage.overrideQuotaForOrigin', { origin: own.origin });
+        }
+        const maxBytes = 2.5 * 2 ** 20;
+        const budget = (await page.evaluate(
+          `globalThis.waypointPage.withinBytes(${JSON.stringify(kind)}, ${maxBytes})`,
+        )) as { files: string[]; bytes: number };
+        expect(budget.files).toEqual(['ckpt-5.wpt', 'ckpt-6.wpt']);
+        expect(budget.bytes).toBeLessThanOrEqual(maxBytes);
       } finally {
-        await cdp.send('Storage.overrideQuotaForOrigin', { origin: browser.origin });
+        await own.close();
       }
-      const maxBytes = 2.5 * 2 ** 20;
-      const budget = (await page.evaluate(
-        `globalThis.waypointPage.withinBytes(${JSON.stringify(kind)}, ${maxBytes})`,
-      )) as { files: string[]; bytes: number };
-      expect(budget.files).toEqual(['ckpt-5.wpt', 'ckpt-6.wpt']);
-      expect(budget.bytes).toBeLessThanOrEqual(maxBytes);
-      await page.close();
     });
   }
 

@@ -58,9 +58,9 @@ export interface WriteOptions extends TransferOptions {
   /** Where 'warn' reports (default console.warn). */
   warn?: (message: string) => void;
   /**
-   * Encode shuffle-deflate entries past 32 MiB a plane at a time, each plane written while the
-   * next encodes: the save then holds at most about its largest entry beyond the model (a
-   * whole encoding holds two to three times it), for a slower encoding of those entries
+   * Encode shuffle-deflate entries past 64 KiB a plane at a time, each plane written before the
+   * next is gathered: the save then holds at most about its largest entry beyond the model (a
+   * whole encoding, a few entries ahead, holds two to three times it), for a slower encoding
    * (gathering a plane reads the whole entry: 512 MB in 64 MB entries saved in 1.1-1.4 s
    * instead of 0.65-1.2 s in Node). Default: true in a browser, whose page has the tighter
    * memory, false elsewhere.
@@ -107,10 +107,13 @@ const ENCODE_AHEAD = 3;
 const AHEAD_BYTES = 32 << 20;
 /**
  * With `lowMemory`, shuffle-deflate entries of more bytes than this are encoded a plane at a
- * time, each plane written while the next encodes, instead of whole (1.5 GB in 64 MB entries
- * saved in a page held 184 MiB beyond the model before, bench/browser-storage.ts).
+ * time, each plane written before the next is gathered, instead of whole and a few ahead
+ * (saved in a page, 1.5 GB in 64 MB entries held 184 MiB beyond the model before, 100 MB in
+ * 16 MB entries 90 MiB: bench/browser-storage.ts). Smaller ones encode whole, and with
+ * `lowMemory` go to the storage in batches of LOW_MEMORY_BATCH_BYTES.
  */
-const STREAMED_ENTRY_BYTES = AHEAD_BYTES;
+const STREAMED_ENTRY_BYTES = 64 << 10;
+const LOW_MEMORY_BATCH_BYTES = 1 << 20;
 
 export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteOptions): Promise<WriteResult> {
   assertLittleEndianHost();
@@ -327,7 +330,8 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
       pendingBytes += encoded.length;
       pendingDone.entries += 1;
       pendingDone.bytes += tensorBytes(leaf);
-      if (pendingBytes >= BATCH_BYTES) await flush();
+      if (pendingBytes >= (lowMemory ? LOW_MEMORY_BATCH_BYTES : BATCH_BYTES))
+        await flush(lowMemory ? 0 : WRITES_QUEUED);
       // Raw bytes are checksummed here, while the write just started copies them; so is the scan for non-finite values.
       if (encoded.crc32 === undefined) entry.crc32 = encoded.parts.reduce((crc, part) => crc32(part, crc), 0);
       finite.scan(leaf);
