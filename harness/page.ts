@@ -220,6 +220,17 @@ const page = {
       const got = await r.read(offset, length, new Uint8Array(length));
       if (!same(got, whole.subarray(offset, offset + length))) problems.push(`read(${offset}, ${length}) differs`);
     }
+    // Syncs overlapping writes, as the checkpoint writer issues them (it does not wait for its syncs).
+    const pieces = [bytes(chunk - 3, 2), bytes(10, 3), bytes(chunk + 5, 4), bytes(7, 5)];
+    const racing = await storage.createExclusive('d/r');
+    await Promise.all(pieces.flatMap((p) => [racing.write([p]), racing.sync()]));
+    await racing.close();
+    const expected = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+    pieces.reduce((at, p) => (expected.set(p, at), at + p.length), 0);
+    const raced = await storage.openRead('d/r');
+    if (raced.size !== expected.length || !same(await raced.read(0, expected.length), expected))
+      problems.push(`writes with syncs between them read back ${raced.size} bytes, not the ${expected.length} written`);
+    await storage.remove('d/r');
     // A synced file reads back its synced part while it is still open.
     const open = await storage.createExclusive('d/b');
     await open.write([whole.subarray(0, chunk + 7)]);

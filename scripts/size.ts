@@ -44,8 +44,11 @@ export const CORE_BUDGET = 3900;
  * Object storage (manifest commits conditional on the version read, lock heartbeats that
  * replace exactly their version or a lease read back where a server ignores conditions, a
  * manager aborting its unfinished uploads) took it to 4,501: raised to 4,600.
+ * Saves and restores in pages (onProgress and AbortSignal through the writer and the staged
+ * read, 125 lines; large entries encoded and written a plane at a time, 95) took it to 4,720:
+ * raised to 4,800.
  */
-export const CHECKPOINT_BUDGET = 4600;
+export const CHECKPOINT_BUDGET = 4800;
 const root = new URL('..', import.meta.url).pathname;
 
 function files(dir: string): string[] {

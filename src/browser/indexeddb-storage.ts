@@ -170,43 +170,57 @@ export class IndexedDBStorage implements Storage {
         },
         record ? 'strict' : 'relaxed',
       );
+    // Whether the tail was last stored as a view of its buffer (see persist).
+    let tailStoredWhole = false;
     const persist = async (last: boolean) => {
-      if (size === persisted) return;
+      if (size === persisted && !(last && tailStoredWhole)) return;
       // Structured clone stores a view's whole buffer: a synced tail keeps its 4 MiB until the
       // chunk fills and replaces it; the file's last chunk is stored as a copy of its own size.
       // (A copy at every sync was garbage the page held on to: +80 MiB in a 1.5 GB save.)
       await putChunk(tailIndex, last ? tail.slice(0, tailLength) : tail.subarray(0, tailLength), { id, size });
       persisted = size;
+      tailStoredWhole = !last && tailLength > 0;
+    };
+    // One operation at a time: a sync that overlapped writes (the writer does not wait for its
+    // syncs) stored a tail that changed under it, and counted bytes as synced that were not.
+    let queue: Promise<void> = Promise.resolve();
+    const inTurn = (op: () => Promise<void>): Promise<void> => {
+      const run = queue.then(op);
+      queue = run.catch(() => undefined);
+      return run;
     };
     return {
-      write: async (buffers) => {
-        if (closed) throw errno('EBADF', path, 'write after close');
-        for (const b of buffers) {
-          for (let at = 0; at < b.length;) {
-            const n = Math.min(b.length - at, CHUNK_BYTES - tailLength);
-            if (tail.length < tailLength + n) {
-              const grown = new Uint8Array(Math.min(CHUNK_BYTES, Math.max(2 * tail.length, tailLength + n)));
-              grown.set(tail.subarray(0, tailLength));
-              tail = grown;
+      write: (buffers) =>
+        inTurn(async () => {
+          if (closed) throw errno('EBADF', path, 'write after close');
+          for (const b of buffers) {
+            for (let at = 0; at < b.length;) {
+              const n = Math.min(b.length - at, CHUNK_BYTES - tailLength);
+              if (tail.length < tailLength + n) {
+                const grown = new Uint8Array(Math.min(CHUNK_BYTES, Math.max(2 * tail.length, tailLength + n)));
+                grown.set(tail.subarray(0, tailLength));
+                tail = grown;
+              }
+              tail.set(b.subarray(at, at + n), tailLength);
+              tailLength += n;
+              size += n;
+              at += n;
+              if (tailLength < CHUNK_BYTES) continue;
+              // Committed before the tail fills again: a chunk in flight beside the next one held 20 MiB more of the page's memory in a large save.
+              await putChunk(tailIndex, tail, null);
+              tailStoredWhole = false;
+              tailIndex += 1;
+              tailLength = 0;
             }
-            tail.set(b.subarray(at, at + n), tailLength);
-            tailLength += n;
-            size += n;
-            at += n;
-            if (tailLength < CHUNK_BYTES) continue;
-            // Committed before the tail fills again: a chunk in flight beside the next one held 20 MiB more of the page's memory in a large save.
-            await putChunk(tailIndex, tail, null);
-            tailIndex += 1;
-            tailLength = 0;
           }
-        }
-      },
-      sync: () => persist(false),
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        await persist(true);
-      },
+        }),
+      sync: () => inTurn(() => persist(false)),
+      close: () =>
+        inTurn(async () => {
+          if (closed) return;
+          closed = true;
+          await persist(true);
+        }),
     };
   }
 

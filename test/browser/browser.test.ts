@@ -155,7 +155,7 @@ describe.skipIf(!available)('in Chromium', () => {
     await page.close();
   }, 120_000);
 
-  it("IndexedDBStorage's chunk records: writes and reads across chunks, a file replaced or removed under a handle, a version-1 file", async () => {
+  it("IndexedDBStorage's chunk records: writes and reads across chunks, syncs overlapping writes, a file replaced or removed under a handle, a version-1 file", async () => {
     const page = await browser.open();
     expect(await call(page, (p) => p.indexedDbChunks())).toEqual([]);
     await page.close();
