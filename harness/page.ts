@@ -290,7 +290,7 @@ const page = {
     return problems;
   },
 
-  /** Three backups of a 4 MB state into `kind`, where the test left room for two: the third's error, and what is left. */
+  /** Three backups of an 8 MB state into `kind`, where the test left room for two: the third's error, and what is left. */
   async quotaExhausted(kind: StorageKind): Promise<{
     code: string;
     message: string;
@@ -300,7 +300,7 @@ const page = {
   }> {
     const storage = storageOf(kind);
     const rng = new wp.Random(11);
-    const w = new wp.Tensor(rng.fillNormal(new Float32Array(1 << 20), 0, 1), [1 << 20]);
+    const w = new wp.Tensor(rng.fillNormal(new Float32Array(1 << 21), 0, 1), [1 << 21]);
     const manager = new wp.CheckpointManager(new wp.Checkpoint({ w }), 'quota', { storage, warn: () => undefined });
     try {
       await manager.save();

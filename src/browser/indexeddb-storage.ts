@@ -158,28 +158,26 @@ export class IndexedDBStorage implements Storage {
       if (stored === undefined || stored instanceof Uint8Array || stored.id !== id)
         throw errno('ENOENT', path, 'the file was removed while it was being written');
     };
-    const putChunk = (index: number, bytes: Uint8Array, record: FileRecord | null) =>
+    const putChunk = (index: number, bytes: Uint8Array | Blob, record: FileRecord | null) =>
       this.transact(
         'readwrite',
         path,
         async ({ files, chunks }) => {
           await stillThere(files);
-          const put = bytes.length > 0 ? request(chunks.put(bytes, [id, index])) : null;
+          const put =
+            (bytes instanceof Blob ? bytes.size : bytes.length) > 0 ? request(chunks.put(bytes, [id, index])) : null;
           if (record) await request(files.put(record, k));
           await put;
         },
         record ? 'strict' : 'relaxed',
       );
-    // Whether the tail was last stored as a view of its buffer (see persist).
-    let tailStoredWhole = false;
-    const persist = async (last: boolean) => {
-      if (size === persisted && !(last && tailStoredWhole)) return;
-      // Structured clone stores a view's whole buffer: a synced tail keeps its 4 MiB until the
-      // chunk fills and replaces it; the file's last chunk is stored as a copy of its own size.
-      // (A copy at every sync was garbage the page held on to: +80 MiB in a 1.5 GB save.)
-      await putChunk(tailIndex, last ? tail.slice(0, tailLength) : tail.subarray(0, tailLength), { id, size });
+    const persist = async () => {
+      if (size === persisted) return;
+      // A partial chunk goes in as a Blob of its own size: a view would store its 4 MiB buffer
+      // (structured clone keeps a view's whole buffer), and a copy for every sync was garbage
+      // the page held on to (+50 MiB in a 1.5 GB save).
+      await putChunk(tailIndex, new Blob([tail.subarray(0, tailLength)]), { id, size });
       persisted = size;
-      tailStoredWhole = !last && tailLength > 0;
     };
     // One operation at a time: a sync that overlapped writes (the writer does not wait for its
     // syncs) stored a tail that changed under it, and counted bytes as synced that were not.
@@ -208,18 +206,17 @@ export class IndexedDBStorage implements Storage {
               if (tailLength < CHUNK_BYTES) continue;
               // Committed before the tail fills again: a chunk in flight beside the next one held 20 MiB more of the page's memory in a large save.
               await putChunk(tailIndex, tail, null);
-              tailStoredWhole = false;
               tailIndex += 1;
               tailLength = 0;
             }
           }
         }),
-      sync: () => inTurn(() => persist(false)),
+      sync: () => inTurn(persist),
       close: () =>
         inTurn(async () => {
           if (closed) return;
           closed = true;
-          await persist(true);
+          await persist();
         }),
     };
   }
@@ -243,10 +240,10 @@ export class IndexedDBStorage implements Storage {
       let got = cache.get(index);
       if (got === undefined) {
         got = this.transact('readonly', path, async ({ chunks }) => {
-          const bytes = (await request(chunks.get([id, index]))) as Uint8Array | undefined;
-          if (bytes === undefined) throw errno('ENOENT', path, 'the file was replaced or removed while it was read');
-          return bytes;
-        });
+          const stored = (await request(chunks.get([id, index]))) as Uint8Array | Blob | undefined;
+          if (stored === undefined) throw errno('ENOENT', path, 'the file was replaced or removed while it was read');
+          return stored;
+        }).then(async (stored) => (stored instanceof Blob ? new Uint8Array(await stored.arrayBuffer()) : stored));
         cache.set(index, got);
         got.catch(() => cache.delete(index));
         if (cache.size > CACHED_CHUNKS) cache.delete(cache.keys().next().value!);

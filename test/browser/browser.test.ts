@@ -367,10 +367,10 @@ describe.skipIf(!available)('in Chromium', () => {
       try {
         const page = await own.open();
         // The quota Chromium enforces for this origin (estimate() keeps reporting the real one): room for two
-        // backups of the 4 MB state (3.4 MB each, compressed), not three.
+        // backups of the 8 MB state (6.8 MB each, compressed), with 4 MB to spare, not for three.
         const cdp = await page.context().newCDPSession(page);
         const { usage } = (await page.evaluate(() => navigator.storage.estimate())) as { usage: number };
-        await cdp.send('Storage.overrideQuotaForOrigin', { origin: own.origin, quotaSize: usage + 9 * 2 ** 20 });
+        await cdp.send('Storage.overrideQuotaForOrigin', { origin: own.origin, quotaSize: usage + 17.6 * 2 ** 20 });
         try {
           const full = (await page.evaluate(
             `globalThis.waypointPage.quotaExhausted(${JSON.stringify(kind)})`,
