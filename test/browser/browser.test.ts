@@ -52,7 +52,15 @@ describe.skipIf(!available)('in Chromium', () => {
     await browser?.close();
   });
 
-  /** Starts the run in `page`, reloads the page once a batch at or past `killAt` has ended, then runs again to the end. */
+  /** The run's end state (weights, Adam's slots, history, the random generator) equals the uninterrupted run's in Node. */
+  const expectAsNode = (run: PageRunResult) =>
+    expect([run.weights, run.optimizer, run.history, run.rng]).toEqual([
+      reference.weights,
+      reference.optimizer,
+      reference.history,
+      reference.rng,
+    ]);
+
   /** Evaluates `run` (a run logging `batch N`), reloads the page once a batch at or past `at` has ended, and waits for it to be back. */
   async function runUntilReloaded(page: Page, run: string, at: number): Promise<void> {
     let reloading: Promise<unknown> | null = null;
@@ -305,12 +313,7 @@ describe.skipIf(!available)('in Chromium', () => {
     console.log(
       `hidden -> durable backup in IndexedDB: ${hiddenBackups[0]} ms (a 50 ms batch in flight, then the save)`,
     );
-    expect([resumed.weights, resumed.optimizer, resumed.history, resumed.rng]).toEqual([
-      reference.weights,
-      reference.optimizer,
-      reference.history,
-      reference.rng,
-    ]);
+    expectAsNode(resumed);
   }, 120_000);
 
   it('a tab closed mid-epoch: the backup pagehide asks for never lands; a new tab resumes from the last scheduled backup, bit-identical to Node', async () => {
@@ -337,12 +340,7 @@ describe.skipIf(!available)('in Chromium', () => {
     // hidden page's backup lands (the test above: it resumes at the batch in flight).
     console.log(`tab closed after batch ${closedAt}: a new tab resumed at batch ${resumed.firstBatch}`);
     expect(resumed.firstBatch).toBe(30);
-    expect([resumed.weights, resumed.optimizer, resumed.history, resumed.rng]).toEqual([
-      reference.weights,
-      reference.optimizer,
-      reference.history,
-      reference.rng,
-    ]);
+    expectAsNode(resumed);
   }, 120_000);
 
   it('a page reads its usage and quota around a run, and asks for persistent storage', async () => {
@@ -408,12 +406,7 @@ describe.skipIf(!available)('in Chromium', () => {
     await node.importRun(new Uint8Array(archive), memory, 'from-page');
     const inNode = await pageRun(node, { storage: memory, backupDir: 'from-page' });
     expect(inNode.firstBatch).toBeGreaterThan(0);
-    expect([inNode.weights, inNode.optimizer, inNode.history, inNode.rng]).toEqual([
-      reference.weights,
-      reference.optimizer,
-      reference.history,
-      reference.rng,
-    ]);
+    expectAsNode(inNode);
 
     // Node to page: a Node run stopped at batch 47, exported, imported by the page (as a picked File) and resumed there.
     const nodeRun = new MemoryStorage();
@@ -437,12 +430,7 @@ describe.skipIf(!available)('in Chromium', () => {
     ).toBe('imported');
     const inPage = (await page.evaluate(`globalThis.waypointPage.run('idb', 'from-node', 0)`)) as PageRunResult;
     expect(inPage.firstBatch).toBeGreaterThanOrEqual(45);
-    expect([inPage.weights, inPage.optimizer, inPage.history, inPage.rng]).toEqual([
-      reference.weights,
-      reference.optimizer,
-      reference.history,
-      reference.rng,
-    ]);
+    expectAsNode(inPage);
 
     // A damaged archive is refused in the page before anything is written.
     const damaged = Buffer.from(fromNode, 'base64');
