@@ -158,14 +158,14 @@ export class IndexedDBStorage implements Storage {
       if (stored === undefined || stored instanceof Uint8Array || stored.id !== id)
         throw errno('ENOENT', path, 'the file was removed while it was being written');
     };
-    const putChunk = (index: number, bytes: Uint8Array | Blob, record: FileRecord | null) =>
+    /** Puts chunk `index` (none: only the record, when the tail is empty) and, with `record`, the file's new size, durably. */
+    const putChunk = (index: number, bytes: Uint8Array | Blob | null, record: FileRecord | null) =>
       this.transact(
         'readwrite',
         path,
         async ({ files, chunks }) => {
           await stillThere(files);
-          const put =
-            (bytes instanceof Blob ? bytes.size : bytes.length) > 0 ? request(chunks.put(bytes, [id, index])) : null;
+          const put = bytes ? request(chunks.put(bytes, [id, index])) : null;
           if (record) await request(files.put(record, k));
           await put;
         },
@@ -176,7 +176,7 @@ export class IndexedDBStorage implements Storage {
       // A partial chunk goes in as a Blob of its own size: a view would store its 4 MiB buffer
       // (structured clone keeps a view's whole buffer), and a copy for every sync was garbage
       // the page held on to (+50 MiB in a 1.5 GB save).
-      await putChunk(tailIndex, new Blob([tail.subarray(0, tailLength)]), { id, size });
+      await putChunk(tailIndex, tailLength > 0 ? new Blob([tail.subarray(0, tailLength)]) : null, { id, size });
       persisted = size;
     };
     // One operation at a time: a sync that overlapped writes (the writer does not wait for its

@@ -182,7 +182,8 @@ export class Checkpoint {
     options: LoadOptions & TransferOptions & { ignoreUnexpected?: (key: string) => boolean; storage?: Storage } = {},
   ): Promise<ReadReport> {
     const strict = options.strict ?? true;
-    throwIfAborted(options.signal, `the restore of ${path}`, path);
+    const what = `the restore of ${path}`;
+    throwIfAborted(options.signal, what, path);
     const reader = await WptReader.open(path, options.storage);
     try {
       for (const [name, obj] of Object.entries(this.objects)) {
@@ -256,7 +257,7 @@ export class Checkpoint {
       }
       // The last moment an abort leaves every array as it was.
       if (options.signal?.aborted) staged.value.discard();
-      throwIfAborted(options.signal, `the restore of ${path}`, path);
+      throwIfAborted(options.signal, what, path);
       await staged.value.commit();
       const leaves: Array<{ key: string; value: StateLeaf }> = [
         ...tensors.map((leaf) => ({ key: leaf.key, value: leaf.value })),

@@ -75,11 +75,11 @@ export interface EncodedPlane {
 }
 
 /**
- * A shuffle-deflate payload one plane at a time, for entries too large to hold encoded whole:
- * each plane is gathered into scratch of a plane's size and encoded as encodePayload would,
- * the next only when the caller asks for it. With the previous plane written meanwhile, an
- * entry's save holds about two planes and their encodings, never the entry again
- * (writeWpt's streamed entries). The parts are the same bytes encodePayload makes.
+ * A shuffle-deflate payload one plane at a time, for saves that must not hold an entry's
+ * encoding whole: each plane is gathered into scratch of a plane's size and encoded as
+ * encodePayload would, the next only when the caller asks for it. A caller that writes each
+ * part before asking holds one plane and its encoding (writeWpt's `lowMemory`). The parts are
+ * the same bytes encodePayload makes.
  */
 export async function* encodePlanesInTurn(
   bytes: Uint8Array,

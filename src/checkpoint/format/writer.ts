@@ -132,17 +132,11 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
   await checkFreeSpace(storage, path, leaves, options);
   const tmp = tempPathFor(path, options.owner);
 
-  const syncEvery = Math.max(
-    SYNC_EVERY_BYTES,
-    leaves.reduce((n, l) => n + (l.kind === 'tensor' ? l.value.data.byteLength : 0), 0) / SYNCS_PER_FILE,
-  );
-  const costs = { encodeMs: 0, writeMs: 0, syncMs: 0, rawBytes: 0 };
   const tensorBytes = (l: FlatLeaf) => (l.kind === 'tensor' ? l.value.data.byteLength : 0);
-  const progress = new ProgressCounter(
-    leaves.length,
-    leaves.reduce((n, l) => n + tensorBytes(l), 0),
-    options.onProgress,
-  );
+  const totalTensorBytes = leaves.reduce((n, l) => n + tensorBytes(l), 0);
+  const syncEvery = Math.max(SYNC_EVERY_BYTES, totalTensorBytes / SYNCS_PER_FILE);
+  const costs = { encodeMs: 0, writeMs: 0, syncMs: 0, rawBytes: 0 };
+  const progress = new ProgressCounter(leaves.length, totalTensorBytes, options.onProgress);
   /** `work`, its time added to `costs[key]`. */
   const timed = <T>(key: 'encodeMs' | 'writeMs' | 'syncMs', work: () => Promise<T>): Promise<T> => {
     const start = performance.now();
@@ -247,7 +241,7 @@ export async function writeWpt(path: string, leaves: FlatLeaf[], options: WriteO
         : leaf.kind === 'tensor'
           ? leaf.value.data.byteLength
           : 0;
-    /** A streamed entry: each plane goes to the storage as it is encoded, the one before it written meanwhile. */
+    /** A streamed entry: each plane goes to the storage as it is encoded, and is written before the next is gathered. */
     const writeInPlanes = async (leaf: FlatLeaf, at: number): Promise<EntryHeader> => {
       const meta = entryBytes(leaf, options);
       costs.rawBytes += meta.bytes.length;
