@@ -21,10 +21,31 @@ import {
   sum,
 } from '../../src/node/index.js';
 
-function close(a: Float32Array, b: Float32Array, what: string) {
+/** Agreement to float32 rounding, `scale` times looser where the reference itself is ill-conditioned (see conditioning). */
+function close(a: Float32Array, b: Float32Array, what: string, scale = 1) {
   expect(a.length, what).toBe(b.length);
   for (let i = 0; i < a.length; i++)
-    expect(Math.abs(a[i] - b[i]), `${what}[${i}]: ${a[i]} vs ${b[i]}`).toBeLessThanOrEqual(2e-5 * (1 + Math.abs(b[i])));
+    expect(Math.abs(a[i] - b[i]), `${what}[${i}]: ${a[i]} vs ${b[i]}`).toBeLessThanOrEqual(
+      2e-5 * scale * (1 + Math.abs(b[i])),
+    );
+}
+
+/**
+ * How much the composed float32 formula amplifies its own rounding on rows of `f` values: its
+ * x − mean loses digits of |x|, which 1/√(variance + ε) then scales. A row of two nearly equal
+ * values (variance 5e-4 against ε 1e-3: ×26) put the composed gradient 2.7e-5 off, where the
+ * fused kernel agreed with a float64 computation to 1e-8.
+ */
+function conditioning(x: Float32Array, f: number, eps: number): number {
+  let worst = 1;
+  for (let at = 0; at < x.length; at += f) {
+    const row = x.subarray(at, at + f);
+    const m = row.reduce((a, v) => a + v, 0) / f;
+    const v = row.reduce((a, q) => a + (q - m) ** 2, 0) / f;
+    const big = row.reduce((a, q) => Math.max(a, Math.abs(q)), 0);
+    worst = Math.max(worst, big / Math.sqrt(v + eps));
+  }
+  return worst;
 }
 
 /** (x − m) / √(v + ε) · γ + β, composed. */
@@ -50,7 +71,7 @@ function run(
   const w = randn(shape, rng);
   const y = f(x, gamma, beta);
   sum(mul(y, w)).backward();
-  return { y: y.data, dx: x.grad!.data, dgamma: gamma?.grad?.data, dbeta: beta?.grad?.data };
+  return { x: x.data, y: y.data, dx: x.grad!.data, dgamma: gamma?.grad?.data, dbeta: beta?.grad?.data };
 }
 
 const shapes = fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 2, maxLength: 4 });
@@ -71,14 +92,16 @@ describe('fused normalization', () => {
           affine,
           seed,
         );
-        close(fused.y, ref.y, 'y');
-        close(fused.dx, ref.dx, 'dx');
+        const scale = conditioning(fused.x, shape[shape.length - 1], eps);
+        close(fused.y, ref.y, 'y', scale);
+        close(fused.dx, ref.dx, 'dx', scale);
         if (affine) {
-          close(fused.dgamma!, ref.dgamma!, 'dgamma');
+          close(fused.dgamma!, ref.dgamma!, 'dgamma', scale);
           close(fused.dbeta!, ref.dbeta!, 'dbeta');
         }
       }),
-      { numRuns: 200 },
+      // The counterexample CI found (seed -765701836): a row of two nearly equal values.
+      { numRuns: 200, examples: [[[6, 4, 4, 2], false, 7]] },
     );
   });
 
