@@ -42,3 +42,26 @@ export interface NormalizedGrad {
   dgamma: Float32Array | null;
   dbeta: Float32Array | null;
 }
+
+/** A recurrence's output and its backward pass (kernels/cpu/recurrent.ts), which holds what it saved. */
+export interface Recurrence {
+  out: Float32Array;
+  /** dL/d(projections), dL/d(recurrent kernel) and dL/d(recurrent bias) (null without one) from dL/d(out). */
+  backward(dOut: Float32Array): RecurrenceGrad;
+}
+
+export interface RecurrenceGrad {
+  dProjections: Float32Array;
+  dRecurrent: Float32Array;
+  dBias: Float32Array | null;
+}
+
+/** A recurrence's sizes: `projections` [batch, time, gates·units], every step's output or the last. */
+export interface RecurrenceInfo {
+  batch: number;
+  time: number;
+  units: number;
+  sequences: boolean;
+  /** Whether `backward` will be called (training): else the kernel keeps nothing for it. */
+  training: boolean;
+}

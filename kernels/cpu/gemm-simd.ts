@@ -171,12 +171,15 @@ export interface SimdGemm {
   gemm: GemmKernel;
 }
 
-/** Instantiates the kernel, or returns the reason it cannot run here (no WebAssembly SIMD). */
-export function loadSimdGemm(): SimdGemm | string {
+/**
+ * Instantiates the kernel on `memory` (a memory of its own by default), or returns the
+ * reason it cannot run here (no WebAssembly SIMD).
+ */
+export function loadSimdGemm(memory?: WebAssembly.Memory): SimdGemm | string {
   if (typeof WebAssembly === 'undefined') return 'WebAssembly is not available';
   const bytes = buildKernelModule();
   if (!WebAssembly.validate(bytes)) return 'WebAssembly SIMD is not supported by this runtime';
-  const memory = new WebAssembly.Memory({ initial: 16 });
+  memory ??= new WebAssembly.Memory({ initial: 16 });
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
   return { memory, gemm: instance.exports.gemm as GemmKernel };
 }

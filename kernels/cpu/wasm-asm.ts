@@ -99,6 +99,21 @@ export const op = {
     ...lanes.flatMap((v) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff]),
   ],
   v128AndNot: [0xfd, ...uleb(0x4f)],
+  /** v128.const of four f32 lanes, each `v` rounded to float32. */
+  f32x4Const: (v: number) => [
+    0xfd,
+    0x0c,
+    ...[0, 1, 2, 3].flatMap(() => [...new Uint8Array(Float32Array.of(v).buffer)]),
+  ],
+  f32x4Abs: [0xfd, ...uleb(0xe0)],
+  f32x4Neg: [0xfd, ...uleb(0xe1)],
+  f32x4Min: [0xfd, ...uleb(0xe8)],
+  f32x4Lt: [0xfd, ...uleb(0x43)],
+  f32x4Nearest: [0xfd, ...uleb(0x6a)],
+  i32x4TruncSatF32x4S: [0xfd, ...uleb(0xf8)],
+  /** i32x4.shl by the i32 on top of the stack. */
+  i32x4Shl: [0xfd, ...uleb(0xab)],
+  v128Xor: [0xfd, ...uleb(0x51)],
 };
 
 /** `for (i = 0; i < limit; i++) body` over i32 locals, as a block/loop pair (limit 0 runs nothing). */

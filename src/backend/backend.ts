@@ -1,4 +1,11 @@
-import type { Conv2dInfo, Normalized, NormalizedGrad, Window2d } from '../../kernels/types.js';
+import type {
+  Conv2dInfo,
+  Normalized,
+  NormalizedGrad,
+  Recurrence,
+  RecurrenceInfo,
+  Window2d,
+} from '../../kernels/types.js';
 
 /**
  * What a backend must compute: the heavy kernels. Ops validate shapes and build the
@@ -83,6 +90,15 @@ export interface Backend {
     withGamma: boolean,
     withBeta: boolean,
   ): NormalizedGrad;
+  /** The LSTM recurrence over `projections` [batch, time, 4u] with recurrent kernel [u, 4u] (kernels/cpu/recurrent.ts). */
+  lstm?(projections: Float32Array, recurrent: Float32Array, info: RecurrenceInfo): Recurrence;
+  /** The GRU recurrence (resetAfter) over [batch, time, 3u] with recurrent kernel [u, 3u] and recurrent bias [3u] or null. */
+  gru?(
+    projections: Float32Array,
+    recurrent: Float32Array,
+    recurrentBias: Float32Array | null,
+    info: RecurrenceInfo,
+  ): Recurrence;
   /** Adam's m and v for a parameter of `size` values, in memory the update kernel works in. */
   adamSlots?(size: number): [Float32Array, Float32Array];
   /** One Adam step in place, in float32 (Keras's formulation: c1 = 1−β₁, c2 = 1−β₂). */
@@ -116,6 +132,8 @@ export const DEFAULTED_KERNELS = [
   'normalizeRowsGrad',
   'normalizeChannels',
   'normalizeChannelsGrad',
+  'lstm',
+  'gru',
   'adamSlots',
   'adamUpdate',
   'emaAverage',

@@ -14,6 +14,7 @@ import {
 import { biasActivate, biasActivateGrad } from '../../kernels/cpu/bias.js';
 import { adamSlots, adamUpdate } from '../../kernels/cpu/adam.js';
 import { emaAverage, emaUpdate } from '../../kernels/cpu/ema.js';
+import { gru, lstm } from '../../kernels/cpu/recurrent.js';
 import {
   normalizeChannels,
   normalizeChannelsGrad,
@@ -43,6 +44,8 @@ export const cpuBackend: CompleteBackend = {
   normalizeRowsGrad,
   normalizeChannels,
   normalizeChannelsGrad,
+  lstm,
+  gru,
   adamSlots,
   adamUpdate,
   emaAverage,

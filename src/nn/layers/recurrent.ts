@@ -5,7 +5,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../../errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { Random } from '../../tensor/random.js';
-import { add, matmul, mul, reshape, slice, stack, sub } from '../../tensor/ops.js';
+import { add, biasAdd, matmul, mul, reshape, slice, stack, sub } from '../../tensor/ops.js';
 import { gruRecurrence, lstmRecurrence } from '../../tensor/ops/recurrent.js';
 import { type ActivationName, activation } from '../activations.js';
 import { type InitializerName, initialize } from '../initializers.js';
@@ -89,7 +89,7 @@ abstract class Recurrent extends Layer {
       throw new ShapeError(this.describe(), `expects [batch, time, features], got ${fmtShape(x.shape)}`);
     const [batch, time, f] = x.shape;
     let xw = matmul(reshape(x, [batch * time, f]), this.weight('kernel'));
-    if (bias) xw = add(xw, bias);
+    if (bias) xw = biasAdd(xw, bias);
     return reshape(xw, [batch, time, this.gates * this.units]);
   }
 
