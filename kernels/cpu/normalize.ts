@@ -1,5 +1,6 @@
-import { allocate } from '../buffers.js';
+import { allocate, copyOut } from '../buffers.js';
 import type { Normalized, NormalizedGrad } from '../types.js';
+import { type NormalizeKernel, layOut, normalizeKernel } from './normalize-simd.js';
 
 /**
  * Normalization, fused: y = (x − μ) · r · γ + β with r = 1/√(σ² + ε), forward in one pass
@@ -11,9 +12,36 @@ import type { Normalized, NormalizedGrad } from '../types.js';
  * Channels (BatchNormalization in training): statistics per channel over `positions` rows of
  * `c` channels, γ and β per channel. Backward of both, from dL/dy:
  *   dβ = Σ dy,  dγ = Σ dy·x̂,  dx = r · (dx̂ − mean(dx̂) − x̂ · mean(dx̂·x̂)),  dx̂ = dy·γ
- * with the sums and means over what the statistics were taken over.
+ * with the sums and means over what the statistics were taken over. The passes run in
+ * WebAssembly SIMD (normalize-simd.ts) where the last axis comes in fours, these loops otherwise.
  */
+
+/** The SIMD kernel where it runs and the last axis (`width`) is a whole number of vectors. */
+function simd(width: number, rows: number): NormalizeKernel | null {
+  return width % 4 === 0 && width > 0 && rows > 0 ? normalizeKernel() : null;
+}
+
+/** γ or β as float64, `fill` where absent. */
+function asF64(f64: Float64Array, at: number, values: Float32Array | null, n: number, fill: number) {
+  if (values) for (let j = 0; j < n; j++) f64[at / 8 + j] = values[j];
+  else f64.fill(fill, at / 8, at / 8 + n);
+}
 export function normalizeRows(
+  x: Float32Array,
+  rows: number,
+  f: number,
+  gamma: Float32Array | null,
+  beta: Float32Array | null,
+  epsilon: number,
+): Normalized {
+  const k = simd(f, rows);
+  return k !== null
+    ? normalizeRowsSimd(k, x, rows, f, gamma, beta, epsilon)
+    : normalizeRowsScalar(x, rows, f, gamma, beta, epsilon);
+}
+
+/** The JavaScript loops alone (tests check the SIMD passes against them). */
+export function normalizeRowsScalar(
   x: Float32Array,
   rows: number,
   f: number,
@@ -59,6 +87,22 @@ export function normalizeRowsGrad(
   withGamma: boolean,
   withBeta: boolean,
 ): NormalizedGrad {
+  const k = simd(f, rows);
+  return k !== null
+    ? normalizeRowsGradSimd(k, dy, n, rows, f, gamma, withGamma, withBeta)
+    : normalizeRowsGradScalar(dy, n, rows, f, gamma, withGamma, withBeta);
+}
+
+/** The JavaScript loops alone (tests check the SIMD passes against them). */
+export function normalizeRowsGradScalar(
+  dy: Float32Array,
+  n: Normalized,
+  rows: number,
+  f: number,
+  gamma: Float32Array | null,
+  withGamma: boolean,
+  withBeta: boolean,
+): NormalizedGrad {
   const dx = allocate(dy.length);
   const dgamma = withGamma ? new Float64Array(f) : null,
     dbeta = withBeta ? new Float64Array(f) : null;
@@ -88,6 +132,21 @@ export function normalizeRowsGrad(
 }
 
 export function normalizeChannels(
+  x: Float32Array,
+  positions: number,
+  c: number,
+  gamma: Float32Array | null,
+  beta: Float32Array | null,
+  epsilon: number,
+): Normalized {
+  const k = simd(c, positions);
+  return k !== null
+    ? normalizeChannelsSimd(k, x, positions, c, gamma, beta, epsilon)
+    : normalizeChannelsScalar(x, positions, c, gamma, beta, epsilon);
+}
+
+/** The JavaScript loops alone (tests check the SIMD passes against them). */
+export function normalizeChannelsScalar(
   x: Float32Array,
   positions: number,
   c: number,
@@ -147,6 +206,22 @@ export function normalizeChannelsGrad(
   withGamma: boolean,
   withBeta: boolean,
 ): NormalizedGrad {
+  const k = simd(c, positions);
+  return k !== null
+    ? normalizeChannelsGradSimd(k, dy, n, positions, c, gamma, withGamma, withBeta)
+    : normalizeChannelsGradScalar(dy, n, positions, c, gamma, withGamma, withBeta);
+}
+
+/** The JavaScript loops alone (tests check the SIMD passes against them). */
+export function normalizeChannelsGradScalar(
+  dy: Float32Array,
+  n: Normalized,
+  positions: number,
+  c: number,
+  gamma: Float32Array | null,
+  withGamma: boolean,
+  withBeta: boolean,
+): NormalizedGrad {
   const { xhat, rstd } = n;
   const sumG = new Float64Array(c),
     sumGX = new Float64Array(c);
@@ -178,5 +253,175 @@ export function normalizeChannelsGrad(
     dx,
     dgamma: withGamma ? Float32Array.from(sumGX) : null,
     dbeta: withBeta ? Float32Array.from(sumG) : null,
+  };
+}
+
+function normalizeRowsSimd(
+  k: NormalizeKernel,
+  x: Float32Array,
+  rows: number,
+  f: number,
+  gamma: Float32Array | null,
+  beta: Float32Array | null,
+  epsilon: number,
+): Normalized {
+  const { at, f32, f64 } = layOut(k, {
+    x: [x.length, 4],
+    xhat: [x.length, 4],
+    y: [x.length, 4],
+    sums: [2 * rows, 8],
+    mean: [rows, 8],
+    stats: [2 * rows, 8],
+    scale: [f, 8],
+    shift: [f, 8],
+  });
+  f32.set(x, at.x / 4);
+  const rstd = allocate(rows),
+    mean = allocate(rows),
+    variance = allocate(rows);
+  const groups = f / 4,
+    s = at.sums / 8;
+  k.rowSums(at.x, rows, groups, at.sums);
+  for (let r = 0; r < rows; r++) f64[at.mean / 8 + r] = (f64[s + 2 * r] + f64[s + 2 * r + 1]) / f;
+  k.rowSquares(at.x, rows, groups, at.mean, at.sums);
+  for (let r = 0; r < rows; r++) {
+    const mu = f64[at.mean / 8 + r];
+    const v = (f64[s + 2 * r] + f64[s + 2 * r + 1]) / f;
+    const rs = 1 / Math.sqrt(v + epsilon);
+    f64[at.stats / 8 + 2 * r] = mu;
+    f64[at.stats / 8 + 2 * r + 1] = rs;
+    mean[r] = mu;
+    variance[r] = v;
+    rstd[r] = rs;
+  }
+  asF64(f64, at.scale, gamma, f, 1);
+  asF64(f64, at.shift, beta, f, 0);
+  k.rowAffine(at.x, at.xhat, at.y, rows, groups, at.scale, at.shift, at.stats);
+  return { y: copyOut(f32, at.y / 4, x.length), xhat: copyOut(f32, at.xhat / 4, x.length), rstd, mean, variance };
+}
+
+function normalizeRowsGradSimd(
+  k: NormalizeKernel,
+  dy: Float32Array,
+  n: Normalized,
+  rows: number,
+  f: number,
+  gamma: Float32Array | null,
+  withGamma: boolean,
+  withBeta: boolean,
+): NormalizedGrad {
+  const { at, f32, f64 } = layOut(k, {
+    dy: [dy.length, 4],
+    xhat: [dy.length, 4],
+    dx: [dy.length, 4],
+    gamma: [f, 8],
+    dgamma: [f, 8],
+    dbeta: [f, 8],
+    sums: [4 * rows, 8],
+    coefficients: [3 * rows, 8],
+  });
+  f32.set(dy, at.dy / 4);
+  f32.set(n.xhat, at.xhat / 4);
+  asF64(f64, at.gamma, gamma, f, 1);
+  f64.fill(0, at.dgamma / 8, at.dbeta / 8 + f);
+  const groups = f / 4,
+    s = at.sums / 8,
+    c = at.coefficients / 8;
+  k.rowGradSums(at.dy, at.xhat, rows, groups, at.gamma, at.dgamma, at.dbeta, at.sums);
+  for (let r = 0; r < rows; r++) {
+    f64[c + 3 * r] = (f64[s + 4 * r] + f64[s + 4 * r + 1]) / f;
+    f64[c + 3 * r + 1] = (f64[s + 4 * r + 2] + f64[s + 4 * r + 3]) / f;
+    f64[c + 3 * r + 2] = n.rstd[r];
+  }
+  k.rowGrad(at.dy, at.xhat, at.dx, rows, groups, at.gamma, at.coefficients);
+  return {
+    dx: copyOut(f32, at.dx / 4, dy.length),
+    dgamma: withGamma ? Float32Array.from(f64.subarray(at.dgamma / 8, at.dgamma / 8 + f)) : null,
+    dbeta: withBeta ? Float32Array.from(f64.subarray(at.dbeta / 8, at.dbeta / 8 + f)) : null,
+  };
+}
+
+function normalizeChannelsSimd(
+  k: NormalizeKernel,
+  x: Float32Array,
+  positions: number,
+  c: number,
+  gamma: Float32Array | null,
+  beta: Float32Array | null,
+  epsilon: number,
+): Normalized {
+  const { at, f32, f64 } = layOut(k, {
+    x: [x.length, 4],
+    xhat: [x.length, 4],
+    y: [x.length, 4],
+    sum: [c, 8],
+    mu: [c, 8],
+    sq: [c, 8],
+    rstd: [c, 8],
+    scale: [c, 8],
+    shift: [c, 8],
+  });
+  f32.set(x, at.x / 4);
+  const groups = c / 4;
+  f64.fill(0, at.sum / 8, at.sum / 8 + c);
+  f64.fill(0, at.sq / 8, at.sq / 8 + c);
+  k.colSums(at.x, positions, groups, at.sum);
+  for (let j = 0; j < c; j++) f64[at.mu / 8 + j] = f64[at.sum / 8 + j] / positions;
+  k.colSquares(at.x, positions, groups, at.mu, at.sq);
+  const mean = allocate(c),
+    variance = allocate(c),
+    rstd = allocate(c);
+  for (let j = 0; j < c; j++) {
+    const v = f64[at.sq / 8 + j] / positions;
+    const s = 1 / Math.sqrt(v + epsilon);
+    f64[at.rstd / 8 + j] = s;
+    mean[j] = f64[at.mu / 8 + j];
+    variance[j] = v;
+    rstd[j] = s;
+  }
+  asF64(f64, at.scale, gamma, c, 1);
+  asF64(f64, at.shift, beta, c, 0);
+  k.colAffine(at.x, at.xhat, at.y, positions, groups, at.mu, at.rstd, at.scale, at.shift);
+  return { y: copyOut(f32, at.y / 4, x.length), xhat: copyOut(f32, at.xhat / 4, x.length), rstd, mean, variance };
+}
+
+function normalizeChannelsGradSimd(
+  k: NormalizeKernel,
+  dy: Float32Array,
+  n: Normalized,
+  positions: number,
+  c: number,
+  gamma: Float32Array | null,
+  withGamma: boolean,
+  withBeta: boolean,
+): NormalizedGrad {
+  const { at, f32, f64 } = layOut(k, {
+    dy: [dy.length, 4],
+    xhat: [dy.length, 4],
+    dx: [dy.length, 4],
+    sumG: [c, 8],
+    sumGX: [c, 8],
+    rstd: [c, 8],
+    gamma: [c, 8],
+    meanD: [c, 8],
+    meanDX: [c, 8],
+  });
+  f32.set(dy, at.dy / 4);
+  f32.set(n.xhat, at.xhat / 4);
+  const groups = c / 4;
+  f64.fill(0, at.sumG / 8, at.sumGX / 8 + c);
+  k.colGradSums(at.dy, at.xhat, positions, groups, at.sumG, at.sumGX);
+  asF64(f64, at.gamma, gamma, c, 1);
+  for (let j = 0; j < c; j++) {
+    const gk = f64[at.gamma / 8 + j];
+    f64[at.rstd / 8 + j] = n.rstd[j];
+    f64[at.meanD / 8 + j] = (f64[at.sumG / 8 + j] * gk) / positions;
+    f64[at.meanDX / 8 + j] = (f64[at.sumGX / 8 + j] * gk) / positions;
+  }
+  k.colGrad(at.dy, at.xhat, at.dx, positions, groups, at.rstd, at.gamma, at.meanD, at.meanDX);
+  return {
+    dx: copyOut(f32, at.dx / 4, dy.length),
+    dgamma: withGamma ? Float32Array.from(f64.subarray(at.sumGX / 8, at.sumGX / 8 + c)) : null,
+    dbeta: withBeta ? Float32Array.from(f64.subarray(at.sumG / 8, at.sumG / 8 + c)) : null,
   };
 }

@@ -1,9 +1,9 @@
-import { allocate, allocateZeroed } from '../buffers.js';
+import { allocate, allocateZeroed, copyOut } from '../buffers.js';
 import type { Recurrence, RecurrenceInfo } from '../types.js';
 import { type GemmKernel, MR, NR, loadSimdGemm } from './gemm-simd.js';
 import { matmul } from './matmul.js';
 import { sigmoidOf, tanhOf } from './simd-math.js';
-import { I32, V128, compileModule, encodeModule, op } from './wasm-asm.js';
+import { I32, V128, compileModule, encodeModule, forLoop, op } from './wasm-asm.js';
 
 /**
  * The LSTM and GRU recurrences (kernels/cpu/recurrent.ts states the math) in WebAssembly SIMD,
@@ -88,6 +88,83 @@ const set = (l: number, value: number[][]): number[][] => [...value, op.set(l)];
 /** 1 − x·x and x·(1 − x) of a local. */
 const oneMinusSquare = (l: number) => sub(one, mul(get(l), get(l)));
 const sigmoidSlope = (l: number) => mul(get(l), sub(one, get(l)));
+
+/** i8x16.shuffle lanes picking four f32 lanes of the pair (0–3: the first operand, 4–7: the second). */
+const lanes = (...fs: number[]) => op.i8x16Shuffle(fs.flatMap((f) => [4 * f, 4 * f + 1, 4 * f + 2, 4 * f + 3]));
+
+/**
+ * transpose(src, dst, rowBlocks, colBlocks, srcStride, dstStride): the 4·rowBlocks × 4·colBlocks
+ * matrix at src (row stride in bytes) into dst transposed, a 4×4 block at a time in registers.
+ */
+function transposeFunction() {
+  const [SRC, DST, RB, CB, SS, DS, I, J, PS, PD] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [A, B, C, D, T0, T1, T2, T3] = [10, 11, 12, 13, 14, 15, 16, 17];
+  const row = (ptr: number, stride: number, q: number) => [
+    op.get(ptr),
+    ...(q === 0 ? [] : [op.get(stride), op.i32(q), op.mul, op.add]),
+  ];
+  return {
+    exportName: 'transpose',
+    params: Array(6).fill(I32),
+    locals: [
+      [4, I32],
+      [8, V128],
+    ] as Array<[number, number]>,
+    body: forLoop(I, RB, [
+      ...forLoop(J, CB, [
+        // PS = src + 4i·srcStride + 16j, PD = dst + 4j·dstStride + 16i
+        op.get(SRC),
+        op.get(I),
+        op.i32(2),
+        op.shl,
+        op.get(SS),
+        op.mul,
+        op.add,
+        op.get(J),
+        op.i32(4),
+        op.shl,
+        op.add,
+        op.set(PS),
+        op.get(DST),
+        op.get(J),
+        op.i32(2),
+        op.shl,
+        op.get(DS),
+        op.mul,
+        op.add,
+        op.get(I),
+        op.i32(4),
+        op.shl,
+        op.add,
+        op.set(PD),
+        ...[A, B, C, D].flatMap((v, q) => [...row(PS, SS, q), op.v128Load(0), op.set(v)]),
+        ...[
+          [T0, A, B, [0, 4, 1, 5]],
+          [T1, A, B, [2, 6, 3, 7]],
+          [T2, C, D, [0, 4, 1, 5]],
+          [T3, C, D, [2, 6, 3, 7]],
+        ].flatMap(([t, x, y, l]) => [
+          op.get(x as number),
+          op.get(y as number),
+          lanes(...(l as number[])),
+          op.set(t as number),
+        ]),
+        ...[
+          [T0, T2, [0, 1, 4, 5]],
+          [T0, T2, [2, 3, 6, 7]],
+          [T1, T3, [0, 1, 4, 5]],
+          [T1, T3, [2, 3, 6, 7]],
+        ].flatMap(([x, y, l], q) => [
+          ...row(PD, DS, q),
+          op.get(x as number),
+          op.get(y as number),
+          lanes(...(l as number[])),
+          op.v128Store(0),
+        ]),
+      ]),
+    ]),
+  };
+}
 
 function buildModule(): Uint8Array<ArrayBuffer> {
   // lstmGates(z, cPrev, cNext, tanhC, hNext, gateBytes, end): z's four blocks activated in place.
@@ -175,7 +252,7 @@ function buildModule(): Uint8Array<ArrayBuffer> {
       ...b.store(DH, mul(get(D), get(Z))),
     ];
   });
-  return encodeModule([lstmGates, lstmGatesGrad, gruGates, gruGatesGrad]);
+  return encodeModule([lstmGates, lstmGatesGrad, gruGates, gruGatesGrad, transposeFunction()]);
 }
 
 type Pass = (...addressesThenGateBytesThenEnd: number[]) => void;
@@ -187,6 +264,14 @@ interface Kernel {
   lstmGatesGrad: Pass;
   gruGates: Pass;
   gruGatesGrad: Pass;
+  transpose: (
+    src: number,
+    dst: number,
+    rowBlocks: number,
+    colBlocks: number,
+    srcStride: number,
+    dstStride: number,
+  ) => void;
 }
 
 let kernel: Kernel | null | undefined;
@@ -206,6 +291,7 @@ function load(): Kernel | null {
     lstmGatesGrad: fn('lstmGatesGrad'),
     gruGates: fn('gruGates'),
     gruGatesGrad: fn('gruGatesGrad'),
+    transpose: exports.transpose as Kernel['transpose'],
   };
 }
 
@@ -243,64 +329,89 @@ function regions<K extends string>(sizes: Record<K, number>): Record<K | 'end', 
   return out as Record<K | 'end', number>;
 }
 
-/** src [batch, time, width] rows into dst [time][width][bp] (padded columns zero). */
-function toStepMajor(
-  src: Float32Array,
-  dst: Float32Array,
-  at: number,
-  batch: number,
-  time: number,
-  width: number,
-  rowStride: number,
-  bp: number,
+/** The rows × cols matrix at `from` (floats, row stride `fromStride`) transposed to `to`: whole 4×4 blocks in SIMD, the ragged edge here. */
+function transpose(
+  k: Kernel,
+  heap: Float32Array,
+  from: number,
+  to: number,
+  rows: number,
+  cols: number,
+  fromStride: number,
+  toStride: number,
 ) {
-  if (bp !== batch) dst.fill(0, at, at + time * rowStride * bp);
-  for (let r = 0; r < batch; r++)
-    for (let t = 0; t < time; t++) {
-      const s = (r * time + t) * width;
-      let d = at + t * rowStride * bp + r;
-      for (let g = 0; g < width; g++, d += bp) dst[d] = src[s + g];
-    }
+  const r4 = rows & ~3,
+    c4 = cols & ~3;
+  if (r4 > 0 && c4 > 0) k.transpose(4 * from, 4 * to, r4 / 4, c4 / 4, 4 * fromStride, 4 * toStride);
+  for (let i = 0; i < rows; i++)
+    for (let j = i < r4 ? c4 : 0; j < cols; j++) heap[to + j * toStride + i] = heap[from + i * fromStride + j];
 }
 
-/** [time][width][bp] at `at` back to rows [batch, time, width]. */
-function toBatchMajor(
+/** `src` [batch, time, width], through the staging area, into [time][rowStride][bp] at `dst` (padded columns zero). */
+function toStepMajor(
+  k: Kernel,
   heap: Float32Array,
-  at: number,
-  out: Float32Array,
-  batch: number,
-  time: number,
+  src: Float32Array,
+  stage: number,
+  dst: number,
+  info: RecurrenceInfo,
   width: number,
   rowStride: number,
   bp: number,
 ) {
-  for (let r = 0; r < batch; r++)
-    for (let t = 0; t < time; t++) {
-      const d = (r * time + t) * width;
-      let s = at + t * rowStride * bp + r;
-      for (let g = 0; g < width; g++, s += bp) out[d + g] = heap[s];
-    }
+  const { batch, time } = info;
+  heap.set(src, stage);
+  if (bp !== batch) heap.fill(0, dst, dst + time * rowStride * bp);
+  for (let t = 0; t < time; t++)
+    transpose(k, heap, stage + t * width, dst + t * rowStride * bp, batch, width, time * width, bp);
+}
+
+/** [time][rowStride][bp] at `src` back to rows [batch, time, width], through the staging area. */
+function toBatchMajor(
+  k: Kernel,
+  heap: Float32Array,
+  src: number,
+  stage: number,
+  info: RecurrenceInfo,
+  time: number,
+  width: number,
+  rowStride: number,
+  bp: number,
+): Float32Array {
+  const { batch } = info;
+  for (let t = 0; t < time; t++)
+    transpose(k, heap, src + t * rowStride * bp, stage + t * width, width, batch, bp, time * width);
+  return copyOut(heap, stage, batch * time * width);
 }
 
 /** The output from h₁ … h_T ([time][u][bp] at `h1`): every step [batch, time, u] or the last [batch, u]. */
-function outputsOf(heap: Float32Array, h1: number, info: RecurrenceInfo, bp: number): Float32Array {
-  const { batch, time, units: u, sequences } = info;
-  if (sequences) {
-    const out = allocate(batch * time * u);
-    toBatchMajor(heap, h1, out, batch, time, u, u, bp);
-    return out;
-  }
-  const out = allocate(batch * u);
-  toBatchMajor(heap, h1 + (time - 1) * u * bp, out, batch, 1, u, u, bp);
-  return out;
+function outputsOf(
+  k: Kernel,
+  heap: Float32Array,
+  h1: number,
+  stage: number,
+  info: RecurrenceInfo,
+  bp: number,
+): Float32Array {
+  const { time, units: u, sequences } = info;
+  if (sequences) return toBatchMajor(k, heap, h1, stage, info, time, u, u, bp);
+  return toBatchMajor(k, heap, h1 + (time - 1) * u * bp, stage, info, 1, u, u, bp);
 }
 
 /** The upstream gradient as [time][u][bp] (zeros where a step has none). */
-function gradToStepMajor(heap: Float32Array, at: number, dOut: Float32Array, info: RecurrenceInfo, bp: number) {
-  const { batch, time, units: u, sequences } = info;
-  if (sequences) return toStepMajor(dOut, heap, at, batch, time, u, u, bp);
+function gradToStepMajor(
+  k: Kernel,
+  heap: Float32Array,
+  dOut: Float32Array,
+  stage: number,
+  at: number,
+  info: RecurrenceInfo,
+  bp: number,
+) {
+  const { time, units: u, sequences } = info;
+  if (sequences) return toStepMajor(k, heap, dOut, stage, at, info, u, u, bp);
   heap.fill(0, at, at + time * u * bp);
-  toStepMajor(dOut, heap, at + (time - 1) * u * bp, batch, 1, u, u, bp);
+  toStepMajor(k, heap, dOut, stage, at + (time - 1) * u * bp, { ...info, time: 1 }, u, u, bp);
 }
 
 /** U [u, width] into the memory as Uᵀ [width][uPad] (the backward matmul's transposed A). */
@@ -358,11 +469,13 @@ export function lstmSimd(p: Float32Array, recurrent: Float32Array, info: Recurre
     c: (time + 1) * s,
     tanhC: time * s,
     h: (time + 1) * s,
+    stage: batch * time * w,
+    stageH: batch * time * u,
   });
   claim(null);
   let heap = heapOf(k, at.end);
   heap.set(recurrent, at.u);
-  toStepMajor(p, heap, at.z, batch, time, w, w, bp);
+  toStepMajor(k, heap, p, at.stage, at.z, info, w, w, bp);
   heap.fill(0, at.c, at.c + s);
   heap.fill(0, at.h, at.h + s);
   for (let t = 0; t < time; t++) {
@@ -378,14 +491,14 @@ export function lstmSimd(p: Float32Array, recurrent: Float32Array, info: Recurre
       4 * s,
     );
   }
-  const out = outputsOf(heap, at.h + s, info, bp);
-  const state = savedState(k, at.z, at.end);
+  const out = outputsOf(k, heap, at.h + s, at.stageH, info, bp);
+  const state = savedState(k, at.z, at.h + (time + 1) * s);
   if (info.training) claim(state);
   const backward = (dOut: Float32Array) => {
     heap = heapOf(k, at.end);
     state.restore(heap);
     transposeInto(heap, at.ut, recurrent, u, w, uPad);
-    gradToStepMajor(heap, at.dOut, dOut, info, bp);
+    gradToStepMajor(k, heap, dOut, at.stageH, at.dOut, info, bp);
     heap.fill(0, at.dh, at.dc + s);
     for (let t = time - 1; t >= 0; t--) {
       const dz = 4 * (at.z + t * w * bp);
@@ -401,11 +514,9 @@ export function lstmSimd(p: Float32Array, recurrent: Float32Array, info: Recurre
       );
       k.gemm(4 * at.ut, dz, 4 * at.dh, w, uPad / MR, bp / NR, 4 * bp, 4 * MR, 4 * uPad, 4 * NR, 4 * bp);
     }
-    const dP = allocate(p.length);
-    toBatchMajor(heap, at.z, dP, batch, time, w, w, bp);
+    const dP = toBatchMajor(k, heap, at.z, at.stage, info, time, w, w, bp);
     // dU = Σₜ hₜ₋₁ᵀ·dzₜ: one matmul over every (row, step), h₀ … h_{T−1} in dP's row order.
-    const hPrev = allocate(batch * time * u);
-    toBatchMajor(heap, at.h, hPrev, batch, time, u, u, bp);
+    const hPrev = toBatchMajor(k, heap, at.h, at.stageH, info, time, u, u, bp);
     return { dProjections: dP, dRecurrent: matmul(hPrev, dP, u, batch * time, w, true, false), dBias: null };
   };
   return { out, backward };
@@ -437,6 +548,8 @@ export function gruSimd(
     saved: time * 4 * s,
     h: (time + 1) * s,
     da: time * wPad * bp,
+    stage: batch * time * w,
+    stageH: batch * time * u,
   });
   claim(null);
   let heap = heapOf(k, at.end);
@@ -444,7 +557,7 @@ export function gruSimd(
   for (let j = 0; j < u; j++) heap.set(recurrent.subarray(j * w, (j + 1) * w), at.u + j * wPad);
   for (let g = 0; g < wPad; g++)
     heap.fill(recurrentBias && g < w ? recurrentBias[g] : 0, at.biasRows + g * bp, at.biasRows + (g + 1) * bp);
-  toStepMajor(p, heap, at.p, batch, time, w, wPad, bp);
+  toStepMajor(k, heap, p, at.stage, at.p, info, w, wPad, bp);
   heap.fill(0, at.h, at.h + s);
   for (let t = 0; t < time; t++) {
     heap.copyWithin(at.a, at.biasRows, at.biasRows + wPad * bp);
@@ -459,14 +572,14 @@ export function gruSimd(
       4 * s,
     );
   }
-  const out = outputsOf(heap, at.h + s, info, bp);
+  const out = outputsOf(k, heap, at.h + s, at.stageH, info, bp);
   const state = savedState(k, at.p, at.da);
   if (info.training) claim(state);
   const backward = (dOut: Float32Array) => {
     heap = heapOf(k, at.end);
     state.restore(heap);
     transposeInto(heap, at.ut, recurrent, u, w, uPad);
-    gradToStepMajor(heap, at.dOut, dOut, info, bp);
+    gradToStepMajor(k, heap, dOut, at.stageH, at.dOut, info, bp);
     heap.fill(0, at.dh, at.dh + uPad * bp);
     for (let t = time - 1; t >= 0; t--) {
       const da = 4 * (at.da + t * wPad * bp);
@@ -482,12 +595,9 @@ export function gruSimd(
       );
       k.gemm(4 * at.ut, da, 4 * at.dh, w, uPad / MR, bp / NR, 4 * bp, 4 * MR, 4 * uPad, 4 * NR, 4 * bp);
     }
-    const dP = allocate(p.length);
-    toBatchMajor(heap, at.p, dP, batch, time, w, wPad, bp);
-    const da = allocate(p.length);
-    toBatchMajor(heap, at.da, da, batch, time, w, wPad, bp);
-    const hPrev = allocate(batch * time * u);
-    toBatchMajor(heap, at.h, hPrev, batch, time, u, u, bp);
+    const dP = toBatchMajor(k, heap, at.p, at.stage, info, time, w, wPad, bp);
+    const da = toBatchMajor(k, heap, at.da, at.stage, info, time, w, wPad, bp);
+    const hPrev = toBatchMajor(k, heap, at.h, at.stageH, info, time, u, u, bp);
     let dBias: Float32Array | null = null;
     if (recurrentBias) {
       dBias = allocateZeroed(w);

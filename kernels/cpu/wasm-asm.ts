@@ -114,6 +114,14 @@ export const op = {
   /** i32x4.shl by the i32 on top of the stack. */
   i32x4Shl: [0xfd, ...uleb(0xab)],
   v128Xor: [0xfd, ...uleb(0x51)],
+  v128Load64Splat: (offset: number) => [0xfd, 0x0a, 3, ...uleb(offset)],
+  f64x2Add: [0xfd, ...uleb(0xf0)],
+  f64x2Sub: [0xfd, ...uleb(0xf1)],
+  f64x2Mul: [0xfd, ...uleb(0xf2)],
+  /** The two low f32 lanes widened to f64. */
+  f64x2PromoteLowF32x4: [0xfd, ...uleb(0x5f)],
+  /** Two f64 lanes rounded to f32 in lanes 0–1, zeros above. */
+  f32x4DemoteF64x2Zero: [0xfd, ...uleb(0x5e)],
 };
 
 /** `for (i = 0; i < limit; i++) body` over i32 locals, as a block/loop pair (limit 0 runs nothing). */
