@@ -5,7 +5,8 @@ import { op } from './wasm-asm.js';
  * transcendental instructions): Cephes's single-precision range reduction and polynomials.
  * exp is within 2 ulp of the exact value on [−87.3, 88.3] (Math.exp rounded to float32 is
  * within 1), so sigmoid and tanh differ from their float64-then-rounded JavaScript
- * counterparts by a few ulp at most; NaN stays NaN, ±∞ give the limits.
+ * counterparts by a few ulp at most. Past that range exp saturates (at e^88.38 ≈ 2.4e38 and
+ * about 2⁻¹²⁶), which leaves sigmoid and tanh at their limits to within 5e-39; NaN stays NaN.
  *
  * Each helper returns the instructions that push the result, reading and overwriting the
  * v128 locals it is given as scratch.
