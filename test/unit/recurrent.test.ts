@@ -126,6 +126,43 @@ describe('lstmRecurrence', () => {
     );
   });
 
+  it("stacked: a second recurrence between the first's forward and backward pass leaves the first's gradients exact", () => {
+    // The second layer's forward moves the first's saved state out of the kernel's memory; its backward moves it back.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.nat(),
+        (batch, time, u, seed) => {
+          const rng = new Random(seed);
+          const leaf = (shape: number[]) =>
+            new Tensor(rng.fillNormal(new Float32Array(shape.reduce((a, b) => a * b, 1)), 0, 0.5), shape, true);
+          const p = leaf([batch, time, 4 * u]),
+            U1 = leaf([u, 4 * u]),
+            W2 = leaf([u, 3 * u]),
+            U2 = leaf([u, 3 * u]);
+          const copies = [p, U1, W2, U2].map((t) => new Tensor(t.data.slice(), t.shape, true));
+          const run = (fused: boolean, [p, U1, W2, U2]: Tensor[]) => {
+            const h1 = fused ? lstmRecurrence(p, U1, true) : composed(p, U1, true);
+            const p2 = reshape(matmul(reshape(h1, [batch * time, u]), W2), [batch, time, 3 * u]);
+            return fused ? gruRecurrence(p2, U2, null, false) : composedGru(p2, U2, null, false);
+          };
+          const a = run(true, [p, U1, W2, U2]),
+            b = run(false, copies);
+          close(a.data, b.data, 'h');
+          const w = randn(a.shape, rng);
+          sum(mul(a, w)).backward();
+          sum(mul(b, w)).backward();
+          ['dP', 'dU1', 'dW2', 'dU2'].forEach((what, i) =>
+            close([p, U1, W2, U2][i].grad!.data, copies[i].grad!.data, what),
+          );
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('refuses shapes that are not [batch, time, 4u] and [u, 4u], naming them', () => {
     expect(() => lstmRecurrence(randn([2, 3, 8], new Random(1)), randn([3, 12], new Random(2)), false)).toThrow(
       /lstmRecurrence: projections \[2,3,8\] and recurrent kernel \[3,12\]/,
