@@ -1,4 +1,4 @@
-import { I32, V128, encodeModule, nthAddress, op } from './wasm-asm.js';
+import { I32, V128, type WasmFunction, encodeModule, forLoop, nthAddress, op } from './wasm-asm.js';
 
 /**
  * The WebAssembly SIMD micro-kernel of the CPU matmul, generated at load time.
@@ -28,6 +28,83 @@ export type GemmKernel = (
   bPanel: number,
   bStep: number,
 ) => void;
+
+/** i8x16.shuffle lanes picking four f32 lanes of the pair (0–3: the first operand, 4–7: the second). */
+const lanes = (...fs: number[]) => op.i8x16Shuffle(fs.flatMap((f) => [4 * f, 4 * f + 1, 4 * f + 2, 4 * f + 3]));
+
+/**
+ * transpose(src, dst, rowBlocks, colBlocks, srcStride, dstStride): the 4·rowBlocks × 4·colBlocks
+ * matrix at src (row stride in bytes) into dst transposed, a 4×4 block at a time in registers.
+ */
+function transposeFunction(): WasmFunction {
+  const [SRC, DST, RB, CB, SS, DS, I, J, PS, PD] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [A, B, C, D, T0, T1, T2, T3] = [10, 11, 12, 13, 14, 15, 16, 17];
+  const row = (ptr: number, stride: number, q: number) => [
+    op.get(ptr),
+    ...(q === 0 ? [] : [op.get(stride), op.i32(q), op.mul, op.add]),
+  ];
+  return {
+    exportName: 'transpose',
+    params: Array(6).fill(I32),
+    locals: [
+      [4, I32],
+      [8, V128],
+    ] as Array<[number, number]>,
+    body: forLoop(I, RB, [
+      ...forLoop(J, CB, [
+        // PS = src + 4i·srcStride + 16j, PD = dst + 4j·dstStride + 16i
+        op.get(SRC),
+        op.get(I),
+        op.i32(2),
+        op.shl,
+        op.get(SS),
+        op.mul,
+        op.add,
+        op.get(J),
+        op.i32(4),
+        op.shl,
+        op.add,
+        op.set(PS),
+        op.get(DST),
+        op.get(J),
+        op.i32(2),
+        op.shl,
+        op.get(DS),
+        op.mul,
+        op.add,
+        op.get(I),
+        op.i32(4),
+        op.shl,
+        op.add,
+        op.set(PD),
+        ...[A, B, C, D].flatMap((v, q) => [...row(PS, SS, q), op.v128Load(0), op.set(v)]),
+        ...[
+          [T0, A, B, [0, 4, 1, 5]],
+          [T1, A, B, [2, 6, 3, 7]],
+          [T2, C, D, [0, 4, 1, 5]],
+          [T3, C, D, [2, 6, 3, 7]],
+        ].flatMap(([t, x, y, l]) => [
+          op.get(x as number),
+          op.get(y as number),
+          lanes(...(l as number[])),
+          op.set(t as number),
+        ]),
+        ...[
+          [T0, T2, [0, 1, 4, 5]],
+          [T0, T2, [2, 3, 6, 7]],
+          [T1, T3, [0, 1, 4, 5]],
+          [T1, T3, [2, 3, 6, 7]],
+        ].flatMap(([x, y, l], q) => [
+          ...row(PD, DS, q),
+          op.get(x as number),
+          op.get(y as number),
+          lanes(...(l as number[])),
+          op.v128Store(0),
+        ]),
+      ]),
+    ]),
+  };
+}
 
 function buildKernelModule(): Uint8Array<ArrayBuffer> {
   const [PA, PB, C, KC, MP, NP, LDC, APANEL, ASTEP, BPANEL, BSTEP, JP, IP, P, PTA, PTB, PTC] = [
@@ -163,12 +240,25 @@ function buildKernelModule(): Uint8Array<ArrayBuffer> {
       ],
       body,
     },
+    transposeFunction(),
   ]);
 }
+
+/** transpose(src, dst, rowBlocks, colBlocks, srcStride, dstStride): byte addresses and strides. */
+export type TransposeKernel = (
+  src: number,
+  dst: number,
+  rowBlocks: number,
+  colBlocks: number,
+  srcStride: number,
+  dstStride: number,
+) => void;
 
 export interface SimdGemm {
   memory: WebAssembly.Memory;
   gemm: GemmKernel;
+  /** Data movement for packing: 4×4 blocks transposed in registers (packs and layouts). */
+  transpose: TransposeKernel;
 }
 
 /**
@@ -181,5 +271,9 @@ export function loadSimdGemm(memory?: WebAssembly.Memory): SimdGemm | string {
   if (!WebAssembly.validate(bytes)) return 'WebAssembly SIMD is not supported by this runtime';
   memory ??= new WebAssembly.Memory({ initial: 16 });
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-  return { memory, gemm: instance.exports.gemm as GemmKernel };
+  return {
+    memory,
+    gemm: instance.exports.gemm as GemmKernel,
+    transpose: instance.exports.transpose as TransposeKernel,
+  };
 }

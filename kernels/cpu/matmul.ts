@@ -1,5 +1,5 @@
 import { allocate } from '../buffers.js';
-import { MR, NR, type GemmKernel, loadSimdGemm } from './gemm-simd.js';
+import { MR, NR, type GemmKernel, type TransposeKernel, loadSimdGemm } from './gemm-simd.js';
 
 /**
  * C[m,n] = op(A) · op(B), with op(A) = A or Aᵀ (A stored [k,m]) and likewise for B.
@@ -26,6 +26,8 @@ export interface GemmEngine {
   readonly name: string;
   heap(bytes: number): Float32Array;
   gemm: GemmKernel;
+  /** Packs that are transposes (row-major A, transposed B) run as 4×4 block transposes in the engine's memory, where it has them. */
+  transpose?: TransposeKernel;
 }
 
 function simdEngine(): GemmEngine | string {
@@ -41,6 +43,7 @@ function simdEngine(): GemmEngine | string {
       return view;
     },
     gemm: simd.gemm,
+    transpose: simd.transpose,
   };
 }
 
@@ -196,23 +199,33 @@ export function matmulRows(
   const kcMax = Math.min(KC, k);
   const rawA = transA && (m < RAW_A_MAX_ROWS || n <= NR * 2),
     rawB = !transB && n === nPad && rows <= RAW_B_MAX_ROWS && n <= RAW_B_MAX_COLS;
-  // Scratch layout, in floats: [A (block or whole) | B (slab or whole) | padded C]. A raw Aᵀ
-  // is read MR rows at a time past row r1 (into rows of C that are dropped): MR floats of slack.
+  // Packs that are transposes run in the engine from a copy of the operand (copied in whole, once).
+  const transposeA = !transA && engine.transpose !== undefined,
+    transposeB = transB && engine.transpose !== undefined;
+  // Scratch layout, in floats: [A (block or whole) | B (slab or whole) | padded C | copies of A
+  // and B to pack from]. A raw Aᵀ is read MR rows at a time past row r1 (into rows of C that
+  // are dropped): MR floats of slack.
   const aOff = 0;
   const bOff = rawA ? k * m + MR : Math.min(MC, mPad) * kcMax;
   const cOff = bOff + (rawB ? k * n : kcMax * nPad);
-  const heap = engine.heap((cOff + mPad * nPad) * 4);
+  const aCopy = cOff + mPad * nPad,
+    bCopy = aCopy + (transposeA ? rows * k : 0);
+  const heap = engine.heap((bCopy + (transposeB ? n * k : 0)) * 4);
   heap.fill(0, cOff, cOff + mPad * nPad);
   if (rawA) heap.set(a.subarray(0, k * m), aOff);
   if (rawB) heap.set(b.subarray(0, k * n), bOff);
+  if (transposeA) heap.set(a.subarray(r0 * k, r1 * k), aCopy);
+  if (transposeB) heap.set(b.subarray(0, n * k), bCopy);
   const [aStep, bStep] = [rawA ? m * 4 : MR * 4, rawB ? n * 4 : NR * 4];
   for (let pc = 0; pc < k; pc += KC) {
     const kc = Math.min(KC, k - pc);
-    if (!rawB) packB(b, k, n, transB, pc, kc, heap, bOff, nPad);
+    if (transposeB) packTransposedB(heap, engine.transpose!, bCopy, k, n, pc, kc, bOff, nPad);
+    else if (!rawB) packB(b, k, n, transB, pc, kc, heap, bOff, nPad);
     const pb = rawB ? bOff + pc * n : bOff;
     for (let ic = 0; ic < mPad; ic += MC) {
       const mc = Math.min(MC, mPad - ic);
-      if (!rawA) packA(a, m, r1, k, transA, r0 + ic, mc, pc, kc, heap, aOff);
+      if (transposeA) packRowMajorA(heap, engine.transpose!, aCopy, k, rows, ic, mc, pc, kc, aOff);
+      else if (!rawA) packA(a, m, r1, k, transA, r0 + ic, mc, pc, kc, heap, aOff);
       const pa = rawA ? aOff + pc * m + r0 + ic : aOff;
       engine.gemm(
         pa * 4,
@@ -309,5 +322,57 @@ function packB(
       let src = pc * rowStride + col * colStride;
       for (let p = 0; p < kc; p++, d += nr, src += rowStride) dst[d] = b[src];
     }
+  }
+}
+
+/**
+ * packA's panels for a row-major A from its copy at `copy` in the heap (`rows` rows from r0,
+ * `ic` relative to them): a whole panel is the transpose of an MR × kc block, done in the
+ * engine 4×4 at a time; the last columns past a multiple of 4 and a ragged last panel here.
+ */
+function packRowMajorA(
+  heap: Float32Array,
+  transpose: TransposeKernel,
+  copy: number,
+  k: number,
+  rows: number,
+  ic: number,
+  mc: number,
+  pc: number,
+  kc: number,
+  off: number,
+): void {
+  const kc4 = kc & ~3;
+  for (let ir = 0; ir < mc; ir += MR) {
+    const row = ic + ir,
+      panel = off + ir * kc;
+    const whole = row + MR <= rows;
+    if (whole && kc4 > 0) transpose(4 * (copy + row * k + pc), 4 * panel, MR / 4, kc4 / 4, 4 * k, 4 * MR);
+    for (let r = 0; r < MR; r++)
+      for (let p = whole ? kc4 : 0; p < kc; p++)
+        heap[panel + p * MR + r] = row + r < rows ? heap[copy + (row + r) * k + pc + p] : 0;
+  }
+}
+
+/** packB's panels for a transposed B (stored [n, k]) from its copy at `copy`, as packRowMajorA does A's. */
+function packTransposedB(
+  heap: Float32Array,
+  transpose: TransposeKernel,
+  copy: number,
+  k: number,
+  n: number,
+  pc: number,
+  kc: number,
+  off: number,
+  nPad: number,
+): void {
+  const kc4 = kc & ~3;
+  for (let jr = 0; jr < nPad; jr += NR) {
+    const panel = off + jr * kc;
+    const whole = jr + NR <= n;
+    if (whole && kc4 > 0) transpose(4 * (copy + jr * k + pc), 4 * panel, NR / 4, kc4 / 4, 4 * k, 4 * NR);
+    for (let c = 0; c < NR; c++)
+      for (let p = whole ? kc4 : 0; p < kc; p++)
+        heap[panel + p * NR + c] = jr + c < n ? heap[copy + (jr + c) * k + pc + p] : 0;
   }
 }

@@ -1,9 +1,9 @@
 import { allocate, allocateZeroed, copyOut } from '../buffers.js';
 import type { Recurrence, RecurrenceInfo } from '../types.js';
-import { type GemmKernel, MR, NR, loadSimdGemm } from './gemm-simd.js';
+import { type GemmKernel, MR, NR, type TransposeKernel, loadSimdGemm } from './gemm-simd.js';
 import { matmul } from './matmul.js';
 import { sigmoidOf, tanhOf } from './simd-math.js';
-import { I32, V128, compileModule, encodeModule, forLoop, op } from './wasm-asm.js';
+import { I32, V128, compileModule, encodeModule, op } from './wasm-asm.js';
 
 /**
  * The LSTM and GRU recurrences (kernels/cpu/recurrent.ts states the math) in WebAssembly SIMD,
@@ -88,83 +88,6 @@ const set = (l: number, value: number[][]): number[][] => [...value, op.set(l)];
 /** 1 − x·x and x·(1 − x) of a local. */
 const oneMinusSquare = (l: number) => sub(one, mul(get(l), get(l)));
 const sigmoidSlope = (l: number) => mul(get(l), sub(one, get(l)));
-
-/** i8x16.shuffle lanes picking four f32 lanes of the pair (0–3: the first operand, 4–7: the second). */
-const lanes = (...fs: number[]) => op.i8x16Shuffle(fs.flatMap((f) => [4 * f, 4 * f + 1, 4 * f + 2, 4 * f + 3]));
-
-/**
- * transpose(src, dst, rowBlocks, colBlocks, srcStride, dstStride): the 4·rowBlocks × 4·colBlocks
- * matrix at src (row stride in bytes) into dst transposed, a 4×4 block at a time in registers.
- */
-function transposeFunction() {
-  const [SRC, DST, RB, CB, SS, DS, I, J, PS, PD] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const [A, B, C, D, T0, T1, T2, T3] = [10, 11, 12, 13, 14, 15, 16, 17];
-  const row = (ptr: number, stride: number, q: number) => [
-    op.get(ptr),
-    ...(q === 0 ? [] : [op.get(stride), op.i32(q), op.mul, op.add]),
-  ];
-  return {
-    exportName: 'transpose',
-    params: Array(6).fill(I32),
-    locals: [
-      [4, I32],
-      [8, V128],
-    ] as Array<[number, number]>,
-    body: forLoop(I, RB, [
-      ...forLoop(J, CB, [
-        // PS = src + 4i·srcStride + 16j, PD = dst + 4j·dstStride + 16i
-        op.get(SRC),
-        op.get(I),
-        op.i32(2),
-        op.shl,
-        op.get(SS),
-        op.mul,
-        op.add,
-        op.get(J),
-        op.i32(4),
-        op.shl,
-        op.add,
-        op.set(PS),
-        op.get(DST),
-        op.get(J),
-        op.i32(2),
-        op.shl,
-        op.get(DS),
-        op.mul,
-        op.add,
-        op.get(I),
-        op.i32(4),
-        op.shl,
-        op.add,
-        op.set(PD),
-        ...[A, B, C, D].flatMap((v, q) => [...row(PS, SS, q), op.v128Load(0), op.set(v)]),
-        ...[
-          [T0, A, B, [0, 4, 1, 5]],
-          [T1, A, B, [2, 6, 3, 7]],
-          [T2, C, D, [0, 4, 1, 5]],
-          [T3, C, D, [2, 6, 3, 7]],
-        ].flatMap(([t, x, y, l]) => [
-          op.get(x as number),
-          op.get(y as number),
-          lanes(...(l as number[])),
-          op.set(t as number),
-        ]),
-        ...[
-          [T0, T2, [0, 1, 4, 5]],
-          [T0, T2, [2, 3, 6, 7]],
-          [T1, T3, [0, 1, 4, 5]],
-          [T1, T3, [2, 3, 6, 7]],
-        ].flatMap(([x, y, l], q) => [
-          ...row(PD, DS, q),
-          op.get(x as number),
-          op.get(y as number),
-          lanes(...(l as number[])),
-          op.v128Store(0),
-        ]),
-      ]),
-    ]),
-  };
-}
 
 function buildModule(): Uint8Array<ArrayBuffer> {
   // lstmGates(z, cPrev, cNext, tanhC, hNext, gateBytes, end): z's four blocks activated in place.
@@ -252,7 +175,7 @@ function buildModule(): Uint8Array<ArrayBuffer> {
       ...b.store(DH, mul(get(D), get(Z))),
     ];
   });
-  return encodeModule([lstmGates, lstmGatesGrad, gruGates, gruGatesGrad, transposeFunction()]);
+  return encodeModule([lstmGates, lstmGatesGrad, gruGates, gruGatesGrad]);
 }
 
 type Pass = (...addressesThenGateBytesThenEnd: number[]) => void;
@@ -264,14 +187,7 @@ interface Kernel {
   lstmGatesGrad: Pass;
   gruGates: Pass;
   gruGatesGrad: Pass;
-  transpose: (
-    src: number,
-    dst: number,
-    rowBlocks: number,
-    colBlocks: number,
-    srcStride: number,
-    dstStride: number,
-  ) => void;
+  transpose: TransposeKernel;
 }
 
 let kernel: Kernel | null | undefined;
@@ -291,7 +207,7 @@ function load(): Kernel | null {
     lstmGatesGrad: fn('lstmGatesGrad'),
     gruGates: fn('gruGates'),
     gruGatesGrad: fn('gruGatesGrad'),
-    transpose: exports.transpose as Kernel['transpose'],
+    transpose: gemm.transpose,
   };
 }
 

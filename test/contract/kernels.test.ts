@@ -48,6 +48,34 @@ describe('cpu matmul micro-kernels agree with each other', () => {
     );
   });
 
+  it('packs done as SIMD transposes (row-major A, transposed B) give the bits the JavaScript packs give', () => {
+    if (defaultGemm.transpose === undefined) return;
+    const jsPacks = { ...defaultGemm, transpose: undefined };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 150 }),
+        fc.integer({ min: 1, max: 600 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.nat(),
+        (m, k, n, ta, tb, seed) => {
+          const rng = new Random(seed);
+          const a = rand(m * k, rng),
+            b = rand(k * n, rng);
+          const simd = matmul(a, b, m, k, n, ta, tb, undefined, defaultGemm),
+            js = matmul(a, b, m, k, n, ta, tb, undefined, jsPacks);
+          expect(
+            Buffer.from(simd.buffer, simd.byteOffset, simd.byteLength).equals(
+              Buffer.from(js.buffer, js.byteOffset, js.byteLength),
+            ),
+          ).toBe(true);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('writes into a caller-provided output and zero-fills when k = 0', () => {
     const out = new Float32Array(6).fill(9);
     expect([...matmul(new Float32Array(0), new Float32Array(0), 2, 0, 3, false, false, out)]).toEqual([
