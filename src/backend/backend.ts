@@ -54,6 +54,10 @@ export interface Backend {
     channels: number,
     relu: boolean,
   ): { dz: Float32Array; dbias: Float32Array };
+  /** sigmoid or tanh of every value. */
+  activate?(x: Float32Array, name: 'sigmoid' | 'tanh'): Float32Array;
+  /** Given y = activate(x) and dL/dy: dL/dx. */
+  activateGrad?(y: Float32Array, dy: Float32Array, name: 'sigmoid' | 'tanh'): Float32Array;
   /** LayerNormalization: each of `rows` rows of `f` values by its own statistics, then γ and β per column. */
   normalizeRows?(
     x: Float32Array,
@@ -128,6 +132,8 @@ export const DEFAULTED_KERNELS = [
   'globalAvgPoolBackward',
   'biasActivation',
   'biasActivationGrad',
+  'activate',
+  'activateGrad',
   'normalizeRows',
   'normalizeRowsGrad',
   'normalizeChannels',

@@ -12,6 +12,7 @@ import {
   maxPool2dBackward,
 } from '../../kernels/cpu/pool.js';
 import { biasActivate, biasActivateGrad } from '../../kernels/cpu/bias.js';
+import { activate, activateGrad } from '../../kernels/cpu/activation.js';
 import { adamSlots, adamUpdate } from '../../kernels/cpu/adam.js';
 import { emaAverage, emaUpdate } from '../../kernels/cpu/ema.js';
 import { gru, lstm } from '../../kernels/cpu/recurrent.js';
@@ -40,6 +41,8 @@ export const cpuBackend: CompleteBackend = {
   globalAvgPoolBackward,
   biasActivation: (x, bias, relu) => biasActivate(x, bias, relu),
   biasActivationGrad: (y, dy, channels, relu) => biasActivateGrad(y, dy, channels, relu),
+  activate,
+  activateGrad,
   normalizeRows,
   normalizeRowsGrad,
   normalizeChannels,

@@ -22,6 +22,7 @@ import {
   directFilterGradApplies,
 } from '../../kernels/cpu/conv-direct.js';
 import { biasActivate, biasActivateGrad } from '../../kernels/cpu/bias.js';
+import { activate, activateGrad, activateGradScalar, activateScalar } from '../../kernels/cpu/activation.js';
 kernelSuite('cpu backend', cpuBackend);
 
 describe('cpu matmul micro-kernels agree with each other', () => {
@@ -493,6 +494,32 @@ describe('fusedConv2d', () => {
         },
       ),
       { numRuns: 40 },
+    );
+  });
+});
+
+describe('sigmoid and tanh kernels', () => {
+  it('SIMD values within 4 ulp of the JavaScript loops (Math rounded once), gradients within float32 rounding, any length', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 70 }),
+        fc.constantFrom('sigmoid' as const, 'tanh' as const),
+        fc.nat(),
+        (n, name, seed) => {
+          const rng = new Random(seed);
+          const x = rng.fillNormal(new Float32Array(n), 0, 4),
+            dy = rng.fillNormal(new Float32Array(n), 0, 1);
+          const y = activate(x, name),
+            ref = activateScalar(x, name);
+          expect(y.length).toBe(n);
+          for (let i = 0; i < n; i++)
+            expect(Math.abs(y[i] - ref[i]), `${name}(${x[i]})`).toBeLessThanOrEqual(
+              4 * 2 ** -24 * Math.max(Math.abs(ref[i]), 2 ** -10),
+            );
+          expectClose(activateGrad(ref, dy, name), Float64Array.from(activateGradScalar(ref, dy, name)), `${name} gradient`);
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 });

@@ -1,4 +1,5 @@
 import { Tensor, type TensorLike } from '../tensor.js';
+import { backend } from '../../backend/index.js';
 import {
   broadcastShapes,
   broadcastStrides,
@@ -255,36 +256,18 @@ export function relu(x: Tensor): Tensor {
   );
 }
 
+/** 1 / (1 + e^−x), in the backend's kernel (a few ulp from Math's where it runs in SIMD). */
 export function sigmoid(x: Tensor): Tensor {
-  // Split by sign so exp never overflows: σ(x) = 1/(1+e^−x) = e^x/(1+e^x).
-  return unary(
-    x,
-    (x, o) => {
-      for (let i = 0; i < o.length; i++) {
-        const v = x[i];
-        if (v >= 0) o[i] = 1 / (1 + Math.exp(-v));
-        else {
-          const e = Math.exp(v);
-          o[i] = e / (1 + e);
-        }
-      }
-    },
-    (g, _x, o, gx) => {
-      for (let i = 0; i < g.length; i++) gx[i] = g[i] * o[i] * (1 - o[i]);
-    },
-  );
+  return smooth(x, 'sigmoid');
 }
 
 export function tanh(x: Tensor): Tensor {
-  return unary(
-    x,
-    (x, o) => {
-      for (let i = 0; i < o.length; i++) o[i] = Math.tanh(x[i]);
-    },
-    (g, _x, o, gx) => {
-      for (let i = 0; i < g.length; i++) gx[i] = g[i] * (1 - o[i] * o[i]);
-    },
-  );
+  return smooth(x, 'tanh');
+}
+
+function smooth(x: Tensor, name: 'sigmoid' | 'tanh'): Tensor {
+  const out = backend().activate(x.data, name);
+  return Tensor.record(new Tensor(out, x.shape), [x], (g) => [backend().activateGrad(out, g, name)]);
 }
 
 /** Clamps into [lo, hi] (NaN stays NaN); the gradient flows only where the value was inside. */
