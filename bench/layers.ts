@@ -1,7 +1,10 @@
 /**
  * Forward + backward time of each layer issue 19 added, at a typical size, beside
  * TensorFlow.js's wasm backend (where it has the kernels) and PyTorch on one CPU thread
- * (when .venv-ref has torch), measured in the same run; then one epoch of a small LSTM text
+ * (when .venv-ref has torch), measured in the same run. Waypoint and PyTorch seed the
+ * backward pass with the output's gradient (0.5 everywhere) and Waypoint runs each step in a
+ * buffer scope, as fit does; TensorFlow.js's API wants a scalar, (y·0.5).sum(), whose ops its
+ * rows include. Then one epoch of a small LSTM text
  * classifier beside the same model in both. `npm run bench -- layers [--quick] [--no-epoch]`
  * (--no-epoch: the per-layer table only; TensorFlow.js's epoch alone takes ten minutes)
  */
@@ -21,10 +24,9 @@ import {
   Random,
   Sequential,
   Tensor,
-  mul,
-  sum,
   type Layer,
 } from '../src/node/index.js';
+import { withBufferScope } from '../src/tensor/memory.js';
 import { loadTf, table, timeMedian, type Tf } from './common.js';
 
 const quick = process.argv.includes('--quick');
@@ -112,13 +114,10 @@ async function waypointMs(c: Case, x: Float32Array): Promise<number> {
   const layer = c.waypoint();
   layer.build(c.shape.slice(1), new Random(0));
   const input = new Tensor(x, c.shape);
-  return timeMedian(
-    () => {
-      const out = layer.call(input, { training: true, rng });
-      sum(mul(out, 0.5)).backward();
-    },
-    { runs },
-  );
+  // The gradient (y·0.5).sum() would seed, given directly (as PyTorch's step below): the row times the layer, not the harness's ops.
+  const shape = layer.call(input, { training: true, rng }).shape;
+  const seed = new Tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.5), shape);
+  return timeMedian(() => withBufferScope(() => layer.call(input, { training: true, rng }).backward(seed)), { runs });
 }
 
 async function tfMs(tf: Tf, c: Case, x: Float32Array): Promise<number | string> {
@@ -176,7 +175,7 @@ for c in cases:
     def step():
         y = m(x)
         y = y[0] if isinstance(y, tuple) else y
-        (y * 0.5).sum().backward()
+        y.backward(torch.full_like(y, 0.5))
     out[c['name']] = med(step)
 torch.manual_seed(0)
 model = nn.ModuleDict({'emb': nn.Embedding(1000, 32), 'lstm': nn.LSTM(32, 64, batch_first=True), 'head': nn.Linear(64, 2)})

@@ -24,14 +24,21 @@ const set = (local: number, value: Vec): Vec => [...value, op.set(local)];
 const horner = (x: number, coefficients: number[]): Vec =>
   coefficients.slice(1).reduce((acc, c) => add(mul(acc, get(x)), k(c)), k(coefficients[0]));
 
+/** 1.5·2²³: added to a float in ±2²², it rounds it to an integer held in the low mantissa bits. */
+const MAGIC = 12582912;
+
 /** exp of local `x` (which may be `t`), with scratch locals `t` and `n`. */
 export function expOf(x: number, t: number, n: number): Vec {
   return [
-    // Clamped so that 2ⁿ stays a normal float (n in [−126, 127]; 128 gives ∞ for x past 88.3).
-    ...set(t, [...get(x), ...k(88.3762626647949), op.f32x4Min, ...k(-87.3365447504), op.f32x4Max]),
-    ...set(n, [...mul(get(t), k(Math.LOG2E)), op.f32x4Nearest]),
+    // Clamped so that 2ⁿ stays a normal float (n in [−126, 127]); pmin/pmax keep a NaN x (it is their first operand).
+    ...set(t, [...get(x), ...k(88.3762626647949), op.f32x4Pmin, ...k(-87.3365447504), op.f32x4Pmax]),
+    // n = round(x·log₂e), by the magic number: its bits, less MAGIC's, are n as an integer.
+    ...set(n, add(mul(get(t), k(Math.LOG2E)), k(MAGIC))),
     // r = x − n·ln2 in two parts (ln2's high part is exact in float32 for |n| < 2⁹).
-    ...set(t, sub(sub(get(t), mul(get(n), k(0.693359375))), mul(get(n), k(-2.1219444e-4)))),
+    ...set(
+      t,
+      sub(sub(get(t), mul(sub(get(n), k(MAGIC)), k(0.693359375))), mul(sub(get(n), k(MAGIC)), k(-2.1219444e-4))),
+    ),
     // e^r ≈ 1 + r + r²·P(r) on |r| ≤ ln2/2.
     ...add(
       add(
@@ -49,10 +56,9 @@ export function expOf(x: number, t: number, n: number): Vec {
       ),
       k(1),
     ),
-    // · 2ⁿ, built in the exponent bits.
+    // · 2ⁿ, built in the exponent bits: (bits(n + MAGIC) − bits(MAGIC) + 127) << 23.
     op.get(n),
-    op.i32x4TruncSatF32x4S,
-    op.v128ConstI32([127, 127, 127, 127]),
+    op.v128ConstI32([127 - 0x4b400000, 127 - 0x4b400000, 127 - 0x4b400000, 127 - 0x4b400000]),
     op.i32x4Add,
     op.i32(23),
     op.i32x4Shl,

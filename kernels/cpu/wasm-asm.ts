@@ -108,6 +108,10 @@ export const op = {
   f32x4Abs: [0xfd, ...uleb(0xe0)],
   f32x4Neg: [0xfd, ...uleb(0xe1)],
   f32x4Min: [0xfd, ...uleb(0xe8)],
+  /** Pseudo-min and -max: b < a ? b : a and a < b ? b : a (one instruction each where f32x4.min/max take several). */
+  f32x4Pmin: [0xfd, ...uleb(0xea)],
+  f32x4Pmax: [0xfd, ...uleb(0xeb)],
+  i32x4Sub: [0xfd, ...uleb(0xb1)],
   f32x4Lt: [0xfd, ...uleb(0x43)],
   f32x4Nearest: [0xfd, ...uleb(0x6a)],
   i32x4TruncSatF32x4S: [0xfd, ...uleb(0xf8)],

@@ -516,7 +516,11 @@ describe('sigmoid and tanh kernels', () => {
             expect(Math.abs(y[i] - ref[i]), `${name}(${x[i]})`).toBeLessThanOrEqual(
               4 * 2 ** -24 * Math.max(Math.abs(ref[i]), 2 ** -10),
             );
-          expectClose(activateGrad(ref, dy, name), Float64Array.from(activateGradScalar(ref, dy, name)), `${name} gradient`);
+          expectClose(
+            activateGrad(ref, dy, name),
+            Float64Array.from(activateGradScalar(ref, dy, name)),
+            `${name} gradient`,
+          );
         },
       ),
       { numRuns: 100 },
