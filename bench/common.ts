@@ -199,14 +199,21 @@ else:
     logits = model[:-1]
 model.train()
 opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-start = time.perf_counter(); total = 0.0
-for i in range(0, n, batch):
-    opt.zero_grad()
-    loss = torch.nn.functional.cross_entropy(logits(xt[i:i + batch]), labels[i:i + batch])
-    loss.backward(); opt.step()
-    total += loss.item() * min(batch, n - i)
+def epoch():
+    total = 0.0
+    for i in range(0, n, batch):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(logits(xt[i:i + batch]), labels[i:i + batch])
+        loss.backward(); opt.step()
+        total += loss.item() * min(batch, n - i)
+    return total / n
+# With "warm": the first epoch's loss, the second epoch's time.
+warm = len(sys.argv) > 3 and sys.argv[3] == "warm"
+first = epoch() if warm else None
+start = time.perf_counter()
+last = epoch()
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "loss": total / n, "rssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": seconds, "loss": first if warm else last, "rssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 `;
 
 /** Writes what the peer reads into `dir`: `x` (the batch's values), the labels, the model's initial weights and source. */
@@ -227,7 +234,7 @@ export function writeTorchPeer(
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(spec));
 }
 
-/** One PyTorch epoch over what `writeTorchPeer` wrote, on `threads` threads. */
-export function torchEpoch(python: string, threads: number, dir: string): EpochSample | string {
-  return pythonEpoch(python, SCRIPT, [String(threads), dir]);
+/** One PyTorch epoch over what `writeTorchPeer` wrote, on `threads` threads; `warm`: the second epoch of the process is timed (the first's loss reported). */
+export function torchEpoch(python: string, threads: number, dir: string, warm = false): EpochSample | string {
+  return pythonEpoch(python, SCRIPT, [String(threads), dir, ...(warm ? ['warm'] : [])]);
 }
