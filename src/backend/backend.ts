@@ -54,6 +54,8 @@ export interface Backend {
     channels: number,
     relu: boolean,
   ): { dz: Float32Array; dbias: Float32Array };
+  /** The gradient of a gather of `indices` along the middle axis of [outer, len, inner]: g's rows added into theirs. */
+  gatherGrad?(g: Float32Array, indices: ArrayLike<number>, outer: number, len: number, inner: number): Float32Array;
   /** sigmoid or tanh of every value. */
   activate?(x: Float32Array, name: 'sigmoid' | 'tanh'): Float32Array;
   /** Given y = activate(x) and dL/dy: dL/dx. */
@@ -134,6 +136,7 @@ export const DEFAULTED_KERNELS = [
   'biasActivationGrad',
   'activate',
   'activateGrad',
+  'gatherGrad',
   'normalizeRows',
   'normalizeRowsGrad',
   'normalizeChannels',

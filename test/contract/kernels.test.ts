@@ -23,6 +23,7 @@ import {
 } from '../../kernels/cpu/conv-direct.js';
 import { biasActivate, biasActivateGrad } from '../../kernels/cpu/bias.js';
 import { activate, activateGrad, activateGradScalar, activateScalar } from '../../kernels/cpu/activation.js';
+import { gatherGrad, gatherGradScalar } from '../../kernels/cpu/gather.js';
 kernelSuite('cpu backend', cpuBackend);
 
 describe('cpu matmul micro-kernels agree with each other', () => {
@@ -524,6 +525,28 @@ describe('sigmoid and tanh kernels', () => {
         },
       ),
       { numRuns: 100 },
+    );
+  });
+});
+
+describe('gather gradient (scatter-add)', () => {
+  it('SIMD rows give the bits of the JavaScript loop: repeated, absent and every id, any row length', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 0, max: 12 }),
+        fc.array(fc.nat(), { maxLength: 60 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.nat(),
+        (len, inner, raw, outer, seed) => {
+          const indices = raw.map((v) => v % len);
+          const g = new Random(seed).fillNormal(new Float32Array(outer * indices.length * inner), 0, 1);
+          const simd = gatherGrad(g, indices, outer, len, inner),
+            loop = gatherGradScalar(g, indices, outer, len, inner);
+          expect(Array.from(simd)).toEqual(Array.from(loop));
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });

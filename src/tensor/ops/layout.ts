@@ -1,5 +1,6 @@
 import { ShapeError, fmtShape, ArgumentError } from '../../errors.js';
 import { Tensor } from '../tensor.js';
+import { backend } from '../../backend/index.js';
 import { forEachRow, sizeOf, stridesOf } from '../shape.js';
 import { allocate, allocateZeroed } from '../../../kernels/buffers.js';
 
@@ -91,17 +92,8 @@ export function gather(x: Tensor, indices: ArrayLike<number>, axis = 0): Tensor 
     }
   }
   const shape = [...x.shape.slice(0, axis), n, ...x.shape.slice(axis + 1)];
-  return Tensor.record(new Tensor(out, shape), [x], (g) => {
-    const gx = allocateZeroed(x.size);
-    for (let o = 0; o < outer; o++) {
-      for (let j = 0; j < n; j++) {
-        const dst = (o * len + indices[j]) * inner;
-        const src = (o * n + j) * inner;
-        for (let i = 0; i < inner; i++) gx[dst + i] += g[src + i];
-      }
-    }
-    return [gx];
-  });
+  // The gradient touches only the rows looked up (a scatter-add: the backend's gatherGrad).
+  return Tensor.record(new Tensor(out, shape), [x], (g) => [backend().gatherGrad(g, indices, outer, len, inner)]);
 }
 
 /** One-hot rows: [indices.length, depth], 1 at each index. */

@@ -1,0 +1,106 @@
+import { allocateZeroed, copyOut } from '../buffers.js';
+import { I32, compileModule, encodeModule, forLoop, op } from './wasm-asm.js';
+
+/**
+ * The gradient of a gather (an Embedding's lookup): each of the `n` gathered rows of dL/dy
+ * added into the row of x it came from, every other row zero. Only the rows looked up are
+ * touched: n·inner adds, in WebAssembly SIMD four at a time where rows come in fours, in
+ * JavaScript otherwise; the same float32 adds in the same order either way, so the same bits.
+ *
+ * g is [outer, n, inner]; x (and the result) [outer, len, inner].
+ */
+function buildModule(): Uint8Array<ArrayBuffer> {
+  // scatterAdd(g, indices, table, n, vectors): table[indices[j]] += g[j], row by row.
+  const [G, IDX, TABLE, N, VECTORS, J, V, DST] = [0, 1, 2, 3, 4, 5, 6, 7];
+  return encodeModule([
+    {
+      exportName: 'scatterAdd',
+      params: [I32, I32, I32, I32, I32],
+      locals: [[3, I32]],
+      body: forLoop(J, N, [
+        // DST = table + indices[j]·vectors·16
+        op.get(TABLE),
+        op.get(IDX),
+        op.load(0),
+        op.get(VECTORS),
+        op.mul,
+        op.i32(4),
+        op.shl,
+        op.add,
+        op.set(DST),
+        ...forLoop(V, VECTORS, [
+          op.get(DST),
+          op.get(DST),
+          op.v128Load(0),
+          op.get(G),
+          op.v128Load(0),
+          op.f32x4Add,
+          op.v128Store(0),
+          ...[DST, G].flatMap((p) => [op.get(p), op.i32(16), op.add, op.set(p)]),
+        ]),
+        op.get(IDX),
+        op.i32(4),
+        op.add,
+        op.set(IDX),
+      ]),
+    },
+  ]);
+}
+interface Kernel {
+  memory: WebAssembly.Memory;
+  scatterAdd: (g: number, indices: number, table: number, n: number, vectors: number) => void;
+}
+
+let kernel: Kernel | null | undefined;
+
+function load(): Kernel | null {
+  const module = compileModule(buildModule());
+  if (module === null) return null;
+  const memory = new WebAssembly.Memory({ initial: 16 });
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  return { memory, scatterAdd: exports.scatterAdd as Kernel['scatterAdd'] };
+}
+
+export function gatherGrad(
+  g: Float32Array,
+  indices: ArrayLike<number>,
+  outer: number,
+  len: number,
+  inner: number,
+): Float32Array {
+  kernel ??= load();
+  if (kernel === null || outer !== 1 || inner % 4 !== 0 || inner === 0)
+    return gatherGradScalar(g, indices, outer, len, inner);
+  const n = indices.length;
+  const bytes = 4 * (g.length + n + len * inner);
+  const missing = bytes - kernel.memory.buffer.byteLength;
+  if (missing > 0) kernel.memory.grow(Math.ceil(missing / 65536));
+  const f32 = new Float32Array(kernel.memory.buffer),
+    i32 = new Int32Array(kernel.memory.buffer);
+  f32.set(g, 0);
+  for (let j = 0; j < n; j++) i32[g.length + j] = indices[j];
+  const table = g.length + n;
+  f32.fill(0, table, table + len * inner);
+  kernel.scatterAdd(0, 4 * g.length, 4 * table, n, inner / 4);
+  return copyOut(f32, table, len * inner);
+}
+
+/** The JavaScript loop alone (tests check the SIMD kernel against it). */
+export function gatherGradScalar(
+  g: Float32Array,
+  indices: ArrayLike<number>,
+  outer: number,
+  len: number,
+  inner: number,
+): Float32Array {
+  const n = indices.length;
+  const gx = allocateZeroed(outer * len * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < n; j++) {
+      const dst = (o * len + indices[j]) * inner;
+      const src = (o * n + j) * inner;
+      for (let i = 0; i < inner; i++) gx[dst + i] += g[src + i];
+    }
+  }
+  return gx;
+}
