@@ -1,3 +1,4 @@
+import { layOut, normalizeKernel } from './normalize-simd.js';
 import { allocate, allocateInt32, allocateZeroed } from '../buffers.js';
 import type { Window2d } from '../types.js';
 import { maxPool2x2Simd } from './pool-simd.js';
@@ -128,6 +129,17 @@ export function avgPool2dBackward(dy: Float32Array, w: Window2d): Float32Array {
  */
 export function globalAvgPool(x: Float32Array, batch: number, positions: number, channels: number): Float32Array {
   const out = allocate(batch * channels);
+  const k = channels % 4 === 0 && positions > 0 ? normalizeKernel() : null;
+  if (k !== null) {
+    // Each image's channel sums by the normalization's float64 column pass: the loop's sums, in its order.
+    const { at, f32, f64 } = layOut(k, { x: [x.length, 4], sums: [batch * channels, 8] });
+    f32.set(x, at.x / 4);
+    f64.fill(0, at.sums / 8, at.sums / 8 + batch * channels);
+    for (let b = 0; b < batch; b++)
+      k.colSums(at.x + 4 * b * positions * channels, positions, channels / 4, at.sums + 8 * b * channels);
+    for (let i = 0; i < batch * channels; i++) out[i] = f64[at.sums / 8 + i] / positions;
+    return out;
+  }
   const sum = new Float64Array(channels);
   for (let b = 0; b < batch; b++) {
     sum.fill(0);
@@ -141,7 +153,7 @@ export function globalAvgPool(x: Float32Array, batch: number, positions: number,
   return out;
 }
 
-/** Each image's channel gradient, spread evenly over its positions. */
+/** Each image's channel gradient, spread evenly over its positions: its first row computed, then copied in doubling blocks. */
 export function globalAvgPoolBackward(
   dy: Float32Array,
   batch: number,
@@ -150,11 +162,12 @@ export function globalAvgPoolBackward(
 ): Float32Array {
   const dx = allocate(batch * positions * channels);
   for (let b = 0; b < batch; b++) {
-    const base = b * positions * channels;
-    for (let p = 0; p < positions; p++) {
-      const at = base + p * channels;
-      for (let k = 0; k < channels; k++) dx[at + k] = dy[b * channels + k] / positions;
-    }
+    const base = b * positions * channels,
+      end = base + positions * channels;
+    if (positions === 0) continue;
+    for (let k = 0; k < channels; k++) dx[base + k] = dy[b * channels + k] / positions;
+    for (let filled = channels; base + filled < end; filled *= 2)
+      dx.copyWithin(base + filled, base, Math.min(base + filled, end - filled));
   }
   return dx;
 }
