@@ -75,6 +75,12 @@ function transfer(x: Float32Array, cols: Float32Array, w: Window2d, scatter: boo
           const src = ((b * inH + y0) * inW + x0) * c;
           if (scatter) interiorScatter(x, cols, src, d, kH, run, dH * inW * c);
           else interiorGather(x, cols, src, d, kH, run, dH * inW * c);
+        } else if (rowsInside && x0 >= 0 && x0 + (kW - 1) * dW < inW) {
+          // A dilated window inside the image: kH·kW runs of c values, dW·c apart along a row.
+          const src = ((b * inH + y0) * inW + x0) * c;
+          for (let ky = 0; ky < kH; ky++)
+            if (scatter) interiorScatter(x, cols, src + ky * dH * inW * c, d + ky * run, kW, c, dW * c);
+            else interiorGather(x, cols, src + ky * dH * inW * c, d + ky * run, kW, c, dW * c);
         } else {
           borderWindow(x, cols, w, b, y0, x0, d, scatter, dH, dW);
         }
