@@ -1,7 +1,7 @@
 import { allocate, allocateZeroed, copyOut } from '../buffers.js';
 import type { Recurrence, RecurrenceInfo } from '../types.js';
 import { type GemmKernel, MR, NR, type TransposeKernel, loadSimdGemm } from './gemm-simd.js';
-import { matmul } from './matmul.js';
+import type { Matmul } from './conv2d.js';
 import { sigmoidOf, tanhOf } from './simd-math.js';
 import { I32, V128, compileModule, encodeModule, op } from './wasm-asm.js';
 
@@ -366,7 +366,12 @@ function savedState(k: Kernel, from: number, to: number) {
 /** The recurrence's usable shapes: the JavaScript loops take the degenerate ones. */
 const usable = ({ batch, time, units }: RecurrenceInfo) => batch > 0 && time > 0 && units > 0;
 
-export function lstmSimd(p: Float32Array, recurrent: Float32Array, info: RecurrenceInfo): Recurrence | null {
+export function lstmSimd(
+  p: Float32Array,
+  recurrent: Float32Array,
+  info: RecurrenceInfo,
+  mm: Matmul,
+): Recurrence | null {
   kernel ??= load();
   const k = kernel;
   if (k === null || !usable(info)) return null;
@@ -433,7 +438,7 @@ export function lstmSimd(p: Float32Array, recurrent: Float32Array, info: Recurre
     const dP = toBatchMajor(k, heap, at.z, at.stage, info, time, w, w, bp);
     // dU = Σₜ hₜ₋₁ᵀ·dzₜ: one matmul over every (row, step), h₀ … h_{T−1} in dP's row order.
     const hPrev = toBatchMajor(k, heap, at.h, at.stageH, info, time, u, u, bp);
-    return { dProjections: dP, dRecurrent: matmul(hPrev, dP, u, batch * time, w, true, false), dBias: null };
+    return { dProjections: dP, dRecurrent: mm(hPrev, dP, u, batch * time, w, true, false), dBias: null };
   };
   return { out, backward };
 }
@@ -443,6 +448,7 @@ export function gruSimd(
   recurrent: Float32Array,
   recurrentBias: Float32Array | null,
   info: RecurrenceInfo,
+  mm: Matmul,
 ): Recurrence | null {
   kernel ??= load();
   const k = kernel;
@@ -519,7 +525,7 @@ export function gruSimd(
       dBias = allocateZeroed(w);
       for (let row = 0; row < batch * time; row++) for (let g = 0; g < w; g++) dBias[g] += da[row * w + g];
     }
-    return { dProjections: dP, dRecurrent: matmul(hPrev, da, u, batch * time, w, true, false), dBias };
+    return { dProjections: dP, dRecurrent: mm(hPrev, da, u, batch * time, w, true, false), dBias };
   };
   return { out, backward };
 }

@@ -1,5 +1,6 @@
 import { allocate, allocateZeroed } from '../buffers.js';
 import type { Recurrence, RecurrenceInfo } from '../types.js';
+import type { Matmul } from './conv2d.js';
 import { matmul } from './matmul.js';
 import { gruSimd, lstmSimd } from './recurrent-simd.js';
 
@@ -10,10 +11,17 @@ import { gruSimd, lstmSimd } from './recurrent-simd.js';
  *   GRU (resetAfter): a = hₜ₋₁·U + b;  z = σ(p_z + a_z), r = σ(p_r + a_r), n = tanh(p_n + r·a_n);
  *        hₜ = z·hₜ₋₁ + (1 − z)·n
  * with p = x·W + b_in for all steps computed by the layer (one matmul). In WebAssembly SIMD
- * (recurrent-simd.ts) where it runs; these JavaScript loops otherwise.
+ * (recurrent-simd.ts) where it runs; these JavaScript loops otherwise. `mm` computes the
+ * recurrent kernel's gradient over all steps at once (the backend passes the one that splits
+ * large products between threads).
  */
-export function lstm(projections: Float32Array, recurrent: Float32Array, info: RecurrenceInfo): Recurrence {
-  return lstmSimd(projections, recurrent, info) ?? lstmScalar(projections, recurrent, info);
+export function lstm(
+  projections: Float32Array,
+  recurrent: Float32Array,
+  info: RecurrenceInfo,
+  mm: Matmul = matmul,
+): Recurrence {
+  return lstmSimd(projections, recurrent, info, mm) ?? lstmScalar(projections, recurrent, info);
 }
 
 export function gru(
@@ -21,8 +29,11 @@ export function gru(
   recurrent: Float32Array,
   recurrentBias: Float32Array | null,
   info: RecurrenceInfo,
+  mm: Matmul = matmul,
 ): Recurrence {
-  return gruSimd(projections, recurrent, recurrentBias, info) ?? gruScalar(projections, recurrent, recurrentBias, info);
+  return (
+    gruSimd(projections, recurrent, recurrentBias, info, mm) ?? gruScalar(projections, recurrent, recurrentBias, info)
+  );
 }
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
