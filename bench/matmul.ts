@@ -1,11 +1,37 @@
 /**
  * CPU matmul and conv2d (forward + both gradients) against a naive loop and TensorFlow.js's
- * cpu and wasm backends, measured in the same run. `npm run bench -- matmul [--quick]`
+ * cpu and wasm backends, measured in the same run; the matmul also beside PyTorch on one
+ * thread (when .venv-ref has torch): the ceiling its BLAS reaches on this CPU.
+ * `npm run bench -- matmul [--quick]`
  */
 import { matmul, jsEngine, defaultGemm } from '../kernels/cpu/matmul.js';
 import { Random, conv2d, tensor, sum, mul } from '../src/node/index.js';
 import { cpuBackend } from '../src/backend/cpu.js';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { loadTf, table, timeMedian, type Tf } from './common.js';
+
+const PYTHON = '.venv-ref/bin/python';
+
+/** PyTorch's n×n×n matmul on one thread, GFLOP/s per size (median of 5 after warm-up); NaN without torch. */
+function torchGflops(ns: number[]): number[] {
+  if (!existsSync(PYTHON)) return ns.map(() => NaN);
+  const script = `
+import json, statistics, sys, time, torch
+torch.set_num_threads(1)
+out = []
+for n in json.loads(sys.argv[1]):
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    for _ in range(3): a @ b
+    t = []
+    for _ in range(5):
+        s = time.perf_counter(); a @ b; t.append(time.perf_counter() - s)
+    out.append(2 * n ** 3 / statistics.median(t) / 1e9)
+print(json.dumps(out))
+`;
+  const r = spawnSync(PYTHON, ['-c', script, JSON.stringify(ns)], { encoding: 'utf8' });
+  return r.status === 0 ? (JSON.parse(r.stdout) as number[]) : ns.map(() => NaN);
+}
 
 const quick = process.argv.includes('--quick');
 const sizes = quick ? [128, 256] : [128, 256, 512, 1024];
@@ -47,20 +73,33 @@ async function matmulTable(): Promise<void> {
     if (typeof tf === 'string') console.log(tf);
   }
   const js = jsEngine();
+  const torch = torchGflops(sizes);
   const rows: Array<Array<string | number>> = [];
   for (const [i, { n, a, b }] of inputs.entries()) {
     const ours = gflops(n, await timeMedian(() => matmul(a, b, n, n, n)));
     const portable = gflops(n, await timeMedian(() => matmul(a, b, n, n, n, false, false, undefined, js)));
     const naive = gflops(n, await timeMedian(() => naiveIkj(a, b, n), { warmup: 1, runs: 5 }));
     const { cpu, wasm } = { cpu: peers.cpu[i], wasm: peers.wasm[i] };
-    rows.push([n, ours, portable, naive, cpu, wasm, ours / naive, ours / cpu, ours / wasm]);
+    rows.push([n, ours, portable, naive, cpu, wasm, torch[i], ours / naive, ours / cpu, ours / wasm, ours / torch[i]]);
   }
   console.log(
     `\nmatmul n×n×n, GFLOP/s (median of 5 after warm-up); waypoint kernel: ${defaultGemm.name}, portable: js`,
   );
   console.log(
     table(
-      ['n', 'waypoint', 'wp portable', 'naive ikj', 'tfjs cpu', 'tfjs wasm', '× naive', '× tfjs cpu', '× tfjs wasm'],
+      [
+        'n',
+        'waypoint',
+        'wp portable',
+        'naive ikj',
+        'tfjs cpu',
+        'tfjs wasm',
+        'torch 1 thread',
+        '× naive',
+        '× tfjs cpu',
+        '× tfjs wasm',
+        '× torch',
+      ],
       rows,
     ),
   );
