@@ -31,6 +31,8 @@ import { loadTf, table, timeMedian, type Tf } from './common.js';
 
 const quick = process.argv.includes('--quick');
 const runs = quick ? 3 : 7;
+/** Steps before timing, every engine alike: V8 optimizes JavaScript and WebAssembly only once they run hot, as a layer in training does. */
+const warmup = quick ? 5 : 20;
 const withEpoch = !process.argv.includes('--no-epoch');
 const PYTHON = '.venv-ref/bin/python';
 
@@ -117,7 +119,10 @@ async function waypointMs(c: Case, x: Float32Array): Promise<number> {
   // The gradient (y·0.5).sum() would seed, given directly (as PyTorch's step below): the row times the layer, not the harness's ops.
   const shape = layer.call(input, { training: true, rng }).shape;
   const seed = new Tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.5), shape);
-  return timeMedian(() => withBufferScope(() => layer.call(input, { training: true, rng }).backward(seed)), { runs });
+  return timeMedian(() => withBufferScope(() => layer.call(input, { training: true, rng }).backward(seed)), {
+    runs,
+    warmup,
+  });
 }
 
 async function tfMs(tf: Tf, c: Case, x: Float32Array): Promise<number | string> {
@@ -139,7 +144,7 @@ async function tfMs(tf: Tf, c: Case, x: Float32Array): Promise<number | string> 
         out[0].dataSync();
         tf.dispose(out);
       },
-      { runs },
+      { runs, warmup },
     );
     input.dispose();
     return ms;
@@ -156,7 +161,7 @@ import json, statistics, time, torch
 from torch import nn
 torch.set_num_threads(1)
 def med(f, runs=${runs}):
-    for _ in range(2): f()
+    for _ in range(${warmup}): f()
     t = []
     for _ in range(runs):
         s = time.perf_counter(); f(); t.append((time.perf_counter() - s) * 1000)
