@@ -1,18 +1,46 @@
-import { allocateZeroed, copyOut } from '../buffers.js';
+import { allocate, allocateZeroed, copyOut } from '../buffers.js';
 import { I32, compileModule, encodeModule, forLoop, op } from './wasm-asm.js';
 
 /**
- * The gradient of a gather (an Embedding's lookup): each of the `n` gathered rows of dL/dy
- * added into the row of x it came from, every other row zero. Only the rows looked up are
- * touched: n·inner adds, in WebAssembly SIMD four at a time where rows come in fours, in
- * JavaScript otherwise; the same float32 adds in the same order either way, so the same bits.
- *
- * g is [outer, n, inner]; x (and the result) [outer, len, inner].
+ * A gather along the middle axis of x [outer, len, inner] (an Embedding's lookup) and its
+ * gradient: each of the `n` gathered rows of dL/dy added into the row of x it came from, every
+ * other row zero. Only the rows looked up are touched: n·inner adds. Rows move and add four
+ * values at a time in WebAssembly SIMD where they come in fours (and outer is 1), in JavaScript
+ * otherwise; the same float32 adds in the same order either way, so the same bits.
  */
 function buildModule(): Uint8Array<ArrayBuffer> {
   // scatterAdd(g, indices, table, n, vectors): table[indices[j]] += g[j], row by row.
+  // gatherRows(table, indices, out, n, vectors): out[j] = table[indices[j]].
   const [G, IDX, TABLE, N, VECTORS, J, V, DST] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [T, I, OUT, SRC] = [0, 1, 2, 7];
   return encodeModule([
+    {
+      exportName: 'gatherRows',
+      params: [I32, I32, I32, I32, I32],
+      locals: [[3, I32]],
+      body: forLoop(J, N, [
+        op.get(T),
+        op.get(I),
+        op.load(0),
+        op.get(VECTORS),
+        op.mul,
+        op.i32(4),
+        op.shl,
+        op.add,
+        op.set(SRC),
+        ...forLoop(V, VECTORS, [
+          op.get(OUT),
+          op.get(SRC),
+          op.v128Load(0),
+          op.v128Store(0),
+          ...[SRC, OUT].flatMap((p) => [op.get(p), op.i32(16), op.add, op.set(p)]),
+        ]),
+        op.get(I),
+        op.i32(4),
+        op.add,
+        op.set(I),
+      ]),
+    },
     {
       exportName: 'scatterAdd',
       params: [I32, I32, I32, I32, I32],
@@ -46,9 +74,11 @@ function buildModule(): Uint8Array<ArrayBuffer> {
     },
   ]);
 }
+type RowPass = (rows: number, indices: number, other: number, n: number, vectors: number) => void;
 interface Kernel {
   memory: WebAssembly.Memory;
-  scatterAdd: (g: number, indices: number, table: number, n: number, vectors: number) => void;
+  scatterAdd: RowPass;
+  gatherRows: RowPass;
 }
 
 let kernel: Kernel | null | undefined;
@@ -58,7 +88,56 @@ function load(): Kernel | null {
   if (module === null) return null;
   const memory = new WebAssembly.Memory({ initial: 16 });
   const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
-  return { memory, scatterAdd: exports.scatterAdd as Kernel['scatterAdd'] };
+  return { memory, scatterAdd: exports.scatterAdd as RowPass, gatherRows: exports.gatherRows as RowPass };
+}
+
+/** The memory grown to `floats`, as floats and int32s. */
+function views(k: Kernel, floats: number): [Float32Array, Int32Array] {
+  const missing = 4 * floats - k.memory.buffer.byteLength;
+  if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
+  return [new Float32Array(k.memory.buffer), new Int32Array(k.memory.buffer)];
+}
+
+const simdApplies = (outer: number, inner: number) => outer === 1 && inner % 4 === 0 && inner > 0;
+
+/**
+ * x's rows `indices` along the middle axis: [outer, n, inner]. In SIMD only where the table is
+ * at most four times the rows gathered: it is copied into the kernel's memory whole.
+ */
+export function gatherRows(
+  x: Float32Array,
+  indices: ArrayLike<number>,
+  outer: number,
+  len: number,
+  inner: number,
+): Float32Array {
+  kernel ??= load();
+  const n = indices.length;
+  if (kernel === null || !simdApplies(outer, inner) || x.length > 4 * n * inner)
+    return gatherRowsScalar(x, indices, outer, len, inner);
+  const [f32, i32] = views(kernel, x.length + n + n * inner);
+  f32.set(x, 0);
+  for (let j = 0; j < n; j++) i32[x.length + j] = indices[j];
+  const out = x.length + n;
+  kernel.gatherRows(0, 4 * x.length, 4 * out, n, inner / 4);
+  return copyOut(f32, out, n * inner);
+}
+
+export function gatherRowsScalar(
+  x: Float32Array,
+  indices: ArrayLike<number>,
+  outer: number,
+  len: number,
+  inner: number,
+): Float32Array {
+  const n = indices.length;
+  const out = allocate(outer * n * inner);
+  for (let o = 0; o < outer; o++)
+    for (let j = 0; j < n; j++) {
+      const src = (o * len + indices[j]) * inner;
+      out.set(x.subarray(src, src + inner), (o * n + j) * inner);
+    }
+  return out;
 }
 
 export function gatherGrad(

@@ -54,6 +54,8 @@ export interface Backend {
     channels: number,
     relu: boolean,
   ): { dz: Float32Array; dbias: Float32Array };
+  /** Rows `indices` of x [outer, len, inner] along its middle axis: [outer, indices.length, inner]. */
+  gather?(x: Float32Array, indices: ArrayLike<number>, outer: number, len: number, inner: number): Float32Array;
   /** The gradient of a gather of `indices` along the middle axis of [outer, len, inner]: g's rows added into theirs. */
   gatherGrad?(g: Float32Array, indices: ArrayLike<number>, outer: number, len: number, inner: number): Float32Array;
   /** sigmoid or tanh of every value. */
@@ -136,6 +138,7 @@ export const DEFAULTED_KERNELS = [
   'biasActivationGrad',
   'activate',
   'activateGrad',
+  'gather',
   'gatherGrad',
   'normalizeRows',
   'normalizeRowsGrad',

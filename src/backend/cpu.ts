@@ -13,7 +13,7 @@ import {
 } from '../../kernels/cpu/pool.js';
 import { biasActivate, biasActivateGrad } from '../../kernels/cpu/bias.js';
 import { activate, activateGrad } from '../../kernels/cpu/activation.js';
-import { gatherGrad } from '../../kernels/cpu/gather.js';
+import { gatherGrad, gatherRows } from '../../kernels/cpu/gather.js';
 import { adamSlots, adamUpdate } from '../../kernels/cpu/adam.js';
 import { emaAverage, emaUpdate } from '../../kernels/cpu/ema.js';
 import { gru, lstm } from '../../kernels/cpu/recurrent.js';
@@ -44,6 +44,7 @@ export const cpuBackend: CompleteBackend = {
   biasActivationGrad: (y, dy, channels, relu) => biasActivateGrad(y, dy, channels, relu),
   activate,
   activateGrad,
+  gather: gatherRows,
   gatherGrad,
   normalizeRows,
   normalizeRowsGrad,

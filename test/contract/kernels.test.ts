@@ -23,7 +23,7 @@ import {
 } from '../../kernels/cpu/conv-direct.js';
 import { biasActivate, biasActivateGrad } from '../../kernels/cpu/bias.js';
 import { activate, activateGrad, activateGradScalar, activateScalar } from '../../kernels/cpu/activation.js';
-import { gatherGrad, gatherGradScalar } from '../../kernels/cpu/gather.js';
+import { gatherGrad, gatherGradScalar, gatherRows, gatherRowsScalar } from '../../kernels/cpu/gather.js';
 kernelSuite('cpu backend', cpuBackend);
 
 describe('cpu matmul micro-kernels agree with each other', () => {
@@ -529,8 +529,8 @@ describe('sigmoid and tanh kernels', () => {
   });
 });
 
-describe('gather gradient (scatter-add)', () => {
-  it('SIMD rows give the bits of the JavaScript loop: repeated, absent and every id, any row length', () => {
+describe('gather and its gradient (scatter-add)', () => {
+  it('SIMD rows give the bits of the JavaScript loops: repeated, absent and every id, any row length', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 30 }),
@@ -544,6 +544,10 @@ describe('gather gradient (scatter-add)', () => {
           const simd = gatherGrad(g, indices, outer, len, inner),
             loop = gatherGradScalar(g, indices, outer, len, inner);
           expect(Array.from(simd)).toEqual(Array.from(loop));
+          const table = new Random(seed + 1).fillNormal(new Float32Array(outer * len * inner), 0, 1);
+          expect(Array.from(gatherRows(table, indices, outer, len, inner))).toEqual(
+            Array.from(gatherRowsScalar(table, indices, outer, len, inner)),
+          );
         },
       ),
       { numRuns: 200 },

@@ -84,13 +84,7 @@ export function gather(x: Tensor, indices: ArrayLike<number>, axis = 0): Tensor 
       );
     }
   }
-  const out = allocate(outer * n * inner);
-  for (let o = 0; o < outer; o++) {
-    for (let j = 0; j < n; j++) {
-      const src = (o * len + indices[j]) * inner;
-      out.set(x.data.subarray(src, src + inner), (o * n + j) * inner);
-    }
-  }
+  const out = backend().gather(x.data, indices, outer, len, inner);
   const shape = [...x.shape.slice(0, axis), n, ...x.shape.slice(axis + 1)];
   // The gradient touches only the rows looked up (a scatter-add: the backend's gatherGrad).
   return Tensor.record(new Tensor(out, shape), [x], (g) => [backend().gatherGrad(g, indices, outer, len, inner)]);
