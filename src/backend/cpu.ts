@@ -17,6 +17,7 @@ import { gatherGrad, gatherRows } from '../../kernels/cpu/gather.js';
 import { adamSlots, adamUpdate } from '../../kernels/cpu/adam.js';
 import { emaAverage, emaUpdate } from '../../kernels/cpu/ema.js';
 import { gru, lstm } from '../../kernels/cpu/recurrent.js';
+import { type PhaseConvs, dilatedFilterGrad, dilatedForward, dilatedInputGrad } from '../../kernels/cpu/conv-phases.js';
 import {
   normalizeChannels,
   normalizeChannelsGrad,
@@ -24,16 +25,32 @@ import {
   normalizeRowsGrad,
 } from '../../kernels/cpu/normalize.js';
 
+/** The direct kernels (threaded) a dilated convolution's phases run on. */
+const direct: PhaseConvs = {
+  forward: parallelConvForward,
+  inputGrad: parallelConvInputGrad,
+  filterGrad: parallelConvFilterGrad,
+};
+
 export const cpuBackend: CompleteBackend = {
   name: 'cpu',
   matmul: (a, b, m, k, n, transA, transB) => parallelMatmul(a, b, m, k, n, transA, transB),
-  // Stride 1, 4–64 output channels: direct SIMD kernels, large ones on every thread; otherwise (or without SIMD) im2col + the packed matmul.
-  conv2d: (x, f, info) => parallelConvForward(x, f, null, false, info) ?? conv2d(x, f, info, parallelMatmul),
+  // Stride 1, 4–64 output channels: direct SIMD kernels, large ones on every thread (dilated ones
+  // phase by phase); otherwise (or without SIMD) im2col + the packed matmul.
+  conv2d: (x, f, info) =>
+    parallelConvForward(x, f, null, false, info) ??
+    dilatedForward(x, f, null, false, info, direct) ??
+    conv2d(x, f, info, parallelMatmul),
   conv2dBackpropInput: (dy, f, info) =>
-    parallelConvInputGrad(dy, f, info) ?? conv2dBackpropInput(dy, f, info, parallelMatmul),
+    parallelConvInputGrad(dy, f, info) ??
+    dilatedInputGrad(dy, f, info, direct) ??
+    conv2dBackpropInput(dy, f, info, parallelMatmul),
   conv2dBackpropFilter: (x, dy, info) =>
-    parallelConvFilterGrad(x, dy, info) ?? conv2dBackpropFilter(x, dy, info, parallelMatmul),
-  conv2dBiasActivation: (x, f, bias, relu, info) => parallelConvForward(x, f, bias, relu, info),
+    parallelConvFilterGrad(x, dy, info) ??
+    dilatedFilterGrad(x, dy, info, direct) ??
+    conv2dBackpropFilter(x, dy, info, parallelMatmul),
+  conv2dBiasActivation: (x, f, bias, relu, info) =>
+    parallelConvForward(x, f, bias, relu, info) ?? dilatedForward(x, f, bias, relu, info, direct),
   maxPool2d,
   maxPool2dBackward,
   avgPool2d,

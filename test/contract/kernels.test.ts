@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { Random } from '../../src/node/index.js';
 import { cpuBackend } from '../../src/backend/cpu.js';
 import { matmul, jsEngine, defaultGemm } from '../../kernels/cpu/matmul.js';
-import { col2im, conv2d, conv2dBackpropFilter, im2col } from '../../kernels/cpu/conv2d.js';
+import { col2im, conv2d, conv2dBackpropFilter, conv2dBackpropInput, im2col } from '../../kernels/cpu/conv2d.js';
 import { maxPool2d } from '../../kernels/cpu/pool.js';
 import { adamSlots, adamUpdate, adamUpdateScalar } from '../../kernels/cpu/adam.js';
 import { emaAverage, emaUpdate, emaUpdateScalar } from '../../kernels/cpu/ema.js';
@@ -551,6 +551,51 @@ describe('gather and its gradient (scatter-add)', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('dilated convolutions phase by phase', () => {
+  it("run on the direct kernels and equal im2col's forward pass and both gradients ('valid' and 'same' padding, any dilation)", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          batch: fc.integer({ min: 1, max: 2 }),
+          inH: fc.integer({ min: 3, max: 12 }),
+          inW: fc.integer({ min: 3, max: 12 }),
+          channels: fc.integer({ min: 1, max: 6 }),
+          outC: fc.constantFrom(4, 8, 12),
+          kH: fc.integer({ min: 1, max: 3 }),
+          kW: fc.integer({ min: 2, max: 3 }),
+          dilationH: fc.integer({ min: 1, max: 3 }),
+          dilationW: fc.integer({ min: 2, max: 3 }),
+          same: fc.boolean(),
+        }),
+        fc.nat(),
+        (g, seed) => {
+          const spanH = (g.kH - 1) * g.dilationH,
+            spanW = (g.kW - 1) * g.dilationW;
+          const padTop = g.same ? Math.floor(spanH / 2) : 0,
+            padLeft = g.same ? Math.floor(spanW / 2) : 0;
+          const outH = g.same ? g.inH : g.inH - spanH,
+            outW = g.same ? g.inW : g.inW - spanW;
+          fc.pre(outH > 0 && outW > 0);
+          const w: Conv2dInfo = { ...g, strideH: 1, strideW: 1, padTop, padLeft, outH, outW };
+          const rng = new Random(seed);
+          const x = rand(g.batch * g.inH * g.inW * g.channels, rng),
+            f = rand(g.kH * g.kW * g.channels * g.outC, rng),
+            dy = rand(g.batch * outH * outW * g.outC, rng);
+          const wide = (a: Float32Array) => Float64Array.from(a);
+          expectClose(cpuBackend.conv2d(x, f, w), wide(conv2d(x, f, w)), 'forward');
+          expectClose(cpuBackend.conv2dBackpropInput(dy, f, w), wide(conv2dBackpropInput(dy, f, w)), 'input gradient');
+          expectClose(
+            cpuBackend.conv2dBackpropFilter(x, dy, w),
+            wide(conv2dBackpropFilter(x, dy, w)),
+            'filter gradient',
+          );
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 });
