@@ -21,6 +21,13 @@ function simd(width: number, rows: number): NormalizeKernel | null {
   return width % 4 === 0 && width > 0 && rows > 0 ? normalizeKernel() : null;
 }
 
+/** `n` float64 sums at byte `at`, rounded into a pooled float32 buffer. */
+function roundedOut(f64: Float64Array, at: number, n: number): Float32Array {
+  const out = allocate(n);
+  for (let j = 0; j < n; j++) out[j] = f64[at / 8 + j];
+  return out;
+}
+
 /** γ or β as float64, `fill` where absent. */
 function asF64(f64: Float64Array, at: number, values: Float32Array | null, n: number, fill: number) {
   if (values) for (let j = 0; j < n; j++) f64[at / 8 + j] = values[j];
@@ -336,8 +343,8 @@ function normalizeRowsGradSimd(
   k.rowGrad(at.dy, at.xhat, at.dx, rows, groups, at.gamma, at.coefficients);
   return {
     dx: copyOut(f32, at.dx / 4, dy.length),
-    dgamma: withGamma ? Float32Array.from(f64.subarray(at.dgamma / 8, at.dgamma / 8 + f)) : null,
-    dbeta: withBeta ? Float32Array.from(f64.subarray(at.dbeta / 8, at.dbeta / 8 + f)) : null,
+    dgamma: withGamma ? roundedOut(f64, at.dgamma, f) : null,
+    dbeta: withBeta ? roundedOut(f64, at.dbeta, f) : null,
   };
 }
 
@@ -421,7 +428,7 @@ function normalizeChannelsGradSimd(
   k.colGrad(at.dy, at.xhat, at.dx, positions, groups, at.rstd, at.gamma, at.meanD, at.meanDX);
   return {
     dx: copyOut(f32, at.dx / 4, dy.length),
-    dgamma: withGamma ? Float32Array.from(f64.subarray(at.sumGX / 8, at.sumGX / 8 + c)) : null,
-    dbeta: withBeta ? Float32Array.from(f64.subarray(at.sumG / 8, at.sumG / 8 + c)) : null,
+    dgamma: withGamma ? roundedOut(f64, at.sumGX, c) : null,
+    dbeta: withBeta ? roundedOut(f64, at.sumG, c) : null,
   };
 }

@@ -142,8 +142,63 @@ describe('training with recycled buffers', () => {
       () => new AdamW({ learningRate: 0.01, weightDecay: 0 }),
       new Tensor(new Random(6).fillUniform(new Float32Array(24 * 147), -1, 1), [24, 7, 7, 3]),
     ],
+    [
+      'Embedding → LSTM (sequences) → LayerNormalization → GRU → Dense, widths in fours (the SIMD kernels), Adam',
+      () =>
+        new Sequential(
+          [
+            new Embedding({ inputDim: 9, outputDim: 8, inputShape: [5] }),
+            new LSTM({ units: 8, returnSequences: true }),
+            new LayerNormalization(),
+            new GRU({ units: 4 }),
+            new Dense({ units: 3, activation: 'softmax' }),
+          ],
+          { seed: 5 },
+        ),
+      () => new AdamW({ learningRate: 0.01, weightDecay: 0 }),
+      new Tensor(
+        Float32Array.from({ length: 24 * 5 }, (_, i) => (i * 5) % 9),
+        [24, 5],
+      ),
+    ],
+    [
+      'Conv2D 8 (dilated, direct by phases) → BatchNormalization → GlobalAveragePooling2D → Dense tanh → Dense, Adam',
+      () =>
+        new Sequential(
+          [
+            new Conv2D({ filters: 8, kernelSize: 3, dilationRate: 2, padding: 'same', inputShape: [7, 7, 3] }),
+            new BatchNormalization(),
+            new GlobalAveragePooling2D(),
+            new Dense({ units: 4, activation: 'tanh' }),
+            new Dense({ units: 3, activation: 'softmax' }),
+          ],
+          { seed: 6 },
+        ),
+      () => new AdamW({ learningRate: 0.01, weightDecay: 0 }),
+      new Tensor(new Random(7).fillUniform(new Float32Array(24 * 147), -1, 1), [24, 7, 7, 3]),
+    ],
   ];
   for (const [name, make, optimizer, x] of wide) {
+    it(`${name}: allocates nothing fresh after its first step`, async () => {
+      const model = make();
+      model.compile({ optimizer: optimizer(), loss: 'categoricalCrossentropy' });
+      let afterFirst = -1;
+      await model.fit(
+        x,
+        oneHot(
+          Array.from({ length: 24 }, (_, i) => i % 3),
+          3,
+        ),
+        {
+          epochs: 2,
+          batchSize: 8,
+          verbose: 0,
+          callbacks: [{ onBatchEnd: async () => void (afterFirst < 0 && (afterFirst = bufferStats().fresh)) }],
+        },
+      );
+      expect(bufferStats().fresh, 'buffers allocated fresh after the first step').toBe(afterFirst);
+    });
+
     it(`${name}: the same bits pooled or not`, async () => {
       const y = oneHot(
         Array.from({ length: 24 }, (_, i) => i % 3),
