@@ -330,17 +330,27 @@ function gradToStepMajor(
   toStepMajor(k, heap, dOut, stage, at + (time - 1) * u * bp, { ...info, time: 1 }, u, u, bp);
 }
 
-/** U [u, width] into the memory as Uᵀ [width][uPad] (the backward matmul's transposed A). */
-function transposeInto(
+/**
+ * U [u, width] packed as the micro-kernel's A panels (MR rows side by side a step), once per
+ * pass for every step: `byGates` for the forward matmul (rows: the gates, steps: the units),
+ * else for the backward one (rows: the units, steps: the gates); rows past the matrix zero.
+ */
+function packRecurrent(
   heap: Float32Array,
   at: number,
   recurrent: Float32Array,
   u: number,
   width: number,
-  uPad: number,
+  byGates: boolean,
 ) {
-  heap.fill(0, at, at + width * uPad);
-  for (let j = 0; j < u; j++) for (let g = 0; g < width; g++) heap[at + g * uPad + j] = recurrent[j * width + g];
+  const [rows, steps] = byGates ? [width, u] : [u, width];
+  const panels = Math.ceil(rows / MR);
+  for (let ip = 0; ip < panels; ip++)
+    for (let p = 0; p < steps; p++)
+      for (let l = 0, d = at + (ip * steps + p) * MR; l < MR; l++) {
+        const row = ip * MR + l;
+        heap[d + l] = row >= rows ? 0 : byGates ? recurrent[p * width + row] : recurrent[row * width + p];
+      }
 }
 
 /** The saved regions [from, to) as a tenant: moved out on eviction, back before backward. */
@@ -395,13 +405,13 @@ export function lstmSimd(
   });
   claim(null);
   let heap = heapOf(k, at.end);
-  heap.set(recurrent, at.u);
+  packRecurrent(heap, at.u, recurrent, u, w, true);
   toStepMajor(k, heap, p, at.stage, at.z, info, w, w, bp);
   heap.fill(0, at.c, at.c + s);
   heap.fill(0, at.h, at.h + s);
   for (let t = 0; t < time; t++) {
     const z = 4 * (at.z + t * w * bp);
-    k.gemm(4 * at.u, 4 * (at.h + t * s), z, u, w / MR, bp / NR, 4 * bp, 4 * MR, 4 * w, 4 * NR, 4 * bp);
+    k.gemm(4 * at.u, 4 * (at.h + t * s), z, u, w / MR, bp / NR, 4 * bp, 4 * MR * u, 4 * MR, 4 * NR, 4 * bp);
     k.lstmGates(
       z,
       4 * (at.c + t * s),
@@ -418,7 +428,7 @@ export function lstmSimd(
   const backward = (dOut: Float32Array) => {
     heap = heapOf(k, at.end);
     state.restore(heap);
-    transposeInto(heap, at.ut, recurrent, u, w, uPad);
+    packRecurrent(heap, at.ut, recurrent, u, w, false);
     gradToStepMajor(k, heap, dOut, at.stageH, at.dOut, info, bp);
     heap.fill(0, at.dh, at.dc + s);
     for (let t = time - 1; t >= 0; t--) {
@@ -433,7 +443,7 @@ export function lstmSimd(
         4 * s,
         4 * s,
       );
-      k.gemm(4 * at.ut, dz, 4 * at.dh, w, uPad / MR, bp / NR, 4 * bp, 4 * MR, 4 * uPad, 4 * NR, 4 * bp);
+      k.gemm(4 * at.ut, dz, 4 * at.dh, w, uPad / MR, bp / NR, 4 * bp, 4 * MR * w, 4 * MR, 4 * NR, 4 * bp);
     }
     const dP = toBatchMajor(k, heap, at.z, at.stage, info, time, w, w, bp);
     // dU = Σₜ hₜ₋₁ᵀ·dzₜ: one matmul over every (row, step), h₀ … h_{T−1} in dP's row order.
@@ -475,15 +485,14 @@ export function gruSimd(
   });
   claim(null);
   let heap = heapOf(k, at.end);
-  heap.fill(0, at.u, at.u + u * wPad);
-  for (let j = 0; j < u; j++) heap.set(recurrent.subarray(j * w, (j + 1) * w), at.u + j * wPad);
+  packRecurrent(heap, at.u, recurrent, u, w, true);
   for (let g = 0; g < wPad; g++)
     heap.fill(recurrentBias && g < w ? recurrentBias[g] : 0, at.biasRows + g * bp, at.biasRows + (g + 1) * bp);
   toStepMajor(k, heap, p, at.stage, at.p, info, w, wPad, bp);
   heap.fill(0, at.h, at.h + s);
   for (let t = 0; t < time; t++) {
     heap.copyWithin(at.a, at.biasRows, at.biasRows + wPad * bp);
-    k.gemm(4 * at.u, 4 * (at.h + t * s), 4 * at.a, u, wPad / MR, bp / NR, 4 * bp, 4 * MR, 4 * wPad, 4 * NR, 4 * bp);
+    k.gemm(4 * at.u, 4 * (at.h + t * s), 4 * at.a, u, wPad / MR, bp / NR, 4 * bp, 4 * MR * u, 4 * MR, 4 * NR, 4 * bp);
     k.gruGates(
       4 * at.a,
       4 * (at.p + t * wPad * bp),
@@ -500,7 +509,7 @@ export function gruSimd(
   const backward = (dOut: Float32Array) => {
     heap = heapOf(k, at.end);
     state.restore(heap);
-    transposeInto(heap, at.ut, recurrent, u, w, uPad);
+    packRecurrent(heap, at.ut, recurrent, u, w, false);
     gradToStepMajor(k, heap, dOut, at.stageH, at.dOut, info, bp);
     heap.fill(0, at.dh, at.dh + uPad * bp);
     for (let t = time - 1; t >= 0; t--) {
@@ -515,7 +524,7 @@ export function gruSimd(
         4 * s,
         4 * s,
       );
-      k.gemm(4 * at.ut, da, 4 * at.dh, w, uPad / MR, bp / NR, 4 * bp, 4 * MR, 4 * uPad, 4 * NR, 4 * bp);
+      k.gemm(4 * at.ut, da, 4 * at.dh, w, uPad / MR, bp / NR, 4 * bp, 4 * MR * w, 4 * MR, 4 * NR, 4 * bp);
     }
     const dP = toBatchMajor(k, heap, at.p, at.stage, info, time, w, wPad, bp);
     const da = toBatchMajor(k, heap, at.da, at.stage, info, time, w, wPad, bp);
