@@ -31,8 +31,19 @@ import { loadTf, table, timeMedian, type Tf } from './common.js';
 
 const quick = process.argv.includes('--quick');
 const runs = quick ? 3 : 7;
-/** Steps before timing, every engine alike: V8 optimizes JavaScript and WebAssembly only once they run hot, as a layer in training does. */
-const warmup = quick ? 5 : 20;
+/**
+ * Warm-up before timing, every engine alike: at least WARM_STEPS steps and WARM_MS of them
+ * (at most 200 steps). V8 optimizes JavaScript and WebAssembly only once they run hot, as a
+ * layer in training does: LayerNormalization took 2.0 ms a step at first, 0.9–1.2 over the
+ * next 20, 0.38 after 50.
+ */
+const WARM_STEPS = quick ? 5 : 20,
+  WARM_MS = quick ? 200 : 1000;
+
+async function warm(fn: () => unknown): Promise<void> {
+  const start = performance.now();
+  for (let i = 0; i < 200 && (i < WARM_STEPS || performance.now() - start < WARM_MS); i++) await fn();
+}
 const withEpoch = !process.argv.includes('--no-epoch');
 const PYTHON = '.venv-ref/bin/python';
 
@@ -119,10 +130,9 @@ async function waypointMs(c: Case, x: Float32Array): Promise<number> {
   // The gradient (y·0.5).sum() would seed, given directly (as PyTorch's step below): the row times the layer, not the harness's ops.
   const shape = layer.call(input, { training: true, rng }).shape;
   const seed = new Tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.5), shape);
-  return timeMedian(() => withBufferScope(() => layer.call(input, { training: true, rng }).backward(seed)), {
-    runs,
-    warmup,
-  });
+  const step = () => withBufferScope(() => layer.call(input, { training: true, rng }).backward(seed));
+  await warm(step);
+  return timeMedian(step, { runs, warmup: 0 });
 }
 
 async function tfMs(tf: Tf, c: Case, x: Float32Array): Promise<number | string> {
@@ -133,19 +143,18 @@ async function tfMs(tf: Tf, c: Case, x: Float32Array): Promise<number | string> 
     const loss = (x: unknown) => tf.sum(tf.mul(layer.apply(x, { training: true }) as never, 0.5));
     const weighted = (layer as unknown as { trainableWeights: unknown[] }).trainableWeights.length > 0;
     // With weights: their gradients (as Waypoint computes); without: the input's, the only one there is.
-    const ms = await timeMedian(
-      () => {
-        const out = weighted
-          ? (() => {
-              const r = tf.variableGrads(() => loss(input) as never);
-              return [r.value, ...Object.values(r.grads)];
-            })()
-          : tf.grads((x) => loss(x) as never)([input]);
-        out[0].dataSync();
-        tf.dispose(out);
-      },
-      { runs, warmup },
-    );
+    const step = () => {
+      const out = weighted
+        ? (() => {
+            const r = tf.variableGrads(() => loss(input) as never);
+            return [r.value, ...Object.values(r.grads)];
+          })()
+        : tf.grads((x) => loss(x) as never)([input]);
+      out[0].dataSync();
+      tf.dispose(out);
+    };
+    await warm(step);
+    const ms = await timeMedian(step, { runs, warmup: 0 });
     input.dispose();
     return ms;
   } catch (e) {
@@ -161,7 +170,9 @@ import json, statistics, time, torch
 from torch import nn
 torch.set_num_threads(1)
 def med(f, runs=${runs}):
-    for _ in range(${warmup}): f()
+    s = time.perf_counter(); i = 0
+    while i < 200 and (i < ${WARM_STEPS} or time.perf_counter() - s < ${WARM_MS} / 1000):
+        f(); i += 1
     t = []
     for _ in range(runs):
         s = time.perf_counter(); f(); t.append((time.perf_counter() - s) * 1000)
