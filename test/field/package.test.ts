@@ -101,11 +101,13 @@ describe('npm pack', () => {
 });
 
 describe('a consumer project installed from the tarball', () => {
-  // 6.5 MB on disk (4 KiB blocks: 600 files): the code and its inline-source maps, MNIST's 1.66 MB, waypoint/s3's 115 KB.
-  it('gets Waypoint and fflate only (gpu.js and aws4fetch are optional peers), in under 6.5 MB', () => {
+  // On disk (4 KiB blocks: 620 files): the code and its inline-source maps, MNIST's 1.66 MB, waypoint/s3's 115 KB.
+  // 6.56 MB once the real-model SIMD kernels landed (recurrences, normalization, gather, dilated
+  // convolutions by phases: about 250 KB of code, maps and declarations): the bound went 6.5 -> 6.8 MB.
+  it('gets Waypoint and fflate only (gpu.js and aws4fetch are optional peers), in under 6.8 MB', () => {
     const modules = readdirSync(join(consumer, 'node_modules')).filter((n) => !n.startsWith('.'));
     expect(modules.sort()).toEqual(['fflate', 'waypoint']);
-    expect(diskBytes(join(consumer, 'node_modules'))).toBeLessThan(6.5e6);
+    expect(diskBytes(join(consumer, 'node_modules'))).toBeLessThan(6.8e6);
   });
 
   it('type-checks with skipLibCheck: false and without @types/node, for Node and for the browser condition', () => {
