@@ -148,14 +148,9 @@ export function gatherGrad(
   inner: number,
 ): Float32Array {
   kernel ??= load();
-  if (kernel === null || outer !== 1 || inner % 4 !== 0 || inner === 0)
-    return gatherGradScalar(g, indices, outer, len, inner);
+  if (kernel === null || !simdApplies(outer, inner)) return gatherGradScalar(g, indices, outer, len, inner);
   const n = indices.length;
-  const bytes = 4 * (g.length + n + len * inner);
-  const missing = bytes - kernel.memory.buffer.byteLength;
-  if (missing > 0) kernel.memory.grow(Math.ceil(missing / 65536));
-  const f32 = new Float32Array(kernel.memory.buffer),
-    i32 = new Int32Array(kernel.memory.buffer);
+  const [f32, i32] = views(kernel, g.length + n + len * inner);
   f32.set(g, 0);
   for (let j = 0; j < n; j++) i32[g.length + j] = indices[j];
   const table = g.length + n;
