@@ -14,16 +14,16 @@ import { I32, V128, compileModule, encodeModule, op } from './wasm-asm.js';
  * matmul over all steps at the end, not a small one a step.
  *
  * Everything lives transposed, [units or gates][batch] with the batch padded to the
- * micro-kernel's 8 columns, so that a step's matmul needs no packing: hₜᵀ is its B operand
- * as stored, U (stored [u, gates]) its transposed A, and a gate pass walks contiguous
- * vectors. Padded columns start at zero and never mix with real ones (a matmul column
- * depends only on the same column), and their gradients are zero.
+ * micro-kernel's 8 columns, so that no step packs anything: hₜᵀ is the matmul's B operand as
+ * stored, U its A operand packed once per pass, and a gate pass walks contiguous vectors.
+ * Padded columns start at zero and never mix with real ones (a matmul column depends only on
+ * the same column), and their gradients are zero.
  *
  * The saved state of one recurrence stays in the memory between its forward and backward
  * pass; a second recurrence (stacked layers) moves the first's to JavaScript buffers and
  * its backward pass moves it back.
  */
-/** Instructions of one function whose i32 params are byte addresses, then the gate block's bytes and the end of the pass. */
+/** Loads and stores of a gate pass, at the current vector Q of an array (or of its `block`-th gate block). */
 interface PassBuilder {
   /** The v128 at `base` (+ `block` gate blocks) + Q. */
   load(base: number, block?: number): number[][];
