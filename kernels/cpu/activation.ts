@@ -1,6 +1,7 @@
 import { allocate, copyOut } from '../buffers.js';
 import { sigmoidOf, tanhOf } from './simd-math.js';
 import { I32, V128, compileModule, encodeModule, forLoop, op } from './wasm-asm.js';
+import { growMemory } from './wasm-memory.js';
 
 /**
  * sigmoid and tanh, forward and backward (from the output y: dy·y·(1 − y) and dy·(1 − y²)), in
@@ -80,8 +81,7 @@ function load(): Kernel | null {
 
 /** The memory as floats, grown to `floats` (the arrays' last vector may run past their length: scratch lanes). */
 function heapOf(k: Kernel, floats: number): Float32Array {
-  const missing = floats * 4 - k.memory.buffer.byteLength;
-  if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
+  growMemory(k.memory, 4 * floats);
   return new Float32Array(k.memory.buffer);
 }
 

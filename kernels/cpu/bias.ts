@@ -1,5 +1,6 @@
 import { allocate, allocateZeroed, copyOut } from '../buffers.js';
 import { I32, V128, bump, encodeModule, forLoop, op } from './wasm-asm.js';
+import { growMemory } from './wasm-memory.js';
 
 /**
  * A layer's tail on its last axis, forward and backward:
@@ -120,8 +121,7 @@ function load(): BiasKernels | null {
 let kernels: BiasKernels | null | undefined;
 
 function heapOf(k: BiasKernels, bytes: number): Float32Array {
-  const missing = bytes - k.memory.buffer.byteLength;
-  if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
+  growMemory(k.memory, bytes);
   return new Float32Array(k.memory.buffer);
 }
 

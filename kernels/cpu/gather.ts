@@ -1,5 +1,6 @@
 import { allocate, allocateZeroed, copyOut } from '../buffers.js';
 import { I32, compileModule, encodeModule, forLoop, op } from './wasm-asm.js';
+import { growMemory } from './wasm-memory.js';
 
 /**
  * A gather along the middle axis of x [outer, len, inner] (an Embedding's lookup) and its
@@ -9,72 +10,46 @@ import { I32, compileModule, encodeModule, forLoop, op } from './wasm-asm.js';
  * otherwise; the same float32 adds in the same order either way, so the same bits.
  */
 function buildModule(): Uint8Array<ArrayBuffer> {
-  // scatterAdd(g, indices, table, n, vectors): table[indices[j]] += g[j], row by row.
-  // gatherRows(table, indices, out, n, vectors): out[j] = table[indices[j]].
-  const [G, IDX, TABLE, N, VECTORS, J, V, DST] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [T, I, OUT, SRC] = [0, 1, 2, 7];
+  // Both walk the looked-up rows: (table, indices, flat, n, vectors), ROW = table + indices[j]·vectors·16,
+  // `flat` advancing a row of `vectors` v128s at a time.
+  const [TABLE, IDX, FLAT, N, VECTORS, J, V, ROW] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const rowPass = (exportName: string, move: number[][]) => ({
+    exportName,
+    params: [I32, I32, I32, I32, I32],
+    locals: [[3, I32]] as Array<[number, number]>,
+    body: forLoop(J, N, [
+      op.get(TABLE),
+      op.get(IDX),
+      op.load(0),
+      op.get(VECTORS),
+      op.mul,
+      op.i32(4),
+      op.shl,
+      op.add,
+      op.set(ROW),
+      ...forLoop(V, VECTORS, [...move, ...[ROW, FLAT].flatMap((p) => [op.get(p), op.i32(16), op.add, op.set(p)])]),
+      op.get(IDX),
+      op.i32(4),
+      op.add,
+      op.set(IDX),
+    ]),
+  });
   return encodeModule([
-    {
-      exportName: 'gatherRows',
-      params: [I32, I32, I32, I32, I32],
-      locals: [[3, I32]],
-      body: forLoop(J, N, [
-        op.get(T),
-        op.get(I),
-        op.load(0),
-        op.get(VECTORS),
-        op.mul,
-        op.i32(4),
-        op.shl,
-        op.add,
-        op.set(SRC),
-        ...forLoop(V, VECTORS, [
-          op.get(OUT),
-          op.get(SRC),
-          op.v128Load(0),
-          op.v128Store(0),
-          ...[SRC, OUT].flatMap((p) => [op.get(p), op.i32(16), op.add, op.set(p)]),
-        ]),
-        op.get(I),
-        op.i32(4),
-        op.add,
-        op.set(I),
-      ]),
-    },
-    {
-      exportName: 'scatterAdd',
-      params: [I32, I32, I32, I32, I32],
-      locals: [[3, I32]],
-      body: forLoop(J, N, [
-        // DST = table + indices[j]·vectors·16
-        op.get(TABLE),
-        op.get(IDX),
-        op.load(0),
-        op.get(VECTORS),
-        op.mul,
-        op.i32(4),
-        op.shl,
-        op.add,
-        op.set(DST),
-        ...forLoop(V, VECTORS, [
-          op.get(DST),
-          op.get(DST),
-          op.v128Load(0),
-          op.get(G),
-          op.v128Load(0),
-          op.f32x4Add,
-          op.v128Store(0),
-          ...[DST, G].flatMap((p) => [op.get(p), op.i32(16), op.add, op.set(p)]),
-        ]),
-        op.get(IDX),
-        op.i32(4),
-        op.add,
-        op.set(IDX),
-      ]),
-    },
+    // gatherRows: flat[j] = table[indices[j]]
+    rowPass('gatherRows', [op.get(FLAT), op.get(ROW), op.v128Load(0), op.v128Store(0)]),
+    // scatterAdd: table[indices[j]] += flat[j]
+    rowPass('scatterAdd', [
+      op.get(ROW),
+      op.get(ROW),
+      op.v128Load(0),
+      op.get(FLAT),
+      op.v128Load(0),
+      op.f32x4Add,
+      op.v128Store(0),
+    ]),
   ]);
 }
-type RowPass = (rows: number, indices: number, other: number, n: number, vectors: number) => void;
+type RowPass = (table: number, indices: number, flat: number, n: number, vectors: number) => void;
 interface Kernel {
   memory: WebAssembly.Memory;
   scatterAdd: RowPass;
@@ -93,8 +68,7 @@ function load(): Kernel | null {
 
 /** The memory grown to `floats`, as floats and int32s. */
 function views(k: Kernel, floats: number): [Float32Array, Int32Array] {
-  const missing = 4 * floats - k.memory.buffer.byteLength;
-  if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
+  growMemory(k.memory, 4 * floats);
   return [new Float32Array(k.memory.buffer), new Int32Array(k.memory.buffer)];
 }
 
@@ -155,7 +129,7 @@ export function gatherGrad(
   for (let j = 0; j < n; j++) i32[g.length + j] = indices[j];
   const table = g.length + n;
   f32.fill(0, table, table + len * inner);
-  kernel.scatterAdd(0, 4 * g.length, 4 * table, n, inner / 4);
+  kernel.scatterAdd(4 * table, 4 * g.length, 0, n, inner / 4);
   return copyOut(f32, table, len * inner);
 }
 

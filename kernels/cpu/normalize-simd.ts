@@ -1,4 +1,5 @@
 import { I32, V128, compileModule, encodeModule, forLoop, op } from './wasm-asm.js';
+import { growMemory, regions } from './wasm-memory.js';
 
 /**
  * The passes of kernels/cpu/normalize.ts in WebAssembly SIMD, four float32 values a vector,
@@ -209,12 +210,12 @@ function buildModule(): Uint8Array<ArrayBuffer> {
       ],
       rowEnd: (c) => c.storeRow(0, 0, add(get(c.v(1)), get(c.v(2)))),
     }),
-    // rowSquares(x, rows, groups, mean, out): each row's Σ (x − mean)² as two f64 lanes.
+    // rowSquares(x, rows, groups, stats, out): each row's Σ (x − mean)² as two f64 lanes, its mean first in stats' (mean, rstd).
     pass({
       exportName: 'rowSquares',
       streams: 1,
       columns: 0,
-      rowBytes: [8, 16],
+      rowBytes: [16, 16],
       vectors: 5,
       rowStart: (c) => [...set(c.v(1), zero), ...set(c.v(2), zero), ...set(c.v(3), c.rowSplat(0, 0))],
       group: (c) => [
@@ -342,16 +343,12 @@ export function normalizeKernel(): NormalizeKernel | null {
  * memory grown to hold them; `f32` and `f64` views of it.
  */
 export function layOut<K extends string>(k: NormalizeKernel, sizes: Record<K, [count: number, bytesEach: 4 | 8]>) {
-  let at = 0;
-  const offsets: Partial<Record<K, number>> = {};
-  for (const key of Object.keys(sizes) as K[]) {
-    offsets[key] = at;
-    at += Math.ceil((sizes[key][0] * sizes[key][1]) / 16) * 16;
-  }
-  const missing = at - k.memory.buffer.byteLength;
-  if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
+  const bytes = {} as Record<K, number>;
+  for (const key of Object.keys(sizes) as K[]) bytes[key] = sizes[key][0] * sizes[key][1];
+  const at = regions(bytes);
+  growMemory(k.memory, at.end);
   return {
-    at: offsets as Record<K, number>,
+    at,
     f32: new Float32Array(k.memory.buffer),
     f64: new Float64Array(k.memory.buffer),
   };

@@ -33,18 +33,10 @@ function asF64(f64: Float64Array, at: number, values: Float32Array | null, n: nu
   if (values) for (let j = 0; j < n; j++) f64[at / 8 + j] = values[j];
   else f64.fill(fill, at / 8, at / 8 + n);
 }
-export function normalizeRows(
-  x: Float32Array,
-  rows: number,
-  f: number,
-  gamma: Float32Array | null,
-  beta: Float32Array | null,
-  epsilon: number,
-): Normalized {
+export function normalizeRows(...args: Parameters<typeof normalizeRowsScalar>): Normalized {
+  const [, rows, f] = args;
   const k = simd(f, rows);
-  return k !== null
-    ? normalizeRowsSimd(k, x, rows, f, gamma, beta, epsilon)
-    : normalizeRowsScalar(x, rows, f, gamma, beta, epsilon);
+  return k !== null ? normalizeRowsSimd(k, ...args) : normalizeRowsScalar(...args);
 }
 
 /** The JavaScript loops alone (tests check the SIMD passes against them). */
@@ -85,19 +77,10 @@ export function normalizeRowsScalar(
   return { y, xhat, rstd, mean, variance };
 }
 
-export function normalizeRowsGrad(
-  dy: Float32Array,
-  n: Normalized,
-  rows: number,
-  f: number,
-  gamma: Float32Array | null,
-  withGamma: boolean,
-  withBeta: boolean,
-): NormalizedGrad {
+export function normalizeRowsGrad(...args: Parameters<typeof normalizeRowsGradScalar>): NormalizedGrad {
+  const [, , rows, f] = args;
   const k = simd(f, rows);
-  return k !== null
-    ? normalizeRowsGradSimd(k, dy, n, rows, f, gamma, withGamma, withBeta)
-    : normalizeRowsGradScalar(dy, n, rows, f, gamma, withGamma, withBeta);
+  return k !== null ? normalizeRowsGradSimd(k, ...args) : normalizeRowsGradScalar(...args);
 }
 
 /** The JavaScript loops alone (tests check the SIMD passes against them). */
@@ -138,18 +121,10 @@ export function normalizeRowsGradScalar(
   return { dx, dgamma: dgamma && Float32Array.from(dgamma), dbeta: dbeta && Float32Array.from(dbeta) };
 }
 
-export function normalizeChannels(
-  x: Float32Array,
-  positions: number,
-  c: number,
-  gamma: Float32Array | null,
-  beta: Float32Array | null,
-  epsilon: number,
-): Normalized {
+export function normalizeChannels(...args: Parameters<typeof normalizeChannelsScalar>): Normalized {
+  const [, positions, c] = args;
   const k = simd(c, positions);
-  return k !== null
-    ? normalizeChannelsSimd(k, x, positions, c, gamma, beta, epsilon)
-    : normalizeChannelsScalar(x, positions, c, gamma, beta, epsilon);
+  return k !== null ? normalizeChannelsSimd(k, ...args) : normalizeChannelsScalar(...args);
 }
 
 /** The JavaScript loops alone (tests check the SIMD passes against them). */
@@ -204,19 +179,10 @@ export function normalizeChannelsScalar(
   return { y, xhat, rstd, mean, variance };
 }
 
-export function normalizeChannelsGrad(
-  dy: Float32Array,
-  n: Normalized,
-  positions: number,
-  c: number,
-  gamma: Float32Array | null,
-  withGamma: boolean,
-  withBeta: boolean,
-): NormalizedGrad {
+export function normalizeChannelsGrad(...args: Parameters<typeof normalizeChannelsGradScalar>): NormalizedGrad {
+  const [, , positions, c] = args;
   const k = simd(c, positions);
-  return k !== null
-    ? normalizeChannelsGradSimd(k, dy, n, positions, c, gamma, withGamma, withBeta)
-    : normalizeChannelsGradScalar(dy, n, positions, c, gamma, withGamma, withBeta);
+  return k !== null ? normalizeChannelsGradSimd(k, ...args) : normalizeChannelsGradScalar(...args);
 }
 
 /** The JavaScript loops alone (tests check the SIMD passes against them). */
@@ -277,7 +243,6 @@ function normalizeRowsSimd(
     xhat: [x.length, 4],
     y: [x.length, 4],
     sums: [2 * rows, 8],
-    mean: [rows, 8],
     stats: [2 * rows, 8],
     scale: [f, 8],
     shift: [f, 8],
@@ -288,15 +253,15 @@ function normalizeRowsSimd(
     variance = allocate(rows);
   const groups = f / 4,
     s = at.sums / 8;
+  const stats = at.stats / 8; // (mean, rstd) a row
   k.rowSums(at.x, rows, groups, at.sums);
-  for (let r = 0; r < rows; r++) f64[at.mean / 8 + r] = (f64[s + 2 * r] + f64[s + 2 * r + 1]) / f;
-  k.rowSquares(at.x, rows, groups, at.mean, at.sums);
+  for (let r = 0; r < rows; r++) f64[stats + 2 * r] = (f64[s + 2 * r] + f64[s + 2 * r + 1]) / f;
+  k.rowSquares(at.x, rows, groups, at.stats, at.sums);
   for (let r = 0; r < rows; r++) {
-    const mu = f64[at.mean / 8 + r];
+    const mu = f64[stats + 2 * r];
     const v = (f64[s + 2 * r] + f64[s + 2 * r + 1]) / f;
     const rs = 1 / Math.sqrt(v + epsilon);
-    f64[at.stats / 8 + 2 * r] = mu;
-    f64[at.stats / 8 + 2 * r + 1] = rs;
+    f64[stats + 2 * r + 1] = rs;
     mean[r] = mu;
     variance[r] = v;
     rstd[r] = rs;

@@ -4,6 +4,7 @@ import { type GemmKernel, MR, NR, type TransposeKernel, loadSimdGemm } from './g
 import type { Matmul } from './conv2d.js';
 import { sigmoidOf, tanhOf } from './simd-math.js';
 import { I32, V128, compileModule, encodeModule, op } from './wasm-asm.js';
+import { growMemory, regions } from './wasm-memory.js';
 
 /**
  * The LSTM and GRU recurrences (kernels/cpu/recurrent.ts states the math) in WebAssembly SIMD,
@@ -213,8 +214,7 @@ function load(): Kernel | null {
 
 /** The memory as floats, at least `floats` long. */
 function heapOf(k: Kernel, floats: number): Float32Array {
-  const missing = floats * 4 - k.memory.buffer.byteLength;
-  if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
+  growMemory(k.memory, 4 * floats);
   return new Float32Array(k.memory.buffer);
 }
 
@@ -232,18 +232,6 @@ function claim(next: Tenant | null): void {
 }
 
 const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
-
-/** Region offsets (floats), laid out one after another from `sizes`. */
-function regions<K extends string>(sizes: Record<K, number>): Record<K | 'end', number> {
-  let at = 0;
-  const out: Partial<Record<K | 'end', number>> = {};
-  for (const key of Object.keys(sizes) as K[]) {
-    out[key] = at;
-    at += roundUp(sizes[key], 4);
-  }
-  out.end = at;
-  return out as Record<K | 'end', number>;
-}
 
 /** The rows × cols matrix at `from` (floats, row stride `fromStride`) transposed to `to`: whole 4×4 blocks in SIMD, the ragged edge here. */
 function transpose(
@@ -353,6 +341,14 @@ function packRecurrent(
       }
 }
 
+/**
+ * One step's C [rows][bp] += A·B (byte addresses): A as packRecurrent lays it out (rows/MR
+ * panels of kc steps), B [kc][bp] as stored.
+ */
+function stepMatmul(k: Kernel, a: number, b: number, c: number, kc: number, rows: number, bp: number): void {
+  k.gemm(a, b, c, kc, rows / MR, bp / NR, 4 * bp, 4 * MR * kc, 4 * MR, 4 * NR, 4 * bp);
+}
+
 /** The saved regions [from, to) as a tenant: moved out on eviction, back before backward. */
 function savedState(k: Kernel, from: number, to: number) {
   let copy: Float32Array | null = null;
@@ -390,19 +386,22 @@ export function lstmSimd(
     bp = roundUp(batch, NR),
     uPad = roundUp(u, MR),
     s = u * bp; // one gate block
-  const at = regions({
-    u: u * w,
-    ut: w * uPad,
-    dh: uPad * bp,
-    dc: s,
-    dOut: time * s,
-    z: time * w * bp,
-    c: (time + 1) * s,
-    tanhC: time * s,
-    h: (time + 1) * s,
-    stage: batch * time * w,
-    stageH: batch * time * u,
-  });
+  const at = regions(
+    {
+      u: u * w,
+      ut: w * uPad,
+      dh: uPad * bp,
+      dc: s,
+      dOut: time * s,
+      z: time * w * bp,
+      c: (time + 1) * s,
+      tanhC: time * s,
+      h: (time + 1) * s,
+      stage: batch * time * w,
+      stageH: batch * time * u,
+    },
+    4,
+  );
   claim(null);
   let heap = heapOf(k, at.end);
   packRecurrent(heap, at.u, recurrent, u, w, true);
@@ -411,7 +410,7 @@ export function lstmSimd(
   heap.fill(0, at.h, at.h + s);
   for (let t = 0; t < time; t++) {
     const z = 4 * (at.z + t * w * bp);
-    k.gemm(4 * at.u, 4 * (at.h + t * s), z, u, w / MR, bp / NR, 4 * bp, 4 * MR * u, 4 * MR, 4 * NR, 4 * bp);
+    stepMatmul(k, 4 * at.u, 4 * (at.h + t * s), z, u, w, bp);
     k.lstmGates(
       z,
       4 * (at.c + t * s),
@@ -443,7 +442,7 @@ export function lstmSimd(
         4 * s,
         4 * s,
       );
-      k.gemm(4 * at.ut, dz, 4 * at.dh, w, uPad / MR, bp / NR, 4 * bp, 4 * MR * w, 4 * MR, 4 * NR, 4 * bp);
+      stepMatmul(k, 4 * at.ut, dz, 4 * at.dh, w, uPad, bp);
     }
     const dP = toBatchMajor(k, heap, at.z, at.stage, info, time, w, w, bp);
     // dU = Σₜ hₜ₋₁ᵀ·dzₜ: one matmul over every (row, step), h₀ … h_{T−1} in dP's row order.
@@ -469,20 +468,23 @@ export function gruSimd(
     bp = roundUp(batch, NR),
     uPad = roundUp(u, MR),
     s = u * bp;
-  const at = regions({
-    u: u * wPad,
-    ut: w * uPad,
-    biasRows: wPad * bp,
-    a: wPad * bp,
-    dh: uPad * bp,
-    dOut: time * s,
-    p: time * wPad * bp,
-    saved: time * 4 * s,
-    h: (time + 1) * s,
-    da: time * wPad * bp,
-    stage: batch * time * w,
-    stageH: batch * time * u,
-  });
+  const at = regions(
+    {
+      u: u * wPad,
+      ut: w * uPad,
+      biasRows: wPad * bp,
+      a: wPad * bp,
+      dh: uPad * bp,
+      dOut: time * s,
+      p: time * wPad * bp,
+      saved: time * 4 * s,
+      h: (time + 1) * s,
+      da: time * wPad * bp,
+      stage: batch * time * w,
+      stageH: batch * time * u,
+    },
+    4,
+  );
   claim(null);
   let heap = heapOf(k, at.end);
   packRecurrent(heap, at.u, recurrent, u, w, true);
@@ -492,7 +494,7 @@ export function gruSimd(
   heap.fill(0, at.h, at.h + s);
   for (let t = 0; t < time; t++) {
     heap.copyWithin(at.a, at.biasRows, at.biasRows + wPad * bp);
-    k.gemm(4 * at.u, 4 * (at.h + t * s), 4 * at.a, u, wPad / MR, bp / NR, 4 * bp, 4 * MR * u, 4 * MR, 4 * NR, 4 * bp);
+    stepMatmul(k, 4 * at.u, 4 * (at.h + t * s), 4 * at.a, u, wPad, bp);
     k.gruGates(
       4 * at.a,
       4 * (at.p + t * wPad * bp),
@@ -524,7 +526,7 @@ export function gruSimd(
         4 * s,
         4 * s,
       );
-      k.gemm(4 * at.ut, da, 4 * at.dh, w, uPad / MR, bp / NR, 4 * bp, 4 * MR * w, 4 * MR, 4 * NR, 4 * bp);
+      stepMatmul(k, 4 * at.ut, da, 4 * at.dh, w, uPad, bp);
     }
     const dP = toBatchMajor(k, heap, at.p, at.stage, info, time, w, wPad, bp);
     const da = toBatchMajor(k, heap, at.da, at.stage, info, time, w, wPad, bp);
